@@ -1,0 +1,396 @@
+"""The Matrix client: the only module that imports nio.
+
+It logs in (reusing the saved device), sends text, joins rooms, and runs the
+sync loop: our own instead of nio's ``sync_forever`` so the token is saved only
+after a batch was delivered, network failures back off 1 s → 60 s, and the
+first sync of a fresh bot does not answer old commands. Everything it hands
+out is plain data from :mod:`bot.events`; every failure is a
+:class:`~bot.errors.MatrixError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
+
+import aiohttp
+import nio
+
+from bot.config import BotConfig
+from bot.errors import MatrixError
+from bot.events import EventSink, IncomingMessage, Invite, strip_reply_fallback
+from bot.state import BotState, Session
+
+logger = logging.getLogger(__name__)
+
+#: Long-poll time of one sync request (ms).
+SYNC_TIMEOUT_MS: Final = 30_000
+#: Extra seconds a sync request may take beyond the long-poll before we give up.
+_SYNC_GRACE_S: Final = 60
+DEVICE_NAME: Final = "Qunzu bot"
+
+# The first sync of a fresh bot only needs state and invites: old timeline
+# events are never answered, so do not download them.
+_INITIAL_FILTER: Final[dict[str, Any]] = {"room": {"timeline": {"limit": 1}}}
+
+# Errcodes that say "try again later"; None is a non-JSON answer (a proxy's
+# 502 while Synapse restarts).
+_RETRYABLE: Final = frozenset({None, "M_LIMIT_EXCEEDED", "M_UNKNOWN"})
+_NETWORK_ERRORS: Final = (aiohttp.ClientError, TimeoutError)
+_MX_REPLY: Final = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL)
+
+T = TypeVar("T")
+
+
+class Backoff:
+    """Exponential delays: ``initial``, doubling up to ``cap``; :meth:`reset` on success."""
+
+    def __init__(self, initial: float = 1.0, cap: float = 60.0) -> None:
+        self._initial = initial
+        self._cap = cap
+        self._next = initial
+
+    def next(self) -> float:
+        """The delay to wait now (and double the one after)."""
+        delay = self._next
+        self._next = min(self._next * 2, self._cap)
+        return delay
+
+    def reset(self) -> None:
+        """Start again from ``initial``."""
+        self._next = self._initial
+
+
+def _raise_for(resp: Any, what: str) -> None:
+    if isinstance(resp, nio.ErrorResponse):
+        errcode = resp.status_code
+        raise MatrixError(
+            f"{what} failed: {errcode or 'no errcode'}",
+            errcode=errcode,
+            retryable=errcode in _RETRYABLE,
+        )
+
+
+class MatrixClient:
+    """nio ``AsyncClient`` behind the small interface of :class:`bot.events.ChatClient`.
+
+    Args:
+        config: Bot configuration.
+        state: Where the session and the sync token are saved.
+        sleep: Injectable ``asyncio.sleep`` (tests of the backoff).
+    """
+
+    def __init__(
+        self,
+        config: BotConfig,
+        state: BotState,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._config = config
+        self._state = state
+        self._sleep = sleep
+        self._direct_rooms: set[str] = set()
+        self._nio = nio.AsyncClient(
+            config.homeserver,
+            config.user_id,
+            device_id=config.device_id,
+            config=nio.AsyncClientConfig(
+                # We back off ourselves; nio would otherwise retry forever inside a call.
+                max_timeouts=0,
+                request_timeout=30,
+                store_sync_tokens=False,
+                encryption_enabled=False,
+            ),
+        )
+
+    @property
+    def user_id(self) -> str:
+        """The bot's user id."""
+        return self._config.user_id
+
+    @property
+    def access_token(self) -> str | None:
+        """The current access token (None before login)."""
+        token: str | None = self._nio.access_token or None
+        return token
+
+    async def close(self) -> None:
+        """Close the HTTP session (the access token stays valid for the next start)."""
+        await self._nio.close()
+
+    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except _NETWORK_ERRORS as exc:
+            raise MatrixError(f"{what}: homeserver unreachable ({type(exc).__name__})", retryable=True) from exc
+
+    # --- login -------------------------------------------------------------------
+
+    async def login(self) -> None:
+        """Log in, reusing the saved device and token; retries while the homeserver is down.
+
+        Raises:
+            MatrixError: Refused (wrong password, token for another user …).
+        """
+        backoff = Backoff()
+        while True:
+            try:
+                await self._login_once()
+                return
+            except MatrixError as exc:
+                if not exc.retryable:
+                    raise
+                delay = backoff.next()
+                logger.warning("login failed (%s); retrying in %ss", exc, delay)
+                await self._sleep(delay)
+
+    async def _login_once(self) -> None:
+        cfg = self._config
+        saved = await self._state.session()
+        if saved is not None and saved.user_id != cfg.user_id:
+            saved = None  # another account is configured now
+        if cfg.access_token is not None:
+            self._nio.user_id = cfg.user_id
+            self._nio.access_token = cfg.access_token.get_secret_value()
+            await self._whoami()
+            # The configured token stays in the config; keep only the device id.
+            await self._state.save_session(Session(cfg.user_id, self._nio.device_id, None))
+            return
+        device_id = cfg.device_id or (saved.device_id if saved else None)
+        if saved is not None and saved.access_token and saved.device_id == device_id and await self._restore(saved):
+            return
+        assert cfg.password is not None  # config guarantees exactly one credential
+        self._nio.device_id = device_id
+        password = cfg.password.get_secret_value()
+        resp = await self._call("login", lambda: self._nio.login(password, DEVICE_NAME))
+        _raise_for(resp, "login")
+        await self._state.save_session(Session(cfg.user_id, resp.device_id, resp.access_token))
+        logger.info("logged in as device %s", resp.device_id)
+
+    async def _restore(self, saved: Session) -> bool:
+        self._nio.user_id = saved.user_id
+        self._nio.device_id = saved.device_id
+        self._nio.access_token = saved.access_token
+        try:
+            await self._whoami()
+        except MatrixError as exc:
+            if exc.retryable:
+                raise
+            logger.info("saved access token refused (%s); logging in again", exc.errcode)
+            self._nio.access_token = ""
+            return False
+        logger.info("resumed session of device %s", saved.device_id)
+        return True
+
+    async def _whoami(self) -> None:
+        resp = await self._call("whoami", self._nio.whoami)
+        _raise_for(resp, "whoami")
+        if resp.user_id != self._config.user_id:
+            raise MatrixError("the access token belongs to another user", errcode="M_FORBIDDEN")
+        if resp.device_id:
+            self._nio.device_id = resp.device_id
+
+    # --- actions -------------------------------------------------------------------
+
+    async def send_text(
+        self,
+        room_id: str,
+        text: str,
+        reply_to: str | None = None,
+        notice: bool = True,
+        txn_id: str | None = None,
+    ) -> str:
+        """Send ``text`` to ``room_id``.
+
+        Args:
+            room_id: Target room.
+            text: Plain text.
+            reply_to: Event id to reply to.
+            notice: ``m.notice`` (default) so other bots do not react to us.
+            txn_id: Transaction id; reuse it when retrying the same message so
+                the homeserver sends it once.
+
+        Returns:
+            The event id.
+
+        Raises:
+            MatrixError: Refused, or homeserver unreachable (``retryable``).
+        """
+        content: dict[str, Any] = {"msgtype": "m.notice" if notice else "m.text", "body": text}
+        if reply_to is not None:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        tx = txn_id or f"qunzu-{uuid.uuid4().hex}"
+        resp = await self._call("send", lambda: self._nio.room_send(room_id, "m.room.message", content, tx_id=tx))
+        _raise_for(resp, "send")
+        event_id: str = resp.event_id
+        return event_id
+
+    async def join(self, room_id: str) -> str:
+        """Join ``room_id`` (id or alias); returns the room id.
+
+        Raises:
+            MatrixError: Refused or unreachable.
+        """
+        resp = await self._call("join", lambda: self._nio.join(room_id))
+        _raise_for(resp, "join")
+        joined: str = resp.room_id
+        return joined
+
+    async def resolve_room(self, room: str) -> str:
+        """The room id of ``room`` (an id is returned as is, an alias is resolved).
+
+        Raises:
+            MatrixError: Unknown alias or unreachable.
+        """
+        if room.startswith("!"):
+            return room
+        resp = await self._call("resolve alias", lambda: self._nio.room_resolve_alias(room))
+        _raise_for(resp, "resolve alias")
+        room_id: str = resp.room_id
+        return room_id
+
+    # --- sync ------------------------------------------------------------------------
+
+    async def sync_loop(self, sink: EventSink, ready: asyncio.Event | None = None) -> None:
+        """Sync until cancelled, delivering events to ``sink``.
+
+        Without a saved token the first sync only joins pending invites and
+        records where "now" is: messages in it are old and never answered.
+        With a saved token it resumes there; the token is saved only after a
+        batch was delivered, so a crash replays it (the dispatcher's handled-id
+        check stops double answers).
+
+        Args:
+            sink: Receives invites, messages, and a call after every sync.
+            ready: Set once the first sync of this run was handled.
+
+        Raises:
+            MatrixError: A non-retryable sync failure (e.g. the token was revoked
+                and there is no password to log in again).
+        """
+        token = await self._state.sync_token()
+        self._direct_rooms = await self._state.direct_rooms()
+        backoff = Backoff()
+        if token is None:
+            resp = await self._sync(backoff, since=None, full_state=False, initial=True)
+            for invite in await self._invites(resp):
+                await sink.on_invite(invite)
+            token = resp.next_batch
+            await self._state.set_sync_token(token)
+            logger.info("initial sync done; earlier messages will not be answered")
+            first = False  # the initial sync already gave full state
+        else:
+            first = True  # nio's room list is empty after a restart: ask for full state once
+        if ready is not None and not first:
+            ready.set()
+        while True:
+            resp = await self._sync(backoff, since=token, full_state=first)
+            await self._deliver(resp, sink)
+            token = resp.next_batch
+            await self._state.set_sync_token(token)
+            if ready is not None and first:
+                ready.set()
+            first = False
+            await sink.on_synced()
+
+    async def _sync(
+        self, backoff: Backoff, *, since: str | None, full_state: bool, initial: bool = False
+    ) -> nio.SyncResponse:
+        while True:
+            try:
+                # nio drops its HTTP timeout for full-state syncs; a hung
+                # connection must still end in a retry.
+                async with asyncio.timeout(SYNC_TIMEOUT_MS / 1000 + _SYNC_GRACE_S):
+                    resp = await self._nio.sync(
+                        timeout=0 if initial else SYNC_TIMEOUT_MS,
+                        since=since,
+                        full_state=full_state or None,
+                        sync_filter=_INITIAL_FILTER if initial else None,
+                    )
+            except _NETWORK_ERRORS as exc:
+                reason = type(exc).__name__
+            else:
+                if isinstance(resp, nio.SyncResponse):
+                    backoff.reset()
+                    return resp
+                if resp.status_code == "M_UNKNOWN_TOKEN":
+                    if self._config.password is None:
+                        _raise_for(resp, "sync")
+                    logger.warning("access token no longer valid; logging in again")
+                    await self._state.save_session(Session(self._config.user_id, self._nio.device_id, None))
+                    await self.login()
+                    continue
+                reason = resp.status_code or "no errcode"
+            delay = backoff.next()
+            logger.warning("sync failed (%s); retrying in %ss", reason, delay)
+            await self._sleep(delay)
+
+    async def _invites(self, resp: nio.SyncResponse) -> list[Invite]:
+        invites = []
+        for room_id, info in resp.rooms.invite.items():
+            sender, is_direct = "", False
+            for ev in info.invite_state:
+                if getattr(ev, "state_key", None) == self.user_id and hasattr(ev, "membership"):
+                    sender = ev.sender
+                    is_direct = (getattr(ev, "content", None) or {}).get("is_direct") is True
+            if is_direct and room_id not in self._direct_rooms:
+                self._direct_rooms.add(room_id)
+                await self._state.add_direct_room(room_id)
+            invites.append(Invite(room_id=room_id, sender=sender, is_direct=is_direct))
+        return invites
+
+    async def _deliver(self, resp: nio.SyncResponse, sink: EventSink) -> None:
+        for invite in await self._invites(resp):
+            await sink.on_invite(invite)
+        for room_id, info in resp.rooms.join.items():
+            events = info.timeline.events
+            # After our own join, the timeline also carries history from before
+            # it: old commands that are not ours to answer.
+            start = 0
+            for i, ev in enumerate(events):
+                if (
+                    isinstance(ev, nio.RoomMemberEvent)
+                    and ev.state_key == self.user_id
+                    and ev.membership == "join"
+                    and ev.prev_membership != "join"
+                ):
+                    start = i + 1
+            for ev in events[start:]:
+                if isinstance(ev, nio.RoomMessageText):
+                    message = self._message(room_id, ev)
+                    if message is not None:
+                        await sink.on_message(message)
+
+    def _message(self, room_id: str, ev: Any) -> IncomingMessage | None:
+        content = ev.source.get("content") or {}
+        relates = content.get("m.relates_to") or {}
+        if relates.get("rel_type") == "m.replace":
+            return None  # an edit: commands are never re-run by editing them
+        reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
+        if relates.get("is_falling_back"):
+            reply_to = None  # thread fallback, not a real reply
+        body: str = ev.body
+        formatted: str | None = ev.formatted_body
+        if reply_to:
+            body = strip_reply_fallback(body)
+            if formatted:
+                formatted = _MX_REPLY.sub("", formatted, count=1)
+        room = self._nio.rooms.get(room_id)
+        # A direct chat: invited as one, and still just the caller and the bot.
+        # Both, because a fresh group of two must not see personal status.
+        is_direct = room_id in self._direct_rooms and room is not None and room.member_count <= 2
+        return IncomingMessage(
+            room_id=room_id,
+            event_id=ev.event_id,
+            sender=ev.sender,
+            body=body,
+            formatted_body=formatted,
+            reply_to_event_id=reply_to if isinstance(reply_to, str) else None,
+            server_ts=int(ev.server_timestamp),
+            is_direct=is_direct,
+        )

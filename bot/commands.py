@@ -1,0 +1,269 @@
+"""Command parsing and the command registry. Pure: no I/O, no nio.
+
+A command is a message starting with the prefix (``!`` by default; the
+full-width ``！`` that Chinese input methods produce is always accepted too),
+immediately followed by its name, then arguments::
+
+    !report fraud "fake shop" 骗钱   →  Command("report", ["fraud", "fake shop", "骗钱"], …)
+
+Handlers register with the :func:`command` decorator into :data:`REGISTRY`;
+the bot works on a copy (``REGISTRY.copy()``) so tests may add handlers
+without leaking into other tests.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from bot.messages import DEFAULT_LANGUAGE, Language
+
+if TYPE_CHECKING:
+    from bot.dispatcher import Context
+
+FULL_WIDTH_PREFIX: Final = "！"
+
+# Opening quote → closing quote. Chinese users type “…”, 「…」 as often as "…".
+_QUOTES: Final[Mapping[str, str]] = {
+    '"': '"',
+    "'": "'",
+    "“": "”",
+    "‘": "’",
+    "「": "」",
+    "『": "』",
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed command.
+
+    Attributes:
+        name: The name as typed, lower-cased for ASCII (``help``, ``帮助``).
+        args: Arguments split on whitespace, quotes removed.
+        raw_args: Everything after the name, original spacing and quotes kept
+            (for free text such as ``!announce``).
+    """
+
+    name: str
+    args: list[str]
+    raw_args: str
+
+
+def split_args(text: str) -> list[str]:
+    """Split ``text`` into arguments like a shell, but forgiving.
+
+    Whitespace (including the ideographic space U+3000) separates arguments.
+    A quote opens only at the start of an argument and needs its closing
+    partner; otherwise it is an ordinary character, so ``don't`` or a lone
+    ``“`` never make a command fail.
+
+    Args:
+        text: The argument text.
+
+    Returns:
+        The arguments, quotes removed.
+    """
+    args: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        closer = _QUOTES.get(text[i])
+        if closer is not None:
+            end = text.find(closer, i + 1)
+            if end != -1:
+                args.append(text[i + 1 : end])
+                i = end + 1
+                continue
+        start = i
+        while i < n and not text[i].isspace():
+            i += 1
+        args.append(text[start:i])
+    return args
+
+
+def normalise_name(name: str) -> str:
+    """Case-fold ASCII letters of a command name; other scripts are unchanged."""
+    return name.lower()
+
+
+def parse_command(text: str, prefix: str = "!") -> Command | None:
+    """Parse a message body into a :class:`Command`.
+
+    Args:
+        text: The message body (reply fallback already removed).
+        prefix: The configured command prefix.
+
+    Returns:
+        The command, or None when the text is not a command (no prefix, or
+        nothing directly after it: ``! hello`` and ``!`` are chat, not commands).
+    """
+    body = text.lstrip()
+    for candidate in (prefix, FULL_WIDTH_PREFIX):
+        if body.startswith(candidate):
+            rest = body[len(candidate) :]
+            break
+    else:
+        return None
+    if not rest or rest[0].isspace() or rest.startswith((prefix, FULL_WIDTH_PREFIX)):
+        return None
+    end = 0
+    while end < len(rest) and not rest[end].isspace():
+        end += 1
+    raw_args = rest[end:].strip()
+    return Command(normalise_name(rest[:end]), split_args(raw_args), raw_args)
+
+
+class Scope(enum.Flag):
+    """What a caller must be for a command; a command lists every flag it needs.
+
+    ``ANYONE`` is held by every caller. ``DM`` is held in a direct chat with
+    the bot, ``MODERATION_ROOM`` in the configured moderation room.
+    ``ROOM_ADMIN`` and ``STAFF`` are granted by ``Dispatcher.who_may``.
+    """
+
+    ANYONE = enum.auto()
+    DM = enum.auto()
+    ROOM_ADMIN = enum.auto()
+    STAFF = enum.auto()
+    MODERATION_ROOM = enum.auto()
+
+
+Handler = Callable[["Context"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A registered command.
+
+    Attributes:
+        name: English name, the canonical id (``help``).
+        aliases: Other names, typically Chinese (``帮助``).
+        handler: ``async def handler(ctx: Context) -> None``.
+        scope: Flags the caller must hold (see :class:`Scope`).
+        usage: One usage line per language, e.g. ``!report <category> [reason]``.
+        summary: One-line description per language, shown by ``!help``.
+    """
+
+    name: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    scope: Scope = Scope.ANYONE
+    usage: Mapping[Language, str] = field(default_factory=dict)
+    summary: Mapping[Language, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The canonical name followed by the aliases."""
+        return (self.name, *self.aliases)
+
+    def name_in(self, language: Language) -> str:
+        """The name to show in ``language``: the first Chinese alias for zh-CN, else ``name``."""
+        if language == "zh-CN":
+            for alias in self.aliases:
+                if not alias.isascii():
+                    return alias
+        return self.name
+
+    def usage_in(self, language: Language, prefix: str = "!") -> str:
+        """Usage line in ``language`` (falls back to the default, then ``!name``).
+
+        Usage texts are written with ``!``; a different configured prefix replaces it.
+        """
+        usage = self.usage.get(language) or self.usage.get(DEFAULT_LANGUAGE)
+        if not usage:
+            return prefix + self.name
+        return prefix + usage[1:] if usage.startswith("!") else usage
+
+    def summary_in(self, language: Language) -> str:
+        """Summary in ``language`` (falls back to the default language, then empty)."""
+        return self.summary.get(language) or self.summary.get(DEFAULT_LANGUAGE) or ""
+
+
+class Registry:
+    """Commands by every one of their names (case-insensitive for ASCII)."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, CommandSpec] = {}
+        self._by_name: dict[str, CommandSpec] = {}
+
+    def add(self, spec: CommandSpec) -> CommandSpec:
+        """Register ``spec``; a later spec with the same canonical name replaces the earlier.
+
+        Raises:
+            ValueError: One of its names already belongs to another command.
+        """
+        old = self._specs.get(spec.name)
+        keys = [normalise_name(n) for n in spec.names]
+        for key in keys:
+            owner = self._by_name.get(key)
+            if owner is not None and owner.name != spec.name:
+                raise ValueError(f"command name {key!r} already used by {owner.name!r}")
+        if old is not None:
+            for key in (normalise_name(n) for n in old.names):
+                self._by_name.pop(key, None)
+        self._specs[spec.name] = spec
+        for key in keys:
+            self._by_name[key] = spec
+        return spec
+
+    def command(
+        self,
+        name: str,
+        *,
+        aliases: tuple[str, ...] = (),
+        scope: Scope = Scope.ANYONE,
+        usage: Mapping[Language, str] | None = None,
+        summary: Mapping[Language, str] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Decorator registering ``async def handler(ctx)`` as command ``name``.
+
+        Args:
+            name: English name.
+            aliases: Other names (Chinese).
+            scope: Flags the caller must hold.
+            usage: Usage line per language.
+            summary: One-line summary per language.
+        """
+
+        def register(handler: Handler) -> Handler:
+            self.add(
+                CommandSpec(
+                    name=name,
+                    handler=handler,
+                    aliases=aliases,
+                    scope=scope,
+                    usage=dict(usage or {}),
+                    summary=dict(summary or {}),
+                )
+            )
+            return handler
+
+        return register
+
+    def lookup(self, name: str) -> CommandSpec | None:
+        """The command called ``name`` (any of its names), or None."""
+        return self._by_name.get(normalise_name(name))
+
+    def __iter__(self) -> Iterator[CommandSpec]:
+        """Commands in registration order."""
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def copy(self) -> Registry:
+        """An independent registry with the same commands."""
+        other = Registry()
+        for spec in self:
+            other.add(spec)
+        return other
+
+
+#: The built-in commands; filled by importing :mod:`bot.handlers`.
+REGISTRY: Final = Registry()
+command = REGISTRY.command

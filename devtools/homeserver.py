@@ -1,0 +1,352 @@
+"""A real Synapse process for development (`make run`) and the end-to-end tests.
+
+One place renders a homeserver config, creates the signing and Qunzu keys,
+starts and stops the process and registers accounts, so that what the tests
+boot is what a developer runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SERVER_NAME = "localhost"
+SERVICE_LOCALPART = "qunzu"
+
+# Generous limits: tests and local demos send bursts no real user would.
+_GENEROUS = {"per_second": 1000, "burst_count": 1000}
+RATE_LIMITS: dict[str, Any] = {
+    "rc_message": _GENEROUS,
+    "rc_registration": _GENEROUS,
+    "rc_registration_token_validity": _GENEROUS,
+    "rc_login": {"address": _GENEROUS, "account": _GENEROUS, "failed_attempts": _GENEROUS},
+    "rc_admin_redaction": _GENEROUS,
+    "rc_joins": {"local": _GENEROUS, "remote": _GENEROUS},
+    "rc_joins_per_room": _GENEROUS,
+    "rc_invites": {
+        "per_room": _GENEROUS,
+        "per_user": _GENEROUS,
+        "per_issuer": _GENEROUS,
+    },
+    "rc_3pid_validation": _GENEROUS,
+    "rc_room_creation": _GENEROUS,
+    "rc_presence": {"per_user": _GENEROUS},
+    "rc_delayed_event_mgmt": _GENEROUS,
+    "rc_reports": _GENEROUS,
+}
+
+
+class HomeserverError(Exception):
+    """The development homeserver could not be prepared, started or used."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_signing_key(path: Path) -> None:
+    """Create Synapse's ed25519 signing key unless it exists."""
+    if path.exists():
+        return
+    from signedjson.key import generate_signing_key, write_signing_keys
+
+    with path.open("w") as handle:
+        write_signing_keys(handle, [generate_signing_key("a_dev")])
+
+
+def write_qunzu_key(path: Path) -> None:
+    """Create the module's identity-encryption key (base64 of 32 bytes) unless it exists."""
+    if path.exists():
+        return
+    path.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    path.chmod(0o600)
+
+
+def sqlite_database(path: Path) -> dict[str, Any]:
+    """Synapse's `database` block for an SQLite file."""
+    return {"name": "sqlite3", "args": {"database": str(path)}}
+
+
+def postgres_database(dbname: str, host: str = "127.0.0.1", user: str = "postgres") -> dict[str, Any]:
+    """Synapse's `database` block for a PostgreSQL database with trust auth."""
+    return {
+        "name": "psycopg2",
+        "args": {"user": user, "database": dbname, "host": host, "port": 5432, "cp_min": 1, "cp_max": 5},
+    }
+
+
+def module_block(
+    data_dir: Path, *, provider: str = "checksum", language: str = "zh-CN", **extra: Any
+) -> dict[str, Any]:
+    """The `modules:` entry that loads Qunzu with development settings."""
+    config: dict[str, Any] = {
+        "service_account": f"@{SERVICE_LOCALPART}:{SERVER_NAME}",
+        "secrets": {"key_file": str(data_dir / "qunzu.key")},
+        "realname": {"provider": provider},
+        "language": language,
+    }
+    config.update(extra)
+    return {"module": "synapse_module.QunzuModule", "config": config}
+
+
+def render_config(
+    data_dir: Path,
+    *,
+    port: int,
+    database: Mapping[str, Any] | None = None,
+    modules: list[dict[str, Any]] | None = None,
+    log_level: str = "INFO",
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write `homeserver.yaml` (and its log config and keys) into `data_dir`.
+
+    Secrets are generated once and reused, so a second call keeps the same
+    server identity and the accounts registered before.
+
+    Returns:
+        The path of the homeserver config.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secrets_file = data_dir / "secrets.json"
+    if secrets_file.exists():
+        stored = json.loads(secrets_file.read_text())
+    else:
+        stored = {name: secrets.token_urlsafe(32) for name in ("registration", "macaroon", "form")}
+        secrets_file.write_text(json.dumps(stored))
+        secrets_file.chmod(0o600)
+    write_signing_key(data_dir / "signing.key")
+    write_qunzu_key(data_dir / "qunzu.key")
+    log_config = data_dir / "log.yaml"
+    log_config.write_text(yaml.safe_dump(_log_config(data_dir / "homeserver.log", log_level)))
+
+    config: dict[str, Any] = {
+        "server_name": SERVER_NAME,
+        "public_baseurl": f"http://127.0.0.1:{port}/",
+        "pid_file": str(data_dir / "homeserver.pid"),
+        "listeners": [
+            {
+                "port": port,
+                "bind_addresses": ["127.0.0.1"],
+                "type": "http",
+                "tls": False,
+                "x_forwarded": False,
+                "resources": [{"names": ["client"], "compress": False}],
+            }
+        ],
+        "database": dict(database or sqlite_database(data_dir / "homeserver.db")),
+        "log_config": str(log_config),
+        "media_store_path": str(data_dir / "media"),
+        "signing_key_path": str(data_dir / "signing.key"),
+        "registration_shared_secret": stored["registration"],
+        "macaroon_secret_key": stored["macaroon"],
+        "form_secret": stored["form"],
+        "report_stats": False,
+        "trusted_key_servers": [],
+        "suppress_key_server_warning": True,
+        "enable_registration": False,
+        "federation_domain_whitelist": [],
+        "presence": {"enabled": False},
+        # Qunzu keeps its own records; these keep Synapse from dropping what
+        # the Regulations need before the module has it (docs/operators.md).
+        "redaction_retention_period": None,
+        "user_ips_max_age": "190d",
+        "modules": modules if modules is not None else [module_block(data_dir)],
+        **RATE_LIMITS,
+    }
+    config.update(extra or {})
+    path = data_dir / "homeserver.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def _log_config(log_file: Path, level: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "formatters": {"precise": {"format": "%(asctime)s %(name)s %(levelname)s %(request)s %(message)s"}},
+        "filters": {"context": {"()": "synapse.logging.context.LoggingContextFilter", "request": ""}},
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(log_file),
+                "formatter": "precise",
+                "filters": ["context"],
+                "encoding": "utf8",
+            }
+        },
+        "loggers": {"synapse_module": {"level": "DEBUG"}, "synapse.storage.SQL": {"level": "WARNING"}},
+        "root": {"level": level, "handlers": ["file"]},
+        "disable_existing_loggers": False,
+    }
+
+
+@dataclass
+class Account:
+    """A registered account and a fresh access token for it."""
+
+    user_id: str
+    password: str
+    access_token: str
+    device_id: str
+
+
+@dataclass
+class SynapseProcess:
+    """A Synapse homeserver running as a child process on 127.0.0.1."""
+
+    config_path: Path
+    port: int
+    python: str = sys.executable
+    process: subprocess.Popen[bytes] | None = None
+    stderr_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stderr_path = self.config_path.parent / "stderr.log"
+
+    @property
+    def base_url(self) -> str:
+        """The client-server API base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def shared_secret(self) -> str:
+        config = yaml.safe_load(self.config_path.read_text())
+        return str(config["registration_shared_secret"])
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start Synapse and wait until `/health` answers and Qunzu (if loaded) is ready.
+
+        Raises:
+            HomeserverError: the process exited or did not become healthy in time;
+                the message carries the tail of its stderr.
+        """
+        with self.stderr_path.open("ab") as stderr:
+            # The child keeps its own copy of the descriptor.
+            self.process = subprocess.Popen(
+                [self.python, "-m", "synapse.app.homeserver", "-c", str(self.config_path)],
+                stdout=stderr,
+                stderr=stderr,
+                cwd=self.config_path.parent,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise HomeserverError(f"Synapse exited with {self.process.returncode}: {self.stderr_tail()}")
+            if self.is_healthy() and self.module_state() in ("ready", None):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise HomeserverError(f"Synapse did not answer /health within {timeout:.0f}s: {self.stderr_tail()}")
+
+    def is_healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/health", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def module_state(self) -> str | None:
+        """Qunzu's own health status, or None when the module is not loaded."""
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/_synapse/client/qunzu/v1/health", timeout=2) as response:
+                return str(json.loads(response.read())["status"])
+        except urllib.error.HTTPError as exc:
+            return None if exc.code == 404 else "starting"
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            return "starting"
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        if not self.stderr_path.exists():
+            return ""
+        return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop Synapse with SIGTERM (SIGKILL if it does not exit in time)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """Kill Synapse at once (SIGKILL), as a crash would."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def register(self, localpart: str, password: str | None = None, *, admin: bool = False) -> Account:
+        """Register an account through the shared-secret admin API.
+
+        Raises:
+            HomeserverError: Synapse refused the registration.
+        """
+        password = password or secrets.token_urlsafe(12)
+        url = f"{self.base_url}/_synapse/admin/v1/register"
+        nonce = _request_json("GET", url)["nonce"]
+        body = {
+            "nonce": nonce,
+            "username": localpart,
+            "password": password,
+            "admin": admin,
+            "mac": registration_mac(self.shared_secret, nonce, localpart, password, admin=admin),
+        }
+        reply = _request_json("POST", url, body)
+        return Account(reply["user_id"], password, reply["access_token"], reply["device_id"])
+
+    def login(self, user_id: str, password: str) -> Account:
+        """Log in with a password and return a fresh access token."""
+        reply = _request_json(
+            "POST",
+            f"{self.base_url}/_matrix/client/v3/login",
+            {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id}, "password": password},
+        )
+        return Account(reply["user_id"], password, reply["access_token"], reply["device_id"])
+
+    def ensure_account(self, localpart: str, password: str, *, admin: bool = False) -> Account:
+        """Register the account, or log in if it exists already (second `make run`)."""
+        try:
+            return self.register(localpart, password, admin=admin)
+        except HomeserverError as exc:
+            if "M_USER_IN_USE" not in str(exc):
+                raise
+            return self.login(f"@{localpart}:{SERVER_NAME}", password)
+
+
+def registration_mac(secret: str, nonce: str, user: str, password: str, *, admin: bool) -> str:
+    """HMAC-SHA1 over the four fields joined by NUL, as Synapse's shared-secret API expects."""
+    mac = hmac.new(secret.encode(), digestmod=hashlib.sha1)
+    mac.update(b"\x00".join(part.encode() for part in (nonce, user, password, "admin" if admin else "notadmin")))
+    return mac.hexdigest()
+
+
+def _request_json(method: str, url: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return dict(json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        raise HomeserverError(f"{method} {url}: {exc.code} {exc.read().decode(errors='replace')}") from exc

@@ -1,0 +1,119 @@
+"""`make run`: a local Synapse on SQLite with Qunzu and the bot, ready for any Matrix client.
+
+State lives in `.dev/` and is reused by the next run (same accounts, same
+rooms). Ctrl-C stops the bot and Synapse cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import yaml
+
+from .homeserver import SERVER_NAME, SERVICE_LOCALPART, HomeserverError, SynapseProcess, render_config
+
+DEV_DIR = Path(os.environ.get("QUNZU_DEV_DIR", ".dev")).resolve()
+PORT = int(os.environ.get("QUNZU_DEV_PORT", "8008"))
+ACCOUNTS = {"admin": True, "alice": False, "bob": False}
+
+
+def _passwords(path: Path) -> dict[str, str]:
+    """One password per account, generated on the first run and kept."""
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    for name in (*ACCOUNTS, SERVICE_LOCALPART):
+        stored.setdefault(name, secrets.token_urlsafe(12))
+    path.write_text(json.dumps(stored, indent=2))
+    path.chmod(0o600)
+    return stored
+
+
+def _write_bot_config(path: Path, base_url: str, password: str) -> None:
+    config = {
+        "homeserver": base_url,
+        "user_id": f"@{SERVICE_LOCALPART}:{SERVER_NAME}",
+        "password": password,
+        "state_db": str(DEV_DIR / "bot-state.sqlite"),
+        "language": "zh-CN",
+    }
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    path.chmod(0o600)
+
+
+def main() -> int:
+    config_path = render_config(DEV_DIR, port=PORT)
+    synapse = SynapseProcess(config_path, PORT)
+    if synapse.is_healthy():
+        print(f"Something already answers on 127.0.0.1:{PORT}; stop it or set QUNZU_DEV_PORT.", file=sys.stderr)
+        return 1
+    print(f"Starting Synapse with Qunzu (data in {DEV_DIR}) …", flush=True)
+    try:
+        synapse.start(timeout=120)
+    except HomeserverError as exc:
+        print(f"Synapse did not start: {exc}\nFull log: {DEV_DIR / 'homeserver.log'}", file=sys.stderr)
+        return 1
+
+    bot: subprocess.Popen[bytes] | None = None
+    try:
+        passwords = _passwords(DEV_DIR / "accounts.json")
+        for name, admin in ACCOUNTS.items():
+            synapse.ensure_account(name, passwords[name], admin=admin)
+        synapse.ensure_account(SERVICE_LOCALPART, passwords[SERVICE_LOCALPART])
+        bot_config = DEV_DIR / "bot.yaml"
+        _write_bot_config(bot_config, synapse.base_url, passwords[SERVICE_LOCALPART])
+        with (DEV_DIR / "bot.log").open("ab") as bot_log:
+            bot = subprocess.Popen([sys.executable, "-m", "bot", "-c", str(bot_config)], stdout=bot_log, stderr=bot_log)
+        _print_banner(synapse, passwords)
+        _wait_until_interrupted(synapse, bot)
+    finally:
+        print("\nStopping …", flush=True)
+        if bot is not None and bot.poll() is None:
+            bot.send_signal(signal.SIGTERM)
+            try:
+                bot.wait(15)
+            except subprocess.TimeoutExpired:
+                bot.kill()
+        synapse.stop()
+    return 0
+
+
+def _print_banner(synapse: SynapseProcess, passwords: dict[str, str]) -> None:
+    print(f"\nQunzu is running.\n\n  Homeserver URL: {synapse.base_url}  (server name: {SERVER_NAME})\n")
+    print("  Accounts (user id / password):")
+    for name, admin in ACCOUNTS.items():
+        role = "server admin, compliance staff" if admin else "member"
+        print(f"    @{name}:{SERVER_NAME:<12} {passwords[name]:<20} {role}")
+    print(f"    @{SERVICE_LOCALPART}:{SERVER_NAME:<11} {passwords[SERVICE_LOCALPART]:<20} the Qunzu bot\n")
+    print("  Log in with Element (or any client) using the homeserver URL above,")
+    print("  invite the bot into a room and send !help.")
+    print(f"  Logs: {DEV_DIR / 'homeserver.log'}, {DEV_DIR / 'bot.log'}.  Stop with Ctrl-C.\n", flush=True)
+
+
+def _wait_until_interrupted(synapse: SynapseProcess, bot: subprocess.Popen[bytes]) -> None:
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stopping:
+        if synapse.process is not None and synapse.process.poll() is not None:
+            print(f"Synapse exited ({synapse.process.returncode}); see {DEV_DIR / 'homeserver.log'}", file=sys.stderr)
+            return
+        if bot.poll() is not None:
+            print(f"The bot exited ({bot.returncode}); see {DEV_DIR / 'bot.log'}", file=sys.stderr)
+            return
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Qunzu's policy: the declarative rules (YAML) and the pure decision engine.
+
+Imported by the Synapse module and by the bot. Nothing here does I/O except reading the
+policy file in ``load_policy``.
+"""
+
+from .decisions import (
+    PERMANENT,
+    Decision,
+    RoomFacts,
+    UserFacts,
+    may_bind_identity,
+    may_change_state,
+    may_create,
+    may_invite,
+    may_join,
+    may_moderate,
+    may_post,
+    may_set_category,
+    may_set_tier,
+    member_cap,
+    needs_join_approval,
+)
+from .durations import format_duration, parse_duration
+from .errors import InvalidDuration, InvalidIdentity, PolicyError, PolicyLoadError
+from .loader import default_policy, load_policy, load_policy_from_mapping
+from .measures import Measure, SubjectKind
+from .messages import render
+from .model import Policy
+from .reasons import ERRCODE, HTTP_STATUS, Reason
+from .sanctions import next_measure
+from .tiers import activity_tier_of, level_of, max_members_for_level, scale_tier_of
+
+__all__ = [
+    "ERRCODE",
+    "HTTP_STATUS",
+    "PERMANENT",
+    "Decision",
+    "InvalidDuration",
+    "InvalidIdentity",
+    "Measure",
+    "Policy",
+    "PolicyError",
+    "PolicyLoadError",
+    "Reason",
+    "RoomFacts",
+    "SubjectKind",
+    "UserFacts",
+    "activity_tier_of",
+    "default_policy",
+    "format_duration",
+    "level_of",
+    "load_policy",
+    "load_policy_from_mapping",
+    "max_members_for_level",
+    "may_bind_identity",
+    "may_change_state",
+    "may_create",
+    "may_invite",
+    "may_join",
+    "may_moderate",
+    "may_post",
+    "may_set_category",
+    "may_set_tier",
+    "member_cap",
+    "needs_join_approval",
+    "next_measure",
+    "parse_duration",
+    "render",
+    "scale_tier_of",
+]

@@ -1,0 +1,522 @@
+"""Pure decisions: facts in, a ``Decision`` out.
+
+The adapters (the Synapse module, the bot) gather facts into ``UserFacts`` and
+``RoomFacts`` and apply the decision in one place; nothing here reads a clock, a
+database or the network. A refusal carries its ``Reason`` and the facts the message
+needs (``cap`` and ``count``, ``until``, ``level`` …); the detail values are plain JSON
+(text, numbers, booleans, ``None``, tuples of text), so they can go to the client as
+``cn.qunzu.detail`` unchanged.
+
+Order of checks, the same in every function, so that a person is told the most basic
+thing to fix first:
+
+0. malformed input (an unknown category) — it is a 400, whatever the caller is;
+1. exemption (the service account, server admins) — allowed, nothing else applies;
+2. blacklist (Art. 11);
+3. real name (Art. 6), then the convention (Art. 5, posting only);
+4. sanctions and emergency measures: room closed, emergency freeze, the user's own
+   suspension, the room's suspension, revoked creation (Art. 11, Art. 5);
+5. credit-level permissions and caps: may post/create/invite by level, room full,
+   rooms joined, rooms created (Art. 7, 8);
+6. join approval (knock) for large rooms and high-risk categories (Art. 8).
+
+Times are milliseconds since the epoch. A suspension that never ends is stored as
+``PERMANENT`` (-1); in a decision's detail it appears as ``until: None`` with
+``permanent: True``.
+
+An unverified account (``credit_score is None``) is judged as a new account at the
+policy's initial score where a rule needs a level (e.g. the cap on rooms joined).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, Self
+
+from .model import CreditLevel, Policy, Risk
+from .reasons import Reason
+from .tiers import (
+    activity_tier_of,
+    level_at_least,
+    level_of,
+    level_rules,
+    max_members_for_level,
+    max_tier_for_level,
+    scale_tier_of,
+    tier_index,
+    tier_max_members,
+)
+
+__all__ = [
+    "PERMANENT",
+    "PROTECTED_STATE_TYPES",
+    "Decision",
+    "RoomFacts",
+    "UserFacts",
+    "activity_tier_of",
+    "effective_tier",
+    "level_of",
+    "max_members_for_level",
+    "may_bind_identity",
+    "may_change_state",
+    "may_create",
+    "may_invite",
+    "may_join",
+    "may_moderate",
+    "may_post",
+    "may_set_category",
+    "may_set_tier",
+    "member_cap",
+    "needs_join_approval",
+    "required_join_rule",
+    "scale_tier_of",
+]
+
+PERMANENT: Final = -1
+"""``muted_until_ms`` / ``posting_suspended_until_ms`` of a suspension without end."""
+
+PROTECTED_STATE_TYPES: Final = frozenset({"cn.qunzu.group"})
+"""State event types only the service account may send (DESIGN.md §3.2)."""
+
+
+def _empty_detail() -> Mapping[str, object]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of a decision.
+
+    Attributes:
+        allowed: whether the action may go ahead.
+        reason: why not (``None`` exactly when allowed).
+        detail: facts for the message and the client (read-only).
+    """
+
+    allowed: bool
+    reason: Reason | None = None
+    detail: Mapping[str, object] = field(default_factory=_empty_detail)
+
+    def __post_init__(self) -> None:
+        if self.allowed != (self.reason is None):
+            raise ValueError("a Decision has a reason exactly when it refuses")
+        object.__setattr__(self, "detail", MappingProxyType(dict(self.detail)))
+
+    @classmethod
+    def allow(cls) -> Self:
+        """The action may go ahead."""
+        return cls(allowed=True)
+
+    @classmethod
+    def refuse(cls, reason: Reason, **detail: object) -> Self:
+        """The action is refused for ``reason``; ``detail`` fills the message."""
+        return cls(allowed=False, reason=reason, detail=detail)
+
+
+@dataclass(frozen=True, slots=True)
+class UserFacts:
+    """What the decisions need to know about the acting account.
+
+    Attributes:
+        user_id: the Matrix user id.
+        exempt: the service account or a server admin: never gated.
+        verified: has a verified real identity (Art. 6).
+        verification_level: 0 none, 1 basic (name + ID number); higher levels are
+            stronger checks a provider may offer.
+        convention_accepted: has accepted the current convention version (Art. 5).
+        credit_score: the credit score, ``None`` while unverified.
+        rooms_owned: rooms the account created and still owns (open ones).
+        rooms_joined: rooms the account is joined to, not counting the one at hand.
+        blacklisted: the account, or the identity behind it, is on the blacklist.
+        muted_until_ms: end of a posting suspension; ``None`` none, ``PERMANENT`` no end.
+        creation_revoked: the right to create rooms is revoked (Art. 11).
+        admin_suspended: the account's admin rights are suspended (Art. 11).
+    """
+
+    user_id: str
+    exempt: bool
+    verified: bool
+    verification_level: int
+    convention_accepted: bool
+    credit_score: int | None
+    rooms_owned: int
+    rooms_joined: int
+    blacklisted: bool
+    muted_until_ms: int | None
+    creation_revoked: bool
+    admin_suspended: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RoomFacts:
+    """What the decisions need to know about a room.
+
+    Attributes:
+        room_id: the Matrix room id.
+        category: the room's category name (``cn.qunzu.group``).
+        member_count: joined members, not counting the service account.
+        tier: the scale tier recorded in ``cn.qunzu.group``; the decisions use the
+            larger of it and the tier of ``member_count``, so a stale record never
+            loosens a rule.
+        closed: the room is closed (Art. 11).
+        posting_suspended_until_ms: end of the room's posting suspension; ``None``
+            none, ``PERMANENT`` no end.
+        frozen: an emergency freeze covers the room (server, category or room scope).
+        join_rule: the room's current ``m.room.join_rules`` join rule.
+        owner_level: credit level of the owner; ``None`` when no owner level applies
+            (a room of the service or of staff), then only the ceiling holds.
+        granted_tier: a larger tier granted by a staff decision, if any.
+    """
+
+    room_id: str
+    category: str
+    member_count: int
+    tier: str
+    closed: bool
+    posting_suspended_until_ms: int | None
+    frozen: bool
+    join_rule: str
+    owner_level: str | None
+    granted_tier: str | None = None
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _active(until_ms: int | None, now_ms: int) -> bool:
+    return until_ms is not None and (until_ms == PERMANENT or until_ms > now_ms)
+
+
+def _until(until_ms: int) -> dict[str, object]:
+    permanent = until_ms == PERMANENT
+    return {"until": None if permanent else until_ms, "permanent": permanent}
+
+
+def _level(user: UserFacts, policy: Policy) -> CreditLevel:
+    score = user.credit_score if user.credit_score is not None else policy.credit.initial
+    return level_of(score, policy)
+
+
+def _realname(user: UserFacts, action: str, policy: Policy, *, min_level: int = 0) -> Decision | None:
+    """Art. 6: refuse an unverified or insufficiently verified account."""
+    if not user.verified:
+        return Decision.refuse(Reason.REALNAME_REQUIRED, action=action)
+    required = max(policy.realname.required_level, min_level)
+    if user.verification_level < required:
+        return Decision.refuse(
+            Reason.REALNAME_LEVEL_INSUFFICIENT,
+            action=action,
+            required_level=required,
+            verification_level=user.verification_level,
+        )
+    return None
+
+
+def _room_state(room: RoomFacts) -> Decision | None:
+    """Art. 11 closure and Art. 5 emergency handling stop everything in a room."""
+    if room.closed:
+        return Decision.refuse(Reason.ROOM_CLOSED)
+    if room.frozen:
+        return Decision.refuse(Reason.EMERGENCY_FREEZE)
+    return None
+
+
+def _risk_of(category: str, policy: Policy) -> Risk | None:
+    known = policy.categories.known.get(category)
+    return known.risk if known is not None else None
+
+
+def effective_tier(room: RoomFacts, policy: Policy) -> str:
+    """The larger of the recorded tier and the tier of the member count."""
+    by_count = scale_tier_of(room.member_count, policy)
+    if room.tier not in policy.scale_tiers.names:
+        return by_count
+    return max(room.tier, by_count, key=lambda tier: tier_index(tier, policy))
+
+
+def member_cap(room: RoomFacts, policy: Policy) -> int:
+    """How many members the room may have (Art. 8).
+
+    A tier granted by staff decides alone. Otherwise the owner's level bounds the
+    room's tier, and no room grows into the staff-decision tier by itself; the hard
+    ceiling always holds.
+    """
+    scale = policy.scale_tiers
+    if room.granted_tier is not None and room.granted_tier in scale.names:
+        return min(tier_max_members(room.granted_tier, policy), scale.ceiling)
+    below_staff = scale.tiers[tier_index(scale.staff_decision_tier, policy) - 1].max_members
+    by_owner = scale.ceiling if room.owner_level is None else max_members_for_level(room.owner_level, policy)
+    return min(by_owner, below_staff, scale.ceiling)
+
+
+def needs_join_approval(room: RoomFacts, policy: Policy) -> bool:
+    """Whether joining needs approval (knock) (Art. 8: join verification).
+
+    True from the approval tier up, and at any size in categories whose risk rule
+    says so (high risk by default).
+    """
+    tier = effective_tier(room, policy)
+    if tier_index(tier, policy) >= tier_index(policy.scale_tiers.approval_from_tier, policy):
+        return True
+    risk = _risk_of(room.category, policy)
+    return risk is not None and policy.categories.risk_rules[risk].join_approval_always
+
+
+def required_join_rule(room: RoomFacts, policy: Policy) -> str | None:
+    """The join rule the room must switch to, or ``None`` when its rule is fine.
+
+    A public room that needs approval must become ``knock``.
+    """
+    if room.join_rule == "public" and needs_join_approval(room, policy):
+        return "knock"
+    return None
+
+
+# --- decisions -----------------------------------------------------------------------
+
+
+def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -> Decision:
+    """May the user send a message into the room?
+
+    Args:
+        user: facts about the sender.
+        room: facts about the room.
+        now_ms: the current time (ms since the epoch), for suspensions.
+        policy: the active policy.
+
+    Returns:
+        Allowed, or refused with blacklisted, realname_required,
+        realname_level_insufficient, convention_not_accepted, room_closed,
+        emergency_freeze, posting_suspended_user, posting_suspended_room or
+        credit_insufficient.
+    """
+    if user.exempt:
+        return Decision.allow()
+    if user.blacklisted:
+        return Decision.refuse(Reason.BLACKLISTED)
+    # Art. 6: 先实名后发布.
+    if "post" in policy.realname.required_for and (refusal := _realname(user, "post", policy)):
+        return refusal
+    # Art. 5: the service agreement is accepted before the first post.
+    if not user.convention_accepted:
+        return Decision.refuse(Reason.CONVENTION_NOT_ACCEPTED, version=policy.convention.version)
+    if refusal := _room_state(room):
+        return refusal
+    # Art. 11: 暂停发布 for members and for rooms.
+    if _active(user.muted_until_ms, now_ms):
+        assert user.muted_until_ms is not None
+        return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **_until(user.muted_until_ms))
+    if _active(room.posting_suspended_until_ms, now_ms):
+        assert room.posting_suspended_until_ms is not None
+        return Decision.refuse(Reason.POSTING_SUSPENDED_ROOM, **_until(room.posting_suspended_until_ms))
+    # Art. 7: services by credit level (E is read only).
+    level = _level(user, policy)
+    if not level_rules(level, policy).may_post:
+        return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="post")
+    return Decision.allow()
+
+
+def may_create(user: UserFacts, category: str, policy: Policy) -> Decision:
+    """May the user create a room of this category?
+
+    Args:
+        user: facts about the creator; ``rooms_owned`` does not count the new room.
+        category: the requested category name.
+        policy: the active policy.
+
+    Returns:
+        Allowed, or refused with invalid_category, blacklisted, realname_required,
+        realname_level_insufficient, create_revoked, credit_insufficient or
+        create_limit.
+    """
+    if not (valid := may_set_category(category, policy)).allowed:
+        return valid
+    if user.exempt:
+        return Decision.allow()
+    if user.blacklisted:
+        return Decision.refuse(Reason.BLACKLISTED)
+    risk = policy.categories.risk_rules[policy.categories.known[category].risk]
+    # Art. 8: creators are vetted by identity; high-risk categories may ask more.
+    if "create" in policy.realname.required_for and (
+        refusal := _realname(user, "create", policy, min_level=risk.min_verification_level)
+    ):
+        return refusal
+    # Art. 11: 取消建群资格.
+    if user.creation_revoked:
+        return Decision.refuse(Reason.CREATE_REVOKED)
+    level = _level(user, policy)
+    rules = level_rules(level, policy)
+    if not rules.may_create:
+        return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="create")
+    # Art. 8: creators are vetted by credit for high-risk categories.
+    if risk.min_creator_level is not None and not level_at_least(level, risk.min_creator_level, policy):
+        return Decision.refuse(
+            Reason.CREDIT_INSUFFICIENT,
+            level=level,
+            action="create",
+            required_level=risk.min_creator_level,
+            category=category,
+        )
+    # Art. 8: cap on groups created per person.
+    if user.rooms_owned >= rules.rooms_owned:
+        return Decision.refuse(Reason.CREATE_LIMIT, cap=rules.rooms_owned, count=user.rooms_owned, level=level)
+    return Decision.allow()
+
+
+def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, policy: Policy) -> Decision:
+    """May the user join the room?
+
+    Args:
+        user: facts about the joiner; ``rooms_joined`` does not count this room.
+        room: facts about the room; ``member_count`` does not count the joiner.
+        is_invited: the user holds an invite (an approved knock is an invite).
+        now_ms: the current time (ms since the epoch). No join rule depends on it
+            today; it keeps the signature the same as ``may_post``.
+        policy: the active policy.
+
+    Returns:
+        Allowed, or refused with blacklisted, realname_required,
+        realname_level_insufficient, room_closed, emergency_freeze, room_full,
+        join_limit or join_approval_required.
+    """
+    del now_ms  # see Args
+    if user.exempt:
+        return Decision.allow()
+    if user.blacklisted:
+        return Decision.refuse(Reason.BLACKLISTED)
+    tier = effective_tier(room, policy)
+    # Art. 6, 8: joining small rooms stays open; larger rooms need a verified identity.
+    threshold = policy.realname.join_without_verification_up_to_tier
+    if tier_index(tier, policy) > tier_index(threshold, policy) and (refusal := _realname(user, "join", policy)):
+        return refusal
+    if refusal := _room_state(room):
+        return refusal
+    # Art. 8: cap on members per group …
+    cap = member_cap(room, policy)
+    if room.member_count >= cap:
+        return Decision.refuse(Reason.ROOM_FULL, cap=cap, count=room.member_count)
+    # … and on groups joined per person.
+    level = _level(user, policy)
+    joined_cap = level_rules(level, policy).rooms_joined
+    if user.rooms_joined >= joined_cap:
+        return Decision.refuse(Reason.JOIN_LIMIT, cap=joined_cap, count=user.rooms_joined, level=level)
+    # Art. 8: join verification for large rooms and high-risk categories.
+    if not is_invited and needs_join_approval(room, policy):
+        return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=tier, category=room.category)
+    return Decision.allow()
+
+
+def may_invite(user: UserFacts, room: RoomFacts, policy: Policy) -> Decision:
+    """May the user invite someone into the room?
+
+    Returns:
+        Allowed, or refused with blacklisted, realname_required,
+        realname_level_insufficient, room_closed, emergency_freeze,
+        credit_insufficient or room_full.
+    """
+    if user.exempt:
+        return Decision.allow()
+    if user.blacklisted:
+        return Decision.refuse(Reason.BLACKLISTED)
+    if "invite" in policy.realname.required_for and (refusal := _realname(user, "invite", policy)):
+        return refusal
+    if refusal := _room_state(room):
+        return refusal
+    level = _level(user, policy)
+    if not level_rules(level, policy).may_invite:
+        return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="invite")
+    # An invite into a full room could never be used; say so now.
+    cap = member_cap(room, policy)
+    if room.member_count >= cap:
+        return Decision.refuse(Reason.ROOM_FULL, cap=cap, count=room.member_count)
+    return Decision.allow()
+
+
+def may_moderate(user: UserFacts, room: RoomFacts, policy: Policy) -> Decision:
+    """May the user use admin functions (warn, mute, kick, approve …) in the room?
+
+    The caller checks the room's power levels; this adds the platform's measures.
+
+    Returns:
+        Allowed, or refused with blacklisted, admin_suspended or room_closed.
+    """
+    del policy  # no policy setting applies today; kept for a uniform signature
+    if user.exempt:
+        return Decision.allow()
+    if user.blacklisted:
+        return Decision.refuse(Reason.BLACKLISTED)
+    # Art. 11: 暂停管理权限.
+    if user.admin_suspended:
+        return Decision.refuse(Reason.ADMIN_SUSPENDED)
+    if room.closed:
+        return Decision.refuse(Reason.ROOM_CLOSED)
+    return Decision.allow()
+
+
+def may_change_state(is_service_account: bool, event_type: str) -> Decision:
+    """May the sender change this state event? Protected types belong to the service.
+
+    Returns:
+        Allowed, or refused with protected_state.
+    """
+    if event_type in PROTECTED_STATE_TYPES and not is_service_account:
+        return Decision.refuse(Reason.PROTECTED_STATE, event_type=event_type)
+    return Decision.allow()
+
+
+def may_set_category(category: str, policy: Policy) -> Decision:
+    """Is this a category rooms may have? (Art. 7: management by category.)
+
+    Returns:
+        Allowed, or refused with invalid_category; the detail lists the choices.
+    """
+    known = policy.categories.known.get(category)
+    if known is None or not known.enabled:
+        choices = tuple(name for name, item in policy.categories.known.items() if item.enabled)
+        return Decision.refuse(Reason.INVALID_CATEGORY, category=category, categories=choices)
+    return Decision.allow()
+
+
+def may_set_tier(owner_level: str | None, tier: str, policy: Policy, *, staff_decision: bool = False) -> Decision:
+    """May a room be registered at (or grow into) this scale tier? (Art. 8.)
+
+    Args:
+        owner_level: the owner's credit level, ``None`` for service or staff rooms.
+        tier: the requested tier.
+        policy: the active policy.
+        staff_decision: staff decided it; lifts the owner-level and staff-tier bounds.
+
+    Returns:
+        Allowed, or refused with tier_not_allowed (detail: tier, and max_tier and level
+        or staff_decision_required).
+    """
+    if tier not in policy.scale_tiers.names:
+        return Decision.refuse(Reason.TIER_NOT_ALLOWED, tier=tier)
+    if staff_decision:
+        return Decision.allow()
+    index = tier_index(tier, policy)
+    if index >= tier_index(policy.scale_tiers.staff_decision_tier, policy):
+        return Decision.refuse(Reason.TIER_NOT_ALLOWED, tier=tier, staff_decision_required=True)
+    if owner_level is not None:
+        max_tier = max_tier_for_level(owner_level, policy)
+        if index > tier_index(max_tier, policy):
+            return Decision.refuse(Reason.TIER_NOT_ALLOWED, tier=tier, max_tier=max_tier, level=owner_level)
+    return Decision.allow()
+
+
+def may_bind_identity(accounts_with_identity: int, policy: Policy) -> Decision:
+    """May one more account be verified with an identity already bound elsewhere?
+
+    Args:
+        accounts_with_identity: accounts this identity already verifies (others).
+        policy: the active policy.
+
+    Returns:
+        Allowed, or refused with identity_in_use (detail: cap, count).
+    """
+    cap = policy.realname.max_accounts_per_identity
+    if accounts_with_identity >= cap:
+        return Decision.refuse(Reason.IDENTITY_IN_USE, cap=cap, count=accounts_with_identity)
+    return Decision.allow()

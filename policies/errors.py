@@ -1,0 +1,38 @@
+"""Exceptions of the policy package.
+
+PolicyError
+├── PolicyLoadError   the policy file is missing, unreadable, not YAML or invalid;
+│                     the message is one line naming the key path and the problem
+├── InvalidDuration   a duration such as ``7d`` or ``perm`` could not be read
+└── InvalidIdentity   a name, ID number or phone number failed validation;
+                      ``.field`` names the field, the message never repeats the input
+"""
+
+from __future__ import annotations
+
+
+class PolicyError(Exception):
+    """Base of every error the policy package raises on purpose."""
+
+
+class PolicyLoadError(PolicyError):
+    """The policy could not be loaded; ``str(exc)`` is one line for the operator."""
+
+
+class InvalidDuration(PolicyError):
+    """A duration text is malformed, zero, negative or absurdly long."""
+
+
+class InvalidIdentity(PolicyError):
+    """An identity field is malformed.
+
+    Attributes:
+        field: which field failed: ``name``, ``id_number`` or ``phone``.
+        message: what is wrong, safe to show and to log (it never contains the input,
+            which is personal information; PIPL and Art. 6 of the Regulations).
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message

@@ -1,0 +1,55 @@
+"""Which measure comes next on an escalation ladder (Art. 11).
+
+The adapter counts the earlier measures against the same subject within
+``sanctions.repeat_window_days`` and asks for the next step; a severe violation
+(``sanctions.severe_categories``) takes the last step at once.
+"""
+
+from __future__ import annotations
+
+from .measures import Measure, SubjectKind
+from .model import LadderStep, Policy
+
+
+def is_severe(violation_category: str, policy: Policy) -> bool:
+    """Whether a violation of this kind skips the ladder (terrorism, fraud, …)."""
+    return violation_category in policy.sanctions.severe_categories
+
+
+def next_measure(kind: SubjectKind, prior_measures: int, policy: Policy, *, severe: bool = False) -> LadderStep:
+    """The ladder step for a new violation.
+
+    Args:
+        kind: whose ladder: room, admin (owner or admin), or member.
+        prior_measures: measures against the subject within the repeat window.
+        policy: the active policy.
+        severe: the violation is of a severe category; takes the last step.
+
+    Returns:
+        The step: measure, duration (``None`` permanent, 0 instant), credit delta and
+        whether it also blacklists.
+    """
+    ladder = policy.sanctions.ladders[kind]
+    if severe:
+        return ladder[-1]
+    return ladder[min(max(prior_measures, 0), len(ladder) - 1)]
+
+
+def default_duration(kind: SubjectKind, measure: Measure, policy: Policy) -> int | None:
+    """The duration of a measure taken directly by staff: its first step on the ladder.
+
+    Returns:
+        Seconds, 0 for an instant measure, ``None`` for permanent.
+
+    Raises:
+        ValueError: the ladder of ``kind`` does not use ``measure``.
+    """
+    for step in policy.sanctions.ladders[kind]:
+        if step.measure == measure:
+            return step.duration
+    raise ValueError(f"the {kind} ladder has no {measure} step")
+
+
+def credit_delta(measure: Measure, policy: Policy) -> int:
+    """How much a measure taken directly by staff lowers credit (0 or negative)."""
+    return policy.sanctions.credit_deltas[measure]

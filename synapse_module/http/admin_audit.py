@@ -1,0 +1,32 @@
+"""`/admin/audit`: query the audit log and verify its hash chain (Art. 13)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api import SynapseRequest
+
+from .resource import Access, Caller, Route, query_int, query_str
+
+if TYPE_CHECKING:
+    from ..module import QunzuModule
+
+
+def routes(module: QunzuModule) -> list[Route]:
+    async def get_audit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        entries = await module.store.audit.query(
+            subject=query_str(request, "subject"),
+            since_ms=query_int(request, "since"),
+            until_ms=query_int(request, "until"),
+            limit=query_int(request, "limit", minimum=1, maximum=1000) or 100,
+        )
+        return 200, {"entries": [entry.as_json() for entry in entries]}
+
+    async def verify(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        return 200, (await module.store.audit.verify()).as_json()
+
+    return [
+        Route("GET", "/admin/audit", Access.STAFF, get_audit),
+        Route("GET", "/admin/audit/verify", Access.STAFF, verify),
+    ]

@@ -1,0 +1,145 @@
+"""The module's HTTP API under /_synapse/client/qunzu/v1: one leaf resource, a route table.
+
+Each endpoint family (me, admin/audit, …) contributes `Route`s; this file
+authenticates, dispatches and turns a `Refusal` into the error form of
+DESIGN.md §3.3 in one place. Synapse's `DirectServeJsonResource` already turns
+a `SynapseError` into JSON and anything unexpected into a logged 500.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseRequest
+from synapse.module_api.errors import Codes, SynapseError
+
+from ..errors import Refusal
+from ..refusals import refusal_error
+
+if TYPE_CHECKING:
+    from ..module import QunzuModule
+
+PREFIX = "/_synapse/client/qunzu/v1"
+
+
+class Access(enum.Enum):
+    PUBLIC = "public"  # no token (health, the verification form reached by one-time link)
+    USER = "user"  # any local user with an access token
+    STAFF = "staff"  # server admins, configured staff, the service account
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: `user_id` is None for public routes."""
+
+    user_id: str | None
+    is_staff: bool
+
+
+Handler = Callable[[SynapseRequest, Caller, Mapping[str, str]], Awaitable[tuple[int, Any]]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str  # e.g. "/admin/users/{user_id}/reveal"
+    access: Access
+    handler: Handler
+    # False only for routes that must answer while the module is starting.
+    needs_ready: bool = True
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = _compile(self.pattern).fullmatch(path)
+        return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    if pattern not in _PATTERNS:
+        regex = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(pattern))
+        _PATTERNS[pattern] = re.compile(regex)
+    return _PATTERNS[pattern]
+
+
+class QunzuResource(DirectServeJsonResource):
+    """Serves every route below PREFIX."""
+
+    isLeaf = True
+
+    def __init__(self, api: ModuleApi, module: QunzuModule, routes: Sequence[Route]) -> None:
+        super().__init__()
+        self._api = api
+        self._module = module
+        self._routes = tuple(routes)
+
+    async def _async_render(self, request: SynapseRequest) -> tuple[int, Any]:
+        method = request.method.decode("ascii")
+        method = "GET" if method == "HEAD" else method
+        path = "/" + "/".join(segment.decode("utf-8", "replace") for segment in request.postpath or [])
+        path = path.rstrip("/") or "/"
+        allowed_methods = []
+        for route in self._routes:
+            params = route.match(path)
+            if params is None:
+                continue
+            if route.method != method:
+                allowed_methods.append(route.method)
+                continue
+            caller = await self._authenticate(request, route.access)
+            if route.needs_ready:
+                await self._module.ready()
+            if route.access is Access.STAFF:
+                # DESIGN.md §3.4: every staff call is on the record, before it acts.
+                assert caller.user_id is not None
+                await self._module.store.audit.append(
+                    caller.user_id, f"api.{method} {route.pattern}", path, {"query": _query_keys(request)}
+                )
+            try:
+                return await route.handler(request, caller, params)
+            except Refusal as refusal:
+                raise refusal_error(refusal, self._module.config) from None
+        if allowed_methods:
+            raise SynapseError(405, f"Use {', '.join(sorted(set(allowed_methods)))} here", Codes.UNRECOGNIZED)
+        raise SynapseError(404, "Unknown Qunzu endpoint", Codes.UNRECOGNIZED)
+
+    async def _authenticate(self, request: SynapseRequest, access: Access) -> Caller:
+        if access is Access.PUBLIC:
+            return Caller(None, False)
+        requester = await self._api.get_user_by_req(request)
+        user_id = requester.user.to_string()
+        is_staff = await self._module.is_staff(user_id)
+        if access is Access.STAFF and not is_staff:
+            raise SynapseError(403, "Only compliance staff may use this endpoint", Codes.FORBIDDEN)
+        return Caller(user_id, is_staff)
+
+
+def _query_keys(request: SynapseRequest) -> list[str]:
+    # Only the names: values may carry personal data.
+    return sorted(key.decode("utf-8", "replace") for key in (request.args or {}))
+
+
+def query_str(request: SynapseRequest, name: str) -> str | None:
+    """The first value of a query parameter, or None."""
+    values = request.args.get(name.encode("ascii"))
+    return values[0].decode("utf-8", "replace") if values else None
+
+
+def query_int(request: SynapseRequest, name: str, *, minimum: int = 0, maximum: int | None = None) -> int | None:
+    """An integer query parameter; a malformed one is a 400, never a 500."""
+    text = query_str(request, name)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise SynapseError(400, f"Query parameter {name!r} must be an integer", Codes.INVALID_PARAM) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise SynapseError(400, f"Query parameter {name!r} is out of range", Codes.INVALID_PARAM)
+    return value

@@ -1,0 +1,128 @@
+"""QunzuModule: parses config, wires callbacks, resources and jobs. Nothing else."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from synapse.module_api import ModuleApi
+from synapse.module_api.errors import Codes, ConfigError, SynapseError
+
+from .audit import AuditChain
+from .callbacks import Callbacks
+from .clock import SynapseClock
+from .config import QunzuConfig, parse_module_config
+from .errors import QunzuConfigError
+from .facts import FactsSource
+from .http import admin_audit, health, me
+from .http.resource import PREFIX, QunzuResource
+from .store import QunzuStore
+
+logger = logging.getLogger(__name__)
+
+# How long a request waits for the schema on a process that is still starting.
+READY_TIMEOUT_S = 30.0
+_READY_POLL_S = 0.05
+
+
+class QunzuModule:
+    """The Synapse module. Instantiated once on every Synapse process."""
+
+    def __init__(self, config: QunzuConfig, api: ModuleApi) -> None:
+        self.config = config
+        self.api = api
+        self.clock = SynapseClock(api)
+        self.store = QunzuStore(api, self.clock, AuditChain(config.key))
+        self.facts = FactsSource(self)
+        self._state = "starting"
+        self._schema_version = 0
+
+        callbacks = Callbacks(self)
+        api.register_spam_checker_callbacks(
+            check_event_for_spam=callbacks.check_event_for_spam,
+            user_may_join_room=callbacks.user_may_join_room,
+            user_may_invite=callbacks.user_may_invite,
+            user_may_create_room=callbacks.user_may_create_room,
+        )
+        routes = [*health.routes(self), *me.routes(self), *admin_audit.routes(self)]
+        api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
+
+        if config.realname_provider == "checksum":
+            logger.warning(
+                "qunzu: realname.provider is 'checksum': identity numbers are only checked for "
+                "format and check digit, nobody is really verified. Use it for development only."
+            )
+        api.run_as_background_process("qunzu_setup", self._setup)
+
+    @staticmethod
+    def parse_config(config: dict[str, Any]) -> QunzuConfig:
+        """Validate the module block of homeserver.yaml (called by Synapse at start).
+
+        Raises:
+            ConfigError: one line naming the key and the problem.
+        """
+        try:
+            return parse_module_config(config)
+        except QunzuConfigError as exc:
+            raise ConfigError(f"qunzu: {exc}") from None
+
+    async def _setup(self) -> None:
+        instance = self.api.worker_name or "master"
+        try:
+            result = await self.store.migrate(instance)
+        except Exception:
+            self._state = "failed"
+            logger.exception("qunzu: schema setup failed; Qunzu refuses guarded actions until fixed")
+            return
+        self._schema_version = result.to_version
+        if result.changed:
+            logger.info("qunzu: schema migrated from version %d to %d", result.from_version, result.to_version)
+            await self.store.audit.append(
+                f"module:{instance}",
+                "schema.migrate",
+                "schema",
+                {"from": result.from_version, "to": result.to_version},
+            )
+        else:
+            logger.info("qunzu: schema up to date at version %d", result.to_version)
+        self._state = "ready"
+
+    async def ready(self) -> None:
+        """Wait until this process has its schema; refuse with 503 if that does not happen.
+
+        Raises:
+            SynapseError: 503 when setup failed or takes longer than READY_TIMEOUT_S.
+        """
+        waited = 0.0
+        while self._state == "starting" and waited < READY_TIMEOUT_S:
+            await self.api.sleep(_READY_POLL_S)
+            waited += _READY_POLL_S
+        if self._state != "ready":
+            raise SynapseError(503, "Qunzu is starting or its database setup failed; try again shortly", Codes.UNKNOWN)
+
+    async def is_staff(self, user_id: str) -> bool:
+        """Server admins, the configured staff and the service account."""
+        if user_id == self.config.service_account or user_id in self.config.staff:
+            return True
+        return self.api.is_mine(user_id) and await self.api.is_user_admin(user_id)
+
+    async def status_of(self, user_id: str, *, is_staff: bool) -> dict[str, Any]:
+        """What `GET /me` shows: the user's own compliance status."""
+        facts = await self.facts.user(user_id)
+        policy = self.config.policy
+        return {
+            "user_id": user_id,
+            "staff": is_staff,
+            "exempt": facts.exempt,
+            "verification": {"status": "verified" if facts.verified else "unverified"},
+            "convention": {"current_version": policy.convention.version, "accepted": facts.convention_accepted},
+            "language": self.config.language,
+        }
+
+    async def health(self) -> dict[str, Any]:
+        return {
+            "status": self._state,
+            "schema_version": self._schema_version,
+            "convention_version": self.config.policy.convention.version,
+            "instance": self.api.worker_name or "master",
+        }

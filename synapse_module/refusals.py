@@ -1,0 +1,23 @@
+"""The one place a refusal becomes what a client sees (DESIGN.md §3.3)."""
+
+from __future__ import annotations
+
+from synapse.module_api.errors import Codes, SynapseError
+
+from policies import HTTP_STATUS, render
+
+from .config import QunzuConfig
+from .errors import Refusal
+
+
+def refusal_error(refusal: Refusal, config: QunzuConfig, language: str | None = None) -> SynapseError:
+    """HTTP status, errcode, a human text in the configured language and the reason fields."""
+    text = render(refusal.reason, language or config.language, refusal.detail, config.policy)
+    status = HTTP_STATUS.get(refusal.reason, 403)
+    errcode = Codes.INVALID_PARAM if status == 400 else Codes.FORBIDDEN
+    return SynapseError(status, text, errcode, additional_fields=refusal_fields(refusal))
+
+
+def refusal_fields(refusal: Refusal) -> dict[str, object]:
+    """The fields added to Synapse's error JSON."""
+    return {"cn.qunzu.reason": refusal.reason.value, "cn.qunzu.detail": dict(refusal.detail)}

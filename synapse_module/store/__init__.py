@@ -1,0 +1,29 @@
+"""Every SQL statement of the module, one store class per concern.
+
+Each `_<verb>_txn` function runs inside `api.run_db_interaction`, which on
+PostgreSQL may retry it after a serialization failure: it must be idempotent
+and have no effects outside the database. `?` placeholders work on both
+databases.
+"""
+
+from __future__ import annotations
+
+from synapse.module_api import ModuleApi
+
+from ..audit import AuditChain
+from ..clock import Clock
+from ..migrations import MigrationResult, migrate_txn
+from .audit import AuditStore
+
+
+class QunzuStore:
+    """The module's tables: `store.audit`, and one attribute per later concern."""
+
+    def __init__(self, api: ModuleApi, clock: Clock, chain: AuditChain) -> None:
+        self._api = api
+        self._clock = clock
+        self.audit = AuditStore(api, clock, chain)
+
+    async def migrate(self, instance: str) -> MigrationResult:
+        """Create or upgrade the schema (idempotent, safe across processes)."""
+        return await self._api.run_db_interaction("qunzu_migrate", migrate_txn, instance, self._clock.now_ms())

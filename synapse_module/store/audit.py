@@ -1,0 +1,145 @@
+"""SQL of the audit log: append with a chained hash, query, verify in batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from synapse.module_api import LoggingTransaction, ModuleApi
+
+from ..audit import AuditChain, AuditEntry, ChainVerifier, VerifyResult, canonical_json
+from ..clock import Clock
+from ..errors import StoreError
+
+AUDIT_VERIFY_BATCH = 1000
+
+
+class AuditStore:
+    """Async access to `qunzu_audit` and its head row."""
+
+    def __init__(self, api: ModuleApi, clock: Clock, chain: AuditChain) -> None:
+        self._api = api
+        self._clock = clock
+        self._chain = chain
+
+    async def append(
+        self, actor: str, action: str, subject: str, details: Mapping[str, Any] | None = None
+    ) -> AuditEntry:
+        """Append one row to the audit chain and return it."""
+        details_json = canonical_json(dict(details or {}))
+        return await self._api.run_db_interaction(
+            "qunzu_append_audit",
+            _append_audit_txn,
+            self._chain,
+            self._clock.now_ms(),
+            actor,
+            action,
+            subject,
+            details_json,
+        )
+
+    async def query(
+        self,
+        subject: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        return await self._api.run_db_interaction(
+            "qunzu_query_audit", _query_audit_txn, subject, since_ms, until_ms, limit
+        )
+
+    async def verify(self) -> VerifyResult:
+        """Walk the whole chain in batches and check every row and the head."""
+        verifier = ChainVerifier(self._chain)
+        after = 0
+        while True:
+            rows = await self._api.run_db_interaction("qunzu_audit_batch", _audit_batch_txn, after, AUDIT_VERIFY_BATCH)
+            for row in rows:
+                if not verifier.feed(row):
+                    head_seq, head_hash = await self._api.run_db_interaction("qunzu_audit_head", _audit_head_txn)
+                    return verifier.finish(head_seq, head_hash)
+            if len(rows) < AUDIT_VERIFY_BATCH:
+                break
+            after = rows[-1][0]
+        head_seq, head_hash = await self._api.run_db_interaction("qunzu_audit_head", _audit_head_txn)
+        return verifier.finish(head_seq, head_hash)
+
+
+def _append_audit_txn(
+    txn: LoggingTransaction,
+    chain: AuditChain,
+    now_ms: int,
+    actor: str,
+    action: str,
+    subject: str,
+    details_json: str,
+) -> AuditEntry:
+    txn.execute("SELECT seq, hash FROM qunzu_audit_head WHERE id = 1")
+    head = txn.fetchone()
+    if head is None:
+        raise StoreError("qunzu_audit_head is empty: the schema was not migrated")
+    prev_seq, prev_hash = int(head[0]), str(head[1])
+    seq = prev_seq + 1
+    row_hash = chain.hash_row(seq, now_ms, actor, action, subject, details_json, prev_hash)
+    # Conditional on the head we read: a concurrent append on PostgreSQL makes
+    # this a serialization failure, and Synapse retries the whole function.
+    txn.execute(
+        "UPDATE qunzu_audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ?",
+        (seq, row_hash, prev_seq),
+    )
+    if txn.rowcount != 1:
+        raise StoreError("the audit head moved during an append")
+    txn.execute(
+        "INSERT INTO qunzu_audit (seq, ts, actor, action, subject, details, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, now_ms, actor, action, subject, details_json, prev_hash, row_hash),
+    )
+    return AuditEntry(seq, now_ms, actor, action, subject, json.loads(details_json), prev_hash, row_hash)
+
+
+def _query_audit_txn(
+    txn: LoggingTransaction,
+    subject: str | None,
+    since_ms: int | None,
+    until_ms: int | None,
+    limit: int,
+) -> list[AuditEntry]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if subject is not None:
+        clauses.append("subject = ?")
+        args.append(subject)
+    if since_ms is not None:
+        clauses.append("ts >= ?")
+        args.append(since_ms)
+    if until_ms is not None:
+        clauses.append("ts < ?")
+        args.append(until_ms)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    txn.execute(
+        "SELECT seq, ts, actor, action, subject, details, prev_hash, hash FROM qunzu_audit"
+        f" {where} ORDER BY seq DESC LIMIT ?",
+        (*args, limit),
+    )
+    return [AuditEntry(int(r[0]), int(r[1]), r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in txn.fetchall()]
+
+
+def _audit_batch_txn(
+    txn: LoggingTransaction, after_seq: int, limit: int
+) -> list[tuple[int, int, str, str, str, str, str, str]]:
+    txn.execute(
+        "SELECT seq, ts, actor, action, subject, details, prev_hash, hash FROM qunzu_audit"
+        " WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after_seq, limit),
+    )
+    return [
+        (int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), str(r[7])) for r in txn.fetchall()
+    ]
+
+
+def _audit_head_txn(txn: LoggingTransaction) -> tuple[int, str]:
+    txn.execute("SELECT seq, hash FROM qunzu_audit_head WHERE id = 1")
+    row = txn.fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, "")

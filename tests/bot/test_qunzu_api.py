@@ -1,0 +1,154 @@
+"""QunzuApi against a real local HTTP server speaking the §3.3 error form."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from bot.errors import QunzuApiError
+from bot.qunzu_api import BAD_RESPONSE_ERRCODE, NETWORK_ERRCODE, QunzuApi, path_segment
+
+PREFIX = "/_synapse/client/qunzu/v1"
+
+
+async def _me(request: web.Request) -> web.Response:
+    if request.headers.get("Authorization") != "Bearer bot-token":
+        return web.json_response({"errcode": "M_UNKNOWN_TOKEN", "error": "bad token"}, status=401)
+    user = request.query.get("user_id", "@qunzu:localhost")
+    return web.json_response({"user_id": user, "credit": {"score": 100, "level": "B"}})
+
+
+async def _refuse(request: web.Request) -> web.Response:
+    return web.json_response(
+        {
+            "errcode": "M_FORBIDDEN",
+            "error": "你已加入 500 个群，达到上限。",
+            "cn.qunzu.reason": "join_limit",
+            "cn.qunzu.detail": {"cap": 500, "count": 500},
+        },
+        status=403,
+    )
+
+
+async def _html_500(request: web.Request) -> web.Response:
+    return web.Response(text="<html>Internal Server Error</html>", status=500, content_type="text/html")
+
+
+async def _list(request: web.Request) -> web.Response:
+    return web.json_response([1, 2, 3])
+
+
+async def _slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(1)
+    return web.json_response({})
+
+
+async def _echo(request: web.Request) -> web.Response:
+    return web.json_response({"path": request.match_info["target"], "body": await request.json()})
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get(PREFIX + "/me", _me)
+    app.router.add_get(PREFIX + "/refuse", _refuse)
+    app.router.add_get(PREFIX + "/html", _html_500)
+    app.router.add_get(PREFIX + "/list", _list)
+    app.router.add_get(PREFIX + "/slow", _slow)
+    app.router.add_post(PREFIX + "/echo/{target}", _echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}{PREFIX}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def qapi(server) -> AsyncIterator[QunzuApi]:
+    api = QunzuApi(server, lambda: "bot-token", language="en", timeout_s=1.0)
+    yield api
+    await api.close()
+
+
+async def test_me_as_the_bot_and_on_behalf_of_a_user(qapi):
+    assert (await qapi.me())["user_id"] == "@qunzu:localhost"
+    assert (await qapi.me(as_user="@alice:localhost"))["user_id"] == "@alice:localhost"
+
+
+async def test_refusal_maps_every_field(qapi):
+    with pytest.raises(QunzuApiError) as info:
+        await qapi._request("GET", "/refuse")
+    err = info.value
+    assert (err.status, err.errcode, err.reason) == (403, "M_FORBIDDEN", "join_limit")
+    assert err.message == "你已加入 500 个群，达到上限。"
+    assert err.detail == {"cap": 500, "count": 500}
+
+
+async def test_error_without_reason(server):
+    api = QunzuApi(server, lambda: "wrong", language="en")
+    try:
+        with pytest.raises(QunzuApiError) as info:
+            await api.me()
+    finally:
+        await api.close()
+    assert (info.value.status, info.value.errcode, info.value.reason) == (401, "M_UNKNOWN_TOKEN", None)
+    assert info.value.message == "bad token"
+    assert info.value.detail == {}
+
+
+async def test_non_json_error_gets_a_friendly_message(qapi):
+    with pytest.raises(QunzuApiError) as info:
+        await qapi._request("GET", "/html")
+    assert info.value.status == 500
+    assert info.value.errcode == BAD_RESPONSE_ERRCODE
+    assert info.value.message == "The group governance service failed (500). Please try again later."
+
+
+async def test_unknown_path_404_is_an_error(qapi):
+    with pytest.raises(QunzuApiError) as info:
+        await qapi._request("GET", "/nothing-here")
+    assert info.value.status == 404
+
+
+async def test_success_that_is_not_an_object_is_an_error(qapi):
+    with pytest.raises(QunzuApiError) as info:
+        await qapi._request("GET", "/list")
+    assert info.value.errcode == BAD_RESPONSE_ERRCODE
+
+
+async def test_json_body_and_quoted_path(qapi):
+    answer = await qapi._request("POST", "/echo/" + path_segment("!room:localhost"), json={"a": "群"})
+    assert answer == {"path": "!room:localhost", "body": {"a": "群"}}
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_network_error_is_status_0_with_a_friendly_message():
+    api = QunzuApi(f"http://127.0.0.1:{_closed_port()}{PREFIX}", lambda: "t", language="zh-CN")
+    try:
+        with pytest.raises(QunzuApiError) as info:
+            await api.me()
+    finally:
+        await api.close()
+    assert (info.value.status, info.value.errcode) == (0, NETWORK_ERRCODE)
+    assert info.value.message == "暂时无法连接群组管理服务，请稍后再试。"
+
+
+async def test_timeout_is_status_0(server):
+    api = QunzuApi(server, lambda: "bot-token", language="en", timeout_s=0.2)
+    try:
+        with pytest.raises(QunzuApiError) as info:
+            await api._request("GET", "/slow")
+    finally:
+        await api.close()
+    assert info.value.status == 0

@@ -1,0 +1,190 @@
+"""Fixtures that boot real Synapse processes with the module, and clients for them.
+
+- `synapse`: one Synapse on SQLite shared by the whole test session.
+- `make_synapse`: a factory for tests that need their own server (custom
+  config, restarts); every server it starts is stopped at the end of the test.
+- `pg_database`: a fresh PostgreSQL database (C collation) dropped afterwards.
+- `user` / `client_for` / `qunzu_api`: registered accounts, matrix-nio clients
+  and a plain HTTP client for the module's API.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg2
+import pytest
+from nio import AsyncClient
+
+from devtools.homeserver import Account, SynapseProcess, free_port, module_block, render_config, sqlite_database
+
+PG_DSN = os.environ.get("QUNZU_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+
+
+class ServerFactory:
+    """Starts Synapse processes in temporary directories and stops them all at the end."""
+
+    def __init__(self, base: Path) -> None:
+        self._base = base
+        self.started: list[SynapseProcess] = []
+
+    def prepare(
+        self,
+        *,
+        module_config: dict[str, Any] | None = None,
+        modules: list[dict[str, Any]] | None = None,
+        database: dict[str, Any] | None = None,
+        data_dir: Path | None = None,
+    ) -> SynapseProcess:
+        """Render a config (not started yet). `module_config` is merged into the default block."""
+        data_dir = data_dir or self._base / f"hs-{uuid.uuid4().hex[:8]}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if modules is None:
+            modules = [module_block(data_dir, **(module_config or {}))]
+        port = free_port()
+        path = render_config(
+            data_dir,
+            port=port,
+            database=database or sqlite_database(data_dir / "homeserver.db"),
+            modules=modules,
+        )
+        process = SynapseProcess(path, port)
+        self.started.append(process)
+        return process
+
+    def start(self, timeout: float = 60.0, **kwargs: Any) -> SynapseProcess:
+        process = self.prepare(**kwargs)
+        process.start(timeout)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess]:
+    """A shared Synapse on SQLite with Qunzu loaded (checksum provider, zh-CN)."""
+    factory = ServerFactory(tmp_path_factory.mktemp("shared-hs"))
+    process = factory.start()
+    try:
+        yield process
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture
+def make_synapse(tmp_path: Path) -> Iterator[ServerFactory]:
+    factory = ServerFactory(tmp_path)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+def _pg_connect(dsn: str) -> Any:
+    connection = psycopg2.connect(dsn, connect_timeout=3)
+    connection.autocommit = True
+    return connection
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test; the name is yielded."""
+    try:
+        admin = _pg_connect(PG_DSN)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_DSN} ({exc.__class__.__name__}); set QUNZU_TEST_PG_DSN")
+    name = f"qunzu_test_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE template0")
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+def pg_query(dbname: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement against a test database and return its rows (if any)."""
+    connection = _pg_connect(PG_DSN.replace("dbname=postgres", f"dbname={dbname}"))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            return list(cursor.fetchall()) if cursor.description else []
+    finally:
+        connection.close()
+
+
+def fresh_localpart(prefix: str = "user") -> str:
+    return f"{prefix}{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def user(synapse: SynapseProcess) -> Account:
+    """A new ordinary account on the shared server."""
+    return synapse.register(fresh_localpart())
+
+
+@pytest.fixture
+def admin_user(synapse: SynapseProcess) -> Account:
+    return synapse.register(fresh_localpart("admin"), admin=True)
+
+
+@pytest.fixture
+async def client_for(synapse: SynapseProcess) -> AsyncIterator[Callable[[Account], AsyncClient]]:
+    """Turns an account into a logged-in matrix-nio client; all are closed afterwards."""
+    clients: list[AsyncClient] = []
+
+    def make(account: Account, server: SynapseProcess | None = None) -> AsyncClient:
+        client = AsyncClient((server or synapse).base_url, account.user_id)
+        client.restore_login(account.user_id, account.device_id, account.access_token)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+class QunzuHttp:
+    """A plain HTTP client for the module's API that returns status and JSON."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self._session = session
+        self._base = f"{base_url}/_synapse/client/qunzu/v1"
+
+    async def request(
+        self, method: str, path: str, token: str | None = None, json: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        async with self._session.request(method, self._base + path, json=json, headers=all_headers) as response:
+            if response.content_type == "application/json":
+                return response.status, await response.json()
+            return response.status, await response.text()
+
+    async def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
+        return await self.request("GET", path, token)
+
+    async def post(self, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
+        return await self.request("POST", path, token, json=body)
+
+
+@pytest.fixture
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+@pytest.fixture
+def qunzu_api(synapse: SynapseProcess, http_session: aiohttp.ClientSession) -> QunzuHttp:
+    return QunzuHttp(http_session, synapse.base_url)

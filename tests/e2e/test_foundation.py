@@ -1,0 +1,131 @@
+"""The module boots inside a real Synapse, on SQLite and PostgreSQL, and serves its API."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from devtools.homeserver import Account, HomeserverError, SynapseProcess, postgres_database
+from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
+
+from .conftest import QunzuHttp, ServerFactory, pg_query
+
+
+async def test_health_reports_ready_with_schema_version(qunzu_api: QunzuHttp) -> None:
+    status, body = await qunzu_api.get("/health")
+    assert status == 200
+    assert body["status"] == "ready"
+    assert body["schema_version"] == LATEST_VERSION
+
+
+async def test_me_needs_an_access_token(qunzu_api: QunzuHttp) -> None:
+    status, body = await qunzu_api.get("/me")
+    assert status == 401
+    assert body["errcode"] == "M_MISSING_TOKEN"
+
+
+async def test_me_shows_the_callers_status(qunzu_api: QunzuHttp, user: Account) -> None:
+    status, body = await qunzu_api.get("/me", user.access_token)
+    assert status == 200
+    assert body["user_id"] == user.user_id
+    assert body["staff"] is False
+
+
+async def test_unknown_endpoint_is_a_clean_404(qunzu_api: QunzuHttp, user: Account) -> None:
+    status, body = await qunzu_api.get("/no/such/thing", user.access_token)
+    assert status == 404
+    assert body["errcode"] == "M_UNRECOGNIZED"
+
+
+async def test_wrong_method_is_a_405(qunzu_api: QunzuHttp, user: Account) -> None:
+    status, body = await qunzu_api.post("/me", {}, user.access_token)
+    assert status == 405
+    assert "GET" in body["error"]
+
+
+async def test_staff_endpoints_refuse_ordinary_users(qunzu_api: QunzuHttp, user: Account) -> None:
+    status, body = await qunzu_api.get("/admin/audit/verify", user.access_token)
+    assert status == 403
+    assert body["errcode"] == "M_FORBIDDEN"
+
+
+async def test_malformed_query_parameter_is_a_400(qunzu_api: QunzuHttp, admin_user: Account) -> None:
+    status, body = await qunzu_api.get("/admin/audit?limit=lots", admin_user.access_token)
+    assert status == 400
+    assert body["errcode"] == "M_INVALID_PARAM"
+
+
+async def test_staff_calls_are_written_to_the_audit_log(qunzu_api: QunzuHttp, admin_user: Account) -> None:
+    await qunzu_api.get("/admin/audit/verify", admin_user.access_token)
+    status, body = await qunzu_api.get("/admin/audit?limit=5", admin_user.access_token)
+    assert status == 200
+    actions = [(e["actor"], e["action"]) for e in body["entries"]]
+    assert (admin_user.user_id, "api.GET /admin/audit/verify") in actions
+
+
+def _sqlite_rows(server: SynapseProcess, sql: str) -> list[tuple[object, ...]]:
+    database = server.config_path.parent / "homeserver.db"
+    with sqlite3.connect(database) as connection:
+        return list(connection.execute(sql))
+
+
+def test_schema_is_created_once_and_a_second_start_is_a_no_op(make_synapse: ServerFactory) -> None:
+    server = make_synapse.start()
+    server.stop()
+    server.start()
+    history = _sqlite_rows(server, "SELECT version FROM qunzu_schema_history ORDER BY version")
+    assert [row[0] for row in history] == [m.version for m in MIGRATIONS]
+    log = (server.config_path.parent / "homeserver.log").read_text()
+    assert log.count("qunzu: schema migrated from version 0") == 1
+    assert "qunzu: schema up to date at version" in log
+
+
+@pytest.mark.postgres
+def test_boots_on_postgresql_and_migrates_once(make_synapse: ServerFactory, pg_database: str, tmp_path: Path) -> None:
+    server = make_synapse.start(database=postgres_database(pg_database))
+    assert server.is_healthy()
+    # A second process against the same database: its migration is a no-op.
+    second = make_synapse.start(database=postgres_database(pg_database))
+    assert second.is_healthy()
+    history = pg_query(pg_database, "SELECT version FROM qunzu_schema_history ORDER BY version")
+    assert [row[0] for row in history] == [m.version for m in MIGRATIONS]
+    assert pg_query(pg_database, "SELECT version FROM qunzu_schema_version") == [(LATEST_VERSION,)]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"secrets": {"key_file": "/nonexistent/qunzu.key"}},
+            "qunzu: secrets.key_file: /nonexistent/qunzu.key does not exist",
+        ),
+        ({"realname": {"provider": "telepathy"}}, "qunzu: realname.provider: must be one of"),
+        ({"service_account": "qunzu"}, "qunzu: service_account: must be a full Matrix user id"),
+        ({"colour": "red"}, "qunzu: colour: is not a known key"),
+    ],
+    ids=["missing-key-file", "unknown-provider", "bad-service-account", "unknown-key"],
+)
+def test_malformed_module_config_stops_synapse_with_one_clear_line(
+    make_synapse: ServerFactory, change: dict[str, object], expected: str
+) -> None:
+    server = make_synapse.prepare(module_config=change)
+    with pytest.raises(HomeserverError) as excinfo:
+        server.start(timeout=60)
+    message = str(excinfo.value)
+    assert "exited with 1" in message
+    lines = [line.strip() for line in message.splitlines() if expected in line]
+    assert len(lines) == 1, message
+    assert "Traceback" not in message
+
+
+def test_policy_with_short_retention_stops_synapse(make_synapse: ServerFactory, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("retention:\n  days: 100\n")
+    with pytest.raises(HomeserverError) as excinfo:
+        make_synapse.start(module_config={"policy_file": str(policy)}, timeout=60)
+    message = str(excinfo.value)
+    assert "retention.days" in message
+    assert "184" in message
+    assert "Traceback" not in message

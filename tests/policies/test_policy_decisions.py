@@ -1,0 +1,639 @@
+"""Every branch of the pure decisions (Art. 6, 7, 8, 11 and DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import pytest
+
+from policies import (
+    PERMANENT,
+    Decision,
+    Reason,
+    RoomFacts,
+    UserFacts,
+    default_policy,
+    load_policy_from_mapping,
+    may_bind_identity,
+    may_change_state,
+    may_create,
+    may_invite,
+    may_join,
+    may_moderate,
+    may_post,
+    may_set_category,
+    may_set_tier,
+    member_cap,
+    needs_join_approval,
+)
+from policies.decisions import effective_tier, required_join_rule
+
+POLICY = default_policy()
+NOW = 1_700_000_000_000
+LATER = NOW + 3_600_000
+EARLIER = NOW - 1
+
+
+def user(**changes: object) -> UserFacts:
+    """A verified member in good standing (level B), changed as given."""
+    base = UserFacts(
+        user_id="@alice:example.org",
+        exempt=False,
+        verified=True,
+        verification_level=1,
+        convention_accepted=True,
+        credit_score=100,
+        rooms_owned=0,
+        rooms_joined=0,
+        blacklisted=False,
+        muted_until_ms=None,
+        creation_revoked=False,
+        admin_suspended=False,
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def room(**changes: object) -> RoomFacts:
+    """An open small general room owned by a level-B user, changed as given."""
+    base = RoomFacts(
+        room_id="!room:example.org",
+        category="general",
+        member_count=10,
+        tier="small",
+        closed=False,
+        posting_suspended_until_ms=None,
+        frozen=False,
+        join_rule="public",
+        owner_level="B",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+UNVERIFIED = {"verified": False, "verification_level": 0, "credit_score": None}
+
+
+def assert_refused(decision: Decision, reason: Reason, **detail: object) -> None:
+    assert not decision.allowed
+    assert decision.reason is reason
+    for key, value in detail.items():
+        assert decision.detail.get(key) == value, key
+
+
+# --- Decision ------------------------------------------------------------------------
+
+
+def test_allow_has_no_reason_and_empty_detail() -> None:
+    decision = Decision.allow()
+    assert decision.allowed
+    assert decision.reason is None
+    assert dict(decision.detail) == {}
+
+
+def test_refuse_carries_reason_and_read_only_detail() -> None:
+    decision = Decision.refuse(Reason.ROOM_FULL, cap=100, count=100)
+    assert_refused(decision, Reason.ROOM_FULL, cap=100, count=100)
+    with pytest.raises(TypeError):
+        decision.detail["cap"] = 5  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision.allowed = True  # type: ignore[misc]
+
+
+def test_decision_detail_is_copied_not_shared() -> None:
+    source: dict[str, object] = {"cap": 1}
+    decision = Decision(allowed=False, reason=Reason.ROOM_FULL, detail=source)
+    source["cap"] = 2
+    assert decision.detail["cap"] == 1
+
+
+@pytest.mark.parametrize(("allowed", "reason"), [(True, Reason.ROOM_FULL), (False, None)])
+def test_decision_refuses_inconsistent_reason(allowed: bool, reason: Reason | None) -> None:
+    with pytest.raises(ValueError, match="reason exactly when"):
+        Decision(allowed=allowed, reason=reason)
+
+
+# --- may_post ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes", "reason", "detail"),
+    [
+        ({"blacklisted": True}, {}, Reason.BLACKLISTED, {}),
+        (UNVERIFIED, {}, Reason.REALNAME_REQUIRED, {"action": "post"}),
+        (
+            {"verification_level": 0},
+            {},
+            Reason.REALNAME_LEVEL_INSUFFICIENT,
+            {"required_level": 1, "verification_level": 0},
+        ),
+        (
+            {"convention_accepted": False},
+            {},
+            Reason.CONVENTION_NOT_ACCEPTED,
+            {"version": POLICY.convention.version},
+        ),
+        ({}, {"closed": True}, Reason.ROOM_CLOSED, {}),
+        ({}, {"frozen": True}, Reason.EMERGENCY_FREEZE, {}),
+        (
+            {"muted_until_ms": LATER},
+            {},
+            Reason.POSTING_SUSPENDED_USER,
+            {"until": LATER, "permanent": False},
+        ),
+        (
+            {"muted_until_ms": PERMANENT},
+            {},
+            Reason.POSTING_SUSPENDED_USER,
+            {"until": None, "permanent": True},
+        ),
+        (
+            {},
+            {"posting_suspended_until_ms": LATER},
+            Reason.POSTING_SUSPENDED_ROOM,
+            {"until": LATER, "permanent": False},
+        ),
+        (
+            {},
+            {"posting_suspended_until_ms": PERMANENT},
+            Reason.POSTING_SUSPENDED_ROOM,
+            {"until": None, "permanent": True},
+        ),
+        ({"credit_score": 59}, {}, Reason.CREDIT_INSUFFICIENT, {"level": "E", "action": "post"}),
+        # Order: blacklist before real name before convention before sanctions before credit.
+        ({"blacklisted": True, **UNVERIFIED}, {"closed": True}, Reason.BLACKLISTED, {}),
+        ({**UNVERIFIED, "convention_accepted": False}, {}, Reason.REALNAME_REQUIRED, {}),
+        ({"convention_accepted": False}, {"closed": True}, Reason.CONVENTION_NOT_ACCEPTED, {}),
+        ({"muted_until_ms": LATER}, {"closed": True}, Reason.ROOM_CLOSED, {}),
+        ({"muted_until_ms": LATER}, {"frozen": True}, Reason.EMERGENCY_FREEZE, {}),
+        (
+            {"muted_until_ms": LATER},
+            {"posting_suspended_until_ms": LATER},
+            Reason.POSTING_SUSPENDED_USER,
+            {},
+        ),
+        ({"credit_score": 0, "muted_until_ms": LATER}, {}, Reason.POSTING_SUSPENDED_USER, {}),
+    ],
+)
+def test_may_post_refuses_with_the_first_failing_check(
+    user_changes: dict[str, object],
+    room_changes: dict[str, object],
+    reason: Reason,
+    detail: dict[str, object],
+) -> None:
+    decision = may_post(user(**user_changes), room(**room_changes), NOW, POLICY)
+    assert_refused(decision, reason, **detail)
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes"),
+    [
+        ({}, {}),
+        ({"muted_until_ms": EARLIER}, {}),
+        ({"muted_until_ms": NOW}, {}),
+        ({}, {"posting_suspended_until_ms": EARLIER}),
+        ({"credit_score": 60}, {}),  # D may still post
+        (
+            {"exempt": True, "blacklisted": True, **UNVERIFIED, "convention_accepted": False},
+            {"closed": True, "frozen": True},
+        ),
+    ],
+)
+def test_may_post_allows_members_in_good_standing_and_exempt_accounts(
+    user_changes: dict[str, object], room_changes: dict[str, object]
+) -> None:
+    assert may_post(user(**user_changes), room(**room_changes), NOW, POLICY).allowed
+
+
+def test_unverified_user_may_post_when_operator_drops_the_realname_requirement() -> None:
+    policy = load_policy_from_mapping({"realname": {"required_for": ["create", "invite"]}})
+    assert may_post(user(**UNVERIFIED), room(), NOW, policy).allowed
+
+
+def test_higher_required_verification_level_refuses_basic_verification() -> None:
+    policy = load_policy_from_mapping({"realname": {"required_level": 2}})
+    assert_refused(
+        may_post(user(), room(), NOW, policy),
+        Reason.REALNAME_LEVEL_INSUFFICIENT,
+        required_level=2,
+    )
+
+
+# --- may_create ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "category", "reason", "detail"),
+    [
+        ({}, "nonsense", Reason.INVALID_CATEGORY, {"category": "nonsense"}),
+        ({"exempt": True}, "nonsense", Reason.INVALID_CATEGORY, {}),
+        ({"blacklisted": True}, "general", Reason.BLACKLISTED, {}),
+        (UNVERIFIED, "general", Reason.REALNAME_REQUIRED, {"action": "create"}),
+        ({"verification_level": 0}, "general", Reason.REALNAME_LEVEL_INSUFFICIENT, {}),
+        ({"creation_revoked": True}, "general", Reason.CREATE_REVOKED, {}),
+        (
+            {"credit_score": 65},
+            "general",
+            Reason.CREDIT_INSUFFICIENT,
+            {"level": "D", "action": "create"},
+        ),
+        ({"credit_score": 10}, "general", Reason.CREDIT_INSUFFICIENT, {"level": "E"}),
+        (
+            {"credit_score": 75},
+            "news",
+            Reason.CREDIT_INSUFFICIENT,
+            {"level": "C", "required_level": "B", "category": "news"},
+        ),
+        (
+            {"credit_score": 75, "rooms_owned": 3},
+            "general",
+            Reason.CREATE_LIMIT,
+            {"cap": 3, "count": 3, "level": "C"},
+        ),
+        ({"rooms_owned": 10}, "work", Reason.CREATE_LIMIT, {"cap": 10, "count": 10, "level": "B"}),
+        ({"credit_score": 115, "rooms_owned": 20}, "general", Reason.CREATE_LIMIT, {"cap": 20}),
+        # Order: revoked creation before the credit level.
+        ({"creation_revoked": True, "credit_score": 0}, "general", Reason.CREATE_REVOKED, {}),
+        ({"blacklisted": True, **UNVERIFIED}, "general", Reason.BLACKLISTED, {}),
+    ],
+)
+def test_may_create_refuses_with_the_first_failing_check(
+    user_changes: dict[str, object], category: str, reason: Reason, detail: dict[str, object]
+) -> None:
+    assert_refused(may_create(user(**user_changes), category, POLICY), reason, **detail)
+
+
+def test_level_c_user_is_refused_fourth_room_with_create_limit() -> None:
+    level_c = user(credit_score=80)
+    assert may_create(dataclasses.replace(level_c, rooms_owned=2), "general", POLICY).allowed
+    assert_refused(
+        may_create(dataclasses.replace(level_c, rooms_owned=3), "general", POLICY),
+        Reason.CREATE_LIMIT,
+        cap=3,
+        count=3,
+        level="C",
+    )
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "category"),
+    [
+        ({}, "general"),
+        ({}, "news"),  # level B may create high-risk rooms
+        ({"credit_score": 115, "rooms_owned": 19}, "finance"),
+        ({"credit_score": 75}, "commerce"),  # elevated risk has no creator-level rule
+        ({"exempt": True, "blacklisted": True, "creation_revoked": True, **UNVERIFIED}, "minors"),
+    ],
+)
+def test_may_create_allows_qualified_creators(
+    user_changes: dict[str, object], category: str
+) -> None:
+    assert may_create(user(**user_changes), category, POLICY).allowed
+
+
+def test_high_risk_category_may_demand_a_stronger_verification() -> None:
+    policy = load_policy_from_mapping(
+        {"categories": {"risk_rules": {"high": {"min_verification_level": 2}}}}
+    )
+    assert may_create(user(), "general", policy).allowed
+    assert_refused(
+        may_create(user(), "news", policy), Reason.REALNAME_LEVEL_INSUFFICIENT, required_level=2
+    )
+
+
+def test_disabled_category_cannot_be_created() -> None:
+    policy = load_policy_from_mapping({"categories": {"known": {"news": {"enabled": False}}}})
+    assert_refused(may_create(user(), "news", policy), Reason.INVALID_CATEGORY)
+
+
+# --- may_join ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes", "invited", "reason", "detail"),
+    [
+        ({"blacklisted": True}, {}, True, Reason.BLACKLISTED, {}),
+        (UNVERIFIED, {"member_count": 150}, True, Reason.REALNAME_REQUIRED, {"action": "join"}),
+        # A stale recorded tier never loosens a rule; a larger recorded tier counts.
+        (UNVERIFIED, {"tier": "medium"}, True, Reason.REALNAME_REQUIRED, {}),
+        (
+            {"verification_level": 0},
+            {"member_count": 150},
+            True,
+            Reason.REALNAME_LEVEL_INSUFFICIENT,
+            {},
+        ),
+        ({}, {"closed": True}, True, Reason.ROOM_CLOSED, {}),
+        ({}, {"frozen": True}, True, Reason.EMERGENCY_FREEZE, {}),
+        ({}, {"member_count": 500}, True, Reason.ROOM_FULL, {"cap": 500, "count": 500}),
+        (
+            {},
+            {"member_count": 100, "owner_level": "C"},
+            True,
+            Reason.ROOM_FULL,
+            {"cap": 100, "count": 100},
+        ),
+        ({}, {"member_count": 100, "owner_level": "D"}, True, Reason.ROOM_FULL, {"cap": 100}),
+        ({}, {"member_count": 2000, "owner_level": "A"}, True, Reason.ROOM_FULL, {"cap": 2000}),
+        ({}, {"member_count": 2000, "owner_level": None}, True, Reason.ROOM_FULL, {"cap": 2000}),
+        (
+            {},
+            {"member_count": 3000, "owner_level": None, "granted_tier": "huge"},
+            True,
+            Reason.ROOM_FULL,
+            {"cap": 3000},
+        ),
+        (
+            {"credit_score": 50, "rooms_joined": 100},
+            {},
+            True,
+            Reason.JOIN_LIMIT,
+            {"cap": 100, "count": 100, "level": "E"},
+        ),
+        (
+            {"credit_score": 75, "rooms_joined": 200},
+            {},
+            True,
+            Reason.JOIN_LIMIT,
+            {"cap": 200, "level": "C"},
+        ),
+        # An unverified account is judged at the initial score (level B).
+        (
+            {**UNVERIFIED, "rooms_joined": 500},
+            {},
+            True,
+            Reason.JOIN_LIMIT,
+            {"cap": 500, "level": "B"},
+        ),
+        (
+            {},
+            {"member_count": 600, "owner_level": "A"},
+            False,
+            Reason.JOIN_APPROVAL_REQUIRED,
+            {"tier": "large"},
+        ),
+        (
+            {},
+            {"category": "news"},
+            False,
+            Reason.JOIN_APPROVAL_REQUIRED,
+            {"tier": "small", "category": "news"},
+        ),
+        # Order: realname before room state; room full before join limit and approval.
+        (UNVERIFIED, {"member_count": 150, "closed": True}, False, Reason.REALNAME_REQUIRED, {}),
+        ({"blacklisted": True}, {"closed": True}, False, Reason.BLACKLISTED, {}),
+        ({}, {"closed": True, "frozen": True}, False, Reason.ROOM_CLOSED, {}),
+        (
+            {"rooms_joined": 500},
+            {"member_count": 500, "category": "news"},
+            False,
+            Reason.ROOM_FULL,
+            {},
+        ),
+        ({"rooms_joined": 500}, {"category": "news"}, False, Reason.JOIN_LIMIT, {}),
+    ],
+)
+def test_may_join_refuses_with_the_first_failing_check(
+    user_changes: dict[str, object],
+    room_changes: dict[str, object],
+    invited: bool,
+    reason: Reason,
+    detail: dict[str, object],
+) -> None:
+    decision = may_join(user(**user_changes), room(**room_changes), invited, NOW, POLICY)
+    assert_refused(decision, reason, **detail)
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes", "invited"),
+    [
+        ({}, {}, False),
+        (UNVERIFIED, {"member_count": 99}, False),  # small rooms stay open
+        ({}, {"member_count": 499}, False),
+        ({}, {"member_count": 600, "owner_level": "A"}, True),  # the invite is the approval
+        ({}, {"category": "minors"}, True),
+        ({"credit_score": 75, "rooms_joined": 199}, {}, False),
+        ({}, {"member_count": 2999, "owner_level": None, "granted_tier": "huge"}, True),
+        ({"muted_until_ms": PERMANENT}, {"posting_suspended_until_ms": LATER}, False),
+        (
+            {"exempt": True, "blacklisted": True, **UNVERIFIED, "rooms_joined": 10_000},
+            {"closed": True, "frozen": True, "member_count": 5000, "category": "news"},
+            False,
+        ),
+    ],
+)
+def test_may_join_allows_eligible_joiners(
+    user_changes: dict[str, object], room_changes: dict[str, object], invited: bool
+) -> None:
+    assert may_join(user(**user_changes), room(**room_changes), invited, NOW, POLICY).allowed
+
+
+# --- may_invite ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes", "reason", "detail"),
+    [
+        ({"blacklisted": True}, {}, Reason.BLACKLISTED, {}),
+        (UNVERIFIED, {}, Reason.REALNAME_REQUIRED, {"action": "invite"}),
+        ({"verification_level": 0}, {}, Reason.REALNAME_LEVEL_INSUFFICIENT, {}),
+        ({}, {"closed": True}, Reason.ROOM_CLOSED, {}),
+        ({}, {"frozen": True}, Reason.EMERGENCY_FREEZE, {}),
+        ({"credit_score": 65}, {}, Reason.CREDIT_INSUFFICIENT, {"level": "D", "action": "invite"}),
+        ({}, {"member_count": 500}, Reason.ROOM_FULL, {"cap": 500, "count": 500}),
+        ({"credit_score": 65}, {"closed": True}, Reason.ROOM_CLOSED, {}),
+    ],
+)
+def test_may_invite_refuses_with_the_first_failing_check(
+    user_changes: dict[str, object],
+    room_changes: dict[str, object],
+    reason: Reason,
+    detail: dict[str, object],
+) -> None:
+    assert_refused(may_invite(user(**user_changes), room(**room_changes), POLICY), reason, **detail)
+
+
+@pytest.mark.parametrize(
+    "user_changes", [{}, {"credit_score": 70}, {"exempt": True, "blacklisted": True, **UNVERIFIED}]
+)
+def test_may_invite_allows_verified_members_and_exempt_accounts(
+    user_changes: dict[str, object],
+) -> None:
+    assert may_invite(user(**user_changes), room(), POLICY).allowed
+
+
+# --- may_moderate, may_change_state --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes", "reason"),
+    [
+        ({"blacklisted": True}, {}, Reason.BLACKLISTED),
+        ({"admin_suspended": True}, {}, Reason.ADMIN_SUSPENDED),
+        ({}, {"closed": True}, Reason.ROOM_CLOSED),
+        ({"admin_suspended": True}, {"closed": True}, Reason.ADMIN_SUSPENDED),
+    ],
+)
+def test_suspended_admin_may_not_moderate(
+    user_changes: dict[str, object], room_changes: dict[str, object], reason: Reason
+) -> None:
+    assert_refused(may_moderate(user(**user_changes), room(**room_changes), POLICY), reason)
+
+
+@pytest.mark.parametrize(
+    "user_changes", [{}, {"exempt": True, "admin_suspended": True, "blacklisted": True}]
+)
+def test_admin_in_good_standing_may_moderate(user_changes: dict[str, object]) -> None:
+    assert may_moderate(user(**user_changes), room(), POLICY).allowed
+
+
+@pytest.mark.parametrize(
+    ("is_service", "event_type", "allowed"),
+    [
+        (True, "cn.qunzu.group", True),
+        (False, "cn.qunzu.group", False),
+        (False, "m.room.name", True),
+        (True, "m.room.topic", True),
+    ],
+)
+def test_only_the_service_account_changes_protected_state(
+    is_service: bool, event_type: str, allowed: bool
+) -> None:
+    decision = may_change_state(is_service, event_type)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert_refused(decision, Reason.PROTECTED_STATE, event_type=event_type)
+
+
+# --- categories, tiers, identity binding ---------------------------------------------
+
+
+@pytest.mark.parametrize("category", list(POLICY.categories.known))
+def test_every_known_category_may_be_set(category: str) -> None:
+    assert may_set_category(category, POLICY).allowed
+
+
+@pytest.mark.parametrize("category", ["", "General", "politics", "family-friends"])
+def test_unknown_category_is_refused_with_the_choices(category: str) -> None:
+    decision = may_set_category(category, POLICY)
+    assert_refused(decision, Reason.INVALID_CATEGORY, category=category)
+    assert decision.detail["categories"] == tuple(POLICY.categories.known)
+    assert len(tuple(POLICY.categories.known)) == 11
+
+
+@pytest.mark.parametrize(
+    ("owner_level", "tier", "staff", "detail"),
+    [
+        ("B", "gigantic", False, {"tier": "gigantic"}),
+        ("B", "gigantic", True, {"tier": "gigantic"}),
+        ("A", "huge", False, {"tier": "huge", "staff_decision_required": True}),
+        (None, "huge", False, {"staff_decision_required": True}),
+        ("B", "large", False, {"tier": "large", "max_tier": "medium", "level": "B"}),
+        ("C", "medium", False, {"max_tier": "small", "level": "C"}),
+        ("D", "medium", False, {"max_tier": "small", "level": "D"}),
+    ],
+)
+def test_tier_beyond_the_owner_level_or_needing_staff_is_refused(
+    owner_level: str | None, tier: str, staff: bool, detail: Mapping[str, object]
+) -> None:
+    decision = may_set_tier(owner_level, tier, POLICY, staff_decision=staff)
+    assert_refused(decision, Reason.TIER_NOT_ALLOWED, **detail)
+
+
+@pytest.mark.parametrize(
+    ("owner_level", "tier", "staff"),
+    [("B", "medium", False), ("A", "large", False), (None, "large", False), ("E", "huge", True)],
+)
+def test_tier_within_the_owner_level_or_by_staff_is_allowed(
+    owner_level: str | None, tier: str, staff: bool
+) -> None:
+    assert may_set_tier(owner_level, tier, POLICY, staff_decision=staff).allowed
+
+
+@pytest.mark.parametrize(
+    ("existing", "allowed"), [(0, True), (2, True), (3, False), (7, False)]
+)
+def test_one_identity_verifies_at_most_three_accounts(existing: int, allowed: bool) -> None:
+    decision = may_bind_identity(existing, POLICY)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert_refused(decision, Reason.IDENTITY_IN_USE, cap=3, count=existing)
+
+
+# --- approval, caps and tiers of rooms -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("room_changes", "needed"),
+    [
+        ({}, False),
+        ({"member_count": 500}, False),
+        ({"member_count": 501}, True),
+        ({"tier": "large", "member_count": 5}, True),
+        ({"tier": "huge"}, True),
+        ({"category": "news"}, True),
+        ({"category": "public_affairs"}, True),
+        ({"category": "finance"}, True),
+        ({"category": "minors"}, True),
+        ({"category": "commerce"}, False),
+        ({"category": "unknown_legacy"}, False),
+    ],
+)
+def test_join_approval_is_needed_from_large_rooms_and_in_high_risk_categories(
+    room_changes: dict[str, object], needed: bool
+) -> None:
+    assert needs_join_approval(room(**room_changes), POLICY) is needed
+
+
+@pytest.mark.parametrize(
+    ("room_changes", "rule"),
+    [
+        ({}, None),
+        ({"category": "news"}, "knock"),
+        ({"category": "news", "join_rule": "knock"}, None),
+        ({"member_count": 600, "join_rule": "invite"}, None),
+        ({"member_count": 600}, "knock"),
+    ],
+)
+def test_public_rooms_needing_approval_must_switch_to_knock(
+    room_changes: dict[str, object], rule: str | None
+) -> None:
+    assert required_join_rule(room(**room_changes), POLICY) == rule
+
+
+@pytest.mark.parametrize(
+    ("room_changes", "cap"),
+    [
+        ({"owner_level": "A"}, 2000),
+        ({"owner_level": "B"}, 500),
+        ({"owner_level": "C"}, 100),
+        ({"owner_level": "D"}, 100),
+        ({"owner_level": "E"}, 100),
+        ({"owner_level": None}, 2000),
+        ({"owner_level": "C", "granted_tier": "large"}, 2000),
+        ({"owner_level": None, "granted_tier": "huge"}, 3000),
+    ],
+)
+def test_member_cap_follows_owner_level_staff_grants_and_the_ceiling(
+    room_changes: dict[str, object], cap: int
+) -> None:
+    assert member_cap(room(**room_changes), POLICY) == cap
+
+
+def test_owner_level_allowing_huge_still_needs_a_staff_grant_for_huge_rooms() -> None:
+    policy = load_policy_from_mapping({"credit": {"levels": {"A": {"max_room_tier": "huge"}}}})
+    assert member_cap(room(owner_level="A"), policy) == 2000
+
+
+@pytest.mark.parametrize(
+    ("room_changes", "tier"),
+    [
+        ({"tier": "small", "member_count": 10}, "small"),
+        ({"tier": "small", "member_count": 300}, "medium"),
+        ({"tier": "large", "member_count": 10}, "large"),
+        ({"tier": "no_such_tier", "member_count": 10}, "small"),
+    ],
+)
+def test_effective_tier_is_the_larger_of_recorded_and_counted(
+    room_changes: dict[str, object], tier: str
+) -> None:
+    assert effective_tier(room(**room_changes), POLICY) == tier

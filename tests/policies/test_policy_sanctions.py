@@ -1,0 +1,81 @@
+"""Escalation ladders (Art. 11; DESIGN.md §4 sanctions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies import Measure, SubjectKind, default_policy, next_measure
+from policies.durations import DAY, HOUR
+from policies.sanctions import credit_delta, default_duration, is_severe
+
+POLICY = default_policy()
+
+
+@pytest.mark.parametrize(
+    ("kind", "prior", "measure", "duration", "blacklist"),
+    [
+        (SubjectKind.ROOM, 0, Measure.WARNING, 72 * HOUR, False),
+        (SubjectKind.ROOM, 1, Measure.POSTING_SUSPENSION, 7 * DAY, False),
+        (SubjectKind.ROOM, 2, Measure.POSTING_SUSPENSION, 30 * DAY, False),
+        (SubjectKind.ROOM, 3, Measure.CLOSURE, None, True),
+        (SubjectKind.ROOM, 9, Measure.CLOSURE, None, True),
+        (SubjectKind.ROOM, -1, Measure.WARNING, 72 * HOUR, False),
+        (SubjectKind.ADMIN, 0, Measure.CREDIT_LOWERED, 0, False),
+        (SubjectKind.ADMIN, 1, Measure.ADMIN_SUSPENSION, 7 * DAY, False),
+        (SubjectKind.ADMIN, 2, Measure.ADMIN_SUSPENSION, 30 * DAY, False),
+        (SubjectKind.ADMIN, 3, Measure.CREATION_REVOKED, 180 * DAY, False),
+        (SubjectKind.ADMIN, 4, Measure.CREATION_REVOKED, None, False),
+        (SubjectKind.MEMBER, 0, Measure.WARNING, 0, False),
+        (SubjectKind.MEMBER, 1, Measure.MUTE, 7 * DAY, False),
+        (SubjectKind.MEMBER, 2, Measure.MUTE, 30 * DAY, False),
+        (SubjectKind.MEMBER, 3, Measure.BLACKLIST, None, False),
+    ],
+)
+def test_next_measure_climbs_the_ladder_with_each_repeat(
+    kind: SubjectKind, prior: int, measure: Measure, duration: int | None, blacklist: bool
+) -> None:
+    step = next_measure(kind, prior, POLICY)
+    assert (step.measure, step.duration, step.blacklist) == (measure, duration, blacklist)
+
+
+def test_admin_ladder_starts_by_lowering_credit_by_20() -> None:
+    assert next_measure(SubjectKind.ADMIN, 0, POLICY).credit_delta == -20
+
+
+@pytest.mark.parametrize("category", ["terrorism", "child_sexual_content", "fraud", "gambling"])
+def test_severe_violation_closes_a_room_at_once(category: str) -> None:
+    assert is_severe(category, POLICY)
+    step = next_measure(SubjectKind.ROOM, 0, POLICY, severe=is_severe(category, POLICY))
+    assert step.measure is Measure.CLOSURE
+    assert step.duration is None
+
+
+@pytest.mark.parametrize("category", ["vulgar", "rumor", "other"])
+def test_other_violations_are_not_severe(category: str) -> None:
+    assert not is_severe(category, POLICY)
+
+
+@pytest.mark.parametrize(
+    ("kind", "measure", "duration"),
+    [
+        (SubjectKind.ROOM, Measure.POSTING_SUSPENSION, 7 * DAY),
+        (SubjectKind.ROOM, Measure.CLOSURE, None),
+        (SubjectKind.MEMBER, Measure.MUTE, 7 * DAY),
+        (SubjectKind.ADMIN, Measure.CREATION_REVOKED, 180 * DAY),
+    ],
+)
+def test_default_duration_is_the_first_ladder_step_of_the_measure(
+    kind: SubjectKind, measure: Measure, duration: int | None
+) -> None:
+    assert default_duration(kind, measure, POLICY) == duration
+
+
+def test_default_duration_of_a_measure_outside_the_ladder_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no mute step"):
+        default_duration(SubjectKind.ROOM, Measure.MUTE, POLICY)
+
+
+def test_every_measure_lowers_credit_or_leaves_it() -> None:
+    for measure in Measure:
+        assert credit_delta(measure, POLICY) <= 0
+    assert credit_delta(Measure.CREDIT_LOWERED, POLICY) == -20
