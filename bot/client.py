@@ -22,7 +22,7 @@ import nio
 
 from bot.config import BotConfig
 from bot.errors import MatrixError
-from bot.events import EventSink, IncomingMessage, Invite, strip_reply_fallback
+from bot.events import EncryptedRoom, EventSink, IncomingMessage, Invite, strip_reply_fallback
 from bot.state import BotState, Session
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class MatrixClient:
         self._state = state
         self._sleep = sleep
         self._direct_rooms: set[str] = set()
+        self._encrypted_rooms: set[str] = set()  # already reported in this run
         self._nio = nio.AsyncClient(
             config.homeserver,
             config.user_id,
@@ -348,6 +349,11 @@ class MatrixClient:
         for invite in await self._invites(resp):
             await sink.on_invite(invite)
         for room_id, info in resp.rooms.join.items():
+            room = self._nio.rooms.get(room_id)
+            if room is not None and room.encrypted and room_id not in self._encrypted_rooms:
+                # nio tracks m.room.encryption even without encryption support.
+                self._encrypted_rooms.add(room_id)
+                await sink.on_encrypted_room(EncryptedRoom(room_id, self._is_direct(room_id)))
             events = info.timeline.events
             # After our own join, the timeline also carries history from before
             # it: old commands that are not ours to answer.
@@ -380,10 +386,6 @@ class MatrixClient:
             body = strip_reply_fallback(body)
             if formatted:
                 formatted = _MX_REPLY.sub("", formatted, count=1)
-        room = self._nio.rooms.get(room_id)
-        # A direct chat: invited as one, and still just the caller and the bot.
-        # Both, because a fresh group of two must not see personal status.
-        is_direct = room_id in self._direct_rooms and room is not None and room.member_count <= 2
         return IncomingMessage(
             room_id=room_id,
             event_id=ev.event_id,
@@ -392,5 +394,11 @@ class MatrixClient:
             formatted_body=formatted,
             reply_to_event_id=reply_to if isinstance(reply_to, str) else None,
             server_ts=int(ev.server_timestamp),
-            is_direct=is_direct,
+            is_direct=self._is_direct(room_id),
         )
+
+    def _is_direct(self, room_id: str) -> bool:
+        # A direct chat: invited as one, and still just the caller and the bot.
+        # Both, because a fresh group of two must not see personal status.
+        room = self._nio.rooms.get(room_id)
+        return room_id in self._direct_rooms and room is not None and room.member_count <= 2

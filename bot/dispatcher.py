@@ -22,7 +22,7 @@ from typing import Final
 
 from bot.commands import Command, CommandSpec, Registry, Scope, parse_command
 from bot.errors import MatrixError, QunzuApiError, UsageError
-from bot.events import ChatClient, Clock, IncomingMessage, Invite, now_ms, system_clock
+from bot.events import ChatClient, Clock, EncryptedRoom, IncomingMessage, Invite, now_ms, system_clock
 from bot.messages import DEFAULT_LANGUAGE, Language, t
 from bot.qunzu_api import BAD_RESPONSE_ERRCODE, NETWORK_ERRCODE, QunzuApi
 from bot.state import BotState
@@ -166,15 +166,44 @@ class Dispatcher:
             # Boundary: a broken state db or similar must not stop the sync loop.
             logger.exception("failed to dispatch %s", message.event_id)
 
+    async def on_encrypted_room(self, room: EncryptedRoom) -> None:
+        """Say once per room that the bot cannot read it; never raises except ``CancelledError``.
+
+        Without encryption keys the bot does not see encrypted commands. In a
+        direct chat it sends one plain notice saying so (best effort: not
+        queued, and the user's client may warn that it is unencrypted); in
+        other rooms it only logs.
+        """
+        try:
+            if not await self.state.claim_encrypted_room(room.room_id):
+                return
+            logger.info("room %s is end-to-end encrypted; encrypted commands there are not seen", room.room_id)
+            if room.is_direct:
+                await self.client.send_text(room.room_id, t("encrypted_dm", self.language_for(room.room_id)))
+        except asyncio.CancelledError:
+            raise
+        except MatrixError as exc:
+            logger.info("could not tell %s that it is encrypted: %s", room.room_id, exc.errcode or exc)
+        except Exception:
+            logger.exception("handling encrypted room %s failed", room.room_id)
+
     async def on_synced(self) -> None:
-        """After each sync: send queued messages, prune old handled ids now and then."""
-        await self.flush_outbox()
-        now = now_ms(self.clock)
-        if now - self._last_prune_ms >= _PRUNE_EVERY_S * 1000:
-            self._last_prune_ms = now
-            pruned = await self.state.prune_handled(HANDLED_RETENTION_S)
-            if pruned:
-                logger.debug("pruned %s handled event ids", pruned)
+        """After each sync: send queued messages, prune old handled ids now and then.
+
+        Never raises except ``CancelledError``: housekeeping must not stop syncing.
+        """
+        try:
+            await self.flush_outbox()
+            now = now_ms(self.clock)
+            if now - self._last_prune_ms >= _PRUNE_EVERY_S * 1000:
+                self._last_prune_ms = now
+                pruned = await self.state.prune_handled(HANDLED_RETENTION_S)
+                if pruned:
+                    logger.debug("pruned %s handled event ids", pruned)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("housekeeping after sync failed")
 
     async def _on_message(self, message: IncomingMessage) -> None:
         if message.sender == self.client.user_id:

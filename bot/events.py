@@ -62,6 +62,18 @@ class Invite:
     is_direct: bool = False
 
 
+@dataclass(frozen=True)
+class EncryptedRoom:
+    """The bot is in ``room_id`` and found it end-to-end encrypted.
+
+    The bot has no encryption keys: it sees neither encrypted commands nor
+    can it send encrypted answers there. ``is_direct`` as for messages.
+    """
+
+    room_id: str
+    is_direct: bool
+
+
 class ChatClient(Protocol):
     """What the dispatcher and handlers need from the Matrix client."""
 
@@ -95,6 +107,10 @@ class EventSink(Protocol):
 
     async def on_invite(self, invite: Invite) -> None:
         """A new invite."""
+        ...
+
+    async def on_encrypted_room(self, room: EncryptedRoom) -> None:
+        """A room the bot is in is encrypted (told once per room and run)."""
         ...
 
     async def on_synced(self) -> None:

@@ -6,11 +6,15 @@ user-visible text. ``str.format`` placeholders are named.
 
 from __future__ import annotations
 
+import datetime
 from typing import Final, Literal, get_args
 
 Language = Literal["zh-CN", "en"]
 LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
+
+#: China Standard Time (UTC+8, no daylight saving): the time users read.
+CHINA_TIME: Final = datetime.timezone(datetime.timedelta(hours=8), "CST")
 
 CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     "help_header": {
@@ -88,10 +92,45 @@ CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     "label.convention": {"zh-CN": "平台公约", "en": "Platform convention"},
     "label.convention_accepted": {"zh-CN": "已接受平台公约", "en": "Convention accepted"},
     "label.convention_version": {"zh-CN": "公约版本", "en": "Convention version"},
+    "verify_link_header": {
+        "zh-CN": "你的一次性实名认证链接（只能由你本人使用一次，请勿转发）：",
+        "en": "Your one-time real-name verification link (it works once, for you only; do not share it):",
+    },
+    "verify_expires": {
+        "zh-CN": "有效期至 {when}（北京时间）。过期后请重新发送 {command}。",
+        "en": "Valid until {when} China Standard Time (UTC+8). Send {command} again for a new one after that.",
+    },
+    "verify_purpose": {
+        "zh-CN": (
+            "本平台实行“后台实名、前台自愿”：你提交的姓名和证件号码只用于法律要求的核验，"
+            "加密保存，不会向其他用户显示；你的昵称不受影响。"
+        ),
+        "en": (
+            "Real names are checked in the background only (后台实名、前台自愿): your name and ID number "
+            "are used for the check the law requires, stored encrypted and never shown to other users; "
+            "your display name stays your choice."
+        ),
+    },
+    "encrypted_dm": {
+        "zh-CN": (
+            "这个私聊开启了端到端加密，我读不到加密的消息，所以无法回应这里的命令。"
+            "请重新和我发起一个私聊（本服务器新建的私聊不加密）。"
+        ),
+        "en": (
+            "This direct chat is end-to-end encrypted. I cannot read encrypted messages, so I cannot "
+            "answer commands here. Please start a new direct chat with me (new direct chats on this "
+            "server are not encrypted)."
+        ),
+    },
     "yes": {"zh-CN": "是", "en": "yes"},
     "no": {"zh-CN": "否", "en": "no"},
     "none": {"zh-CN": "无", "en": "none"},
 }
+
+
+def china_time(ms: int) -> str:
+    """``ms`` (Matrix milliseconds) as ``YYYY-MM-DD HH:MM`` in China Standard Time."""
+    return datetime.datetime.fromtimestamp(ms / 1000, CHINA_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def has(key: str) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -31,6 +32,20 @@ BAD_RESPONSE_ERRCODE: Final = "Q_BAD_RESPONSE"
 
 _REASON_KEY: Final = "cn.qunzu.reason"
 _DETAIL_KEY: Final = "cn.qunzu.detail"
+
+
+@dataclass(frozen=True)
+class RealnameLink:
+    """A one-time link to the module's verification form.
+
+    Attributes:
+        url: The link; it works once, for the user it was made for.
+        expires_at_ms: When it stops working (ms since the epoch), or None
+            when the module did not say.
+    """
+
+    url: str
+    expires_at_ms: int | None
 
 
 def path_segment(value: str) -> str:
@@ -85,6 +100,33 @@ class QunzuApi:
         """
         params = {"user_id": as_user} if as_user is not None else None
         return await self._request("GET", "/me", params=params)
+
+    async def realname_link(self, user_id: str) -> RealnameLink:
+        """``POST /admin/realname/links``: a one-time verification link for ``user_id``.
+
+        Only staff may ask; the bot asks as the module's service account on
+        behalf of the user who sent ``!verify``.
+
+        Args:
+            user_id: The user the link is for.
+
+        Raises:
+            QunzuApiError: Refused (e.g. 409 when the user is verified already,
+                with the server's explanation), unreachable, or an answer
+                without a usable ``url``.
+        """
+        body = await self._request("POST", "/admin/realname/links", json={"user_id": user_id})
+        url = body.get("url")
+        expires_at = body.get("expires_at")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            logger.warning("qunzu api POST /admin/realname/links: answer without a usable url")
+            raise QunzuApiError(
+                status=200,
+                errcode=BAD_RESPONSE_ERRCODE,
+                message=t("api_failed", self._language, status=200),
+            )
+        valid_expiry = isinstance(expires_at, int) and not isinstance(expires_at, bool)
+        return RealnameLink(url=url, expires_at_ms=expires_at if valid_expiry else None)
 
     # --- plumbing ----------------------------------------------------------------
 

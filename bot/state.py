@@ -1,5 +1,6 @@
 """The bot's own small state (aiosqlite): session, sync token, handled
-command events, outbox. Every SQL statement of the bot is in this file.
+command events, outbox, direct and encrypted rooms. Every SQL statement of
+the bot is in this file.
 
 Compliance state never lives here (DESIGN §2): losing this file only means the
 bot logs in again and skips the history it has not seen.
@@ -47,6 +48,12 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX outbox_due ON outbox (next_attempt_ms);
     CREATE TABLE direct_rooms (
         room_id TEXT PRIMARY KEY
+    );
+    """,
+    """
+    CREATE TABLE encrypted_rooms (
+        room_id  TEXT PRIMARY KEY,
+        found_ms INTEGER NOT NULL
     );
     """,
 )
@@ -198,6 +205,18 @@ class BotState:
         """Rooms the bot was invited to as direct chats."""
         async with self._db.execute("SELECT room_id FROM direct_rooms") as cur:
             return {str(row[0]) for row in await cur.fetchall()}
+
+    async def claim_encrypted_room(self, room_id: str) -> bool:
+        """Remember that ``room_id`` is encrypted; True only the first time.
+
+        So the bot says so once per room, not after every restart.
+        """
+        cur = await self._db.execute(
+            "INSERT OR IGNORE INTO encrypted_rooms (room_id, found_ms) VALUES (?, ?)",
+            (room_id, now_ms(self._clock)),
+        )
+        await self._db.commit()
+        return cur.rowcount == 1
 
     # --- handled events ------------------------------------------------------
 

@@ -168,6 +168,8 @@ class RoomFacts:
         owner_level: credit level of the owner; ``None`` when no owner level applies
             (a room of the service or of staff), then only the ceiling holds.
         granted_tier: a larger tier granted by a staff decision, if any.
+        verification_dm: the room is a direct chat opened with the service account
+            to verify (the one channel Art. 6 leaves open to unverified people).
     """
 
     room_id: str
@@ -180,6 +182,7 @@ class RoomFacts:
     join_rule: str
     owner_level: str | None
     granted_tier: str | None = None
+    verification_dm: bool = False
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -277,14 +280,15 @@ def required_join_rule(room: RoomFacts, policy: Policy) -> str | None:
 # --- decisions -----------------------------------------------------------------------
 
 
-def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -> Decision:
-    """May the user send a message into the room?
+def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, is_message: bool = True) -> Decision:
+    """May the user send a message (or, with ``is_message=False``, a state event) into the room?
 
     Args:
         user: facts about the sender.
         room: facts about the room.
         now_ms: the current time (ms since the epoch), for suspensions.
         policy: the active policy.
+        is_message: a plain message event; state events never use the verification channel.
 
     Returns:
         Allowed, or refused with blacklisted, realname_required,
@@ -296,11 +300,14 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -> D
         return Decision.allow()
     if user.blacklisted:
         return Decision.refuse(Reason.BLACKLISTED)
+    # Art. 6 leaves one channel open: the direct chat with the service account where an
+    # unverified person asks for the verification link. Plain messages only.
+    channel = room.verification_dm and is_message
     # Art. 6: 先实名后发布.
-    if "post" in policy.realname.required_for and (refusal := _realname(user, "post", policy)):
+    if not channel and "post" in policy.realname.required_for and (refusal := _realname(user, "post", policy)):
         return refusal
     # Art. 5: the service agreement is accepted before the first post.
-    if not user.convention_accepted:
+    if not channel and not user.convention_accepted:
         return Decision.refuse(Reason.CONVENTION_NOT_ACCEPTED, version=policy.convention.version)
     if refusal := _room_state(room):
         return refusal
@@ -315,6 +322,16 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -> D
     level = _level(user, policy)
     if not level_rules(level, policy).may_post:
         return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="post")
+    return Decision.allow()
+
+
+def may_open_verification_chat(user: UserFacts) -> Decision:
+    """May the user open a direct chat with the service account to verify?
+
+    It is not a group (no code, no cap, no credit): anyone but the blacklisted may.
+    """
+    if user.blacklisted and not user.exempt:
+        return Decision.refuse(Reason.BLACKLISTED)
     return Decision.allow()
 
 

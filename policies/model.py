@@ -403,6 +403,58 @@ Messages = Annotated[dict[Language, dict[Reason, Text]], AfterValidator(_check_c
 a ``[[ … ]]`` segment is left out when a placeholder inside it has no value."""
 
 
+# --- content (Art. 10) --------------------------------------------------------------
+
+ContentAction = Literal["block", "hold", "flag"]
+"""``block`` refuses; ``hold`` refuses and opens a ticket; ``flag`` delivers and opens a ticket."""
+
+
+class ContentCategory(_Frozen):
+    """A category of prohibited (illegal) or harmful content and what a hit does."""
+
+    action: ContentAction
+    # The report category whose severity sets the ticket's deadline (reports.categories).
+    report_category: Name
+    # Term files, one term per line; relative paths are below content.terms_dir.
+    lists: tuple[Text, ...]
+    labels: Labels
+    enabled: bool = True
+
+
+class MediaHashes(_Frozen):
+    """Known prohibited files by SHA-256; an upload that matches is refused."""
+
+    category: Name
+    lists: tuple[Text, ...]
+
+
+class Encryption(_Frozen):
+    """End-to-end encrypted rooms cannot be screened (Art. 10), so the policy decides."""
+
+    # Room categories in which members may enable encryption.
+    allowed_categories: tuple[Name, ...]
+    allow_direct_messages: bool
+    # Why encryption is refused, shown to the person who tried.
+    explanation: Labels
+
+
+class Content(_Frozen):
+    """Prohibited content rules: term lists per category, allow-list, media hashes."""
+
+    # Directory of relative list paths; null: the lists bundled with Qunzu.
+    terms_dir: Text | None
+    reload_interval: Seconds
+    categories: dict[Name, ContentCategory]
+    allow_lists: tuple[Text, ...]
+    media_hashes: MediaHashes
+    encryption: Encryption
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        _known("media_hashes.category", self.media_hashes.category, tuple(self.categories), "content category")
+        return self
+
+
 # --- root ----------------------------------------------------------------------------
 
 
@@ -419,6 +471,7 @@ class Policy(_Frozen):
     retention: Retention
     convention: Convention
     messages: Messages
+    content: Content
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -432,6 +485,17 @@ class Policy(_Frozen):
         for level, rules in self.credit.levels.items():
             if rules.max_room_tier is not None:
                 _known(f"credit.levels.{level}.max_room_tier", rules.max_room_tier, tiers, "tier")
+        for name, rule in self.content.categories.items():
+            _known(
+                f"content.categories.{name}.report_category",
+                rule.report_category,
+                tuple(self.reports.categories),
+                "report category",
+            )
+        for index, category in enumerate(self.content.encryption.allowed_categories):
+            _known(
+                f"content.encryption.allowed_categories.{index}", category, tuple(self.categories.known), "category"
+            )
         return self
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from policies import Policy, PolicyError, load_policy
 
@@ -32,9 +32,31 @@ class SecretsConfig(_Strict):
     key_file: str
 
 
+class HttpProviderConfig(_Strict):
+    url: str
+    secret_file: str
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
+
+
 class RealnameConfig(_Strict):
     # No default on purpose: an operator must choose; `checksum` verifies nothing.
     provider: Literal["checksum", "http", "manual"]
+    http: HttpProviderConfig | None = None
+    # How long the one-time link to the verification form stays valid.
+    link_ttl_s: int = Field(default=900, ge=60, le=86400)
+
+    @model_validator(mode="after")
+    def _http_needs_block(self) -> RealnameConfig:
+        if self.provider == "http" and self.http is None:
+            raise ValueError("provider 'http' needs an http block with url and secret_file")
+        return self
 
 
 class ModuleConfigModel(_Strict):
@@ -65,6 +87,13 @@ class ModuleConfigModel(_Strict):
 
 
 @dataclass(frozen=True)
+class HttpProvider:
+    url: str
+    secret: bytes
+    timeout_s: float
+
+
+@dataclass(frozen=True)
 class QunzuConfig:
     """The parsed, validated module configuration plus what it points at."""
 
@@ -75,6 +104,8 @@ class QunzuConfig:
     key: bytes
     policy: Policy
     policy_file: str | None
+    http_provider: HttpProvider | None = None
+    link_ttl_s: int = 900
 
 
 def parse_module_config(raw: Any) -> QunzuConfig:
@@ -95,8 +126,14 @@ def parse_module_config(raw: Any) -> QunzuConfig:
     try:
         policy = load_policy(model.policy_file)
     except PolicyError as exc:
-        raise QunzuConfigError(f"policy_file: {exc}") from None
+        raise QunzuConfigError(str(exc)) from None
+    http_provider = None
+    if model.realname.http is not None:
+        http = model.realname.http
+        http_provider = HttpProvider(http.url, _read_secret(http.secret_file), http.timeout_s)
     return QunzuConfig(
+        http_provider=http_provider,
+        link_ttl_s=model.realname.link_ttl_s,
         service_account=model.service_account,
         staff=frozenset(model.staff),
         language=model.language,
@@ -130,6 +167,19 @@ def read_key_file(path: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise QunzuConfigError(f"{where}: {path} must hold {KEY_BYTES} bytes of base64, found {len(key)}")
     return key
+
+
+def _read_secret(path: str) -> bytes:
+    where = "realname.http.secret_file"
+    try:
+        secret = Path(path).read_text().strip().encode()
+    except FileNotFoundError:
+        raise QunzuConfigError(f"{where}: {path} does not exist") from None
+    except OSError as exc:
+        raise QunzuConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    if len(secret) < 16:
+        raise QunzuConfigError(f"{where}: {path} must hold a shared secret of at least 16 characters")
+    return secret
 
 
 def _describe(error: Any) -> str:

@@ -6,12 +6,20 @@ anything read per event must be cheap: cached, or one indexed query.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from policies import RoomFacts, UserFacts
 
+from .cache import InvalidatableCache
+from .store.blacklist import PERMANENT_UNTIL
+from .verification_chat import VERIFICATION_DM_KEY
+
 if TYPE_CHECKING:
     from .module import QunzuModule
+
+
+def _active_until(until_ms: int | None, now_ms: int) -> bool:
+    return until_ms is not None and (until_ms == PERMANENT_UNTIL or until_ms > now_ms)
 
 
 class FactsSource:
@@ -19,6 +27,15 @@ class FactsSource:
 
     def __init__(self, module: QunzuModule) -> None:
         self._module = module
+        # A room's create event never changes: a per-process cache needs no invalidation.
+        self._creation: InvalidatableCache[str, dict[str, Any]] = InvalidatableCache(
+            "qunzu_room_creation", self._load_creation
+        )
+
+    async def _load_creation(self, room_id: str) -> dict[str, Any]:
+        state = await self._module.api.get_room_state(room_id, [("m.room.create", "")])
+        event = state.get(("m.room.create", ""))
+        return dict(event.content) if event is not None else {}
 
     async def is_exempt(self, user_id: str) -> bool:
         """The service account and server admins are not gated (DESIGN.md §3.1)."""
@@ -28,18 +45,41 @@ class FactsSource:
         return module.api.is_mine(user_id) and await module.api.is_user_admin(user_id)
 
     async def user(self, user_id: str) -> UserFacts:
-        """What the engine needs to know about a user."""
+        """What the engine needs to know about a user (cached; invalidated on every change)."""
+        module = self._module
+        policy = module.config.policy
         exempt = await self.is_exempt(user_id)
-        policy = self._module.config.policy
-        # Identity, credit and sanctions are read from their tables as those
-        # features land; until then every account counts as a fresh one.
+        if not module.api.is_mine(user_id):
+            return self._remote_user(user_id, exempt)
+        record = await module.realname.gate.get(user_id)
+        verified = record.status == "verified"
         return UserFacts(
             user_id=user_id,
             exempt=exempt,
-            verified=True,
-            verification_level=1,
-            convention_accepted=True,
-            credit_score=policy.credit.initial,
+            verified=verified,
+            verification_level=record.level,
+            convention_accepted=record.convention_version == policy.convention.version,
+            # Credit starts on verification (DESIGN.md §4); the credit ledger lands with sanctions.
+            credit_score=policy.credit.initial if verified else None,
+            rooms_owned=0,
+            rooms_joined=0,
+            blacklisted=_active_until(record.blacklist_until, module.clock.now_ms()),
+            muted_until_ms=None,
+            creation_revoked=False,
+            admin_suspended=False,
+        )
+
+    def _remote_user(self, user_id: str, exempt: bool) -> UserFacts:
+        """People on other servers cannot be verified here; partner servers verify their own."""
+        policy = self._module.config.policy
+        partner = user_id.split(":", 1)[-1] in policy.realname.federation.partner_servers
+        return UserFacts(
+            user_id=user_id,
+            exempt=exempt,
+            verified=partner,
+            verification_level=policy.realname.required_level if partner else 0,
+            convention_accepted=partner,
+            credit_score=policy.credit.initial if partner else None,
             rooms_owned=0,
             rooms_joined=0,
             blacklisted=False,
@@ -51,7 +91,9 @@ class FactsSource:
     async def room(self, room_id: str) -> RoomFacts:
         """What the engine needs to know about a room."""
         policy = self._module.config.policy
+        creation = await self._creation.get(room_id)
         return RoomFacts(
+            verification_dm=creation.get(VERIFICATION_DM_KEY) is True,
             room_id=room_id,
             category=policy.categories.default_category,
             member_count=0,

@@ -65,6 +65,106 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO qunzu_audit_head (id, seq, hash) VALUES (1, 0, '') ON CONFLICT (id) DO NOTHING",
         ),
     ),
+    Migration(
+        2,
+        "real-name identities, convention acceptance, verification links, blacklist",
+        (
+            # Art. 6: name, ID number and phone only ever stored encrypted (FieldCipher);
+            # `fingerprint` is a keyed digest of the ID number that links accounts of one person.
+            """CREATE TABLE IF NOT EXISTS qunzu_identities (
+                user_id TEXT PRIMARY KEY,
+                status TEXT NOT NULL,
+                level INTEGER NOT NULL,
+                fingerprint TEXT NOT NULL,
+                name_enc TEXT NOT NULL,
+                id_number_enc TEXT NOT NULL,
+                phone_enc TEXT,
+                provider TEXT NOT NULL,
+                submitted_ts BIGINT NOT NULL,
+                decided_ts BIGINT,
+                decided_by TEXT,
+                deactivated_ts BIGINT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_identities_fingerprint ON qunzu_identities (fingerprint)",
+            "CREATE INDEX IF NOT EXISTS qunzu_identities_status ON qunzu_identities (status, submitted_ts)",
+            # One row per person: bindings update it, so concurrent bindings of the
+            # same identity conflict and the accounts-per-identity cap stays exact.
+            """CREATE TABLE IF NOT EXISTS qunzu_identity_accounts (
+                fingerprint TEXT PRIMARY KEY,
+                accounts INTEGER NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS qunzu_realname_attempts (
+                user_id TEXT NOT NULL,
+                ts BIGINT NOT NULL,
+                outcome TEXT NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_realname_attempts_user_ts ON qunzu_realname_attempts (user_id, ts)",
+            """CREATE TABLE IF NOT EXISTS qunzu_conventions (
+                user_id TEXT PRIMARY KEY,
+                version TEXT NOT NULL,
+                accepted_ts BIGINT NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS qunzu_realname_links (
+                token_hash TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                created_ts BIGINT NOT NULL,
+                expires_ts BIGINT NOT NULL,
+                used_ts BIGINT
+            )""",
+            # Art. 11 黑名单. `fingerprint` is set for identity entries and for user
+            # entries of verified users, so one entry covers every account of a person.
+            """CREATE TABLE IF NOT EXISTS qunzu_blacklist (
+                id TEXT PRIMARY KEY,
+                subject_type TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                fingerprint TEXT,
+                reason TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                created_ts BIGINT NOT NULL,
+                until_ts BIGINT,
+                lifted_ts BIGINT,
+                lifted_by TEXT,
+                lift_reason TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_blacklist_subject ON qunzu_blacklist (subject)",
+            "CREATE INDEX IF NOT EXISTS qunzu_blacklist_fingerprint ON qunzu_blacklist (fingerprint)",
+        ),
+    ),
+    Migration(
+        3,
+        "tickets: content flags and holds (Art. 10), later reports (Art. 12)",
+        (
+            # One queue for everything a person must look at. `source` says where it came
+            # from (content_flag | content_hold | user_report | matrix_report); `rule` is the
+            # content category that matched, `category` the report category whose severity
+            # set `deadline_ts`. Content is never stored here, only its SHA-256 digest.
+            """CREATE TABLE IF NOT EXISTS qunzu_tickets (
+                id TEXT PRIMARY KEY,
+                source TEXT NOT NULL,
+                status TEXT NOT NULL,
+                category TEXT NOT NULL,
+                rule TEXT,
+                room_id TEXT,
+                event_id TEXT,
+                accused TEXT,
+                reporter TEXT,
+                reason TEXT NOT NULL,
+                content_digest TEXT,
+                created_ts BIGINT NOT NULL,
+                deadline_ts BIGINT NOT NULL,
+                resolved_ts BIGINT,
+                resolved_by TEXT,
+                outcome TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_tickets_status_deadline ON qunzu_tickets (status, deadline_ts)",
+            "CREATE INDEX IF NOT EXISTS qunzu_tickets_accused ON qunzu_tickets (accused, created_ts)",
+            "CREATE INDEX IF NOT EXISTS qunzu_tickets_room ON qunzu_tickets (room_id, created_ts)",
+            # Synapse may check one event more than once (retries, federation): one
+            # content ticket per event and source.
+            """CREATE UNIQUE INDEX IF NOT EXISTS qunzu_tickets_content_event ON qunzu_tickets (source, event_id)
+                WHERE source IN ('content_flag', 'content_hold')""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

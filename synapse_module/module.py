@@ -9,13 +9,16 @@ from synapse.module_api import ModuleApi
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
 from .audit import AuditChain
+from .blacklist import Blacklist
 from .callbacks import Callbacks
 from .clock import SynapseClock
 from .config import QunzuConfig, parse_module_config
 from .errors import QunzuConfigError
 from .facts import FactsSource
-from .http import admin_audit, health, me
+from .http import admin_audit, admin_blacklist, admin_jobs, admin_users, health, me, realname
 from .http.resource import PREFIX, QunzuResource
+from .jobs import Jobs
+from .realname import RealnameService
 from .store import QunzuStore
 
 logger = logging.getLogger(__name__)
@@ -33,7 +36,10 @@ class QunzuModule:
         self.api = api
         self.clock = SynapseClock(api)
         self.store = QunzuStore(api, self.clock, AuditChain(config.key))
+        self.realname = RealnameService(self)
+        self.blacklist = Blacklist(self)
         self.facts = FactsSource(self)
+        self.jobs = Jobs(self)
         self._state = "starting"
         self._schema_version = 0
 
@@ -44,7 +50,19 @@ class QunzuModule:
             user_may_invite=callbacks.user_may_invite,
             user_may_create_room=callbacks.user_may_create_room,
         )
-        routes = [*health.routes(self), *me.routes(self), *admin_audit.routes(self)]
+        api.register_third_party_rules_callbacks(
+            on_create_room=callbacks.on_create_room,
+            on_user_deactivation_status_changed=callbacks.on_user_deactivation_status_changed,
+        )
+        routes = [
+            *health.routes(self),
+            *me.routes(self),
+            *realname.routes(self),
+            *admin_users.routes(self),
+            *admin_blacklist.routes(self),
+            *admin_audit.routes(self),
+            *admin_jobs.routes(self),
+        ]
         api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
 
         if config.realname_provider == "checksum":
@@ -53,6 +71,7 @@ class QunzuModule:
                 "format and check digit, nobody is really verified. Use it for development only."
             )
         api.run_as_background_process("qunzu_setup", self._setup)
+        self.jobs.schedule()
 
     @staticmethod
     def parse_config(config: dict[str, Any]) -> QunzuConfig:
@@ -114,8 +133,9 @@ class QunzuModule:
             "user_id": user_id,
             "staff": is_staff,
             "exempt": facts.exempt,
-            "verification": {"status": "verified" if facts.verified else "unverified"},
+            "verification": await self.realname.masked_status(user_id),
             "convention": {"current_version": policy.convention.version, "accepted": facts.convention_accepted},
+            "blacklisted": facts.blacklisted,
             "language": self.config.language,
         }
 

@@ -10,9 +10,9 @@ A handler is ``async def handler(ctx: Context) -> None`` decorated with
 from __future__ import annotations
 
 from bot.commands import REGISTRY, Registry
-from bot.handlers import help, me
+from bot.handlers import help, me, verify
 
-__all__ = ["builtin_registry", "help", "me"]
+__all__ = ["builtin_registry", "help", "me", "verify"]
 
 
 def builtin_registry() -> Registry:

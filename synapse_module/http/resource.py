@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseRequest
+from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseRequest, parse_json_object_from_request
 from synapse.module_api.errors import Codes, SynapseError
 
 from ..errors import Refusal
 from ..refusals import refusal_error
+from ..texts import text
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -41,7 +42,8 @@ class Caller:
     is_staff: bool
 
 
-Handler = Callable[[SynapseRequest, Caller, Mapping[str, str]], Awaitable[tuple[int, Any]]]
+# A handler returns (status, JSON), or None after writing the response itself (HTML pages).
+Handler = Callable[[SynapseRequest, Caller, Mapping[str, str]], Awaitable[tuple[int, Any] | None]]
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class QunzuResource(DirectServeJsonResource):
         self._module = module
         self._routes = tuple(routes)
 
-    async def _async_render(self, request: SynapseRequest) -> tuple[int, Any]:
+    async def _async_render(self, request: SynapseRequest) -> tuple[int, Any] | None:
         method = request.method.decode("ascii")
         method = "GET" if method == "HEAD" else method
         path = "/" + "/".join(segment.decode("utf-8", "replace") for segment in request.postpath or [])
@@ -118,6 +120,19 @@ class QunzuResource(DirectServeJsonResource):
         if access is Access.STAFF and not is_staff:
             raise SynapseError(403, "Only compliance staff may use this endpoint", Codes.FORBIDDEN)
         return Caller(user_id, is_staff)
+
+
+def json_body(request: SynapseRequest) -> dict[str, Any]:
+    """The request's JSON object; malformed JSON is a 400 (M_NOT_JSON / M_BAD_JSON)."""
+    return parse_json_object_from_request(request)
+
+
+def required_reason(body: Mapping[str, Any], language: str) -> str:
+    """The non-empty `reason` staff must give for actions that are audited with it."""
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 1000:
+        raise SynapseError(400, text("reason_required", language), Codes.MISSING_PARAM)
+    return reason.strip()
 
 
 def _query_keys(request: SynapseRequest) -> list[str]:

@@ -14,15 +14,21 @@ from ..audit import AuditChain
 from ..clock import Clock
 from ..migrations import MigrationResult, migrate_txn
 from .audit import AuditStore
+from .blacklist import BlacklistStore
+from .identities import IdentityStore
+from .tickets import TicketStore
 
 
 class QunzuStore:
-    """The module's tables: `store.audit`, and one attribute per later concern."""
+    """The module's tables, one attribute per concern."""
 
     def __init__(self, api: ModuleApi, clock: Clock, chain: AuditChain) -> None:
         self._api = api
         self._clock = clock
         self.audit = AuditStore(api, clock, chain)
+        self.identities = IdentityStore(api, clock)
+        self.blacklist = BlacklistStore(api, clock)
+        self.tickets = TicketStore(api, clock)
 
     async def migrate(self, instance: str) -> MigrationResult:
         """Create or upgrade the schema (idempotent, safe across processes)."""

@@ -156,7 +156,7 @@ def test_python_m_bot_stops_gracefully_on_signal(tmp_path, sig):
     config = {
         "homeserver": f"http://127.0.0.1:{_closed_port()}",
         "user_id": "@qunzu:localhost",
-        "password": "pw",
+        "password": "s3cret-Passw0rd",
         "state_db": str(tmp_path / "state.sqlite"),
     }
     path = tmp_path / "bot.yaml"
@@ -174,4 +174,4 @@ def test_python_m_bot_stops_gracefully_on_signal(tmp_path, sig):
     assert proc.returncode == 0, log
     assert "Traceback" not in log
     assert "bot stopped" in log
-    assert "pw" not in log.replace("pwd", "")
+    assert "s3cret" not in log

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from bot.commands import CommandSpec, Handler, Registry, Scope
+from bot.dispatcher import Dispatcher
 from bot.errors import MatrixError, QunzuApiError, UsageError
-from bot.events import Invite
+from bot.events import EncryptedRoom, Invite
 
 from .conftest import ALICE, BOT, DM, NOW_MS, ROOM, message
 
@@ -250,3 +251,41 @@ async def test_broken_state_does_not_stop_dispatching(dispatcher, client, state,
         await dispatcher.on_message(message("!help"))
     assert client.sent == []
     assert any("failed to dispatch" in r.getMessage() for r in caplog.records)
+
+
+async def test_housekeeping_failure_does_not_stop_syncing(dispatcher, state, caplog):
+    await state.close()
+    with caplog.at_level(logging.ERROR, logger="bot.dispatcher"):
+        await dispatcher.on_synced()
+    assert any("housekeeping" in r.getMessage() for r in caplog.records)
+
+
+async def test_encrypted_direct_chat_gets_one_plain_notice_ever(dispatcher, client, state, registry, api, clock):
+    await dispatcher.on_encrypted_room(EncryptedRoom(DM, is_direct=True))
+    await dispatcher.on_encrypted_room(EncryptedRoom(DM, is_direct=True))
+    [notice] = client.sent
+    assert (notice.room_id, notice.notice, notice.reply_to) == (DM, True, None)
+    assert notice.text.startswith("This direct chat is end-to-end encrypted. I cannot read encrypted messages")
+    # A restarted bot (same state) does not say it again.
+    again = Dispatcher(client=client, state=state, api=api, registry=registry, language="en", clock=clock)
+    await again.on_encrypted_room(EncryptedRoom(DM, is_direct=True))
+    assert len(client.sent) == 1
+
+
+async def test_encrypted_group_room_is_only_logged(dispatcher, client, caplog):
+    with caplog.at_level(logging.INFO, logger="bot.dispatcher"):
+        await dispatcher.on_encrypted_room(EncryptedRoom(ROOM, is_direct=False))
+    assert client.sent == []
+    assert any("end-to-end encrypted" in r.getMessage() for r in caplog.records)
+
+
+async def test_encrypted_notice_that_cannot_be_sent_is_dropped_not_queued(dispatcher, client, state):
+    client.fail_with = MatrixError("send failed", errcode=None, retryable=True)
+    await dispatcher.on_encrypted_room(EncryptedRoom(DM, is_direct=True))
+    client.fail_with = None
+    await dispatcher.on_synced()
+    assert client.sent == []
+    assert await state.outbox_size() == 0
+    # The dispatcher keeps working.
+    await dispatcher.on_message(message("!help"))
+    assert client.texts[0].startswith("Commands you can use here:")

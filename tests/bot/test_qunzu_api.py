@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import QunzuApiError
-from bot.qunzu_api import BAD_RESPONSE_ERRCODE, NETWORK_ERRCODE, QunzuApi, path_segment
+from bot.qunzu_api import BAD_RESPONSE_ERRCODE, NETWORK_ERRCODE, QunzuApi, RealnameLink, path_segment
 
 PREFIX = "/_synapse/client/qunzu/v1"
 
@@ -152,3 +152,64 @@ async def test_timeout_is_status_0(server):
     finally:
         await api.close()
     assert info.value.status == 0
+
+
+@pytest.fixture
+async def links_server() -> AsyncIterator[tuple[str, list[object]]]:
+    """``POST /admin/realname/links``: a link for one user, 409 for a verified one, junk for another."""
+    seen: list[object] = []
+
+    async def links(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append((request.headers.get("Authorization"), body))
+        if body["user_id"] == "@verified:localhost":
+            return web.json_response(
+                {"errcode": "M_FORBIDDEN", "error": "你已完成实名认证。", "cn.qunzu.reason": "already_verified"},
+                status=409,
+            )
+        if body["user_id"] == "@junk:localhost":
+            return web.json_response({"url": 42, "expires_at": "soon"})
+        return web.json_response({"url": "https://hs.example/form?t=abc", "expires_at": 1_700_001_800_000})
+
+    app = web.Application()
+    app.router.add_post(PREFIX + "/admin/realname/links", links)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}{PREFIX}", seen
+    await runner.cleanup()
+
+
+async def test_realname_link_asks_for_the_user_with_the_bots_token(links_server):
+    url, seen = links_server
+    api = QunzuApi(url, lambda: "bot-token", language="en")
+    try:
+        link = await api.realname_link("@alice:localhost")
+    finally:
+        await api.close()
+    assert link == RealnameLink(url="https://hs.example/form?t=abc", expires_at_ms=1_700_001_800_000)
+    assert seen == [("Bearer bot-token", {"user_id": "@alice:localhost"})]
+
+
+async def test_realname_link_refused_for_a_verified_user_carries_the_servers_text(links_server):
+    url, _ = links_server
+    api = QunzuApi(url, lambda: "bot-token", language="en")
+    try:
+        with pytest.raises(QunzuApiError) as info:
+            await api.realname_link("@verified:localhost")
+    finally:
+        await api.close()
+    assert (info.value.status, info.value.reason, info.value.message) == (409, "already_verified", "你已完成实名认证。")
+
+
+async def test_realname_link_without_a_usable_url_is_a_bad_response(links_server):
+    url, _ = links_server
+    api = QunzuApi(url, lambda: "bot-token", language="en")
+    try:
+        with pytest.raises(QunzuApiError) as info:
+            await api.realname_link("@junk:localhost")
+    finally:
+        await api.close()
+    assert info.value.errcode == BAD_RESPONSE_ERRCODE
+    assert info.value.message == "The group governance service failed (200). Please try again later."

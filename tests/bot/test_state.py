@@ -103,3 +103,40 @@ async def test_outbox_drops_after_too_many_attempts_or_permanent_failure(state, 
     other = await state.enqueue("!r:x", "hi")
     assert await state.mark_failed(other, permanent=True) is True
     assert await state.outbox_size() == 0
+
+
+async def test_an_encrypted_room_is_claimed_once_across_restarts(tmp_path, clock):
+    path = tmp_path / "state.sqlite"
+    st = await BotState.open(path, clock)
+    assert await st.claim_encrypted_room("!e2e:localhost") is True
+    assert await st.claim_encrypted_room("!e2e:localhost") is False
+    await st.close()
+    st = await BotState.open(path, clock)
+    try:
+        assert await st.claim_encrypted_room("!e2e:localhost") is False
+        assert await st.claim_encrypted_room("!other:localhost") is True
+    finally:
+        await st.close()
+
+
+async def test_a_version_1_database_is_migrated_keeping_its_data(tmp_path, clock):
+    path = tmp_path / "state.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE handled_events (event_id TEXT PRIMARY KEY, handled_ms INTEGER NOT NULL);"
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, room_id TEXT NOT NULL, body TEXT NOT NULL,"
+            " reply_to TEXT, notice INTEGER NOT NULL, txn_id TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+            " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL);"
+            "CREATE TABLE direct_rooms (room_id TEXT PRIMARY KEY);"
+            "INSERT INTO kv VALUES ('sync_token', 's9');"
+            "PRAGMA user_version = 1;"
+        )
+    db.close()
+    st = await BotState.open(path, clock)
+    try:
+        assert await st.schema_version() == SCHEMA_VERSION
+        assert await st.sync_token() == "s9"
+        assert await st.claim_encrypted_room("!e2e:localhost") is True
+    finally:
+        await st.close()

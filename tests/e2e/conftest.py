@@ -24,6 +24,8 @@ from nio import AsyncClient
 
 from devtools.homeserver import Account, SynapseProcess, free_port, module_block, render_config, sqlite_database
 
+from .matrix import Matrix
+
 PG_DSN = os.environ.get("QUNZU_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 
 
@@ -188,3 +190,25 @@ async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def qunzu_api(synapse: SynapseProcess, http_session: aiohttp.ClientSession) -> QunzuHttp:
     return QunzuHttp(http_session, synapse.base_url)
+
+
+@pytest.fixture
+def as_user(synapse: SynapseProcess, http_session: aiohttp.ClientSession) -> Callable[..., Matrix]:
+    """`as_user(account, server=None)`: raw client-server calls as that account."""
+
+    def make(account: Account, server: SynapseProcess | None = None) -> Matrix:
+        return Matrix(http_session, (server or synapse).base_url, account)
+
+    return make
+
+
+@pytest.fixture
+def member(synapse: SynapseProcess, as_user: Callable[..., Matrix]) -> Matrix:
+    """A fresh account on the shared server (not yet verified)."""
+    return as_user(synapse.register(fresh_localpart("member")))
+
+
+@pytest.fixture
+def staff(synapse: SynapseProcess, as_user: Callable[..., Matrix]) -> Matrix:
+    """A server admin on the shared server (compliance staff)."""
+    return as_user(synapse.register(fresh_localpart("staff"), admin=True))

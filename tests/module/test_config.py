@@ -47,7 +47,7 @@ def test_valid_config_is_parsed_with_defaults(key_file: Path) -> None:
         ({"language": "fr"}, "language: must be one of"),
         ({"staff": ["alice"]}, "staff: every entry must be a full Matrix user id"),
         ({"extra": 1}, "extra: is not a known key"),
-        ({"policy_file": "/nonexistent/policy.yaml"}, "policy_file:"),
+        ({"policy_file": "/nonexistent/policy.yaml"}, "policy:"),
     ],
 )
 def test_each_problem_is_one_line_naming_the_key(key_file: Path, changes: dict[str, Any], message: str) -> None:

@@ -21,6 +21,7 @@ from policies import (
     may_invite,
     may_join,
     may_moderate,
+    may_open_verification_chat,
     may_post,
     may_set_category,
     may_set_tier,
@@ -284,20 +285,14 @@ def test_level_c_user_is_refused_fourth_room_with_create_limit() -> None:
         ({"exempt": True, "blacklisted": True, "creation_revoked": True, **UNVERIFIED}, "minors"),
     ],
 )
-def test_may_create_allows_qualified_creators(
-    user_changes: dict[str, object], category: str
-) -> None:
+def test_may_create_allows_qualified_creators(user_changes: dict[str, object], category: str) -> None:
     assert may_create(user(**user_changes), category, POLICY).allowed
 
 
 def test_high_risk_category_may_demand_a_stronger_verification() -> None:
-    policy = load_policy_from_mapping(
-        {"categories": {"risk_rules": {"high": {"min_verification_level": 2}}}}
-    )
+    policy = load_policy_from_mapping({"categories": {"risk_rules": {"high": {"min_verification_level": 2}}}})
     assert may_create(user(), "general", policy).allowed
-    assert_refused(
-        may_create(user(), "news", policy), Reason.REALNAME_LEVEL_INSUFFICIENT, required_level=2
-    )
+    assert_refused(may_create(user(), "news", policy), Reason.REALNAME_LEVEL_INSUFFICIENT, required_level=2)
 
 
 def test_disabled_category_cannot_be_created() -> None:
@@ -479,9 +474,7 @@ def test_suspended_admin_may_not_moderate(
     assert_refused(may_moderate(user(**user_changes), room(**room_changes), POLICY), reason)
 
 
-@pytest.mark.parametrize(
-    "user_changes", [{}, {"exempt": True, "admin_suspended": True, "blacklisted": True}]
-)
+@pytest.mark.parametrize("user_changes", [{}, {"exempt": True, "admin_suspended": True, "blacklisted": True}])
 def test_admin_in_good_standing_may_moderate(user_changes: dict[str, object]) -> None:
     assert may_moderate(user(**user_changes), room(), POLICY).allowed
 
@@ -495,9 +488,7 @@ def test_admin_in_good_standing_may_moderate(user_changes: dict[str, object]) ->
         (True, "m.room.topic", True),
     ],
 )
-def test_only_the_service_account_changes_protected_state(
-    is_service: bool, event_type: str, allowed: bool
-) -> None:
+def test_only_the_service_account_changes_protected_state(is_service: bool, event_type: str, allowed: bool) -> None:
     decision = may_change_state(is_service, event_type)
     assert decision.allowed is allowed
     if not allowed:
@@ -543,15 +534,11 @@ def test_tier_beyond_the_owner_level_or_needing_staff_is_refused(
     ("owner_level", "tier", "staff"),
     [("B", "medium", False), ("A", "large", False), (None, "large", False), ("E", "huge", True)],
 )
-def test_tier_within_the_owner_level_or_by_staff_is_allowed(
-    owner_level: str | None, tier: str, staff: bool
-) -> None:
+def test_tier_within_the_owner_level_or_by_staff_is_allowed(owner_level: str | None, tier: str, staff: bool) -> None:
     assert may_set_tier(owner_level, tier, POLICY, staff_decision=staff).allowed
 
 
-@pytest.mark.parametrize(
-    ("existing", "allowed"), [(0, True), (2, True), (3, False), (7, False)]
-)
+@pytest.mark.parametrize(("existing", "allowed"), [(0, True), (2, True), (3, False), (7, False)])
 def test_one_identity_verifies_at_most_three_accounts(existing: int, allowed: bool) -> None:
     decision = may_bind_identity(existing, POLICY)
     assert decision.allowed is allowed
@@ -594,9 +581,7 @@ def test_join_approval_is_needed_from_large_rooms_and_in_high_risk_categories(
         ({"member_count": 600}, "knock"),
     ],
 )
-def test_public_rooms_needing_approval_must_switch_to_knock(
-    room_changes: dict[str, object], rule: str | None
-) -> None:
+def test_public_rooms_needing_approval_must_switch_to_knock(room_changes: dict[str, object], rule: str | None) -> None:
     assert required_join_rule(room(**room_changes), POLICY) == rule
 
 
@@ -613,9 +598,7 @@ def test_public_rooms_needing_approval_must_switch_to_knock(
         ({"owner_level": None, "granted_tier": "huge"}, 3000),
     ],
 )
-def test_member_cap_follows_owner_level_staff_grants_and_the_ceiling(
-    room_changes: dict[str, object], cap: int
-) -> None:
+def test_member_cap_follows_owner_level_staff_grants_and_the_ceiling(room_changes: dict[str, object], cap: int) -> None:
     assert member_cap(room(**room_changes), POLICY) == cap
 
 
@@ -633,7 +616,25 @@ def test_owner_level_allowing_huge_still_needs_a_staff_grant_for_huge_rooms() ->
         ({"tier": "no_such_tier", "member_count": 10}, "small"),
     ],
 )
-def test_effective_tier_is_the_larger_of_recorded_and_counted(
-    room_changes: dict[str, object], tier: str
-) -> None:
+def test_effective_tier_is_the_larger_of_recorded_and_counted(room_changes: dict[str, object], tier: str) -> None:
     assert effective_tier(room(**room_changes), POLICY) == tier
+
+
+# --- the verification channel (Art. 6) ------------------------------------------------
+
+
+def test_unverified_user_may_message_the_bot_in_the_verification_chat() -> None:
+    unverified = user(**UNVERIFIED, convention_accepted=False)
+    assert may_post(unverified, room(verification_dm=True), NOW, POLICY).allowed
+
+
+def test_verification_chat_does_not_open_state_events() -> None:
+    decision = may_post(user(**UNVERIFIED), room(verification_dm=True), NOW, POLICY, is_message=False)
+    assert_refused(decision, Reason.REALNAME_REQUIRED)
+
+
+def test_verification_chat_stays_closed_to_the_blacklisted() -> None:
+    banned = user(**UNVERIFIED, blacklisted=True)
+    assert_refused(may_post(banned, room(verification_dm=True), NOW, POLICY), Reason.BLACKLISTED)
+    assert_refused(may_open_verification_chat(banned), Reason.BLACKLISTED)
+    assert may_open_verification_chat(user(**UNVERIFIED)).allowed

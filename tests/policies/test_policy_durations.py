@@ -75,7 +75,5 @@ def test_parse_duration_refuses_zero_negative_absurd_and_garbage(text: str, frag
         (0, "en", "0 seconds"),
     ],
 )
-def test_format_duration_writes_largest_units_first(
-    seconds: int | None, language: str, text: str
-) -> None:
+def test_format_duration_writes_largest_units_first(seconds: int | None, language: str, text: str) -> None:
     assert format_duration(seconds, language) == text

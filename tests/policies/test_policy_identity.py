@@ -58,9 +58,7 @@ def test_valid_id_numbers_are_accepted_and_normalised(text: str, normalised: str
         ("110105180001010011", TODAY, "early"),
     ],
 )
-def test_invalid_id_numbers_are_refused_with_the_problem(
-    text: str, today: datetime.date, fragment: str
-) -> None:
+def test_invalid_id_numbers_are_refused_with_the_problem(text: str, today: datetime.date, fragment: str) -> None:
     with pytest.raises(InvalidIdentity) as caught:
         validate_id_number(text, today)
     assert caught.value.field == "id_number"
@@ -112,9 +110,7 @@ def test_mainland_mobile_numbers_are_accepted(text: str, normalised: str) -> Non
     assert validate_phone(text) == normalised
 
 
-@pytest.mark.parametrize(
-    "text", ["12800000000", "1380000000", "138000000000", "+1 13800000000", "abc", ""]
-)
+@pytest.mark.parametrize("text", ["12800000000", "1380000000", "138000000000", "+1 13800000000", "abc", ""])
 def test_bad_phone_numbers_are_refused(text: str) -> None:
     with pytest.raises(InvalidIdentity) as caught:
         validate_phone(text)

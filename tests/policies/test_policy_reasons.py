@@ -36,8 +36,10 @@ def test_reason_values_are_exactly_the_codes_of_the_design() -> None:
 
 
 def test_reason_is_a_str_usable_as_the_code_itself() -> None:
-    assert Reason.ROOM_FULL == "room_full"
+    assert isinstance(Reason.ROOM_FULL, str)
+    assert str(Reason.ROOM_FULL) == "room_full"
     assert f"{Reason.ROOM_FULL}" == "room_full"
+    assert Reason("room_full") is Reason.ROOM_FULL
 
 
 @pytest.mark.parametrize(
@@ -51,9 +53,7 @@ def test_reason_is_a_str_usable_as_the_code_itself() -> None:
         (Reason.PROTECTED_STATE, 403, "M_FORBIDDEN"),
     ],
 )
-def test_each_reason_has_its_http_status_and_errcode(
-    reason: Reason, status: int, errcode: str
-) -> None:
+def test_each_reason_has_its_http_status_and_errcode(reason: Reason, status: int, errcode: str) -> None:
     assert HTTP_STATUS[reason] == status
     assert ERRCODE[reason] == errcode
 

@@ -83,9 +83,7 @@ def test_activity_tier_of_follows_messages_in_seven_days(messages: int, tier: st
         ("E", 100, "small"),
     ],
 )
-def test_max_members_for_level_is_the_largest_tier_the_level_allows(
-    level: str, members: int, tier: str
-) -> None:
+def test_max_members_for_level_is_the_largest_tier_the_level_allows(level: str, members: int, tier: str) -> None:
     assert max_members_for_level(level, POLICY) == members
     assert max_tier_for_level(level, POLICY) == tier
 
@@ -114,9 +112,7 @@ def test_unknown_level_or_tier_is_a_programming_error() -> None:
     ("score", "days", "result"),
     [(80, 0, 80), (80, 6, 80), (80, 7, 81), (80, 70, 90), (119, 700, 120), (50, -7, 50)],
 )
-def test_credit_recovers_one_point_per_seven_clean_days_up_to_max(
-    score: int, days: int, result: int
-) -> None:
+def test_credit_recovers_one_point_per_seven_clean_days_up_to_max(score: int, days: int, result: int) -> None:
     assert recovered_credit(score, days, POLICY) == result
 
 

@@ -1,0 +1,76 @@
+"""The blacklist (黑名单, Art. 11): adding and lifting entries, and who they cover.
+
+A user entry also covers the identity behind the account (if verified), so
+every account that identity verifies is blocked and it cannot verify a new
+one. An identity entry is keyed by the keyed fingerprint of the ID number:
+the number itself is never stored.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from policies import InvalidIdentity, Reason
+from policies.identity import validate_id_number
+
+from .crypto import identity_fingerprint
+from .errors import Refusal
+from .realname import china_today
+from .store.blacklist import BlacklistEntry, SubjectType
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+
+class Blacklist:
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._store = module.store.blacklist
+
+    async def add(
+        self, actor: str, subject_type: SubjectType, subject: str, reason: str, until_ms: int | None
+    ) -> BlacklistEntry:
+        """Blacklist a user, a room or an identity (given as the ID number, stored as a fingerprint)."""
+        fingerprint: str | None = None
+        shown_subject = subject
+        if subject_type == "identity":
+            try:
+                number = validate_id_number(subject, china_today(self._module.clock.now_ms()))
+            except InvalidIdentity as exc:
+                raise Refusal(Reason.INVALID_IDENTITY, {"field": exc.field}) from None
+            fingerprint = identity_fingerprint(self._module.config.key, number)
+            shown_subject = f"identity:{fingerprint[:16]}"
+        elif subject_type == "user":
+            record = await self._module.store.identities.gate_record(subject)
+            fingerprint = record.fingerprint
+        entry_id = "bl_" + secrets.token_hex(8)
+        entry = await self._store.add(entry_id, subject_type, shown_subject, fingerprint, reason, actor, until_ms)
+        await self._module.store.audit.append(
+            actor,
+            "blacklist.add",
+            shown_subject,
+            {"id": entry_id, "type": subject_type, "until": until_ms, "covers_identity": fingerprint is not None},
+        )
+        await self._invalidate(subject if subject_type == "user" else None, fingerprint)
+        return entry
+
+    async def lift(self, actor: str, entry_id: str, reason: str) -> bool:
+        found = await self._store.get(entry_id)
+        if found is None or not await self._store.lift(entry_id, actor, reason):
+            return False
+        entry, fingerprint = found
+        await self._module.store.audit.append(actor, "blacklist.lift", entry.subject, {"id": entry_id})
+        await self._invalidate(entry.subject if entry.subject_type == "user" else None, fingerprint)
+        return True
+
+    async def list(self, active_only: bool, limit: int) -> list[dict[str, Any]]:
+        now = self._module.clock.now_ms()
+        return [entry.as_json(now) for entry in await self._store.list(active_only, limit)]
+
+    async def _invalidate(self, user_id: str | None, fingerprint: str | None) -> None:
+        users = set(await self._module.store.identities.accounts_of(fingerprint)) if fingerprint else set()
+        if user_id:
+            users.add(user_id)
+        for user in users:
+            await self._module.realname.gate.invalidate_everywhere(user)

@@ -1,0 +1,69 @@
+"""A per-process cache that Synapse invalidates across workers.
+
+Synapse's `@cached` needs a Synapse `Clock` on the owning object, which the
+module API does not hand out. `register_cached_function` and
+`invalidate_cache` only need an object with `invalidate(keys)` and a stable
+`__module__`/`__name__`, so this small LRU provides exactly that. A load that
+raced an invalidation is not stored (generation check), so a stale value can
+never outlive the invalidation that should have removed it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar, cast
+
+from synapse.module_api import CachedFunction, ModuleApi
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class InvalidatableCache(Generic[K, V]):
+    """LRU of `loader(key)` results, invalidated locally and through replication."""
+
+    def __init__(self, name: str, loader: Callable[[K], Awaitable[V]], max_entries: int = 10_000) -> None:
+        # Replication finds the cache by "<module>.<name>" on every process.
+        self.__module__ = "synapse_module.cache"
+        self.__name__ = name
+        self._loader = loader
+        self._max = max_entries
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._generation = 0
+
+    async def get(self, key: K) -> V:
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        generation = self._generation
+        value = await self._loader(key)
+        if generation == self._generation:
+            self._entries[key] = value
+            if len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return value
+
+    def invalidate(self, keys: tuple[Any, ...]) -> None:
+        """Drop one key (called by Synapse's replication with the key tuple)."""
+        self._generation += 1
+        self._entries.pop(cast(K, keys[0] if len(keys) == 1 else keys), None)
+
+    def invalidate_all(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+
+
+class ClusterCache(InvalidatableCache[K, V]):
+    """An `InvalidatableCache` registered with Synapse so that other workers drop keys too."""
+
+    def __init__(
+        self, api: ModuleApi, name: str, loader: Callable[[K], Awaitable[V]], max_entries: int = 10_000
+    ) -> None:
+        super().__init__(name, loader, max_entries)
+        self._api = api
+        api.register_cached_function(cast(CachedFunction[Any], self))
+
+    async def invalidate_everywhere(self, key: K) -> None:
+        """Drop `key` here and, through the replication stream, on every other process."""
+        await self._api.invalidate_cache(cast(CachedFunction[Any], self), (key,))

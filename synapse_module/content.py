@@ -1,0 +1,468 @@
+"""The content guard (Art. 10): term files, reloads, and the checks of events and media.
+
+The decisions are pure (``policies.content``); this file does the I/O around them:
+
+- reads the operator's term, allow and media-hash files and builds one
+  ``Matcher`` per list version; at start a missing or bad file stops Synapse;
+- every process checks the files for changes (inode, size, mtime) every
+  ``content.reload_interval`` and rebuilds in a thread, so messages never wait
+  for a rebuild; a bad edit keeps the previous version and is logged and audited;
+- ``check_event`` finds the texts of an event and scans them: the hot path reads
+  nothing from the database, it writes evidence (audit record, ticket) only when a
+  rule matched;
+- ``check_media`` hashes uploads and remote media with SHA-256 against the blocklist;
+- ``strip_encryption`` takes ``m.room.encryption`` out of a createRoom request.
+
+Evidence never holds content or terms: the audit record names the rule (content
+category), the report category and a SHA-256 digest of the event content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from synapse.module_api import NOT_SPAM, EventBase
+from synapse.module_api.errors import Codes, ConfigError
+
+from policies import Decision, Policy, Reason
+from policies.content import ContentHit, Matcher, TermList, content_decision, parse_hash_list, parse_terms, strip_html
+from policies.messages import resolve_language
+from policies.model import Content
+
+from .audit import canonical_json
+from .errors import QunzuError, Refusal
+from .refusals import refusal_error, refusal_fields
+from .store.tickets import NewTicket, TicketSource
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_TERMS_DIR: Final = Path(str(importlib.resources.files("policies") / "terms"))
+
+# Message types whose `body` may be a caption next to a file name (MSC2530).
+_FILE_MSGTYPES: Final = frozenset({"m.file", "m.image", "m.video", "m.audio"})
+
+
+class ContentListError(QunzuError):
+    """A term, allow or hash file is missing or malformed (the message names the file, never a term)."""
+
+
+@dataclass(frozen=True)
+class ContentLists:
+    """One version of the lists: the matcher, the media hashes and what they were read from."""
+
+    matcher: Matcher
+    media_hashes: frozenset[str]
+    # (path, inode, size, mtime_ns) of every file: a change anywhere means a reload.
+    signature: tuple[tuple[str, int, int, int], ...]
+    # SHA-256 of each category's files (and of the allow and hash lists), for the audit log.
+    digests: Mapping[str, str]
+
+
+def list_paths(rules: Content, policy_file: str | None) -> dict[str, tuple[Path, ...]]:
+    """Every file of the content rules, by what it is for (a category, ``allow``, ``media``)."""
+    base = _terms_dir(rules, policy_file)
+
+    def resolve(names: tuple[str, ...]) -> tuple[Path, ...]:
+        return tuple(Path(name) if Path(name).is_absolute() else base / name for name in names)
+
+    paths = {name: resolve(rule.lists) for name, rule in rules.categories.items() if rule.enabled}
+    paths["allow"] = resolve(rules.allow_lists)
+    paths["media"] = resolve(rules.media_hashes.lists)
+    return paths
+
+
+def _terms_dir(rules: Content, policy_file: str | None) -> Path:
+    if rules.terms_dir is None:
+        return BUNDLED_TERMS_DIR
+    terms_dir = Path(rules.terms_dir)
+    if not terms_dir.is_absolute() and policy_file is not None:
+        # Relative to the policy file, which is where an operator keeps both.
+        terms_dir = Path(policy_file).parent / terms_dir
+    return terms_dir
+
+
+def load_lists(rules: Content, policy_file: str | None) -> ContentLists:
+    """Read every list file and build the matcher (blocking I/O: run it in a thread after start).
+
+    Raises:
+        ContentListError: a file is missing, unreadable, not UTF-8 or (hash lists) malformed.
+    """
+    paths = list_paths(rules, policy_file)
+    signature = []
+    digests: dict[str, str] = {}
+    texts: dict[str, list[str]] = {}
+    for name, files in paths.items():
+        digest = hashlib.sha256()
+        texts[name] = []
+        for path in files:
+            data, stat = _read(path)
+            signature.append((str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns))
+            digest.update(hashlib.sha256(data).digest())
+            try:
+                texts[name].append(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ContentListError(f"content list {path}: not UTF-8 text") from None
+        digests[name] = digest.hexdigest()
+    hashes: set[str] = set()
+    for path, text in zip(paths["media"], texts["media"], strict=True):
+        try:
+            hashes |= parse_hash_list(text, str(path))
+        except ValueError as exc:
+            raise ContentListError(f"content list {exc}") from None
+    lists = [
+        TermList(name, rule.action, tuple(term for text in texts[name] for term in parse_terms(text)))
+        for name, rule in rules.categories.items()
+        if rule.enabled
+    ]
+    allow = [term for text in texts["allow"] for term in parse_terms(text)]
+    return ContentLists(Matcher(lists, allow), frozenset(hashes), tuple(signature), digests)
+
+
+def _read(path: Path) -> tuple[bytes, os.stat_result]:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(), os.fstat(handle.fileno())
+    except FileNotFoundError:
+        raise ContentListError(f"content list {path}: file not found") from None
+    except OSError as exc:
+        raise ContentListError(f"content list {path}: cannot read: {exc.strerror}") from None
+
+
+def current_signature(lists: ContentLists) -> tuple[tuple[str, int, int, int], ...]:
+    """The files' signature now; a vanished file gives a signature that differs."""
+    entries = []
+    for path, *_ in lists.signature:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            entries.append((path, -1, -1, -1))
+            continue
+        entries.append((path, stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)
+
+
+def event_texts(event_type: str, content: Mapping[str, Any]) -> list[str]:
+    """Every human-readable text an event carries, for matching.
+
+    Message bodies and their HTML (tags stripped), the new content of edits
+    (``m.new_content``, so an edit cannot carry what the original could not),
+    file names and captions, reaction keys, room names and topics, and display
+    names in membership events. Unknown event types are checked by their ``body``.
+    """
+    texts: list[str] = []
+
+    def add(value: object) -> None:
+        if isinstance(value, str) and value:
+            texts.append(value)
+
+    def add_message(message: Mapping[str, Any]) -> None:
+        add(message.get("body"))
+        formatted = message.get("formatted_body")
+        if isinstance(formatted, str) and formatted:
+            texts.append(strip_html(formatted))
+        if message.get("msgtype") in _FILE_MSGTYPES:
+            add(message.get("filename"))
+
+    if event_type == "m.room.name":
+        add(content.get("name"))
+    elif event_type == "m.room.topic":
+        add(content.get("topic"))
+        blocks = content.get("m.topic")
+        if isinstance(blocks, list):
+            for block in blocks:
+                if isinstance(block, dict):
+                    add(block.get("body"))
+    elif event_type == "m.room.member":
+        add(content.get("displayname"))
+    elif event_type == "m.reaction":
+        relates = content.get("m.relates_to")
+        if isinstance(relates, dict):
+            add(relates.get("key"))
+    else:
+        add_message(content)
+        new_content = content.get("m.new_content")
+        if isinstance(new_content, dict):
+            add_message(new_content)
+    return texts
+
+
+def content_digest(content: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of an event's content: names it without repeating it."""
+    return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()
+
+
+def strip_encryption(config: dict[str, Any], policy: Policy) -> bool:
+    """Take ``m.room.encryption`` out of a createRoom request unless the policy allows it.
+
+    Called from ``on_create_room``, which may change the request: Element puts
+    encryption into ``initial_state`` of every new room and DM, and an encrypted
+    room can be screened by nobody, not even the bot that must read commands there.
+
+    Args:
+        config: the createRoom request body (changed in place).
+        policy: the active policy (``content.encryption``).
+
+    Returns:
+        True when an encryption event was removed.
+    """
+    initial_state = config.get("initial_state")
+    if not isinstance(initial_state, list):
+        return False
+    encryption = policy.content.encryption
+    if config.get("is_direct") is True and encryption.allow_direct_messages:
+        return False
+    creation = config.get("creation_content")
+    category = creation.get("cn.qunzu.category") if isinstance(creation, dict) else None
+    if category is None:
+        category = policy.categories.default_category
+    if category in encryption.allowed_categories:
+        return False
+    kept = [entry for entry in initial_state if not (isinstance(entry, dict) and entry.get("type") == "m.room.encryption")]
+    if len(kept) == len(initial_state):
+        return False
+    config["initial_state"] = kept
+    return True
+
+
+class ContentGuard:
+    """Holds the current lists on this process and applies the content rules."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._api = module.api
+        self._policy = module.config.policy
+        self._rules = module.config.policy.content
+        self._language = resolve_language(module.config.language)
+        self._instance = module.api.worker_name or "master"
+        try:
+            self._lists = load_lists(self._rules, module.config.policy_file)
+        except ContentListError as exc:
+            raise ConfigError(f"qunzu: {exc}") from None
+        self.version = 1
+        self._announced = False
+        self._reloading = False
+        # Every process holds its own matcher, so every process watches the files.
+        self._api.looping_background_call(
+            self.check_for_changes,
+            self._rules.reload_interval * 1000,
+            desc="qunzu_content_reload",
+            run_on_all_instances=True,
+        )
+
+    @property
+    def lists(self) -> ContentLists:
+        return self._lists
+
+    # --- reloading -------------------------------------------------------------------
+
+    async def check_for_changes(self) -> None:
+        """Reload when a file changed; audit the version in use once the schema is ready."""
+        if self._reloading:
+            return
+        self._reloading = True
+        try:
+            if not self._announced and self._module.health_state == "ready":
+                self._announced = True
+                await self._audit_version("content.lists_loaded")
+            if current_signature(self._lists) != self._lists.signature:
+                await self.reload(f"module:{self._instance}")
+        except Exception:
+            # A background job: log and try again at the next interval.
+            logger.exception("qunzu: checking content lists for changes failed")
+        finally:
+            self._reloading = False
+
+    async def reload(self, actor: str) -> bool:
+        """Read the files again and switch to the new version; keep the old one on errors.
+
+        Returns:
+            True when the new version is in use.
+        """
+        try:
+            lists = await self._api.defer_to_thread(load_lists, self._rules, self._module.config.policy_file)
+        except ContentListError as exc:
+            logger.warning("qunzu: content lists not reloaded, the previous version stays in use: %s", exc)
+            await self._module.store.audit.append(
+                actor, "content.reload_failed", "content", {"version": self.version, "error": str(exc)}
+            )
+            return False
+        self._lists = lists
+        self.version += 1
+        logger.info("qunzu: content lists reloaded (version %d, %d terms)", self.version, lists.matcher.term_count)
+        await self._audit_version("content.reload", actor)
+        return True
+
+    async def _audit_version(self, action: str, actor: str | None = None) -> None:
+        lists = self._lists
+        await self._module.store.audit.append(
+            actor or f"module:{self._instance}",
+            action,
+            "content",
+            {
+                "version": self.version,
+                "instance": self._instance,
+                "digests": dict(lists.digests),
+                "terms": lists.matcher.term_count,
+                "allow": lists.matcher.allow_count,
+                "media_hashes": len(lists.media_hashes),
+            },
+        )
+
+    # --- events ----------------------------------------------------------------------
+
+    async def check_event(self, event: EventBase, room_category: str) -> Decision | None:
+        """The content decision for an event, or None when content rules have nothing to say.
+
+        ``flag`` hits return None too (the event is delivered); their ticket is open.
+        """
+        if event.type == "m.room.encryption" and event.is_state():
+            return self.encryption_decision(room_category)
+        texts = event_texts(event.type, event.content)
+        if not texts:
+            return None
+        hit = self._lists.matcher.scan_all(texts)
+        if hit is None:
+            return None
+        source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
+        ticket = None
+        if hit.action != "block":
+            ticket = await self._open_ticket(source, hit, event.room_id, event.event_id, event.sender, event.content)
+        await self._evidence(hit, event.sender, event.content, event.type, event.room_id, ticket)
+        decision = content_decision(hit, self._policy, self._language, ticket=ticket)
+        return None if decision.allowed else decision
+
+    def encryption_decision(self, room_category: str) -> Decision | None:
+        """Enabling encryption in a room of this category: refused unless the policy allows it."""
+        encryption = self._rules.encryption
+        if room_category in encryption.allowed_categories:
+            return None
+        # protected_state: encryption is a room setting the platform keeps (see docs/content-rules.md).
+        return Decision.refuse(
+            Reason.PROTECTED_STATE, setting="m.room.encryption", explanation=encryption.explanation[self._language]
+        )
+
+    async def check_profile(self, user_id: str, displayname: str | None) -> None:
+        """A new global display name that breaks a rule is put before staff.
+
+        Synapse offers no callback that can refuse a display name (see
+        docs/content-rules.md), so this can only flag it after the fact.
+        """
+        if not displayname:
+            return
+        hit = self._lists.matcher.scan(displayname)
+        if hit is None:
+            return
+        content = {"displayname": displayname}
+        ticket = await self._open_ticket("content_flag", hit, None, None, user_id, content)
+        await self._evidence(hit, user_id, content, "profile.displayname", None, ticket)
+
+    async def _open_ticket(
+        self,
+        source: TicketSource,
+        hit: ContentHit,
+        room_id: str | None,
+        event_id: str | None,
+        accused: str,
+        content: Mapping[str, Any],
+    ) -> str:
+        rule = self._rules.categories[hit.category]
+        severity = self._policy.reports.categories[rule.report_category].severity
+        deadline = self._module.clock.now_ms() + self._policy.reports.deadlines[severity] * 1000
+        ticket = await self._module.store.tickets.open(
+            NewTicket(
+                source=source,
+                category=rule.report_category,
+                rule=hit.category,
+                room_id=room_id,
+                event_id=event_id,
+                accused=accused,
+                reason=f"content rule {hit.category} ({hit.action})",
+                content_digest=content_digest(content),
+                deadline_ts=deadline,
+            )
+        )
+        return ticket.id
+
+    async def _evidence(
+        self,
+        hit: ContentHit,
+        sender: str,
+        content: Mapping[str, Any],
+        what: str,
+        room_id: str | None,
+        ticket: str | None,
+    ) -> None:
+        # The subject is the sender, so the sanctions ladder finds the history per person;
+        # the room is in the details and on the ticket.
+        await self._module.store.audit.append(
+            f"module:{self._instance}",
+            f"content.{hit.action}",
+            sender,
+            {
+                "rule": hit.category,
+                "category": self._rules.categories[hit.category].report_category,
+                "digest": content_digest(content),
+                "event_type": what,
+                "room_id": room_id,
+                "ticket": ticket,
+                "lists_version": self.version,
+            },
+        )
+
+    # --- media -----------------------------------------------------------------------
+
+    async def check_media(self, file_wrapper: Any, file_info: Any) -> Any:
+        """Refuse a file whose SHA-256 is on the blocklist.
+
+        Local uploads are refused by raising our own error, which reaches the client
+        with ``cn.qunzu.reason``; Synapse replaces any other refusal of an upload with
+        a bare 400 "Bad content". Remote media and thumbnails get the return value.
+        """
+        hashes = self._lists.media_hashes
+        if not hashes:
+            return NOT_SPAM
+        digest = hashlib.sha256()
+        await file_wrapper.write_chunks_to(digest.update)
+        hexdigest = digest.hexdigest()
+        if hexdigest not in hashes:
+            return NOT_SPAM
+        category = self._rules.media_hashes.category
+        origin = getattr(file_info, "server_name", None) or "local"
+        await self._module.store.audit.append(
+            f"module:{self._instance}",
+            "content.media_block",
+            f"media:{origin}/{getattr(file_info, 'file_id', '')}",
+            {
+                "rule": category,
+                "category": self._rules.categories[category].report_category,
+                "digest": hexdigest,
+                "thumbnail": getattr(file_info, "thumbnail", None) is not None,
+            },
+        )
+        decision = content_decision(ContentHit(category, "block"), self._policy, self._language)
+        assert decision.reason is not None
+        refusal = Refusal(decision.reason, decision.detail)
+        is_upload = (
+            getattr(file_info, "server_name", None) is None
+            and getattr(file_info, "thumbnail", None) is None
+            and not getattr(file_info, "url_cache", False)
+        )
+        if is_upload:
+            raise refusal_error(refusal, self._module.config)
+        return Codes.FORBIDDEN, refusal_fields(refusal)
+
+
+def iter_list_files(rules: Content, policy_file: str | None) -> Iterator[Path]:
+    """Every list file the rules name (for documentation and tests)."""
+    for files in list_paths(rules, policy_file).values():
+        yield from files

@@ -1,0 +1,77 @@
+"""`/admin/blacklist`: add, list and lift blacklist entries (Art. 11)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from synapse.module_api import SynapseRequest
+from synapse.module_api.errors import Codes, SynapseError
+
+from policies import InvalidDuration, parse_duration
+
+from ..store.blacklist import SubjectType
+from ..texts import text
+from .resource import Access, Caller, Route, json_body, query_int, query_str, required_reason
+
+if TYPE_CHECKING:
+    from ..module import QunzuModule
+
+_SUBJECT_TYPES = ("user", "room", "identity")
+
+
+def routes(module: QunzuModule) -> list[Route]:
+    blacklist = module.blacklist
+    language = module.config.language
+
+    async def add(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        body = json_body(request)
+        subject = body.get("subject")
+        if (
+            not isinstance(subject, dict)
+            or subject.get("type") not in _SUBJECT_TYPES
+            or not isinstance(subject.get("id"), str)
+        ):
+            raise SynapseError(
+                400, '\'subject\' must be {"type": "user"|"room"|"identity", "id": string}', Codes.BAD_JSON
+            )
+        reason = required_reason(body, language)
+        until_ms = _until(body.get("until"), module.clock.now_ms())
+        entry = await blacklist.add(caller.user_id, cast(SubjectType, subject["type"]), subject["id"], reason, until_ms)
+        return 200, entry.as_json(module.clock.now_ms())
+
+    async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        active_only = (query_str(request, "active") or "true").lower() != "false"
+        limit = query_int(request, "limit", minimum=1, maximum=1000) or 100
+        return 200, {"entries": await blacklist.list(active_only, limit)}
+
+    async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        reason = required_reason(json_body(request), language)
+        if not await blacklist.lift(caller.user_id, params["entry_id"], reason):
+            raise SynapseError(404, text("unknown_entry", language), Codes.NOT_FOUND)
+        return 200, {"lifted": params["entry_id"]}
+
+    return [
+        Route("POST", "/admin/blacklist", Access.STAFF, add),
+        Route("GET", "/admin/blacklist", Access.STAFF, listing),
+        Route("DELETE", "/admin/blacklist/{entry_id}", Access.STAFF, lift),
+    ]
+
+
+def _until(value: object, now_ms: int) -> int | None:
+    """`until` is absent (permanent), ms since the epoch, or a duration like "7d"."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value <= now_ms:
+            raise SynapseError(400, "'until' must be in the future", Codes.INVALID_PARAM)
+        return value
+    if isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except InvalidDuration as exc:
+            raise SynapseError(400, f"'until': {exc}", Codes.INVALID_PARAM) from None
+        return None if seconds is None else now_ms + seconds * 1000
+    raise SynapseError(400, "'until' must be a time in ms or a duration like 7d", Codes.INVALID_PARAM)

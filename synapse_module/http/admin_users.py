@@ -1,0 +1,68 @@
+"""Staff view of users' verification: masked status, audited reveal, manual decisions, form links."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api import SynapseRequest
+from synapse.module_api.errors import Codes, SynapseError
+
+from ..texts import text
+from .resource import Access, Caller, Route, json_body, query_int, required_reason
+
+if TYPE_CHECKING:
+    from ..module import QunzuModule
+
+
+def routes(module: QunzuModule) -> list[Route]:
+    realname = module.realname
+    language = module.config.language
+
+    def local_user(user_id: str) -> str:
+        if not user_id.startswith("@") or not module.api.is_mine(user_id):
+            raise SynapseError(400, text("not_local", language), Codes.INVALID_PARAM)
+        return user_id
+
+    async def status(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        user_id = local_user(params["user_id"])
+        return 200, await module.status_of(user_id, is_staff=await module.is_staff(user_id))
+
+    async def reveal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        reason = required_reason(json_body(request), language)
+        return 200, await realname.reveal(caller.user_id, local_user(params["user_id"]), reason)
+
+    async def pending(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        limit = query_int(request, "limit", minimum=1, maximum=500) or 100
+        return 200, {"pending": await realname.pending(limit)}
+
+    async def approve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        reason = json_body(request).get("reason")
+        view = await realname.decide(caller.user_id, local_user(params["user_id"]), True, _text_or_none(reason))
+        return 200, view
+
+    async def reject(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        reason = required_reason(json_body(request), language)
+        return 200, await realname.decide(caller.user_id, local_user(params["user_id"]), False, reason)
+
+    async def link(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        user_id = json_body(request).get("user_id")
+        if not isinstance(user_id, str):
+            raise SynapseError(400, "'user_id' must be a string", Codes.BAD_JSON)
+        return 200, await realname.create_link(local_user(user_id))
+
+    return [
+        Route("GET", "/admin/users/{user_id}", Access.STAFF, status),
+        Route("POST", "/admin/users/{user_id}/reveal", Access.STAFF, reveal),
+        Route("GET", "/admin/realname/pending", Access.STAFF, pending),
+        Route("POST", "/admin/realname/{user_id}/approve", Access.STAFF, approve),
+        Route("POST", "/admin/realname/{user_id}/reject", Access.STAFF, reject),
+        Route("POST", "/admin/realname/links", Access.STAFF, link),
+    ]
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,143 @@
+"""`/realname`, `/realname/form`, `/convention/accept`: verification by the user (Art. 5, 6)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api import SynapseRequest, respond_with_html
+from synapse.module_api.errors import Codes, SynapseError
+
+from ..errors import Refusal
+from ..refusals import refusal_error
+from ..texts import text
+from .resource import Access, Caller, Route, json_body, query_str
+
+if TYPE_CHECKING:
+    from ..module import QunzuModule
+
+
+def routes(module: QunzuModule) -> list[Route]:
+    realname = module.realname
+
+    async def submit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        return await realname.submit(caller.user_id, json_body(request))
+
+    async def accept(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        version = json_body(request).get("version")
+        if not isinstance(version, str):
+            raise SynapseError(400, "'version' must be a string", Codes.BAD_JSON)
+        await realname.accept_convention(caller.user_id, version)
+        return 200, {"accepted": version}
+
+    async def form(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
+        page = FormPage(module, query_str(request, "lang"))
+        token = query_str(request, "t")
+        if not token:
+            page.message(text("form_no_token", page.language, bot=module.config.service_account))
+        elif await realname.link_owner(token) is None:
+            page.message(text("form_link_invalid", page.language), error=True)
+        else:
+            page.form(token)
+        respond_with_html(request, 200, page.render())
+
+    async def form_submit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
+        page = FormPage(module, query_str(request, "lang"))
+        token = query_str(request, "t") or ""
+        owner = await realname.link_owner(token) if token else None
+        if owner is None:
+            page.message(text("form_link_invalid", page.language), error=True)
+            respond_with_html(request, 200, page.render())
+            return
+        fields = {name: query_str(request, name) or "" for name in ("name", "id_number", "phone")}
+        body: dict[str, Any] = {"name": fields["name"], "id_number": fields["id_number"]}
+        if fields["phone"].strip():
+            body["phone"] = fields["phone"]
+        if query_str(request, "accept_convention"):
+            body["convention_version"] = module.config.policy.convention.version
+        try:
+            status, _view = await realname.submit(owner, body)
+        except Refusal as refusal:
+            page.form(token, error=refusal_error(refusal, module.config, page.language).msg, values=fields)
+        except SynapseError as exc:
+            page.form(token, error=exc.msg, values=fields)
+        else:
+            await realname.use_link(token)
+            page.message(text("form_verified" if status == 200 else "form_pending", page.language))
+        respond_with_html(request, 200, page.render())
+
+    return [
+        Route("POST", "/realname", Access.USER, submit),
+        Route("GET", "/realname/form", Access.PUBLIC, form),
+        Route("POST", "/realname/form", Access.PUBLIC, form_submit),
+        Route("POST", "/convention/accept", Access.USER, accept),
+    ]
+
+
+class FormPage:
+    """The verification page: small, readable on a phone, no scripts, nothing loaded from elsewhere."""
+
+    def __init__(self, module: QunzuModule, language: str | None) -> None:
+        self._module = module
+        self.language = language if language in ("zh-CN", "en") else module.config.language
+        self._parts: list[str] = []
+
+    def message(self, message: str, *, error: bool = False) -> None:
+        css = "error" if error else "note"
+        self._parts.append(f'<p class="{css}">{html.escape(message)}</p>')
+
+    def form(self, token: str, *, error: str | None = None, values: Mapping[str, str] | None = None) -> None:
+        values = values or {}
+        t = self.language
+        policy = self._module.config.policy
+        texts = policy.convention.text
+        convention = next((body for lang, body in texts.items() if lang == self.language), texts["zh-CN"])
+        if error:
+            self.message(error, error=True)
+
+        def field(name: str, label: str, kind: str, extra: str = "") -> str:
+            value = html.escape(values.get(name, ""))
+            return (
+                f'<label for="{name}">{html.escape(label)}</label>'
+                f'<input id="{name}" name="{name}" type="{kind}" value="{value}" {extra}>'
+            )
+
+        self._parts.append(
+            f'<form method="post" action="form?t={html.escape(token)}&amp;lang={t}">'
+            + field("name", text("form_name", t), "text", 'required autocomplete="name" maxlength="30"')
+            + field("id_number", text("form_id_number", t), "text", 'required inputmode="text" maxlength="18"')
+            + field("phone", text("form_phone", t), "tel", 'inputmode="tel" maxlength="14"')
+            + f"<details><summary>{html.escape(text('form_convention', t, version=policy.convention.version))}"
+            + f"</summary><pre>{html.escape(convention)}</pre></details>"
+            + '<label class="check"><input type="checkbox" name="accept_convention" value="1" required> '
+            + f"{html.escape(text('form_convention', t, version=policy.convention.version))}</label>"
+            + f'<button type="submit">{html.escape(text("form_submit", t))}</button></form>'
+        )
+
+    def render(self) -> str:
+        t = self.language
+        title = html.escape(text("form_title", t))
+        return (
+            f'<!DOCTYPE html><html lang="{t}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title><style>{_CSS}</style></head><body><main>"
+            f"<h1>{title}</h1><p>{html.escape(text('form_intro', t))}</p>"
+            + "".join(self._parts)
+            + "</main></body></html>"
+        )
+
+
+_CSS = (
+    "body{font-family:system-ui,-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;background:#f5f6f8}"
+    "main{max-width:32rem;margin:0 auto;padding:1.25rem;background:#fff;min-height:100vh}"
+    "h1{font-size:1.4rem}label{display:block;margin:.9rem 0 .3rem;font-weight:600}"
+    "input[type=text],input[type=tel]{width:100%;box-sizing:border-box;padding:.7rem;font-size:1rem;"
+    "border:1px solid #c5c9d0;border-radius:.4rem}"
+    "label.check{font-weight:400}button{margin-top:1.2rem;width:100%;padding:.8rem;font-size:1.05rem;"
+    "background:#0b6bcb;color:#fff;border:0;border-radius:.4rem}"
+    ".error{color:#a1260d;background:#fdecea;padding:.7rem;border-radius:.4rem}"
+    ".note{background:#eaf3fd;padding:.7rem;border-radius:.4rem}pre{white-space:pre-wrap;font-size:.9rem}"
+)

@@ -1,0 +1,274 @@
+"""Real-name verification (后台实名、前台自愿, Art. 6) and protection of the data it collects.
+
+The order of a submission is chosen so that nothing personal is stored unless
+it is going to be kept: rate limit → format checks → blacklist → account cap
+→ provider → encrypted binding (cap re-checked exactly in the transaction).
+Clear identity data exists only in memory during a request and in the answer
+to a staff `reveal`, which is audited with its reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api.errors import Codes, SynapseError
+
+from policies import InvalidIdentity, Reason, may_bind_identity
+from policies.identity import mask_id_number, mask_name, mask_phone, validate_id_number, validate_name, validate_phone
+
+from .cache import ClusterCache
+from .crypto import FieldCipher, identity_fingerprint
+from .errors import Refusal
+from .realname_providers import Outcome, Submission, make_provider
+from .store.identities import EncryptedIdentity, GateRecord
+from .texts import text
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+logger = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+CHINA_TZ = datetime.timezone(datetime.timedelta(hours=8))
+FORM_PATH = "_synapse/client/qunzu/v1/realname/form"
+
+
+def china_today(now_ms: int) -> datetime.date:
+    """The calendar date in China Standard Time (birth dates are checked against it)."""
+    return datetime.datetime.fromtimestamp(now_ms / 1000, CHINA_TZ).date()
+
+
+def _field(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise SynapseError(400, f"'{name}' must be a string", Codes.BAD_JSON)
+    return value
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class RealnameService:
+    """Submissions, staff decisions, masked views and audited reveals."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._config = module.config
+        self._store = module.store.identities
+        self._cipher = FieldCipher(module.config.key)
+        self._provider = make_provider(module.api, module.config)
+        # Read on every message by the posting gate; invalidated on every change, on every process.
+        self.gate = ClusterCache(module.api, "qunzu_gate_record", self._store.gate_record)
+
+    @property
+    def form_url(self) -> str:
+        return self._module.api.public_baseurl + FORM_PATH
+
+    def _language(self) -> str:
+        return self._config.language
+
+    # -- submission ----------------------------------------------------------------
+
+    async def submit(self, user_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Verify an identity for `user_id` (DESIGN.md §3.4 `POST /realname`).
+
+        Returns:
+            200 and the masked status when verified, 202 when waiting for staff.
+
+        Raises:
+            Refusal: invalid_identity (400), blacklisted (403), identity_in_use (409).
+            SynapseError: malformed body (400), too many attempts (429),
+                provider unavailable (503).
+        """
+        name_text = _field(body, "name", required=True)
+        id_text = _field(body, "id_number", required=True)
+        phone_text = _field(body, "phone", required=False)
+        convention = _field(body, "convention_version", required=False)
+        assert name_text is not None and id_text is not None
+        self._check_convention_version(convention)
+        policy = self._config.policy
+        now = self._module.clock.now_ms()
+
+        limit = policy.realname.attempts_per_day
+        if await self._store.attempts_since(user_id, now - DAY_MS) >= limit:
+            raise SynapseError(
+                429,
+                text("attempts_exceeded", self._language(), limit=limit),
+                Codes.LIMIT_EXCEEDED,
+                additional_fields={"retry_after_ms": DAY_MS},
+            )
+        try:
+            name = validate_name(name_text)
+            id_number = validate_id_number(id_text, china_today(now))
+            phone = validate_phone(phone_text) if phone_text else None
+        except InvalidIdentity as exc:
+            await self._store.record_attempt(user_id, "invalid")
+            raise Refusal(Reason.INVALID_IDENTITY, {"field": exc.field}) from None
+
+        fingerprint = identity_fingerprint(self._config.key, id_number)
+        current = await self._store.gate_record(user_id)
+        if current.status in ("verified", "pending"):
+            return await self._resubmission(user_id, current, fingerprint, convention)
+        if await self._module.store.blacklist.covers(user_id, fingerprint):
+            await self._store.record_attempt(user_id, "blacklisted")
+            await self._module.store.audit.append(user_id, "realname.refused", user_id, {"reason": "blacklisted"})
+            raise Refusal(Reason.BLACKLISTED)
+        holders = await self._store.accounts_with(fingerprint)
+        if not (decision := may_bind_identity(holders, policy)).allowed:
+            await self._store.record_attempt(user_id, "identity_in_use")
+            assert decision.reason is not None
+            raise Refusal(decision.reason, decision.detail)
+
+        outcome = await self._provider.verify(Submission(user_id, name, id_number, phone))
+        await self._store.record_attempt(user_id, outcome.value)
+        if outcome is Outcome.MISMATCH:
+            raise Refusal(Reason.INVALID_IDENTITY, {"field": "identity", "mismatch": True})
+        if outcome is Outcome.UNAVAILABLE:
+            raise SynapseError(
+                503,
+                text("provider_unavailable", self._language()),
+                Codes.UNKNOWN,
+                additional_fields={"retry_after_ms": 60_000},
+            )
+        verified = outcome is Outcome.VERIFIED
+        identity = EncryptedIdentity(
+            user_id=user_id,
+            status="verified" if verified else "pending",
+            level=self._provider.level if verified else 0,
+            fingerprint=fingerprint,
+            name_enc=self._cipher.encrypt(name, user_id),
+            id_number_enc=self._cipher.encrypt(id_number, user_id),
+            phone_enc=self._cipher.encrypt(phone, user_id) if phone else None,
+            provider=self._provider.name,
+            submitted_ts=now,
+            decided_ts=now if verified else None,
+            decided_by=self._provider.name if verified else None,
+            deactivated_ts=None,
+        )
+        bound = await self._store.bind(identity, policy.realname.max_accounts_per_identity)
+        if not bound.bound:
+            decision = may_bind_identity(bound.accounts, policy)
+            assert decision.reason is not None
+            raise Refusal(decision.reason, decision.detail)
+        if convention:
+            await self._store.accept_convention(user_id, convention)
+        await self._module.store.audit.append(
+            user_id,
+            "realname.submit",
+            user_id,
+            {"outcome": identity.status, "provider": self._provider.name, "level": identity.level},
+        )
+        await self.gate.invalidate_everywhere(user_id)
+        return (200 if verified else 202), await self.masked_status(user_id)
+
+    async def _resubmission(
+        self, user_id: str, current: GateRecord, fingerprint: str, convention: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        await self._store.record_attempt(user_id, "resubmission")
+        if current.fingerprint != fingerprint:
+            # Re-binding an account to another person is a staff matter.
+            raise SynapseError(409, text("rebind_refused", self._language()), Codes.FORBIDDEN)
+        if convention:
+            await self.accept_convention(user_id, convention)
+        return (200 if current.status == "verified" else 202), await self.masked_status(user_id)
+
+    # -- convention ------------------------------------------------------------------
+
+    def _check_convention_version(self, version: str | None) -> None:
+        current = self._config.policy.convention.version
+        if version is not None and version != current:
+            raise SynapseError(
+                400,
+                text("convention_outdated", self._language(), current=current),
+                Codes.INVALID_PARAM,
+                additional_fields={"cn.qunzu.detail": {"current_version": current}},
+            )
+
+    async def accept_convention(self, user_id: str, version: str) -> None:
+        """Art. 5: the user accepts the current platform convention."""
+        self._check_convention_version(version)
+        await self._store.accept_convention(user_id, version)
+        await self._module.store.audit.append(user_id, "convention.accept", user_id, {"version": version})
+        await self.gate.invalidate_everywhere(user_id)
+
+    # -- views -------------------------------------------------------------------------
+
+    async def masked_status(self, user_id: str) -> dict[str, Any]:
+        """What the user (or staff without a reveal) may see: status and masked fields."""
+        identity = await self._store.get(user_id)
+        if identity is None:
+            return {"status": "unverified", "level": 0}
+        view: dict[str, Any] = {
+            "status": identity.status,
+            "level": identity.level,
+            "provider": identity.provider,
+            "submitted_at": identity.submitted_ts,
+            "decided_at": identity.decided_ts,
+            "deactivated_at": identity.deactivated_ts,
+        }
+        if identity.status in ("pending", "verified"):
+            view["name"] = mask_name(self._cipher.decrypt(identity.name_enc, user_id))
+            view["id_number"] = mask_id_number(self._cipher.decrypt(identity.id_number_enc, user_id))
+            if identity.phone_enc:
+                view["phone"] = mask_phone(self._cipher.decrypt(identity.phone_enc, user_id))
+        return view
+
+    async def reveal(self, actor: str, user_id: str, reason: str) -> dict[str, Any]:
+        """Clear identity for staff, with the reason on the audit record first."""
+        identity = await self._store.get(user_id)
+        if identity is None or identity.status not in ("pending", "verified"):
+            raise SynapseError(404, text("no_identity", self._language()), Codes.NOT_FOUND)
+        await self._module.store.audit.append(actor, "identity.reveal", user_id, {"reason": reason})
+        return {
+            "user_id": user_id,
+            "status": identity.status,
+            "name": self._cipher.decrypt(identity.name_enc, user_id),
+            "id_number": self._cipher.decrypt(identity.id_number_enc, user_id),
+            "phone": self._cipher.decrypt(identity.phone_enc, user_id) if identity.phone_enc else None,
+        }
+
+    # -- staff decisions (manual provider) -----------------------------------------
+
+    async def pending(self, limit: int) -> list[dict[str, Any]]:
+        return [
+            {"user_id": identity.user_id, **await self.masked_status(identity.user_id)}
+            for identity in await self._store.list_pending(limit)
+        ]
+
+    async def decide(self, actor: str, user_id: str, approve: bool, reason: str | None) -> dict[str, Any]:
+        if not await self._store.decide(user_id, approve, self._provider.level, actor):
+            raise SynapseError(404, text("not_pending", self._language()), Codes.NOT_FOUND)
+        action = "realname.approve" if approve else "realname.reject"
+        await self._module.store.audit.append(actor, action, user_id, {"reason": reason or ""})
+        await self.gate.invalidate_everywhere(user_id)
+        return await self.masked_status(user_id)
+
+    async def deactivated(self, user_id: str) -> None:
+        """The account was deactivated: free its place; the row stays for the retention period."""
+        if await self._store.deactivate(user_id):
+            await self._module.store.audit.append(user_id, "realname.deactivated", user_id, {})
+            await self.gate.invalidate_everywhere(user_id)
+
+    # -- one-time links to the form -------------------------------------------------
+
+    async def create_link(self, user_id: str) -> dict[str, Any]:
+        record = await self._store.gate_record(user_id)
+        if record.status == "verified":
+            raise SynapseError(409, text("already_verified", self._language()), Codes.FORBIDDEN)
+        token = secrets.token_urlsafe(32)
+        expires = await self._store.create_link(token_hash(token), user_id, self._config.link_ttl_s * 1000)
+        return {"url": f"{self.form_url}?t={token}", "expires_at": expires}
+
+    async def link_owner(self, token: str) -> str | None:
+        return await self._store.link_owner(token_hash(token))
+
+    async def use_link(self, token: str) -> bool:
+        return await self._store.use_link(token_hash(token))

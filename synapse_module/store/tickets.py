@@ -1,0 +1,191 @@
+"""SQL of the ticket queue: content flags and holds now (Art. 10), reports later (Art. 12)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any, Final, Literal, get_args
+
+from synapse.module_api import LoggingTransaction, ModuleApi
+
+from ..clock import Clock
+
+TicketSource = Literal["content_flag", "content_hold", "user_report", "matrix_report"]
+TicketStatus = Literal["open", "in_review", "resolved", "dismissed"]
+TICKET_STATUSES: Final[tuple[TicketStatus, ...]] = get_args(TicketStatus)
+OPEN_STATUSES: Final[tuple[TicketStatus, ...]] = ("open", "in_review")
+
+# Crockford's base32 without I, L, O, U: ids people read out and type (`!handle K7Q2MZ4A`).
+_ID_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_LENGTH: Final = 8
+
+_COLUMNS: Final = (
+    "id, source, status, category, rule, room_id, event_id, accused, reporter, reason,"
+    " content_digest, created_ts, deadline_ts, resolved_ts, resolved_by, outcome"
+)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One item in the staff queue. Never holds content, only its digest."""
+
+    id: str
+    source: str
+    status: str
+    category: str
+    rule: str | None
+    room_id: str | None
+    event_id: str | None
+    accused: str | None
+    reporter: str | None
+    reason: str
+    content_digest: str | None
+    created_ts: int
+    deadline_ts: int
+    resolved_ts: int | None
+    resolved_by: str | None
+    outcome: str | None
+
+    def as_json(self, now_ms: int) -> dict[str, Any]:
+        """The ticket as staff see it, with whether it is past its deadline."""
+        data = asdict(self)
+        data["overdue"] = self.status in OPEN_STATUSES and now_ms > self.deadline_ts
+        return data
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """What opening a ticket needs."""
+
+    source: TicketSource
+    category: str
+    reason: str
+    deadline_ts: int
+    rule: str | None = None
+    room_id: str | None = None
+    event_id: str | None = None
+    accused: str | None = None
+    reporter: str | None = None
+    content_digest: str | None = None
+
+
+class TicketStore:
+    """Async access to `qunzu_tickets`."""
+
+    def __init__(self, api: ModuleApi, clock: Clock) -> None:
+        self._api = api
+        self._clock = clock
+
+    async def open(self, ticket: NewTicket) -> Ticket:
+        """Open a ticket; for content tickets of an event already ticketed, return that one."""
+        return await self._api.run_db_interaction(
+            "qunzu_open_ticket", _open_ticket_txn, ticket, self._clock.now_ms(), _new_id()
+        )
+
+    async def get(self, ticket_id: str) -> Ticket | None:
+        return await self._api.run_db_interaction("qunzu_get_ticket", _get_ticket_txn, ticket_id)
+
+    async def query(
+        self,
+        *,
+        status: str | None = None,
+        category: str | None = None,
+        overdue: bool = False,
+        limit: int = 100,
+    ) -> list[Ticket]:
+        """Tickets newest first, filtered by status, category and being past the deadline."""
+        return await self._api.run_db_interaction(
+            "qunzu_query_tickets", _query_tickets_txn, status, category, overdue, self._clock.now_ms(), limit
+        )
+
+
+def _new_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+
+
+def _row(row: tuple[Any, ...]) -> Ticket:
+    return Ticket(
+        id=str(row[0]),
+        source=str(row[1]),
+        status=str(row[2]),
+        category=str(row[3]),
+        rule=row[4],
+        room_id=row[5],
+        event_id=row[6],
+        accused=row[7],
+        reporter=row[8],
+        reason=str(row[9]),
+        content_digest=row[10],
+        created_ts=int(row[11]),
+        deadline_ts=int(row[12]),
+        resolved_ts=None if row[13] is None else int(row[13]),
+        resolved_by=row[14],
+        outcome=row[15],
+    )
+
+
+def _open_ticket_txn(txn: LoggingTransaction, ticket: NewTicket, now_ms: int, ticket_id: str) -> Ticket:
+    # The id is drawn outside so a retried transaction inserts the same row.
+    txn.execute(
+        f"INSERT INTO qunzu_tickets ({_COLUMNS})"
+        " VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)"
+        " ON CONFLICT DO NOTHING",
+        (
+            ticket_id,
+            ticket.source,
+            ticket.category,
+            ticket.rule,
+            ticket.room_id,
+            ticket.event_id,
+            ticket.accused,
+            ticket.reporter,
+            ticket.reason,
+            ticket.content_digest,
+            now_ms,
+            ticket.deadline_ts,
+        ),
+    )
+    if txn.rowcount == 1:
+        txn.execute(f"SELECT {_COLUMNS} FROM qunzu_tickets WHERE id = ?", (ticket_id,))
+    else:
+        # The event was ticketed before (the partial unique index on source, event_id).
+        txn.execute(
+            f"SELECT {_COLUMNS} FROM qunzu_tickets WHERE source = ? AND event_id = ?",
+            (ticket.source, ticket.event_id),
+        )
+    row = txn.fetchone()
+    assert row is not None
+    return _row(row)
+
+
+def _get_ticket_txn(txn: LoggingTransaction, ticket_id: str) -> Ticket | None:
+    txn.execute(f"SELECT {_COLUMNS} FROM qunzu_tickets WHERE id = ?", (ticket_id,))
+    row = txn.fetchone()
+    return None if row is None else _row(row)
+
+
+def _query_tickets_txn(
+    txn: LoggingTransaction,
+    status: str | None,
+    category: str | None,
+    overdue: bool,
+    now_ms: int,
+    limit: int,
+) -> list[Ticket]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if status is not None:
+        clauses.append("status = ?")
+        args.append(status)
+    if category is not None:
+        clauses.append("category = ?")
+        args.append(category)
+    if overdue:
+        clauses.append("status IN ('open', 'in_review') AND deadline_ts < ?")
+        args.append(now_ms)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    txn.execute(
+        f"SELECT {_COLUMNS} FROM qunzu_tickets {where} ORDER BY created_ts DESC, id LIMIT ?",
+        (*args, limit),
+    )
+    return [_row(row) for row in txn.fetchall()]

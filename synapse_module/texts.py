@@ -1,0 +1,65 @@
+"""Texts the module shows that are not policy refusals (those live in the policy's `messages`).
+
+One table per language, keyed by a stable id; `text(key, language, **values)`.
+"""
+
+from __future__ import annotations
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "unavailable": "群组管理服务暂时无法检查此操作，请稍后再试。",
+        "attempts_exceeded": "今天的实名认证尝试次数已用完（每天 {limit} 次），请明天再试。",
+        "provider_unavailable": "实名核验服务暂时不可用，您的信息未被保存，请稍后再试。",
+        "convention_outdated": "平台公约已更新为版本 {current}，请阅读并接受最新版本。",
+        "already_verified": "该账号已完成实名认证，无需再次认证。",
+        "verification_pending": "您的实名信息正在人工审核中，请等待结果。",
+        "rebind_refused": "该账号已绑定其他实名身份，如需更改请联系平台工作人员。",
+        "reason_required": "请填写操作理由（reason），该操作会被记入审计日志。",
+        "no_identity": "该用户没有可查看的实名信息。",
+        "not_pending": "该用户没有待审核的实名申请。",
+        "not_local": "只能处理本服务器的用户。",
+        "unknown_entry": "没有这条黑名单记录，或它已被解除。",
+        "form_title": "实名认证",
+        "form_intro": "根据《互联网群组信息服务管理规定》第六条，发言、建群和邀请前需要完成实名认证（后台实名、前台自愿）：您的真实姓名不会展示给其他用户，证件信息加密保存。",
+        "form_name": "姓名",
+        "form_id_number": "居民身份证号码",
+        "form_phone": "手机号码（可选）",
+        "form_convention": "我已阅读并同意平台公约（版本 {version}）",
+        "form_submit": "提交认证",
+        "form_link_invalid": "此链接无效、已使用或已过期。请在聊天中向机器人发送 !verify 获取新的链接。",
+        "form_no_token": "请在聊天中向机器人（{bot}）发送 !verify 或 !实名，获取您的一次性认证链接。",
+        "form_verified": "认证成功，您现在可以发言了。",
+        "form_pending": "已提交，等待人工审核。审核结果将通过机器人通知您。",
+    },
+    "en": {
+        "unavailable": "Qunzu could not check this action just now. Please try again shortly.",
+        "attempts_exceeded": "You have used today's real-name verification attempts ({limit} a day). Please try again tomorrow.",
+        "provider_unavailable": "The identity verification service is unavailable. Nothing was stored; please try again later.",
+        "convention_outdated": "The platform convention is now version {current}; please read and accept the current version.",
+        "already_verified": "This account has already completed real-name verification.",
+        "verification_pending": "Your real-name submission is waiting for review.",
+        "rebind_refused": "This account is bound to another identity; contact the platform staff to change it.",
+        "reason_required": "Please give a reason: this action is written to the audit log.",
+        "no_identity": "This user has no identity on record.",
+        "not_pending": "This user has no submission waiting for review.",
+        "not_local": "Only users of this server can be handled here.",
+        "unknown_entry": "No such blacklist entry, or it was lifted already.",
+        "form_title": "Real-name verification",
+        "form_intro": "Under Article 6 of the Regulations, posting, creating groups and inviting require a verified real identity. Your real name is never shown to other users; identity data is stored encrypted.",
+        "form_name": "Name",
+        "form_id_number": "Resident ID card number",
+        "form_phone": "Mobile number (optional)",
+        "form_convention": "I have read and accept the platform convention (version {version})",
+        "form_submit": "Verify",
+        "form_link_invalid": "This link is invalid, used or expired. Send !verify to the bot in chat for a new one.",
+        "form_no_token": "Send !verify to the bot ({bot}) in chat to get your one-time verification link.",
+        "form_verified": "Verified. You can post now.",
+        "form_pending": "Submitted. A person will review it; the bot will tell you the result.",
+    },
+}
+
+
+def text(key: str, language: str, **values: object) -> str:
+    """The text for `key` in `language` (zh-CN when the language is unknown)."""
+    table = _TEXTS.get(language, _TEXTS["zh-CN"])
+    return table[key].format(**values) if values else table[key]

@@ -1,0 +1,177 @@
+"""The real bot, in-process, against the shared Synapse with the module: what a user sees in chat.
+
+One bot serves every test (a test of restarts stops and starts it); one verified
+member per module makes the rooms. Replies are read with the member's own sync
+loop, each wait bounded by a deadline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from bot.commands import CommandSpec
+from bot.dispatcher import Context
+from devtools.homeserver import Account, SynapseProcess
+
+from .bot_fixtures import (  # noqa: F401  (fixtures, registered under their names)
+    BotRunner,
+    Member,
+    bot_fixture,
+    bot_runner_fixture,
+    new_view,
+    service_account_fixture,
+    verified_member_fixture,
+)
+from .conftest import QunzuHttp, fresh_localpart
+
+HELP_HEADER = "你在这里可以使用的命令："
+APOLOGY = "抱歉，处理这条命令时出错了，请稍后再试。"
+
+
+async def test_bot_joins_when_invited_and_answers_help_in_chinese(bot: BotRunner, verified_member: Member) -> None:
+    view = verified_member.view
+    room = await view.create_room(name="读书会")
+    answer = await view.ask(room, "!help")
+    lines = answer.splitlines()
+    assert lines[0] == HELP_HEADER
+    assert "!帮助 · !help — 列出你在这里可以使用的命令" in lines
+    # Direct-chat commands are not offered in a group room.
+    assert not any("!我的" in line or "!实名" in line for line in lines)
+
+
+async def test_chinese_command_name_works(bot: BotRunner, verified_member: Member) -> None:
+    view = verified_member.view
+    room = await view.create_room()
+    answer = await view.ask(room, "!帮助")
+    assert answer.splitlines()[0] == HELP_HEADER
+
+
+async def test_failing_command_gets_an_apology_and_the_bot_keeps_answering(
+    bot: BotRunner, verified_member: Member
+) -> None:
+    async def boom(ctx: Context) -> None:
+        raise RuntimeError("internal detail that must not reach the chat")
+
+    bot.registry.add(CommandSpec("boom", handler=boom))
+    view = verified_member.view
+    room = await view.create_room()
+    assert await view.ask(room, "!boom") == APOLOGY
+    assert (await view.ask(room, "!help")).startswith(HELP_HEADER)
+
+
+async def test_commands_missed_while_stopped_are_answered_once_and_older_ones_never(
+    bot: BotRunner, verified_member: Member
+) -> None:
+    view = verified_member.view
+    room = await view.create_room()
+    await view.ask(room, "!help")
+
+    # Sent while the bot is down; its next start is a first start (empty state).
+    await bot.stop()
+    before_first_start = await view.send(room, "!help")
+    await bot.start(fresh_state=True)
+    assert (await view.ask(room, "!帮助")).startswith(HELP_HEADER)
+
+    # Sent while down again; this restart keeps its state and catches up.
+    await bot.stop()
+    missed = await view.send(room, "!help")
+    await bot.start()
+    missed_answer = await view.reply_to(room, missed)
+    assert missed_answer.startswith(HELP_HEADER)
+    # A later command is answered after the catch-up, so by then any duplicate would be visible.
+    await view.ask(room, "!帮助")
+
+    # A second restart from the same state replays nothing.
+    await bot.stop()
+    await bot.start()
+    await view.ask(room, "!帮助")
+    assert len(view.replies_to(room, missed)) == 1
+    assert view.replies_to(room, before_first_start) == []
+
+
+async def test_me_in_a_direct_chat_shows_the_senders_own_status_masked(bot: BotRunner, verified_member: Member) -> None:
+    view = verified_member.view
+    dm = await view.create_room(direct=True)
+    answer = await view.ask(dm, "!我的")
+    assert answer.startswith("你的状态：")
+    assert f"账号：{view.user_id}" in answer
+    assert bot.user_id not in answer
+    # 后台实名: the full ID number is never shown, not even to its owner in chat.
+    assert verified_member.id_number not in answer
+
+
+async def test_me_in_a_group_room_points_to_the_direct_chat(bot: BotRunner, verified_member: Member) -> None:
+    view = verified_member.view
+    room = await view.create_room()
+    assert await view.ask(room, "!我的") == "!我的 只能在与我的私聊中使用。"
+
+
+async def test_verify_when_already_verified_shows_the_modules_answer(
+    bot: BotRunner, verified_member: Member, qunzu_api: QunzuHttp
+) -> None:
+    view = verified_member.view
+    dm = await view.create_room(direct=True)
+    answer = await view.ask(dm, "!实名")
+    # What the module says to its service account for this user, word for word.
+    status, refusal = await qunzu_api.post("/admin/realname/links", {"user_id": view.user_id}, bot.access_token)
+    assert status == 409
+    assert answer == refusal["error"]
+
+
+async def _ask_for_a_link(synapse: SynapseProcess, account: Account) -> str:
+    view = await new_view(synapse, account)
+    try:
+        dm = await view.create_room(direct=True)
+        return await view.ask(dm, "!verify")
+    finally:
+        await view.client.close()
+
+
+async def _assert_working_link(answer: str, synapse: SynapseProcess, http: aiohttp.ClientSession) -> None:
+    lines = answer.splitlines()
+    assert lines[0] == "你的一次性实名认证链接（只能由你本人使用一次，请勿转发）：", answer
+    url = lines[1]
+    assert url.startswith(f"{synapse.base_url}/")
+    assert lines[2].startswith("有效期至 ") and lines[2].endswith("（北京时间）。过期后请重新发送 !实名。")
+    assert "不会向其他用户显示" in lines[3]
+    async with http.get(url) as response:
+        page = await response.text()
+    assert response.status == 200
+    assert '<form method="post"' in page  # the link opens the form, not "invalid link"
+
+
+async def test_verify_gives_an_unverified_admin_a_working_one_time_link(
+    bot: BotRunner, synapse: SynapseProcess, http_session: aiohttp.ClientSession
+) -> None:
+    # Server admins are not gated, so one that never verified can open the direct chat today.
+    admin = synapse.register(fresh_localpart("unverifiedadmin"), admin=True)
+    await _assert_working_link(await _ask_for_a_link(synapse, admin), synapse, http_session)
+
+
+async def test_verify_gives_an_unverified_user_a_working_one_time_link(
+    bot: BotRunner, synapse: SynapseProcess, http_session: aiohttp.ClientSession
+) -> None:
+    # The module's refusal text sends unverified people here ("请私信机器人发送 !verify"):
+    # a direct chat with the bot is open to them.
+    account = synapse.register(fresh_localpart("newcomer"))
+    await _assert_working_link(await _ask_for_a_link(synapse, account), synapse, http_session)
+
+
+async def test_encrypted_direct_chat_gets_one_plain_notice(bot: BotRunner, verified_member: Member) -> None:
+    view = verified_member.view
+    dm = await view.create_room(direct=True)
+    encryption: dict[str, Any] = {"algorithm": "m.megolm.v1.aes-sha2"}
+    resp = await view.client.room_put_state(dm, "m.room.encryption", encryption)
+    assert hasattr(resp, "event_id"), f"could not turn on encryption: {resp}"
+    notice = await view.wait_until(
+        lambda: next(
+            (ev["content"]["body"] for ev in view.bot_messages(dm) if "端到端加密" in ev["content"]["body"]), None
+        ),
+        "the bot's notice about encryption",
+    )
+    assert notice.startswith("这个私聊开启了端到端加密，我读不到加密的消息")
+    # Plain commands there still work, and the notice is not repeated.
+    assert (await view.ask(dm, "!帮助")).startswith(HELP_HEADER)
+    assert sum("端到端加密" in ev["content"]["body"] for ev in view.bot_messages(dm)) == 1

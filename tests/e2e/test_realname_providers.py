@@ -1,0 +1,174 @@
+"""The `http` and `manual` verification providers, English texts, and PostgreSQL at rest."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from devtools.homeserver import SynapseProcess, postgres_database
+
+from .conftest import ServerFactory, fresh_localpart, pg_query
+from .matrix import Matrix, fresh_id_number
+
+SECRET = "test-provider-secret-0123456789"
+
+
+class FakeVerificationService:
+    """A verification service on 127.0.0.1 whose answer depends on the submitted name."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.bad_signatures = 0
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        if request.headers.get("X-Qunzu-Signature") != expected:
+            self.bad_signatures += 1
+            return web.json_response({"error": "bad signature"}, status=401)
+        payload = json.loads(body)
+        self.requests.append(payload)
+        behaviour = {"张通过": "verified", "李不符": "mismatch"}.get(payload["name"])
+        if payload["name"] == "王超时":
+            await asyncio.sleep(5)
+            behaviour = "verified"
+        if behaviour is None:
+            return web.json_response({"error": "internal"}, status=500)
+        return web.json_response({"result": behaviour})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/verify", self.handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/verify"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def verification_service() -> AsyncIterator[FakeVerificationService]:
+    service = FakeVerificationService()
+    await service.start()
+    yield service
+    await service.stop()
+
+
+def _as(server: SynapseProcess, session: aiohttp.ClientSession, *, admin: bool = False) -> Matrix:
+    return Matrix(session, server.base_url, server.register(fresh_localpart("p"), admin=admin))
+
+
+async def test_http_provider_maps_every_answer_to_the_right_state(
+    make_synapse: ServerFactory,
+    verification_service: FakeVerificationService,
+    http_session: aiohttp.ClientSession,
+    tmp_path: Path,
+) -> None:
+    secret_file = tmp_path / "provider.secret"
+    secret_file.write_text(SECRET)
+    realname = {
+        "provider": "http",
+        "http": {"url": verification_service.url, "secret_file": str(secret_file), "timeout_s": 1.0},
+    }
+    server = make_synapse.start(module_config={"realname": realname})
+
+    verified = _as(server, http_session)
+    number = fresh_id_number()
+    status, reply = await verified.verify(number, name="张通过", phone="13800001234")
+    assert status == 200, reply
+    assert reply["status"] == "verified"
+    assert reply["level"] == 2
+    sent = verification_service.requests[-1]
+    assert (sent["name"], sent["id_number"], sent["phone"]) == ("张通过", number, "13800001234")
+    assert verification_service.bad_signatures == 0
+
+    for name, expected_status in (("李不符", 400), ("王超时", 503), ("赵故障", 503)):
+        account = _as(server, http_session)
+        status, reply = await account.verify(name=name)
+        assert status == expected_status, (name, reply)
+        if expected_status == 400:
+            assert reply["cn.qunzu.reason"] == "invalid_identity"
+            assert reply["cn.qunzu.detail"]["mismatch"] is True
+        else:
+            assert reply["errcode"] == "M_UNKNOWN"
+            assert "稍后" in reply["error"]
+        _status, me = await account.qunzu("GET", "/me")
+        assert me["verification"]["status"] == "unverified"
+
+
+async def test_manual_provider_waits_for_staff(
+    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
+) -> None:
+    server = make_synapse.start(module_config={"realname": {"provider": "manual"}})
+    staff = _as(server, http_session, admin=True)
+    approved, rejected = _as(server, http_session), _as(server, http_session)
+
+    for account in (approved, rejected):
+        status, reply = await account.verify()
+        assert status == 202, reply
+        assert reply["status"] == "pending"
+
+    status, pending = await staff.qunzu("GET", "/admin/realname/pending")
+    assert status == 200
+    listed = {row["user_id"]: row for row in pending["pending"]}
+    assert {approved.user_id, rejected.user_id} <= set(listed)
+    assert listed[approved.user_id]["name"] == "张*"
+
+    status, _ = await staff.qunzu("POST", f"/admin/realname/{approved.user_id}/approve", {})
+    assert status == 200
+    status, _ = await staff.qunzu("POST", f"/admin/realname/{rejected.user_id}/reject", {"reason": "photo mismatch"})
+    assert status == 200
+
+    room = await approved.new_room()
+    assert (await approved.send_text(room, "approved"))[0] == 200
+    status, reply = await rejected.create_room()
+    assert status == 403
+    assert reply["cn.qunzu.reason"] == "realname_required"
+    _status, me = await rejected.qunzu("GET", "/me")
+    assert me["verification"]["status"] == "rejected"
+    assert "name" not in me["verification"]
+
+
+async def test_refusals_are_in_english_when_configured(
+    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
+) -> None:
+    server = make_synapse.start(module_config={"language": "en"})
+    account = _as(server, http_session)
+    status, reply = await account.create_room()
+    assert status == 403
+    assert reply["cn.qunzu.reason"] == "realname_required"
+    assert "verif" in reply["error"].lower()
+    assert "实名" not in reply["error"]
+
+
+@pytest.mark.postgres
+async def test_identity_is_encrypted_at_rest_on_postgresql(
+    make_synapse: ServerFactory, pg_database: str, http_session: aiohttp.ClientSession
+) -> None:
+    server = make_synapse.start(database=postgres_database(pg_database))
+    account = _as(server, http_session)
+    number = fresh_id_number()
+    assert (await account.verify(number, name="诸葛亮", phone="13655556666"))[0] == 200
+    rows = pg_query(pg_database, "SELECT * FROM qunzu_identities")
+    assert len(rows) == 1
+    dump = repr(rows)
+    for secret in (number, "诸葛亮", "13655556666"):
+        assert secret not in dump
+    room = await account.new_room()
+    assert (await account.send_text(room, "on postgres"))[0] == 200
