@@ -166,6 +166,8 @@ def render_config(
         "enable_registration": False,
         "federation_domain_whitelist": [],
         "presence": {"enabled": False},
+        # Development and tests only: cheap password hashing keeps registering accounts fast.
+        "bcrypt_rounds": 4,
         # Qunzu keeps its own records; these keep Synapse from dropping what
         # the Regulations need before the module has it (docs/operators.md).
         "redaction_retention_period": None,
@@ -217,6 +219,10 @@ class SynapseProcess:
     port: int
     python: str = sys.executable
     process: subprocess.Popen[bytes] | None = None
+    # Workers run `synapse.app.generic_worker` with the shared config first
+    # (`base_configs`) and their own `config_path` last (devtools/workers.py).
+    app: str = "synapse.app.homeserver"
+    base_configs: tuple[Path, ...] = ()
     stderr_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -242,7 +248,14 @@ class SynapseProcess:
         with self.stderr_path.open("ab") as stderr:
             # The child keeps its own copy of the descriptor.
             self.process = subprocess.Popen(
-                [self.python, "-m", "synapse.app.homeserver", "-c", str(self.config_path)],
+                [
+                    self.python,
+                    "-m",
+                    self.app,
+                    *(arg for base in self.base_configs for arg in ("-c", str(base))),
+                    "-c",
+                    str(self.config_path),
+                ],
                 stdout=stderr,
                 stderr=stderr,
                 cwd=self.config_path.parent,

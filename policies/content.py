@@ -204,9 +204,13 @@ def _ascii_tables() -> tuple[bytes, bytes]:
             mapping[code] = ord(" ")
     for code in range(ord("A"), ord("Z") + 1):
         mapping[code] = code + 32
-    for symbol, letter in (*_SYMBOL_LOOKALIKES, *_ASCII_LOOKALIKES.items()):
-        mapping[ord(symbol)] = ord(letter)
-    controls = bytes(code for code in range(128) if unicodedata.category(chr(code)) == "Cc" and chr(code) not in _KEEP_CONTROLS)
+    lookalikes = {ord(symbol): ord(letter) for symbol, letter in (*_SYMBOL_LOOKALIKES, *_ASCII_LOOKALIKES.items())}
+    # Case first, then look-alikes (``L`` → ``l`` → ``i``), as in the general path;
+    # symbols (``@``) become their letter instead of a separator.
+    mapping = bytearray(lookalikes.get(source, lookalikes.get(target, target)) for source, target in enumerate(mapping))
+    controls = bytes(
+        code for code in range(128) if unicodedata.category(chr(code)) == "Cc" and chr(code) not in _KEEP_CONTROLS
+    )
     return bytes(mapping), controls
 
 
@@ -456,4 +460,3 @@ def content_decision(
 def content_digest(data: bytes) -> str:
     """The SHA-256 of content, as evidence that names it without repeating it."""
     return hashlib.sha256(data).hexdigest()
-

@@ -293,6 +293,8 @@ class LadderStep(_Frozen):
     duration: SecondsOrPermanent
     credit_delta: int = Field(le=0)
     blacklist: bool = False
+    # How many violations within the window this step answers before the next one applies.
+    repeat: int = Field(default=1, ge=1)
 
 
 class Sanctions(_Frozen):
@@ -302,9 +304,17 @@ class Sanctions(_Frozen):
     ladders: dict[SubjectKind, tuple[LadderStep, ...]]
     severe_categories: tuple[Name, ...]
     credit_deltas: dict[Measure, Annotated[int, Field(le=0)]]
+    # Art. 11: when a room is blacklisted, its owner and admins are reviewed: these
+    # owner/admin measures are taken against them (each notified and appealable).
+    blacklisted_room_owner: tuple[LadderStep, ...] = ()
+    blacklisted_room_admins: tuple[LadderStep, ...] = ()
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
+        for key in ("blacklisted_room_owner", "blacklisted_room_admins"):
+            for index, step in enumerate(getattr(self, key)):
+                if step.measure not in MEASURES_FOR[SubjectKind.ADMIN]:
+                    raise _invalid(f"{key}.{index}.measure", f"{step.measure} is not an owner/admin measure")
         for kind in SubjectKind:
             steps = self.ladders.get(kind)
             if not steps:
@@ -493,9 +503,7 @@ class Policy(_Frozen):
                 "report category",
             )
         for index, category in enumerate(self.content.encryption.allowed_categories):
-            _known(
-                f"content.encryption.allowed_categories.{index}", category, tuple(self.categories.known), "category"
-            )
+            _known(f"content.encryption.allowed_categories.{index}", category, tuple(self.categories.known), "category")
         return self
 
 

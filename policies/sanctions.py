@@ -32,7 +32,13 @@ def next_measure(kind: SubjectKind, prior_measures: int, policy: Policy, *, seve
     ladder = policy.sanctions.ladders[kind]
     if severe:
         return ladder[-1]
-    return ladder[min(max(prior_measures, 0), len(ladder) - 1)]
+    # Each step answers `repeat` violations (three warnings before a suspension, say).
+    remaining = max(prior_measures, 0)
+    for step in ladder:
+        if remaining < step.repeat:
+            return step
+        remaining -= step.repeat
+    return ladder[-1]
 
 
 def default_duration(kind: SubjectKind, measure: Measure, policy: Policy) -> int | None:

@@ -11,6 +11,7 @@ Never put personal data (names, ID numbers, phone numbers, message text) in
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,11 +66,37 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """The signed end of a purged prefix (Art. 13: retention purges keep the chain provable).
+
+    `seq` and `hash` are those of the last purged row, `ts` its time; `mac` binds
+    them with a key of its own, so nobody without the module key can move the start.
+    """
+
+    seq: int
+    hash: str
+    ts: int
+    mac: str
+
+
 class AuditChain:
     """Computes and checks row hashes with a key derived from the module key."""
 
     def __init__(self, master_key: bytes) -> None:
         self._key = derive_key(master_key, "qunzu/audit-chain/v1")
+        self._checkpoint_key = derive_key(master_key, "qunzu/audit-checkpoint/v1")
+
+    def checkpoint(self, seq: int, row_hash: str, ts: int) -> Checkpoint:
+        """A signed checkpoint for the prefix ending at row `seq`."""
+        return Checkpoint(seq, row_hash, ts, self._checkpoint_mac(seq, row_hash, ts))
+
+    def checkpoint_is_valid(self, checkpoint: Checkpoint) -> bool:
+        return hmac.compare_digest(checkpoint.mac, self._checkpoint_mac(checkpoint.seq, checkpoint.hash, checkpoint.ts))
+
+    def _checkpoint_mac(self, seq: int, row_hash: str, ts: int) -> str:
+        payload = canonical_json(["checkpoint", seq, row_hash, ts])
+        return mac_hex(self._checkpoint_key, payload.encode("utf-8"))
 
     def hash_row(
         self, seq: int, ts: int, actor: str, action: str, subject: str, details_json: str, prev_hash: str
@@ -81,17 +108,26 @@ class AuditChain:
 class ChainVerifier:
     """Walks rows in sequence order and reports the first one that breaks the chain."""
 
-    def __init__(self, chain: AuditChain) -> None:
+    def __init__(self, chain: AuditChain, start: Checkpoint | None = None) -> None:
         self._chain = chain
         self.rows = 0
         self.first_bad: int | None = None
         self.problem: str | None = None
         self._expected_seq: int | None = None
         self._prev_hash = GENESIS
+        if start is not None:
+            # After a retention purge the chain starts after the signed checkpoint.
+            if not chain.checkpoint_is_valid(start):
+                self.first_bad = start.seq + 1
+                self.problem = "the retention checkpoint is not signed by this server's key"
+            self._expected_seq = start.seq + 1
+            self._prev_hash = start.hash
 
     def feed(self, row: tuple[int, int, str, str, str, str, str, str]) -> bool:
         """Check one row; returns False once the chain is broken."""
         seq, ts, actor, action, subject, details_json, prev_hash, stored_hash = row
+        if self.first_bad is not None:
+            return False
         self.rows += 1
         expected_seq = 1 if self._expected_seq is None else self._expected_seq
         if seq != expected_seq:

@@ -29,9 +29,21 @@ class Blacklist:
         self._store = module.store.blacklist
 
     async def add(
-        self, actor: str, subject_type: SubjectType, subject: str, reason: str, until_ms: int | None
+        self,
+        actor: str,
+        subject_type: SubjectType,
+        subject: str,
+        reason: str,
+        until_ms: int | None,
+        entry_id: str | None = None,
     ) -> BlacklistEntry:
-        """Blacklist a user, a room or an identity (given as the ID number, stored as a fingerprint)."""
+        """Blacklist a user, a room or an identity (given as the ID number, stored as a fingerprint).
+
+        `entry_id` is given when the entry is the effect of a sanction (the same id), so
+        lifting the sanction lifts the entry. Every entry is reported to the regulator,
+        published to the policy list, and a room's owner and admins are reviewed
+        (synapse_module/sanctions.py).
+        """
         fingerprint: str | None = None
         shown_subject = subject
         if subject_type == "identity":
@@ -44,7 +56,7 @@ class Blacklist:
         elif subject_type == "user":
             record = await self._module.store.identities.gate_record(subject)
             fingerprint = record.fingerprint
-        entry_id = "bl_" + secrets.token_hex(8)
+        entry_id = entry_id or "bl_" + secrets.token_hex(8)
         entry = await self._store.add(entry_id, subject_type, shown_subject, fingerprint, reason, actor, until_ms)
         await self._module.store.audit.append(
             actor,
@@ -53,6 +65,7 @@ class Blacklist:
             {"id": entry_id, "type": subject_type, "until": until_ms, "covers_identity": fingerprint is not None},
         )
         await self._invalidate(subject if subject_type == "user" else None, fingerprint)
+        await self._module.sanctions.on_blacklisted(entry)
         return entry
 
     async def lift(self, actor: str, entry_id: str, reason: str) -> bool:
@@ -62,6 +75,7 @@ class Blacklist:
         entry, fingerprint = found
         await self._module.store.audit.append(actor, "blacklist.lift", entry.subject, {"id": entry_id})
         await self._invalidate(entry.subject if entry.subject_type == "user" else None, fingerprint)
+        await self._module.sanctions.on_blacklist_lifted(entry)
         return True
 
     async def list(self, active_only: bool, limit: int) -> list[dict[str, Any]]:

@@ -16,15 +16,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
-from synapse.module_api import NOT_SPAM, EventBase, Requester
+from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Decision, Reason, decisions
 
+from .content import MediaFile, strip_encryption
 from .errors import Refusal
+from .metrics import record_decision
 from .refusals import refusal_error, refusal_fields
 from .texts import text
-from .verification_chat import VERIFICATION_DM_KEY, mark_verification_dm
 
 if TYPE_CHECKING:
     from .module import QunzuModule
@@ -76,6 +77,7 @@ class Callbacks:
 
     def _answer(self, decision: Decision, *, local: bool) -> SpamResult:
         if decision.allowed or decision.reason is None:
+            record_decision("allowed")
             return NOT_SPAM
         detail = dict(decision.detail)
         if decision.reason in _REALNAME_REASONS:
@@ -89,13 +91,41 @@ class Callbacks:
     @boundary(fail_closed=True)
     async def check_event_for_spam(self, event: EventBase) -> SpamResult:
         await self._module.ready()
+        if self._module.groups.is_own_write(event):
+            return NOT_SPAM  # the module carrying a group over (upgrade, backfill)
+        local = self._api.is_mine(event.sender)
+        room = await self._module.facts.room(event.room_id)
+        if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
+            return self._answer(change, local=local)  # protected group state binds admins too
         user = await self._module.facts.user(event.sender)
         if user.exempt:
             return NOT_SPAM
-        room = await self._module.facts.room(event.room_id)
         is_message = event.type == "m.room.message" and not event.is_state()
         decision = decisions.may_post(user, room, self._module.clock.now_ms(), self._policy, is_message=is_message)
-        return self._answer(decision, local=self._api.is_mine(event.sender))
+        if decision.allowed:
+            # Art. 10: content rules (None: nothing to refuse; flagged content is delivered).
+            decision = await self._module.content.check_event(event, room.category) or decision
+        return self._answer(decision, local=local)
+
+    @boundary(fail_closed=True)
+    async def check_media_file_for_spam(self, file_wrapper: MediaFile, file_info: object) -> SpamResult:
+        """Art. 10: uploads and remote media whose SHA-256 is on the blocklist are refused."""
+        await self._module.ready()
+        return await self._module.content.check_media(file_wrapper, file_info)
+
+    async def on_profile_update(
+        self, user_id: str, new_profile: ProfileInfo, by_admin: bool, deactivation: bool
+    ) -> None:
+        """Art. 10: a display name that breaks a content rule goes to staff (it cannot be refused here)."""
+        if deactivation or not self._api.is_mine(user_id):
+            return
+        try:
+            await self._module.ready()
+            if await self._module.facts.is_exempt(user_id):
+                return
+            await self._module.content.check_profile(user_id, new_profile.display_name)
+        except Exception:
+            logger.exception("qunzu: checking a display name against the content rules failed")
 
     @boundary(fail_closed=False)
     async def user_may_join_room(self, user_id: str, room_id: str, is_invited: bool) -> SpamResult:
@@ -104,7 +134,8 @@ class Callbacks:
         if user.exempt:
             return NOT_SPAM
         room = await self._module.facts.room(room_id)
-        decision = decisions.may_join(user, room, is_invited, self._module.clock.now_ms(), self._policy)
+        # Counted and held in one guarded transaction: exact under concurrent joins (Art. 8).
+        decision = await self._module.groups.decide_join(user, room, is_invited)
         return self._answer(decision, local=True)
 
     @boundary(fail_closed=True)
@@ -115,22 +146,8 @@ class Callbacks:
         user = await self._module.facts.user(inviter)
         if user.exempt:
             return NOT_SPAM
-        room = await self._module.facts.room(room_id)
+        room = await self._module.facts.room(room_id, count_members=True)
         return self._answer(decisions.may_invite(user, room, self._policy), local=True)
-
-    @boundary(fail_closed=True)
-    async def user_may_create_room(self, user_id: str, request_content: dict[str, Any]) -> SpamResult:
-        await self._module.ready()
-        user = await self._module.facts.user(user_id)
-        if user.exempt:
-            return NOT_SPAM
-        creation = request_content.get("creation_content") or {}
-        if creation.get(VERIFICATION_DM_KEY) is True:
-            return self._answer(decisions.may_open_verification_chat(user), local=True)
-        category = creation.get("cn.qunzu.category", self._policy.categories.default_category)
-        if not isinstance(category, str):
-            category = ""
-        return self._answer(decisions.may_create(user, category, self._policy), local=True)
 
     async def on_user_deactivation_status_changed(self, user_id: str, deactivated: bool, by_admin: bool) -> None:
         """A deactivated account frees its place under the identity; records stay (Art. 13)."""
@@ -143,5 +160,30 @@ class Callbacks:
             logger.exception("qunzu: recording the deactivation of an account failed")
 
     async def on_create_room(self, requester: Requester, config: dict[str, Any], is_requester_admin: bool) -> None:
-        """Shape the creation request before Synapse validates it (it is the real request dict)."""
-        mark_verification_dm(config, self._module.config.service_account)
+        """Decide and shape a creation before Synapse validates it (`config` is the real request dict).
+
+        Synapse skips `user_may_create_room` for server admins and calls this for
+        everyone, before any event exists: the one place a creation is decided.
+        """
+        user_id = requester.user.to_string()
+        try:
+            await self._module.ready()
+            # Art. 10: Synapse does not spam-check the name, topic and state given at creation.
+            if not await self._module.facts.is_exempt(user_id) and (
+                refused := await self._module.content.check_create_request(user_id, config)
+            ):
+                self._answer(refused, local=True)
+            strip_encryption(config, self._policy)
+            await self._module.groups.shape_new_room(user_id, config)
+        except SynapseError:
+            raise
+        except Exception:
+            logger.exception("qunzu: shaping a new room failed; refusing the creation")
+            raise self.unavailable() from None
+
+    async def on_new_event(self, event: EventBase, state: object) -> None:
+        """After persistence, on every process: keep the registry in step (never raises)."""
+        try:
+            self._module.groups.on_new_event(event)
+        except Exception:
+            logger.exception("qunzu: updating the group registry after an event failed")

@@ -23,10 +23,10 @@ import hashlib
 import importlib.resources
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from synapse.module_api import NOT_SPAM, EventBase
 from synapse.module_api.errors import Codes, ConfigError
@@ -41,6 +41,8 @@ from .errors import QunzuError, Refusal
 from .refusals import refusal_error, refusal_fields
 from .store.tickets import NewTicket, TicketSource
 
+SpamResult = Literal["NOT_SPAM"] | tuple[Codes, dict[str, Any]]
+
 if TYPE_CHECKING:
     from .module import QunzuModule
 
@@ -50,6 +52,12 @@ BUNDLED_TERMS_DIR: Final = Path(str(importlib.resources.files("policies") / "ter
 
 # Message types whose `body` may be a caption next to a file name (MSC2530).
 _FILE_MSGTYPES: Final = frozenset({"m.file", "m.image", "m.video", "m.audio"})
+
+
+class MediaFile(Protocol):
+    """What the media callback hands over (Synapse's ReadableFileWrapper, not in the module API)."""
+
+    async def write_chunks_to(self, callback: Callable[[bytes], object]) -> None: ...
 
 
 class ContentListError(QunzuError):
@@ -196,6 +204,26 @@ def event_texts(event_type: str, content: Mapping[str, Any]) -> list[str]:
     return texts
 
 
+def create_request_texts(config: Mapping[str, Any]) -> list[str]:
+    """The texts of a createRoom request: name, topic and the texts of its initial state.
+
+    Synapse does not spam-check the events it makes while creating a room, so
+    ``on_create_room`` has to check these itself (``ContentGuard.check_create_request``).
+    """
+    texts = event_texts("m.room.name", {"name": config.get("name")})
+    texts += event_texts("m.room.topic", {"topic": config.get("topic")})
+    initial_state = config.get("initial_state")
+    if isinstance(initial_state, list):
+        for entry in initial_state:
+            if (
+                isinstance(entry, dict)
+                and isinstance(entry.get("type"), str)
+                and isinstance(entry.get("content"), dict)
+            ):
+                texts += event_texts(entry["type"], entry["content"])
+    return texts
+
+
 def content_digest(content: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of an event's content: names it without repeating it."""
     return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()
@@ -227,7 +255,9 @@ def strip_encryption(config: dict[str, Any], policy: Policy) -> bool:
         category = policy.categories.default_category
     if category in encryption.allowed_categories:
         return False
-    kept = [entry for entry in initial_state if not (isinstance(entry, dict) and entry.get("type") == "m.room.encryption")]
+    kept = [
+        entry for entry in initial_state if not (isinstance(entry, dict) and entry.get("type") == "m.room.encryption")
+    ]
     if len(kept) == len(initial_state):
         return False
     config["initial_state"] = kept
@@ -271,7 +301,7 @@ class ContentGuard:
             return
         self._reloading = True
         try:
-            if not self._announced and self._module.health_state == "ready":
+            if not self._announced and (await self._module.health())["status"] == "ready":
                 self._announced = True
                 await self._audit_version("content.lists_loaded")
             if current_signature(self._lists) != self._lists.signature:
@@ -338,6 +368,25 @@ class ContentGuard:
         if hit.action != "block":
             ticket = await self._open_ticket(source, hit, event.room_id, event.event_id, event.sender, event.content)
         await self._evidence(hit, event.sender, event.content, event.type, event.room_id, ticket)
+        decision = content_decision(hit, self._policy, self._language, ticket=ticket)
+        return None if decision.allowed else decision
+
+    async def check_create_request(self, user_id: str, config: Mapping[str, Any]) -> Decision | None:
+        """The content decision for a createRoom request (name, topic, initial state).
+
+        For ``on_create_room``: refuse with ``refusal_error(Refusal(d.reason, d.detail), …)``
+        when a decision is returned. ``flag`` hits open a ticket without a room id.
+        """
+        texts = create_request_texts(config)
+        hit = self._lists.matcher.scan_all(texts) if texts else None
+        if hit is None:
+            return None
+        evidence = {"texts": texts}
+        source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
+        ticket = None
+        if hit.action != "block":
+            ticket = await self._open_ticket(source, hit, None, None, user_id, evidence)
+        await self._evidence(hit, user_id, evidence, "createRoom", None, ticket)
         decision = content_decision(hit, self._policy, self._language, ticket=ticket)
         return None if decision.allowed else decision
 
@@ -421,7 +470,7 @@ class ContentGuard:
 
     # --- media -----------------------------------------------------------------------
 
-    async def check_media(self, file_wrapper: Any, file_info: Any) -> Any:
+    async def check_media(self, file_wrapper: MediaFile, file_info: object) -> SpamResult:
         """Refuse a file whose SHA-256 is on the blocklist.
 
         Local uploads are refused by raising our own error, which reaches the client
@@ -460,9 +509,3 @@ class ContentGuard:
         if is_upload:
             raise refusal_error(refusal, self._module.config)
         return Codes.FORBIDDEN, refusal_fields(refusal)
-
-
-def iter_list_files(rules: Content, policy_file: str | None) -> Iterator[Path]:
-    """Every list file the rules name (for documentation and tests)."""
-    for files in list_paths(rules, policy_file).values():
-        yield from files

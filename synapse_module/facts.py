@@ -6,9 +6,10 @@ anything read per event must be cheap: cached, or one indexed query.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from policies import RoomFacts, UserFacts
+from policies import RoomFacts, UserFacts, level_of
 
 from .cache import InvalidatableCache
 from .store.blacklist import PERMANENT_UNTIL
@@ -53,20 +54,21 @@ class FactsSource:
             return self._remote_user(user_id, exempt)
         record = await module.realname.gate.get(user_id)
         verified = record.status == "verified"
+        # Art. 7, 11: credit (tied to the identity) and active measures, cached cluster-wide.
+        sanctions = await module.sanctions.user_state(user_id)
         return UserFacts(
             user_id=user_id,
             exempt=exempt,
             verified=verified,
             verification_level=record.level,
             convention_accepted=record.convention_version == policy.convention.version,
-            # Credit starts on verification (DESIGN.md §4); the credit ledger lands with sanctions.
-            credit_score=policy.credit.initial if verified else None,
+            credit_score=sanctions.credit_score,
             rooms_owned=0,
             rooms_joined=0,
             blacklisted=_active_until(record.blacklist_until, module.clock.now_ms()),
-            muted_until_ms=None,
-            creation_revoked=False,
-            admin_suspended=False,
+            muted_until_ms=sanctions.muted_until_ms,
+            creation_revoked=sanctions.creation_revoked,
+            admin_suspended=sanctions.admin_suspended,
         )
 
     def _remote_user(self, user_id: str, exempt: bool) -> UserFacts:
@@ -88,19 +90,23 @@ class FactsSource:
             admin_suspended=False,
         )
 
-    async def room(self, room_id: str) -> RoomFacts:
-        """What the engine needs to know about a room."""
-        policy = self._module.config.policy
+    async def room(self, room_id: str, *, count_members: bool = False) -> RoomFacts:
+        """What the engine needs to know about a room.
+
+        Args:
+            room_id: the room.
+            count_members: read the exact joined-member count (invites, pages). Joins
+                count inside their guarded transaction instead; posting needs no count,
+                so ``member_count`` is 0 unless asked for.
+        """
+        facts = await self._module.groups.room_facts(room_id, count_members=count_members)
+        # The verification chat must work before the registry has linked the room.
         creation = await self._creation.get(room_id)
-        return RoomFacts(
-            verification_dm=creation.get(VERIFICATION_DM_KEY) is True,
-            room_id=room_id,
-            category=policy.categories.default_category,
-            member_count=0,
-            tier=policy.scale_tiers.tiers[0].name,
-            closed=False,
-            posting_suspended_until_ms=None,
-            frozen=False,
-            join_rule="invite",
-            owner_level=None,
-        )
+        # Art. 5 应急处置: an active freeze of the server, the category or the room (cached).
+        frozen = await self._module.emergency.is_frozen(room_id, facts.category)
+        return dataclasses.replace(facts, verification_dm=creation.get(VERIFICATION_DM_KEY) is True, frozen=frozen)
+
+    def level_of(self, user: UserFacts) -> str:
+        """The credit level of a user; an unverified account counts at the initial score."""
+        policy = self._module.config.policy
+        return level_of(user.credit_score if user.credit_score is not None else policy.credit.initial, policy)

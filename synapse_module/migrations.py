@@ -165,6 +165,206 @@ MIGRATIONS: tuple[Migration, ...] = (
                 WHERE source IN ('content_flag', 'content_hold')""",
         ),
     ),
+    Migration(
+        4,
+        "groups: unique codes, categories, tiers, creation and join guards",
+        (
+            # Art. 8: one row per code, ever. A code is reserved at creation (room_id
+            # still NULL), linked when the room exists, retired when it closes; never reused.
+            """CREATE TABLE IF NOT EXISTS qunzu_groups (
+                code TEXT PRIMARY KEY,
+                room_id TEXT UNIQUE,
+                category TEXT NOT NULL,
+                creator TEXT NOT NULL,
+                created_ts BIGINT NOT NULL,
+                scale_tier TEXT NOT NULL,
+                activity_tier TEXT NOT NULL,
+                granted_tier TEXT,
+                verification_dm SMALLINT NOT NULL DEFAULT 0,
+                predecessor_room_id TEXT,
+                retired_ts BIGINT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_groups_creator ON qunzu_groups (creator, created_ts)",
+            # Guard rows: every cap check writes its row, so concurrent checks for the
+            # same room or the same person conflict and one is retried (exact caps).
+            """CREATE TABLE IF NOT EXISTS qunzu_cap_guards (
+                scope TEXT PRIMARY KEY,
+                bumps BIGINT NOT NULL
+            )""",
+            # Places held by joins that passed the check but are not persisted yet.
+            """CREATE TABLE IF NOT EXISTS qunzu_join_reservations (
+                room_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                expires_ts BIGINT NOT NULL,
+                PRIMARY KEY (room_id, user_id)
+            )""",
+        ),
+    ),
+    Migration(
+        5,
+        "credit, sanctions, appeals, regulator reports, notices, policy list (Art. 7, 11)",
+        (
+            # Art. 11: one table for every measure. `subject_type` is user | room (room_member
+            # later: room_id + subject). `fingerprint` is the identity behind a user subject, so
+            # a measure follows the person to every account. `end_ts` NULL: permanent.
+            """CREATE TABLE IF NOT EXISTS qunzu_sanctions (
+                id TEXT PRIMARY KEY,
+                subject_type TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                room_id TEXT,
+                fingerprint TEXT,
+                measure TEXT NOT NULL,
+                ladder TEXT NOT NULL,
+                category TEXT,
+                reason TEXT NOT NULL,
+                evidence TEXT NOT NULL,
+                report_id TEXT,
+                actor TEXT NOT NULL,
+                start_ts BIGINT NOT NULL,
+                end_ts BIGINT,
+                credit_delta INTEGER NOT NULL,
+                credit_user TEXT,
+                lifted_ts BIGINT,
+                lifted_by TEXT,
+                lift_reason TEXT,
+                overturned SMALLINT NOT NULL DEFAULT 0,
+                notice_claim_ts BIGINT,
+                notified_ts BIGINT
+            )""",
+            # The follow-up (notice, member removal) of measures not yet done: found after a crash.
+            "CREATE INDEX IF NOT EXISTS qunzu_sanctions_followup ON qunzu_sanctions (notified_ts, start_ts)",
+            "CREATE INDEX IF NOT EXISTS qunzu_sanctions_subject ON qunzu_sanctions (subject, start_ts)",
+            "CREATE INDEX IF NOT EXISTS qunzu_sanctions_fingerprint ON qunzu_sanctions (fingerprint, start_ts)",
+            "CREATE INDEX IF NOT EXISTS qunzu_sanctions_start ON qunzu_sanctions (start_ts)",
+            # Art. 7: one credit row per verified person. `score` is the score at `anchor_ts`;
+            # recovery since the anchor is computed on read, never by a job that could miss days.
+            """CREATE TABLE IF NOT EXISTS qunzu_credit (
+                fingerprint TEXT PRIMARY KEY,
+                score INTEGER NOT NULL,
+                anchor_ts BIGINT,
+                last_violation_ts BIGINT,
+                updated_ts BIGINT NOT NULL
+            )""",
+            # Every change of a score, with before and after (also in the audit chain).
+            """CREATE TABLE IF NOT EXISTS qunzu_credit_changes (
+                id TEXT PRIMARY KEY,
+                fingerprint TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                ts BIGINT NOT NULL,
+                delta INTEGER NOT NULL,
+                before_score INTEGER NOT NULL,
+                after_score INTEGER NOT NULL,
+                reason TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                sanction_id TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_credit_changes_fp ON qunzu_credit_changes (fingerprint, ts)",
+            # PIPL Art. 24 / the convention: people may appeal; a person decides.
+            """CREATE TABLE IF NOT EXISTS qunzu_appeals (
+                id TEXT PRIMARY KEY,
+                sanction_id TEXT NOT NULL,
+                appellant TEXT NOT NULL,
+                text TEXT NOT NULL,
+                created_ts BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                decided_ts BIGINT,
+                decided_by TEXT,
+                decision_reason TEXT
+            )""",
+            """CREATE UNIQUE INDEX IF NOT EXISTS qunzu_appeals_open ON qunzu_appeals (sanction_id, appellant)
+                WHERE status = 'open'""",
+            "CREATE INDEX IF NOT EXISTS qunzu_appeals_status ON qunzu_appeals (status, created_ts)",
+            # Art. 11 向有关主管部门报告: closures, blacklistings and severe measures.
+            """CREATE TABLE IF NOT EXISTS qunzu_regulator_reports (
+                id TEXT PRIMARY KEY,
+                ts BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                subject_type TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                sanction_id TEXT,
+                blacklist_id TEXT,
+                category TEXT,
+                summary TEXT NOT NULL,
+                evidence TEXT NOT NULL,
+                legal_basis TEXT NOT NULL,
+                actor TEXT NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_regulator_reports_ts ON qunzu_regulator_reports (ts)",
+            # The direct chat in which the service account tells a person about measures.
+            """CREATE TABLE IF NOT EXISTS qunzu_notice_rooms (
+                user_id TEXT PRIMARY KEY,
+                room_id TEXT NOT NULL,
+                created_ts BIGINT NOT NULL
+            )""",
+            # The blacklist as a Matrix policy list (m.policy.rule.*): what is published where.
+            """CREATE TABLE IF NOT EXISTS qunzu_policy_rules (
+                entry_id TEXT PRIMARY KEY,
+                rule_type TEXT NOT NULL,
+                entity TEXT NOT NULL,
+                state_key TEXT NOT NULL,
+                published_ts BIGINT,
+                withdrawn_ts BIGINT
+            )""",
+            """CREATE TABLE IF NOT EXISTS qunzu_sanction_settings (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        6,
+        "records: network log, audit checkpoint, emergency freezes (Art. 5, 13)",
+        (
+            # Art. 13 网络日志: one row per event, login, profile or account change. `id` is the
+            # event id (or a generated id), so every write is idempotent. `content_enc` is the
+            # event content, encrypted like identity data (FieldCipher, owner "<room>|<id>").
+            """CREATE TABLE IF NOT EXISTS qunzu_netlog (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                ts BIGINT NOT NULL,
+                stream BIGINT,
+                user_id TEXT NOT NULL,
+                target TEXT,
+                room_id TEXT,
+                group_code TEXT,
+                event_type TEXT,
+                membership TEXT,
+                device_id TEXT,
+                ip TEXT,
+                user_agent TEXT,
+                content_enc TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_netlog_ts ON qunzu_netlog (ts)",
+            "CREATE INDEX IF NOT EXISTS qunzu_netlog_user_ts ON qunzu_netlog (user_id, ts)",
+            "CREATE INDEX IF NOT EXISTS qunzu_netlog_room_ts ON qunzu_netlog (room_id, ts)",
+            # How far the catch-up from Synapse's event stream has read (crash safety).
+            """CREATE TABLE IF NOT EXISTS qunzu_netlog_cursor (
+                id SMALLINT PRIMARY KEY CHECK (id = 1),
+                stream BIGINT NOT NULL
+            )""",
+            # The signed end of the purged prefix of qunzu_audit: the chain verifies from here.
+            """CREATE TABLE IF NOT EXISTS qunzu_audit_checkpoint (
+                id SMALLINT PRIMARY KEY CHECK (id = 1),
+                seq BIGINT NOT NULL,
+                hash TEXT NOT NULL,
+                ts BIGINT NOT NULL,
+                created_ts BIGINT NOT NULL,
+                mac TEXT NOT NULL
+            )""",
+            # Art. 5 应急处置: scope is "all", "category:<name>" or "room:<room id>".
+            """CREATE TABLE IF NOT EXISTS qunzu_emergency (
+                id TEXT PRIMARY KEY,
+                scope TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                created_ts BIGINT NOT NULL,
+                lifted_ts BIGINT,
+                lifted_by TEXT,
+                lift_reason TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_emergency_active ON qunzu_emergency (lifted_ts)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

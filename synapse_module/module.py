@@ -13,12 +13,30 @@ from .blacklist import Blacklist
 from .callbacks import Callbacks
 from .clock import SynapseClock
 from .config import QunzuConfig, parse_module_config
+from .content import ContentGuard
+from .emergency import Emergency
 from .errors import QunzuConfigError
 from .facts import FactsSource
-from .http import admin_audit, admin_blacklist, admin_jobs, admin_users, health, me, realname
+from .groups import Groups
+from .http import (
+    admin_audit,
+    admin_blacklist,
+    admin_jobs,
+    admin_records,
+    admin_reports,
+    admin_sanctions,
+    admin_users,
+    groups,
+    health,
+    me,
+    realname,
+)
 from .http.resource import PREFIX, QunzuResource
-from .jobs import Jobs
+from .jobs import Job, Jobs
+from .metrics import ModuleMetrics
+from .netlog import NetworkLog
 from .realname import RealnameService
+from .sanctions import Sanctions
 from .store import QunzuStore
 
 logger = logging.getLogger(__name__)
@@ -38,8 +56,16 @@ class QunzuModule:
         self.store = QunzuStore(api, self.clock, AuditChain(config.key))
         self.realname = RealnameService(self)
         self.blacklist = Blacklist(self)
+        self.sanctions = Sanctions(self)
         self.facts = FactsSource(self)
+        self.groups = Groups(self)
+        self.content = ContentGuard(self)
+        self.netlog = NetworkLog(self)
+        self.emergency = Emergency(self)
         self.jobs = Jobs(self)
+        self.sanctions.register_jobs(self.jobs)
+        self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
+        self.jobs.add(Job("backfill_group_codes", 24 * 3600 * 1000, self.groups.backfill))
         self._state = "starting"
         self._schema_version = 0
 
@@ -48,11 +74,23 @@ class QunzuModule:
             check_event_for_spam=callbacks.check_event_for_spam,
             user_may_join_room=callbacks.user_may_join_room,
             user_may_invite=callbacks.user_may_invite,
-            user_may_create_room=callbacks.user_may_create_room,
+            check_media_file_for_spam=callbacks.check_media_file_for_spam,
         )
         api.register_third_party_rules_callbacks(
             on_create_room=callbacks.on_create_room,
+            on_new_event=callbacks.on_new_event,
             on_user_deactivation_status_changed=callbacks.on_user_deactivation_status_changed,
+            on_profile_update=callbacks.on_profile_update,
+        )
+        # Art. 11 暂停管理权限: kicks and bans are membership events, which no spam check sees;
+        # this is the only refusing callback for them (cost measured in docs/sanctions.md).
+        api.register_third_party_rules_callbacks(check_event_allowed=self.sanctions.check_event_allowed_callback)
+        # Art. 13 network log: logins (never refused here), events, profiles, accounts.
+        api.register_spam_checker_callbacks(check_login_for_spam=self.netlog.check_login_for_spam)
+        api.register_third_party_rules_callbacks(
+            on_new_event=self.netlog.on_new_event,
+            on_profile_update=self.netlog.on_profile_update,
+            on_user_deactivation_status_changed=self.netlog.on_user_deactivation_status_changed,
         )
         routes = [
             *health.routes(self),
@@ -60,8 +98,12 @@ class QunzuModule:
             *realname.routes(self),
             *admin_users.routes(self),
             *admin_blacklist.routes(self),
+            *admin_sanctions.routes(self),
+            *groups.routes(self),
             *admin_audit.routes(self),
             *admin_jobs.routes(self),
+            *admin_reports.routes(self),
+            *admin_records.routes(self),
         ]
         api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
 
@@ -72,6 +114,8 @@ class QunzuModule:
             )
         api.run_as_background_process("qunzu_setup", self._setup)
         self.jobs.schedule()
+        self.netlog.start()
+        self.metrics = ModuleMetrics(self)
 
     @staticmethod
     def parse_config(config: dict[str, Any]) -> QunzuConfig:
@@ -137,6 +181,7 @@ class QunzuModule:
             "convention": {"current_version": policy.convention.version, "accepted": facts.convention_accepted},
             "blacklisted": facts.blacklisted,
             "language": self.config.language,
+            **await self.sanctions.status_of(user_id),
         }
 
     async def health(self) -> dict[str, Any]:

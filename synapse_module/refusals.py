@@ -8,6 +8,7 @@ from policies import HTTP_STATUS, render
 
 from .config import QunzuConfig
 from .errors import Refusal
+from .metrics import record_decision
 
 
 def refusal_error(refusal: Refusal, config: QunzuConfig, language: str | None = None) -> SynapseError:
@@ -20,4 +21,6 @@ def refusal_error(refusal: Refusal, config: QunzuConfig, language: str | None = 
 
 def refusal_fields(refusal: Refusal) -> dict[str, object]:
     """The fields added to Synapse's error JSON."""
+    # Every refusal a client sees passes here exactly once (refusal_error calls this): count it.
+    record_decision(refusal.reason.value)
     return {"cn.qunzu.reason": refusal.reason.value, "cn.qunzu.detail": dict(refusal.detail)}

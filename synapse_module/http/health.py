@@ -1,20 +1,60 @@
-"""`GET /health`: is the module up, and at which schema and policy version."""
+"""`GET /health`: is the module up, at which schema and policy, and when did its jobs last run.
+
+Answers without a token on every process (main and workers), also while the
+module is starting. Docker healthchecks and load balancers poll it, so the
+job records (read from the database, shared by the cluster) are cached for a
+few seconds per process.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import SynapseRequest
 
+from ..store.ops import last_job_run_txn
 from .resource import Access, Caller, Route
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
 
+JOBS_CACHE_MS = 5_000
+
+
+def policy_fingerprint(module: QunzuModule) -> dict[str, str]:
+    """The effective policy's convention version and a SHA-256 of its canonical JSON.
+
+    Two processes with the same hash enforce the same policy: operators
+    compare it across the cluster after changing the policy file.
+    """
+    policy = module.config.policy
+    digest = hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
+    return {"convention_version": policy.convention.version, "sha256": digest}
+
 
 def routes(module: QunzuModule) -> list[Route]:
+    policy = policy_fingerprint(module)
+    cached: dict[str, Any] = {"at": None, "jobs": None}
+
+    async def last_runs() -> dict[str, Any] | None:
+        now = module.clock.now_ms()
+        if cached["at"] is not None and now - cached["at"] < JOBS_CACHE_MS:
+            jobs_cached: dict[str, Any] | None = cached["jobs"]
+            return jobs_cached
+        jobs: dict[str, Any] = {}
+        for name in sorted(module.jobs.by_name):
+            run = await module.api.run_db_interaction("qunzu_health_last_job_run", last_job_run_txn, name)
+            jobs[name] = None if run is None else {"ts": run.ts, "instance": run.instance, "ok": run.ok}
+        cached.update(at=now, jobs=jobs)
+        return jobs
+
     async def health(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, await module.health()
+        body = dict(await module.health())
+        body["policy"] = policy
+        # The tables exist only once the schema is ready; before that there is nothing to show.
+        body["jobs"] = await last_runs() if body.get("status") == "ready" else None
+        return 200, body
 
     return [Route("GET", "/health", Access.PUBLIC, health, needs_ready=False)]

@@ -15,7 +15,12 @@ from ..clock import Clock
 from ..migrations import MigrationResult, migrate_txn
 from .audit import AuditStore
 from .blacklist import BlacklistStore
+from .credit import CreditStore
+from .emergency import EmergencyStore
+from .groups import GroupStore
 from .identities import IdentityStore
+from .netlog import NetlogStore
+from .sanctions import SanctionStore
 from .tickets import TicketStore
 
 
@@ -28,7 +33,12 @@ class QunzuStore:
         self.audit = AuditStore(api, clock, chain)
         self.identities = IdentityStore(api, clock)
         self.blacklist = BlacklistStore(api, clock)
+        self.credit = CreditStore(api, clock)
+        self.sanctions = SanctionStore(api, clock, chain)
+        self.groups = GroupStore(api, clock)
         self.tickets = TicketStore(api, clock)
+        self.netlog = NetlogStore(api, clock)
+        self.emergency = EmergencyStore(api, clock)
 
     async def migrate(self, instance: str) -> MigrationResult:
         """Create or upgrade the schema (idempotent, safe across processes)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
-from ..audit import AuditChain, AuditEntry, ChainVerifier, VerifyResult, canonical_json
+from ..audit import AuditChain, AuditEntry, ChainVerifier, Checkpoint, VerifyResult, canonical_json
 from ..clock import Clock
 from ..errors import StoreError
 
@@ -52,8 +52,9 @@ class AuditStore:
 
     async def verify(self) -> VerifyResult:
         """Walk the whole chain in batches and check every row and the head."""
-        verifier = ChainVerifier(self._chain)
-        after = 0
+        checkpoint = await self._api.run_db_interaction("qunzu_audit_checkpoint", _checkpoint_txn)
+        verifier = ChainVerifier(self._chain, checkpoint)
+        after = 0 if checkpoint is None else checkpoint.seq
         while True:
             rows = await self._api.run_db_interaction("qunzu_audit_batch", _audit_batch_txn, after, AUDIT_VERIFY_BATCH)
             for row in rows:
@@ -65,6 +66,62 @@ class AuditStore:
             after = rows[-1][0]
         head_seq, head_hash = await self._api.run_db_interaction("qunzu_audit_head", _audit_head_txn)
         return verifier.finish(head_seq, head_hash)
+
+    async def purge_before(self, before_ms: int, limit: int) -> int:
+        """Delete up to `limit` of the oldest rows older than `before_ms`, behind a signed checkpoint.
+
+        Only an intact prefix is purged: rows that fail verification stay, so a
+        purge can never launder tampering (the purge refuses and says so).
+
+        Raises:
+            StoreError: the rows to be purged do not verify.
+        """
+        return await self._api.run_db_interaction(
+            "qunzu_purge_audit", _purge_audit_txn, self._chain, before_ms, limit, self._clock.now_ms()
+        )
+
+    async def checkpoint(self) -> Checkpoint | None:
+        return await self._api.run_db_interaction("qunzu_audit_checkpoint", _checkpoint_txn)
+
+
+def _checkpoint_txn(txn: LoggingTransaction) -> Checkpoint | None:
+    txn.execute("SELECT seq, hash, ts, mac FROM qunzu_audit_checkpoint WHERE id = 1")
+    row = txn.fetchone()
+    return None if row is None else Checkpoint(int(row[0]), str(row[1]), int(row[2]), str(row[3]))
+
+
+def _purge_audit_txn(txn: LoggingTransaction, chain: AuditChain, before_ms: int, limit: int, now_ms: int) -> int:
+    start = _checkpoint_txn(txn)
+    txn.execute(
+        "SELECT seq, ts, actor, action, subject, details, prev_hash, hash FROM qunzu_audit"
+        " WHERE seq > ? ORDER BY seq LIMIT ?",
+        (0 if start is None else start.seq, limit),
+    )
+    rows = [
+        (int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), str(r[7])) for r in txn.fetchall()
+    ]
+    # A prefix only: stop at the first row that is still inside the retention period.
+    prefix = []
+    for row in rows:
+        if row[1] >= before_ms:
+            break
+        prefix.append(row)
+    if not prefix:
+        return 0
+    verifier = ChainVerifier(chain, start)
+    for row in prefix:
+        if not verifier.feed(row):
+            raise StoreError(f"audit rows to be purged do not verify ({verifier.problem}); nothing was purged")
+    last = prefix[-1]
+    checkpoint = chain.checkpoint(last[0], last[7], last[1])
+    txn.execute(
+        "INSERT INTO qunzu_audit_checkpoint (id, seq, hash, ts, created_ts, mac) VALUES (1, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, ts = excluded.ts,"
+        " created_ts = excluded.created_ts, mac = excluded.mac",
+        (checkpoint.seq, checkpoint.hash, checkpoint.ts, now_ms, checkpoint.mac),
+    )
+    txn.execute("DELETE FROM qunzu_audit WHERE seq <= ?", (checkpoint.seq,))
+    return len(prefix)
 
 
 def _append_audit_txn(

@@ -109,6 +109,7 @@ class BotRunner:
 
     @property
     def running(self) -> bool:
+        """Whether the bot task is alive."""
         return self._task is not None and not self._task.done()
 
     @property
@@ -210,9 +211,11 @@ class UserView:
 
     @property
     def user_id(self) -> str:
+        """The user's id."""
         return self.account.user_id
 
     async def sync(self, timeout_ms: int = 0) -> None:
+        """One sync (long-polling up to `timeout_ms`); new timeline events are kept in `timeline`."""
         resp = await self.client.sync(timeout=timeout_ms, sync_filter=_SYNC_FILTER)
         assert isinstance(resp, nio.SyncResponse), f"sync failed: {resp}"
         for room_id, info in resp.rooms.join.items():

@@ -24,7 +24,10 @@ from nio import AsyncClient
 
 from devtools.homeserver import Account, SynapseProcess, free_port, module_block, render_config, sqlite_database
 
+from .http_client import QunzuHttp
 from .matrix import Matrix
+
+__all__ = ["QunzuHttp", "ServerFactory", "fresh_localpart", "pg_query"]
 
 PG_DSN = os.environ.get("QUNZU_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 
@@ -154,31 +157,6 @@ async def client_for(synapse: SynapseProcess) -> AsyncIterator[Callable[[Account
     yield make
     for client in clients:
         await client.close()
-
-
-class QunzuHttp:
-    """A plain HTTP client for the module's API that returns status and JSON."""
-
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
-        self._session = session
-        self._base = f"{base_url}/_synapse/client/qunzu/v1"
-
-    async def request(
-        self, method: str, path: str, token: str | None = None, json: Any = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, Any]:
-        all_headers = dict(headers or {})
-        if token:
-            all_headers["Authorization"] = f"Bearer {token}"
-        async with self._session.request(method, self._base + path, json=json, headers=all_headers) as response:
-            if response.content_type == "application/json":
-                return response.status, await response.json()
-            return response.status, await response.text()
-
-    async def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
-        return await self.request("GET", path, token)
-
-    async def post(self, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
-        return await self.request("POST", path, token, json=body)
 
 
 @pytest.fixture

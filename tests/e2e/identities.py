@@ -17,7 +17,7 @@ import aiohttp
 
 from policies.identity import id_check_character
 
-from .conftest import QunzuHttp
+from .http_client import QunzuHttp
 
 #: 北京市朝阳区: a real area code, so the number passes every format check.
 AREA_CODE = "110105"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import secrets
 from typing import Any
 from urllib.parse import quote
@@ -10,17 +9,10 @@ from urllib.parse import quote
 import aiohttp
 
 from devtools.homeserver import Account
-from policies.identity import id_check_character
+
+from .identities import fresh_id_number
 
 Reply = tuple[int, dict[str, Any]]
-
-
-def fresh_id_number(birth: str = "19900101", area: str = "110105") -> str:
-    """A valid 18-digit ID number nobody else in the test run uses (random sequence digits)."""
-    year = random.randint(1950, 2004)
-    birth = f"{year}{random.randint(1, 12):02d}{random.randint(1, 28):02d}" if birth == "19900101" else birth
-    first17 = f"{area}{birth}{random.randint(0, 999):03d}"
-    return first17 + id_check_character(first17)
 
 
 class Matrix:

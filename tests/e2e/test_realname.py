@@ -14,7 +14,8 @@ from devtools.homeserver import SynapseProcess
 from policies.identity import id_check_character
 
 from .conftest import fresh_localpart
-from .matrix import Matrix, fresh_id_number
+from .identities import fresh_id_number
+from .matrix import Matrix
 
 
 def identity_rows(server: SynapseProcess, user_id: str) -> list[tuple[object, ...]]:

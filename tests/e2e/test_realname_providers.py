@@ -17,7 +17,8 @@ from aiohttp import web
 from devtools.homeserver import SynapseProcess, postgres_database
 
 from .conftest import ServerFactory, fresh_localpart, pg_query
-from .matrix import Matrix, fresh_id_number
+from .identities import fresh_id_number
+from .matrix import Matrix
 
 SECRET = "test-provider-secret-0123456789"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import Measure, SubjectKind, default_policy, next_measure
+from policies import Measure, PolicyError, SubjectKind, default_policy, load_policy_from_mapping, next_measure
 from policies.durations import DAY, HOUR
 from policies.sanctions import credit_delta, default_duration, is_severe
 
@@ -15,9 +15,11 @@ POLICY = default_policy()
     ("kind", "prior", "measure", "duration", "blacklist"),
     [
         (SubjectKind.ROOM, 0, Measure.WARNING, 72 * HOUR, False),
-        (SubjectKind.ROOM, 1, Measure.POSTING_SUSPENSION, 7 * DAY, False),
-        (SubjectKind.ROOM, 2, Measure.POSTING_SUSPENSION, 30 * DAY, False),
-        (SubjectKind.ROOM, 3, Measure.CLOSURE, None, True),
+        (SubjectKind.ROOM, 1, Measure.WARNING, 72 * HOUR, False),
+        (SubjectKind.ROOM, 2, Measure.WARNING, 72 * HOUR, False),
+        (SubjectKind.ROOM, 3, Measure.POSTING_SUSPENSION, 7 * DAY, False),
+        (SubjectKind.ROOM, 4, Measure.POSTING_SUSPENSION, 30 * DAY, False),
+        (SubjectKind.ROOM, 5, Measure.CLOSURE, None, True),
         (SubjectKind.ROOM, 9, Measure.CLOSURE, None, True),
         (SubjectKind.ROOM, -1, Measure.WARNING, 72 * HOUR, False),
         (SubjectKind.ADMIN, 0, Measure.CREDIT_LOWERED, 0, False),
@@ -79,3 +81,40 @@ def test_every_measure_lowers_credit_or_leaves_it() -> None:
     for measure in Measure:
         assert credit_delta(measure, POLICY) <= 0
     assert credit_delta(Measure.CREDIT_LOWERED, POLICY) == -20
+
+
+def test_three_warnings_in_the_window_make_the_next_proposal_a_7_day_suspension() -> None:
+    # Issue 5: a room warned three times within the repeat window is suspended next.
+    step = next_measure(SubjectKind.ROOM, 3, POLICY)
+    assert (step.measure, step.duration) == (Measure.POSTING_SUSPENSION, 7 * DAY)
+
+
+def test_repeat_counts_violations_per_step_of_a_custom_ladder() -> None:
+    policy = load_policy_from_mapping(
+        {
+            "sanctions": {
+                "ladders": {
+                    "member": [
+                        {"measure": "warning", "duration": 0, "credit_delta": 0, "repeat": 2},
+                        {"measure": "mute", "duration": "1d", "credit_delta": -5, "repeat": 2},
+                        {"measure": "blacklist", "duration": "perm", "credit_delta": -40},
+                    ]
+                }
+            }
+        }
+    )
+    measures = [next_measure(SubjectKind.MEMBER, prior, policy).measure for prior in range(7)]
+    assert measures == [Measure.WARNING] * 2 + [Measure.MUTE] * 2 + [Measure.BLACKLIST] * 3
+
+
+def test_a_blacklisted_rooms_owner_loses_creation_and_its_admins_credit() -> None:
+    owner = POLICY.sanctions.blacklisted_room_owner
+    admins = POLICY.sanctions.blacklisted_room_admins
+    assert [(step.measure, step.duration) for step in owner] == [(Measure.CREATION_REVOKED, 180 * DAY)]
+    assert [(step.measure, step.credit_delta) for step in admins] == [(Measure.CREDIT_LOWERED, -10)]
+
+
+def test_a_member_measure_in_the_blacklisted_room_review_is_refused() -> None:
+    bad = {"sanctions": {"blacklisted_room_admins": [{"measure": "mute", "duration": "1d", "credit_delta": 0}]}}
+    with pytest.raises(PolicyError, match="blacklisted_room_admins.0.measure"):
+        load_policy_from_mapping(bad)

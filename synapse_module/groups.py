@@ -1,0 +1,466 @@
+"""Groups (群组): codes, categories, tiers, caps, join approval, upgrades (Art. 7, 8, 9).
+
+Every room created on the server becomes a governed group at creation
+(`shape_new_room`, called from `on_create_room` with the real request dict):
+it gets a unique code in the `cn.qunzu.group` state event and as the alias
+`#<code>:<server>`, the service account is invited with the power to act, and
+the creator's right to create it is decided with an exact count of the rooms
+they own. Afterwards `on_new_event` links the code to the room id, keeps the
+scale tier in step with the membership and carries the group over on upgrade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api import EventBase
+from synapse.module_api.errors import SynapseError
+
+from policies import Decision, Reason, RoomFacts, UserFacts, decisions
+from policies.codes import new_code
+from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
+from policies.tiers import activity_tier_of, level_at_least, scale_tier_of
+
+from .cache import ClusterCache
+from .errors import Refusal
+from .refusals import refusal_error
+from .store.groups import PENDING_MS, GroupRecord, NewGroup
+from .verification_chat import mark_verification_dm
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+logger = logging.getLogger(__name__)
+
+GROUP_EVENT = "cn.qunzu.group"
+CATEGORY_KEY = "cn.qunzu.category"
+_CODE_CANDIDATES = 5
+_V12_PREFIXES = ("12", "org.matrix.hydra")
+
+
+def group_content(record: GroupRecord) -> dict[str, Any]:
+    """The content of the `cn.qunzu.group` state event (DESIGN.md §3.2)."""
+    return {
+        "code": record.code,
+        "category": record.category,
+        "tier": record.scale_tier,
+        "activity_tier": record.activity_tier,
+        "created_at": record.created_ts,
+    }
+
+
+class Groups:
+    """The group registry and the rules that keep rooms in step with it."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._api = module.api
+        self._policy = module.config.policy
+        self._store = module.store.groups
+        # Read by every message and join: the group of a room.
+        self.record = ClusterCache(module.api, "qunzu_group_by_room", self._store.by_room)
+        # (room_id, code) of group events the module itself is about to send as a
+        # room's creator (upgrades, backfill): the protected-state check lets exactly those pass.
+        self._own_writes: set[tuple[str, str]] = set()
+
+    @property
+    def service_account(self) -> str:
+        return self._module.config.service_account
+
+    # -- creation ------------------------------------------------------------------------
+
+    async def shape_new_room(self, user_id: str, config: dict[str, Any]) -> None:
+        """Decide a creation and shape the request into a governed group.
+
+        Raises:
+            SynapseError: the creation is refused (invalid_category, create_limit, …).
+        """
+        policy = self._policy
+        service = self.service_account
+        initial = [
+            event
+            for event in config.get("initial_state") or []
+            if not (isinstance(event, dict) and event.get("type") in PROTECTED_STATE_TYPES)
+        ]
+        verification_dm = mark_verification_dm(config, service)
+        creation = config.get("creation_content") or {}
+        category = creation.pop(CATEGORY_KEY, policy.categories.default_category)
+        if not isinstance(category, str):
+            category = repr(category)
+        if not (decision := decisions.may_set_category(category, policy)).allowed:
+            raise self._refusal(decision)
+
+        user = await self._module.facts.user(user_id)
+        rule = None
+        if verification_dm:
+            if not (decision := decisions.may_open_verification_chat(user)).allowed:
+                raise self._refusal(decision)
+        elif not user.exempt:
+
+            def rule(owned: int) -> Decision:
+                return decisions.may_create(dataclasses.replace(user, rooms_owned=owned), category, policy)
+
+        first_tier = policy.scale_tiers.tiers[0].name
+        group = NewGroup(
+            codes=tuple(new_code() for _ in range(_CODE_CANDIDATES)),
+            category=category,
+            creator=user_id,
+            scale_tier=first_tier,
+            activity_tier=activity_tier_of(0, policy),
+            verification_dm=verification_dm,
+        )
+        reservation = await self._store.reserve(group, rule)
+        if not reservation.decision.allowed or reservation.code is None:
+            raise self._refusal(reservation.decision)
+        code = reservation.code
+        record = GroupRecord(
+            code,
+            None,
+            category,
+            user_id,
+            self._module.clock.now_ms(),
+            first_tier,
+            group.activity_tier,
+            None,
+            verification_dm,
+            None,
+            None,
+        )
+        initial.append({"type": GROUP_EVENT, "state_key": "", "content": group_content(record)})
+        facts = self._facts_of(record, member_count=0, join_rule="invite")
+        if not verification_dm and decisions.needs_join_approval(facts, policy):
+            # Art. 8 join verification: high-risk categories need approval at any size.
+            initial = [e for e in initial if not (isinstance(e, dict) and e.get("type") == "m.room.join_rules")]
+            initial.append({"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}})
+        config["initial_state"] = initial
+        if creation:
+            config["creation_content"] = creation
+        invites = list(config.get("invite") or [])
+        if service not in invites and user_id != service:
+            config["invite"] = [*invites, service]
+        self._grant_service_power(config, user_id)
+        if not config.get("room_alias_name") and not verification_dm:
+            config["room_alias_name"] = code
+
+    def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
+        """The service account acts for the platform in every room (kicks, state, tiers)."""
+        service = self.service_account
+        if creator == service or config.get("preset") == "trusted_private_chat":
+            return  # invitees of a trusted private chat are creators (v12) or get 100 already
+        for event in config.get("initial_state") or []:
+            if isinstance(event, dict) and event.get("type") == "m.room.power_levels":
+                content = event.setdefault("content", {})
+                content["users"] = {**(content.get("users") or {}), service: 100}
+                return
+        override = dict(config.get("power_level_content_override") or {})
+        users = dict(override.get("users") or {})
+        users[service] = 100
+        version = str(config.get("room_version") or "12")
+        if not version.startswith(_V12_PREFIXES):
+            users.setdefault(creator, 100)  # older versions: an override must name the creator
+        override["users"] = users
+        config["power_level_content_override"] = override
+
+    def _refusal(self, decision: Decision) -> SynapseError:
+        assert decision.reason is not None
+        return refusal_error(Refusal(decision.reason, decision.detail), self._module.config)
+
+    # -- facts -----------------------------------------------------------------------
+
+    async def room_facts(self, room_id: str, *, count_members: bool = False) -> RoomFacts:
+        """Facts of a room; the member count is read only when asked (invites, the info page)."""
+        record = await self.record.get(room_id)
+        members = await self._store.member_count(room_id, self.service_account) if count_members else 0
+        if record is None:
+            return self._ungoverned(room_id, members)
+        owner = await self._module.facts.user(record.creator)
+        owner_level = None if owner.exempt else self._module.facts.level_of(owner)
+        return dataclasses.replace(self._facts_of(record, members, join_rule="invite"), owner_level=owner_level)
+
+    def _facts_of(self, record: GroupRecord, member_count: int, join_rule: str) -> RoomFacts:
+        return RoomFacts(
+            room_id=record.room_id or "",
+            category=record.category,
+            member_count=member_count,
+            tier=record.scale_tier,
+            closed=record.retired,
+            posting_suspended_until_ms=None,
+            frozen=False,
+            join_rule=join_rule,
+            owner_level=None,
+            granted_tier=record.granted_tier,
+            verification_dm=record.verification_dm,
+        )
+
+    def _ungoverned(self, room_id: str, members: int) -> RoomFacts:
+        policy = self._policy
+        return RoomFacts(
+            room_id=room_id,
+            category=policy.categories.default_category,
+            member_count=members,
+            tier=scale_tier_of(members, policy),
+            closed=False,
+            posting_suspended_until_ms=None,
+            frozen=False,
+            join_rule="invite",
+            owner_level=None,
+        )
+
+    # -- joins -----------------------------------------------------------------------
+
+    async def decide_join(self, user: UserFacts, room: RoomFacts, is_invited: bool) -> Decision:
+        """`may_join` with exact counts, read and held in one guarded transaction."""
+        policy = self._policy
+        now = self._module.clock.now_ms()
+
+        def rule(members: int, rooms_joined: int) -> Decision:
+            return decisions.may_join(
+                dataclasses.replace(user, rooms_joined=rooms_joined),
+                dataclasses.replace(room, member_count=members),
+                is_invited,
+                now,
+                policy,
+            )
+
+        if user.exempt:
+            return Decision.allow()
+        return await self._store.check_join(room.room_id, user.user_id, self.service_account, rule)
+
+    # -- state protection ---------------------------------------------------------------
+
+    def is_own_write(self, event: EventBase) -> bool:
+        """A group event the module itself is sending as a room's creator or upgrader right now."""
+        return event.type == GROUP_EVENT and (event.room_id, str(event.content.get("code", ""))) in self._own_writes
+
+    def check_state_change(self, event: EventBase, room: RoomFacts) -> Decision:
+        """Protected group state and the join rule a room needs (Art. 8)."""
+        if event.type in PROTECTED_STATE_TYPES:
+            if event.sender == self.service_account or self.is_own_write(event):
+                return Decision.allow()
+            return decisions.may_change_state(False, event.type)
+        if event.type == "m.room.join_rules" and event.sender != self.service_account:
+            wanted = dataclasses.replace(room, join_rule=str(event.content.get("join_rule", "")))
+            if required_join_rule(wanted, self._policy) is not None:
+                return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=room.tier, category=room.category)
+        return Decision.allow()
+
+    # -- after persistence ------------------------------------------------------------------
+
+    def on_new_event(self, event: EventBase) -> None:
+        """Keep the registry in step with an event Synapse just persisted.
+
+        Synapse awaits this on its delivery path, on every process: only the
+        local cache is touched here; the work goes to a background process on the
+        background-task instance (once per cluster), and a job repairs what a
+        crash in between may miss (`refresh_tiers`).
+        """
+        relevant = event.type in (GROUP_EVENT, "m.room.member", "m.room.tombstone") and event.is_state()
+        if not relevant:
+            return
+        if event.type == GROUP_EVENT:
+            self.record.invalidate((event.room_id,))  # every process: its own copy
+        if self._api.should_run_background_tasks():
+            self._api.run_as_background_process("qunzu_group_event", self._after_event, event)
+
+    async def _after_event(self, event: EventBase) -> None:
+        try:
+            if event.type == GROUP_EVENT:
+                code = event.content.get("code")
+                if isinstance(code, str) and await self._store.link(code, event.room_id):
+                    await self.record.invalidate_everywhere(event.room_id)
+            elif event.type == "m.room.tombstone":
+                await self._carry_over_upgrade(event)
+            else:
+                await self._membership_changed(event)
+        except Exception:
+            logger.exception("qunzu: updating the group registry after an event failed")
+
+    async def _membership_changed(self, event: EventBase) -> None:
+        service = self.service_account
+        if event.state_key == service and event.membership == "invite":
+            # Join the service account at once: the room is governed even while the bot is down.
+            await self._api.update_room_membership(service, service, event.room_id, "join")
+            return
+        if event.state_key == service:
+            return
+        record = await self.record.get(event.room_id)
+        if record is None or record.retired:
+            return
+        members = await self._store.member_count(event.room_id, service)
+        tier = scale_tier_of(members, self._policy)
+        if tier != record.scale_tier:
+            await self._store.update(record.code, scale_tier=tier)
+            await self.record.invalidate_everywhere(event.room_id)
+            updated = dataclasses.replace(record, scale_tier=tier)
+            await self.send_group_state(updated)
+            if decisions.needs_join_approval(self._facts_of(updated, members, "public"), self._policy):
+                await self._ensure_knock(event.room_id)
+
+    async def _ensure_knock(self, room_id: str) -> None:
+        state = await self._api.get_room_state(room_id, [("m.room.join_rules", "")])
+        rules = state.get(("m.room.join_rules", ""))
+        if rules is not None and rules.content.get("join_rule") == "public":
+            await self._send_as_service(room_id, "m.room.join_rules", {"join_rule": "knock"})
+
+    async def send_group_state(self, record: GroupRecord) -> None:
+        assert record.room_id is not None
+        await self._send_as_service(record.room_id, GROUP_EVENT, group_content(record))
+
+    async def _send_as_service(self, room_id: str, event_type: str, content: Mapping[str, Any]) -> None:
+        try:
+            await self._api.create_and_send_event_into_room(
+                {
+                    "type": event_type,
+                    "state_key": "",
+                    "room_id": room_id,
+                    "sender": self.service_account,
+                    "content": dict(content),
+                }
+            )
+        except SynapseError as exc:
+            # The service account is not in the room or lacks power (a room from before Qunzu).
+            logger.warning("qunzu: could not update %s in a room: %s", event_type, exc.msg)
+
+    async def _carry_over_upgrade(self, tombstone: EventBase) -> None:
+        """Room upgrades copy only Synapse's own state types: the group follows the room.
+
+        Triggered by the old room's tombstone, which Synapse sends once the new room
+        is set up and the upgrading user has joined it.
+        """
+        new_room_id = tombstone.content.get("replacement_room")
+        if not isinstance(new_room_id, str):
+            return
+        record = await self._store.move_to_successor(tombstone.room_id, new_room_id)
+        if record is None:
+            return
+        await self.record.invalidate_everywhere(tombstone.room_id)
+        await self.record.invalidate_everywhere(new_room_id)
+        await self._send_as(tombstone.sender, record)
+        await self._api.update_room_membership(tombstone.sender, self.service_account, new_room_id, "invite")
+        await self._module.store.audit.append(
+            tombstone.sender, "group.upgrade", record.code, {"from": tombstone.room_id, "to": new_room_id}
+        )
+
+    async def _send_as(self, sender: str, record: GroupRecord) -> None:
+        """Send the group event as a member with power (upgrader, creator), marked as the module's own."""
+        assert record.room_id is not None
+        own = (record.room_id, record.code)
+        self._own_writes.add(own)
+        try:
+            await self._api.create_and_send_event_into_room(
+                {
+                    "type": GROUP_EVENT,
+                    "state_key": "",
+                    "room_id": record.room_id,
+                    "sender": sender,
+                    "content": group_content(record),
+                }
+            )
+        finally:
+            self._own_writes.discard(own)
+
+    # -- changes by owners and staff ---------------------------------------------------------
+
+    async def set_category(self, actor: str, record: GroupRecord, category: str) -> GroupRecord:
+        """The creator (or staff) changes the category; high-risk categories vet the creator (Art. 8)."""
+        policy = self._policy
+        if not (decision := decisions.may_set_category(category, policy)).allowed:
+            raise Refusal(Reason.INVALID_CATEGORY, decision.detail)
+        owner = await self._module.facts.user(record.creator)
+        risk = policy.categories.risk_rules[policy.categories.known[category].risk]
+        if risk.min_creator_level is not None and not owner.exempt:
+            level = self._module.facts.level_of(owner)
+            if not level_at_least(level, risk.min_creator_level, policy):
+                raise Refusal(
+                    Reason.CREDIT_INSUFFICIENT,
+                    {"level": level, "required_level": risk.min_creator_level, "category": category},
+                )
+        await self._store.update(record.code, category=category)
+        updated = dataclasses.replace(record, category=category)
+        assert record.room_id is not None
+        await self.record.invalidate_everywhere(record.room_id)
+        await self.send_group_state(updated)
+        if decisions.needs_join_approval(self._facts_of(updated, 0, "public"), policy):
+            await self._ensure_knock(record.room_id)
+        await self._module.store.audit.append(
+            actor, "group.category", record.code, {"from": record.category, "to": category}
+        )
+        return updated
+
+    async def grant_tier(self, actor: str, record: GroupRecord, tier: str, reason: str) -> GroupRecord:
+        """A staff decision lets a room grow beyond its owner's bound (up to the ceiling)."""
+        if not (decision := decisions.may_set_tier(None, tier, self._policy, staff_decision=True)).allowed:
+            raise Refusal(Reason.TIER_NOT_ALLOWED, decision.detail)
+        await self._store.update(record.code, granted_tier=tier)
+        assert record.room_id is not None
+        await self.record.invalidate_everywhere(record.room_id)
+        await self._module.store.audit.append(actor, "group.grant_tier", record.code, {"tier": tier, "reason": reason})
+        return dataclasses.replace(record, granted_tier=tier)
+
+    async def _link_orphans(self) -> int:
+        """Link codes whose group event was persisted but never processed (a crash in between)."""
+        unlinked = await self._store.unlinked_before(self._module.clock.now_ms() - PENDING_MS)
+        if not unlinked:
+            return 0
+        linked = 0
+        for room_id, body in await self._store.current_group_events(GROUP_EVENT):
+            code = json.loads(body).get("content", {}).get("code")
+            if code in unlinked and await self._store.link(code, room_id):
+                await self.record.invalidate_everywhere(room_id)
+                linked += 1
+        return linked
+
+    async def refresh_tiers(self) -> dict[str, Any]:
+        """Job: activity tiers from messages in the window, scale tiers from members (Art. 7)."""
+        linked = await self._link_orphans()
+        policy = self._policy
+        window_ms = policy.activity_tiers.window_days * 24 * 3600 * 1000
+        messages = await self._store.messages_since(self._module.clock.now_ms() - window_ms)
+        changed = 0
+        after = ""
+        while batch := await self._store.active_groups(after, 200):
+            for record in batch:
+                assert record.room_id is not None
+                activity = activity_tier_of(messages.get(record.room_id, 0), policy)
+                scale = scale_tier_of(await self._store.member_count(record.room_id, self.service_account), policy)
+                if (activity, scale) != (record.activity_tier, record.scale_tier):
+                    await self._store.update(record.code, activity_tier=activity, scale_tier=scale)
+                    await self.record.invalidate_everywhere(record.room_id)
+                    await self.send_group_state(dataclasses.replace(record, activity_tier=activity, scale_tier=scale))
+                    changed += 1
+            after = batch[-1].code
+        return {"changed": changed, "linked": linked}
+
+    async def backfill(self) -> dict[str, Any]:
+        """Job: rooms that existed before Qunzu was installed get codes (once; later runs find none)."""
+        policy = self._policy
+        registered = 0
+        after = ""
+        while rooms := await self._store.rooms_page(after, 200):
+            for room_id, creator in rooms:
+                group = NewGroup(
+                    codes=tuple(new_code() for _ in range(_CODE_CANDIDATES)),
+                    category=policy.categories.default_category,
+                    creator=creator or self.service_account,
+                    scale_tier=scale_tier_of(await self._store.member_count(room_id, self.service_account), policy),
+                    activity_tier=activity_tier_of(0, policy),
+                    verification_dm=False,
+                )
+                code = await self._store.register_existing(room_id, group)
+                if code is None:
+                    continue
+                registered += 1
+                record = await self._store.by_room(room_id)
+                if record is not None and creator and self._api.is_mine(creator):
+                    try:
+                        await self._send_as(creator, record)
+                    except SynapseError as exc:
+                        logger.info("qunzu: backfilled code kept in the registry only: %s", exc.msg)
+            after = rooms[-1][0]
+        if registered:
+            await self._module.store.audit.append("module:jobs", "group.backfill", "groups", {"rooms": registered})
+        return {"registered": registered}

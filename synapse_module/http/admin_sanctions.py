@@ -1,0 +1,193 @@
+"""`/admin/sanctions`, credit, appeals and regulator reports (Art. 7, 11); `/sanctions/{id}/appeal` for subjects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api import SynapseRequest
+from synapse.module_api.errors import Codes, SynapseError
+
+from policies import InvalidDuration, SubjectKind, parse_duration
+
+from ..sanctions import SanctionRequest, Sanctions, measure_of
+from ..store.sanctions import SanctionSubject
+from ..texts import text
+from .resource import Access, Caller, Route, json_body, query_int, query_str, required_reason
+
+if TYPE_CHECKING:
+    from ..module import QunzuModule
+
+MAX_APPEAL_CHARS = 2000
+MAX_CREDIT_DELTA = 120
+
+
+def _subject(body: Mapping[str, Any]) -> tuple[SanctionSubject, str]:
+    subject = body.get("subject")
+    if (
+        not isinstance(subject, dict)
+        or subject.get("type") not in ("user", "room")
+        or not isinstance(subject.get("id"), str)
+    ):
+        raise SynapseError(400, '\'subject\' must be {"type": "user"|"room", "id": string}', Codes.BAD_JSON)
+    kind: SanctionSubject = "user" if subject["type"] == "user" else "room"
+    return kind, subject["id"]
+
+
+def _duration(value: object) -> tuple[int | None, bool]:
+    """`duration`: seconds, or text like `30m`, `7d`, `perm`; absent means the ladder's default."""
+    if value is None:
+        return None, False
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise SynapseError(400, "'duration' must not be negative", Codes.INVALID_PARAM)
+        return value, True
+    if isinstance(value, str):
+        try:
+            return parse_duration(value), True
+        except InvalidDuration as exc:
+            raise SynapseError(400, f"'duration': {exc}", Codes.INVALID_PARAM) from None
+    raise SynapseError(400, "'duration' must be seconds or a duration like 7d", Codes.INVALID_PARAM)
+
+
+def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, str) or len(value) > 200):
+        raise SynapseError(400, f"'{name}' must be a short string", Codes.BAD_JSON)
+    return value
+
+
+def _ladder(body: Mapping[str, Any]) -> str | None:
+    value = _optional_str(body, "ladder")
+    if value is not None and value not in {kind.value for kind in SubjectKind}:
+        raise SynapseError(400, "'ladder' must be room, admin or member", Codes.INVALID_PARAM)
+    return value
+
+
+def routes(module: QunzuModule) -> list[Route]:
+    language = module.config.language
+
+    def sanctions() -> Sanctions:
+        return module.sanctions
+
+    def local_user(user_id: str) -> str:
+        if not user_id.startswith("@") or not module.api.is_mine(user_id):
+            raise SynapseError(400, text("not_local", language), Codes.INVALID_PARAM)
+        return user_id
+
+    async def apply(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        body = json_body(request)
+        subject_type, subject = _subject(body)
+        reason = required_reason(body, language)
+        duration, given = _duration(body.get("duration"))
+        evidence = body.get("evidence") or []
+        if not isinstance(evidence, list) or not all(isinstance(item, str) for item in evidence):
+            raise SynapseError(400, "'evidence' must be a list of event ids", Codes.BAD_JSON)
+        delta = body.get("credit_delta")
+        if delta is not None and (not isinstance(delta, int) or isinstance(delta, bool) or not -120 <= delta <= 0):
+            raise SynapseError(400, "'credit_delta' must be an integer from -120 to 0", Codes.INVALID_PARAM)
+        blacklist = body.get("blacklist", False)
+        if not isinstance(blacklist, bool):
+            raise SynapseError(400, "'blacklist' must be true or false", Codes.BAD_JSON)
+        sanction = SanctionRequest(
+            subject_type=subject_type,
+            subject=subject,
+            measure=measure_of(body.get("measure")),
+            reason=reason,
+            duration_s=duration,
+            duration_given=given,
+            ladder=_ladder(body),
+            category=_optional_str(body, "category"),
+            evidence=tuple(evidence),
+            report_id=_optional_str(body, "report"),
+            credit_delta=delta,
+            blacklist=blacklist,
+        )
+        return 200, await sanctions().apply(caller.user_id, sanction)
+
+    async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        active_only = (query_str(request, "active") or "false").lower() == "true"
+        limit = query_int(request, "limit", minimum=1, maximum=1000) or 100
+        return 200, {"sanctions": await sanctions().list_sanctions(query_str(request, "subject"), active_only, limit)}
+
+    async def get_one(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        found = await sanctions().get(params["sanction_id"])
+        if found is None:
+            raise SynapseError(404, "No such measure", Codes.NOT_FOUND)
+        return 200, found
+
+    async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        body = json_body(request)
+        reason = required_reason(body, language)
+        overturned = body.get("overturned", False)
+        if not isinstance(overturned, bool):
+            raise SynapseError(400, "'overturned' must be true or false", Codes.BAD_JSON)
+        return 200, await sanctions().lift(caller.user_id, params["sanction_id"], reason, overturned=overturned)
+
+    async def propose(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = json_body(request)
+        subject_type, subject = _subject(body)
+        return 200, await sanctions().propose(subject_type, subject, _ladder(body), _optional_str(body, "category"))
+
+    async def credit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        return 200, await sanctions().credit_view(local_user(params["user_id"]))
+
+    async def adjust(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        body = json_body(request)
+        reason = required_reason(body, language)
+        delta = body.get("delta")
+        if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0 or abs(delta) > MAX_CREDIT_DELTA:
+            raise SynapseError(400, "'delta' must be a non-zero integer from -120 to 120", Codes.INVALID_PARAM)
+        return 200, await sanctions().adjust_credit(caller.user_id, local_user(params["user_id"]), delta, reason)
+
+    async def reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        since = query_int(request, "since")
+        until = query_int(request, "until")
+        limit = query_int(request, "limit", minimum=1, maximum=1000) or 100
+        return 200, {"reports": await sanctions().regulator_reports(since, until, limit)}
+
+    async def appeals(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        status = query_str(request, "status")
+        if status is not None and status not in ("open", "upheld", "rejected"):
+            raise SynapseError(400, "'status' must be open, upheld or rejected", Codes.INVALID_PARAM)
+        limit = query_int(request, "limit", minimum=1, maximum=1000) or 100
+        return 200, {"appeals": await sanctions().appeals(status, limit)}
+
+    async def decide(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        body = json_body(request)
+        reason = required_reason(body, language)
+        outcome = body.get("outcome")
+        if outcome not in ("upheld", "rejected"):
+            raise SynapseError(400, "'outcome' must be upheld or rejected", Codes.INVALID_PARAM)
+        return 200, await sanctions().decide_appeal(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
+
+    async def appeal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        body_text = json_body(request).get("text")
+        if not isinstance(body_text, str) or not body_text.strip() or len(body_text) > MAX_APPEAL_CHARS:
+            raise SynapseError(
+                400, f"'text' must say why, in at most {MAX_APPEAL_CHARS} characters", Codes.MISSING_PARAM
+            )
+        return 200, await sanctions().appeal(caller.user_id, params["sanction_id"], body_text.strip())
+
+    async def policy_list(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        return 200, {"room_id": await sanctions().policy_list.room_id(), **await sanctions().policy_list.sync()}
+
+    return [
+        Route("POST", "/admin/sanctions/propose", Access.STAFF, propose),
+        Route("POST", "/admin/sanctions", Access.STAFF, apply),
+        Route("GET", "/admin/sanctions", Access.STAFF, listing),
+        Route("GET", "/admin/sanctions/{sanction_id}", Access.STAFF, get_one),
+        Route("DELETE", "/admin/sanctions/{sanction_id}", Access.STAFF, lift),
+        Route("GET", "/admin/users/{user_id}/credit", Access.STAFF, credit),
+        Route("POST", "/admin/users/{user_id}/credit", Access.STAFF, adjust),
+        Route("GET", "/admin/regulator-reports", Access.STAFF, reports),
+        Route("GET", "/admin/appeals", Access.STAFF, appeals),
+        Route("POST", "/admin/appeals/{appeal_id}/decide", Access.STAFF, decide),
+        Route("POST", "/admin/policy-list/sync", Access.STAFF, policy_list),
+        Route("POST", "/sanctions/{sanction_id}/appeal", Access.USER, appeal),
+    ]

@@ -1,0 +1,94 @@
+"""Telling people about measures: a room notice, or a direct chat from the service account.
+
+The public module API has no server-notice call, so a person is told in a
+direct chat the service account opens once per person (remembered in
+`qunzu_notice_rooms`) and reuses; a room measure is announced in the room as an
+`m.notice` from the service account (it is in every governed room once groups
+land; until then it joins public rooms on its own, and private rooms it is not
+in fall back to the owner's direct chat).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from synapse.module_api.errors import SynapseError
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+logger = logging.getLogger(__name__)
+
+# Marks the direct chat in its create event, so other parts (groups) can tell it from a group.
+NOTICE_ROOM_KEY = "cn.qunzu.notices"
+
+
+class Notifier:
+    """Sends `m.notice` messages as the service account."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._api = module.api
+        self._service = module.config.service_account
+
+    async def to_room(self, room_id: str, body: str) -> bool:
+        """Post a notice into the room; join it first if the service account is not in it."""
+        if await self._send(room_id, body):
+            return True
+        try:
+            await self._api.update_room_membership(self._service, self._service, room_id, "join")
+        except SynapseError as exc:
+            logger.info("qunzu: the service account cannot join room %s to post a notice (%s)", room_id, exc.code)
+            return False
+        return await self._send(room_id, body)
+
+    async def to_user(self, user_id: str, body: str) -> bool:
+        """Post a notice into the person's direct chat with the service account (opened if needed)."""
+        if not self._api.is_mine(user_id) or user_id == self._service:
+            return False
+        room_id = await self._module.store.sanctions.notice_room(user_id)
+        if room_id is not None and await self._send(room_id, body):
+            await self._reinvite_if_left(room_id, user_id)
+            return True
+        try:
+            room_id, _alias = await self._api.create_room(
+                self._service,
+                {
+                    "preset": "trusted_private_chat",
+                    "is_direct": True,
+                    "invite": [user_id],
+                    "creation_content": {NOTICE_ROOM_KEY: True},
+                    "name": "Qunzu",
+                },
+                ratelimit=False,
+            )
+        except SynapseError as exc:
+            logger.warning("qunzu: could not open a notice chat with a user (%s)", exc.code)
+            return False
+        await self._module.store.sanctions.set_notice_room(user_id, room_id)
+        return await self._send(room_id, body)
+
+    async def _reinvite_if_left(self, room_id: str, user_id: str) -> None:
+        state = await self._api.get_room_state(room_id, [("m.room.member", user_id)])
+        member = state.get(("m.room.member", user_id))
+        if member is None or member.membership in ("leave",):
+            try:
+                await self._api.update_room_membership(self._service, user_id, room_id, "invite")
+            except SynapseError as exc:
+                logger.info("qunzu: could not invite a user back into the notice chat (%s)", exc.code)
+
+    async def _send(self, room_id: str, body: str) -> bool:
+        try:
+            await self._api.create_and_send_event_into_room(
+                {
+                    "type": "m.room.message",
+                    "room_id": room_id,
+                    "sender": self._service,
+                    "content": {"msgtype": "m.notice", "body": body},
+                }
+            )
+        except SynapseError as exc:
+            logger.info("qunzu: a notice to room %s was not accepted (%s)", room_id, exc.code)
+            return False
+        return True

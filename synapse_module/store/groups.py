@@ -1,0 +1,289 @@
+"""SQL of groups: codes, categories, tiers, and the guarded cap checks (Art. 7, 8).
+
+Cap checks decide inside the transaction that counts: the transaction first
+writes the guard row of the room or the person, so two concurrent checks of the
+same room (on any process) conflict and PostgreSQL retries one of them, which
+then sees the other's reservation. SQLite has a single writer. The decision
+itself is the pure one from `policies.decisions`, passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from synapse.module_api import LoggingTransaction, ModuleApi
+
+from policies import Decision
+
+from ..clock import Clock
+from ..errors import StoreError
+from .synapse_tables import (
+    group_state_events_txn,
+    is_joined_txn,
+    joined_members_txn,
+    messages_since_txn,
+    rooms_joined_txn,
+    rooms_with_creator_txn,
+)
+
+# A creation or a join holds its place this long while Synapse finishes it.
+PENDING_MS = 60_000
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    code: str
+    room_id: str | None
+    category: str
+    creator: str
+    created_ts: int
+    scale_tier: str
+    activity_tier: str
+    granted_tier: str | None
+    verification_dm: bool
+    predecessor_room_id: str | None
+    retired_ts: int | None
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_ts is not None
+
+
+_COLUMNS = (
+    "code, room_id, category, creator, created_ts, scale_tier, activity_tier, granted_tier,"
+    " verification_dm, predecessor_room_id, retired_ts"
+)
+
+
+def _record(row: Sequence[Any]) -> GroupRecord:
+    return GroupRecord(
+        code=str(row[0]),
+        room_id=None if row[1] is None else str(row[1]),
+        category=str(row[2]),
+        creator=str(row[3]),
+        created_ts=int(row[4]),
+        scale_tier=str(row[5]),
+        activity_tier=str(row[6]),
+        granted_tier=None if row[7] is None else str(row[7]),
+        verification_dm=bool(row[8]),
+        predecessor_room_id=None if row[9] is None else str(row[9]),
+        retired_ts=None if row[10] is None else int(row[10]),
+    )
+
+
+CreateRule = Callable[[int], Decision]
+JoinRule = Callable[[int, int], Decision]
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    codes: tuple[str, ...]  # candidates, tried in order until one is free
+    category: str
+    creator: str
+    scale_tier: str
+    activity_tier: str
+    verification_dm: bool
+
+
+@dataclass(frozen=True)
+class Reservation:
+    decision: Decision
+    code: str | None
+
+
+class GroupStore:
+    """Async access to `qunzu_groups` and the cap guards."""
+
+    def __init__(self, api: ModuleApi, clock: Clock) -> None:
+        self._api = api
+        self._clock = clock
+
+    async def reserve(self, group: NewGroup, rule: CreateRule | None) -> Reservation:
+        """Decide a creation with the exact count of rooms the creator owns, and reserve a code.
+
+        Args:
+            group: the group to register.
+            rule: the creation decision given the rooms the creator owns now; None: no cap (exempt).
+        """
+        return await self._api.run_db_interaction(
+            "qunzu_reserve_group", _reserve_group_txn, group, rule, self._clock.now_ms()
+        )
+
+    async def check_join(self, room_id: str, user_id: str, exclude: str, rule: JoinRule) -> Decision:
+        """Decide a join with exact counts (members + held places, rooms joined) and hold a place."""
+        return await self._api.run_db_interaction(
+            "qunzu_check_join", _check_join_txn, room_id, user_id, exclude, rule, self._clock.now_ms()
+        )
+
+    async def member_count(self, room_id: str, exclude: str) -> int:
+        return await self._api.run_db_interaction("qunzu_member_count", joined_members_txn, room_id, exclude)
+
+    async def link(self, code: str, room_id: str) -> bool:
+        return await self._api.run_db_interaction("qunzu_link_group", _link_group_txn, code, room_id)
+
+    async def by_room(self, room_id: str) -> GroupRecord | None:
+        return await self._api.run_db_interaction("qunzu_group_by_room", _group_by_room_txn, room_id)
+
+    async def by_code(self, code: str) -> GroupRecord | None:
+        return await self._api.run_db_interaction("qunzu_group_by_code", _group_by_code_txn, code)
+
+    async def update(self, code: str, **fields: Any) -> None:
+        """Change category, tiers or the granted tier of a group."""
+        allowed = {"category", "scale_tier", "activity_tier", "granted_tier", "retired_ts"}
+        assert set(fields) <= allowed, set(fields) - allowed
+        await self._api.run_db_interaction("qunzu_update_group", _update_group_txn, code, fields)
+
+    async def move_to_successor(self, old_room_id: str, new_room_id: str) -> GroupRecord | None:
+        """A room upgrade: the code and category follow the room to its new version."""
+        return await self._api.run_db_interaction(
+            "qunzu_group_successor", _move_to_successor_txn, old_room_id, new_room_id
+        )
+
+    async def active_groups(self, after_code: str, limit: int) -> list[GroupRecord]:
+        return await self._api.run_db_interaction("qunzu_active_groups", _active_groups_txn, after_code, limit)
+
+    async def messages_since(self, since_ms: int) -> dict[str, int]:
+        return await self._api.run_db_interaction("qunzu_messages_since", messages_since_txn, since_ms)
+
+    async def rooms_page(self, after_room_id: str, limit: int) -> list[tuple[str, str | None]]:
+        return await self._api.run_db_interaction("qunzu_rooms_page", rooms_with_creator_txn, after_room_id, limit)
+
+    async def unlinked_before(self, before_ms: int) -> set[str]:
+        """Codes whose creation is over but whose room was never linked (a crash, a missed event)."""
+        return await self._api.run_db_interaction("qunzu_unlinked_codes", _unlinked_before_txn, before_ms)
+
+    async def current_group_events(self, event_type: str) -> list[tuple[str, str]]:
+        return await self._api.run_db_interaction("qunzu_current_group_events", group_state_events_txn, event_type)
+
+    async def register_existing(self, room_id: str, group: NewGroup) -> str | None:
+        """Give a room that predates the module a code (backfill); None if it has one."""
+        return await self._api.run_db_interaction(
+            "qunzu_register_existing", _register_existing_txn, room_id, group, self._clock.now_ms()
+        )
+
+
+def _bump_guard_txn(txn: LoggingTransaction, scope: str) -> None:
+    txn.execute(
+        "INSERT INTO qunzu_cap_guards (scope, bumps) VALUES (?, 1)"
+        " ON CONFLICT (scope) DO UPDATE SET bumps = qunzu_cap_guards.bumps + 1",
+        (scope,),
+    )
+
+
+def _owned_txn(txn: LoggingTransaction, creator: str, now_ms: int) -> int:
+    # Rooms owned: linked and not closed, plus creations still under way.
+    txn.execute(
+        "SELECT COUNT(*) FROM qunzu_groups WHERE creator = ? AND verification_dm = 0 AND retired_ts IS NULL"
+        " AND (room_id IS NOT NULL OR created_ts > ?)",
+        (creator, now_ms - PENDING_MS),
+    )
+    row = txn.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _insert_code_txn(txn: LoggingTransaction, code: str, group: NewGroup, room_id: str | None, now_ms: int) -> bool:
+    txn.execute(
+        f"INSERT INTO qunzu_groups ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL)"
+        " ON CONFLICT (code) DO NOTHING",
+        (
+            code,
+            room_id,
+            group.category,
+            group.creator,
+            now_ms,
+            group.scale_tier,
+            group.activity_tier,
+            1 if group.verification_dm else 0,
+        ),
+    )
+    return bool(txn.rowcount == 1)
+
+
+def _reserve_group_txn(txn: LoggingTransaction, group: NewGroup, rule: CreateRule | None, now_ms: int) -> Reservation:
+    decision = Decision.allow()
+    if rule is not None:
+        _bump_guard_txn(txn, f"owner:{group.creator}")
+        decision = rule(_owned_txn(txn, group.creator, now_ms))
+        if not decision.allowed:
+            return Reservation(decision, None)
+    for code in group.codes:
+        if _insert_code_txn(txn, code, group, None, now_ms):
+            return Reservation(decision, code)
+    raise StoreError("no free group code among the candidates")  # 5 random 9-digit codes all taken
+
+
+def _check_join_txn(
+    txn: LoggingTransaction, room_id: str, user_id: str, exclude: str, rule: JoinRule, now_ms: int
+) -> Decision:
+    _bump_guard_txn(txn, f"room:{room_id}")
+    _bump_guard_txn(txn, f"member:{user_id}")
+    joined = joined_members_txn(txn, room_id, exclude)
+    # Places held by joins still under way, of people not yet in the room.
+    txn.execute(
+        "SELECT user_id FROM qunzu_join_reservations WHERE room_id = ? AND expires_ts > ? AND user_id != ?",
+        (room_id, now_ms, user_id),
+    )
+    held = sum(1 for (holder,) in txn.fetchall() if not is_joined_txn(txn, room_id, str(holder)))
+    decision = rule(joined + held, rooms_joined_txn(txn, user_id))
+    if decision.allowed:
+        txn.execute(
+            "INSERT INTO qunzu_join_reservations (room_id, user_id, expires_ts) VALUES (?, ?, ?)"
+            " ON CONFLICT (room_id, user_id) DO UPDATE SET expires_ts = excluded.expires_ts",
+            (room_id, user_id, now_ms + PENDING_MS),
+        )
+    return decision
+
+
+def _link_group_txn(txn: LoggingTransaction, code: str, room_id: str) -> bool:
+    txn.execute("UPDATE qunzu_groups SET room_id = ? WHERE code = ? AND room_id IS NULL", (room_id, code))
+    return bool(txn.rowcount == 1)
+
+
+def _group_by_room_txn(txn: LoggingTransaction, room_id: str) -> GroupRecord | None:
+    txn.execute(f"SELECT {_COLUMNS} FROM qunzu_groups WHERE room_id = ?", (room_id,))
+    row = txn.fetchone()
+    return _record(row) if row else None
+
+
+def _group_by_code_txn(txn: LoggingTransaction, code: str) -> GroupRecord | None:
+    txn.execute(f"SELECT {_COLUMNS} FROM qunzu_groups WHERE code = ?", (code,))
+    row = txn.fetchone()
+    return _record(row) if row else None
+
+
+def _update_group_txn(txn: LoggingTransaction, code: str, fields: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    txn.execute(f"UPDATE qunzu_groups SET {assignments} WHERE code = ?", (*fields.values(), code))
+
+
+def _move_to_successor_txn(txn: LoggingTransaction, old_room_id: str, new_room_id: str) -> GroupRecord | None:
+    txn.execute(
+        "UPDATE qunzu_groups SET room_id = ?, predecessor_room_id = ? WHERE room_id = ? AND retired_ts IS NULL",
+        (new_room_id, old_room_id, old_room_id),
+    )
+    return _group_by_room_txn(txn, new_room_id)
+
+
+def _active_groups_txn(txn: LoggingTransaction, after_code: str, limit: int) -> list[GroupRecord]:
+    txn.execute(
+        f"SELECT {_COLUMNS} FROM qunzu_groups WHERE room_id IS NOT NULL AND retired_ts IS NULL AND code > ?"
+        " ORDER BY code LIMIT ?",
+        (after_code, limit),
+    )
+    return [_record(row) for row in txn.fetchall()]
+
+
+def _unlinked_before_txn(txn: LoggingTransaction, before_ms: int) -> set[str]:
+    txn.execute("SELECT code FROM qunzu_groups WHERE room_id IS NULL AND created_ts < ?", (before_ms,))
+    return {str(row[0]) for row in txn.fetchall()}
+
+
+def _register_existing_txn(txn: LoggingTransaction, room_id: str, group: NewGroup, now_ms: int) -> str | None:
+    if _group_by_room_txn(txn, room_id) is not None:
+        return None
+    for code in group.codes:
+        if _insert_code_txn(txn, code, group, room_id, now_ms):
+            return code
+    raise StoreError("no free group code among the candidates")

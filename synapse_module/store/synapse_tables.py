@@ -1,0 +1,65 @@
+"""The only place the module reads Synapse's own tables (not a stable API).
+
+Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
+`local_current_membership(room_id, user_id, membership)`, `events(room_id,
+type, origin_server_ts)`, `rooms(room_id, creator)`. The module test
+`tests/e2e/test_groups.py::test_synapse_tables_the_module_reads_still_exist`
+fails if an upgrade changes them. These functions are called inside the
+module's own transactions, so counts and guards commit together.
+"""
+
+from __future__ import annotations
+
+from synapse.module_api import LoggingTransaction
+
+
+def joined_members_txn(txn: LoggingTransaction, room_id: str, exclude: str) -> int:
+    """Members joined to the room now (any server), not counting `exclude` (the service account)."""
+    txn.execute(
+        "SELECT COUNT(*) FROM current_state_events WHERE room_id = ? AND type = 'm.room.member'"
+        " AND membership = 'join' AND state_key != ?",
+        (room_id, exclude),
+    )
+    row = txn.fetchone()
+    return int(row[0]) if row else 0
+
+
+def is_joined_txn(txn: LoggingTransaction, room_id: str, user_id: str) -> bool:
+    txn.execute(
+        "SELECT 1 FROM current_state_events WHERE room_id = ? AND type = 'm.room.member'"
+        " AND state_key = ? AND membership = 'join'",
+        (room_id, user_id),
+    )
+    return txn.fetchone() is not None
+
+
+def rooms_joined_txn(txn: LoggingTransaction, user_id: str) -> int:
+    """Rooms a local user is joined to now."""
+    txn.execute("SELECT COUNT(*) FROM local_current_membership WHERE user_id = ? AND membership = 'join'", (user_id,))
+    row = txn.fetchone()
+    return int(row[0]) if row else 0
+
+
+def messages_since_txn(txn: LoggingTransaction, since_ms: int) -> dict[str, int]:
+    """Messages per room since a time (for activity tiers, Art. 7)."""
+    txn.execute(
+        "SELECT room_id, COUNT(*) FROM events WHERE type = 'm.room.message' AND origin_server_ts >= ? GROUP BY room_id",
+        (since_ms,),
+    )
+    return {str(room_id): int(count) for room_id, count in txn.fetchall()}
+
+
+def rooms_with_creator_txn(txn: LoggingTransaction, after_room_id: str, limit: int) -> list[tuple[str, str | None]]:
+    """All rooms this server knows, in pages (for the one-off backfill of codes)."""
+    txn.execute("SELECT room_id, creator FROM rooms WHERE room_id > ? ORDER BY room_id LIMIT ?", (after_room_id, limit))
+    return [(str(room_id), None if creator is None else str(creator)) for room_id, creator in txn.fetchall()]
+
+
+def group_state_events_txn(txn: LoggingTransaction, event_type: str) -> list[tuple[str, str]]:
+    """(room_id, event JSON) of one state type in every room's current state."""
+    txn.execute(
+        "SELECT c.room_id, j.json FROM current_state_events AS c JOIN event_json AS j ON j.event_id = c.event_id"
+        " WHERE c.type = ? AND c.state_key = ''",
+        (event_type,),
+    )
+    return [(str(room_id), str(body)) for room_id, body in txn.fetchall()]

@@ -1,0 +1,271 @@
+"""Prohibited content rules (Art. 10) against a real Synapse with the module.
+
+One server for the file: its policy points at term files in a temporary
+directory, reloaded every second, so a test can also edit them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import pytest
+import yaml
+
+from devtools.homeserver import SynapseProcess
+from policies import default_policy
+
+from .conftest import ServerFactory, fresh_localpart
+from .matrix import Matrix
+
+BLOCKED = "法轮功"
+FLAGGED = "加微信领红包"
+HELD = "地震预言"
+RELOADED = "新增违禁词"
+BLOCKED_MEDIA = b"a file that the operator listed as prohibited"
+
+ENABLED = {
+    "cults": ["cults.txt"],
+    "spam": ["spam.txt"],
+    "rumor": ["rumor.txt"],
+    "other_illegal": ["reload.txt"],
+}
+
+
+@pytest.fixture(scope="module")
+def terms_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("terms")
+    (directory / "cults.txt").write_text(f"# cults\n{BLOCKED}\n", encoding="utf-8")
+    (directory / "spam.txt").write_text(f"{FLAGGED}\n", encoding="utf-8")
+    (directory / "rumor.txt").write_text(f"{HELD}\n", encoding="utf-8")
+    (directory / "reload.txt").write_text("# empty at start\n", encoding="utf-8")
+    (directory / "allow.txt").write_text("", encoding="utf-8")
+    (directory / "media.txt").write_text(hashlib.sha256(BLOCKED_MEDIA).hexdigest() + "\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, terms_dir: Path) -> Iterator[SynapseProcess]:
+    categories: dict[str, Any] = {
+        name: {"enabled": name in ENABLED, "lists": ENABLED.get(name, [])}
+        for name in default_policy().content.categories
+    }
+    policy = {
+        "content": {
+            "terms_dir": str(terms_dir),
+            "reload_interval": "1s",
+            "categories": categories,
+            "allow_lists": ["allow.txt"],
+            "media_hashes": {"category": "other_illegal", "lists": ["media.txt"]},
+        }
+    }
+    policy_file = terms_dir.parent / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+    factory = ServerFactory(tmp_path_factory.mktemp("content-hs"))
+    try:
+        yield factory.start(module_config={"policy_file": str(policy_file)})
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        yield http
+
+
+@pytest.fixture
+def person(server: SynapseProcess, session: aiohttp.ClientSession) -> Callable[..., Matrix]:
+    def make(admin: bool = False) -> Matrix:
+        return Matrix(session, server.base_url, server.register(fresh_localpart("c"), admin=admin))
+
+    return make
+
+
+@pytest.fixture
+async def poster(person: Callable[..., Matrix]) -> Matrix:
+    """A verified member who has accepted the convention."""
+    member = person()
+    status, reply = await member.verify()
+    assert status == 200, reply
+    return member
+
+
+@pytest.fixture
+def staff(person: Callable[..., Matrix]) -> Matrix:
+    return person(admin=True)
+
+
+def assert_prohibited(status: int, reply: dict[str, Any], category: str, term: str) -> None:
+    assert status == 403, reply
+    assert reply["errcode"] == "M_FORBIDDEN"
+    assert reply["cn.qunzu.reason"] == "prohibited_content"
+    assert reply["cn.qunzu.detail"]["category"] == category
+    # The person is told the category, never which words matched.
+    assert term not in str(reply)
+    assert "禁止" in reply["error"]
+
+
+async def send(member: Matrix, room_id: str, event_type: str, content: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/{event_type}/{secrets.token_hex(8)}"
+    return await member.call("PUT", path, content)
+
+
+async def test_a_blocked_term_is_refused_naming_the_category(poster: Matrix, staff: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    status, reply = await poster.send_text(room, "大家来看 法 . 輪\u200b功 的资料")
+    assert_prohibited(status, reply, "cults", BLOCKED)
+    assert "邪教" in reply["error"]
+
+    status, audit = await staff.qunzu("GET", f"/admin/audit?subject={quote(poster.user_id)}")
+    assert status == 200, audit
+    blocks = [entry for entry in audit["entries"] if entry["action"] == "content.block"]
+    assert len(blocks) == 1
+    details = blocks[0]["details"]
+    assert details["rule"] == "cults"
+    assert details["room_id"] == room
+    assert len(details["digest"]) == 64
+    assert BLOCKED not in str(audit)
+
+    status, reply = await poster.send_text(room, "今天读第三章")
+    assert status == 200, reply
+
+
+async def test_an_edit_cannot_carry_a_blocked_term(poster: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    status, reply = await poster.send_text(room, "今天读第三章")
+    assert status == 200, reply
+    edit = {
+        "msgtype": "m.text",
+        "body": "* 改一下",
+        "m.new_content": {"msgtype": "m.text", "body": f"改成 {BLOCKED}"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": reply["event_id"]},
+    }
+    status, reply = await send(poster, room, "m.room.message", edit)
+    assert_prohibited(status, reply, "cults", BLOCKED)
+
+
+async def test_a_room_topic_and_name_with_a_blocked_term_are_refused(poster: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    status, reply = await poster.send_state(room, "m.room.topic", {"topic": f"本群讨论{BLOCKED}"})
+    assert_prohibited(status, reply, "cults", BLOCKED)
+    status, reply = await poster.send_state(room, "m.room.name", {"name": f"ＦＡＬＵＮ {BLOCKED}"})
+    assert_prohibited(status, reply, "cults", BLOCKED)
+    status, reply = await poster.send_state(room, "m.room.topic", {"topic": "读书分享"})
+    assert status == 200, reply
+
+
+async def test_a_formatted_body_is_checked_without_its_tags(poster: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    content = {
+        "msgtype": "m.text",
+        "body": "看这里",
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<p>法<b>轮</b><i>功</i></p>",
+    }
+    status, reply = await send(poster, room, "m.room.message", content)
+    assert_prohibited(status, reply, "cults", BLOCKED)
+
+
+async def test_a_flagged_message_is_delivered_and_a_ticket_opens(poster: Matrix, staff: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    status, reply = await poster.send_text(room, f"{FLAGGED}！")
+    assert status == 200, reply
+    event_id = reply["event_id"]
+    status, event = await poster.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/event/{quote(event_id)}")
+    assert status == 200 and event["content"]["body"] == f"{FLAGGED}！"
+
+    status, queue = await staff.qunzu("GET", "/admin/reports?status=open")
+    assert status == 200, queue
+    tickets = [ticket for ticket in queue["tickets"] if ticket["event_id"] == event_id]
+    assert len(tickets) == 1
+    ticket = tickets[0]
+    assert ticket["source"] == "content_flag"
+    assert ticket["rule"] == "spam"
+    assert ticket["room_id"] == room
+    assert ticket["accused"] == poster.user_id
+    assert ticket["status"] == "open"
+    assert ticket["overdue"] is False
+    # Report category "other": 72 h to handle it.
+    assert ticket["deadline_ts"] - ticket["created_ts"] == 72 * 3600 * 1000
+    assert FLAGGED not in str(queue)
+
+    status, one = await staff.qunzu("GET", f"/admin/reports/{ticket['id']}")
+    assert status == 200 and one["id"] == ticket["id"]
+    status, refusal = await poster.qunzu("GET", "/admin/reports")
+    assert status == 403, refusal
+
+
+async def test_held_content_is_refused_and_put_before_staff(poster: Matrix, staff: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    status, reply = await poster.send_text(room, f"转发：{HELD}")
+    assert_prohibited(status, reply, "rumor", HELD)
+    ticket_id = reply["cn.qunzu.detail"]["ticket"]
+    assert reply["cn.qunzu.detail"]["held"] is True
+    assert ticket_id in reply["error"]
+    status, ticket = await staff.qunzu("GET", f"/admin/reports/{ticket_id}")
+    assert status == 200, ticket
+    assert ticket["source"] == "content_hold"
+    assert ticket["category"] == "rumor"
+    # Rumours are "illegal" severity: 24 h.
+    assert ticket["deadline_ts"] - ticket["created_ts"] == 24 * 3600 * 1000
+
+
+async def test_enabling_encryption_in_a_group_is_refused_with_the_reason(poster: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    status, reply = await poster.send_state(room, "m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"})
+    assert status == 403, reply
+    assert reply["cn.qunzu.reason"] == "protected_state"
+    assert reply["cn.qunzu.detail"]["setting"] == "m.room.encryption"
+    assert "加密" in reply["error"]
+
+
+async def test_a_blocked_media_hash_upload_is_refused(poster: Matrix, server: SynapseProcess) -> None:
+    async def upload(data: bytes) -> tuple[int, dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {poster.account.access_token}", "Content-Type": "application/octet-stream"}
+        url = f"{server.base_url}/_matrix/media/v3/upload?filename=x.bin"
+        async with aiohttp.ClientSession() as http, http.post(url, data=data, headers=headers) as response:
+            return response.status, await response.json(content_type=None)
+
+    status, reply = await upload(BLOCKED_MEDIA)
+    assert status == 403, reply
+    assert reply["cn.qunzu.reason"] == "prohibited_content"
+    assert reply["cn.qunzu.detail"]["category"] == "other_illegal"
+    status, reply = await upload(b"an ordinary file")
+    assert status == 200, reply
+    assert reply["content_uri"].startswith("mxc://")
+
+
+async def test_an_edited_term_file_takes_effect_within_seconds(poster: Matrix, staff: Matrix, terms_dir: Path) -> None:
+    room = await poster.new_room(name="读书会")
+    status, reply = await poster.send_text(room, f"这是{RELOADED}")
+    assert status == 200, reply
+
+    reload_file = terms_dir / "reload.txt"
+    reload_file.write_text(reload_file.read_text(encoding="utf-8") + f"{RELOADED}\n", encoding="utf-8")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while True:
+        status, reply = await poster.send_text(room, f"这是{RELOADED}")
+        if status == 403 or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert_prohibited(status, reply, "other_illegal", RELOADED)
+
+    status, audit = await staff.qunzu("GET", "/admin/audit?subject=content")
+    assert status == 200, audit
+    reloads = [entry for entry in audit["entries"] if entry["action"] == "content.reload"]
+    assert reloads, audit
+    assert set(reloads[0]["details"]["digests"]) >= {"cults", "other_illegal", "allow", "media"}
+    assert RELOADED not in str(audit)
+
+    # Staff can also reload at once through the API.
+    status, reply = await staff.qunzu("POST", "/admin/content/reload", {})
+    assert status == 200, reply
+    assert reply["reloaded"] is True

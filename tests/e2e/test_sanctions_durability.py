@@ -1,0 +1,77 @@
+"""Sanctions survive a crash (kill -9), credit recovers with time, and PostgreSQL behaves the same."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from devtools.homeserver import SynapseProcess, postgres_database
+
+from .conftest import ServerFactory, fresh_localpart, pg_query
+from .matrix import Matrix
+from .sanction_helpers import eventually, sanction, verified
+
+DAY_MS = 24 * 3600 * 1000
+
+
+async def test_kill_9_loses_no_measure_blacklist_entry_or_credit_change_and_credit_recovers(
+    make_synapse: ServerFactory, as_user: Callable[..., Matrix]
+) -> None:
+    server = make_synapse.start()
+    staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
+    member = await verified(as_user, server)
+    other = as_user(server.register(fresh_localpart("other")), server)
+    owner = await verified(as_user, server, "owner")
+    room = await owner.new_room(name="持久化测试")
+    for _ in range(2):
+        await sanction(staff, "user", member.user_id, "credit_lowered")
+    suspension = await sanction(staff, "room", room, "posting_suspension", duration="30d")
+    status, entry = await staff.qunzu(
+        "POST", "/admin/blacklist", {"subject": {"type": "user", "id": other.user_id}, "reason": "测试"}
+    )
+    assert status == 200
+    assert (await member.create_room(name="D 级不能建群"))[0] == 403
+
+    server.kill()
+    # Simulated time: the last violation was ten weeks ago (recovery is computed from it on read).
+    with sqlite3.connect(server.config_path.parent / "homeserver.db") as db:
+        db.execute("UPDATE qunzu_credit SET anchor_ts = anchor_ts - ?", (70 * DAY_MS,))
+    server.start()
+
+    status, listed = await staff.qunzu("GET", f"/admin/sanctions?subject={room}&active=true")
+    assert [s["id"] for s in listed["sanctions"]] == [suspension["id"]]
+    status, entries = await staff.qunzu("GET", "/admin/blacklist")
+    assert entry["id"] in [e["id"] for e in entries["entries"]]
+    status, credit = await staff.qunzu("GET", f"/admin/users/{member.user_id}/credit")
+    assert len(credit["history"]) == 2
+    assert (credit["score"], credit["level"]) == (70, "C")  # 60 + 10 weeks × 1
+    assert (await member.create_room(name="恢复后建群"))[0] == 200
+    status, verify = await staff.qunzu("GET", "/admin/audit/verify")
+    assert status == 200 and verify["ok"] is True, verify
+
+
+async def test_postgres_mute_refuses_posting_until_it_ends_by_itself(
+    make_synapse: ServerFactory, as_user: Callable[..., Matrix], pg_database: str
+) -> None:
+    server: SynapseProcess = make_synapse.start(database=postgres_database(pg_database))
+    staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
+    member = await verified(as_user, server)
+    room = await member.new_room(name="PG 禁言")
+    record = await sanction(staff, "user", member.user_id, "mute", duration=3)
+    status, reply = await member.send_text(room, "禁言中")
+    assert status == 403 and reply["cn.qunzu.reason"] == "posting_suspended_user"
+    assert reply["cn.qunzu.detail"]["until"] == record["end"]
+
+    async def posts() -> bool:
+        status, _ = await member.send_text(room, "到期了")
+        return status == 200
+
+    await eventually(posts, what="the mute to end by itself")
+    rows = pg_query(pg_database, "SELECT measure, credit_delta FROM qunzu_sanctions WHERE id = %s", (record["id"],))
+    assert rows == [("mute", -10)]
+    rows = pg_query(
+        pg_database, "SELECT before_score, after_score FROM qunzu_credit_changes WHERE sanction_id = %s", (record["id"],)
+    )
+    assert rows == [(100, 90)]
+    status, verify = await staff.qunzu("GET", "/admin/audit/verify")
+    assert verify["ok"] is True, verify
