@@ -19,11 +19,14 @@ from typing import Final, Protocol
 
 from bot.commands import Registry
 from bot.config import BotConfig
+from bot.desk import Desk
 from bot.dispatcher import Dispatcher
 from bot.errors import MatrixError
 from bot.events import ChatClient, Clock, EventSink, now_ms, system_clock
 from bot.handlers import builtin_registry
 from bot.qunzu_api import QunzuApi
+from bot.room_notices import RoomNotices
+from bot.services import RoomClient, Services
 from bot.state import BotState
 
 logger = logging.getLogger(__name__)
@@ -162,8 +165,13 @@ class Bot:
                 if await state.sync_token() is None:
                     dispatcher.ignore_before_ms = now_ms(self._clock) - int(START_GRACE_S * 1000)
                 self.dispatcher = dispatcher
+                desk = await self._wire_desk(client, api, state, dispatcher)
                 logger.info("bot started; %s commands", len(self.registry))
-                await client.sync_loop(dispatcher, self.ready)
+                try:
+                    await client.sync_loop(dispatcher, self.ready)
+                finally:
+                    if desk is not None:
+                        await desk.stop()
             finally:
                 await client.close()
                 if self._api is None:
@@ -172,12 +180,56 @@ class Bot:
             await state.close()
             self.state = None
 
+    async def _wire_desk(
+        self, client: BotClient, api: QunzuApi, state: BotState, dispatcher: Dispatcher
+    ) -> Desk | None:
+        """Issue 7: room roles and staff for commands, welcome and role notices, the moderation desk.
+
+        Needs a client with room state and redactions (``bot.client.MatrixClient``);
+        stand-in clients of unit tests without them get the bot of issue 1 only.
+        """
+        if not hasattr(client, "get_state_event") or not hasattr(client, "redact"):
+            return None
+        room_client: RoomClient = client  # type: ignore[assignment]
+
+        async def send(room_id: str, text: str) -> None:
+            await dispatcher.send(room_id, text)
+
+        services = Services(room_client, api, send, dispatcher.moderation_room_id)
+        dispatcher.services = services
+        dispatcher.room_event_handler = RoomNotices(services, self.config.language, await state.direct_rooms())
+        if dispatcher.moderation_room_id is None:
+            return None
+        desk = Desk(
+            api=api,
+            state=state,
+            send=send,
+            room_id=dispatcher.moderation_room_id,
+            language=self.config.language,
+            poll_interval_s=self.config.desk_poll_interval,
+            reminder_before_s=self.config.reminder_before,
+            digest_time=self.config.digest_time,
+            clock=self._clock,
+        )
+        await desk.start()
+        return desk
+
     async def _moderation_room(self, client: BotClient) -> str | None:
         room = self.config.moderation_room
         if room is None:
             return None
         try:
-            room_id = await client.resolve_room(room)
+            try:
+                room_id = await client.resolve_room(room)
+            except MatrixError as exc:
+                # A missing alias on our own server: the bot creates the (invite-only) room;
+                # server admins join it with the admin API (docs/bot.md).
+                own = room.startswith("#") and room.split(":", 1)[1] == self.config.user_id.split(":", 1)[1]
+                create = getattr(client, "create_private_room", None)
+                if exc.errcode != "M_NOT_FOUND" or not own or create is None:
+                    raise
+                room_id = await create(room[1:].split(":", 1)[0], "Qunzu moderation")
+                logger.info("created the moderation room %s", room)
             await client.join(room_id)
         except MatrixError as exc:
             # Not fatal: rooms keep being served; staff commands wait for a restart.

@@ -22,7 +22,7 @@ import nio
 
 from bot.config import BotConfig
 from bot.errors import MatrixError
-from bot.events import EncryptedRoom, EventSink, IncomingMessage, Invite, strip_reply_fallback
+from bot.events import EncryptedRoom, EventSink, IncomingMessage, Invite, RoomEvent, strip_reply_fallback
 from bot.state import BotState, Session
 
 logger = logging.getLogger(__name__)
@@ -255,6 +255,57 @@ class MatrixClient:
         room_id: str = resp.room_id
         return room_id
 
+    async def get_state_event(self, room_id: str, event_type: str, state_key: str = "") -> dict[str, Any] | None:
+        """One state event of ``room_id`` as JSON (``sender``, ``content`` …), or None when absent.
+
+        The whole event (``format=event``), because from room version 11 the creator
+        of a room is only the sender of its create event.
+
+        Raises:
+            MatrixError: Refused (not in the room) or unreachable.
+        """
+        path = nio.Api._build_path(
+            ["rooms", room_id, "state", event_type, state_key],
+            {"access_token": self._nio.access_token, "format": "event"},
+        )
+
+        async def fetch() -> tuple[int, Any]:
+            async with await self._nio.send("GET", path) as resp:
+                return resp.status, await resp.json(content_type=None)
+
+        status, body = await self._call("get state", fetch)
+        if status == 404:
+            return None
+        if status != 200 or not isinstance(body, dict):
+            errcode = body.get("errcode") if isinstance(body, dict) else None
+            raise MatrixError(f"get state failed: {errcode or status}", errcode=errcode, retryable=status >= 500)
+        if "content" not in body:  # a server that ignores format=event answers the content only
+            body = {"content": body}
+        return body
+
+    async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> None:
+        """Redact ``event_id`` (the bot's power in governed rooms allows it).
+
+        Raises:
+            MatrixError: Refused or unreachable.
+        """
+        resp = await self._call("redact", lambda: self._nio.room_redact(room_id, event_id, reason))
+        _raise_for(resp, "redact")
+
+    async def create_private_room(self, alias_localpart: str | None, name: str) -> str:
+        """Create an invite-only room (the moderation room when its alias is missing).
+
+        Raises:
+            MatrixError: Refused or unreachable.
+        """
+        resp = await self._call(
+            "create room",
+            lambda: self._nio.room_create(alias=alias_localpart, name=name, preset=nio.RoomPreset.private_chat),
+        )
+        _raise_for(resp, "create room")
+        room_id: str = resp.room_id
+        return room_id
+
     # --- sync ------------------------------------------------------------------------
 
     async def sync_loop(self, sink: EventSink, ready: asyncio.Event | None = None) -> None:
@@ -366,11 +417,37 @@ class MatrixClient:
                     and ev.prev_membership != "join"
                 ):
                     start = i + 1
+            on_room_event = getattr(sink, "on_room_event", None)
             for ev in events[start:]:
                 if isinstance(ev, nio.RoomMessageText):
                     message = self._message(room_id, ev)
                     if message is not None:
                         await sink.on_message(message)
+                elif on_room_event is not None and (room_event := self._room_event(room_id, ev)) is not None:
+                    await on_room_event(room_event)
+
+    def _room_event(self, room_id: str, ev: Any) -> RoomEvent | None:
+        # Only what the desk announces: joins of others (welcome) and power-level changes (role labels).
+        source = ev.source if isinstance(getattr(ev, "source", None), dict) else {}
+        kind = None
+        if isinstance(ev, nio.RoomMemberEvent) and ev.state_key != self.user_id:
+            if ev.membership == "join" and ev.prev_membership != "join":
+                kind = "member_join"
+        elif source.get("type") == "m.room.power_levels":
+            kind = "power_levels"
+        if kind is None:
+            return None
+        prev = (source.get("unsigned") or {}).get("prev_content")
+        return RoomEvent(
+            kind=kind,
+            room_id=room_id,
+            event_id=str(source.get("event_id", "")),
+            sender=str(source.get("sender", "")),
+            state_key=str(source.get("state_key", "")),
+            content=dict(source.get("content") or {}),
+            prev_content=dict(prev) if isinstance(prev, dict) else None,
+            server_ts=int(source.get("origin_server_ts", 0)),
+        )
 
     def _message(self, room_id: str, ev: Any) -> IncomingMessage | None:
         content = ev.source.get("content") or {}

@@ -11,6 +11,9 @@ Example::
     language: zh-CN               # zh-CN (default) | en
     qunzu_api: https://matrix.example.org/_synapse/client/qunzu/v1   # optional
     command_prefix: "!"
+    desk_poll_interval: 15        # seconds between looks at the module's queue (moderation desk)
+    reminder_before: 1800         # seconds before a ticket's deadline to remind staff
+    digest_time: "09:00"          # daily digest in the moderation room, China Standard Time
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from bot.messages import DEFAULT_LANGUAGE, Language
 QUNZU_API_PATH = "/_synapse/client/qunzu/v1"
 
 _USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
-_ROOM_REF = re.compile(r"^[!#][^:\s]+:[^\s]+$")
+# Room ids of room version 12 have no server part (!<hash>); aliases always do.
+_ROOM_REF = re.compile(r"^(![^:\s]+(:[^\s]+)?|#[^:\s]+:[^\s]+)$")
 _URL = re.compile(r"^https?://[^/\s]+(/\S*)?$")
 
 
@@ -63,6 +67,17 @@ class BotConfig(BaseModel):
     language: Language = DEFAULT_LANGUAGE
     qunzu_api: str | None = None
     command_prefix: str = "!"
+    # The moderation desk (bot/desk.py). strict=False: YAML may give 15 or 15.0.
+    desk_poll_interval: Annotated[float, Field(strict=False, gt=0, le=3600)] = 15.0
+    reminder_before: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] = 1800
+    digest_time: str = "09:00"
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be HH:MM (China Standard Time), such as 09:00")
+        return value
 
     @field_validator("homeserver", "qunzu_api")
     @classmethod

@@ -22,9 +22,10 @@ from typing import Final
 
 from bot.commands import Command, CommandSpec, Registry, Scope, parse_command
 from bot.errors import MatrixError, QunzuApiError, UsageError
-from bot.events import ChatClient, Clock, EncryptedRoom, IncomingMessage, Invite, now_ms, system_clock
+from bot.events import ChatClient, Clock, EncryptedRoom, IncomingMessage, Invite, RoomEvent, now_ms, system_clock
 from bot.messages import DEFAULT_LANGUAGE, Language, t
 from bot.qunzu_api import BAD_RESPONSE_ERRCODE, NETWORK_ERRCODE, QunzuApi
+from bot.services import Services
 from bot.state import BotState
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class Context:
     prefix: str
     _reply: Callable[[str], Awaitable[None]]
     _may_use: Callable[[Context, CommandSpec], Awaitable[bool]]
+    #: Room roles, staff, the room client and the moderation room (issue 7); None in unit tests.
+    services: Services | None = None
 
     async def reply(self, text: str) -> None:
         """Answer in the room as a reply to the command (queued if the send fails)."""
@@ -122,6 +125,10 @@ class Dispatcher:
         #: when it started without a sync token: those are old commands).
         self.ignore_before_ms: int | None = None
         self._last_prune_ms = 0
+        #: Set by the bot (issue 7): roles, staff, the room client; None in unit tests.
+        self.services: Services | None = None
+        #: Reacts to joins and power-level changes (welcome, role labels); set by the bot.
+        self.room_event_handler: Callable[[RoomEvent], Awaitable[None]] | None = None
 
     # --- hooks later issues fill ----------------------------------------------
 
@@ -138,8 +145,18 @@ class Dispatcher:
         held = Scope.ANYONE
         if ctx.is_direct:
             held |= Scope.DM
-        if self.moderation_room_id is not None and ctx.room_id == self.moderation_room_id:
+        in_desk = self.moderation_room_id is not None and ctx.room_id == self.moderation_room_id
+        if in_desk:
             held |= Scope.MODERATION_ROOM
+        services = self.services
+        if services is None:
+            return held
+        # Art. 9: room admins from the room's power levels (a suspended admin is refused by
+        # the module when acting, with the end of the suspension); staff only at the desk.
+        if not ctx.is_direct and not in_desk and await services.room_role(ctx.room_id, ctx.sender) != "member":
+            held |= Scope.ROOM_ADMIN
+        if in_desk and await services.is_staff(ctx.sender):
+            held |= Scope.STAFF
         return held
 
     async def may_use(self, ctx: Context, spec: CommandSpec) -> bool:
@@ -186,6 +203,23 @@ class Dispatcher:
             logger.info("could not tell %s that it is encrypted: %s", room.room_id, exc.errcode or exc)
         except Exception:
             logger.exception("handling encrypted room %s failed", room.room_id)
+
+    async def on_room_event(self, event: RoomEvent) -> None:
+        """A join or a power-level change: welcome and role labels, once; never raises except cancel."""
+        try:
+            if event.sender == self.client.user_id and event.kind == "member_join":
+                return
+            if self.room_event_handler is None:
+                return
+            if self.ignore_before_ms is not None and event.server_ts < self.ignore_before_ms:
+                return
+            if not event.event_id or not await self.state.claim_event(event.event_id):
+                return
+            await self.room_event_handler(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("handling room event %s failed", event.event_id)
 
     async def on_synced(self) -> None:
         """After each sync: send queued messages, prune old handled ids now and then.
@@ -247,6 +281,7 @@ class Dispatcher:
             prefix=self.prefix,
             _reply=reply,
             _may_use=self.may_use,
+            services=self.services,
         )
         missing = spec.scope & ~await self.who_may(ctx)
         if missing:

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 #: Seconds since the epoch; injectable so tests can move time.
 Clock = Callable[[], float]
@@ -72,6 +72,31 @@ class EncryptedRoom:
 
     room_id: str
     is_direct: bool
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    """A state change the desk reacts to (welcome, role labels); delivered if the sink has ``on_room_event``.
+
+    Attributes:
+        kind: ``member_join`` (someone joined, not the bot) or ``power_levels``.
+        room_id: Room id.
+        event_id: Event id (idempotency key).
+        sender: Who sent the event.
+        state_key: The joining user for ``member_join``; ``""`` for power levels.
+        content: The event content.
+        prev_content: The content it replaced (power levels), or None.
+        server_ts: Origin server timestamp (ms).
+    """
+
+    kind: str
+    room_id: str
+    event_id: str
+    sender: str
+    state_key: str
+    content: dict[str, Any]
+    prev_content: dict[str, Any] | None
+    server_ts: int
 
 
 class ChatClient(Protocol):

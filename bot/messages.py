@@ -153,3 +153,9 @@ def t(key: str, language: Language, /, **values: object) -> str:
     texts = CATALOGUE[key]
     text = texts.get(language) or texts[DEFAULT_LANGUAGE]
     return text.format(**values) if values else text
+
+
+# Texts of reports, room admins' tools and the moderation desk (issue 7) live beside these.
+from bot.messages_desk import DESK_CATALOGUE  # noqa: E402  (after CATALOGUE; no import cycle at runtime)
+
+CATALOGUE.update(DESK_CATALOGUE)

@@ -128,6 +128,148 @@ class QunzuApi:
         valid_expiry = isinstance(expires_at, int) and not isinstance(expires_at, bool)
         return RealnameLink(url=url, expires_at_ms=expires_at if valid_expiry else None)
 
+    # --- reports, room admins, the moderation desk (issue 7) -----------------------
+
+    async def report(
+        self,
+        reporter: str,
+        room_id: str,
+        category: str,
+        reason: str,
+        *,
+        event_id: str | None = None,
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /reports`` for ``reporter`` (the service account files for the member)."""
+        body: dict[str, Any] = {"reporter": reporter, "room_id": room_id, "category": category, "reason": reason}
+        if event_id is not None:
+            body["event_id"] = event_id
+        if user_id is not None:
+            body["user_id"] = user_id
+        return await self._request("POST", "/reports", json=body)
+
+    async def convention(self) -> dict[str, Any]:
+        """``GET /convention``: the platform convention and the report categories of the policy."""
+        return await self._request("GET", "/convention")
+
+    async def tickets(self, **query: str) -> list[dict[str, Any]]:
+        """``GET /admin/reports`` with filters (``open``, ``overdue``, ``since``, ``status``, ``limit``)."""
+        body = await self._request("GET", "/admin/reports", params=query or None)
+        return [t for t in body.get("tickets", []) if isinstance(t, dict)]
+
+    async def ticket(self, ticket_id: str) -> dict[str, Any]:
+        """``GET /admin/reports/{id}``."""
+        return await self._request("GET", f"/admin/reports/{path_segment(ticket_id)}")
+
+    async def report_stats(self, since_ms: int) -> dict[str, Any]:
+        """``GET /admin/reports/stats?since=``: counts for the daily digest."""
+        return await self._request("GET", "/admin/reports/stats", params={"since": str(since_ms)})
+
+    async def resolve(
+        self, ticket_id: str, actor: str, outcome: str, reason: str, sanction: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``POST /admin/reports/{id}/resolve`` for the staff member ``actor``."""
+        body: dict[str, Any] = {"outcome": outcome, "actor": actor, "reason": reason}
+        if sanction is not None:
+            body["sanction"] = sanction
+        return await self._request("POST", f"/admin/reports/{path_segment(ticket_id)}/resolve", json=body)
+
+    async def propose(self, subject_type: str, subject: str, category: str | None) -> dict[str, Any]:
+        """``POST /admin/sanctions/propose``: the ladder's next step."""
+        body: dict[str, Any] = {"subject": {"type": subject_type, "id": subject}}
+        if category is not None:
+            body["category"] = category
+        return await self._request("POST", "/admin/sanctions/propose", json=body)
+
+    async def sanction(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /admin/sanctions``."""
+        return await self._request("POST", "/admin/sanctions", json=body)
+
+    async def sanctions(self, **query: str) -> list[dict[str, Any]]:
+        """``GET /admin/sanctions`` (newest first)."""
+        body = await self._request("GET", "/admin/sanctions", params=query or None)
+        return [s for s in body.get("sanctions", []) if isinstance(s, dict)]
+
+    async def lift(self, sanction_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+        """``DELETE /admin/sanctions/{id}`` (for the staff member ``actor``, when given)."""
+        body = _acting({"reason": reason}, actor)
+        return await self._request("DELETE", f"/admin/sanctions/{path_segment(sanction_id)}", json=body)
+
+    async def appeal(self, appellant: str, sanction_id: str, text: str) -> dict[str, Any]:
+        """``POST /sanctions/{id}/appeal`` for ``appellant`` (the service account files for the user)."""
+        body = {"text": text, "appellant": appellant}
+        return await self._request("POST", f"/sanctions/{path_segment(sanction_id)}/appeal", json=body)
+
+    async def blacklist_add(
+        self, subject_type: str, subject: str, reason: str, *, actor: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /admin/blacklist`` (for the staff member ``actor``, when given)."""
+        body = _acting({"subject": {"type": subject_type, "id": subject}, "reason": reason}, actor)
+        return await self._request("POST", "/admin/blacklist", json=body)
+
+    async def blacklist_remove(self, entry_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+        """``DELETE /admin/blacklist/{id}`` (for the staff member ``actor``, when given)."""
+        body = _acting({"reason": reason}, actor)
+        return await self._request("DELETE", f"/admin/blacklist/{path_segment(entry_id)}", json=body)
+
+    async def adjust_credit(self, user_id: str, delta: int, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+        """``POST /admin/users/{user_id}/credit`` (for the staff member ``actor``, when given)."""
+        body = _acting({"delta": delta, "reason": reason}, actor)
+        return await self._request("POST", f"/admin/users/{path_segment(user_id)}/credit", json=body)
+
+    async def user_status(self, user_id: str) -> dict[str, Any]:
+        """``GET /admin/users/{user_id}``: status with the identity masked."""
+        return await self._request("GET", f"/admin/users/{path_segment(user_id)}")
+
+    async def credit(self, user_id: str) -> dict[str, Any]:
+        """``GET /admin/users/{user_id}/credit``."""
+        return await self._request("GET", f"/admin/users/{path_segment(user_id)}/credit")
+
+    async def group(self, code: str) -> dict[str, Any]:
+        """``GET /groups/{code}``: the group's info page as JSON."""
+        return await self._request("GET", f"/groups/{path_segment(code)}")
+
+    async def set_category(self, code: str, category: str) -> dict[str, Any]:
+        """``POST /groups/{code}/category`` (as the service account, after the bot checked the creator)."""
+        return await self._request("POST", f"/groups/{path_segment(code)}/category", json={"category": category})
+
+    async def moderate(
+        self,
+        room_id: str,
+        actor: str,
+        action: str,
+        *,
+        target: str | None = None,
+        duration: str | None = None,
+        reason: str = "",
+    ) -> dict[str, Any]:
+        """``POST /admin/rooms/{room_id}/moderate`` for the room admin ``actor``."""
+        body: dict[str, Any] = {"actor": actor, "action": action, "reason": reason}
+        if target is not None:
+            body["target"] = target
+        if duration is not None:
+            body["duration"] = duration
+        return await self._request("POST", f"/admin/rooms/{path_segment(room_id)}/moderate", json=body)
+
+    async def emergency(self, scope: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+        """``POST /admin/emergency`` (for the staff member ``actor``, when given)."""
+        return await self._request("POST", "/admin/emergency", json=_acting({"scope": scope, "reason": reason}, actor))
+
+    async def emergency_lift(self, freeze_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+        """``DELETE /admin/emergency/{id}`` (for the staff member ``actor``, when given)."""
+        body = _acting({"reason": reason}, actor)
+        return await self._request("DELETE", f"/admin/emergency/{path_segment(freeze_id)}", json=body)
+
+    async def realname_pending(self) -> list[dict[str, Any]]:
+        """``GET /admin/realname/pending``: submissions waiting for a person (manual provider)."""
+        body = await self._request("GET", "/admin/realname/pending")
+        return [p for p in body.get("pending", []) if isinstance(p, dict)]
+
+    async def appeals(self) -> list[dict[str, Any]]:
+        """``GET /admin/appeals?status=open``."""
+        body = await self._request("GET", "/admin/appeals", params={"status": "open"})
+        return [a for a in body.get("appeals", []) if isinstance(a, dict)]
+
     # --- plumbing ----------------------------------------------------------------
 
     def _http(self) -> aiohttp.ClientSession:
@@ -205,6 +347,11 @@ class QunzuApi:
             message=error if has_text else t("api_failed", self._language, status=status),
             detail=detail if isinstance(detail, dict) else None,
         )
+
+
+def _acting(body: dict[str, Any], actor: str | None) -> dict[str, Any]:
+    """``body`` naming the staff member the service account acts for (the module records them)."""
+    return body if actor is None else {**body, "actor": actor}
 
 
 def _parse_json(text: str) -> Any:

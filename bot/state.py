@@ -56,6 +56,22 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         found_ms INTEGER NOT NULL
     );
     """,
+    # The moderation desk (bot/desk.py): what was announced once, and the reminder schedule
+    # that APScheduler's in-memory scheduler is re-armed from at every start.
+    """
+    CREATE TABLE announced (
+        kind TEXT NOT NULL,
+        key  TEXT NOT NULL,
+        ms   INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE TABLE schedule (
+        id      TEXT PRIMARY KEY,
+        kind    TEXT NOT NULL,
+        due_ms  INTEGER NOT NULL,
+        payload TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
@@ -93,6 +109,16 @@ class OutboxItem:
     notice: bool
     txn_id: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class ScheduledItem:
+    """A reminder or digest the desk fires at ``due_ms`` (persisted so restarts keep it)."""
+
+    id: str
+    kind: str
+    due_ms: int
+    payload: str
 
 
 class BotState:
@@ -311,3 +337,34 @@ class BotState:
         async with self._db.execute("SELECT COUNT(*) FROM outbox") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    # --- moderation desk -------------------------------------------------------
+
+    async def claim_announcement(self, kind: str, key: str) -> bool:
+        """Remember that ``kind``/``key`` (a ticket, a pending review …) was announced; True the first time."""
+        cur = await self._db.execute(
+            "INSERT OR IGNORE INTO announced (kind, key, ms) VALUES (?, ?, ?)", (kind, key, now_ms(self._clock))
+        )
+        await self._db.commit()
+        return cur.rowcount == 1
+
+    async def add_schedule(self, item: ScheduledItem) -> bool:
+        """Persist a scheduled reminder; True when it was new (ids are stable per ticket and kind)."""
+        cur = await self._db.execute(
+            "INSERT OR IGNORE INTO schedule (id, kind, due_ms, payload) VALUES (?, ?, ?, ?)",
+            (item.id, item.kind, item.due_ms, item.payload),
+        )
+        await self._db.commit()
+        return cur.rowcount == 1
+
+    async def schedules(self) -> list[ScheduledItem]:
+        """Every persisted reminder, soonest first."""
+        async with self._db.execute("SELECT id, kind, due_ms, payload FROM schedule ORDER BY due_ms, id") as cur:
+            rows = await cur.fetchall()
+        return [ScheduledItem(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+
+    async def remove_schedule(self, item_id: str) -> bool:
+        """Forget a reminder once it fired (or is moot); True when it was still there."""
+        cur = await self._db.execute("DELETE FROM schedule WHERE id = ?", (item_id,))
+        await self._db.commit()
+        return cur.rowcount == 1

@@ -318,7 +318,7 @@ class SynapseProcess:
         """
         password = password or secrets.token_urlsafe(12)
         url = f"{self.base_url}/_synapse/admin/v1/register"
-        nonce = _request_json("GET", url)["nonce"]
+        nonce = request_json("GET", url)["nonce"]
         body = {
             "nonce": nonce,
             "username": localpart,
@@ -326,12 +326,12 @@ class SynapseProcess:
             "admin": admin,
             "mac": registration_mac(self.shared_secret, nonce, localpart, password, admin=admin),
         }
-        reply = _request_json("POST", url, body)
+        reply = request_json("POST", url, body)
         return Account(reply["user_id"], password, reply["access_token"], reply["device_id"])
 
     def login(self, user_id: str, password: str) -> Account:
         """Log in with a password and return a fresh access token."""
-        reply = _request_json(
+        reply = request_json(
             "POST",
             f"{self.base_url}/_matrix/client/v3/login",
             {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id}, "password": password},
@@ -355,9 +355,15 @@ def registration_mac(secret: str, nonce: str, user: str, password: str, *, admin
     return mac.hexdigest()
 
 
-def _request_json(method: str, url: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def request_json(
+    method: str, url: str, body: Mapping[str, Any] | None = None, *, token: str | None = None
+) -> dict[str, Any]:
+    """One JSON request; an HTTP error becomes a HomeserverError carrying the answer."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return dict(json.loads(response.read()))

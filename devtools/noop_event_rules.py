@@ -7,6 +7,7 @@ message sends with and without this module (see docs/sanctions.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from synapse.module_api import EventBase, ModuleApi
@@ -23,6 +24,6 @@ class NoopEventRules:
         return config
 
     async def check_event_allowed(
-        self, event: EventBase, state_events: dict[Any, EventBase]
+        self, event: EventBase, state_events: Mapping[tuple[str, str], EventBase]
     ) -> tuple[bool, dict[str, Any] | None]:
         return True, None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import signal
 import subprocess
@@ -18,7 +19,17 @@ from types import FrameType
 
 import yaml
 
-from .homeserver import SERVER_NAME, SERVICE_LOCALPART, HomeserverError, SynapseProcess, render_config
+from policies.identity import id_check_character
+
+from .homeserver import (
+    SERVER_NAME,
+    SERVICE_LOCALPART,
+    Account,
+    HomeserverError,
+    SynapseProcess,
+    render_config,
+    request_json,
+)
 
 DEV_DIR = Path(os.environ.get("QUNZU_DEV_DIR", ".dev")).resolve()
 PORT = int(os.environ.get("QUNZU_DEV_PORT", "8008"))
@@ -64,7 +75,9 @@ def main() -> int:
     try:
         passwords = _passwords(DEV_DIR / "accounts.json")
         for name, admin in ACCOUNTS.items():
-            synapse.ensure_account(name, passwords[name], admin=admin)
+            account = synapse.ensure_account(name, passwords[name], admin=admin)
+            if not admin:
+                _verify_demo_account(synapse, account)
         synapse.ensure_account(SERVICE_LOCALPART, passwords[SERVICE_LOCALPART])
         bot_config = DEV_DIR / "bot.yaml"
         _write_bot_config(bot_config, synapse.base_url, passwords[SERVICE_LOCALPART])
@@ -84,13 +97,35 @@ def main() -> int:
     return 0
 
 
+def _verify_demo_account(synapse: SynapseProcess, account: Account) -> None:
+    """Verify a demo member with a made-up valid ID (the dev server's `checksum` provider).
+
+    Idempotent: a second `make run` finds the account verified and changes nothing.
+    """
+    base = f"{synapse.base_url}/_synapse/client/qunzu/v1"
+    health = request_json("GET", f"{base}/health")
+    me = request_json("GET", f"{base}/me", token=account.access_token)
+    if me["verification"]["status"] == "verified":
+        return
+    first17 = f"110105199001{random.randint(10, 28)}{random.randint(0, 999):03d}"
+    body = {
+        "name": "演示用户",
+        "id_number": first17 + id_check_character(first17),
+        "convention_version": health["convention_version"],
+    }
+    request_json("POST", f"{base}/realname", body, token=account.access_token)
+
+
 def _print_banner(synapse: SynapseProcess, passwords: dict[str, str]) -> None:
     print(f"\nQunzu is running.\n\n  Homeserver URL: {synapse.base_url}  (server name: {SERVER_NAME})\n")
     print("  Accounts (user id / password):")
-    for name, admin in ACCOUNTS.items():
-        role = "server admin, compliance staff" if admin else "member"
-        print(f"    @{name}:{SERVER_NAME:<12} {passwords[name]:<20} {role}")
-    print(f"    @{SERVICE_LOCALPART}:{SERVER_NAME:<11} {passwords[SERVICE_LOCALPART]:<20} the Qunzu bot\n")
+    rows = [
+        (name, "server admin, compliance staff" if admin else "member, real name verified (development data)")
+        for name, admin in ACCOUNTS.items()
+    ]
+    for name, role in [*rows, (SERVICE_LOCALPART, "the Qunzu bot")]:
+        print(f"    {'@' + name + ':' + SERVER_NAME:<20} {passwords[name]:<18} {role}")
+    print()
     print("  Log in with Element (or any client) using the homeserver URL above,")
     print("  invite the bot into a room and send !help.")
     print(f"  Logs: {DEV_DIR / 'homeserver.log'}, {DEV_DIR / 'bot.log'}.  Stop with Ctrl-C.\n", flush=True)

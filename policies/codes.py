@@ -28,12 +28,7 @@ def luhn_check_digit(payload: str) -> str:
 
 def is_valid_code(code: str) -> bool:
     """Nine ASCII digits whose last is the Luhn check digit of the first eight."""
-    return (
-        len(code) == CODE_LENGTH
-        and code.isascii()
-        and code.isdigit()
-        and luhn_check_digit(code[:-1]) == code[-1]
-    )
+    return len(code) == CODE_LENGTH and code.isascii() and code.isdigit() and luhn_check_digit(code[:-1]) == code[-1]
 
 
 def new_code() -> str:

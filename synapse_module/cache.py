@@ -23,12 +23,16 @@ V = TypeVar("V")
 class InvalidatableCache(Generic[K, V]):
     """LRU of `loader(key)` results, invalidated locally and through replication."""
 
-    def __init__(self, name: str, loader: Callable[[K], Awaitable[V]], max_entries: int = 10_000) -> None:
+    def __init__(
+        self, name: str, loader: Callable[[K], Awaitable[V]], max_entries: int = 10_000, *, cache_none: bool = True
+    ) -> None:
         # Replication finds the cache by "<module>.<name>" on every process.
         self.__module__ = "synapse_module.cache"
         self.__name__ = name
         self._loader = loader
         self._max = max_entries
+        # False: "not there yet" is asked again next time instead of being remembered.
+        self._cache_none = cache_none
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._generation = 0
 
@@ -38,7 +42,7 @@ class InvalidatableCache(Generic[K, V]):
             return self._entries[key]
         generation = self._generation
         value = await self._loader(key)
-        if generation == self._generation:
+        if generation == self._generation and (value is not None or self._cache_none):
             self._entries[key] = value
             if len(self._entries) > self._max:
                 self._entries.popitem(last=False)
@@ -58,9 +62,15 @@ class ClusterCache(InvalidatableCache[K, V]):
     """An `InvalidatableCache` registered with Synapse so that other workers drop keys too."""
 
     def __init__(
-        self, api: ModuleApi, name: str, loader: Callable[[K], Awaitable[V]], max_entries: int = 10_000
+        self,
+        api: ModuleApi,
+        name: str,
+        loader: Callable[[K], Awaitable[V]],
+        max_entries: int = 10_000,
+        *,
+        cache_none: bool = True,
     ) -> None:
-        super().__init__(name, loader, max_entries)
+        super().__init__(name, loader, max_entries, cache_none=cache_none)
         self._api = api
         api.register_cached_function(cast(CachedFunction[Any], self))
 

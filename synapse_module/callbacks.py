@@ -100,6 +100,8 @@ class Callbacks:
         user = await self._module.facts.user(event.sender)
         if user.exempt:
             return NOT_SPAM
+        # Art. 9: a room admin's mute (禁言) holds in that room only (synapse_module/room_moderation.py).
+        user = await self._module.room_moderation.with_room_mute(user, event.room_id)
         is_message = event.type == "m.room.message" and not event.is_state()
         decision = decisions.may_post(user, room, self._module.clock.now_ms(), self._policy, is_message=is_message)
         if decision.allowed:
@@ -180,10 +182,3 @@ class Callbacks:
         except Exception:
             logger.exception("qunzu: shaping a new room failed; refusing the creation")
             raise self.unavailable() from None
-
-    async def on_new_event(self, event: EventBase, state: object) -> None:
-        """After persistence, on every process: keep the registry in step (never raises)."""
-        try:
-            self._module.groups.on_new_event(event)
-        except Exception:
-            logger.exception("qunzu: updating the group registry after an event failed")

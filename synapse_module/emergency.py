@@ -126,6 +126,7 @@ class Emergency:
             if kind == "room":
                 rooms = [value]
             else:
+                await self._module.groups.link_pending()  # rooms created a moment ago count too
                 rooms = await self._targets.rooms(service, value if kind == "category" else None)
         except Exception:
             logger.exception("qunzu: could not list the rooms to notify of an emergency %s", which)

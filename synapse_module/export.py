@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
+
 from .audit import canonical_json
 from .crypto import DecryptionError, FieldCipher, derive_key, mac_hex
 from .errors import QunzuError
@@ -45,7 +47,6 @@ FORMAT: Final = "qunzu-export/1"
 MANIFEST: Final = "manifest.json"
 MAC_PURPOSE: Final = "qunzu/export-manifest/v1"
 MAX_LINES: Final = 200_000
-CHINA_TZ: Final = datetime.timezone(datetime.timedelta(hours=8))
 
 # file name, table, time column, columns that name a subject
 OPTIONAL_TABLES: Final[tuple[tuple[str, str, str, tuple[str, ...]], ...]] = (

@@ -104,7 +104,15 @@ class FactsSource:
         creation = await self._creation.get(room_id)
         # Art. 5 应急处置: an active freeze of the server, the category or the room (cached).
         frozen = await self._module.emergency.is_frozen(room_id, facts.category)
-        return dataclasses.replace(facts, verification_dm=creation.get(VERIFICATION_DM_KEY) is True, frozen=frozen)
+        # Art. 11: 暂停发布 and 关闭群组 (cached; measures end by themselves at their end time).
+        measures = await self._module.sanctions.room_state(room_id)
+        return dataclasses.replace(
+            facts,
+            verification_dm=creation.get(VERIFICATION_DM_KEY) is True,
+            frozen=frozen,
+            closed=facts.closed or measures.closed,
+            posting_suspended_until_ms=measures.posting_suspended_until_ms,
+        )
 
     def level_of(self, user: UserFacts) -> str:
         """The credit level of a user; an unverified account counts at the initial score."""

@@ -16,24 +16,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from policies import Policy
+from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
 from policies.tiers import level_of
 
-from .export import CHINA_TZ, iso
+from .export import iso
+from .sanction_texts import measure_label
 
 if TYPE_CHECKING:
     from .module import QunzuModule
 
-MEASURE_LABELS: Final = {
-    "warning": "警示整改",
-    "posting_suspension": "暂停发布",
-    "closure": "关闭群组",
-    "credit_lowered": "降低信用等级",
-    "admin_suspension": "暂停管理权限",
-    "creation_revoked": "取消建群资格",
-    "mute": "禁言",
-    "blacklist": "纳入黑名单",
-    "blacklist_entry": "黑名单登记",
-}
 SUBJECT_LABELS: Final = {"room": "群组", "admin": "群主、管理员", "member": "群成员"}
 RISK_LABELS: Final = {"normal": "一般", "elevated": "较高", "high": "高"}
 SEVERITY_LABELS: Final = {"severe": "紧急（危害严重）", "illegal": "违法", "other": "其他"}
@@ -279,7 +270,7 @@ def document(policy: Policy, stats: Statistics, server_name: str, now_ms: int) -
                     [
                         (
                             str(i),
-                            MEASURE_LABELS.get(s.measure, s.measure),
+                            measure_label(s.measure, "zh-CN"),
                             duration_text(s.duration),
                             str(s.credit_delta),
                             _yes(s.blacklist),
@@ -367,7 +358,7 @@ def document(policy: Policy, stats: Statistics, server_name: str, now_ms: int) -
             "table",
             (
                 ("月份", "措施", "次数"),
-                [(m, MEASURE_LABELS.get(k, k), str(n)) for (m, k), n in sorted(stats.measures_by_month.items())]
+                [(m, measure_label(k, "zh-CN"), str(n)) for (m, k), n in sorted(stats.measures_by_month.items())]
                 or [("—", "无", "0")],
             ),
         ),

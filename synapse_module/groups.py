@@ -5,8 +5,9 @@ Every room created on the server becomes a governed group at creation
 it gets a unique code in the `cn.qunzu.group` state event and as the alias
 `#<code>:<server>`, the service account is invited with the power to act, and
 the creator's right to create it is decided with an exact count of the rooms
-they own. Afterwards `on_new_event` links the code to the room id, keeps the
-scale tier in step with the membership and carries the group over on upgrade.
+they own. Afterwards, following Synapse's event stream (`event_stream.py`), it
+links the code to the room id, keeps the scale tier in step with the membership
+and carries the group over on upgrade.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from policies.tiers import activity_tier_of, level_at_least, scale_tier_of
 
 from .cache import ClusterCache
 from .errors import Refusal
+from .event_stream import StreamEvent
 from .refusals import refusal_error
 from .store.groups import PENDING_MS, GroupRecord, NewGroup
 from .verification_chat import mark_verification_dm
@@ -62,10 +64,41 @@ class Groups:
         self._policy = module.config.policy
         self._store = module.store.groups
         # Read by every message and join: the group of a room.
-        self.record = ClusterCache(module.api, "qunzu_group_by_room", self._store.by_room)
+        # "No group yet" is not remembered: a new room is linked a moment later.
+        self.record = ClusterCache(module.api, "qunzu_group_by_room", self._load_record, cache_none=False)
         # (room_id, code) of group events the module itself is about to send as a
         # room's creator (upgrades, backfill): the protected-state check lets exactly those pass.
         self._own_writes: set[tuple[str, str]] = set()
+
+    async def _load_record(self, room_id: str) -> GroupRecord | None:
+        """The room's group; a room seen before the follower linked it is linked here, at once.
+
+        Without this a room would count as ungoverned for its first second (no
+        owner bound on its member cap), and joins racing its creation could
+        overshoot the cap.
+        """
+        record = await self._store.by_room(room_id)
+        if record is not None:
+            return record
+        state = await self._api.get_room_state(room_id, [(GROUP_EVENT, "")])
+        event = state.get((GROUP_EVENT, ""))
+        code = event.content.get("code") if event is not None else None
+        if not isinstance(code, str):
+            return None  # a room from before Qunzu, until the backfill gives it a code
+        await self._store.link(code, room_id)
+        return await self._store.by_room(room_id)
+
+    async def by_code(self, code: str) -> GroupRecord | None:
+        """The group with this code, linking it first if its room is new (via the `#code` alias)."""
+        record = await self._store.by_code(code)
+        if record is None or record.room_id is not None or record.retired:
+            return record
+        try:
+            room_id, _servers = await self._api.lookup_room_alias(f"#{code}:{self._api.server_name}")
+        except SynapseError:
+            return record  # no alias (the creator chose their own): the follower links it shortly
+        await self.record.get(room_id)  # links through _load_record
+        return await self._store.by_code(code)
 
     @property
     def service_account(self) -> str:
@@ -175,10 +208,13 @@ class Groups:
         """Facts of a room; the member count is read only when asked (invites, the info page)."""
         record = await self.record.get(room_id)
         members = await self._store.member_count(room_id, self.service_account) if count_members else 0
+        creator = record.creator if record is not None else await self._store.room_creator(room_id)
+        owner = await self._module.facts.user(creator) if creator is not None else None
+        # Art. 8: the owner's level bounds the room, also in the moment before the code is
+        # linked (so joins racing a creation on other processes see the same cap).
+        owner_level = None if owner is None or owner.exempt else self._module.facts.level_of(owner)
         if record is None:
-            return self._ungoverned(room_id, members)
-        owner = await self._module.facts.user(record.creator)
-        owner_level = None if owner.exempt else self._module.facts.level_of(owner)
+            return dataclasses.replace(self._ungoverned(room_id, members), owner_level=owner_level)
         return dataclasses.replace(self._facts_of(record, members, join_rule="invite"), owner_level=owner_level)
 
     def _facts_of(self, record: GroupRecord, member_count: int, join_rule: str) -> RoomFacts:
@@ -250,36 +286,29 @@ class Groups:
 
     # -- after persistence ------------------------------------------------------------------
 
-    def on_new_event(self, event: EventBase) -> None:
-        """Keep the registry in step with an event Synapse just persisted.
+    async def on_events(self, events: list[StreamEvent]) -> None:
+        """Keep the registry in step with persisted events (an `EventStream` subscriber).
 
-        Synapse awaits this on its delivery path, on every process: only the
-        local cache is touched here; the work goes to a background process on the
-        background-task instance (once per cluster), and a job repairs what a
-        crash in between may miss (`refresh_tiers`).
+        Runs on the background-task instance, a second behind; every step is
+        idempotent, and `refresh_tiers` repairs what a crash may leave behind.
         """
-        relevant = event.type in (GROUP_EVENT, "m.room.member", "m.room.tombstone") and event.is_state()
-        if not relevant:
-            return
-        if event.type == GROUP_EVENT:
-            self.record.invalidate((event.room_id,))  # every process: its own copy
-        if self._api.should_run_background_tasks():
-            self._api.run_as_background_process("qunzu_group_event", self._after_event, event)
+        for event in events:
+            if not event.is_state():
+                continue
+            try:
+                if event.type == GROUP_EVENT:
+                    code = event.content.get("code")
+                    if isinstance(code, str) and await self._store.link(code, event.room_id):
+                        await self.record.invalidate_everywhere(event.room_id)
+                elif event.type == "m.room.tombstone":
+                    await self._carry_over_upgrade(event)
+                elif event.type == "m.room.member":
+                    await self._membership_changed(event)
+            except Exception:
+                # Per event: one room's trouble must not hold up the others.
+                logger.exception("qunzu: updating the group registry after an event failed")
 
-    async def _after_event(self, event: EventBase) -> None:
-        try:
-            if event.type == GROUP_EVENT:
-                code = event.content.get("code")
-                if isinstance(code, str) and await self._store.link(code, event.room_id):
-                    await self.record.invalidate_everywhere(event.room_id)
-            elif event.type == "m.room.tombstone":
-                await self._carry_over_upgrade(event)
-            else:
-                await self._membership_changed(event)
-        except Exception:
-            logger.exception("qunzu: updating the group registry after an event failed")
-
-    async def _membership_changed(self, event: EventBase) -> None:
+    async def _membership_changed(self, event: StreamEvent) -> None:
         service = self.service_account
         if event.state_key == service and event.membership == "invite":
             # Join the service account at once: the room is governed even while the bot is down.
@@ -311,21 +340,27 @@ class Groups:
         await self._send_as_service(record.room_id, GROUP_EVENT, group_content(record))
 
     async def _send_as_service(self, room_id: str, event_type: str, content: Mapping[str, Any]) -> None:
+        event = {
+            "type": event_type,
+            "state_key": "",
+            "room_id": room_id,
+            "sender": self.service_account,
+            "content": dict(content),
+        }
         try:
-            await self._api.create_and_send_event_into_room(
-                {
-                    "type": event_type,
-                    "state_key": "",
-                    "room_id": room_id,
-                    "sender": self.service_account,
-                    "content": dict(content),
-                }
-            )
+            try:
+                await self._api.create_and_send_event_into_room(event)
+            except SynapseError as exc:
+                if exc.code != 403:
+                    raise
+                # Invited at creation but not joined yet (the follower joins it a moment later).
+                await self._api.update_room_membership(self.service_account, self.service_account, room_id, "join")
+                await self._api.create_and_send_event_into_room(event)
         except SynapseError as exc:
-            # The service account is not in the room or lacks power (a room from before Qunzu).
+            # No invite or no power: a room from before Qunzu whose creator never let the service in.
             logger.warning("qunzu: could not update %s in a room: %s", event_type, exc.msg)
 
-    async def _carry_over_upgrade(self, tombstone: EventBase) -> None:
+    async def _carry_over_upgrade(self, tombstone: StreamEvent) -> None:
         """Room upgrades copy only Synapse's own state types: the group follows the room.
 
         Triggered by the old room's tombstone, which Synapse sends once the new room
@@ -391,6 +426,18 @@ class Groups:
         )
         return updated
 
+    async def retire(self, room_id: str) -> None:
+        """The room was closed (关闭群组): its code is retired for good and never handed out again.
+
+        Called from the sanctions follow-up, which may repeat: idempotent.
+        """
+        record = await self._store.by_room(room_id)
+        if record is None or record.retired:
+            return
+        await self._store.update(record.code, retired_ts=self._module.clock.now_ms())
+        await self.record.invalidate_everywhere(room_id)
+        await self._module.store.audit.append("module:groups", "group.retire", record.code, {"room": room_id})
+
     async def grant_tier(self, actor: str, record: GroupRecord, tier: str, reason: str) -> GroupRecord:
         """A staff decision lets a room grow beyond its owner's bound (up to the ceiling)."""
         if not (decision := decisions.may_set_tier(None, tier, self._policy, staff_decision=True)).allowed:
@@ -400,6 +447,11 @@ class Groups:
         await self.record.invalidate_everywhere(record.room_id)
         await self._module.store.audit.append(actor, "group.grant_tier", record.code, {"tier": tier, "reason": reason})
         return dataclasses.replace(record, granted_tier=tier)
+
+    async def link_pending(self) -> None:
+        """Link every room created so far (before listing rooms by category, e.g. for notices)."""
+        for code in await self._store.unlinked_before(self._module.clock.now_ms()):
+            await self.by_code(code)
 
     async def _link_orphans(self) -> int:
         """Link codes whose group event was persisted but never processed (a crash in between)."""
@@ -442,6 +494,9 @@ class Groups:
         after = ""
         while rooms := await self._store.rooms_page(after, 200):
             for room_id, creator in rooms:
+                # A room created with Qunzu but not linked yet carries its group event: link it.
+                if await self.record.get(room_id) is not None:
+                    continue
                 group = NewGroup(
                     codes=tuple(new_code() for _ in range(_CODE_CANDIDATES)),
                     category=policy.categories.default_category,

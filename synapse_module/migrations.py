@@ -365,6 +365,48 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS qunzu_emergency_active ON qunzu_emergency (lifted_ts)",
         ),
     ),
+    Migration(
+        7,
+        "reports: reporters, duplicates, lifecycle, Synapse report import; room-scoped mutes (Art. 9, 12)",
+        (
+            # Art. 12: a ticket is worked on (assignee, in_review) and closed with an outcome and,
+            # when a measure was taken, its sanction id. `dedupe_key` joins duplicate reports of the
+            # same event / room / user into the open ticket (unique only while the ticket is open).
+            "ALTER TABLE qunzu_tickets ADD COLUMN assignee TEXT",
+            "ALTER TABLE qunzu_tickets ADD COLUMN dedupe_key TEXT",
+            "ALTER TABLE qunzu_tickets ADD COLUMN sanction_id TEXT",
+            "ALTER TABLE qunzu_tickets ADD COLUMN resolution TEXT",
+            """CREATE UNIQUE INDEX IF NOT EXISTS qunzu_tickets_open_dedupe ON qunzu_tickets (dedupe_key)
+                WHERE dedupe_key IS NOT NULL AND status IN ('open', 'in_review')""",
+            "CREATE INDEX IF NOT EXISTS qunzu_tickets_event ON qunzu_tickets (event_id)",
+            "CREATE INDEX IF NOT EXISTS qunzu_tickets_created ON qunzu_tickets (created_ts)",
+            # Everyone who reported a ticket (生态治理规定 Art. 16: each is told the outcome).
+            """CREATE TABLE IF NOT EXISTS qunzu_ticket_reporters (
+                ticket_id TEXT NOT NULL,
+                reporter TEXT NOT NULL,
+                source TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                ts BIGINT NOT NULL,
+                acked_ts BIGINT,
+                notified_ts BIGINT,
+                PRIMARY KEY (ticket_id, reporter)
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_ticket_reporters_rate ON qunzu_ticket_reporters (reporter, ts)",
+            "CREATE INDEX IF NOT EXISTS qunzu_ticket_reporters_notify ON qunzu_ticket_reporters (notified_ts)",
+            # Reports people made with their clients' report buttons, imported from Synapse's
+            # event_reports / room_reports / user_reports exactly once (primary key).
+            """CREATE TABLE IF NOT EXISTS qunzu_report_imports (
+                source_table TEXT NOT NULL,
+                source_id BIGINT NOT NULL,
+                ticket_id TEXT,
+                imported_ts BIGINT NOT NULL,
+                PRIMARY KEY (source_table, source_id)
+            )""",
+            # Art. 9: room admins' mutes are rows of qunzu_sanctions with subject_type
+            # 'room_member' (subject = user, room_id = the room); found per room and user.
+            "CREATE INDEX IF NOT EXISTS qunzu_sanctions_room_member ON qunzu_sanctions (room_id, subject)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

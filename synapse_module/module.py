@@ -16,6 +16,7 @@ from .config import QunzuConfig, parse_module_config
 from .content import ContentGuard
 from .emergency import Emergency
 from .errors import QunzuConfigError
+from .event_stream import EventStream
 from .facts import FactsSource
 from .groups import Groups
 from .http import (
@@ -30,12 +31,15 @@ from .http import (
     health,
     me,
     realname,
+    room_admin,
 )
 from .http.resource import PREFIX, QunzuResource
 from .jobs import Job, Jobs
 from .metrics import ModuleMetrics
 from .netlog import NetworkLog
 from .realname import RealnameService
+from .reports import Reports
+from .room_moderation import RoomModeration
 from .sanctions import Sanctions
 from .store import QunzuStore
 
@@ -59,11 +63,16 @@ class QunzuModule:
         self.sanctions = Sanctions(self)
         self.facts = FactsSource(self)
         self.groups = Groups(self)
+        self.sanctions.on_room_closed.append(self.groups.retire)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
         self.jobs = Jobs(self)
         self.sanctions.register_jobs(self.jobs)
+        # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
+        self.reports = Reports(self)
+        self.reports.register_jobs(self.jobs)
+        self.room_moderation = RoomModeration(self)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", 24 * 3600 * 1000, self.groups.backfill))
         self._state = "starting"
@@ -78,7 +87,6 @@ class QunzuModule:
         )
         api.register_third_party_rules_callbacks(
             on_create_room=callbacks.on_create_room,
-            on_new_event=callbacks.on_new_event,
             on_user_deactivation_status_changed=callbacks.on_user_deactivation_status_changed,
             on_profile_update=callbacks.on_profile_update,
         )
@@ -88,7 +96,6 @@ class QunzuModule:
         # Art. 13 network log: logins (never refused here), events, profiles, accounts.
         api.register_spam_checker_callbacks(check_login_for_spam=self.netlog.check_login_for_spam)
         api.register_third_party_rules_callbacks(
-            on_new_event=self.netlog.on_new_event,
             on_profile_update=self.netlog.on_profile_update,
             on_user_deactivation_status_changed=self.netlog.on_user_deactivation_status_changed,
         )
@@ -103,6 +110,7 @@ class QunzuModule:
             *admin_audit.routes(self),
             *admin_jobs.routes(self),
             *admin_reports.routes(self),
+            *room_admin.routes(self),
             *admin_records.routes(self),
         ]
         api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
@@ -115,6 +123,11 @@ class QunzuModule:
         api.run_as_background_process("qunzu_setup", self._setup)
         self.jobs.schedule()
         self.netlog.start()
+        # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
+        self.events = EventStream(self)
+        self.events.subscribe("network_log", self.netlog.on_events)
+        self.events.subscribe("groups", self.groups.on_events)
+        self.events.start()
         self.metrics = ModuleMetrics(self)
 
     @staticmethod

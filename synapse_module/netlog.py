@@ -9,15 +9,14 @@ because they live in the module's own table.
 
 How it stays off the send path and loses nothing:
 
-- `on_new_event` runs on every process after Synapse persisted an event; only the
-  background-task instance writes (once per cluster). The callback only
-  encrypts and queues; a background flusher writes whatever has queued in one
-  transaction, so a burst of events costs one write, and Synapse's delivery to
-  clients never waits for the database.
-- The queue is in memory. If the process dies before a flush (a window of a few
-  milliseconds), the rows are not lost: at start, and every minute, the
-  catch-up reads Synapse's event stream after the last position it checked and
-  inserts what is missing. Every write is idempotent (the event id is the key).
+- The background-task instance follows Synapse's event stream (`event_stream.py`)
+  a second behind, and writes each batch of new events in one transaction.
+  Nothing runs on Synapse's send or delivery path (see `event_stream.py` for why
+  `on_new_event` is not used).
+- If the process dies between a persisted event and its row, nothing is lost: at
+  start, and every few minutes, the catch-up reads Synapse's event stream after
+  the last position it checked (a persisted cursor) and inserts what is missing.
+  Every write is idempotent (the event id is the key).
 - Logins and profile changes are written directly by the process that sees
   them (they are rare), also idempotently.
 """
@@ -30,9 +29,10 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo
+from synapse.module_api import NOT_SPAM, ProfileInfo
 
 from .crypto import FieldCipher
+from .event_stream import StreamEvent
 from .store.netlog import LogEntry, SynapseEvent, owner_of
 
 if TYPE_CHECKING:
@@ -41,12 +41,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONTENT_PURPOSE = "qunzu/netlog-content/v1"
-FLUSH_BATCH = 500
 CATCH_UP_BATCH = 500
 # The periodic catch-up leaves events this young to the live writer: an event with
 # a smaller stream position may still be committing (concurrent persistence).
 CATCH_UP_SETTLE_MS = 30_000
-_FLUSH_RETRIES = 5
 
 
 def _thaw(value: Any) -> Any:
@@ -77,9 +75,7 @@ class NetworkLog:
         self._api = module.api
         self._store = module.store.netlog
         self._cipher = FieldCipher(module.config.key, CONTENT_PURPOSE)
-        self._pending: list[LogEntry] = []
-        self._flushing = False
-        # on_new_event fires on every process; one of them writes.
+        # Only the background-task instance follows the stream and catches up.
         self._writer = module.api.should_run_background_tasks()
 
     def start(self) -> None:
@@ -110,34 +106,29 @@ class NetworkLog:
 
     # -- events ----------------------------------------------------------------------
 
-    async def on_new_event(self, event: EventBase, state: Mapping[tuple[str, str], EventBase]) -> None:
-        """Queue one row for a persisted event (background-task instance only)."""
-        if not self._writer:
+    async def on_events(self, events: list[StreamEvent]) -> None:
+        """Write rows for newly persisted events (a subscriber of `EventStream`, background instance)."""
+        if not events:
             return
-        try:
-            group = state.get(("cn.qunzu.group", ""))
-            code = group.content.get("code") if group is not None else None
-            stream = event.internal_metadata.stream_ordering
-            entry = self._entry(
-                event.event_id,
-                event.room_id,
-                event.type,
-                event.sender,
-                event.get_state_key(),
-                getattr(event, "redacts", None),
-                _thaw(event.content),
-                int(event.origin_server_ts),
-                stream,
-                code if isinstance(code, str) else None,
-            )
-        except Exception:
-            # A boundary: the log must never break Synapse's notifier; the catch-up retries.
-            logger.exception("qunzu: could not prepare a network log row; the catch-up will add it")
-            return
-        self._pending.append(entry)
-        if not self._flushing:
-            self._flushing = True
-            self._api.run_as_background_process("qunzu_netlog_flush", self._flush)
+        entries = []
+        for event in events:
+            record = await self._module.groups.record.get(event.room_id)
+            entries.append(self._entry_of(event, record.code if record is not None else None))
+        await self._store.insert(entries)
+
+    def _entry_of(self, event: StreamEvent, code: str | None) -> LogEntry:
+        return self._entry(
+            event.event_id,
+            event.room_id,
+            event.type,
+            event.sender,
+            event.state_key,
+            event.redacts,
+            _thaw(event.content),
+            event.origin_server_ts,
+            event.stream,
+            code,
+        )
 
     def _entry(
         self,
@@ -168,34 +159,6 @@ class NetworkLog:
             membership=membership if isinstance(membership, str) else None,
             content_enc=self._seal(event_id, room_id, content),
         )
-
-    async def _flush(self) -> None:
-        failures = 0
-        try:
-            while self._pending:
-                batch = self._pending[:FLUSH_BATCH]
-                try:
-                    await self._module.ready()
-                    await self._store.insert(batch)
-                except Exception:
-                    failures += 1
-                    if failures >= _FLUSH_RETRIES:
-                        # The catch-up re-reads these events from Synapse's stream.
-                        logger.exception("qunzu: network log write failed; %d rows left to the catch-up", len(batch))
-                        del self._pending[: len(batch)]
-                        failures = 0
-                    else:
-                        await self._api.sleep(0.2 * failures)
-                    continue
-                del self._pending[: len(batch)]
-                failures = 0
-        finally:
-            self._flushing = False
-
-    async def flushed(self) -> None:
-        """Wait until the queue is written (tests and the catch-up job)."""
-        while self._pending or self._flushing:
-            await self._api.sleep(0.01)
 
     # -- catch-up from Synapse's event stream ----------------------------------------------
 
@@ -231,26 +194,9 @@ class NetworkLog:
             logger.info("qunzu: the network log catch-up added %d rows the live writer had missed", added)
         return {"added": added, "cursor": cursor}
 
-    def _from_synapse(self, event: SynapseEvent) -> LogEntry | None:
-        try:
-            data = json.loads(event.json)
-            content = data.get("content") or {}
-            redacts = data.get("redacts") or (content.get("redacts") if isinstance(content, dict) else None)
-            return self._entry(
-                event.event_id,
-                event.room_id,
-                str(data["type"]),
-                str(data["sender"]),
-                data.get("state_key"),
-                redacts if isinstance(redacts, str) else None,
-                content,
-                int(data.get("origin_server_ts", 0)),
-                event.stream,
-                None,
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            logger.warning("qunzu: skipping an unreadable event in the catch-up (stream %d)", event.stream)
-            return None
+    def _from_synapse(self, row: SynapseEvent) -> LogEntry | None:
+        event = StreamEvent.from_json(row.stream, row.event_id, row.room_id, row.json)
+        return None if event is None else self._entry_of(event, None)
 
     # -- logins, profiles, accounts --------------------------------------------------------
 

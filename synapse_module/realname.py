@@ -20,6 +20,7 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies import InvalidIdentity, Reason, may_bind_identity
 from policies.identity import mask_id_number, mask_name, mask_phone, validate_id_number, validate_name, validate_phone
+from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
 
 from .cache import ClusterCache
 from .crypto import FieldCipher, identity_fingerprint
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
-CHINA_TZ = datetime.timezone(datetime.timedelta(hours=8))
 FORM_PATH = "_synapse/client/qunzu/v1/realname/form"
 
 

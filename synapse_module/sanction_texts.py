@@ -19,6 +19,7 @@ _MEASURES: dict[str, dict[str, str]] = {
         "creation_revoked": "取消建群资格",
         "mute": "禁言",
         "blacklist": "纳入黑名单",
+        "blacklist_entry": "黑名单登记",
     },
     "en": {
         "warning": "a warning with a duty to rectify",
@@ -29,6 +30,7 @@ _MEASURES: dict[str, dict[str, str]] = {
         "creation_revoked": "revocation of the right to create groups",
         "mute": "a posting ban (mute)",
         "blacklist": "blacklisting",
+        "blacklist_entry": "a blacklist entry",
     },
 }
 

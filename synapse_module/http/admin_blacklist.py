@@ -12,7 +12,7 @@ from policies import InvalidDuration, parse_duration
 
 from ..store.blacklist import SubjectType
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_int, query_str, required_reason
+from .resource import Access, Caller, Route, acting_staff, json_body, query_int, query_str, required_reason
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -38,7 +38,8 @@ def routes(module: QunzuModule) -> list[Route]:
             )
         reason = required_reason(body, language)
         until_ms = _until(body.get("until"), module.clock.now_ms())
-        entry = await blacklist.add(caller.user_id, cast(SubjectType, subject["type"]), subject["id"], reason, until_ms)
+        actor = await acting_staff(module, caller, body)
+        entry = await blacklist.add(actor, cast(SubjectType, subject["type"]), subject["id"], reason, until_ms)
         return 200, entry.as_json(module.clock.now_ms())
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -48,8 +49,9 @@ def routes(module: QunzuModule) -> list[Route]:
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        reason = required_reason(json_body(request), language)
-        if not await blacklist.lift(caller.user_id, params["entry_id"], reason):
+        body = json_body(request)
+        reason = required_reason(body, language)
+        if not await blacklist.lift(await acting_staff(module, caller, body), params["entry_id"], reason):
             raise SynapseError(404, text("unknown_entry", language), Codes.NOT_FOUND)
         return 200, {"lifted": params["entry_id"]}
 

@@ -14,7 +14,7 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from ..export import Exporter, ExportError, parse_time, verify_bundle
 from ..filing import filing_document
-from .resource import Access, Caller, Route, json_body, query_str, required_reason
+from .resource import Access, Caller, Route, acting_staff, json_body, query_str, required_reason
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -99,13 +99,13 @@ def routes(module: QunzuModule) -> list[Route]:
         body = json_body(request)
         scope = module.emergency.parse_scope(body.get("scope"))
         reason = required_reason(body, module.config.language)
-        return 200, (await module.emergency.freeze(caller.user_id, scope, reason)).as_json()
+        return 200, (await module.emergency.freeze(await acting_staff(module, caller, body), scope, reason)).as_json()
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = json_body(request) if request.content is not None and request.content.getvalue() else {}
         reason = _optional_text(body, "reason", 1000) or ""
-        lifted = await module.emergency.lift(caller.user_id, params["id"], reason)
+        lifted = await module.emergency.lift(await acting_staff(module, caller, body), params["id"], reason)
         if lifted is None:
             raise SynapseError(404, "No active emergency freeze with this id", Codes.NOT_FOUND)
         return 200, lifted.as_json()

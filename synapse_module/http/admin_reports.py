@@ -1,7 +1,14 @@
-"""`/admin/reports`: the staff ticket queue (Art. 10, 12); `/admin/content/reload` (Art. 10).
+"""`/reports` and `/admin/reports`: the report queue (Art. 10, 12); `/admin/content/reload` (Art. 10).
 
-Minimal for now: list and show tickets. Resolving them, user reports and the
-reporter's outcome notice come with the reports issue.
+- `POST /reports` (users): report an event, a room or a user → the ticket.
+  The service account (the bot) may file for the member who sent `!report`
+  (`reporter`), as it may ask `GET /me` for a user.
+- `GET /admin/reports`: filter by status, category, overdue, `open=true`
+  (open and in review), `since` (created at or after, ms); each ticket with its
+  evidence, deadline, assignee and reporters.
+- `GET /admin/reports/stats?since=`: counts for the daily digest.
+- `POST /admin/reports/{id}/assign {assignee?}`: take into review.
+- `POST /admin/reports/{id}/resolve {outcome: resolved|dismissed, sanction?, reason?}`.
 """
 
 from __future__ import annotations
@@ -13,34 +20,86 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from ..store.tickets import TICKET_STATUSES
-from .resource import Access, Caller, Route, query_int, query_str
+from .resource import Access, Caller, Route, json_body, query_int, query_str
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
 
 
 def routes(module: QunzuModule) -> list[Route]:
+    async def file_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        body = json_body(request)
+        reporter = caller.user_id
+        on_behalf = body.get("reporter")
+        if on_behalf is not None and on_behalf != caller.user_id:
+            if caller.user_id != module.config.service_account:
+                raise SynapseError(403, "Only the service account may report for another user", Codes.FORBIDDEN)
+            if not isinstance(on_behalf, str) or not module.api.is_mine(on_behalf):
+                raise SynapseError(400, "'reporter' must be a user of this server", Codes.INVALID_PARAM)
+            reporter = on_behalf
+        answer = await module.reports.file(
+            reporter,
+            body.get("room_id"),
+            body.get("event_id"),
+            body.get("user_id"),
+            body.get("category"),
+            body.get("reason"),
+        )
+        return 200, answer
+
     async def list_reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         status = query_str(request, "status")
         if status is not None and status not in TICKET_STATUSES:
             raise SynapseError(400, f"status must be one of {', '.join(TICKET_STATUSES)}", Codes.INVALID_PARAM)
-        overdue = query_str(request, "overdue")
-        if overdue not in (None, "true", "false"):
-            raise SynapseError(400, "overdue must be true or false", Codes.INVALID_PARAM)
+        flags = {}
+        for name in ("overdue", "open"):
+            value = query_str(request, name)
+            if value not in (None, "true", "false"):
+                raise SynapseError(400, f"{name} must be true or false", Codes.INVALID_PARAM)
+            flags[name] = value == "true"
         tickets = await module.store.tickets.query(
             status=status,
             category=query_str(request, "category"),
-            overdue=overdue == "true",
+            overdue=flags["overdue"],
             limit=query_int(request, "limit", minimum=1, maximum=1000) or 100,
+            open_only=flags["open"],
+            since_ms=query_int(request, "since"),
         )
-        now = module.clock.now_ms()
-        return 200, {"tickets": [ticket.as_json(now) for ticket in tickets]}
+        return 200, {"tickets": [await module.reports.ticket_json(ticket) for ticket in tickets]}
+
+    async def stats(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        since = query_int(request, "since")
+        if since is None:
+            since = module.clock.now_ms() - 24 * 3600 * 1000
+        return 200, await module.reports.stats(since)
 
     async def get_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        ticket = await module.store.tickets.get(params["ticket_id"])
+        ticket = await module.store.tickets.get(params["ticket_id"].upper())
         if ticket is None:
             raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
-        return 200, ticket.as_json(module.clock.now_ms())
+        return 200, await module.reports.ticket_json(ticket)
+
+    async def assign(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        assignee = json_body(request).get("assignee", caller.user_id)
+        if not isinstance(assignee, str) or not assignee.startswith("@"):
+            raise SynapseError(400, "'assignee' must be a user id", Codes.INVALID_PARAM)
+        return 200, await module.reports.assign(caller.user_id, params["ticket_id"].upper(), assignee)
+
+    async def resolve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        assert caller.user_id is not None
+        body = json_body(request)
+        actor = caller.user_id
+        acting_for = body.get("actor")
+        # The bot resolves for the staff member who typed `!handle`; the record names them.
+        if acting_for is not None and caller.user_id == module.config.service_account:
+            if not isinstance(acting_for, str) or not await module.is_staff(acting_for):
+                raise SynapseError(403, "'actor' must be compliance staff", Codes.FORBIDDEN)
+            actor = acting_for
+        return 200, await module.reports.resolve(
+            actor, params["ticket_id"].upper(), body.get("outcome"), body.get("sanction"), body.get("reason")
+        )
 
     async def reload_content(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         # Reloads this process at once; the others notice the changed files within
@@ -56,7 +115,11 @@ def routes(module: QunzuModule) -> list[Route]:
         }
 
     return [
+        Route("POST", "/reports", Access.USER, file_report),
         Route("GET", "/admin/reports", Access.STAFF, list_reports),
+        Route("GET", "/admin/reports/stats", Access.STAFF, stats),
         Route("GET", "/admin/reports/{ticket_id}", Access.STAFF, get_report),
+        Route("POST", "/admin/reports/{ticket_id}/assign", Access.STAFF, assign),
+        Route("POST", "/admin/reports/{ticket_id}/resolve", Access.STAFF, resolve),
         Route("POST", "/admin/content/reload", Access.STAFF, reload_content),
     ]

@@ -13,7 +13,7 @@ from policies import InvalidDuration, SubjectKind, parse_duration
 from ..sanctions import SanctionRequest, Sanctions, measure_of
 from ..store.sanctions import SanctionSubject
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_int, query_str, required_reason
+from .resource import Access, Caller, Route, acting_staff, json_body, query_int, query_str, required_reason
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -104,7 +104,7 @@ def routes(module: QunzuModule) -> list[Route]:
             credit_delta=delta,
             blacklist=blacklist,
         )
-        return 200, await sanctions().apply(caller.user_id, sanction)
+        return 200, await sanctions().apply(await acting_staff(module, caller, body), sanction)
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "false").lower() == "true"
@@ -124,7 +124,8 @@ def routes(module: QunzuModule) -> list[Route]:
         overturned = body.get("overturned", False)
         if not isinstance(overturned, bool):
             raise SynapseError(400, "'overturned' must be true or false", Codes.BAD_JSON)
-        return 200, await sanctions().lift(caller.user_id, params["sanction_id"], reason, overturned=overturned)
+        actor = await acting_staff(module, caller, body)
+        return 200, await sanctions().lift(actor, params["sanction_id"], reason, overturned=overturned)
 
     async def propose(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = json_body(request)
@@ -141,7 +142,8 @@ def routes(module: QunzuModule) -> list[Route]:
         delta = body.get("delta")
         if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0 or abs(delta) > MAX_CREDIT_DELTA:
             raise SynapseError(400, "'delta' must be a non-zero integer from -120 to 120", Codes.INVALID_PARAM)
-        return 200, await sanctions().adjust_credit(caller.user_id, local_user(params["user_id"]), delta, reason)
+        actor = await acting_staff(module, caller, body)
+        return 200, await sanctions().adjust_credit(actor, local_user(params["user_id"]), delta, reason)
 
     async def reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_int(request, "since")
@@ -167,12 +169,18 @@ def routes(module: QunzuModule) -> list[Route]:
 
     async def appeal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body_text = json_body(request).get("text")
+        body = json_body(request)
+        body_text = body.get("text")
         if not isinstance(body_text, str) or not body_text.strip() or len(body_text) > MAX_APPEAL_CHARS:
             raise SynapseError(
                 400, f"'text' must say why, in at most {MAX_APPEAL_CHARS} characters", Codes.MISSING_PARAM
             )
-        return 200, await sanctions().appeal(caller.user_id, params["sanction_id"], body_text.strip())
+        appellant = caller.user_id
+        on_behalf = body.get("appellant")
+        # The bot's `!appeal` (issue 7): the service account files for the user who sent it.
+        if isinstance(on_behalf, str) and caller.user_id == module.config.service_account:
+            appellant = local_user(on_behalf)
+        return 200, await sanctions().appeal(appellant, params["sanction_id"], body_text.strip())
 
     async def policy_list(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         return 200, {"room_id": await sanctions().policy_list.room_id(), **await sanctions().policy_list.sync()}

@@ -34,7 +34,7 @@ ADMIN_LEVEL = 50
 
 def routes(module: QunzuModule) -> list[Route]:
     async def lookup(code: str) -> GroupRecord:
-        record = await module.store.groups.by_code(code) if is_valid_code(code) else None
+        record = await module.groups.by_code(code) if is_valid_code(code) else None
         if record is None or record.room_id is None:
             raise SynapseError(404, "No group has this code", Codes.NOT_FOUND)
         return record
@@ -103,10 +103,13 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         for user, level in levels.items()
         if isinstance(level, int) and level >= ADMIN_LEVEL and user not in creators and user != service
     )
+    measures = await module.sanctions.room_state(room_id)
     if facts.closed:
         status = "closed"
     elif facts.posting_suspended_until_ms is not None:
         status = "suspended"
+    elif measures.warning_until_ms is not None:
+        status = "warned"  # 警示整改: a warning whose rectification deadline has not passed
     else:
         status = "active"
     return {

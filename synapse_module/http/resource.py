@@ -42,6 +42,27 @@ class Caller:
     is_staff: bool
 
 
+async def acting_staff(module: QunzuModule, caller: Caller, body: Mapping[str, Any]) -> str:
+    """Who the record names: the caller, or the staff member the service account acts for (`actor`).
+
+    The bot's moderation desk runs staff commands for the person who typed them, so measures,
+    lifts, blacklist entries, credit changes and freezes name that person, not the bot.
+
+    Raises:
+        SynapseError: 403 when a caller other than the service account names another actor, or
+            the named actor is not staff.
+    """
+    assert caller.user_id is not None
+    acting_for = body.get("actor")
+    if acting_for is None or acting_for == caller.user_id:
+        return caller.user_id
+    if caller.user_id != module.config.service_account:
+        raise SynapseError(403, "Only the service account may act for someone else", Codes.FORBIDDEN)
+    if not isinstance(acting_for, str) or not await module.is_staff(acting_for):
+        raise SynapseError(403, "'actor' must be compliance staff", Codes.FORBIDDEN)
+    return acting_for
+
+
 # A handler returns (status, JSON), or None after writing the response itself (HTML pages).
 Handler = Callable[[SynapseRequest, Caller, Mapping[str, str]], Awaitable[tuple[int, Any] | None]]
 

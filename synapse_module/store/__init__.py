@@ -20,6 +20,7 @@ from .emergency import EmergencyStore
 from .groups import GroupStore
 from .identities import IdentityStore
 from .netlog import NetlogStore
+from .reports import ReportStore
 from .sanctions import SanctionStore
 from .tickets import TicketStore
 
@@ -37,6 +38,7 @@ class QunzuStore:
         self.sanctions = SanctionStore(api, clock, chain)
         self.groups = GroupStore(api, clock)
         self.tickets = TicketStore(api, clock)
+        self.reports = ReportStore(api, clock, chain)
         self.netlog = NetlogStore(api, clock)
         self.emergency = EmergencyStore(api, clock)
 

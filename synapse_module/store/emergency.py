@@ -99,5 +99,7 @@ def _notice_rooms_txn(txn: LoggingTransaction, service_account: str, category: s
     if category is not None:
         sql += " JOIN qunzu_groups AS g ON g.room_id = m.room_id AND g.category = ? AND g.retired_ts IS NULL"
         args.insert(0, category)
-    txn.execute(sql + " WHERE m.user_id = ? AND m.membership = 'join' ORDER BY m.room_id", args)
+    # Invited counts: a room created a moment ago has not seen the service account join yet,
+    # and the notice sender joins before posting.
+    txn.execute(sql + " WHERE m.user_id = ? AND m.membership IN ('join', 'invite') ORDER BY m.room_id", args)
     return [str(row[0]) for row in txn.fetchall()]

@@ -24,6 +24,7 @@ from .synapse_tables import (
     is_joined_txn,
     joined_members_txn,
     messages_since_txn,
+    room_creator_txn,
     rooms_joined_txn,
     rooms_with_creator_txn,
 )
@@ -120,6 +121,9 @@ class GroupStore:
     async def member_count(self, room_id: str, exclude: str) -> int:
         return await self._api.run_db_interaction("qunzu_member_count", joined_members_txn, room_id, exclude)
 
+    async def room_creator(self, room_id: str) -> str | None:
+        return await self._api.run_db_interaction("qunzu_room_creator", room_creator_txn, room_id)
+
     async def link(self, code: str, room_id: str) -> bool:
         return await self._api.run_db_interaction("qunzu_link_group", _link_group_txn, code, room_id)
 
@@ -156,6 +160,10 @@ class GroupStore:
 
     async def current_group_events(self, event_type: str) -> list[tuple[str, str]]:
         return await self._api.run_db_interaction("qunzu_current_group_events", group_state_events_txn, event_type)
+
+    async def creating(self, creator: str, since_ms: int) -> bool:
+        """Has this person a creation under way (a code reserved, its room not linked yet)?"""
+        return await self._api.run_db_interaction("qunzu_creating", _creating_txn, creator, since_ms)
 
     async def register_existing(self, room_id: str, group: NewGroup) -> str | None:
         """Give a room that predates the module a code (backfill); None if it has one."""
@@ -278,6 +286,14 @@ def _active_groups_txn(txn: LoggingTransaction, after_code: str, limit: int) -> 
 def _unlinked_before_txn(txn: LoggingTransaction, before_ms: int) -> set[str]:
     txn.execute("SELECT code FROM qunzu_groups WHERE room_id IS NULL AND created_ts < ?", (before_ms,))
     return {str(row[0]) for row in txn.fetchall()}
+
+
+def _creating_txn(txn: LoggingTransaction, creator: str, since_ms: int) -> bool:
+    txn.execute(
+        "SELECT 1 FROM qunzu_groups WHERE creator = ? AND room_id IS NULL AND created_ts > ? LIMIT 1",
+        (creator, since_ms),
+    )
+    return txn.fetchone() is not None
 
 
 def _register_existing_txn(txn: LoggingTransaction, room_id: str, group: NewGroup, now_ms: int) -> str | None:

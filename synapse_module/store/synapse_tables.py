@@ -2,7 +2,12 @@
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
 `local_current_membership(room_id, user_id, membership)`, `events(room_id,
-type, origin_server_ts)`, `rooms(room_id, creator)`. The module test
+type, origin_server_ts)`, `rooms(room_id, creator)`, and the reports people make
+with their clients' report buttons: `event_reports(id, received_ts, room_id,
+event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
+reason)`, `user_reports(id, received_ts, target_user_id, user_id, reason)` (no
+callback fires on a report; `tests/e2e/test_reports.py::
+test_synapse_report_tables_the_importer_reads_still_exist` checks them). The module test
 `tests/e2e/test_groups.py::test_synapse_tables_the_module_reads_still_exist`
 fails if an upgrade changes them. These functions are called inside the
 module's own transactions, so counts and guards commit together.
@@ -31,6 +36,13 @@ def is_joined_txn(txn: LoggingTransaction, room_id: str, user_id: str) -> bool:
         (room_id, user_id),
     )
     return txn.fetchone() is not None
+
+
+def room_creator_txn(txn: LoggingTransaction, room_id: str) -> str | None:
+    """The creator Synapse recorded when the room was created (written before any event)."""
+    txn.execute("SELECT creator FROM rooms WHERE room_id = ?", (room_id,))
+    row = txn.fetchone()
+    return str(row[0]) if row and row[0] is not None else None
 
 
 def rooms_joined_txn(txn: LoggingTransaction, user_id: str) -> int:
@@ -63,3 +75,32 @@ def group_state_events_txn(txn: LoggingTransaction, event_type: str) -> list[tup
         (event_type,),
     )
     return [(str(room_id), str(body)) for room_id, body in txn.fetchall()]
+
+
+# Art. 12: the three report tables, each normalised to
+# (id, received_ts, reporter, reason, room_id, event_id, target_user_id).
+_REPORT_QUERIES = {
+    "event_reports": "SELECT id, received_ts, user_id, reason, room_id, event_id, NULL FROM event_reports",
+    "room_reports": "SELECT id, received_ts, user_id, reason, room_id, NULL, NULL FROM room_reports",
+    "user_reports": "SELECT id, received_ts, user_id, reason, NULL, NULL, target_user_id FROM user_reports",
+}
+REPORT_TABLES = tuple(_REPORT_QUERIES)
+
+
+def reports_after_txn(
+    txn: LoggingTransaction, table: str, after_id: int, limit: int
+) -> list[tuple[int, int, str, str, str | None, str | None, str | None]]:
+    """Reports of one of Synapse's report tables with ids above `after_id`, oldest first."""
+    txn.execute(f"{_REPORT_QUERIES[table]} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+    return [
+        (
+            int(row[0]),
+            int(row[1]),
+            str(row[2]),
+            "" if row[3] is None else str(row[3]),
+            None if row[4] is None else str(row[4]),
+            None if row[5] is None else str(row[5]),
+            None if row[6] is None else str(row[6]),
+        )
+        for row in txn.fetchall()
+    ]

@@ -1,10 +1,15 @@
-"""SQL of the ticket queue: content flags and holds now (Art. 10), reports later (Art. 12)."""
+"""SQL of the ticket queue: content flags and holds (Art. 10) and reports (Art. 12).
+
+Reports (their reporters, duplicates, lifecycle and the Synapse import) are in
+`store/reports.py`; this file reads and opens tickets.
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal, get_args
+from urllib.parse import quote
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
@@ -21,7 +26,12 @@ _ID_LENGTH: Final = 8
 
 _COLUMNS: Final = (
     "id, source, status, category, rule, room_id, event_id, accused, reporter, reason,"
-    " content_digest, created_ts, deadline_ts, resolved_ts, resolved_by, outcome"
+    " content_digest, created_ts, deadline_ts, resolved_ts, resolved_by, outcome,"
+    " assignee, dedupe_key, sanction_id, resolution"
+)
+_INSERT_COLUMNS: Final = (
+    "id, source, status, category, rule, room_id, event_id, accused, reporter, reason,"
+    " content_digest, created_ts, deadline_ts, resolved_ts, resolved_by, outcome, dedupe_key"
 )
 
 
@@ -45,11 +55,35 @@ class Ticket:
     resolved_ts: int | None
     resolved_by: str | None
     outcome: str | None
+    assignee: str | None = None
+    dedupe_key: str | None = None
+    sanction_id: str | None = None
+    resolution: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def permalink(self) -> str | None:
+        """A matrix.to link to the reported event (or room), for staff."""
+        if self.room_id is None:
+            return None
+        target = quote(self.room_id, safe="!:")
+        if self.event_id is not None:
+            target += "/" + quote(self.event_id, safe="$:")
+        return f"https://matrix.to/#/{target}"
 
     def as_json(self, now_ms: int) -> dict[str, Any]:
         """The ticket as staff see it, with whether it is past its deadline."""
         data = asdict(self)
+        data.pop("dedupe_key")
         data["overdue"] = self.status in OPEN_STATUSES and now_ms > self.deadline_ts
+        data["evidence"] = {
+            "event_id": self.event_id,
+            "sender": self.accused if self.event_id is not None else None,
+            "content_digest": self.content_digest,
+            "permalink": self.permalink(),
+        }
         return data
 
 
@@ -67,6 +101,7 @@ class NewTicket:
     accused: str | None = None
     reporter: str | None = None
     content_digest: str | None = None
+    dedupe_key: str | None = None
 
 
 class TicketStore:
@@ -92,10 +127,20 @@ class TicketStore:
         category: str | None = None,
         overdue: bool = False,
         limit: int = 100,
+        open_only: bool = False,
+        since_ms: int | None = None,
     ) -> list[Ticket]:
-        """Tickets newest first, filtered by status, category and being past the deadline."""
+        """Tickets newest first, filtered by status, category, being past the deadline, creation time."""
         return await self._api.run_db_interaction(
-            "qunzu_query_tickets", _query_tickets_txn, status, category, overdue, self._clock.now_ms(), limit
+            "qunzu_query_tickets",
+            _query_tickets_txn,
+            status,
+            category,
+            overdue,
+            self._clock.now_ms(),
+            limit,
+            open_only,
+            since_ms,
         )
 
 
@@ -121,14 +166,18 @@ def _row(row: tuple[Any, ...]) -> Ticket:
         resolved_ts=None if row[13] is None else int(row[13]),
         resolved_by=row[14],
         outcome=row[15],
+        assignee=row[16],
+        dedupe_key=row[17],
+        sanction_id=row[18],
+        resolution=row[19],
     )
 
 
 def _open_ticket_txn(txn: LoggingTransaction, ticket: NewTicket, now_ms: int, ticket_id: str) -> Ticket:
     # The id is drawn outside so a retried transaction inserts the same row.
     txn.execute(
-        f"INSERT INTO qunzu_tickets ({_COLUMNS})"
-        " VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)"
+        f"INSERT INTO qunzu_tickets ({_INSERT_COLUMNS})"
+        " VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?)"
         " ON CONFLICT DO NOTHING",
         (
             ticket_id,
@@ -143,10 +192,17 @@ def _open_ticket_txn(txn: LoggingTransaction, ticket: NewTicket, now_ms: int, ti
             ticket.content_digest,
             now_ms,
             ticket.deadline_ts,
+            ticket.dedupe_key,
         ),
     )
     if txn.rowcount == 1:
         txn.execute(f"SELECT {_COLUMNS} FROM qunzu_tickets WHERE id = ?", (ticket_id,))
+    elif ticket.dedupe_key is not None:
+        # An open ticket on the same event / room / user exists: the report joins it.
+        txn.execute(
+            f"SELECT {_COLUMNS} FROM qunzu_tickets WHERE dedupe_key = ? AND status IN ('open', 'in_review')",
+            (ticket.dedupe_key,),
+        )
     else:
         # The event was ticketed before (the partial unique index on source, event_id).
         txn.execute(
@@ -171,9 +227,16 @@ def _query_tickets_txn(
     overdue: bool,
     now_ms: int,
     limit: int,
+    open_only: bool = False,
+    since_ms: int | None = None,
 ) -> list[Ticket]:
     clauses: list[str] = []
     args: list[Any] = []
+    if open_only:
+        clauses.append("status IN ('open', 'in_review')")
+    if since_ms is not None:
+        clauses.append("created_ts >= ?")
+        args.append(since_ms)
     if status is not None:
         clauses.append("status = ?")
         args.append(status)

@@ -93,8 +93,16 @@ class BotRunner:
         bot: The running bot, or None.
     """
 
-    def __init__(self, synapse: SynapseProcess, credentials: dict[str, str], directory: Path) -> None:
+    def __init__(
+        self,
+        synapse: SynapseProcess,
+        credentials: dict[str, str],
+        directory: Path,
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
         self.synapse = synapse
+        #: More bot.yaml keys (`moderation_room`, `desk_poll_interval` …); may change between starts.
+        self.extra_config: dict[str, Any] = dict(extra_config or {})
         self.registry: Registry = builtin_registry()
         self.user_id = SERVICE_USER_ID
         self._credentials = credentials
@@ -138,6 +146,7 @@ class BotRunner:
                 "state_db": str(self.state_db),
                 "language": "zh-CN",
                 **self._credentials,
+                **self.extra_config,
             }
         )
         bot = Bot(config, registry=self.registry)

@@ -8,11 +8,13 @@ module; the same room size and messages; median and p90 send latency for each.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -20,6 +22,8 @@ from devtools.homeserver import SynapseProcess, free_port, render_config, sqlite
 
 from .conftest import fresh_localpart
 from .matrix import Matrix
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _measure(server: SynapseProcess, members: int, messages: int) -> list[float]:
@@ -41,7 +45,7 @@ async def _measure(server: SynapseProcess, members: int, messages: int) -> list[
         return times
 
 
-def _server(base: Path, modules: list[dict[str, object]]) -> SynapseProcess:
+def _server(base: Path, modules: list[dict[str, Any]]) -> SynapseProcess:
     data = base / f"hs-{len(list(base.iterdir()))}"
     port = free_port()
     path = render_config(data, port=port, database=sqlite_database(data / "homeserver.db"), modules=modules)
@@ -49,11 +53,16 @@ def _server(base: Path, modules: list[dict[str, object]]) -> SynapseProcess:
 
 
 async def main(members: int, messages: int) -> None:
+    # Synapse runs in its data directory: let it import devtools.noop_event_rules from here.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         for label, modules in (
             ("without check_event_allowed", []),
-            ("with a no-op check_event_allowed", [{"module": "devtools.noop_event_rules.NoopEventRules", "config": {}}]),
+            (
+                "with a no-op check_event_allowed",
+                [{"module": "devtools.noop_event_rules.NoopEventRules", "config": {}}],
+            ),
         ):
             server = _server(base, modules)
             server.start()

@@ -27,9 +27,9 @@ async def verified(as_user: Callable[..., Matrix], server: SynapseProcess, prefi
     return account
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = WAIT_S, what: str = "") -> T:
+async def eventually(probe: Callable[[], Awaitable[T | None]], deadline_s: float = WAIT_S, what: str = "") -> T:
     """Poll `probe` until it returns something other than None or False, within a deadline."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + deadline_s
     while True:
         value = await probe()
         if value is not None and value is not False:
@@ -75,9 +75,7 @@ async def notices(account: Matrix) -> list[str]:
     bodies: list[str] = []
     status, joined = await account.call("GET", "/_matrix/client/v3/joined_rooms")
     for room_id in joined.get("joined_rooms", []):
-        status, page = await account.call(
-            "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=50"
-        )
+        status, page = await account.call("GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=50")
         for event in page.get("chunk", []):
             content = event.get("content", {})
             if event.get("sender") == SERVICE_USER_ID and content.get("msgtype") == "m.notice":

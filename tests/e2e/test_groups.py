@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -20,6 +20,7 @@ from .conftest import ServerFactory, fresh_localpart, pg_query
 from .matrix import Matrix
 
 SERVICE = "@qunzu:localhost"
+T = TypeVar("T")
 
 
 async def group_state(account: Matrix, room_id: str) -> dict[str, Any]:
@@ -34,11 +35,22 @@ async def joined(account: Matrix, room_id: str) -> set[str]:
     return set(reply["joined"])
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.1)
+
+
+async def gather_limited(jobs: list[Awaitable[T]], limit: int = 8) -> list[T]:
+    """Run the coroutines with at most `limit` at once (a busy 2-core machine), in order."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(job: Awaitable[T]) -> T:
+        async with semaphore:
+            return await job
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
 def policy_server(make_synapse: ServerFactory, tmp_path: Path, policy: dict[str, Any]) -> SynapseProcess:
@@ -84,8 +96,8 @@ async def _contains(members: Awaitable[set[str]], user_id: str) -> bool:
 async def test_many_rooms_get_distinct_valid_codes(
     synapse: SynapseProcess, http_session: aiohttp.ClientSession
 ) -> None:
-    owners = await asyncio.gather(*(verified(synapse, http_session, "owner") for _ in range(20)))
-    rooms = await asyncio.gather(*(owner.new_room() for owner in owners for _ in range(10)))
+    owners = await gather_limited([verified(synapse, http_session, "owner") for _ in range(20)])
+    rooms = await gather_limited([owner.new_room() for owner in owners for _ in range(10)])
     codes = [(await group_state(owners[0 if i < 10 else i // 10], room))["code"] for i, room in enumerate(rooms)]
     assert len(rooms) == 200
     assert all(is_valid_code(code) for code in codes)
@@ -153,7 +165,7 @@ async def test_creator_changes_the_category_others_may_not(member: Matrix, synap
 
 
 async def _category_is(account: Matrix, room: str, category: str) -> bool:
-    return (await group_state(account, room))["category"] == category
+    return bool((await group_state(account, room))["category"] == category)
 
 
 # --- caps (Art. 8), exact under concurrency ----------------------------------------------------
@@ -345,7 +357,7 @@ async def test_rooms_from_before_the_module_get_codes(
         status, content = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/cn.qunzu.group/")
         return status == 200 and is_valid_code(content.get("code", ""))
 
-    await eventually(coded, timeout=20)
+    await eventually(coded, within_s=20)
 
 
 # --- what the module reads from Synapse ---------------------------------------------------------------

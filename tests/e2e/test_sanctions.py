@@ -19,9 +19,7 @@ from .sanction_helpers import eventually, joined_members, notices, sanction, set
 DAY_S = 24 * 3600
 
 
-async def room_with_member(
-    as_user: Callable[..., Matrix], synapse: SynapseProcess
-) -> tuple[Matrix, Matrix, str]:
+async def room_with_member(as_user: Callable[..., Matrix], synapse: SynapseProcess) -> tuple[Matrix, Matrix, str]:
     owner = await verified(as_user, synapse, "owner")
     member = await verified(as_user, synapse, "member")
     room = await owner.new_room(name="整改测试群", preset="public_chat")
@@ -161,7 +159,7 @@ async def test_a_mute_is_server_wide_names_its_end_and_its_notice_says_how_to_ap
     # The subject appeals; a person decides; upheld gives the credit back and ends the mute.
     status, appeal = await member.qunzu("POST", f"/sanctions/{record['id']}/appeal", {"text": "我没有违规"})
     assert status == 200, appeal
-    status, again = await member.qunzu("POST", f"/sanctions/{record['id']}/appeal", {"text": "再申诉"})
+    status, _again = await member.qunzu("POST", f"/sanctions/{record['id']}/appeal", {"text": "再申诉"})
     assert status == 409
     status, listed = await staff.qunzu("GET", "/admin/appeals?status=open")
     assert appeal["id"] in [a["id"] for a in listed["appeals"]]
@@ -180,9 +178,9 @@ async def test_only_the_subject_may_appeal(
     member = await verified(as_user, synapse)
     stranger = await verified(as_user, synapse)
     record = await sanction(staff, "user", member.user_id, "warning")
-    status, reply = await stranger.qunzu("POST", f"/sanctions/{record['id']}/appeal", {"text": "替他申诉"})
+    status, _reply = await stranger.qunzu("POST", f"/sanctions/{record['id']}/appeal", {"text": "替他申诉"})
     assert status == 404
-    status, reply = await member.qunzu("POST", f"/sanctions/{record['id']}/appeal", {"text": ""})
+    status, _reply = await member.qunzu("POST", f"/sanctions/{record['id']}/appeal", {"text": ""})
     assert status == 400
 
 
@@ -213,7 +211,7 @@ async def test_credit_follows_the_identity_to_a_new_account(
     first = await verified(as_user, synapse, id_number=number)
     await sanction(staff, "user", first.user_id, "credit_lowered")
     second = await verified(as_user, synapse, id_number=number)
-    status, me = await second.qunzu("GET", "/me")
+    _status, me = await second.qunzu("GET", "/me")
     assert me["credit"]["score"] == 80
 
 
@@ -286,8 +284,14 @@ async def test_bad_requests_get_clear_400s_and_unknown_ids_404s(
         ({"subject": {"type": "room", "id": "!nope:localhost"}, "measure": "closure", "reason": "x"}, 404),
         ({"subject": {"type": "user", "id": member.user_id}, "measure": "closure", "reason": "x"}, 400),
         ({"subject": {"type": "user", "id": member.user_id}, "measure": "explode", "reason": "x"}, 400),
-        ({"subject": {"type": "user", "id": member.user_id}, "measure": "mute", "reason": "x", "duration": "soon"}, 400),
-        ({"subject": {"type": "user", "id": member.user_id}, "measure": "mute", "reason": "x", "evidence": ["$x"]}, 400),
+        (
+            {"subject": {"type": "user", "id": member.user_id}, "measure": "mute", "reason": "x", "duration": "soon"},
+            400,
+        ),
+        (
+            {"subject": {"type": "user", "id": member.user_id}, "measure": "mute", "reason": "x", "evidence": ["$x"]},
+            400,
+        ),
         ({"subject": {"type": "user", "id": member.user_id}, "measure": "mute"}, 400),
         ({"subject": "someone", "measure": "mute", "reason": "x"}, 400),
     ]

@@ -70,7 +70,9 @@ async def test_postgres_mute_refuses_posting_until_it_ends_by_itself(
     rows = pg_query(pg_database, "SELECT measure, credit_delta FROM qunzu_sanctions WHERE id = %s", (record["id"],))
     assert rows == [("mute", -10)]
     rows = pg_query(
-        pg_database, "SELECT before_score, after_score FROM qunzu_credit_changes WHERE sanction_id = %s", (record["id"],)
+        pg_database,
+        "SELECT before_score, after_score FROM qunzu_credit_changes WHERE sanction_id = %s",
+        (record["id"],),
     )
     assert rows == [(100, 90)]
     status, verify = await staff.qunzu("GET", "/admin/audit/verify")

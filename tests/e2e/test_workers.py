@@ -249,12 +249,6 @@ async def test_a_mute_applied_through_main_blocks_posting_through_the_workers_wi
         assert reply["cn.qunzu.reason"] == "posting_suspended_user"
 
 
-@pytest.mark.xfail(
-    reason="not a workers gap: room measures are not consulted yet when posting (RoomFacts from "
-    "Groups._facts_of carry posting_suspended_until_ms=None; Sanctions.room_state is not read); "
-    "remove this mark when issue 5 wires it",
-    strict=False,
-)
 async def test_a_room_suspension_applied_through_a_worker_blocks_posting_through_another(
     cluster: Cluster, on: On
 ) -> None:
@@ -285,7 +279,7 @@ async def test_fifty_simultaneous_joins_over_three_processes_fill_exactly_the_te
 ) -> None:
     host = await _verified(cluster, on, "main", "host")
     room = await _public_room(host)
-    # The group must be registered under its room id first (see the xfail test below).
+    # The group is registered under its room id before the joins arrive; the next test races them.
     await _group_linked(cluster_database, room)
     joiners = _spread(cluster, on, _accounts(cluster, 50, "joiner"))
 
@@ -301,12 +295,6 @@ async def test_fifty_simultaneous_joins_over_three_processes_fill_exactly_the_te
     assert members == {host.user_id} | {joiner.user_id for joiner in admitted}
 
 
-@pytest.mark.xfail(
-    reason="gap for the lead (issue 4): until the background instance links the group code to the new "
-    "room id (on_new_event), Groups.room_facts treats the room as ungoverned (owner_level None), so "
-    "the member cap is the hard ceiling; joins right after creation overshoot the cap",
-    strict=False,
-)
 async def test_joins_right_after_creation_respect_the_member_cap(cluster: Cluster, on: On) -> None:
     host = await _verified(cluster, on, "main", "host")
     joiners = _spread(cluster, on, _accounts(cluster, 20, "early"))

@@ -116,5 +116,5 @@ def test_a_blacklisted_rooms_owner_loses_creation_and_its_admins_credit() -> Non
 
 def test_a_member_measure_in_the_blacklisted_room_review_is_refused() -> None:
     bad = {"sanctions": {"blacklisted_room_admins": [{"measure": "mute", "duration": "1d", "credit_delta": 0}]}}
-    with pytest.raises(PolicyError, match="blacklisted_room_admins.0.measure"):
+    with pytest.raises(PolicyError, match=r"blacklisted_room_admins\.0\.measure"):
         load_policy_from_mapping(bad)

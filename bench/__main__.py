@@ -1,0 +1,68 @@
+"""`make bench`: run the scenarios side by side (vanilla Synapse vs Synapse with Qunzu), write RESULTS.md.
+
+python -m bench                       # everything, writes bench/RESULTS.md (about 12 minutes)
+python -m bench --quick               # small rooms, short rounds: checks the harness in ~3 minutes
+python -m bench --only send_500,join_2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from . import report
+from .harness import populate, server_pair
+from .scenarios import Bench, Result, population, scenarios
+
+START = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.monotonic() - START:6.0f}s] {message}", flush=True)
+
+
+async def run(args: argparse.Namespace) -> list[Result]:
+    chosen = [s for s in scenarios(args.quick) if not args.only or s.key in args.only]
+    people = population(args.quick)
+    results: list[Result] = []
+    tmp = Path(tempfile.mkdtemp(prefix="qunzu-bench-"))
+    log(f"server data and logs in {tmp}")
+    try:
+        async with server_pair(tmp, keep=args.keep) as servers:
+            log(f"servers up: {', '.join(f'{s.label} {s.base_url}' for s in servers)}")
+            await asyncio.gather(*(populate(server, people, log) for server in servers))
+            bench = Bench(servers, people, log)
+            for scenario in chosen:
+                log(f"{scenario.key}: running")
+                result = await scenario.run(bench, scenario)
+                ratio = "" if result.ratio is None else f" ratio {result.ratio:.3f}"
+                log(f"{scenario.key}: baseline {result.baseline} Qunzu {result.qunzu}{ratio} — {result.note}")
+                results.append(result)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small rooms and short rounds (harness check)")
+    parser.add_argument("--only", type=lambda text: set(text.split(",")), help="comma-separated scenario keys")
+    parser.add_argument("--keep", action="store_true", help="keep the server directories and databases")
+    parser.add_argument("--output", type=Path, help="write the table here instead of bench/RESULTS.md")
+    args = parser.parse_args()
+    started = datetime.datetime.now(datetime.UTC)
+    results = asyncio.run(run(args))
+    default = report.BENCH_DIR / ("RESULTS.md" if not (args.quick or args.only) else "RESULTS.partial.md")
+    target = args.output or default
+    raw = report.write(results, started, time.monotonic() - START, results_file=target)
+    log(f"wrote {target} and {raw}")
+
+
+if __name__ == "__main__":
+    main()

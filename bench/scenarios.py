@@ -1,0 +1,413 @@
+"""The scenarios of `make bench`: one function per kind, the list of runs as data (`SCENARIOS`)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg2
+
+from policies.content import Matcher, TermList
+
+from .harness import API, PG_DSN, Population, Server, alternate, summary
+
+FILLER = "今天的会议改到下午三点，请大家准时参加。The build is green again, thanks for the quick fix! "
+
+
+@dataclass
+class Bench:
+    """The running servers and the accounts setup left for the scenarios."""
+
+    servers: list[Server]
+    population: Population
+    log: Callable[[str], None]
+    _next_extra: int = 0
+
+    def take_extra(self, count: int) -> range:
+        """Indexes of `count` accounts (same on both servers) not used by another scenario yet."""
+        start = self.population.members + self._next_extra
+        self._next_extra += count
+        if self._next_extra > self.population.extra_users:
+            raise ValueError("the population has too few extra accounts for the scenarios")
+        return range(start, start + count)
+
+
+@dataclass
+class Result:
+    """One row of RESULTS.md, with everything measured kept for the raw JSON."""
+
+    key: str
+    title: str
+    unit: str
+    baseline: float | None
+    qunzu: float | None
+    target: str
+    met: bool | None
+    runs: int
+    spread: str
+    note: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.qunzu is None or self.baseline == 0:
+            return None
+        return self.qunzu / self.baseline
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    run: Callable[[Bench, Scenario], Awaitable[Result]]
+    params: Mapping[str, Any]
+    target: str
+
+
+def _range(values: list[float], fmt: str = "{:.1f}") -> str:
+    return f"{fmt.format(min(values))}–{fmt.format(max(values))}"
+
+
+# -- 1. send throughput ------------------------------------------------------------------
+
+
+async def send_throughput(bench: Bench, scenario: Scenario) -> Result:
+    """Events/s with `senders` concurrent senders into a populated room, `seconds` per round."""
+    params = scenario.params
+    room, senders, seconds = params["room"], params["senders"], params["seconds"]
+
+    async def measure(server: Server, index: int) -> float:
+        room_id = server.rooms[room]
+        deadline = time.perf_counter() + seconds
+        counts = [0] * senders
+
+        async def sender(slot: int) -> None:
+            account = server.users[slot]
+            while time.perf_counter() < deadline:
+                await server.send(account, room_id, f"{index}/{slot}/{counts[slot]} {FILLER}")
+                counts[slot] += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(sender(slot) for slot in range(senders)))
+        return sum(counts) / (time.perf_counter() - start)
+
+    for server in bench.servers:  # warm Synapse's caches of the room
+        await asyncio.gather(*(server.send(server.users[s], server.rooms[room], "warm") for s in range(senders)))
+    rates = await alternate(bench.servers, params["rounds"], measure)
+    baseline, qunzu = statistics.median(rates["vanilla"]), statistics.median(rates["qunzu"])
+    return Result(
+        scenario.key,
+        scenario.title,
+        "events/s",
+        baseline,
+        qunzu,
+        scenario.target,
+        qunzu / baseline >= params["min_ratio"],
+        len(rates["qunzu"]),
+        f"vanilla {_range(rates['vanilla'])}, Qunzu {_range(rates['qunzu'])} events/s",
+        raw={"rates": rates, **params},
+    )
+
+
+# -- 2. join latency ---------------------------------------------------------------------
+
+
+async def join_latency(bench: Bench, scenario: Scenario) -> Result:
+    """Sequential joins of verified users into a populated room; each leaves again at once (untimed)."""
+    params = scenario.params
+    room, per_round, rounds = params["room"], params["per_round"], params["rounds"]
+    joiners = bench.take_extra(per_round * rounds)
+
+    async def measure(server: Server, index: int) -> list[float]:
+        accounts = [server.users[i] for i in joiners[index * per_round : (index + 1) * per_round]]
+        times = []
+        for account in accounts:
+            times.append(await server.join(account, server.rooms[room]))
+            await server.leave(account, server.rooms[room])  # the room stays at its size
+        return times
+
+    times = await alternate(bench.servers, rounds, measure)
+    flat = {label: [t for batch in runs for t in batch] for label, runs in times.items()}
+    stats = {label: summary(values) for label, values in flat.items()}
+    added_p50 = stats["qunzu"]["p50"] - stats["vanilla"]["p50"]
+    added_p95 = stats["qunzu"]["p95"] - stats["vanilla"]["p95"]
+    medians = {label: [statistics.median(batch) for batch in runs] for label, runs in times.items()}
+    return Result(
+        scenario.key,
+        scenario.title,
+        "ms (p50)",
+        stats["vanilla"]["p50"],
+        stats["qunzu"]["p50"],
+        scenario.target,
+        added_p50 <= params["max_added_ms"],
+        rounds,
+        f"round p50s: vanilla {_range(medians['vanilla'])}, Qunzu {_range(medians['qunzu'])} ms",
+        f"added p50 {added_p50:+.1f} ms, added p95 {added_p95:+.1f} ms "
+        f"(p95 {stats['vanilla']['p95']:.1f} → {stats['qunzu']['p95']:.1f} ms), {per_round} joins per round",
+        raw={"times": times, "stats": stats, **params},
+    )
+
+
+# -- 3. room creation --------------------------------------------------------------------
+
+
+async def room_creation(bench: Bench, scenario: Scenario) -> Result:
+    """Sequential createRoom calls; each round's creator is a fresh verified user (caps are per creator)."""
+    params = scenario.params
+    per_round, rounds = params["per_round"], params["rounds"]
+    creators = bench.take_extra(rounds)
+
+    async def measure(server: Server, index: int) -> list[float]:
+        creator = server.users[creators[index]]
+        body = {"preset": "private_chat", "name": "bench", "topic": "room creation benchmark"}
+        return [(await server.create_room(creator, **body))[1] for _ in range(per_round)]
+
+    times = await alternate(bench.servers, rounds, measure)
+    flat = {label: [t for batch in runs for t in batch] for label, runs in times.items()}
+    stats = {label: summary(values) for label, values in flat.items()}
+    medians = {label: [statistics.median(batch) for batch in runs] for label, runs in times.items()}
+    added = stats["qunzu"]["p50"] - stats["vanilla"]["p50"]
+    return Result(
+        scenario.key,
+        scenario.title,
+        "ms (p50)",
+        stats["vanilla"]["p50"],
+        stats["qunzu"]["p50"],
+        scenario.target,
+        None,
+        rounds,
+        f"round p50s: vanilla {_range(medians['vanilla'])}, Qunzu {_range(medians['qunzu'])} ms",
+        f"added p50 {added:+.1f} ms (p95 {stats['vanilla']['p95']:.1f} → {stats['qunzu']['p95']:.1f} ms); "
+        "Qunzu adds the code reservation, the group state, the alias and the bot's invite",
+        raw={"times": times, "stats": stats, **params},
+    )
+
+
+# -- 4. content matcher ------------------------------------------------------------------
+
+
+def _terms(rng: random.Random, count: int) -> list[str]:
+    """Synthetic term list: 70 % Chinese terms of 2–4 characters, 30 % Latin words."""
+    terms: set[str] = set()
+    while len(terms) < count:
+        if rng.random() < 0.7:
+            terms.add("".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(rng.randrange(2, 5))))
+        else:
+            terms.add("".join(chr(rng.randrange(97, 123)) for _ in range(rng.randrange(4, 11))))
+    return sorted(terms)
+
+
+def _messages(rng: random.Random, terms: list[str], count: int, size: int) -> list[str]:
+    """`count` messages of `size` UTF-8 bytes, mixed Chinese and English; one in a hundred holds a term."""
+    words = [FILLER[i : i + 7] for i in range(0, len(FILLER), 7)]
+    messages = []
+    for index in range(count):
+        parts: list[str] = []
+        if index % 100 == 0:
+            parts.append(rng.choice(terms) + " ")
+        while len(" ".join(parts).encode()) < size:
+            parts.append(rng.choice(words))
+        text = " ".join(parts)
+        while len(text.encode()) > size:
+            text = text[:-1]
+        messages.append(text)
+    return messages
+
+
+def _rate(scan: Callable[[str], object], messages: list[str], seconds: float) -> float:
+    done = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for message in messages:
+            scan(message)
+        done += len(messages)
+    return done / (time.perf_counter() - start)
+
+
+async def content_matcher(bench: Bench, scenario: Scenario) -> Result:
+    """Messages/s on one core: Qunzu's matcher vs a regex alternation of the same terms vs no filter."""
+    params = scenario.params
+    rng = random.Random(10)
+    terms = _terms(rng, params["terms"])
+    messages = _messages(rng, terms, params["messages"], params["bytes"])
+    start = time.perf_counter()
+    matcher = Matcher([TermList("bench", "block", tuple(terms))])
+    build_s = time.perf_counter() - start
+    regex = re.compile("|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)))
+    hits = sum(matcher.scan(m) is not None for m in messages)
+    variants: dict[str, Callable[[str], object]] = {
+        "none": lambda text: None,
+        "regex": lambda text: regex.search(text.lower()),
+        "qunzu": matcher.scan,
+    }
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for index in range(params["rounds"]):
+        names = list(variants) if index % 2 == 0 else list(reversed(variants))
+        for name in names:
+            sample = messages if name != "regex" else messages[: params["regex_messages"]]
+            rates[name].append(await asyncio.to_thread(_rate, variants[name], sample, params["seconds"]))
+    baseline, qunzu = statistics.median(rates["regex"]), statistics.median(rates["qunzu"])
+    return Result(
+        scenario.key,
+        scenario.title,
+        "messages/s/core",
+        baseline,
+        qunzu,
+        scenario.target,
+        qunzu >= params["min_rate"],
+        params["rounds"],
+        f"Qunzu {_range(rates['qunzu'], '{:,.0f}')}, regex {_range(rates['regex'], '{:,.0f}')}",
+        f"baseline = one regex alternation of the same terms (no normalisation); no filter "
+        f"{statistics.median(rates['none']):,.0f}/s; {hits} of {len(messages)} messages hit; "
+        f"automaton built in {build_s:.2f}s",
+        raw={"rates": rates, "build_s": build_s, "hits": hits, **params},
+    )
+
+
+# -- 5. retention purge ------------------------------------------------------------------
+
+_INSERT_OLD_ROWS = """
+INSERT INTO qunzu_netlog (id, kind, ts, user_id, room_id, event_type, content_enc)
+SELECT 'bench:' || g, 'message', %(ts)s + g, '@bench:localhost', '!bench:localhost', 'm.room.message',
+       repeat('x', 200)
+FROM generate_series(1, %(rows)s) AS g
+"""
+
+
+def _insert_old_rows(dbname: str, rows: int) -> None:
+    """`rows` network-log rows, 200 days old (retention keeps 190), straight into PostgreSQL."""
+    old = int(time.time() * 1000) - 200 * 24 * 3600 * 1000
+    connection = psycopg2.connect(PG_DSN.replace("dbname=postgres", f"dbname={dbname}"))
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(_INSERT_OLD_ROWS, {"ts": old, "rows": rows})
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE qunzu_netlog")
+    finally:
+        connection.close()
+
+
+async def retention_purge(bench: Bench, scenario: Scenario) -> Result:
+    """Purge of old network-log rows on the Qunzu server, with one user sending messages throughout."""
+    params = scenario.params
+    server = next(s for s in bench.servers if s.qunzu)
+    assert server.admin is not None
+    sender, room_id = server.users[0], server.rooms[params["room"]]
+
+    async def send_while(going: Callable[[], bool]) -> list[float]:
+        times: list[float] = []
+        while going():
+            times.append(await server.send(sender, room_id, f"during purge {len(times)}"))
+        return times
+
+    start = time.perf_counter()
+    await asyncio.to_thread(_insert_old_rows, server.dbname, params["rows"])
+    bench.log(f"retention: {params['rows']:,} rows inserted in {time.perf_counter() - start:.0f}s")
+    idle_until = time.perf_counter() + params["idle_seconds"]
+    idle = await send_while(lambda: time.perf_counter() < idle_until)
+    finished = asyncio.Event()
+    sending = asyncio.create_task(send_while(lambda: not finished.is_set()))
+    start = time.perf_counter()
+    reply = await server.ok("POST", f"{API}/admin/jobs/records_retention", server.admin.access_token, {}, 1800)
+    purge_s = time.perf_counter() - start
+    finished.set()
+    during = await sending
+    before, while_purging = summary(idle), summary(during)
+    purged = reply["result"]["netlog"]
+    return Result(
+        scenario.key,
+        scenario.title,
+        "ms (worst send)",
+        before["max"],
+        while_purging["max"],
+        scenario.target,
+        purged >= params["rows"],
+        1,
+        f"send p50 {before['p50']:.1f} → {while_purging['p50']:.1f} ms, "
+        f"p95 {before['p95']:.1f} → {while_purging['p95']:.1f} ms",
+        f"{purged:,} rows purged in {purge_s:.1f}s ({purged / purge_s:,.0f} rows/s); "
+        f"{while_purging['n']} sends during the purge; baseline = worst of {before['n']} sends "
+        f"in {params['idle_seconds']}s before it (Qunzu server only: vanilla has no network log)",
+        raw={"purge_s": purge_s, "reply": reply, "idle": idle, "during": during, **params},
+    )
+
+
+# -- the list ----------------------------------------------------------------------------
+
+LARGE_ROOM = 2000
+MEDIUM_ROOM = 500
+
+
+def population(quick: bool) -> Population:
+    """Rooms by name with their member counts (owner included), and accounts left for joiners/creators.
+
+    The bench owner is staff, so the large room's cap is the large tier's 2,000. It holds
+    1,998 members; each measured join makes 1,999 and leaves again before the next.
+    """
+    if quick:
+        return Population(rooms={"medium": 50, "large": 120}, extra_users=40)
+    return Population(rooms={"medium": MEDIUM_ROOM, "large": LARGE_ROOM - 2}, extra_users=100)
+
+
+def scenarios(quick: bool) -> list[Scenario]:
+    rounds, seconds = (2, 3) if quick else (4, 8)
+    send = {"senders": 4, "seconds": seconds, "rounds": rounds, "min_ratio": 0.95}
+    return [
+        Scenario(
+            "send_500",
+            "1. Send throughput, 4 senders, 500-member room",
+            send_throughput,
+            {"room": "medium", **send},
+            "ratio ≥ 0.95",
+        ),
+        Scenario(
+            "send_2000",
+            "1. Send throughput, 4 senders, 2,000-member room",
+            send_throughput,
+            {"room": "large", **send},
+            "ratio ≥ 0.95",
+        ),
+        Scenario(
+            "join_2000",
+            "2. Join latency, 2,000-member room",
+            join_latency,
+            {"room": "large", "per_round": 5 if quick else 20, "rounds": 2 if quick else 4, "max_added_ms": 2.0},
+            "≤ 2 ms added at p50",
+        ),
+        Scenario(
+            "create_room",
+            "3. Room creation latency",
+            room_creation,
+            {"per_round": 5 if quick else 8, "rounds": 2 if quick else 4},
+            "report the added cost",
+        ),
+        Scenario(
+            "content_matcher",
+            "4. Content matcher, 10,000 terms, 1 KB messages",
+            content_matcher,
+            {
+                "terms": 10_000,
+                "messages": 2_000,
+                "regex_messages": 50,
+                "bytes": 1024,
+                "rounds": 3 if quick else 5,
+                "seconds": 0.5 if quick else 1.0,
+                "min_rate": 20_000,
+            },
+            "≥ 20,000 messages/s/core",
+        ),
+        Scenario(
+            "retention_purge",
+            "5. Retention purge, 1,000,000 log rows (PostgreSQL)",
+            retention_purge,
+            {"rows": 20_000 if quick else 1_000_000, "room": "medium", "idle_seconds": 5 if quick else 10},
+            "time; worst concurrent send",
+        ),
+    ]

@@ -1,0 +1,311 @@
+"""The staff moderation desk: announcements, deadline reminders and the daily digest (Art. 12).
+
+The module is the source of truth; the desk polls it (``desk_poll_interval``)
+and posts into the moderation room:
+
+- every open ticket once, with its evidence and the ladder's proposed measure;
+- real-name submissions waiting for a person, open appeals, and new measures;
+- a reminder ``reminder_before`` seconds before a ticket's deadline (at most a
+  quarter of its window) and one when the deadline passes;
+- a daily digest of counts at ``digest_time`` (China Standard Time).
+
+What was announced is remembered in the bot's state (``announced``), so a
+restart neither repeats nor loses an announcement. Reminders are persisted in
+the ``schedule`` table and armed in APScheduler's in-memory scheduler, which is
+re-armed from that table at every start; a reminder due while the bot was down
+fires at start (no misfire limit). APScheduler's SQLAlchemy job store would add
+SQLAlchemy for a handful of rows, so the table lives in the bot's aiosqlite
+state instead. Reminders for a ticket closed meanwhile are dropped when due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+
+from bot.errors import QunzuApiError
+from bot.events import Clock, now_ms
+from bot.messages import CHINA_TIME, Language, china_time, t
+from bot.qunzu_api import QunzuApi
+from bot.state import BotState, ScheduledItem
+
+logger = logging.getLogger(__name__)
+
+DAY_MS: Final = 24 * 3600 * 1000
+_LAST_DIGEST: Final = "desk.last_digest_day"
+_SANCTIONS_PRIMED: Final = "desk.sanctions_primed"
+
+
+class Desk:
+    """Runs the moderation room's feed while the bot runs.
+
+    Args:
+        api: The module's API (as the service account).
+        state: Where announcements and the schedule are kept.
+        send: Posts a message into a room (queued when the homeserver is down).
+        room_id: The moderation room.
+        language: Language of the desk's texts.
+        poll_interval_s: Seconds between looks at the module.
+        reminder_before_s: Seconds before a deadline to remind.
+        digest_time: ``HH:MM`` China Standard Time.
+        clock: Injectable clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        api: QunzuApi,
+        state: BotState,
+        send: Callable[[str, str], Awaitable[None]],
+        room_id: str,
+        language: Language,
+        poll_interval_s: float,
+        reminder_before_s: int,
+        digest_time: str,
+        clock: Clock,
+    ) -> None:
+        self._api = api
+        self._state = state
+        self._send = send
+        self.room_id = room_id
+        self._language = language
+        self._poll_s = poll_interval_s
+        self._before_ms = reminder_before_s * 1000
+        self._digest_hour, self._digest_minute = (int(part) for part in digest_time.split(":"))
+        self._clock = clock
+        self._scheduler: AsyncIOScheduler | None = None
+        self._lock = asyncio.Lock()
+
+    def _t(self, key: str, **values: object) -> str:
+        return t(key, self._language, **values)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Re-arm persisted reminders, start polling and the daily digest."""
+        scheduler = AsyncIOScheduler(timezone=CHINA_TIME)
+        self._scheduler = scheduler
+        scheduler.start()
+        for item in await self._state.schedules():
+            self._arm(item)
+        scheduler.add_job(
+            self._guarded(self.poll),
+            "interval",
+            seconds=self._poll_s,
+            id="desk-poll",
+            next_run_time=datetime.datetime.now(CHINA_TIME),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        scheduler.add_job(
+            self._guarded(self.digest),
+            CronTrigger(hour=self._digest_hour, minute=self._digest_minute, timezone=CHINA_TIME),
+            id="desk-digest",
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        logger.info("moderation desk started for %s", self.room_id)
+
+    async def stop(self) -> None:
+        """Stop the scheduler (persisted reminders stay for the next start)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    def _guarded(self, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            # A scheduler boundary: one failing run must not stop the desk.
+            try:
+                async with self._lock:
+                    await work()
+            except asyncio.CancelledError:
+                raise
+            except QunzuApiError as exc:
+                logger.warning("desk: the module refused or was unreachable: %s", exc)
+            except Exception:
+                logger.exception("desk: a scheduled run failed")
+
+        return run
+
+    def _arm(self, item: ScheduledItem) -> None:
+        if self._scheduler is None:
+            return
+        when = datetime.datetime.fromtimestamp(item.due_ms / 1000, CHINA_TIME)
+
+        async def fire() -> None:
+            await self._fire(item)
+
+        self._scheduler.add_job(
+            self._guarded(fire),
+            DateTrigger(run_date=when, timezone=CHINA_TIME),
+            id=item.id,
+            replace_existing=True,
+            misfire_grace_time=None,  # due while the bot was down: fire at start
+        )
+
+    # --- polling ----------------------------------------------------------------------
+
+    async def poll(self) -> None:
+        """Announce what is new at the module; schedule reminders; catch up a missed digest."""
+        for ticket in await self._api.tickets(open="true", limit="500"):
+            await self._ticket(ticket)
+        for pending in await self._api.realname_pending():
+            user = str(pending.get("user_id"))
+            if await self._state.claim_announcement("realname", f"{user}:{pending.get('submitted_at')}"):
+                await self._send(self.room_id, self._t("desk_realname", user=user))
+        for appeal in await self._api.appeals():
+            if await self._state.claim_announcement("appeal", str(appeal.get("id"))):
+                text = str(appeal.get("text", ""))[:300]
+                await self._send(
+                    self.room_id,
+                    self._t("desk_appeal", id=appeal.get("id"), sanction=appeal.get("sanction"), text=text),
+                )
+        await self._sanctions()
+        await self._digest_catch_up()
+
+    async def _sanctions(self) -> None:
+        recent = await self._api.sanctions(limit="50")
+        if await self._state.get(_SANCTIONS_PRIMED) is None:
+            # First start: what happened before the desk existed is history, not news.
+            for record in recent:
+                await self._state.claim_announcement("sanction", str(record.get("id")))
+            await self._state.put(_SANCTIONS_PRIMED, "1")
+            return
+        for record in reversed(recent):
+            if not await self._state.claim_announcement("sanction", str(record.get("id"))):
+                continue
+            subject = record.get("subject") or {}
+            end = record.get("end")
+            shown_until = china_time(end) if isinstance(end, int) else self._t("permanent")
+            await self._send(
+                self.room_id,
+                self._t(
+                    "desk_sanction",
+                    id=record.get("id"),
+                    measure=record.get("measure"),
+                    subject=f"{subject.get('type')} {subject.get('id')}",
+                    until=shown_until,
+                    reason=record.get("reason"),
+                ),
+            )
+
+    async def _ticket(self, ticket: dict[str, Any]) -> None:
+        ticket_id = str(ticket.get("id"))
+        deadline = int(ticket.get("deadline_ts", 0))
+        created = int(ticket.get("created_ts", 0))
+        if await self._state.claim_announcement("ticket", ticket_id):
+            await self._send(self.room_id, await self._ticket_text(ticket))
+        # Reminder ids carry the deadline: a ticket made more urgent by a later report gets new ones.
+        lead = min(self._before_ms, max(0, (deadline - created) // 4))
+        for kind, due in (("before", deadline - lead), ("breach", deadline)):
+            item = ScheduledItem(
+                f"{kind}:{ticket_id}:{deadline}",
+                kind,
+                due,
+                json.dumps({"ticket": ticket_id, "deadline": deadline}),
+            )
+            if kind == "before" and lead == 0:
+                continue  # no time before the deadline: only the breach reminder
+            if await self._state.claim_announcement("schedule", item.id) and await self._state.add_schedule(item):
+                self._arm(item)
+
+    async def _ticket_text(self, ticket: dict[str, Any]) -> str:
+        evidence = ticket.get("evidence") or {}
+        accused = ticket.get("accused")
+        try:
+            if accused:
+                proposal = await self._api.propose("user", str(accused), ticket.get("category"))
+            elif ticket.get("room_id"):
+                proposal = await self._api.propose("room", str(ticket["room_id"]), ticket.get("category"))
+            else:
+                proposal = {}
+        except QunzuApiError:
+            proposal = {}
+        step = proposal.get("proposal") or {}
+        if step:
+            seconds = step.get("duration")
+            duration = self._t("permanent") if step.get("permanent") else f"{int(seconds or 0) // 3600}h"
+            proposed = self._t(
+                "desk_proposal", measure=step.get("measure"), duration=duration, prior=proposal.get("prior_measures", 0)
+            )
+        else:
+            proposed = "—"
+        return self._t(
+            "desk_ticket",
+            ticket=ticket.get("id"),
+            category=ticket.get("category_label") or ticket.get("category"),
+            severity=ticket.get("severity") or "—",
+            source=ticket.get("source"),
+            room=ticket.get("room_id") or "—",
+            accused=accused or "—",
+            event=evidence.get("event_id") or "—",
+            digest=(str(evidence.get("content_digest") or "—"))[:16],
+            permalink=evidence.get("permalink") or "",
+            reporters=ticket.get("reporter_count", 0),
+            deadline=china_time(int(ticket.get("deadline_ts", 0))),
+            proposal=proposed,
+        )
+
+    async def _fire(self, item: ScheduledItem) -> None:
+        if not await self._state.remove_schedule(item.id):
+            return  # fired before (a restart armed it twice)
+        payload = json.loads(item.payload)
+        try:
+            ticket = await self._api.ticket(str(payload["ticket"]))
+        except QunzuApiError as exc:
+            if exc.status == 404:
+                return
+            await self._state.add_schedule(item)  # the module is unreachable: try again next start
+            raise
+        if (
+            ticket.get("status") not in ("open", "in_review")
+            or int(ticket.get("deadline_ts", 0)) != payload["deadline"]
+        ):
+            return  # closed meanwhile, or its deadline moved (a newer reminder exists)
+        if item.kind == "before" and now_ms(self._clock) >= int(payload["deadline"]):
+            return  # the bot was down past the deadline: the breach reminder says it
+        key = "desk_reminder" if item.kind == "before" else "desk_breach"
+        await self._send(
+            self.room_id,
+            self._t(
+                key,
+                ticket=ticket.get("id"),
+                category=ticket.get("category_label") or ticket.get("category"),
+                deadline=china_time(int(ticket.get("deadline_ts", 0))),
+            ),
+        )
+
+    # --- the daily digest ----------------------------------------------------------------
+
+    def _today(self) -> str:
+        return datetime.datetime.fromtimestamp(self._clock(), CHINA_TIME).strftime("%Y-%m-%d")
+
+    async def digest(self) -> None:
+        """Post the counts of the last 24 hours (once a day, also when the bot was down at that time)."""
+        today = self._today()
+        if await self._state.get(_LAST_DIGEST) == today:
+            return
+        stats = await self._api.report_stats(now_ms(self._clock) - DAY_MS)
+        await self._state.put(_LAST_DIGEST, today)
+        values = {key: stats.get(key, 0) for key in ("opened", "resolved", "dismissed", "closed_late")}
+        values.update({key: stats.get(key, 0) for key in ("open", "in_review", "overdue")})
+        await self._send(self.room_id, self._t("desk_digest", **values))
+
+    async def _digest_catch_up(self) -> None:
+        now = datetime.datetime.fromtimestamp(self._clock(), CHINA_TIME)
+        due = now.replace(hour=self._digest_hour, minute=self._digest_minute, second=0, microsecond=0)
+        last = await self._state.get(_LAST_DIGEST)
+        if last is None:
+            await self._state.put(_LAST_DIGEST, self._today())  # a new desk starts counting today
+            return
+        if now >= due and last != self._today():
+            await self.digest()

@@ -1,0 +1,142 @@
+"""Follows the events Synapse persisted, off the delivery path, once per cluster.
+
+Why not `on_new_event`: Synapse 1.163 awaits those callbacks inside
+`notify_new_room_events` — before clients are told about the event — after
+loading the room's full current state for every event, and merely registering
+one makes it log "Re-starting finished log context" warnings on every
+request that persists events. Both cost every message in every room.
+
+Instead, on the background-task instance, a tick every second reads Synapse's
+event stream (`events` + `event_json`, the reader the network log's catch-up
+uses) after its position and hands new events to the subscribers (network
+log, group registry). Events can commit slightly out of stream order, so each
+tick re-reads a small window behind its position and skips what it has seen.
+Subscribers are idempotent; after a restart the network log's persisted
+catch-up and the group repair job cover what happened while nothing followed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+logger = logging.getLogger(__name__)
+
+TICK_MS = 1_000
+BATCH = 500
+# Positions re-read behind the newest seen, for events that committed late.
+LOOKBACK = 200
+_SEEN = 5_000
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """A persisted event as read back from Synapse's tables."""
+
+    stream: int
+    event_id: str
+    room_id: str
+    type: str
+    sender: str
+    state_key: str | None
+    content: Mapping[str, Any]
+    origin_server_ts: int
+    redacts: str | None = field(default=None)
+
+    def is_state(self) -> bool:
+        return self.state_key is not None
+
+    @property
+    def membership(self) -> str | None:
+        value = self.content.get("membership")
+        return value if isinstance(value, str) else None
+
+    @classmethod
+    def from_json(cls, stream: int, event_id: str, room_id: str, body: str) -> StreamEvent | None:
+        try:
+            data = json.loads(body)
+            content = data.get("content") or {}
+            redacts = data.get("redacts") or (content.get("redacts") if isinstance(content, dict) else None)
+            return cls(
+                stream=stream,
+                event_id=event_id,
+                room_id=room_id,
+                type=str(data["type"]),
+                sender=str(data["sender"]),
+                state_key=data.get("state_key"),
+                content=content if isinstance(content, dict) else {},
+                origin_server_ts=int(data.get("origin_server_ts", 0)),
+                redacts=redacts if isinstance(redacts, str) else None,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logger.warning("qunzu: skipping an unreadable event at stream position %d", stream)
+            return None
+
+
+Subscriber = Callable[[list[StreamEvent]], Awaitable[None]]
+
+
+class EventStream:
+    """Reads new events and feeds the subscribers (background-task instance only)."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._subscribers: list[tuple[str, Subscriber]] = []
+        self._position: int | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._busy = False
+
+    def subscribe(self, name: str, subscriber: Subscriber) -> None:
+        self._subscribers.append((name, subscriber))
+
+    def start(self) -> None:
+        # Synapse runs looping calls only on the instance configured for background tasks.
+        self._module.api.looping_background_call(self._tick, TICK_MS, desc="qunzu_event_stream")
+
+    async def _tick(self) -> None:
+        if self._busy or (await self._module.health())["status"] != "ready":
+            return
+        self._busy = True
+        try:
+            await self.follow()
+        except Exception:
+            logger.exception("qunzu: following the event stream failed; the next tick retries")
+        finally:
+            self._busy = False
+
+    async def follow(self) -> int:
+        """Deliver everything persisted since the last call; returns how many events were new."""
+        store = self._module.store.netlog
+        if self._position is None:
+            self._position = await store.synapse_max_stream()
+        delivered = 0
+        while True:
+            rows = await store.synapse_events_after(self._position - LOOKBACK, BATCH, None)
+            fresh = [row for row in rows if row.event_id not in self._seen]
+            events = [
+                event
+                for row in fresh
+                if (event := StreamEvent.from_json(row.stream, row.event_id, row.room_id, row.json)) is not None
+            ]
+            for name, subscriber in self._subscribers:
+                try:
+                    await subscriber(events)
+                except Exception:
+                    # One subscriber's fault must not starve the others; each has its own repair.
+                    logger.exception("qunzu: event stream subscriber %s failed", name)
+            for row in fresh:
+                self._seen[row.event_id] = None
+            while len(self._seen) > _SEEN:
+                self._seen.popitem(last=False)
+            if rows:
+                self._position = max(self._position, rows[-1].stream)
+            delivered += len(events)
+            if len(rows) < BATCH or not fresh:
+                return delivered

@@ -1,0 +1,84 @@
+"""Texts of reports and room moderation the module shows (both languages, keyed by id).
+
+Notices to reporters never name staff (Art. 12; 网络信息内容生态治理规定 Art. 16:
+the complainant is told the outcome, not who decided it).
+"""
+
+from __future__ import annotations
+
+from policies.messages import format_time
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "ack": (
+            "你的举报已受理，工单号 {ticket}（类别：{category}）。平台将在 {deadline} 前处理，"
+            "处理结果会在这里告诉你。你的身份不会告诉被举报人。"
+        ),
+        "ack_joined": (
+            "你的举报已受理：已有人举报了同一内容，你的举报已并入工单 {ticket}（类别：{category}），"
+            "平台将在 {deadline} 前处理，结果会在这里告诉你。"
+        ),
+        "outcome": "你举报的工单 {ticket}（{category}）已处理完毕：{outcome}感谢你的举报。",
+        "outcome.dismissed": "经核查，未发现违反规定的情况，不予处理。",
+        "outcome.resolved": "已依据平台规则处理。",
+        "outcome.warning": "已对相关账号或群组给予警示。",
+        "outcome.mute": "已对相关账号采取禁言措施。",
+        "outcome.posting_suspension": "已暂停相关群组的信息发布。",
+        "outcome.closure": "已关闭相关群组。",
+        "outcome.blacklist": "已将相关账号纳入黑名单。",
+        "outcome.other_measure": "已对相关账号或群组采取处置措施。",
+        "bad_category": "举报类别无效，请从以下类别中选择：{categories}。",
+        "rate_limited": "你在一小时内的举报次数已达上限（{limit} 次），请稍后再试。",
+        "unknown_event": "在这个群里找不到被举报的消息。",
+        "not_member": "只能举报你所在的群或其中的消息。",
+        "reason_too_long": "举报理由最多 {limit} 个字。",
+        "ticket_closed": "这个工单已处理完毕或不存在。",
+        "not_room_admin": "只有本群的群主和管理员可以这样做。",
+        "target_protected": "不能对群主、级别不低于你的管理员或平台账号这样做。",
+        "not_knocking": "该用户没有申请加入本群。",
+        "duration_required": "请给出禁言时长，例如 30m、12h、7d 或 perm。",
+    },
+    "en": {
+        "ack": (
+            "Your report was received: ticket {ticket} (category: {category}). The platform handles it by "
+            "{deadline} and tells you the outcome here. The person you reported is not told who you are."
+        ),
+        "ack_joined": (
+            "Your report was received: the same content was reported before, so your report joined ticket "
+            "{ticket} (category: {category}). It is handled by {deadline}; the outcome is told here."
+        ),
+        "outcome": "Your report {ticket} ({category}) has been handled: {outcome} Thank you for reporting.",
+        "outcome.dismissed": "No breach of the rules was found, so no action was taken.",
+        "outcome.resolved": "It was handled under the platform's rules.",
+        "outcome.warning": "The account or room concerned was warned.",
+        "outcome.mute": "The account concerned was muted.",
+        "outcome.posting_suspension": "Posting in the room concerned was suspended.",
+        "outcome.closure": "The room concerned was closed.",
+        "outcome.blacklist": "The account concerned was blacklisted.",
+        "outcome.other_measure": "A measure was taken against the account or room concerned.",
+        "bad_category": "Unknown report category; choose one of: {categories}.",
+        "rate_limited": "You have made the most reports allowed in an hour ({limit}); please try again later.",
+        "unknown_event": "The reported message is not in this room.",
+        "not_member": "You can only report rooms you are in, and their messages.",
+        "reason_too_long": "A report reason has at most {limit} characters.",
+        "ticket_closed": "This ticket is closed already or does not exist.",
+        "not_room_admin": "Only the room's creator and admins may do this.",
+        "target_protected": (
+            "You cannot do this to the room's creator, an admin at or above your level, or the platform's account."
+        ),
+        "not_knocking": "This user has not asked to join the room.",
+        "duration_required": "Give a mute duration such as 30m, 12h, 7d or perm.",
+    },
+}
+
+
+def report_text(key: str, language: str, **values: object) -> str:
+    """The text `key` in `language` (zh-CN when the language is unknown)."""
+    table = _TEXTS.get(language) or _TEXTS["zh-CN"]
+    template = table.get(key) or _TEXTS["zh-CN"][key]
+    return template.format(**values) if values else template
+
+
+def deadline_text(ms: int) -> str:
+    """A deadline as people read it (China Standard Time)."""
+    return format_time(ms)

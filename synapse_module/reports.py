@@ -1,0 +1,405 @@
+"""Reports and the ticket queue (Art. 12): filing, duplicates, the Synapse import, resolving.
+
+- Every report — `!report` through the bot, `POST /reports`, and the standard
+  report buttons of Matrix clients (imported from Synapse's tables) — lands in
+  `qunzu_tickets` with category, evidence (event id, sender, content digest,
+  permalink; never content), deadline by the category's severity, status and
+  assignee.
+- A report of an event, room or user with an open ticket joins that ticket: one
+  ticket, several reporters.
+- Every reporter is acknowledged with the ticket id and told the outcome when
+  the ticket closes (生态治理规定 Art. 16), from the service account in a direct
+  chat, never naming staff. Notices are sent right away and again by the job
+  `report_notices` until delivered, so a crash only delays them.
+- Resolving applies a measure through the sanctions service (one model for
+  every measure) and records the outcome and the measure's id on the ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api.errors import Codes, SynapseError
+
+from policies import InvalidDuration, Measure, parse_duration
+
+from .jobs import Job, Jobs
+from .report_texts import deadline_text, report_text
+from .sanctions import ROOM_MEASURES, SanctionRequest, measure_of
+from .store import synapse_tables
+from .store.reports import AuditRow, FiledReport, SynapseReport
+from .store.tickets import NewTicket, Ticket
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+logger = logging.getLogger(__name__)
+
+#: A reporter may file this many reports per hour (buttons in clients are rate-limited by Synapse).
+REPORTS_PER_HOUR = 20
+HOUR_MS = 3600 * 1000
+MAX_REASON_CHARS = 1000
+#: Synapse allocates report ids in memory before inserting; rescanning a few ids below the
+#: cursor catches a report committed after a higher one. The primary key keeps it exactly once.
+IMPORT_OVERLAP = 50
+IMPORT_BATCH = 200
+IMPORT_EVERY_MS = 30 * 1000
+NOTICE_BATCH = 100
+OUTCOMES = ("resolved", "dismissed")
+
+
+def _bad(message: str, code: str = Codes.INVALID_PARAM) -> SynapseError:
+    return SynapseError(400, message, code)
+
+
+class Reports:
+    """The report queue: file, import, assign, resolve, notify."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._api = module.api
+        self._policy = module.config.policy
+        self._store = module.store.reports
+        self._language = module.config.language
+
+    def register_jobs(self, jobs: Jobs) -> None:
+        # Art. 12: the report buttons of Matrix clients fire no callback; read Synapse's tables.
+        jobs.add(Job("import_synapse_reports", IMPORT_EVERY_MS, self.import_synapse_reports))
+        jobs.add(Job("report_notices", 60 * 1000, self.send_notices))
+
+    # -- categories -------------------------------------------------------------------------
+
+    def category_label(self, category: str) -> str:
+        known = self._policy.reports.categories.get(category)
+        if known is None:
+            return category
+        return next((label for lang, label in known.labels.items() if lang == self._language), category)
+
+    def _deadline(self, category: str, now_ms: int) -> int:
+        severity = self._policy.reports.categories[category].severity
+        return now_ms + self._policy.reports.deadlines[severity] * 1000
+
+    def _check_category(self, category: object) -> str:
+        categories = self._policy.reports.categories
+        if not isinstance(category, str) or category not in categories:
+            names = ", ".join(categories)
+            raise _bad(report_text("bad_category", self._language, categories=names))
+        return category
+
+    def guess_category(self, reason: str) -> str:
+        """The category a free-text reason of a report button names (its key or label), else `other`."""
+        lowered = reason.lower()
+        for name, category in self._policy.reports.categories.items():
+            if name in lowered or any(label.lower() in lowered for label in category.labels.values()):
+                return name
+        return "other" if "other" in self._policy.reports.categories else next(iter(self._policy.reports.categories))
+
+    # -- filing -----------------------------------------------------------------------------
+
+    async def file(
+        self,
+        reporter: str,
+        room_id: object,
+        event_id: object,
+        user_id: object,
+        category: object,
+        reason: object,
+    ) -> dict[str, Any]:
+        """A report by a person (`POST /reports`, the bot's `!report`).
+
+        Raises:
+            SynapseError: 400 bad input or category; 403 not in the room; 404 unknown event;
+                429 too many reports in an hour.
+        """
+        language = self._language
+        category = self._check_category(category)
+        if not isinstance(room_id, str) or not room_id.startswith("!"):
+            raise _bad("'room_id' must be a room id", Codes.BAD_JSON)
+        if event_id is not None and (not isinstance(event_id, str) or not event_id.startswith("$")):
+            raise _bad("'event_id' must be an event id", Codes.BAD_JSON)
+        if user_id is not None and (not isinstance(user_id, str) or not user_id.startswith("@")):
+            raise _bad("'user_id' must be a user id", Codes.BAD_JSON)
+        if reason is None:
+            reason = ""
+        if not isinstance(reason, str):
+            raise _bad("'reason' must be text", Codes.BAD_JSON)
+        if len(reason) > MAX_REASON_CHARS:
+            raise _bad(report_text("reason_too_long", language, limit=MAX_REASON_CHARS))
+        joined = await self._api.run_db_interaction(
+            "qunzu_reporter_joined", synapse_tables.is_joined_txn, room_id, reporter
+        )
+        if not joined:
+            raise SynapseError(403, report_text("not_member", language), Codes.FORBIDDEN)
+        now = self._module.clock.now_ms()
+        recent = await self._store.recent_reports_by(reporter, now - HOUR_MS)
+        if recent >= REPORTS_PER_HOUR:
+            raise SynapseError(429, report_text("rate_limited", language, limit=REPORTS_PER_HOUR), Codes.LIMIT_EXCEEDED)
+        ticket = await self._new_ticket(
+            "user_report", room_id, event_id, user_id, category, reason.strip(), now, reporter
+        )
+        audit = AuditRow(reporter, "report.file", room_id, {"category": category, "source": "user_report"})
+        filed = await self._store.file(ticket, reporter, "user_report", reason.strip(), audit)
+        if filed.new_reporter:
+            self._notify_soon(filed.ticket.id, reporter, "ack")
+        return {**await self.ticket_json(filed.ticket), "ticket": filed.ticket.id, "joined": filed.joined}
+
+    async def _new_ticket(
+        self,
+        source: str,
+        room_id: str | None,
+        event_id: str | None,
+        user_id: str | None,
+        category: str,
+        reason: str,
+        now_ms: int,
+        reporter: str,
+    ) -> NewTicket:
+        accused, digest = user_id, None
+        if event_id is not None:
+            # Evidence captured now (content may be redacted later): sender and content digest.
+            evidence = await self._module.store.sanctions.event_evidence(event_id)
+            if evidence is None or evidence.get("room_id") != room_id:
+                raise SynapseError(404, report_text("unknown_event", self._language), Codes.NOT_FOUND)
+            accused = str(evidence.get("sender") or "") or None
+            digest = str(evidence.get("content_sha256") or "") or None
+            key = f"event:{event_id}"
+        elif user_id is not None:
+            key = f"user:{user_id}"
+        else:
+            key = f"room:{room_id}"
+        return NewTicket(
+            source="user_report" if source == "user_report" else "matrix_report",
+            category=category,
+            reason=reason[:MAX_REASON_CHARS],
+            deadline_ts=self._deadline(category, now_ms),
+            room_id=room_id,
+            event_id=event_id,
+            accused=accused,
+            reporter=reporter,
+            content_digest=digest,
+            dedupe_key=key,
+        )
+
+    # -- the import of Synapse's reports ----------------------------------------------------
+
+    async def import_synapse_reports(self) -> dict[str, Any]:
+        """The job: import new rows of event_reports, room_reports, user_reports, each once."""
+        imported = 0
+        for table in synapse_tables.REPORT_TABLES:
+            cursor = max(0, await self._store.import_cursor(table) - IMPORT_OVERLAP)
+            while True:
+                rows = await self._store.synapse_reports(table, cursor, IMPORT_BATCH)
+                for row in rows:
+                    if await self._import(row):
+                        imported += 1
+                if len(rows) < IMPORT_BATCH:
+                    break
+                cursor = rows[-1].id
+        return {"imported": imported}
+
+    async def _import(self, row: SynapseReport) -> bool:
+        now = self._module.clock.now_ms()
+        category = self.guess_category(row.reason)
+        ticket: NewTicket | None = None
+        reporter_ok = self._api.is_mine(row.reporter) and row.reporter != self._module.config.service_account
+        if reporter_ok:
+            try:
+                ticket = await self._new_ticket(
+                    "matrix_report", row.room_id, row.event_id, row.target_user, category, row.reason, now, row.reporter
+                )
+            except SynapseError:
+                # The event is gone from this server's tables: keep the report, without evidence.
+                ticket = NewTicket(
+                    source="matrix_report",
+                    category=category,
+                    reason=row.reason[:MAX_REASON_CHARS],
+                    deadline_ts=self._deadline(category, now),
+                    room_id=row.room_id,
+                    event_id=row.event_id,
+                    reporter=row.reporter,
+                    dedupe_key=f"event:{row.event_id}",
+                )
+        audit = AuditRow(
+            row.reporter,
+            "report.import",
+            row.room_id or row.target_user or "",
+            {"table": row.table, "id": row.id, "category": category, "source": "matrix_report"},
+        )
+        filed = await self._store.import_report(row.table, row.id, ticket, row.reporter, row.reason, audit)
+        if filed is None:
+            return False
+        if filed.new_reporter:
+            self._notify_soon(filed.ticket.id, row.reporter, "ack")
+        return True
+
+    # -- views --------------------------------------------------------------------------------
+
+    async def ticket_json(self, ticket: Ticket, *, with_reporters: bool = True) -> dict[str, Any]:
+        data = ticket.as_json(self._module.clock.now_ms())
+        data["category_label"] = self.category_label(ticket.category)
+        data["severity"] = (
+            self._policy.reports.categories[ticket.category].severity
+            if ticket.category in self._policy.reports.categories
+            else None
+        )
+        if with_reporters:
+            reporters = await self._store.reporters(ticket.id)
+            data["reporters"] = [r.reporter for r in reporters]
+            data["reporter_count"] = len(reporters)
+        return data
+
+    async def stats(self, since_ms: int) -> dict[str, Any]:
+        return {"since": since_ms, **await self._store.stats(since_ms)}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def assign(self, actor: str, ticket_id: str, assignee: str) -> dict[str, Any]:
+        audit = AuditRow(actor, "report.assign", ticket_id, {"assignee": assignee})
+        ticket = await self._store.assign(ticket_id, assignee, audit)
+        if ticket is None:
+            raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+        return await self.ticket_json(ticket)
+
+    async def resolve(
+        self, actor: str, ticket_id: str, outcome: object, sanction: object, reason: object
+    ) -> dict[str, Any]:
+        """Close a ticket; with `sanction`, take that measure through the sanctions service first.
+
+        Raises:
+            SynapseError: 400 bad outcome or measure; 404 unknown ticket; 409 closed already.
+        """
+        if outcome not in OUTCOMES:
+            raise _bad("'outcome' must be resolved or dismissed")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS):
+            raise _bad("'reason' must be short text", Codes.BAD_JSON)
+        ticket = await self._module.store.tickets.get(ticket_id)
+        if ticket is None:
+            raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
+        if not ticket.is_open:
+            raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+        text_reason = (reason or "").strip() or f"report {ticket.id}: {self.category_label(ticket.category)}"
+        applied: dict[str, Any] | None = None
+        if sanction is not None:
+            if outcome == "dismissed":
+                raise _bad("a dismissed ticket takes no measure")
+            applied = await self._module.sanctions.apply(actor, self._sanction_request(ticket, sanction, text_reason))
+        measure = applied["measure"] if applied else None
+        status = "dismissed" if outcome == "dismissed" else "resolved"
+        label = str(measure) if measure else status
+        audit = AuditRow(
+            actor,
+            "report.resolve",
+            ticket.id,
+            {"outcome": status, "measure": measure, "sanction": applied["id"] if applied else None},
+        )
+        closed = await self._store.close(
+            ticket.id, status, label, actor, applied["id"] if applied else None, text_reason, audit
+        )
+        if closed is None:
+            raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+        for reporter in await self._store.reporters(ticket.id):
+            self._notify_soon(ticket.id, reporter.reporter, "outcome")
+        body = await self.ticket_json(closed)
+        if applied is not None:
+            body["sanction"] = applied
+        return body
+
+    def _sanction_request(self, ticket: Ticket, sanction: object, reason: str) -> SanctionRequest:
+        if not isinstance(sanction, Mapping):
+            raise _bad("'sanction' must be {measure, duration?, subject?}", Codes.BAD_JSON)
+        measure = measure_of(sanction.get("measure"))
+        subject = sanction.get("subject")
+        if subject is not None:
+            if not isinstance(subject, Mapping) or subject.get("type") not in ("user", "room"):
+                raise _bad("'sanction.subject' must be {type: user|room, id}", Codes.BAD_JSON)
+            subject_type, subject_id = str(subject["type"]), subject.get("id")
+        elif measure in ROOM_MEASURES and (measure != Measure.WARNING or ticket.accused is None):
+            subject_type, subject_id = "room", ticket.room_id
+        else:
+            subject_type, subject_id = "user", ticket.accused
+        if not isinstance(subject_id, str) or not subject_id:
+            raise _bad("This ticket names no one to take that measure against")
+        duration = sanction.get("duration")
+        duration_s: int | None = None
+        given = duration is not None
+        if isinstance(duration, int) and not isinstance(duration, bool) and duration >= 0:
+            duration_s = duration
+        elif isinstance(duration, str):
+            try:
+                duration_s = parse_duration(duration)
+            except InvalidDuration as exc:
+                raise _bad(f"'duration': {exc}") from None
+        elif duration is not None:
+            raise _bad("'duration' must be seconds or a duration like 7d")
+        evidence = (ticket.event_id,) if ticket.event_id and ticket.content_digest else ()
+        return SanctionRequest(
+            subject_type="room" if subject_type == "room" else "user",
+            subject=subject_id,
+            measure=measure,
+            reason=reason,
+            duration_s=duration_s,
+            duration_given=given,
+            category=ticket.category,
+            evidence=evidence,
+            report_id=ticket.id,
+        )
+
+    # -- notices to reporters -----------------------------------------------------------------
+
+    def _notify_soon(self, ticket_id: str, reporter: str, kind: str) -> None:
+        async def run() -> None:
+            try:
+                await self._notify(ticket_id, reporter, kind)
+            except Exception:
+                logger.exception("qunzu: a report notice failed; the job retries")
+
+        self._api.run_as_background_process("qunzu_report_notice", run)
+
+    async def send_notices(self) -> dict[str, Any]:
+        """The job: acknowledgements and outcome notices not yet delivered."""
+        sent = 0
+        for ticket_id, reporter, kind in await self._store.pending_notices(NOTICE_BATCH):
+            if await self._notify(ticket_id, reporter, kind):
+                sent += 1
+        return {"sent": sent}
+
+    async def _notify(self, ticket_id: str, reporter: str, kind: str) -> bool:
+        ticket = await self._module.store.tickets.get(ticket_id)
+        if ticket is None:
+            return False
+        if kind == "ack" and not ticket.is_open:
+            kind = "outcome"  # closed before the acknowledgement went out: the outcome says it all
+        if kind == "outcome" and ticket.is_open:
+            return False
+        body = self.notice_text(ticket, kind, reporter)
+        if not self._api.is_mine(reporter) or reporter == self._module.config.service_account:
+            delivered = True  # nobody to tell here
+        else:
+            delivered = await self._module.sanctions.notifier.to_user(reporter, body)
+        if delivered:
+            await self._store.mark_notified(ticket_id, reporter, kind)
+        return delivered
+
+    def notice_text(self, ticket: Ticket, kind: str, reporter: str) -> str:
+        language = self._language
+        category = self.category_label(ticket.category)
+        if kind == "ack":
+            joined = ticket.reporter != reporter or ticket.source in ("content_flag", "content_hold")
+            key = "ack_joined" if joined else "ack"
+            deadline = deadline_text(ticket.deadline_ts)
+            return report_text(key, language, ticket=ticket.id, category=category, deadline=deadline)
+        if ticket.status == "dismissed":
+            outcome_key = "outcome.dismissed"
+        elif ticket.outcome in {str(m) for m in Measure}:
+            known = ("warning", "mute", "posting_suspension", "closure", "blacklist")
+            outcome_key = f"outcome.{ticket.outcome}" if ticket.outcome in known else "outcome.other_measure"
+        else:
+            outcome_key = "outcome.resolved"
+        return report_text(
+            "outcome", language, ticket=ticket.id, category=category, outcome=report_text(outcome_key, language)
+        )
+
+
+__all__ = ["FiledReport", "Reports"]

@@ -1,0 +1,485 @@
+"""SQL of reports (Art. 12) and room admins' mutes (Art. 9).
+
+- A report opens a ticket or joins the open ticket on the same event, room or
+  user (`dedupe_key`), and records its reporter; ticket, reporter row and audit
+  record are written in one transaction.
+- Reports made with clients' report buttons are read from Synapse's tables and
+  imported in the same transaction as their `qunzu_report_imports` row, whose
+  primary key makes each import happen exactly once, across restarts and
+  processes.
+- A room admin's mute is a `qunzu_sanctions` row with `subject_type =
+  'room_member'` (subject = the user, room_id = the room), written with its audit
+  record; it needs no follow-up (the bot answers in the room), so it is stored
+  as notified.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from synapse.module_api import LoggingTransaction, ModuleApi
+
+from ..audit import AuditChain, canonical_json
+from ..clock import Clock
+from . import synapse_tables
+from .audit import _append_audit_txn  # same transaction as the report: no ticket without its record
+from .tickets import (
+    _COLUMNS,
+    NewTicket,
+    Ticket,
+    _new_id,
+    _open_ticket_txn,
+    _row,
+)
+
+ROOM_MEMBER = "room_member"
+_ACTIVE = "lifted_ts IS NULL AND (end_ts IS NULL OR end_ts > ?)"
+
+
+@dataclass(frozen=True)
+class FiledReport:
+    """What filing a report did.
+
+    Attributes:
+        ticket: The ticket the report is now part of.
+        joined: The report joined a ticket that was open already (a duplicate).
+        new_reporter: The reporter was not on the ticket yet.
+    """
+
+    ticket: Ticket
+    joined: bool
+    new_reporter: bool
+
+
+@dataclass(frozen=True)
+class Reporter:
+    ticket_id: str
+    reporter: str
+    source: str
+    ts: int
+
+
+@dataclass(frozen=True)
+class SynapseReport:
+    """One row of Synapse's event_reports / room_reports / user_reports."""
+
+    table: str
+    id: int
+    received_ts: int
+    reporter: str
+    reason: str
+    room_id: str | None
+    event_id: str | None
+    target_user: str | None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    actor: str
+    action: str
+    subject: str
+    details: Mapping[str, Any]
+
+
+class ReportStore:
+    """Async access to reporters, report imports, the ticket lifecycle and room mutes."""
+
+    def __init__(self, api: ModuleApi, clock: Clock, chain: AuditChain) -> None:
+        self._api = api
+        self._clock = clock
+        self._chain = chain
+
+    async def file(self, ticket: NewTicket, reporter: str, source: str, reason: str, audit: AuditRow) -> FiledReport:
+        """Open a ticket or join the open duplicate; record the reporter and the audit row."""
+        return await self._api.run_db_interaction(
+            "qunzu_file_report",
+            _file_txn,
+            self._chain,
+            ticket,
+            reporter,
+            source,
+            reason,
+            audit,
+            self._clock.now_ms(),
+            _new_id(),
+        )
+
+    async def import_report(
+        self, table: str, source_id: int, ticket: NewTicket | None, reporter: str, reason: str, audit: AuditRow
+    ) -> FiledReport | None:
+        """Import one Synapse report exactly once; None when it was imported before (or skipped)."""
+        return await self._api.run_db_interaction(
+            "qunzu_import_report",
+            _import_txn,
+            self._chain,
+            table,
+            source_id,
+            ticket,
+            reporter,
+            reason,
+            audit,
+            self._clock.now_ms(),
+            _new_id(),
+        )
+
+    async def synapse_reports(self, table: str, after_id: int, limit: int) -> list[SynapseReport]:
+        """Synapse's reports of one table with ids above `after_id`, oldest first."""
+        rows = await self._api.run_db_interaction(
+            "qunzu_read_synapse_reports", synapse_tables.reports_after_txn, table, after_id, limit
+        )
+        return [SynapseReport(table, *row) for row in rows]
+
+    async def import_cursor(self, table: str) -> int:
+        """The highest id of `table` imported so far (0: none)."""
+        return await self._api.run_db_interaction("qunzu_report_import_cursor", _import_cursor_txn, table)
+
+    async def recent_reports_by(self, reporter: str, since_ms: int) -> int:
+        return await self._api.run_db_interaction("qunzu_recent_reports", _recent_reports_txn, reporter, since_ms)
+
+    async def reporters(self, ticket_id: str) -> list[Reporter]:
+        return await self._api.run_db_interaction("qunzu_ticket_reporters", _reporters_txn, ticket_id)
+
+    async def assign(self, ticket_id: str, assignee: str, audit: AuditRow) -> Ticket | None:
+        """Take an open ticket into review; None when it is unknown or closed."""
+        return await self._api.run_db_interaction(
+            "qunzu_assign_ticket", _assign_txn, self._chain, ticket_id, assignee, audit, self._clock.now_ms()
+        )
+
+    async def close(
+        self,
+        ticket_id: str,
+        status: str,
+        outcome: str,
+        actor: str,
+        sanction_id: str | None,
+        resolution: str,
+        audit: AuditRow,
+    ) -> Ticket | None:
+        """Resolve or dismiss an open ticket; None when it is unknown or closed already."""
+        return await self._api.run_db_interaction(
+            "qunzu_close_ticket",
+            _close_txn,
+            self._chain,
+            ticket_id,
+            status,
+            outcome,
+            actor,
+            sanction_id,
+            resolution,
+            audit,
+            self._clock.now_ms(),
+        )
+
+    async def pending_notices(self, limit: int) -> list[tuple[str, str, str]]:
+        """(ticket id, reporter, kind) still owed a notice: `ack` for new reports, `outcome` for closed."""
+        return await self._api.run_db_interaction("qunzu_pending_report_notices", _pending_notices_txn, limit)
+
+    async def mark_notified(self, ticket_id: str, reporter: str, kind: str) -> None:
+        await self._api.run_db_interaction(
+            "qunzu_mark_report_notice", _mark_notified_txn, ticket_id, reporter, kind, self._clock.now_ms()
+        )
+
+    async def stats(self, since_ms: int) -> dict[str, int]:
+        return await self._api.run_db_interaction("qunzu_report_stats", _stats_txn, since_ms, self._clock.now_ms())
+
+    # -- room mutes (Art. 9) -------------------------------------------------------------
+
+    async def add_room_mute(
+        self, room_id: str, user_id: str, actor: str, reason: str, end_ts: int | None, audit: AuditRow
+    ) -> str:
+        """A room admin's mute of one member in one room; returns its id."""
+        mute_id = "rm_" + secrets.token_hex(8)
+        await self._api.run_db_interaction(
+            "qunzu_add_room_mute",
+            _add_room_mute_txn,
+            self._chain,
+            mute_id,
+            room_id,
+            user_id,
+            actor,
+            reason,
+            end_ts,
+            audit,
+            self._clock.now_ms(),
+        )
+        return mute_id
+
+    async def lift_room_mutes(self, room_id: str, user_id: str, actor: str, reason: str, audit: AuditRow) -> int:
+        """Lift every active mute of the user in the room; returns how many."""
+        return await self._api.run_db_interaction(
+            "qunzu_lift_room_mutes",
+            _lift_room_mutes_txn,
+            self._chain,
+            room_id,
+            user_id,
+            actor,
+            reason,
+            audit,
+            self._clock.now_ms(),
+        )
+
+    async def room_mute_end(self, room_id: str, user_id: str) -> int | None:
+        """End of the user's active mute in the room (-1: no end), or None when not muted."""
+        return await self._api.run_db_interaction(
+            "qunzu_room_mute_end", _room_mute_end_txn, room_id, user_id, self._clock.now_ms()
+        )
+
+
+def _audit(txn: LoggingTransaction, chain: AuditChain, now_ms: int, audit: AuditRow) -> None:
+    _append_audit_txn(txn, chain, now_ms, audit.actor, audit.action, audit.subject, canonical_json(dict(audit.details)))
+
+
+def _file_in_txn(
+    txn: LoggingTransaction,
+    ticket: NewTicket,
+    reporter: str,
+    source: str,
+    reason: str,
+    now_ms: int,
+    ticket_id: str,
+) -> FiledReport:
+    joined_existing: Ticket | None = None
+    if ticket.event_id is not None:
+        # Any open ticket on this event (a content flag too): the report joins it.
+        txn.execute(
+            f"SELECT {_COLUMNS} FROM qunzu_tickets WHERE event_id = ? AND status IN ('open', 'in_review')"
+            " ORDER BY created_ts LIMIT 1",
+            (ticket.event_id,),
+        )
+        row = txn.fetchone()
+        joined_existing = None if row is None else _row(row)
+    stored = joined_existing or _open_ticket_txn(txn, ticket, now_ms, ticket_id)
+    joined = stored.id != ticket_id
+    if joined and ticket.deadline_ts < stored.deadline_ts:
+        # A more urgent category reported later makes the whole ticket more urgent.
+        txn.execute(
+            "UPDATE qunzu_tickets SET category = ?, deadline_ts = ? WHERE id = ?",
+            (ticket.category, ticket.deadline_ts, stored.id),
+        )
+    txn.execute(
+        "INSERT INTO qunzu_ticket_reporters (ticket_id, reporter, source, reason, ts) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        (stored.id, reporter, source, reason, now_ms),
+    )
+    new_reporter = txn.rowcount == 1
+    txn.execute(f"SELECT {_COLUMNS} FROM qunzu_tickets WHERE id = ?", (stored.id,))
+    row = txn.fetchone()
+    assert row is not None
+    return FiledReport(_row(row), joined, new_reporter)
+
+
+def _file_txn(
+    txn: LoggingTransaction,
+    chain: AuditChain,
+    ticket: NewTicket,
+    reporter: str,
+    source: str,
+    reason: str,
+    audit: AuditRow,
+    now_ms: int,
+    ticket_id: str,
+) -> FiledReport:
+    filed = _file_in_txn(txn, ticket, reporter, source, reason, now_ms, ticket_id)
+    details = {**audit.details, "ticket": filed.ticket.id, "joined": filed.joined}
+    _audit(txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, details))
+    return filed
+
+
+def _import_txn(
+    txn: LoggingTransaction,
+    chain: AuditChain,
+    table: str,
+    source_id: int,
+    ticket: NewTicket | None,
+    reporter: str,
+    reason: str,
+    audit: AuditRow,
+    now_ms: int,
+    ticket_id: str,
+) -> FiledReport | None:
+    txn.execute(
+        "INSERT INTO qunzu_report_imports (source_table, source_id, ticket_id, imported_ts) VALUES (?, ?, NULL, ?)"
+        " ON CONFLICT DO NOTHING",
+        (table, source_id, now_ms),
+    )
+    if txn.rowcount != 1 or ticket is None:
+        return None  # imported before (or nothing to import: a report by the service account)
+    filed = _file_in_txn(txn, ticket, reporter, "matrix_report", reason, now_ms, ticket_id)
+    txn.execute(
+        "UPDATE qunzu_report_imports SET ticket_id = ? WHERE source_table = ? AND source_id = ?",
+        (filed.ticket.id, table, source_id),
+    )
+    details = {**audit.details, "ticket": filed.ticket.id, "joined": filed.joined}
+    _audit(txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, details))
+    return filed
+
+
+def _import_cursor_txn(txn: LoggingTransaction, table: str) -> int:
+    txn.execute("SELECT MAX(source_id) FROM qunzu_report_imports WHERE source_table = ?", (table,))
+    row = txn.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _recent_reports_txn(txn: LoggingTransaction, reporter: str, since_ms: int) -> int:
+    txn.execute("SELECT COUNT(*) FROM qunzu_ticket_reporters WHERE reporter = ? AND ts >= ?", (reporter, since_ms))
+    row = txn.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _reporters_txn(txn: LoggingTransaction, ticket_id: str) -> list[Reporter]:
+    txn.execute(
+        "SELECT ticket_id, reporter, source, ts FROM qunzu_ticket_reporters WHERE ticket_id = ? ORDER BY ts",
+        (ticket_id,),
+    )
+    return [Reporter(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in txn.fetchall()]
+
+
+def _get(txn: LoggingTransaction, ticket_id: str) -> Ticket | None:
+    txn.execute(f"SELECT {_COLUMNS} FROM qunzu_tickets WHERE id = ?", (ticket_id,))
+    row = txn.fetchone()
+    return None if row is None else _row(row)
+
+
+def _assign_txn(
+    txn: LoggingTransaction, chain: AuditChain, ticket_id: str, assignee: str, audit: AuditRow, now_ms: int
+) -> Ticket | None:
+    txn.execute(
+        "UPDATE qunzu_tickets SET status = 'in_review', assignee = ? WHERE id = ? AND status IN ('open', 'in_review')",
+        (assignee, ticket_id),
+    )
+    if txn.rowcount != 1:
+        return None
+    _audit(txn, chain, now_ms, audit)
+    return _get(txn, ticket_id)
+
+
+def _close_txn(
+    txn: LoggingTransaction,
+    chain: AuditChain,
+    ticket_id: str,
+    status: str,
+    outcome: str,
+    actor: str,
+    sanction_id: str | None,
+    resolution: str,
+    audit: AuditRow,
+    now_ms: int,
+) -> Ticket | None:
+    txn.execute(
+        "UPDATE qunzu_tickets SET status = ?, outcome = ?, resolved_ts = ?, resolved_by = ?, sanction_id = ?,"
+        " resolution = ?, assignee = COALESCE(assignee, ?) WHERE id = ? AND status IN ('open', 'in_review')",
+        (status, outcome, now_ms, actor, sanction_id, resolution, actor, ticket_id),
+    )
+    if txn.rowcount != 1:
+        return None
+    _audit(txn, chain, now_ms, audit)
+    return _get(txn, ticket_id)
+
+
+def _pending_notices_txn(txn: LoggingTransaction, limit: int) -> list[tuple[str, str, str]]:
+    txn.execute(
+        "SELECT r.ticket_id, r.reporter, t.status, r.acked_ts FROM qunzu_ticket_reporters AS r"
+        " JOIN qunzu_tickets AS t ON t.id = r.ticket_id"
+        " WHERE r.notified_ts IS NULL AND (r.acked_ts IS NULL OR t.status IN ('resolved', 'dismissed'))"
+        " ORDER BY r.ts LIMIT ?",
+        (limit,),
+    )
+    found = []
+    for ticket_id, reporter, status, _acked in txn.fetchall():
+        closed = status in ("resolved", "dismissed")
+        found.append((str(ticket_id), str(reporter), "outcome" if closed else "ack"))
+    return found
+
+
+def _mark_notified_txn(txn: LoggingTransaction, ticket_id: str, reporter: str, kind: str, now_ms: int) -> None:
+    column = "notified_ts" if kind == "outcome" else "acked_ts"
+    txn.execute(
+        f"UPDATE qunzu_ticket_reporters SET {column} = ?, acked_ts = COALESCE(acked_ts, ?)"
+        " WHERE ticket_id = ? AND reporter = ?",
+        (now_ms, now_ms, ticket_id, reporter),
+    )
+
+
+def _stats_txn(txn: LoggingTransaction, since_ms: int, now_ms: int) -> dict[str, int]:
+    def count(sql: str, args: Sequence[Any]) -> int:
+        txn.execute(sql, tuple(args))
+        row = txn.fetchone()
+        return int(row[0]) if row else 0
+
+    return {
+        "open": count("SELECT COUNT(*) FROM qunzu_tickets WHERE status = 'open'", ()),
+        "in_review": count("SELECT COUNT(*) FROM qunzu_tickets WHERE status = 'in_review'", ()),
+        "overdue": count(
+            "SELECT COUNT(*) FROM qunzu_tickets WHERE status IN ('open', 'in_review') AND deadline_ts < ?", (now_ms,)
+        ),
+        "opened": count("SELECT COUNT(*) FROM qunzu_tickets WHERE created_ts >= ?", (since_ms,)),
+        "resolved": count(
+            "SELECT COUNT(*) FROM qunzu_tickets WHERE status = 'resolved' AND resolved_ts >= ?", (since_ms,)
+        ),
+        "dismissed": count(
+            "SELECT COUNT(*) FROM qunzu_tickets WHERE status = 'dismissed' AND resolved_ts >= ?", (since_ms,)
+        ),
+        "closed_late": count(
+            "SELECT COUNT(*) FROM qunzu_tickets WHERE resolved_ts >= ? AND resolved_ts > deadline_ts", (since_ms,)
+        ),
+    }
+
+
+def _add_room_mute_txn(
+    txn: LoggingTransaction,
+    chain: AuditChain,
+    mute_id: str,
+    room_id: str,
+    user_id: str,
+    actor: str,
+    reason: str,
+    end_ts: int | None,
+    audit: AuditRow,
+    now_ms: int,
+) -> None:
+    txn.execute(
+        "INSERT INTO qunzu_sanctions (id, subject_type, subject, room_id, fingerprint, measure, ladder, category,"
+        " reason, evidence, report_id, actor, start_ts, end_ts, credit_delta, credit_user, lifted_ts, lifted_by,"
+        " lift_reason, overturned, notice_claim_ts, notified_ts)"
+        " VALUES (?, ?, ?, ?, NULL, 'mute', 'room_admin', NULL, ?, '[]', NULL, ?, ?, ?, 0, NULL, NULL, NULL, NULL,"
+        " 0, NULL, ?)",
+        (mute_id, ROOM_MEMBER, user_id, room_id, reason, actor, now_ms, end_ts, now_ms),
+    )
+    _audit(txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, {**audit.details, "id": mute_id}))
+
+
+def _lift_room_mutes_txn(
+    txn: LoggingTransaction,
+    chain: AuditChain,
+    room_id: str,
+    user_id: str,
+    actor: str,
+    reason: str,
+    audit: AuditRow,
+    now_ms: int,
+) -> int:
+    txn.execute(
+        "UPDATE qunzu_sanctions SET lifted_ts = ?, lifted_by = ?, lift_reason = ?"
+        f" WHERE subject_type = ? AND room_id = ? AND subject = ? AND {_ACTIVE}",
+        (now_ms, actor, reason, ROOM_MEMBER, room_id, user_id, now_ms),
+    )
+    lifted = txn.rowcount
+    if lifted:
+        _audit(
+            txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, {**audit.details, "lifted": lifted})
+        )
+    return lifted
+
+
+def _room_mute_end_txn(txn: LoggingTransaction, room_id: str, user_id: str, now_ms: int) -> int | None:
+    txn.execute(
+        f"SELECT end_ts FROM qunzu_sanctions WHERE subject_type = ? AND room_id = ? AND subject = ? AND {_ACTIVE}",
+        (ROOM_MEMBER, room_id, user_id, now_ms),
+    )
+    ends = [-1 if row[0] is None else int(row[0]) for row in txn.fetchall()]
+    if not ends:
+        return None
+    return -1 if -1 in ends else max(ends)

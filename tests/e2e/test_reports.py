@@ -1,0 +1,390 @@
+"""Reports, the moderation desk and room admins' tools (Art. 9, 12): real Synapse, module and bot.
+
+What a user sees: the bot's answers in rooms, the module's notices in direct
+chats, the moderation room's feed, and what the module refuses. Every wait
+polls with a deadline.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import nio
+import pytest
+import yaml
+
+from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
+from synapse_module.store.synapse_tables import REPORT_TABLES, reports_after_txn
+
+from .bot_fixtures import SERVICE_PASSWORD, BotRunner, UserView, new_view, service_account_fixture  # noqa: F401
+from .conftest import ServerFactory, fresh_localpart
+from .identities import verify
+from .matrix import Matrix
+from .sanction_helpers import eventually, notices, set_power
+
+IMPORT_WAIT_S = 75.0  # the import job runs every 30 s (plus the 5 s scheduler tick)
+
+
+@dataclass
+class Person:
+    """An account, a view of what it sees, and raw API calls as it."""
+
+    view: UserView
+    api: Matrix
+
+    @property
+    def user_id(self) -> str:
+        return self.view.user_id
+
+
+@dataclass
+class Desk:
+    """A server with the bot running a moderation desk, and a staff member sitting at it."""
+
+    server: SynapseProcess
+    bot: BotRunner
+    room_id: str
+    staff: Person
+    session: aiohttp.ClientSession
+    people: list[Person]
+
+    async def person(self, *, verified: bool = True, admin: bool = False) -> Person:
+        account = self.server.register(fresh_localpart("p"), admin=admin)
+        if verified:
+            await verify(self.session, self.server.base_url, account.access_token)
+        person = Person(await new_view(self.server, account), Matrix(self.session, self.server.base_url, account))
+        self.people.append(person)
+        return person
+
+    def desk_messages(self) -> list[str]:
+        return [str(ev["content"].get("body")) for ev in self.staff.view.bot_messages(self.room_id)]
+
+    async def wait_desk(self, needle: str, what: str, wait_s: float = 30.0) -> str:
+        return await self.staff.view.wait_until(
+            lambda: next((body for body in self.desk_messages() if needle in body), None), what, wait_s
+        )
+
+    async def tickets(self, **query: str) -> list[dict[str, Any]]:
+        path = "/admin/reports" + ("?" + "&".join(f"{k}={quote(v)}" for k, v in query.items()) if query else "")
+        status, body = await self.staff.api.qunzu("GET", path)
+        assert status == 200, body
+        return list(body["tickets"])
+
+
+async def _open_desk(
+    server: SynapseProcess, credentials: dict[str, str], directory: Path, session: aiohttp.ClientSession
+) -> Desk:
+    staff_account = server.register(fresh_localpart("staff"), admin=True)
+    staff = Person(await new_view(server, staff_account), Matrix(session, server.base_url, staff_account))
+    # The module invites the service account into every new room: the bot joins at start.
+    room_id = await staff.api.new_room(name="Qunzu moderation", preset="private_chat")
+    runner = BotRunner(
+        server,
+        credentials,
+        directory,
+        extra_config={"moderation_room": room_id, "desk_poll_interval": 1, "reminder_before": 10},
+    )
+    await runner.start()
+    return Desk(server, runner, room_id, staff, session, [])
+
+
+async def _close_desk(desk: Desk) -> None:
+    await desk.bot.stop()
+    for person in [desk.staff, *desk.people]:
+        await person.view.client.close()
+
+
+@pytest.fixture(name="desk", scope="module")
+async def desk_fixture(
+    synapse: SynapseProcess, service_account: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Desk]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        desk = await _open_desk(synapse, service_account, tmp_path_factory.mktemp("desk-bot"), session)
+        try:
+            yield desk
+        finally:
+            await _close_desk(desk)
+
+
+async def _room_with(owner: Person, *others: Person, name: str = "群") -> str:
+    room = await owner.view.create_room(name=name)
+    for other in others:
+        status, body = await owner.api.invite(room, other.user_id)
+        assert status == 200, body
+        status, body = await other.api.join(room)
+        assert status == 200, body
+    return room
+
+
+async def _reply(person: Person, room_id: str, event_id: str, body: str) -> str:
+    content = {"msgtype": "m.text", "body": body, "m.relates_to": {"m.in_reply_to": {"event_id": event_id}}}
+    resp = await person.view.client.room_send(room_id, "m.room.message", content)
+    assert isinstance(resp, nio.RoomSendResponse), resp
+    return str(resp.event_id)
+
+
+async def _notice_with(person: Person, needle: str, what: str, wait_s: float = 30.0) -> str:
+    async def probe() -> str | None:
+        return next((body for body in await notices(person.api) if needle in body), None)
+
+    return await eventually(probe, wait_s, what)
+
+
+async def _ticket_where(desk: Desk, match: Callable[[dict[str, Any]], bool], wait_s: float = 20.0) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        return next((t for t in await desk.tickets(limit="200") if match(t)), None)
+
+    return await eventually(probe, wait_s, "the ticket")
+
+
+# --- members report, staff handle, reporters hear ------------------------------------------------
+
+
+async def test_report_as_reply_opens_a_ticket_with_evidence_and_handle_warns_and_tells_the_reporter(
+    desk: Desk,
+) -> None:
+    reporter, accused = await desk.person(), await desk.person()
+    room = await _room_with(reporter, accused, name="二手交易")
+    message = await accused.view.send(room, "先转账五千元保证金，马上发货")
+    command = await _reply(reporter, room, message, "!report fraud 骗钱")
+
+    ticket = await _ticket_where(desk, lambda t: t["event_id"] == message)
+    assert ticket["category"] == "fraud" and ticket["source"] == "user_report"
+    assert ticket["accused"] == accused.user_id and ticket["room_id"] == room
+    assert ticket["reporters"] == [reporter.user_id] and ticket["status"] == "open"
+    evidence = ticket["evidence"]
+    assert evidence["event_id"] == message and evidence["sender"] == accused.user_id
+    assert len(evidence["content_digest"]) == 64 and message in evidence["permalink"]
+    assert "五千" not in str(ticket)  # the ticket holds a digest, never the content
+    # fraud is "illegal": 24 h to handle it.
+    assert abs(ticket["deadline_ts"] - ticket["created_ts"] - 24 * 3600 * 1000) < 1000
+
+    # The reporter is not exposed in the room: the command is redacted; the ticket id comes privately.
+    await reporter.view.wait_until(
+        lambda: (
+            any(
+                ev.get("type") == "m.room.redaction" and ev.get("redacts") == command
+                for ev in reporter.view.timeline.get(room, [])
+            )
+            or None
+        ),
+        "the report command hidden",
+    )
+    assert "你的举报已受理，工单号 " + ticket["id"] in await _notice_with(reporter, ticket["id"], "the acknowledgement")
+
+    # Staff see it at the desk with the evidence and the ladder's proposal.
+    announced = await desk.wait_desk(ticket["id"], "the new ticket at the desk")
+    assert "诈骗" in announced and accused.user_id in announced and message in announced
+    assert "建议处置" in announced
+
+    answer = await desk.staff.view.ask(desk.room_id, f"!handle {ticket['id']} warn 确认为诈骗信息")
+    assert f"工单 {ticket['id']} 已关闭" in answer
+
+    warned = await _notice_with(accused, "确认为诈骗信息", "the warning to the sender")
+    assert "!appeal" in warned
+    outcome = await _notice_with(reporter, "已处理完毕", "the outcome to the reporter")
+    assert ticket["id"] in outcome and "警示" in outcome
+    assert desk.staff.user_id not in outcome  # staff stay anonymous (生态治理规定 Art. 16)
+
+    (closed,) = [t for t in await desk.tickets(status="resolved", limit="200") if t["id"] == ticket["id"]]
+    assert closed["outcome"] == "warning" and closed["sanction_id"] and closed["resolved_by"] == desk.staff.user_id
+
+
+async def test_duplicate_reports_join_the_open_ticket_and_bad_input_is_refused_plainly(desk: Desk) -> None:
+    first, second, accused = await desk.person(), await desk.person(), await desk.person()
+    room = await _room_with(first, second, accused)
+    message = await accused.view.send(room, "加群领红包")
+    body = {"room_id": room, "event_id": message, "category": "other", "reason": "广告"}
+    status, one = await first.api.qunzu("POST", "/reports", body)
+    assert status == 200 and one["joined"] is False, one
+    status, two = await second.api.qunzu("POST", "/reports", {**body, "category": "gambling"})
+    assert status == 200 and two["ticket"] == one["ticket"] and two["joined"] is True, two
+    # The more urgent category reported later makes the ticket more urgent.
+    assert two["category"] == "gambling" and two["deadline_ts"] < one["deadline_ts"]
+    assert sorted(two["reporters"]) == sorted([first.user_id, second.user_id])
+
+    status, refused = await first.api.qunzu("POST", "/reports", {**body, "category": "spam"})
+    assert status == 400 and "fraud" in refused["error"]
+    outsider = await desk.person()
+    status, refused = await outsider.api.qunzu("POST", "/reports", body)
+    assert status == 403 and refused["errcode"] == "M_FORBIDDEN"
+    status, refused = await first.api.qunzu("POST", "/reports", {**body, "event_id": "$nope"})
+    assert status == 404
+    answer = await first.view.ask(room, "!举报 没有这个类别")
+    assert answer.startswith("用法：!举报 <类别> [理由]") and "诈骗 (fraud)" in answer
+
+
+async def test_a_client_report_enters_the_queue_once_also_across_bot_restarts(desk: Desk) -> None:
+    reporter, accused = await desk.person(), await desk.person()
+    room = await _room_with(reporter, accused)
+    message = await accused.view.send(room, "线上博彩，稳赚不赔")
+    await desk.bot.stop()
+    path = f"/_matrix/client/v3/rooms/{quote(room)}/report/{quote(message)}"
+    status, body = await reporter.api.call("POST", path, {"reason": "赌博广告"})
+    assert status == 200, body
+
+    # Imported by the module's job while the bot is down (within a minute).
+    ticket = await _ticket_where(desk, lambda t: t["event_id"] == message, IMPORT_WAIT_S)
+    assert ticket["source"] == "matrix_report" and ticket["category"] == "gambling"
+    assert ticket["accused"] == accused.user_id and ticket["reporters"] == [reporter.user_id]
+    await _notice_with(reporter, ticket["id"], "the acknowledgement of a client report")
+
+    await desk.bot.start()
+    await desk.wait_desk(ticket["id"], "the imported ticket at the desk")
+    await desk.bot.stop()
+    await desk.bot.start()
+    # A command answered after the restart proves the desk has polled again (1 s interval).
+    await desk.staff.view.ask(desk.room_id, "!reports")
+    await desk.staff.view.ask(desk.room_id, "!reports")
+    assert sum(ticket["id"] in body and "新工单" in body for body in desk.desk_messages()) == 1
+
+    status, run = await desk.staff.api.qunzu("POST", "/admin/jobs/import_synapse_reports", {})
+    assert status == 200, run
+    assert len([t for t in await desk.tickets(limit="500") if t["event_id"] == message]) == 1
+
+
+def test_synapse_report_tables_the_importer_reads_still_exist(synapse: SynapseProcess) -> None:
+    class Txn:
+        def __init__(self, cursor: sqlite3.Cursor) -> None:
+            self.cursor = cursor
+
+        def execute(self, sql: str, args: tuple[Any, ...]) -> None:
+            self.cursor.execute(sql, args)
+
+        def fetchall(self) -> list[Any]:
+            return self.cursor.fetchall()
+
+    with sqlite3.connect(synapse.config_path.parent / "homeserver.db") as connection:
+        for table in REPORT_TABLES:
+            # Fails with "no such column/table" when an upgrade changes Synapse's schema.
+            reports_after_txn(Txn(connection.cursor()), table, 0, 1)  # type: ignore[arg-type]
+
+
+# --- room admins ------------------------------------------------------------------------------------
+
+
+async def test_room_admin_mute_is_room_scoped_unmute_restores_and_a_suspended_admin_is_refused(
+    desk: Desk,
+) -> None:
+    owner, member, helper = await desk.person(), await desk.person(), await desk.person()
+    room = await _room_with(owner, member, helper, name="读书会")
+    other = await _room_with(owner, member, name="跑步群")
+
+    assert "已在本群被禁言" in await owner.view.ask(room, f"!mute {member.user_id} 1h 刷屏")
+    status, refused = await member.api.send_text(room, "还能说话吗")
+    assert status == 403 and refused["cn.qunzu.reason"] == "posting_suspended_user", refused
+    assert "禁言" in refused["error"]
+    status, _ = await member.api.send_text(other, "这里可以说话")
+    assert status == 200  # the mute holds in that room only
+
+    assert "禁言已解除" in await owner.view.ask(room, f"!unmute {member.user_id}")
+    status, sent = await member.api.send_text(room, "我回来了")
+    assert status == 200, sent
+
+    assert await owner.view.ask(room, f"!mute {member.user_id} 不久") == (
+        "用法：!禁言 @用户 <时长，如 30m、12h、7d、perm> [理由]"
+    )
+    assert await member.view.ask(room, f"!kick {owner.user_id}") == "你无权在这里使用 !kick。"
+
+    await set_power(owner.api, room, {helper.user_id: 50})
+    status, body = await desk.staff.api.qunzu(
+        "POST",
+        "/admin/sanctions",
+        {"subject": {"type": "user", "id": helper.user_id}, "measure": "admin_suspension", "reason": "滥用管理权限"},
+    )
+    assert status == 200, body
+    answer = await helper.view.ask(room, f"!kick {member.user_id}")
+    assert answer.startswith("你的群管理权限已被暂停")
+    status, members = await desk.staff.api.call("GET", f"/_synapse/admin/v1/rooms/{quote(room)}/members")
+    assert member.user_id in members["members"]
+
+    assert "已将" in await owner.view.ask(room, f"!kick {member.user_id} 违反群规")
+    status, members = await desk.staff.api.call("GET", f"/_synapse/admin/v1/rooms/{quote(room)}/members")
+    assert member.user_id not in members["members"]
+    # Every action is on the record with the acting admin.
+    status, audit = await desk.staff.api.qunzu("GET", f"/admin/audit?subject={quote(room)}")
+    assert status == 200, audit
+    actions = {(row["actor"], row["action"]) for row in audit["entries"]}
+    assert {(owner.user_id, "room.mute"), (owner.user_id, "room.unmute"), (owner.user_id, "room.kick")} <= actions
+
+
+# --- deadlines and crashes (a server of their own with short deadlines) -----------------------------
+
+
+@pytest.fixture(name="short_deadlines", scope="module")
+async def short_deadlines_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Desk]:
+    base = tmp_path_factory.mktemp("short-deadlines")
+    policy = base / "policy.yaml"
+    # Deadlines shortened by policy so a ticket goes overdue during the test.
+    policy.write_text(yaml.safe_dump({"reports": {"deadlines": {"severe": "20s", "illegal": "20s", "other": "20s"}}}))
+    factory = ServerFactory(base)
+    server = factory.start(module_config={"policy_file": str(policy)})
+    server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            desk = await _open_desk(server, {"password": SERVICE_PASSWORD}, base / "bot", session)
+            try:
+                yield desk
+            finally:
+                await _close_desk(desk)
+    finally:
+        factory.stop_all()
+
+
+async def test_an_overdue_ticket_triggers_reminders_in_the_moderation_room(short_deadlines: Desk) -> None:
+    desk = short_deadlines
+    reporter, accused = await desk.person(), await desk.person()
+    room = await _room_with(reporter, accused)
+    message = await accused.view.send(room, "周末一起去爬山吗")
+    status, filed = await reporter.api.qunzu(
+        "POST", "/reports", {"room_id": room, "event_id": message, "category": "fraud", "reason": "刷单"}
+    )
+    assert status == 200, filed
+    ticket = filed["ticket"]
+    await desk.wait_desk(ticket, "the new ticket")
+    reminder = await desk.wait_desk(f"提醒：工单 {ticket}", "the reminder before the deadline", 30)
+    assert "到期" in reminder
+    breach = await desk.wait_desk(f"超时：工单 {ticket}", "the reminder on breach", 40)
+    assert "超过处理时限" in breach
+    overdue = await desk.tickets(overdue="true")
+    assert any(t["id"] == ticket and t["overdue"] for t in overdue)
+    assert "🚨超时" in await desk.staff.view.ask(desk.room_id, "!reports overdue")
+
+
+async def test_killing_bot_and_synapse_loses_no_ticket_and_answers_no_command_twice(
+    short_deadlines: Desk,
+) -> None:
+    desk = short_deadlines
+    member = await desk.person()
+    room = await member.view.create_room(name="恢复演练")
+    await member.view.send(room, "!report other 房间里有广告")
+    ticket = await _ticket_where(desk, lambda t: t["room_id"] == room and t["event_id"] is None)
+    asked = await member.view.send(room, "!help")
+    await member.view.reply_to(room, asked)
+
+    # Crash both: the bot stops mid-sync, Synapse is killed with SIGKILL; then both come back.
+    await desk.bot.stop()
+    desk.server.kill()
+    desk.server.start()
+    await desk.bot.start()
+    assert ticket["id"] in [t["id"] for t in await desk.tickets(open="true", limit="500")]
+
+    # Synapse dies again while the bot runs: the bot reconnects by itself.
+    desk.server.kill()
+    desk.server.start()
+    again = await member.view.send(room, "!帮助")
+    assert (await member.view.reply_to(room, again, 60)).startswith("你在这里可以使用的命令")
+
+    # Nothing was answered twice, nothing announced twice, and the report is still one ticket.
+    await member.view.sync()
+    assert len(member.view.replies_to(room, asked)) == 1
+    assert len(member.view.replies_to(room, again)) == 1
+    await desk.wait_desk(ticket["id"], "the ticket at the desk")
+    assert sum(ticket["id"] in body and "新工单" in body for body in desk.desk_messages()) == 1
+    assert len([t for t in await desk.tickets(limit="500") if t["room_id"] == room]) == 1

@@ -1,0 +1,37 @@
+"""Credit arithmetic (Art. 7): recovery computed on read, never above the initial score."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies import default_policy
+from synapse_module.credit import DAY_MS, CreditRow, changed, current
+
+POLICY = default_policy()
+T0 = 1_700_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("score", "days", "expected"),
+    [(60, 0, 60), (60, 6, 60), (60, 7, 61), (60, 70, 70), (95, 70, 100), (110, 700, 110)],
+)
+def test_recovery_is_one_point_per_full_week_up_to_the_initial_score(score: int, days: int, expected: int) -> None:
+    assert current(CreditRow(score, T0), T0 + days * DAY_MS, POLICY).score == expected
+
+
+def test_a_new_identity_starts_at_the_initial_score_and_does_not_recover_without_a_violation() -> None:
+    assert current(None, T0, POLICY) == CreditRow(100, None)
+    assert current(CreditRow(80, None), T0 + 700 * DAY_MS, POLICY).score == 80
+
+
+def test_materialising_keeps_the_partial_week_so_nothing_is_counted_twice() -> None:
+    row = CreditRow(60, T0)
+    before, after = changed(row, +5, T0 + 10 * DAY_MS, POLICY)  # one week recovered, 3 days carried
+    assert (before, after.score, after.anchor_ts) == (61, 66, T0 + 7 * DAY_MS)
+    assert current(after, T0 + 14 * DAY_MS, POLICY).score == 67
+
+
+def test_a_decrease_restarts_recovery_and_scores_stay_in_range() -> None:
+    before, after = changed(CreditRow(10, T0), -40, T0 + DAY_MS, POLICY)
+    assert (before, after.score, after.anchor_ts) == (10, 0, T0 + DAY_MS)
+    assert changed(CreditRow(115, None), +20, T0, POLICY)[1].score == 120
