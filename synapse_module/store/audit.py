@@ -11,6 +11,7 @@ from synapse.module_api import LoggingTransaction, ModuleApi
 from ..audit import AuditChain, AuditEntry, ChainVerifier, Checkpoint, VerifyResult, canonical_json
 from ..clock import Clock
 from ..errors import StoreError
+from .sql import Where
 
 AUDIT_VERIFY_BATCH = 1000
 
@@ -163,22 +164,16 @@ def _query_audit_txn(
     until_ms: int | None,
     limit: int,
 ) -> list[AuditEntry]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    if subject is not None:
-        clauses.append("subject = ?")
-        args.append(subject)
-    if since_ms is not None:
-        clauses.append("ts >= ?")
-        args.append(since_ms)
-    if until_ms is not None:
-        clauses.append("ts < ?")
-        args.append(until_ms)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    where = (
+        Where()
+        .add("subject = ?", subject, when=subject is not None)
+        .add("ts >= ?", since_ms, when=since_ms is not None)
+        .add("ts < ?", until_ms, when=until_ms is not None)
+    )
     txn.execute(
         "SELECT seq, ts, actor, action, subject, details, prev_hash, hash FROM qunzu_audit"
         f" {where} ORDER BY seq DESC LIMIT ?",
-        (*args, limit),
+        (*where.args, limit),
     )
     return [AuditEntry(int(r[0]), int(r[1]), r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in txn.fetchall()]
 

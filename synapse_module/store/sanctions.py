@@ -22,6 +22,7 @@ from ..audit import AuditChain, canonical_json
 from ..clock import Clock
 from .audit import _append_audit_txn  # same transaction as the measure: no measure without its record
 from .credit import CreditChange, change_credit_txn
+from .sql import Where
 
 SanctionSubject = Literal["user", "room"]
 PERMANENT = -1
@@ -547,16 +548,14 @@ _ACTIVE = "lifted_ts IS NULL AND (end_ts IS NULL OR end_ts > ?)"
 def _list_sanctions_txn(
     txn: LoggingTransaction, subject: str | None, active_only: bool, now_ms: int, limit: int
 ) -> list[Sanction]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    if subject is not None:
-        clauses.append("(subject = ? OR credit_user = ?)")
-        args += [subject, subject]
-    if active_only:
-        clauses.append(_ACTIVE)
-        args.append(now_ms)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    txn.execute(f"SELECT {_COLUMNS} FROM qunzu_sanctions {where} ORDER BY start_ts DESC, id LIMIT ?", (*args, limit))
+    where = (
+        Where()
+        .add("(subject = ? OR credit_user = ?)", subject, subject, when=subject is not None)
+        .add(_ACTIVE, now_ms, when=active_only)
+    )
+    txn.execute(
+        f"SELECT {_COLUMNS} FROM qunzu_sanctions {where} ORDER BY start_ts DESC, id LIMIT ?", (*where.args, limit)
+    )
     return [_sanction(row) for row in txn.fetchall()]
 
 
@@ -756,17 +755,12 @@ def _add_report_txn(txn: LoggingTransaction, chain: AuditChain, report: Regulato
 def _list_reports_txn(
     txn: LoggingTransaction, since_ms: int | None, until_ms: int | None, limit: int
 ) -> list[RegulatorReport]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    if since_ms is not None:
-        clauses.append("ts >= ?")
-        args.append(since_ms)
-    if until_ms is not None:
-        clauses.append("ts < ?")
-        args.append(until_ms)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    where = (
+        Where().add("ts >= ?", since_ms, when=since_ms is not None).add("ts < ?", until_ms, when=until_ms is not None)
+    )
     txn.execute(
-        f"SELECT {_REPORT_COLUMNS} FROM qunzu_regulator_reports {where} ORDER BY ts DESC, id LIMIT ?", (*args, limit)
+        f"SELECT {_REPORT_COLUMNS} FROM qunzu_regulator_reports {where} ORDER BY ts DESC, id LIMIT ?",
+        (*where.args, limit),
     )
     return [
         RegulatorReport(

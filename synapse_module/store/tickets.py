@@ -14,6 +14,7 @@ from urllib.parse import quote
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from ..clock import Clock
+from .sql import Where
 
 TicketSource = Literal["content_flag", "content_hold", "user_report", "matrix_report"]
 TicketStatus = Literal["open", "in_review", "resolved", "dismissed"]
@@ -230,25 +231,16 @@ def _query_tickets_txn(
     open_only: bool = False,
     since_ms: int | None = None,
 ) -> list[Ticket]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    if open_only:
-        clauses.append("status IN ('open', 'in_review')")
-    if since_ms is not None:
-        clauses.append("created_ts >= ?")
-        args.append(since_ms)
-    if status is not None:
-        clauses.append("status = ?")
-        args.append(status)
-    if category is not None:
-        clauses.append("category = ?")
-        args.append(category)
-    if overdue:
-        clauses.append("status IN ('open', 'in_review') AND deadline_ts < ?")
-        args.append(now_ms)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    where = (
+        Where()
+        .add("status IN ('open', 'in_review')", when=open_only)
+        .add("created_ts >= ?", since_ms, when=since_ms is not None)
+        .add("status = ?", status, when=status is not None)
+        .add("category = ?", category, when=category is not None)
+        .add("status IN ('open', 'in_review') AND deadline_ts < ?", now_ms, when=overdue)
+    )
     txn.execute(
         f"SELECT {_COLUMNS} FROM qunzu_tickets {where} ORDER BY created_ts DESC, id LIMIT ?",
-        (*args, limit),
+        (*where.args, limit),
     )
     return [_row(row) for row in txn.fetchall()]
