@@ -11,8 +11,10 @@ event stream (`events` + `event_json`, the reader the network log's catch-up
 uses) after its position and hands new events to the subscribers (network
 log, group registry). Events can commit slightly out of stream order, so each
 tick re-reads a small window behind its position and skips what it has seen.
-Subscribers are idempotent; after a restart the network log's persisted
-catch-up and the group repair job cover what happened while nothing followed.
+Subscribers are idempotent. The follower begins where the network log's
+catch-up at start stopped (`begin_at`): before that position the persisted
+catch-up covers everything, after it the follower does; the group repair job
+covers the registry.
 """
 
 from __future__ import annotations
@@ -90,11 +92,22 @@ class EventStream:
         self._module = module
         self._subscribers: list[tuple[str, Subscriber]] = []
         self._position: int | None = None
+        # Never look back behind where this process started following.
+        self._floor = 0
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._busy = False
 
     def subscribe(self, name: str, subscriber: Subscriber) -> None:
         self._subscribers.append((name, subscriber))
+
+    def begin_at(self, position: int) -> None:
+        """Follow from `position`: everything up to it is covered by the catch-up at start.
+
+        The follower never looks back behind it, so it cannot bring back rows that a
+        retention purge removed, nor deliver an event twice across the two mechanisms.
+        """
+        if self._position is None:
+            self._position = self._floor = position
 
     def start(self) -> None:
         # Synapse runs looping calls only on the instance configured for background tasks.
@@ -115,10 +128,11 @@ class EventStream:
         """Deliver everything persisted since the last call; returns how many events were new."""
         store = self._module.store.netlog
         if self._position is None:
-            self._position = await store.synapse_max_stream()
+            return 0  # not begun: the catch-up at start has not said where it stopped
         delivered = 0
         while True:
-            rows = await store.synapse_events_after(self._position - LOOKBACK, BATCH, None)
+            start = max(self._floor, self._position - LOOKBACK)
+            rows = await store.synapse_events_after(start, BATCH, None)
             fresh = [row for row in rows if row.event_id not in self._seen]
             events = [
                 event

@@ -21,6 +21,7 @@ from policies.tiers import level_of
 
 from .export import iso
 from .sanction_texts import measure_label
+from .store.records import RecordsStore
 
 if TYPE_CHECKING:
     from .module import QunzuModule
@@ -82,11 +83,10 @@ class Statistics:
 
 async def gather_statistics(module: QunzuModule) -> Statistics:
     """Count groups, users, measures and reports from the module's tables (absent tables count 0)."""
-    from .store.records import RecordsStore
-
     records = RecordsStore(module.api)
     policy = module.config.policy
     stats = Statistics()
+    await module.groups.link_pending()  # rooms created a moment ago are groups too
     groups = await records.column_values(
         "qunzu_groups", ["category", "scale_tier", "retired_ts"], "WHERE room_id IS NOT NULL AND verification_dm = 0"
     )

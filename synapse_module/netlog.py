@@ -88,8 +88,12 @@ class NetworkLog:
             await self._module.ready()
             result = await self.catch_up(settle=False)
             logger.info("qunzu: network log catch-up at start: %s", result)
+            position = int(result["cursor"])
         except Exception:
             logger.exception("qunzu: the network log catch-up at start failed; the periodic job retries")
+            position = await self._store.synapse_max_stream()
+        # The live follower takes over exactly where the catch-up stopped.
+        self._module.events.begin_at(position)
 
     # -- reading back ----------------------------------------------------------------
 
