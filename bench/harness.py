@@ -126,6 +126,12 @@ class Server:
         await self.ok("POST", f"/_matrix/client/v3/join/{quote(room_id)}", account.access_token, {})
         return (time.perf_counter() - start) * 1000
 
+    async def invite(self, account: Account, room_id: str) -> None:
+        """The bench admin (owner of every bench room) invites `account`."""
+        assert self.admin is not None
+        path = f"/_matrix/client/v3/rooms/{quote(room_id)}/invite"
+        await self.ok("POST", path, self.admin.access_token, {"user_id": account.user_id})
+
     async def leave(self, account: Account, room_id: str) -> None:
         await self.ok("POST", f"/_matrix/client/v3/rooms/{quote(room_id)}/leave", account.access_token, {})
 

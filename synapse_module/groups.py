@@ -96,7 +96,12 @@ class Groups:
         try:
             room_id, _servers = await self._api.lookup_room_alias(f"#{code}:{self._api.server_name}")
         except SynapseError:
-            return record  # no alias (the creator chose their own): the follower links it shortly
+            # The creator chose an alias of their own: find the room by its group event.
+            events = await self._store.current_group_events(GROUP_EVENT)
+            rooms = [room for room, body in events if json.loads(body).get("content", {}).get("code") == code]
+            if not rooms:
+                return record  # the room is still being created
+            room_id = rooms[0]
         await self.record.get(room_id)  # links through _load_record
         return await self._store.by_code(code)
 

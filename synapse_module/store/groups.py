@@ -19,6 +19,7 @@ from policies import Decision
 
 from ..clock import Clock
 from ..errors import StoreError
+from .sql import run_contended
 from .synapse_tables import (
     group_state_events_txn,
     is_joined_txn,
@@ -108,14 +109,14 @@ class GroupStore:
             group: the group to register.
             rule: the creation decision given the rooms the creator owns now; None: no cap (exempt).
         """
-        return await self._api.run_db_interaction(
-            "qunzu_reserve_group", _reserve_group_txn, group, rule, self._clock.now_ms()
+        return await run_contended(
+            self._api, "qunzu_reserve_group", _reserve_group_txn, group, rule, self._clock.now_ms()
         )
 
     async def check_join(self, room_id: str, user_id: str, exclude: str, rule: JoinRule) -> Decision:
         """Decide a join with exact counts (members + held places, rooms joined) and hold a place."""
-        return await self._api.run_db_interaction(
-            "qunzu_check_join", _check_join_txn, room_id, user_id, exclude, rule, self._clock.now_ms()
+        return await run_contended(
+            self._api, "qunzu_check_join", _check_join_txn, room_id, user_id, exclude, rule, self._clock.now_ms()
         )
 
     async def member_count(self, room_id: str, exclude: str) -> int:
