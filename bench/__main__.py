@@ -58,7 +58,8 @@ def main() -> None:
     args = parser.parse_args()
     started = datetime.datetime.now(datetime.UTC)
     results = asyncio.run(run(args))
-    default = report.BENCH_DIR / ("RESULTS.md" if not (args.quick or args.only) else "RESULTS.partial.md")
+    # Partial runs stay out of the committed table.
+    default = report.BENCH_DIR / ("RESULTS.md" if not (args.quick or args.only) else "raw/RESULTS.partial.md")
     target = args.output or default
     raw = report.write(results, started, time.monotonic() - START, results_file=target)
     log(f"wrote {target} and {raw}")

@@ -75,9 +75,9 @@ def render(results: list[Result], info: dict[str, Any], started: datetime.dateti
 def write(results: list[Result], started: datetime.datetime, elapsed_s: float, *, results_file: Path) -> Path:
     """Write RESULTS.md (or `results_file`) and bench/raw/<time>.json; returns the JSON's path."""
     info = machine()
-    results_file.write_text(render(results, info, started, elapsed_s))
     raw_dir = BENCH_DIR / "raw"
     raw_dir.mkdir(exist_ok=True)
+    results_file.write_text(render(results, info, started, elapsed_s))
     raw = raw_dir / f"{started:%Y%m%dT%H%M%S}.json"
     payload = {
         "started": started.isoformat(),

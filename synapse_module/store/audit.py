@@ -11,7 +11,7 @@ from synapse.module_api import LoggingTransaction, ModuleApi
 from ..audit import AuditChain, AuditEntry, ChainVerifier, Checkpoint, VerifyResult, canonical_json
 from ..clock import Clock
 from ..errors import StoreError
-from .sql import Where
+from .sql import Where, run_contended
 
 AUDIT_VERIFY_BATCH = 1000
 
@@ -29,7 +29,8 @@ class AuditStore:
     ) -> AuditEntry:
         """Append one row to the audit chain and return it."""
         details_json = canonical_json(dict(details or {}))
-        return await self._api.run_db_interaction(
+        return await run_contended(
+            self._api,
             "qunzu_append_audit",
             _append_audit_txn,
             self._chain,

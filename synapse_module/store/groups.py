@@ -119,6 +119,14 @@ class GroupStore:
             self._api, "qunzu_check_join", _check_join_txn, room_id, user_id, exclude, rule, self._clock.now_ms()
         )
 
+    async def release(self, room_id: str, user_id: str) -> None:
+        """The join was persisted (or the person left): the held place is no longer needed."""
+        await self._api.run_db_interaction("qunzu_release_place", _release_place_txn, room_id, user_id)
+
+    async def room_counts(self, room_id: str, user_id: str, exclude: str) -> tuple[int, int]:
+        """(joined members, rooms the user is in): read only, for the fast path far from any cap."""
+        return await self._api.run_db_interaction("qunzu_room_counts", _room_counts_txn, room_id, user_id, exclude)
+
     async def member_count(self, room_id: str, exclude: str) -> int:
         return await self._api.run_db_interaction("qunzu_member_count", joined_members_txn, room_id, exclude)
 
@@ -243,6 +251,14 @@ def _check_join_txn(
             (room_id, user_id, now_ms + PENDING_MS),
         )
     return decision
+
+
+def _release_place_txn(txn: LoggingTransaction, room_id: str, user_id: str) -> None:
+    txn.execute("DELETE FROM qunzu_join_reservations WHERE room_id = ? AND user_id = ?", (room_id, user_id))
+
+
+def _room_counts_txn(txn: LoggingTransaction, room_id: str, user_id: str, exclude: str) -> tuple[int, int]:
+    return joined_members_txn(txn, room_id, exclude), rooms_joined_txn(txn, user_id)
 
 
 def _link_group_txn(txn: LoggingTransaction, code: str, room_id: str) -> bool:
