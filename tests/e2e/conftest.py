@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import uuid
@@ -99,14 +100,17 @@ def _pg_connect(dsn: str) -> Any:
     return connection
 
 
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test; the name is yielded."""
+@contextlib.contextmanager
+def fresh_pg_database(prefix: str, needed_for: str) -> Iterator[str]:
+    """Create a PostgreSQL database with C collation (as Synapse requires), drop it afterwards.
+
+    Skips the test, saying why, when PostgreSQL is not reachable.
+    """
     try:
         admin = _pg_connect(PG_DSN)
     except psycopg2.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_DSN} ({exc.__class__.__name__}); set QUNZU_TEST_PG_DSN")
-    name = f"qunzu_test_{uuid.uuid4().hex[:12]}"
+        pytest.skip(f"{needed_for} needs PostgreSQL, not reachable at {PG_DSN} ({exc.__class__.__name__})")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE template0")
     try:
@@ -115,6 +119,13 @@ def pg_database() -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test; the name is yielded (QUNZU_TEST_PG_DSN overrides)."""
+    with fresh_pg_database("qunzu_test", "this test") as name:
+        yield name
 
 
 def pg_query(dbname: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -15,19 +15,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-import psycopg2
 import pytest
 
 from devtools.homeserver import Account, postgres_database
 from devtools.workers import Cluster, render_cluster
 
-from .conftest import PG_DSN, _pg_connect, fresh_localpart
+from .conftest import fresh_localpart, fresh_pg_database
 from .matrix import Matrix
 
 REDIS = ("127.0.0.1", 6379)
@@ -49,19 +47,8 @@ def redis_unreachable_reason() -> str | None:
 @pytest.fixture(name="cluster_database", scope="module")
 def cluster_database_fixture() -> Iterator[str]:
     """A fresh PostgreSQL database (C collation) for one module's cluster."""
-    try:
-        admin = _pg_connect(PG_DSN)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"workers need PostgreSQL, not reachable at {PG_DSN} ({exc.__class__.__name__})")
-    name = f"qunzu_workers_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE template0")
-    try:
+    with fresh_pg_database("qunzu_workers", "the worker topology") as name:
         yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 @pytest.fixture(name="cluster_options", scope="module")
