@@ -273,6 +273,11 @@ class Desk:
             return  # closed meanwhile, or its deadline moved (a newer reminder exists)
         if item.kind == "before" and now_ms(self._clock) >= int(payload["deadline"]):
             return  # the bot was down past the deadline: the breach reminder says it
+        # One reminder of a kind per ticket and deadline, however it was armed (a copy kept
+        # after a failed module call and the poll's own scheduling can both come due at start).
+        sent_key = f"desk_sent:{ticket.get('id')}:{item.kind}:{payload['deadline']}"
+        if await self._state.get(sent_key):
+            return
         key = "desk_reminder" if item.kind == "before" else "desk_breach"
         await self._send(
             self.room_id,
@@ -283,6 +288,7 @@ class Desk:
                 deadline=china_time(int(ticket.get("deadline_ts", 0))),
             ),
         )
+        await self._state.put(sent_key, "1")
 
     # --- the daily digest ----------------------------------------------------------------
 
