@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 from bot.dispatcher import Context
 from bot.errors import UsageError
@@ -77,3 +77,23 @@ def rest_after(raw: str, count: int) -> str:
 def until(ctx: Context, end_ms: int | None) -> str:
     """An end time people read, or "permanent"."""
     return ctx.t("permanent") if end_ms is None or end_ms < 0 else china_time(end_ms)
+
+
+def info_text(ctx: Context, page: dict[str, Any]) -> str:
+    """A group's info page (Art. 8) as one chat message (`!info`, staff `!lookup <code>`)."""
+
+    def names(items: list[dict[str, Any]]) -> str:
+        return "、".join(str(item.get("user_id")) for item in items) or "—"
+
+    return ctx.t(
+        "info",
+        code=page.get("code"),
+        name=page.get("name") or "—",
+        category=page.get("category_label") or page.get("category"),
+        scale=page.get("scale_tier"),
+        activity=page.get("activity_tier"),
+        members=page.get("member_count"),
+        status=page.get("status"),
+        creators=names(page.get("creators") or []),
+        admins=names(page.get("admins") or []),
+    )

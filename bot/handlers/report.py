@@ -12,12 +12,11 @@ reported. The outcome reaches the reporter in the same direct chat.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bot.commands import Scope, command
 from bot.dispatcher import Context
 from bot.errors import MatrixError, UsageError
-from bot.handlers.common import rest_after, services
+from bot.handlers.common import info_text, rest_after, services
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +71,6 @@ async def report_command(ctx: Context) -> None:
         logger.info("could not hide a report command in %s: %s", ctx.room_id, exc.errcode or exc)
 
 
-def _names(items: list[dict[str, Any]]) -> str:
-    return "、".join(str(item.get("user_id")) for item in items) or "—"
-
-
 @command(
     "info",
     aliases=("群信息",),
@@ -92,20 +87,7 @@ async def info_command(ctx: Context) -> None:
         await ctx.reply(ctx.t("not_governed"))
         return
     page = await ctx.api.group(str(group["code"]))
-    await ctx.reply(
-        ctx.t(
-            "info",
-            code=page.get("code"),
-            name=page.get("name") or "—",
-            category=page.get("category_label") or page.get("category"),
-            scale=page.get("scale_tier"),
-            activity=page.get("activity_tier"),
-            members=page.get("member_count"),
-            status=page.get("status"),
-            creators=_names(page.get("creators") or []),
-            admins=_names(page.get("admins") or []),
-        )
-    )
+    await ctx.reply(info_text(ctx, page))
 
 
 @command(

@@ -16,7 +16,7 @@ from typing import Any
 from bot.commands import Scope, command
 from bot.dispatcher import Context
 from bot.errors import UsageError
-from bot.handlers.common import is_duration, is_group_code, rest_after, until, user_arg
+from bot.handlers.common import info_text, is_duration, is_group_code, rest_after, until, user_arg
 from bot.messages import china_time
 
 DESK = Scope.STAFF | Scope.MODERATION_ROOM
@@ -224,23 +224,7 @@ async def lookup_command(ctx: Context) -> None:
     value = ctx.command.args[0]
     if is_group_code(value):
         page = await ctx.api.group(value)
-        names = "、".join(str(a.get("user_id")) for a in page.get("admins") or []) or "—"
-        creators = "、".join(str(a.get("user_id")) for a in page.get("creators") or []) or "—"
-        await ctx.reply(
-            ctx.t(
-                "info",
-                code=page.get("code"),
-                name=page.get("name") or "—",
-                category=page.get("category_label") or page.get("category"),
-                scale=page.get("scale_tier"),
-                activity=page.get("activity_tier"),
-                members=page.get("member_count"),
-                status=page.get("status"),
-                creators=creators,
-                admins=names,
-            )
-            + f"\n{page.get('room_id')}"
-        )
+        await ctx.reply(info_text(ctx, page) + f"\n{page.get('room_id')}")
         return
     user = user_arg(ctx, value)
     status = await ctx.api.me(as_user=user)
