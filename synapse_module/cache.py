@@ -24,7 +24,13 @@ class InvalidatableCache(Generic[K, V]):
     """LRU of `loader(key)` results, invalidated locally and through replication."""
 
     def __init__(
-        self, name: str, loader: Callable[[K], Awaitable[V]], max_entries: int = 10_000, *, cache_none: bool = True
+        self,
+        name: str,
+        loader: Callable[[K], Awaitable[V]],
+        max_entries: int = 10_000,
+        *,
+        cache_none: bool = True,
+        on_invalidate: Callable[[K], None] | None = None,
     ) -> None:
         # Replication finds the cache by "<module>.<name>" on every process.
         self.__module__ = "synapse_module.cache"
@@ -33,6 +39,9 @@ class InvalidatableCache(Generic[K, V]):
         self._max = max_entries
         # False: "not there yet" is asked again next time instead of being remembered.
         self._cache_none = cache_none
+        # Told of every dropped key, also those dropped through replication: how another
+        # process's change reaches this one (it must not block: it runs in replication's handler).
+        self._on_invalidate = on_invalidate
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._generation = 0
 
@@ -51,7 +60,10 @@ class InvalidatableCache(Generic[K, V]):
     def invalidate(self, keys: tuple[Any, ...]) -> None:
         """Drop one key (called by Synapse's replication with the key tuple)."""
         self._generation += 1
-        self._entries.pop(cast(K, keys[0] if len(keys) == 1 else keys), None)
+        key = cast(K, keys[0] if len(keys) == 1 else keys)
+        self._entries.pop(key, None)
+        if self._on_invalidate is not None:
+            self._on_invalidate(key)
 
     def invalidate_all(self) -> None:
         self._generation += 1
@@ -69,8 +81,9 @@ class ClusterCache(InvalidatableCache[K, V]):
         max_entries: int = 10_000,
         *,
         cache_none: bool = True,
+        on_invalidate: Callable[[K], None] | None = None,
     ) -> None:
-        super().__init__(name, loader, max_entries, cache_none=cache_none)
+        super().__init__(name, loader, max_entries, cache_none=cache_none, on_invalidate=on_invalidate)
         self._api = api
         api.register_cached_function(cast(CachedFunction[Any], self))
 

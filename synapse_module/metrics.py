@@ -13,6 +13,8 @@ registered there once per process at import time.
 - `qunzu_job_runs_total{job,outcome}`, `qunzu_job_last_run_timestamp_seconds{job}`,
   `qunzu_job_items_total{job,item}`: background jobs; `qunzu_purged_identities_total`
   is the purge's progress, counted per batch.
+- `qunzu_admin_guard_armed`: 1 on a process that registered `check_event_allowed`
+  because an admin suspension is in force (admin_guard.py); it stays 1 until restart.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ DECISIONS = Counter("qunzu_decisions", "Decisions of Qunzu's gates: 'allowed' or
 JOB_RUNS = Counter("qunzu_job_runs", "Runs of Qunzu's background jobs", ["job", "outcome"])
 JOB_LAST_RUN = Gauge("qunzu_job_last_run_timestamp_seconds", "When a background job last finished", ["job"])
 JOB_ITEMS = Counter("qunzu_job_items", "Items a background job handled (from its result)", ["job", "item"])
+ADMIN_GUARD_ARMED = Gauge(
+    "qunzu_admin_guard_armed",
+    "1 once this process checks every event it builds for suspended admins (until it restarts)",
+)
 PURGED_IDENTITIES = Counter(
     "qunzu_purged_identities", "Identity records of closed accounts purged after the retention period"
 )

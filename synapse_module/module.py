@@ -8,6 +8,7 @@ from typing import Any
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
+from .admin_guard import AdminGuard
 from .audit import AuditChain
 from .blacklist import Blacklist
 from .callbacks import Callbacks
@@ -61,6 +62,7 @@ class QunzuModule:
         self.realname = RealnameService(self)
         self.blacklist = Blacklist(self)
         self.sanctions = Sanctions(self)
+        self.admin_guard = AdminGuard(self)
         self.facts = FactsSource(self)
         self.groups = Groups(self)
         self.sanctions.on_room_closed.append(self.groups.retire)
@@ -90,9 +92,9 @@ class QunzuModule:
             on_user_deactivation_status_changed=callbacks.on_user_deactivation_status_changed,
             on_profile_update=callbacks.on_profile_update,
         )
-        # Art. 11 暂停管理权限: kicks and bans are membership events, which no spam check sees;
-        # this is the only refusing callback for them (cost measured in docs/sanctions.md).
-        api.register_third_party_rules_callbacks(check_event_allowed=self.sanctions.check_event_allowed_callback)
+        # Art. 11 暂停管理权限: registers check_event_allowed only once an admin is suspended,
+        # since it makes Synapse load the full room state for every event (admin_guard.py).
+        self.admin_guard.start()
         # Art. 13 network log: logins (never refused here), events, profiles, accounts.
         api.register_spam_checker_callbacks(check_login_for_spam=self.netlog.check_login_for_spam)
         api.register_third_party_rules_callbacks(
@@ -203,4 +205,5 @@ class QunzuModule:
             "schema_version": self._schema_version,
             "convention_version": self.config.policy.convention.version,
             "instance": self.api.worker_name or "master",
+            "admin_guard": self.admin_guard.status(),
         }

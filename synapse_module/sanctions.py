@@ -16,25 +16,22 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from synapse.module_api import EventBase
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import PERMANENT, Measure, Reason, SubjectKind, level_of
+from policies import PERMANENT, Measure, SubjectKind, level_of
 from policies.measures import MEASURES_FOR
 from policies.sanctions import default_duration, is_severe, next_measure
 from policies.tiers import level_rules
 
 from .cache import ClusterCache
 from .credit import CreditRow, current
-from .errors import Refusal
 from .jobs import Job, Jobs
 from .notices import Notifier
 from .policy_list import PolicyList
-from .refusals import refusal_error
 from .sanction_texts import measure_label, notice_text, until_text
 from .store.blacklist import BlacklistEntry
 from .store.sanctions import (
@@ -46,7 +43,6 @@ from .store.sanctions import (
     Sanction,
     SanctionSubject,
 )
-from .texts import text
 
 if TYPE_CHECKING:
     from .module import QunzuModule
@@ -57,8 +53,6 @@ DAY_MS = 24 * 3600 * 1000
 # A follow-up claimed by a process that died is taken over after this long.
 FOLLOWUP_LEASE_MS = 5 * 60 * 1000
 FOLLOWUP_BATCH = 50
-# A suspended admin still sets up a room they have just created (its initial state).
-SETUP_GRACE_MS = 60 * 1000
 MAX_EVIDENCE = 50
 LEGAL_BASIS = "《互联网群组信息服务管理规定》第十一条；《中华人民共和国网络安全法》第四十七条"
 
@@ -119,7 +113,8 @@ def _active_end(ends: MeasureEnds, measure: str, now_ms: int) -> int | None:
     return end
 
 
-def _until_detail(end: int | None) -> dict[str, object]:
+def until_detail(end: int | None) -> dict[str, object]:
+    """The `cn.qunzu.detail` of a refusal that lasts until `end` (None or PERMANENT: no end)."""
     permanent = end is None or end == PERMANENT
     return {"until": None if permanent else end, "permanent": permanent}
 
@@ -154,7 +149,13 @@ class Sanctions:
         self._api = module.api
         self._policy = module.config.policy
         self._store = module.store.sanctions
-        self._users: ClusterCache[str, _UserRecord] = ClusterCache(module.api, "qunzu_user_sanctions", self._load_user)
+        self._users: ClusterCache[str, _UserRecord] = ClusterCache(
+            module.api,
+            "qunzu_user_sanctions",
+            self._load_user,
+            # Another process may have suspended an admin: the guard looks (admin_guard.py).
+            on_invalidate=lambda user_id: module.admin_guard.account_changed(user_id),
+        )
         self._rooms: ClusterCache[str, MeasureEnds] = ClusterCache(
             module.api, "qunzu_room_sanctions", self._store.room_ends
         )
@@ -210,58 +211,6 @@ class Sanctions:
             posting_suspended_until_ms=_active_end(ends, Measure.POSTING_SUSPENSION, now),
             warning_until_ms=_active_end(ends, Measure.WARNING, now),
         )
-
-    async def check_event_allowed_callback(
-        self, event: EventBase, state_events: Mapping[Any, EventBase]
-    ) -> tuple[bool, dict[str, Any] | None]:
-        """Synapse's `check_event_allowed` (third-party rules): refuses by raising, never replaces.
-
-        A boundary: a fault is logged and refuses the kick or state change (fail closed,
-        Art. 11), with the module's "try again" text rather than a 500.
-        """
-        try:
-            await self.check_admin_event(event, state_events)
-        except SynapseError:
-            raise
-        except Exception:
-            logger.exception("qunzu: checking an admin action failed; refusing it")
-            raise SynapseError(
-                403,
-                text("unavailable", self._module.config.language),
-                Codes.FORBIDDEN,
-                additional_fields={"cn.qunzu.detail": {"retry": True}},
-            ) from None
-        return True, None
-
-    async def check_admin_event(self, event: EventBase, state_events: Mapping[Any, EventBase]) -> None:
-        """Art. 11 暂停管理权限: a suspended admin's kicks, bans and state changes are refused.
-
-        Only the cheap shape checks run for ordinary events (messages, one's own
-        membership); the cached user state is read for the rest.
-
-        Raises:
-            SynapseError: admin_suspended, with the end of the suspension.
-        """
-        if not event.is_state() or event.type == "m.room.create":
-            return
-        if event.type == "m.room.member" and (
-            event.state_key == event.sender or event.membership not in ("leave", "ban")
-        ):
-            return
-        if not self._api.is_mine(event.sender):
-            return
-        await self._module.ready()
-        if await self._module.facts.is_exempt(event.sender):
-            return
-        state = await self.user_state(event.sender)
-        if not state.admin_suspended:
-            return
-        create = state_events.get(("m.room.create", ""))
-        now = self._module.clock.now_ms()
-        if create is not None and create.sender == event.sender and now - create.origin_server_ts < SETUP_GRACE_MS:
-            return  # the initial state of a room they have just created
-        refusal = Refusal(Reason.ADMIN_SUSPENDED, _until_detail(state.admin_suspended_until_ms))
-        raise refusal_error(refusal, self._module.config)
 
     # -- applying -------------------------------------------------------------------------
 
@@ -346,6 +295,9 @@ class Sanctions:
             },
         )
         outcome = await self._store.apply(policy, sanction, charge, [audit], report)
+        if measure == Measure.ADMIN_SUSPENSION:
+            # Here at once, before the answer; other processes hear of it through the invalidation.
+            self._module.admin_guard.arm(f"the admin rights of {request.subject} are suspended")
         await self._invalidate(sanction, charge.fingerprint if charge else None)
         if measure == Measure.BLACKLIST:
             await self._module.blacklist.add(

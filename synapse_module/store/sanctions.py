@@ -252,6 +252,12 @@ class SanctionStore:
             "qunzu_room_measure_ends", _room_ends_txn, room_id, self._clock.now_ms()
         )
 
+    async def any_active(self, measure: str) -> bool:
+        """Whether any account is under `measure` right now (anywhere on the server)."""
+        return await self._api.run_db_interaction(
+            "qunzu_any_active_measure", _any_active_txn, measure, self._clock.now_ms()
+        )
+
     async def count_prior(self, ladder: str, subject: str, fingerprint: str | None, since_ms: int) -> int:
         return await self._api.run_db_interaction(
             "qunzu_count_prior_sanctions", _count_prior_txn, ladder, subject, fingerprint, since_ms
@@ -590,6 +596,14 @@ def _user_ends_txn(txn: LoggingTransaction, user_id: str, fingerprint: str | Non
         (user_id, fingerprint, *USER_STATE_MEASURES, now_ms),
     )
     return _ends(txn.fetchall())
+
+
+def _any_active_txn(txn: LoggingTransaction, measure: str, now_ms: int) -> bool:
+    txn.execute(
+        f"SELECT 1 FROM qunzu_sanctions WHERE subject_type = 'user' AND measure = ? AND {_ACTIVE} LIMIT 1",
+        (measure, now_ms),
+    )
+    return txn.fetchone() is not None
 
 
 def _room_ends_txn(txn: LoggingTransaction, room_id: str, now_ms: int) -> MeasureEnds:

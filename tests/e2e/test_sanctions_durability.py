@@ -9,7 +9,7 @@ from devtools.homeserver import SynapseProcess, postgres_database
 
 from .conftest import ServerFactory, fresh_localpart, pg_query
 from .matrix import Matrix
-from .sanction_helpers import eventually, sanction, verified
+from .sanction_helpers import eventually, sanction, set_power, verified
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -77,3 +77,65 @@ async def test_postgres_mute_refuses_posting_until_it_ends_by_itself(
     assert rows == [(100, 90)]
     status, verify = await staff.qunzu("GET", "/admin/audit/verify")
     assert verify["ok"] is True, verify
+
+
+async def _guard(account: Matrix) -> dict[str, object]:
+    status, health = await account.qunzu("GET", "/health")
+    assert status == 200, health
+    guard: dict[str, object] = health["admin_guard"]
+    return guard
+
+
+async def test_the_admin_guard_is_armed_by_a_suspension_survives_a_restart_and_stays_off_without_one(
+    make_synapse: ServerFactory, as_user: Callable[..., Matrix]
+) -> None:
+    server = make_synapse.start()
+    staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
+    owner = await verified(as_user, server, "owner")
+    admin = await verified(as_user, server, "adm")
+    targets = [await verified(as_user, server, "target") for _ in range(3)]
+    room = await owner.new_room(name="守卫测试群", preset="public_chat")
+    for person in (admin, *targets):
+        assert (await person.join(room))[0] == 200
+    await set_power(owner, room, {admin.user_id: 50})
+    kick = f"/_matrix/client/v3/rooms/{room}/kick"
+
+    # No suspension anywhere: the costly callback is not registered, kicks need no check.
+    guard = await eventually(lambda: _swept(staff), what="the guard's first look")
+    assert guard["armed"] is False
+    status, reply = await admin.call("POST", kick, {"user_id": targets[0].user_id})
+    assert status == 200, reply
+
+    record = await sanction(staff, "user", admin.user_id, "admin_suspension", duration="1d")
+    guard = await _guard(staff)
+    assert guard["armed"] is True and isinstance(guard["since"], int)
+    status, reply = await admin.call("POST", kick, {"user_id": targets[1].user_id})
+    assert status == 403 and reply["cn.qunzu.reason"] == "admin_suspended", reply
+
+    # A restart forgets the registration; the suspension in the database arms it again at start.
+    server.kill()
+    server.start()
+    await eventually(lambda: _armed(staff), what="the guard to be armed again after the restart")
+    status, reply = await admin.call("POST", kick, {"user_id": targets[1].user_id})
+    assert status == 403 and reply["cn.qunzu.reason"] == "admin_suspended", reply
+
+    status, lifted = await staff.qunzu("DELETE", f"/admin/sanctions/{record['id']}", {"reason": "恢复"})
+    assert status == 200, lifted
+    status, reply = await admin.call("POST", kick, {"user_id": targets[1].user_id})
+    assert status == 200, reply
+    # With no suspension left, the next start leaves the guard off.
+    server.stop()
+    server.start()
+    guard = await eventually(lambda: _swept(staff), what="the guard's first look after the restart")
+    assert guard["armed"] is False
+    status, reply = await admin.call("POST", kick, {"user_id": targets[2].user_id})
+    assert status == 200, reply
+
+
+async def _armed(account: Matrix) -> bool:
+    return (await _guard(account))["armed"] is True
+
+
+async def _swept(account: Matrix) -> dict[str, object] | None:
+    guard = await _guard(account)
+    return guard if guard["swept"] is not None else None

@@ -26,6 +26,7 @@ from synapse_module.migrations import MIGRATIONS
 
 from .conftest import pg_query
 from .matrix import Matrix, Reply
+from .sanction_helpers import set_power
 from .worker_fixtures import (  # noqa: F401  (fixtures, registered under their names)
     cluster_database_fixture,
     cluster_fixture,
@@ -272,6 +273,38 @@ async def test_a_room_suspension_applied_through_a_worker_blocks_posting_through
     )
     assert status == 403, f"worker2 still lets the post through after {elapsed:.2f}s: {reply}"
     assert reply["cn.qunzu.reason"] == "posting_suspended_room"
+
+
+async def test_an_admin_suspension_applied_through_main_refuses_kicks_through_the_workers_within_a_second(
+    cluster: Cluster, on: On
+) -> None:
+    staff = on("main", new_account(cluster, "staff", admin=True))
+    owner = await _verified(cluster, on, "worker1", "owner")
+    admin = await _verified(cluster, on, "worker2", "adm")
+    targets = [await _verified(cluster, on, "worker2", "target") for _ in range(2)]
+    room = await _public_room(owner)
+    for person in (admin, *targets):
+        assert _status(await person.join(room)) == 200
+    await set_power(owner, room, {admin.user_id: 50})
+
+    body = {"subject": {"type": "user", "id": admin.user_id}, "measure": "admin_suspension", "reason": "滥权"}
+    status, sanction = await staff.qunzu("POST", "/admin/sanctions", {**body, "duration": "1d"})
+    assert status == 200, sanction
+
+    # The workers build the kick events; each arms its guard when the invalidation reaches it.
+    kick = f"/_matrix/client/v3/rooms/{quote(room)}/kick"
+    for name, target in zip(("worker1", "worker2"), targets, strict=True):
+        via = on(name, admin.account)
+        (status, reply), elapsed = await poll_until(
+            functools.partial(via.call, "POST", kick, {"user_id": target.user_id}),
+            lambda r: r[0] == 403,
+            within_s=1.0,
+        )
+        assert status == 403 and reply.get("cn.qunzu.reason") == "admin_suspended", (
+            f"{name} let the kick through or refused it otherwise after {elapsed:.2f}s: {reply}"
+        )
+        status, health = await via.qunzu("GET", "/health")
+        assert health["instance"] == name and health["admin_guard"]["armed"] is True, health
 
 
 async def test_fifty_simultaneous_joins_over_three_processes_fill_exactly_the_ten_free_places(

@@ -1,0 +1,166 @@
+"""Art. 11 暂停管理权限: a suspended admin's kicks, bans and state changes are refused.
+
+Kicks and bans are membership events, which no spam check sees; Synapse's
+`check_event_allowed` is the only callback that can refuse them. It has a
+price: once it is registered, Synapse loads the full room state for every
+event the process builds (bench/ANALYSIS.md: a fifth of the reactor's busy
+time in a 2,000-member room). Admin suspensions are rare, so the guard is
+armed on demand: a process registers the callback the first time it learns
+that an admin suspension is in force, never before. It learns
+
+- at start, once its schema is ready (a suspension from before a restart);
+- on the process that applies a suspension, before the API answers;
+- on every other process when the suspended account's cached sanctions are
+  invalidated through replication (within milliseconds);
+- from a sweep every `SWEEP_MS` on every process, in case an invalidation was
+  lost (a replication reconnect drops caches without naming keys).
+
+Synapse cannot unregister a callback: an armed process keeps paying the state
+load after the last suspension ends, until it restarts. `GET /health`
+(`admin_guard`) and the `qunzu_admin_guard_armed` gauge show which processes do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api import EventBase
+from synapse.module_api.errors import Codes, SynapseError
+
+from policies import Measure, Reason
+
+from .errors import Refusal
+from .metrics import ADMIN_GUARD_ARMED
+from .refusals import refusal_error
+from .sanctions import until_detail
+from .texts import text
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+logger = logging.getLogger(__name__)
+
+SWEEP_MS = 60 * 1000
+# A suspended admin still sets up a room they have just created (its initial state).
+SETUP_GRACE_MS = 60 * 1000
+
+
+class AdminGuard:
+    """Refuses a suspended admin's admin actions; registers its callback only when needed."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._api = module.api
+        self.armed_at_ms: int | None = None
+        # When this process last looked for suspensions in the database (None: not yet).
+        self.swept_at_ms: int | None = None
+
+    @property
+    def armed(self) -> bool:
+        """Whether this process checks every event it builds (see the module docstring)."""
+        return self.armed_at_ms is not None
+
+    def start(self) -> None:
+        """Look for suspensions now (once the schema is ready) and every `SWEEP_MS` on every process."""
+        self._api.run_as_background_process("qunzu_admin_guard_start", self.sweep)
+        self._api.looping_background_call(
+            self.sweep, SWEEP_MS, desc="qunzu_admin_guard_sweep", run_on_all_instances=True
+        )
+
+    def arm(self, why: str) -> None:
+        """Register the `check_event_allowed` callback on this process (once)."""
+        if self.armed:
+            return
+        self._api.register_third_party_rules_callbacks(check_event_allowed=self.check_event_allowed)
+        self.armed_at_ms = self._module.clock.now_ms()
+        ADMIN_GUARD_ARMED.set(1)
+        logger.warning(
+            "qunzu: %s; this process now checks every event it builds for suspended admins "
+            "(Synapse loads the room state for each) until it restarts",
+            why,
+        )
+
+    def account_changed(self, user_id: str) -> None:
+        """Called on every process when an account's cached sanctions are dropped."""
+        if not self.armed:
+            self._api.run_as_background_process("qunzu_admin_guard_check", self._check_account, user_id)
+
+    async def _check_account(self, user_id: str) -> None:
+        # A background boundary: a fault is logged and the sweep tries again.
+        try:
+            await self._module.ready()
+            if (await self._module.sanctions.user_state(user_id)).admin_suspended:
+                self.arm(f"the admin rights of {user_id} are suspended")
+        except Exception:
+            logger.exception("qunzu: could not check %s for an admin suspension; the sweep will", user_id)
+
+    async def sweep(self) -> None:
+        """Arm if any admin suspension is in force anywhere on the server."""
+        if self.armed:
+            return
+        try:
+            await self._module.ready()
+            found = await self._module.store.sanctions.any_active(Measure.ADMIN_SUSPENSION)
+            self.swept_at_ms = self._module.clock.now_ms()
+            if found:
+                self.arm("an admin suspension is in force")
+        except Exception:
+            logger.exception("qunzu: looking for admin suspensions failed; trying again in %d s", SWEEP_MS // 1000)
+
+    def status(self) -> dict[str, Any]:
+        """What `GET /health` shows."""
+        return {"armed": self.armed, "since": self.armed_at_ms, "swept": self.swept_at_ms}
+
+    async def check_event_allowed(
+        self, event: EventBase, state_events: Mapping[Any, EventBase]
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Synapse's `check_event_allowed` (third-party rules): refuses by raising, never replaces.
+
+        A boundary: a fault is logged and refuses the admin action (fail closed,
+        Art. 11), with the module's "try again" text rather than a 500.
+        """
+        try:
+            await self.check_admin_event(event, state_events)
+        except SynapseError:
+            raise
+        except Exception:
+            logger.exception("qunzu: checking an admin action failed; refusing it")
+            raise SynapseError(
+                403,
+                text("unavailable", self._module.config.language),
+                Codes.FORBIDDEN,
+                additional_fields={"cn.qunzu.detail": {"retry": True}},
+            ) from None
+        return True, None
+
+    async def check_admin_event(self, event: EventBase, state_events: Mapping[Any, EventBase]) -> None:
+        """Refuse the event if it is an admin action of a suspended admin.
+
+        Only cheap shape checks run for ordinary events (messages, one's own
+        membership); the cached user state is read for the rest.
+
+        Raises:
+            SynapseError: admin_suspended, with the end of the suspension.
+        """
+        if not event.is_state() or event.type == "m.room.create":
+            return
+        if event.type == "m.room.member" and (
+            event.state_key == event.sender or event.membership not in ("leave", "ban")
+        ):
+            return
+        if not self._api.is_mine(event.sender):
+            return
+        await self._module.ready()
+        if await self._module.facts.is_exempt(event.sender):
+            return
+        state = await self._module.sanctions.user_state(event.sender)
+        if not state.admin_suspended:
+            return
+        create = state_events.get(("m.room.create", ""))
+        now = self._module.clock.now_ms()
+        if create is not None and create.sender == event.sender and now - create.origin_server_ts < SETUP_GRACE_MS:
+            return  # the initial state of a room they have just created
+        refusal = Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
+        raise refusal_error(refusal, self._module.config)
