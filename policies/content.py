@@ -74,10 +74,21 @@ _CJK: Final = (
     "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK unified and compatibility ideographs
     "\U00020000-\U0003134f"  # extensions B to G
 )
-_SEPARATORS: Final = re.compile(r"[\W_]+")
-# Both patterns start with a literal space so that `re` jumps from space to space
-# instead of trying every position (about 2x and 4x faster on 1 KB; bench/ANALYSIS.md).
+# Step 4 (separators) in passes that touch only what changes. One ``[\W_]+`` pass
+# replaced every separator run, mostly a lone space by a space: ~20 of ~45 µs per 1 KB
+# of mixed text. Now separators outside ASCII become spaces (few per text; one
+# character per match is faster than ``+`` here), the ASCII byte table turns ASCII
+# separators into spaces, and ``_SPACE_RUNS`` finds only runs of two or more. Every
+# separator becomes a space either way, and runs of spaces become one: the same text.
+# tests/policies/test_content.py compares the result with the one-pass pipeline.
+_NON_ASCII_SEPARATORS: Final = re.compile(r"[^\x00-\x7f\w]")
+_SPACE_RUNS: Final = re.compile(rb"  +")
+# Once separators are single spaces, spaces between two CJK characters go. Both this
+# pattern and the next start with a literal space so that `re` jumps from space to
+# space instead of trying every position (about 2x and 4x faster on 1 KB;
+# bench/ANALYSIS.md). Text without a CJK character skips the pass.
 _CJK_GAP: Final = re.compile(rf" (?<=[{_CJK}] )(?=[{_CJK}])")
+_ANY_CJK: Final = re.compile(f"[{_CJK}]")
 # Three or more single letters or digits in a row, each standing alone: s e x, s.e.x.
 # The match starts after the first letter; closing up its spaces joins the run.
 _SPACED_LETTERS: Final = re.compile(r" (?<=\b[a-z0-9] )[a-z0-9](?: [a-z0-9]\b)+")
@@ -89,13 +100,10 @@ _WORD_CHAR: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 # letters map to the letter, so ``s3x`` and ``sex`` meet; ``l`` and ``1`` both
 # become ``i`` because ``1`` stands for either. Both sides are mapped, so a
 # term with digits still matches itself. ASCII look-alikes are applied to the
-# UTF-8 bytes (``bytes.translate`` is far cheaper than ``str.translate``, and
-# ASCII bytes never occur inside a multi-byte character); ``@`` and ``$`` go
-# before separators are collapsed, as they are punctuation.
+# UTF-8 bytes by the byte table of ``_ascii_tables`` (``bytes.translate`` is far
+# cheaper than ``str.translate``, and ASCII bytes never occur inside a multi-byte
+# character); ``@`` and ``$`` become letters there instead of separators.
 _ASCII_LOOKALIKES: Final = {"0": "o", "1": "i", "l": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
-_ASCII_BYTES: Final = bytes.maketrans(
-    "".join(_ASCII_LOOKALIKES).encode("ascii"), "".join(_ASCII_LOOKALIKES.values()).encode("ascii")
-)
 _SYMBOL_LOOKALIKES: Final = (("@", "a"), ("$", "s"))
 _OTHER_LOOKALIKES: Final = {
     # Latin letters outside ASCII that NFKD does not reduce
@@ -158,8 +166,13 @@ _KEEP_CONTROLS: Final = frozenset("\t\n\r")
 
 
 @functools.cache
-def _char_table() -> tuple[dict[int, str | None], re.Pattern[str]]:
-    """The character table of step 3 and a pattern finding its characters, built once."""
+def _char_table() -> tuple[dict[int, str | None], re.Pattern[str], re.Pattern[str]]:
+    """The character table of step 3 and two patterns finding work for steps 2 and 3, built once.
+
+    The first pattern finds the table's characters in the BMP; the second also
+    finds non-ASCII characters that case folding changes, and any character
+    beyond the BMP (see ``_fold_and_translate``).
+    """
     table: dict[int, str | None] = {}
     # Traditional to simplified, character by character. One OpenCC call over
     # all ideographs, one per line, keeps phrase rules from joining them.
@@ -179,9 +192,16 @@ def _char_table() -> tuple[dict[int, str | None], re.Pattern[str]]:
             table[code] = None
     # Most text has none of these characters: finding that out with one scan is
     # cheaper than translating every character. Only a class of BMP characters
-    # compiles to a bitmap; characters beyond it (emoji, tags) are few per text
-    # and looked up one by one.
-    return table, re.compile(f"[{_ranges(sorted(code for code in table if code <= 0xFFFF))}]")
+    # compiles to a bitmap (a class with the table's many ranges beyond it would be
+    # tested range by range for every character), so beyond the BMP the second
+    # pattern matches every character, and those are looked up one by one.
+    in_table = {code for code in table if code <= 0xFFFF}
+    folding = {code for code in range(0x80, 0x10000) if chr(code).casefold() != chr(code)}
+    return (
+        table,
+        re.compile(f"[{_ranges(sorted(in_table))}]"),
+        re.compile(f"[{_ranges(sorted(in_table | folding))}\U00010000-\U0010ffff]"),
+    )
 
 
 def _ranges(codes: list[int]) -> str:
@@ -230,22 +250,44 @@ def _skeleton(text: str) -> str:
     """
     if text.isascii():
         # The same steps for plain ASCII, done by one byte table (a tested equivalence).
-        text = " ".join(text.encode("ascii").translate(_ASCII_SKELETON, _ASCII_CONTROLS).decode("ascii").split())
+        text = _collapse_spaces(text.encode("ascii").translate(_ASCII_SKELETON, _ASCII_CONTROLS)).decode("latin-1")
     else:
-        text = unicodedata.normalize("NFKD", text).casefold()
-        for symbol, letter in _SYMBOL_LOOKALIKES:
-            if symbol in text:
-                text = text.replace(symbol, letter)
-        table, in_table_bmp = _char_table()
-        if in_table_bmp.search(text) or any(ord(char) in table for char in _BEYOND_BMP.findall(text)):
-            text = text.translate(table)
-        text = _SEPARATORS.sub(" ", text)
-        text = _CJK_GAP.sub("", text)
-        text = text.strip().encode("utf-8").translate(_ASCII_BYTES).decode("latin-1")
+        text = _fold_and_translate(unicodedata.normalize("NFKD", text))
+        has_cjk = _ANY_CJK.search(text) is not None
+        text = _NON_ASCII_SEPARATORS.sub(" ", text)
+        # What is left to map is ASCII, so the ASCII byte table does it: capitals,
+        # separators (``@`` and ``$`` become letters first), look-alikes. The
+        # controls it would turn into spaces are gone (they are in the char table).
+        data = _collapse_spaces(text.encode("utf-8").translate(_ASCII_SKELETON))
+        if has_cjk:
+            data = _CJK_GAP.sub("", data.decode("utf-8")).encode("utf-8")
+        text = data.decode("latin-1")
     # A run of three or more standing-alone letters has a middle one with a space
     # on each side: a cheap test before the costlier pattern.
     if _LONE_LETTER.search(text):
         text = _SPACED_LETTERS.sub(_close_up, text)
+    return text
+
+
+def _collapse_spaces(data: bytes) -> bytes:
+    """Runs of spaces become one space, none at either end."""
+    return _SPACE_RUNS.sub(b" ", data).strip(b" ")
+
+
+def _fold_and_translate(text: str) -> str:
+    """Steps 2 and 3, case folding and the char table, skipped when they change nothing.
+
+    Capital ASCII letters are left to the byte table, which makes them small: until
+    then, nothing (the table, separators, CJK gaps) treats a capital letter
+    differently from its small one.
+    """
+    table, in_table_bmp, may_change = _char_table()
+    # One scan settles the common case: nothing to fold or translate, nothing beyond the BMP.
+    if not may_change.search(text):
+        return text
+    text = text.casefold()
+    if in_table_bmp.search(text) or any(ord(char) in table for char in _BEYOND_BMP.findall(text)):
+        text = text.translate(table)
     return text
 
 
