@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
+import secrets
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import psycopg2
+import yaml
 
+from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, Account
 from policies.content import Matcher, TermList
 
-from .harness import API, PG_DSN, Population, Server, alternate, summary
+from .harness import API, PG_DSN, BenchError, Population, Server, alternate, bounded, summary
 
 FILLER = "今天的会议改到下午三点，请大家准时参加。The build is green again, thanks for the quick fix! "
 
@@ -359,6 +367,236 @@ async def retention_purge(bench: Bench, scenario: Scenario) -> Result:
     )
 
 
+# -- 6. report → ticket in the moderation room -------------------------------------------
+
+BOT_USER = f"@{SERVICE_LOCALPART}:{SERVER_NAME}"
+REPO = Path(__file__).resolve().parent.parent
+# Small filters: the staff member and the bot's invite check read only what they need.
+_NOTHING: dict[str, Any] = {"types": []}
+_INVITES_ONLY = {"presence": _NOTHING, "account_data": _NOTHING, "room": {"timeline": {"limit": 1}, "state": _NOTHING}}
+
+
+def _desk_filter(room_id: str) -> str:
+    room = {"rooms": [room_id], "timeline": {"limit": 200}, "state": {"lazy_load_members": True}}
+    return json.dumps({"presence": _NOTHING, "account_data": _NOTHING, "room": {**room, "ephemeral": _NOTHING}})
+
+
+async def _bot_token(server: Server) -> str:
+    """A fresh access token of the service account (setup registered it with a password it did not keep)."""
+    assert server.admin is not None
+    path = f"/_synapse/admin/v1/users/{quote(BOT_USER)}/login"
+    return str((await server.ok("POST", path, server.admin.access_token, {}))["access_token"])
+
+
+async def _decline_invites(server: Server, token: str) -> None:
+    """The module invited the bot into every bench room; a first start would join them all (2,000 members)."""
+    reply = await server.ok("GET", f"/_matrix/client/v3/sync?filter={quote(json.dumps(_INVITES_ONLY))}", token)
+    for room_id in (reply.get("rooms") or {}).get("invite") or {}:
+        await server.ok("POST", f"/_matrix/client/v3/rooms/{quote(room_id)}/leave", token, {})
+
+
+def _start_bot(directory: Path, server: Server, token: str, moderation_room: str) -> subprocess.Popen[bytes]:
+    """`python -m bot` with a rendered bot.yaml, as `make run` starts it; the desk at its default interval."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {
+        "homeserver": server.base_url,
+        "user_id": BOT_USER,
+        "access_token": token,
+        "state_db": str(directory / "state.sqlite"),
+        "moderation_room": moderation_room,
+        "language": "zh-CN",
+    }
+    path = directory / "bot.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    path.chmod(0o600)
+    with (directory / "bot.log").open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "bot", "-c", str(path)], stdout=log, stderr=log, cwd=REPO)
+
+
+def _stop_bot(bot: subprocess.Popen[bytes]) -> None:
+    if bot.poll() is None:
+        bot.send_signal(signal.SIGTERM)
+        try:
+            bot.wait(15)
+        except subprocess.TimeoutExpired:
+            bot.kill()
+            bot.wait()
+
+
+async def _until_joined(server: Server, bot: subprocess.Popen[bytes], token: str, room_id: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if bot.poll() is not None:
+            tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-2000:]
+            raise BenchError(f"the bot exited ({bot.returncode}):\n{tail}")
+        status, reply = await server.call("GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/joined_members", token)
+        if status == 200 and BOT_USER in (reply.get("joined") or {}):
+            return
+        await asyncio.sleep(0.25)
+    raise BenchError(f"the bot did not join {room_id} within 60s (log: {log})")
+
+
+async def _until_answering(server: Server, account: Account, room_id: str) -> None:
+    """Until the bot answers a command in the room: what it sees in the sync that joins it is history
+    and never answered, so a report sent right after its join could be lost to the measurement."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        probe = await _post(server, account, room_id, "!rules")
+        asked = time.monotonic()
+        while time.monotonic() - asked < 5:
+            path = f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=50"
+            for event in (await server.ok("GET", path, account.access_token)).get("chunk") or []:
+                relates = (event.get("content") or {}).get("m.relates_to") or {}
+                if event.get("sender") == BOT_USER and (relates.get("m.in_reply_to") or {}).get("event_id") == probe:
+                    return
+            await asyncio.sleep(0.25)
+    raise BenchError(f"the bot did not answer in {room_id} within 60s")
+
+
+@dataclass
+class _DeskWatch:
+    """The staff member's /sync of the moderation room: when each reported event's ticket was first seen."""
+
+    server: Server
+    token: str
+    room_id: str
+    expected: int
+    wanted: set[str] = field(default_factory=set)
+    seen_at: dict[str, float] = field(default_factory=dict)
+    since: str | None = None
+    all_seen: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def sync(self, timeout_ms: int) -> None:
+        path = f"/_matrix/client/v3/sync?filter={quote(_desk_filter(self.room_id))}&timeout={timeout_ms}"
+        if self.since is not None:
+            path += f"&since={quote(self.since)}"
+        reply = await self.server.ok("GET", path, self.token, wait_s=timeout_ms / 1000 + 60)
+        at = time.perf_counter()
+        self.since = str(reply["next_batch"])
+        room = ((reply.get("rooms") or {}).get("join") or {}).get(self.room_id) or {}
+        for event in (room.get("timeline") or {}).get("events") or []:
+            body = str((event.get("content") or {}).get("body", ""))
+            if event.get("sender") != BOT_USER or "新工单" not in body:
+                continue
+            for event_id in [e for e in self.wanted if e in body]:
+                self.seen_at.setdefault(event_id, at)
+        if len(self.seen_at) >= self.expected:
+            self.all_seen.set()
+
+    async def run(self) -> None:
+        while True:
+            await self.sync(10_000)
+
+
+async def report_to_desk(bench: Bench, scenario: Scenario) -> Result:
+    """Reports at a steady rate, alternating `!report` and the client report API, until staff see each ticket.
+
+    Each report names a message of its own (a report of an event with an open ticket joins it,
+    and a joined report is not a new ticket). Latency runs from the report request's return to
+    the staff member's /sync delivering the desk's announcement that names the message.
+    """
+    params = scenario.params
+    server = next(s for s in bench.servers if s.qunzu)
+    assert server.admin is not None
+    total = params["per_minute"] * params["seconds"] // 60
+    accounts = [server.users[i] for i in bench.take_extra(2 * params["reporters"] + 1)]
+    speaker, command_reporters, button_reporters = accounts[0], accounts[1::2], accounts[2::2]
+
+    staff = await server.register("bench_desk_staff", admin=True)  # server admins are staff
+    moderation_room, _ = await server.create_room(staff, preset="private_chat", name="bench moderation")
+    room_id, _ = await server.create_room(server.admin, preset="public_chat", name="bench reports")
+    await bounded(server.join(account, room_id) for account in accounts)
+    target_ids = [await _post(server, speaker, room_id, f"bench message {index}") for index in range(total)]
+
+    token = await _bot_token(server)
+    await _decline_invites(server, token)
+    directory = server.process.config_path.parent / "bench-bot"
+    bot = _start_bot(directory, server, token, moderation_room)
+    watch = _DeskWatch(server, staff.access_token, moderation_room, total)
+    watching: asyncio.Task[None] | None = None
+    try:
+        # The module invited the bot into both rooms when they were created; a first start joins them.
+        await _until_joined(server, bot, staff.access_token, moderation_room, directory / "bot.log")
+        await _until_answering(server, speaker, room_id)
+        await watch.sync(0)
+        watching = asyncio.create_task(watch.run())
+        bench.log(f"report_to_desk: bot up; {total} reports over {params['seconds']}s")
+        sent_at: dict[str, tuple[str, float]] = {}
+
+        async def report(index: int) -> None:
+            event_id = target_ids[index]
+            watch.wanted.add(event_id)
+            if index % 2 == 0:
+                reporter = command_reporters[(index // 2) % len(command_reporters)]
+                path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/{secrets.token_hex(8)}"
+                body = {
+                    "msgtype": "m.text",
+                    "body": "!report fraud 基准测试",
+                    "m.relates_to": {"m.in_reply_to": {"event_id": event_id}},
+                }
+                await server.ok("PUT", path, reporter.access_token, body)
+                sent_at[event_id] = ("command", time.perf_counter())
+            else:
+                reporter = button_reporters[(index // 2) % len(button_reporters)]
+                path = f"/_matrix/client/v3/rooms/{quote(room_id)}/report/{quote(event_id)}"
+                await server.ok("POST", path, reporter.access_token, {"reason": "诈骗 基准测试"})
+                sent_at[event_id] = ("button", time.perf_counter())
+
+        # Open loop: each report starts at its time, whatever the previous ones are doing.
+        interval = 60 / params["per_minute"]
+        start = time.perf_counter()
+        jobs = []
+        for index in range(total):
+            await asyncio.sleep(max(0.0, start + index * interval - time.perf_counter()))
+            jobs.append(asyncio.create_task(report(index)))
+        await asyncio.gather(*jobs)
+        seen = asyncio.create_task(watch.all_seen.wait())
+        await asyncio.wait({seen, watching}, timeout=params["drain_seconds"], return_when=asyncio.FIRST_COMPLETED)
+        seen.cancel()
+        if watching.done():
+            watching.result()  # raises what stopped the staff member's sync
+    finally:
+        if watching is not None:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+        await asyncio.to_thread(_stop_bot, bot)
+
+    latencies: dict[str, list[float]] = {"command": [], "button": []}
+    for event_id, (way, at) in sent_at.items():
+        if event_id in watch.seen_at:
+            latencies[way].append((watch.seen_at[event_id] - at) * 1000)
+    missing = {way: sum(1 for w, _ in sent_at.values() if w == way) - len(values) for way, values in latencies.items()}
+    if not latencies["command"] or not latencies["button"]:
+        raise BenchError(f"report_to_desk: no ticket reached the moderation room (missing {missing}; see {directory})")
+    stats = {way: summary(values) for way, values in latencies.items()}
+    command, button = stats["command"], stats["button"]
+    return Result(
+        scenario.key,
+        scenario.title,
+        "ms (p50, !report)",
+        None,
+        command["p50"],
+        scenario.target,
+        None,
+        1,
+        f"`!report` p50 {command['p50']:,.0f} / p95 {command['p95']:,.0f} ms; "
+        f"report button p50 {button['p50']:,.0f} / p95 {button['p95']:,.0f} ms",
+        f"{total} reports at {params['per_minute']}/min for {params['seconds']}s, alternating `!report` (the bot "
+        f"files it and nudges its desk) and the client report API (the module's import, every 5 s, then the "
+        f"desk's poll, default 5 s); from the request's return to the staff member's /sync showing the ticket; "
+        f"n = {command['n']} / {button['n']}, max {command['max']:,.0f} / {button['max']:,.0f} ms, "
+        f"not seen within {params['drain_seconds']}s: {missing['command']} / {missing['button']} "
+        "(Qunzu server only: vanilla has no bot)",
+        raw={"latencies": latencies, "stats": stats, "missing": missing, **params},
+    )
+
+
+async def _post(server: Server, account: Account, room_id: str, text: str) -> str:
+    """Send one message; returns its event id."""
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/{secrets.token_hex(8)}"
+    return str((await server.ok("PUT", path, account.access_token, {"msgtype": "m.text", "body": text}))["event_id"])
+
+
 # -- the list ----------------------------------------------------------------------------
 
 LARGE_ROOM = 2000
@@ -430,5 +668,13 @@ def scenarios(quick: bool) -> list[Scenario]:
             retention_purge,
             {"rows": 20_000 if quick else 1_000_000, "room": "medium", "idle_seconds": 5 if quick else 10},
             "time; worst concurrent send",
+        ),
+        Scenario(
+            "report_to_desk",
+            "6. Bot: report → ticket in the moderation room, 50 reports/min",
+            report_to_desk,
+            # 10 reporters per way in: the module allows 20 reports per reporter an hour.
+            {"per_minute": 50, "seconds": 30 if quick else 120, "reporters": 3 if quick else 10, "drain_seconds": 60},
+            "p50/p95 per way in",
         ),
     ]

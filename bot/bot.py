@@ -212,6 +212,8 @@ class Bot:
             clock=self._clock,
         )
         await desk.start()
+        # !report files through the module; the desk then looks at once instead of at its next poll.
+        services.on_ticket_filed = desk.nudge
         return desk
 
     async def _moderation_room(self, client: BotClient) -> str | None:

@@ -16,6 +16,15 @@ re-armed from that table at every start; a reminder due while the bot was down
 fires at start (no misfire limit). APScheduler's SQLAlchemy job store would add
 SQLAlchemy for a handful of rows, so the table lives in the bot's aiosqlite
 state instead. Reminders for a ticket closed meanwhile are dropped when due.
+
+How fast a ticket reaches staff: a poll reads only the open tickets created
+since the newest one it has seen (``FRESH_OVERLAP_MS`` before it), so a short
+interval stays cheap however many tickets are open; every ``FULL_RESCAN_S`` it
+reads every open ticket once more (a deadline moved by a more urgent duplicate
+needs new reminders). When the bot files a report itself (``!report``) the
+handler calls :meth:`Desk.nudge` and the ticket is announced at once instead of
+at the next poll; nudges that arrive while a look is running coalesce into one
+more look after it.
 """
 
 from __future__ import annotations
@@ -40,6 +49,18 @@ from bot.state import BotState, ScheduledItem
 logger = logging.getLogger(__name__)
 
 DAY_MS: Final = 24 * 3600 * 1000
+#: The fresh-ticket read starts this long before the newest ticket seen: a ticket's creation time is
+#: taken before its transaction commits, so one created a moment earlier may become visible after a
+#: newer one (Synapse retries a transaction that hit a serialization failure). Announcing is
+#: idempotent, so the overlap costs only a re-read of a few tickets; the full rescan catches anything
+#: later still.
+FRESH_OVERLAP_MS: Final = 10_000
+#: How often a poll reads every open ticket instead of the fresh ones. A more urgent duplicate moves
+#: a ticket's deadline without making it new; a minute is far inside the shortest deadline (1 h) and
+#: its quarter-window reminder, and keeps the module's per-ticket work off most polls.
+FULL_RESCAN_S: Final = 60.0
+#: Most open tickets one read returns (the module's listing is newest first).
+TICKETS_LIMIT: Final = "500"
 _LAST_DIGEST: Final = "desk.last_digest_day"
 _SANCTIONS_PRIMED: Final = "desk.sanctions_primed"
 
@@ -83,6 +104,11 @@ class Desk:
         self._clock = clock
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
+        #: Creation time (module clock) of the newest open ticket read; None: read them all.
+        self._newest_ms: int | None = None
+        self._full_due_ms = 0
+        self._nudged = False
+        self._nudge_task: asyncio.Task[None] | None = None
 
     def _t(self, key: str, **values: object) -> str:
         return t(key, self._language, **values)
@@ -116,10 +142,34 @@ class Desk:
         logger.info("moderation desk started for %s", self.room_id)
 
     async def stop(self) -> None:
-        """Stop the scheduler (persisted reminders stay for the next start)."""
+        """Stop the scheduler and a running nudge (persisted reminders stay for the next start)."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        task, self._nudge_task = self._nudge_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+
+    def nudge(self) -> None:
+        """A ticket was just filed: look for new tickets now rather than at the next poll.
+
+        Never blocks the caller and never raises. Nudges that arrive while a look is
+        running coalesce into one more look after it (that look sees every ticket filed
+        meanwhile), so a burst of reports costs two reads, not one per report. Does
+        nothing before :meth:`start` or after :meth:`stop`.
+        """
+        if self._scheduler is None:
+            return
+        self._nudged = True
+        if self._nudge_task is None or self._nudge_task.done():
+            self._nudge_task = asyncio.create_task(self._serve_nudges(), name="desk-nudge")
+
+    async def _serve_nudges(self) -> None:
+        look = self._guarded(self.fresh_tickets)
+        while self._nudged:
+            self._nudged = False
+            await look()  # guarded: a failing look is logged and the next nudge tries again
 
     def _guarded(self, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
@@ -156,8 +206,10 @@ class Desk:
 
     async def poll(self) -> None:
         """Announce what is new at the module; schedule reminders; catch up a missed digest."""
-        for ticket in await self._api.tickets(open="true", limit="500"):
-            await self._ticket(ticket)
+        if now_ms(self._clock) >= self._full_due_ms:
+            await self._all_tickets()
+        else:
+            await self.fresh_tickets()
         for pending in await self._api.realname_pending():
             user = str(pending.get("user_id"))
             if await self._state.claim_announcement("realname", f"{user}:{pending.get('submitted_at')}"):
@@ -171,6 +223,26 @@ class Desk:
                 )
         await self._sanctions()
         await self._digest_catch_up()
+
+    async def fresh_tickets(self) -> None:
+        """Announce the open tickets created since the newest one read (all of them the first time)."""
+        if self._newest_ms is None:
+            await self._all_tickets()
+            return
+        since = str(self._newest_ms - FRESH_OVERLAP_MS)
+        await self._tickets(await self._api.tickets(open="true", since=since, limit=TICKETS_LIMIT))
+
+    async def _all_tickets(self) -> None:
+        await self._tickets(await self._api.tickets(open="true", limit=TICKETS_LIMIT))
+        self._full_due_ms = now_ms(self._clock) + int(FULL_RESCAN_S * 1000)
+
+    async def _tickets(self, tickets: list[dict[str, Any]]) -> None:
+        for ticket in tickets:
+            await self._ticket(ticket)
+        # Moved only once the whole read was handled: after a failure the next look reads it again.
+        newest = max((int(ticket.get("created_ts", 0)) for ticket in tickets), default=None)
+        if newest is not None and (self._newest_ms is None or newest > self._newest_ms):
+            self._newest_ms = newest
 
     async def _sanctions(self) -> None:
         recent = await self._api.sanctions(limit="50")

@@ -54,13 +54,20 @@ class Services:
         api: The module's HTTP API.
         send: Post a message into a room (queued in the outbox when the homeserver is down).
         moderation_room_id: The staff room, if configured and joined.
+        on_ticket_filed: Called when the bot filed a report (the desk's nudge); None without a desk.
     """
 
     client: RoomClient
     api: QunzuApi
     send: Callable[[str, str], Awaitable[None]]
     moderation_room_id: str | None = None
+    on_ticket_filed: Callable[[], None] | None = None
     _staff: dict[str, tuple[float, bool]] = field(default_factory=dict)
+
+    def ticket_filed(self) -> None:
+        """The bot just filed a report: the moderation desk announces it now, not at its next poll."""
+        if self.on_ticket_filed is not None:
+            self.on_ticket_filed()
 
     async def room_role(self, room_id: str, user_id: str) -> str:
         """``creator``, ``admin`` or ``member`` from the room's state ("member" when unreadable)."""

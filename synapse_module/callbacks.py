@@ -24,6 +24,7 @@ from policies import Decision, Reason, decisions
 from .content import MediaFile, strip_encryption
 from .errors import Refusal
 from .metrics import record_decision
+from .parallel import both
 from .refusals import refusal_error, refusal_fields
 from .texts import text
 
@@ -132,12 +133,19 @@ class Callbacks:
     @boundary(fail_closed=False)
     async def user_may_join_room(self, user_id: str, room_id: str, is_invited: bool) -> SpamResult:
         await self._module.ready()
-        user = await self._module.facts.user(user_id)
+        if user_id == self._module.config.service_account:
+            return NOT_SPAM  # the bot joins every room it is invited to
+        module = self._module
+        # A joiner is often new to this process: their facts and the room's counts are
+        # independent reads, so they are read at once (the join waits for the slower one).
+        (user, room), counts = await both(
+            lambda: both(lambda: module.facts.user(user_id), lambda: module.facts.room(room_id)),
+            lambda: module.groups.join_counts(room_id, user_id),
+        )
         if user.exempt:
             return NOT_SPAM
-        room = await self._module.facts.room(room_id)
-        # Counted and held in one guarded transaction: exact under concurrent joins (Art. 8).
-        decision = await self._module.groups.decide_join(user, room, is_invited)
+        # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
+        decision = await module.groups.decide_join(user, room, is_invited, counts)
         return self._answer(decision, local=True)
 
     @boundary(fail_closed=True)

@@ -255,8 +255,21 @@ class Groups:
 
     # -- joins -----------------------------------------------------------------------
 
-    async def decide_join(self, user: UserFacts, room: RoomFacts, is_invited: bool) -> Decision:
-        """`may_join` with exact counts, read and held in one guarded transaction."""
+    async def join_counts(self, room_id: str, user_id: str) -> tuple[int, int]:
+        """(members joined to the room, rooms the user is in) now: one read, nothing held."""
+        return await self._store.room_counts(room_id, user_id, self.service_account)
+
+    async def decide_join(
+        self, user: UserFacts, room: RoomFacts, is_invited: bool, counts: tuple[int, int] | None = None
+    ) -> Decision:
+        """`may_join`, exact under concurrent joins (Art. 8).
+
+        Args:
+            user: The joiner's facts.
+            room: The room's facts.
+            is_invited: Whether the joiner holds an invite.
+            counts: `join_counts` read just before, if the caller already has them.
+        """
         policy = self._policy
         now = self._module.clock.now_ms()
 
@@ -274,7 +287,7 @@ class Groups:
         # Far from every cap, one read decides: Synapse admits one join per room at a time
         # on each process, so fewer than FAST_MARGIN joins can be in flight at once. Near a
         # cap, the guarded transaction counts and holds places exactly.
-        members, rooms_joined = await self._store.room_counts(room.room_id, user.user_id, self.service_account)
+        members, rooms_joined = counts if counts is not None else await self.join_counts(room.room_id, user.user_id)
         level_cap = level_rules(self._module.facts.level_of(user), policy).rooms_joined
         room_cap = decisions.member_cap(room, policy)
         if members + FAST_MARGIN < room_cap and rooms_joined + FAST_MARGIN < level_cap:
@@ -306,7 +319,11 @@ class Groups:
 
         Runs on the background-task instance, a second behind; every step is
         idempotent, and `refresh_tiers` repairs what a crash may leave behind.
+        Membership changes are settled once per batch: one write releases every
+        held place, and each room is counted once however many people came and went.
         """
+        released: list[tuple[str, str]] = []
+        recount: dict[str, None] = {}  # rooms whose membership changed, in order of first change
         for event in events:
             if not event.is_state():
                 continue
@@ -318,33 +335,48 @@ class Groups:
                 elif event.type == "m.room.tombstone":
                     await self._carry_over_upgrade(event)
                 elif event.type == "m.room.member":
-                    await self._membership_changed(event)
+                    await self._membership_changed(event, released, recount)
             except Exception:
                 # Per event: one room's trouble must not hold up the others.
                 logger.exception("qunzu: updating the group registry after an event failed")
+        try:
+            if released:
+                await self._store.release(released)
+        except Exception:
+            # A place left held expires by itself (PENDING_MS); the count stays exact meanwhile.
+            logger.exception("qunzu: releasing %d held places failed", len(released))
+        for room_id in recount:
+            try:
+                await self._refresh_scale_tier(room_id)
+            except Exception:
+                logger.exception("qunzu: updating the scale tier of %s failed", room_id)
 
-    async def _membership_changed(self, event: StreamEvent) -> None:
+    async def _membership_changed(
+        self, event: StreamEvent, released: list[tuple[str, str]], recount: dict[str, None]
+    ) -> None:
         service = self.service_account
         if event.state_key is not None and event.membership in ("join", "leave", "ban"):
-            await self._store.release(event.room_id, event.state_key)
+            released.append((event.room_id, event.state_key))
         if event.state_key == service and event.membership == "invite":
             # Join the service account at once: the room is governed even while the bot is down.
             await self._api.update_room_membership(service, service, event.room_id, "join")
             return
-        if event.state_key == service:
-            return
-        record = await self.record.get(event.room_id)
+        if event.state_key != service:
+            recount[event.room_id] = None
+
+    async def _refresh_scale_tier(self, room_id: str) -> None:
+        record = await self.record.get(room_id)
         if record is None or record.retired:
             return
-        members = await self._store.member_count(event.room_id, service)
+        members = await self._store.member_count(room_id, self.service_account)
         tier = scale_tier_of(members, self._policy)
         if tier != record.scale_tier:
             await self._store.update(record.code, scale_tier=tier)
-            await self.record.invalidate_everywhere(event.room_id)
+            await self.record.invalidate_everywhere(room_id)
             updated = dataclasses.replace(record, scale_tier=tier)
             await self.send_group_state(updated)
             if decisions.needs_join_approval(self._facts_of(updated, members, "public"), self._policy):
-                await self._ensure_knock(event.room_id)
+                await self._ensure_knock(room_id)
 
     async def _ensure_knock(self, room_id: str) -> None:
         state = await self._api.get_room_state(room_id, [("m.room.join_rules", "")])
@@ -513,6 +545,11 @@ class Groups:
             for room_id, creator in rooms:
                 # A room created with Qunzu but not linked yet carries its group event: link it.
                 if await self.record.get(room_id) is not None:
+                    continue
+                # A creation under way by the same person may be this very room, its state not
+                # written yet: a code of its own would leave the reserved one counting against
+                # the owner's cap. It links itself in a moment; a later run finds what does not.
+                if creator and await self._store.creating(creator, self._module.clock.now_ms() - PENDING_MS):
                     continue
                 group = NewGroup(
                     codes=tuple(new_code() for _ in range(_CODE_CANDIDATES)),

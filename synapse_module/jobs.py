@@ -21,8 +21,11 @@ logger = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
 PURGE_BATCH = 500
-# How often the background instance looks for due jobs (one indexed query per job).
+# How often the background instance looks for due jobs (one indexed query per due job).
 TICK_MS = 5_000
+# An idle run (it succeeded and did nothing) is written to the audit log at most this often:
+# jobs due every tick or minute would otherwise add thousands of empty rows a day to the chain.
+IDLE_RECORD_EVERY_MS = 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class Jobs:
         self._module = module
         self.by_name: dict[str, Job] = {}
         self._running: set[str] = set()
+        # When each job last finished on this process: idle runs are not all in the audit log.
+        self._finished_at: dict[str, int] = {}
         self.add(Job("purge_deactivated_identities", 6 * 3600 * 1000, self._purge_deactivated_identities))
         # Art. 13: records kept `retention.days`, then purged in batches (synapse_module/retention.py).
         self.add(Job(retention.JOB_NAME, retention.EVERY_MS, retention.Retention(module).run))
@@ -51,9 +56,11 @@ class Jobs:
     def schedule(self) -> None:
         """Start the scheduler tick; Synapse runs it only on the background-task instance.
 
-        The tick runs each job whose last recorded run (in the audit log, shared by
-        every process) is older than its interval: a restart neither skips nor repeats
-        a run, and a fresh installation runs every job once right after start.
+        The tick runs each job whose last run is older than its interval, known from
+        this process's memory and from the last recorded run in the audit log (shared
+        by every process): a restart neither skips nor repeats a run, and a fresh
+        installation runs every job once right after start. Runs that did something
+        or failed are always recorded; idle ones hourly (`IDLE_RECORD_EVERY_MS`).
         """
         self._module.api.looping_background_call(self._tick, TICK_MS, desc="qunzu_jobs_tick")
 
@@ -65,12 +72,15 @@ class Jobs:
             # Synapse starts a tick even while the previous one is still running.
             if job.name in self._running:
                 continue
+            finished = self._finished_at.get(job.name)
+            if finished is not None and finished + job.every_ms > now:
+                continue
             last = await self._module.api.run_db_interaction("qunzu_last_job_run", last_job_run_txn, job.name)
             if last is not None and last.ts + job.every_ms > now:
                 continue
             self._running.add(job.name)
             try:
-                await self._guarded(job)
+                await self._guarded(job, None if last is None else last.ts)
             finally:
                 self._running.discard(job.name)
 
@@ -78,19 +88,25 @@ class Jobs:
         job = self.by_name.get(name)
         return None if job is None else await job.run()
 
-    async def _guarded(self, job: Job) -> None:
+    async def _guarded(self, job: Job, recorded_ms: int | None) -> None:
         # A scheduler boundary: one failing run must not stop the loop.
         instance = self._module.api.worker_name or "master"
         try:
             await self._module.ready()
             result = await job.run()
-            logger.info("qunzu: job %s done: %s", job.name, result)
             ok = True
         except Exception:
-            logger.exception("qunzu: job %s failed; it runs again in %d s", job.name, job.every_ms // 1000)
+            again_s = max(job.every_ms, TICK_MS) // 1000
+            logger.exception("qunzu: job %s failed; it runs again in %d s", job.name, again_s)
             result, ok = {}, False
-        # The run record is what the scheduler, /health and operators read (docs/workers.md).
-        metrics.record_job_run(job.name, ok, result, self._module.clock.now_ms())
+        now = self._module.clock.now_ms()
+        self._finished_at[job.name] = now
+        metrics.record_job_run(job.name, ok, result, now)
+        idle = ok and not metrics.counted_items(result)
+        logger.log(logging.DEBUG if idle else logging.INFO, "qunzu: job %s done: %s", job.name, result)
+        if idle and recorded_ms is not None and now - recorded_ms < IDLE_RECORD_EVERY_MS:
+            return
+        # The run record is what the scheduler after a restart, /health and operators read (docs/workers.md).
         try:
             await self._module.store.audit.append(
                 f"module:{instance}", "job.run", f"job:{job.name}", {"instance": instance, "ok": ok, "result": result}

@@ -58,9 +58,17 @@ def record_job_run(job: str, ok: bool, result: Mapping[str, Any], now_ms: int) -
     """Count a finished job run and the numbers in its result."""
     JOB_RUNS.labels(job=job, outcome="ok" if ok else "failed").inc()
     JOB_LAST_RUN.labels(job=job).set(now_ms / 1000)
-    for item, value in result.items():
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            JOB_ITEMS.labels(job=job, item=item).inc(value)
+    for item, value in counted_items(result).items():
+        JOB_ITEMS.labels(job=job, item=item).inc(value)
+
+
+def counted_items(result: Mapping[str, Any]) -> dict[str, int]:
+    """The positive counts in a job's result: what the run did (empty for an idle run)."""
+    return {
+        item: value
+        for item, value in result.items()
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0
+    }
 
 
 class _TicketGauges(Collector):

@@ -174,9 +174,9 @@ class Sanctions:
         gate = await self._module.realname.gate.get(user_id)
         fingerprint = gate.fingerprint
         verified = gate.status == "verified" and fingerprint is not None
-        credit = await self._module.store.credit.row(fingerprint) if verified and fingerprint else None
-        ends = await self._store.user_ends(user_id, fingerprint)
-        return _UserRecord(fingerprint, verified, credit, ends)
+        # One read for both: a cold user (a first join, say) waits for one round trip, not two.
+        credit, ends = await self._store.user_credit_and_ends(user_id, fingerprint)
+        return _UserRecord(fingerprint, verified, credit if verified else None, ends)
 
     async def _user_record(self, user_id: str) -> _UserRecord:
         record = await self._users.get(user_id)

@@ -63,6 +63,7 @@ async def report_command(ctx: Context) -> None:
         raise UsageError(f"{usage}\n{ctx.t('report_categories', categories=_category_list(ctx, categories))}")
     reason = rest_after(ctx.command.raw_args, 1)
     await ctx.api.report(ctx.sender, ctx.room_id, category, reason, event_id=ctx.message.reply_to_event_id)
+    services(ctx).ticket_filed()  # staff see the ticket now, not at the desk's next poll
     # Art. 12 convenient and safe: the reporter is not exposed to the room (best effort: the
     # bot needs the power to redact; the module's acknowledgement goes to a direct chat anyway).
     try:

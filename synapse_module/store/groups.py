@@ -119,9 +119,9 @@ class GroupStore:
             self._api, "qunzu_check_join", _check_join_txn, room_id, user_id, exclude, rule, self._clock.now_ms()
         )
 
-    async def release(self, room_id: str, user_id: str) -> None:
-        """The join was persisted (or the person left): the held place is no longer needed."""
-        await self._api.run_db_interaction("qunzu_release_place", _release_place_txn, room_id, user_id)
+    async def release(self, places: list[tuple[str, str]]) -> None:
+        """These (room, user) joins were persisted or the people left: their held places go."""
+        await self._api.run_db_interaction("qunzu_release_places", _release_places_txn, places)
 
     async def room_counts(self, room_id: str, user_id: str, exclude: str) -> tuple[int, int]:
         """(joined members, rooms the user is in): read only, for the fast path far from any cap."""
@@ -253,8 +253,8 @@ def _check_join_txn(
     return decision
 
 
-def _release_place_txn(txn: LoggingTransaction, room_id: str, user_id: str) -> None:
-    txn.execute("DELETE FROM qunzu_join_reservations WHERE room_id = ? AND user_id = ?", (room_id, user_id))
+def _release_places_txn(txn: LoggingTransaction, places: list[tuple[str, str]]) -> None:
+    txn.execute_batch("DELETE FROM qunzu_join_reservations WHERE room_id = ? AND user_id = ?", places)
 
 
 def _room_counts_txn(txn: LoggingTransaction, room_id: str, user_id: str, exclude: str) -> tuple[int, int]:

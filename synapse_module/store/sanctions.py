@@ -20,8 +20,9 @@ from policies import Policy
 
 from ..audit import AuditChain, canonical_json
 from ..clock import Clock
+from ..credit import CreditRow
 from .audit import _append_audit_txn  # same transaction as the measure: no measure without its record
-from .credit import CreditChange, change_credit_txn
+from .credit import CreditChange, change_credit_txn, credit_row_txn
 from .sql import Where
 
 SanctionSubject = Literal["user", "room"]
@@ -242,9 +243,10 @@ class SanctionStore:
             "qunzu_user_sanctions", _user_sanctions_txn, user_id, fingerprint, active_only, self._clock.now_ms(), limit
         )
 
-    async def user_ends(self, user_id: str, fingerprint: str | None) -> MeasureEnds:
+    async def user_credit_and_ends(self, user_id: str, fingerprint: str | None) -> tuple[CreditRow | None, MeasureEnds]:
+        """The identity's credit row (None unverified) and the account's active measures, in one read."""
         return await self._api.run_db_interaction(
-            "qunzu_user_measure_ends", _user_ends_txn, user_id, fingerprint, self._clock.now_ms()
+            "qunzu_user_credit_and_ends", _user_credit_and_ends_txn, user_id, fingerprint, self._clock.now_ms()
         )
 
     async def room_ends(self, room_id: str) -> MeasureEnds:
@@ -596,6 +598,13 @@ def _user_ends_txn(txn: LoggingTransaction, user_id: str, fingerprint: str | Non
         (user_id, fingerprint, *USER_STATE_MEASURES, now_ms),
     )
     return _ends(txn.fetchall())
+
+
+def _user_credit_and_ends_txn(
+    txn: LoggingTransaction, user_id: str, fingerprint: str | None, now_ms: int
+) -> tuple[CreditRow | None, MeasureEnds]:
+    credit = credit_row_txn(txn, fingerprint) if fingerprint else None
+    return credit, _user_ends_txn(txn, user_id, fingerprint, now_ms)
 
 
 def _any_active_txn(txn: LoggingTransaction, measure: str, now_ms: int) -> bool:

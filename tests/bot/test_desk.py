@@ -52,6 +52,12 @@ def ticket(ticket_id: str = "tk_1", *, window_ms: int = 24 * HOUR_MS, **extra: A
     }
 
 
+def live_ticket(ticket_id: str, offset_ms: int = 0) -> dict[str, Any]:
+    """A ticket created now by the wall clock (APScheduler arms reminders by wall time)."""
+    created = int(time.time() * 1000) + offset_ms
+    return ticket(ticket_id, created_ts=created, deadline_ts=created + 24 * HOUR_MS)
+
+
 @dataclass
 class Module:
     """What the stand-in module answers; tests change it between polls."""
@@ -65,6 +71,16 @@ class Module:
     failing: set[str] = field(default_factory=set)
     stats_since: list[int] = field(default_factory=list)
     refused: int = 0
+    #: The query of every `GET /admin/reports` (list) request, in order.
+    ticket_reads: list[dict[str, str]] = field(default_factory=list)
+    #: Seconds each list request takes (a slow module).
+    delay_s: float = 0.0
+
+    def listed(self, request: web.Request) -> dict[str, Any]:
+        """`GET /admin/reports`: `since` filters by creation time, as the module does."""
+        self.ticket_reads.append(dict(request.query))
+        since = int(request.query.get("since", 0))
+        return {"tickets": [t for t in self.tickets if int(t["created_ts"]) >= since]}
 
 
 @pytest.fixture
@@ -79,6 +95,8 @@ async def api(module: Module) -> AsyncIterator[QunzuApi]:
             if path in module.failing:
                 module.refused += 1
                 return web.json_response({"errcode": "M_UNKNOWN", "error": "down"}, status=502)
+            if path == "reports" and module.delay_s:
+                await asyncio.sleep(module.delay_s)
             found = body(request)
             if found is None:
                 return web.json_response({"errcode": "M_NOT_FOUND", "error": "No such ticket"}, status=404)
@@ -94,7 +112,7 @@ async def api(module: Module) -> AsyncIterator[QunzuApi]:
         return module.stats
 
     app = web.Application()
-    app.router.add_get(PREFIX + "/admin/reports", answer("reports", lambda r: {"tickets": module.tickets}))
+    app.router.add_get(PREFIX + "/admin/reports", answer("reports", module.listed))
     app.router.add_get(PREFIX + "/admin/reports/stats", answer("stats", stats))
     app.router.add_get(PREFIX + "/admin/reports/{id}", answer("ticket", one_ticket))
     app.router.add_post(
@@ -233,6 +251,86 @@ async def test_pending_reviews_and_open_appeals_are_announced_once_each(
     module.pending = [{"user_id": "@new:localhost", "submitted_at": 2}]
     await desk.poll()
     assert len(room.with_("待人工审核的实名申请：@new:localhost")) == 2
+
+
+# --- how soon a ticket is announced --------------------------------------------------------------
+
+
+async def test_a_nudge_announces_a_new_ticket_at_once_without_waiting_for_the_poll_interval(
+    make_desk: Callable[..., Desk], module: Module, room: Room
+) -> None:
+    desk = make_desk(poll_interval_s=3600)  # after the poll at start, only a nudge can announce
+    await desk.start()
+    try:
+        await until(lambda: len(module.ticket_reads) == 1, "the poll at start")
+        module.tickets = [live_ticket("tk_filed")]
+        desk.nudge()
+        await until(lambda: bool(room.with_("新工单 tk_filed")), "the nudged announcement")
+    finally:
+        await desk.stop()
+    assert len(room.texts) == 1
+
+
+async def test_a_burst_of_nudges_while_a_look_runs_costs_one_more_look_that_sees_every_ticket(
+    make_desk: Callable[..., Desk], module: Module, room: Room
+) -> None:
+    desk = make_desk(poll_interval_s=3600)
+    await desk.start()
+    try:
+        await until(lambda: len(module.ticket_reads) == 1, "the poll at start")
+        module.delay_s = 0.3  # a slow module: the burst arrives while the first look waits
+        module.tickets = [live_ticket("tk_0")]
+        desk.nudge()
+        await until(lambda: len(module.ticket_reads) == 2, "the first nudged look")
+        for index in range(1, 50):
+            module.tickets.append(live_ticket(f"tk_{index}", index))
+            desk.nudge()
+        await until(lambda: len(room.with_("新工单")) == 50, "every ticket of the burst")
+        await asyncio.sleep(0.5)  # a stray extra look would have read again by now
+    finally:
+        await desk.stop()
+    assert len(module.ticket_reads) == 3  # the poll at start, the first look, one for the whole burst
+
+
+async def test_a_failed_nudged_look_is_logged_and_the_next_nudge_announces(
+    make_desk: Callable[..., Desk], module: Module, room: Room
+) -> None:
+    desk = make_desk(poll_interval_s=3600)
+    await desk.start()
+    try:
+        await until(lambda: len(module.ticket_reads) == 1, "the poll at start")
+        module.tickets = [live_ticket("tk_1")]
+        module.failing.add("reports")
+        desk.nudge()
+        await until(lambda: module.refused == 1, "the failing look")
+        module.failing.clear()
+        desk.nudge()
+        await until(lambda: bool(room.with_("新工单 tk_1")), "the announcement after the module is back")
+    finally:
+        await desk.stop()
+    desk.nudge()  # after stop: nothing runs, nothing raises
+    assert len(room.texts) == 1
+
+
+async def test_polls_read_only_fresh_tickets_and_every_open_ticket_once_a_minute(
+    make_desk: Callable[..., Desk], module: Module, room: Room, clock: FakeClock
+) -> None:
+    module.tickets = [ticket("tk_1", created_ts=NOW_MS - HOUR_MS)]
+    desk = make_desk()
+    await desk.poll()
+    await desk.poll()
+    assert module.ticket_reads == [
+        {"open": "true", "limit": "500"},
+        {"open": "true", "since": str(NOW_MS - HOUR_MS - 10_000), "limit": "500"},
+    ]
+    # A ticket created a moment before the newest one seen but visible only now is still found.
+    module.tickets.append(ticket("tk_late", created_ts=NOW_MS - HOUR_MS - 5_000))
+    await desk.poll()
+    assert room.with_("新工单 tk_late")
+    clock.now += 60
+    await desk.poll()
+    assert module.ticket_reads[-1] == {"open": "true", "limit": "500"}
+    assert len(room.texts) == 2
 
 
 # --- reminders ------------------------------------------------------------------------------------
