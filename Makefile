@@ -29,7 +29,7 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-# Not part of `make test`: Qunzu vs vanilla Synapse side by side, writes bench/RESULTS.md (~12 min).
+# Not part of `make test`: Qunzu vs vanilla Synapse side by side, writes bench/RESULTS.md and RESULTS.json (~14 min).
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

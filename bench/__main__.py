@@ -1,8 +1,9 @@
 """`make bench`: run the scenarios side by side (vanilla Synapse vs Synapse with Qunzu), write RESULTS.md.
 
-python -m bench                       # everything, writes bench/RESULTS.md (about 12 minutes)
+python -m bench                       # everything, writes bench/RESULTS.md and RESULTS.json (about 14 minutes)
 python -m bench --quick               # small rooms, short rounds: checks the harness in ~3 minutes
 python -m bench --only send_500,join_2000
+python -m bench --render bench/RESULTS.json   # RESULTS.md again from a run's raw JSON (after editing ANALYSIS.md)
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import datetime
 import shutil
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from . import report
 from .harness import populate, server_pair
-from .scenarios import Bench, Result, population, scenarios
+from .scenarios import Bench, Result, failed, population, scenarios
 
 START = time.monotonic()
 
@@ -39,7 +41,12 @@ async def run(args: argparse.Namespace) -> list[Result]:
             bench = Bench(servers, people, log)
             for scenario in chosen:
                 log(f"{scenario.key}: running")
-                result = await scenario.run(bench, scenario)
+                try:
+                    result = await scenario.run(bench, scenario)
+                except Exception as exc:
+                    # One broken scenario must not throw away the others' minutes of measuring.
+                    log(f"{scenario.key}: FAILED\n{traceback.format_exc()}")
+                    result = failed(scenario, exc)
                 ratio = "" if result.ratio is None else f" ratio {result.ratio:.3f}"
                 log(f"{scenario.key}: baseline {result.baseline} Qunzu {result.qunzu}{ratio} — {result.note}")
                 results.append(result)
@@ -55,11 +62,16 @@ def main() -> None:
     parser.add_argument("--only", type=lambda text: set(text.split(",")), help="comma-separated scenario keys")
     parser.add_argument("--keep", action="store_true", help="keep the server directories and databases")
     parser.add_argument("--output", type=Path, help="write the table here instead of bench/RESULTS.md")
+    parser.add_argument("--render", type=Path, metavar="RAW_JSON", help="only write the table from a run's raw JSON")
     args = parser.parse_args()
+    if args.render:
+        report.rerender(args.render, args.output or report.RESULTS)
+        log(f"wrote {args.output or report.RESULTS} from {args.render}")
+        return
     started = datetime.datetime.now(datetime.UTC)
     results = asyncio.run(run(args))
     # Partial runs stay out of the committed table.
-    default = report.BENCH_DIR / ("RESULTS.md" if not (args.quick or args.only) else "raw/RESULTS.partial.md")
+    default = report.RESULTS if not (args.quick or args.only) else report.BENCH_DIR / "raw" / "RESULTS.partial.md"
     target = args.output or default
     raw = report.write(results, started, time.monotonic() - START, results_file=target)
     log(f"wrote {target} and {raw}")

@@ -158,14 +158,23 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+SETTLE_S = 2.0
+
+
 async def alternate(
     servers: Sequence[Server], rounds: int, measure: Callable[[Server, int], Awaitable[Any]]
 ) -> dict[str, list[Any]]:
-    """Run `measure` on each server, `rounds` times, in ABBA order; results by server label."""
+    """Run `measure` on each server, `rounds` times, in ABBA order; results by server label.
+
+    Each measurement starts after `SETTLE_S` of quiet: a server keeps working after a
+    burst (push rules, Qunzu's event follower and log batches a second later), and on
+    two shared cores that work would otherwise slow the other server's round.
+    """
     results: dict[str, list[Any]] = {server.label: [] for server in servers}
     for index in range(rounds):
         order = servers if index % 2 == 0 else list(reversed(servers))
         for server in order:
+            await asyncio.sleep(SETTLE_S)
             results[server.label].append(await measure(server, index))
     return results
 

@@ -15,6 +15,9 @@ from .scenarios import Result
 
 BENCH_DIR = Path(__file__).resolve().parent
 ANALYSIS = BENCH_DIR / "ANALYSIS.md"
+RESULTS = BENCH_DIR / "RESULTS.md"
+#: The raw samples behind the committed RESULTS.md (other runs' raw JSON stays in bench/raw/).
+RESULTS_RAW = BENCH_DIR / "RESULTS.json"
 
 
 def machine() -> dict[str, Any]:
@@ -50,7 +53,7 @@ def render(results: list[Result], info: dict[str, Any], started: datetime.dateti
         "Written by `make bench` (`python -m bench`); do not edit by hand — the analysis below comes from",
         "`bench/ANALYSIS.md`. Vanilla Synapse and Synapse with Qunzu ran side by side in one run, on",
         "PostgreSQL, alternating round by round; values are medians over the rounds (latencies: over all",
-        "requests of all rounds). Raw samples: `bench/raw/` (not committed).",
+        "requests of all rounds). Raw samples of this run: `bench/RESULTS.json`.",
         "",
         f"- date: {started:%Y-%m-%d %H:%M} UTC, whole run {elapsed_s / 60:.1f} min",
         f"- machine: {info['cores']} cores, {info['cpu']}, {info['os']}",
@@ -73,7 +76,10 @@ def render(results: list[Result], info: dict[str, Any], started: datetime.dateti
 
 
 def write(results: list[Result], started: datetime.datetime, elapsed_s: float, *, results_file: Path) -> Path:
-    """Write RESULTS.md (or `results_file`) and bench/raw/<time>.json; returns the JSON's path."""
+    """Write RESULTS.md (or `results_file`) and bench/raw/<time>.json; returns the JSON's path.
+
+    A run written to the committed RESULTS.md also leaves its raw JSON in bench/RESULTS.json.
+    """
     info = machine()
     raw_dir = BENCH_DIR / "raw"
     raw_dir.mkdir(exist_ok=True)
@@ -85,5 +91,21 @@ def write(results: list[Result], started: datetime.datetime, elapsed_s: float, *
         "machine": info,
         "results": [{**dataclasses.asdict(r), "ratio": r.ratio} for r in results],
     }
-    raw.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    text = json.dumps(payload, indent=1, ensure_ascii=False)
+    raw.write_text(text)
+    if results_file.resolve() == RESULTS:
+        RESULTS_RAW.write_text(text)
     return raw
+
+
+def rerender(raw: Path, results_file: Path) -> None:
+    """Write `results_file` again from a run's raw JSON, with the current ANALYSIS.md.
+
+    The analysis is written after the numbers are in; this puts it beside them
+    without measuring again.
+    """
+    payload = json.loads(raw.read_text())
+    fields = {f.name for f in dataclasses.fields(Result)}
+    results = [Result(**{k: v for k, v in item.items() if k in fields}) for item in payload["results"]]
+    started = datetime.datetime.fromisoformat(payload["started"])
+    results_file.write_text(render(results, payload["machine"], started, payload["elapsed_s"]))

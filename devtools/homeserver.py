@@ -211,6 +211,18 @@ class Account:
     device_id: str
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Stop a child process with SIGTERM, and SIGKILL if it has not exited within `timeout`."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class SynapseProcess:
     """A Synapse homeserver running as a child process on 127.0.0.1."""

@@ -29,6 +29,7 @@ from .homeserver import (
     SynapseProcess,
     render_config,
     request_json,
+    terminate,
 )
 
 DEV_DIR = Path(os.environ.get("QUNZU_DEV_DIR", ".dev")).resolve()
@@ -87,12 +88,8 @@ def main() -> int:
         _wait_until_interrupted(synapse, bot)
     finally:
         print("\nStopping …", flush=True)
-        if bot is not None and bot.poll() is None:
-            bot.send_signal(signal.SIGTERM)
-            try:
-                bot.wait(15)
-            except subprocess.TimeoutExpired:
-                bot.kill()
+        if bot is not None:
+            terminate(bot)
         synapse.stop()
     return 0
 

@@ -21,28 +21,14 @@ import pytest
 
 from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
 
-from .bot_fixtures import SERVICE_PASSWORD, BotRunner, UserView, new_view
+from .bot_fixtures import SERVICE_PASSWORD, BotRunner
 from .conftest import ServerFactory, fresh_localpart
+from .desk_fixtures import Person, new_person, room_with
 from .matrix import Matrix
 from .sanction_helpers import set_power
 
 SANCTION_ID = re.compile(r"sn_[0-9a-zA-Z_]+")
 SANCTION_USAGE = "用法：!处置 user|room <对象> <措施> [时长] <理由>"
-
-
-@dataclass
-class Person:
-    """An account, what it sees (a sync loop) and raw API calls as it."""
-
-    view: UserView
-    api: Matrix
-
-    @property
-    def user_id(self) -> str:
-        return self.view.user_id
-
-    async def ask(self, room_id: str, body: str) -> str:
-        return await self.view.ask(room_id, body)
 
 
 @dataclass
@@ -58,7 +44,7 @@ class World:
 
     async def person(self, *, verified: bool = True) -> Person:
         account = self.server.register(fresh_localpart("c"))
-        person = Person(await new_view(self.server, account), Matrix(self.session, self.server.base_url, account))
+        person = await new_person(self.server, self.session, account)
         self.people.append(person)
         if verified:
             status, body = await person.api.verify()
@@ -92,7 +78,7 @@ async def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
             account = server.register(fresh_localpart("staff"), admin=True)
-            staff = Person(await new_view(server, account), Matrix(session, server.base_url, account))
+            staff = await new_person(server, session, account)
             desk_room = await staff.api.new_room(name="Qunzu moderation", preset="private_chat")
             runner = BotRunner(
                 server,
@@ -111,17 +97,6 @@ async def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
                     await person.view.client.close()
     finally:
         factory.stop_all()
-
-
-async def room_with(owner: Person, *others: Person, name: str = "群", **create: Any) -> str:
-    """A room `owner` made (the bot joined), with `others` joined."""
-    room = await owner.view.create_room(name=name, **create)
-    for other in others:
-        status, body = await owner.api.invite(room, other.user_id)
-        assert status == 200, body
-        status, body = await other.api.join(room)
-        assert status == 200, body
-    return room
 
 
 async def group_code(person: Person, room_id: str) -> str:

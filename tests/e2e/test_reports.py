@@ -9,95 +9,23 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import nio
 import pytest
 import yaml
 
 from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
 from synapse_module.store.synapse_tables import REPORT_TABLES, reports_after_txn
 
-from .bot_fixtures import SERVICE_PASSWORD, BotRunner, UserView, new_view, service_account_fixture  # noqa: F401
-from .conftest import ServerFactory, fresh_localpart
-from .identities import verify
-from .matrix import Matrix
+from .bot_fixtures import SERVICE_PASSWORD, service_account_fixture  # noqa: F401
+from .conftest import ServerFactory
+from .desk_fixtures import Desk, Person, close_desk, open_desk, reply, room_with
 from .sanction_helpers import eventually, notices, set_power
 
 IMPORT_WAIT_S = 30.0  # the import job runs at every 5 s tick of the scheduler; margin for a loaded machine
-
-
-@dataclass
-class Person:
-    """An account, a view of what it sees, and raw API calls as it."""
-
-    view: UserView
-    api: Matrix
-
-    @property
-    def user_id(self) -> str:
-        return self.view.user_id
-
-
-@dataclass
-class Desk:
-    """A server with the bot running a moderation desk, and a staff member sitting at it."""
-
-    server: SynapseProcess
-    bot: BotRunner
-    room_id: str
-    staff: Person
-    session: aiohttp.ClientSession
-    people: list[Person]
-
-    async def person(self, *, verified: bool = True, admin: bool = False) -> Person:
-        account = self.server.register(fresh_localpart("p"), admin=admin)
-        if verified:
-            await verify(self.session, self.server.base_url, account.access_token)
-        person = Person(await new_view(self.server, account), Matrix(self.session, self.server.base_url, account))
-        self.people.append(person)
-        return person
-
-    def desk_messages(self) -> list[str]:
-        return [str(ev["content"].get("body")) for ev in self.staff.view.bot_messages(self.room_id)]
-
-    async def wait_desk(self, needle: str, what: str, wait_s: float = 30.0) -> str:
-        return await self.staff.view.wait_until(
-            lambda: next((body for body in self.desk_messages() if needle in body), None), what, wait_s
-        )
-
-    async def tickets(self, **query: str) -> list[dict[str, Any]]:
-        path = "/admin/reports" + ("?" + "&".join(f"{k}={quote(v)}" for k, v in query.items()) if query else "")
-        status, body = await self.staff.api.qunzu("GET", path)
-        assert status == 200, body
-        return list(body["tickets"])
-
-
-async def _open_desk(
-    server: SynapseProcess, credentials: dict[str, str], directory: Path, session: aiohttp.ClientSession
-) -> Desk:
-    staff_account = server.register(fresh_localpart("staff"), admin=True)
-    staff = Person(await new_view(server, staff_account), Matrix(session, server.base_url, staff_account))
-    # The module invites the service account into every new room: the bot joins at start.
-    room_id = await staff.api.new_room(name="Qunzu moderation", preset="private_chat")
-    runner = BotRunner(
-        server,
-        credentials,
-        directory,
-        extra_config={"moderation_room": room_id, "desk_poll_interval": 1, "reminder_before": 10},
-    )
-    await runner.start()
-    return Desk(server, runner, room_id, staff, session, [])
-
-
-async def _close_desk(desk: Desk) -> None:
-    await desk.bot.stop()
-    for person in [desk.staff, *desk.people]:
-        await person.view.client.close()
+DESK_CONFIG = {"desk_poll_interval": 1, "reminder_before": 10}
 
 
 @pytest.fixture(name="desk", scope="module")
@@ -105,28 +33,11 @@ async def desk_fixture(
     synapse: SynapseProcess, service_account: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Desk]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        desk = await _open_desk(synapse, service_account, tmp_path_factory.mktemp("desk-bot"), session)
+        desk = await open_desk(synapse, service_account, tmp_path_factory.mktemp("desk-bot"), session, DESK_CONFIG)
         try:
             yield desk
         finally:
-            await _close_desk(desk)
-
-
-async def _room_with(owner: Person, *others: Person, name: str = "群") -> str:
-    room = await owner.view.create_room(name=name)
-    for other in others:
-        status, body = await owner.api.invite(room, other.user_id)
-        assert status == 200, body
-        status, body = await other.api.join(room)
-        assert status == 200, body
-    return room
-
-
-async def _reply(person: Person, room_id: str, event_id: str, body: str) -> str:
-    content = {"msgtype": "m.text", "body": body, "m.relates_to": {"m.in_reply_to": {"event_id": event_id}}}
-    resp = await person.view.client.room_send(room_id, "m.room.message", content)
-    assert isinstance(resp, nio.RoomSendResponse), resp
-    return str(resp.event_id)
+            await close_desk(desk)
 
 
 async def _notice_with(person: Person, needle: str, what: str, wait_s: float = 30.0) -> str:
@@ -150,9 +61,9 @@ async def test_report_as_reply_opens_a_ticket_with_evidence_and_handle_warns_and
     desk: Desk,
 ) -> None:
     reporter, accused = await desk.person(), await desk.person()
-    room = await _room_with(reporter, accused, name="二手交易")
+    room = await room_with(reporter, accused, name="二手交易")
     message = await accused.view.send(room, "先转账五千元保证金，马上发货")
-    command = await _reply(reporter, room, message, "!report fraud 骗钱")
+    command = await reply(reporter, room, message, "!report fraud 骗钱")
 
     ticket = await _ticket_where(desk, lambda t: t["event_id"] == message)
     assert ticket["category"] == "fraud" and ticket["source"] == "user_report"
@@ -198,7 +109,7 @@ async def test_report_as_reply_opens_a_ticket_with_evidence_and_handle_warns_and
 
 async def test_duplicate_reports_join_the_open_ticket_and_bad_input_is_refused_plainly(desk: Desk) -> None:
     first, second, accused = await desk.person(), await desk.person(), await desk.person()
-    room = await _room_with(first, second, accused)
+    room = await room_with(first, second, accused)
     message = await accused.view.send(room, "加群领红包")
     body = {"room_id": room, "event_id": message, "category": "other", "reason": "广告"}
     status, one = await first.api.qunzu("POST", "/reports", body)
@@ -222,7 +133,7 @@ async def test_duplicate_reports_join_the_open_ticket_and_bad_input_is_refused_p
 
 async def test_a_client_report_enters_the_queue_once_also_across_bot_restarts(desk: Desk) -> None:
     reporter, accused = await desk.person(), await desk.person()
-    room = await _room_with(reporter, accused)
+    room = await room_with(reporter, accused)
     message = await accused.view.send(room, "线上博彩，稳赚不赔")
     await desk.bot.stop()
     path = f"/_matrix/client/v3/rooms/{quote(room)}/report/{quote(message)}"
@@ -273,8 +184,8 @@ async def test_room_admin_mute_is_room_scoped_unmute_restores_and_a_suspended_ad
     desk: Desk,
 ) -> None:
     owner, member, helper = await desk.person(), await desk.person(), await desk.person()
-    room = await _room_with(owner, member, helper, name="读书会")
-    other = await _room_with(owner, member, name="跑步群")
+    room = await room_with(owner, member, helper, name="读书会")
+    other = await room_with(owner, member, name="跑步群")
 
     assert "已在本群被禁言" in await owner.view.ask(room, f"!mute {member.user_id} 1h 刷屏")
     status, refused = await member.api.send_text(room, "还能说话吗")
@@ -328,11 +239,11 @@ async def short_deadlines_fixture(tmp_path_factory: pytest.TempPathFactory) -> A
     server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            desk = await _open_desk(server, {"password": SERVICE_PASSWORD}, base / "bot", session)
+            desk = await open_desk(server, {"password": SERVICE_PASSWORD}, base / "bot", session, DESK_CONFIG)
             try:
                 yield desk
             finally:
-                await _close_desk(desk)
+                await close_desk(desk)
     finally:
         factory.stop_all()
 
@@ -340,7 +251,7 @@ async def short_deadlines_fixture(tmp_path_factory: pytest.TempPathFactory) -> A
 async def test_an_overdue_ticket_triggers_reminders_in_the_moderation_room(short_deadlines: Desk) -> None:
     desk = short_deadlines
     reporter, accused = await desk.person(), await desk.person()
-    room = await _room_with(reporter, accused)
+    room = await room_with(reporter, accused)
     message = await accused.view.send(room, "周末一起去爬山吗")
     status, filed = await reporter.api.qunzu(
         "POST", "/reports", {"room_id": room, "event_id": message, "category": "fraud", "reason": "刷单"}
