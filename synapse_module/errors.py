@@ -3,7 +3,8 @@
 QunzuError
 ├── QunzuConfigError   bad module configuration (raised at start, becomes Synapse's ConfigError)
 ├── StoreError         the database refused or returned something impossible
-│   └── SchemaError    the schema is newer than this code, or a migration failed
+│   ├── SchemaError    the schema is newer than this code, or a migration failed
+│   └── TicketNotOpen  a ticket was closed meanwhile (aborts the measure taken with its close)
 └── Refusal            a decision refused an action; carries the reason code and detail,
                        turned into an HTTP error or a callback return value in one place
 """
@@ -29,6 +30,10 @@ class StoreError(QunzuError):
 
 class SchemaError(StoreError):
     """The database schema cannot be brought to the version this code needs."""
+
+
+class TicketNotOpen(StoreError):
+    """The ticket is closed (or unknown): its close, and what was to commit with it, did not happen."""
 
 
 class Refusal(QunzuError):

@@ -25,6 +25,7 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies import InvalidDuration, Measure, parse_duration
 
+from .errors import TicketNotOpen
 from .jobs import Job, Jobs
 from .report_texts import deadline_text, report_text
 from .sanctions import ROOM_MEASURES, SanctionRequest, measure_of
@@ -286,23 +287,23 @@ class Reports:
         if not ticket.is_open:
             raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
         text_reason = (reason or "").strip() or f"report {ticket.id}: {self.category_label(ticket.category)}"
+        status = "dismissed" if outcome == "dismissed" else "resolved"
         applied: dict[str, Any] | None = None
+        closed: Ticket | None
         if sanction is not None:
             if outcome == "dismissed":
                 raise _bad("a dismissed ticket takes no measure")
-            applied = await self._module.sanctions.apply(actor, self._sanction_request(ticket, sanction, text_reason))
-        measure = applied["measure"] if applied else None
-        status = "dismissed" if outcome == "dismissed" else "resolved"
-        label = str(measure) if measure else status
-        audit = AuditRow(
-            actor,
-            "report.resolve",
-            ticket.id,
-            {"outcome": status, "measure": measure, "sanction": applied["id"] if applied else None},
-        )
-        closed = await self._store.close(
-            ticket.id, status, label, actor, applied["id"] if applied else None, text_reason, audit
-        )
+            request = self._sanction_request(ticket, sanction, text_reason)
+            # The measure and the close commit together: two staff resolving at once take one measure.
+            closing = self._store.closing(ticket.id, status, str(request.measure), actor, text_reason)
+            try:
+                applied = await self._module.sanctions.apply(actor, request, also=closing)
+            except TicketNotOpen:
+                raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN) from None
+            closed = closing.closed
+        else:
+            audit = AuditRow(actor, "report.resolve", ticket.id, {"outcome": status, "measure": None, "sanction": None})
+            closed = await self._store.close(ticket.id, status, status, actor, None, text_reason, audit)
         if closed is None:
             raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
         for reporter in await self._store.reporters(ticket.id):

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from synapse.module_api import LoggingTransaction
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import PERMANENT, Measure, SubjectKind, level_of
@@ -214,12 +215,25 @@ class Sanctions:
 
     # -- applying -------------------------------------------------------------------------
 
-    async def apply(self, actor: str, request: SanctionRequest) -> dict[str, Any]:
+    async def apply(
+        self,
+        actor: str,
+        request: SanctionRequest,
+        *,
+        also: Callable[[LoggingTransaction, str], None] | None = None,
+    ) -> dict[str, Any]:
         """Take a measure; returns its record as JSON.
+
+        Args:
+            actor: Who takes it.
+            request: The measure.
+            also: A step committed in the measure's own transaction, given the measure's
+                id (a ticket's close): the measure exists only if the step succeeded.
 
         Raises:
             SynapseError: 400 for a measure that does not fit the subject, unknown
                 evidence or a bad duration; 404 for an unknown room.
+            TicketNotOpen: (or whatever `also` raised) nothing was stored.
         """
         policy = self._policy
         now = self._module.clock.now_ms()
@@ -294,7 +308,7 @@ class Sanctions:
                 "regulator_report": report.id if report else None,
             },
         )
-        outcome = await self._store.apply(policy, sanction, charge, [audit], report)
+        outcome = await self._store.apply(policy, sanction, charge, [audit], report, also)
         if measure == Measure.ADMIN_SUSPENSION:
             # Here at once, before the answer; other processes hear of it through the invalidation.
             self._module.admin_guard.arm(f"the admin rights of {request.subject} are suspended")

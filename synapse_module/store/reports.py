@@ -24,6 +24,7 @@ from synapse.module_api import LoggingTransaction, ModuleApi
 
 from ..audit import AuditChain, canonical_json
 from ..clock import Clock
+from ..errors import TicketNotOpen
 from . import synapse_tables
 from .audit import _append_audit_txn  # same transaction as the report: no ticket without its record
 from .tickets import (
@@ -172,6 +173,10 @@ class ReportStore:
             audit,
             self._clock.now_ms(),
         )
+
+    def closing(self, ticket_id: str, status: str, outcome: str, actor: str, resolution: str) -> TicketClosing:
+        """The close of an open ticket as a step of another transaction (the measure it takes)."""
+        return TicketClosing(self._chain, ticket_id, status, outcome, actor, resolution, self._clock.now_ms())
 
     async def pending_notices(self, limit: int) -> list[tuple[str, str, str]]:
         """(ticket id, reporter, kind) still owed a notice: `ack` for new reports, `outcome` for closed."""
@@ -354,6 +359,49 @@ def _assign_txn(
         return None
     _audit(txn, chain, now_ms, audit)
     return _get(txn, ticket_id)
+
+
+@dataclass
+class TicketClosing:
+    """Closes a ticket inside the transaction of the measure it takes: both commit or neither.
+
+    Two staff resolving one ticket at once both pass the first "is it open?" check;
+    only one measure may follow. The close is the ticket row's guarded UPDATE, so the
+    second transaction finds the ticket closed and rolls its measure back
+    (`TicketNotOpen`). Synapse may run the transaction again after a conflict, so a
+    run only records its result.
+    """
+
+    chain: AuditChain
+    ticket_id: str
+    status: str
+    outcome: str
+    actor: str
+    resolution: str
+    now_ms: int
+    closed: Ticket | None = None
+
+    def __call__(self, txn: LoggingTransaction, sanction_id: str) -> None:
+        audit = AuditRow(
+            self.actor,
+            "report.resolve",
+            self.ticket_id,
+            {"outcome": self.status, "measure": self.outcome, "sanction": sanction_id},
+        )
+        self.closed = _close_txn(
+            txn,
+            self.chain,
+            self.ticket_id,
+            self.status,
+            self.outcome,
+            self.actor,
+            sanction_id,
+            self.resolution,
+            audit,
+            self.now_ms,
+        )
+        if self.closed is None:
+            raise TicketNotOpen(self.ticket_id)
 
 
 def _close_txn(

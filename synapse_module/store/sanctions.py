@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -204,9 +204,16 @@ class SanctionStore:
         charge: CreditCharge | None,
         audits: Sequence[AuditRecord],
         report: RegulatorReport | None,
+        also: Callable[[LoggingTransaction, str], None] | None = None,
     ) -> ApplyOutcome:
+        """Store a measure with its credit change, audit records and regulator report, in one transaction.
+
+        Args:
+            also: Run in the same transaction with the measure's id (closing its ticket, say);
+                an exception there rolls everything back and is raised here.
+        """
         return await self._api.run_db_interaction(
-            "qunzu_apply_sanction", _apply_sanction_txn, self._chain, policy, sanction, charge, audits, report
+            "qunzu_apply_sanction", _apply_sanction_txn, self._chain, policy, sanction, charge, audits, report, also
         )
 
     async def adjust_credit(self, policy: Policy, charge: CreditCharge, actor: str, audit: AuditRecord) -> CreditChange:
@@ -412,6 +419,7 @@ def _apply_sanction_txn(
     charge: CreditCharge | None,
     audits: Sequence[AuditRecord],
     report: RegulatorReport | None,
+    also: Callable[[LoggingTransaction, str], None] | None = None,
 ) -> ApplyOutcome:
     now = sanction.start_ts
     txn.execute(
@@ -456,6 +464,8 @@ def _apply_sanction_txn(
         _audit_txn(txn, chain, now, _credit_audit(sanction.actor, credit))
     if report is not None:
         _insert_report_txn(txn, report)
+    if also is not None:
+        also(txn, sanction.id)
     return ApplyOutcome(sanction, credit)
 
 

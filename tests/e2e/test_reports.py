@@ -7,6 +7,7 @@ polls with a deadline.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -16,13 +17,14 @@ import aiohttp
 import pytest
 import yaml
 
-from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
+from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess, postgres_database
 from synapse_module.store.synapse_tables import REPORT_TABLES, reports_after_txn
 
 from .bot_fixtures import SERVICE_PASSWORD, service_account_fixture  # noqa: F401
-from .conftest import ServerFactory
+from .conftest import ServerFactory, fresh_localpart
 from .desk_fixtures import Desk, Person, close_desk, open_desk, reply, room_with
-from .sanction_helpers import eventually, notices, set_power
+from .matrix import Matrix
+from .sanction_helpers import eventually, notices, set_power, verified
 
 IMPORT_WAIT_S = 30.0  # the import job runs at every 5 s tick of the scheduler; margin for a loaded machine
 DESK_CONFIG = {"desk_poll_interval": 1, "reminder_before": 10}
@@ -299,3 +301,34 @@ async def test_killing_bot_and_synapse_loses_no_ticket_and_answers_no_command_tw
     await desk.wait_desk(ticket["id"], "the ticket at the desk")
     assert sum(ticket["id"] in body and "新工单" in body for body in desk.desk_messages()) == 1
     assert len([t for t in await desk.tickets(limit="500") if t["room_id"] == room]) == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_staff_resolving_one_ticket_at_once_take_one_measure(
+    database: str, make_synapse: ServerFactory, as_user: Callable[..., Matrix], request: pytest.FixtureRequest
+) -> None:
+    if database == "postgres":
+        server = make_synapse.start(database=postgres_database(request.getfixturevalue("pg_database")))
+    else:
+        server = make_synapse.start()
+    staff = [as_user(server.register(fresh_localpart("staff"), admin=True), server) for _ in range(2)]
+    reporter, accused = await verified(as_user, server, "rep"), await verified(as_user, server, "acc")
+    room = await reporter.new_room(name="同时处理", preset="public_chat")
+    assert (await accused.join(room))[0] == 200
+    status, sent = await accused.send_text(room, "加群领红包")
+    assert status == 200, sent
+    body = {"room_id": room, "event_id": sent["event_id"], "category": "other", "reason": "广告"}
+    status, filed = await reporter.qunzu("POST", "/reports", body)
+    assert status == 200, filed
+    path = f"/admin/reports/{filed['ticket']}/resolve"
+    resolve = {"outcome": "resolved", "sanction": {"measure": "credit_lowered"}, "reason": "确认"}
+
+    answers = await asyncio.gather(*(staff[i % 2].qunzu("POST", path, resolve) for i in range(8)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] + [409] * 7, answers
+    status, taken = await staff[0].qunzu("GET", f"/admin/sanctions?subject={quote(accused.user_id)}")
+    assert status == 200 and len(taken["sanctions"]) == 1, taken
+    status, credit = await staff[0].qunzu("GET", f"/admin/users/{quote(accused.user_id)}/credit")
+    assert status == 200 and len(credit["history"]) == 1, credit
+    (winner,) = [answer for status, answer in answers if status == 200]
+    assert winner["sanction_id"] == taken["sanctions"][0]["id"] == winner["sanction"]["id"]
