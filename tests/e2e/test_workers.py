@@ -75,6 +75,17 @@ async def _verified(cluster: Cluster, on: On, name: str, prefix: str = "user") -
     return member
 
 
+async def _posting_refused_through_the_workers(on: On, member: Matrix, room: str, reason: str) -> None:
+    """Both workers refuse the member's post with `reason` within a second (caches invalidated by replication)."""
+    for name in ("worker1", "worker2"):
+        via = on(name, member.account)
+        (status, reply), elapsed = await poll_until(
+            functools.partial(via.send_text, room, "还能发吗"), lambda r: r[0] == 403, within_s=1.0
+        )
+        assert status == 403, f"{name} still lets the post through after {elapsed:.2f}s: {reply}"
+        assert reply["cn.qunzu.reason"] == reason
+
+
 async def _public_room(host: Matrix) -> str:
     return await host.new_room(name="跨进程", preset="public_chat")
 
@@ -117,13 +128,7 @@ async def test_blacklisting_through_main_blocks_posting_through_the_workers_with
     )
     assert status == 200, entry
 
-    for name in ("worker1", "worker2"):
-        via = on(name, member.account)
-        (status, reply), elapsed = await poll_until(
-            functools.partial(via.send_text, room, "还能发吗"), lambda r: r[0] == 403, within_s=1.0
-        )
-        assert status == 403, f"{name} still lets the post through after {elapsed:.2f}s: {reply}"
-        assert reply["cn.qunzu.reason"] == "blacklisted"
+    await _posting_refused_through_the_workers(on, member, room, "blacklisted")
 
 
 async def test_schema_is_migrated_once_when_main_and_workers_start_together(
@@ -258,13 +263,7 @@ async def test_a_mute_applied_through_main_blocks_posting_through_the_workers_wi
     status, sanction = await staff.qunzu("POST", "/admin/sanctions", body)
     assert status == 200, sanction
 
-    for name in ("worker1", "worker2"):
-        via = on(name, member.account)
-        (status, reply), elapsed = await poll_until(
-            functools.partial(via.send_text, room, "还能发吗"), lambda r: r[0] == 403, within_s=1.0
-        )
-        assert status == 403, f"{name} still lets the post through after {elapsed:.2f}s: {reply}"
-        assert reply["cn.qunzu.reason"] == "posting_suspended_user"
+    await _posting_refused_through_the_workers(on, member, room, "posting_suspended_user")
 
 
 async def test_a_room_suspension_applied_through_a_worker_blocks_posting_through_another(
