@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import Codes, SynapseError
@@ -243,19 +243,27 @@ class Reports:
 
     # -- views --------------------------------------------------------------------------------
 
-    async def ticket_json(self, ticket: Ticket, *, with_reporters: bool = True) -> dict[str, Any]:
-        data = ticket.as_json(self._module.clock.now_ms())
-        data["category_label"] = self.category_label(ticket.category)
-        data["severity"] = (
-            self._policy.reports.categories[ticket.category].severity
-            if ticket.category in self._policy.reports.categories
-            else None
-        )
-        if with_reporters:
-            reporters = await self._store.reporters(ticket.id)
-            data["reporters"] = [r.reporter for r in reporters]
-            data["reporter_count"] = len(reporters)
-        return data
+    async def ticket_json(self, ticket: Ticket) -> dict[str, Any]:
+        """One ticket as the API shows it, with its reporters."""
+        return (await self.tickets_json([ticket]))[0]
+
+    async def tickets_json(self, tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
+        """Tickets as the API shows them; the reporters of all of them are one read."""
+        now = self._module.clock.now_ms()
+        reporters = await self._store.reporters_of([ticket.id for ticket in tickets])
+        listed = []
+        for ticket in tickets:
+            data = ticket.as_json(now)
+            data["category_label"] = self.category_label(ticket.category)
+            data["severity"] = (
+                self._policy.reports.categories[ticket.category].severity
+                if ticket.category in self._policy.reports.categories
+                else None
+            )
+            data["reporters"] = [r.reporter for r in reporters.get(ticket.id, [])]
+            data["reporter_count"] = len(data["reporters"])
+            listed.append(data)
+        return listed
 
     async def stats(self, since_ms: int) -> dict[str, Any]:
         return {"since": since_ms, **await self._store.stats(since_ms)}

@@ -66,7 +66,7 @@ def routes(module: QunzuModule) -> list[Route]:
             open_only=flags["open"],
             since_ms=query_int(request, "since"),
         )
-        return 200, {"tickets": [await module.reports.ticket_json(ticket) for ticket in tickets]}
+        return 200, {"tickets": await module.reports.tickets_json(tickets)}
 
     async def stats(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_int(request, "since")

@@ -141,7 +141,13 @@ class ReportStore:
         return await self._api.run_db_interaction("qunzu_recent_reports", _recent_reports_txn, reporter, since_ms)
 
     async def reporters(self, ticket_id: str) -> list[Reporter]:
-        return await self._api.run_db_interaction("qunzu_ticket_reporters", _reporters_txn, ticket_id)
+        return (await self.reporters_of([ticket_id])).get(ticket_id, [])
+
+    async def reporters_of(self, ticket_ids: Sequence[str]) -> dict[str, list[Reporter]]:
+        """The reporters of several tickets (a listing's page) in one query, oldest first per ticket."""
+        if not ticket_ids:
+            return {}
+        return await self._api.run_db_interaction("qunzu_ticket_reporters", _reporters_txn, list(ticket_ids))
 
     async def assign(self, ticket_id: str, assignee: str, audit: AuditRow) -> Ticket | None:
         """Take an open ticket into review; None when it is unknown or closed."""
@@ -334,12 +340,17 @@ def _recent_reports_txn(txn: LoggingTransaction, reporter: str, since_ms: int) -
     return int(row[0]) if row else 0
 
 
-def _reporters_txn(txn: LoggingTransaction, ticket_id: str) -> list[Reporter]:
+def _reporters_txn(txn: LoggingTransaction, ticket_ids: list[str]) -> dict[str, list[Reporter]]:
+    placeholders = ", ".join("?" for _ in ticket_ids)
     txn.execute(
-        "SELECT ticket_id, reporter, source, ts FROM qunzu_ticket_reporters WHERE ticket_id = ? ORDER BY ts",
-        (ticket_id,),
+        "SELECT ticket_id, reporter, source, ts FROM qunzu_ticket_reporters"
+        f" WHERE ticket_id IN ({placeholders}) ORDER BY ts",
+        ticket_ids,
     )
-    return [Reporter(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in txn.fetchall()]
+    by_ticket: dict[str, list[Reporter]] = {}
+    for row in txn.fetchall():
+        by_ticket.setdefault(str(row[0]), []).append(Reporter(str(row[0]), str(row[1]), str(row[2]), int(row[3])))
+    return by_ticket
 
 
 def _get(txn: LoggingTransaction, ticket_id: str) -> Ticket | None:
