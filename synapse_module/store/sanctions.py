@@ -444,20 +444,7 @@ def _apply_sanction_txn(
             sanction.credit_user,
         ),
     )
-    credit: CreditChange | None = None
-    if charge is not None:
-        credit = change_credit_txn(
-            txn,
-            policy,
-            charge.change_id,
-            charge.fingerprint,
-            charge.user_id,
-            charge.delta,
-            charge.reason,
-            sanction.actor,
-            sanction.id,
-            now,
-        )
+    credit = None if charge is None else _charge_txn(txn, policy, charge, sanction.actor, sanction.id, now)
     for record in audits:
         _audit_txn(txn, chain, now, record)
     if credit is not None:
@@ -467,6 +454,29 @@ def _apply_sanction_txn(
     if also is not None:
         also(txn, sanction.id)
     return ApplyOutcome(sanction, credit)
+
+
+def _charge_txn(
+    txn: LoggingTransaction,
+    policy: Policy,
+    charge: CreditCharge,
+    actor: str,
+    sanction_id: str | None,
+    now_ms: int,
+) -> CreditChange:
+    """Apply a credit charge (a measure's, or staff's adjustment without a measure)."""
+    return change_credit_txn(
+        txn,
+        policy,
+        charge.change_id,
+        charge.fingerprint,
+        charge.user_id,
+        charge.delta,
+        charge.reason,
+        actor,
+        sanction_id,
+        now_ms,
+    )
 
 
 def _credit_audit(actor: str, credit: CreditChange) -> AuditRecord:
@@ -493,18 +503,7 @@ def _adjust_credit_txn(
     audit: AuditRecord,
     now_ms: int,
 ) -> CreditChange:
-    credit = change_credit_txn(
-        txn,
-        policy,
-        charge.change_id,
-        charge.fingerprint,
-        charge.user_id,
-        charge.delta,
-        charge.reason,
-        actor,
-        None,
-        now_ms,
-    )
+    credit = _charge_txn(txn, policy, charge, actor, None, now_ms)
     _audit_txn(txn, chain, now_ms, audit)
     _audit_txn(txn, chain, now_ms, _credit_audit(actor, credit))
     return credit
