@@ -19,6 +19,7 @@ from .decisions import (
     may_post,
     may_set_category,
     may_set_tier,
+    may_upgrade,
     member_cap,
     needs_join_approval,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "may_post",
     "may_set_category",
     "may_set_tier",
+    "may_upgrade",
     "member_cap",
     "needs_join_approval",
     "next_measure",

@@ -31,7 +31,7 @@ policy's initial score where a rule needs a level (e.g. the cap on rooms joined)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final, Self
 
@@ -68,6 +68,7 @@ __all__ = [
     "may_post",
     "may_set_category",
     "may_set_tier",
+    "may_upgrade",
     "member_cap",
     "needs_join_approval",
     "required_join_rule",
@@ -380,6 +381,53 @@ def may_create(user: UserFacts, category: str, policy: Policy) -> Decision:
     if user.rooms_owned >= rules.rooms_owned:
         return Decision.refuse(Reason.CREATE_LIMIT, cap=rules.rooms_owned, count=user.rooms_owned, level=level)
     return Decision.allow()
+
+
+def may_upgrade(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -> Decision:
+    """May the user replace the room by a room upgrade (a new room version)?
+
+    An upgrade creates a room: the creator is vetted as for any new room (Art. 8),
+    for the predecessor's category. It replaces one room, and the group (code,
+    category, owner) moves to the new room, so it adds no room to anyone's count:
+    ``user.rooms_owned`` counts the rooms the user owns now, and the upgrade is
+    refused with create_limit only when that is already above the cap (e.g. after
+    the user's credit level fell).
+
+    The predecessor's measures come first and bind everyone, the exempt included:
+    a closed, frozen or posting-suspended room (Art. 11, Art. 5) would leave its
+    measure behind in the old room and carry on in a new one. Staff lift the measure
+    first.
+
+    Returns:
+        Allowed, or refused with room_closed, emergency_freeze,
+        posting_suspended_room, blacklisted, realname_required,
+        realname_level_insufficient, posting_suspended_user, admin_suspended,
+        create_revoked, credit_insufficient or create_limit.
+    """
+    if refusal := _room_state(room):
+        return refusal
+    if _active(room.posting_suspended_until_ms, now_ms):
+        assert room.posting_suspended_until_ms is not None
+        return Decision.refuse(Reason.POSTING_SUSPENDED_ROOM, **_until(room.posting_suspended_until_ms))
+    if user.exempt:
+        return Decision.allow()
+    if user.blacklisted:
+        return Decision.refuse(Reason.BLACKLISTED)
+    if "create" in policy.realname.required_for and (refusal := _realname(user, "create", policy)):
+        return refusal
+    # Art. 11: an upgrade posts into the old room and administers the new one.
+    if _active(user.muted_until_ms, now_ms):
+        assert user.muted_until_ms is not None
+        return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **_until(user.muted_until_ms))
+    if user.admin_suspended:
+        return Decision.refuse(Reason.ADMIN_SUSPENDED)
+    # A category disabled since the room was made does not stop its upgrade.
+    category = room.category if may_set_category(room.category, policy).allowed else policy.categories.default_category
+    decision = may_create(replace(user, rooms_owned=max(0, user.rooms_owned - 1)), category, policy)
+    if decision.reason is Reason.CREATE_LIMIT:
+        # Tell the real count: the user owns more rooms than their level allows.
+        return Decision.refuse(Reason.CREATE_LIMIT, **{**decision.detail, "count": user.rooms_owned, "upgrade": True})
+    return decision
 
 
 def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, policy: Policy) -> Decision:

@@ -98,6 +98,13 @@ class Callbacks:
         room = await self._module.facts.room(event.room_id)
         if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local)  # protected group state binds admins too
+        # A hand-made tombstone would move the group out from under its measures.
+        if (
+            event.type == "m.room.tombstone"
+            and event.is_state()
+            and not (tombstone := await self._module.groups.check_tombstone(event)).allowed
+        ):
+            return self._answer(tombstone, local=local)
         user = await self._module.facts.user(event.sender)
         if user.exempt:
             return NOT_SPAM
@@ -147,6 +154,16 @@ class Callbacks:
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
         decision = await module.groups.decide_join(user, room, is_invited, counts)
         return self._answer(decision, local=True)
+
+    @boundary(fail_closed=True)
+    async def user_may_create_room(self, user_id: str, room_config: dict[str, Any]) -> SpamResult:
+        """Art. 5, 8, 11: a room upgrade is decided here, before its new room or tombstone exists.
+
+        Plain creations are decided in `on_create_room` (Synapse skips this callback
+        for server admins there, but not on the upgrade path).
+        """
+        await self._module.ready()
+        return self._answer(await self._module.groups.decide_upgrade(user_id, room_config), local=True)
 
     @boundary(fail_closed=True)
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:

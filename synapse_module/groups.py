@@ -31,6 +31,7 @@ from .errors import Refusal
 from .event_stream import StreamEvent
 from .refusals import refusal_error
 from .store.groups import PENDING_MS, GroupRecord, NewGroup
+from .texts import text
 from .verification_chat import mark_verification_dm
 
 if TYPE_CHECKING:
@@ -44,6 +45,17 @@ _CODE_CANDIDATES = 5
 # Joins decided without holding a place only this far below a cap (see decide_join).
 FAST_MARGIN = 50
 _V12_PREFIXES = ("12", "org.matrix.hydra")
+
+
+def predecessor_of(creation_content: object) -> str | None:
+    """The predecessor room named in a create event's content, if any."""
+    if not isinstance(creation_content, Mapping):
+        return None
+    predecessor = creation_content.get("predecessor")
+    if not isinstance(predecessor, Mapping):
+        return None
+    room_id = predecessor.get("room_id")
+    return room_id if isinstance(room_id, str) else None
 
 
 def group_content(record: GroupRecord) -> dict[str, Any]:
@@ -312,6 +324,60 @@ class Groups:
                 return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=room.tier, category=room.category)
         return Decision.allow()
 
+    # -- upgrades -----------------------------------------------------------------------------
+
+    async def decide_upgrade(self, user_id: str, room_config: Mapping[str, Any]) -> Decision:
+        """Decide a room upgrade before its new room or its tombstone exists (Art. 5, 8, 11).
+
+        Synapse's upgrade calls `user_may_create_room` with the new room's
+        `creation_content`, which names the predecessor, before it sends a new
+        room's events or the old room's tombstone (and with no bypass for server
+        admins); `on_create_room` is not called. A `createRoom` that names a
+        predecessor itself is decided in `on_create_room` first and then here too.
+        """
+        predecessor = predecessor_of(room_config.get("creation_content"))
+        if predecessor is None:
+            return Decision.allow()  # a plain createRoom: on_create_room decided it
+        user = await self._module.facts.user(user_id)
+        room = await self._module.facts.room(predecessor)
+        owned = 0 if user.exempt else await self._store.owned(user_id)
+        now = self._module.clock.now_ms()
+        return decisions.may_upgrade(dataclasses.replace(user, rooms_owned=owned), room, now, self._policy)
+
+    async def check_tombstone(self, event: EventBase) -> Decision:
+        """A tombstone stands only for a real upgrade of this room (binds everyone).
+
+        Synapse's own upgrade sends its tombstone without the spam check, so what
+        reaches here is made by hand (`PUT /state`). A tombstone tells clients to
+        leave for the replacement and moves the group in the registry: one naming a
+        room that does not exist, or an unrelated room, would take the group out of
+        its freezes, measures and join approval.
+        """
+        replacement = event.content.get("replacement_room")
+        if isinstance(replacement, str) and await self.is_upgrade_of(event.room_id, replacement):
+            return Decision.allow()
+        explanation = text("tombstone_explanation", self._module.config.language)
+        return Decision.refuse(Reason.PROTECTED_STATE, event_type=event.type, explanation=explanation)
+
+    async def is_upgrade_of(self, old_room_id: str, new_room_id: str) -> bool:
+        """Whether `new_room_id` exists as the upgrade of `old_room_id` and carries no group of its own.
+
+        A room made with `createRoom` gets a group at creation; only Synapse's upgrade
+        (decided in `decide_upgrade`) makes a room whose create event names a
+        predecessor and which has no group yet.
+        """
+        if new_room_id == old_room_id:
+            return False
+        state = await self._api.get_room_state(new_room_id, [("m.room.create", ""), (GROUP_EVENT, "")])
+        create = state.get(("m.room.create", ""))
+        if create is None or predecessor_of(create.content) != old_room_id:
+            return False
+        if (GROUP_EVENT, "") not in state:
+            return True
+        # The group already carried over: the same room's repeated tombstone changes nothing.
+        record = await self._store.by_room(new_room_id)
+        return record is not None and record.predecessor_room_id == old_room_id
+
     # -- after persistence ------------------------------------------------------------------
 
     async def on_events(self, events: list[StreamEvent]) -> None:
@@ -417,6 +483,11 @@ class Groups:
         """
         new_room_id = tombstone.content.get("replacement_room")
         if not isinstance(new_room_id, str):
+            return
+        # A tombstone that did not pass the spam check (initial state at creation, another
+        # server) moves nothing unless it names a real upgrade of this room.
+        if not await self.is_upgrade_of(tombstone.room_id, new_room_id):
+            logger.warning("qunzu: a tombstone that names no upgrade of its room left the group where it was")
             return
         record = await self._store.move_to_successor(tombstone.room_id, new_room_id)
         if record is None:

@@ -85,6 +85,7 @@ class QunzuModule:
             check_event_for_spam=callbacks.check_event_for_spam,
             user_may_join_room=callbacks.user_may_join_room,
             user_may_invite=callbacks.user_may_invite,
+            user_may_create_room=callbacks.user_may_create_room,
             check_media_file_for_spam=callbacks.check_media_file_for_spam,
         )
         api.register_third_party_rules_callbacks(

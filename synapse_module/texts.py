@@ -30,6 +30,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_no_token": "请在聊天中向机器人（{bot}）发送 !verify 或 !实名，获取您的一次性认证链接。",
         "form_verified": "认证成功，您现在可以发言了。",
         "form_pending": "已提交，等待人工审核。审核结果将通过机器人通知您。",
+        "tombstone_explanation": "群组只能通过客户端的“升级房间”功能迁移到新房间，群号随之迁移。",
     },
     "en": {
         "unavailable": "Qunzu could not check this action just now. Please try again shortly.",
@@ -55,6 +56,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_no_token": "Send !verify to the bot ({bot}) in chat to get your one-time verification link.",
         "form_verified": "Verified. You can post now.",
         "form_pending": "Submitted. A person will review it; the bot will tell you the result.",
+        "tombstone_explanation": "A group moves to a new room only through your client's room upgrade, which takes the group code along.",
     },
 }
 

@@ -148,6 +148,10 @@ class GroupStore:
         assert set(fields) <= allowed, set(fields) - allowed
         await self._api.run_db_interaction("qunzu_update_group", _update_group_txn, code, fields)
 
+    async def owned(self, creator: str) -> int:
+        """Rooms the person owns now (open ones, and creations under way)."""
+        return await self._api.run_db_interaction("qunzu_rooms_owned", _owned_txn, creator, self._clock.now_ms())
+
     async def move_to_successor(self, old_room_id: str, new_room_id: str) -> GroupRecord | None:
         """A room upgrade: the code and category follow the room to its new version."""
         return await self._api.run_db_interaction(

@@ -25,6 +25,7 @@ from policies import (
     may_post,
     may_set_category,
     may_set_tier,
+    may_upgrade,
     member_cap,
     needs_join_approval,
 )
@@ -261,6 +262,43 @@ def test_may_create_refuses_with_the_first_failing_check(
     user_changes: dict[str, object], category: str, reason: Reason, detail: dict[str, object]
 ) -> None:
     assert_refused(may_create(user(**user_changes), category, POLICY), reason, **detail)
+
+
+# --- may_upgrade ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes", "reason", "detail"),
+    [
+        # The predecessor's measures bind everyone, the exempt included.
+        ({"exempt": True}, {"closed": True}, Reason.ROOM_CLOSED, {}),
+        ({"exempt": True}, {"frozen": True}, Reason.EMERGENCY_FREEZE, {}),
+        ({"exempt": True}, {"posting_suspended_until_ms": LATER}, Reason.POSTING_SUSPENDED_ROOM, {"until": LATER}),
+        ({}, {"posting_suspended_until_ms": PERMANENT}, Reason.POSTING_SUSPENDED_ROOM, {"permanent": True}),
+        ({"blacklisted": True}, {}, Reason.BLACKLISTED, {}),
+        (UNVERIFIED, {}, Reason.REALNAME_REQUIRED, {"action": "create"}),
+        ({"muted_until_ms": LATER}, {}, Reason.POSTING_SUSPENDED_USER, {"until": LATER}),
+        ({"admin_suspended": True}, {}, Reason.ADMIN_SUSPENDED, {}),
+        ({"creation_revoked": True}, {}, Reason.CREATE_REVOKED, {}),
+        ({"credit_score": 65}, {}, Reason.CREDIT_INSUFFICIENT, {"level": "D", "action": "create"}),
+        ({"credit_score": 75}, {"category": "news"}, Reason.CREDIT_INSUFFICIENT, {"required_level": "B"}),
+        # Above the cap (the level fell after the rooms were made): refused with the real count.
+        ({"credit_score": 75, "rooms_owned": 4}, {}, Reason.CREATE_LIMIT, {"cap": 3, "count": 4, "upgrade": True}),
+    ],
+)
+def test_may_upgrade_refuses_with_the_first_failing_check(
+    user_changes: dict[str, object], room_changes: dict[str, object], reason: Reason, detail: dict[str, object]
+) -> None:
+    assert_refused(may_upgrade(user(**user_changes), room(**room_changes), NOW, POLICY), reason, **detail)
+
+
+def test_an_upgrade_replaces_a_room_so_an_owner_at_the_cap_may_upgrade() -> None:
+    at_cap = user(credit_score=75, rooms_owned=3)
+    assert may_upgrade(at_cap, room(), NOW, POLICY).allowed
+    assert may_upgrade(user(exempt=True, **UNVERIFIED), room(), NOW, POLICY).allowed
+    assert may_upgrade(user(), room(posting_suspended_until_ms=EARLIER), NOW, POLICY).allowed
+    # A category disabled since the room was made is vetted as the default category.
+    assert may_upgrade(user(), room(category="nonsense"), NOW, POLICY).allowed
 
 
 def test_level_c_user_is_refused_fourth_room_with_create_limit() -> None:
