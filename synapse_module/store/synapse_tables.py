@@ -62,8 +62,17 @@ def messages_since_txn(txn: LoggingTransaction, since_ms: int) -> dict[str, int]
 
 
 def rooms_with_creator_txn(txn: LoggingTransaction, after_room_id: str, limit: int) -> list[tuple[str, str | None]]:
-    """All rooms this server knows, in pages (for the one-off backfill of codes)."""
-    txn.execute("SELECT room_id, creator FROM rooms WHERE room_id > ? ORDER BY room_id LIMIT ?", (after_room_id, limit))
+    """All rooms this server knows, in pages (for the one-off backfill of codes).
+
+    Only rooms with a create event: Synapse writes a `rooms` row before a creation or an
+    upgrade is decided, and one that was refused leaves the row without any event.
+    """
+    txn.execute(
+        "SELECT r.room_id, r.creator FROM rooms AS r WHERE r.room_id > ? AND EXISTS ("
+        " SELECT 1 FROM current_state_events AS c WHERE c.room_id = r.room_id AND c.type = 'm.room.create'"
+        ") ORDER BY r.room_id LIMIT ?",
+        (after_room_id, limit),
+    )
     return [(str(room_id), None if creator is None else str(creator)) for room_id, creator in txn.fetchall()]
 
 
