@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final, Self
 
+from .codes import is_code_shaped
 from .model import CreditLevel, Policy, Risk
 from .reasons import Reason
 from .tiers import (
@@ -62,6 +63,7 @@ __all__ = [
     "may_bind_identity",
     "may_change_state",
     "may_create",
+    "may_create_alias",
     "may_invite",
     "may_join",
     "may_moderate",
@@ -528,6 +530,21 @@ def may_change_state(is_service_account: bool, event_type: str) -> Decision:
     """
     if event_type in PROTECTED_STATE_TYPES and not is_service_account:
         return Decision.refuse(Reason.PROTECTED_STATE, event_type=event_type)
+    return Decision.allow()
+
+
+def may_create_alias(localpart: str, *, group_alias_by_module: bool) -> Decision:
+    """May this alias be created? Code-shaped aliases belong to the groups (Art. 8).
+
+    Args:
+        localpart: the alias without ``#`` and server name.
+        group_alias_by_module: the module itself is creating a group's own ``#<code>``.
+
+    Returns:
+        Allowed, or refused with alias_reserved.
+    """
+    if is_code_shaped(localpart) and not group_alias_by_module:
+        return Decision.refuse(Reason.ALIAS_RESERVED, alias=localpart)
     return Decision.allow()
 
 

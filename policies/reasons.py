@@ -36,6 +36,7 @@ class Reason(enum.StrEnum):
     JOIN_APPROVAL_REQUIRED = "join_approval_required"
     INVALID_IDENTITY = "invalid_identity"
     IDENTITY_IN_USE = "identity_in_use"
+    ALIAS_RESERVED = "alias_reserved"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; every other

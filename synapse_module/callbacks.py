@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
-from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester
+from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester, RoomAlias
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Decision, Reason, decisions
@@ -98,6 +98,14 @@ class Callbacks:
         room = await self._module.facts.room(event.room_id)
         if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local)  # protected group state binds admins too
+        # Art. 8: the deletion of a group's #<code> alias comes here as a canonical alias update.
+        if (
+            event.type == "m.room.canonical_alias"
+            and event.is_state()
+            and local
+            and not (kept := await self._module.code_aliases.on_canonical_alias(event)).allowed
+        ):
+            return self._answer(kept, local=local)
         # A hand-made tombstone would move the group out from under its measures.
         if (
             event.type == "m.room.tombstone"
@@ -164,6 +172,12 @@ class Callbacks:
         """
         await self._module.ready()
         return self._answer(await self._module.groups.decide_upgrade(user_id, room_config), local=True)
+
+    @boundary(fail_closed=True)
+    async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> SpamResult:
+        """Art. 8: code-shaped aliases belong to their groups (synapse_module/group_alias.py)."""
+        await self._module.ready()
+        return self._answer(await self._module.code_aliases.check(user_id, room_alias.localpart), local=True)
 
     @boundary(fail_closed=True)
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:

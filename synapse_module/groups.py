@@ -139,6 +139,13 @@ class Groups:
             if not (isinstance(event, dict) and event.get("type") in PROTECTED_STATE_TYPES)
         ]
         verification_dm = mark_verification_dm(config, service)
+        # Art. 8: code-shaped addresses belong to the groups (group_alias.py); refused before anything exists.
+        alias_name = config.get("room_alias_name")
+        if (
+            isinstance(alias_name, str)
+            and not (alias := decisions.may_create_alias(alias_name, group_alias_by_module=False)).allowed
+        ):
+            raise self._refusal(alias)
         creation = config.get("creation_content") or {}
         category = creation.pop(CATEGORY_KEY, policy.categories.default_category)
         if not isinstance(category, str):
@@ -197,6 +204,7 @@ class Groups:
         self._grant_service_power(config, user_id)
         if not config.get("room_alias_name") and not verification_dm:
             config["room_alias_name"] = code
+            self._module.code_aliases.expect(user_id, code)
 
     def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
         """The service account acts for the platform in every room (kicks, state, tiers)."""
@@ -426,6 +434,10 @@ class Groups:
         if event.state_key == service and event.membership == "invite":
             # Join the service account at once: the room is governed even while the bot is down.
             await self._api.update_room_membership(service, service, event.room_id, "join")
+            # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
+            record = await self.record.get(event.room_id)
+            if record is not None and not record.verification_dm and not record.retired:
+                await self._module.code_aliases.ensure(record.code, event.room_id)
             return
         if event.state_key != service:
             recount[event.room_id] = None

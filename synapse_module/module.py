@@ -19,6 +19,7 @@ from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
 from .facts import FactsSource
+from .group_alias import SWEEP_EVERY_MS, CodeAliases
 from .groups import Groups
 from .http import (
     admin_audit,
@@ -66,6 +67,8 @@ class QunzuModule:
         self.facts = FactsSource(self)
         self.groups = Groups(self)
         self.sanctions.on_room_closed.append(self.groups.retire)
+        # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
+        self.code_aliases = CodeAliases(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
@@ -77,6 +80,7 @@ class QunzuModule:
         self.room_moderation = RoomModeration(self)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", 24 * 3600 * 1000, self.groups.backfill))
+        self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
         self._state = "starting"
         self._schema_version = 0
 
@@ -86,6 +90,7 @@ class QunzuModule:
             user_may_join_room=callbacks.user_may_join_room,
             user_may_invite=callbacks.user_may_invite,
             user_may_create_room=callbacks.user_may_create_room,
+            user_may_create_room_alias=callbacks.user_may_create_room_alias,
             check_media_file_for_spam=callbacks.check_media_file_for_spam,
         )
         api.register_third_party_rules_callbacks(

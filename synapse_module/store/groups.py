@@ -22,6 +22,7 @@ from ..errors import StoreError
 from .sql import run_contended
 from .synapse_tables import (
     group_state_events_txn,
+    groups_without_code_alias_txn,
     is_joined_txn,
     joined_members_txn,
     messages_since_txn,
@@ -151,6 +152,12 @@ class GroupStore:
     async def owned(self, creator: str) -> int:
         """Rooms the person owns now (open ones, and creations under way)."""
         return await self._api.run_db_interaction("qunzu_rooms_owned", _owned_txn, creator, self._clock.now_ms())
+
+    async def without_code_alias(self, server_name: str, limit: int) -> list[tuple[str, str]]:
+        """(code, room_id) of open groups whose `#<code>` alias is missing."""
+        return await self._api.run_db_interaction(
+            "qunzu_groups_without_alias", groups_without_code_alias_txn, server_name, limit
+        )
 
     async def move_to_successor(self, old_room_id: str, new_room_id: str) -> GroupRecord | None:
         """A room upgrade: the code and category follow the room to its new version."""

@@ -2,7 +2,7 @@
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
 `local_current_membership(room_id, user_id, membership)`, `events(room_id,
-type, origin_server_ts)`, `rooms(room_id, creator)`, and the reports people make
+type, origin_server_ts)`, `rooms(room_id, creator)`, `room_aliases(room_alias, room_id)`, and the reports people make
 with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
 reason)`, `user_reports(id, received_ts, target_user_id, user_id, reason)` (no
@@ -74,6 +74,18 @@ def rooms_with_creator_txn(txn: LoggingTransaction, after_room_id: str, limit: i
         (after_room_id, limit),
     )
     return [(str(room_id), None if creator is None else str(creator)) for room_id, creator in txn.fetchall()]
+
+
+def groups_without_code_alias_txn(txn: LoggingTransaction, server_name: str, limit: int) -> list[tuple[str, str]]:
+    """(code, room_id) of open groups whose `#<code>:<server>` is missing from `room_aliases`."""
+    txn.execute(
+        "SELECT g.code, g.room_id FROM qunzu_groups AS g WHERE g.room_id IS NOT NULL AND g.retired_ts IS NULL"
+        " AND g.verification_dm = 0 AND NOT EXISTS ("
+        " SELECT 1 FROM room_aliases AS a WHERE a.room_alias = '#' || g.code || ':' || ?"
+        ") ORDER BY g.code LIMIT ?",
+        (server_name, limit),
+    )
+    return [(str(code), str(room_id)) for code, room_id in txn.fetchall()]
 
 
 def group_state_events_txn(txn: LoggingTransaction, event_type: str) -> list[tuple[str, str]]:

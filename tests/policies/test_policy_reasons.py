@@ -28,6 +28,7 @@ DESIGN_CODES = [
     "join_approval_required",
     "invalid_identity",
     "identity_in_use",
+    "alias_reserved",
 ]
 
 
