@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 DEVICE_ID = "QUNZU_MODULE"
 # How long a creation's own `#<code>` stays expected (a creation that fails never uses it).
-EXPECT_MS = 60_000
+EXPECT_MS = 30_000
 # A group whose alias could not be restored is tried again after this long (not every minute).
 RETRY_MS = 3600 * 1000
 SWEEP_BATCH = 100
