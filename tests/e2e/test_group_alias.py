@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from urllib.parse import quote
@@ -13,7 +14,7 @@ from devtools.homeserver import Account, SynapseProcess
 from .bot_fixtures import service_account_fixture  # noqa: F401  (fixture, registered under its name)
 from .conftest import fresh_localpart
 from .matrix import Matrix, Reply
-from .sanction_helpers import SERVICE_USER_ID, eventually, verified
+from .sanction_helpers import SERVICE_USER_ID, eventually, set_power, verified
 from .test_group_upgrades import assert_refused, code_of, joined_rooms
 
 # The sweep runs every minute on the background instance (its scheduler ticks every 5 s).
@@ -53,6 +54,25 @@ async def test_a_deleted_code_alias_is_back_before_the_deleter_gets_the_answer(
     assert status == 200 and canonical["alias"] == alias
     status, aliases = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/aliases")
     assert status == 200 and alias in aliases["aliases"], aliases
+
+
+async def test_parallel_deletions_of_the_code_alias_all_fail_and_leave_it_in_place(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess, service_account: dict[str, str]
+) -> None:
+    owner = await verified(as_user, synapse, "owner")
+    admin = await verified(as_user, synapse, "admin")
+    room = await owner.new_room(name="一起删", preset="public_chat")
+    assert (await admin.join(room))[0] == 200
+    await set_power(owner, room, {admin.user_id: 100})
+    alias = f"#{await code_of(owner, room)}:localhost"
+    replies = await asyncio.gather(*(person.call("DELETE", directory(alias)) for person in (owner, admin) * 4))
+    # Each one either deleted it and was refused, or found it gone for a moment (404).
+    outcomes = sorted((status, body.get("cn.qunzu.reason", body.get("errcode"))) for status, body in replies)
+    assert all(outcome in {(403, "alias_reserved"), (404, "M_NOT_FOUND")} for outcome in outcomes), outcomes
+    assert (403, "alias_reserved") in outcomes
+    assert await resolve(owner, alias) == room
+    status, aliases = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/aliases")
+    assert status == 200 and aliases["aliases"].count(alias) == 1, aliases
 
 
 async def test_a_code_alias_deleted_outside_the_canonical_alias_is_restored_by_the_sweep(
