@@ -167,6 +167,10 @@ async def test_a_posting_suspended_room_cannot_be_upgraded(
     staff_before = await Snapshot(staff, staff, room).take()
     assert_refused(await upgrade(staff, room), "posting_suspended_room")
     await staff_before.assert_unchanged()
+    # Nor may a new room present itself as the room's continuation.
+    successor = {"predecessor": {"room_id": room}}
+    assert_refused(await owner.create_room(name="另起炉灶", creation_content=successor), "posting_suspended_room")
+    await before.assert_unchanged()
 
 
 async def test_a_room_under_a_category_freeze_cannot_be_upgraded(
