@@ -8,11 +8,12 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 import aiohttp
+import pytest
 
-from devtools.homeserver import Account, SynapseProcess
+from devtools.homeserver import SERVICE_LOCALPART, Account, SynapseProcess, postgres_database
 
 from .bot_fixtures import service_account_fixture  # noqa: F401  (fixture, registered under its name)
-from .conftest import fresh_localpart
+from .conftest import ServerFactory, fresh_localpart
 from .matrix import Matrix, Reply
 from .sanction_helpers import SERVICE_USER_ID, eventually, set_power, verified
 from .test_group_upgrades import assert_refused, code_of, joined_rooms
@@ -160,3 +161,24 @@ async def test_the_service_account_may_create_only_codes_of_open_groups(
     await eventually(service_joined, what="the service account in the room")
     # No group has this code: the service account (the bot's account) cannot make it up.
     assert_refused(await put_alias(service, "#100000009:localhost", room), "alias_reserved")
+
+
+@pytest.mark.postgres
+async def test_the_sweep_restores_code_aliases_on_postgresql(
+    make_synapse: ServerFactory, pg_database: str, http_session: aiohttp.ClientSession
+) -> None:
+    server = make_synapse.start(database=postgres_database(pg_database))
+    server.register(SERVICE_LOCALPART)
+    owner = Matrix(http_session, server.base_url, server.register(fresh_localpart("owner")))
+    staff = Matrix(http_session, server.base_url, server.register(fresh_localpart("staff"), admin=True))
+    assert (await owner.verify())[0] == 200
+    room = await owner.new_room(name="PG 群")
+    alias = f"#{await code_of(owner, room)}:localhost"
+    own = f"#{fresh_localpart('club')}:localhost"
+    assert (await put_alias(owner, own, room))[0] == 200
+    assert (await owner.send_state(room, "m.room.canonical_alias", {"alias": own}))[0] == 200
+    assert (await owner.call("DELETE", directory(alias)))[0] == 200
+    status, run = await staff.qunzu("POST", "/admin/jobs/restore_code_aliases", {})
+    # 1, or 0 if the scheduled run came first: either way the alias is back.
+    assert status == 200 and run["result"]["failed"] == 0, run
+    assert await resolve(owner, alias) == room
