@@ -233,7 +233,7 @@ class Groups:
 
     async def room_facts(self, room_id: str, *, count_members: bool = False) -> RoomFacts:
         """Facts of a room; the member count is read only when asked (invites, the info page)."""
-        record = await self.record.get(room_id)
+        record = await self.record.get(room_id) or await self._upgraded_from(room_id)
         members = await self._store.member_count(room_id, self.service_account) if count_members else 0
         creator = record.creator if record is not None else await self._store.room_creator(room_id)
         owner = await self._module.facts.user(creator) if creator is not None else None
@@ -242,7 +242,24 @@ class Groups:
         owner_level = None if owner is None or owner.exempt else self._module.facts.level_of(owner)
         if record is None:
             return dataclasses.replace(self._ungoverned(room_id, members), owner_level=owner_level)
-        return dataclasses.replace(self._facts_of(record, members, join_rule="invite"), owner_level=owner_level)
+        facts = self._facts_of(record, members, join_rule="invite")
+        return dataclasses.replace(facts, room_id=room_id, owner_level=owner_level)
+
+    async def _upgraded_from(self, room_id: str) -> GroupRecord | None:
+        """The group of the room this one upgrades, in the moment before the group is carried over.
+
+        The follower moves the group a second after the tombstone; until then the new
+        room is judged as its group (category freezes, join approval, the owner's bound).
+        """
+        state = await self._api.get_room_state(room_id, [("m.room.create", "")])
+        create = state.get(("m.room.create", ""))
+        predecessor = predecessor_of(create.content) if create is not None else None
+        if predecessor is None:
+            return None
+        record = await self._store.by_room(predecessor)
+        if record is None or not await self.is_upgrade_of(predecessor, room_id):
+            return None
+        return record
 
     def _facts_of(self, record: GroupRecord, member_count: int, join_rule: str) -> RoomFacts:
         return RoomFacts(
@@ -508,6 +525,10 @@ class Groups:
         await self.record.invalidate_everywhere(new_room_id)
         await self._send_as(tombstone.sender, record)
         await self._api.update_room_membership(tombstone.sender, self.service_account, new_room_id, "invite")
+        # Art. 8 join verification: a join rule opened in the new room before the group arrived.
+        members = await self._store.member_count(new_room_id, self.service_account)
+        if decisions.needs_join_approval(self._facts_of(record, members, "public"), self._policy):
+            await self._ensure_knock(new_room_id)
         await self._module.store.audit.append(
             tombstone.sender, "group.upgrade", record.code, {"from": tombstone.room_id, "to": new_room_id}
         )

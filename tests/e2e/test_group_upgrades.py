@@ -217,6 +217,23 @@ async def test_an_upgrade_carries_the_group_in_every_room_version(
     assert (await owner.send_text(new_room, "新群照常"))[0] == 200
 
 
+async def test_the_new_room_keeps_join_approval_from_its_first_moment(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess
+) -> None:
+    owner = await verified(as_user, synapse, "owner")
+    room = await owner.new_room(name="新闻群", creation_content={"cn.qunzu.category": "news"})
+    status, reply = await upgrade(owner, room)
+    assert status == 200, reply
+    new_room = reply["replacement_room"]
+    # Right away, before or after the group is carried over: a high-risk category stays on knock.
+    refused = assert_refused(
+        await owner.send_state(new_room, "m.room.join_rules", {"join_rule": "public"}), "join_approval_required"
+    )
+    assert refused["cn.qunzu.detail"]["category"] == "news"
+    status, rules = await state(owner, new_room, "m.room.join_rules")
+    assert status == 200 and rules["join_rule"] == "knock"
+
+
 # --- hand-made tombstones ------------------------------------------------------------------------------
 
 
