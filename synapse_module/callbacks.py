@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
-from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester
+from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester, UserID
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Decision, Reason, decisions
@@ -119,14 +119,21 @@ class Callbacks:
     async def on_profile_update(
         self, user_id: str, new_profile: ProfileInfo, by_admin: bool, deactivation: bool
     ) -> None:
-        """Art. 10: a display name that breaks a content rule goes to staff (it cannot be refused here)."""
+        """Art. 10: a global display name that breaks a content rule does not reach any room.
+
+        Synapse calls this after storing the name and before it schedules the
+        update of the person's member events, so setting the name back to the
+        account's own localpart here means the rooms only ever see that.
+        """
         if deactivation or not self._api.is_mine(user_id):
             return
         try:
             await self._module.ready()
             if await self._module.facts.is_exempt(user_id):
                 return
-            await self._module.content.check_profile(user_id, new_profile.display_name)
+            if await self._module.content.check_profile(user_id, new_profile.display_name):
+                user = UserID.from_string(user_id)
+                await self._api.set_displayname(user, user.localpart)
         except Exception:
             logger.exception("qunzu: checking a display name against the content rules failed")
 

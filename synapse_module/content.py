@@ -400,20 +400,27 @@ class ContentGuard:
             Reason.PROTECTED_STATE, setting="m.room.encryption", explanation=encryption.explanation[self._language]
         )
 
-    async def check_profile(self, user_id: str, displayname: str | None) -> None:
-        """A new global display name that breaks a rule is put before staff.
+    async def check_profile(self, user_id: str, displayname: str | None) -> bool:
+        """Check a new global display name; True when it must not stand.
 
-        Synapse offers no callback that can refuse a display name (see
-        docs/content-rules.md), so this can only flag it after the fact.
+        Synapse has no callback that can refuse a display name, but
+        ``on_profile_update`` runs before the name is copied into the member
+        events of the person's rooms, so the caller can put the name back
+        before any room sees it. ``flag`` hits stand and go to staff;
+        ``block`` and ``hold`` hits must not stand.
         """
         if not displayname:
-            return
+            return False
         hit = self._lists.matcher.scan(displayname)
         if hit is None:
-            return
+            return False
         content = {"displayname": displayname}
-        ticket = await self._open_ticket("content_flag", hit, None, None, user_id, content)
+        ticket = None
+        if hit.action != "block":
+            source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
+            ticket = await self._open_ticket(source, hit, None, None, user_id, content)
         await self._evidence(hit, user_id, content, "profile.displayname", None, ticket)
+        return hit.action != "flag"
 
     async def _open_ticket(
         self,
