@@ -18,6 +18,9 @@ from urllib.parse import unquote
 from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseRequest, parse_json_object_from_request
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies import InvalidNumber, Reason
+from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
+
 from ..errors import Refusal
 from ..refusals import refusal_error
 from ..texts import text
@@ -128,6 +131,10 @@ class QunzuResource(DirectServeJsonResource):
                 return await route.handler(request, caller, params)
             except Refusal as refusal:
                 raise refusal_error(refusal, self._module.config) from None
+            except InvalidNumber as exc:
+                # DESIGN.md §6.1: numbers from outside are bounded; out of range is a 400.
+                invalid = Refusal(Reason.INVALID_NUMBER, exc.detail)
+                raise refusal_error(invalid, self._module.config) from None
         if allowed_methods:
             raise SynapseError(405, f"Use {', '.join(sorted(set(allowed_methods)))} here", Codes.UNRECOGNIZED)
         raise SynapseError(404, "Unknown Qunzu endpoint", Codes.UNRECOGNIZED)
@@ -167,15 +174,30 @@ def query_str(request: SynapseRequest, name: str) -> str | None:
     return values[0].decode("utf-8", "replace") if values else None
 
 
-def query_int(request: SynapseRequest, name: str, *, minimum: int = 0, maximum: int | None = None) -> int | None:
-    """An integer query parameter; a malformed one is a 400, never a 500."""
-    text = query_str(request, name)
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise SynapseError(400, f"Query parameter {name!r} must be an integer", Codes.INVALID_PARAM) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        raise SynapseError(400, f"Query parameter {name!r} is out of range", Codes.INVALID_PARAM)
-    return value
+def query_int(request: SynapseRequest, name: str, bounds: Bounds) -> int | None:
+    """An integer query parameter within `bounds`, or None when absent.
+
+    Raises:
+        InvalidNumber: malformed or out of range (a 400 ``invalid_number``, never a 500).
+    """
+    return optional_int(query_str(request, name), name, bounds)
+
+
+def query_time(request: SynapseRequest, name: str) -> int | None:
+    """A time query parameter (ms since the epoch, years 2000 to 9999), or None when absent.
+
+    Raises:
+        InvalidNumber: malformed or out of range.
+    """
+    value = query_str(request, name)
+    return None if value is None or value == "" else time_ms(value, name)
+
+
+def query_limit(request: SynapseRequest, default: int = 100, maximum: int = MAX_PAGE) -> int:
+    """The page size `limit` (1 to `maximum`), `default` when absent.
+
+    Raises:
+        InvalidNumber: malformed or out of range.
+    """
+    value = query_int(request, "limit", Bounds(1, maximum))
+    return default if value is None else value
