@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from policies import InvalidNumber
 from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
 from policies.messages import china_datetime
-from policies.numbers import time_ms
+from policies.numbers import EARLIEST_MS, LATEST_MS, time_ms
 
 from .audit import canonical_json
 from .crypto import DecryptionError, FieldCipher, derive_key, mac_hex
@@ -85,8 +86,7 @@ def parse_time(value: object, name: str) -> int | None:
     """Milliseconds since the epoch, or ISO 8601 (without a zone: China Standard Time).
 
     Raises:
-        ExportError: the value is neither.
-        InvalidNumber: a number that is not a time from the year 2000 to 9999.
+        InvalidNumber: the value is neither, or not a time from the year 2000 to 9999.
     """
     if value is None or value == "":
         return None
@@ -97,7 +97,11 @@ def parse_time(value: object, name: str) -> int | None:
     try:
         moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ExportError(f"{name} must be milliseconds since the epoch or an ISO 8601 time") from None
+        raise InvalidNumber(
+            name,
+            f"{name} must be milliseconds since the epoch or an ISO 8601 time",
+            {"earliest_at": EARLIEST_MS, "latest_at": LATEST_MS},
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_TZ)
     return time_ms(int(moment.timestamp() * 1000), name)

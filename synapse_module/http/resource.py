@@ -13,7 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseRequest, parse_json_object_from_request
 from synapse.module_api.errors import Codes, SynapseError
@@ -22,7 +22,7 @@ from policies import InvalidNumber, Reason
 from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
 
 from ..errors import Refusal
-from ..refusals import refusal_error
+from ..refusals import refusal_error, refusal_fields
 from ..texts import text
 
 if TYPE_CHECKING:
@@ -106,6 +106,16 @@ class QunzuResource(DirectServeJsonResource):
         self._routes = tuple(routes)
 
     async def _async_render(self, request: SynapseRequest) -> tuple[int, Any] | None:
+        if personal := scrub_logged_query(request):
+            # PIPL, Art. 6: identity data comes in request bodies only; a query string is
+            # logged. Refused before anything is read, authenticated or stored.
+            refusal = Refusal(Reason.INVALID_IDENTITY, {"field": personal[0], "in_query": True})
+            raise SynapseError(
+                400,
+                text("form_query_refused", self._module.config.language),
+                Codes.INVALID_PARAM,
+                additional_fields=refusal_fields(refusal),
+            )
         method = request.method.decode("ascii")
         method = "GET" if method == "HEAD" else method
         path = "/" + "/".join(segment.decode("utf-8", "replace") for segment in request.postpath or [])
@@ -148,6 +158,41 @@ class QunzuResource(DirectServeJsonResource):
         if access is Access.STAFF and not is_staff:
             raise SynapseError(403, "Only compliance staff may use this endpoint", Codes.FORBIDDEN)
         return Caller(user_id, is_staff)
+
+
+# Query parameters that may carry personal data (PIPL, Art. 6) or a one-time secret that
+# Synapse does not redact itself (`t`, the form token of older links).
+PERSONAL_QUERY_KEYS: frozenset[str] = frozenset({"name", "id_number", "phone"})
+_SCRUBBED_QUERY_KEYS: frozenset[str] = PERSONAL_QUERY_KEYS | {"t"}
+
+
+def scrub_logged_query(request: SynapseRequest) -> list[str]:
+    """Blank personal values in the request line Synapse logs when the request ends.
+
+    Synapse writes "Processed request: … <method> <uri>" from `request.uri` as it is when
+    the response is sent, redacting only `access_token` and `client_secret`. Rewriting the
+    values of personal parameters here keeps them out of that line.
+
+    Returns:
+        The personal parameter names found in the query string (sorted), for the refusal.
+    """
+    raw: bytes = request.uri
+    path, sep, query = raw.partition(b"?")
+    if not sep:
+        return []
+    found: set[str] = set()
+    parts = []
+    for pair in query.split(b"&"):
+        key = pair.partition(b"=")[0]
+        name = unquote_plus(key.decode("ascii", "replace"))
+        if name in _SCRUBBED_QUERY_KEYS:
+            parts.append(key + b"=<redacted>")
+            if name in PERSONAL_QUERY_KEYS:
+                found.add(name)
+        else:
+            parts.append(pair)
+    request.uri = path + b"?" + b"&".join(parts)
+    return sorted(found)
 
 
 def json_body(request: SynapseRequest) -> dict[str, Any]:
