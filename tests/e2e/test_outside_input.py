@@ -47,10 +47,22 @@ async def raw_call(
 
 
 async def test_hostile_numbers_are_400_invalid_number_on_every_route(
-    synapse: SynapseProcess, staff: Matrix, member: Matrix, http_session: aiohttp.ClientSession
+    synapse: SynapseProcess,
+    staff: Matrix,
+    member: Matrix,
+    as_user: Callable[..., Matrix],
+    http_session: aiohttp.ClientSession,
 ) -> None:
-    room = await staff.new_room(name="numbers")
+    room = await staff.new_room(name="numbers", preset="public_chat")
     target = member.user_id
+    reporter = await verified(as_user, synapse, "rep")
+    assert (await reporter.join(room))[0] == 200
+    status, sent = await staff.send_text(room, "加群领红包")
+    assert status == 200, sent
+    report = {"room_id": room, "event_id": sent["event_id"], "category": "other", "reason": "广告"}
+    status, filed = await reporter.qunzu("POST", "/reports", report)
+    assert status == 200, filed
+    ticket = filed["ticket"]
     subject = json.dumps({"type": "user", "id": target})
     # (method, path, body template with {v}, values that are fine for this field)
     bodies: list[tuple[str, str, str, set[str]]] = [
@@ -63,6 +75,9 @@ async def test_hostile_numbers_are_400_invalid_number_on_every_route(
         ("POST", "/admin/blacklist", f'{{"subject": {subject}, "reason": "r", "until": {{v}}}}', set()),
         ("POST", f"/admin/rooms/{quote(room)}/moderate",
          f'{{"action": "mute", "target": "{target}", "reason": "r", "duration": {{v}}}}', set()),
+        ("POST", f"/admin/reports/{ticket}/resolve",
+         f'{{"outcome": "resolved", "reason": "r", "sanction": {{"measure": "mute", "subject": {subject}, '
+         f'"duration": {{v}}}}}}', set()),
         ("POST", "/admin/export", '{"since": {v}}', set()),
         ("POST", "/admin/export", '{"since": 1700000000000, "until": {v}}', set()),
     ]  # fmt: skip
@@ -108,6 +123,8 @@ async def test_hostile_numbers_are_400_invalid_number_on_every_route(
     assert (status, listed["sanctions"]) == (200, [])
     status, blacklist = await staff.qunzu("GET", "/admin/blacklist")
     assert all(entry["subject"] != target for entry in blacklist["entries"])
+    status, still = await staff.qunzu("GET", f"/admin/reports/{ticket}")
+    assert (status, still["status"]) == (200, "open"), still
 
 
 async def test_a_mute_as_long_as_allowed_refuses_posts_with_its_end_time(
