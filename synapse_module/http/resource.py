@@ -184,7 +184,7 @@ def scrub_logged_query(request: SynapseRequest) -> list[str]:
     parts = []
     for pair in query.split(b"&"):
         key = pair.partition(b"=")[0]
-        name = unquote_plus(key.decode("ascii", "replace"))
+        name = unquote_plus(key.decode("ascii", "replace")).lower()
         if name in _SCRUBBED_QUERY_KEYS:
             parts.append(key + b"=<redacted>")
             if name in PERSONAL_QUERY_KEYS:
