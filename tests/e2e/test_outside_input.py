@@ -222,7 +222,19 @@ async def test_verification_form_keeps_identity_and_token_out_of_the_log(
     status, me = await member.qunzu("GET", "/me")
     assert me["verification"]["status"] == "verified", me
 
+    # The JSON API: a malformed body (Synapse's own parser would log it whole) and a query string.
+    other_id = fresh_id_number()
+    broken = f'{{"name": "{name}", "id_number": "{other_id}", "phone": "{phone}",}}'
+    status, reply = await raw_call(http_session, synapse, member.account.access_token, "POST", "/realname", broken)
+    assert (status, reply["errcode"]) == (400, "M_NOT_JSON"), reply
+    status, reply = await member.qunzu("GET", f"/me?id_number={other_id}")
+    assert (status, reply["cn.qunzu.reason"]) == (400, "invalid_identity"), reply
+    staff = synapse.register(fresh_localpart("staff"), admin=True)
+    broken = f'{{"subject": {{"type": "identity", "id": "{other_id}"}}, "reason": "r",}}'
+    status, reply = await raw_call(http_session, synapse, staff.access_token, "POST", "/admin/blacklist", broken)
+    assert (status, reply["errcode"]) == (400, "M_NOT_JSON"), reply
+
     log = (Path(synapse.config_path).parent / "homeserver.log").read_text(encoding="utf-8", errors="replace")
     assert urlparse(form_url).path in log  # the requests are in the log
-    for value in (id_number, name, quote(name), phone, secret):
+    for value in (id_number, other_id, name, quote(name), phone, secret):
         assert value not in log, f"{value[:4]}… is in homeserver.log"
