@@ -100,16 +100,24 @@ def time_ms(value: object, field: str) -> int:
     return number
 
 
-def duration_seconds(value: object, field: str = "duration") -> int | None:
+def duration_seconds(value: object, field: str = "duration", *, allow_zero: bool = False) -> int | None:
     """A duration: seconds as an integer, or text like ``90``, ``30m``, ``7d``, ``perm``.
 
+    Args:
+        value: the JSON value or text.
+        field: its name, for the error.
+        allow_zero: accept 0 ("no time"): a warning without a deadline or an instant measure,
+            as the policy's ladders write them and `/admin/sanctions/propose` answers them.
+
     Returns:
-        Seconds from 1 to ten years, or ``None`` for a permanent one.
+        Seconds from 1 (or 0) to ten years, or ``None`` for a permanent one.
 
     Raises:
         InvalidNumber: anything else (floats, bools, zero, negative, over ten years, garbage).
     """
     detail: dict[str, object] = {"max_seconds": MAX_SECONDS}
+    if allow_zero and ((type(value) is int and value == 0) or value == "0"):
+        return 0
     if isinstance(value, str):
         try:
             return parse_duration(value)

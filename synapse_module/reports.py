@@ -29,7 +29,7 @@ from policies.numbers import duration_seconds
 from .errors import TicketNotOpen
 from .jobs import Job, Jobs
 from .report_texts import deadline_text, report_text
-from .sanctions import ROOM_MEASURES, SanctionRequest, measure_of
+from .sanctions import ROOM_MEASURES, TIMELESS_MEASURES, SanctionRequest, measure_of
 from .store import synapse_tables
 from .store.reports import AuditRow, FiledReport, SynapseReport
 from .store.tickets import NewTicket, Ticket
@@ -339,7 +339,8 @@ class Reports:
             raise _bad("This ticket names no one to take that measure against")
         duration = sanction.get("duration")
         given = duration is not None
-        duration_s = duration_seconds(duration, "sanction.duration") if given else None
+        timeless = measure in TIMELESS_MEASURES
+        duration_s = duration_seconds(duration, "sanction.duration", allow_zero=timeless) if given else None
         evidence = (ticket.event_id,) if ticket.event_id and ticket.content_digest else ()
         return SanctionRequest(
             subject_type="room" if subject_type == "room" else "user",

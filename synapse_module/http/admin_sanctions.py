@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import SubjectKind
+from policies import Measure, SubjectKind
 from policies.numbers import credit_delta, duration_seconds
 
-from ..sanctions import SanctionRequest, Sanctions, measure_of
+from ..sanctions import TIMELESS_MEASURES, SanctionRequest, Sanctions, measure_of
 from ..store.sanctions import SanctionSubject
 from ..texts import text
 from .resource import (
@@ -44,11 +44,11 @@ def _subject(body: Mapping[str, Any]) -> tuple[SanctionSubject, str]:
     return kind, subject["id"]
 
 
-def _duration(value: object) -> tuple[int | None, bool]:
+def _duration(value: object, measure: Measure) -> tuple[int | None, bool]:
     """`duration`: seconds, or text like `30m`, `7d`, `perm`; absent means the ladder's default."""
     if value is None:
         return None, False
-    return duration_seconds(value, "duration"), True
+    return duration_seconds(value, "duration", allow_zero=measure in TIMELESS_MEASURES), True
 
 
 def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
@@ -81,7 +81,8 @@ def routes(module: QunzuModule) -> list[Route]:
         body = json_body(request)
         subject_type, subject = _subject(body)
         reason = required_reason(body, language)
-        duration, given = _duration(body.get("duration"))
+        measure = measure_of(body.get("measure"))
+        duration, given = _duration(body.get("duration"), measure)
         evidence = body.get("evidence") or []
         if not isinstance(evidence, list) or not all(isinstance(item, str) for item in evidence):
             raise SynapseError(400, "'evidence' must be a list of event ids", Codes.BAD_JSON)
@@ -94,7 +95,7 @@ def routes(module: QunzuModule) -> list[Route]:
         sanction = SanctionRequest(
             subject_type=subject_type,
             subject=subject,
-            measure=measure_of(body.get("measure")),
+            measure=measure,
             reason=reason,
             duration_s=duration,
             duration_given=given,

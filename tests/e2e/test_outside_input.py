@@ -152,6 +152,14 @@ async def test_a_mute_as_long_as_allowed_refuses_posts_with_its_end_time(
     assert refusal["cn.qunzu.detail"]["until"] == mute["until"]
     assert re.search(r"解除时间：20\d\d-\d\d-\d\d \d\d:\d\d UTC\+8", refusal["error"]), refusal["error"]
 
+    # A warning takes no time: 0 stays what the ladder and /admin/sanctions/propose write for it.
+    status, warned = await staff.qunzu(
+        "POST",
+        "/admin/sanctions",
+        {"subject": {"type": "user", "id": muted.user_id}, "measure": "warning", "reason": "r", "duration": 0},
+    )
+    assert status == 200, warned
+
     # Permanent: told so, in words.
     status, _ = await staff.qunzu(
         "POST", moderate, {"action": "mute", "target": muted.user_id, "duration": "perm", "reason": "r"}

@@ -132,6 +132,16 @@ def test_durations_over_ten_years_are_refused(value: object) -> None:
         duration_seconds(value)
 
 
+def test_zero_is_a_duration_only_where_a_measure_takes_no_time() -> None:
+    assert duration_seconds(0, allow_zero=True) == 0
+    assert duration_seconds("0", allow_zero=True) == 0
+    for value in (0.0, False, -1, "0s0", 1e20):
+        with pytest.raises(InvalidNumber):
+            duration_seconds(value, allow_zero=True)
+    with pytest.raises(InvalidNumber):
+        duration_seconds(0)
+
+
 def test_credit_changes_stay_within_the_policys_range() -> None:
     span = POLICY.credit.max - POLICY.credit.min
     assert credit_delta(span, "delta", POLICY) == span
