@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
 FORM_PATH = "_synapse/client/qunzu/v1/realname/form"
+TOKEN_PARAM = "client_secret"
 
 
 def china_today(now_ms: int) -> datetime.date:
@@ -265,7 +266,9 @@ class RealnameService:
             raise SynapseError(409, text("already_verified", self._language()), Codes.FORBIDDEN)
         token = secrets.token_urlsafe(32)
         expires = await self._store.create_link(token_hash(token), user_id, self._config.link_ttl_s * 1000)
-        return {"url": f"{self.form_url}?t={token}", "expires_at": expires}
+        # `client_secret`: the one query parameter besides `access_token` whose value Synapse
+        # writes as <redacted> in every request log line (synapse.http.redact_uri).
+        return {"url": f"{self.form_url}?{TOKEN_PARAM}={token}", "expires_at": expires}
 
     async def link_owner(self, token: str) -> str | None:
         return await self._store.link_owner(token_hash(token))

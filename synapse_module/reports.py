@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import InvalidDuration, Measure, parse_duration
+from policies import Measure
+from policies.numbers import duration_seconds
 
 from .errors import TicketNotOpen
 from .jobs import Job, Jobs
 from .report_texts import deadline_text, report_text
-from .sanctions import ROOM_MEASURES, SanctionRequest, measure_of
+from .sanctions import ROOM_MEASURES, TIMELESS_MEASURES, SanctionRequest, measure_of
 from .store import synapse_tables
 from .store.reports import AuditRow, FiledReport, SynapseReport
 from .store.tickets import NewTicket, Ticket
@@ -337,17 +338,9 @@ class Reports:
         if not isinstance(subject_id, str) or not subject_id:
             raise _bad("This ticket names no one to take that measure against")
         duration = sanction.get("duration")
-        duration_s: int | None = None
         given = duration is not None
-        if isinstance(duration, int) and not isinstance(duration, bool) and duration >= 0:
-            duration_s = duration
-        elif isinstance(duration, str):
-            try:
-                duration_s = parse_duration(duration)
-            except InvalidDuration as exc:
-                raise _bad(f"'duration': {exc}") from None
-        elif duration is not None:
-            raise _bad("'duration' must be seconds or a duration like 7d")
+        timeless = measure in TIMELESS_MEASURES
+        duration_s = duration_seconds(duration, "sanction.duration", allow_zero=timeless) if given else None
         evidence = (ticket.event_id,) if ticket.event_id and ticket.content_digest else ()
         return SanctionRequest(
             subject_type="room" if subject_type == "room" else "user",

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import PERMANENT, InvalidDuration, Reason, UserFacts, parse_duration
+from policies import PERMANENT, Reason, UserFacts
+from policies.numbers import duration_seconds
 
 from .cache import ClusterCache
 from .errors import Refusal
@@ -205,12 +206,8 @@ class RoomModeration:
         return None if seconds is None else now_ms + seconds * 1000
 
     def _mute_end(self, duration: object, language: str) -> int | None:
-        if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
-            return self._mute_end_from(duration, self._module.clock.now_ms())
-        if not isinstance(duration, str):
+        if duration is None:
             raise SynapseError(400, report_text("duration_required", language), Codes.INVALID_PARAM)
-        try:
-            seconds = parse_duration(duration)
-        except InvalidDuration:
-            raise SynapseError(400, report_text("duration_required", language), Codes.INVALID_PARAM) from None
+        # Bounded (ten years or perm): the end is a time every refusal text can show.
+        seconds = duration_seconds(duration, "duration")
         return self._mute_end_from(seconds, self._module.clock.now_ms())
