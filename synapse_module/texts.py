@@ -32,6 +32,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_no_token": "请在聊天中向机器人（{bot}）发送 !verify 或 !实名，获取您的一次性认证链接。",
         "form_verified": "认证成功，您现在可以发言了。",
         "form_pending": "已提交，等待人工审核。审核结果将通过机器人通知您。",
+        "membership_text_removed": "该成员变动附带的文字（理由或群昵称）违反平台内容规则，已被移除。",
     },
     "en": {
         "unavailable": "Qunzu could not check this action just now. Please try again shortly.",
@@ -59,6 +60,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_no_token": "Send !verify to the bot ({bot}) in chat to get your one-time verification link.",
         "form_verified": "Verified. You can post now.",
         "form_pending": "Submitted. A person will review it; the bot will tell you the result.",
+        "membership_text_removed": "The text on this membership change (reason or room name) broke the content rules and was removed.",
     },
 }
 

@@ -1,0 +1,90 @@
+"""Art. 10: texts on membership changes that no callback can refuse are taken down at once.
+
+Synapse 1.163 builds membership events (``/invite``, ``/kick``, ``/ban``,
+``/leave``, ``/knock``, ``/join`` with a ``reason``; display names copied into
+rooms from a profile change) in ``RoomMemberHandler`` without calling
+``check_event_for_spam``; ``user_may_invite`` and ``user_may_join_room`` get no
+content. The one callback that sees them before persistence is
+``check_event_allowed``, and registering it makes Synapse load the full room state
+for every event (admin_guard.py arms it only while an admin suspension is in force).
+Membership changes through ``PUT /state`` are refused before persistence
+(``user_may_send_state_event``); everything else is closed here, after the fact:
+
+an event-stream subscriber (one process, about a second behind) scans every local
+membership event with the same field table as everything else
+(``policies.event_texts``); on a ``block`` or ``hold`` hit the service account
+redacts it. A redaction keeps ``membership`` (the change stands: the person is
+still invited, kicked, banned) and strips ``reason`` and ``displayname``. The
+evidence is written like a refused message (audit ``content.<action>``, a ticket
+for ``hold`` and ``flag``); a ``flag`` hit stays visible with its ticket, as a
+flagged message is delivered. The exposure window, from the membership call to the
+redaction visible to clients, is measured in tests/e2e/test_content_texts.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from synapse.module_api.errors import SynapseError
+
+from policies.event_texts import event_texts
+
+from .event_stream import StreamEvent
+from .texts import text
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+logger = logging.getLogger(__name__)
+
+
+class MembershipTexts:
+    """Redacts local membership events whose texts break a content rule (an ``EventStream`` subscriber)."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._api = module.api
+        self._service = module.config.service_account
+
+    async def on_events(self, events: list[StreamEvent]) -> None:
+        for event in events:
+            if event.type != "m.room.member" or not event.is_state() or event.sender == self._service:
+                continue
+            # The cheap tests first: most membership events carry no text at all.
+            if not event_texts(event.type, event.content) or not self._api.is_mine(event.sender):
+                continue
+            try:
+                await self._review(event)
+            except Exception:
+                # One event's fault must not stop the others; it is logged for the operator.
+                logger.exception("qunzu: reviewing the texts of a membership event failed")
+
+    async def _review(self, event: StreamEvent) -> None:
+        if await self._module.facts.is_exempt(event.sender):
+            return
+        hit = await self._module.content.review_membership(event.sender, event.room_id, event.event_id, event.content)
+        if hit is None or hit.action == "flag":
+            return
+        await self._redact(event.room_id, event.event_id)
+
+    async def _redact(self, room_id: str, event_id: str) -> None:
+        redaction = {
+            "type": "m.room.redaction",
+            "room_id": room_id,
+            "sender": self._service,
+            "redacts": event_id,
+            "content": {
+                "redacts": event_id,
+                "reason": text("membership_text_removed", self._module.config.language),
+            },
+        }
+        try:
+            await self._api.create_and_send_event_into_room(redaction)
+        except SynapseError as exc:
+            if exc.code != 403:
+                raise
+            # Invited into every governed room, but maybe not joined yet.
+            await self._api.update_room_membership(self._service, self._service, room_id, "join")
+            await self._api.create_and_send_event_into_room(redaction)
+        logger.info("qunzu: redacted a membership event whose texts break a content rule")
