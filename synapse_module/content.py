@@ -319,19 +319,20 @@ class ContentGuard:
         """The content decision for a new room alias (directory, createRoom ``room_alias_name``)."""
         return await self._decide(alias_texts(alias), user_id, "room_alias", {"alias": alias}, None, None)
 
-    async def review_membership(
-        self, sender: str, room_id: str, event_id: str, content: Mapping[str, Any]
-    ) -> ContentHit | None:
-        """After persistence: the rule a membership event's texts break, with evidence written.
+    def membership_hit(self, content: Mapping[str, Any]) -> ContentHit | None:
+        """The rule a membership event's texts (display name, reason) break; pure, for the follower."""
+        texts = event_texts("m.room.member", content)
+        return self._lists.matcher.scan_all(texts) if texts else None
+
+    async def record_membership(
+        self, hit: ContentHit, sender: str, room_id: str, event_id: str, content: Mapping[str, Any]
+    ) -> None:
+        """Evidence of a persisted membership event that broke a rule, like a refused message's.
 
         For membership changes no callback can refuse (docs/content-rules.md): the caller
         redacts on ``block`` and ``hold``; ``flag`` stays, with its ticket.
         """
-        texts = event_texts("m.room.member", content)
-        hit = self._lists.matcher.scan_all(texts) if texts else None
-        if hit is not None:
-            await self._record(hit, sender, "m.room.member", content, room_id, event_id)
-        return hit
+        await self._record(hit, sender, "m.room.member", content, room_id, event_id)
 
     async def _decide(
         self,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from synapse.module_api.errors import SynapseError
 
-from policies.event_texts import event_texts
+from policies.content import ContentHit
 
 from .event_stream import StreamEvent
 from .texts import text
@@ -51,22 +51,25 @@ class MembershipTexts:
         for event in events:
             if event.type != "m.room.member" or not event.is_state() or event.sender == self._service:
                 continue
-            # The cheap tests first: most membership events carry no text at all.
-            if not event_texts(event.type, event.content) or not self._api.is_mine(event.sender):
+            if not self._api.is_mine(event.sender):
+                continue  # remote membership events are decided by check_event_for_spam (soft fail)
+            # A pure scan first: almost every join carries a display name, almost none breaks a rule.
+            hit = self._module.content.membership_hit(event.content)
+            if hit is None:
                 continue
             try:
-                await self._review(event)
+                await self._review(event, hit)
             except Exception:
                 # One event's fault must not stop the others; it is logged for the operator.
-                logger.exception("qunzu: reviewing the texts of a membership event failed")
+                logger.exception("qunzu: taking down the texts of a membership event failed")
 
-    async def _review(self, event: StreamEvent) -> None:
+    async def _review(self, event: StreamEvent, hit: ContentHit) -> None:
         if await self._module.facts.is_exempt(event.sender):
             return
-        hit = await self._module.content.review_membership(event.sender, event.room_id, event.event_id, event.content)
-        if hit is None or hit.action == "flag":
-            return
-        await self._redact(event.room_id, event.event_id)
+        content = self._module.content
+        await content.record_membership(hit, event.sender, event.room_id, event.event_id, event.content)
+        if hit.action != "flag":
+            await self._redact(event.room_id, event.event_id)
 
     async def _redact(self, room_id: str, event_id: str) -> None:
         redaction = {
