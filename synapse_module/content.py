@@ -319,6 +319,10 @@ class ContentGuard:
         """The content decision for a new room alias (directory, createRoom ``room_alias_name``)."""
         return await self._decide(alias_texts(alias), user_id, "room_alias", {"alias": alias}, None, None)
 
+    async def check_text(self, user_id: str, room_id: str, what: str, text: str) -> Decision | None:
+        """The content decision for a text the service account will publish for a person (a reason)."""
+        return await self._decide([text] if text else [], user_id, what, {"text": text}, room_id, None)
+
     def membership_hit(self, content: Mapping[str, Any]) -> ContentHit | None:
         """The rule a membership event's texts (display name, reason) break; pure, for the follower."""
         texts = event_texts("m.room.member", content)

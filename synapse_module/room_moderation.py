@@ -159,6 +159,12 @@ class RoomModeration:
             end = state.admin_suspended_until_ms
             permanent = end is None or end == PERMANENT
             raise Refusal(Reason.ADMIN_SUSPENDED, {"until": None if permanent else end, "permanent": permanent})
+        # Art. 10: the service account publishes the reason in the room (kick, ban) in its own name,
+        # where no callback sees it; it obeys the content rules like the admin's own message.
+        if reason and not await self._module.facts.is_exempt(actor):
+            refused = await self._module.content.check_text(actor, room_id, f"moderate.{action}", reason)
+            if refused is not None and refused.reason is not None:
+                raise Refusal(refused.reason, refused.detail)
         result: dict[str, Any] = {"room_id": room_id, "action": action, "actor": actor}
         if action in TARGETED:
             if not isinstance(target, str) or not target.startswith("@") or ":" not in target:

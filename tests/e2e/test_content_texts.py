@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 import yaml
 
-from devtools.homeserver import SERVER_NAME, SynapseProcess
+from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, SynapseProcess
 from policies import default_policy
 
 from .conftest import ServerFactory, fresh_localpart
@@ -264,6 +264,23 @@ async def test_canonical_alt_aliases_with_a_blocked_name_are_refused(poster: Mat
     assert status == 200, reply
     assert_prohibited(await poster.send_state(room, "m.room.canonical_alias", {"alt_aliases": [alias]}))
     assert BLOCKED not in await state_text(poster, room)
+
+
+async def test_a_kick_reason_the_service_account_would_publish_for_a_room_admin_is_refused(
+    poster: Matrix, person: Callable[..., Matrix], server: SynapseProcess, session: aiohttp.ClientSession
+) -> None:
+    # The bot's path for `!kick @u <reason>`: the module kicks as the service account, for the admin.
+    service = Matrix(session, server.base_url, server.ensure_account(SERVICE_LOCALPART, "service-password"))
+    other = person()
+    room = await poster.new_room(name="读书会", preset="public_chat")
+    for member in (service, other):  # the bot joins every room it is invited to
+        status, reply = await member.join(room)
+        assert status == 200, reply
+    body = {"actor": poster.user_id, "action": "kick", "target": other.user_id, "reason": f"因为{BLOCKED}"}
+    assert_prohibited(await service.qunzu("POST", f"/admin/rooms/{quote(room)}/moderate", body))
+    member = await _member_event(poster, room, other.user_id)
+    assert member["content"]["membership"] == "join", member
+    await assert_not_persisted(poster, room)
 
 
 # --- createRoom ---------------------------------------------------------------------------
