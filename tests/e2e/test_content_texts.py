@@ -273,8 +273,8 @@ async def test_a_kick_reason_the_service_account_would_publish_for_a_room_admin_
     service = Matrix(session, server.base_url, server.ensure_account(SERVICE_LOCALPART, "service-password"))
     other = person()
     room = await poster.new_room(name="读书会", preset="public_chat")
-    for member in (service, other):  # the bot joins every room it is invited to
-        status, reply = await member.join(room)
+    for account in (service, other):  # the bot joins every room it is invited to
+        status, reply = await account.join(room)
         assert status == 200, reply
     body = {"actor": poster.user_id, "action": "kick", "target": other.user_id, "reason": f"因为{BLOCKED}"}
     assert_prohibited(await service.qunzu("POST", f"/admin/rooms/{quote(room)}/moderate", body))
