@@ -329,14 +329,22 @@ class ContentGuard:
         return self._lists.matcher.scan_all(texts) if texts else None
 
     async def record_membership(
-        self, hit: ContentHit, sender: str, room_id: str, event_id: str, content: Mapping[str, Any]
+        self,
+        hit: ContentHit,
+        sender: str,
+        room_id: str,
+        event_id: str,
+        content: Mapping[str, Any],
+        *,
+        ticket: bool = True,
     ) -> None:
         """Evidence of a persisted membership event that broke a rule, like a refused message's.
 
         For membership changes no callback can refuse (docs/content-rules.md): the caller
-        redacts on ``block`` and ``hold``; ``flag`` stays, with its ticket.
+        redacts on ``block`` and ``hold``; ``flag`` stays, with its ticket. ``ticket=False``
+        audits only (the copy of a global display name whose ticket is open already).
         """
-        await self._record(hit, sender, "m.room.member", content, room_id, event_id)
+        await self._record(hit, sender, "m.room.member", content, room_id, event_id, open_ticket=ticket)
 
     async def _decide(
         self,
@@ -365,11 +373,13 @@ class ContentGuard:
         content: Mapping[str, Any],
         room_id: str | None,
         event_id: str | None,
+        *,
+        open_ticket: bool = True,
     ) -> str | None:
         """Audit a hit and, for ``hold`` and ``flag``, open its ticket (returned)."""
         source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
         ticket = None
-        if hit.action != "block":
+        if hit.action != "block" and open_ticket:
             ticket = await self._open_ticket(source, hit, room_id, event_id, sender, content)
         await self._evidence(hit, sender, content, what, room_id, ticket)
         return ticket

@@ -66,10 +66,23 @@ class MembershipTexts:
     async def _review(self, event: StreamEvent, hit: ContentHit) -> None:
         if await self._module.facts.is_exempt(event.sender):
             return
-        content = self._module.content
-        await content.record_membership(hit, event.sender, event.room_id, event.event_id, event.content)
+        # A global display name copied into every room: on_profile_update opened its one
+        # ticket, so the copies are redacted and audited without a ticket each.
+        copy = await self._is_profile_copy(event)
+        if copy and hit.action == "flag":
+            return
+        guard = self._module.content
+        await guard.record_membership(hit, event.sender, event.room_id, event.event_id, event.content, ticket=not copy)
         if hit.action != "flag":
             await self._redact(event.room_id, event.event_id)
+
+    async def _is_profile_copy(self, event: StreamEvent) -> bool:
+        """A join carrying only the sender's current global display name (Synapse's profile propagation)."""
+        if event.membership != "join" or event.state_key != event.sender or "reason" in event.content:
+            return False
+        localpart = event.sender[1:].split(":", 1)[0]
+        profile = await self._api.get_profile_for_user(localpart)
+        return bool(profile.display_name) and event.content.get("displayname") == profile.display_name
 
     async def _redact(self, room_id: str, event_id: str) -> None:
         redaction = {

@@ -427,3 +427,26 @@ async def test_a_flagged_membership_reason_stays_and_opens_one_ticket(
     assert len(tickets) == 1 and tickets[0]["source"] == "content_flag" and tickets[0]["room_id"] == room
     event = await _member_event(poster, room, other.user_id)
     assert event["content"]["reason"] == FLAGGED and "redacted_because" not in event.get("unsigned", {})
+
+
+async def test_a_flagged_global_display_name_opens_one_ticket_not_one_per_room(
+    poster: Matrix, person: Callable[..., Matrix], staff: Matrix
+) -> None:
+    rooms = [await poster.new_room(name=f"读书会{index}") for index in range(3)]
+    path = f"/_matrix/client/v3/profile/{quote(poster.user_id)}/displayname"
+    status, reply = await poster.call("PUT", path, {"displayname": f"{FLAGGED}的小王"})
+    assert status == 200, reply
+    # A later membership text the follower takes down: once it has, it has seen the copies too.
+    other = person()
+    invite = {"user_id": other.user_id, "reason": BLOCKED}
+    status, reply = await poster.call("POST", f"/_matrix/client/v3/rooms/{quote(rooms[-1])}/invite", invite)
+    assert status == 200, reply
+    await _assert_reason_redacted(poster, staff, rooms[-1], other.user_id, "invite", time.monotonic())
+
+    status, queue = await staff.qunzu("GET", "/admin/reports?status=open")
+    assert status == 200, queue
+    tickets = [entry for entry in queue["tickets"] if entry["accused"] == poster.user_id]
+    assert len(tickets) == 1 and tickets[0]["room_id"] is None, tickets
+    for room in rooms:
+        event = await _member_event(poster, room, poster.user_id)
+        assert event["content"]["displayname"] == f"{FLAGGED}的小王", event
