@@ -20,7 +20,7 @@ FluffyChat; the spec's stable and the unstable forms clients still send):
 - state: room name, topic (plain string, the MSC3765 list and the spec's object
   ``{"m.topic": {"m.text": [...]}}``), member display name and reason, redaction
   reason, widget name and title, canonical alias and alt aliases, third-party
-  invite display name, tombstone body;
+  invite display name, tombstone body, emote pack names and shortcodes;
 - types that carry no text (power levels, join rules, call signalling, encrypted
   payloads, verification, poll responses) give nothing.
 
@@ -203,6 +203,19 @@ def _canonical_alias(texts: _Texts, content: Mapping[str, Any]) -> None:
             _add(texts, alias)
 
 
+def _emote_pack(texts: _Texts, content: Mapping[str, Any]) -> None:
+    """MSC2545 room emote packs: the pack's name, each shortcode (a dict key) and description."""
+    pack = content.get("pack")
+    if isinstance(pack, Mapping):
+        _add(texts, pack.get("display_name"))
+    images = content.get("images")
+    if isinstance(images, Mapping):
+        for shortcode, image in images.items():
+            _add(texts, shortcode)
+            if isinstance(image, Mapping):
+                _add(texts, image.get("body"))
+
+
 def _fields(*names: str) -> Callable[[_Texts, Mapping[str, Any]], None]:
     def extract(texts: _Texts, content: Mapping[str, Any]) -> None:
         for name in names:
@@ -228,6 +241,7 @@ _TABLE: Final[Mapping[str, Callable[[_Texts, Mapping[str, Any]], None]]] = {
     "m.room.tombstone": _fields("body"),
     "im.vector.modular.widgets": _widget,
     "m.widget": _widget,
+    "im.ponies.room_emotes": _emote_pack,
 }
 
 

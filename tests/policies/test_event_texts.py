@@ -97,6 +97,11 @@ STABLE_POLL = {
         ("m.room.canonical_alias", {"alias": "#a:s", "alt_aliases": ["#b:s", 3]}, ["#a:s", "#b:s"]),
         ("m.room.third_party_invite", {"display_name": "d", "key_validity_url": "https://k", "public_key": "p"}, ["d"]),
         ("m.room.tombstone", {"body": "moved", "replacement_room": "!r:s"}, ["moved"]),
+        (
+            "im.ponies.room_emotes",
+            {"pack": {"display_name": "表情"}, "images": {"笑脸": {"url": "mxc://s/m", "body": "描述"}, "x": 1}},
+            ["表情", "笑脸", "描述", "x"],
+        ),
         ("m.room.power_levels", {"users": {"@a:s": 100}}, []),
         ("m.room.encrypted", {"ciphertext": "c" * 100, "algorithm": "m.megolm.v1.aes-sha2"}, []),
     ],
