@@ -1,8 +1,8 @@
 """Art. 10: texts on membership changes that no callback can refuse are taken down at once.
 
 Synapse 1.163 builds membership events (``/invite``, ``/kick``, ``/ban``,
-``/leave``, ``/knock``, ``/join`` with a ``reason``; display names copied into
-rooms from a profile change) in ``RoomMemberHandler`` without calling
+``/leave``, ``/knock``, ``/join`` with a ``reason``; a per-room ``displayname``
+in the body of ``POST /join/{room}``) in ``RoomMemberHandler`` without calling
 ``check_event_for_spam``; ``user_may_invite`` and ``user_may_join_room`` get no
 content. The one callback that sees them before persistence is
 ``check_event_allowed``, and registering it makes Synapse load the full room state
