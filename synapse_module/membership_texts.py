@@ -59,6 +59,9 @@ class MembershipTexts:
                 continue
             try:
                 await self._review(event, hit)
+            except SynapseError as exc:
+                # No power or not in the room (a room of another server): nothing to repair with.
+                logger.warning("qunzu: could not redact a membership event that breaks a content rule (%s)", exc.code)
             except Exception:
                 # One event's fault must not stop the others; it is logged for the operator.
                 logger.exception("qunzu: taking down the texts of a membership event failed")
