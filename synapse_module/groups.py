@@ -30,7 +30,7 @@ from .cache import ClusterCache
 from .errors import Refusal
 from .event_stream import StreamEvent
 from .refusals import refusal_error
-from .store.groups import PENDING_MS, GroupRecord, NewGroup
+from .store.groups import GROUP_EVENT_TYPE, PENDING_MS, GroupRecord, NewGroup
 from .verification_chat import mark_verification_dm
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-GROUP_EVENT = "cn.qunzu.group"
+GROUP_EVENT = GROUP_EVENT_TYPE
 CATEGORY_KEY = "cn.qunzu.category"
 _CODE_CANDIDATES = 5
 # Joins decided without holding a place only this far below a cap (see decide_join).
@@ -141,13 +141,18 @@ class Groups:
 
         user = await self._module.facts.user(user_id)
         rule = None
+        enter = None
         if verification_dm:
+            # The bot chat stays open to everyone (DESIGN.md §6.1): no cap applies to it.
             if not (decision := decisions.may_open_verification_chat(user)).allowed:
                 raise self._refusal(decision)
         elif not user.exempt:
 
             def rule(owned: int) -> Decision:
                 return decisions.may_create(dataclasses.replace(user, rooms_owned=owned), category, policy)
+
+            def enter(rooms: int) -> Decision:
+                return decisions.may_be_in_one_more_room(dataclasses.replace(user, rooms_joined=rooms), policy)
 
         first_tier = policy.scale_tiers.tiers[0].name
         group = NewGroup(
@@ -158,7 +163,7 @@ class Groups:
             activity_tier=activity_tier_of(0, policy),
             verification_dm=verification_dm,
         )
-        reservation = await self._store.reserve(group, rule)
+        reservation = await self._store.reserve(group, rule, enter)
         if not reservation.decision.allowed or reservation.code is None:
             raise self._refusal(reservation.decision)
         code = reservation.code

@@ -27,6 +27,7 @@ from ..errors import StoreError
 from .limits import guard_txn
 from .sql import run_contended
 from .synapse_tables import (
+    group_codes_of_rooms_created_by_txn,
     group_state_events_txn,
     is_joined_txn,
     joined_members_txn,
@@ -38,6 +39,8 @@ from .synapse_tables import (
 
 # A creation or a join holds its place this long while Synapse finishes it.
 PENDING_MS = 60_000
+# The state event that carries a room's group code (groups.GROUP_EVENT).
+GROUP_EVENT_TYPE = "cn.qunzu.group"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ def _record(row: Sequence[Any]) -> GroupRecord:
 
 CreateRule = Callable[[int], Decision]
 JoinRule = Callable[[int, int], Decision]
+# The creator's rooms-joined decision, given the rooms they are in or entering (not the new one).
+EnterRule = Callable[[int], Decision]
 
 
 @dataclass(frozen=True)
@@ -108,15 +113,17 @@ class GroupStore:
         self._api = api
         self._clock = clock
 
-    async def reserve(self, group: NewGroup, rule: CreateRule | None) -> Reservation:
+    async def reserve(self, group: NewGroup, rule: CreateRule | None, enter: EnterRule | None = None) -> Reservation:
         """Decide a creation with the exact count of rooms the creator owns, and reserve a code.
 
         Args:
             group: the group to register.
             rule: the creation decision given the rooms the creator owns now; None: no cap (exempt).
+            enter: the creator's rooms-joined decision (they are in the new room at once), given
+                the rooms they are in or entering now; None: not counted (exempt, the bot chat).
         """
         return await run_contended(
-            self._api, "qunzu_reserve_group", _reserve_group_txn, group, rule, self._clock.now_ms()
+            self._api, "qunzu_reserve_group", _reserve_group_txn, group, rule, self._clock.now_ms(), enter
         )
 
     async def check_join(
@@ -235,11 +242,20 @@ def _insert_code_txn(txn: LoggingTransaction, code: str, group: NewGroup, room_i
     return bool(txn.rowcount == 1)
 
 
-def _reserve_group_txn(txn: LoggingTransaction, group: NewGroup, rule: CreateRule | None, now_ms: int) -> Reservation:
+def _reserve_group_txn(
+    txn: LoggingTransaction, group: NewGroup, rule: CreateRule | None, now_ms: int, enter: EnterRule | None = None
+) -> Reservation:
     decision = Decision.allow()
     if rule is not None:
         guard_txn(txn, f"owner:{group.creator}")
         decision = rule(_owned_txn(txn, group.creator, now_ms))
+        if not decision.allowed:
+            return Reservation(decision, None)
+    if enter is not None:
+        # Art. 8 groups joined per person: the creator is in the new room as soon as it exists,
+        # so a creation takes a place like a join (the same guard row as their joins).
+        guard_txn(txn, f"member:{group.creator}")
+        decision = enter(_rooms_of_joiner_txn(txn, group.creator, None, now_ms, ()))
         if not decision.allowed:
             return Reservation(decision, None)
     for code in group.codes:
@@ -277,22 +293,33 @@ def _check_join_txn(
 
 
 def _rooms_of_joiner_txn(
-    txn: LoggingTransaction, user_id: str, room_id: str, now_ms: int, unheld: tuple[str, ...]
+    txn: LoggingTransaction, user_id: str, room_id: str | None, now_ms: int, unheld: tuple[str, ...]
 ) -> int:
-    """Art. 8 groups joined per person: rooms the person is in, and those their joins are entering.
+    """Art. 8 groups joined per person: rooms the person is in, and those they are entering.
 
-    The room being joined is not counted (`UserFacts.rooms_joined`): re-joining a room
-    one is in takes no second place.
+    Entering: places their joins hold, joins let through unheld (`unheld`), and rooms they
+    are creating (a code reserved, the room not linked yet). The room being joined is not
+    counted (`UserFacts.rooms_joined`): re-joining a room one is in takes no second place.
     """
     rooms = rooms_joined_txn(txn, user_id)
-    if is_joined_txn(txn, room_id, user_id):
+    if room_id is not None and is_joined_txn(txn, room_id, user_id):
         rooms -= 1
     txn.execute(
         "SELECT room_id FROM qunzu_join_reservations WHERE user_id = ? AND expires_ts > ? AND room_id != ?",
-        (user_id, now_ms, room_id),
+        (user_id, now_ms, room_id or ""),
     )
     entering = {str(held) for (held,) in txn.fetchall()} | {room for room in unheld if room != room_id}
-    return rooms + sum(1 for room in entering if not is_joined_txn(txn, room, user_id))
+    rooms += sum(1 for room in entering if not is_joined_txn(txn, room, user_id))
+    txn.execute(
+        "SELECT code FROM qunzu_groups WHERE creator = ? AND room_id IS NULL AND created_ts > ?",
+        (user_id, now_ms - PENDING_MS),
+    )
+    creating = {str(code) for (code,) in txn.fetchall()}
+    if creating:
+        # A room whose group state is persisted has its creator's join before it: counted above
+        # already (or left again), even while its code waits to be linked.
+        creating -= group_codes_of_rooms_created_by_txn(txn, user_id, GROUP_EVENT_TYPE)
+    return rooms + len(creating)
 
 
 def _release_places_txn(txn: LoggingTransaction, places: list[tuple[str, str]]) -> None:

@@ -15,6 +15,8 @@ module's own transactions, so counts and guards commit together.
 
 from __future__ import annotations
 
+import json
+
 from synapse.module_api import LoggingTransaction
 
 
@@ -75,6 +77,22 @@ def group_state_events_txn(txn: LoggingTransaction, event_type: str) -> list[tup
         (event_type,),
     )
     return [(str(room_id), str(body)) for room_id, body in txn.fetchall()]
+
+
+def group_codes_of_rooms_created_by_txn(txn: LoggingTransaction, creator: str, event_type: str) -> set[str]:
+    """Codes in the current group state (`event_type`) of the rooms `creator` created."""
+    txn.execute(
+        "SELECT j.json FROM rooms AS r JOIN current_state_events AS c ON c.room_id = r.room_id"
+        " JOIN event_json AS j ON j.event_id = c.event_id"
+        " WHERE r.creator = ? AND c.type = ? AND c.state_key = ''",
+        (creator, event_type),
+    )
+    codes = set()
+    for (body,) in txn.fetchall():
+        code = json.loads(body).get("content", {}).get("code")
+        if isinstance(code, str):
+            codes.add(code)
+    return codes
 
 
 # Art. 12: the three report tables, each normalised to

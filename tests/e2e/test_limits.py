@@ -70,8 +70,9 @@ async def _limited(jobs: list[Any], limit: int = 8) -> list[Any]:
 async def _parallel_joins_admit_exactly_the_cap(
     server: SynapseProcess, session: aiohttp.ClientSession, rooms: int, cap: int
 ) -> Matrix:
-    owner = await _verified(server, session, "owner")
-    room_ids = await _limited([owner.new_room(preset="public_chat") for _ in range(rooms)])
+    # Owners are in their rooms too: each owns fewer rooms than the cap.
+    owners = [await _verified(server, session, "owner") for _ in range(-(-rooms // (cap - 1)))]
+    room_ids = await _limited([owners[i % len(owners)].new_room(preset="public_chat") for i in range(rooms)])
     joiner = await _verified(server, session, "joiner")
     before = await _joined_rooms(joiner)
     assert not before & set(room_ids)
@@ -90,8 +91,8 @@ async def _parallel_joins_admit_exactly_the_cap(
         assert str(cap) in reply["error"]
     # Membership as the server sees it: exactly the admitted rooms, nobody in the others.
     assert await _joined_rooms(joiner) == before | set(admitted)
-    for room in room_ids:
-        assert (joiner.user_id in await _joined_members(owner, room)) == (room in admitted)
+    for i, room in enumerate(room_ids):
+        assert (joiner.user_id in await _joined_members(owners[i % len(owners)], room)) == (room in admitted)
     return joiner
 
 
@@ -132,6 +133,33 @@ async def test_a_persons_joins_far_below_the_cap_cannot_all_slip_past_it(
     policy = {"credit": {"levels": {"B": {"rooms_joined": cap, "rooms_owned": cap + 10}}}}
     server = make_synapse.start(module_config={"policy_file": _policy_file(tmp_path, policy)})
     await _parallel_joins_admit_exactly_the_cap(server, http_session, cap + 4, cap)
+
+
+async def test_a_persons_parallel_creations_and_joins_together_stop_at_the_rooms_joined_cap(
+    make_synapse: ServerFactory, tmp_path: Path, http_session: aiohttp.ClientSession
+) -> None:
+    # A creator is in their new room at once: a creation takes a place like a join.
+    cap = 4
+    policy = {"credit": {"levels": {"B": {"rooms_joined": cap, "rooms_owned": 10}}}}
+    server = make_synapse.start(module_config={"policy_file": _policy_file(tmp_path, policy)})
+    owner = await _verified(server, http_session, "owner")
+    others = await _limited([owner.new_room(preset="public_chat") for _ in range(cap)])
+    person = await _verified(server, http_session, "person")
+    before = await _joined_rooms(person)
+
+    results = await asyncio.gather(
+        *(person.join(room) for room in others), *(person.create_room(name=f"群{i}") for i in range(cap))
+    )
+
+    assert sum(1 for status, _ in results if status == 200) == cap - len(before)
+    for status, reply in results:
+        if status != 200:
+            assert (status, reply["cn.qunzu.reason"]) == (403, "join_limit"), reply
+            assert reply["cn.qunzu.detail"]["cap"] == cap
+    created = {reply["room_id"] for status, reply in results[cap:] if status == 200}
+    entered = {room for room, (status, _) in zip(others, results[:cap], strict=True) if status == 200}
+    assert await _joined_rooms(person) == before | created | entered
+    assert len(before | created | entered) == cap
 
 
 # --- reports per hour (Art. 12) -----------------------------------------------------------------------

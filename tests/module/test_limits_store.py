@@ -7,6 +7,7 @@ REPEATABLE READ are retried on serialization failures as Synapse does.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -20,7 +21,14 @@ from synapse.module_api import LoggingTransaction
 
 from policies import Decision, Reason
 from synapse_module.migrations import migrate_txn
-from synapse_module.store.groups import PENDING_MS, _check_join_txn, _release_places_txn
+from synapse_module.store.groups import (
+    PENDING_MS,
+    NewGroup,
+    _check_join_txn,
+    _link_group_txn,
+    _release_places_txn,
+    _reserve_group_txn,
+)
 from synapse_module.store.limits import REALNAME_ATTEMPTS, REPORTS, give_back_txn, take_txn, uses_txn
 from tests.e2e.conftest import PG_DSN, fresh_pg_database
 
@@ -32,6 +40,8 @@ SERVICE = "@qunzu:localhost"
 SYNAPSE_TABLES = (
     "CREATE TABLE current_state_events (event_id TEXT, room_id TEXT, type TEXT, state_key TEXT, membership TEXT)",
     "CREATE TABLE local_current_membership (room_id TEXT, user_id TEXT, event_id TEXT, membership TEXT)",
+    "CREATE TABLE rooms (room_id TEXT, creator TEXT)",
+    "CREATE TABLE event_json (event_id TEXT, json TEXT)",
 )
 
 
@@ -92,6 +102,15 @@ class Database:
     def join(self, room_id: str, user_id: str) -> None:
         """A join landing in Synapse's tables."""
         self.run(_join_txn, room_id, user_id)
+
+
+def _created_txn(txn: Txn, room_id: str, creator: str, code: str) -> None:
+    """A creation landing in Synapse's tables: the room, its creator's join, its group state."""
+    _join_txn(txn, room_id, creator)
+    txn.execute("INSERT INTO rooms VALUES (?, ?)", (room_id, creator))
+    event_id = f"$group{room_id}"
+    txn.execute("INSERT INTO current_state_events VALUES (?, ?, 'cn.qunzu.group', '', NULL)", (event_id, room_id))
+    txn.execute("INSERT INTO event_json VALUES (?, ?)", (event_id, json.dumps({"content": {"code": code}})))
 
 
 def _join_txn(txn: Txn, room_id: str, user_id: str) -> None:
@@ -251,3 +270,29 @@ def test_nine_concurrent_join_checks_into_nine_rooms_on_postgresql_hold_exactly_
     for decision in decisions:
         if not decision.allowed:
             assert dict(decision.detail) == {"cap": 6, "count": 6}
+
+
+def _create(db: Database, code: str, cap: int, now: int = NOW) -> Decision:
+    group = NewGroup((code,), "general", "@j:x", "small", "quiet", False)
+
+    def enter(rooms: int) -> Decision:
+        return _cap_rule(cap)(0, rooms)
+
+    return db.run(_reserve_group_txn, group, None, now, enter).decision
+
+
+def test_a_creation_takes_a_place_among_the_rooms_its_creator_has_joined(db: Database) -> None:
+    db.join("!in1", "@j:x")
+    assert _create(db, "100000001", 3).allowed  # 1 joined
+    assert _check(db, "!a", 3).allowed  # 1 joined + the creation under way
+    refused = _create(db, "100000002", 3)  # 1 joined + !a held + the creation under way
+    assert (refused.reason, dict(refused.detail)) == (Reason.JOIN_LIMIT, {"cap": 3, "count": 3})
+    # The room is created (its creator joined, its group state persisted) before its code is
+    # linked: counted once.
+    db.run(_created_txn, "!new", "@j:x", "100000001")
+    assert dict(_check(db, "!b", 3).detail) == {"cap": 3, "count": 3}
+    db.run(_link_group_txn, "100000001", "!new")
+    assert dict(_check(db, "!b", 3).detail) == {"cap": 3, "count": 3}
+    # A creation that never finished stops counting after PENDING_MS.
+    assert _create(db, "100000003", 4).allowed
+    assert _check(db, "!b", 4, now=NOW + PENDING_MS + 1).allowed  # 2 joined + !a expired too
