@@ -296,9 +296,10 @@ class Groups:
             return Decision.allow()
         # Far from every cap, one read decides. The room's member count can only be overtaken by
         # few joins meanwhile: Synapse admits one join per room at a time on each process. A
-        # person's joins into different rooms have no such bound, so this process lets at most
-        # one of theirs through unheld at a time, and counts it in their next guarded check
-        # until it lands. Near a cap, the guarded transaction counts and holds places exactly.
+        # person's joins into different rooms have no such bound, so each process lets at most
+        # one of theirs through unheld at a time and counts it in their next guarded check until
+        # it lands: as for a room, fewer than FAST_MARGIN joins can be uncounted at once. Near a
+        # cap, the guarded transaction counts and holds places exactly (Art. 8).
         members, rooms_joined = counts if counts is not None else await self.join_counts(room.room_id, user.user_id)
         level_cap = level_rules(self._module.facts.level_of(user), policy).rooms_joined
         room_cap = decisions.member_cap(room, policy)

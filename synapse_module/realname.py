@@ -123,7 +123,10 @@ class RealnameService:
         except Exception:
             if not recorded:
                 # A fault of ours before the attempt was decided: it does not count against the person.
-                await limits.give_back(REALNAME_ATTEMPTS, user_id, use.use_id)
+                try:
+                    await limits.give_back(REALNAME_ATTEMPTS, user_id, use.use_id)
+                except Exception:
+                    logger.exception("qunzu: giving back a verification attempt failed")
             raise
 
     async def _counted_submit(
