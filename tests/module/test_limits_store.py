@@ -20,7 +20,7 @@ import pytest
 from synapse.module_api import LoggingTransaction
 
 from policies import Decision, Reason
-from synapse_module.migrations import migrate_txn
+from synapse_module.migrations import MIGRATIONS, migrate_txn
 from synapse_module.store.groups import (
     PENDING_MS,
     NewGroup,
@@ -36,12 +36,13 @@ T = TypeVar("T")
 NOW = 1_700_000_000_000
 SERVICE = "@qunzu:localhost"
 
-# The two Synapse tables the rooms-joined count reads (store/synapse_tables.py), reduced to what it reads.
+# The Synapse tables the rooms-joined count reads (store/synapse_tables.py), reduced to what it reads.
 SYNAPSE_TABLES = (
-    "CREATE TABLE current_state_events (event_id TEXT, room_id TEXT, type TEXT, state_key TEXT, membership TEXT)",
-    "CREATE TABLE local_current_membership (room_id TEXT, user_id TEXT, event_id TEXT, membership TEXT)",
-    "CREATE TABLE rooms (room_id TEXT, creator TEXT)",
-    "CREATE TABLE event_json (event_id TEXT, json TEXT)",
+    "CREATE TABLE IF NOT EXISTS current_state_events"
+    " (event_id TEXT, room_id TEXT, type TEXT, state_key TEXT, membership TEXT)",
+    "CREATE TABLE IF NOT EXISTS local_current_membership (room_id TEXT, user_id TEXT, event_id TEXT, membership TEXT)",
+    "CREATE TABLE IF NOT EXISTS rooms (room_id TEXT, creator TEXT)",
+    "CREATE TABLE IF NOT EXISTS event_json (event_id TEXT, json TEXT)",
 )
 
 
@@ -119,9 +120,14 @@ def _join_txn(txn: Txn, room_id: str, user_id: str) -> None:
 
 
 def _setup_txn(txn: Txn) -> None:
+    _setup_until_txn(txn, MIGRATIONS[-1].version)
+
+
+def _setup_until_txn(txn: Txn, version: int) -> None:
     for statement in SYNAPSE_TABLES:
         txn.execute(statement)
-    migrate_txn(cast(LoggingTransaction, txn), "test", NOW)
+    migrations = tuple(m for m in MIGRATIONS if m.version <= version)
+    migrate_txn(cast(LoggingTransaction, txn), "test", NOW, migrations)
 
 
 @pytest.fixture
@@ -141,9 +147,38 @@ def postgres_db() -> Iterator[Database]:
         yield db
 
 
+@pytest.fixture
+def sqlite_connect(tmp_path: Any) -> Callable[[], Database]:
+    path = tmp_path / "store.db"
+    return lambda: Database(lambda: sqlite3.connect(path, check_same_thread=False), postgres=False)
+
+
+@pytest.fixture
+def postgres_connect() -> Iterator[Callable[[], Database]]:
+    with fresh_pg_database("qunzu_store", "the PostgreSQL store test") as name:
+        dsn = PG_DSN.replace("dbname=postgres", f"dbname={name}")
+        yield lambda: Database(lambda: psycopg2.connect(dsn), postgres=True)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db(request: pytest.FixtureRequest) -> Database:
     return request.getfixturevalue(f"{request.param}_db")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def connect(request: pytest.FixtureRequest) -> Callable[[], Database]:
+    return request.getfixturevalue(f"{request.param}_connect")  # type: ignore[no-any-return]
+
+
+def _before_counters_txn(txn: Txn) -> None:
+    reporters = [("t1", "@r:x", NOW - 10), ("t2", "@r:x", NOW - REPORTS.window_ms - 10), ("t3", "@o:x", NOW)]
+    for ticket, reporter, ts in reporters:
+        txn.execute(
+            "INSERT INTO qunzu_ticket_reporters (ticket_id, reporter, source, reason, ts) VALUES (?, ?, 'x', '', ?)",
+            (ticket, reporter, ts),
+        )
+    for ts in (NOW - 5, NOW - 5, NOW - REALNAME_ATTEMPTS.window_ms - 5):
+        txn.execute("INSERT INTO qunzu_realname_attempts (user_id, ts, outcome) VALUES ('@r:x', ?, 'invalid')", (ts,))
 
 
 def in_parallel(count: int, work: Callable[[int], T]) -> list[T]:
@@ -296,3 +331,17 @@ def test_a_creation_takes_a_place_among_the_rooms_its_creator_has_joined(db: Dat
     # A creation that never finished stops counting after PENDING_MS.
     assert _create(db, "100000003", 4).allowed
     assert _check(db, "!b", 4, now=NOW + PENDING_MS + 1).allowed  # 2 joined + !a expired too
+
+
+def test_uses_made_before_the_counters_existed_count_for_the_rest_of_their_window(
+    connect: Callable[[], Database],
+) -> None:
+    db = connect()
+    db.run(_setup_until_txn, 7)
+    db.run(_before_counters_txn)
+    db.run(_setup_txn)
+    assert db.run(uses_txn, REPORTS, "@r:x", NOW) == 1
+    assert db.run(uses_txn, REPORTS, "@o:x", NOW) == 1
+    # Two attempts in the same millisecond with the same outcome were one row's worth of id: at
+    # least one counts (the counter never starts above what happened).
+    assert 1 <= db.run(uses_txn, REALNAME_ATTEMPTS, "@r:x", NOW) <= 2
