@@ -30,7 +30,7 @@ from .cache import ClusterCache
 from .errors import Refusal
 from .event_stream import StreamEvent
 from .refusals import refusal_error
-from .store.groups import GROUP_EVENT_TYPE, PENDING_MS, GroupRecord, NewGroup
+from .store.groups import PENDING_MS, GroupRecord, NewGroup
 from .verification_chat import mark_verification_dm
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-GROUP_EVENT = GROUP_EVENT_TYPE
+GROUP_EVENT = "cn.qunzu.group"
 CATEGORY_KEY = "cn.qunzu.category"
 _CODE_CANDIDATES = 5
 # Joins decided without holding a place only this far below a cap (see decide_join).

@@ -27,7 +27,7 @@ from ..errors import StoreError
 from .limits import guard_txn
 from .sql import run_contended
 from .synapse_tables import (
-    group_codes_of_rooms_created_by_txn,
+    alias_room_txn,
     group_state_events_txn,
     is_joined_txn,
     joined_members_txn,
@@ -39,8 +39,6 @@ from .synapse_tables import (
 
 # A creation or a join holds its place this long while Synapse finishes it.
 PENDING_MS = 60_000
-# The state event that carries a room's group code (groups.GROUP_EVENT).
-GROUP_EVENT_TYPE = "cn.qunzu.group"
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,14 @@ class GroupStore:
                 the rooms they are in or entering now; None: not counted (exempt, the bot chat).
         """
         return await run_contended(
-            self._api, "qunzu_reserve_group", _reserve_group_txn, group, rule, self._clock.now_ms(), enter
+            self._api,
+            "qunzu_reserve_group",
+            _reserve_group_txn,
+            group,
+            rule,
+            self._clock.now_ms(),
+            enter,
+            self._api.server_name,
         )
 
     async def check_join(
@@ -149,6 +154,7 @@ class GroupStore:
             rule,
             self._clock.now_ms(),
             tuple(unheld),
+            self._api.server_name,
         )
 
     async def release(self, places: list[tuple[str, str]]) -> None:
@@ -243,7 +249,12 @@ def _insert_code_txn(txn: LoggingTransaction, code: str, group: NewGroup, room_i
 
 
 def _reserve_group_txn(
-    txn: LoggingTransaction, group: NewGroup, rule: CreateRule | None, now_ms: int, enter: EnterRule | None = None
+    txn: LoggingTransaction,
+    group: NewGroup,
+    rule: CreateRule | None,
+    now_ms: int,
+    enter: EnterRule | None = None,
+    server_name: str = "",
 ) -> Reservation:
     decision = Decision.allow()
     if rule is not None:
@@ -255,7 +266,7 @@ def _reserve_group_txn(
         # Art. 8 groups joined per person: the creator is in the new room as soon as it exists,
         # so a creation takes a place like a join (the same guard row as their joins).
         guard_txn(txn, f"member:{group.creator}")
-        decision = enter(_rooms_of_joiner_txn(txn, group.creator, None, now_ms, ()))
+        decision = enter(_rooms_of_joiner_txn(txn, group.creator, None, now_ms, (), server_name))
         if not decision.allowed:
             return Reservation(decision, None)
     for code in group.codes:
@@ -272,6 +283,7 @@ def _check_join_txn(
     rule: JoinRule,
     now_ms: int,
     unheld: tuple[str, ...] = (),
+    server_name: str = "",
 ) -> Decision:
     guard_txn(txn, f"room:{room_id}")
     guard_txn(txn, f"member:{user_id}")
@@ -282,7 +294,7 @@ def _check_join_txn(
         (room_id, now_ms, user_id),
     )
     held = sum(1 for (holder,) in txn.fetchall() if not is_joined_txn(txn, room_id, str(holder)))
-    decision = rule(joined + held, _rooms_of_joiner_txn(txn, user_id, room_id, now_ms, unheld))
+    decision = rule(joined + held, _rooms_of_joiner_txn(txn, user_id, room_id, now_ms, unheld, server_name))
     if decision.allowed:
         txn.execute(
             "INSERT INTO qunzu_join_reservations (room_id, user_id, expires_ts) VALUES (?, ?, ?)"
@@ -293,7 +305,12 @@ def _check_join_txn(
 
 
 def _rooms_of_joiner_txn(
-    txn: LoggingTransaction, user_id: str, room_id: str | None, now_ms: int, unheld: tuple[str, ...]
+    txn: LoggingTransaction,
+    user_id: str,
+    room_id: str | None,
+    now_ms: int,
+    unheld: tuple[str, ...],
+    server_name: str,
 ) -> int:
     """Art. 8 groups joined per person: rooms the person is in, and those they are entering.
 
@@ -314,12 +331,14 @@ def _rooms_of_joiner_txn(
         "SELECT code FROM qunzu_groups WHERE creator = ? AND room_id IS NULL AND created_ts > ?",
         (user_id, now_ms - PENDING_MS),
     )
-    creating = {str(code) for (code,) in txn.fetchall()}
-    if creating:
-        # A room whose group state is persisted has its creator's join before it: counted above
-        # already (or left again), even while its code waits to be linked.
-        creating -= group_codes_of_rooms_created_by_txn(txn, user_id, GROUP_EVENT_TYPE)
-    return rooms + len(creating)
+    for (code,) in txn.fetchall():
+        # Synapse writes the `#code` alias before the room's first event: once the creator is in
+        # that room it is counted above, even while its code waits to be linked. A room created
+        # with an alias of the creator's own counts here until it is linked (a second at most).
+        room = alias_room_txn(txn, f"#{code}:{server_name}")
+        if room is None or not is_joined_txn(txn, room, user_id):
+            rooms += 1
+    return rooms
 
 
 def _release_places_txn(txn: LoggingTransaction, places: list[tuple[str, str]]) -> None:

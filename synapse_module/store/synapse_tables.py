@@ -1,7 +1,8 @@
 """The only place the module reads Synapse's own tables (not a stable API).
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
-`local_current_membership(room_id, user_id, membership)`, `events(room_id,
+`local_current_membership(room_id, user_id, membership)`, `room_aliases(room_alias,
+room_id)`, `events(room_id,
 type, origin_server_ts)`, `rooms(room_id, creator)`, and the reports people make
 with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
@@ -14,8 +15,6 @@ module's own transactions, so counts and guards commit together.
 """
 
 from __future__ import annotations
-
-import json
 
 from synapse.module_api import LoggingTransaction
 
@@ -79,20 +78,11 @@ def group_state_events_txn(txn: LoggingTransaction, event_type: str) -> list[tup
     return [(str(room_id), str(body)) for room_id, body in txn.fetchall()]
 
 
-def group_codes_of_rooms_created_by_txn(txn: LoggingTransaction, creator: str, event_type: str) -> set[str]:
-    """Codes in the current group state (`event_type`) of the rooms `creator` created."""
-    txn.execute(
-        "SELECT j.json FROM rooms AS r JOIN current_state_events AS c ON c.room_id = r.room_id"
-        " JOIN event_json AS j ON j.event_id = c.event_id"
-        " WHERE r.creator = ? AND c.type = ? AND c.state_key = ''",
-        (creator, event_type),
-    )
-    codes = set()
-    for (body,) in txn.fetchall():
-        code = json.loads(body).get("content", {}).get("code")
-        if isinstance(code, str):
-            codes.add(code)
-    return codes
+def alias_room_txn(txn: LoggingTransaction, alias: str) -> str | None:
+    """The room a local alias points to (Synapse writes it before the room's first event)."""
+    txn.execute("SELECT room_id FROM room_aliases WHERE room_alias = ?", (alias,))
+    row = txn.fetchone()
+    return str(row[0]) if row else None
 
 
 # Art. 12: the three report tables, each normalised to

@@ -7,7 +7,6 @@ REPEATABLE READ are retried on serialization failures as Synapse does.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -35,14 +34,14 @@ from tests.e2e.conftest import PG_DSN, fresh_pg_database
 T = TypeVar("T")
 NOW = 1_700_000_000_000
 SERVICE = "@qunzu:localhost"
+SERVER = "localhost"
 
 # The Synapse tables the rooms-joined count reads (store/synapse_tables.py), reduced to what it reads.
 SYNAPSE_TABLES = (
     "CREATE TABLE IF NOT EXISTS current_state_events"
     " (event_id TEXT, room_id TEXT, type TEXT, state_key TEXT, membership TEXT)",
     "CREATE TABLE IF NOT EXISTS local_current_membership (room_id TEXT, user_id TEXT, event_id TEXT, membership TEXT)",
-    "CREATE TABLE IF NOT EXISTS rooms (room_id TEXT, creator TEXT)",
-    "CREATE TABLE IF NOT EXISTS event_json (event_id TEXT, json TEXT)",
+    "CREATE TABLE IF NOT EXISTS room_aliases (room_alias TEXT, room_id TEXT)",
 )
 
 
@@ -106,12 +105,9 @@ class Database:
 
 
 def _created_txn(txn: Txn, room_id: str, creator: str, code: str) -> None:
-    """A creation landing in Synapse's tables: the room, its creator's join, its group state."""
+    """A creation landing in Synapse's tables: the `#code` alias, then its creator's join."""
+    txn.execute("INSERT INTO room_aliases VALUES (?, ?)", (f"#{code}:{SERVER}", room_id))
     _join_txn(txn, room_id, creator)
-    txn.execute("INSERT INTO rooms VALUES (?, ?)", (room_id, creator))
-    event_id = f"$group{room_id}"
-    txn.execute("INSERT INTO current_state_events VALUES (?, ?, 'cn.qunzu.group', '', NULL)", (event_id, room_id))
-    txn.execute("INSERT INTO event_json VALUES (?, ?)", (event_id, json.dumps({"content": {"code": code}})))
 
 
 def _join_txn(txn: Txn, room_id: str, user_id: str) -> None:
@@ -267,7 +263,7 @@ def _cap_rule(cap: int) -> Callable[[int, int], Decision]:
 
 
 def _check(db: Database, room: str, cap: int, now: int = NOW, unheld: tuple[str, ...] = ()) -> Decision:
-    return db.run(_check_join_txn, room, "@j:x", SERVICE, _cap_rule(cap), now, unheld)
+    return db.run(_check_join_txn, room, "@j:x", SERVICE, _cap_rule(cap), now, unheld, SERVER)
 
 
 def test_rooms_joined_counts_the_places_a_persons_joins_hold_in_other_rooms(db: Database) -> None:
@@ -313,7 +309,7 @@ def _create(db: Database, code: str, cap: int, now: int = NOW) -> Decision:
     def enter(rooms: int) -> Decision:
         return _cap_rule(cap)(0, rooms)
 
-    return db.run(_reserve_group_txn, group, None, now, enter).decision
+    return db.run(_reserve_group_txn, group, None, now, enter, SERVER).decision
 
 
 def test_a_creation_takes_a_place_among_the_rooms_its_creator_has_joined(db: Database) -> None:
@@ -322,8 +318,8 @@ def test_a_creation_takes_a_place_among_the_rooms_its_creator_has_joined(db: Dat
     assert _check(db, "!a", 3).allowed  # 1 joined + the creation under way
     refused = _create(db, "100000002", 3)  # 1 joined + !a held + the creation under way
     assert (refused.reason, dict(refused.detail)) == (Reason.JOIN_LIMIT, {"cap": 3, "count": 3})
-    # The room is created (its creator joined, its group state persisted) before its code is
-    # linked: counted once.
+    # The room is created (its alias written, its creator joined) before its code is linked:
+    # counted once.
     db.run(_created_txn, "!new", "@j:x", "100000001")
     assert dict(_check(db, "!b", 3).detail) == {"cap": 3, "count": 3}
     db.run(_link_group_txn, "100000001", "!new")
