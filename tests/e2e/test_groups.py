@@ -368,6 +368,7 @@ SYNAPSE_COLUMNS = {
     "local_current_membership": {"room_id", "user_id", "membership"},
     "events": {"room_id", "type", "origin_server_ts"},
     "rooms": {"room_id", "creator"},
+    "room_aliases": {"room_alias", "room_id"},
 }
 
 
