@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 from typing import Final, Literal, get_args
 
+from policies.messages import china_datetime
+
 Language = Literal["zh-CN", "en"]
 LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
@@ -130,7 +132,8 @@ CATALOGUE: Final[dict[str, dict[Language, str]]] = {
 
 def china_time(ms: int) -> str:
     """``ms`` (Matrix milliseconds) as ``YYYY-MM-DD HH:MM`` in China Standard Time."""
-    return datetime.datetime.fromtimestamp(ms / 1000, CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+    # A stored end time past what `datetime` holds (year 10000+) still shows, never raises.
+    return china_datetime(ms).strftime("%Y-%m-%d %H:%M")
 
 
 def has(key: str) -> bool:

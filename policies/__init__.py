@@ -25,7 +25,7 @@ from .decisions import (
     needs_join_approval,
 )
 from .durations import format_duration, parse_duration
-from .errors import InvalidDuration, InvalidIdentity, PolicyError, PolicyLoadError
+from .errors import InvalidDuration, InvalidIdentity, InvalidNumber, PolicyError, PolicyLoadError
 from .loader import default_policy, load_policy, load_policy_from_mapping
 from .measures import Measure, SubjectKind
 from .messages import render
@@ -41,6 +41,7 @@ __all__ = [
     "Decision",
     "InvalidDuration",
     "InvalidIdentity",
+    "InvalidNumber",
     "Measure",
     "Policy",
     "PolicyError",

@@ -465,14 +465,36 @@ def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, po
     if room.member_count >= cap:
         return Decision.refuse(Reason.ROOM_FULL, cap=cap, count=room.member_count)
     # … and on groups joined per person.
-    level = _level(user, policy)
-    joined_cap = level_rules(level, policy).rooms_joined
-    if user.rooms_joined >= joined_cap:
-        return Decision.refuse(Reason.JOIN_LIMIT, cap=joined_cap, count=user.rooms_joined, level=level)
+    if refusal := _rooms_joined(user, policy):
+        return refusal
     # Art. 8: join verification for large rooms and high-risk categories.
     if not is_invited and needs_join_approval(room, policy):
         return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=tier, category=room.category)
     return Decision.allow()
+
+
+def _rooms_joined(user: UserFacts, policy: Policy) -> Decision | None:
+    level = _level(user, policy)
+    joined_cap = level_rules(level, policy).rooms_joined
+    if user.rooms_joined >= joined_cap:
+        return Decision.refuse(Reason.JOIN_LIMIT, cap=joined_cap, count=user.rooms_joined, level=level)
+    return None
+
+
+def may_be_in_one_more_room(user: UserFacts, policy: Policy) -> Decision:
+    """Art. 8 cap on groups joined per person, for a new room whose creator is in it at once.
+
+    Args:
+        user: facts about the creator; ``rooms_joined`` counts the rooms they are in or
+            entering, not the new one.
+        policy: the active policy.
+
+    Returns:
+        Allowed, or refused with join_limit.
+    """
+    if user.exempt:
+        return Decision.allow()
+    return _rooms_joined(user, policy) or Decision.allow()
 
 
 def may_invite(user: UserFacts, room: RoomFacts, policy: Policy) -> Decision:

@@ -35,8 +35,10 @@ _UNITS: Final[dict[str, int]] = {
     "周": WEEK,
 }
 _PERMANENT: Final = frozenset({"perm", "permanent", "forever", "永久"})
-_PART: Final = re.compile(r"(\d+)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + ")")
+_PART: Final = re.compile(r"([0-9]{1,12})\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + ")")
 _WHOLE: Final = re.compile(r"(?:" + _PART.pattern + r"\s*)+")
+# Longer text is garbage; it is refused before any digit of it reaches int().
+_MAX_CHARS: Final = 40
 _EXAMPLES: Final = "use e.g. 90s, 30m, 12h, 7d, 2w or perm"
 
 
@@ -54,11 +56,13 @@ def parse_duration(text: str) -> int | None:
         InvalidDuration: the text is empty, garbage, zero, negative or over ten years.
     """
     cleaned = text.strip().lower()
+    if len(cleaned) > _MAX_CHARS:
+        raise InvalidDuration(f"cannot read a duration this long: {_EXAMPLES}")
     if not cleaned:
         raise InvalidDuration(f"empty duration: {_EXAMPLES}")
     if cleaned in _PERMANENT:
         return None
-    if re.fullmatch(r"[+-]?\d+", cleaned):
+    if re.fullmatch(r"-?[0-9]{1,19}", cleaned):
         seconds = int(cleaned)
     elif _WHOLE.fullmatch(cleaned):
         seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))

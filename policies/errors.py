@@ -4,11 +4,15 @@ PolicyError
 ├── PolicyLoadError   the policy file is missing, unreadable, not YAML or invalid;
 │                     the message is one line naming the key path and the problem
 ├── InvalidDuration   a duration such as ``7d`` or ``perm`` could not be read
+├── InvalidNumber     a number from outside is malformed or out of its bounds (numbers.py);
+│                     ``.field`` names it, ``.detail`` holds the bounds for the message
 └── InvalidIdentity   a name, ID number or phone number failed validation;
                       ``.field`` names the field, the message never repeats the input
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class PolicyError(Exception):
@@ -21,6 +25,21 @@ class PolicyLoadError(PolicyError):
 
 class InvalidDuration(PolicyError):
     """A duration text is malformed, zero, negative or absurdly long."""
+
+
+class InvalidNumber(PolicyError):
+    """A number from outside is not an integer in the accepted forms, or out of range.
+
+    Attributes:
+        field: the parameter's name as the caller spelled it.
+        detail: the bounds, for the refusal text (``min``/``max``, ``earliest_at``/``latest_at``
+            or ``max_seconds``); never the value itself.
+    """
+
+    def __init__(self, field: str, message: str, detail: Mapping[str, object]) -> None:
+        super().__init__(message)
+        self.field = field
+        self.detail: Mapping[str, object] = {"field": field, **detail}
 
 
 class InvalidIdentity(PolicyError):

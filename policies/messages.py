@@ -40,9 +40,28 @@ def resolve_language(language: str) -> Language:
 
 
 def format_time(ms: int) -> str:
-    """Milliseconds since the epoch as ``YYYY-MM-DD HH:MM UTC+8``."""
-    moment = datetime.datetime.fromtimestamp(ms // 1000, tz=CHINA_STANDARD_TIME)
+    """Milliseconds since the epoch as ``YYYY-MM-DD HH:MM UTC+8``.
+
+    Never raises: a refusal text is built from stored end times, and a time that
+    `datetime` cannot represent (a mute ending in year 10000, stored before input was
+    bounded) must not turn the refusal into a crash. Such times show as the first or
+    last minute `datetime` can write.
+    """
+    moment = china_datetime(ms)
     return moment.strftime("%Y-%m-%d %H:%M UTC+8")
+
+
+def china_datetime(ms: int) -> datetime.datetime:
+    """Milliseconds since the epoch in China Standard Time, clamped to what `datetime` can hold."""
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    earliest = datetime.datetime(1, 1, 2, tzinfo=CHINA_STANDARD_TIME)
+    latest = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=CHINA_STANDARD_TIME)
+    seconds = ms // 1000
+    if seconds <= (earliest - epoch).total_seconds():
+        return earliest
+    if seconds >= (latest - epoch).total_seconds():
+        return latest
+    return (epoch + datetime.timedelta(seconds=seconds)).astimezone(CHINA_STANDARD_TIME)
 
 
 def render(reason: Reason, language: str, detail: Mapping[str, object], policy: Policy) -> str:

@@ -36,6 +36,7 @@ class Reason(enum.StrEnum):
     JOIN_APPROVAL_REQUIRED = "join_approval_required"
     INVALID_IDENTITY = "invalid_identity"
     IDENTITY_IN_USE = "identity_in_use"
+    INVALID_NUMBER = "invalid_number"
     ALIAS_RESERVED = "alias_reserved"
 
 
@@ -44,6 +45,7 @@ class Reason(enum.StrEnum):
 _NOT_FORBIDDEN: Final[Mapping[Reason, int]] = {
     Reason.INVALID_IDENTITY: 400,
     Reason.INVALID_CATEGORY: 400,
+    Reason.INVALID_NUMBER: 400,
     Reason.IDENTITY_IN_USE: 409,
 }
 

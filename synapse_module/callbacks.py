@@ -16,8 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
-from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester, RoomAlias
+from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester, UserID
 from synapse.module_api.errors import Codes, SynapseError
+from synapse.types import RoomAlias
 
 from policies import Decision, Reason, decisions
 
@@ -131,17 +132,58 @@ class Callbacks:
         await self._module.ready()
         return await self._module.content.check_media(file_wrapper, file_info)
 
+    @boundary(fail_closed=True)
+    async def user_may_send_state_event(
+        self, user_id: str, room_id: str, event_type: str, state_key: str, content: dict[str, Any]
+    ) -> SpamResult:
+        """Art. 10: per-room display names and reasons set through ``PUT /state/m.room.member``.
+
+        Synapse calls this for non-admins only (server admins are exempt from content
+        rules everywhere) and builds membership events without ``check_event_for_spam``;
+        other state types are decided there. A refusal is raised, since Synapse keeps
+        only the errcode of a returned one and drops ``cn.qunzu.reason``.
+        """
+        if event_type != "m.room.member":
+            return NOT_SPAM
+        await self._module.ready()
+        if await self._module.facts.is_exempt(user_id):
+            return NOT_SPAM
+        decision = await self._module.content.check_member_state(user_id, room_id, state_key, content)
+        return self._answer(decision, local=True) if decision is not None else NOT_SPAM
+
+    @boundary(fail_closed=True)
+    async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> SpamResult:
+        """New aliases: ``PUT /directory/room/{alias}`` and ``room_alias_name`` at creation (admins too)."""
+        await self._module.ready()
+        # Art. 8: code-shaped aliases belong to their groups, for everyone (group_alias.py).
+        if not (reserved := await self._module.code_aliases.check(user_id, room_alias.localpart)).allowed:
+            return self._answer(reserved, local=True)
+        return self._answer(await self.alias_text_decision(user_id, room_alias.to_string()), local=True)
+
+    async def alias_text_decision(self, user_id: str, alias: str) -> Decision:
+        """Art. 10: an alias is a name people see; its local part obeys the content rules."""
+        if await self._module.facts.is_exempt(user_id):
+            return Decision.allow()
+        return await self._module.content.check_alias(user_id, alias) or Decision.allow()
+
     async def on_profile_update(
         self, user_id: str, new_profile: ProfileInfo, by_admin: bool, deactivation: bool
     ) -> None:
-        """Art. 10: a display name that breaks a content rule goes to staff (it cannot be refused here)."""
+        """Art. 10: a global display name that breaks a content rule does not reach any room.
+
+        Synapse calls this after storing the name and before it schedules the
+        update of the person's member events, so setting the name back to the
+        account's own localpart here means the rooms only ever see that.
+        """
         if deactivation or not self._api.is_mine(user_id):
             return
         try:
             await self._module.ready()
             if await self._module.facts.is_exempt(user_id):
                 return
-            await self._module.content.check_profile(user_id, new_profile.display_name)
+            if await self._module.content.check_profile(user_id, new_profile.display_name):
+                user = UserID.from_string(user_id)
+                await self._api.set_displayname(user, user.localpart)
         except Exception:
             logger.exception("qunzu: checking a display name against the content rules failed")
 
@@ -172,12 +214,6 @@ class Callbacks:
         """
         await self._module.ready()
         return self._answer(await self._module.groups.decide_upgrade(user_id, room_config), local=True)
-
-    @boundary(fail_closed=True)
-    async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> SpamResult:
-        """Art. 8: code-shaped aliases belong to their groups (synapse_module/group_alias.py)."""
-        await self._module.ready()
-        return self._answer(await self._module.code_aliases.check(user_id, room_alias.localpart), local=True)
 
     @boundary(fail_closed=True)
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:

@@ -32,7 +32,8 @@ from synapse.module_api import NOT_SPAM, EventBase
 from synapse.module_api.errors import Codes, ConfigError
 
 from policies import Decision, Policy, Reason
-from policies.content import ContentHit, Matcher, TermList, content_decision, parse_hash_list, parse_terms, strip_html
+from policies.content import ContentHit, Matcher, TermList, content_decision, parse_hash_list, parse_terms
+from policies.event_texts import alias_texts, create_request_texts, event_texts
 from policies.messages import resolve_language
 from policies.model import Content
 
@@ -49,9 +50,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BUNDLED_TERMS_DIR: Final = Path(str(importlib.resources.files("policies") / "terms"))
-
-# Message types whose `body` may be a caption next to a file name (MSC2530).
-_FILE_MSGTYPES: Final = frozenset({"m.file", "m.image", "m.video", "m.audio"})
 
 
 class MediaFile(Protocol):
@@ -157,71 +155,6 @@ def current_signature(lists: ContentLists) -> tuple[tuple[str, int, int, int], .
             continue
         entries.append((path, stat.st_ino, stat.st_size, stat.st_mtime_ns))
     return tuple(entries)
-
-
-def event_texts(event_type: str, content: Mapping[str, Any]) -> list[str]:
-    """Every human-readable text an event carries, for matching.
-
-    Message bodies and their HTML (tags stripped), the new content of edits
-    (``m.new_content``, so an edit cannot carry what the original could not),
-    file names and captions, reaction keys, room names and topics, and display
-    names in membership events. Unknown event types are checked by their ``body``.
-    """
-    texts: list[str] = []
-
-    def add(value: object) -> None:
-        if isinstance(value, str) and value:
-            texts.append(value)
-
-    def add_message(message: Mapping[str, Any]) -> None:
-        add(message.get("body"))
-        formatted = message.get("formatted_body")
-        if isinstance(formatted, str) and formatted:
-            texts.append(strip_html(formatted))
-        if message.get("msgtype") in _FILE_MSGTYPES:
-            add(message.get("filename"))
-
-    if event_type == "m.room.name":
-        add(content.get("name"))
-    elif event_type == "m.room.topic":
-        add(content.get("topic"))
-        blocks = content.get("m.topic")
-        if isinstance(blocks, list):
-            for block in blocks:
-                if isinstance(block, dict):
-                    add(block.get("body"))
-    elif event_type == "m.room.member":
-        add(content.get("displayname"))
-    elif event_type == "m.reaction":
-        relates = content.get("m.relates_to")
-        if isinstance(relates, dict):
-            add(relates.get("key"))
-    else:
-        add_message(content)
-        new_content = content.get("m.new_content")
-        if isinstance(new_content, dict):
-            add_message(new_content)
-    return texts
-
-
-def create_request_texts(config: Mapping[str, Any]) -> list[str]:
-    """The texts of a createRoom request: name, topic and the texts of its initial state.
-
-    Synapse does not spam-check the events it makes while creating a room, so
-    ``on_create_room`` has to check these itself (``ContentGuard.check_create_request``).
-    """
-    texts = event_texts("m.room.name", {"name": config.get("name")})
-    texts += event_texts("m.room.topic", {"topic": config.get("topic")})
-    initial_state = config.get("initial_state")
-    if isinstance(initial_state, list):
-        for entry in initial_state:
-            if (
-                isinstance(entry, dict)
-                and isinstance(entry.get("type"), str)
-                and isinstance(entry.get("content"), dict)
-            ):
-                texts += event_texts(entry["type"], entry["content"])
-    return texts
 
 
 def content_digest(content: Mapping[str, Any]) -> str:
@@ -358,37 +291,98 @@ class ContentGuard:
         if event.type == "m.room.encryption" and event.is_state():
             return self.encryption_decision(room_category)
         texts = event_texts(event.type, event.content)
-        if not texts:
-            return None
-        hit = self._lists.matcher.scan_all(texts)
-        if hit is None:
-            return None
-        source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
-        ticket = None
-        if hit.action != "block":
-            ticket = await self._open_ticket(source, hit, event.room_id, event.event_id, event.sender, event.content)
-        await self._evidence(hit, event.sender, event.content, event.type, event.room_id, ticket)
-        decision = content_decision(hit, self._policy, self._language, ticket=ticket)
-        return None if decision.allowed else decision
+        return await self._decide(texts, event.sender, event.type, event.content, event.room_id, event.event_id)
 
     async def check_create_request(self, user_id: str, config: Mapping[str, Any]) -> Decision | None:
-        """The content decision for a createRoom request (name, topic, initial state).
+        """The content decision for a createRoom request (name, topic, alias, initial state).
 
         For ``on_create_room``: refuse with ``refusal_error(Refusal(d.reason, d.detail), …)``
         when a decision is returned. ``flag`` hits open a ticket without a room id.
         """
         texts = create_request_texts(config)
+        return await self._decide(texts, user_id, "createRoom", {"texts": texts}, None, None)
+
+    async def check_member_state(
+        self, user_id: str, room_id: str, state_key: str, content: Mapping[str, Any]
+    ) -> Decision | None:
+        """The content decision for a membership event sent through ``PUT /state`` (per-room name, reason).
+
+        A ``flag`` hit is allowed without evidence here: the event is persisted and the
+        event-stream follower records it with its event id (``review_membership``), so
+        it is recorded once.
+        """
+        texts = event_texts("m.room.member", content)
+        evidence = {"state_key": state_key, **content}
+        return await self._decide(texts, user_id, "m.room.member", evidence, room_id, None, record_flags=False)
+
+    async def check_alias(self, user_id: str, alias: str) -> Decision | None:
+        """The content decision for a new room alias (directory, createRoom ``room_alias_name``)."""
+        return await self._decide(alias_texts(alias), user_id, "room_alias", {"alias": alias}, None, None)
+
+    async def check_text(self, user_id: str, room_id: str, what: str, text: str) -> Decision | None:
+        """The content decision for a text the service account will publish for a person (a reason)."""
+        return await self._decide([text] if text else [], user_id, what, {"text": text}, room_id, None)
+
+    def membership_hit(self, content: Mapping[str, Any]) -> ContentHit | None:
+        """The rule a membership event's texts (display name, reason) break; pure, for the follower."""
+        texts = event_texts("m.room.member", content)
+        return self._lists.matcher.scan_all(texts) if texts else None
+
+    async def record_membership(
+        self,
+        hit: ContentHit,
+        sender: str,
+        room_id: str,
+        event_id: str,
+        content: Mapping[str, Any],
+        *,
+        ticket: bool = True,
+    ) -> None:
+        """Evidence of a persisted membership event that broke a rule, like a refused message's.
+
+        For membership changes no callback can refuse (docs/content-rules.md): the caller
+        redacts on ``block`` and ``hold``; ``flag`` stays, with its ticket. ``ticket=False``
+        audits only (the copy of a global display name whose ticket is open already).
+        """
+        await self._record(hit, sender, "m.room.member", content, room_id, event_id, open_ticket=ticket)
+
+    async def _decide(
+        self,
+        texts: list[str],
+        sender: str,
+        what: str,
+        content: Mapping[str, Any],
+        room_id: str | None,
+        event_id: str | None,
+        *,
+        record_flags: bool = True,
+    ) -> Decision | None:
+        """Scan ``texts``; write the evidence of a hit; the refusal, or None when allowed."""
         hit = self._lists.matcher.scan_all(texts) if texts else None
-        if hit is None:
+        if hit is None or (hit.action == "flag" and not record_flags):
             return None
-        evidence = {"texts": texts}
-        source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
-        ticket = None
-        if hit.action != "block":
-            ticket = await self._open_ticket(source, hit, None, None, user_id, evidence)
-        await self._evidence(hit, user_id, evidence, "createRoom", None, ticket)
+        ticket = await self._record(hit, sender, what, content, room_id, event_id)
         decision = content_decision(hit, self._policy, self._language, ticket=ticket)
         return None if decision.allowed else decision
+
+    async def _record(
+        self,
+        hit: ContentHit,
+        sender: str,
+        what: str,
+        content: Mapping[str, Any],
+        room_id: str | None,
+        event_id: str | None,
+        *,
+        open_ticket: bool = True,
+    ) -> str | None:
+        """Audit a hit and, for ``hold`` and ``flag``, open its ticket (returned)."""
+        source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
+        ticket = None
+        if hit.action != "block" and open_ticket:
+            ticket = await self._open_ticket(source, hit, room_id, event_id, sender, content)
+        await self._evidence(hit, sender, content, what, room_id, ticket)
+        return ticket
 
     def encryption_decision(self, room_category: str) -> Decision | None:
         """Enabling encryption in a room of this category: refused unless the policy allows it."""
@@ -400,20 +394,27 @@ class ContentGuard:
             Reason.PROTECTED_STATE, setting="m.room.encryption", explanation=encryption.explanation[self._language]
         )
 
-    async def check_profile(self, user_id: str, displayname: str | None) -> None:
-        """A new global display name that breaks a rule is put before staff.
+    async def check_profile(self, user_id: str, displayname: str | None) -> bool:
+        """Check a new global display name; True when it must not stand.
 
-        Synapse offers no callback that can refuse a display name (see
-        docs/content-rules.md), so this can only flag it after the fact.
+        Synapse has no callback that can refuse a display name, but
+        ``on_profile_update`` runs before the name is copied into the member
+        events of the person's rooms, so the caller can put the name back
+        before any room sees it. ``flag`` hits stand and go to staff;
+        ``block`` and ``hold`` hits must not stand.
         """
         if not displayname:
-            return
+            return False
         hit = self._lists.matcher.scan(displayname)
         if hit is None:
-            return
+            return False
         content = {"displayname": displayname}
-        ticket = await self._open_ticket("content_flag", hit, None, None, user_id, content)
+        ticket = None
+        if hit.action != "block":
+            source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
+            ticket = await self._open_ticket(source, hit, None, None, user_id, content)
         await self._evidence(hit, user_id, content, "profile.displayname", None, ticket)
+        return hit.action != "flag"
 
     async def _open_ticket(
         self,

@@ -28,12 +28,16 @@ import datetime
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from policies import InvalidNumber
 from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
+from policies.messages import china_datetime
+from policies.numbers import EARLIEST_MS, LATEST_MS, time_ms
 
 from .audit import canonical_json
 from .crypto import DecryptionError, FieldCipher, derive_key, mac_hex
@@ -65,30 +69,42 @@ class ExportError(QunzuError):
 
 
 def iso(ts_ms: int) -> str:
-    """A timestamp as ISO 8601 in China Standard Time (what a reader expects in a record)."""
-    return datetime.datetime.fromtimestamp(ts_ms / 1000, CHINA_TZ).isoformat(timespec="milliseconds")
+    """A timestamp as ISO 8601 in China Standard Time (what a reader expects in a record).
+
+    A stored time `datetime` cannot hold shows as the nearest one it can, never an error.
+    """
+    try:
+        return datetime.datetime.fromtimestamp(ts_ms / 1000, CHINA_TZ).isoformat(timespec="milliseconds")
+    except (OverflowError, ValueError, OSError):
+        return china_datetime(ts_ms).isoformat(timespec="milliseconds")
 
 
-def parse_time(value: str | int | None, name: str) -> int | None:
+_MILLISECONDS = re.compile(r"-?[0-9]+")
+
+
+def parse_time(value: object, name: str) -> int | None:
     """Milliseconds since the epoch, or ISO 8601 (without a zone: China Standard Time).
 
     Raises:
-        ExportError: the value is neither.
+        InvalidNumber: the value is neither, or not a time from the year 2000 to 9999.
     """
     if value is None or value == "":
         return None
-    if isinstance(value, int):
-        return value
+    if not isinstance(value, str) or _MILLISECONDS.fullmatch(value.strip()):
+        # Bounded like every time from outside (years 2000 to 9999): a 400, never an overflow.
+        return time_ms(value.strip() if isinstance(value, str) else value, name)
     text = value.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
     try:
         moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ExportError(f"{name} must be milliseconds since the epoch or an ISO 8601 time") from None
+        raise InvalidNumber(
+            name,
+            f"{name} must be milliseconds since the epoch or an ISO 8601 time",
+            {"earliest_at": EARLIEST_MS, "latest_at": LATEST_MS},
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_TZ)
-    return int(moment.timestamp() * 1000)
+    return time_ms(int(moment.timestamp() * 1000), name)
 
 
 def jsonl(records: Sequence[Mapping[str, Any]]) -> str:

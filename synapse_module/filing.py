@@ -8,7 +8,6 @@ control, and an A4 HTML page that prints like a document a person would file.
 
 from __future__ import annotations
 
-import datetime
 import html
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from policies import Policy
-from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
+from policies.messages import china_datetime
 from policies.tiers import level_of
 
 from .export import iso
@@ -46,7 +45,8 @@ def duration_text(seconds: int | None) -> str:
 
 
 def month_of(ts_ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ts_ms / 1000, CHINA_TZ).strftime("%Y-%m")
+    # Clamped like every stored time shown to people: a bad row never breaks the document.
+    return china_datetime(ts_ms).strftime("%Y-%m")
 
 
 # -- statistics ------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ CATEGORY_KEY = "cn.qunzu.category"
 _CODE_CANDIDATES = 5
 # Joins decided without holding a place only this far below a cap (see decide_join).
 FAST_MARGIN = 50
+# Remembered joins decided without holding a place, per process, before old ones are dropped.
+_UNHELD_SWEEP_AT = 10_000
 _V12_PREFIXES = ("12", "org.matrix.hydra")
 
 
@@ -83,6 +85,9 @@ class Groups:
         # (room_id, code) of group events the module itself is about to send as a
         # room's creator (upgrades, backfill): the protected-state check lets exactly those pass.
         self._own_writes: set[tuple[str, str]] = set()
+        # Per person, the room and time of the last join this process let through without
+        # holding a place (see decide_join); it counts for them until it lands or expires.
+        self._unheld: dict[str, tuple[str, int]] = {}
 
     async def _load_record(self, room_id: str) -> GroupRecord | None:
         """The room's group; a room seen before the follower linked it is linked here, at once.
@@ -155,13 +160,18 @@ class Groups:
 
         user = await self._module.facts.user(user_id)
         rule = None
+        enter = None
         if verification_dm:
+            # The bot chat stays open to everyone (DESIGN.md §6.1): no cap applies to it.
             if not (decision := decisions.may_open_verification_chat(user)).allowed:
                 raise self._refusal(decision)
         elif not user.exempt:
 
             def rule(owned: int) -> Decision:
                 return decisions.may_create(dataclasses.replace(user, rooms_owned=owned), category, policy)
+
+            def enter(rooms: int) -> Decision:
+                return decisions.may_be_in_one_more_room(dataclasses.replace(user, rooms_joined=rooms), policy)
 
         first_tier = policy.scale_tiers.tiers[0].name
         group = NewGroup(
@@ -172,7 +182,7 @@ class Groups:
             activity_tier=activity_tier_of(0, policy),
             verification_dm=verification_dm,
         )
-        reservation = await self._store.reserve(group, rule)
+        reservation = await self._store.reserve(group, rule, enter)
         if not reservation.decision.allowed or reservation.code is None:
             raise self._refusal(reservation.decision)
         code = reservation.code
@@ -321,15 +331,38 @@ class Groups:
 
         if user.exempt:
             return Decision.allow()
-        # Far from every cap, one read decides: Synapse admits one join per room at a time
-        # on each process, so fewer than FAST_MARGIN joins can be in flight at once. Near a
-        # cap, the guarded transaction counts and holds places exactly.
+        # Far from every cap, one read decides. The room's member count can only be overtaken by
+        # few joins meanwhile: Synapse admits one join per room at a time on each process. A
+        # person's joins into different rooms have no such bound, so each process lets at most
+        # one of theirs through unheld at a time and counts it in their next guarded check until
+        # it lands: as for a room, fewer than FAST_MARGIN joins can be uncounted at once. Near a
+        # cap, the guarded transaction counts and holds places exactly (Art. 8).
         members, rooms_joined = counts if counts is not None else await self.join_counts(room.room_id, user.user_id)
         level_cap = level_rules(self._module.facts.level_of(user), policy).rooms_joined
         room_cap = decisions.member_cap(room, policy)
-        if members + FAST_MARGIN < room_cap and rooms_joined + FAST_MARGIN < level_cap:
-            return rule(members, rooms_joined)
-        return await self._store.check_join(room.room_id, user.user_id, self.service_account, rule)
+        unheld = self._unheld_join(user.user_id, now)
+        if members + FAST_MARGIN < room_cap and rooms_joined + FAST_MARGIN < level_cap and unheld is None:
+            decision = rule(members, rooms_joined)
+            if decision.allowed:
+                self._remember_unheld(user.user_id, room.room_id, now)
+            return decision
+        pending = () if unheld is None else (unheld,)
+        return await self._store.check_join(room.room_id, user.user_id, self.service_account, rule, pending)
+
+    def _unheld_join(self, user_id: str, now_ms: int) -> str | None:
+        """The room of this person's join let through unheld here that may still be under way."""
+        entry = self._unheld.get(user_id)
+        if entry is None:
+            return None
+        if entry[1] <= now_ms - PENDING_MS:
+            del self._unheld[user_id]  # landed long ago (or never will): the count has it
+            return None
+        return entry[0]
+
+    def _remember_unheld(self, user_id: str, room_id: str, now_ms: int) -> None:
+        if len(self._unheld) >= _UNHELD_SWEEP_AT:
+            self._unheld = {user: e for user, e in self._unheld.items() if e[1] > now_ms - PENDING_MS}
+        self._unheld[user_id] = (room_id, now_ms)
 
     # -- state protection ---------------------------------------------------------------
 

@@ -407,6 +407,35 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS qunzu_sanctions_room_member ON qunzu_sanctions (room_id, subject)",
         ),
     ),
+    Migration(
+        8,
+        "per-person limits: windowed use counters, held places by person (Art. 6, 8, 12)",
+        (
+            # One row per counted use of a windowed per-person limit (store/limits.py): reports
+            # per hour, verification attempts per day. The guard row in qunzu_cap_guards makes
+            # the check and the use one exact step.
+            """CREATE TABLE IF NOT EXISTS qunzu_limit_uses (
+                limit_name TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                use_id TEXT NOT NULL,
+                ts BIGINT NOT NULL,
+                PRIMARY KEY (limit_name, subject, use_id)
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_limit_uses_subject_ts ON qunzu_limit_uses (limit_name, subject, ts)",
+            # Uses made before the counters existed still count for the rest of their window.
+            """INSERT INTO qunzu_limit_uses (limit_name, subject, use_id, ts)
+                SELECT 'reports', reporter, ticket_id, ts FROM qunzu_ticket_reporters
+                WHERE ts > (SELECT COALESCE(MAX(ts), 0) FROM qunzu_ticket_reporters) - 3600000
+                ON CONFLICT DO NOTHING""",
+            """INSERT INTO qunzu_limit_uses (limit_name, subject, use_id, ts)
+                SELECT 'realname_attempts', user_id, 'before:' || CAST(ts AS TEXT) || ':' || outcome, ts
+                FROM qunzu_realname_attempts
+                WHERE ts > (SELECT COALESCE(MAX(ts), 0) FROM qunzu_realname_attempts) - 86400000
+                ON CONFLICT DO NOTHING""",
+            # Art. 8 groups joined per person: the places a person's joins hold in other rooms count.
+            "CREATE INDEX IF NOT EXISTS qunzu_join_reservations_user ON qunzu_join_reservations (user_id, expires_ts)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

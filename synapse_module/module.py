@@ -37,6 +37,7 @@ from .http import (
 )
 from .http.resource import PREFIX, QunzuResource
 from .jobs import Job, Jobs
+from .membership_texts import MembershipTexts
 from .metrics import ModuleMetrics
 from .netlog import NetworkLog
 from .realname import RealnameService
@@ -90,8 +91,10 @@ class QunzuModule:
             user_may_join_room=callbacks.user_may_join_room,
             user_may_invite=callbacks.user_may_invite,
             user_may_create_room=callbacks.user_may_create_room,
-            user_may_create_room_alias=callbacks.user_may_create_room_alias,
             check_media_file_for_spam=callbacks.check_media_file_for_spam,
+            # Art. 10: per-room names and reasons through PUT /state; texts of new aliases.
+            user_may_send_state_event=callbacks.user_may_send_state_event,
+            user_may_create_room_alias=callbacks.user_may_create_room_alias,
         )
         api.register_third_party_rules_callbacks(
             on_create_room=callbacks.on_create_room,
@@ -135,6 +138,8 @@ class QunzuModule:
         self.events = EventStream(self)
         self.events.subscribe("network_log", self.netlog.on_events)
         self.events.subscribe("groups", self.groups.on_events)
+        # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
+        self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
         self.events.start()
         self.metrics = ModuleMetrics(self)
 

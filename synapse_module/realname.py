@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import Codes, SynapseError
@@ -27,6 +27,7 @@ from .crypto import FieldCipher, identity_fingerprint
 from .errors import Refusal
 from .realname_providers import Outcome, Submission, make_provider
 from .store.identities import EncryptedIdentity, GateRecord
+from .store.limits import REALNAME_ATTEMPTS
 from .texts import text
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DAY_MS = 24 * 3600 * 1000
 FORM_PATH = "_synapse/client/qunzu/v1/realname/form"
+TOKEN_PARAM = "client_secret"
 
 
 def china_today(now_ms: int) -> datetime.date:
@@ -94,41 +95,77 @@ class RealnameService:
         convention = _field(body, "convention_version", required=False)
         assert name_text is not None and id_text is not None
         self._check_convention_version(convention)
-        policy = self._config.policy
         now = self._module.clock.now_ms()
 
-        limit = policy.realname.attempts_per_day
-        if await self._store.attempts_since(user_id, now - DAY_MS) >= limit:
+        # Art. 6: attempts per account and day, taken exactly before anything is checked
+        # (store/limits.py), so parallel submissions cannot all pass a count read at once.
+        limits = self._module.store.limits
+        limit = self._config.policy.realname.attempts_per_day
+        use = await limits.take(REALNAME_ATTEMPTS, user_id, limit)
+        if not use.allowed or use.use_id is None:
             raise SynapseError(
                 429,
                 text("attempts_exceeded", self._language(), limit=limit),
                 Codes.LIMIT_EXCEEDED,
-                additional_fields={"retry_after_ms": DAY_MS},
+                additional_fields={
+                    "retry_after_ms": use.retry_after_ms,
+                    "cn.qunzu.detail": {"cap": use.cap, "count": use.count, "per": "day"},
+                },
             )
+        recorded = False
+
+        async def record(outcome: str) -> None:
+            nonlocal recorded
+            await self._store.record_attempt(user_id, outcome)
+            recorded = True
+
+        try:
+            return await self._counted_submit(user_id, name_text, id_text, phone_text, convention, now, record)
+        except Exception:
+            if not recorded:
+                # A fault of ours before the attempt was decided: it does not count against the person.
+                try:
+                    await limits.give_back(REALNAME_ATTEMPTS, user_id, use.use_id)
+                except Exception:
+                    logger.exception("qunzu: giving back a verification attempt failed")
+            raise
+
+    async def _counted_submit(
+        self,
+        user_id: str,
+        name_text: str,
+        id_text: str,
+        phone_text: str | None,
+        convention: str | None,
+        now: int,
+        record: Callable[[str], Awaitable[None]],
+    ) -> tuple[int, dict[str, Any]]:
+        """`submit` once the attempt is counted; every outcome is recorded with `record`."""
+        policy = self._config.policy
         try:
             name = validate_name(name_text)
             id_number = validate_id_number(id_text, china_today(now))
             phone = validate_phone(phone_text) if phone_text else None
         except InvalidIdentity as exc:
-            await self._store.record_attempt(user_id, "invalid")
+            await record("invalid")
             raise Refusal(Reason.INVALID_IDENTITY, {"field": exc.field}) from None
 
         fingerprint = identity_fingerprint(self._config.key, id_number)
         current = await self._store.gate_record(user_id)
         if current.status in ("verified", "pending"):
-            return await self._resubmission(user_id, current, fingerprint, convention)
+            return await self._resubmission(user_id, current, fingerprint, convention, record)
         if await self._module.store.blacklist.covers(user_id, fingerprint):
-            await self._store.record_attempt(user_id, "blacklisted")
+            await record("blacklisted")
             await self._module.store.audit.append(user_id, "realname.refused", user_id, {"reason": "blacklisted"})
             raise Refusal(Reason.BLACKLISTED)
         holders = await self._store.accounts_with(fingerprint)
         if not (decision := may_bind_identity(holders, policy)).allowed:
-            await self._store.record_attempt(user_id, "identity_in_use")
+            await record("identity_in_use")
             assert decision.reason is not None
             raise Refusal(decision.reason, decision.detail)
 
         outcome = await self._provider.verify(Submission(user_id, name, id_number, phone))
-        await self._store.record_attempt(user_id, outcome.value)
+        await record(outcome.value)
         if outcome is Outcome.MISMATCH:
             raise Refusal(Reason.INVALID_IDENTITY, {"field": "identity", "mismatch": True})
         if outcome is Outcome.UNAVAILABLE:
@@ -170,9 +207,14 @@ class RealnameService:
         return (200 if verified else 202), await self.masked_status(user_id)
 
     async def _resubmission(
-        self, user_id: str, current: GateRecord, fingerprint: str, convention: str | None
+        self,
+        user_id: str,
+        current: GateRecord,
+        fingerprint: str,
+        convention: str | None,
+        record: Callable[[str], Awaitable[None]],
     ) -> tuple[int, dict[str, Any]]:
-        await self._store.record_attempt(user_id, "resubmission")
+        await record("resubmission")
         if current.fingerprint != fingerprint:
             # Re-binding an account to another person is a staff matter.
             raise SynapseError(409, text("rebind_refused", self._language()), Codes.FORBIDDEN)
@@ -265,7 +307,9 @@ class RealnameService:
             raise SynapseError(409, text("already_verified", self._language()), Codes.FORBIDDEN)
         token = secrets.token_urlsafe(32)
         expires = await self._store.create_link(token_hash(token), user_id, self._config.link_ttl_s * 1000)
-        return {"url": f"{self.form_url}?t={token}", "expires_at": expires}
+        # `client_secret`: the one query parameter besides `access_token` whose value Synapse
+        # writes as <redacted> in every request log line (synapse.http.redact_uri).
+        return {"url": f"{self.form_url}?{TOKEN_PARAM}={token}", "expires_at": expires}
 
     async def link_owner(self, token: str) -> str | None:
         return await self._store.link_owner(token_hash(token))

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import InvalidDuration, Measure, parse_duration
+from policies import Measure
+from policies.numbers import duration_seconds
 
 from .errors import TicketNotOpen
 from .jobs import Job, Jobs
 from .report_texts import deadline_text, report_text
-from .sanctions import ROOM_MEASURES, SanctionRequest, measure_of
+from .sanctions import ROOM_MEASURES, TIMELESS_MEASURES, SanctionRequest, measure_of
 from .store import synapse_tables
 from .store.reports import AuditRow, FiledReport, SynapseReport
 from .store.tickets import NewTicket, Ticket
@@ -40,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 #: A reporter may file this many reports per hour (buttons in clients are rate-limited by Synapse).
 REPORTS_PER_HOUR = 20
-HOUR_MS = 3600 * 1000
 MAX_REASON_CHARS = 1000
 #: Synapse allocates report ids in memory before inserting; rescanning a few ids below the
 #: cursor catches a report committed after a higher one. The primary key keeps it exactly once.
@@ -140,14 +140,21 @@ class Reports:
         if not joined:
             raise SynapseError(403, report_text("not_member", language), Codes.FORBIDDEN)
         now = self._module.clock.now_ms()
-        recent = await self._store.recent_reports_by(reporter, now - HOUR_MS)
-        if recent >= REPORTS_PER_HOUR:
-            raise SynapseError(429, report_text("rate_limited", language, limit=REPORTS_PER_HOUR), Codes.LIMIT_EXCEEDED)
         ticket = await self._new_ticket(
             "user_report", room_id, event_id, user_id, category, reason.strip(), now, reporter
         )
         audit = AuditRow(reporter, "report.file", room_id, {"category": category, "source": "user_report"})
-        filed = await self._store.file(ticket, reporter, "user_report", reason.strip(), audit)
+        filed = await self._store.file(ticket, reporter, "user_report", reason.strip(), audit, REPORTS_PER_HOUR)
+        if not isinstance(filed, FiledReport):
+            raise SynapseError(
+                429,
+                report_text("rate_limited", language, limit=REPORTS_PER_HOUR),
+                Codes.LIMIT_EXCEEDED,
+                additional_fields={
+                    "retry_after_ms": filed.retry_after_ms,
+                    "cn.qunzu.detail": {"cap": filed.cap, "count": filed.count, "per": "hour"},
+                },
+            )
         if filed.new_reporter:
             self._notify_soon(filed.ticket.id, reporter, "ack")
         return {**await self.ticket_json(filed.ticket), "ticket": filed.ticket.id, "joined": filed.joined}
@@ -337,17 +344,9 @@ class Reports:
         if not isinstance(subject_id, str) or not subject_id:
             raise _bad("This ticket names no one to take that measure against")
         duration = sanction.get("duration")
-        duration_s: int | None = None
         given = duration is not None
-        if isinstance(duration, int) and not isinstance(duration, bool) and duration >= 0:
-            duration_s = duration
-        elif isinstance(duration, str):
-            try:
-                duration_s = parse_duration(duration)
-            except InvalidDuration as exc:
-                raise _bad(f"'duration': {exc}") from None
-        elif duration is not None:
-            raise _bad("'duration' must be seconds or a duration like 7d")
+        timeless = measure in TIMELESS_MEASURES
+        duration_s = duration_seconds(duration, "sanction.duration", allow_zero=timeless) if given else None
         evidence = (ticket.event_id,) if ticket.event_id and ticket.content_digest else ()
         return SanctionRequest(
             subject_type="room" if subject_type == "room" else "user",

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import PERMANENT, InvalidDuration, Reason, UserFacts, parse_duration
+from policies import PERMANENT, Reason, UserFacts
+from policies.numbers import duration_seconds
 
 from .cache import ClusterCache
 from .errors import Refusal
@@ -158,6 +159,12 @@ class RoomModeration:
             end = state.admin_suspended_until_ms
             permanent = end is None or end == PERMANENT
             raise Refusal(Reason.ADMIN_SUSPENDED, {"until": None if permanent else end, "permanent": permanent})
+        # Art. 10: the service account publishes the reason in the room (kick, ban) in its own name,
+        # where no callback sees it; it obeys the content rules like the admin's own message.
+        if reason and not await self._module.facts.is_exempt(actor):
+            refused = await self._module.content.check_text(actor, room_id, f"moderate.{action}", reason)
+            if refused is not None and refused.reason is not None:
+                raise Refusal(refused.reason, refused.detail)
         result: dict[str, Any] = {"room_id": room_id, "action": action, "actor": actor}
         if action in TARGETED:
             if not isinstance(target, str) or not target.startswith("@") or ":" not in target:
@@ -205,12 +212,8 @@ class RoomModeration:
         return None if seconds is None else now_ms + seconds * 1000
 
     def _mute_end(self, duration: object, language: str) -> int | None:
-        if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
-            return self._mute_end_from(duration, self._module.clock.now_ms())
-        if not isinstance(duration, str):
+        if duration is None:
             raise SynapseError(400, report_text("duration_required", language), Codes.INVALID_PARAM)
-        try:
-            seconds = parse_duration(duration)
-        except InvalidDuration:
-            raise SynapseError(400, report_text("duration_required", language), Codes.INVALID_PARAM) from None
+        # Bounded (ten years or perm): the end is a time every refusal text can show.
+        seconds = duration_seconds(duration, "duration")
         return self._mute_end_from(seconds, self._module.clock.now_ms())

@@ -61,6 +61,8 @@ ROOM_MEASURES = MEASURES_FOR[SubjectKind.ROOM]
 USER_MEASURES = MEASURES_FOR[SubjectKind.ADMIN] | MEASURES_FOR[SubjectKind.MEMBER]
 # Measures that last only an instant: their effect is the credit change and the notice.
 INSTANT = {Measure.CREDIT_LOWERED}
+# Measures whose duration may be 0: instant ones, and a warning without a rectification deadline.
+TIMELESS_MEASURES = frozenset({*INSTANT, Measure.WARNING})
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "unknown_entry": "没有这条黑名单记录，或它已被解除。",
         "form_title": "实名认证",
         "form_intro": "根据《互联网群组信息服务管理规定》第六条，发言、建群和邀请前需要完成实名认证（后台实名、前台自愿）：您的真实姓名不会展示给其他用户，证件信息加密保存。",
+        "form_account": "此链接用于认证账号 {user_id}。如果这不是您的账号，请不要填写。",
+        "form_query_refused": "身份信息只能通过认证页面的表单提交，不能放在网址中。没有保存任何信息，请重新打开认证链接填写。",
         "form_name": "姓名",
         "form_id_number": "居民身份证号码",
         "form_phone": "手机号码（可选）",
@@ -30,6 +32,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_no_token": "请在聊天中向机器人（{bot}）发送 !verify 或 !实名，获取您的一次性认证链接。",
         "form_verified": "认证成功，您现在可以发言了。",
         "form_pending": "已提交，等待人工审核。审核结果将通过机器人通知您。",
+        "membership_text_removed": "该成员变动附带的文字（理由或群昵称）违反平台内容规则，已被移除。",
         "tombstone_explanation": "群组只能通过客户端的“升级房间”功能迁移到新房间，群号随之迁移。",
     },
     "en": {
@@ -47,6 +50,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "unknown_entry": "No such blacklist entry, or it was lifted already.",
         "form_title": "Real-name verification",
         "form_intro": "Under Article 6 of the Regulations, posting, creating groups and inviting require a verified real identity. Your real name is never shown to other users; identity data is stored encrypted.",
+        "form_account": "This link verifies the account {user_id}. If it is not yours, do not fill in this form.",
+        "form_query_refused": "Identity details are accepted only from the verification form, never in a web address. Nothing was stored; open your verification link again and fill in the form.",
         "form_name": "Name",
         "form_id_number": "Resident ID card number",
         "form_phone": "Mobile number (optional)",
@@ -56,6 +61,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_no_token": "Send !verify to the bot ({bot}) in chat to get your one-time verification link.",
         "form_verified": "Verified. You can post now.",
         "form_pending": "Submitted. A person will review it; the bot will tell you the result.",
+        "membership_text_removed": "The text on this membership change (reason or room name) broke the content rules and was removed.",
         "tombstone_explanation": "A group moves to a new room only through your client's room upgrade, which takes the group code along.",
     },
 }

@@ -18,6 +18,8 @@ from bot.dispatcher import Context
 from bot.errors import UsageError
 from bot.handlers.common import info_text, is_duration, is_group_code, rest_after, until, user_arg
 from bot.messages import china_time
+from policies import InvalidNumber
+from policies.numbers import MAX_BOT_INTEGER, Bounds, bounded_int
 
 DESK = Scope.STAFF | Scope.MODERATION_ROOM
 
@@ -200,8 +202,9 @@ async def credit_command(ctx: Context) -> None:
         raise UsageError()
     user = user_arg(ctx, args[0])
     try:
-        delta = int(args[1])
-    except ValueError:
+        # The module applies the policy's credit range; here only the syntax and a sane size.
+        delta = bounded_int(args[1], "delta", Bounds(-MAX_BOT_INTEGER, MAX_BOT_INTEGER))
+    except InvalidNumber:
         raise UsageError() from None
     change = await ctx.api.adjust_credit(user, delta, reason, actor=ctx.sender)
     await ctx.reply(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import SynapseRequest
 
-from .resource import Access, Caller, Route, query_int, query_str
+from .resource import Access, Caller, Route, query_limit, query_str, query_time
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -17,9 +17,9 @@ def routes(module: QunzuModule) -> list[Route]:
     async def get_audit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         entries = await module.store.audit.query(
             subject=query_str(request, "subject"),
-            since_ms=query_int(request, "since"),
-            until_ms=query_int(request, "until"),
-            limit=query_int(request, "limit", minimum=1, maximum=1000) or 100,
+            since_ms=query_time(request, "since"),
+            until_ms=query_time(request, "until"),
+            limit=query_limit(request),
         )
         return 200, {"entries": [entry.as_json() for entry in entries]}
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, cast
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import InvalidDuration, parse_duration
+from policies.numbers import duration_seconds, time_ms
 
 from ..store.blacklist import SubjectType
 from ..texts import text
-from .resource import Access, Caller, Route, acting_staff, json_body, query_int, query_str, required_reason
+from .resource import Access, Caller, Route, acting_staff, json_body, query_limit, query_str, required_reason
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -44,7 +44,7 @@ def routes(module: QunzuModule) -> list[Route]:
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "true").lower() != "false"
-        limit = query_int(request, "limit", minimum=1, maximum=1000) or 100
+        limit = query_limit(request)
         return 200, {"entries": await blacklist.list(active_only, limit)}
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -66,14 +66,11 @@ def _until(value: object, now_ms: int) -> int | None:
     """`until` is absent (permanent), ms since the epoch, or a duration like "7d"."""
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value <= now_ms:
-            raise SynapseError(400, "'until' must be in the future", Codes.INVALID_PARAM)
-        return value
     if isinstance(value, str):
-        try:
-            seconds = parse_duration(value)
-        except InvalidDuration as exc:
-            raise SynapseError(400, f"'until': {exc}", Codes.INVALID_PARAM) from None
+        # A duration (the bot's syntax); bounded to ten years, so the end is a representable time.
+        seconds = duration_seconds(value, "until")
         return None if seconds is None else now_ms + seconds * 1000
-    raise SynapseError(400, "'until' must be a time in ms or a duration like 7d", Codes.INVALID_PARAM)
+    until_ms = time_ms(value, "until")
+    if until_ms <= now_ms:
+        raise SynapseError(400, "'until' must be in the future", Codes.INVALID_PARAM)
+    return until_ms

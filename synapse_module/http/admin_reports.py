@@ -20,7 +20,7 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from ..store.tickets import TICKET_STATUSES
-from .resource import Access, Caller, Route, json_body, query_int, query_str
+from .resource import Access, Caller, Route, json_body, query_limit, query_str, query_time
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -62,14 +62,14 @@ def routes(module: QunzuModule) -> list[Route]:
             status=status,
             category=query_str(request, "category"),
             overdue=flags["overdue"],
-            limit=query_int(request, "limit", minimum=1, maximum=1000) or 100,
+            limit=query_limit(request),
             open_only=flags["open"],
-            since_ms=query_int(request, "since"),
+            since_ms=query_time(request, "since"),
         )
         return 200, {"tickets": await module.reports.tickets_json(tickets)}
 
     async def stats(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        since = query_int(request, "since")
+        since = query_time(request, "since")
         if since is None:
             since = module.clock.now_ms() - 24 * 3600 * 1000
         return 200, await module.reports.stats(since)

@@ -8,18 +8,28 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import InvalidDuration, SubjectKind, parse_duration
+from policies import Measure, SubjectKind
+from policies.numbers import credit_delta, duration_seconds
 
-from ..sanctions import SanctionRequest, Sanctions, measure_of
+from ..sanctions import TIMELESS_MEASURES, SanctionRequest, Sanctions, measure_of
 from ..store.sanctions import SanctionSubject
 from ..texts import text
-from .resource import Access, Caller, Route, acting_staff, json_body, query_int, query_str, required_reason
+from .resource import (
+    Access,
+    Caller,
+    Route,
+    acting_staff,
+    json_body,
+    query_limit,
+    query_str,
+    query_time,
+    required_reason,
+)
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
 
 MAX_APPEAL_CHARS = 2000
-MAX_CREDIT_DELTA = 120
 
 
 def _subject(body: Mapping[str, Any]) -> tuple[SanctionSubject, str]:
@@ -34,20 +44,11 @@ def _subject(body: Mapping[str, Any]) -> tuple[SanctionSubject, str]:
     return kind, subject["id"]
 
 
-def _duration(value: object) -> tuple[int | None, bool]:
+def _duration(value: object, measure: Measure) -> tuple[int | None, bool]:
     """`duration`: seconds, or text like `30m`, `7d`, `perm`; absent means the ladder's default."""
     if value is None:
         return None, False
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise SynapseError(400, "'duration' must not be negative", Codes.INVALID_PARAM)
-        return value, True
-    if isinstance(value, str):
-        try:
-            return parse_duration(value), True
-        except InvalidDuration as exc:
-            raise SynapseError(400, f"'duration': {exc}", Codes.INVALID_PARAM) from None
-    raise SynapseError(400, "'duration' must be seconds or a duration like 7d", Codes.INVALID_PARAM)
+    return duration_seconds(value, "duration", allow_zero=measure in TIMELESS_MEASURES), True
 
 
 def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
@@ -80,20 +81,21 @@ def routes(module: QunzuModule) -> list[Route]:
         body = json_body(request)
         subject_type, subject = _subject(body)
         reason = required_reason(body, language)
-        duration, given = _duration(body.get("duration"))
+        measure = measure_of(body.get("measure"))
+        duration, given = _duration(body.get("duration"), measure)
         evidence = body.get("evidence") or []
         if not isinstance(evidence, list) or not all(isinstance(item, str) for item in evidence):
             raise SynapseError(400, "'evidence' must be a list of event ids", Codes.BAD_JSON)
         delta = body.get("credit_delta")
-        if delta is not None and (not isinstance(delta, int) or isinstance(delta, bool) or not -120 <= delta <= 0):
-            raise SynapseError(400, "'credit_delta' must be an integer from -120 to 0", Codes.INVALID_PARAM)
+        if delta is not None:
+            delta = credit_delta(delta, "credit_delta", module.config.policy, allow_raise=False)
         blacklist = body.get("blacklist", False)
         if not isinstance(blacklist, bool):
             raise SynapseError(400, "'blacklist' must be true or false", Codes.BAD_JSON)
         sanction = SanctionRequest(
             subject_type=subject_type,
             subject=subject,
-            measure=measure_of(body.get("measure")),
+            measure=measure,
             reason=reason,
             duration_s=duration,
             duration_given=given,
@@ -108,7 +110,7 @@ def routes(module: QunzuModule) -> list[Route]:
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "false").lower() == "true"
-        limit = query_int(request, "limit", minimum=1, maximum=1000) or 100
+        limit = query_limit(request)
         return 200, {"sanctions": await sanctions().list_sanctions(query_str(request, "subject"), active_only, limit)}
 
     async def get_one(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -139,23 +141,21 @@ def routes(module: QunzuModule) -> list[Route]:
         assert caller.user_id is not None
         body = json_body(request)
         reason = required_reason(body, language)
-        delta = body.get("delta")
-        if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0 or abs(delta) > MAX_CREDIT_DELTA:
-            raise SynapseError(400, "'delta' must be a non-zero integer from -120 to 120", Codes.INVALID_PARAM)
+        delta = credit_delta(body.get("delta"), "delta", module.config.policy)
         actor = await acting_staff(module, caller, body)
         return 200, await sanctions().adjust_credit(actor, local_user(params["user_id"]), delta, reason)
 
     async def reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        since = query_int(request, "since")
-        until = query_int(request, "until")
-        limit = query_int(request, "limit", minimum=1, maximum=1000) or 100
+        since = query_time(request, "since")
+        until = query_time(request, "until")
+        limit = query_limit(request)
         return 200, {"reports": await sanctions().regulator_reports(since, until, limit)}
 
     async def appeals(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         status = query_str(request, "status")
         if status is not None and status not in ("open", "upheld", "rejected"):
             raise SynapseError(400, "'status' must be open, upheld or rejected", Codes.INVALID_PARAM)
-        limit = query_int(request, "limit", minimum=1, maximum=1000) or 100
+        limit = query_limit(request)
         return 200, {"appeals": await sanctions().appeals(status, limit)}
 
     async def decide(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:

@@ -9,7 +9,7 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_int, required_reason
+from .resource import Access, Caller, Route, json_body, query_limit, required_reason
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -34,7 +34,7 @@ def routes(module: QunzuModule) -> list[Route]:
         return 200, await realname.reveal(caller.user_id, local_user(params["user_id"]), reason)
 
     async def pending(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        limit = query_int(request, "limit", minimum=1, maximum=500) or 100
+        limit = query_limit(request, maximum=500)
         return 200, {"pending": await realname.pending(limit)}
 
     async def approve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:

@@ -1,21 +1,58 @@
-"""`/realname`, `/realname/form`, `/convention/accept`: verification by the user (Art. 5, 6)."""
+"""`/realname`, `/realname/form`, `/convention/accept`: verification by the user (Art. 5, 6).
+
+Personal data stays out of Synapse's logs (PIPL, Art. 6). Synapse writes the
+request line of every request to its log, redacting only the values of
+`access_token` and `client_secret` (synapse/http/__init__.py `redact_uri`). So:
+
+- the one-time form token travels as `client_secret` in the link the bot sends,
+  and in the form's body (a hidden field) when the form is submitted;
+- name, ID number and phone are read from the POST body only; a request that
+  carries any of them in its query string is refused (resource.py) before
+  anything is read or stored, and its logged request line is scrubbed.
+"""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
 
 from ..errors import Refusal
+from ..realname import TOKEN_PARAM
 from ..refusals import refusal_error
 from ..texts import text
 from .resource import Access, Caller, Route, json_body, query_str
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
+
+IDENTITY_FIELDS = ("name", "id_number", "phone")
+# A filled form is a few hundred bytes; anything much larger is not our form.
+MAX_FORM_BYTES = 8192
+
+
+def form_fields(request: SynapseRequest) -> dict[str, str]:
+    """The fields of an `application/x-www-form-urlencoded` POST body, never the query string.
+
+    Twisted's `request.args` merges the query string into the body's fields; the
+    identity fields must come from the body alone (the query string is logged).
+    """
+    content = request.content
+    if content is None:
+        return {}
+    content.seek(0)
+    raw = content.read(MAX_FORM_BYTES + 1)
+    if len(raw) > MAX_FORM_BYTES:
+        raise SynapseError(413, "The form is too large", Codes.TOO_LARGE)
+    try:
+        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        raise SynapseError(400, "The form could not be read", Codes.BAD_JSON) from None
+    return {key: values[0] for key, values in parsed.items() if values}
 
 
 def routes(module: QunzuModule) -> list[Route]:
@@ -35,35 +72,37 @@ def routes(module: QunzuModule) -> list[Route]:
 
     async def form(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
         page = FormPage(module, query_str(request, "lang"))
-        token = query_str(request, "t")
+        token = query_str(request, TOKEN_PARAM)
+        owner = await realname.link_owner(token) if token else None
         if not token:
             page.message(text("form_no_token", page.language, bot=module.config.service_account))
-        elif await realname.link_owner(token) is None:
+        elif owner is None:
             page.message(text("form_link_invalid", page.language), error=True)
         else:
-            page.form(token)
+            page.form(token, owner)
         respond_with_html(request, 200, page.render())
 
     async def form_submit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
-        page = FormPage(module, query_str(request, "lang"))
-        token = query_str(request, "t") or ""
+        fields = form_fields(request)
+        page = FormPage(module, fields.get("lang") or query_str(request, "lang"))
+        token = fields.get(TOKEN_PARAM) or query_str(request, TOKEN_PARAM) or ""
         owner = await realname.link_owner(token) if token else None
         if owner is None:
             page.message(text("form_link_invalid", page.language), error=True)
             respond_with_html(request, 200, page.render())
             return
-        fields = {name: query_str(request, name) or "" for name in ("name", "id_number", "phone")}
-        body: dict[str, Any] = {"name": fields["name"], "id_number": fields["id_number"]}
-        if fields["phone"].strip():
-            body["phone"] = fields["phone"]
-        if query_str(request, "accept_convention"):
+        values = {name: fields.get(name, "") for name in IDENTITY_FIELDS}
+        body: dict[str, Any] = {"name": values["name"], "id_number": values["id_number"]}
+        if values["phone"].strip():
+            body["phone"] = values["phone"]
+        if fields.get("accept_convention"):
             body["convention_version"] = module.config.policy.convention.version
         try:
             status, _view = await realname.submit(owner, body)
         except Refusal as refusal:
-            page.form(token, error=refusal_error(refusal, module.config, page.language).msg, values=fields)
+            page.form(token, owner, error=refusal_error(refusal, module.config, page.language).msg, values=values)
         except SynapseError as exc:
-            page.form(token, error=exc.msg, values=fields)
+            page.form(token, owner, error=exc.msg, values=values)
         else:
             await realname.use_link(token)
             page.message(text("form_verified" if status == 200 else "form_pending", page.language))
@@ -89,7 +128,9 @@ class FormPage:
         css = "error" if error else "note"
         self._parts.append(f'<p class="{css}">{html.escape(message)}</p>')
 
-    def form(self, token: str, *, error: str | None = None, values: Mapping[str, str] | None = None) -> None:
+    def form(
+        self, token: str, owner: str, *, error: str | None = None, values: Mapping[str, str] | None = None
+    ) -> None:
         values = values or {}
         t = self.language
         policy = self._module.config.policy
@@ -105,8 +146,13 @@ class FormPage:
                 f'<input id="{name}" name="{name}" type="{kind}" value="{value}" {extra}>'
             )
 
+        # The person sees which account the link verifies before typing anything (Art. 6).
+        self.message(text("form_account", t, user_id=owner))
+        # The token and the language go in the body: the action URL, which Synapse logs, carries nothing.
         self._parts.append(
-            f'<form method="post" action="form?t={html.escape(token)}&amp;lang={t}">'
+            '<form method="post" action="form">'
+            + f'<input type="hidden" name="{TOKEN_PARAM}" value="{html.escape(token)}">'
+            + f'<input type="hidden" name="lang" value="{html.escape(t)}">'
             + field("name", text("form_name", t), "text", 'required autocomplete="name" maxlength="30"')
             + field("id_number", text("form_id_number", t), "text", 'required inputmode="text" maxlength="18"')
             + field("phone", text("form_phone", t), "tel", 'inputmode="tel" maxlength="14"')
@@ -123,6 +169,7 @@ class FormPage:
         return (
             f'<!DOCTYPE html><html lang="{t}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<meta name="referrer" content="no-referrer">'
             f"<title>{title}</title><style>{_CSS}</style></head><body><main>"
             f"<h1>{title}</h1><p>{html.escape(text('form_intro', t))}</p>"
             + "".join(self._parts)

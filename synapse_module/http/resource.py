@@ -9,17 +9,21 @@ a `SynapseError` into JSON and anything unexpected into a logged 500.
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import unquote, unquote_plus
 
-from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseRequest, parse_json_object_from_request
+from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies import InvalidNumber, Reason
+from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
+
 from ..errors import Refusal
-from ..refusals import refusal_error
+from ..refusals import refusal_error, refusal_fields
 from ..texts import text
 
 if TYPE_CHECKING:
@@ -103,6 +107,16 @@ class QunzuResource(DirectServeJsonResource):
         self._routes = tuple(routes)
 
     async def _async_render(self, request: SynapseRequest) -> tuple[int, Any] | None:
+        if personal := scrub_logged_query(request):
+            # PIPL, Art. 6: identity data comes in request bodies only; a query string is
+            # logged. Refused before anything is read, authenticated or stored.
+            refusal = Refusal(Reason.INVALID_IDENTITY, {"field": personal[0], "in_query": True})
+            raise SynapseError(
+                400,
+                text("form_query_refused", self._module.config.language),
+                Codes.INVALID_PARAM,
+                additional_fields=refusal_fields(refusal),
+            )
         method = request.method.decode("ascii")
         method = "GET" if method == "HEAD" else method
         path = "/" + "/".join(segment.decode("utf-8", "replace") for segment in request.postpath or [])
@@ -128,6 +142,10 @@ class QunzuResource(DirectServeJsonResource):
                 return await route.handler(request, caller, params)
             except Refusal as refusal:
                 raise refusal_error(refusal, self._module.config) from None
+            except InvalidNumber as exc:
+                # DESIGN.md §6.1: numbers from outside are bounded; out of range is a 400.
+                invalid = Refusal(Reason.INVALID_NUMBER, exc.detail)
+                raise refusal_error(invalid, self._module.config) from None
         if allowed_methods:
             raise SynapseError(405, f"Use {', '.join(sorted(set(allowed_methods)))} here", Codes.UNRECOGNIZED)
         raise SynapseError(404, "Unknown Qunzu endpoint", Codes.UNRECOGNIZED)
@@ -143,9 +161,67 @@ class QunzuResource(DirectServeJsonResource):
         return Caller(user_id, is_staff)
 
 
+# Query parameters that may carry personal data (PIPL, Art. 6) or a one-time secret that
+# Synapse does not redact itself (`t`, the form token of older links).
+PERSONAL_QUERY_KEYS: frozenset[str] = frozenset({"name", "id_number", "phone"})
+_SCRUBBED_QUERY_KEYS: frozenset[str] = PERSONAL_QUERY_KEYS | {"t"}
+
+
+def scrub_logged_query(request: SynapseRequest) -> list[str]:
+    """Blank personal values in the request line Synapse logs when the request ends.
+
+    Synapse writes "Processed request: … <method> <uri>" from `request.uri` as it is when
+    the response is sent, redacting only `access_token` and `client_secret`. Rewriting the
+    values of personal parameters here keeps them out of that line.
+
+    Returns:
+        The personal parameter names found in the query string (sorted), for the refusal.
+    """
+    raw: bytes = request.uri
+    path, sep, query = raw.partition(b"?")
+    if not sep:
+        return []
+    found: set[str] = set()
+    parts = []
+    for pair in query.split(b"&"):
+        key = pair.partition(b"=")[0]
+        name = unquote_plus(key.decode("ascii", "replace")).lower()
+        if name in _SCRUBBED_QUERY_KEYS:
+            parts.append(key + b"=<redacted>")
+            if name in PERSONAL_QUERY_KEYS:
+                found.add(name)
+        else:
+            parts.append(pair)
+    request.uri = path + b"?" + b"&".join(parts)
+    return sorted(found)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+# As Synapse's own decoder: NaN and the infinities are not JSON.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def json_body(request: SynapseRequest) -> dict[str, Any]:
-    """The request's JSON object; malformed JSON is a 400 (M_NOT_JSON / M_BAD_JSON)."""
-    return parse_json_object_from_request(request)
+    """The request's JSON object; malformed JSON is a 400 (M_NOT_JSON / M_BAD_JSON).
+
+    Parsed here, not with Synapse's `parse_json_object_from_request`: that one writes the
+    whole body of a malformed request to the log at WARNING, and bodies here carry names,
+    ID numbers and phone numbers (PIPL, Art. 6). Nothing of the body is logged.
+    """
+    content = request.content
+    if content is None:
+        raise SynapseError(400, "Content not JSON.", Codes.NOT_JSON)
+    content.seek(0)
+    try:
+        value = _DECODER.decode(content.read().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise SynapseError(400, "Content not JSON.", Codes.NOT_JSON) from None
+    if not isinstance(value, dict):
+        raise SynapseError(400, "Content must be a JSON object.", Codes.BAD_JSON)
+    return value
 
 
 def required_reason(body: Mapping[str, Any], language: str) -> str:
@@ -167,15 +243,30 @@ def query_str(request: SynapseRequest, name: str) -> str | None:
     return values[0].decode("utf-8", "replace") if values else None
 
 
-def query_int(request: SynapseRequest, name: str, *, minimum: int = 0, maximum: int | None = None) -> int | None:
-    """An integer query parameter; a malformed one is a 400, never a 500."""
-    text = query_str(request, name)
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise SynapseError(400, f"Query parameter {name!r} must be an integer", Codes.INVALID_PARAM) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        raise SynapseError(400, f"Query parameter {name!r} is out of range", Codes.INVALID_PARAM)
-    return value
+def query_int(request: SynapseRequest, name: str, bounds: Bounds) -> int | None:
+    """An integer query parameter within `bounds`, or None when absent.
+
+    Raises:
+        InvalidNumber: malformed or out of range (a 400 ``invalid_number``, never a 500).
+    """
+    return optional_int(query_str(request, name), name, bounds)
+
+
+def query_time(request: SynapseRequest, name: str) -> int | None:
+    """A time query parameter (ms since the epoch, years 2000 to 9999), or None when absent.
+
+    Raises:
+        InvalidNumber: malformed or out of range.
+    """
+    value = query_str(request, name)
+    return None if value is None or value == "" else time_ms(value, name)
+
+
+def query_limit(request: SynapseRequest, default: int = 100, maximum: int = MAX_PAGE) -> int:
+    """The page size `limit` (1 to `maximum`), `default` when absent.
+
+    Raises:
+        InvalidNumber: malformed or out of range.
+    """
+    value = query_int(request, "limit", Bounds(1, maximum))
+    return default if value is None else value

@@ -19,6 +19,7 @@ from .credit import CreditStore
 from .emergency import EmergencyStore
 from .groups import GroupStore
 from .identities import IdentityStore
+from .limits import LimitStore
 from .netlog import NetlogStore
 from .reports import ReportStore
 from .sanctions import SanctionStore
@@ -37,6 +38,7 @@ class QunzuStore:
         self.credit = CreditStore(api, clock)
         self.sanctions = SanctionStore(api, clock, chain)
         self.groups = GroupStore(api, clock)
+        self.limits = LimitStore(api, clock)
         self.tickets = TicketStore(api, clock)
         self.reports = ReportStore(api, clock, chain)
         self.netlog = NetlogStore(api, clock)

@@ -1,10 +1,15 @@
 """SQL of groups: codes, categories, tiers, and the guarded cap checks (Art. 7, 8).
 
 Cap checks decide inside the transaction that counts: the transaction first
-writes the guard row of the room or the person, so two concurrent checks of the
-same room (on any process) conflict and PostgreSQL retries one of them, which
-then sees the other's reservation. SQLite has a single writer. The decision
-itself is the pure one from `policies.decisions`, passed in.
+writes the guard row of the room or the person (`store/limits.py`, the one
+mechanism of every per-person limit), so two concurrent checks of the same room
+or the same person (on any process) conflict and PostgreSQL retries one of
+them, which then sees the other's reservation. SQLite has a single writer. The
+decision itself is the pure one from `policies.decisions`, passed in.
+
+A join that passes holds a place (`qunzu_join_reservations`, one row per room
+and person) until the join lands or the place expires; a held place counts
+against the room's member cap and against the person's rooms-joined cap.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from policies import Decision
 
 from ..clock import Clock
 from ..errors import StoreError
+from .limits import guard_txn
 from .sql import run_contended
 from .synapse_tables import (
+    alias_room_txn,
     group_state_events_txn,
     groups_without_code_alias_txn,
     is_joined_txn,
@@ -78,6 +85,8 @@ def _record(row: Sequence[Any]) -> GroupRecord:
 
 CreateRule = Callable[[int], Decision]
 JoinRule = Callable[[int, int], Decision]
+# The creator's rooms-joined decision, given the rooms they are in or entering (not the new one).
+EnterRule = Callable[[int], Decision]
 
 
 @dataclass(frozen=True)
@@ -103,21 +112,50 @@ class GroupStore:
         self._api = api
         self._clock = clock
 
-    async def reserve(self, group: NewGroup, rule: CreateRule | None) -> Reservation:
+    async def reserve(self, group: NewGroup, rule: CreateRule | None, enter: EnterRule | None = None) -> Reservation:
         """Decide a creation with the exact count of rooms the creator owns, and reserve a code.
 
         Args:
             group: the group to register.
             rule: the creation decision given the rooms the creator owns now; None: no cap (exempt).
+            enter: the creator's rooms-joined decision (they are in the new room at once), given
+                the rooms they are in or entering now; None: not counted (exempt, the bot chat).
         """
         return await run_contended(
-            self._api, "qunzu_reserve_group", _reserve_group_txn, group, rule, self._clock.now_ms()
+            self._api,
+            "qunzu_reserve_group",
+            _reserve_group_txn,
+            group,
+            rule,
+            self._clock.now_ms(),
+            enter,
+            self._api.server_name,
         )
 
-    async def check_join(self, room_id: str, user_id: str, exclude: str, rule: JoinRule) -> Decision:
-        """Decide a join with exact counts (members + held places, rooms joined) and hold a place."""
+    async def check_join(
+        self, room_id: str, user_id: str, exclude: str, rule: JoinRule, unheld: Sequence[str] = ()
+    ) -> Decision:
+        """Decide a join with exact counts and hold a place.
+
+        Args:
+            room_id: The room being joined.
+            user_id: The joiner.
+            exclude: The service account (never counted).
+            rule: The decision given (members + held places, the joiner's rooms + held places).
+            unheld: Rooms this process let the joiner into without holding a place, whose
+                joins may not have landed yet: counted for the joiner until they have.
+        """
         return await run_contended(
-            self._api, "qunzu_check_join", _check_join_txn, room_id, user_id, exclude, rule, self._clock.now_ms()
+            self._api,
+            "qunzu_check_join",
+            _check_join_txn,
+            room_id,
+            user_id,
+            exclude,
+            rule,
+            self._clock.now_ms(),
+            tuple(unheld),
+            self._api.server_name,
         )
 
     async def release(self, places: list[tuple[str, str]]) -> None:
@@ -192,14 +230,6 @@ class GroupStore:
         )
 
 
-def _bump_guard_txn(txn: LoggingTransaction, scope: str) -> None:
-    txn.execute(
-        "INSERT INTO qunzu_cap_guards (scope, bumps) VALUES (?, 1)"
-        " ON CONFLICT (scope) DO UPDATE SET bumps = qunzu_cap_guards.bumps + 1",
-        (scope,),
-    )
-
-
 def _owned_txn(txn: LoggingTransaction, creator: str, now_ms: int) -> int:
     # Rooms owned: linked and not closed, plus creations still under way.
     txn.execute(
@@ -229,11 +259,25 @@ def _insert_code_txn(txn: LoggingTransaction, code: str, group: NewGroup, room_i
     return bool(txn.rowcount == 1)
 
 
-def _reserve_group_txn(txn: LoggingTransaction, group: NewGroup, rule: CreateRule | None, now_ms: int) -> Reservation:
+def _reserve_group_txn(
+    txn: LoggingTransaction,
+    group: NewGroup,
+    rule: CreateRule | None,
+    now_ms: int,
+    enter: EnterRule | None = None,
+    server_name: str = "",
+) -> Reservation:
     decision = Decision.allow()
     if rule is not None:
-        _bump_guard_txn(txn, f"owner:{group.creator}")
+        guard_txn(txn, f"owner:{group.creator}")
         decision = rule(_owned_txn(txn, group.creator, now_ms))
+        if not decision.allowed:
+            return Reservation(decision, None)
+    if enter is not None:
+        # Art. 8 groups joined per person: the creator is in the new room as soon as it exists,
+        # so a creation takes a place like a join (the same guard row as their joins).
+        guard_txn(txn, f"member:{group.creator}")
+        decision = enter(_rooms_of_joiner_txn(txn, group.creator, None, now_ms, (), server_name))
         if not decision.allowed:
             return Reservation(decision, None)
     for code in group.codes:
@@ -243,10 +287,17 @@ def _reserve_group_txn(txn: LoggingTransaction, group: NewGroup, rule: CreateRul
 
 
 def _check_join_txn(
-    txn: LoggingTransaction, room_id: str, user_id: str, exclude: str, rule: JoinRule, now_ms: int
+    txn: LoggingTransaction,
+    room_id: str,
+    user_id: str,
+    exclude: str,
+    rule: JoinRule,
+    now_ms: int,
+    unheld: tuple[str, ...] = (),
+    server_name: str = "",
 ) -> Decision:
-    _bump_guard_txn(txn, f"room:{room_id}")
-    _bump_guard_txn(txn, f"member:{user_id}")
+    guard_txn(txn, f"room:{room_id}")
+    guard_txn(txn, f"member:{user_id}")
     joined = joined_members_txn(txn, room_id, exclude)
     # Places held by joins still under way, of people not yet in the room.
     txn.execute(
@@ -254,7 +305,7 @@ def _check_join_txn(
         (room_id, now_ms, user_id),
     )
     held = sum(1 for (holder,) in txn.fetchall() if not is_joined_txn(txn, room_id, str(holder)))
-    decision = rule(joined + held, rooms_joined_txn(txn, user_id))
+    decision = rule(joined + held, _rooms_of_joiner_txn(txn, user_id, room_id, now_ms, unheld, server_name))
     if decision.allowed:
         txn.execute(
             "INSERT INTO qunzu_join_reservations (room_id, user_id, expires_ts) VALUES (?, ?, ?)"
@@ -262,6 +313,43 @@ def _check_join_txn(
             (room_id, user_id, now_ms + PENDING_MS),
         )
     return decision
+
+
+def _rooms_of_joiner_txn(
+    txn: LoggingTransaction,
+    user_id: str,
+    room_id: str | None,
+    now_ms: int,
+    unheld: tuple[str, ...],
+    server_name: str,
+) -> int:
+    """Art. 8 groups joined per person: rooms the person is in, and those they are entering.
+
+    Entering: places their joins hold, joins let through unheld (`unheld`), and rooms they
+    are creating (a code reserved, the room not linked yet). The room being joined is not
+    counted (`UserFacts.rooms_joined`): re-joining a room one is in takes no second place.
+    """
+    rooms = rooms_joined_txn(txn, user_id)
+    if room_id is not None and is_joined_txn(txn, room_id, user_id):
+        rooms -= 1
+    txn.execute(
+        "SELECT room_id FROM qunzu_join_reservations WHERE user_id = ? AND expires_ts > ? AND room_id != ?",
+        (user_id, now_ms, room_id or ""),
+    )
+    entering = {str(held) for (held,) in txn.fetchall()} | {room for room in unheld if room != room_id}
+    rooms += sum(1 for room in entering if not is_joined_txn(txn, room, user_id))
+    txn.execute(
+        "SELECT code FROM qunzu_groups WHERE creator = ? AND room_id IS NULL AND created_ts > ?",
+        (user_id, now_ms - PENDING_MS),
+    )
+    for (code,) in txn.fetchall():
+        # Synapse writes the `#code` alias before the room's first event: once the creator is in
+        # that room it is counted above, even while its code waits to be linked. A room created
+        # with an alias of the creator's own counts here until it is linked (a second at most).
+        room = alias_room_txn(txn, f"#{code}:{server_name}")
+        if room is None or not is_joined_txn(txn, room, user_id):
+            rooms += 1
+    return rooms
 
 
 def _release_places_txn(txn: LoggingTransaction, places: list[tuple[str, str]]) -> None:

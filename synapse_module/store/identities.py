@@ -66,9 +66,6 @@ class IdentityStore:
     async def gate_record(self, user_id: str) -> GateRecord:
         return await self._api.run_db_interaction("qunzu_gate_record", _gate_record_txn, user_id, self._clock.now_ms())
 
-    async def attempts_since(self, user_id: str, since_ms: int) -> int:
-        return await self._api.run_db_interaction("qunzu_count_attempts", _count_attempts_txn, user_id, since_ms)
-
     async def record_attempt(self, user_id: str, outcome: str) -> None:
         await self._api.run_db_interaction(
             "qunzu_record_attempt", _record_attempt_txn, user_id, self._clock.now_ms(), outcome
@@ -140,12 +137,6 @@ def _gate_record_txn(txn: LoggingTransaction, user_id: str, now_ms: int) -> Gate
         convention_version=str(convention[0]) if convention else None,
         blacklist_until=until,
     )
-
-
-def _count_attempts_txn(txn: LoggingTransaction, user_id: str, since_ms: int) -> int:
-    txn.execute("SELECT COUNT(*) FROM qunzu_realname_attempts WHERE user_id = ? AND ts >= ?", (user_id, since_ms))
-    row = txn.fetchone()
-    return int(row[0]) if row else 0
 
 
 def _record_attempt_txn(txn: LoggingTransaction, user_id: str, now_ms: int, outcome: str) -> None:

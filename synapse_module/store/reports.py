@@ -27,6 +27,8 @@ from ..clock import Clock
 from ..errors import TicketNotOpen
 from . import synapse_tables
 from .audit import _append_audit_txn  # same transaction as the report: no ticket without its record
+from .limits import REPORTS, Use, new_use_id, take_txn
+from .sql import run_contended
 from .tickets import (
     _COLUMNS,
     NewTicket,
@@ -93,9 +95,17 @@ class ReportStore:
         self._clock = clock
         self._chain = chain
 
-    async def file(self, ticket: NewTicket, reporter: str, source: str, reason: str, audit: AuditRow) -> FiledReport:
-        """Open a ticket or join the open duplicate; record the reporter and the audit row."""
-        return await self._api.run_db_interaction(
+    async def file(
+        self, ticket: NewTicket, reporter: str, source: str, reason: str, audit: AuditRow, per_hour: int
+    ) -> FiledReport | Use:
+        """Open a ticket or join the open duplicate; record the reporter and the audit row.
+
+        Returns:
+            What filing did, or the refused `Use` when the reporter has filed `per_hour`
+            reports in the last hour (decided exactly, in the same transaction).
+        """
+        return await run_contended(
+            self._api,
             "qunzu_file_report",
             _file_txn,
             self._chain,
@@ -106,13 +116,16 @@ class ReportStore:
             audit,
             self._clock.now_ms(),
             _new_id(),
+            per_hour,
+            new_use_id(),
         )
 
     async def import_report(
         self, table: str, source_id: int, ticket: NewTicket | None, reporter: str, reason: str, audit: AuditRow
     ) -> FiledReport | None:
         """Import one Synapse report exactly once; None when it was imported before (or skipped)."""
-        return await self._api.run_db_interaction(
+        return await run_contended(
+            self._api,
             "qunzu_import_report",
             _import_txn,
             self._chain,
@@ -136,9 +149,6 @@ class ReportStore:
     async def import_cursor(self, table: str) -> int:
         """The highest id of `table` imported so far (0: none)."""
         return await self._api.run_db_interaction("qunzu_report_import_cursor", _import_cursor_txn, table)
-
-    async def recent_reports_by(self, reporter: str, since_ms: int) -> int:
-        return await self._api.run_db_interaction("qunzu_recent_reports", _recent_reports_txn, reporter, since_ms)
 
     async def reporters(self, ticket_id: str) -> list[Reporter]:
         return (await self.reporters_of([ticket_id])).get(ticket_id, [])
@@ -292,7 +302,13 @@ def _file_txn(
     audit: AuditRow,
     now_ms: int,
     ticket_id: str,
-) -> FiledReport:
+    per_hour: int,
+    use_id: str,
+) -> FiledReport | Use:
+    # Art. 12 channels stay open, but one person's reports are bounded (exactly, store/limits.py).
+    use = take_txn(txn, REPORTS, reporter, per_hour, now_ms, use_id)
+    if not use.allowed:
+        return use
     filed = _file_in_txn(txn, ticket, reporter, source, reason, now_ms, ticket_id)
     details = {**audit.details, "ticket": filed.ticket.id, "joined": filed.joined}
     _audit(txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, details))
@@ -318,6 +334,9 @@ def _import_txn(
     )
     if txn.rowcount != 1 or ticket is None:
         return None  # imported before (or nothing to import: a report by the service account)
+    # Synapse accepted the report already (its own rc_reports limits the buttons): it is
+    # filed whatever the count, and counts against the reporter's next reports.
+    take_txn(txn, REPORTS, reporter, None, now_ms, f"import:{table}:{source_id}")
     filed = _file_in_txn(txn, ticket, reporter, "matrix_report", reason, now_ms, ticket_id)
     txn.execute(
         "UPDATE qunzu_report_imports SET ticket_id = ? WHERE source_table = ? AND source_id = ?",
@@ -332,12 +351,6 @@ def _import_cursor_txn(txn: LoggingTransaction, table: str) -> int:
     txn.execute("SELECT MAX(source_id) FROM qunzu_report_imports WHERE source_table = ?", (table,))
     row = txn.fetchone()
     return int(row[0]) if row and row[0] is not None else 0
-
-
-def _recent_reports_txn(txn: LoggingTransaction, reporter: str, since_ms: int) -> int:
-    txn.execute("SELECT COUNT(*) FROM qunzu_ticket_reporters WHERE reporter = ? AND ts >= ?", (reporter, since_ms))
-    row = txn.fetchone()
-    return int(row[0]) if row else 0
 
 
 def _reporters_txn(txn: LoggingTransaction, ticket_ids: list[str]) -> dict[str, list[Reporter]]:

@@ -1,8 +1,9 @@
 """The only place the module reads Synapse's own tables (not a stable API).
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
-`local_current_membership(room_id, user_id, membership)`, `events(room_id,
-type, origin_server_ts)`, `rooms(room_id, creator)`, `room_aliases(room_alias, room_id)`, and the reports people make
+`local_current_membership(room_id, user_id, membership)`, `room_aliases(room_alias,
+room_id)`, `events(room_id,
+type, origin_server_ts)`, `rooms(room_id, creator)`, and the reports people make
 with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
 reason)`, `user_reports(id, received_ts, target_user_id, user_id, reason)` (no
@@ -96,6 +97,13 @@ def group_state_events_txn(txn: LoggingTransaction, event_type: str) -> list[tup
         (event_type,),
     )
     return [(str(room_id), str(body)) for room_id, body in txn.fetchall()]
+
+
+def alias_room_txn(txn: LoggingTransaction, alias: str) -> str | None:
+    """The room a local alias points to (Synapse writes it before the room's first event)."""
+    txn.execute("SELECT room_id FROM room_aliases WHERE room_alias = ?", (alias,))
+    row = txn.fetchone()
+    return str(row[0]) if row else None
 
 
 # Art. 12: the three report tables, each normalised to

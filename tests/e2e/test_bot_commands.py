@@ -308,6 +308,9 @@ async def test_credit_blacklist_and_lookup_from_the_desk(world: World) -> None:
     code = await group_code(member, room)
 
     assert await world.at_desk(f"!credit {member.user_id} 很多 广告") == "用法：!信用 @用户 <±分数> <理由>"
+    # One bounded parser: no float, exponent, non-ASCII digit or 24-digit number becomes a credit change.
+    for hostile in ("1e20", "٥", "1" * 24, "+5", "5.0"):
+        assert await world.at_desk(f"!credit {member.user_id} {hostile} 广告") == "用法：!信用 @用户 <±分数> <理由>"
     assert await world.at_desk(f"!信用 {member.user_id} -15 发布广告") == (
         f"{member.user_id} 的信用分：100 → 85（等级 "
         + (await world.staff_call("GET", f"/admin/users/{quote(member.user_id)}/credit"))["level"]

@@ -269,3 +269,34 @@ async def test_an_edited_term_file_takes_effect_within_seconds(poster: Matrix, s
     status, reply = await staff.qunzu("POST", "/admin/content/reload", {})
     assert status == 200, reply
     assert reply["reloaded"] is True
+
+
+async def test_a_display_name_with_a_blocked_term_never_reaches_a_room(poster: Matrix, staff: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    localpart = poster.user_id[1:].split(":", 1)[0]
+    profile = f"/_matrix/client/v3/profile/{quote(poster.user_id)}/displayname"
+
+    status, reply = await poster.call("PUT", profile, {"displayname": f"我是{BLOCKED}"})
+    assert status == 200, reply  # Synapse stores the name before any module can refuse it
+    status, reply = await poster.call("GET", profile)
+    assert status == 200, reply
+    assert reply["displayname"] == localpart
+
+    # The rooms are updated in the background: give them time, then read every member event.
+    status, reply = await poster.call("PUT", profile, {"displayname": "读书人"})
+    assert status == 200, reply
+    member_path = f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.member/{quote(poster.user_id)}"
+    for _ in range(50):
+        status, member = await poster.call("GET", member_path)
+        if member.get("displayname") == "读书人":
+            break
+        await asyncio.sleep(0.1)
+    assert member["displayname"] == "读书人", member
+    status, messages = await poster.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/messages?dir=b&limit=50")
+    assert status == 200, messages
+    assert BLOCKED not in str(messages["chunk"])
+
+    status, audit = await staff.qunzu("GET", f"/admin/audit?subject={quote(poster.user_id)}")
+    assert status == 200, audit
+    blocks = [entry for entry in audit["entries"] if entry["action"] == "content.block"]
+    assert [entry["details"]["event_type"] for entry in blocks] == ["profile.displayname"]

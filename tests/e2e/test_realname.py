@@ -223,13 +223,13 @@ async def test_one_time_form_link_verifies_once(
     assert page.status == 200
     assert 'name="id_number"' in html and "<form" in html
 
-    form = {"name": "赵六", "id_number": fresh_id_number(), "phone": "", "accept_convention": "1"}
+    # As a browser submits it: the hidden fields (the one-time token) and the typed ones, all in the body.
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+    form = {**hidden, "name": "赵六", "id_number": fresh_id_number(), "phone": "", "accept_convention": "1"}
     action = re.search(r'action="([^"]+)"', html)
     assert action is not None
     parsed = urlparse(url)
-    post_url = (
-        f"{parsed.scheme}://{parsed.netloc}{parsed.path.rsplit('/', 1)[0]}/{action.group(1).replace('&amp;', '&')}"
-    )
+    post_url = f"{parsed.scheme}://{parsed.netloc}{parsed.path.rsplit('/', 1)[0]}/{action.group(1)}"
     async with http_session.post(post_url, data=form) as result:
         done = await result.text()
     assert "认证成功" in done

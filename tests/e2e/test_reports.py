@@ -133,6 +133,17 @@ async def test_duplicate_reports_join_the_open_ticket_and_bad_input_is_refused_p
     assert answer.startswith("用法：!举报 <类别> [理由]") and "诈骗 (fraud)" in answer
 
 
+async def test_the_bots_report_command_counts_against_the_same_hourly_cap_and_says_why(desk: Desk) -> None:
+    reporter, accused = await desk.person(), await desk.person()
+    room = await room_with(accused, reporter)
+    body = {"room_id": room, "category": "other", "reason": "广告"}
+    # Art. 12 reports are bounded per person (synapse_module.reports.REPORTS_PER_HOUR), whatever the way in.
+    results = await asyncio.gather(*(reporter.api.qunzu("POST", "/reports", body) for _ in range(21)))
+    assert sorted(status for status, _ in results) == [200] * 20 + [429]
+    answer = await reporter.ask(room, "!举报 fraud 骗钱")
+    assert "一小时内的举报次数已达上限（20 次）" in answer
+
+
 async def test_a_client_report_enters_the_queue_once_also_across_bot_restarts(desk: Desk) -> None:
     reporter, accused = await desk.person(), await desk.person()
     room = await room_with(reporter, accused)

@@ -1,4 +1,4 @@
-"""The content guard's pure parts: list files, event texts, stripping encryption."""
+"""The content guard's pure parts: list files, stripping encryption (texts: tests/policies/test_event_texts.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from policies.content import ContentHit
 from synapse_module.content import (
     BUNDLED_TERMS_DIR,
     ContentListError,
-    create_request_texts,
     current_signature,
-    event_texts,
     list_paths,
     load_lists,
     strip_encryption,
@@ -99,34 +97,6 @@ def test_the_signature_changes_when_a_file_changes(tmp_path: Path) -> None:
     assert current_signature(lists) != lists.signature
 
 
-@pytest.mark.parametrize(
-    ("event_type", "content", "expected"),
-    [
-        ("m.room.message", {"msgtype": "m.text", "body": "hi"}, ["hi"]),
-        (
-            "m.room.message",
-            {"msgtype": "m.text", "body": "b", "format": "org.matrix.custom.html", "formatted_body": "<i>f</i>"},
-            ["b", " f "],
-        ),
-        (
-            "m.room.message",
-            {"msgtype": "m.text", "body": "* new", "m.new_content": {"msgtype": "m.text", "body": "new"}},
-            ["* new", "new"],
-        ),
-        ("m.room.message", {"msgtype": "m.file", "body": "caption", "filename": "name.pdf"}, ["caption", "name.pdf"]),
-        ("m.room.name", {"name": "room"}, ["room"]),
-        ("m.room.topic", {"topic": "t", "m.topic": [{"body": "t2", "mimetype": "text/plain"}]}, ["t", "t2"]),
-        ("m.room.member", {"membership": "join", "displayname": "dn"}, ["dn"]),
-        ("m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "key": "k"}}, ["k"]),
-        ("org.example.custom", {"body": "custom"}, ["custom"]),
-        ("m.room.message", {"body": 5, "formatted_body": None}, []),
-        ("m.room.power_levels", {"users": {}}, []),
-    ],
-)
-def test_event_texts(event_type: str, content: dict[str, Any], expected: list[str]) -> None:
-    assert event_texts(event_type, content) == expected
-
-
 def _create_request(**extra: Any) -> dict[str, Any]:
     return {
         "preset": "private_chat",
@@ -165,17 +135,3 @@ def test_strip_encryption_leaves_odd_requests_alone() -> None:
     assert strip_encryption({}, policy) is False
     assert strip_encryption({"initial_state": "nope"}, policy) is False
     assert strip_encryption({"initial_state": [None, {"type": "m.room.name"}]}, policy) is False
-
-
-def test_create_request_texts_cover_name_topic_and_initial_state() -> None:
-    request = {
-        "name": "名字",
-        "topic": "话题",
-        "initial_state": [
-            {"type": "m.room.topic", "state_key": "", "content": {"topic": "初始话题"}},
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "x"}},
-            "junk",
-        ],
-    }
-    assert create_request_texts(request) == ["名字", "话题", "初始话题"]
-    assert create_request_texts({}) == []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policies import load_policy
-from synapse_module.export import ExportError, iso, parse_time, seal, verify_bundle
+from policies import InvalidNumber, load_policy
+from synapse_module.export import iso, parse_time, seal, verify_bundle
 from synapse_module.filing import Statistics, document, duration_text, render_html, render_markdown
 
 KEY = b"k" * 32
@@ -58,8 +58,13 @@ def test_times_are_milliseconds_or_iso_in_china_time() -> None:
     assert parse_time("2024-01-01T08:00:00", "since") == parse_time("2024-01-01T00:00:00Z", "since")
     assert parse_time(None, "since") is None
     assert iso(0) == "1970-01-01T08:00:00.000+08:00"
-    with pytest.raises(ExportError):
-        parse_time("yesterday", "since")
+    for bad in ("yesterday", "1" * 24, "253402300800000", "0", "1e20", "0001-01-01T00:00:00", 2**63, 1e20, True):
+        with pytest.raises(InvalidNumber):
+            parse_time(bad, "since")
+
+
+def test_stored_times_past_year_9999_are_written_without_raising() -> None:
+    assert iso(2**63).startswith("9999-12-31T23:59:59")
 
 
 def test_filing_renders_the_policy_numbers_in_both_formats() -> None:

@@ -29,7 +29,7 @@ from policies import (
     member_cap,
     needs_join_approval,
 )
-from policies.decisions import effective_tier, required_join_rule
+from policies.decisions import effective_tier, may_be_in_one_more_room, required_join_rule
 
 POLICY = default_policy()
 NOW = 1_700_000_000_000
@@ -458,6 +458,25 @@ def test_may_join_allows_eligible_joiners(
     user_changes: dict[str, object], room_changes: dict[str, object], invited: bool
 ) -> None:
     assert may_join(user(**user_changes), room(**room_changes), invited, NOW, POLICY).allowed
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "allowed", "detail"),
+    [
+        ({"rooms_joined": 499}, True, {}),
+        ({"rooms_joined": 500}, False, {"cap": 500, "count": 500, "level": "B"}),
+        ({"credit_score": 75, "rooms_joined": 200}, False, {"cap": 200, "count": 200, "level": "C"}),
+        ({"exempt": True, "rooms_joined": 10_000}, True, {}),
+    ],
+)
+def test_a_creator_is_held_to_the_rooms_joined_cap_like_a_joiner(
+    user_changes: dict[str, object], allowed: bool, detail: dict[str, object]
+) -> None:
+    decision = may_be_in_one_more_room(user(**user_changes), POLICY)
+    if allowed:
+        assert decision.allowed
+    else:
+        assert_refused(decision, Reason.JOIN_LIMIT, **detail)
 
 
 # --- may_invite ----------------------------------------------------------------------

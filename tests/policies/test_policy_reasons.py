@@ -28,6 +28,7 @@ DESIGN_CODES = [
     "join_approval_required",
     "invalid_identity",
     "identity_in_use",
+    "invalid_number",
     "alias_reserved",
 ]
 
@@ -48,6 +49,7 @@ def test_reason_is_a_str_usable_as_the_code_itself() -> None:
     [
         (Reason.INVALID_IDENTITY, 400, "M_INVALID_PARAM"),
         (Reason.INVALID_CATEGORY, 400, "M_INVALID_PARAM"),
+        (Reason.INVALID_NUMBER, 400, "M_INVALID_PARAM"),
         (Reason.IDENTITY_IN_USE, 409, "M_FORBIDDEN"),
         (Reason.ROOM_FULL, 403, "M_FORBIDDEN"),
         (Reason.REALNAME_REQUIRED, 403, "M_FORBIDDEN"),
@@ -60,7 +62,7 @@ def test_each_reason_has_its_http_status_and_errcode(reason: Reason, status: int
 
 
 def test_every_other_reason_is_a_403_forbidden() -> None:
-    special = {Reason.INVALID_IDENTITY, Reason.INVALID_CATEGORY, Reason.IDENTITY_IN_USE}
+    special = {Reason.INVALID_IDENTITY, Reason.INVALID_CATEGORY, Reason.INVALID_NUMBER, Reason.IDENTITY_IN_USE}
     for reason in set(Reason) - special:
         assert HTTP_STATUS[reason] == 403, reason
         assert ERRCODE[reason] == "M_FORBIDDEN", reason

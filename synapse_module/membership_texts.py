@@ -1,0 +1,109 @@
+"""Art. 10: texts on membership changes that no callback can refuse are taken down at once.
+
+Synapse 1.163 builds membership events (``/invite``, ``/kick``, ``/ban``,
+``/leave``, ``/knock``, ``/join`` with a ``reason``; a per-room ``displayname``
+in the body of ``POST /join/{room}``) in ``RoomMemberHandler`` without calling
+``check_event_for_spam``; ``user_may_invite`` and ``user_may_join_room`` get no
+content. The one callback that sees them before persistence is
+``check_event_allowed``, and registering it makes Synapse load the full room state
+for every event (admin_guard.py arms it only while an admin suspension is in force).
+Membership changes through ``PUT /state`` are refused before persistence
+(``user_may_send_state_event``); everything else is closed here, after the fact:
+
+an event-stream subscriber (one process, about a second behind) scans every local
+membership event with the same field table as everything else
+(``policies.event_texts``); on a ``block`` or ``hold`` hit the service account
+redacts it. A redaction keeps ``membership`` (the change stands: the person is
+still invited, kicked, banned) and strips ``reason`` and ``displayname``. The
+evidence is written like a refused message (audit ``content.<action>``, a ticket
+for ``hold`` and ``flag``); a ``flag`` hit stays visible with its ticket, as a
+flagged message is delivered. The exposure window, from the membership call to the
+redaction visible to clients, is measured in tests/e2e/test_content_texts.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from synapse.module_api.errors import SynapseError
+
+from policies.content import ContentHit
+
+from .event_stream import StreamEvent
+from .texts import text
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+logger = logging.getLogger(__name__)
+
+
+class MembershipTexts:
+    """Redacts local membership events whose texts break a content rule (an ``EventStream`` subscriber)."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._api = module.api
+        self._service = module.config.service_account
+
+    async def on_events(self, events: list[StreamEvent]) -> None:
+        for event in events:
+            if event.type != "m.room.member" or not event.is_state() or event.sender == self._service:
+                continue
+            if not self._api.is_mine(event.sender):
+                continue  # remote membership events are decided by check_event_for_spam (soft fail)
+            # A pure scan first: almost every join carries a display name, almost none breaks a rule.
+            hit = self._module.content.membership_hit(event.content)
+            if hit is None:
+                continue
+            try:
+                await self._review(event, hit)
+            except SynapseError as exc:
+                # No power or not in the room (a room of another server): nothing to repair with.
+                logger.warning("qunzu: could not redact a membership event that breaks a content rule (%s)", exc.code)
+            except Exception:
+                # One event's fault must not stop the others; it is logged for the operator.
+                logger.exception("qunzu: taking down the texts of a membership event failed")
+
+    async def _review(self, event: StreamEvent, hit: ContentHit) -> None:
+        if await self._module.facts.is_exempt(event.sender):
+            return
+        # A global display name copied into every room: on_profile_update opened its one
+        # ticket, so the copies are redacted and audited without a ticket each.
+        copy = await self._is_profile_copy(event)
+        if copy and hit.action == "flag":
+            return
+        guard = self._module.content
+        await guard.record_membership(hit, event.sender, event.room_id, event.event_id, event.content, ticket=not copy)
+        if hit.action != "flag":
+            await self._redact(event.room_id, event.event_id)
+
+    async def _is_profile_copy(self, event: StreamEvent) -> bool:
+        """A join carrying only the sender's current global display name (Synapse's profile propagation)."""
+        if event.membership != "join" or event.state_key != event.sender or "reason" in event.content:
+            return False
+        localpart = event.sender[1:].split(":", 1)[0]
+        profile = await self._api.get_profile_for_user(localpart)
+        return bool(profile.display_name) and event.content.get("displayname") == profile.display_name
+
+    async def _redact(self, room_id: str, event_id: str) -> None:
+        redaction = {
+            "type": "m.room.redaction",
+            "room_id": room_id,
+            "sender": self._service,
+            "redacts": event_id,
+            "content": {
+                "redacts": event_id,
+                "reason": text("membership_text_removed", self._module.config.language),
+            },
+        }
+        try:
+            await self._api.create_and_send_event_into_room(redaction)
+        except SynapseError as exc:
+            if exc.code != 403:
+                raise
+            # Invited into every governed room, but maybe not joined yet.
+            await self._api.update_room_membership(self._service, self._service, room_id, "join")
+            await self._api.create_and_send_event_into_room(redaction)
+        logger.info("qunzu: redacted a membership event whose texts break a content rule")
