@@ -688,6 +688,9 @@ class Groups:
                 # the owner's cap. It links itself in a moment; a later run finds what does not.
                 if creator and await self._store.creating(creator, self._module.clock.now_ms() - PENDING_MS):
                     continue
+                # A fresh upgrade waits for its predecessor's group (the follower carries it over).
+                if await self._upgraded_from(room_id) is not None:
+                    continue
                 group = NewGroup(
                     codes=tuple(new_code() for _ in range(_CODE_CANDIDATES)),
                     category=policy.categories.default_category,

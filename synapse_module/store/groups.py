@@ -415,6 +415,10 @@ def _creating_txn(txn: LoggingTransaction, creator: str, since_ms: int) -> bool:
 def _register_existing_txn(txn: LoggingTransaction, room_id: str, group: NewGroup, now_ms: int) -> str | None:
     if _group_by_room_txn(txn, room_id) is not None:
         return None
+    # A room whose group moved on to its upgrade is the group's past, not a group of its own.
+    txn.execute("SELECT 1 FROM qunzu_groups WHERE predecessor_room_id = ? LIMIT 1", (room_id,))
+    if txn.fetchone() is not None:
+        return None
     for code in group.codes:
         if _insert_code_txn(txn, code, group, room_id, now_ms):
             return code

@@ -217,6 +217,32 @@ async def test_an_upgrade_carries_the_group_in_every_room_version(
     assert (await owner.send_text(new_room, "新群照常"))[0] == 200
 
 
+async def test_the_backfill_leaves_a_new_upgrade_to_its_group(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess, staff: Matrix
+) -> None:
+    owner = await verified(as_user, synapse, "owner")
+    room = await owner.new_room(name="补码之前")
+    code = await code_of(owner, room)
+    status, reply = await upgrade(owner, room)
+    assert status == 200, reply
+    new_room = reply["replacement_room"]
+    # Right after the upgrade, before the follower carries the group over.
+    status, run = await staff.qunzu("POST", "/admin/jobs/backfill_group_codes", {})
+    assert status == 200, run
+
+    async def carried() -> bool:
+        status, group = await state(owner, new_room, "cn.qunzu.group")
+        return status == 200 and group.get("code") == code
+
+    await eventually(carried, what="the group in the new room")
+    status, page = await owner.qunzu("GET", f"/groups/{code}")
+    assert status == 200 and page["room_id"] == new_room
+    # Nor does the old room, which its group left, get a code (and a place in the owner's count).
+    status, run = await staff.qunzu("POST", "/admin/jobs/backfill_group_codes", {})
+    assert status == 200, run
+    assert await code_of(owner, room) == code
+
+
 async def test_the_new_room_keeps_join_approval_from_its_first_moment(
     as_user: Callable[..., Matrix], synapse: SynapseProcess
 ) -> None:
