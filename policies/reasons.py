@@ -36,6 +36,8 @@ class Reason(enum.StrEnum):
     JOIN_APPROVAL_REQUIRED = "join_approval_required"
     INVALID_IDENTITY = "invalid_identity"
     IDENTITY_IN_USE = "identity_in_use"
+    BOT_CHAT_PRIVATE = "bot_chat_private"
+    BOT_CHAT_EXISTS = "bot_chat_exists"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; every other

@@ -28,6 +28,8 @@ DESIGN_CODES = [
     "join_approval_required",
     "invalid_identity",
     "identity_in_use",
+    "bot_chat_private",
+    "bot_chat_exists",
 ]
 
 
