@@ -87,6 +87,13 @@ class QunzuModule:
             user_may_invite=callbacks.user_may_invite,
             check_media_file_for_spam=callbacks.check_media_file_for_spam,
         )
+        # Art. 6: the bot chat stays two-party (verification_chat.py).
+        api.register_spam_checker_callbacks(
+            user_may_send_3pid_invite=callbacks.user_may_send_3pid_invite,
+            user_may_publish_room=callbacks.user_may_publish_room,
+            user_may_create_room=callbacks.user_may_create_room,
+        )
+        api.register_third_party_rules_callbacks(check_threepid_can_be_invited=callbacks.check_threepid_can_be_invited)
         api.register_third_party_rules_callbacks(
             on_create_room=callbacks.on_create_room,
             on_user_deactivation_status_changed=callbacks.on_user_deactivation_status_changed,

@@ -30,6 +30,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_no_token": "请在聊天中向机器人（{bot}）发送 !verify 或 !实名，获取您的一次性认证链接。",
         "form_verified": "认证成功，您现在可以发言了。",
         "form_pending": "已提交，等待人工审核。审核结果将通过机器人通知您。",
+        "bot_chat_here": "你刚才尝试再开一个与我的私聊。每人只有一个，就是这里：请在这里发送 !verify（实名认证）、!me（我的状态）、!appeal（申诉）或 !rules（公约）。",
     },
     "en": {
         "unavailable": "Qunzu could not check this action just now. Please try again shortly.",
@@ -55,6 +56,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_no_token": "Send !verify to the bot ({bot}) in chat to get your one-time verification link.",
         "form_verified": "Verified. You can post now.",
         "form_pending": "Submitted. A person will review it; the bot will tell you the result.",
+        "bot_chat_here": "You just tried to open another chat with me. Everyone has one, and it is this one: send !verify, !me, !appeal or !rules here.",
     },
 }
 

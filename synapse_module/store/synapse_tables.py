@@ -38,6 +38,13 @@ def is_joined_txn(txn: LoggingTransaction, room_id: str, user_id: str) -> bool:
     return txn.fetchone() is not None
 
 
+def event_sender_txn(txn: LoggingTransaction, event_id: str) -> tuple[str, str] | None:
+    """(room, sender) of an event this server has, by its id (`events.event_id` is unique)."""
+    txn.execute("SELECT room_id, sender FROM events WHERE event_id = ?", (event_id,))
+    row = txn.fetchone()
+    return (str(row[0]), str(row[1])) if row else None
+
+
 def room_creator_txn(txn: LoggingTransaction, room_id: str) -> str | None:
     """The creator Synapse recorded when the room was created (written before any event)."""
     txn.execute("SELECT creator FROM rooms WHERE room_id = ?", (room_id,))
