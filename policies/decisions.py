@@ -298,11 +298,13 @@ def required_join_rule(room: RoomFacts, policy: Policy) -> str | None:
 def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, is_message: bool = True) -> Decision:
     """May the user send a message (or, with ``is_message=False``, a state event) into the room?
 
-    In the sender's own bot chat a plain message passes the real-name gate, the
-    convention, the sender's mute and the credit level: unverified people ask there how
-    to verify (Art. 6), sanctioned people use ``!appeal``, ``!me``, ``!rules`` (DESIGN.md
-    §6.3). It publishes nothing: only the service account reads it. The blacklist, a
-    closed room and an emergency freeze still hold, and so do the content rules.
+    In the sender's own bot chat a plain message passes the blacklist, the real-name
+    gate, the convention, the sender's mute and the credit level: unverified people ask
+    there how to verify (Art. 6), sanctioned and blacklisted people use ``!appeal``,
+    ``!me``, ``!rules`` as their notices and refusals tell them to (DESIGN.md §6.3). It
+    publishes nothing: only the service account reads it. A closed room and an
+    emergency freeze still hold, and so do the content rules; a blacklisted person
+    cannot open a new verification chat (``may_open_verification_chat``).
 
     Args:
         user: facts about the sender.
@@ -319,11 +321,11 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, i
     """
     if user.exempt:
         return Decision.allow()
-    if user.blacklisted:
-        return Decision.refuse(Reason.BLACKLISTED)
     # Art. 6 leaves one channel open: the person's own chat with the service account.
     # Plain messages of its owner only.
     channel = is_message and room.bot_chat_owner is not None and room.bot_chat_owner == user.user_id
+    if user.blacklisted and not channel:
+        return Decision.refuse(Reason.BLACKLISTED)
     # Art. 6: 先实名后发布.
     if not channel and "post" in policy.realname.required_for and (refusal := _realname(user, "post", policy)):
         return refusal

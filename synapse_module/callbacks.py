@@ -160,6 +160,8 @@ class Callbacks:
         # Art. 6: a bot chat holds its owner and the service account, nobody else.
         if not (entry := decisions.may_enter_bot_chat(room, user_id, module.config.service_account)).allowed:
             return self._answer(entry, local=True)
+        if room.bot_chat_owner == user_id:
+            return NOT_SPAM  # no group, no cap: its owner accepts its invite even when blacklisted (to appeal)
         if user.exempt:
             return NOT_SPAM
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.

@@ -70,3 +70,31 @@ async def test_a_muted_person_appeals_and_asks_their_status_in_both_bot_chats(
     assert [a["text"] for a in appeals["appeals"] if a["sanction"] == record["id"]] == ["我没有违规，请复核"]
     status, reply = await person.send_text(group, "申诉后也还不能发言")
     assert status == 403 and reply["cn.qunzu.reason"] == "posting_suspended_user", reply
+
+
+async def test_a_blacklisted_person_appeals_in_the_chat_the_notice_names_and_nobody_joins_it(
+    bot: BotRunner, synapse: SynapseProcess, as_user: Callable[..., Matrix], staff: Matrix
+) -> None:
+    person = await verified(as_user, synapse, "banned")
+    stranger = await verified(as_user, synapse, "stranger")
+    record = await sanction(staff, "user", person.user_id, "blacklist", duration="7d")
+    notice_chat = await eventually(lambda: _notice_chat(person), what="the blacklisting notice")
+    status, reply = await person.send_text(await staff.new_room(name="别的群"), "还能发言吗")
+    assert status == 403  # not a member there, and blacklisted everywhere else
+
+    view = await new_view(synapse, person.account)
+    try:
+        answer = await view.ask(notice_chat, f"!appeal {record['id']} 请复核")
+        assert record["id"] in answer, answer
+    finally:
+        await view.client.close()
+    # The notice chat is a bot chat too: two-party whatever its owner (a creator there) tries.
+    status, reply = await person.invite(notice_chat, stranger.user_id)
+    assert status == 403 and reply["cn.qunzu.reason"] == "bot_chat_private", reply
+    status, reply = await person.send_state(notice_chat, "m.room.join_rules", {"join_rule": "public"})
+    assert status == 403 and reply["cn.qunzu.reason"] == "bot_chat_private", reply
+    status, reply = await stranger.join(notice_chat)
+    assert status == 403, reply
+    # A blacklisted person opens no new verification chat.
+    status, reply = await person.create_room(is_direct=True, invite=["@qunzu:localhost"])
+    assert status == 403 and reply["cn.qunzu.reason"] == "blacklisted", reply

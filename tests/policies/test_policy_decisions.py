@@ -667,10 +667,16 @@ def test_verification_chat_does_not_open_state_events() -> None:
     assert_refused(decision, Reason.POSTING_SUSPENDED_USER)
 
 
-def test_verification_chat_stays_closed_to_the_blacklisted_and_to_freezes() -> None:
-    banned = user(**UNVERIFIED, blacklisted=True)
-    assert_refused(may_post(banned, bot_chat(), NOW, POLICY), Reason.BLACKLISTED)
+def test_the_blacklisted_appeal_in_their_bot_chat_but_open_no_new_one() -> None:
+    banned = user(blacklisted=True)
+    # The refusal and the notice tell them to send !appeal to the bot: that must work.
+    assert may_post(banned, bot_chat(), NOW, POLICY).allowed
+    assert_refused(may_post(banned, bot_chat(), NOW, POLICY, is_message=False), Reason.BLACKLISTED)
+    assert_refused(may_post(banned, room(), NOW, POLICY), Reason.BLACKLISTED)
     assert_refused(may_open_verification_chat(banned), Reason.BLACKLISTED)
+
+
+def test_verification_chat_stays_closed_to_freezes() -> None:
     assert may_open_verification_chat(user(**UNVERIFIED)).allowed
     assert_refused(may_post(user(), bot_chat(frozen=True), NOW, POLICY), Reason.EMERGENCY_FREEZE)
 
