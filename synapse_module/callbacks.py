@@ -100,8 +100,9 @@ class Callbacks:
         if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local)  # protected group state binds admins too
         service = self._module.config.service_account
-        # Art. 6: a bot chat stays two-party; nobody but the service account opens it up.
-        if (
+        # Art. 6: a bot chat stays two-party: nobody else speaks there (a chat opened up before
+        # these rules held may still hold others), and only the service account opens it up.
+        if not (change := decisions.may_enter_bot_chat(room, event.sender, service)).allowed or (
             event.is_state()
             and not (change := decisions.may_change_bot_chat_state(room, event.sender, service, event.type)).allowed
         ):
