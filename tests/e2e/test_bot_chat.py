@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from devtools.homeserver import SynapseProcess
+import aiohttp
 
-from .conftest import fresh_localpart
+from devtools.homeserver import SynapseProcess, postgres_database
+
+from .conftest import ServerFactory, fresh_localpart
 from .matrix import Matrix
 from .sanction_helpers import SERVICE_USER_ID, eventually, joined_members, verified
 
@@ -234,3 +236,13 @@ async def test_forged_bot_chat_marks_are_removed(member: Matrix, staff: Matrix) 
     # An ordinary group: the owner may open it up.
     status, reply = await member.send_state(room, "m.room.join_rules", {"join_rule": "public"})
     assert status == 200, reply
+
+
+async def test_at_once_only_one_verification_chat_is_created_on_postgresql(
+    make_synapse: ServerFactory, pg_database: str, http_session: aiohttp.ClientSession
+) -> None:
+    server = make_synapse.start(database=postgres_database(pg_database))
+    person = Matrix(http_session, server.base_url, server.register(fresh_localpart("racer")))
+    replies = await asyncio.gather(*(person.create_room(is_direct=True, invite=[SERVICE]) for _ in range(6)))
+    assert sorted(status for status, _reply in replies) == [200, 403, 403, 403, 403, 403], replies
+    assert {reply.get("cn.qunzu.reason") for status, reply in replies if status == 403} == {"bot_chat_exists"}
