@@ -334,6 +334,7 @@ class MatrixClient:
             resp = await self._sync(backoff, since=None, full_state=False, initial=True)
             for invite in await self._invites(resp):
                 await sink.on_invite(invite)
+            await self._note_notice_chats(resp)
             token = resp.next_batch
             await self._state.set_sync_token(token)
             logger.info("initial sync done; earlier messages will not be answered")
@@ -401,11 +402,8 @@ class MatrixClient:
     async def _deliver(self, resp: nio.SyncResponse, sink: EventSink) -> None:
         for invite in await self._invites(resp):
             await sink.on_invite(invite)
+        await self._note_notice_chats(resp)
         for room_id, info in resp.rooms.join.items():
-            if room_id not in self._direct_rooms and self._opened_as_notice_chat(info):
-                # The module's notice chat: a measure's notice there says "reply here with !appeal".
-                self._direct_rooms.add(room_id)
-                await self._state.add_direct_room(room_id)
             room = self._nio.rooms.get(room_id)
             if room is not None and room.encrypted and room_id not in self._encrypted_rooms:
                 # nio tracks m.room.encryption even without encryption support.
@@ -431,6 +429,13 @@ class MatrixClient:
                         await sink.on_message(message)
                 elif on_room_event is not None and (room_event := self._room_event(room_id, ev)) is not None:
                     await on_room_event(room_event)
+
+    async def _note_notice_chats(self, resp: nio.SyncResponse) -> None:
+        """The module's notice chats are direct chats: a measure's notice there says "reply here with !appeal"."""
+        for room_id, info in resp.rooms.join.items():
+            if room_id not in self._direct_rooms and self._opened_as_notice_chat(info):
+                self._direct_rooms.add(room_id)
+                await self._state.add_direct_room(room_id)
 
     def _opened_as_notice_chat(self, info: Any) -> bool:
         """The room was created by this account as a person's notice chat (its create event says so)."""
