@@ -110,6 +110,14 @@ async def test_nobody_else_gets_into_a_bot_chat(
     assert status == 403, reply
     assert "can not be invited" in reply["error"]
 
+    # An alias pointing at it (no module callback sees the room there) leads nobody in.
+    alias = f"#{fresh_localpart('botchat')}:localhost"
+    status, reply = await owner.call("PUT", f"/_matrix/client/v3/directory/room/{quote(alias)}", {"room_id": room})
+    assert status == 200, reply
+    status, reply = await stranger.join(alias)
+    assert status == 403, reply
+    assert reply.get("cn.qunzu.reason") == "bot_chat_private"
+
     assert sorted(await joined_members(staff, room)) == sorted([owner.user_id, SERVICE])
     status, members = await staff.call("GET", f"/_synapse/admin/v1/rooms/{quote(room)}/state")
     memberships = {
