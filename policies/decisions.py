@@ -67,6 +67,7 @@ __all__ = [
     "may_invite",
     "may_join",
     "may_moderate",
+    "may_open_up",
     "may_open_verification_chat",
     "may_post",
     "may_set_category",
@@ -383,6 +384,19 @@ def may_change_bot_chat_state(room: RoomFacts, sender: str, service_account: str
     if room.bot_chat_owner is None or sender == service_account or event_type in BOT_CHAT_STATE_TYPES:
         return Decision.allow()
     return Decision.refuse(Reason.BOT_CHAT_PRIVATE, event_type=event_type)
+
+
+def may_open_up(room: RoomFacts) -> Decision:
+    """May the room be listed in the directory, upgraded, or take an invite by e-mail or phone?
+
+    A bot chat never: each would bring in people other than its owner (Art. 6).
+
+    Returns:
+        Allowed (every room that is not a bot chat), or refused with bot_chat_private.
+    """
+    if room.bot_chat_owner is not None:
+        return Decision.refuse(Reason.BOT_CHAT_PRIVATE)
+    return Decision.allow()
 
 
 def may_enter_bot_chat(room: RoomFacts, user_id: str, service_account: str) -> Decision:

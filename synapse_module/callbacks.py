@@ -189,8 +189,8 @@ class Callbacks:
         await self._module.ready()
         user = await self._module.facts.user(inviter)
         room = await self._module.facts.room(room_id, count_members=not user.exempt)
-        if room.bot_chat_owner is not None:
-            return self._answer(Decision.refuse(Reason.BOT_CHAT_PRIVATE), local=True)
+        if not (opening := decisions.may_open_up(room)).allowed:
+            return self._answer(opening, local=True)
         if user.exempt:
             return NOT_SPAM
         return self._answer(decisions.may_invite(user, room, self._policy), local=True)
@@ -213,10 +213,7 @@ class Callbacks:
     async def user_may_publish_room(self, user_id: str, room_id: str) -> SpamResult:
         """A bot chat is never listed in the room directory (Art. 6: it stays two-party)."""
         await self._module.ready()
-        room = await self._module.facts.room(room_id)
-        if room.bot_chat_owner is not None:
-            return self._answer(Decision.refuse(Reason.BOT_CHAT_PRIVATE), local=True)
-        return NOT_SPAM
+        return self._answer(decisions.may_open_up(await self._module.facts.room(room_id)), local=True)
 
     @boundary(fail_closed=True)
     async def user_may_create_room(self, user_id: str, request_content: dict[str, Any]) -> SpamResult:
@@ -231,9 +228,7 @@ class Callbacks:
         if not isinstance(old_room, str):
             return NOT_SPAM
         await self._module.ready()
-        if (await self._module.facts.room(old_room)).bot_chat_owner is not None:
-            return self._answer(Decision.refuse(Reason.BOT_CHAT_PRIVATE), local=True)
-        return NOT_SPAM
+        return self._answer(decisions.may_open_up(await self._module.facts.room(old_room)), local=True)
 
     async def on_user_deactivation_status_changed(self, user_id: str, deactivated: bool, by_admin: bool) -> None:
         """A deactivated account frees its place under the identity; records stay (Art. 13)."""

@@ -30,7 +30,7 @@ from policies import (
     member_cap,
     needs_join_approval,
 )
-from policies.decisions import effective_tier, required_join_rule
+from policies.decisions import effective_tier, may_open_up, required_join_rule
 
 POLICY = default_policy()
 NOW = 1_700_000_000_000
@@ -711,6 +711,11 @@ def test_only_the_looks_of_a_bot_chat_may_change(event_type: str, sender: str, a
     if not allowed:
         assert_refused(decision, Reason.BOT_CHAT_PRIVATE, event_type=event_type)
     assert may_change_bot_chat_state(room(), sender, SERVICE, event_type).allowed  # groups: other rules
+
+
+def test_a_bot_chat_is_never_published_upgraded_or_invited_into_by_address() -> None:
+    assert_refused(may_open_up(bot_chat()), Reason.BOT_CHAT_PRIVATE)
+    assert may_open_up(room()).allowed
 
 
 def test_a_bot_chat_admits_its_owner_and_the_service_only() -> None:
