@@ -1,8 +1,8 @@
 """The only place the module reads Synapse's own tables (not a stable API).
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
-`local_current_membership(room_id, user_id, membership)`, `events(room_id,
-type, origin_server_ts)`, `rooms(room_id, creator)`, and the reports people make
+`local_current_membership(room_id, user_id, membership)`, `events(event_id,
+room_id, type, sender, origin_server_ts)`, `rooms(room_id, creator)`, and the reports people make
 with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
 reason)`, `user_reports(id, received_ts, target_user_id, user_id, reason)` (no

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import pytest
 
 from devtools.homeserver import SynapseProcess, postgres_database
 
@@ -246,6 +247,7 @@ async def test_forged_bot_chat_marks_are_removed(member: Matrix, staff: Matrix) 
     assert status == 200, reply
 
 
+@pytest.mark.postgres
 async def test_at_once_only_one_verification_chat_is_created_on_postgresql(
     make_synapse: ServerFactory, pg_database: str, http_session: aiohttp.ClientSession
 ) -> None:
