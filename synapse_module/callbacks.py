@@ -26,6 +26,7 @@ from .errors import Refusal
 from .metrics import record_decision
 from .parallel import both
 from .refusals import refusal_error, refusal_fields
+from .sanctions import until_detail
 from .texts import text
 from .verification_chat import bot_chat_owner
 
@@ -217,10 +218,11 @@ class Callbacks:
 
     @boundary(fail_closed=True)
     async def user_may_create_room(self, user_id: str, request_content: dict[str, Any]) -> SpamResult:
-        """A bot chat is never upgraded: its successor would be an ordinary room open to others (Art. 6).
+        """Upgrades: never of a bot chat (Art. 6), never by a suspended admin (Art. 11).
 
-        Synapse asks this for every upgrade (admins included) before the new room or the
-        tombstone exists; ordinary creations are decided in `on_create_room`.
+        A bot chat's successor would be an ordinary room open to others; an upgrade is an
+        admin function. Synapse asks this for every upgrade (server admins included) before
+        the new room or the tombstone exists; ordinary creations are decided in `on_create_room`.
         """
         creation = request_content.get("creation_content")
         predecessor = creation.get("predecessor") if isinstance(creation, dict) else None
@@ -228,7 +230,15 @@ class Callbacks:
         if not isinstance(old_room, str):
             return NOT_SPAM
         await self._module.ready()
-        return self._answer(decisions.may_open_up(await self._module.facts.room(old_room)), local=True)
+        if not (decision := decisions.may_open_up(await self._module.facts.room(old_room))).allowed:
+            return self._answer(decision, local=True)
+        user = await self._module.facts.user(user_id)
+        if user.admin_suspended and not user.exempt:
+            state = await self._module.sanctions.user_state(user_id)
+            return self._answer(
+                Decision(False, Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms)), local=True
+            )
+        return NOT_SPAM
 
     async def on_user_deactivation_status_changed(self, user_id: str, deactivated: bool, by_admin: bool) -> None:
         """A deactivated account frees its place under the identity; records stay (Art. 13)."""

@@ -198,3 +198,24 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
         status, reply = await member.send_state(room, event_type, content)
         assert status == 403, (event_type, reply)
         assert reply["cn.qunzu.reason"] == "posting_suspended_user"
+
+
+async def test_a_suspended_admin_cannot_upgrade_a_room_and_nothing_is_left_behind(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess, staff: Matrix
+) -> None:
+    owner = await verified(as_user, synapse, "owner")
+    admin = await verified(as_user, synapse, "adm")
+    room = await owner.new_room(name="升级测试群", preset="public_chat")
+    assert (await admin.join(room))[0] == 200
+    await set_power(owner, room, {admin.user_id: 100})
+    record = await sanction(staff, "user", admin.user_id, "admin_suspension", duration="1d")
+    status, before = await admin.call("GET", "/_matrix/client/v3/joined_rooms")
+
+    status, reply = await admin.call("POST", f"/_matrix/client/v3/rooms/{quote(room)}/upgrade", {"new_version": "12"})
+    assert status == 403, reply
+    assert reply["cn.qunzu.reason"] == "admin_suspended"
+    assert reply["cn.qunzu.detail"] == {"until": record["end"], "permanent": False}
+    status, _ = await admin.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.tombstone/")
+    assert status == 404  # no tombstone
+    status, after = await admin.call("GET", "/_matrix/client/v3/joined_rooms")
+    assert after["joined_rooms"] == before["joined_rooms"]  # and no new room
