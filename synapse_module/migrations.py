@@ -436,6 +436,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS qunzu_join_reservations_user ON qunzu_join_reservations (user_id, expires_ts)",
         ),
     ),
+    Migration(
+        9,
+        "bot chats: a notice chat found by its room; room mutes found by identity (Art. 6, 9)",
+        (
+            # A notice chat opened before its owner was written into its create event is
+            # found by its room (the posting gate asks once per room and process).
+            "CREATE INDEX IF NOT EXISTS qunzu_notice_rooms_room ON qunzu_notice_rooms (room_id)",
+            # A room admin's mute follows the verified identity: rows carry its fingerprint.
+            "CREATE INDEX IF NOT EXISTS qunzu_sanctions_room_identity ON qunzu_sanctions (room_id, fingerprint)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

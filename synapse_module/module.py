@@ -91,6 +91,13 @@ class QunzuModule:
             user_may_send_state_event=callbacks.user_may_send_state_event,
             user_may_create_room_alias=callbacks.user_may_create_room_alias,
         )
+        # Art. 6: the bot chat stays two-party (verification_chat.py).
+        api.register_spam_checker_callbacks(
+            user_may_send_3pid_invite=callbacks.user_may_send_3pid_invite,
+            user_may_publish_room=callbacks.user_may_publish_room,
+            user_may_create_room=callbacks.user_may_create_room,
+        )
+        api.register_third_party_rules_callbacks(check_threepid_can_be_invited=callbacks.check_threepid_can_be_invited)
         api.register_third_party_rules_callbacks(
             on_create_room=callbacks.on_create_room,
             on_user_deactivation_status_changed=callbacks.on_user_deactivation_status_changed,
