@@ -42,6 +42,8 @@ _INITIAL_FILTER: Final[dict[str, Any]] = {"room": {"timeline": {"limit": 1}}}
 _RETRYABLE: Final = frozenset({None, "M_LIMIT_EXCEEDED", "M_UNKNOWN"})
 _NETWORK_ERRORS: Final = (aiohttp.ClientError, TimeoutError)
 _MX_REPLY: Final = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL)
+# The module marks the direct chat it opens to tell a person about a measure (synapse_module/notices.py).
+NOTICE_CHAT_KEY: Final = "cn.qunzu.notices"
 
 T = TypeVar("T")
 
@@ -332,6 +334,7 @@ class MatrixClient:
             resp = await self._sync(backoff, since=None, full_state=False, initial=True)
             for invite in await self._invites(resp):
                 await sink.on_invite(invite)
+            await self._note_notice_chats(resp)
             token = resp.next_batch
             await self._state.set_sync_token(token)
             logger.info("initial sync done; earlier messages will not be answered")
@@ -399,6 +402,7 @@ class MatrixClient:
     async def _deliver(self, resp: nio.SyncResponse, sink: EventSink) -> None:
         for invite in await self._invites(resp):
             await sink.on_invite(invite)
+        await self._note_notice_chats(resp)
         for room_id, info in resp.rooms.join.items():
             room = self._nio.rooms.get(room_id)
             if room is not None and room.encrypted and room_id not in self._encrypted_rooms:
@@ -425,6 +429,21 @@ class MatrixClient:
                         await sink.on_message(message)
                 elif on_room_event is not None and (room_event := self._room_event(room_id, ev)) is not None:
                     await on_room_event(room_event)
+
+    async def _note_notice_chats(self, resp: nio.SyncResponse) -> None:
+        """The module's notice chats are direct chats: a measure's notice there says "reply here with !appeal"."""
+        for room_id, info in resp.rooms.join.items():
+            if room_id not in self._direct_rooms and self._opened_as_notice_chat(info):
+                self._direct_rooms.add(room_id)
+                await self._state.add_direct_room(room_id)
+
+    def _opened_as_notice_chat(self, info: Any) -> bool:
+        """The room was created by this account as a person's notice chat (its create event says so)."""
+        for ev in [*info.state, *info.timeline.events]:
+            source = ev.source if isinstance(getattr(ev, "source", None), dict) else {}
+            if source.get("type") == "m.room.create" and source.get("sender") == self.user_id:
+                return bool((source.get("content") or {}).get(NOTICE_CHAT_KEY))
+        return False
 
     def _room_event(self, room_id: str, ev: Any) -> RoomEvent | None:
         # Only what the desk announces: joins of others (welcome) and power-level changes (role labels).

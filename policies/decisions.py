@@ -61,12 +61,16 @@ __all__ = [
     "level_of",
     "max_members_for_level",
     "may_bind_identity",
+    "may_change_bot_chat_state",
     "may_change_state",
     "may_create",
     "may_create_alias",
+    "may_enter_bot_chat",
     "may_invite",
     "may_join",
     "may_moderate",
+    "may_open_up",
+    "may_open_verification_chat",
     "may_post",
     "may_set_category",
     "may_set_tier",
@@ -82,6 +86,14 @@ PERMANENT: Final = -1
 
 PROTECTED_STATE_TYPES: Final = frozenset({"cn.qunzu.group"})
 """State event types only the service account may send (DESIGN.md §3.2)."""
+
+BOT_CHAT_STATE_TYPES: Final = frozenset(
+    {"m.room.name", "m.room.topic", "m.room.avatar", "m.room.pinned_events", "m.room.encryption"}
+)
+"""State a person may set in their bot chat: its looks, never who can enter, see or find it.
+
+Encryption is listed so that its own rule (the policy's ``encryption`` block) decides it.
+"""
 
 
 def _empty_detail() -> Mapping[str, object]:
@@ -171,8 +183,11 @@ class RoomFacts:
         owner_level: credit level of the owner; ``None`` when no owner level applies
             (a room of the service or of staff), then only the ceiling holds.
         granted_tier: a larger tier granted by a staff decision, if any.
-        verification_dm: the room is a direct chat opened with the service account
-            to verify (the one channel Art. 6 leaves open to unverified people).
+        verification_dm: the room is registered as a bot chat (not a group).
+        bot_chat_owner: the person whose two-party chat with the service account this
+            is (their verification chat or notice chat), ``None`` for every other room.
+            It is the one channel Art. 6 leaves open to unverified people, and where
+            muted and suspended people still reach the bot (DESIGN.md §6.3).
     """
 
     room_id: str
@@ -186,6 +201,7 @@ class RoomFacts:
     owner_level: str | None
     granted_tier: str | None = None
     verification_dm: bool = False
+    bot_chat_owner: str | None = None
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -286,12 +302,20 @@ def required_join_rule(room: RoomFacts, policy: Policy) -> str | None:
 def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, is_message: bool = True) -> Decision:
     """May the user send a message (or, with ``is_message=False``, a state event) into the room?
 
+    In the sender's own bot chat a plain message passes the blacklist, the real-name
+    gate, the convention, the sender's mute and the credit level: unverified people ask
+    there how to verify (Art. 6), sanctioned and blacklisted people use ``!appeal``,
+    ``!me``, ``!rules`` as their notices and refusals tell them to (DESIGN.md §6.3). It
+    publishes nothing: only the service account reads it. A closed room and an
+    emergency freeze still hold, and so do the content rules; a blacklisted person
+    cannot open a new verification chat (``may_open_verification_chat``).
+
     Args:
         user: facts about the sender.
         room: facts about the room.
         now_ms: the current time (ms since the epoch), for suspensions.
         policy: the active policy.
-        is_message: a plain message event; state events never use the verification channel.
+        is_message: a plain message event; state events never use the bot chat channel.
 
     Returns:
         Allowed, or refused with blacklisted, realname_required,
@@ -301,11 +325,11 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, i
     """
     if user.exempt:
         return Decision.allow()
-    if user.blacklisted:
+    # Art. 6 leaves one channel open: the person's own chat with the service account.
+    # Plain messages of its owner only.
+    channel = is_message and room.bot_chat_owner is not None and room.bot_chat_owner == user.user_id
+    if user.blacklisted and not channel:
         return Decision.refuse(Reason.BLACKLISTED)
-    # Art. 6 leaves one channel open: the direct chat with the service account where an
-    # unverified person asks for the verification link. Plain messages only.
-    channel = room.verification_dm and is_message
     # Art. 6: 先实名后发布.
     if not channel and "post" in policy.realname.required_for and (refusal := _realname(user, "post", policy)):
         return refusal
@@ -315,7 +339,7 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, i
     if refusal := _room_state(room):
         return refusal
     # Art. 11: 暂停发布 for members and for rooms.
-    if _active(user.muted_until_ms, now_ms):
+    if not channel and _active(user.muted_until_ms, now_ms):
         assert user.muted_until_ms is not None
         return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **_until(user.muted_until_ms))
     if _active(room.posting_suspended_until_ms, now_ms):
@@ -323,19 +347,72 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, i
         return Decision.refuse(Reason.POSTING_SUSPENDED_ROOM, **_until(room.posting_suspended_until_ms))
     # Art. 7: services by credit level (E is read only).
     level = _level(user, policy)
-    if not level_rules(level, policy).may_post:
+    if not channel and not level_rules(level, policy).may_post:
         return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="post")
     return Decision.allow()
 
 
-def may_open_verification_chat(user: UserFacts) -> Decision:
+def may_open_verification_chat(user: UserFacts, open_chat: str | None = None, *, has_open: bool = False) -> Decision:
     """May the user open a direct chat with the service account to verify?
 
-    It is not a group (no code, no cap, no credit): anyone but the blacklisted may.
+    It is not a group (no code, no cap, no credit): anyone but the blacklisted may,
+    once at a time. A second one would be a way to many unverified rooms, so the
+    person is sent back to the chat they have (it stays open until they leave it).
+
+    Args:
+        user: facts about the person.
+        open_chat: the room id of their open chat, if it exists already.
+        has_open: they have an open chat (``open_chat`` is None while it is being created).
+
+    Returns:
+        Allowed, or refused with blacklisted or bot_chat_exists (detail: room_id).
     """
     if user.blacklisted and not user.exempt:
         return Decision.refuse(Reason.BLACKLISTED)
+    if has_open or open_chat is not None:
+        return Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=open_chat)
     return Decision.allow()
+
+
+def may_change_bot_chat_state(room: RoomFacts, sender: str, service_account: str, event_type: str) -> Decision:
+    """May the sender change this state in a bot chat? (Art. 6: it stays two-party.)
+
+    Only the service account changes anything but the chat's looks: join rules,
+    history visibility, guest access, power levels, aliases, tombstones and every
+    other type would let a third person in, show it to them, or find it.
+
+    Returns:
+        Allowed (also in every room that is not a bot chat), or refused with bot_chat_private.
+    """
+    if room.bot_chat_owner is None or sender == service_account or event_type in BOT_CHAT_STATE_TYPES:
+        return Decision.allow()
+    return Decision.refuse(Reason.BOT_CHAT_PRIVATE, event_type=event_type)
+
+
+def may_open_up(room: RoomFacts) -> Decision:
+    """May the room be listed in the directory, upgraded, or take an invite by e-mail or phone?
+
+    A bot chat never: each would bring in people other than its owner (Art. 6).
+
+    Returns:
+        Allowed (every room that is not a bot chat), or refused with bot_chat_private.
+    """
+    if room.bot_chat_owner is not None:
+        return Decision.refuse(Reason.BOT_CHAT_PRIVATE)
+    return Decision.allow()
+
+
+def may_enter_bot_chat(room: RoomFacts, user_id: str, service_account: str) -> Decision:
+    """May this person join or be invited into the room, as far as bot chats go?
+
+    A bot chat holds its owner and the service account, nobody else (Art. 6).
+
+    Returns:
+        Allowed (also in every room that is not a bot chat), or refused with bot_chat_private.
+    """
+    if room.bot_chat_owner is None or user_id in (room.bot_chat_owner, service_account):
+        return Decision.allow()
+    return Decision.refuse(Reason.BOT_CHAT_PRIVATE)
 
 
 def may_create(user: UserFacts, category: str, policy: Policy) -> Decision:

@@ -37,6 +37,8 @@ class Reason(enum.StrEnum):
     INVALID_IDENTITY = "invalid_identity"
     IDENTITY_IN_USE = "identity_in_use"
     INVALID_NUMBER = "invalid_number"
+    BOT_CHAT_PRIVATE = "bot_chat_private"
+    BOT_CHAT_EXISTS = "bot_chat_exists"
     ALIAS_RESERVED = "alias_reserved"
 
 

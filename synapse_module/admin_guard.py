@@ -18,6 +18,15 @@ that an admin suspension is in force, never before. It learns
 Synapse cannot unregister a callback: an armed process keeps paying the state
 load after the last suspension ends, until it restarts. `GET /health`
 (`admin_guard`) and the `qunzu_admin_guard_armed` gauge show which processes do.
+
+A suspended admin still sets up a room they create: while they are its only
+member (its initial state, before any invite goes out) their state events pass.
+That is decided from the room's state, not from the clock, so a kick or a
+power-level change in a room created a moment ago is refused like any other.
+
+Redactions are not state: `check_event_for_spam` sees them, and `redaction_refusal`
+refuses a suspended admin's redaction of someone else's event. Only then is the
+redacted event's sender read (one indexed query), so the hot path stays cheap.
 """
 
 from __future__ import annotations
@@ -43,8 +52,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SWEEP_MS = 60 * 1000
-# A suspended admin still sets up a room they have just created (its initial state).
-SETUP_GRACE_MS = 60 * 1000
 
 
 class AdminGuard:
@@ -158,9 +165,35 @@ class AdminGuard:
         state = await self._module.sanctions.user_state(event.sender)
         if not state.admin_suspended:
             return
-        create = state_events.get(("m.room.create", ""))
-        now = self._module.clock.now_ms()
-        if create is not None and create.sender == event.sender and now - create.origin_server_ts < SETUP_GRACE_MS:
-            return  # the initial state of a room they have just created
+        if _setting_up(event.sender, state_events):
+            return  # the initial state of a room they are creating: nobody else is in it yet
         refusal = Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
         raise refusal_error(refusal, self._module.config)
+
+    async def redaction_refusal(self, event: EventBase) -> Refusal | None:
+        """A suspended admin's redaction of someone else's event (Art. 11 暂停管理权限).
+
+        Called from `check_event_for_spam` for redactions by accounts whose admin rights
+        are suspended only. Their own events they may still redact; an event this server
+        does not have cannot be shown to be their own, so that redaction is refused too.
+        """
+        state = await self._module.sanctions.user_state(event.sender)
+        if not state.admin_suspended:
+            return None
+        redacts = event.redacts
+        found = await self._module.store.sanctions.event_sender(redacts) if isinstance(redacts, str) else None
+        if found is not None and found == (event.room_id, event.sender):
+            return None
+        return Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
+
+
+def _setting_up(sender: str, state_events: Mapping[Any, EventBase]) -> bool:
+    """The sender created the room and is still its only member, ever: its creation is under way.
+
+    Synapse sends a new room's initial state before its invites (the module invites the
+    service account into every room), so nobody else has a membership event yet.
+    """
+    create = state_events.get(("m.room.create", ""))
+    if create is None or create.sender != sender:
+        return False
+    return all(key[1] == sender for key in state_events if isinstance(key, tuple) and key and key[0] == "m.room.member")

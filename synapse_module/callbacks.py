@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
 from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester, UserID
@@ -27,7 +27,9 @@ from .errors import Refusal
 from .metrics import record_decision
 from .parallel import both
 from .refusals import refusal_error, refusal_fields
+from .sanctions import until_detail
 from .texts import text
+from .verification_chat import bot_chat_owner
 
 if TYPE_CHECKING:
     from .module import QunzuModule
@@ -99,6 +101,14 @@ class Callbacks:
         room = await self._module.facts.room(event.room_id)
         if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local)  # protected group state binds admins too
+        service = self._module.config.service_account
+        # Art. 6: a bot chat stays two-party: nobody else speaks there (a chat opened up before
+        # these rules held may still hold others), and only the service account opens it up.
+        if not (change := decisions.may_enter_bot_chat(room, event.sender, service)).allowed or (
+            event.is_state()
+            and not (change := decisions.may_change_bot_chat_state(room, event.sender, service, event.type)).allowed
+        ):
+            return self._answer(change, local=local)
         # Art. 8: the deletion of a group's #<code> alias comes here as a canonical alias update.
         if (
             event.type == "m.room.canonical_alias"
@@ -117,6 +127,13 @@ class Callbacks:
         user = await self._module.facts.user(event.sender)
         if user.exempt:
             return NOT_SPAM
+        # Art. 11 暂停管理权限: no redacting others' messages (read only for suspended admins).
+        if (
+            event.type == "m.room.redaction"
+            and user.admin_suspended
+            and (refusal := await self._module.admin_guard.redaction_refusal(event)) is not None
+        ):
+            return self._answer(Decision(False, refusal.reason, refusal.detail), local=local)
         # Art. 9: a room admin's mute (禁言) holds in that room only (synapse_module/room_moderation.py).
         user = await self._module.room_moderation.with_room_mute(user, event.room_id)
         is_message = event.type == "m.room.message" and not event.is_state()
@@ -199,6 +216,11 @@ class Callbacks:
             lambda: both(lambda: module.facts.user(user_id), lambda: module.facts.room(room_id)),
             lambda: module.groups.join_counts(room_id, user_id),
         )
+        # Art. 6: a bot chat holds its owner and the service account, nobody else.
+        if not (entry := decisions.may_enter_bot_chat(room, user_id, module.config.service_account)).allowed:
+            return self._answer(entry, local=True)
+        if room.bot_chat_owner == user_id:
+            return NOT_SPAM  # no group, no cap: its owner accepts its invite even when blacklisted (to appeal)
         if user.exempt:
             return NOT_SPAM
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
@@ -206,25 +228,76 @@ class Callbacks:
         return self._answer(decision, local=True)
 
     @boundary(fail_closed=True)
-    async def user_may_create_room(self, user_id: str, room_config: dict[str, Any]) -> SpamResult:
-        """Art. 5, 8, 11: a room upgrade is decided here, before its new room or tombstone exists.
-
-        Plain creations are decided in `on_create_room` (Synapse skips this callback
-        for server admins there, but not on the upgrade path).
-        """
-        await self._module.ready()
-        return self._answer(await self._module.groups.decide_upgrade(user_id, room_config), local=True)
-
-    @boundary(fail_closed=True)
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:
         if invitee == self._module.config.service_account:
             return NOT_SPAM  # the bot may always be invited: it is how people reach it
         await self._module.ready()
         user = await self._module.facts.user(inviter)
+        room = await self._module.facts.room(room_id, count_members=not user.exempt)
+        # Art. 6: a bot chat holds its owner and the service account, nobody else (staff included).
+        if not (entry := decisions.may_enter_bot_chat(room, invitee, self._module.config.service_account)).allowed:
+            return self._answer(entry, local=True)
         if user.exempt:
             return NOT_SPAM
-        room = await self._module.facts.room(room_id, count_members=True)
         return self._answer(decisions.may_invite(user, room, self._policy), local=True)
+
+    @boundary(fail_closed=True)
+    async def user_may_send_3pid_invite(self, inviter: str, medium: str, address: str, room_id: str) -> SpamResult:
+        """An invite by e-mail or phone number is an invite (Art. 6): the same rules as `user_may_invite`."""
+        await self._module.ready()
+        user = await self._module.facts.user(inviter)
+        room = await self._module.facts.room(room_id, count_members=not user.exempt)
+        if not (opening := decisions.may_open_up(room)).allowed:
+            return self._answer(opening, local=True)
+        if user.exempt:
+            return NOT_SPAM
+        return self._answer(decisions.may_invite(user, room, self._policy), local=True)
+
+    async def check_threepid_can_be_invited(
+        self, medium: str, address: str, state_events: Mapping[tuple[str, str], EventBase]
+    ) -> bool:
+        """No invite by e-mail or phone number into a bot chat (Art. 6).
+
+        Synapse asks this before it looks the address up at an identity server, so the
+        refusal does not depend on one being reachable. It can only say no (its text is
+        Synapse's own); `user_may_send_3pid_invite` gives the reason when a lookup runs.
+        """
+        create = state_events.get(("m.room.create", ""))
+        if create is None:
+            return True
+        return bot_chat_owner(create.content, create.sender, self._module.config.service_account) is None
+
+    @boundary(fail_closed=True)
+    async def user_may_publish_room(self, user_id: str, room_id: str) -> SpamResult:
+        """A bot chat is never listed in the room directory (Art. 6: it stays two-party)."""
+        await self._module.ready()
+        return self._answer(decisions.may_open_up(await self._module.facts.room(room_id)), local=True)
+
+    @boundary(fail_closed=True)
+    async def user_may_create_room(self, user_id: str, request_content: dict[str, Any]) -> SpamResult:
+        """Upgrades: never of a bot chat (Art. 6), never by a suspended admin (Art. 11), and
+        vetted like a creation, never of a room under a measure (Art. 5, 8, 11; `Groups.decide_upgrade`).
+
+        A bot chat's successor would be an ordinary room open to others; an upgrade is an
+        admin function. Synapse asks this for every upgrade (server admins included) before
+        the new room or the tombstone exists; ordinary creations are decided in `on_create_room`
+        (a `createRoom` that names a predecessor comes here too, afterwards, except for server admins).
+        """
+        creation = request_content.get("creation_content")
+        predecessor = creation.get("predecessor") if isinstance(creation, dict) else None
+        old_room = predecessor.get("room_id") if isinstance(predecessor, dict) else None
+        if not isinstance(old_room, str):
+            return NOT_SPAM
+        await self._module.ready()
+        if not (decision := decisions.may_open_up(await self._module.facts.room(old_room))).allowed:
+            return self._answer(decision, local=True)
+        user = await self._module.facts.user(user_id)
+        if user.admin_suspended and not user.exempt:
+            state = await self._module.sanctions.user_state(user_id)
+            return self._answer(
+                Decision(False, Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms)), local=True
+            )
+        return self._answer(await self._module.groups.decide_upgrade(user_id, request_content), local=True)
 
     async def on_user_deactivation_status_changed(self, user_id: str, deactivated: bool, by_admin: bool) -> None:
         """A deactivated account frees its place under the identity; records stay (Art. 13)."""

@@ -427,7 +427,7 @@ class ContentGuard:
     ) -> str:
         rule = self._rules.categories[hit.category]
         severity = self._policy.reports.categories[rule.report_category].severity
-        deadline = self._module.clock.now_ms() + self._policy.reports.deadlines[severity] * 1000
+        now = self._module.clock.now_ms()
         ticket = await self._module.store.tickets.open(
             NewTicket(
                 source=source,
@@ -438,7 +438,8 @@ class ContentGuard:
                 accused=accused,
                 reason=f"content rule {hit.category} ({hit.action})",
                 content_digest=content_digest(content),
-                deadline_ts=deadline,
+                created_ts=now,
+                deadline_ts=now + self._policy.reports.deadlines[severity] * 1000,
             )
         )
         return ticket.id

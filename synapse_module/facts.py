@@ -13,7 +13,7 @@ from policies import RoomFacts, UserFacts, level_of
 
 from .cache import InvalidatableCache
 from .store.blacklist import PERMANENT_UNTIL
-from .verification_chat import VERIFICATION_DM_KEY
+from .verification_chat import VERIFICATION_DM_KEY, bot_chat_owner
 
 if TYPE_CHECKING:
     from .module import QunzuModule
@@ -29,14 +29,22 @@ class FactsSource:
     def __init__(self, module: QunzuModule) -> None:
         self._module = module
         # A room's create event never changes: a per-process cache needs no invalidation.
-        self._creation: InvalidatableCache[str, dict[str, Any]] = InvalidatableCache(
+        self._creation: InvalidatableCache[str, tuple[dict[str, Any], str | None]] = InvalidatableCache(
             "qunzu_room_creation", self._load_creation
         )
 
-    async def _load_creation(self, room_id: str) -> dict[str, Any]:
-        state = await self._module.api.get_room_state(room_id, [("m.room.create", "")])
+    async def _load_creation(self, room_id: str) -> tuple[dict[str, Any], str | None]:
+        """The create event's content and the bot chat owner it names (never changes)."""
+        module = self._module
+        state = await module.api.get_room_state(room_id, [("m.room.create", "")])
         event = state.get(("m.room.create", ""))
-        return dict(event.content) if event is not None else {}
+        if event is None:
+            return {}, None
+        content = dict(event.content)
+        owner = bot_chat_owner(content, event.sender, module.config.service_account)
+        if owner is True:
+            owner = await module.store.sanctions.notice_room_owner(room_id)
+        return content, owner if isinstance(owner, str) else None
 
     async def is_exempt(self, user_id: str) -> bool:
         """The service account and server admins are not gated (DESIGN.md §3.1)."""
@@ -100,8 +108,8 @@ class FactsSource:
                 so ``member_count`` is 0 unless asked for.
         """
         facts = await self._module.groups.room_facts(room_id, count_members=count_members)
-        # The verification chat must work before the registry has linked the room.
-        creation = await self._creation.get(room_id)
+        # The bot chat must work before the registry has linked the room.
+        creation, owner = await self._creation.get(room_id)
         # Art. 5 应急处置: an active freeze of the server, the category or the room (cached).
         frozen = await self._module.emergency.is_frozen(room_id, facts.category)
         # Art. 11: 暂停发布 and 关闭群组 (cached; measures end by themselves at their end time).
@@ -109,6 +117,7 @@ class FactsSource:
         return dataclasses.replace(
             facts,
             verification_dm=creation.get(VERIFICATION_DM_KEY) is True,
+            bot_chat_owner=owner,
             frozen=frozen,
             closed=facts.closed or measures.closed,
             posting_suspended_until_ms=measures.posting_suspended_until_ms,

@@ -30,9 +30,9 @@ from .cache import ClusterCache
 from .errors import Refusal
 from .event_stream import StreamEvent
 from .refusals import refusal_error
-from .store.groups import PENDING_MS, GroupRecord, NewGroup
+from .store.groups import PENDING_MS, GroupRecord, NewGroup, Reservation
 from .texts import text
-from .verification_chat import mark_verification_dm
+from .verification_chat import shape_bot_chat
 
 if TYPE_CHECKING:
     from .module import QunzuModule
@@ -138,12 +138,14 @@ class Groups:
         """
         policy = self._policy
         service = self.service_account
+        # Art. 6: a bot chat (registered, but not a group) is forced closed before anything reads the request.
+        owner = shape_bot_chat(config, user_id, service)
+        verification_dm = owner is not None
         initial = [
             event
             for event in config.get("initial_state") or []
             if not (isinstance(event, dict) and event.get("type") in PROTECTED_STATE_TYPES)
         ]
-        verification_dm = mark_verification_dm(config, service)
         # Art. 8: code-shaped addresses belong to the groups (group_alias.py); refused before anything exists.
         alias_name = config.get("room_alias_name")
         if (
@@ -182,7 +184,14 @@ class Groups:
             activity_tier=activity_tier_of(0, policy),
             verification_dm=verification_dm,
         )
-        reservation = await self._store.reserve(group, rule, enter)
+        if owner == user_id and not user.exempt:
+            reservation = await self._store.reserve_bot_chat(
+                group, lambda room, has_open: decisions.may_open_verification_chat(user, room, has_open=has_open)
+            )
+        else:
+            reservation = await self._store.reserve(group, rule, enter)
+        if reservation.decision.reason is Reason.BOT_CHAT_EXISTS:
+            raise await self._back_to_bot_chat(user_id, reservation)
         if not reservation.decision.allowed or reservation.code is None:
             raise self._refusal(reservation.decision)
         code = reservation.code
@@ -215,6 +224,22 @@ class Groups:
         if not config.get("room_alias_name") and not verification_dm:
             config["room_alias_name"] = code
             self._module.code_aliases.expect(user_id, code)
+
+    async def _back_to_bot_chat(self, user_id: str, reservation: Reservation) -> SynapseError:
+        """A second verification chat: the person is sent back to theirs (Art. 6).
+
+        Clients may hide the refusal's text (DESIGN.md §6.3), so the bot also says
+        so in the chat they have: it comes up with an unread message.
+        """
+        room_id = reservation.decision.detail.get("room_id")
+        if room_id is None and reservation.existing_code is not None:
+            record = await self.by_code(reservation.existing_code)  # created a moment ago: link it
+            room_id = record.room_id if record is not None else None
+        if isinstance(room_id, str):
+            language = self._module.config.language
+            await self._module.sanctions.notifier.to_room(room_id, text("bot_chat_here", language))
+            logger.info("qunzu: a second verification chat was refused; the person was pointed to theirs")
+        return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
 
     def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
         """The service account acts for the platform in every room (kicks, state, tiers)."""
@@ -491,6 +516,26 @@ class Groups:
             return
         if event.state_key != service:
             recount[event.room_id] = None
+        if event.state_key is not None and event.membership in ("leave", "ban"):
+            record = await self.record.get(event.room_id)
+            if record is not None and record.verification_dm and record.creator == event.state_key:
+                await self._close_bot_chat(record)
+
+    async def _close_bot_chat(self, record: GroupRecord) -> None:
+        """Its owner left their verification chat: it is over, and they may open a new one (Art. 6).
+
+        The registry marks it retired, and the service account leaves, so the room is
+        left empty and can never be entered again (it is invite-only).
+        """
+        assert record.room_id is not None
+        if not record.retired:
+            await self._store.update(record.code, retired_ts=self._module.clock.now_ms())
+            await self.record.invalidate_everywhere(record.room_id)
+        service = self.service_account
+        try:
+            await self._api.update_room_membership(service, service, record.room_id, "leave")
+        except SynapseError as exc:
+            logger.info("qunzu: the service account could not leave a closed bot chat (%s)", exc.code)
 
     async def _refresh_scale_tier(self, room_id: str) -> None:
         record = await self.record.get(room_id)

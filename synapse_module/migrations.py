@@ -437,6 +437,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        9,
+        "bot chats: a notice chat found by its room; room mutes found by identity (Art. 6, 9)",
+        (
+            # A notice chat opened before its owner was written into its create event is
+            # found by its room (the posting gate asks once per room and process).
+            "CREATE INDEX IF NOT EXISTS qunzu_notice_rooms_room ON qunzu_notice_rooms (room_id)",
+            # A room admin's mute follows the verified identity: rows carry its fingerprint.
+            "CREATE INDEX IF NOT EXISTS qunzu_sanctions_room_identity ON qunzu_sanctions (room_id, fingerprint)",
+        ),
+    ),
+    Migration(
         10,
         "groups: find a group by the room it was upgraded from (Art. 8)",
         (

@@ -90,12 +90,18 @@ class QunzuModule:
             check_event_for_spam=callbacks.check_event_for_spam,
             user_may_join_room=callbacks.user_may_join_room,
             user_may_invite=callbacks.user_may_invite,
-            user_may_create_room=callbacks.user_may_create_room,
             check_media_file_for_spam=callbacks.check_media_file_for_spam,
             # Art. 10: per-room names and reasons through PUT /state; texts of new aliases.
             user_may_send_state_event=callbacks.user_may_send_state_event,
             user_may_create_room_alias=callbacks.user_may_create_room_alias,
         )
+        # Art. 6: the bot chat stays two-party (verification_chat.py). Upgrades (Art. 5, 8, 11: groups.py).
+        api.register_spam_checker_callbacks(
+            user_may_send_3pid_invite=callbacks.user_may_send_3pid_invite,
+            user_may_publish_room=callbacks.user_may_publish_room,
+            user_may_create_room=callbacks.user_may_create_room,
+        )
+        api.register_third_party_rules_callbacks(check_threepid_can_be_invited=callbacks.check_threepid_can_be_invited)
         api.register_third_party_rules_callbacks(
             on_create_room=callbacks.on_create_room,
             on_user_deactivation_status_changed=callbacks.on_user_deactivation_status_changed,

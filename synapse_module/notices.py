@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from synapse.module_api.errors import SynapseError
 
+# Marks the chat (and its owner) in its create event: a bot chat, not a group (verification_chat.py).
+from .verification_chat import BOT_CHAT_OWNER_KEY, NOTICE_ROOM_KEY
+
 if TYPE_CHECKING:
     from .module import QunzuModule
 
 logger = logging.getLogger(__name__)
-
-# Marks the direct chat in its create event, so other parts (groups) can tell it from a group.
-NOTICE_ROOM_KEY = "cn.qunzu.notices"
 
 
 class Notifier:
@@ -58,7 +58,7 @@ class Notifier:
                     "preset": "trusted_private_chat",
                     "is_direct": True,
                     "invite": [user_id],
-                    "creation_content": {NOTICE_ROOM_KEY: True},
+                    "creation_content": {NOTICE_ROOM_KEY: True, BOT_CHAT_OWNER_KEY: user_id},
                     "name": "Qunzu",
                 },
                 ratelimit=False,

@@ -9,7 +9,9 @@ the audit log.
 A room admin's mute (禁言) is a posting ban in one room, not a power-level edit:
 a `qunzu_sanctions` row with `subject_type = 'room_member'`, read in the
 posting gate through a cluster-wide cache, so it holds when the bot is down
-and costs one cached lookup per message.
+and costs one cached lookup per message. Like every sanction it binds the
+person, not the account: the row carries the verified identity's fingerprint,
+and the mute holds for every account of that identity in that room.
 """
 
 from __future__ import annotations
@@ -64,21 +66,42 @@ class RoomModeration:
         self._module = module
         self._api = module.api
         self._store = module.store.reports
-        self._mutes: ClusterCache[tuple[str, str], int] = ClusterCache(module.api, "qunzu_room_mutes", self._load_mute)
+        # (room, account) -> (the identity it was read for, end of the mute or _NO_MUTE).
+        self._mutes: ClusterCache[tuple[str, str], tuple[str | None, int]] = ClusterCache(
+            module.api, "qunzu_room_mutes", self._load_mute
+        )
 
-    async def _load_mute(self, key: tuple[str, str]) -> int:
-        end = await self._store.room_mute_end(*key)
-        return _NO_MUTE if end is None else end
+    async def _identity(self, user_id: str) -> str | None:
+        """The fingerprint of the account's verified identity (cached by the real-name gate)."""
+        if not self._api.is_mine(user_id):
+            return None
+        gate = await self._module.realname.gate.get(user_id)
+        return gate.fingerprint if gate.status == "verified" else None
 
-    async def invalidate_mute(self, room_id: str, user_id: str) -> None:
-        """Drop the cached room mute of `user_id` in `room_id` on every process (a lift elsewhere)."""
-        await self._mutes.invalidate_everywhere((room_id, user_id))
+    async def _load_mute(self, key: tuple[str, str]) -> tuple[str | None, int]:
+        room_id, user_id = key
+        fingerprint = await self._identity(user_id)
+        end = await self._store.room_mute_end(room_id, user_id, fingerprint)
+        return fingerprint, _NO_MUTE if end is None else end
+
+    async def invalidate_mute(self, room_id: str, user_id: str, fingerprint: str | None = None) -> None:
+        """Drop the cached room mute in `room_id` of `user_id` and of every account of the identity, everywhere."""
+        accounts = {user_id}
+        if fingerprint is not None:
+            accounts.update(await self._module.store.identities.accounts_of(fingerprint))
+        for account in sorted(accounts):
+            await self._mutes.invalidate_everywhere((room_id, account))
 
     # -- the posting gate (hot path) -------------------------------------------------------
 
     async def with_room_mute(self, user: UserFacts, room_id: str) -> UserFacts:
         """`user` with a room admin's active mute in `room_id` folded into `muted_until_ms`."""
-        end = await self._mutes.get((room_id, user.user_id))
+        key = (room_id, user.user_id)
+        fingerprint, end = await self._mutes.get(key)
+        if user.verified and fingerprint != await self._identity(user.user_id):
+            # Verified since the mute was read: the identity's mutes now bind this account too.
+            self._mutes.invalidate((key,))
+            fingerprint, end = await self._mutes.get(key)
         if end == _NO_MUTE:
             return user
         now = self._module.clock.now_ms()
@@ -184,14 +207,17 @@ class RoomModeration:
             end = self._mute_end(duration, language)
             details["until"] = end
             audit = AuditRow(actor, "room.mute", room_id, details)
-            result["id"] = await self._store.add_room_mute(room_id, target, actor, reason, end, audit)
+            # Art. 9, 11: the mute binds the person behind the account (every account of the identity).
+            fingerprint = await self._identity(target)
+            result["id"] = await self._store.add_room_mute(room_id, target, fingerprint, actor, reason, end, audit)
             result["until"] = end
-            await self._mutes.invalidate_everywhere((room_id, target))
+            await self.invalidate_mute(room_id, target, fingerprint)
         elif action == "unmute":
             assert target is not None
             audit = AuditRow(actor, "room.unmute", room_id, details)
-            result["lifted"] = await self._store.lift_room_mutes(room_id, target, actor, reason, audit)
-            await self._mutes.invalidate_everywhere((room_id, target))
+            fingerprint = await self._identity(target)
+            result["lifted"] = await self._store.lift_room_mutes(room_id, target, fingerprint, actor, reason, audit)
+            await self.invalidate_mute(room_id, target, fingerprint)
         else:
             if action in ("kick", "ban", "unban", "approve"):
                 assert target is not None

@@ -403,7 +403,9 @@ class Sanctions:
                 users.update(await self._module.store.identities.accounts_of(sanction.fingerprint))
             if sanction.room_id is not None:
                 # A room admin's mute ('room_member'): the posting gate caches it per room and user.
-                await self._module.room_moderation.invalidate_mute(sanction.room_id, sanction.subject)
+                await self._module.room_moderation.invalidate_mute(
+                    sanction.room_id, sanction.subject, sanction.fingerprint
+                )
         if sanction is not None and sanction.credit_user:
             users.add(sanction.credit_user)
         if credit_fingerprint:

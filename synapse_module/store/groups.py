@@ -87,6 +87,9 @@ CreateRule = Callable[[int], Decision]
 JoinRule = Callable[[int, int], Decision]
 # The creator's rooms-joined decision, given the rooms they are in or entering (not the new one).
 EnterRule = Callable[[int], Decision]
+# Given the room of the person's open verification chat (None while it is being created)
+# and whether they have one at all.
+BotChatRule = Callable[[str | None, bool], Decision]
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class NewGroup:
 class Reservation:
     decision: Decision
     code: str | None
+    # The code of an open verification chat still being created (refused second attempts).
+    existing_code: str | None = None
 
 
 class GroupStore:
@@ -130,6 +135,15 @@ class GroupStore:
             self._clock.now_ms(),
             enter,
             self._api.server_name,
+        )
+
+    async def reserve_bot_chat(self, group: NewGroup, rule: BotChatRule) -> Reservation:
+        """Decide a verification chat with the person's open one, exactly, and reserve a code.
+
+        Open: its owner is still joined to it, or its creation is under way.
+        """
+        return await run_contended(
+            self._api, "qunzu_reserve_bot_chat", _reserve_bot_chat_txn, group, rule, self._clock.now_ms()
         )
 
     async def check_join(
@@ -284,6 +298,31 @@ def _reserve_group_txn(
         if _insert_code_txn(txn, code, group, None, now_ms):
             return Reservation(decision, code)
     raise StoreError("no free group code among the candidates")  # 5 random 9-digit codes all taken
+
+
+def _reserve_bot_chat_txn(txn: LoggingTransaction, group: NewGroup, rule: BotChatRule, now_ms: int) -> Reservation:
+    # Two attempts at once conflict on the guard row, so exactly one finds nothing open.
+    guard_txn(txn, f"botchat:{group.creator}")
+    txn.execute(
+        "SELECT code, room_id, created_ts FROM qunzu_groups WHERE creator = ? AND verification_dm = 1"
+        " AND retired_ts IS NULL ORDER BY created_ts DESC",
+        (group.creator,),
+    )
+    open_room: str | None = None
+    pending: str | None = None
+    for code, room_id, created_ts in txn.fetchall():
+        if room_id is None and int(created_ts) > now_ms - PENDING_MS:
+            pending = pending or str(code)
+        elif room_id is not None and is_joined_txn(txn, str(room_id), group.creator):
+            open_room = str(room_id)
+            break
+    decision = rule(open_room, open_room is not None or pending is not None)
+    if not decision.allowed:
+        return Reservation(decision, None, None if open_room else pending)
+    for code in group.codes:
+        if _insert_code_txn(txn, code, group, None, now_ms):
+            return Reservation(decision, code)
+    raise StoreError("no free group code among the candidates")
 
 
 def _check_join_txn(

@@ -209,9 +209,16 @@ class ReportStore:
     # -- room mutes (Art. 9) -------------------------------------------------------------
 
     async def add_room_mute(
-        self, room_id: str, user_id: str, actor: str, reason: str, end_ts: int | None, audit: AuditRow
+        self,
+        room_id: str,
+        user_id: str,
+        fingerprint: str | None,
+        actor: str,
+        reason: str,
+        end_ts: int | None,
+        audit: AuditRow,
     ) -> str:
-        """A room admin's mute of one member in one room; returns its id."""
+        """A room admin's mute of one member (and the identity behind the account) in one room; returns its id."""
         mute_id = "rm_" + secrets.token_hex(8)
         await self._api.run_db_interaction(
             "qunzu_add_room_mute",
@@ -220,6 +227,7 @@ class ReportStore:
             mute_id,
             room_id,
             user_id,
+            fingerprint,
             actor,
             reason,
             end_ts,
@@ -228,24 +236,27 @@ class ReportStore:
         )
         return mute_id
 
-    async def lift_room_mutes(self, room_id: str, user_id: str, actor: str, reason: str, audit: AuditRow) -> int:
-        """Lift every active mute of the user in the room; returns how many."""
+    async def lift_room_mutes(
+        self, room_id: str, user_id: str, fingerprint: str | None, actor: str, reason: str, audit: AuditRow
+    ) -> int:
+        """Lift every active mute in the room of the user and of the identity behind it; returns how many."""
         return await self._api.run_db_interaction(
             "qunzu_lift_room_mutes",
             _lift_room_mutes_txn,
             self._chain,
             room_id,
             user_id,
+            fingerprint,
             actor,
             reason,
             audit,
             self._clock.now_ms(),
         )
 
-    async def room_mute_end(self, room_id: str, user_id: str) -> int | None:
-        """End of the user's active mute in the room (-1: no end), or None when not muted."""
+    async def room_mute_end(self, room_id: str, user_id: str, fingerprint: str | None) -> int | None:
+        """End of the active mute in the room of the user or its identity (-1: no end), or None when not muted."""
         return await self._api.run_db_interaction(
-            "qunzu_room_mute_end", _room_mute_end_txn, room_id, user_id, self._clock.now_ms()
+            "qunzu_room_mute_end", _room_mute_end_txn, room_id, user_id, fingerprint, self._clock.now_ms()
         )
 
 
@@ -506,6 +517,7 @@ def _add_room_mute_txn(
     mute_id: str,
     room_id: str,
     user_id: str,
+    fingerprint: str | None,
     actor: str,
     reason: str,
     end_ts: int | None,
@@ -516,9 +528,9 @@ def _add_room_mute_txn(
         "INSERT INTO qunzu_sanctions (id, subject_type, subject, room_id, fingerprint, measure, ladder, category,"
         " reason, evidence, report_id, actor, start_ts, end_ts, credit_delta, credit_user, lifted_ts, lifted_by,"
         " lift_reason, overturned, notice_claim_ts, notified_ts)"
-        " VALUES (?, ?, ?, ?, NULL, 'mute', 'room_admin', NULL, ?, '[]', NULL, ?, ?, ?, 0, NULL, NULL, NULL, NULL,"
+        " VALUES (?, ?, ?, ?, ?, 'mute', 'room_admin', NULL, ?, '[]', NULL, ?, ?, ?, 0, NULL, NULL, NULL, NULL,"
         " 0, NULL, ?)",
-        (mute_id, ROOM_MEMBER, user_id, room_id, reason, actor, now_ms, end_ts, now_ms),
+        (mute_id, ROOM_MEMBER, user_id, room_id, fingerprint, reason, actor, now_ms, end_ts, now_ms),
     )
     _audit(txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, {**audit.details, "id": mute_id}))
 
@@ -528,6 +540,7 @@ def _lift_room_mutes_txn(
     chain: AuditChain,
     room_id: str,
     user_id: str,
+    fingerprint: str | None,
     actor: str,
     reason: str,
     audit: AuditRow,
@@ -535,8 +548,8 @@ def _lift_room_mutes_txn(
 ) -> int:
     txn.execute(
         "UPDATE qunzu_sanctions SET lifted_ts = ?, lifted_by = ?, lift_reason = ?"
-        f" WHERE subject_type = ? AND room_id = ? AND subject = ? AND {_ACTIVE}",
-        (now_ms, actor, reason, ROOM_MEMBER, room_id, user_id, now_ms),
+        f" WHERE subject_type = ? AND room_id = ? AND (subject = ? OR fingerprint = ?) AND {_ACTIVE}",
+        (now_ms, actor, reason, ROOM_MEMBER, room_id, user_id, fingerprint, now_ms),
     )
     lifted = txn.rowcount
     if lifted:
@@ -546,10 +559,14 @@ def _lift_room_mutes_txn(
     return lifted
 
 
-def _room_mute_end_txn(txn: LoggingTransaction, room_id: str, user_id: str, now_ms: int) -> int | None:
+def _room_mute_end_txn(
+    txn: LoggingTransaction, room_id: str, user_id: str, fingerprint: str | None, now_ms: int
+) -> int | None:
+    # A mute follows the person: the account's own rows and those of its identity.
     txn.execute(
-        f"SELECT end_ts FROM qunzu_sanctions WHERE subject_type = ? AND room_id = ? AND subject = ? AND {_ACTIVE}",
-        (ROOM_MEMBER, room_id, user_id, now_ms),
+        "SELECT end_ts FROM qunzu_sanctions WHERE subject_type = ? AND room_id = ?"
+        f" AND (subject = ? OR fingerprint = ?) AND {_ACTIVE}",
+        (ROOM_MEMBER, room_id, user_id, fingerprint, now_ms),
     )
     ends = [-1 if row[0] is None else int(row[0]) for row in txn.fetchall()]
     if not ends:

@@ -24,6 +24,7 @@ from ..credit import CreditRow
 from .audit import _append_audit_txn  # same transaction as the measure: no measure without its record
 from .credit import CreditChange, change_credit_txn, credit_row_txn
 from .sql import Where
+from .synapse_tables import event_sender_txn
 
 SanctionSubject = Literal["user", "room"]
 PERMANENT = -1
@@ -335,6 +336,14 @@ class SanctionStore:
 
     async def notice_room(self, user_id: str) -> str | None:
         return await self._api.run_db_interaction("qunzu_notice_room", _notice_room_txn, user_id)
+
+    async def event_sender(self, event_id: str) -> tuple[str, str] | None:
+        """(room, sender) of an event, from Synapse's events table; None if this server does not have it."""
+        return await self._api.run_db_interaction("qunzu_event_sender", event_sender_txn, event_id)
+
+    async def notice_room_owner(self, room_id: str) -> str | None:
+        """The person a notice chat was opened for."""
+        return await self._api.run_db_interaction("qunzu_notice_room_owner", _notice_room_owner_txn, room_id)
 
     async def set_notice_room(self, user_id: str, room_id: str) -> None:
         await self._api.run_db_interaction(
@@ -807,6 +816,12 @@ def _list_reports_txn(
 
 def _notice_room_txn(txn: LoggingTransaction, user_id: str) -> str | None:
     txn.execute("SELECT room_id FROM qunzu_notice_rooms WHERE user_id = ?", (user_id,))
+    row = txn.fetchone()
+    return None if row is None else str(row[0])
+
+
+def _notice_room_owner_txn(txn: LoggingTransaction, room_id: str) -> str | None:
+    txn.execute("SELECT user_id FROM qunzu_notice_rooms WHERE room_id = ?", (room_id,))
     row = txn.fetchone()
     return None if row is None else str(row[0])
 

@@ -2,8 +2,8 @@
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
 `local_current_membership(room_id, user_id, membership)`, `room_aliases(room_alias,
-room_id)`, `events(room_id,
-type, origin_server_ts)`, `rooms(room_id, creator)`, and the reports people make
+room_id)`, `events(event_id, room_id, type, sender, origin_server_ts)`, `rooms(room_id,
+creator)`, and the reports people make
 with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
 reason)`, `user_reports(id, received_ts, target_user_id, user_id, reason)` (no
@@ -37,6 +37,13 @@ def is_joined_txn(txn: LoggingTransaction, room_id: str, user_id: str) -> bool:
         (room_id, user_id),
     )
     return txn.fetchone() is not None
+
+
+def event_sender_txn(txn: LoggingTransaction, event_id: str) -> tuple[str, str] | None:
+    """(room, sender) of an event this server has, by its id (`events.event_id` is unique)."""
+    txn.execute("SELECT room_id, sender FROM events WHERE event_id = ?", (event_id,))
+    row = txn.fetchone()
+    return (str(row[0]), str(row[1])) if row else None
 
 
 def room_creator_txn(txn: LoggingTransaction, room_id: str) -> str | None:

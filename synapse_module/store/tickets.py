@@ -103,6 +103,8 @@ class NewTicket:
     reporter: str | None = None
     content_digest: str | None = None
     dedupe_key: str | None = None
+    # The reading of the clock the deadline was counted from; the store's own reading otherwise.
+    created_ts: int | None = None
 
 
 class TicketStore:
@@ -191,7 +193,7 @@ def _open_ticket_txn(txn: LoggingTransaction, ticket: NewTicket, now_ms: int, ti
             ticket.reporter,
             ticket.reason,
             ticket.content_digest,
-            now_ms,
+            now_ms if ticket.created_ts is None else ticket.created_ts,
             ticket.deadline_ts,
             ticket.dedupe_key,
         ),

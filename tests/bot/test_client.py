@@ -256,6 +256,41 @@ async def test_direct_chat_is_an_invited_dm_of_two(homeserver, tmp_path):
     assert {m.event_id: m.is_direct for m in sink.messages} == {"$me": True, "$me2": False}
 
 
+def _create(sender: str, **content: Any) -> dict[str, Any]:
+    return {
+        "type": "m.room.create",
+        "event_id": f"$create-{sender}",
+        "sender": sender,
+        "state_key": "",
+        "origin_server_ts": 900,
+        "content": {"room_version": "12", **content},
+    }
+
+
+async def test_the_notice_chat_the_bot_opened_is_a_direct_chat(homeserver, tmp_path):
+    notice, forged = "!notice:localhost", "!forged:localhost"
+    homeserver.answers = [
+        _sync(
+            "t1",
+            join={
+                # Measure notices say "reply here with !appeal": the module opens it as the bot.
+                notice: [_create(BOT, **{"cn.qunzu.notices": True}), _member(BOT, "join"), _member(ALICE, "join")],
+                # The mark in a room someone else created means nothing.
+                forged: [_create(ALICE, **{"cn.qunzu.notices": True}), _member(ALICE, "join"), _member(BOT, "join")],
+            },
+        ),
+        _sync("t2", join={notice: [_msg("$appeal", "!appeal sn_1 请复核")], forged: [_msg("$me", "!me")]}),
+    ]
+    client, state = await _client(homeserver, tmp_path, [])
+    sink = Sink()  # the first sync is the initial one (it finds the chats); t2 brings the messages
+    try:
+        await _run_until(client, sink)
+    finally:
+        await client.close()
+        await state.close()
+    assert {m.event_id: m.is_direct for m in sink.messages} == {"$appeal": True, "$me": False}
+
+
 async def test_send_text_is_a_notice_reply(homeserver, tmp_path):
     client, state = await _client(homeserver, tmp_path, [])
     try:

@@ -217,6 +217,8 @@ class UserView:
         self.bot_user_id = bot_user_id
         #: Timeline events (raw JSON) by room, in order.
         self.timeline: dict[str, list[dict[str, Any]]] = {}
+        #: The user's verification chat with the bot (one open at a time, like a client reuses its DM).
+        self.bot_chat: str | None = None
 
     @property
     def user_id(self) -> str:
@@ -245,7 +247,12 @@ class UserView:
     async def create_room(
         self, *, direct: bool = False, initial_state: list[dict[str, Any]] | None = None, name: str | None = None
     ) -> str:
-        """Create a room with the bot invited (as a direct chat if `direct`); wait until it joined."""
+        """Create a room with the bot invited (as a direct chat if `direct`); wait until it joined.
+
+        A person has one open direct chat with the bot: a second `direct` room is the first one.
+        """
+        if direct and self.bot_chat is not None:
+            return self.bot_chat
         resp = await self.client.room_create(
             name=name,
             is_direct=direct,
@@ -258,6 +265,8 @@ class UserView:
             lambda: self.membership(resp.room_id, self.bot_user_id) == "join" or None,
             f"the bot join {resp.room_id}",
         )
+        if direct:
+            self.bot_chat = str(resp.room_id)
         return str(resp.room_id)
 
     def membership(self, room_id: str, user_id: str) -> str | None:

@@ -366,7 +366,7 @@ async def test_rooms_from_before_the_module_get_codes(
 SYNAPSE_COLUMNS = {
     "current_state_events": {"room_id", "type", "state_key", "membership"},
     "local_current_membership": {"room_id", "user_id", "membership"},
-    "events": {"room_id", "type", "origin_server_ts"},
+    "events": {"event_id", "room_id", "type", "sender", "origin_server_ts"},
     "rooms": {"room_id", "creator"},
     "room_aliases": {"room_alias", "room_id"},
 }

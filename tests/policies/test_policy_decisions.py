@@ -16,8 +16,10 @@ from policies import (
     default_policy,
     load_policy_from_mapping,
     may_bind_identity,
+    may_change_bot_chat_state,
     may_change_state,
     may_create,
+    may_enter_bot_chat,
     may_invite,
     may_join,
     may_moderate,
@@ -29,7 +31,7 @@ from policies import (
     member_cap,
     needs_join_approval,
 )
-from policies.decisions import effective_tier, may_be_in_one_more_room, required_join_rule
+from policies.decisions import effective_tier, may_be_in_one_more_room, may_open_up, required_join_rule
 
 POLICY = default_policy()
 NOW = 1_700_000_000_000
@@ -677,21 +679,104 @@ def test_effective_tier_is_the_larger_of_recorded_and_counted(room_changes: dict
     assert effective_tier(room(**room_changes), POLICY) == tier
 
 
-# --- the verification channel (Art. 6) ------------------------------------------------
+# --- the bot chat (Art. 6; DESIGN.md §6.3) -----------------------------------------------
+
+OWNER = "@alice:example.org"
+SERVICE = "@qunzu:example.org"
+
+
+def bot_chat(**changes: object) -> RoomFacts:
+    return room(**{"verification_dm": True, "bot_chat_owner": OWNER, "join_rule": "invite", **changes})
 
 
 def test_unverified_user_may_message_the_bot_in_the_verification_chat() -> None:
     unverified = user(**UNVERIFIED, convention_accepted=False)
-    assert may_post(unverified, room(verification_dm=True), NOW, POLICY).allowed
+    assert may_post(unverified, bot_chat(), NOW, POLICY).allowed
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"muted_until_ms": NOW + 3_600_000},
+        {"muted_until_ms": PERMANENT},
+        {"credit_score": 10},  # level E: read only elsewhere
+        {**UNVERIFIED, "muted_until_ms": PERMANENT},
+    ],
+)
+def test_sanctioned_people_still_reach_the_bot_in_their_own_bot_chat(changes: dict[str, object]) -> None:
+    person = user(**changes)
+    assert may_post(person, bot_chat(), NOW, POLICY).allowed
+    # Everywhere else the measure holds.
+    assert not may_post(person, room(), NOW, POLICY).allowed
+
+
+def test_the_bot_chat_channel_is_its_owners_only() -> None:
+    stranger = user(user_id="@mallory:example.org", **UNVERIFIED)
+    assert_refused(may_post(stranger, bot_chat(), NOW, POLICY), Reason.REALNAME_REQUIRED)
+    muted = user(user_id="@mallory:example.org", muted_until_ms=PERMANENT)
+    assert_refused(may_post(muted, bot_chat(), NOW, POLICY), Reason.POSTING_SUSPENDED_USER)
 
 
 def test_verification_chat_does_not_open_state_events() -> None:
-    decision = may_post(user(**UNVERIFIED), room(verification_dm=True), NOW, POLICY, is_message=False)
+    decision = may_post(user(**UNVERIFIED), bot_chat(), NOW, POLICY, is_message=False)
     assert_refused(decision, Reason.REALNAME_REQUIRED)
+    decision = may_post(user(muted_until_ms=PERMANENT), bot_chat(), NOW, POLICY, is_message=False)
+    assert_refused(decision, Reason.POSTING_SUSPENDED_USER)
 
 
-def test_verification_chat_stays_closed_to_the_blacklisted() -> None:
-    banned = user(**UNVERIFIED, blacklisted=True)
-    assert_refused(may_post(banned, room(verification_dm=True), NOW, POLICY), Reason.BLACKLISTED)
+def test_the_blacklisted_appeal_in_their_bot_chat_but_open_no_new_one() -> None:
+    banned = user(blacklisted=True)
+    # The refusal and the notice tell them to send !appeal to the bot: that must work.
+    assert may_post(banned, bot_chat(), NOW, POLICY).allowed
+    assert_refused(may_post(banned, bot_chat(), NOW, POLICY, is_message=False), Reason.BLACKLISTED)
+    assert_refused(may_post(banned, room(), NOW, POLICY), Reason.BLACKLISTED)
     assert_refused(may_open_verification_chat(banned), Reason.BLACKLISTED)
+
+
+def test_verification_chat_stays_closed_to_freezes() -> None:
     assert may_open_verification_chat(user(**UNVERIFIED)).allowed
+    assert_refused(may_post(user(), bot_chat(frozen=True), NOW, POLICY), Reason.EMERGENCY_FREEZE)
+
+
+def test_a_second_verification_chat_points_to_the_first() -> None:
+    assert_refused(
+        may_open_verification_chat(user(), "!first:example.org"), Reason.BOT_CHAT_EXISTS, room_id="!first:example.org"
+    )
+    assert_refused(may_open_verification_chat(user(), None, has_open=True), Reason.BOT_CHAT_EXISTS, room_id=None)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "sender", "allowed"),
+    [
+        ("m.room.name", OWNER, True),
+        ("m.room.topic", OWNER, True),
+        ("m.room.encryption", OWNER, True),  # decided by the encryption rule
+        ("m.room.join_rules", OWNER, False),
+        ("m.room.history_visibility", OWNER, False),
+        ("m.room.guest_access", OWNER, False),
+        ("m.room.power_levels", OWNER, False),
+        ("m.room.canonical_alias", OWNER, False),
+        ("m.room.tombstone", OWNER, False),
+        ("m.room.third_party_invite", OWNER, False),
+        ("m.space.parent", OWNER, False),
+        ("m.room.join_rules", SERVICE, True),
+    ],
+)
+def test_only_the_looks_of_a_bot_chat_may_change(event_type: str, sender: str, allowed: bool) -> None:
+    decision = may_change_bot_chat_state(bot_chat(), sender, SERVICE, event_type)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert_refused(decision, Reason.BOT_CHAT_PRIVATE, event_type=event_type)
+    assert may_change_bot_chat_state(room(), sender, SERVICE, event_type).allowed  # groups: other rules
+
+
+def test_a_bot_chat_is_never_published_upgraded_or_invited_into_by_address() -> None:
+    assert_refused(may_open_up(bot_chat()), Reason.BOT_CHAT_PRIVATE)
+    assert may_open_up(room()).allowed
+
+
+def test_a_bot_chat_admits_its_owner_and_the_service_only() -> None:
+    assert may_enter_bot_chat(bot_chat(), OWNER, SERVICE).allowed
+    assert may_enter_bot_chat(bot_chat(), SERVICE, SERVICE).allowed
+    assert_refused(may_enter_bot_chat(bot_chat(), "@bob:example.org", SERVICE), Reason.BOT_CHAT_PRIVATE)
+    assert may_enter_bot_chat(room(), "@bob:example.org", SERVICE).allowed

@@ -29,6 +29,8 @@ DESIGN_CODES = [
     "invalid_identity",
     "identity_in_use",
     "invalid_number",
+    "bot_chat_private",
+    "bot_chat_exists",
     "alias_reserved",
 ]
 
