@@ -27,7 +27,7 @@ from .errors import Refusal
 from .metrics import record_decision
 from .parallel import both
 from .refusals import refusal_error, refusal_fields
-from .sanctions import until_detail
+from .sanctions.state import until_detail
 from .texts import text
 from .verification_chat import bot_chat_owner
 

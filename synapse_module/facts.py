@@ -43,7 +43,7 @@ class FactsSource:
         content = dict(event.content)
         owner = bot_chat_owner(content, event.sender, module.config.service_account)
         if owner is True:
-            owner = await module.store.sanctions.notice_room_owner(room_id)
+            owner = await module.store.notice_rooms.owner(room_id)
         return content, owner if isinstance(owner, str) else None
 
     async def is_exempt(self, user_id: str) -> bool:

@@ -237,7 +237,7 @@ class Groups:
             room_id = record.room_id if record is not None else None
         if isinstance(room_id, str):
             language = self._module.config.language
-            await self._module.sanctions.notifier.to_room(room_id, text("bot_chat_here", language))
+            await self._module.notifier.to_room(room_id, text("bot_chat_here", language))
             logger.info("qunzu: a second verification chat was refused; the person was pointed to theirs")
         return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
 

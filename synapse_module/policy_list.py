@@ -36,7 +36,7 @@ class PolicyList:
     def __init__(self, module: QunzuModule) -> None:
         self._module = module
         self._api = module.api
-        self._store = module.store.sanctions
+        self._store = module.store.policy_rules
 
     async def room_id(self) -> str:
         """The policy list room, created by the service account the first time it is needed.

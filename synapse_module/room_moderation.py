@@ -28,7 +28,7 @@ from policies.numbers import duration_seconds
 from .cache import ClusterCache
 from .errors import Refusal
 from .report_texts import report_text
-from .store.reports import AuditRow
+from .store.audit import AuditRecord
 
 if TYPE_CHECKING:
     from .module import QunzuModule
@@ -65,7 +65,7 @@ class RoomModeration:
     def __init__(self, module: QunzuModule) -> None:
         self._module = module
         self._api = module.api
-        self._store = module.store.reports
+        self._store = module.store.measures
         # (room, account) -> (the identity it was read for, end of the mute or _NO_MUTE).
         self._mutes: ClusterCache[tuple[str, str], tuple[str | None, int]] = ClusterCache(
             module.api, "qunzu_room_mutes", self._load_mute
@@ -206,7 +206,7 @@ class RoomModeration:
             assert target is not None
             end = self._mute_end(duration, language)
             details["until"] = end
-            audit = AuditRow(actor, "room.mute", room_id, details)
+            audit = AuditRecord(actor, "room.mute", room_id, details)
             # Art. 9, 11: the mute binds the person behind the account (every account of the identity).
             fingerprint = await self._identity(target)
             result["id"] = await self._store.add_room_mute(room_id, target, fingerprint, actor, reason, end, audit)
@@ -214,7 +214,7 @@ class RoomModeration:
             await self.invalidate_mute(room_id, target, fingerprint)
         elif action == "unmute":
             assert target is not None
-            audit = AuditRow(actor, "room.unmute", room_id, details)
+            audit = AuditRecord(actor, "room.unmute", room_id, details)
             fingerprint = await self._identity(target)
             result["lifted"] = await self._store.lift_room_mutes(room_id, target, fingerprint, actor, reason, audit)
             await self.invalidate_mute(room_id, target, fingerprint)
