@@ -97,6 +97,10 @@ class Database:
                 return result
             except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
                 connection.rollback()
+            except BaseException:
+                # As Synapse does: a transaction that raises leaves nothing behind.
+                connection.rollback()
+                raise
         raise AssertionError("too many conflicts")
 
     def join(self, room_id: str, user_id: str) -> None:
