@@ -75,53 +75,73 @@ class QunzuModule:
         policy, language, service = config.policy, config.language, config.service_account
         identity_of = self.realname.gate.get
         measure_store = self.store.measures
-        self.sanctions = SanctionState(api, self.clock, policy, measure_store, self.store.identities, identity_of)
+        self.sanctions = SanctionState(
+            api, self.clock, policy, store=measure_store, identities=self.store.identities, identity_of=identity_of
+        )
         self.admin_guard = AdminGuard(self)
         # Another process may have suspended an admin: the guard looks (admin_guard.py).
         self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
         self.facts = FactsSource(self)
         self.groups = Groups(self)
         # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
-        self.notifier = Notifier(api, service, self.store.notice_rooms)
-        self.followups = FollowUps(api, policy, language, service, measure_store, self.sanctions, self.notifier)
+        self.notifier = Notifier(api, service_account=service, rooms=self.store.notice_rooms)
+        self.followups = FollowUps(
+            api,
+            policy,
+            language=language,
+            service_account=service,
+            store=measure_store,
+            state=self.sanctions,
+            notifier=self.notifier,
+        )
         self.followups.on_room_closed.append(self.groups.retire)
         self.regulator_reports = RegulatorReports(self.store.regulator_reports, self.clock)
         self.measures = Measures(
             api,
             self.clock,
             policy,
-            language,
-            measure_store,
-            identity_of,
-            self.sanctions,
-            self.followups,
-            self.regulator_reports,
-            self.blacklist,
-            self.admin_guard.arm,
+            language=language,
+            store=measure_store,
+            identity_of=identity_of,
+            state=self.sanctions,
+            followups=self.followups,
+            regulator_reports=self.regulator_reports,
+            blacklist=self.blacklist,
+            on_admin_suspended=self.admin_guard.arm,
         )
-        self.appeals = Appeals(api, self.clock, language, self.store.appeals, self.measures, identity_of, self.notifier)
+        self.appeals = Appeals(
+            api,
+            self.clock,
+            language=language,
+            store=self.store.appeals,
+            measures=self.measures,
+            identity_of=identity_of,
+            notifier=self.notifier,
+        )
         self.standing = Standing(
             api,
             self.clock,
             policy,
-            language,
-            self.store.credit,
-            measure_store,
-            self.sanctions,
-            identity_of,
-            self.notifier,
+            language=language,
+            credit=self.store.credit,
+            measures=measure_store,
+            state=self.sanctions,
+            identity_of=identity_of,
+            notifier=self.notifier,
         )
-        self.policy_list = PolicyList(self)
+        self.policy_list = PolicyList(
+            api, service_account=service, store=self.store.policy_rules, audit=self.store.audit
+        )
         consequences = BlacklistConsequences(
             api,
             policy,
-            service,
-            self.sanctions,
-            self.measures,
-            self.followups,
-            self.regulator_reports,
-            self.facts.is_exempt,
-            self.policy_list.sync_soon,
+            service_account=service,
+            state=self.sanctions,
+            measures=self.measures,
+            followups=self.followups,
+            regulator_reports=self.regulator_reports,
+            is_exempt=self.facts.is_exempt,
+            sync_policy_list_soon=self.policy_list.sync_soon,
         )
         self.blacklist.on_added.append(consequences.on_added)
         self.blacklist.on_lifted.append(consequences.on_lifted)

@@ -22,10 +22,10 @@ from synapse.module_api import LoggingTransaction, ModuleApi
 from ..audit import AuditChain
 from ..clock import Clock
 from ..errors import TicketNotOpen
-from . import synapse_tables
 from .audit import AuditRecord, append_record_txn  # same transaction: no ticket without its record
 from .limits import REPORTS, Use, new_use_id, take_txn
 from .sql import run_contended
+from .synapse_tables import reports_after_txn
 from .tickets import (
     _COLUMNS,
     NewTicket,
@@ -128,7 +128,7 @@ class ReportStore:
     async def synapse_reports(self, table: str, after_id: int, limit: int) -> list[SynapseReport]:
         """Synapse's reports of one table with ids above `after_id`, oldest first."""
         rows = await self._api.run_db_interaction(
-            "qunzu_read_synapse_reports", synapse_tables.reports_after_txn, table, after_id, limit
+            "qunzu_read_synapse_reports", reports_after_txn, table, after_id, limit
         )
         return [SynapseReport(table, *row) for row in rows]
 
