@@ -11,8 +11,7 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies import Measure, SubjectKind
 from policies.numbers import credit_delta, duration_seconds
 
-from ..sanctions.measures import TIMELESS_MEASURES, SanctionRequest, measure_of
-from ..store.measures import SanctionSubject
+from ..sanctions.measures import TIMELESS_MEASURES, SanctionRequest, SanctionSubject, measure_of
 from ..texts import text
 from .resource import (
     Access,

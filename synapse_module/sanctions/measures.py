@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 from synapse.module_api.errors import Codes, SynapseError
@@ -25,11 +25,13 @@ from ..sanction_texts import measure_label, notice_text
 from ..store.audit import AuditRecord
 from ..store.blacklist import BlacklistEntry, SubjectType
 from ..store.credit import CreditCharge
-from ..store.measures import ApplyOutcome, MeasureStore, Sanction, SanctionSubject
+from ..store.measures import ApplyOutcome, MeasureStore, Sanction
 from .background import run_in_background
 from .followups import FollowUps
 from .regulator_reports import RegulatorReports
 from .state import IdentityOf, SanctionState
+
+SanctionSubject = Literal["user", "room"]
 
 DAY_MS = 24 * 3600 * 1000
 MAX_EVIDENCE = 50

@@ -20,7 +20,7 @@ import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
@@ -35,7 +35,6 @@ from .regulator_reports import RegulatorReport, insert_regulator_report_txn
 from .sql import Where
 from .synapse_tables import event_evidence_txn, event_sender_txn
 
-SanctionSubject = Literal["user", "room"]
 # A room admin's mute of one member in one room (Art. 9).
 ROOM_MEMBER = "room_member"
 
