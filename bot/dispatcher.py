@@ -23,10 +23,11 @@ from typing import Final
 from bot.commands import Command, CommandSpec, Registry, Scope, parse_command
 from bot.errors import MatrixError, QunzuApiError, UsageError
 from bot.events import ChatClient, Clock, EncryptedRoom, IncomingMessage, Invite, RoomEvent, now_ms, system_clock
-from bot.messages import DEFAULT_LANGUAGE, Language, t
+from bot.messages import t
 from bot.qunzu_api import BAD_RESPONSE_ERRCODE, NETWORK_ERRCODE, QunzuApi
 from bot.services import Services
 from bot.state import BotState
+from policies.constants import DEFAULT_LANGUAGE, Language
 
 logger = logging.getLogger(__name__)
 

@@ -7,13 +7,10 @@ user-visible text. ``str.format`` placeholders are named.
 from __future__ import annotations
 
 import datetime
-from typing import Final, Literal, get_args
+from typing import Final
 
+from policies.constants import DEFAULT_LANGUAGE, Language
 from policies.messages import china_datetime
-
-Language = Literal["zh-CN", "en"]
-LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
-DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
 
 #: China Standard Time (UTC+8, no daylight saving): the time users read.
 CHINA_TIME: Final = datetime.timezone(datetime.timedelta(hours=8), "CST")

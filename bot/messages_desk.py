@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from bot.messages import Language
+    from policies.constants import Language
 
 DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     # --- members -----------------------------------------------------------------

@@ -22,7 +22,8 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.errors import QunzuApiError
-from bot.messages import DEFAULT_LANGUAGE, Language, t
+from bot.messages import t
+from policies.constants import DEFAULT_LANGUAGE, Language
 
 logger = logging.getLogger(__name__)
 

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
+from policies.constants import DAY_MS, HOUR_MS
+
 from ..clock import Clock
 from .sql import run_contended
-
-HOUR_MS = 3600 * 1000
-DAY_MS = 24 * HOUR_MS
 
 
 @dataclass(frozen=True)
