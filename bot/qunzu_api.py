@@ -218,10 +218,6 @@ class QunzuApi:
         body = _acting({"delta": delta, "reason": reason}, actor)
         return await self._request("POST", f"/admin/users/{path_segment(user_id)}/credit", json=body)
 
-    async def user_status(self, user_id: str) -> dict[str, Any]:
-        """``GET /admin/users/{user_id}``: status with the identity masked."""
-        return await self._request("GET", f"/admin/users/{path_segment(user_id)}")
-
     async def credit(self, user_id: str) -> dict[str, Any]:
         """``GET /admin/users/{user_id}/credit``."""
         return await self._request("GET", f"/admin/users/{path_segment(user_id)}/credit")

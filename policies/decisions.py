@@ -82,6 +82,7 @@ __all__ = [
     "needs_join_approval",
     "required_join_rule",
     "scale_tier_of",
+    "user_level",
 ]
 
 PROTECTED_STATE_TYPES: Final = frozenset({GROUP_STATE_TYPE})
@@ -207,7 +208,8 @@ class RoomFacts:
 # --- helpers -------------------------------------------------------------------------
 
 
-def _level(user: UserFacts, policy: Policy) -> CreditLevel:
+def user_level(user: UserFacts, policy: Policy) -> CreditLevel:
+    """The credit level a rule judges the user at; an unverified account counts at ``credit.initial``."""
     score = user.credit_score if user.credit_score is not None else policy.credit.initial
     return level_of(score, policy)
 
@@ -337,7 +339,7 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, i
         assert room.posting_suspended_until_ms is not None
         return Decision.refuse(Reason.POSTING_SUSPENDED_ROOM, **until_detail(room.posting_suspended_until_ms))
     # Art. 7: services by credit level (E is read only).
-    level = _level(user, policy)
+    level = user_level(user, policy)
     if not channel and not level_rules(level, policy).may_post:
         return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="post")
     return Decision.allow()
@@ -434,7 +436,7 @@ def may_create(user: UserFacts, category: str, policy: Policy) -> Decision:
     # Art. 11: 取消建群资格.
     if user.creation_revoked:
         return Decision.refuse(Reason.CREATE_REVOKED)
-    level = _level(user, policy)
+    level = user_level(user, policy)
     rules = level_rules(level, policy)
     if not rules.may_create:
         return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="create")
@@ -535,7 +537,7 @@ def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, po
 
 
 def _rooms_joined(user: UserFacts, policy: Policy) -> Decision | None:
-    level = _level(user, policy)
+    level = user_level(user, policy)
     joined_cap = level_rules(level, policy).rooms_joined
     if user.rooms_joined >= joined_cap:
         return Decision.refuse(Reason.JOIN_LIMIT, cap=joined_cap, count=user.rooms_joined, level=level)
@@ -574,7 +576,7 @@ def may_invite(user: UserFacts, room: RoomFacts, policy: Policy) -> Decision:
         return refusal
     if refusal := _room_state(room):
         return refusal
-    level = _level(user, policy)
+    level = user_level(user, policy)
     if not level_rules(level, policy).may_invite:
         return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="invite")
     # An invite into a full room could never be used; say so now.
@@ -677,7 +679,7 @@ def may_change_category(owner: UserFacts, category: str, policy: Policy) -> Deci
         return valid
     if owner.exempt:
         return Decision.allow()
-    return _category_vetting(_level(owner, policy), category, policy) or Decision.allow()
+    return _category_vetting(user_level(owner, policy), category, policy) or Decision.allow()
 
 
 def may_set_tier(owner_level: str | None, tier: str, policy: Policy, *, staff_decision: bool = False) -> Decision:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from policies import RoomFacts, UserFacts, level_of
+from policies import RoomFacts, UserFacts
+from policies.decisions import user_level
 from policies.timing import in_force
 
 from .cache import InvalidatableCache
@@ -121,5 +122,4 @@ class FactsSource:
 
     def level_of(self, user: UserFacts) -> str:
         """The credit level of a user; an unverified account counts at the initial score."""
-        policy = self._module.config.policy
-        return level_of(user.credit_score if user.credit_score is not None else policy.credit.initial, policy)
+        return user_level(user, self._module.config.policy)

@@ -164,9 +164,3 @@ class LimitStore:
 
     async def give_back(self, window: Window, subject: str, use_id: str) -> None:
         await self._api.run_db_interaction(f"qunzu_give_back_{window.name}", give_back_txn, window, subject, use_id)
-
-    async def used(self, window: Window, subject: str) -> int:
-        """Uses in the window now (for status pages; decisions go through `take`)."""
-        return await self._api.run_db_interaction(
-            f"qunzu_uses_{window.name}", uses_txn, window, subject, self._clock.now_ms()
-        )
