@@ -155,7 +155,7 @@ def t(key: str, language: Language, /, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-# Texts of reports, room admins' tools and the moderation desk (issue 7) live beside these.
+# Texts of reports, room admins' tools and the moderation desk live beside these.
 from bot.messages_desk import DESK_CATALOGUE  # noqa: E402  (after CATALOGUE; no import cycle at runtime)
 
 CATALOGUE.update(DESK_CATALOGUE)

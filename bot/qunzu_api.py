@@ -129,7 +129,7 @@ class QunzuApi:
         valid_expiry = isinstance(expires_at, int) and not isinstance(expires_at, bool)
         return RealnameLink(url=url, expires_at_ms=expires_at if valid_expiry else None)
 
-    # --- reports, room admins, the moderation desk (issue 7) -----------------------
+    # --- reports, room admins, the moderation desk -----------------------------------
 
     async def report(
         self,
