@@ -8,6 +8,8 @@ from typing import Any
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
+from policies.constants import DAY_MS
+
 from .admin_guard import AdminGuard
 from .audit import AuditChain
 from .blacklist import Blacklist
@@ -80,7 +82,7 @@ class QunzuModule:
         self.reports.register_jobs(self.jobs)
         self.room_moderation = RoomModeration(self)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
-        self.jobs.add(Job("backfill_group_codes", 24 * 3600 * 1000, self.groups.backfill))
+        self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
         self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
         self._state = "starting"
         self._schema_version = 0
