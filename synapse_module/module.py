@@ -8,6 +8,8 @@ from typing import Any
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
+from policies.constants import DAY_MS
+
 from .admin_guard import AdminGuard
 from .audit import AuditChain
 from .blacklist import Blacklist
@@ -141,7 +143,7 @@ class QunzuModule:
             followups=self.followups,
             regulator_reports=self.regulator_reports,
             is_exempt=self.facts.is_exempt,
-            sync_policy_list_soon=self.policy_list.sync_soon,
+            sync_policy_list=self.policy_list.sync,
         )
         self.blacklist.on_added.append(consequences.on_added)
         self.blacklist.on_lifted.append(consequences.on_lifted)
@@ -159,7 +161,7 @@ class QunzuModule:
         self.room_moderation = RoomModeration(self)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
-        self.jobs.add(Job("backfill_group_codes", 24 * 3600 * 1000, self.groups.backfill))
+        self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
         self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
         self._state = "starting"
         self._schema_version = 0

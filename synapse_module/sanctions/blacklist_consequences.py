@@ -8,11 +8,14 @@ are reviewed by the policy's measures.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from synapse.module_api import ModuleApi
 
 from policies import Policy, SubjectKind
+from policies.roles import room_admins
 
 from ..store.blacklist import BlacklistEntry
 from .background import run_in_background
@@ -20,6 +23,8 @@ from .followups import FollowUps
 from .measures import Measures, SanctionRequest
 from .regulator_reports import RegulatorReports
 from .state import SanctionState
+
+logger = logging.getLogger(__name__)
 
 
 class BlacklistConsequences:
@@ -35,7 +40,7 @@ class BlacklistConsequences:
         followups: FollowUps,
         regulator_reports: RegulatorReports,
         is_exempt: Callable[[str], Awaitable[bool]],
-        sync_policy_list_soon: Callable[[], Awaitable[None]],
+        sync_policy_list: Callable[[], Awaitable[Any]],
     ) -> None:
         self._api = api
         self._policy = policy
@@ -45,7 +50,7 @@ class BlacklistConsequences:
         self._followups = followups
         self._regulator_reports = regulator_reports
         self._is_exempt = is_exempt
-        self._sync_policy_list_soon = sync_policy_list_soon
+        self._sync_policy_list = sync_policy_list
 
     async def on_added(self, entry: BlacklistEntry) -> None:
         """Consequences of a new blacklist entry: regulator report, policy list, room review."""
@@ -53,13 +58,24 @@ class BlacklistConsequences:
         if entry.subject_type == "room":
             await self._state.invalidate_room(entry.subject)
             run_in_background(self._api, "qunzu_blacklisted_room_review", lambda: self._review_blacklisted_room(entry))
-        await self._sync_policy_list_soon()
+        self._sync_policy_list_soon()
 
     async def on_lifted(self, entry: BlacklistEntry) -> None:
         """A lifted entry: the room opens again, and its policy rule is withdrawn."""
         if entry.subject_type == "room":
             await self._state.invalidate_room(entry.subject)
-        await self._sync_policy_list_soon()
+        self._sync_policy_list_soon()
+
+    def _sync_policy_list_soon(self) -> None:
+        """Publish the change now, in the background; the policy list job catches up on failure."""
+
+        async def sync() -> None:
+            try:
+                await self._sync_policy_list()
+            except Exception:
+                logger.warning("qunzu: publishing the blacklist to the policy list failed; the job retries")
+
+        self._api.run_as_background_process("qunzu_policy_list_sync", sync)
 
     async def _review_blacklisted_room(self, entry: BlacklistEntry) -> None:
         """Art. 11: a blacklisted room is closed, and its owner and admins reviewed by the policy."""
@@ -87,14 +103,10 @@ class BlacklistConsequences:
                 await self._measures.apply(entry.actor, request)
 
     async def _room_admins(self, room_id: str) -> list[str]:
-        state = await self._api.get_room_state(room_id, [("m.room.power_levels", "")])
+        """The room's admins by the one rule of `policies.roles`, not counting the service account."""
+        state = await self._api.get_room_state(room_id, [("m.room.create", ""), ("m.room.power_levels", "")])
+        create = state.get(("m.room.create", ""))
         levels = state.get(("m.room.power_levels", ""))
-        if levels is None:
+        if create is None or levels is None:
             return []
-        users = levels.content.get("users") or {}
-        threshold = levels.content.get("kick", 50)
-        return sorted(
-            user
-            for user, level in users.items()
-            if isinstance(level, int) and isinstance(threshold, int) and level >= threshold and user != self._service
-        )
+        return [user for user in room_admins(create.sender, create.content, levels.content) if user != self._service]

@@ -17,6 +17,7 @@ from synapse.module_api import LoggingTransaction, ModuleApi
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure, Policy, SubjectKind
+from policies.constants import DAY_MS
 from policies.measures import MEASURES_FOR
 from policies.sanctions import default_duration, is_severe, next_measure
 
@@ -33,7 +34,6 @@ from .state import IdentityOf, SanctionState
 
 SanctionSubject = Literal["user", "room"]
 
-DAY_MS = 24 * 3600 * 1000
 MAX_EVIDENCE = 50
 
 ROOM_MEASURES = MEASURES_FOR[SubjectKind.ROOM]

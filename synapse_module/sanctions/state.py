@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 from synapse.module_api import ModuleApi
 
-from policies import PERMANENT, Measure, Policy
+from policies import Measure, Policy
+from policies.credit import CreditRow, current
+from policies.timing import end_in_force
 
 from ..cache import ClusterCache
 from ..clock import Clock
-from ..credit import CreditRow, current
 from ..store.identities import GateRecord, IdentityStore
 from ..store.measures import MeasureEnds, MeasureStore, Sanction
 
@@ -72,16 +73,7 @@ class UserRecord:
 
 
 def _active_end(ends: MeasureEnds, measure: str, now_ms: int) -> int | None:
-    end = ends.ends.get(measure)
-    if end is None or (end != PERMANENT and end <= now_ms):
-        return None
-    return end
-
-
-def until_detail(end: int | None) -> dict[str, object]:
-    """The `cn.qunzu.detail` of a refusal that lasts until `end` (None or PERMANENT: no end)."""
-    permanent = end is None or end == PERMANENT
-    return {"until": None if permanent else end, "permanent": permanent}
+    return end_in_force(ends.ends.get(measure), now_ms)
 
 
 class SanctionState:

@@ -14,10 +14,10 @@ from typing import Any
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from policies import Policy
+from policies.credit import CreditRow, changed
 
 from ..audit import AuditChain
 from ..clock import Clock
-from ..credit import CreditRow, changed
 from .audit import AuditRecord, append_record_txn
 
 

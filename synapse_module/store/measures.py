@@ -25,10 +25,10 @@ from typing import Any
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from policies import PERMANENT, Policy
+from policies.credit import CreditRow
 
 from ..audit import AuditChain, canonical_json
 from ..clock import Clock
-from ..credit import CreditRow
 from .audit import AuditRecord, append_record_txn
 from .credit import CreditChange, CreditCharge, charge_txn, credit_audit, credit_row_txn, restore_credit_txn
 from .regulator_reports import RegulatorReport, insert_regulator_report_txn

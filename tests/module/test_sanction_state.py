@@ -14,8 +14,8 @@ from typing import Any, cast
 from synapse.module_api import ModuleApi
 
 from policies import Policy, default_policy
+from policies.constants import DAY_MS
 from synapse_module.audit import AuditChain
-from synapse_module.credit import DAY_MS
 from synapse_module.sanctions.state import SanctionState
 from synapse_module.store.audit import AuditRecord
 from synapse_module.store.credit import CreditCharge
