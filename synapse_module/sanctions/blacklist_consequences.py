@@ -80,9 +80,11 @@ class BlacklistConsequences:
     async def _review_blacklisted_room(self, entry: BlacklistEntry) -> None:
         """Art. 11: a blacklisted room is closed, and its owner and admins reviewed by the policy."""
         room_id = entry.subject
-        await self._followups.remove_members(room_id)
+        # Who answers for the room is read while the server is still in it: once the last
+        # local member is removed, Synapse no longer has the room's state to read.
         owner = await self._measures.room_owner(room_id)
         admins = await self._room_admins(room_id)
+        await self._followups.remove_members(room_id)
         reason = f"blacklisted room {room_id}: {entry.reason}"
         targets = [(owner, self._policy.sanctions.blacklisted_room_owner)] if owner else []
         targets += [(admin, self._policy.sanctions.blacklisted_room_admins) for admin in admins if admin != owner]
