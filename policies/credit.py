@@ -1,7 +1,8 @@
 """Credit scores of verified people (信用等级, Art. 7): the arithmetic.
 
-A score is stored as it stood at an *anchor* time (the last violation, or the
-last time recovery was counted); recovery since the anchor
+A score is stored as it stood at an *anchor* time (the last violation, the
+last time recovery was counted, or for a person never sanctioned the time the
+identity was verified); recovery since the anchor
 (``credit.recovery.points`` per ``credit.recovery.every_days`` without a
 violation) is computed whenever the score is read, so no job can miss a day
 and a restart changes nothing.
@@ -21,9 +22,13 @@ from .model import Policy
 
 @dataclass(frozen=True)
 class CreditRow:
-    """The stored score of one identity: the score at ``anchor_ts`` (``None``: no recovery runs)."""
+    """The stored score of one identity at ``anchor_ts`` (``None``: no recovery runs).
 
-    score: int
+    ``score`` is ``None`` for a verified identity that has no score of its own yet:
+    it holds ``credit.initial`` and recovers from its verification, like anyone.
+    """
+
+    score: int | None
     anchor_ts: int | None
 
 
@@ -45,12 +50,13 @@ def current(row: CreditRow | None, now_ms: int, policy: Policy) -> CreditRow:
     """
     if row is None:
         return CreditRow(policy.credit.initial, None)
+    stored = policy.credit.initial if row.score is None else row.score
     recovery = policy.credit.recovery
-    if row.anchor_ts is None or row.score >= recovery.ceiling:
-        return row
+    if row.anchor_ts is None or stored >= recovery.ceiling:
+        return CreditRow(stored, row.anchor_ts)
     period = recovery.every_days * DAY_MS
     steps = max(now_ms - row.anchor_ts, 0) // period
-    score = min(recovery.ceiling, row.score + steps * recovery.points)
+    score = min(recovery.ceiling, stored + steps * recovery.points)
     return CreditRow(score, row.anchor_ts + steps * period)
 
 
@@ -60,6 +66,7 @@ def changed(row: CreditRow | None, delta: int, now_ms: int, policy: Policy) -> t
     A decrease is a violation (or a finding of staff): recovery starts again from now.
     """
     before = current(row, now_ms, policy)
+    assert before.score is not None  # current() always resolves the score
     after = clamp(before.score + delta, policy)
     anchor = now_ms if delta < 0 else before.anchor_ts
     return before.score, CreditRow(after, anchor)

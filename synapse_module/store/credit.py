@@ -84,7 +84,15 @@ class CreditStore:
 def credit_row_txn(txn: LoggingTransaction, fingerprint: str) -> CreditRow | None:
     txn.execute("SELECT score, anchor_ts FROM qunzu_credit WHERE fingerprint = ?", (fingerprint,))
     row = txn.fetchone()
-    return None if row is None else CreditRow(int(row[0]), None if row[1] is None else int(row[1]))
+    if row is not None:
+        return CreditRow(int(row[0]), None if row[1] is None else int(row[1]))
+    # Never sanctioned: the initial score, recovering since the identity was first verified.
+    txn.execute(
+        "SELECT MIN(decided_ts) FROM qunzu_identities WHERE fingerprint = ? AND status = 'verified'",
+        (fingerprint,),
+    )
+    verified = txn.fetchone()
+    return None if verified is None or verified[0] is None else CreditRow(None, int(verified[0]))
 
 
 def change_credit_txn(
@@ -101,20 +109,22 @@ def change_credit_txn(
 ) -> CreditChange:
     """Apply `delta` to the identity's score now (recovery so far included) and log it."""
     before, row = changed(credit_row_txn(txn, fingerprint), delta, now_ms, policy)
+    after = row.score
+    assert after is not None  # changed() always gives the new score
     txn.execute(
         "INSERT INTO qunzu_credit (fingerprint, score, anchor_ts, last_violation_ts, updated_ts)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET score = excluded.score,"
         " anchor_ts = excluded.anchor_ts,"
         " last_violation_ts = COALESCE(excluded.last_violation_ts, qunzu_credit.last_violation_ts),"
         " updated_ts = excluded.updated_ts",
-        (fingerprint, row.score, row.anchor_ts, now_ms if delta < 0 else None, now_ms),
+        (fingerprint, after, row.anchor_ts, now_ms if delta < 0 else None, now_ms),
     )
     txn.execute(
         "INSERT INTO qunzu_credit_changes (id, fingerprint, user_id, ts, delta, before_score, after_score,"
         " reason, actor, sanction_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (change_id, fingerprint, user_id, now_ms, row.score - before, before, row.score, reason, actor, sanction_id),
+        (change_id, fingerprint, user_id, now_ms, after - before, before, after, reason, actor, sanction_id),
     )
-    return CreditChange(change_id, user_id, now_ms, row.score - before, before, row.score, reason, actor, sanction_id)
+    return CreditChange(change_id, user_id, now_ms, after - before, before, after, reason, actor, sanction_id)
 
 
 def charge_txn(

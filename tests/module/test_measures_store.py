@@ -15,9 +15,11 @@ import pytest
 from synapse.module_api import LoggingTransaction
 
 from policies import Policy, default_policy
+from policies.constants import DAY_MS
+from policies.credit import current
 from synapse_module.audit import AuditChain
 from synapse_module.store.audit import AuditRecord
-from synapse_module.store.credit import CreditCharge, _adjust_credit_txn
+from synapse_module.store.credit import CreditCharge, _adjust_credit_txn, credit_row_txn
 from synapse_module.store.measures import (
     ROOM_MEMBER,
     Sanction,
@@ -187,3 +189,25 @@ def test_a_room_mute_is_a_measure_row_in_force_by_the_same_predicate(db: Databas
     details = _rows(db, "SELECT action, details FROM qunzu_audit ORDER BY seq")[-2:]
     assert [action for action, _ in details] == ["room.mute", "room.unmute"]
     assert '"id":"rm_1"' in details[0][1] and '"lifted":1' in details[1][1]
+
+
+def _verified_identity_txn(txn: Any, user_id: str, fingerprint: str, decided_ts: int) -> None:
+    txn.execute(
+        "INSERT INTO qunzu_identities (user_id, status, level, fingerprint, name_enc, id_number_enc, provider,"
+        " submitted_ts, decided_ts) VALUES (?, 'verified', 1, ?, 'x', 'x', 'checksum', ?, ?)",
+        (user_id, fingerprint, decided_ts, decided_ts),
+    )
+
+
+def test_a_verified_identity_without_a_score_recovers_from_its_verification(db: Database) -> None:
+    assert db.run(credit_row_txn, FINGERPRINT) is None  # not verified: no score and no recovery
+    db.run(_verified_identity_txn, USER, FINGERPRINT, NOW - 70 * DAY_MS)
+    db.run(_verified_identity_txn, "@second:localhost", FINGERPRINT, NOW - 7 * DAY_MS)
+    row = db.run(credit_row_txn, FINGERPRINT)
+    # Counted from the identity's first verification, whichever account it was.
+    assert current(row, NOW, POLICY).score == POLICY.credit.initial + 10
+
+    charge = CreditCharge("cr_2", FINGERPRINT, USER, -20, "a finding of staff")
+    audit = AuditRecord(ACTOR, "credit.adjust", USER, {"id": "cr_2", "requested_delta": -20})
+    change = db.run(lambda txn: _adjust_credit_txn(_txn(txn), CHAIN, POLICY, charge, ACTOR, audit, NOW))
+    assert (change.before, change.after) == (110, 90)

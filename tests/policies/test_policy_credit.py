@@ -73,3 +73,15 @@ def test_a_decrease_restarts_recovery_and_scores_stay_in_range() -> None:
 @pytest.mark.parametrize(("score", "result"), [(-10, 0), (0, 0), (100, 100), (150, 120)])
 def test_clamp_keeps_score_in_range(score: int, result: int) -> None:
     assert clamp(score, POLICY) == result
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [(0, 100), (6, 100), (7, 101), (70, 110), (7 * 40, 120)],
+)
+def test_a_person_never_sanctioned_recovers_from_the_day_they_were_verified(days: int, expected: int) -> None:
+    # No score of their own yet: credit.initial at verification, then the same recovery as anyone.
+    verified = CreditRow(None, T0)
+    assert current(verified, T0 + days * DAY_MS, POLICY).score == expected
+    before, after = changed(verified, -20, T0 + 70 * DAY_MS, POLICY)
+    assert (before, after) == (110, CreditRow(90, T0 + 70 * DAY_MS))
