@@ -147,7 +147,6 @@ _SPACED_LETTERS: Final = re.compile(r" (?<=\b[a-z0-9] )[a-z0-9](?: [a-z0-9]\b)+"
 # The same where joins (``_JOIN``) count as spaces: closing up comes before joining.
 _SPACED_LETTERS_OR_JOINED: Final = re.compile(r"[ \x02](?<=\b[a-z0-9][ \x02])[a-z0-9](?:[ \x02][a-z0-9]\b)+")
 _BEYOND_BMP: Final = re.compile("[\U00010000-\U0010ffff]")
-_LONE_LETTER: Final = re.compile(" [a-z0-9] ")
 _WORD_CHAR: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 # The gapped reading: a gap of one or two characters that are not Han (spaces around
 # them do not count) between two Han ideographs. Found on a class string with one
@@ -176,9 +175,6 @@ _CLASSES: Final = bytes(
 _GAP_CLASSES: Final = _CLASSES.translate(bytes.maketrans(b"ay", b"xx"))
 _LETTER_CLASS: Final = ord("a")
 _SPACE_AND_JOIN: Final = b" \x02"
-# Three letters each standing alone (checked before the first): the spaced-letter
-# pass has work only then. Led by a literal, so cheaper than a pattern on the text.
-_THREE_SINGLE_LETTERS: Final = re.compile(rb"a a a(?!a)")
 _GAP: Final = re.compile(rb"cx(?<=Hccx)c{0,3}(?:xc{0,3})?(?=H)")
 _HAN_ONLY: Final = re.compile(f"[{_HAN}]+")
 _MIN_GAPPED_TERM: Final = 3
@@ -491,10 +487,7 @@ def _finish(data: bytes, has_cjk: bool, radius: int = 0) -> tuple[str, str, froz
         text = _CJK_GAP.sub("", data.decode("utf-8"))
         data = text.encode("utf-8")
     classes = data.translate(_CLASSES)
-    spaced = b"a a a" in classes and any(
-        match.start() == 0 or classes[match.start() - 1] != _LETTER_CLASS
-        for match in _THREE_SINGLE_LETTERS.finditer(classes)
-    )
+    spaced = _has_spaced_letters(classes)
     if has_cjk and radius:
         # Gaps count no spaces, so they are found, and the gapped reading is cut,
         # with spaces (and joins) left out. Closing up spaced letters (below)
@@ -519,6 +512,22 @@ def _finish(data: bytes, has_cjk: bool, radius: int = 0) -> tuple[str, str, froz
         position += len(part)
         soft.append(position)
     return " ".join(parts), "".join(parts), frozenset(soft), gapped
+
+
+def _has_spaced_letters(classes: bytes) -> bool:
+    """Whether three letters each standing alone are in a row: only then has ``_SPACED_LETTERS`` work.
+
+    ``bytes.find`` of a literal is far cheaper than the pattern on the text.
+    """
+    position = classes.find(b"a a a")
+    while position != -1:
+        end = position + 5
+        if (position == 0 or classes[position - 1] != _LETTER_CLASS) and (
+            end == len(classes) or classes[end] != _LETTER_CLASS
+        ):
+            return True
+        position = classes.find(b"a a a", position + 2)
+    return False
 
 
 def _skeleton(text: str) -> str:

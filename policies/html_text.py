@@ -81,7 +81,7 @@ _NAMED_COLOURS: Final = {
     "blue": (0, 0, 255),
     "yellow": (255, 255, 0),
 }
-_HEX_COLOUR: Final = re.compile(r"#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})")
+_HEX_COLOUR: Final = re.compile(r"#([0-9a-f]{8}|[0-9a-f]{6}|[0-9a-f]{3,4})(?![0-9a-f])")
 _FUNCTION_COLOUR: Final = re.compile(r"rgba?\(([^)]*)\)")
 _LENGTH: Final = re.compile(r"([0-9]*\.?[0-9]+)\s*([a-z%]*)")
 # Clients hide a reply fallback only where Element does: closed, at the very start.
