@@ -207,7 +207,9 @@ def test_default_ignorable_ranges_hold_the_well_known_members() -> None:
     ignorable = default_ignorable_code_points()
     # DerivedCoreProperties.txt: "Total code points: 4174".
     assert len(ignorable) == 4174
-    assert all(first <= last < next_first for (first, last), (next_first, _) in itertools.pairwise(DEFAULT_IGNORABLE_RANGES))
+    assert all(
+        first <= last < next_first for (first, last), (next_first, _) in itertools.pairwise(DEFAULT_IGNORABLE_RANGES)
+    )
     members = [0xAD, 0x34F, 0x61C, 0x115F, 0x1160, 0x17B4, 0x180B, 0x180E, 0x180F, 0x200B, 0x200D, 0x200F, 0x202A]
     members += [0x202E, 0x2060, 0x2064, 0x2065, 0x2066, 0x2069, 0x206F, 0x3164, 0xFE00, 0xFE0F, 0xFEFF, 0xFFA0]
     members += [0xFFF0, 0x1BCA0, 0x1D173, 0xE0001, 0xE0020, 0xE007F, 0xE0100, 0xE01EF, 0xE0FFF]
