@@ -38,6 +38,7 @@ _PARAGRAPH_BREAK: Final = re.compile("[\n\r\x1c-\x1e\x85\u2029]")
 _EMBEDDINGS: Final = frozenset({"LRE", "RLE", "LRO", "RLO"})
 _ISOLATES: Final = frozenset({"LRI", "RLI", "FSI"})
 _STRONG: Final = frozenset({"L", "R", "AL"})
+_EXPLICIT: Final = _EMBEDDINGS | _ISOLATES | {"PDF", "PDI"}
 
 
 def visual_orders(text: str) -> list[str]:
@@ -49,17 +50,19 @@ def visual_orders(text: str) -> list[str]:
     Args:
         text: any text; its logical (stored) order.
     """
-    paragraphs = _PARAGRAPH_BREAK.split(text)
+    paragraphs = [
+        (paragraph, [unicodedata.bidirectional(char) for char in paragraph])
+        for paragraph in _PARAGRAPH_BREAK.split(text)
+    ]
     orders: list[str] = []
     for base in (0, 1):
-        shown = "\n".join(_visual_paragraph(paragraph, base) for paragraph in paragraphs)
+        shown = "\n".join(_visual_paragraph(paragraph, classes, base) for paragraph, classes in paragraphs)
         if shown not in orders:
             orders.append(shown)
     return orders
 
 
-def _visual_paragraph(paragraph: str, base: int) -> str:
-    classes = [unicodedata.bidirectional(char) for char in paragraph]
+def _visual_paragraph(paragraph: str, classes: list[str], base: int) -> str:
     if not REORDERING_CLASSES.intersection(classes):
         # Nothing opens a right-to-left context: shown as stored (but for moved separators).
         return "".join(char for char, kind in zip(paragraph, classes, strict=True) if kind != "BN")
@@ -78,6 +81,10 @@ def _visual_paragraph(paragraph: str, base: int) -> str:
 
 def _explicit_levels(paragraph: str, classes: list[str], base: int) -> tuple[list[str], list[int], list[str]]:
     """X1–X9: the embedding level and type of each character kept (controls and BN go)."""
+    if not _EXPLICIT.intersection(classes):
+        # No embedding, override or isolate: one level, the characters' own types.
+        kept = [(char, kind) for char, kind in zip(paragraph, classes, strict=True) if kind != "BN"]
+        return [char for char, _ in kept], [base] * len(kept), [kind for _, kind in kept]
     # Entries: (level, override type or "", isolate)
     stack: list[tuple[int, str, bool]] = [(base, "", False)]
     overflow_isolates = overflow_embeddings = valid_isolates = 0

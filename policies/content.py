@@ -384,7 +384,9 @@ def _tables() -> _Tables:
         table,
         re.compile(f"[{_ranges(sorted(code for code in table if code <= 0xFFFF))}]"),
         re.compile(f"[{_ranges(sorted(raw))}{beyond}]"),
-        re.compile(f"[{_ranges(sorted(reordering))}{beyond}]"),
+        # Beyond the BMP only the right-to-left blocks (U+10800–10FFF, U+1E800–1EFFF):
+        # an emoji must not cost a visual reading.
+        re.compile(f"[{_ranges(sorted(reordering))}\U00010800-\U00010fff\U0001e800-\U0001efff]"),
     )
 
 

@@ -26,6 +26,7 @@ for, so the matcher sees the order a reader sees (``policies.bidi``).
 from __future__ import annotations
 
 import html
+import math
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -252,7 +253,8 @@ def _colour(value: str | None) -> Rgb | str | None:
             opacity = float(alpha[:-1]) / 100 if alpha.endswith("%") else float(alpha)
         except ValueError:
             return None
-        if len(channels) < 3:
+        # Whatever the sender wrote: nan and inf are no colour (and must not raise).
+        if len(channels) < 3 or not all(math.isfinite(value) for value in (*channels, opacity)):
             return None
         if opacity <= 0.1:
             return "transparent"

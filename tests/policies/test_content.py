@@ -23,6 +23,7 @@ from policies.content import (
     _char_table,
     _parse_term,
     _skeleton,
+    _tables,
     content_decision,
     html_texts,
     normalise,
@@ -433,6 +434,15 @@ def test_normalise_examples(text: str, expected: str) -> None:
 )
 def test_visual_orders(text: str, shown: list[str]) -> None:
     assert visual_orders(text) == shown
+
+
+def test_every_character_that_reorders_text_leads_to_a_visual_reading() -> None:
+    reordering = _tables().reordering
+    for code in range(0x110000):
+        if not 0xD800 <= code <= 0xDFFF and unicodedata.bidirectional(chr(code)) in REORDERING_CLASSES:
+            assert reordering.match(chr(code)), hex(code)
+    # An emoji is not one of them: it must not cost a visual reading.
+    assert reordering.search("hello 🙂 world") is None
 
 
 @pytest.mark.parametrize(
