@@ -25,6 +25,7 @@ for, so the matcher sees the order a reader sees (``policies.bidi``).
 
 from __future__ import annotations
 
+import colorsys
 import html
 import math
 import re
@@ -83,7 +84,9 @@ _NAMED_COLOURS: Final = {
     "yellow": (255, 255, 0),
 }
 _HEX_COLOUR: Final = re.compile(r"#([0-9a-f]{8}|[0-9a-f]{6}|[0-9a-f]{3,4})(?![0-9a-f])")
-_FUNCTION_COLOUR: Final = re.compile(r"rgba?\(([^)]*)\)")
+_FUNCTION_COLOUR: Final = re.compile(r"(rgba?|hsla?)\(([^)]*)\)")
+# Font sizes below these (about two pixels) show nothing readable.
+_SMALLEST_VISIBLE: Final = {"px": 2.0, "pt": 1.5, "em": 0.15, "rem": 0.15, "%": 15.0}
 _LENGTH: Final = re.compile(r"([0-9]*\.?[0-9]+)\s*([a-z%]*)")
 # Clients hide a reply fallback only where Element does: closed, at the very start.
 _LEADING_REPLY: Final = re.compile(r"\s*<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
@@ -164,10 +167,11 @@ class _Projector(HTMLParser):
         block = tag in _BLOCK or style.get("display") in _BLOCK_DISPLAYS
         if block:
             self._add("\n", hidden=False)
-        if tag == "img":
-            for name in ("alt", "title"):
-                if values.get(name):
-                    self._add(f" {values[name]} ", hidden=True)
+        # Texts a client may show instead of the element or over it: an image's
+        # alternative and title, the LaTeX that Element renders for ``data-mx-maths``.
+        for name in ("alt", "title", "data-mx-maths"):
+            if values.get(name):
+                self._add(f" {values[name]} ", hidden=True)
         opening, closing = _direction(tag, values.get("dir", "").strip().lower())
         if opening:
             self._add(opening, hidden=hidden)
@@ -212,7 +216,7 @@ def _hides(tag: str, values: dict[str, str], style: dict[str, str]) -> bool:
     if style.get("display") == "none" or style.get("visibility") in ("hidden", "collapse"):
         return True
     size = _LENGTH.match(style.get("font-size", ""))
-    if size is not None and (float(size.group(1)) == 0 or (size.group(2) in ("px", "pt") and float(size.group(1)) < 2)):
+    if size is not None and float(size.group(1)) < _SMALLEST_VISIBLE.get(size.group(2), 1e-9):
         return True
     opacity = _LENGTH.match(style.get("opacity", ""))
     return opacity is not None and float(opacity.group(1)) / (100 if opacity.group(2) == "%" else 1) <= 0.1
@@ -246,18 +250,26 @@ def _colour(value: str | None) -> Rgb | str | None:
         return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
     match = _FUNCTION_COLOUR.search(value)
     if match is not None:
-        parts = [part for part in re.split(r"[\s,/]+", match.group(1)) if part]
+        parts = [part for part in re.split(r"[\s,/]+", match.group(2)) if part]
         try:
-            channels = [float(part[:-1]) * 2.55 if part.endswith("%") else float(part) for part in parts[:3]]
+            numbers = [float(part.rstrip("%deg")) for part in parts[:3]]
             alpha = parts[3] if len(parts) > 3 else "1"
             opacity = float(alpha[:-1]) / 100 if alpha.endswith("%") else float(alpha)
         except ValueError:
             return None
         # Whatever the sender wrote: nan and inf are no colour (and must not raise).
-        if len(channels) < 3 or not all(math.isfinite(value) for value in (*channels, opacity)):
+        if len(numbers) < 3 or not all(math.isfinite(number) for number in (*numbers, opacity)):
             return None
         if opacity <= 0.1:
             return "transparent"
+        if match.group(1).startswith("hsl"):
+            hue, saturation, lightness = numbers[0] / 360 % 1, numbers[1] / 100, numbers[2] / 100
+            unit = colorsys.hls_to_rgb(hue, min(max(lightness, 0), 1), min(max(saturation, 0), 1))
+            channels = [value * 255 for value in unit]
+        else:
+            channels = [
+                number * 2.55 if part.endswith("%") else number for number, part in zip(numbers, parts, strict=False)
+            ]
         red, green, blue = (min(max(round(channel), 0), 255) for channel in channels)
         return red, green, blue
     return None
