@@ -559,29 +559,33 @@ def _fold_and_translate(text: str) -> str:
 _Reading = tuple[str, frozenset[int], bool]
 
 
-def _projections(text: str, radius: int) -> list[_Reading]:
+def _projections(text: str, radius: int, logical_too: bool = False) -> list[_Reading]:
     """Every reading of a text that differs from the others (module docstring).
 
     Args:
         text: raw text.
-        radius: the longest automaton word in characters: how much text around a
-            gap the gapped reading keeps.
+        radius: the longest automaton word in bytes: how much text around a gap the
+            gapped reading keeps.
+        logical_too: also the logical reading when it differs from the joined one
+            (for words with more joinable spaces than have spellings, see ``Matcher``).
     """
     data, has_cjk, work = _marked(text)
-    readings = _readings(data, has_cjk, radius)
+    readings = _readings(data, has_cjk, radius, logical_too)
     if work and _tables().reordering.search(text):
         for shown in visual_orders(text):
             shown_data, shown_cjk, _ = _marked(shown)
-            for reading in _readings(shown_data, shown_cjk, radius):
+            for reading in _readings(shown_data, shown_cjk, radius, logical_too):
                 if reading not in readings:
                     readings.append(reading)
     return readings
 
 
-def _readings(data: bytes, has_cjk: bool, radius: int) -> list[_Reading]:
-    _, joined, soft, gapped = _finish(data, has_cjk, radius)
+def _readings(data: bytes, has_cjk: bool, radius: int, logical_too: bool) -> list[_Reading]:
+    logical, joined, soft, gapped = _finish(data, has_cjk, radius)
     # The joined reading holds every hit of the logical one (see ``Matcher``).
     readings = [(joined, soft, False)]
+    if soft and logical_too:
+        readings.append((logical, _NO_JOINS, False))
     if gapped:
         readings.append((gapped, _NO_JOINS, True))
     return readings
@@ -770,6 +774,9 @@ class Matcher:
 
     def __init__(self, lists: Iterable[TermList], allow: Iterable[str] = ()) -> None:
         self._actions: dict[str, ContentAction] = {}
+        # A term with more spaces between Latin letters than get spellings is also
+        # matched in the logical reading (rare: one more scan where a text has joins).
+        self._logical_too = False
         rules: dict[str, list[tuple[str, bool, bool, tuple[int, ...]]]] = {}
         count = 0
         for term_list in lists:
@@ -779,6 +786,8 @@ class Matcher:
                 if parsed is None:
                     continue
                 skeleton, strict_start, strict_end = parsed
+                if len(_JOINABLE_SPACE.findall(skeleton)) > _MAX_JOINABLE_SPACES:
+                    self._logical_too = True
                 for spelling, joins in _join_variants(skeleton):
                     rules.setdefault(spelling, []).append((term_list.category, strict_start, strict_end, joins))
                 count += 1
@@ -818,7 +827,7 @@ class Matcher:
         if self._empty or not text:
             return None
         best: ContentHit | None = None
-        for reading in _projections(text, self._radius):
+        for reading in _projections(text, self._radius, self._logical_too):
             hit = self._scan_reading(reading)
             if hit is not None and (best is None or ACTION_STRENGTH[hit.action] > ACTION_STRENGTH[best.action]):
                 best = hit

@@ -178,6 +178,12 @@ def test_the_strongest_action_wins_over_the_first_hit() -> None:
     assert matcher.scan("加微信 法a轮功") == CULTS
 
 
+def test_a_long_multiword_term_matches_with_a_join_past_its_spellings() -> None:
+    matcher = Matcher([TermList("x", "block", ("one two three four five six",))])
+    assert matcher.scan("one two three four five-six") == ContentHit("x", "block")
+    assert matcher.scan("one-two three four five six") == ContentHit("x", "block")
+
+
 def test_scan_all_checks_each_text_alone() -> None:
     # The end of one field and the start of the next do not make a term.
     assert MATCHER.scan_all(["法轮", "功"]) is None
