@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -171,10 +172,12 @@ _CLASSES: Final = bytes(
     else ord("x")
     for code in range(256)
 )
+# For spaced letters only letters matter: anything else is a space.
+_LETTER_CLASSES: Final = _CLASSES.translate(bytes.maketrans(b"Hcyx", b"    "))
 # For gaps, every character that is not Han is alike: ``x`` then ``c`` bytes.
 _GAP_CLASSES: Final = _CLASSES.translate(bytes.maketrans(b"ay", b"xx"))
-_LETTER_CLASS: Final = ord("a")
 _SPACE_AND_JOIN: Final = b" \x02"
+_THREE_SINGLE_LETTERS: Final = re.compile(rb" a a a(?!a)")
 _GAP: Final = re.compile(rb"cx(?<=Hccx)c{0,3}(?:xc{0,3})?(?=H)")
 _HAN_ONLY: Final = re.compile(f"[{_HAN}]+")
 _MIN_GAPPED_TERM: Final = 3
@@ -488,8 +491,7 @@ def _finish(data: bytes, has_cjk: bool, radius: int = 0) -> tuple[str, str, froz
     if has_cjk:
         text = _CJK_GAP.sub("", data.decode("utf-8"))
         data = text.encode("utf-8")
-    classes = data.translate(_CLASSES)
-    spaced = _has_spaced_letters(classes)
+    spaced = _has_spaced_letters(data)
     if has_cjk and radius:
         # Gaps count no spaces, so they are found, and the gapped reading is cut,
         # with spaces (and joins) left out. Closing up spaced letters (below)
@@ -508,28 +510,18 @@ def _finish(data: bytes, has_cjk: bool, radius: int = 0) -> tuple[str, str, froz
     if spaced:
         text = _SPACED_LETTERS_OR_JOINED.sub(_close_up, text)
     parts = text.split("\x02")
-    soft = []
-    position = 0
-    for part in parts[:-1]:
-        position += len(part)
-        soft.append(position)
-    return " ".join(parts), "".join(parts), frozenset(soft), gapped
+    soft = frozenset(itertools.accumulate(map(len, parts[:-1])))
+    return " ".join(parts), "".join(parts), soft, gapped
 
 
-def _has_spaced_letters(classes: bytes) -> bool:
+def _has_spaced_letters(data: bytes) -> bool:
     """Whether three letters each standing alone are in a row: only then has ``_SPACED_LETTERS`` work.
 
-    ``bytes.find`` of a literal is far cheaper than the pattern on the text.
+    A pattern led by a literal on a class string (a letter or not) is far cheaper
+    than the pattern on the text.
     """
-    position = classes.find(b"a a a")
-    while position != -1:
-        end = position + 5
-        if (position == 0 or classes[position - 1] != _LETTER_CLASS) and (
-            end == len(classes) or classes[end] != _LETTER_CLASS
-        ):
-            return True
-        position = classes.find(b"a a a", position + 2)
-    return False
+    classes = b" " + data.translate(_LETTER_CLASSES)
+    return _THREE_SINGLE_LETTERS.search(classes) is not None
 
 
 def _skeleton(text: str) -> str:
