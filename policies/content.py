@@ -501,8 +501,8 @@ def _finish(data: bytes, has_cjk: bool, radius: int = 0) -> tuple[str, str, froz
         if gaps:
             gapped = _gapped(unspaced, gaps, radius).decode("latin-1")
     text = data.decode("latin-1")
-    # A run of three or more standing-alone letters has a middle one with a space
-    # on each side: a cheap test before the costlier pattern.
+    # Spaced letters close up before joins are dropped (joins count as spaces), so
+    # the logical and joined readings close up the same runs.
     if not joins:
         if spaced:
             text = _SPACED_LETTERS.sub(_close_up, text)
