@@ -470,7 +470,9 @@ def _marked(text: str) -> tuple[bytes, bool, bool]:
     return text.encode("utf-8").translate(_ASCII_SKELETON), has_cjk, work
 
 
-def _finish(data: bytes, has_cjk: bool, radius: int = 0) -> tuple[str, str, frozenset[int], str]:
+def _finish(
+    data: bytes, has_cjk: bool, radius: int = 0, pairs: frozenset[bytes] = frozenset()
+) -> tuple[str, str, frozenset[int], str]:
     """Step 4 on marked bytes: the logical reading, the joined one, where it joined, and the gapped one.
 
     Skeletons are latin-1 strings of UTF-8 bytes: the automaton runs on these bytes.
@@ -480,7 +482,9 @@ def _finish(data: bytes, has_cjk: bool, radius: int = 0) -> tuple[str, str, froz
     self-synchronising, so a term's bytes only ever match at character starts.
 
     Without a mark inside a Latin word the logical and joined readings are one
-    string. The gapped reading is computed only for ``radius`` (``""``: no gaps).
+    string. The gapped reading is computed only for ``radius``, and only around gaps
+    between two ideographs that stand next to each other in a term (``pairs``, the
+    UTF-8 of both): where no term can span a gap, skipping it changes no hit.
     """
     joins = 0
     if _MARK in data:
@@ -497,7 +501,11 @@ def _finish(data: bytes, has_cjk: bool, radius: int = 0) -> tuple[str, str, froz
         # with spaces (and joins) left out. Closing up spaced letters (below)
         # changes no gap either.
         unspaced = data.translate(None, _SPACE_AND_JOIN)
-        gaps = [(match.start() + 1, match.end()) for match in _GAP.finditer(unspaced.translate(_GAP_CLASSES))]
+        gaps = [
+            (start, end)
+            for match in _GAP.finditer(unspaced.translate(_GAP_CLASSES))
+            if unspaced[(start := match.start() + 1) - 3 : start] + unspaced[(end := match.end()) : end + 3] in pairs
+        ]
         if gaps:
             gapped = _gapped(unspaced, gaps, radius).decode("latin-1")
     text = data.decode("latin-1")
@@ -551,7 +559,9 @@ def _fold_and_translate(text: str) -> str:
 _Reading = tuple[str, frozenset[int], bool]
 
 
-def _projections(text: str, radius: int, logical_too: bool = False) -> list[_Reading]:
+def _projections(
+    text: str, radius: int, logical_too: bool = False, pairs: frozenset[bytes] = frozenset()
+) -> list[_Reading]:
     """Every reading of a text that differs from the others (module docstring).
 
     Args:
@@ -560,20 +570,22 @@ def _projections(text: str, radius: int, logical_too: bool = False) -> list[_Rea
             gapped reading keeps.
         logical_too: also the logical reading when it differs from the joined one
             (for words with more joinable spaces than have spellings, see ``Matcher``).
+        pairs: the UTF-8 of every two ideographs next to each other in a term of the
+            gapped reading (see ``_finish``).
     """
     data, has_cjk, work = _marked(text)
-    readings = _readings(data, has_cjk, radius, logical_too)
+    readings = _readings(data, has_cjk, radius, logical_too, pairs)
     if work and _tables().reordering.search(text):
         for shown in visual_orders(text):
             shown_data, shown_cjk, _ = _marked(shown)
-            for reading in _readings(shown_data, shown_cjk, radius, logical_too):
+            for reading in _readings(shown_data, shown_cjk, radius, logical_too, pairs):
                 if reading not in readings:
                     readings.append(reading)
     return readings
 
 
-def _readings(data: bytes, has_cjk: bool, radius: int, logical_too: bool) -> list[_Reading]:
-    logical, joined, soft, gapped = _finish(data, has_cjk, radius)
+def _readings(data: bytes, has_cjk: bool, radius: int, logical_too: bool, pairs: frozenset[bytes]) -> list[_Reading]:
+    logical, joined, soft, gapped = _finish(data, has_cjk, radius, pairs)
     # The joined reading holds every hit of the logical one (see ``Matcher``).
     readings = [(joined, soft, False)]
     if soft and logical_too:
@@ -793,9 +805,12 @@ class Matcher:
                     allowed.setdefault(spelling, []).append(joins)
         automaton = ahocorasick.Automaton()
         radius = 0
+        pairs: set[bytes] = set()
         for skeleton in rules.keys() | allowed.keys():
             text = skeleton.encode("latin-1").decode("utf-8")
             gapped = len(text) >= _MIN_GAPPED_TERM and _HAN_ONLY.fullmatch(text) is not None
+            if gapped and skeleton in rules:
+                pairs.update((first + second).encode("utf-8") for first, second in itertools.pairwise(text))
             if gapped or skeleton in allowed:
                 radius = max(radius, len(skeleton))
             entry = _Entry(len(skeleton), tuple(allowed.get(skeleton, ())), tuple(rules.get(skeleton, ())), gapped)
@@ -803,6 +818,7 @@ class Matcher:
         # The gapped reading keeps this many bytes around a gap: enough for a term that
         # matches there, or an allow-list entry holding one. None such: no gapped reading.
         self._radius = radius
+        self._pairs = frozenset(pairs)
         self._empty = len(automaton) == 0
         if not self._empty:
             automaton.make_automaton()
@@ -819,7 +835,7 @@ class Matcher:
         if self._empty or not text:
             return None
         best: ContentHit | None = None
-        for reading in _projections(text, self._radius, self._logical_too):
+        for reading in _projections(text, self._radius, self._logical_too, self._pairs):
             hit = self._scan_reading(reading)
             if hit is not None and (best is None or ACTION_STRENGTH[hit.action] > ACTION_STRENGTH[best.action]):
                 best = hit
