@@ -33,9 +33,11 @@ A text is matched in several readings (``_projections``), each a skeleton:
   thin and hair spaces count as such marks. Ordinary spaces still part words, so
   ``s ex`` is not ``sex``;
 - **gapped**: up to two characters that are not Han ideographs (letters, digits,
-  kana) between two Han ideographs are dropped (``法a轮功``, ``法1轮功``, ``法の轮功``).
-  Only terms of three or more Han ideographs match here: two-character words are
-  too short (``大3法学院`` would read ``大法``), see docs/content-rules.md;
+  kana) between two Han ideographs are dropped (``法a轮功``, ``法1轮功``, ``法の轮功``)
+  where those two ideographs stand next to each other in a term of three or more Han
+  ideographs or in an allow-list entry. Only such terms match here, and only across
+  a dropped gap: two-character words are too short (``大3法学院`` would read ``大法``),
+  see docs/content-rules.md;
 - **visual**: when right-to-left characters or controls reorder the text, the order a
   reader sees (``"\u202e功轮法"`` shows 法轮功; ``policies.bidi``), for a
   left-to-right and a right-to-left paragraph.
@@ -472,8 +474,8 @@ def _marked(text: str) -> tuple[bytes, bool, bool]:
 
 def _finish(
     data: bytes, has_cjk: bool, radius: int = 0, pairs: frozenset[bytes] = frozenset()
-) -> tuple[str, str, frozenset[int], str]:
-    """Step 4 on marked bytes: the logical reading, the joined one, where it joined, and the gapped one.
+) -> tuple[str, str, frozenset[int], str, frozenset[int]]:
+    """Step 4 on marked bytes: the logical reading, the joined one and its joins, the gapped one and its gaps.
 
     Skeletons are latin-1 strings of UTF-8 bytes: the automaton runs on these bytes.
     pyahocorasick searches a node's children linearly; over Unicode text the root
@@ -492,6 +494,7 @@ def _finish(
         data = data.translate(_MARK_TO_SPACE)
     data = _SPACE_RUNS.sub(b" ", data).strip(b" ")
     gapped = ""
+    dropped: frozenset[int] = _NO_JOINS
     if has_cjk:
         text = _CJK_GAP.sub("", data.decode("utf-8"))
         data = text.encode("utf-8")
@@ -507,19 +510,20 @@ def _finish(
             if unspaced[(start := match.start() + 1) - 3 : start] + unspaced[(end := match.end()) : end + 3] in pairs
         ]
         if gaps:
-            gapped = _gapped(unspaced, gaps, radius).decode("latin-1")
+            gapped_bytes, dropped = _gapped(unspaced, gaps, radius)
+            gapped = gapped_bytes.decode("latin-1")
     text = data.decode("latin-1")
     # Spaced letters close up before joins are dropped (joins count as spaces), so
     # the logical and joined readings close up the same runs.
     if not joins:
         if spaced:
             text = _SPACED_LETTERS.sub(_close_up, text)
-        return text, text, _NO_JOINS, gapped
+        return text, text, _NO_JOINS, gapped, dropped
     if spaced:
         text = _SPACED_LETTERS_OR_JOINED.sub(_close_up, text)
     parts = text.split("\x02")
     soft = frozenset(itertools.accumulate(map(len, parts[:-1])))
-    return " ".join(parts), "".join(parts), soft, gapped
+    return " ".join(parts), "".join(parts), soft, gapped, dropped
 
 
 def _has_spaced_letters(data: bytes) -> bool:
@@ -552,9 +556,10 @@ def _fold_and_translate(text: str) -> str:
     return text
 
 
-# One skeleton to match, where the joined reading dropped a mark between two Latin
+# One skeleton to match; where the joined reading dropped a mark between two Latin
 # letters (a word may start or end there, and a term written with a space there
-# matches: ``Matcher``), and whether it is gapped (only long Han terms count).
+# matches: ``Matcher``), or for a gapped reading where it dropped a gap; whether it
+# is gapped (only long Han terms count, and only across a dropped gap).
 # A tuple: one is made per text, and a class costs more to make.
 _Reading = tuple[str, frozenset[int], bool]
 
@@ -585,34 +590,45 @@ def _projections(
 
 
 def _readings(data: bytes, has_cjk: bool, radius: int, logical_too: bool, pairs: frozenset[bytes]) -> list[_Reading]:
-    logical, joined, soft, gapped = _finish(data, has_cjk, radius, pairs)
+    logical, joined, soft, gapped, dropped = _finish(data, has_cjk, radius, pairs)
     # The joined reading holds every hit of the logical one (see ``Matcher``).
     readings = [(joined, soft, False)]
     if soft and logical_too:
         readings.append((logical, _NO_JOINS, False))
     if gapped:
-        readings.append((gapped, _NO_JOINS, True))
+        readings.append((gapped, dropped, True))
     return readings
 
 
-def _gapped(skeleton: bytes, gaps: list[tuple[int, int]], radius: int) -> bytes:
+def _gapped(skeleton: bytes, gaps: list[tuple[int, int]], radius: int) -> tuple[bytes, frozenset[int]]:
     """The gapped reading: only the text around gaps, the gaps dropped, pieces apart.
 
-    A hit of the gapped reading that spans no gap is a hit of the logical reading, so
-    of the text between two gaps at most ``radius`` bytes on either side are kept
-    (enough for any term or allow-list entry spanning a gap; a piece may start or end
-    inside a character, where no term can match).
+    A hit of the gapped reading counts only where it spans a dropped gap: elsewhere it
+    is the logical reading's to decide (with its allow-list hits, which a gap inside
+    an entry would break here). So of the text between two gaps at most ``radius``
+    bytes on either side are kept (enough for any term or allow-list entry spanning a
+    gap; a piece may start or end inside a character, where no term can match).
+
+    Returns:
+        The reading and the positions where a gap was dropped.
     """
-    pieces = [skeleton[max(0, gaps[0][0] - radius) : gaps[0][0]]]
+    first = skeleton[max(0, gaps[0][0] - radius) : gaps[0][0]]
+    pieces = [first]
+    length = len(first)
+    dropped = [length]
     previous = gaps[0][1]
     for start, end in gaps[1:]:
         if start - previous <= 2 * radius:
             pieces.append(skeleton[previous:start])
+            length += start - previous
         else:
-            pieces += (skeleton[previous : previous + radius], _PIECE_BREAK, skeleton[start - radius : start])
+            before, after = skeleton[previous : previous + radius], skeleton[start - radius : start]
+            pieces += (before, _PIECE_BREAK, after)
+            length += len(before) + 1 + len(after)
+        dropped.append(length)
         previous = end
     pieces.append(skeleton[previous : previous + radius])
-    return b"".join(pieces)
+    return b"".join(pieces), frozenset(dropped)
 
 
 def normalise(text: str) -> str:
@@ -809,8 +825,14 @@ class Matcher:
         for skeleton in rules.keys() | allowed.keys():
             text = skeleton.encode("latin-1").decode("utf-8")
             gapped = len(text) >= _MIN_GAPPED_TERM and _HAN_ONLY.fullmatch(text) is not None
-            if gapped and skeleton in rules:
-                pairs.update((first + second).encode("utf-8") for first, second in itertools.pairwise(text))
+            if (gapped and skeleton in rules) or skeleton in allowed:
+                # Two ideographs next to each other in a term of the gapped reading, or
+                # in an allow-list entry (which must read whole where a term does).
+                pairs.update(
+                    pair.encode("utf-8")
+                    for first, second in itertools.pairwise(text)
+                    if _HAN_ONLY.fullmatch(pair := first + second)
+                )
             if gapped or skeleton in allowed:
                 radius = max(radius, len(skeleton))
             entry = _Entry(len(skeleton), tuple(allowed.get(skeleton, ())), tuple(rules.get(skeleton, ())), gapped)
@@ -842,7 +864,8 @@ class Matcher:
         return best
 
     def _scan_reading(self, reading: _Reading) -> ContentHit | None:
-        skeleton, soft, gapped = reading
+        skeleton, positions, gapped = reading
+        soft = _NO_JOINS if gapped else positions
         if not skeleton:
             return None
         candidates: list[tuple[int, int, str]] = []
@@ -853,7 +876,7 @@ class Matcher:
                 if all(start + join in soft for join in joins):
                     allowed.append((start, end))
                     break
-            if gapped and not entry.gapped:
+            if gapped and not (entry.gapped and any(start < drop <= end for drop in positions)):
                 continue
             for category, strict_start, strict_end, joins in entry.rules:
                 if joins and not all(start + join in soft for join in joins):
