@@ -136,6 +136,9 @@ class _Projector(HTMLParser):
         self.shown: list[str] = []
         self.all: list[str] = []
         self._open: list[_Element] = []
+        # Open elements by tag: a stray end tag is ignored without a walk down the
+        # stack (64 KB of stray end tags would otherwise cost quadratic time).
+        self._counts: dict[str, int] = {}
 
     def _add(self, text: str, *, hidden: bool) -> None:
         self.all.append(text)
@@ -180,13 +183,16 @@ class _Projector(HTMLParser):
             self._finish(element)
         else:
             self._open.append(element)
+            self._counts[tag] = self._counts.get(tag, 0) + 1
 
     def handle_endtag(self, tag: str) -> None:
-        for depth in range(len(self._open) - 1, -1, -1):
-            if self._open[depth].tag == tag:
-                while len(self._open) > depth:
-                    self._finish(self._open.pop())
-                return
+        if self._counts.get(tag):
+            while True:
+                element = self._open.pop()
+                self._counts[element.tag] -= 1
+                self._finish(element)
+                if element.tag == tag:
+                    return
         if tag in _BLOCK:
             # A stray end tag of a block (``</p>``) still breaks the line in browsers.
             self._add("\n", hidden=False)
