@@ -52,6 +52,7 @@ from .tiers import (
 __all__ = [
     "PERMANENT",
     "PROTECTED_STATE_TYPES",
+    "SERVER_ACL",
     "Decision",
     "RoomFacts",
     "UserFacts",
@@ -81,7 +82,9 @@ __all__ = [
 PERMANENT: Final = -1
 """``muted_until_ms`` / ``posting_suspended_until_ms`` of a suspension without end."""
 
-PROTECTED_STATE_TYPES: Final = frozenset({"cn.qunzu.group"})
+# Art. 6: the server ACL keeps non-partner servers out (policies/federation.py); the platform keeps it.
+SERVER_ACL: Final = "m.room.server_acl"
+PROTECTED_STATE_TYPES: Final = frozenset({"cn.qunzu.group", SERVER_ACL})
 """State event types only the service account may send (DESIGN.md §3.2)."""
 
 BOT_CHAT_STATE_TYPES: Final = frozenset(

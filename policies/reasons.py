@@ -39,6 +39,7 @@ class Reason(enum.StrEnum):
     INVALID_NUMBER = "invalid_number"
     BOT_CHAT_PRIVATE = "bot_chat_private"
     BOT_CHAT_EXISTS = "bot_chat_exists"
+    REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; every other

@@ -20,7 +20,7 @@ from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester, User
 from synapse.module_api.errors import Codes, SynapseError
 from synapse.types import RoomAlias
 
-from policies import Decision, Reason, decisions
+from policies import Decision, Reason, RoomFacts, UserFacts, decisions, federation
 
 from .content import MediaFile, strip_encryption
 from .errors import Refusal
@@ -98,6 +98,9 @@ class Callbacks:
         if self._module.groups.is_own_write(event):
             return NOT_SPAM  # the module carrying a group over (upgrade, backfill)
         local = self._api.is_mine(event.sender)
+        # Art. 6: nothing from a server the policy does not admit reaches local people.
+        if not local and not (entry := self._remote_entry(event)).allowed:
+            return self._answer(entry, local=False)
         room = await self._module.facts.room(event.room_id)
         if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local)  # protected group state binds admins too
@@ -112,6 +115,8 @@ class Callbacks:
         user = await self._module.facts.user(event.sender)
         if user.exempt:
             return NOT_SPAM
+        if not local and event.type == "m.room.member":
+            return self._answer(await self._remote_membership(event, user, room), local=False)
         # Art. 11 暂停管理权限: no redacting others' messages (read only for suspended admins).
         if (
             event.type == "m.room.redaction"
@@ -127,6 +132,40 @@ class Callbacks:
             # Art. 10: content rules (None: nothing to refuse; flagged content is delivered).
             decision = await self._module.content.check_event(event, room.category) or decision
         return self._answer(decision, local=local)
+
+    def _remote_entry(self, event: EventBase) -> Decision:
+        """Art. 6: a remote event is let in only from an admitted server, and only about admitted people.
+
+        A partner's member inviting someone of a third server would otherwise bring them
+        in through the partner (the room's server ACL judges the sending server only).
+        """
+        own = self._api.server_name
+        decision = federation.may_take_part(event.sender, own, self._policy)
+        if decision.allowed and event.type == "m.room.member" and isinstance(event.state_key, str):
+            decision = federation.may_take_part(event.state_key, own, self._policy)
+        return decision
+
+    async def _remote_membership(self, event: EventBase, user: UserFacts, room: RoomFacts) -> Decision:
+        """A remote person's membership change (joins over federation skip `user_may_join_room`).
+
+        Leaving is always possible; joining, knocking and inviting are refused to the
+        blacklisted (Art. 11) and in closed rooms; a display name obeys the content rules (Art. 10).
+        """
+        if event.content.get("membership") in ("join", "knock", "invite"):
+            if user.blacklisted:
+                return Decision.refuse(Reason.BLACKLISTED)
+            if room.closed:
+                return Decision.refuse(Reason.ROOM_CLOSED)
+        return await self._module.content.check_event(event, room.category) or Decision.allow()
+
+    @boundary(fail_closed=True)
+    async def federated_user_may_invite(self, event: EventBase) -> SpamResult:
+        """Art. 6: invites from other servers reach local people only from admitted servers.
+
+        Synapse answers the inviting server 403 with our reason; the invite is never stored.
+        """
+        await self._module.ready()
+        return self._answer(self._remote_entry(event), local=False)
 
     @boundary(fail_closed=True)
     async def check_media_file_for_spam(self, file_wrapper: MediaFile, file_info: object) -> SpamResult:
@@ -205,6 +244,13 @@ class Callbacks:
             return NOT_SPAM  # no group, no cap: its owner accepts its invite even when blacklisted (to appeal)
         if user.exempt:
             return NOT_SPAM
+        # Art. 6: a room this server is not in lives on other servers (policies/federation.py).
+        if (
+            await module.groups.record.get(room_id) is None
+            and not await module.store.groups.host_in_room(room_id)
+            and not (remote := federation.may_join_remote_room(is_invited, self._policy)).allowed
+        ):
+            return self._answer(remote, local=True)
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
         decision = await module.groups.decide_join(user, room, is_invited, counts)
         return self._answer(decision, local=True)
@@ -218,6 +264,9 @@ class Callbacks:
         room = await self._module.facts.room(room_id, count_members=not user.exempt)
         # Art. 6: a bot chat holds its owner and the service account, nobody else (staff included).
         if not (entry := decisions.may_enter_bot_chat(room, invitee, self._module.config.service_account)).allowed:
+            return self._answer(entry, local=True)
+        # Art. 6: people of servers the policy does not admit are not invited, by staff neither.
+        if not (entry := federation.may_take_part(invitee, self._api.server_name, self._policy)).allowed:
             return self._answer(entry, local=True)
         if user.exempt:
             return NOT_SPAM

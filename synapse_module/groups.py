@@ -23,7 +23,8 @@ from synapse.module_api.errors import SynapseError
 
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions
 from policies.codes import new_code
-from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
+from policies.decisions import PROTECTED_STATE_TYPES, SERVER_ACL, required_join_rule
+from policies.federation import acl_matches_policy, server_acl_content
 from policies.tiers import activity_tier_of, level_at_least, level_rules, scale_tier_of
 
 from .cache import ClusterCache
@@ -191,6 +192,8 @@ class Groups:
             None,
         )
         initial.append({"type": GROUP_EVENT, "state_key": "", "content": group_content(record)})
+        # Art. 6: other servers' people are kept out at the protocol level (this server and partners).
+        initial.append({"type": SERVER_ACL, "state_key": "", "content": self.server_acl()})
         facts = self._facts_of(record, member_count=0, join_rule="invite")
         if not verification_dm and decisions.needs_join_approval(facts, policy):
             # Art. 8 join verification: high-risk categories need approval at any size.
@@ -356,7 +359,9 @@ class Groups:
     # -- state protection ---------------------------------------------------------------
 
     def is_own_write(self, event: EventBase) -> bool:
-        """A group event the module itself is sending as a room's creator or upgrader right now."""
+        """A group event or server ACL the module itself is sending as a room's creator or upgrader right now."""
+        if event.type == SERVER_ACL:
+            return (event.room_id, SERVER_ACL) in self._own_writes
         return event.type == GROUP_EVENT and (event.room_id, str(event.content.get("code", ""))) in self._own_writes
 
     def check_state_change(self, event: EventBase, room: RoomFacts) -> Decision:
@@ -504,6 +509,8 @@ class Groups:
         await self.record.invalidate_everywhere(new_room_id)
         await self._send_as(tombstone.sender, record)
         await self._api.update_room_membership(tombstone.sender, self.service_account, new_room_id, "invite")
+        # Synapse copies the old room's ACL; the policy may have changed since it was written.
+        await self.ensure_server_acl(new_room_id)
         await self._module.store.audit.append(
             tombstone.sender, "group.upgrade", record.code, {"from": tombstone.room_id, "to": new_room_id}
         )
@@ -646,9 +653,80 @@ class Groups:
                 if record is not None and creator and self._api.is_mine(creator):
                     try:
                         await self._send_as(creator, record)
+                        await self._send_acl_as(creator, room_id)
                     except SynapseError as exc:
                         logger.info("qunzu: backfilled code kept in the registry only: %s", exc.msg)
             after = rooms[-1][0]
         if registered:
             await self._module.store.audit.append("module:jobs", "group.backfill", "groups", {"rooms": registered})
         return {"registered": registered}
+
+    # -- the server ACL (Art. 6) ---------------------------------------------------------------
+
+    def server_acl(self) -> dict[str, Any]:
+        """The `m.room.server_acl` content the policy asks of every governed room."""
+        return server_acl_content(self._api.server_name, self._policy)
+
+    async def ensure_server_acl(self, room_id: str) -> bool:
+        """Send the policy's ACL into the room as the service account unless it is there already.
+
+        Returns:
+            Whether an ACL was sent.
+        """
+        state = await self._api.get_room_state(room_id, [(SERVER_ACL, "")])
+        current = state.get((SERVER_ACL, ""))
+        if current is not None and acl_matches_policy(current.content, self._api.server_name, self._policy):
+            return False
+        await self._send_as_service(room_id, SERVER_ACL, self.server_acl())
+        return True
+
+    async def _send_acl_as(self, sender: str, room_id: str) -> None:
+        """Send the ACL as a member with power (a backfilled room's creator), marked as the module's own."""
+        own = (room_id, SERVER_ACL)
+        self._own_writes.add(own)
+        try:
+            await self._api.create_and_send_event_into_room(
+                {
+                    "type": SERVER_ACL,
+                    "state_key": "",
+                    "room_id": room_id,
+                    "sender": sender,
+                    "content": self.server_acl(),
+                }
+            )
+        finally:
+            self._own_writes.discard(own)
+
+    async def reconcile_server_acls(self) -> dict[str, Any]:
+        """Job (and at start): every governed room's ACL follows the policy, also after it changed.
+
+        One query reads every room's current ACL; only rooms whose ACL differs are written.
+        """
+        current = {room_id: body for room_id, body in await self._store.current_group_events(SERVER_ACL)}
+        wanted = self.server_acl()
+        updated = failed = 0
+        after = ""
+        while batch := await self._store.active_groups(after, 200):
+            for record in batch:
+                assert record.room_id is not None
+                body = current.get(record.room_id)
+                if body is not None and json.loads(body).get("content") == wanted:
+                    continue
+                try:
+                    if await self.ensure_server_acl(record.room_id):
+                        updated += 1
+                except Exception:
+                    # Per room: one room's trouble must not hold up the others; the next run retries.
+                    logger.exception("qunzu: updating the server ACL of a room failed")
+                    failed += 1
+            after = batch[-1].code
+        return {"updated": updated, "failed": failed}
+
+    async def reconcile_server_acls_at_start(self) -> None:
+        """A policy change takes effect with the restart that loads it (background instance only)."""
+        try:
+            await self._module.ready()
+            result = await self.reconcile_server_acls()
+            logger.info("qunzu: server ACLs at start: %s", result)
+        except Exception:
+            logger.exception("qunzu: bringing server ACLs in line with the policy at start failed; the job retries")

@@ -78,6 +78,8 @@ class QunzuModule:
         self.room_moderation = RoomModeration(self)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", 24 * 3600 * 1000, self.groups.backfill))
+        # Art. 6: rooms' server ACLs follow the policy (checked at start, after a policy change, and daily).
+        self.jobs.add(Job("server_acls", 24 * 3600 * 1000, self.groups.reconcile_server_acls))
         self._state = "starting"
         self._schema_version = 0
 
@@ -97,6 +99,8 @@ class QunzuModule:
             user_may_publish_room=callbacks.user_may_publish_room,
             user_may_create_room=callbacks.user_may_create_room,
         )
+        # Art. 6: invites from other servers (policies/federation.py).
+        api.register_spam_checker_callbacks(federated_user_may_invite=callbacks.federated_user_may_invite)
         api.register_third_party_rules_callbacks(check_threepid_can_be_invited=callbacks.check_threepid_can_be_invited)
         api.register_third_party_rules_callbacks(
             on_create_room=callbacks.on_create_room,
@@ -135,6 +139,8 @@ class QunzuModule:
             )
         api.run_as_background_process("qunzu_setup", self._setup)
         self.jobs.schedule()
+        if api.should_run_background_tasks():
+            api.run_as_background_process("qunzu_server_acls", self.groups.reconcile_server_acls_at_start)
         self.netlog.start()
         # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
         self.events = EventStream(self)
