@@ -24,7 +24,7 @@ from synapse.module_api.errors import SynapseError
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions
 from policies.codes import new_code
 from policies.decisions import PROTECTED_STATE_TYPES, SERVER_ACL, required_join_rule
-from policies.federation import acl_matches_policy, server_acl_content
+from policies.federation import acl_matches_policy, may_take_part, server_acl_content
 from policies.tiers import activity_tier_of, level_at_least, level_rules, scale_tier_of
 
 from .cache import ClusterCache
@@ -427,6 +427,16 @@ class Groups:
             return
         if event.state_key != service:
             recount[event.room_id] = None
+        if (
+            event.membership == "invite"
+            and event.state_key is not None
+            and self._api.is_mine(event.sender)
+            and not may_take_part(event.state_key, self._api.server_name, self._policy).allowed
+        ):
+            # Art. 6: Synapse lets server admins invite without asking `user_may_invite`; the
+            # invite of a person of a server the policy does not admit is withdrawn at once.
+            await self._api.update_room_membership(service, event.state_key, event.room_id, "leave")
+            return
         if event.state_key is not None and event.membership in ("leave", "ban"):
             record = await self.record.get(event.room_id)
             if record is not None and record.verification_dm and record.creator == event.state_key:
