@@ -8,6 +8,7 @@ people is asserted on `a`.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -66,7 +67,7 @@ async def bodies(member: Matrix, room_id: str) -> list[str]:
 
 
 async def invites(member: Matrix) -> list[str]:
-    fresh = quote('{"presence": {"not_types": ["%s"]}}' % secrets.token_hex(4))
+    fresh = quote(json.dumps({"presence": {"not_types": [secrets.token_hex(4)]}}))
     status, sync = await member.call("GET", f"/_matrix/client/v3/sync?timeout=0&filter={fresh}")
     assert status == 200, sync
     return list(sync.get("rooms", {}).get("invite", {}))
