@@ -136,12 +136,17 @@ class Callbacks:
     def _remote_entry(self, event: EventBase) -> Decision:
         """Art. 6: a remote event is let in only from an admitted server, and only about admitted people.
 
-        A partner's member inviting someone of a third server would otherwise bring them
-        in through the partner (the room's server ACL judges the sending server only).
+        The room's server ACL judges the sending server only, so a partner's member could
+        bring in someone of a third server. Their join is refused here (and by every server
+        that honours the ACL). Their invite is let in and withdrawn by the service account at
+        once (`Groups._membership_changed`): a refused invite would still enter the room's
+        state with the partner's next event that builds on it, and nothing would remove it.
         """
         own = self._api.server_name
         decision = federation.may_take_part(event.sender, own, self._policy)
         if decision.allowed and event.type == "m.room.member" and isinstance(event.state_key, str):
+            if event.content.get("membership") == "invite":
+                return decision
             decision = federation.may_take_part(event.state_key, own, self._policy)
         return decision
 
@@ -165,12 +170,19 @@ class Callbacks:
         Synapse answers the inviting server 403 with our reason; the invite is never stored.
         """
         await self._module.ready()
-        return self._answer(self._remote_entry(event), local=False)
+        # The invitee is someone here: the inviter's server decides.
+        return self._answer(federation.may_take_part(event.sender, self._api.server_name, self._policy), local=False)
 
     @boundary(fail_closed=True)
     async def check_media_file_for_spam(self, file_wrapper: MediaFile, file_info: object) -> SpamResult:
-        """Art. 10: uploads and remote media whose SHA-256 is on the blocklist are refused."""
+        """Art. 10: uploads and remote media whose SHA-256 is on the blocklist are refused.
+
+        Art. 6: media of servers the policy does not admit is not fetched for local people.
+        """
         await self._module.ready()
+        origin = getattr(file_info, "server_name", None)
+        if isinstance(origin, str) and not federation.admits_server(origin, self._api.server_name, self._policy):
+            return self._answer(Decision.refuse(Reason.REMOTE_SERVER_NOT_ALLOWED, server=origin), local=False)
         return await self._module.content.check_media(file_wrapper, file_info)
 
     @boundary(fail_closed=True)

@@ -430,12 +430,15 @@ class Groups:
         if (
             event.membership == "invite"
             and event.state_key is not None
-            and self._api.is_mine(event.sender)
             and not may_take_part(event.state_key, self._api.server_name, self._policy).allowed
         ):
-            # Art. 6: Synapse lets server admins invite without asking `user_may_invite`; the
-            # invite of a person of a server the policy does not admit is withdrawn at once.
-            await self._api.update_room_membership(service, event.state_key, event.room_id, "leave")
+            # Art. 6: the invite of a person of a server the policy does not admit is withdrawn
+            # at once: one by a server admin here (Synapse does not ask `user_may_invite`) or by
+            # a partner's member (callbacks.py `_remote_entry`).
+            try:
+                await self._api.update_room_membership(service, event.state_key, event.room_id, "leave")
+            except SynapseError as exc:
+                logger.info("qunzu: withdrawing an invite of a non-admitted server failed (%s)", exc.code)
             return
         if event.state_key is not None and event.membership in ("leave", "ban"):
             record = await self.record.get(event.room_id)

@@ -22,7 +22,7 @@ from devtools.homeserver import SynapseProcess
 from .conftest import fresh_localpart
 from .federation_fixtures import Federation, federation_fixture  # noqa: F401  (fixture "federation")
 from .matrix import Matrix, Reply
-from .sanction_helpers import eventually
+from .sanction_helpers import eventually, set_power
 
 BLOCKED = "法轮功"  # in the bundled cults list (blocked)
 ACL = "m.room.server_acl"
@@ -284,3 +284,84 @@ async def test_a_partners_member_joins_posts_and_is_bound_by_the_rules(
     await eventually(lambda: seen("second witness"), what="the second witness's message")
     assert (await members(owner, room_id))[guest.user_id] == "leave"
     assert "back again" not in await bodies(owner, room_id)
+
+
+async def test_a_non_partner_brought_in_through_a_partner_reaches_nobody_here(
+    federation: Federation, room: tuple[Matrix, str], session: aiohttp.ClientSession
+) -> None:
+    """The ACL judges the sending server only: the module judges whom a partner's events are about."""
+    owner, room_id = room
+    guest = person(session, federation.c, "relay")
+    assert (await join_via(guest, room_id, federation.a))[0] == 200
+    stranger = person(session, federation.b, "smuggled")
+    # The partner's server (not governed here) takes the invite ...
+    await set_power(owner, room_id, {guest.user_id: 50})
+
+    async def invited() -> bool:
+        return (await guest.invite(room_id, stranger.user_id))[0] == 200
+
+    await eventually(invited, what="the partner's member inviting (once their power is known there)")
+    # ... which the platform withdraws at once ...
+    assert (await guest.send_text(room_id, "relay witness"))[0] == 200
+
+    async def witnessed() -> bool:
+        return "relay witness" in await bodies(owner, room_id)
+
+    async def withdrawn() -> bool:
+        return (await members(owner, room_id)).get(stranger.user_id) == "leave"
+
+    await eventually(witnessed, what="the partner's later message")
+    await eventually(withdrawn, what="the invite withdrawn by the platform")
+    # ... and the room's ACL holds on the partner's server too: no join through it either.
+    status, reply = await join_via(stranger, room_id, federation.c)
+    assert status == 403, reply
+    assert "banned" in reply["error"].lower(), reply
+
+
+async def test_a_partner_members_display_name_obeys_the_content_rules(
+    federation: Federation, room: tuple[Matrix, str], session: aiohttp.ClientSession
+) -> None:
+    owner, room_id = room
+    guest = person(session, federation.c, "named")
+    assert (await join_via(guest, room_id, federation.a))[0] == 200
+    path = f"/_matrix/client/v3/profile/{quote(guest.user_id)}/displayname"
+    assert (await guest.call("PUT", path, {"displayname": f"{BLOCKED}大师"}))[0] == 200
+    assert (await guest.call("PUT", path, {"displayname": "普通昵称"}))[0] == 200
+
+    async def renamed() -> bool:
+        path = f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.member/{quote(guest.user_id)}"
+        status, event = await owner.call("GET", path)
+        return status == 200 and event.get("displayname") == "普通昵称"
+
+    await eventually(renamed, what="the later display name")
+    status, page = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=100")
+    assert status == 200, page
+    names = [e["content"].get("displayname") for e in page["chunk"] if e.get("state_key") == guest.user_id]
+    assert f"{BLOCKED}大师" not in names
+
+
+async def test_media_of_another_server_is_not_fetched_for_local_people(
+    federation: Federation, session: aiohttp.ClientSession
+) -> None:
+    stranger = person(session, federation.b, "uploader")
+    partner = person(session, federation.c, "uploader")
+    local = person(session, federation.a, "viewer")
+    fetched: dict[str, int] = {}
+    for uploader in (stranger, partner):
+        async with session.post(
+            f"{uploader._base}/_matrix/media/v3/upload",
+            data=b"remote picture",
+            headers={"Authorization": f"Bearer {uploader.account.access_token}", "Content-Type": "image/png"},
+        ) as response:
+            assert response.status == 200
+            uri = (await response.json())["content_uri"]
+        server, media_id = uri.removeprefix("mxc://").split("/", 1)
+        async with session.get(
+            f"{local._base}/_matrix/client/v1/media/download/{server}/{media_id}",
+            headers={"Authorization": f"Bearer {local.account.access_token}"},
+        ) as response:
+            fetched[uploader.user_id] = response.status
+            if response.status == 200:
+                assert await response.read() == b"remote picture"
+    assert fetched[partner.user_id] == 200
+    assert fetched[stranger.user_id] != 200
