@@ -26,6 +26,7 @@ __all__ = [
     "SERVER_ACL",
     "acl_matches_policy",
     "admits_server",
+    "filing_sentence",
     "host_of",
     "is_ip_literal",
     "is_partner",
@@ -119,3 +120,30 @@ def server_acl_content(own_server: str, policy: Policy) -> dict[str, Any]:
 def acl_matches_policy(content: Any, own_server: str, policy: Policy) -> bool:
     """Whether a room's current ACL content is exactly what the policy asks."""
     return isinstance(content, dict) and dict(content) == server_acl_content(own_server, policy)
+
+
+def filing_sentence(policy: Policy) -> str:
+    """What the filing document tells the regulator about people on other servers (Art. 6).
+
+    One home for the sentence, so that it says what the module enforces.
+    """
+    federation = policy.realname.federation
+    partners = "、".join(federation.partner_servers)
+    if federation.allow_remote_users:
+        sentence = (
+            "其他服务器的用户可以加入本平台管理的群组，但其身份无法在本平台认证，按未实名用户对待（不得发言、邀请）"
+        )
+        if partners:
+            sentence += f"；合作服务器（{partners}）自行落实真实身份认证，其用户按已实名用户对待"
+        return sentence + "；所有群组的服务器访问控制列表（m.room.server_acl）允许所有服务器。"
+    if partners:
+        return (
+            f"仅合作服务器（{partners}）的用户可以加入本平台管理的群组：合作服务器自行落实真实身份认证，其用户与本平台用户"
+            "同样遵守内容规则、接受禁言、移出群组和列入黑名单等处置；其他服务器的用户不得加入、申请加入或被邀请进入"
+            "本平台管理的群组，其消息和媒体文件不向本平台用户传递；本平台用户仅可经合作服务器用户的邀请加入其他服务器上的群组。"
+            "所有群组的服务器访问控制列表（m.room.server_acl）仅允许本服务器和合作服务器，由平台维护。"
+        )
+    return (
+        "其他服务器的用户不得加入、申请加入或被邀请进入本平台管理的群组，其消息和媒体文件不向本平台用户传递；"
+        "本平台用户不得加入其他服务器上的群组。所有群组的服务器访问控制列表（m.room.server_acl）仅允许本服务器，由平台维护。"
+    )

@@ -153,10 +153,14 @@ class Callbacks:
     async def _remote_membership(self, event: EventBase, user: UserFacts, room: RoomFacts) -> Decision:
         """A remote person's membership change (joins over federation skip `user_may_join_room`).
 
-        Leaving is always possible; joining, knocking and inviting are refused to the
-        blacklisted (Art. 11) and in closed rooms; a display name obeys the content rules (Art. 10).
+        Leaving is always possible; joining and knocking are refused to the blacklisted
+        (Art. 11) and in closed rooms; inviting follows the rules for local people (an
+        unverified person does not invite, Art. 6); a display name obeys the content rules (Art. 10).
         """
-        if event.content.get("membership") in ("join", "knock", "invite"):
+        membership = event.content.get("membership")
+        if membership == "invite" and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
+            return invite
+        if membership in ("join", "knock"):
             if user.blacklisted:
                 return Decision.refuse(Reason.BLACKLISTED)
             if room.closed:

@@ -365,3 +365,33 @@ async def test_media_of_another_server_is_not_fetched_for_local_people(
                 assert await response.read() == b"remote picture"
     assert fetched[partner.user_id] == 200
     assert fetched[stranger.user_id] != 200
+
+
+# -- last: a policy change (restarts `a`) -------------------------------------------------------
+
+
+async def test_a_policy_change_is_reflected_in_the_acl_of_existing_groups(
+    federation: Federation, room: tuple[Matrix, str], session: aiohttp.ClientSession
+) -> None:
+    owner, room_id = room
+    newcomer = person(session, federation.b, "newpartner")
+    assert (await join_via(newcomer, room_id, federation.a))[0] == 403
+
+    federation.restart_a({"partner_servers": [Federation.name(federation.c), Federation.name(federation.b)]})
+
+    async def updated() -> bool:
+        return await state(owner, room_id, ACL) == (200, policy_acl(federation, federation.c, federation.b))
+
+    await eventually(updated, what="the ACL following the new policy")
+    status, event = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=20")
+    senders = [e["sender"] for e in event["chunk"] if e["type"] == ACL]
+    assert senders[0] == federation.service_account
+    # The server is a partner now: its people join and post.
+    status, reply = await join_via(newcomer, room_id, federation.a)
+    assert status == 200, reply
+    assert (await newcomer.send_text(room_id, "hello from a new partner"))[0] == 200
+
+    async def delivered() -> bool:
+        return "hello from a new partner" in await bodies(owner, room_id)
+
+    await eventually(delivered, what="the new partner's message")

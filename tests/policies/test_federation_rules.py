@@ -10,6 +10,7 @@ from policies import Reason, load_policy_from_mapping
 from policies.federation import (
     acl_matches_policy,
     admits_server,
+    filing_sentence,
     host_of,
     is_ip_literal,
     may_join_remote_room,
@@ -107,3 +108,25 @@ def test_a_changed_policy_no_longer_matches_the_old_acl() -> None:
     assert acl_matches_policy(old, "own.cn", policy())
     assert not acl_matches_policy(old, "own.cn", policy(partners=("partner.cn",)))
     assert not acl_matches_policy(None, "own.cn", policy())
+
+
+def test_the_filing_sentence_keeps_everyone_out_without_partners() -> None:
+    sentence = filing_sentence(policy())
+    assert "不得加入、申请加入或被邀请进入本平台管理的群组" in sentence
+    assert "仅允许本服务器，" in sentence
+    assert "合作服务器" not in sentence
+
+
+def test_the_filing_sentence_names_the_partners_who_are_let_in() -> None:
+    sentence = filing_sentence(policy(partners=("partner.cn", "ally.cn:8448")))
+    assert sentence.startswith("仅合作服务器（partner.cn、ally.cn:8448）的用户可以加入本平台管理的群组")
+    assert "其他服务器的用户不得加入" in sentence
+    assert "仅允许本服务器和合作服务器" in sentence
+
+
+def test_the_filing_sentence_of_open_federation_says_remote_people_are_unverified() -> None:
+    sentence = filing_sentence(policy(allow=True))
+    assert sentence.startswith("其他服务器的用户可以加入本平台管理的群组")
+    assert "按未实名用户对待" in sentence
+    assert "不得加入" not in sentence
+    assert "允许所有服务器" in sentence
