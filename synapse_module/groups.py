@@ -713,26 +713,27 @@ class Groups:
     async def reconcile_server_acls(self) -> dict[str, Any]:
         """Job (and at start): every governed room's ACL follows the policy, also after it changed.
 
-        One query reads every room's current ACL; only rooms whose ACL differs are written.
+        Rooms are found by their group event (a room created just before a restart may not be
+        linked in the registry yet); closed ones are left alone. One query reads every room's
+        current ACL; only rooms whose ACL differs are written.
         """
         current = {room_id: body for room_id, body in await self._store.current_group_events(SERVER_ACL)}
         wanted = self.server_acl()
         updated = failed = 0
-        after = ""
-        while batch := await self._store.active_groups(after, 200):
-            for record in batch:
-                assert record.room_id is not None
-                body = current.get(record.room_id)
-                if body is not None and json.loads(body).get("content") == wanted:
+        for room_id, _body in await self._store.current_group_events(GROUP_EVENT):
+            body = current.get(room_id)
+            if body is not None and json.loads(body).get("content") == wanted:
+                continue
+            try:
+                record = await self.record.get(room_id)  # links a room not linked yet
+                if record is None or record.retired:
                     continue
-                try:
-                    if await self.ensure_server_acl(record.room_id):
-                        updated += 1
-                except Exception:
-                    # Per room: one room's trouble must not hold up the others; the next run retries.
-                    logger.exception("qunzu: updating the server ACL of a room failed")
-                    failed += 1
-            after = batch[-1].code
+                if await self.ensure_server_acl(room_id):
+                    updated += 1
+            except Exception:
+                # Per room: one room's trouble must not hold up the others; the next run retries.
+                logger.exception("qunzu: updating the server ACL of a room failed")
+                failed += 1
         return {"updated": updated, "failed": failed}
 
     async def reconcile_server_acls_at_start(self) -> None:
