@@ -166,7 +166,7 @@ def document(policy: Policy, stats: Statistics, server_name: str, now_ms: int) -
                 f"免实名加入的群规模上限：{tiers.get(policy.realname.join_without_verification_up_to_tier, '')}群",
                 "后台实名、前台自愿：昵称由用户自行设置；身份信息加密存储，仅经授权并说明理由后方可查看，查看行为记入审计日志。",
                 # Art. 6: the sentence the module's federation rules enforce (policies/federation.py).
-                "其他服务器的用户：" + filing_sentence(policy),
+                "跨服务器互通（联邦）：" + filing_sentence(policy),
             ],
         ),
         ("h2", "三、分级分类管理（第七条、第八条）"),

@@ -84,12 +84,12 @@ def test_filing_renders_the_policy_numbers_in_both_formats() -> None:
 @pytest.mark.parametrize(
     ("federation", "expected"),
     [
-        ({}, "其他服务器的用户：其他服务器的用户不得加入、申请加入或被邀请进入本平台管理的群组"),
+        ({}, "跨服务器互通（联邦）：其他服务器的用户不得加入、申请加入或被邀请进入本平台管理的群组"),
         (
             {"partner_servers": ["partner.cn"]},
-            "其他服务器的用户：仅合作服务器（partner.cn）的用户可以加入本平台管理的群组",
+            "跨服务器互通（联邦）：仅合作服务器（partner.cn）的用户可以加入本平台管理的群组",
         ),
-        ({"allow_remote_users": True}, "其他服务器的用户：其他服务器的用户可以加入本平台管理的群组"),
+        ({"allow_remote_users": True}, "跨服务器互通（联邦）：其他服务器的用户可以加入本平台管理的群组"),
     ],
 )
 def test_the_filing_document_states_the_federation_policy_it_enforces(
