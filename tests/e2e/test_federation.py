@@ -395,3 +395,31 @@ async def test_a_policy_change_is_reflected_in_the_acl_of_existing_groups(
         return "hello from a new partner" in await bodies(owner, room_id)
 
     await eventually(delivered, what="the new partner's message")
+
+
+async def test_a_partner_admin_cannot_open_the_acl(
+    federation: Federation, room: tuple[Matrix, str], session: aiohttp.ClientSession
+) -> None:
+    """Protected like the group state, also against a remote admin whose later events build on the change."""
+    owner, room_id = room
+    admin = person(session, federation.c, "remoteadmin")
+    assert (await join_via(admin, room_id, federation.a))[0] == 200
+    await set_power(owner, room_id, {admin.user_id: 100})
+
+    async def opened() -> bool:
+        return (await admin.send_state(room_id, ACL, {"allow": ["*"], "deny": [], "allow_ip_literals": True}))[0] == 200
+
+    await eventually(opened, what="the partner's server taking the change (it has no Qunzu)")
+    assert (await admin.send_text(room_id, "after my ACL change"))[0] == 200
+
+    async def delivered() -> bool:
+        return "after my ACL change" in await bodies(owner, room_id)
+
+    await eventually(delivered, what="the remote admin's later message")
+
+    async def kept() -> bool:
+        return await state(owner, room_id, ACL) == (200, policy_acl(federation, federation.c))
+
+    await eventually(kept, what="the policy's ACL")
+    stranger = person(session, federation.b, "optimist")
+    assert (await join_via(stranger, room_id, federation.a))[0] == 403
