@@ -153,19 +153,34 @@ class Callbacks:
     async def _remote_membership(self, event: EventBase, user: UserFacts, room: RoomFacts) -> Decision:
         """A remote person's membership change (joins over federation skip `user_may_join_room`).
 
-        Leaving is always possible; joining and knocking are refused to the blacklisted
-        (Art. 11) and in closed rooms; inviting follows the rules for local people (an
-        unverified person does not invite, Art. 6); a display name obeys the content rules (Art. 10).
+        Leaving is always possible; joining follows the join rules for local people (blacklist,
+        real name by tier, closed or frozen rooms, the caps), knocking is refused to the
+        blacklisted and in closed rooms, inviting follows the invite rules (an unverified person
+        does not invite, Art. 6); a display name obeys the content rules (Art. 10).
         """
         membership = event.content.get("membership")
         if membership == "invite" and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
             return invite
-        if membership in ("join", "knock"):
+        if membership == "knock":
             if user.blacklisted:
                 return Decision.refuse(Reason.BLACKLISTED)
             if room.closed:
                 return Decision.refuse(Reason.ROOM_CLOSED)
+        # Art. 8: a new member counts against the caps like anyone (not a profile change).
+        # Event auth already holds invite-only and knock rooms to their invites, so the
+        # module's approval check is passed as if invited.
+        if (
+            membership == "join"
+            and not await self._is_joined(event.room_id, event.sender)
+            and not (join := await self._module.groups.decide_join(user, room, True)).allowed
+        ):
+            return join
         return await self._module.content.check_event(event, room.category) or Decision.allow()
+
+    async def _is_joined(self, room_id: str, user_id: str) -> bool:
+        state = await self._api.get_room_state(room_id, [("m.room.member", user_id)])
+        member = state.get(("m.room.member", user_id))
+        return member is not None and member.content.get("membership") == "join"
 
     @boundary(fail_closed=True)
     async def federated_user_may_invite(self, event: EventBase) -> SpamResult:

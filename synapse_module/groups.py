@@ -693,6 +693,20 @@ class Groups:
         await self._send_as_service(room_id, SERVER_ACL, self.server_acl())
         return True
 
+    async def ensure_group_state(self, record: GroupRecord) -> bool:
+        """Send the group event as the service account unless the room's one is the registry's.
+
+        Returns:
+            Whether it was sent.
+        """
+        assert record.room_id is not None
+        state = await self._api.get_room_state(record.room_id, [(GROUP_EVENT, "")])
+        current = state.get((GROUP_EVENT, ""))
+        if current is not None and dict(current.content) == group_content(record):
+            return False
+        await self.send_group_state(record)
+        return True
+
     async def _send_acl_as(self, sender: str, room_id: str) -> None:
         """Send the ACL as a member with power (a backfilled room's creator), marked as the module's own."""
         own = (room_id, SERVER_ACL)

@@ -19,6 +19,7 @@ from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
 from .facts import FactsSource
+from .federation_guard import FederationGuard
 from .groups import Groups
 from .http import (
     admin_audit,
@@ -148,6 +149,10 @@ class QunzuModule:
         self.events.subscribe("groups", self.groups.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
         self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
+        # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).
+        self.federation_guard = FederationGuard(self)
+        self.events.subscribe("federation_guard", self.federation_guard.on_events)
+        self.jobs.add(Job("federation_guard", 24 * 3600 * 1000, self.federation_guard.sweep))
         self.events.start()
         self.metrics = ModuleMetrics(self)
 

@@ -231,6 +231,9 @@ async def test_a_partners_member_joins_posts_and_is_bound_by_the_rules(
     async def joined_on_a() -> bool:
         return (await members(owner, room_id))[guest.user_id] == "join"
 
+    async def left_on_a() -> bool:
+        return (await members(owner, room_id))[guest.user_id] == "leave"
+
     async def left_as_seen_on_c() -> bool:
         return (await members(witness, room_id))[guest.user_id] == "leave"
 
@@ -282,7 +285,9 @@ async def test_a_partners_member_joins_posts_and_is_bound_by_the_rules(
     assert (await guest.send_text(room_id, "back again"))[0] == 200
     assert (await witness.send_text(room_id, "second witness"))[0] == 200
     await eventually(lambda: seen("second witness"), what="the second witness's message")
-    assert (await members(owner, room_id))[guest.user_id] == "leave"
+    # The witness's message builds on the refused join: should it bring the join into the room's
+    # state, the platform removes them again (remote_members.py).
+    await eventually(lambda: left_on_a(), what="the blacklisted member out")
     assert "back again" not in await bodies(owner, room_id)
 
 
@@ -367,6 +372,57 @@ async def test_media_of_another_server_is_not_fetched_for_local_people(
     assert fetched[stranger.user_id] != 200
 
 
+async def test_a_partner_admin_cannot_open_the_acl(
+    federation: Federation, room: tuple[Matrix, str], session: aiohttp.ClientSession
+) -> None:
+    """Protected like the group state, also against a remote admin whose later events build on the change."""
+    owner, room_id = room
+    admin = person(session, federation.c, "remoteadmin")
+    assert (await join_via(admin, room_id, federation.a))[0] == 200
+    await set_power(owner, room_id, {admin.user_id: 100})
+
+    async def opened() -> bool:
+        return (await admin.send_state(room_id, ACL, {"allow": ["*"], "deny": [], "allow_ip_literals": True}))[0] == 200
+
+    await eventually(opened, what="the partner's server taking the change (it has no Qunzu)")
+    assert (await admin.send_text(room_id, "after my ACL change"))[0] == 200
+
+    async def delivered() -> bool:
+        return "after my ACL change" in await bodies(owner, room_id)
+
+    await eventually(delivered, what="the remote admin's later message")
+
+    async def kept() -> bool:
+        return await state(owner, room_id, ACL) == (200, policy_acl(federation, federation.c))
+
+    await eventually(kept, what="the policy's ACL")
+    stranger = person(session, federation.b, "optimist")
+    assert (await join_via(stranger, room_id, federation.a))[0] == 403
+
+
+async def test_a_partners_member_is_held_to_the_join_rules_of_a_frozen_group(
+    federation: Federation, room: tuple[Matrix, str], session: aiohttp.ClientSession
+) -> None:
+    """Remote joins skip `user_may_join_room`: the module decides them as they arrive (Art. 5, 8)."""
+    owner, room_id = room
+    witness = person(session, federation.c, "frozenwitness")
+    assert (await join_via(witness, room_id, federation.a))[0] == 200
+    status, freeze = await owner.qunzu("POST", "/admin/emergency", {"scope": f"room:{room_id}", "reason": "应急演练"})
+    assert status == 200, freeze
+    late = person(session, federation.c, "late")
+    # The partner's server is in the room: it lets them in and sends the join here.
+    assert (await join_via(late, room_id, federation.a))[0] == 200
+    status, listing = await witness.call("GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/members")
+    join_id = next(e["event_id"] for e in listing["chunk"] if e["state_key"] == late.user_id)
+
+    async def received_here() -> bool:
+        path = f"/_synapse/admin/v1/rooms/{quote(room_id)}/context/{quote(join_id)}?limit=0"
+        return (await owner.call("GET", path))[0] == 200
+
+    await eventually(received_here, what="the join received here")
+    assert late.user_id not in await members(owner, room_id)
+
+
 # -- last: a policy change (restarts `a`) -------------------------------------------------------
 
 
@@ -395,31 +451,3 @@ async def test_a_policy_change_is_reflected_in_the_acl_of_existing_groups(
         return "hello from a new partner" in await bodies(owner, room_id)
 
     await eventually(delivered, what="the new partner's message")
-
-
-async def test_a_partner_admin_cannot_open_the_acl(
-    federation: Federation, room: tuple[Matrix, str], session: aiohttp.ClientSession
-) -> None:
-    """Protected like the group state, also against a remote admin whose later events build on the change."""
-    owner, room_id = room
-    admin = person(session, federation.c, "remoteadmin")
-    assert (await join_via(admin, room_id, federation.a))[0] == 200
-    await set_power(owner, room_id, {admin.user_id: 100})
-
-    async def opened() -> bool:
-        return (await admin.send_state(room_id, ACL, {"allow": ["*"], "deny": [], "allow_ip_literals": True}))[0] == 200
-
-    await eventually(opened, what="the partner's server taking the change (it has no Qunzu)")
-    assert (await admin.send_text(room_id, "after my ACL change"))[0] == 200
-
-    async def delivered() -> bool:
-        return "after my ACL change" in await bodies(owner, room_id)
-
-    await eventually(delivered, what="the remote admin's later message")
-
-    async def kept() -> bool:
-        return await state(owner, room_id, ACL) == (200, policy_acl(federation, federation.c))
-
-    await eventually(kept, what="the policy's ACL")
-    stranger = person(session, federation.b, "optimist")
-    assert (await join_via(stranger, room_id, federation.a))[0] == 403
