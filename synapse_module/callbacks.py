@@ -134,21 +134,16 @@ class Callbacks:
         return self._answer(decision, local=local)
 
     def _remote_entry(self, event: EventBase) -> Decision:
-        """Art. 6: a remote event is let in only from an admitted server, and only about admitted people.
+        """Art. 6: a remote event is let in only from an admitted server.
 
-        The room's server ACL judges the sending server only, so a partner's member could
-        bring in someone of a third server. Their join is refused here (and by every server
-        that honours the ACL). Their invite is let in and withdrawn by the service account at
-        once (`Groups._membership_changed`): a refused invite would still enter the room's
-        state with the partner's next event that builds on it, and nothing would remove it.
+        Joins and knocks are sent by the person themselves, so this covers them. The room's
+        server ACL judges the sending server only: a partner's member may still invite
+        someone of a third server. That invite is let in and withdrawn by the service account
+        at once (`Groups._membership_changed`): refused, it would still enter the room's state
+        with the partner's next event that builds on it (federation_guard.py). Removing such
+        a person (a partner admin's kick or ban) is always let in.
         """
-        own = self._api.server_name
-        decision = federation.may_take_part(event.sender, own, self._policy)
-        if decision.allowed and event.type == "m.room.member" and isinstance(event.state_key, str):
-            if event.content.get("membership") == "invite":
-                return decision
-            decision = federation.may_take_part(event.state_key, own, self._policy)
-        return decision
+        return federation.may_take_part(event.sender, self._api.server_name, self._policy)
 
     async def _remote_membership(self, event: EventBase, user: UserFacts, room: RoomFacts) -> Decision:
         """A remote person's membership change (joins over federation skip `user_may_join_room`).
