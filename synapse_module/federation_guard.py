@@ -15,7 +15,9 @@ room is under watch — from the first remote state event for `WATCH_MS`, renewe
 every further one: the service account removes every remote member or invitee
 the policy does not admit or who is blacklisted, and restores the server ACL and
 the group event. The daily job `federation_guard` does the same for every
-governed room, so nothing depends on this process's memory surviving a restart.
+governed room, so nothing depends on this process's memory surviving a restart,
+and so does every start after a change of the federation policy (people of a
+server that is no longer a partner leave every group).
 """
 
 from __future__ import annotations
@@ -102,6 +104,21 @@ class FederationGuard:
                 "module:federation_guard", "federation.remove", room_id, {"removed": removed}
             )
         return removed
+
+    async def at_start(self) -> None:
+        """A policy change takes effect with the restart that loads it (background instance only).
+
+        Every group's ACL is brought in line; when any changed, the policy did, and every
+        group is swept: people of a server that is no longer a partner are removed.
+        """
+        try:
+            await self._module.ready()
+            acls = await self._module.groups.reconcile_server_acls()
+            logger.info("qunzu: server ACLs at start: %s", acls)
+            if acls["updated"]:
+                logger.info("qunzu: groups after a federation policy change: %s", await self.sweep())
+        except Exception:
+            logger.exception("qunzu: bringing groups in line with the federation policy at start failed; jobs retry")
 
     async def sweep(self) -> dict[str, Any]:
         """Job: every governed room, once (after a restart, after a policy change)."""

@@ -749,12 +749,3 @@ class Groups:
                 logger.exception("qunzu: updating the server ACL of a room failed")
                 failed += 1
         return {"updated": updated, "failed": failed}
-
-    async def reconcile_server_acls_at_start(self) -> None:
-        """A policy change takes effect with the restart that loads it (background instance only)."""
-        try:
-            await self._module.ready()
-            result = await self.reconcile_server_acls()
-            logger.info("qunzu: server ACLs at start: %s", result)
-        except Exception:
-            logger.exception("qunzu: bringing server ACLs in line with the policy at start failed; the job retries")

@@ -140,8 +140,6 @@ class QunzuModule:
             )
         api.run_as_background_process("qunzu_setup", self._setup)
         self.jobs.schedule()
-        if api.should_run_background_tasks():
-            api.run_as_background_process("qunzu_server_acls", self.groups.reconcile_server_acls_at_start)
         self.netlog.start()
         # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
         self.events = EventStream(self)
@@ -153,6 +151,8 @@ class QunzuModule:
         self.federation_guard = FederationGuard(self)
         self.events.subscribe("federation_guard", self.federation_guard.on_events)
         self.jobs.add(Job("federation_guard", 24 * 3600 * 1000, self.federation_guard.sweep))
+        if api.should_run_background_tasks():
+            api.run_as_background_process("qunzu_federation_at_start", self.federation_guard.at_start)
         self.events.start()
         self.metrics = ModuleMetrics(self)
 

@@ -453,3 +453,18 @@ async def test_a_policy_change_is_reflected_in_the_acl_of_existing_groups(
         return "hello from a new partner" in await bodies(owner, room_id)
 
     await eventually(delivered, what="the new partner's message")
+
+    # No longer a partner: the ACL shuts them out and its people leave every group.
+    federation.restart_a({"partner_servers": [Federation.name(federation.c)]})
+
+    async def back() -> bool:
+        return await state(owner, room_id, ACL) == (200, policy_acl(federation, federation.c))
+
+    async def removed() -> bool:
+        return (await members(owner, room_id)).get(newcomer.user_id) == "leave"
+
+    await eventually(back, what="the ACL without the former partner")
+    await eventually(removed, what="the former partner's member out of the group")
+    # Their server may not have heard yet: whatever it answers, this server keeps them out.
+    await join_via(newcomer, room_id, federation.a)
+    assert (await members(owner, room_id))[newcomer.user_id] == "leave"
