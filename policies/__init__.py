@@ -4,15 +4,17 @@ Imported by the Synapse module and by the bot. Nothing here does I/O except read
 policy file in ``load_policy``.
 """
 
+from .constants import PERMANENT
 from .decisions import (
-    PERMANENT,
     Decision,
     RoomFacts,
     UserFacts,
     may_bind_identity,
     may_change_bot_chat_state,
+    may_change_category,
     may_change_state,
     may_create,
+    may_create_alias,
     may_enter_bot_chat,
     may_invite,
     may_join,
@@ -21,6 +23,7 @@ from .decisions import (
     may_post,
     may_set_category,
     may_set_tier,
+    may_upgrade,
     member_cap,
     needs_join_approval,
 )
@@ -59,8 +62,10 @@ __all__ = [
     "max_members_for_level",
     "may_bind_identity",
     "may_change_bot_chat_state",
+    "may_change_category",
     "may_change_state",
     "may_create",
+    "may_create_alias",
     "may_enter_bot_chat",
     "may_invite",
     "may_join",
@@ -69,6 +74,7 @@ __all__ = [
     "may_post",
     "may_set_category",
     "may_set_tier",
+    "may_upgrade",
     "member_cap",
     "needs_join_approval",
     "next_measure",

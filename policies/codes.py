@@ -9,6 +9,7 @@ about how many groups exist or when one was created.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 
 CODE_LENGTH = 9
 
@@ -35,3 +36,19 @@ def new_code() -> str:
     """A random valid code; the first digit is never 0 so it never loses digits as a number."""
     payload = str(secrets.choice("123456789")) + "".join(secrets.choice("0123456789") for _ in range(CODE_LENGTH - 2))
     return payload + luhn_check_digit(payload)
+
+
+def is_code_shaped(localpart: str) -> bool:
+    """Whether an alias localpart reads as a group code: nine digits, whatever else around them.
+
+    Separators and marks (``123-456-789``, ``#123.456.789``), full-width and other
+    Unicode decimal digits count; the check digit does not matter. Any letter makes it a
+    name, not a code. Art. 8: the code identifies one group, so nothing else may look like it.
+    """
+    digits = []
+    for char in localpart:
+        if char.isdecimal():
+            digits.append(str(unicodedata.decimal(char)))
+        elif char.isalnum():
+            return False
+    return len(digits) == CODE_LENGTH

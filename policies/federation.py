@@ -18,12 +18,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from .decisions import SERVER_ACL, Decision
+from .decisions import Decision
 from .model import Policy
 from .reasons import Reason
 
 __all__ = [
-    "SERVER_ACL",
     "acl_matches_policy",
     "admits_server",
     "filing_sentence",

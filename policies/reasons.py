@@ -39,6 +39,7 @@ class Reason(enum.StrEnum):
     INVALID_NUMBER = "invalid_number"
     BOT_CHAT_PRIVATE = "bot_chat_private"
     BOT_CHAT_EXISTS = "bot_chat_exists"
+    ALIAS_RESERVED = "alias_reserved"
     REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
 
 

@@ -39,11 +39,11 @@ from synapse.module_api import EventBase
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure, Reason
+from policies.timing import until_detail
 
 from .errors import Refusal
 from .metrics import ADMIN_GUARD_ARMED
 from .refusals import refusal_error
-from .sanctions import until_detail
 from .texts import text
 
 if TYPE_CHECKING:

@@ -21,13 +21,13 @@ from synapse.module_api.errors import Codes, SynapseError
 from synapse.types import RoomAlias
 
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions, federation
+from policies.timing import until_detail
 
 from .content import MediaFile, strip_encryption
 from .errors import Refusal
 from .metrics import record_decision
 from .parallel import both
 from .refusals import refusal_error, refusal_fields
-from .sanctions import until_detail
 from .texts import text
 from .verification_chat import bot_chat_owner
 
@@ -112,6 +112,21 @@ class Callbacks:
             and not (change := decisions.may_change_bot_chat_state(room, event.sender, service, event.type)).allowed
         ):
             return self._answer(change, local=local)
+        # Art. 8: the deletion of a group's #<code> alias comes here as a canonical alias update.
+        if (
+            event.type == "m.room.canonical_alias"
+            and event.is_state()
+            and local
+            and not (kept := await self._module.code_aliases.on_canonical_alias(event)).allowed
+        ):
+            return self._answer(kept, local=local)
+        # A hand-made tombstone would move the group out from under its measures.
+        if (
+            event.type == "m.room.tombstone"
+            and event.is_state()
+            and not (tombstone := await self._module.groups.check_tombstone(event)).allowed
+        ):
+            return self._answer(tombstone, local=local)
         user = await self._module.facts.user(event.sender)
         if user.exempt:
             return NOT_SPAM
@@ -222,6 +237,9 @@ class Callbacks:
     async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> SpamResult:
         """New aliases: ``PUT /directory/room/{alias}`` and ``room_alias_name`` at creation (admins too)."""
         await self._module.ready()
+        # Art. 8: code-shaped aliases belong to their groups, for everyone (group_alias.py).
+        if not (reserved := await self._module.code_aliases.check(user_id, room_alias.localpart)).allowed:
+            return self._answer(reserved, local=True)
         return self._answer(await self.alias_text_decision(user_id, room_alias.to_string()), local=True)
 
     async def alias_text_decision(self, user_id: str, alias: str) -> Decision:
@@ -332,11 +350,13 @@ class Callbacks:
 
     @boundary(fail_closed=True)
     async def user_may_create_room(self, user_id: str, request_content: dict[str, Any]) -> SpamResult:
-        """Upgrades: never of a bot chat (Art. 6), never by a suspended admin (Art. 11).
+        """Upgrades: never of a bot chat (Art. 6), never by a suspended admin (Art. 11), and
+        vetted like a creation, never of a room under a measure (Art. 5, 8, 11; `Groups.decide_upgrade`).
 
         A bot chat's successor would be an ordinary room open to others; an upgrade is an
         admin function. Synapse asks this for every upgrade (server admins included) before
-        the new room or the tombstone exists; ordinary creations are decided in `on_create_room`.
+        the new room or the tombstone exists; ordinary creations are decided in `on_create_room`
+        (a `createRoom` that names a predecessor comes here too, afterwards, except for server admins).
         """
         creation = request_content.get("creation_content")
         predecessor = creation.get("predecessor") if isinstance(creation, dict) else None
@@ -352,7 +372,7 @@ class Callbacks:
             return self._answer(
                 Decision(False, Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms)), local=True
             )
-        return NOT_SPAM
+        return self._answer(await self._module.groups.decide_upgrade(user_id, request_content), local=True)
 
     async def on_user_deactivation_status_changed(self, user_id: str, deactivated: bool, by_admin: bool) -> None:
         """A deactivated account frees its place under the identity; records stay (Art. 13)."""

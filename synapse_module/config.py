@@ -66,6 +66,15 @@ class ModuleConfigModel(_Strict):
     realname: RealnameConfig
     staff: tuple[str, ...] = Field(default=())
     language: Literal["zh-CN", "en"] = "zh-CN"
+    # Where this Synapse's client API answers the module itself (default: public_baseurl).
+    client_url: str | None = None
+
+    @field_validator("client_url")
+    @classmethod
+    def _client_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL like http://127.0.0.1:8008, got {value!r}")
+        return value
 
     @field_validator("service_account")
     @classmethod
@@ -106,6 +115,7 @@ class QunzuConfig:
     policy_file: str | None
     http_provider: HttpProvider | None = None
     link_ttl_s: int = 900
+    client_url: str | None = None
 
 
 def parse_module_config(raw: Any) -> QunzuConfig:
@@ -141,6 +151,7 @@ def parse_module_config(raw: Any) -> QunzuConfig:
         key=key,
         policy=policy,
         policy_file=model.policy_file,
+        client_url=model.client_url,
     )
 
 

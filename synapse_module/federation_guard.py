@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import SynapseError
 
+from policies.constants import GROUP_STATE_TYPE
 from policies.federation import may_take_part
 
 from .event_stream import StreamEvent
-from .groups import GROUP_EVENT
 
 if TYPE_CHECKING:
     from .module import QunzuModule
@@ -123,7 +123,7 @@ class FederationGuard:
     async def sweep(self) -> dict[str, Any]:
         """Job: every governed room, once (after a restart, after a policy change)."""
         removed = 0
-        for room_id, _body in await self._module.store.groups.current_group_events(GROUP_EVENT):
+        for room_id, _body in await self._module.store.groups.current_group_events(GROUP_STATE_TYPE):
             try:
                 removed += await self.settle(room_id)
             except Exception:

@@ -23,9 +23,10 @@ from synapse.module_api.errors import SynapseError
 
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions
 from policies.codes import new_code
-from policies.decisions import PROTECTED_STATE_TYPES, SERVER_ACL, required_join_rule
+from policies.constants import DAY_MS, GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
+from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
 from policies.federation import acl_matches_policy, may_take_part, server_acl_content
-from policies.tiers import activity_tier_of, level_at_least, level_rules, scale_tier_of
+from policies.tiers import activity_tier_of, level_rules, scale_tier_of
 
 from .cache import ClusterCache
 from .errors import Refusal
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-GROUP_EVENT = "cn.qunzu.group"
 CATEGORY_KEY = "cn.qunzu.category"
 _CODE_CANDIDATES = 5
 # Joins decided without holding a place only this far below a cap (see decide_join).
@@ -48,6 +48,17 @@ FAST_MARGIN = 50
 # Remembered joins decided without holding a place, per process, before old ones are dropped.
 _UNHELD_SWEEP_AT = 10_000
 _V12_PREFIXES = ("12", "org.matrix.hydra")
+
+
+def predecessor_of(creation_content: object) -> str | None:
+    """The predecessor room named in a create event's content, if any."""
+    if not isinstance(creation_content, Mapping):
+        return None
+    predecessor = creation_content.get("predecessor")
+    if not isinstance(predecessor, Mapping):
+        return None
+    room_id = predecessor.get("room_id")
+    return room_id if isinstance(room_id, str) else None
 
 
 def group_content(record: GroupRecord) -> dict[str, Any]:
@@ -89,8 +100,8 @@ class Groups:
         record = await self._store.by_room(room_id)
         if record is not None:
             return record
-        state = await self._api.get_room_state(room_id, [(GROUP_EVENT, "")])
-        event = state.get((GROUP_EVENT, ""))
+        state = await self._api.get_room_state(room_id, [(GROUP_STATE_TYPE, "")])
+        event = state.get((GROUP_STATE_TYPE, ""))
         code = event.content.get("code") if event is not None else None
         if not isinstance(code, str):
             return None  # a room from before Qunzu, until the backfill gives it a code
@@ -106,7 +117,7 @@ class Groups:
             room_id, _servers = await self._api.lookup_room_alias(f"#{code}:{self._api.server_name}")
         except SynapseError:
             # The creator chose an alias of their own: find the room by its group event.
-            events = await self._store.current_group_events(GROUP_EVENT)
+            events = await self._store.current_group_events(GROUP_STATE_TYPE)
             rooms = [room for room, body in events if json.loads(body).get("content", {}).get("code") == code]
             if not rooms:
                 return record  # the room is still being created
@@ -136,6 +147,13 @@ class Groups:
             for event in config.get("initial_state") or []
             if not (isinstance(event, dict) and event.get("type") in PROTECTED_STATE_TYPES)
         ]
+        # Art. 8: code-shaped addresses belong to the groups (group_alias.py); refused before anything exists.
+        alias_name = config.get("room_alias_name")
+        if (
+            isinstance(alias_name, str)
+            and not (alias := decisions.may_create_alias(alias_name, group_alias_by_module=False)).allowed
+        ):
+            raise self._refusal(alias)
         creation = config.get("creation_content") or {}
         category = creation.pop(CATEGORY_KEY, policy.categories.default_category)
         if not isinstance(category, str):
@@ -191,9 +209,9 @@ class Groups:
             None,
             None,
         )
-        initial.append({"type": GROUP_EVENT, "state_key": "", "content": group_content(record)})
+        initial.append({"type": GROUP_STATE_TYPE, "state_key": "", "content": group_content(record)})
         # Art. 6: other servers' people are kept out at the protocol level (this server and partners).
-        initial.append({"type": SERVER_ACL, "state_key": "", "content": self.server_acl()})
+        initial.append({"type": SERVER_ACL_STATE_TYPE, "state_key": "", "content": self.server_acl()})
         facts = self._facts_of(record, member_count=0, join_rule="invite")
         if not verification_dm and decisions.needs_join_approval(facts, policy):
             # Art. 8 join verification: high-risk categories need approval at any size.
@@ -208,6 +226,7 @@ class Groups:
         self._grant_service_power(config, user_id)
         if not config.get("room_alias_name") and not verification_dm:
             config["room_alias_name"] = code
+            self._module.code_aliases.expect(user_id, code)
 
     async def _back_to_bot_chat(self, user_id: str, reservation: Reservation) -> SynapseError:
         """A second verification chat: the person is sent back to theirs (Art. 6).
@@ -252,7 +271,7 @@ class Groups:
 
     async def room_facts(self, room_id: str, *, count_members: bool = False) -> RoomFacts:
         """Facts of a room; the member count is read only when asked (invites, the info page)."""
-        record = await self.record.get(room_id)
+        record = await self.record.get(room_id) or await self._upgraded_from(room_id)
         members = await self._store.member_count(room_id, self.service_account) if count_members else 0
         creator = record.creator if record is not None else await self._store.room_creator(room_id)
         owner = await self._module.facts.user(creator) if creator is not None else None
@@ -261,7 +280,24 @@ class Groups:
         owner_level = None if owner is None or owner.exempt else self._module.facts.level_of(owner)
         if record is None:
             return dataclasses.replace(self._ungoverned(room_id, members), owner_level=owner_level)
-        return dataclasses.replace(self._facts_of(record, members, join_rule="invite"), owner_level=owner_level)
+        facts = self._facts_of(record, members, join_rule="invite")
+        return dataclasses.replace(facts, room_id=room_id, owner_level=owner_level)
+
+    async def _upgraded_from(self, room_id: str) -> GroupRecord | None:
+        """The group of the room this one upgrades, in the moment before the group is carried over.
+
+        The follower moves the group a second after the tombstone; until then the new
+        room is judged as its group (category freezes, join approval, the owner's bound).
+        """
+        state = await self._api.get_room_state(room_id, [("m.room.create", "")])
+        create = state.get(("m.room.create", ""))
+        predecessor = predecessor_of(create.content) if create is not None else None
+        if predecessor is None:
+            return None
+        record = await self._store.by_room(predecessor)
+        if record is None or not await self.is_upgrade_of(predecessor, room_id):
+            return None
+        return record
 
     def _facts_of(self, record: GroupRecord, member_count: int, join_rule: str) -> RoomFacts:
         return RoomFacts(
@@ -360,9 +396,11 @@ class Groups:
 
     def is_own_write(self, event: EventBase) -> bool:
         """A group event or server ACL the module itself is sending as a room's creator or upgrader right now."""
-        if event.type == SERVER_ACL:
-            return (event.room_id, SERVER_ACL) in self._own_writes
-        return event.type == GROUP_EVENT and (event.room_id, str(event.content.get("code", ""))) in self._own_writes
+        if event.type == SERVER_ACL_STATE_TYPE:
+            return (event.room_id, SERVER_ACL_STATE_TYPE) in self._own_writes
+        return (
+            event.type == GROUP_STATE_TYPE and (event.room_id, str(event.content.get("code", ""))) in self._own_writes
+        )
 
     def check_state_change(self, event: EventBase, room: RoomFacts) -> Decision:
         """Protected group state and the join rule a room needs (Art. 8)."""
@@ -375,6 +413,60 @@ class Groups:
             if required_join_rule(wanted, self._policy) is not None:
                 return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=room.tier, category=room.category)
         return Decision.allow()
+
+    # -- upgrades -----------------------------------------------------------------------------
+
+    async def decide_upgrade(self, user_id: str, room_config: Mapping[str, Any]) -> Decision:
+        """Decide a room upgrade before its new room or its tombstone exists (Art. 5, 8, 11).
+
+        Synapse's upgrade calls `user_may_create_room` with the new room's
+        `creation_content`, which names the predecessor, before it sends a new
+        room's events or the old room's tombstone (and with no bypass for server
+        admins); `on_create_room` is not called. A `createRoom` that names a
+        predecessor itself is decided in `on_create_room` first and then here too.
+        """
+        predecessor = predecessor_of(room_config.get("creation_content"))
+        if predecessor is None:
+            return Decision.allow()  # a plain createRoom: on_create_room decided it
+        user = await self._module.facts.user(user_id)
+        room = await self._module.facts.room(predecessor)
+        owned = 0 if user.exempt else await self._store.owned(user_id)
+        now = self._module.clock.now_ms()
+        return decisions.may_upgrade(dataclasses.replace(user, rooms_owned=owned), room, now, self._policy)
+
+    async def check_tombstone(self, event: EventBase) -> Decision:
+        """A tombstone stands only for a real upgrade of this room (binds everyone).
+
+        Synapse's own upgrade sends its tombstone without the spam check, so what
+        reaches here is made by hand (`PUT /state`). A tombstone tells clients to
+        leave for the replacement and moves the group in the registry: one naming a
+        room that does not exist, or an unrelated room, would take the group out of
+        its freezes, measures and join approval.
+        """
+        replacement = event.content.get("replacement_room")
+        if isinstance(replacement, str) and await self.is_upgrade_of(event.room_id, replacement):
+            return Decision.allow()
+        explanation = text("tombstone_explanation", self._module.config.language)
+        return Decision.refuse(Reason.PROTECTED_STATE, event_type=event.type, explanation=explanation)
+
+    async def is_upgrade_of(self, old_room_id: str, new_room_id: str) -> bool:
+        """Whether `new_room_id` exists as the upgrade of `old_room_id` and carries no group of its own.
+
+        A room made with `createRoom` gets a group at creation; only Synapse's upgrade
+        (decided in `decide_upgrade`) makes a room whose create event names a
+        predecessor and which has no group yet.
+        """
+        if new_room_id == old_room_id:
+            return False
+        state = await self._api.get_room_state(new_room_id, [("m.room.create", ""), (GROUP_STATE_TYPE, "")])
+        create = state.get(("m.room.create", ""))
+        if create is None or predecessor_of(create.content) != old_room_id:
+            return False
+        if (GROUP_STATE_TYPE, "") not in state:
+            return True
+        # The group already carried over: the same room's repeated tombstone changes nothing.
+        record = await self._store.by_room(new_room_id)
+        return record is not None and record.predecessor_room_id == old_room_id
 
     # -- after persistence ------------------------------------------------------------------
 
@@ -392,7 +484,7 @@ class Groups:
             if not event.is_state():
                 continue
             try:
-                if event.type == GROUP_EVENT:
+                if event.type == GROUP_STATE_TYPE:
                     code = event.content.get("code")
                     if isinstance(code, str) and await self._store.link(code, event.room_id):
                         await self.record.invalidate_everywhere(event.room_id)
@@ -424,6 +516,10 @@ class Groups:
         if event.state_key == service and event.membership == "invite":
             # Join the service account at once: the room is governed even while the bot is down.
             await self._api.update_room_membership(service, service, event.room_id, "join")
+            # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
+            record = await self.record.get(event.room_id)
+            if record is not None and not record.verification_dm and not record.retired:
+                await self._module.code_aliases.ensure(record.code, event.room_id)
             return
         if event.state_key != service:
             recount[event.room_id] = None
@@ -483,7 +579,7 @@ class Groups:
 
     async def send_group_state(self, record: GroupRecord) -> None:
         assert record.room_id is not None
-        await self._send_as_service(record.room_id, GROUP_EVENT, group_content(record))
+        await self._send_as_service(record.room_id, GROUP_STATE_TYPE, group_content(record))
 
     async def _send_as_service(self, room_id: str, event_type: str, content: Mapping[str, Any]) -> None:
         event = {
@@ -515,6 +611,11 @@ class Groups:
         new_room_id = tombstone.content.get("replacement_room")
         if not isinstance(new_room_id, str):
             return
+        # A tombstone that did not pass the spam check (initial state at creation, another
+        # server) moves nothing unless it names a real upgrade of this room.
+        if not await self.is_upgrade_of(tombstone.room_id, new_room_id):
+            logger.warning("qunzu: a tombstone that names no upgrade of its room left the group where it was")
+            return
         record = await self._store.move_to_successor(tombstone.room_id, new_room_id)
         if record is None:
             return
@@ -522,6 +623,10 @@ class Groups:
         await self.record.invalidate_everywhere(new_room_id)
         await self._send_as(tombstone.sender, record)
         await self._api.update_room_membership(tombstone.sender, self.service_account, new_room_id, "invite")
+        # Art. 8 join verification: a join rule opened in the new room before the group arrived.
+        members = await self._store.member_count(new_room_id, self.service_account)
+        if decisions.needs_join_approval(self._facts_of(record, members, "public"), self._policy):
+            await self._ensure_knock(new_room_id)
         # Synapse copies the old room's ACL; the policy may have changed since it was written.
         await self.ensure_server_acl(new_room_id)
         await self._module.store.audit.append(
@@ -536,7 +641,7 @@ class Groups:
         try:
             await self._api.create_and_send_event_into_room(
                 {
-                    "type": GROUP_EVENT,
+                    "type": GROUP_STATE_TYPE,
                     "state_key": "",
                     "room_id": record.room_id,
                     "sender": sender,
@@ -551,17 +656,10 @@ class Groups:
     async def set_category(self, actor: str, record: GroupRecord, category: str) -> GroupRecord:
         """The creator (or staff) changes the category; high-risk categories vet the creator (Art. 8)."""
         policy = self._policy
-        if not (decision := decisions.may_set_category(category, policy)).allowed:
-            raise Refusal(Reason.INVALID_CATEGORY, decision.detail)
         owner = await self._module.facts.user(record.creator)
-        risk = policy.categories.risk_rules[policy.categories.known[category].risk]
-        if risk.min_creator_level is not None and not owner.exempt:
-            level = self._module.facts.level_of(owner)
-            if not level_at_least(level, risk.min_creator_level, policy):
-                raise Refusal(
-                    Reason.CREDIT_INSUFFICIENT,
-                    {"level": level, "required_level": risk.min_creator_level, "category": category},
-                )
+        if not (decision := decisions.may_change_category(owner, category, policy)).allowed:
+            assert decision.reason is not None
+            raise Refusal(decision.reason, decision.detail)
         await self._store.update(record.code, category=category)
         updated = dataclasses.replace(record, category=category)
         assert record.room_id is not None
@@ -607,7 +705,7 @@ class Groups:
         if not unlinked:
             return 0
         linked = 0
-        for room_id, body in await self._store.current_group_events(GROUP_EVENT):
+        for room_id, body in await self._store.current_group_events(GROUP_STATE_TYPE):
             code = json.loads(body).get("content", {}).get("code")
             if code in unlinked and await self._store.link(code, room_id):
                 await self.record.invalidate_everywhere(room_id)
@@ -618,7 +716,7 @@ class Groups:
         """Job: activity tiers from messages in the window, scale tiers from members (Art. 7)."""
         linked = await self._link_orphans()
         policy = self._policy
-        window_ms = policy.activity_tiers.window_days * 24 * 3600 * 1000
+        window_ms = policy.activity_tiers.window_days * DAY_MS
         messages = await self._store.messages_since(self._module.clock.now_ms() - window_ms)
         changed = 0
         after = ""
@@ -649,6 +747,9 @@ class Groups:
                 # written yet: a code of its own would leave the reserved one counting against
                 # the owner's cap. It links itself in a moment; a later run finds what does not.
                 if creator and await self._store.creating(creator, self._module.clock.now_ms() - PENDING_MS):
+                    continue
+                # A fresh upgrade waits for its predecessor's group (the follower carries it over).
+                if await self._upgraded_from(room_id) is not None:
                     continue
                 group = NewGroup(
                     codes=tuple(new_code() for _ in range(_CODE_CANDIDATES)),
@@ -686,11 +787,11 @@ class Groups:
         Returns:
             Whether an ACL was sent.
         """
-        state = await self._api.get_room_state(room_id, [(SERVER_ACL, "")])
-        current = state.get((SERVER_ACL, ""))
+        state = await self._api.get_room_state(room_id, [(SERVER_ACL_STATE_TYPE, "")])
+        current = state.get((SERVER_ACL_STATE_TYPE, ""))
         if current is not None and acl_matches_policy(current.content, self._api.server_name, self._policy):
             return False
-        await self._send_as_service(room_id, SERVER_ACL, self.server_acl())
+        await self._send_as_service(room_id, SERVER_ACL_STATE_TYPE, self.server_acl())
         return True
 
     async def ensure_group_state(self, record: GroupRecord) -> bool:
@@ -700,8 +801,8 @@ class Groups:
             Whether it was sent.
         """
         assert record.room_id is not None
-        state = await self._api.get_room_state(record.room_id, [(GROUP_EVENT, "")])
-        current = state.get((GROUP_EVENT, ""))
+        state = await self._api.get_room_state(record.room_id, [(GROUP_STATE_TYPE, "")])
+        current = state.get((GROUP_STATE_TYPE, ""))
         if current is not None and dict(current.content) == group_content(record):
             return False
         await self.send_group_state(record)
@@ -709,12 +810,12 @@ class Groups:
 
     async def _send_acl_as(self, sender: str, room_id: str) -> None:
         """Send the ACL as a member with power (a backfilled room's creator), marked as the module's own."""
-        own = (room_id, SERVER_ACL)
+        own = (room_id, SERVER_ACL_STATE_TYPE)
         self._own_writes.add(own)
         try:
             await self._api.create_and_send_event_into_room(
                 {
-                    "type": SERVER_ACL,
+                    "type": SERVER_ACL_STATE_TYPE,
                     "state_key": "",
                     "room_id": room_id,
                     "sender": sender,
@@ -731,10 +832,10 @@ class Groups:
         linked in the registry yet); closed ones are left alone. One query reads every room's
         current ACL; only rooms whose ACL differs are written.
         """
-        current = {room_id: body for room_id, body in await self._store.current_group_events(SERVER_ACL)}
+        current = {room_id: body for room_id, body in await self._store.current_group_events(SERVER_ACL_STATE_TYPE)}
         wanted = self.server_acl()
         updated = failed = 0
-        for room_id, _body in await self._store.current_group_events(GROUP_EVENT):
+        for room_id, _body in await self._store.current_group_events(GROUP_STATE_TYPE):
             body = current.get(room_id)
             if body is not None and json.loads(body).get("content") == wanted:
                 continue

@@ -447,6 +447,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS qunzu_sanctions_room_identity ON qunzu_sanctions (room_id, fingerprint)",
         ),
     ),
+    Migration(
+        10,
+        "groups: find a group by the room it was upgraded from (Art. 8)",
+        (
+            # The backfill of codes asks, per room without a code, whether a group moved on from it.
+            "CREATE INDEX IF NOT EXISTS qunzu_groups_predecessor ON qunzu_groups (predecessor_room_id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -8,6 +8,8 @@ from typing import Any
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
+from policies.constants import DAY_MS
+
 from .admin_guard import AdminGuard
 from .audit import AuditChain
 from .blacklist import Blacklist
@@ -20,6 +22,7 @@ from .errors import QunzuConfigError
 from .event_stream import EventStream
 from .facts import FactsSource
 from .federation_guard import FederationGuard
+from .group_alias import SWEEP_EVERY_MS, CodeAliases
 from .groups import Groups
 from .http import (
     admin_audit,
@@ -68,6 +71,8 @@ class QunzuModule:
         self.facts = FactsSource(self)
         self.groups = Groups(self)
         self.sanctions.on_room_closed.append(self.groups.retire)
+        # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
+        self.code_aliases = CodeAliases(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
@@ -78,9 +83,10 @@ class QunzuModule:
         self.reports.register_jobs(self.jobs)
         self.room_moderation = RoomModeration(self)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
-        self.jobs.add(Job("backfill_group_codes", 24 * 3600 * 1000, self.groups.backfill))
+        self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
+        self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
         # Art. 6: rooms' server ACLs follow the policy (checked at start, after a policy change, and daily).
-        self.jobs.add(Job("server_acls", 24 * 3600 * 1000, self.groups.reconcile_server_acls))
+        self.jobs.add(Job("server_acls", DAY_MS, self.groups.reconcile_server_acls))
         self._state = "starting"
         self._schema_version = 0
 
@@ -94,7 +100,7 @@ class QunzuModule:
             user_may_send_state_event=callbacks.user_may_send_state_event,
             user_may_create_room_alias=callbacks.user_may_create_room_alias,
         )
-        # Art. 6: the bot chat stays two-party (verification_chat.py).
+        # Art. 6: the bot chat stays two-party (verification_chat.py). Upgrades (Art. 5, 8, 11: groups.py).
         api.register_spam_checker_callbacks(
             user_may_send_3pid_invite=callbacks.user_may_send_3pid_invite,
             user_may_publish_room=callbacks.user_may_publish_room,
@@ -150,7 +156,7 @@ class QunzuModule:
         # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).
         self.federation_guard = FederationGuard(self)
         self.events.subscribe("federation_guard", self.federation_guard.on_events)
-        self.jobs.add(Job("federation_guard", 24 * 3600 * 1000, self.federation_guard.sweep))
+        self.jobs.add(Job("federation_guard", DAY_MS, self.federation_guard.sweep))
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_federation_at_start", self.federation_guard.at_start)
         self.events.start()

@@ -101,14 +101,3 @@ class PolicyList:
             else:
                 withdrawn += 1
         return {"published": published, "withdrawn": withdrawn, "room_id": room_id}
-
-    async def sync_soon(self) -> None:
-        """Sync now in the background (a change was made); the job catches up on failure."""
-
-        async def run() -> None:
-            try:
-                await self.sync()
-            except Exception:
-                logger.warning("qunzu: publishing the blacklist to the policy list failed; the job retries")
-
-        self._api.run_as_background_process("qunzu_policy_list_sync", run)

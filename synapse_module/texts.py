@@ -34,6 +34,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_pending": "已提交，等待人工审核。审核结果将通过机器人通知您。",
         "membership_text_removed": "该成员变动附带的文字（理由或群昵称）违反平台内容规则，已被移除。",
         "bot_chat_here": "你刚才尝试再开一个与我的私聊。每人只有一个，就是这里：请在这里发送 !verify（实名认证）、!me（我的状态）、!appeal（申诉）或 !rules（公约）。",
+        "tombstone_explanation": "群组只能通过客户端的“升级房间”功能迁移到新房间，群号随之迁移。",
     },
     "en": {
         "unavailable": "Qunzu could not check this action just now. Please try again shortly.",
@@ -63,6 +64,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "form_pending": "Submitted. A person will review it; the bot will tell you the result.",
         "membership_text_removed": "The text on this membership change (reason or room name) broke the content rules and was removed.",
         "bot_chat_here": "You just tried to open another chat with me. Everyone has one, and it is this one: send !verify, !me, !appeal or !rules here.",
+        "tombstone_explanation": "A group moves to a new room only through your client's room upgrade, which takes the group code along.",
     },
 }
 

@@ -177,7 +177,7 @@ def routes(module: QunzuModule) -> list[Route]:
             )
         appellant = caller.user_id
         on_behalf = body.get("appellant")
-        # The bot's `!appeal` (issue 7): the service account files for the user who sent it.
+        # The bot's `!appeal`: the service account files for the user who sent it.
         if isinstance(on_behalf, str) and caller.user_id == module.config.service_account:
             appellant = local_user(on_behalf)
         return 200, await sanctions().appeal(appellant, params["sanction_id"], body_text.strip())

@@ -13,9 +13,9 @@ from typing import Any
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from policies import Policy
+from policies.credit import CreditRow, changed
 
 from ..clock import Clock
-from ..credit import CreditRow, changed
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from .sql import run_contended
 from .synapse_tables import (
     alias_room_txn,
     group_state_events_txn,
+    groups_without_code_alias_txn,
     host_in_room_txn,
     is_joined_txn,
     joined_members_txn,
@@ -203,6 +204,16 @@ class GroupStore:
         allowed = {"category", "scale_tier", "activity_tier", "granted_tier", "retired_ts"}
         assert set(fields) <= allowed, set(fields) - allowed
         await self._api.run_db_interaction("qunzu_update_group", _update_group_txn, code, fields)
+
+    async def owned(self, creator: str) -> int:
+        """Rooms the person owns now (open ones, and creations under way)."""
+        return await self._api.run_db_interaction("qunzu_rooms_owned", _owned_txn, creator, self._clock.now_ms())
+
+    async def without_code_alias(self, server_name: str, limit: int) -> list[tuple[str, str]]:
+        """(code, room_id) of open groups whose `#<code>` alias is missing."""
+        return await self._api.run_db_interaction(
+            "qunzu_groups_without_alias", groups_without_code_alias_txn, server_name, limit
+        )
 
     async def move_to_successor(self, old_room_id: str, new_room_id: str) -> GroupRecord | None:
         """A room upgrade: the code and category follow the room to its new version."""
@@ -446,6 +457,10 @@ def _creating_txn(txn: LoggingTransaction, creator: str, since_ms: int) -> bool:
 
 def _register_existing_txn(txn: LoggingTransaction, room_id: str, group: NewGroup, now_ms: int) -> str | None:
     if _group_by_room_txn(txn, room_id) is not None:
+        return None
+    # A room whose group moved on to its upgrade is the group's past, not a group of its own.
+    txn.execute("SELECT 1 FROM qunzu_groups WHERE predecessor_room_id = ? LIMIT 1", (room_id,))
+    if txn.fetchone() is not None:
         return None
     for code in group.codes:
         if _insert_code_txn(txn, code, group, room_id, now_ms):

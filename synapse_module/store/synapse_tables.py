@@ -76,9 +76,30 @@ def messages_since_txn(txn: LoggingTransaction, since_ms: int) -> dict[str, int]
 
 
 def rooms_with_creator_txn(txn: LoggingTransaction, after_room_id: str, limit: int) -> list[tuple[str, str | None]]:
-    """All rooms this server knows, in pages (for the one-off backfill of codes)."""
-    txn.execute("SELECT room_id, creator FROM rooms WHERE room_id > ? ORDER BY room_id LIMIT ?", (after_room_id, limit))
+    """All rooms this server knows, in pages (for the one-off backfill of codes).
+
+    Only rooms with a create event: Synapse writes a `rooms` row before a creation or an
+    upgrade is decided, and one that was refused leaves the row without any event.
+    """
+    txn.execute(
+        "SELECT r.room_id, r.creator FROM rooms AS r WHERE r.room_id > ? AND EXISTS ("
+        " SELECT 1 FROM current_state_events AS c WHERE c.room_id = r.room_id AND c.type = 'm.room.create'"
+        ") ORDER BY r.room_id LIMIT ?",
+        (after_room_id, limit),
+    )
     return [(str(room_id), None if creator is None else str(creator)) for room_id, creator in txn.fetchall()]
+
+
+def groups_without_code_alias_txn(txn: LoggingTransaction, server_name: str, limit: int) -> list[tuple[str, str]]:
+    """(code, room_id) of open groups whose `#<code>:<server>` is missing from `room_aliases`."""
+    txn.execute(
+        "SELECT g.code, g.room_id FROM qunzu_groups AS g WHERE g.room_id IS NOT NULL AND g.retired_ts IS NULL"
+        " AND g.verification_dm = 0 AND NOT EXISTS ("
+        " SELECT 1 FROM room_aliases AS a WHERE a.room_alias = '#' || g.code || ':' || ?"
+        ") ORDER BY g.code LIMIT ?",
+        (server_name, limit),
+    )
+    return [(str(code), str(room_id)) for code, room_id in txn.fetchall()]
 
 
 def group_state_events_txn(txn: LoggingTransaction, event_type: str) -> list[tuple[str, str]]:

@@ -36,6 +36,10 @@ def test_valid_config_is_parsed_with_defaults(key_file: Path) -> None:
     assert parsed.language == "zh-CN"
     assert parsed.key == b"\x01" * 32
     assert parsed.policy.retention.days >= 184
+    assert parsed.client_url is None  # the module calls its own server at public_baseurl
+    assert parse_module_config(config(key_file, client_url="http://127.0.0.1:8008")).client_url == (
+        "http://127.0.0.1:8008"
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,6 +52,7 @@ def test_valid_config_is_parsed_with_defaults(key_file: Path) -> None:
         ({"staff": ["alice"]}, "staff: every entry must be a full Matrix user id"),
         ({"extra": 1}, "extra: is not a known key"),
         ({"policy_file": "/nonexistent/policy.yaml"}, "policy:"),
+        ({"client_url": "127.0.0.1:8008"}, "client_url: must be an http(s) URL"),
     ],
 )
 def test_each_problem_is_one_line_naming_the_key(key_file: Path, changes: dict[str, Any], message: str) -> None:

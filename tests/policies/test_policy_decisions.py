@@ -17,6 +17,7 @@ from policies import (
     load_policy_from_mapping,
     may_bind_identity,
     may_change_bot_chat_state,
+    may_change_category,
     may_change_state,
     may_create,
     may_enter_bot_chat,
@@ -27,6 +28,7 @@ from policies import (
     may_post,
     may_set_category,
     may_set_tier,
+    may_upgrade,
     member_cap,
     needs_join_approval,
 )
@@ -265,6 +267,43 @@ def test_may_create_refuses_with_the_first_failing_check(
     assert_refused(may_create(user(**user_changes), category, POLICY), reason, **detail)
 
 
+# --- may_upgrade ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes", "reason", "detail"),
+    [
+        # The predecessor's measures bind everyone, the exempt included.
+        ({"exempt": True}, {"closed": True}, Reason.ROOM_CLOSED, {}),
+        ({"exempt": True}, {"frozen": True}, Reason.EMERGENCY_FREEZE, {}),
+        ({"exempt": True}, {"posting_suspended_until_ms": LATER}, Reason.POSTING_SUSPENDED_ROOM, {"until": LATER}),
+        ({}, {"posting_suspended_until_ms": PERMANENT}, Reason.POSTING_SUSPENDED_ROOM, {"permanent": True}),
+        ({"blacklisted": True}, {}, Reason.BLACKLISTED, {}),
+        (UNVERIFIED, {}, Reason.REALNAME_REQUIRED, {"action": "create"}),
+        ({"muted_until_ms": LATER}, {}, Reason.POSTING_SUSPENDED_USER, {"until": LATER}),
+        ({"admin_suspended": True}, {}, Reason.ADMIN_SUSPENDED, {}),
+        ({"creation_revoked": True}, {}, Reason.CREATE_REVOKED, {}),
+        ({"credit_score": 65}, {}, Reason.CREDIT_INSUFFICIENT, {"level": "D", "action": "create"}),
+        ({"credit_score": 75}, {"category": "news"}, Reason.CREDIT_INSUFFICIENT, {"required_level": "B"}),
+        # Above the cap (the level fell after the rooms were made): refused with the real count.
+        ({"credit_score": 75, "rooms_owned": 4}, {}, Reason.CREATE_LIMIT, {"cap": 3, "count": 4, "upgrade": True}),
+    ],
+)
+def test_may_upgrade_refuses_with_the_first_failing_check(
+    user_changes: dict[str, object], room_changes: dict[str, object], reason: Reason, detail: dict[str, object]
+) -> None:
+    assert_refused(may_upgrade(user(**user_changes), room(**room_changes), NOW, POLICY), reason, **detail)
+
+
+def test_an_upgrade_replaces_a_room_so_an_owner_at_the_cap_may_upgrade() -> None:
+    at_cap = user(credit_score=75, rooms_owned=3)
+    assert may_upgrade(at_cap, room(), NOW, POLICY).allowed
+    assert may_upgrade(user(exempt=True, **UNVERIFIED), room(), NOW, POLICY).allowed
+    assert may_upgrade(user(), room(posting_suspended_until_ms=EARLIER), NOW, POLICY).allowed
+    # A category disabled since the room was made is vetted as the default category.
+    assert may_upgrade(user(), room(category="nonsense"), NOW, POLICY).allowed
+
+
 def test_level_c_user_is_refused_fourth_room_with_create_limit() -> None:
     level_c = user(credit_score=80)
     assert may_create(dataclasses.replace(level_c, rooms_owned=2), "general", POLICY).allowed
@@ -300,6 +339,33 @@ def test_high_risk_category_may_demand_a_stronger_verification() -> None:
 def test_disabled_category_cannot_be_created() -> None:
     policy = load_policy_from_mapping({"categories": {"known": {"news": {"enabled": False}}}})
     assert_refused(may_create(user(), "news", policy), Reason.INVALID_CATEGORY)
+
+
+@pytest.mark.parametrize(
+    ("owner_changes", "category", "allowed"),
+    [
+        ({"credit_score": 80}, "general", True),
+        ({"credit_score": 80}, "news", False),  # high risk asks level B of the owner (Art. 8)
+        ({"credit_score": 90}, "news", True),
+        ({"credit_score": 0, "exempt": True}, "news", True),
+        ({"credit_score": 80, "rooms_owned": 99}, "general", True),  # an existing room: no cap asked again
+    ],
+)
+def test_changing_a_category_vets_the_owner_by_level_like_creating_one(
+    owner_changes: dict[str, object], category: str, allowed: bool
+) -> None:
+    owner = user(**owner_changes)
+    decision = may_change_category(owner, category, POLICY)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert_refused(decision, Reason.CREDIT_INSUFFICIENT, level="C", required_level="B", category=category)
+        created = may_create(owner, category, POLICY)
+        assert created.reason is decision.reason
+        assert {k: v for k, v in created.detail.items() if k != "action"} == dict(decision.detail)
+
+
+def test_changing_to_an_unknown_category_is_invalid_category() -> None:
+    assert_refused(may_change_category(user(), "nonsense", POLICY), Reason.INVALID_CATEGORY, category="nonsense")
 
 
 # --- may_join ------------------------------------------------------------------------

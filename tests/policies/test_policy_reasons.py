@@ -31,6 +31,7 @@ DESIGN_CODES = [
     "invalid_number",
     "bot_chat_private",
     "bot_chat_exists",
+    "alias_reserved",
     "remote_server_not_allowed",
 ]
 
