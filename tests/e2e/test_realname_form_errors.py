@@ -16,11 +16,12 @@ from urllib.parse import urlparse
 
 import aiohttp
 import pytest
+import yaml
 
-from devtools.homeserver import SynapseProcess
+from devtools.homeserver import SynapseProcess, postgres_database
 from policies.identity import id_check_character, problem_text
 
-from .conftest import fresh_localpart
+from .conftest import ServerFactory, fresh_localpart
 from .identities import fresh_id_number
 from .matrix import Matrix
 
@@ -173,28 +174,20 @@ async def test_a_consent_left_unticked_stays_unticked(
     assert "checked" not in page.input("accept_convention")[1]
 
 
-async def test_a_parallel_flood_of_format_errors_gets_exactly_the_cap_of_400s_then_429s(
-    synapse: SynapseProcess, as_user: Callable[..., Matrix]
-) -> None:
-    person = as_user(synapse.register(fresh_localpart("flood")))
-    flood = FORMAT_ERRORS_PER_HOUR + 7
+async def _flood_gets_exactly_the_cap(person: Matrix, cap: int) -> None:
+    flood = cap + 7
     numbers = [_bad_check_digit(fresh_id_number()) for _ in range(flood)]
 
     results = await asyncio.gather(*(person.verify(number) for number in numbers))
 
-    statuses = sorted(status for status, _ in results)
-    assert statuses == [400] * FORMAT_ERRORS_PER_HOUR + [429] * (flood - FORMAT_ERRORS_PER_HOUR)
+    assert sorted(status for status, _ in results) == [400] * cap + [429] * (flood - cap)
     for status, reply in results:
         if status == 400:
             assert reply["cn.qunzu.detail"] == {"field": "id_number", "problem": "check_digit"}
         else:
             assert reply["errcode"] == "M_LIMIT_EXCEEDED"
-            assert f"每小时最多 {FORMAT_ERRORS_PER_HOUR} 次" in reply["error"]
-            assert reply["cn.qunzu.detail"] == {
-                "cap": FORMAT_ERRORS_PER_HOUR,
-                "count": FORMAT_ERRORS_PER_HOUR,
-                "per": "hour",
-            }
+            assert f"每小时最多 {cap} 次" in reply["error"]
+            assert reply["cn.qunzu.detail"] == {"cap": cap, "count": cap, "per": "hour"}
             assert 0 < reply["retry_after_ms"] <= 3600 * 1000
     # Past the cap, a format error is still a 429 …
     status, reply = await person.verify(numbers[0])
@@ -202,3 +195,20 @@ async def test_a_parallel_flood_of_format_errors_gets_exactly_the_cap_of_400s_th
     # … and a correct submission is decided by the provider attempts, which are all left.
     status, reply = await person.verify()
     assert status == 200, reply
+
+
+async def test_a_parallel_flood_of_format_errors_gets_exactly_the_cap_of_400s_then_429s(
+    synapse: SynapseProcess, as_user: Callable[..., Matrix]
+) -> None:
+    await _flood_gets_exactly_the_cap(as_user(synapse.register(fresh_localpart("flood"))), FORMAT_ERRORS_PER_HOUR)
+
+
+@pytest.mark.postgres
+async def test_the_format_error_cap_holds_on_postgresql_and_follows_the_policy(
+    make_synapse: ServerFactory, pg_database: str, tmp_path: Path, http_session: aiohttp.ClientSession
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"realname": {"format_errors_per_hour": 4}}))
+    server = make_synapse.start(module_config={"policy_file": str(policy)}, database=postgres_database(pg_database))
+    person = Matrix(http_session, server.base_url, server.register(fresh_localpart("flood")))
+    await _flood_gets_exactly_the_cap(person, 4)
