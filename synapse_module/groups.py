@@ -26,6 +26,7 @@ from policies.codes import new_code
 from policies.constants import DAY_MS, GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
 from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
 from policies.federation import acl_matches_policy, may_take_part, server_acl_content
+from policies.roles import override_names_creator, version_change_keeps_creators
 from policies.tiers import activity_tier_of, level_rules, scale_tier_of
 
 from .cache import ClusterCache
@@ -47,7 +48,6 @@ _CODE_CANDIDATES = 5
 FAST_MARGIN = 50
 # Remembered joins decided without holding a place, per process, before old ones are dropped.
 _UNHELD_SWEEP_AT = 10_000
-_V12_PREFIXES = ("12", "org.matrix.hydra")
 
 
 def predecessor_of(creation_content: object) -> str | None:
@@ -245,7 +245,17 @@ class Groups:
         return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
 
     def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
-        """The service account acts for the platform in every room (kicks, state, tiers)."""
+        """The service account acts for the platform in every room (kicks, state, tiers).
+
+        A creation request that names a room version Synapse 1.163 knows gets the
+        service account into its `power_level_content_override` in the shape that
+        version needs: before version 12 an override's `users` must name the creator,
+        from version 12 (MSC4289) it must not. A request that names no version gets
+        the server's `default_room_version`, which modules cannot read: its override
+        keeps no `users` map of the module's making (Synapse's own defaults then give
+        the creator their power in every version) and the power is granted by the
+        creator right after creation (`ensure_service_power`). docs/groups.md.
+        """
         service = self.service_account
         if creator == service or config.get("preset") == "trusted_private_chat":
             return  # invitees of a trusted private chat are creators (v12) or get 100 already
@@ -254,14 +264,53 @@ class Groups:
                 content = event.setdefault("content", {})
                 content["users"] = {**(content.get("users") or {}), service: 100}
                 return
-        override = dict(config.get("power_level_content_override") or {})
-        users = dict(override.get("users") or {})
-        users[service] = 100
-        version = str(config.get("room_version") or "12")
-        if not version.startswith(_V12_PREFIXES):
-            users.setdefault(creator, 100)  # older versions: an override must name the creator
-        override["users"] = users
+        override = config.get("power_level_content_override")
+        if override is not None and not isinstance(override, dict):
+            return  # not an object: Synapse refuses the request itself
+        override = dict(override or {})
+        users = override.get("users")
+        names_creator = override_names_creator(config.get("room_version"))
+        if names_creator is False:
+            users = {user: level for user, level in dict(users or {}).items() if user != creator}
+        elif names_creator is True:
+            users = {creator: 100, **dict(users or {})}
+        elif not isinstance(users, dict):
+            return  # the server's default version decides the shape: granted after creation
+        override["users"] = {**users, service: 100}
         config["power_level_content_override"] = override
+
+    async def ensure_service_power(self, room_id: str, sender: str) -> None:
+        """Give the service account power 100 in a group, as the member who invited it.
+
+        Runs when the service account's invite is persisted: the inviter is the creator
+        (or the upgrader of a new room), who holds the power to change power levels in
+        every room version. Nothing is sent when the service account has it already.
+        """
+        service = self.service_account
+        if sender == service or not self._api.is_mine(sender):
+            return
+        state = await self._api.get_room_state(room_id, [("m.room.power_levels", "")])
+        levels = state.get(("m.room.power_levels", ""))
+        if levels is None:
+            return
+        users = levels.content.get("users")
+        users = dict(users) if isinstance(users, Mapping) else {}
+        level = users.get(service)
+        if isinstance(level, int) and level >= 100:
+            return
+        content = {**levels.content, "users": {**users, service: 100}}
+        try:
+            await self._api.create_and_send_event_into_room(
+                {
+                    "type": "m.room.power_levels",
+                    "state_key": "",
+                    "room_id": room_id,
+                    "sender": sender,
+                    "content": content,
+                }
+            )
+        except SynapseError as exc:
+            logger.warning("qunzu: could not give the service account power in a group (%s)", exc.code)
 
     def _refusal(self, decision: Decision) -> SynapseError:
         assert decision.reason is not None
@@ -425,9 +474,17 @@ class Groups:
         admins); `on_create_room` is not called. A `createRoom` that names a
         predecessor itself is decided in `on_create_room` first and then here too.
         """
-        predecessor = predecessor_of(room_config.get("creation_content"))
+        creation = room_config.get("creation_content")
+        predecessor = predecessor_of(creation)
         if predecessor is None:
             return Decision.allow()  # a plain createRoom: on_create_room decided it
+        assert isinstance(creation, Mapping)
+        state = await self._api.get_room_state(predecessor, [("m.room.create", "")])
+        create = state.get(("m.room.create", ""))
+        old_version = str(create.content.get("room_version", "1")) if create is not None else "1"
+        if not version_change_keeps_creators(old_version, creation.get("room_version")):
+            explanation = text("downgrade_explanation", self._module.config.language)
+            return Decision.refuse(Reason.PROTECTED_STATE, setting="room_version", explanation=explanation)
         user = await self._module.facts.user(user_id)
         room = await self._module.facts.room(predecessor)
         owned = 0 if user.exempt else await self._store.owned(user_id)
@@ -519,6 +576,7 @@ class Groups:
             # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
             record = await self.record.get(event.room_id)
             if record is not None and not record.verification_dm and not record.retired:
+                await self.ensure_service_power(event.room_id, event.sender)
                 await self._module.code_aliases.ensure(record.code, event.room_id)
             return
         if event.state_key != service:
