@@ -279,36 +279,40 @@ class Groups:
         override["users"] = {**users, service: 100}
         config["power_level_content_override"] = override
 
-    async def ensure_service_power(self, room_id: str, sender: str) -> None:
-        """Give the service account power 100 in a group, as the member who invited it.
+    async def ensure_service_power(self, room_id: str) -> None:
+        """Give the service account power 100 in a group, as the room's creator.
 
-        Runs when the service account's invite is persisted: the inviter is the creator
-        (or the upgrader of a new room), who holds the power to change power levels in
-        every room version. Nothing is sent when the service account has it already.
+        The creator of the room (the create event's sender: the group's owner, or
+        the upgrader of an upgraded room) may change power levels in every room
+        version. Runs when the service account's invite is persisted, before it
+        joins, and again when a write of the service account is refused in the
+        moment between creation and that grant. Nothing is sent when the service
+        account has the power already, was never let in, or the creator is not of this server.
         """
         service = self.service_account
-        if sender == service or not self._api.is_mine(sender):
-            return
-        state = await self._api.get_room_state(room_id, [("m.room.power_levels", "")])
+        wanted = [("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.member", service)]
+        state = await self._api.get_room_state(room_id, wanted)
+        create = state.get(("m.room.create", ""))
         levels = state.get(("m.room.power_levels", ""))
-        if levels is None:
+        member = state.get(("m.room.member", service))
+        if create is None or levels is None or create.sender == service or not self._api.is_mine(create.sender):
             return
+        if member is None or member.membership not in ("invite", "join"):
+            return  # a room whose creator never let the service account in keeps its power levels
         users = levels.content.get("users")
         users = dict(users) if isinstance(users, Mapping) else {}
         level = users.get(service)
         if isinstance(level, int) and level >= 100:
             return
-        content = {**levels.content, "users": {**users, service: 100}}
+        event = {
+            "type": "m.room.power_levels",
+            "state_key": "",
+            "room_id": room_id,
+            "sender": create.sender,
+            "content": {**levels.content, "users": {**users, service: 100}},
+        }
         try:
-            await self._api.create_and_send_event_into_room(
-                {
-                    "type": "m.room.power_levels",
-                    "state_key": "",
-                    "room_id": room_id,
-                    "sender": sender,
-                    "content": content,
-                }
-            )
+            await self._api.create_and_send_event_into_room(event)
         except SynapseError as exc:
             logger.warning("qunzu: could not give the service account power in a group (%s)", exc.code)
 
@@ -571,12 +575,16 @@ class Groups:
         if event.state_key is not None and event.membership in ("join", "leave", "ban"):
             released.append((event.room_id, event.state_key))
         if event.state_key == service and event.membership == "invite":
+            record = await self.record.get(event.room_id)
+            group = record is not None and not record.verification_dm and not record.retired
+            if group:
+                # Before the join: once the service account is in, it already has its power.
+                await self.ensure_service_power(event.room_id)
             # Join the service account at once: the room is governed even while the bot is down.
             await self._api.update_room_membership(service, service, event.room_id, "join")
-            # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
-            record = await self.record.get(event.room_id)
-            if record is not None and not record.verification_dm and not record.retired:
-                await self.ensure_service_power(event.room_id, event.sender)
+            if group:
+                assert record is not None
+                # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
                 await self._module.code_aliases.ensure(record.code, event.room_id)
             return
         if event.state_key != service:
@@ -653,7 +661,9 @@ class Groups:
             except SynapseError as exc:
                 if exc.code != 403:
                     raise
-                # Invited at creation but not joined yet (the follower joins it a moment later).
+                # Invited at creation but not joined yet, or not yet given its power by the
+                # creator (a creation that named no room version): both come a moment later.
+                await self.ensure_service_power(room_id)
                 await self._api.update_room_membership(self.service_account, self.service_account, room_id, "join")
                 await self._api.create_and_send_event_into_room(event)
         except SynapseError as exc:

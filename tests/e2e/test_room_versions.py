@@ -49,7 +49,8 @@ async def state(account: Matrix, room: str, event_type: str) -> dict[str, Any]:
 
 
 async def service_has_power(account: Matrix, room: str) -> bool:
-    return (await state(account, room, "m.room.power_levels")).get("users", {}).get(SERVICE) == 100
+    users = (await state(account, room, "m.room.power_levels")).get("users", {})
+    return bool(users.get(SERVICE) == 100)
 
 
 async def assert_group(owner: Matrix, room: str, version: str) -> str:
