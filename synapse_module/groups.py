@@ -33,6 +33,7 @@ from .cache import ClusterCache
 from .errors import Refusal
 from .event_stream import StreamEvent
 from .refusals import refusal_error
+from .room_versions import DefaultRoomVersion
 from .store.groups import PENDING_MS, GroupRecord, NewGroup, Reservation
 from .texts import text
 from .verification_chat import shape_bot_chat
@@ -89,6 +90,7 @@ class Groups:
         # Per person, the room and time of the last join this process let through without
         # holding a place (see decide_join); it counts for them until it lands or expires.
         self._unheld: dict[str, tuple[str, int]] = {}
+        self.default_room_version = DefaultRoomVersion(module)
 
     async def _load_record(self, room_id: str) -> GroupRecord | None:
         """The room's group; a room seen before the follower linked it is linked here, at once.
@@ -223,7 +225,7 @@ class Groups:
         invites = list(config.get("invite") or [])
         if service not in invites and user_id != service:
             config["invite"] = [*invites, service]
-        self._grant_service_power(config, user_id)
+        await self._grant_service_power(config, user_id)
         if not config.get("room_alias_name") and not verification_dm:
             config["room_alias_name"] = code
             self._module.code_aliases.expect(user_id, code)
@@ -244,17 +246,17 @@ class Groups:
             logger.info("qunzu: a second verification chat was refused; the person was pointed to theirs")
         return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
 
-    def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
+    async def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
         """The service account acts for the platform in every room (kicks, state, tiers).
 
-        A creation request that names a room version Synapse 1.163 knows gets the
-        service account into its `power_level_content_override` in the shape that
-        version needs: before version 12 an override's `users` must name the creator,
-        from version 12 (MSC4289) it must not. A request that names no version gets
-        the server's `default_room_version`, which modules cannot read: its override
-        keeps no `users` map of the module's making (Synapse's own defaults then give
-        the creator their power in every version) and the power is granted by the
-        creator right after creation (`ensure_service_power`). docs/groups.md.
+        The override gets the service account in the shape the room's version needs:
+        before version 12 an override's `users` must name the creator, from version 12
+        (MSC4289) it must not. The version is the one the request names, else the
+        server's `default_room_version` as Synapse announces it (room_versions.py).
+        While neither is known (the look-up failed, or a version unknown to Synapse
+        1.163), no `users` map of the module's making is added, Synapse's own defaults
+        give the creator their power, and the creator grants the service account its
+        power right after creation (`ensure_service_power`). docs/groups.md.
         """
         service = self.service_account
         if creator == service or config.get("preset") == "trusted_private_chat":
@@ -269,7 +271,8 @@ class Groups:
             return  # not an object: Synapse refuses the request itself
         override = dict(override or {})
         users = override.get("users")
-        names_creator = override_names_creator(config.get("room_version"))
+        version = config["room_version"] if "room_version" in config else await self.default_room_version.get()
+        names_creator = override_names_creator(version)
         if names_creator is False:
             users = {user: level for user, level in dict(users or {}).items() if user != creator}
         elif names_creator is True:
