@@ -19,7 +19,7 @@ from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
 
 from .conftest import ServerFactory, fresh_localpart
 from .matrix import Matrix
-from .sanction_helpers import SERVICE_USER_ID, eventually, set_power, verified
+from .sanction_helpers import SERVICE_USER_ID, eventually, notices, sanction, set_power, verified
 
 SERVICE = SERVICE_USER_ID
 OTHER_VERSION = {"10": "12", "11": "12", "12": "10"}
@@ -198,3 +198,19 @@ async def _joined(account: Matrix, room: str) -> bool:
     status, reply = await account.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/joined_members")
     assert status == 200, reply
     return SERVICE in reply["joined"]
+
+
+async def test_a_notice_chat_opens_in_every_version(versioned: SynapseProcess, as_user: Callable[..., Matrix]) -> None:
+    staff = as_user(versioned.register(fresh_localpart("rvstaff"), admin=True), versioned)
+    person = await verified(as_user, versioned, "rvwarn")
+    record = await sanction(staff, "user", person.user_id, "warning")
+
+    async def warned() -> list[str] | None:
+        return [body for body in await notices(person) if record["id"] in body] or None
+
+    bodies = await eventually(warned, what="the warning in the notice chat")
+    assert "!appeal" in bodies[0]
+    _status, joined = await person.call("GET", "/_matrix/client/v3/joined_rooms")
+    chats = [room for room in joined["joined_rooms"] if await _joined(person, room)]
+    versions = {(await state(person, room, "m.room.create"))["room_version"] for room in chats}
+    assert versions == {default_version(versioned)}
