@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import EventBase
-from synapse.module_api.errors import SynapseError
+from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions
 from policies.codes import new_code
@@ -60,6 +60,22 @@ def predecessor_of(creation_content: object) -> str | None:
         return None
     room_id = predecessor.get("room_id")
     return room_id if isinstance(room_id, str) else None
+
+
+def _check_override_shape(config: Mapping[str, Any]) -> None:
+    """A `power_level_content_override` and its `users` must be objects (else Synapse answers 500).
+
+    Raises:
+        SynapseError: 400 M_BAD_JSON, before anything is reserved or created.
+    """
+    override = config.get("power_level_content_override")
+    if override is None:
+        return
+    if not isinstance(override, Mapping):
+        raise SynapseError(400, "power_level_content_override must be an object", Codes.BAD_JSON)
+    users = override.get("users")
+    if users is not None and not (isinstance(users, Mapping) and all(isinstance(user, str) for user in users)):
+        raise SynapseError(400, "power_level_content_override.users must be an object", Codes.BAD_JSON)
 
 
 def group_content(record: GroupRecord) -> dict[str, Any]:
@@ -144,6 +160,7 @@ class Groups:
         # Art. 6: a bot chat (registered, but not a group) is forced closed before anything reads the request.
         owner = shape_bot_chat(config, user_id, service)
         verification_dm = owner is not None
+        _check_override_shape(config)
         initial = [
             event
             for event in config.get("initial_state") or []
@@ -266,10 +283,7 @@ class Groups:
                 content = event.setdefault("content", {})
                 content["users"] = {**(content.get("users") or {}), service: 100}
                 return
-        override = config.get("power_level_content_override")
-        if override is not None and not isinstance(override, dict):
-            return  # not an object: Synapse refuses the request itself
-        override = dict(override or {})
+        override = dict(config.get("power_level_content_override") or {})  # its shape: _check_override_shape
         users = override.get("users")
         version = config["room_version"] if "room_version" in config else await self.default_room_version.get()
         names_creator = override_names_creator(version)

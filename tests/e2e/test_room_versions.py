@@ -214,3 +214,18 @@ async def test_a_notice_chat_opens_in_every_version(versioned: SynapseProcess, a
     chats = [room for room in joined["joined_rooms"] if await _joined(person, room)]
     versions = {(await state(person, room, "m.room.create"))["room_version"] for room in chats}
     assert versions == {default_version(versioned)}
+
+
+@pytest.mark.parametrize(
+    "override", [{"users": ["@x:localhost"]}, {"users": "@x:localhost"}, {"users": 7}, ["users"], "users"]
+)
+async def test_a_malformed_override_is_a_clean_400_and_nothing_is_made(
+    versioned: SynapseProcess, as_user: Callable[..., Matrix], override: Any
+) -> None:
+    owner = await verified(as_user, versioned, "rvbad")
+    for version in ({}, {"room_version": "10"}, {"room_version": "12"}):
+        status, reply = await owner.create_room(power_level_content_override=override, **version)
+        assert (status, reply["errcode"]) == (400, "M_BAD_JSON"), (version, reply)
+        assert "power_level_content_override" in reply["error"]
+    status, joined = await owner.call("GET", "/_matrix/client/v3/joined_rooms")
+    assert joined["joined_rooms"] == [], joined
