@@ -61,6 +61,10 @@ async def state(account: Matrix, room: str, event_type: str) -> dict[str, Any]:
 
 
 async def service_has_power(account: Matrix, room: str) -> bool:
+    """Power 100 in `users`, or (room version 12) a creator of the room, whose power is unbounded."""
+    create = await state(account, room, "m.room.create")
+    if create["room_version"] == "12" and SERVICE in create.get("additional_creators", []):
+        return True
     users = (await state(account, room, "m.room.power_levels")).get("users", {})
     return bool(users.get(SERVICE) == 100)
 
@@ -229,3 +233,23 @@ async def test_a_malformed_override_is_a_clean_400_and_nothing_is_made(
         assert "power_level_content_override" in reply["error"]
     status, joined = await owner.call("GET", "/_matrix/client/v3/joined_rooms")
     assert joined["joined_rooms"] == [], joined
+
+
+async def test_a_trusted_private_group_lists_its_people_but_not_the_platform(
+    versioned: SynapseProcess, as_user: Callable[..., Matrix]
+) -> None:
+    """Synapse makes every invitee of a trusted private chat a creator (12) or gives them 100 (before)."""
+    version = default_version(versioned)
+    owner = await verified(as_user, versioned, "rvtp")
+    friend = await verified(as_user, versioned, "rvtpf")
+    status, reply = await owner.create_room(preset="trusted_private_chat", invite=[friend.user_id], name="两人群")
+    assert status == 200, reply
+    room = reply["room_id"]
+    code = await assert_group(owner, room, version)
+    status, page = await owner.qunzu("GET", f"/groups/{code}")
+    assert status == 200, page
+    people = [(entry["user_id"], entry["role"]) for entry in [*page["creators"], *page["admins"]]]
+    if version == "12":
+        assert people == [(owner.user_id, "creator"), (friend.user_id, "creator")]
+    else:
+        assert people == [(owner.user_id, "creator"), (friend.user_id, "admin")]
