@@ -26,7 +26,7 @@ from policies.codes import new_code
 from policies.constants import DAY_MS, GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
 from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
 from policies.federation import acl_matches_policy, may_take_part, server_acl_content
-from policies.roles import override_names_creator, version_change_keeps_creators
+from policies.roles import override_names_creator, room_creators, version_change_keeps_creators
 from policies.tiers import activity_tier_of, level_rules, scale_tier_of
 
 from .cache import ClusterCache
@@ -63,19 +63,25 @@ def predecessor_of(creation_content: object) -> str | None:
 
 
 def _check_override_shape(config: Mapping[str, Any]) -> None:
-    """A `power_level_content_override` and its `users` must be objects (else Synapse answers 500).
+    """Power levels in a creation request and their `users` must be objects (else Synapse answers 500).
 
     Raises:
         SynapseError: 400 M_BAD_JSON, before anything is reserved or created.
     """
     override = config.get("power_level_content_override")
-    if override is None:
-        return
-    if not isinstance(override, Mapping):
+    if override is not None and not isinstance(override, Mapping):
         raise SynapseError(400, "power_level_content_override must be an object", Codes.BAD_JSON)
-    users = override.get("users")
-    if users is not None and not (isinstance(users, Mapping) and all(isinstance(user, str) for user in users)):
+    if override is not None and not _is_users_map(override.get("users")):
         raise SynapseError(400, "power_level_content_override.users must be an object", Codes.BAD_JSON)
+    for event in config.get("initial_state") or []:
+        if isinstance(event, Mapping) and event.get("type") == "m.room.power_levels":
+            content = event.get("content")
+            if not isinstance(content, Mapping) or not _is_users_map(content.get("users")):
+                raise SynapseError(400, "m.room.power_levels in initial_state must be an object", Codes.BAD_JSON)
+
+
+def _is_users_map(users: object) -> bool:
+    return users is None or (isinstance(users, Mapping) and all(isinstance(user, str) for user in users))
 
 
 def group_content(record: GroupRecord) -> dict[str, Any]:
@@ -316,6 +322,8 @@ class Groups:
             return
         if member is None or member.membership not in ("invite", "join"):
             return  # a room whose creator never let the service account in keeps its power levels
+        if service in room_creators(create.sender, create.content):
+            return  # a creator itself (room version 12, trusted private chat): unbounded power, not in `users`
         users = levels.content.get("users")
         users = dict(users) if isinstance(users, Mapping) else {}
         level = users.get(service)

@@ -231,6 +231,9 @@ async def test_a_malformed_override_is_a_clean_400_and_nothing_is_made(
         status, reply = await owner.create_room(power_level_content_override=override, **version)
         assert (status, reply["errcode"]) == (400, "M_BAD_JSON"), (version, reply)
         assert "power_level_content_override" in reply["error"]
+        levels = {"type": "m.room.power_levels", "state_key": "", "content": override}
+        status, reply = await owner.create_room(initial_state=[levels], **version)
+        assert (status, reply["errcode"]) == (400, "M_BAD_JSON"), (version, reply)
     status, joined = await owner.call("GET", "/_matrix/client/v3/joined_rooms")
     assert joined["joined_rooms"] == [], joined
 
