@@ -128,7 +128,10 @@ def take_txn(
         )
         row = txn.fetchone()
         oldest = int(row[0]) if row and row[0] is not None else now_ms
-        return Use(False, count, cap, None, max(0, oldest + window.window_ms - now_ms))
+        # A use recorded by a transaction that read the clock after this one did may look
+        # younger than now; a wait is never longer than the window.
+        wait = min(window.window_ms, max(0, oldest + window.window_ms - now_ms))
+        return Use(False, count, cap, None, wait)
     txn.execute(
         "INSERT INTO qunzu_limit_uses (limit_name, subject, use_id, ts) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (limit_name, subject, use_id) DO NOTHING",
