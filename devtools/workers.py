@@ -39,6 +39,7 @@ import yaml
 from .homeserver import (
     SERVICE_LOCALPART,
     HomeserverError,
+    PortInUse,
     SynapseProcess,
     _log_config,
     free_port,
@@ -200,7 +201,8 @@ class Cluster:
             errors = [exc for future in futures if (exc := future.exception()) is not None]
         if errors:
             self.stop()
-            raise HomeserverError("; ".join(str(error) for error in errors))
+            error = PortInUse if any(isinstance(error, PortInUse) for error in errors) else HomeserverError
+            raise error("; ".join(str(error) for error in errors))
 
     def stop(self) -> None:
         """Stop workers first, then main (so workers never lose replication mid-request)."""
@@ -219,6 +221,7 @@ def render_cluster(
     redis_host: str = "127.0.0.1",
     redis_port: int = 6379,
     log_level: str = "INFO",
+    server_name: str | None = None,
 ) -> Cluster:
     """Write the configs of a main process and `workers` generic workers into `data_dir`.
 
@@ -232,11 +235,13 @@ def render_cluster(
         redis_host: Redis for replication.
         redis_port: Redis port.
         log_level: The root log level of every process.
+        server_name: The server name (a fresh `qunzu-….localhost` if not given); pass the previous one
+            to render again on new ports (`PortInUse`) over the same database.
 
     Returns:
         The cluster, not started.
     """
-    server_name = f"qunzu-{secrets.token_hex(4)}.localhost"
+    server_name = server_name or f"qunzu-{secrets.token_hex(4)}.localhost"
     port, replication_port = free_port(), free_port()
     metrics_ports = {MAIN: free_port()}
     worker_names = [f"worker{i}" for i in range(1, workers + 1)]

@@ -23,12 +23,23 @@ import psycopg2
 import pytest
 from nio import AsyncClient
 
-from devtools.homeserver import Account, SynapseProcess, free_port, module_block, render_config, sqlite_database
+from devtools.homeserver import (
+    Account,
+    PortInUse,
+    SynapseProcess,
+    free_port,
+    module_block,
+    render_config,
+    sqlite_database,
+)
 
 from .http_client import QunzuHttp
 from .matrix import Matrix
 
 __all__ = ["QunzuHttp", "ServerFactory", "fresh_localpart", "pg_query"]
+
+# A port found free can still be taken by another program before Synapse binds it.
+PORT_ATTEMPTS = 3
 
 PG_DSN = os.environ.get("QUNZU_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 
@@ -65,9 +76,18 @@ class ServerFactory:
         return process
 
     def start(self, timeout: float = 60.0, **kwargs: Any) -> SynapseProcess:
-        process = self.prepare(**kwargs)
-        process.start(timeout)
-        return process
+        """Prepare and start; if another program took the port first, start again on a new one."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            process = self.prepare(**kwargs)
+            try:
+                process.start(timeout)
+            except PortInUse:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                kwargs["data_dir"] = process.config_path.parent
+                continue
+            return process
+        raise AssertionError("unreachable")
 
     def stop_all(self) -> None:
         for process in self.started:

@@ -1,0 +1,39 @@
+"""Session-wide reporting: how many Synapse processes the run started.
+
+A Synapse start costs seconds of the suite's time whatever the machine's load,
+so the count is the number to watch when adding end-to-end tests: share a
+server (`synapse`, or a module-scoped one per config) rather than start one.
+With pytest-xdist, each worker counts its own and the controller adds them up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from devtools.homeserver import SynapseProcess
+
+_STARTS_KEY = "qunzu_synapse_starts"
+_starts = pytest.StashKey[int]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_starts] = 0
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput: dict[str, Any] | None = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[_STARTS_KEY] = SynapseProcess.starts
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker finished; add its count to the controller's."""
+    node.config.stash[_starts] += int(node.workeroutput.get(_STARTS_KEY, 0))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    starts = config.stash[_starts] + SynapseProcess.starts
+    terminalreporter.write_line(f"Synapse processes started: {starts}")
