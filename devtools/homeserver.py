@@ -228,6 +228,24 @@ def render_config(
     return path
 
 
+def prepare_database(config_path: Path, python: str = sys.executable, timeout: float = 120.0) -> None:
+    """Create Synapse's own schema in the config's database without starting a server or loading modules.
+
+    Raises:
+        HomeserverError: the schema could not be prepared (the message carries the tail of stderr).
+    """
+    result = subprocess.run(
+        [python, "-m", "synapse._scripts.update_synapse_database", "--database-config", str(config_path)],
+        capture_output=True,
+        timeout=timeout,
+        cwd=config_path.parent,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.decode(errors="replace").splitlines()[-20:])
+        raise HomeserverError(f"preparing the database failed ({result.returncode}): {tail}")
+
+
 def _log_config(log_file: Path, level: str) -> dict[str, Any]:
     return {
         "version": 1,

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
 import sys
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +43,7 @@ from .homeserver import (
     _log_config,
     free_port,
     module_block,
+    prepare_database,
     render_config,
 )
 
@@ -172,22 +172,7 @@ class Cluster:
         Raises:
             HomeserverError: the schema could not be prepared.
         """
-        result = subprocess.run(
-            [
-                self.python,
-                "-m",
-                "synapse._scripts.update_synapse_database",
-                "--database-config",
-                str(self.main.config_path),
-            ],
-            capture_output=True,
-            timeout=timeout,
-            cwd=self.data_dir,
-            check=False,
-        )
-        if result.returncode != 0:
-            tail = "\n".join(result.stderr.decode(errors="replace").splitlines()[-20:])
-            raise HomeserverError(f"preparing the database failed ({result.returncode}): {tail}")
+        prepare_database(self.main.config_path, self.python, timeout)
 
     def start(self, timeout: float = 90.0) -> None:
         """Start every process at once and wait until each answers with Qunzu ready.

@@ -121,10 +121,11 @@ def _pg_connect(dsn: str) -> Any:
 
 
 @contextlib.contextmanager
-def fresh_pg_database(prefix: str, needed_for: str) -> Iterator[str]:
+def fresh_pg_database(prefix: str, needed_for: str, template: str = "template0") -> Iterator[str]:
     """Create a PostgreSQL database with C collation (as Synapse requires), drop it afterwards.
 
-    Skips the test, saying why, when PostgreSQL is not reachable.
+    `template` copies a prepared database (which must have C collation too). Skips the
+    test, saying why, when PostgreSQL is not reachable.
     """
     try:
         admin = _pg_connect(PG_DSN)
@@ -132,7 +133,7 @@ def fresh_pg_database(prefix: str, needed_for: str) -> Iterator[str]:
         pytest.skip(f"{needed_for} needs PostgreSQL, not reachable at {PG_DSN} ({exc.__class__.__name__})")
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE template0")
+        cursor.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE {template}")
     try:
         yield name
     finally:
