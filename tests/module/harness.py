@@ -73,6 +73,10 @@ class Txn:
     def rowcount(self) -> int:
         return int(self._cursor.rowcount)
 
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
 
 class Database:
     """Runs transaction functions like `run_db_interaction`: commit, or roll back and retry on conflict.
@@ -119,11 +123,11 @@ class Database:
         raise AssertionError("unreachable")
 
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """One statement's rows (`?` placeholders)."""
+        """Run one statement (`?` placeholders) and return its rows, if it has any."""
 
         def select_txn(txn: Txn) -> list[tuple[Any, ...]]:
             txn.execute(sql, args)
-            return [tuple(row) for row in txn.fetchall()]
+            return [tuple(row) for row in txn.fetchall()] if txn.description else []
 
         return self.run(select_txn)
 
