@@ -1,8 +1,12 @@
 """Fixtures that boot real Synapse processes with the module, and clients for them.
 
 - `synapse`: one Synapse on SQLite shared by the whole test session.
-- `make_synapse`: a factory for tests that need their own server (custom
-  config, restarts); every server it starts is stopped at the end of the test.
+- `shared_servers`: one server per distinct config (`get(module_config,
+  postgres=…)`, `with_policy(policy)`), kept for the session, for tests that
+  need another config but change nothing server-wide.
+- `make_synapse`: a factory for tests that need a server of their own
+  (restarts, crashes, edits in its database, counts over the whole server);
+  every server it starts is stopped at the end of the test.
 - `pg_database`: a fresh PostgreSQL database (C collation) dropped afterwards.
 - `user` / `client_for` / `qunzu_api`: registered accounts, matrix-nio clients
   and a plain HTTP client for the module's API.
@@ -11,6 +15,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import secrets
 import uuid
@@ -21,6 +27,7 @@ from typing import Any
 import aiohttp
 import psycopg2
 import pytest
+import yaml
 from nio import AsyncClient
 
 from devtools.homeserver import (
@@ -29,6 +36,7 @@ from devtools.homeserver import (
     SynapseProcess,
     free_port,
     module_block,
+    postgres_database,
     render_config,
     sqlite_database,
 )
@@ -36,7 +44,10 @@ from devtools.homeserver import (
 from .http_client import QunzuHttp
 from .matrix import Matrix
 
-__all__ = ["QunzuHttp", "ServerFactory", "fresh_localpart", "pg_query"]
+__all__ = ["QunzuHttp", "ServerFactory", "SharedServers", "database_name", "fresh_localpart", "pg_query"]
+
+# The module config of the servers where staff verify people by hand (`shared_servers.get(MANUAL_PROVIDER)`).
+MANUAL_PROVIDER: dict[str, Any] = {"realname": {"provider": "manual"}}
 
 # A port found free can still be taken by another program before Synapse binds it.
 PORT_ATTEMPTS = 3
@@ -105,6 +116,54 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess
         factory.stop_all()
 
 
+class SharedServers:
+    """One server per distinct configuration, started when first asked for and kept for the session.
+
+    For tests that need a config other than the shared `synapse`'s but change nothing
+    server-wide (their own accounts and rooms; no restarts, no edits behind the module's
+    back): asking twice for the same config gives the same server, whichever module asks.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self._base = base
+        self._factory = ServerFactory(base)
+        self._servers: dict[str, SynapseProcess] = {}
+        self._databases: list[contextlib.ExitStack] = []
+
+    def get(self, module_config: dict[str, Any] | None = None, *, postgres: bool = False) -> SynapseProcess:
+        """The server with Qunzu's development block plus `module_config`, on SQLite or PostgreSQL."""
+        key = json.dumps({"module": module_config or {}, "postgres": postgres}, sort_keys=True)
+        if key not in self._servers:
+            database = None
+            if postgres:
+                stack = contextlib.ExitStack()
+                self._databases.append(stack)
+                database = postgres_database(stack.enter_context(fresh_pg_database("qunzu_shared", "this test")))
+            self._servers[key] = self._factory.start(module_config=module_config, database=database)
+        return self._servers[key]
+
+    def with_policy(self, policy: dict[str, Any], *, postgres: bool = False) -> SynapseProcess:
+        """The server whose policy file holds `policy` (the same policy: the same server)."""
+        text = yaml.safe_dump(policy, allow_unicode=True, sort_keys=True)
+        path = self._base / f"policy-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
+        path.write_text(text, encoding="utf-8")
+        return self.get({"policy_file": str(path)}, postgres=postgres)
+
+    def stop_all(self) -> None:
+        self._factory.stop_all()
+        for stack in self._databases:
+            stack.close()
+
+
+@pytest.fixture(scope="session")
+def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServers]:
+    servers = SharedServers(tmp_path_factory.mktemp("shared-servers"))
+    try:
+        yield servers
+    finally:
+        servers.stop_all()
+
+
 @pytest.fixture
 def make_synapse(tmp_path: Path) -> Iterator[ServerFactory]:
     factory = ServerFactory(tmp_path)
@@ -158,6 +217,12 @@ def pg_query(dbname: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[An
             return list(cursor.fetchall()) if cursor.description else []
     finally:
         connection.close()
+
+
+def database_name(server: SynapseProcess) -> str:
+    """The PostgreSQL database a server runs on (for `pg_query`)."""
+    config = yaml.safe_load(server.config_path.read_text())
+    return str(config["database"]["args"]["database"])
 
 
 def fresh_localpart(prefix: str = "user") -> str:

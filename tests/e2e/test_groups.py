@@ -16,7 +16,7 @@ import yaml
 from devtools.homeserver import SynapseProcess, module_block, postgres_database
 from policies.codes import is_valid_code
 
-from .conftest import ServerFactory, fresh_localpart, pg_query
+from .conftest import ServerFactory, SharedServers, fresh_localpart, pg_query
 from .matrix import Matrix
 
 SERVICE = "@qunzu:localhost"
@@ -203,10 +203,14 @@ async def test_fifty_simultaneous_joins_fill_exactly_the_free_places(
     assert len(members - {SERVICE}) == 10
 
 
+# Per-person caps: the tests on this server each use people of their own.
+CAPS_POLICY = {"credit": {"levels": {"B": {"rooms_owned": 3, "rooms_joined": 4}}}}
+
+
 async def test_create_and_join_caps_follow_the_credit_level(
-    make_synapse: ServerFactory, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = policy_server(make_synapse, tmp_path, {"credit": {"levels": {"B": {"rooms_owned": 3, "rooms_joined": 4}}}})
+    server = shared_servers.with_policy(CAPS_POLICY)
     owner = await verified(server, http_session, "owner")
     rooms = [await owner.new_room(preset="public_chat") for _ in range(3)]
     status, reply = await owner.create_room()
@@ -226,9 +230,9 @@ async def test_create_and_join_caps_follow_the_credit_level(
 
 
 async def test_concurrent_creations_never_exceed_the_owned_rooms_cap(
-    make_synapse: ServerFactory, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = policy_server(make_synapse, tmp_path, {"credit": {"levels": {"B": {"rooms_owned": 3}}}})
+    server = shared_servers.with_policy(CAPS_POLICY)
     owner = await verified(server, http_session, "owner")
     results = await asyncio.gather(*(owner.create_room() for _ in range(10)))
     assert sum(1 for status, _ in results if status == 200) == 3

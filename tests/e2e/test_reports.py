@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 import yaml
 
-from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess, postgres_database
+from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
 from synapse_module.store.synapse_tables import REPORT_TABLES, reports_after_txn
 
 from .bot_fixtures import SERVICE_PASSWORD, service_account_fixture  # noqa: F401
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import ServerFactory, SharedServers, fresh_localpart
 from .desk_fixtures import Desk, Person, close_desk, open_desk, reply, room_with
 from .matrix import Matrix
 from .sanction_helpers import eventually, notices, set_power, verified
@@ -316,12 +316,10 @@ async def test_killing_bot_and_synapse_loses_no_ticket_and_answers_no_command_tw
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_staff_resolving_one_ticket_at_once_take_one_measure(
-    database: str, make_synapse: ServerFactory, as_user: Callable[..., Matrix], request: pytest.FixtureRequest
+    database: str, shared_servers: SharedServers, as_user: Callable[..., Matrix], request: pytest.FixtureRequest
 ) -> None:
-    if database == "postgres":
-        server = make_synapse.start(database=postgres_database(request.getfixturevalue("pg_database")))
-    else:
-        server = make_synapse.start()
+    # The shared servers: the test's own accounts, room and ticket.
+    server = shared_servers.get(postgres=True) if database == "postgres" else request.getfixturevalue("synapse")
     staff = [as_user(server.register(fresh_localpart("staff"), admin=True), server) for _ in range(2)]
     reporter, accused = await verified(as_user, server, "rep"), await verified(as_user, server, "acc")
     room = await reporter.new_room(name="同时处理", preset="public_chat")
