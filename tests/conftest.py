@@ -1,4 +1,4 @@
-"""Session-wide reporting: how many Synapse processes the run started.
+"""Session-wide: the `e2e` marker, and how many Synapse processes the run started.
 
 A Synapse start costs seconds of the suite's time whatever the machine's load,
 so the count is the number to watch when adding end-to-end tests: share a
@@ -8,6 +8,7 @@ With pytest-xdist, each worker counts its own and the controller adds them up.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +19,18 @@ _STARTS_KEY = "qunzu_synapse_starts"
 _starts = pytest.StashKey[int]()
 
 
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_starts] = 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e starts Synapse: marked `e2e` (`make test-fast` leaves it out)."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

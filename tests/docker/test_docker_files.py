@@ -183,6 +183,7 @@ def test_secrets_are_generated_once_and_kept(stack_env: dict[str, str]) -> None:
     assert {path.name: path.read_text() for path in directory.iterdir()} == first
 
 
+@pytest.mark.e2e
 def test_the_stack_config_boots_synapse_with_the_module_and_init_sets_up_bot_and_moderation_room(
     stack_env: dict[str, str],
 ) -> None:
@@ -214,6 +215,7 @@ def test_the_stack_config_boots_synapse_with_the_module_and_init_sets_up_bot_and
         synapse.stop()
 
 
+@pytest.mark.e2e
 def test_the_workers_config_boots_main_and_two_workers_on_redis(stack_env: dict[str, str]) -> None:
     reason = redis_unreachable_reason()
     if reason is not None:
