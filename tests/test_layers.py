@@ -53,7 +53,7 @@ LAYERS = (
     Layer("policies", (), (*SYNAPSE, "nio", *IO_MODULES)),
     # synapse.handlers, synapse.storage, synapse.server & co. are Synapse's internals.
     Layer("synapse_module", ("policies",), ("synapse", "nio"), SYNAPSE_PUBLIC),
-    Layer("bot", ("policies",), (*SYNAPSE, "nio.crypto")),
+    Layer("bot", ("policies",), SYNAPSE),
     Layer("qunzu_cli", ("policies", "synapse_module"), (*SYNAPSE, "nio")),
     # Development tools start Synapse and the bot as processes; they never import them.
     Layer("devtools", ("policies",), ()),
