@@ -98,7 +98,7 @@ def free_ports(count: int) -> list[int]:
     """
     pool = _port_slice()
     for _ in range(1000):
-        base = secrets.randbelow(len(pool) - count) + pool.start
+        base = secrets.randbelow(len(pool) - count + 1) + pool.start
         block = list(range(base, base + count))
         if not _handed_out.intersection(block) and all(_bindable(port) for port in block):
             _handed_out.update(block)
