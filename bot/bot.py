@@ -186,10 +186,10 @@ class Bot:
     async def _wire_desk(
         self, client: BotClient, api: QunzuApi, state: BotState, dispatcher: Dispatcher
     ) -> Desk | None:
-        """Issue 7: room roles and staff for commands, welcome and role notices, the moderation desk.
+        """Room roles and staff for commands, welcome and role notices, the moderation desk.
 
         Needs a client with room state and redactions (``bot.client.MatrixClient``);
-        stand-in clients of unit tests without them get the bot of issue 1 only.
+        stand-in clients of unit tests without them get commands only, without these.
         """
         if not hasattr(client, "get_state_event") or not hasattr(client, "redact"):
             return None

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from bot.messages import DEFAULT_LANGUAGE, Language
+from policies.constants import DEFAULT_LANGUAGE, Language
 
 if TYPE_CHECKING:
     from bot.dispatcher import Context

@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from bot.errors import ConfigError
-from bot.messages import DEFAULT_LANGUAGE, Language
+from policies.constants import DEFAULT_LANGUAGE, Language
 
 #: Path of the module's HTTP API below the homeserver URL (DESIGN §3.4).
 QUNZU_API_PATH = "/_synapse/client/qunzu/v1"

@@ -42,13 +42,13 @@ from apscheduler.triggers.date import DateTrigger
 
 from bot.errors import QunzuApiError
 from bot.events import Clock, now_ms
-from bot.messages import CHINA_TIME, Language, china_time, t
+from bot.messages import CHINA_TIME, china_time, t
 from bot.qunzu_api import QunzuApi
 from bot.state import BotState, ScheduledItem
+from policies.constants import DAY_MS, Language
 
 logger = logging.getLogger(__name__)
 
-DAY_MS: Final = 24 * 3600 * 1000
 #: The fresh-ticket read starts this long before the newest ticket seen: a ticket's creation time is
 #: taken before its transaction commits, so one created a moment earlier may become visible after a
 #: newer one (Synapse retries a transaction that hit a serialization failure). Announcing is

@@ -23,10 +23,11 @@ from typing import Final
 from bot.commands import Command, CommandSpec, Registry, Scope, parse_command
 from bot.errors import MatrixError, QunzuApiError, UsageError
 from bot.events import ChatClient, Clock, EncryptedRoom, IncomingMessage, Invite, RoomEvent, now_ms, system_clock
-from bot.messages import DEFAULT_LANGUAGE, Language, t
+from bot.messages import t
 from bot.qunzu_api import BAD_RESPONSE_ERRCODE, NETWORK_ERRCODE, QunzuApi
 from bot.services import Services
 from bot.state import BotState
+from policies.constants import DEFAULT_LANGUAGE, Language
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Context:
     prefix: str
     _reply: Callable[[str], Awaitable[None]]
     _may_use: Callable[[Context, CommandSpec], Awaitable[bool]]
-    #: Room roles, staff, the room client and the moderation room (issue 7); None in unit tests.
+    #: Room roles, staff, the room client and the moderation room; None in unit tests.
     services: Services | None = None
 
     async def reply(self, text: str) -> None:
@@ -92,7 +93,7 @@ class Dispatcher:
         state: Idempotency and outbox.
         api: Passed to handlers.
         registry: The commands.
-        language: Configured language (default for every room for now).
+        language: Configured language (the language of every room).
         prefix: Command prefix.
         moderation_room_id: Resolved id of the staff moderation room, if any.
         clock: Injectable clock.
@@ -125,22 +126,23 @@ class Dispatcher:
         #: when it started without a sync token: those are old commands).
         self.ignore_before_ms: int | None = None
         self._last_prune_ms = 0
-        #: Set by the bot (issue 7): roles, staff, the room client; None in unit tests.
+        #: Set by the bot: roles, staff, the room client; None in unit tests.
         self.services: Services | None = None
         #: Reacts to joins and power-level changes (welcome, role labels); set by the bot.
         self.room_event_handler: Callable[[RoomEvent], Awaitable[None]] | None = None
 
-    # --- hooks later issues fill ----------------------------------------------
+    # --- language and scopes per room ------------------------------------------
 
     def language_for(self, room_id: str) -> Language:
-        """Language of ``room_id``; the configured language until rooms carry one."""
+        """Language of ``room_id``: the configured language (rooms carry none of their own)."""
         return self.language
 
     async def who_may(self, ctx: Context) -> Scope:
         """The scopes the caller holds in this room.
 
-        ``ROOM_ADMIN`` (room power levels; refused while the admin's powers are
-        suspended) and ``STAFF`` (module API) are granted by later issues here.
+        ``DM`` in a direct chat; ``MODERATION_ROOM`` in the moderation room, and ``STAFF``
+        there for staff (module API); ``ROOM_ADMIN`` in a group room for its creators and
+        admins (``policies.roles``). The module refuses a suspended admin's actions itself.
         """
         held = Scope.ANYONE
         if ctx.is_direct:

@@ -7,13 +7,10 @@ user-visible text. ``str.format`` placeholders are named.
 from __future__ import annotations
 
 import datetime
-from typing import Final, Literal, get_args
+from typing import Final
 
+from policies.constants import DEFAULT_LANGUAGE, Language
 from policies.messages import china_datetime
-
-Language = Literal["zh-CN", "en"]
-LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
-DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
 
 #: China Standard Time (UTC+8, no daylight saving): the time users read.
 CHINA_TIME: Final = datetime.timezone(datetime.timedelta(hours=8), "CST")
@@ -158,7 +155,7 @@ def t(key: str, language: Language, /, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-# Texts of reports, room admins' tools and the moderation desk (issue 7) live beside these.
+# Texts of reports, room admins' tools and the moderation desk live beside these.
 from bot.messages_desk import DESK_CATALOGUE  # noqa: E402  (after CATALOGUE; no import cycle at runtime)
 
 CATALOGUE.update(DESK_CATALOGUE)

@@ -1,4 +1,4 @@
-"""Texts of reports, room admins' tools, the moderation desk and room notices (issue 7).
+"""Texts of reports, room admins' tools, the moderation desk and room notices.
 
 Merged into :data:`bot.messages.CATALOGUE`; same rules: both languages side by
 side, named placeholders. The bot never writes identity data into any of them.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from bot.messages import Language
+    from policies.constants import Language
 
 DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     # --- members -----------------------------------------------------------------

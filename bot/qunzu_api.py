@@ -22,7 +22,8 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.errors import QunzuApiError
-from bot.messages import DEFAULT_LANGUAGE, Language, t
+from bot.messages import t
+from policies.constants import DEFAULT_LANGUAGE, Language
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class QunzuApi:
         valid_expiry = isinstance(expires_at, int) and not isinstance(expires_at, bool)
         return RealnameLink(url=url, expires_at_ms=expires_at if valid_expiry else None)
 
-    # --- reports, room admins, the moderation desk (issue 7) -----------------------
+    # --- reports, room admins, the moderation desk -----------------------------------
 
     async def report(
         self,
@@ -216,10 +217,6 @@ class QunzuApi:
         """``POST /admin/users/{user_id}/credit`` (for the staff member ``actor``, when given)."""
         body = _acting({"delta": delta, "reason": reason}, actor)
         return await self._request("POST", f"/admin/users/{path_segment(user_id)}/credit", json=body)
-
-    async def user_status(self, user_id: str) -> dict[str, Any]:
-        """``GET /admin/users/{user_id}``: status with the identity masked."""
-        return await self._request("GET", f"/admin/users/{path_segment(user_id)}")
 
     async def credit(self, user_id: str) -> dict[str, Any]:
         """``GET /admin/users/{user_id}/credit``."""

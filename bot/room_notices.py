@@ -4,7 +4,7 @@
   to report — in governed rooms only (those with ``cn.qunzu.group``), never in
   direct chats or the moderation room. No identity data: the user id only.
 - Role labels: when power levels change, each member who became an admin
-  (power ≥ 50) or stopped being one is announced with the label (管理员 / 成员);
+  (``policies.roles``: power ≥ 50, not a creator) or stopped being one is announced with the label (管理员 / 成员);
   the creator's label never changes (Art. 8 群主、管理员、成员 labels).
 """
 
@@ -15,19 +15,16 @@ from typing import Any
 
 from bot.errors import QunzuApiError
 from bot.events import RoomEvent
-from bot.messages import Language, t
-from bot.services import ADMIN_LEVEL, Services
+from bot.messages import t
+from bot.services import Services
+from policies.constants import Language
+from policies.roles import room_admins
 
 logger = logging.getLogger(__name__)
 
 # Create-event keys the module puts on its direct chats (synapse_module/notices.py, verification_chat.py).
 _NOTICE_CHAT = "cn.qunzu.notices"
 _VERIFICATION_CHAT = "cn.qunzu.verification_dm"
-
-
-def _admins(content: dict[str, Any] | None) -> set[str]:
-    users = (content or {}).get("users") or {}
-    return {user for user, level in users.items() if isinstance(level, int) and level >= ADMIN_LEVEL}
 
 
 class RoomNotices:
@@ -51,7 +48,7 @@ class RoomNotices:
         if event.kind == "member_join":
             await self._welcome(event, group)
         elif event.kind == "power_levels":
-            await self._roles(event)
+            await self._roles(event, (create or {}).get("sender"), content)
 
     async def _welcome(self, event: RoomEvent, group: dict[str, Any]) -> None:
         code = str(group.get("code"))
@@ -66,10 +63,11 @@ class RoomNotices:
         text = t("welcome", self._language, user=event.state_key, code=code, category=category, rules=rules)
         await self._services.send(event.room_id, text)
 
-    async def _roles(self, event: RoomEvent) -> None:
+    async def _roles(self, event: RoomEvent, create_sender: str | None, create_content: dict[str, Any]) -> None:
         if event.prev_content is None:
             return  # the room's first power levels: nobody's role changed
-        before, after = _admins(event.prev_content), _admins(event.content)
+        before = set(room_admins(create_sender, create_content, event.prev_content))
+        after = set(room_admins(create_sender, create_content, event.content))
         bot = self._services.client.user_id
         for user in sorted(after - before - {bot}):
             await self._services.send(event.room_id, t("role_admin", self._language, user=user))

@@ -1,4 +1,4 @@
-"""What handlers of issue 7 need besides the module API: the room, the desk, roles. No nio types.
+"""What command handlers need besides the module API: the room, the desk, roles. No nio types.
 
 ``Services`` is built by :class:`bot.bot.Bot` and handed to every
 :class:`~bot.dispatcher.Context` (``ctx.services``). Roles come from the room's
@@ -18,14 +18,13 @@ from typing import Any, Final, Protocol
 
 from bot.errors import MatrixError, QunzuApiError
 from bot.qunzu_api import QunzuApi
+from policies.constants import GROUP_STATE_TYPE
+from policies.roles import RoleName, room_role
 
 logger = logging.getLogger(__name__)
 
-#: Power level from which a member is a room admin (管理员), as on the module's info page.
-ADMIN_LEVEL: Final = 50
 #: How long the module's answer "is this user staff" is reused (seconds).
 STAFF_CACHE_S: Final = 30.0
-GROUP_STATE: Final = "cn.qunzu.group"
 
 
 class RoomClient(Protocol):
@@ -69,7 +68,7 @@ class Services:
         if self.on_ticket_filed is not None:
             self.on_ticket_filed()
 
-    async def room_role(self, room_id: str, user_id: str) -> str:
+    async def room_role(self, room_id: str, user_id: str) -> RoleName:
         """``creator``, ``admin`` or ``member`` from the room's state ("member" when unreadable)."""
         try:
             create, levels = await asyncio.gather(
@@ -79,19 +78,10 @@ class Services:
         except MatrixError as exc:
             logger.info("room state of %s unreadable: %s", room_id, exc.errcode or exc)
             return "member"
+        levels_content = (levels or {}).get("content") if levels is not None else None
         create_content = (create or {}).get("content") or {}
-        levels_content = (levels or {}).get("content") or {}
-        # The creator is the create event's sender (room versions 11+ dropped content.creator);
-        # version 12 adds additional_creators. Both have unbounded power there.
-        creators = {(create or {}).get("sender"), create_content.get("creator")}
-        creators.update(c for c in create_content.get("additional_creators", []) if isinstance(c, str))
-        users = levels_content.get("users") or {}
-        power = users.get(user_id, levels_content.get("users_default", 0))
-        if user_id in creators:
-            return "creator"
-        if isinstance(power, int) and power >= ADMIN_LEVEL:
-            return "admin"
-        return "member"
+        sender = (create or {}).get("sender")
+        return room_role(user_id, sender if isinstance(sender, str) else None, create_content, levels_content).role
 
     async def is_staff(self, user_id: str) -> bool:
         """Server admins and the module's staff (the module decides; cached briefly)."""
@@ -110,7 +100,7 @@ class Services:
     async def group_state(self, room_id: str) -> dict[str, Any] | None:
         """The room's ``cn.qunzu.group`` content (code, category), or None for ungoverned rooms."""
         try:
-            event = await self.client.get_state_event(room_id, GROUP_STATE)
+            event = await self.client.get_state_event(room_id, GROUP_STATE_TYPE)
         except MatrixError:
             return None
         content = (event or {}).get("content")

@@ -4,13 +4,14 @@ Imported by the Synapse module and by the bot. Nothing here does I/O except read
 policy file in ``load_policy``.
 """
 
+from .constants import PERMANENT
 from .decisions import (
-    PERMANENT,
     Decision,
     RoomFacts,
     UserFacts,
     may_bind_identity,
     may_change_bot_chat_state,
+    may_change_category,
     may_change_state,
     may_create,
     may_create_alias,
@@ -61,6 +62,7 @@ __all__ = [
     "max_members_for_level",
     "may_bind_identity",
     "may_change_bot_chat_state",
+    "may_change_category",
     "may_change_state",
     "may_create",
     "may_create_alias",

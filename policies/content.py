@@ -44,8 +44,9 @@ from typing import Final
 import ahocorasick
 import opencc
 
+from .constants import Language
 from .decisions import Decision
-from .model import ContentAction, Language, Policy
+from .model import ContentAction, Policy
 from .reasons import Reason
 
 __all__ = [

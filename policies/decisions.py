@@ -36,6 +36,7 @@ from types import MappingProxyType
 from typing import Final, Self
 
 from .codes import is_code_shaped
+from .constants import GROUP_STATE_TYPE, PERMANENT
 from .model import CreditLevel, Policy, Risk
 from .reasons import Reason
 from .tiers import (
@@ -49,6 +50,7 @@ from .tiers import (
     tier_index,
     tier_max_members,
 )
+from .timing import in_force, until_detail
 
 __all__ = [
     "PERMANENT",
@@ -62,6 +64,7 @@ __all__ = [
     "max_members_for_level",
     "may_bind_identity",
     "may_change_bot_chat_state",
+    "may_change_category",
     "may_change_state",
     "may_create",
     "may_create_alias",
@@ -79,12 +82,10 @@ __all__ = [
     "needs_join_approval",
     "required_join_rule",
     "scale_tier_of",
+    "user_level",
 ]
 
-PERMANENT: Final = -1
-"""``muted_until_ms`` / ``posting_suspended_until_ms`` of a suspension without end."""
-
-PROTECTED_STATE_TYPES: Final = frozenset({"cn.qunzu.group"})
+PROTECTED_STATE_TYPES: Final = frozenset({GROUP_STATE_TYPE})
 """State event types only the service account may send (DESIGN.md §3.2)."""
 
 BOT_CHAT_STATE_TYPES: Final = frozenset(
@@ -207,16 +208,8 @@ class RoomFacts:
 # --- helpers -------------------------------------------------------------------------
 
 
-def _active(until_ms: int | None, now_ms: int) -> bool:
-    return until_ms is not None and (until_ms == PERMANENT or until_ms > now_ms)
-
-
-def _until(until_ms: int) -> dict[str, object]:
-    permanent = until_ms == PERMANENT
-    return {"until": None if permanent else until_ms, "permanent": permanent}
-
-
-def _level(user: UserFacts, policy: Policy) -> CreditLevel:
+def user_level(user: UserFacts, policy: Policy) -> CreditLevel:
+    """The credit level a rule judges the user at; an unverified account counts at ``credit.initial``."""
     score = user.credit_score if user.credit_score is not None else policy.credit.initial
     return level_of(score, policy)
 
@@ -339,14 +332,14 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, i
     if refusal := _room_state(room):
         return refusal
     # Art. 11: 暂停发布 for members and for rooms.
-    if not channel and _active(user.muted_until_ms, now_ms):
+    if not channel and in_force(user.muted_until_ms, now_ms):
         assert user.muted_until_ms is not None
-        return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **_until(user.muted_until_ms))
-    if _active(room.posting_suspended_until_ms, now_ms):
+        return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **until_detail(user.muted_until_ms))
+    if in_force(room.posting_suspended_until_ms, now_ms):
         assert room.posting_suspended_until_ms is not None
-        return Decision.refuse(Reason.POSTING_SUSPENDED_ROOM, **_until(room.posting_suspended_until_ms))
+        return Decision.refuse(Reason.POSTING_SUSPENDED_ROOM, **until_detail(room.posting_suspended_until_ms))
     # Art. 7: services by credit level (E is read only).
-    level = _level(user, policy)
+    level = user_level(user, policy)
     if not channel and not level_rules(level, policy).may_post:
         return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="post")
     return Decision.allow()
@@ -443,19 +436,12 @@ def may_create(user: UserFacts, category: str, policy: Policy) -> Decision:
     # Art. 11: 取消建群资格.
     if user.creation_revoked:
         return Decision.refuse(Reason.CREATE_REVOKED)
-    level = _level(user, policy)
+    level = user_level(user, policy)
     rules = level_rules(level, policy)
     if not rules.may_create:
         return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="create")
-    # Art. 8: creators are vetted by credit for high-risk categories.
-    if risk.min_creator_level is not None and not level_at_least(level, risk.min_creator_level, policy):
-        return Decision.refuse(
-            Reason.CREDIT_INSUFFICIENT,
-            level=level,
-            action="create",
-            required_level=risk.min_creator_level,
-            category=category,
-        )
+    if refusal := _category_vetting(level, category, policy, action="create"):
+        return refusal
     # Art. 8: cap on groups created per person.
     if user.rooms_owned >= rules.rooms_owned:
         return Decision.refuse(Reason.CREATE_LIMIT, cap=rules.rooms_owned, count=user.rooms_owned, level=level)
@@ -485,9 +471,9 @@ def may_upgrade(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -
     """
     if refusal := _room_state(room):
         return refusal
-    if _active(room.posting_suspended_until_ms, now_ms):
+    if in_force(room.posting_suspended_until_ms, now_ms):
         assert room.posting_suspended_until_ms is not None
-        return Decision.refuse(Reason.POSTING_SUSPENDED_ROOM, **_until(room.posting_suspended_until_ms))
+        return Decision.refuse(Reason.POSTING_SUSPENDED_ROOM, **until_detail(room.posting_suspended_until_ms))
     if user.exempt:
         return Decision.allow()
     if user.blacklisted:
@@ -495,9 +481,9 @@ def may_upgrade(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -
     if "create" in policy.realname.required_for and (refusal := _realname(user, "create", policy)):
         return refusal
     # Art. 11: an upgrade posts into the old room and administers the new one.
-    if _active(user.muted_until_ms, now_ms):
+    if in_force(user.muted_until_ms, now_ms):
         assert user.muted_until_ms is not None
-        return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **_until(user.muted_until_ms))
+        return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **until_detail(user.muted_until_ms))
     if user.admin_suspended:
         return Decision.refuse(Reason.ADMIN_SUSPENDED)
     # A category disabled since the room was made does not stop its upgrade.
@@ -551,7 +537,7 @@ def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, po
 
 
 def _rooms_joined(user: UserFacts, policy: Policy) -> Decision | None:
-    level = _level(user, policy)
+    level = user_level(user, policy)
     joined_cap = level_rules(level, policy).rooms_joined
     if user.rooms_joined >= joined_cap:
         return Decision.refuse(Reason.JOIN_LIMIT, cap=joined_cap, count=user.rooms_joined, level=level)
@@ -590,7 +576,7 @@ def may_invite(user: UserFacts, room: RoomFacts, policy: Policy) -> Decision:
         return refusal
     if refusal := _room_state(room):
         return refusal
-    level = _level(user, policy)
+    level = user_level(user, policy)
     if not level_rules(level, policy).may_invite:
         return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="invite")
     # An invite into a full room could never be used; say so now.
@@ -658,6 +644,42 @@ def may_set_category(category: str, policy: Policy) -> Decision:
         choices = tuple(name for name, item in policy.categories.known.items() if item.enabled)
         return Decision.refuse(Reason.INVALID_CATEGORY, category=category, categories=choices)
     return Decision.allow()
+
+
+def _category_vetting(level: CreditLevel, category: str, policy: Policy, **context: object) -> Decision | None:
+    """Art. 8: a high-risk category asks its owner for a credit level; ``None`` when the level suffices."""
+    risk = policy.categories.risk_rules[policy.categories.known[category].risk]
+    if risk.min_creator_level is None or level_at_least(level, risk.min_creator_level, policy):
+        return None
+    return Decision.refuse(
+        Reason.CREDIT_INSUFFICIENT,
+        level=level,
+        **context,
+        required_level=risk.min_creator_level,
+        category=category,
+    )
+
+
+def may_change_category(owner: UserFacts, category: str, policy: Policy) -> Decision:
+    """May an existing room take this category, given its owner? (Art. 7 by category, Art. 8 vetting.)
+
+    The owner is vetted as a creator of a new room of that category would be by credit
+    level (``may_create``); the room already exists, so identity and caps are not asked again.
+
+    Args:
+        owner: facts about the room's owner.
+        category: the requested category name.
+        policy: the active policy.
+
+    Returns:
+        Allowed, or refused with invalid_category or credit_insufficient (detail: level,
+        required_level, category).
+    """
+    if not (valid := may_set_category(category, policy)).allowed:
+        return valid
+    if owner.exempt:
+        return Decision.allow()
+    return _category_vetting(user_level(owner, policy), category, policy) or Decision.allow()
 
 
 def may_set_tier(owner_level: str | None, tier: str, policy: Policy, *, staff_decision: bool = False) -> Decision:

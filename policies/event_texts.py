@@ -35,6 +35,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from .constants import GROUP_STATE_TYPE
 from .content import strip_html
 
 __all__ = ["NO_TEXT_TYPES", "alias_texts", "create_request_texts", "event_texts"]
@@ -75,7 +76,7 @@ NO_TEXT_TYPES: Final = frozenset(
         "m.key.verification.done",
         "m.poll.response",
         "org.matrix.msc3381.poll.response",
-        "cn.qunzu.group",
+        GROUP_STATE_TYPE,
     }
 )
 """Event types no client renders text from: only ids, numbers, keys and settings."""

@@ -22,8 +22,9 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+from .constants import LANGUAGES, Language
 from .durations import format_duration
-from .model import LANGUAGES, Language, Policy
+from .model import Policy
 from .reasons import Reason
 
 CHINA_STANDARD_TIME: Final = datetime.timezone(datetime.timedelta(hours=8), "UTC+8")

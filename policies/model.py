@@ -26,13 +26,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .constants import LANGUAGES, Language
 from .durations import parse_duration
 from .errors import InvalidDuration
 from .measures import MEASURES_FOR, Measure, SubjectKind
 from .reasons import Reason
 
-Language = Literal["zh-CN", "en"]
-LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 CreditLevel = Literal["A", "B", "C", "D", "E"]
 CREDIT_LEVELS: Final[tuple[CreditLevel, ...]] = get_args(CreditLevel)
 Risk = Literal["normal", "elevated", "high"]
@@ -241,6 +240,8 @@ class Recovery(_Frozen):
 
     points: int = Field(ge=0)
     every_days: int = Field(ge=1)
+    # The score recovery lifts a person to; scores above it (staff grants) are left alone.
+    ceiling: int
 
 
 class Credit(_Frozen):
@@ -258,6 +259,11 @@ class Credit(_Frozen):
             raise _invalid("max", f"must be above min ({self.min}), got {self.max}")
         if not self.min <= self.initial <= self.max:
             raise _invalid("initial", f"must lie between min and max ({self.min}..{self.max}), got {self.initial}")
+        if not self.min <= self.recovery.ceiling <= self.max:
+            raise _invalid(
+                "recovery.ceiling",
+                f"must lie between min and max ({self.min}..{self.max}), got {self.recovery.ceiling}",
+            )
         for level in CREDIT_LEVELS:
             if level not in self.levels:
                 raise _invalid(f"levels.{level}", "missing; levels A to E must all be defined")

@@ -42,18 +42,6 @@ def level_at_least(level: str, minimum: str, policy: Policy) -> bool:
     return level_rules(level, policy).min_score >= level_rules(minimum, policy).min_score
 
 
-def clamp_credit(score: int, policy: Policy) -> int:
-    """The score held inside the policy's ``credit.min``..``credit.max``."""
-    return max(policy.credit.min, min(policy.credit.max, score))
-
-
-def recovered_credit(score: int, days_without_violation: int, policy: Policy) -> int:
-    """The score after recovery for a clean stretch of days (never above ``credit.max``)."""
-    recovery = policy.credit.recovery
-    gained = recovery.points * (max(days_without_violation, 0) // recovery.every_days)
-    return clamp_credit(score + gained, policy)
-
-
 def tier_index(tier: str, policy: Policy) -> int:
     """Position of a scale tier, 0 for the smallest.
 

@@ -39,11 +39,11 @@ from synapse.module_api import EventBase
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure, Reason
+from policies.timing import until_detail
 
 from .errors import Refusal
 from .metrics import ADMIN_GUARD_ARMED
 from .refusals import refusal_error
-from .sanctions import until_detail
 from .texts import text
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class AdminGuard:
             return
         try:
             await self._module.ready()
-            found = await self._module.store.sanctions.any_active(Measure.ADMIN_SUSPENSION)
+            found = await self._module.store.measures.any_active(Measure.ADMIN_SUSPENSION)
             self.swept_at_ms = self._module.clock.now_ms()
             if found:
                 self.arm("an admin suspension is in force")
@@ -181,7 +181,7 @@ class AdminGuard:
         if not state.admin_suspended:
             return None
         redacts = event.redacts
-        found = await self._module.store.sanctions.event_sender(redacts) if isinstance(redacts, str) else None
+        found = await self._module.store.measures.event_sender(redacts) if isinstance(redacts, str) else None
         if found is not None and found == (event.room_id, event.sender):
             return None
         return Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))

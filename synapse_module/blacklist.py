@@ -9,6 +9,7 @@ the number itself is never stored.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from policies import InvalidIdentity, Reason
@@ -27,6 +28,9 @@ class Blacklist:
     def __init__(self, module: QunzuModule) -> None:
         self._module = module
         self._store = module.store.blacklist
+        # Told of every new and every lifted entry (sanctions/blacklist_consequences.py).
+        self.on_added: list[Callable[[BlacklistEntry], Awaitable[None]]] = []
+        self.on_lifted: list[Callable[[BlacklistEntry], Awaitable[None]]] = []
 
     async def add(
         self,
@@ -42,7 +46,7 @@ class Blacklist:
         `entry_id` is given when the entry is the effect of a sanction (the same id), so
         lifting the sanction lifts the entry. Every entry is reported to the regulator,
         published to the policy list, and a room's owner and admins are reviewed
-        (synapse_module/sanctions.py).
+        (synapse_module/sanctions/blacklist_consequences.py).
         """
         fingerprint: str | None = None
         shown_subject = subject
@@ -65,7 +69,8 @@ class Blacklist:
             {"id": entry_id, "type": subject_type, "until": until_ms, "covers_identity": fingerprint is not None},
         )
         await self._invalidate(subject if subject_type == "user" else None, fingerprint)
-        await self._module.sanctions.on_blacklisted(entry)
+        for hook in self.on_added:
+            await hook(entry)
         return entry
 
     async def lift(self, actor: str, entry_id: str, reason: str) -> bool:
@@ -75,7 +80,8 @@ class Blacklist:
         entry, fingerprint = found
         await self._module.store.audit.append(actor, "blacklist.lift", entry.subject, {"id": entry_id})
         await self._invalidate(entry.subject if entry.subject_type == "user" else None, fingerprint)
-        await self._module.sanctions.on_blacklist_lifted(entry)
+        for hook in self.on_lifted:
+            await hook(entry)
         return True
 
     async def list(self, active_only: bool, limit: int) -> list[dict[str, Any]]:

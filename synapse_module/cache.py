@@ -65,10 +65,6 @@ class InvalidatableCache(Generic[K, V]):
         if self._on_invalidate is not None:
             self._on_invalidate(key)
 
-    def invalidate_all(self) -> None:
-        self._generation += 1
-        self._entries.clear()
-
 
 class ClusterCache(InvalidatableCache[K, V]):
     """An `InvalidatableCache` registered with Synapse so that other workers drop keys too."""

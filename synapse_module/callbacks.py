@@ -21,13 +21,13 @@ from synapse.module_api.errors import Codes, SynapseError
 from synapse.types import RoomAlias
 
 from policies import Decision, Reason, decisions
+from policies.timing import until_detail
 
 from .content import MediaFile, strip_encryption
 from .errors import Refusal
 from .metrics import record_decision
 from .parallel import both
 from .refusals import refusal_error, refusal_fields
-from .sanctions import until_detail
 from .texts import text
 from .verification_chat import bot_chat_owner
 

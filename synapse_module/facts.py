@@ -9,18 +9,15 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from policies import RoomFacts, UserFacts, level_of
+from policies import RoomFacts, UserFacts
+from policies.decisions import user_level
+from policies.timing import in_force
 
 from .cache import InvalidatableCache
-from .store.blacklist import PERMANENT_UNTIL
 from .verification_chat import VERIFICATION_DM_KEY, bot_chat_owner
 
 if TYPE_CHECKING:
     from .module import QunzuModule
-
-
-def _active_until(until_ms: int | None, now_ms: int) -> bool:
-    return until_ms is not None and (until_ms == PERMANENT_UNTIL or until_ms > now_ms)
 
 
 class FactsSource:
@@ -43,7 +40,7 @@ class FactsSource:
         content = dict(event.content)
         owner = bot_chat_owner(content, event.sender, module.config.service_account)
         if owner is True:
-            owner = await module.store.sanctions.notice_room_owner(room_id)
+            owner = await module.store.notice_rooms.owner(room_id)
         return content, owner if isinstance(owner, str) else None
 
     async def is_exempt(self, user_id: str) -> bool:
@@ -73,7 +70,7 @@ class FactsSource:
             credit_score=sanctions.credit_score,
             rooms_owned=0,
             rooms_joined=0,
-            blacklisted=_active_until(record.blacklist_until, module.clock.now_ms()),
+            blacklisted=in_force(record.blacklist_until, module.clock.now_ms()),
             muted_until_ms=sanctions.muted_until_ms,
             creation_revoked=sanctions.creation_revoked,
             admin_suspended=sanctions.admin_suspended,
@@ -125,5 +122,4 @@ class FactsSource:
 
     def level_of(self, user: UserFacts) -> str:
         """The credit level of a user; an unverified account counts at the initial score."""
-        policy = self._module.config.policy
-        return level_of(user.credit_score if user.credit_score is not None else policy.credit.initial, policy)
+        return user_level(user, self._module.config.policy)

@@ -62,7 +62,6 @@ class Statistics:
     measures_by_month: Counter[tuple[str, str]] = field(default_factory=Counter)
     reports_by_month: Counter[tuple[str, str]] = field(default_factory=Counter)
     active_freezes: int = 0
-    groups_source: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -90,7 +89,6 @@ async def gather_statistics(module: QunzuModule) -> Statistics:
     groups = await records.column_values(
         "qunzu_groups", ["category", "scale_tier", "retired_ts"], "WHERE room_id IS NOT NULL AND verification_dm = 0"
     )
-    stats.groups_source = groups.present
     for row in groups.rows:
         if row["retired_ts"] is None:
             stats.groups_by_category_tier[(str(row["category"]), str(row["scale_tier"]))] += 1

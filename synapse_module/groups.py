@@ -23,8 +23,9 @@ from synapse.module_api.errors import SynapseError
 
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions
 from policies.codes import new_code
+from policies.constants import DAY_MS, GROUP_STATE_TYPE
 from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
-from policies.tiers import activity_tier_of, level_at_least, level_rules, scale_tier_of
+from policies.tiers import activity_tier_of, level_rules, scale_tier_of
 
 from .cache import ClusterCache
 from .errors import Refusal
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-GROUP_EVENT = "cn.qunzu.group"
 CATEGORY_KEY = "cn.qunzu.category"
 _CODE_CANDIDATES = 5
 # Joins decided without holding a place only this far below a cap (see decide_join).
@@ -99,8 +99,8 @@ class Groups:
         record = await self._store.by_room(room_id)
         if record is not None:
             return record
-        state = await self._api.get_room_state(room_id, [(GROUP_EVENT, "")])
-        event = state.get((GROUP_EVENT, ""))
+        state = await self._api.get_room_state(room_id, [(GROUP_STATE_TYPE, "")])
+        event = state.get((GROUP_STATE_TYPE, ""))
         code = event.content.get("code") if event is not None else None
         if not isinstance(code, str):
             return None  # a room from before Qunzu, until the backfill gives it a code
@@ -116,7 +116,7 @@ class Groups:
             room_id, _servers = await self._api.lookup_room_alias(f"#{code}:{self._api.server_name}")
         except SynapseError:
             # The creator chose an alias of their own: find the room by its group event.
-            events = await self._store.current_group_events(GROUP_EVENT)
+            events = await self._store.current_group_events(GROUP_STATE_TYPE)
             rooms = [room for room, body in events if json.loads(body).get("content", {}).get("code") == code]
             if not rooms:
                 return record  # the room is still being created
@@ -208,7 +208,7 @@ class Groups:
             None,
             None,
         )
-        initial.append({"type": GROUP_EVENT, "state_key": "", "content": group_content(record)})
+        initial.append({"type": GROUP_STATE_TYPE, "state_key": "", "content": group_content(record)})
         facts = self._facts_of(record, member_count=0, join_rule="invite")
         if not verification_dm and decisions.needs_join_approval(facts, policy):
             # Art. 8 join verification: high-risk categories need approval at any size.
@@ -237,7 +237,7 @@ class Groups:
             room_id = record.room_id if record is not None else None
         if isinstance(room_id, str):
             language = self._module.config.language
-            await self._module.sanctions.notifier.to_room(room_id, text("bot_chat_here", language))
+            await self._module.notifier.to_room(room_id, text("bot_chat_here", language))
             logger.info("qunzu: a second verification chat was refused; the person was pointed to theirs")
         return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
 
@@ -393,7 +393,9 @@ class Groups:
 
     def is_own_write(self, event: EventBase) -> bool:
         """A group event the module itself is sending as a room's creator or upgrader right now."""
-        return event.type == GROUP_EVENT and (event.room_id, str(event.content.get("code", ""))) in self._own_writes
+        return (
+            event.type == GROUP_STATE_TYPE and (event.room_id, str(event.content.get("code", ""))) in self._own_writes
+        )
 
     def check_state_change(self, event: EventBase, room: RoomFacts) -> Decision:
         """Protected group state and the join rule a room needs (Art. 8)."""
@@ -451,11 +453,11 @@ class Groups:
         """
         if new_room_id == old_room_id:
             return False
-        state = await self._api.get_room_state(new_room_id, [("m.room.create", ""), (GROUP_EVENT, "")])
+        state = await self._api.get_room_state(new_room_id, [("m.room.create", ""), (GROUP_STATE_TYPE, "")])
         create = state.get(("m.room.create", ""))
         if create is None or predecessor_of(create.content) != old_room_id:
             return False
-        if (GROUP_EVENT, "") not in state:
+        if (GROUP_STATE_TYPE, "") not in state:
             return True
         # The group already carried over: the same room's repeated tombstone changes nothing.
         record = await self._store.by_room(new_room_id)
@@ -477,7 +479,7 @@ class Groups:
             if not event.is_state():
                 continue
             try:
-                if event.type == GROUP_EVENT:
+                if event.type == GROUP_STATE_TYPE:
                     code = event.content.get("code")
                     if isinstance(code, str) and await self._store.link(code, event.room_id):
                         await self.record.invalidate_everywhere(event.room_id)
@@ -559,7 +561,7 @@ class Groups:
 
     async def send_group_state(self, record: GroupRecord) -> None:
         assert record.room_id is not None
-        await self._send_as_service(record.room_id, GROUP_EVENT, group_content(record))
+        await self._send_as_service(record.room_id, GROUP_STATE_TYPE, group_content(record))
 
     async def _send_as_service(self, room_id: str, event_type: str, content: Mapping[str, Any]) -> None:
         event = {
@@ -619,7 +621,7 @@ class Groups:
         try:
             await self._api.create_and_send_event_into_room(
                 {
-                    "type": GROUP_EVENT,
+                    "type": GROUP_STATE_TYPE,
                     "state_key": "",
                     "room_id": record.room_id,
                     "sender": sender,
@@ -634,17 +636,10 @@ class Groups:
     async def set_category(self, actor: str, record: GroupRecord, category: str) -> GroupRecord:
         """The creator (or staff) changes the category; high-risk categories vet the creator (Art. 8)."""
         policy = self._policy
-        if not (decision := decisions.may_set_category(category, policy)).allowed:
-            raise Refusal(Reason.INVALID_CATEGORY, decision.detail)
         owner = await self._module.facts.user(record.creator)
-        risk = policy.categories.risk_rules[policy.categories.known[category].risk]
-        if risk.min_creator_level is not None and not owner.exempt:
-            level = self._module.facts.level_of(owner)
-            if not level_at_least(level, risk.min_creator_level, policy):
-                raise Refusal(
-                    Reason.CREDIT_INSUFFICIENT,
-                    {"level": level, "required_level": risk.min_creator_level, "category": category},
-                )
+        if not (decision := decisions.may_change_category(owner, category, policy)).allowed:
+            assert decision.reason is not None
+            raise Refusal(decision.reason, decision.detail)
         await self._store.update(record.code, category=category)
         updated = dataclasses.replace(record, category=category)
         assert record.room_id is not None
@@ -690,7 +685,7 @@ class Groups:
         if not unlinked:
             return 0
         linked = 0
-        for room_id, body in await self._store.current_group_events(GROUP_EVENT):
+        for room_id, body in await self._store.current_group_events(GROUP_STATE_TYPE):
             code = json.loads(body).get("content", {}).get("code")
             if code in unlinked and await self._store.link(code, room_id):
                 await self.record.invalidate_everywhere(room_id)
@@ -701,7 +696,7 @@ class Groups:
         """Job: activity tiers from messages in the window, scale tiers from members (Art. 7)."""
         linked = await self._link_orphans()
         policy = self._policy
-        window_ms = policy.activity_tiers.window_days * 24 * 3600 * 1000
+        window_ms = policy.activity_tiers.window_days * DAY_MS
         messages = await self._store.messages_since(self._module.clock.now_ms() - window_ms)
         changed = 0
         after = ""

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from policies.constants import DAY_MS
+
 from . import metrics, retention
 from .store.ops import last_job_run_txn
 
@@ -19,7 +21,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DAY_MS = 24 * 3600 * 1000
 PURGE_BATCH = 500
 # How often the background instance looks for due jobs (one indexed query per due job).
 TICK_MS = 5_000

@@ -8,6 +8,8 @@ from typing import Any
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
+from policies.constants import DAY_MS
+
 from .admin_guard import AdminGuard
 from .audit import AuditChain
 from .blacklist import Blacklist
@@ -40,10 +42,18 @@ from .jobs import Job, Jobs
 from .membership_texts import MembershipTexts
 from .metrics import ModuleMetrics
 from .netlog import NetworkLog
+from .notices import Notifier
+from .policy_list import PolicyList
 from .realname import RealnameService
 from .reports import Reports
 from .room_moderation import RoomModeration
-from .sanctions import Sanctions
+from .sanctions.appeals import Appeals
+from .sanctions.blacklist_consequences import BlacklistConsequences
+from .sanctions.followups import FollowUps
+from .sanctions.measures import Measures
+from .sanctions.regulator_reports import RegulatorReports
+from .sanctions.standing import Standing
+from .sanctions.state import SanctionState
 from .store import QunzuStore
 
 logger = logging.getLogger(__name__)
@@ -63,24 +73,95 @@ class QunzuModule:
         self.store = QunzuStore(api, self.clock, AuditChain(config.key))
         self.realname = RealnameService(self)
         self.blacklist = Blacklist(self)
-        self.sanctions = Sanctions(self)
+        # What measures mean right now, read on every event (sanctions/state.py).
+        policy, language, service = config.policy, config.language, config.service_account
+        identity_of = self.realname.gate.get
+        measure_store = self.store.measures
+        self.sanctions = SanctionState(
+            api, self.clock, policy, store=measure_store, identities=self.store.identities, identity_of=identity_of
+        )
         self.admin_guard = AdminGuard(self)
+        # Another process may have suspended an admin: the guard looks (admin_guard.py).
+        self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
         self.facts = FactsSource(self)
         self.groups = Groups(self)
-        self.sanctions.on_room_closed.append(self.groups.retire)
+        # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
+        self.notifier = Notifier(api, service_account=service, rooms=self.store.notice_rooms)
+        self.followups = FollowUps(
+            api,
+            policy,
+            language=language,
+            service_account=service,
+            store=measure_store,
+            state=self.sanctions,
+            notifier=self.notifier,
+        )
+        self.followups.on_room_closed.append(self.groups.retire)
+        self.regulator_reports = RegulatorReports(self.store.regulator_reports, self.clock)
+        self.measures = Measures(
+            api,
+            self.clock,
+            policy,
+            language=language,
+            store=measure_store,
+            identity_of=identity_of,
+            state=self.sanctions,
+            followups=self.followups,
+            regulator_reports=self.regulator_reports,
+            blacklist=self.blacklist,
+            on_admin_suspended=self.admin_guard.arm,
+        )
+        self.appeals = Appeals(
+            api,
+            self.clock,
+            language=language,
+            store=self.store.appeals,
+            measures=self.measures,
+            identity_of=identity_of,
+            notifier=self.notifier,
+        )
+        self.standing = Standing(
+            api,
+            self.clock,
+            policy,
+            language=language,
+            credit=self.store.credit,
+            measures=measure_store,
+            state=self.sanctions,
+            identity_of=identity_of,
+            notifier=self.notifier,
+        )
+        self.policy_list = PolicyList(
+            api, service_account=service, store=self.store.policy_rules, audit=self.store.audit
+        )
+        consequences = BlacklistConsequences(
+            api,
+            policy,
+            service_account=service,
+            state=self.sanctions,
+            measures=self.measures,
+            followups=self.followups,
+            regulator_reports=self.regulator_reports,
+            is_exempt=self.facts.is_exempt,
+            sync_policy_list=self.policy_list.sync,
+        )
+        self.blacklist.on_added.append(consequences.on_added)
+        self.blacklist.on_lifted.append(consequences.on_lifted)
         # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
         self.code_aliases = CodeAliases(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
         self.jobs = Jobs(self)
-        self.sanctions.register_jobs(self.jobs)
+        self.jobs.add(Job("sanctions_followup", 60 * 1000, self.followups.run))
+        self.jobs.add(Job("policy_list_sync", 60 * 1000, self.policy_list.sync))
         # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
         self.reports = Reports(self)
         self.reports.register_jobs(self.jobs)
         self.room_moderation = RoomModeration(self)
+        self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
-        self.jobs.add(Job("backfill_group_codes", 24 * 3600 * 1000, self.groups.backfill))
+        self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
         self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
         self._state = "starting"
         self._schema_version = 0
@@ -213,7 +294,7 @@ class QunzuModule:
             "convention": {"current_version": policy.convention.version, "accepted": facts.convention_accepted},
             "blacklisted": facts.blacklisted,
             "language": self.config.language,
-            **await self.sanctions.status_of(user_id),
+            **await self.standing.status_of(user_id),
         }
 
     async def health(self) -> dict[str, Any]:

@@ -11,15 +11,14 @@ in fall back to the owner's direct chat).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from synapse.module_api import ModuleApi
 from synapse.module_api.errors import SynapseError
+
+from .store.notice_rooms import NoticeRoomStore
 
 # Marks the chat (and its owner) in its create event: a bot chat, not a group (verification_chat.py).
 from .verification_chat import BOT_CHAT_OWNER_KEY, NOTICE_ROOM_KEY
-
-if TYPE_CHECKING:
-    from .module import QunzuModule
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +26,10 @@ logger = logging.getLogger(__name__)
 class Notifier:
     """Sends `m.notice` messages as the service account."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._service = module.config.service_account
+    def __init__(self, api: ModuleApi, service_account: str, rooms: NoticeRoomStore) -> None:
+        self._api = api
+        self._service = service_account
+        self._rooms = rooms
 
     async def to_room(self, room_id: str, body: str) -> bool:
         """Post a notice into the room; join it first if the service account is not in it."""
@@ -47,7 +46,7 @@ class Notifier:
         """Post a notice into the person's direct chat with the service account (opened if needed)."""
         if not self._api.is_mine(user_id) or user_id == self._service:
             return False
-        room_id = await self._module.store.sanctions.notice_room(user_id)
+        room_id = await self._rooms.room_of(user_id)
         if room_id is not None and await self._send(room_id, body):
             await self._reinvite_if_left(room_id, user_id)
             return True
@@ -66,7 +65,7 @@ class Notifier:
         except SynapseError as exc:
             logger.warning("qunzu: could not open a notice chat with a user (%s)", exc.code)
             return False
-        await self._module.store.sanctions.set_notice_room(user_id, room_id)
+        await self._rooms.set(user_id, room_id)
         return await self._send(room_id, body)
 
     async def _reinvite_if_left(self, room_id: str, user_id: str) -> None:

@@ -15,12 +15,13 @@ service account only delays it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from synapse.module_api import ModuleApi
 from synapse.module_api.errors import SynapseError
 
-if TYPE_CHECKING:
-    from .module import QunzuModule
+from .store.audit import AuditStore
+from .store.policy_rules import PolicyRuleStore
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,11 @@ SYNC_BATCH = 200
 class PolicyList:
     """Publishes blacklist entries as policy rules."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._store = module.store.sanctions
+    def __init__(self, api: ModuleApi, service_account: str, store: PolicyRuleStore, audit: AuditStore) -> None:
+        self._api = api
+        self._service = service_account
+        self._store = store
+        self._audit = audit
 
     async def room_id(self) -> str:
         """The policy list room, created by the service account the first time it is needed.
@@ -64,14 +66,14 @@ class PolicyList:
         }
         try:
             room_id, _ = await self._api.create_room(
-                self._module.config.service_account, {**config, "room_alias_name": ALIAS_LOCALPART}, ratelimit=False
+                self._service, {**config, "room_alias_name": ALIAS_LOCALPART}, ratelimit=False
             )
         except SynapseError:
             # The alias may be taken (a room from an earlier database); the room works without it.
-            room_id, _ = await self._api.create_room(self._module.config.service_account, config, ratelimit=False)
+            room_id, _ = await self._api.create_room(self._service, config, ratelimit=False)
         stored = await self._store.set_setting(ROOM_SETTING, room_id)
         if stored == room_id:
-            await self._module.store.audit.append("module:policy_list", "policy_list.create", room_id, {})
+            await self._audit.append("module:policy_list", "policy_list.create", room_id, {})
         return stored
 
     async def sync(self) -> dict[str, Any]:
@@ -90,7 +92,7 @@ class PolicyList:
                 {
                     "type": rule_type,
                     "room_id": room_id,
-                    "sender": self._module.config.service_account,
+                    "sender": self._service,
                     "state_key": state_key,
                     "content": content,
                 }
@@ -101,14 +103,3 @@ class PolicyList:
             else:
                 withdrawn += 1
         return {"published": published, "withdrawn": withdrawn, "room_id": room_id}
-
-    async def sync_soon(self) -> None:
-        """Sync now in the background (a change was made); the job catches up on failure."""
-
-        async def run() -> None:
-            try:
-                await self.sync()
-            except Exception:
-                logger.warning("qunzu: publishing the blacklist to the policy list failed; the job retries")
-
-        self._api.run_as_background_process("qunzu_policy_list_sync", run)

@@ -29,9 +29,10 @@ from policies.numbers import duration_seconds
 from .errors import TicketNotOpen
 from .jobs import Job, Jobs
 from .report_texts import deadline_text, report_text
-from .sanctions import ROOM_MEASURES, TIMELESS_MEASURES, SanctionRequest, measure_of
+from .sanctions.measures import ROOM_MEASURES, TIMELESS_MEASURES, SanctionRequest, measure_of
 from .store import synapse_tables
-from .store.reports import AuditRow, FiledReport, SynapseReport
+from .store.audit import AuditRecord
+from .store.reports import FiledReport, SynapseReport
 from .store.tickets import NewTicket, Ticket
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class Reports:
         ticket = await self._new_ticket(
             "user_report", room_id, event_id, user_id, category, reason.strip(), now, reporter
         )
-        audit = AuditRow(reporter, "report.file", room_id, {"category": category, "source": "user_report"})
+        audit = AuditRecord(reporter, "report.file", room_id, {"category": category, "source": "user_report"})
         filed = await self._store.file(ticket, reporter, "user_report", reason.strip(), audit, REPORTS_PER_HOUR)
         if not isinstance(filed, FiledReport):
             raise SynapseError(
@@ -173,7 +174,7 @@ class Reports:
         accused, digest = user_id, None
         if event_id is not None:
             # Evidence captured now (content may be redacted later): sender and content digest.
-            evidence = await self._module.store.sanctions.event_evidence(event_id)
+            evidence = await self._module.store.measures.event_evidence(event_id)
             if evidence is None or evidence.get("room_id") != room_id:
                 raise SynapseError(404, report_text("unknown_event", self._language), Codes.NOT_FOUND)
             accused = str(evidence.get("sender") or "") or None
@@ -237,7 +238,7 @@ class Reports:
                     reporter=row.reporter,
                     dedupe_key=f"event:{row.event_id}",
                 )
-        audit = AuditRow(
+        audit = AuditRecord(
             row.reporter,
             "report.import",
             row.room_id or row.target_user or "",
@@ -280,7 +281,7 @@ class Reports:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def assign(self, actor: str, ticket_id: str, assignee: str) -> dict[str, Any]:
-        audit = AuditRow(actor, "report.assign", ticket_id, {"assignee": assignee})
+        audit = AuditRecord(actor, "report.assign", ticket_id, {"assignee": assignee})
         ticket = await self._store.assign(ticket_id, assignee, audit)
         if ticket is None:
             raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
@@ -314,12 +315,15 @@ class Reports:
             # The measure and the close commit together: two staff resolving at once take one measure.
             closing = self._store.closing(ticket.id, status, str(request.measure), actor, text_reason)
             try:
-                applied = await self._module.sanctions.apply(actor, request, also=closing)
+                outcome = await self._module.measures.apply(actor, request, also=closing)
+                applied = outcome.as_json(self._module.clock.now_ms())
             except TicketNotOpen:
                 raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN) from None
             closed = closing.closed
         else:
-            audit = AuditRow(actor, "report.resolve", ticket.id, {"outcome": status, "measure": None, "sanction": None})
+            audit = AuditRecord(
+                actor, "report.resolve", ticket.id, {"outcome": status, "measure": None, "sanction": None}
+            )
             closed = await self._store.close(ticket.id, status, status, actor, None, text_reason, audit)
         if closed is None:
             raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
@@ -359,7 +363,7 @@ class Reports:
             duration_given=given,
             category=ticket.category,
             evidence=evidence,
-            report_id=ticket.id,
+            ticket_id=ticket.id,
         )
 
     # -- notices to reporters -----------------------------------------------------------------
@@ -393,7 +397,7 @@ class Reports:
         if not self._api.is_mine(reporter) or reporter == self._module.config.service_account:
             delivered = True  # nobody to tell here
         else:
-            delivered = await self._module.sanctions.notifier.to_user(reporter, body)
+            delivered = await self._module.notifier.to_user(reporter, body)
         if delivered:
             await self._store.mark_notified(ticket_id, reporter, kind)
         return delivered

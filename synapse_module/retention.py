@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from policies.constants import DAY_MS
+
 from .errors import StoreError
 
 if TYPE_CHECKING:
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DAY_MS = 24 * 3600 * 1000
 JOB_NAME = "records_retention"
 EVERY_MS = 3600 * 1000
 

@@ -22,41 +22,27 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import PERMANENT, Reason, UserFacts
+from policies import Reason, UserFacts
+from policies.constants import PERMANENT
 from policies.numbers import duration_seconds
+from policies.roles import RoomRole, room_role
+from policies.timing import in_force, until_detail
 
 from .cache import ClusterCache
 from .errors import Refusal
 from .report_texts import report_text
-from .store.reports import AuditRow
+from .store.audit import AuditRecord
 
 if TYPE_CHECKING:
     from .module import QunzuModule
 
 logger = logging.getLogger(__name__)
 
-#: Power level from which a member is a room admin (管理员), as on the info page.
-ADMIN_LEVEL = 50
-#: Marks a creator's (unbounded) power in room versions 12 and later.
-CREATOR_POWER = 1 << 62
 ACTIONS = ("warn", "mute", "unmute", "kick", "ban", "unban", "approve", "announce")
 TARGETED = ("warn", "mute", "unmute", "kick", "ban", "unban", "approve")
 MAX_REASON_CHARS = 1000
 
 _NO_MUTE = -2  # cached "not muted" (None cannot be told from a cache miss by the reader)
-
-
-@dataclasses.dataclass(frozen=True)
-class RoomRole:
-    """A user's role in a room: creator (群主), admin (管理员), member (成员) or none."""
-
-    role: str
-    power: int
-    joined: bool
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role in ("creator", "admin")
 
 
 class RoomModeration:
@@ -65,7 +51,7 @@ class RoomModeration:
     def __init__(self, module: QunzuModule) -> None:
         self._module = module
         self._api = module.api
-        self._store = module.store.reports
+        self._store = module.store.measures
         # (room, account) -> (the identity it was read for, end of the mute or _NO_MUTE).
         self._mutes: ClusterCache[tuple[str, str], tuple[str | None, int]] = ClusterCache(
             module.api, "qunzu_room_mutes", self._load_mute
@@ -105,7 +91,7 @@ class RoomModeration:
         if end == _NO_MUTE:
             return user
         now = self._module.clock.now_ms()
-        if end != PERMANENT and end <= now:
+        if not in_force(end, now):
             return user
         current = user.muted_until_ms
         if current == PERMANENT or (current is not None and end != PERMANENT and current >= end):
@@ -115,47 +101,13 @@ class RoomModeration:
     # -- roles --------------------------------------------------------------------------------
 
     async def role(self, room_id: str, user_id: str) -> RoomRole:
-        """The user's role from the room's create event and power levels."""
-        state = await self._api.get_room_state(
-            room_id, [("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.member", user_id)]
-        )
+        """The user's role from the room's create event and power levels (``policies.roles``)."""
+        state = await self._api.get_room_state(room_id, [("m.room.create", ""), ("m.room.power_levels", "")])
         create = state.get(("m.room.create", ""))
         if create is None:
             raise SynapseError(404, "Unknown room", Codes.NOT_FOUND)
-        member = state.get(("m.room.member", user_id))
-        joined = member is not None and member.membership == "join"
-        version = str(create.content.get("room_version", "1"))
-        creators = {create.sender} | {c for c in create.content.get("additional_creators", []) if isinstance(c, str)}
-        levels_event = state.get(("m.room.power_levels", ""))
-        levels = levels_event.content if levels_event is not None else {}
-        users = levels.get("users") or {}
-        default = levels.get("users_default", 0)
-        power = users.get(user_id, default if levels_event is not None else (100 if user_id == create.sender else 0))
-        if not isinstance(power, int):
-            power = 0
-        # Room versions 12+ give creators unbounded power; older ones use their power level.
-        if user_id in creators and ((version.isdigit() and int(version) >= 12) or power >= 100):
-            return RoomRole("creator", CREATOR_POWER, joined)
-        if user_id in creators:
-            return RoomRole("creator", power, joined)
-        if power >= ADMIN_LEVEL:
-            return RoomRole("admin", power, joined)
-        return RoomRole("member" if joined else "none", power, joined)
-
-    async def role_view(self, room_id: str, user_id: str) -> dict[str, Any]:
-        """What the bot needs to grant room-admin commands (`GET /admin/rooms/{room}/roles/{user}`)."""
-        role = await self.role(room_id, user_id)
-        state = await self._module.sanctions.user_state(user_id) if self._api.is_mine(user_id) else None
-        return {
-            "room_id": room_id,
-            "user_id": user_id,
-            "role": role.role,
-            "admin": role.is_admin,
-            "joined": role.joined,
-            "admin_suspended": bool(state and state.admin_suspended),
-            "admin_suspended_until": state.admin_suspended_until_ms if state else None,
-            "staff": await self._module.is_staff(user_id),
-        }
+        levels = state.get(("m.room.power_levels", ""))
+        return room_role(user_id, create.sender, create.content, levels.content if levels is not None else None)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -179,9 +131,7 @@ class RoomModeration:
         # Art. 11 暂停管理权限: the bot must not become a way around the suspension.
         state = await self._module.sanctions.user_state(actor)
         if state.admin_suspended:
-            end = state.admin_suspended_until_ms
-            permanent = end is None or end == PERMANENT
-            raise Refusal(Reason.ADMIN_SUSPENDED, {"until": None if permanent else end, "permanent": permanent})
+            raise Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
         # Art. 10: the service account publishes the reason in the room (kick, ban) in its own name,
         # where no callback sees it; it obeys the content rules like the admin's own message.
         if reason and not await self._module.facts.is_exempt(actor):
@@ -194,8 +144,7 @@ class RoomModeration:
                 raise SynapseError(400, "'target' must be a user id", Codes.INVALID_PARAM)
             target_role = await self.role(room_id, target)
             protected = target == self._module.config.service_account or (
-                action not in ("approve", "unmute", "unban")
-                and (target_role.role == "creator" or target_role.power >= actor_role.power)
+                action not in ("approve", "unmute", "unban") and not actor_role.outranks(target_role)
             )
             if protected:
                 raise SynapseError(403, report_text("target_protected", language), Codes.FORBIDDEN)
@@ -206,7 +155,7 @@ class RoomModeration:
             assert target is not None
             end = self._mute_end(duration, language)
             details["until"] = end
-            audit = AuditRow(actor, "room.mute", room_id, details)
+            audit = AuditRecord(actor, "room.mute", room_id, details)
             # Art. 9, 11: the mute binds the person behind the account (every account of the identity).
             fingerprint = await self._identity(target)
             result["id"] = await self._store.add_room_mute(room_id, target, fingerprint, actor, reason, end, audit)
@@ -214,7 +163,7 @@ class RoomModeration:
             await self.invalidate_mute(room_id, target, fingerprint)
         elif action == "unmute":
             assert target is not None
-            audit = AuditRow(actor, "room.unmute", room_id, details)
+            audit = AuditRecord(actor, "room.unmute", room_id, details)
             fingerprint = await self._identity(target)
             result["lifted"] = await self._store.lift_room_mutes(room_id, target, fingerprint, actor, reason, audit)
             await self.invalidate_mute(room_id, target, fingerprint)

@@ -11,7 +11,8 @@ from typing import Any
 
 from bot.commands import Scope, command
 from bot.dispatcher import Context
-from bot.messages import Language, has, t
+from bot.messages import has, t
+from policies.constants import Language
 
 _INDENT = "  "
 

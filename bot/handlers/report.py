@@ -1,4 +1,4 @@
-"""Member commands of issue 7: ``!report`` / ``!举报``, ``!info`` / ``!群信息``, ``!rules`` / ``!群规``,
+"""Member commands: ``!report`` / ``!举报``, ``!info`` / ``!群信息``, ``!rules`` / ``!群规``,
 ``!appeal`` / ``!申诉`` (direct chat).
 
 ``!report`` as a reply reports that message, alone the room (Art. 12). The

@@ -19,8 +19,6 @@ from .resource import Access, Caller, Route, acting_staff, json_body, query_str,
 if TYPE_CHECKING:
     from ..module import QunzuModule
 
-DAY_MS = 24 * 3600 * 1000
-
 
 def _optional_text(body: Mapping[str, Any], name: str, limit: int = 2000) -> str | None:
     value = body.get(name)

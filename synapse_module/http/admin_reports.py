@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.constants import DAY_MS
+
 from ..store.tickets import TICKET_STATUSES
 from .resource import Access, Caller, Route, json_body, query_limit, query_str, query_time
 
@@ -71,7 +73,7 @@ def routes(module: QunzuModule) -> list[Route]:
     async def stats(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
         if since is None:
-            since = module.clock.now_ms() - 24 * 3600 * 1000
+            since = module.clock.now_ms() - DAY_MS
         return 200, await module.reports.stats(since)
 
     async def get_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:

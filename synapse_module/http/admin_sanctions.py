@@ -11,8 +11,7 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies import Measure, SubjectKind
 from policies.numbers import credit_delta, duration_seconds
 
-from ..sanctions import TIMELESS_MEASURES, SanctionRequest, Sanctions, measure_of
-from ..store.sanctions import SanctionSubject
+from ..sanctions.measures import TIMELESS_MEASURES, SanctionRequest, SanctionSubject, measure_of
 from ..texts import text
 from .resource import (
     Access,
@@ -68,9 +67,6 @@ def _ladder(body: Mapping[str, Any]) -> str | None:
 def routes(module: QunzuModule) -> list[Route]:
     language = module.config.language
 
-    def sanctions() -> Sanctions:
-        return module.sanctions
-
     def local_user(user_id: str) -> str:
         if not user_id.startswith("@") or not module.api.is_mine(user_id):
             raise SynapseError(400, text("not_local", language), Codes.INVALID_PARAM)
@@ -102,22 +98,25 @@ def routes(module: QunzuModule) -> list[Route]:
             ladder=_ladder(body),
             category=_optional_str(body, "category"),
             evidence=tuple(evidence),
-            report_id=_optional_str(body, "report"),
+            ticket_id=_optional_str(body, "report"),
             credit_delta=delta,
             blacklist=blacklist,
         )
-        return 200, await sanctions().apply(await acting_staff(module, caller, body), sanction)
+        outcome = await module.measures.apply(await acting_staff(module, caller, body), sanction)
+        return 200, outcome.as_json(module.clock.now_ms())
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "false").lower() == "true"
         limit = query_limit(request)
-        return 200, {"sanctions": await sanctions().list_sanctions(query_str(request, "subject"), active_only, limit)}
+        found = await module.measures.listing(query_str(request, "subject"), active_only, limit)
+        now = module.clock.now_ms()
+        return 200, {"sanctions": [sanction.as_json(now) for sanction in found]}
 
     async def get_one(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        found = await sanctions().get(params["sanction_id"])
+        found = await module.measures.get(params["sanction_id"])
         if found is None:
             raise SynapseError(404, "No such measure", Codes.NOT_FOUND)
-        return 200, found
+        return 200, found.as_json(module.clock.now_ms())
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -127,15 +126,16 @@ def routes(module: QunzuModule) -> list[Route]:
         if not isinstance(overturned, bool):
             raise SynapseError(400, "'overturned' must be true or false", Codes.BAD_JSON)
         actor = await acting_staff(module, caller, body)
-        return 200, await sanctions().lift(actor, params["sanction_id"], reason, overturned=overturned)
+        lifted = await module.measures.lift(actor, params["sanction_id"], reason, overturned=overturned)
+        return 200, lifted.as_json(module.clock.now_ms())
 
     async def propose(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = json_body(request)
         subject_type, subject = _subject(body)
-        return 200, await sanctions().propose(subject_type, subject, _ladder(body), _optional_str(body, "category"))
+        return 200, await module.measures.propose(subject_type, subject, _ladder(body), _optional_str(body, "category"))
 
     async def credit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, await sanctions().credit_view(local_user(params["user_id"]))
+        return 200, await module.standing.credit_view(local_user(params["user_id"]))
 
     async def adjust(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -143,20 +143,21 @@ def routes(module: QunzuModule) -> list[Route]:
         reason = required_reason(body, language)
         delta = credit_delta(body.get("delta"), "delta", module.config.policy)
         actor = await acting_staff(module, caller, body)
-        return 200, await sanctions().adjust_credit(actor, local_user(params["user_id"]), delta, reason)
+        return 200, await module.standing.adjust_credit(actor, local_user(params["user_id"]), delta, reason)
 
     async def reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
         until = query_time(request, "until")
         limit = query_limit(request)
-        return 200, {"reports": await sanctions().regulator_reports(since, until, limit)}
+        found = await module.regulator_reports.between(since, until, limit)
+        return 200, {"reports": [report.as_json() for report in found]}
 
     async def appeals(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         status = query_str(request, "status")
         if status is not None and status not in ("open", "upheld", "rejected"):
             raise SynapseError(400, "'status' must be open, upheld or rejected", Codes.INVALID_PARAM)
         limit = query_limit(request)
-        return 200, {"appeals": await sanctions().appeals(status, limit)}
+        return 200, {"appeals": [appeal.as_json() for appeal in await module.appeals.listing(status, limit)]}
 
     async def decide(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -165,7 +166,8 @@ def routes(module: QunzuModule) -> list[Route]:
         outcome = body.get("outcome")
         if outcome not in ("upheld", "rejected"):
             raise SynapseError(400, "'outcome' must be upheld or rejected", Codes.INVALID_PARAM)
-        return 200, await sanctions().decide_appeal(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
+        decided = await module.appeals.decide(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
+        return 200, decided.as_json()
 
     async def appeal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -177,13 +179,13 @@ def routes(module: QunzuModule) -> list[Route]:
             )
         appellant = caller.user_id
         on_behalf = body.get("appellant")
-        # The bot's `!appeal` (issue 7): the service account files for the user who sent it.
+        # The bot's `!appeal`: the service account files for the user who sent it.
         if isinstance(on_behalf, str) and caller.user_id == module.config.service_account:
             appellant = local_user(on_behalf)
-        return 200, await sanctions().appeal(appellant, params["sanction_id"], body_text.strip())
+        return 200, await module.appeals.appeal(appellant, params["sanction_id"], body_text.strip())
 
     async def policy_list(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, {"room_id": await sanctions().policy_list.room_id(), **await sanctions().policy_list.sync()}
+        return 200, {"room_id": await module.policy_list.room_id(), **await module.policy_list.sync()}
 
     return [
         Route("POST", "/admin/sanctions/propose", Access.STAFF, propose),

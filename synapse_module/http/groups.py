@@ -17,6 +17,7 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies.codes import is_valid_code
 from policies.decisions import effective_tier
 from policies.messages import format_time
+from policies.roles import room_admins, room_creators
 from policies.tiers import needs_info_page
 
 from ..store.groups import GroupRecord
@@ -29,7 +30,6 @@ ROLE_LABELS = {
     "zh-CN": {"creator": "群主", "admin": "管理员", "member": "成员"},
     "en": {"creator": "creator", "admin": "admin", "member": "member"},
 }
-ADMIN_LEVEL = 50
 
 
 def routes(module: QunzuModule) -> list[Route]:
@@ -95,14 +95,14 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         return event.content if event is not None else {}
 
     create = state.get(("m.room.create", ""))
-    creators = [create.sender] if create is not None else [record.creator]
-    creators += [c for c in content("m.room.create").get("additional_creators", []) if isinstance(c, str)]
-    levels = content("m.room.power_levels").get("users", {})
-    admins = sorted(
-        user
-        for user, level in levels.items()
-        if isinstance(level, int) and level >= ADMIN_LEVEL and user not in creators and user != service
-    )
+    levels = state.get(("m.room.power_levels", ""))
+    if create is not None:
+        found = room_creators(create.sender, create.content)
+        creators = [create.sender, *sorted(found - {create.sender})] if create.sender in found else sorted(found)
+        admins = room_admins(create.sender, create.content, levels.content if levels is not None else None)
+    else:
+        creators, admins = [record.creator], []
+    admins = [user for user in admins if user != service]
     measures = await module.sanctions.room_state(room_id)
     if facts.closed:
         status = "closed"

@@ -1,7 +1,5 @@
 """`/admin/rooms/{room_id}/…`: room admins' tools, used by the bot for the admin (Art. 9).
 
-- `GET /admin/rooms/{room_id}/roles/{user_id}` — the user's role (creator, admin,
-  member), whether their admin rights are suspended, whether they are staff.
 - `POST /admin/rooms/{room_id}/moderate {actor, action, target?, duration?, reason?}`
   — `warn`, `mute`, `unmute`, `kick`, `ban`, `unban`, `approve` (invite after a
   knock), `announce`: the module checks the acting admin's role and measures,
@@ -29,9 +27,6 @@ def routes(module: QunzuModule) -> list[Route]:
         if not room_id.startswith("!"):
             raise SynapseError(400, "room_id must be a room id", Codes.INVALID_PARAM)
         return room_id
-
-    async def roles(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, await module.room_moderation.role_view(room(params), params["user_id"])
 
     async def moderate(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -69,6 +64,5 @@ def routes(module: QunzuModule) -> list[Route]:
 
     return [
         Route("GET", "/convention", Access.USER, convention),
-        Route("GET", "/admin/rooms/{room_id}/roles/{user_id}", Access.STAFF, roles),
         Route("POST", "/admin/rooms/{room_id}/moderate", Access.STAFF, moderate),
     ]

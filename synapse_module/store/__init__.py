@@ -13,6 +13,7 @@ from synapse.module_api import ModuleApi
 from ..audit import AuditChain
 from ..clock import Clock
 from ..migrations import MigrationResult, migrate_txn
+from .appeals import AppealStore
 from .audit import AuditStore
 from .blacklist import BlacklistStore
 from .credit import CreditStore
@@ -20,9 +21,12 @@ from .emergency import EmergencyStore
 from .groups import GroupStore
 from .identities import IdentityStore
 from .limits import LimitStore
+from .measures import MeasureStore
 from .netlog import NetlogStore
+from .notice_rooms import NoticeRoomStore
+from .policy_rules import PolicyRuleStore
+from .regulator_reports import RegulatorReportStore
 from .reports import ReportStore
-from .sanctions import SanctionStore
 from .tickets import TicketStore
 
 
@@ -35,8 +39,12 @@ class QunzuStore:
         self.audit = AuditStore(api, clock, chain)
         self.identities = IdentityStore(api, clock)
         self.blacklist = BlacklistStore(api, clock)
-        self.credit = CreditStore(api, clock)
-        self.sanctions = SanctionStore(api, clock, chain)
+        self.credit = CreditStore(api, clock, chain)
+        self.measures = MeasureStore(api, clock, chain)
+        self.appeals = AppealStore(api, clock, chain)
+        self.regulator_reports = RegulatorReportStore(api, chain)
+        self.policy_rules = PolicyRuleStore(api, clock)
+        self.notice_rooms = NoticeRoomStore(api, clock)
         self.groups = GroupStore(api, clock)
         self.limits = LimitStore(api, clock)
         self.tickets = TicketStore(api, clock)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
@@ -14,6 +15,23 @@ from ..errors import StoreError
 from .sql import Where, run_contended
 
 AUDIT_VERIFY_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """An audit row written in the transaction of what it records (no personal data in `details`)."""
+
+    actor: str
+    action: str
+    subject: str
+    details: Mapping[str, Any]
+
+
+def append_record_txn(txn: LoggingTransaction, chain: AuditChain, now_ms: int, record: AuditRecord) -> AuditEntry:
+    """Append `record` inside the caller's transaction: the change and its record commit together."""
+    return _append_audit_txn(
+        txn, chain, now_ms, record.actor, record.action, record.subject, canonical_json(dict(record.details))
+    )
 
 
 class AuditStore:

@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
+from policies.constants import PERMANENT
+
 from ..clock import Clock
 
 SubjectType = Literal["user", "room", "identity"]
-PERMANENT_UNTIL = -1
 
 
 @dataclass(frozen=True)
@@ -177,5 +178,5 @@ def blacklist_until_txn(txn: LoggingTransaction, user_id: str, fingerprint: str 
     if not ends:
         return None
     if any(end is None for end in ends):
-        return PERMANENT_UNTIL
+        return PERMANENT
     return max(int(end) for end in ends)

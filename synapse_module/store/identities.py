@@ -26,7 +26,7 @@ class GateRecord:
     level: int
     fingerprint: str | None
     convention_version: str | None
-    # None: not blacklisted; blacklist.PERMANENT_UNTIL: for good; else the end (ms).
+    # None: not blacklisted; PERMANENT: for good; else the end (ms).
     blacklist_until: int | None
 
 

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
+from policies.constants import DAY_MS, HOUR_MS
+
 from ..clock import Clock
 from .sql import run_contended
-
-HOUR_MS = 3600 * 1000
-DAY_MS = 24 * HOUR_MS
 
 
 @dataclass(frozen=True)
@@ -165,9 +164,3 @@ class LimitStore:
 
     async def give_back(self, window: Window, subject: str, use_id: str) -> None:
         await self._api.run_db_interaction(f"qunzu_give_back_{window.name}", give_back_txn, window, subject, use_id)
-
-    async def used(self, window: Window, subject: str) -> int:
-        """Uses in the window now (for status pages; decisions go through `take`)."""
-        return await self._api.run_db_interaction(
-            f"qunzu_uses_{window.name}", uses_txn, window, subject, self._clock.now_ms()
-        )

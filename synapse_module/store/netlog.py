@@ -120,9 +120,6 @@ class NetlogStore:
     async def purge_before(self, before_ms: int, limit: int) -> int:
         return await self._api.run_db_interaction("qunzu_netlog_purge", _purge_txn, before_ms, limit)
 
-    async def room_creations(self) -> list[LogEntry]:
-        return await self._api.run_db_interaction("qunzu_netlog_room_creations", _room_creations_txn)
-
 
 def _insert_txn(txn: LoggingTransaction, rows: list[tuple[Any, ...]]) -> None:
     txn.execute_batch(
@@ -241,8 +238,3 @@ def _purge_txn(txn: LoggingTransaction, before_ms: int, limit: int) -> int:
     if ids:
         txn.execute_batch("DELETE FROM qunzu_netlog WHERE id = ?", ids)
     return len(ids)
-
-
-def _room_creations_txn(txn: LoggingTransaction) -> list[LogEntry]:
-    txn.execute(f"SELECT {_COLUMNS} FROM qunzu_netlog WHERE kind = 'room_create' ORDER BY ts")
-    return [_entry(r) for r in txn.fetchall()]

@@ -1,4 +1,4 @@
-"""SQL of reports (Art. 12) and room admins' mutes (Art. 9).
+"""SQL of the complaint channel (Art. 12): reporters on tickets and imports of Synapse's reports.
 
 - A report opens a ticket or joins the open ticket on the same event, room or
   user (`dedupe_key`), and records its reporter; ticket, reporter row and audit
@@ -7,28 +7,25 @@
   imported in the same transaction as their `qunzu_report_imports` row, whose
   primary key makes each import happen exactly once, across restarts and
   processes.
-- A room admin's mute is a `qunzu_sanctions` row with `subject_type =
-  'room_member'` (subject = the user, room_id = the room), written with its audit
-  record; it needs no follow-up (the bot answers in the room), so it is stored
-  as notified.
+
+A room admin's mute is a measure: its SQL is in store/measures.py.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
-from ..audit import AuditChain, canonical_json
+from ..audit import AuditChain
 from ..clock import Clock
 from ..errors import TicketNotOpen
-from . import synapse_tables
-from .audit import _append_audit_txn  # same transaction as the report: no ticket without its record
+from .audit import AuditRecord, append_record_txn  # same transaction: no ticket without its record
 from .limits import REPORTS, Use, new_use_id, take_txn
 from .sql import run_contended
+from .synapse_tables import reports_after_txn
 from .tickets import (
     _COLUMNS,
     NewTicket,
@@ -37,9 +34,6 @@ from .tickets import (
     _open_ticket_txn,
     _row,
 )
-
-ROOM_MEMBER = "room_member"
-_ACTIVE = "lifted_ts IS NULL AND (end_ts IS NULL OR end_ts > ?)"
 
 
 @dataclass(frozen=True)
@@ -79,16 +73,8 @@ class SynapseReport:
     target_user: str | None
 
 
-@dataclass(frozen=True)
-class AuditRow:
-    actor: str
-    action: str
-    subject: str
-    details: Mapping[str, Any]
-
-
 class ReportStore:
-    """Async access to reporters, report imports, the ticket lifecycle and room mutes."""
+    """Async access to reporters, report imports and the ticket lifecycle."""
 
     def __init__(self, api: ModuleApi, clock: Clock, chain: AuditChain) -> None:
         self._api = api
@@ -96,7 +82,7 @@ class ReportStore:
         self._chain = chain
 
     async def file(
-        self, ticket: NewTicket, reporter: str, source: str, reason: str, audit: AuditRow, per_hour: int
+        self, ticket: NewTicket, reporter: str, source: str, reason: str, audit: AuditRecord, per_hour: int
     ) -> FiledReport | Use:
         """Open a ticket or join the open duplicate; record the reporter and the audit row.
 
@@ -121,7 +107,7 @@ class ReportStore:
         )
 
     async def import_report(
-        self, table: str, source_id: int, ticket: NewTicket | None, reporter: str, reason: str, audit: AuditRow
+        self, table: str, source_id: int, ticket: NewTicket | None, reporter: str, reason: str, audit: AuditRecord
     ) -> FiledReport | None:
         """Import one Synapse report exactly once; None when it was imported before (or skipped)."""
         return await run_contended(
@@ -142,7 +128,7 @@ class ReportStore:
     async def synapse_reports(self, table: str, after_id: int, limit: int) -> list[SynapseReport]:
         """Synapse's reports of one table with ids above `after_id`, oldest first."""
         rows = await self._api.run_db_interaction(
-            "qunzu_read_synapse_reports", synapse_tables.reports_after_txn, table, after_id, limit
+            "qunzu_read_synapse_reports", reports_after_txn, table, after_id, limit
         )
         return [SynapseReport(table, *row) for row in rows]
 
@@ -159,7 +145,7 @@ class ReportStore:
             return {}
         return await self._api.run_db_interaction("qunzu_ticket_reporters", _reporters_txn, list(ticket_ids))
 
-    async def assign(self, ticket_id: str, assignee: str, audit: AuditRow) -> Ticket | None:
+    async def assign(self, ticket_id: str, assignee: str, audit: AuditRecord) -> Ticket | None:
         """Take an open ticket into review; None when it is unknown or closed."""
         return await self._api.run_db_interaction(
             "qunzu_assign_ticket", _assign_txn, self._chain, ticket_id, assignee, audit, self._clock.now_ms()
@@ -173,7 +159,7 @@ class ReportStore:
         actor: str,
         sanction_id: str | None,
         resolution: str,
-        audit: AuditRow,
+        audit: AuditRecord,
     ) -> Ticket | None:
         """Resolve or dismiss an open ticket; None when it is unknown or closed already."""
         return await self._api.run_db_interaction(
@@ -205,63 +191,6 @@ class ReportStore:
 
     async def stats(self, since_ms: int) -> dict[str, int]:
         return await self._api.run_db_interaction("qunzu_report_stats", _stats_txn, since_ms, self._clock.now_ms())
-
-    # -- room mutes (Art. 9) -------------------------------------------------------------
-
-    async def add_room_mute(
-        self,
-        room_id: str,
-        user_id: str,
-        fingerprint: str | None,
-        actor: str,
-        reason: str,
-        end_ts: int | None,
-        audit: AuditRow,
-    ) -> str:
-        """A room admin's mute of one member (and the identity behind the account) in one room; returns its id."""
-        mute_id = "rm_" + secrets.token_hex(8)
-        await self._api.run_db_interaction(
-            "qunzu_add_room_mute",
-            _add_room_mute_txn,
-            self._chain,
-            mute_id,
-            room_id,
-            user_id,
-            fingerprint,
-            actor,
-            reason,
-            end_ts,
-            audit,
-            self._clock.now_ms(),
-        )
-        return mute_id
-
-    async def lift_room_mutes(
-        self, room_id: str, user_id: str, fingerprint: str | None, actor: str, reason: str, audit: AuditRow
-    ) -> int:
-        """Lift every active mute in the room of the user and of the identity behind it; returns how many."""
-        return await self._api.run_db_interaction(
-            "qunzu_lift_room_mutes",
-            _lift_room_mutes_txn,
-            self._chain,
-            room_id,
-            user_id,
-            fingerprint,
-            actor,
-            reason,
-            audit,
-            self._clock.now_ms(),
-        )
-
-    async def room_mute_end(self, room_id: str, user_id: str, fingerprint: str | None) -> int | None:
-        """End of the active mute in the room of the user or its identity (-1: no end), or None when not muted."""
-        return await self._api.run_db_interaction(
-            "qunzu_room_mute_end", _room_mute_end_txn, room_id, user_id, fingerprint, self._clock.now_ms()
-        )
-
-
-def _audit(txn: LoggingTransaction, chain: AuditChain, now_ms: int, audit: AuditRow) -> None:
-    _append_audit_txn(txn, chain, now_ms, audit.actor, audit.action, audit.subject, canonical_json(dict(audit.details)))
 
 
 def _file_in_txn(
@@ -310,7 +239,7 @@ def _file_txn(
     reporter: str,
     source: str,
     reason: str,
-    audit: AuditRow,
+    audit: AuditRecord,
     now_ms: int,
     ticket_id: str,
     per_hour: int,
@@ -322,7 +251,7 @@ def _file_txn(
         return use
     filed = _file_in_txn(txn, ticket, reporter, source, reason, now_ms, ticket_id)
     details = {**audit.details, "ticket": filed.ticket.id, "joined": filed.joined}
-    _audit(txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, details))
+    append_record_txn(txn, chain, now_ms, AuditRecord(audit.actor, audit.action, audit.subject, details))
     return filed
 
 
@@ -334,7 +263,7 @@ def _import_txn(
     ticket: NewTicket | None,
     reporter: str,
     reason: str,
-    audit: AuditRow,
+    audit: AuditRecord,
     now_ms: int,
     ticket_id: str,
 ) -> FiledReport | None:
@@ -354,7 +283,7 @@ def _import_txn(
         (filed.ticket.id, table, source_id),
     )
     details = {**audit.details, "ticket": filed.ticket.id, "joined": filed.joined}
-    _audit(txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, details))
+    append_record_txn(txn, chain, now_ms, AuditRecord(audit.actor, audit.action, audit.subject, details))
     return filed
 
 
@@ -384,7 +313,7 @@ def _get(txn: LoggingTransaction, ticket_id: str) -> Ticket | None:
 
 
 def _assign_txn(
-    txn: LoggingTransaction, chain: AuditChain, ticket_id: str, assignee: str, audit: AuditRow, now_ms: int
+    txn: LoggingTransaction, chain: AuditChain, ticket_id: str, assignee: str, audit: AuditRecord, now_ms: int
 ) -> Ticket | None:
     txn.execute(
         "UPDATE qunzu_tickets SET status = 'in_review', assignee = ? WHERE id = ? AND status IN ('open', 'in_review')",
@@ -392,7 +321,7 @@ def _assign_txn(
     )
     if txn.rowcount != 1:
         return None
-    _audit(txn, chain, now_ms, audit)
+    append_record_txn(txn, chain, now_ms, audit)
     return _get(txn, ticket_id)
 
 
@@ -417,7 +346,7 @@ class TicketClosing:
     closed: Ticket | None = None
 
     def __call__(self, txn: LoggingTransaction, sanction_id: str) -> None:
-        audit = AuditRow(
+        audit = AuditRecord(
             self.actor,
             "report.resolve",
             self.ticket_id,
@@ -448,7 +377,7 @@ def _close_txn(
     actor: str,
     sanction_id: str | None,
     resolution: str,
-    audit: AuditRow,
+    audit: AuditRecord,
     now_ms: int,
 ) -> Ticket | None:
     txn.execute(
@@ -458,7 +387,7 @@ def _close_txn(
     )
     if txn.rowcount != 1:
         return None
-    _audit(txn, chain, now_ms, audit)
+    append_record_txn(txn, chain, now_ms, audit)
     return _get(txn, ticket_id)
 
 
@@ -509,66 +438,3 @@ def _stats_txn(txn: LoggingTransaction, since_ms: int, now_ms: int) -> dict[str,
             "SELECT COUNT(*) FROM qunzu_tickets WHERE resolved_ts >= ? AND resolved_ts > deadline_ts", (since_ms,)
         ),
     }
-
-
-def _add_room_mute_txn(
-    txn: LoggingTransaction,
-    chain: AuditChain,
-    mute_id: str,
-    room_id: str,
-    user_id: str,
-    fingerprint: str | None,
-    actor: str,
-    reason: str,
-    end_ts: int | None,
-    audit: AuditRow,
-    now_ms: int,
-) -> None:
-    txn.execute(
-        "INSERT INTO qunzu_sanctions (id, subject_type, subject, room_id, fingerprint, measure, ladder, category,"
-        " reason, evidence, report_id, actor, start_ts, end_ts, credit_delta, credit_user, lifted_ts, lifted_by,"
-        " lift_reason, overturned, notice_claim_ts, notified_ts)"
-        " VALUES (?, ?, ?, ?, ?, 'mute', 'room_admin', NULL, ?, '[]', NULL, ?, ?, ?, 0, NULL, NULL, NULL, NULL,"
-        " 0, NULL, ?)",
-        (mute_id, ROOM_MEMBER, user_id, room_id, fingerprint, reason, actor, now_ms, end_ts, now_ms),
-    )
-    _audit(txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, {**audit.details, "id": mute_id}))
-
-
-def _lift_room_mutes_txn(
-    txn: LoggingTransaction,
-    chain: AuditChain,
-    room_id: str,
-    user_id: str,
-    fingerprint: str | None,
-    actor: str,
-    reason: str,
-    audit: AuditRow,
-    now_ms: int,
-) -> int:
-    txn.execute(
-        "UPDATE qunzu_sanctions SET lifted_ts = ?, lifted_by = ?, lift_reason = ?"
-        f" WHERE subject_type = ? AND room_id = ? AND (subject = ? OR fingerprint = ?) AND {_ACTIVE}",
-        (now_ms, actor, reason, ROOM_MEMBER, room_id, user_id, fingerprint, now_ms),
-    )
-    lifted = txn.rowcount
-    if lifted:
-        _audit(
-            txn, chain, now_ms, AuditRow(audit.actor, audit.action, audit.subject, {**audit.details, "lifted": lifted})
-        )
-    return lifted
-
-
-def _room_mute_end_txn(
-    txn: LoggingTransaction, room_id: str, user_id: str, fingerprint: str | None, now_ms: int
-) -> int | None:
-    # A mute follows the person: the account's own rows and those of its identity.
-    txn.execute(
-        "SELECT end_ts FROM qunzu_sanctions WHERE subject_type = ? AND room_id = ?"
-        f" AND (subject = ? OR fingerprint = ?) AND {_ACTIVE}",
-        (ROOM_MEMBER, room_id, user_id, fingerprint, now_ms),
-    )
-    ends = [-1 if row[0] is None else int(row[0]) for row in txn.fetchall()]
-    if not ends:
-        return None
-    return -1 if -1 in ends else max(ends)

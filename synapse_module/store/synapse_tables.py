@@ -2,7 +2,8 @@
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
 `local_current_membership(room_id, user_id, membership)`, `room_aliases(room_alias,
-room_id)`, `events(event_id, room_id, type, sender, origin_server_ts)`, `rooms(room_id,
+room_id)`, `events(event_id, room_id, type, sender, origin_server_ts)`, `event_json(event_id,
+room_id, json)` (a measure's evidence), `rooms(room_id,
 creator)`, and the reports people make
 with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
@@ -16,7 +17,13 @@ module's own transactions, so counts and guards commit together.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Any
+
 from synapse.module_api import LoggingTransaction
+
+from ..audit import canonical_json
 
 
 def joined_members_txn(txn: LoggingTransaction, room_id: str, exclude: str) -> int:
@@ -140,3 +147,19 @@ def reports_after_txn(
         )
         for row in txn.fetchall()
     ]
+
+
+def event_evidence_txn(txn: LoggingTransaction, event_id: str) -> dict[str, Any] | None:
+    """The event's room, sender and a SHA-256 of its content as stored now.
+
+    Reads Synapse's own `event_json` table (tests/e2e/test_sanctions.py checks the
+    digest against what the client sent, so a schema change is caught).
+    """
+    txn.execute("SELECT room_id, json FROM event_json WHERE event_id = ?", (event_id,))
+    row = txn.fetchone()
+    if row is None:
+        return None
+    event = json.loads(row[1])
+    content = event.get("content", {})
+    digest = hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+    return {"event_id": event_id, "room_id": row[0], "sender": event.get("sender"), "content_sha256": digest}

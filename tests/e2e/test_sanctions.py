@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from devtools.homeserver import SynapseProcess
 
@@ -275,6 +276,38 @@ async def test_blacklisting_a_user_blocks_every_account_of_the_identity_and_is_p
         return status == 200 and rule == {}
 
     await eventually(withdrawn, what="the rule withdrawn")
+
+
+async def test_blacklisting_a_room_closes_it_and_reviews_its_owner_and_admins_by_the_policy(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess, staff: Matrix, service_account: dict[str, str]
+) -> None:
+    owner, admin, room = await room_with_member(as_user, synapse)
+    member = await verified(as_user, synapse, "plain")
+    assert (await member.join(room))[0] == 200
+    await set_power(owner, room, {admin.user_id: 50})
+    status, entry = await staff.qunzu(
+        "POST", "/admin/blacklist", {"subject": {"type": "room", "id": room}, "reason": "赌博群"}
+    )
+    assert status == 200, entry
+
+    async def measures_of(user_id: str) -> list[str] | None:
+        status, found = await staff.qunzu("GET", f"/admin/sanctions?subject={quote(user_id)}")
+        assert status == 200, found
+        return [item["measure"] for item in found["sanctions"] if item["subject"]["id"] == user_id] or None
+
+    # Art. 11: the owner loses the right to create groups, each admin credit (policies/default.yaml).
+    assert await eventually(lambda: measures_of(owner.user_id), what="the owner reviewed") == ["creation_revoked"]
+    assert await eventually(lambda: measures_of(admin.user_id), what="the admin reviewed") == ["credit_lowered"]
+    assert await measures_of(member.user_id) is None
+
+    async def emptied() -> bool:
+        return not set(await joined_members(staff, room)) & {owner.user_id, admin.user_id, member.user_id}
+
+    await eventually(emptied, what="members removed from the blacklisted room")
+    status, reply = await member.join(room)
+    assert status == 403 and reply["cn.qunzu.reason"] == "room_closed", reply
+    status, reports = await staff.qunzu("GET", "/admin/regulator-reports")
+    assert any(r["blacklist_entry"] == entry["id"] and r["kind"] == "blacklist" for r in reports["reports"])
 
 
 async def test_bad_requests_get_clear_400s_and_unknown_ids_404s(

@@ -8,8 +8,9 @@
 - `module_api`: a `FakeModuleApi` on that database and clock.
 - `module_config`: the module block the e2e servers load, parsed.
 - `store`: the module's `QunzuStore`; `module`: the whole `QunzuModule`, set up.
-- `sqlite_db` / `postgres_db`: only the few Synapse tables the limit
-  transactions read (tests/module/test_limits_store.py inserts into them directly).
+- `sqlite_db` / `postgres_db` (`db`: both in turn): only the few Synapse tables the
+  store transactions read, which tests insert into directly; for transaction functions
+  run with `db.run(func, *args)`.
 """
 
 from __future__ import annotations
@@ -103,6 +104,12 @@ def postgres_db() -> Iterator[Database]:
         db = postgres_db_of(_dsn(name))
         db.run(setup_txn)
         yield db
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest) -> Database:
+    """`sqlite_db`, then `postgres_db`: for transaction functions run directly."""
+    return request.getfixturevalue(f"{request.param}_db")  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -53,11 +53,6 @@ def postgres_connect() -> Iterator[Callable[[], Database]]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest) -> Database:
-    return request.getfixturevalue(f"{request.param}_db")  # type: ignore[no-any-return]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def connect(request: pytest.FixtureRequest) -> Callable[[], Database]:
     return request.getfixturevalue(f"{request.param}_connect")  # type: ignore[no-any-return]
 

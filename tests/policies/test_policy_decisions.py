@@ -17,6 +17,7 @@ from policies import (
     load_policy_from_mapping,
     may_bind_identity,
     may_change_bot_chat_state,
+    may_change_category,
     may_change_state,
     may_create,
     may_enter_bot_chat,
@@ -338,6 +339,33 @@ def test_high_risk_category_may_demand_a_stronger_verification() -> None:
 def test_disabled_category_cannot_be_created() -> None:
     policy = load_policy_from_mapping({"categories": {"known": {"news": {"enabled": False}}}})
     assert_refused(may_create(user(), "news", policy), Reason.INVALID_CATEGORY)
+
+
+@pytest.mark.parametrize(
+    ("owner_changes", "category", "allowed"),
+    [
+        ({"credit_score": 80}, "general", True),
+        ({"credit_score": 80}, "news", False),  # high risk asks level B of the owner (Art. 8)
+        ({"credit_score": 90}, "news", True),
+        ({"credit_score": 0, "exempt": True}, "news", True),
+        ({"credit_score": 80, "rooms_owned": 99}, "general", True),  # an existing room: no cap asked again
+    ],
+)
+def test_changing_a_category_vets_the_owner_by_level_like_creating_one(
+    owner_changes: dict[str, object], category: str, allowed: bool
+) -> None:
+    owner = user(**owner_changes)
+    decision = may_change_category(owner, category, POLICY)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert_refused(decision, Reason.CREDIT_INSUFFICIENT, level="C", required_level="B", category=category)
+        created = may_create(owner, category, POLICY)
+        assert created.reason is decision.reason
+        assert {k: v for k, v in created.detail.items() if k != "action"} == dict(decision.detail)
+
+
+def test_changing_to_an_unknown_category_is_invalid_category() -> None:
+    assert_refused(may_change_category(user(), "nonsense", POLICY), Reason.INVALID_CATEGORY, category="nonsense")
 
 
 # --- may_join ------------------------------------------------------------------------

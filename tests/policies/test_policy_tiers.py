@@ -13,12 +13,10 @@ from policies import (
     scale_tier_of,
 )
 from policies.tiers import (
-    clamp_credit,
     level_at_least,
     level_rules,
     max_tier_for_level,
     needs_info_page,
-    recovered_credit,
     tier_index,
 )
 
@@ -106,19 +104,6 @@ def test_unknown_level_or_tier_is_a_programming_error() -> None:
         level_rules("F", POLICY)
     with pytest.raises(ValueError, match="unknown scale tier"):
         tier_index("gigantic", POLICY)
-
-
-@pytest.mark.parametrize(
-    ("score", "days", "result"),
-    [(80, 0, 80), (80, 6, 80), (80, 7, 81), (80, 70, 90), (119, 700, 120), (50, -7, 50)],
-)
-def test_credit_recovers_one_point_per_seven_clean_days_up_to_max(score: int, days: int, result: int) -> None:
-    assert recovered_credit(score, days, POLICY) == result
-
-
-@pytest.mark.parametrize(("score", "result"), [(-10, 0), (0, 0), (100, 100), (150, 120)])
-def test_clamp_credit_keeps_score_in_range(score: int, result: int) -> None:
-    assert clamp_credit(score, POLICY) == result
 
 
 @pytest.mark.parametrize(("members", "needed"), [(99, False), (100, True), (2500, True)])

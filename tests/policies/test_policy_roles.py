@@ -1,0 +1,112 @@
+"""Room roles (Art. 8, 9): the one rule the module and the bot share, per room version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policies.roles import CREATOR_POWER, RoomRole, room_admins, room_creators, room_role
+
+OWNER = "@owner:qunzu.test"
+CO = "@co:qunzu.test"
+ADMIN = "@admin:qunzu.test"
+MOD = "@mod:qunzu.test"
+MEMBER = "@member:qunzu.test"
+
+
+def _create(version: str, **extra: Any) -> dict[str, Any]:
+    content: dict[str, Any] = {"room_version": version, **extra}
+    if version.isdigit() and int(version) < 11:
+        content.setdefault("creator", OWNER)
+    return content
+
+
+def _levels(version: str) -> dict[str, Any]:
+    users = {ADMIN: 50, MOD: 49, MEMBER: 0}
+    if not int(version) >= 12:
+        users[OWNER] = 100  # before v12 the creator is listed with its power
+    return {"users": users, "users_default": 0, "kick": 50}
+
+
+@pytest.mark.parametrize(
+    ("version", "user", "role", "power"),
+    [
+        ("10", OWNER, "creator", 100),
+        ("10", ADMIN, "admin", 50),
+        ("10", MOD, "member", 49),
+        ("10", MEMBER, "member", 0),
+        ("10", "@stranger:qunzu.test", "member", 0),
+        ("11", OWNER, "creator", 100),
+        ("11", ADMIN, "admin", 50),
+        ("11", MOD, "member", 49),
+        ("12", OWNER, "creator", CREATOR_POWER),
+        ("12", ADMIN, "admin", 50),
+        ("12", MOD, "member", 49),
+        ("12", MEMBER, "member", 0),
+    ],
+)
+def test_roles_by_room_version(version: str, user: str, role: str, power: int) -> None:
+    assert room_role(user, OWNER, _create(version), _levels(version)) == RoomRole(role, power)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("version", "is_creator"), [("10", False), ("11", False), ("12", True)])
+def test_additional_creators_count_only_from_room_version_12(version: str, is_creator: bool) -> None:
+    create = _create(version, additional_creators=[CO])
+    role = room_role(CO, OWNER, create, _levels(version))
+    assert (role.role == "creator") is is_creator
+    assert (CO in room_creators(OWNER, create)) is is_creator
+    assert role.is_admin is is_creator
+
+
+def test_before_v11_the_creator_is_content_creator_and_from_v11_the_sender() -> None:
+    assert room_creators("@sender:qunzu.test", {"room_version": "10", "creator": OWNER}) == {OWNER}
+    assert room_creators("@sender:qunzu.test", {"room_version": "11", "creator": OWNER}) == {"@sender:qunzu.test"}
+    assert room_creators(OWNER, {"room_version": "org.matrix.hydra.11", "additional_creators": [CO]}) == {OWNER, CO}
+
+
+@pytest.mark.parametrize("version", ["10", "11"])
+def test_before_v12_a_creator_who_lowered_their_own_power_keeps_the_label_with_that_power(version: str) -> None:
+    levels = {"users": {OWNER: 10}}
+    assert room_role(OWNER, OWNER, _create(version), levels) == RoomRole("creator", 10)
+
+
+@pytest.mark.parametrize(("version", "owner_power"), [("10", 100), ("11", 100), ("12", CREATOR_POWER)])
+def test_without_power_levels_the_creator_has_100_or_unbounded_and_others_nothing(
+    version: str, owner_power: int
+) -> None:
+    assert room_role(OWNER, OWNER, _create(version), None) == RoomRole("creator", owner_power)
+    assert room_role(MEMBER, OWNER, _create(version), None) == RoomRole("member", 0)
+
+
+@pytest.mark.parametrize(
+    ("levels", "power"),
+    [
+        ({"users_default": 50}, 50),
+        ({"users": {MEMBER: "60"}}, 60),  # old rooms allow integer strings
+        ({"users": {MEMBER: True}}, 0),
+        ({"users": {MEMBER: "lots"}}, 0),
+        ({"users": "not a map", "users_default": 10}, 10),
+    ],
+)
+def test_power_is_read_as_synapse_reads_it(levels: dict[str, Any], power: int) -> None:
+    assert room_role(MEMBER, OWNER, _create("10"), levels).power == power
+
+
+@pytest.mark.parametrize("version", ["10", "11", "12"])
+def test_admins_are_non_creators_at_50_or_more(version: str) -> None:
+    assert room_admins(OWNER, _create(version), _levels(version)) == [ADMIN]
+    assert room_admins(OWNER, _create(version), None) == []
+
+
+def test_creators_outrank_everyone_else_and_others_need_more_power() -> None:
+    creator, admin, peer, member = (
+        RoomRole("creator", 100),
+        RoomRole("admin", 100),
+        RoomRole("admin", 100),
+        RoomRole("member", 0),
+    )
+    assert creator.outranks(admin) and creator.outranks(member)
+    assert not admin.outranks(creator) and not admin.outranks(peer)
+    assert admin.outranks(member) and not member.outranks(admin)
+    assert not creator.outranks(RoomRole("creator", CREATOR_POWER))
