@@ -457,3 +457,94 @@ def request_json(
             return dict(json.loads(response.read()))
     except urllib.error.HTTPError as exc:
         raise HomeserverError(f"{method} {url}: {exc.code} {exc.read().decode(errors='replace')}") from exc
+
+
+# Synapse's default outbound blocklist without 127.0.0.0/8: servers federating on loopback.
+LOOPBACK_FEDERATION_BLOCKLIST = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "224.0.0.0/4",
+    "fe80::/10",
+    "fc00::/7",
+    "ff00::/8",
+]
+
+
+def write_self_signed_certificate(data_dir: Path, host: str) -> tuple[Path, Path]:
+    """A self-signed TLS certificate for `host` (an IP address) unless one exists: (cert, key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cert_path, key_path = data_dir / "federation.crt", data_dir / "federation.key"
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def federating_config(data_dir: Path, *, host: str, client_port: int, federation_port: int) -> dict[str, Any]:
+    """The `extra` config of a server that federates with others on loopback (tests only).
+
+    The server is named `<host>:<federation_port>` (an explicit port: no well-known or
+    SRV lookup), serves the client API on 127.0.0.1 and federation over TLS on `host`
+    with a self-signed certificate, and accepts the others' self-signed ones. Servers
+    that must be told apart by a server ACL (which matches hosts without ports) need
+    different hosts: 127.0.0.1, 127.0.0.2, … are all loopback.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = write_self_signed_certificate(data_dir, host)
+    return {
+        "server_name": f"{host}:{federation_port}",
+        "listeners": [
+            {
+                "port": client_port,
+                "bind_addresses": ["127.0.0.1"],
+                "type": "http",
+                "tls": False,
+                "x_forwarded": False,
+                "resources": [{"names": ["client"], "compress": False}],
+            },
+            {
+                "port": federation_port,
+                "bind_addresses": [host],
+                "type": "http",
+                "tls": True,
+                "x_forwarded": False,
+                "resources": [{"names": ["federation"], "compress": False}],
+            },
+        ],
+        "tls_certificate_path": str(cert_path),
+        "tls_private_key_path": str(key_path),
+        "federation_verify_certificates": False,
+        "federation_domain_whitelist": None,
+        "ip_range_blacklist": LOOPBACK_FEDERATION_BLOCKLIST,
+        "trusted_key_servers": [],
+    }

@@ -129,6 +129,21 @@ def _log_config(level: str) -> dict[str, Any]:
     }
 
 
+def _federation_settings(policy_file: str | None) -> bool | list[str]:
+    """Whom the server federates with, from the policy's `realname.federation` (Art. 6).
+
+    False: nobody (no people of other servers may be in governed rooms, so no federation
+    listener and an empty `federation_domain_whitelist`); a list: the partner servers only;
+    True: everyone (`allow_remote_users: true`). Qunzu enforces the same in the rooms.
+    """
+    from policies import load_policy  # installed with the module in the Synapse image
+
+    settings = load_policy(policy_file).realname.federation
+    if settings.allow_remote_users:
+        return True
+    return list(settings.partner_servers) or False
+
+
 def homeserver_config(values: Mapping[str, str]) -> dict[str, Any]:
     """The main process's homeserver.yaml, shared by the workers."""
     server_name = env("SYNAPSE_SERVER_NAME")
@@ -155,7 +170,8 @@ def homeserver_config(values: Mapping[str, str]) -> dict[str, Any]:
         module_config["staff"] = staff
     if (policy := os.environ.get("QUNZU_POLICY_FILE")) and Path(policy).exists():
         module_config["policy_file"] = policy
-    listeners = [_listener(port, ["client", "federation"], bind)]
+    federation = _federation_settings(module_config.get("policy_file"))
+    listeners = [_listener(port, ["client", "federation"] if federation is not False else ["client"], bind)]
     config: dict[str, Any] = {
         "server_name": server_name,
         "public_baseurl": os.environ.get("QUNZU_PUBLIC_BASEURL") or f"https://{server_name}/",
@@ -176,6 +192,10 @@ def homeserver_config(values: Mapping[str, str]) -> dict[str, Any]:
         "user_ips_max_age": "190d",
         "modules": [{"module": "synapse_module.QunzuModule", "config": module_config}],
     }
+    if federation is False:
+        config["federation_domain_whitelist"] = []
+    elif federation is not True:
+        config["federation_domain_whitelist"] = federation
     if metrics_port := os.environ.get("QUNZU_METRICS_PORT"):
         config["enable_metrics"] = True
         listeners.append({"port": int(metrics_port), "bind_addresses": [bind], "type": "metrics"})

@@ -18,6 +18,9 @@ PERMANENT: Final = -1
 GROUP_STATE_TYPE: Final = "cn.qunzu.group"
 """The state event that carries a room's group record (code, category, tiers); the service account's own."""
 
+SERVER_ACL_STATE_TYPE: Final = "m.room.server_acl"
+"""Art. 6: the server ACL keeps non-partner servers out of a group (policies/federation.py); the platform keeps it."""
+
 ADMIN_POWER_LEVEL: Final = 50
 """Power level from which a member is a room admin (管理员): Synapse's default for kick, ban and redact."""
 

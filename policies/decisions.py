@@ -36,7 +36,7 @@ from types import MappingProxyType
 from typing import Final, Self
 
 from .codes import is_code_shaped
-from .constants import GROUP_STATE_TYPE, PERMANENT
+from .constants import GROUP_STATE_TYPE, PERMANENT, SERVER_ACL_STATE_TYPE
 from .model import CreditLevel, Policy, Risk
 from .reasons import Reason
 from .tiers import (
@@ -85,7 +85,7 @@ __all__ = [
     "user_level",
 ]
 
-PROTECTED_STATE_TYPES: Final = frozenset({GROUP_STATE_TYPE})
+PROTECTED_STATE_TYPES: Final = frozenset({GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE})
 """State event types only the service account may send (DESIGN.md §3.2)."""
 
 BOT_CHAT_STATE_TYPES: Final = frozenset(

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from .constants import GROUP_STATE_TYPE
-from .content import strip_html
+from .content import html_texts
 
 __all__ = ["NO_TEXT_TYPES", "alias_texts", "create_request_texts", "event_texts"]
 
@@ -90,8 +90,9 @@ def _add(texts: _Texts, value: object) -> None:
 
 
 def _add_html(texts: _Texts, value: object) -> None:
+    # Both readings of the HTML: what is shown, and all of it (hidden text included).
     if isinstance(value, str) and value:
-        texts.append(strip_html(value))
+        texts.extend(text for text in html_texts(value) if text)
 
 
 def _text_blocks(texts: _Texts, value: object) -> None:
@@ -332,7 +333,10 @@ def _walk(texts: _Texts, key: str | None, value: object, depth: int) -> None:
             return
         if key is not None and _NON_TEXT_KEY.search(key) and _ASCII_WORD.fullmatch(value):
             return
-        texts.append(strip_html(value) if key == "formatted_body" else value)
+        if key == "formatted_body":
+            _add_html(texts, value)
+        else:
+            texts.append(value)
     elif isinstance(value, Mapping):
         if value.get("mimetype") == _HTML and isinstance(value.get("body"), str):
             _add_html(texts, value["body"])

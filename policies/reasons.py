@@ -40,6 +40,7 @@ class Reason(enum.StrEnum):
     BOT_CHAT_PRIVATE = "bot_chat_private"
     BOT_CHAT_EXISTS = "bot_chat_exists"
     ALIAS_RESERVED = "alias_reserved"
+    REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; every other

@@ -20,7 +20,7 @@ from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester, User
 from synapse.module_api.errors import Codes, SynapseError
 from synapse.types import RoomAlias
 
-from policies import Decision, Reason, decisions
+from policies import Decision, Reason, RoomFacts, UserFacts, decisions, federation
 from policies.timing import until_detail
 
 from .content import MediaFile, strip_encryption
@@ -98,6 +98,9 @@ class Callbacks:
         if self._module.groups.is_own_write(event):
             return NOT_SPAM  # the module carrying a group over (upgrade, backfill)
         local = self._api.is_mine(event.sender)
+        # Art. 6: nothing from a server the policy does not admit reaches local people.
+        if not local and not (entry := self._remote_entry(event)).allowed:
+            return self._answer(entry, local=False)
         room = await self._module.facts.room(event.room_id)
         if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local)  # protected group state binds admins too
@@ -127,6 +130,8 @@ class Callbacks:
         user = await self._module.facts.user(event.sender)
         if user.exempt:
             return NOT_SPAM
+        if not local and event.type == "m.room.member":
+            return self._answer(await self._remote_membership(event, user, room), local=False)
         # Art. 11 暂停管理权限: no redacting others' messages (read only for suspended admins).
         if (
             event.type == "m.room.redaction"
@@ -143,10 +148,70 @@ class Callbacks:
             decision = await self._module.content.check_event(event, room.category) or decision
         return self._answer(decision, local=local)
 
+    def _remote_entry(self, event: EventBase) -> Decision:
+        """Art. 6: a remote event is let in only from an admitted server.
+
+        Joins and knocks are sent by the person themselves, so this covers them. The room's
+        server ACL judges the sending server only: a partner's member may still invite
+        someone of a third server. That invite is let in and withdrawn by the service account
+        at once (`Groups._membership_changed`): refused, it would still enter the room's state
+        with the partner's next event that builds on it (federation_guard.py). Removing such
+        a person (a partner admin's kick or ban) is always let in.
+        """
+        return federation.may_take_part(event.sender, self._api.server_name, self._policy)
+
+    async def _remote_membership(self, event: EventBase, user: UserFacts, room: RoomFacts) -> Decision:
+        """A remote person's membership change (joins over federation skip `user_may_join_room`).
+
+        Leaving is always possible; joining follows the join rules for local people (blacklist,
+        real name by tier, closed or frozen rooms, the caps), knocking is refused to the
+        blacklisted and in closed rooms, inviting follows the invite rules (an unverified person
+        does not invite, Art. 6); a display name obeys the content rules (Art. 10).
+        """
+        membership = event.content.get("membership")
+        if membership == "invite" and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
+            return invite
+        if membership == "knock":
+            if user.blacklisted:
+                return Decision.refuse(Reason.BLACKLISTED)
+            if room.closed:
+                return Decision.refuse(Reason.ROOM_CLOSED)
+        # Art. 8: a new member counts against the caps like anyone (not a profile change).
+        # Event auth already holds invite-only and knock rooms to their invites, so the
+        # module's approval check is passed as if invited.
+        if (
+            membership == "join"
+            and not await self._is_joined(event.room_id, event.sender)
+            and not (join := await self._module.groups.decide_join(user, room, True)).allowed
+        ):
+            return join
+        return await self._module.content.check_event(event, room.category) or Decision.allow()
+
+    async def _is_joined(self, room_id: str, user_id: str) -> bool:
+        state = await self._api.get_room_state(room_id, [("m.room.member", user_id)])
+        member = state.get(("m.room.member", user_id))
+        return member is not None and member.content.get("membership") == "join"
+
+    @boundary(fail_closed=True)
+    async def federated_user_may_invite(self, event: EventBase) -> SpamResult:
+        """Art. 6: invites from other servers reach local people only from admitted servers.
+
+        Synapse answers the inviting server 403 with our reason; the invite is never stored.
+        """
+        await self._module.ready()
+        # The invitee is someone here: the inviter's server decides.
+        return self._answer(federation.may_take_part(event.sender, self._api.server_name, self._policy), local=False)
+
     @boundary(fail_closed=True)
     async def check_media_file_for_spam(self, file_wrapper: MediaFile, file_info: object) -> SpamResult:
-        """Art. 10: uploads and remote media whose SHA-256 is on the blocklist are refused."""
+        """Art. 10: uploads and remote media whose SHA-256 is on the blocklist are refused.
+
+        Art. 6: media of servers the policy does not admit is not fetched for local people.
+        """
         await self._module.ready()
+        origin = getattr(file_info, "server_name", None)
+        if isinstance(origin, str) and not federation.admits_server(origin, self._api.server_name, self._policy):
+            return self._answer(Decision.refuse(Reason.REMOTE_SERVER_NOT_ALLOWED, server=origin), local=False)
         return await self._module.content.check_media(file_wrapper, file_info)
 
     @boundary(fail_closed=True)
@@ -223,6 +288,13 @@ class Callbacks:
             return NOT_SPAM  # no group, no cap: its owner accepts its invite even when blacklisted (to appeal)
         if user.exempt:
             return NOT_SPAM
+        # Art. 6: a room this server is not in lives on other servers (policies/federation.py).
+        if (
+            await module.groups.record.get(room_id) is None
+            and not await module.store.groups.host_in_room(room_id)
+            and not (remote := federation.may_join_remote_room(is_invited, self._policy)).allowed
+        ):
+            return self._answer(remote, local=True)
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
         decision = await module.groups.decide_join(user, room, is_invited, counts)
         return self._answer(decision, local=True)
@@ -236,6 +308,9 @@ class Callbacks:
         room = await self._module.facts.room(room_id, count_members=not user.exempt)
         # Art. 6: a bot chat holds its owner and the service account, nobody else (staff included).
         if not (entry := decisions.may_enter_bot_chat(room, invitee, self._module.config.service_account)).allowed:
+            return self._answer(entry, local=True)
+        # Art. 6: people of servers the policy does not admit are not invited, by staff neither.
+        if not (entry := federation.may_take_part(invitee, self._api.server_name, self._policy)).allowed:
             return self._answer(entry, local=True)
         if user.exempt:
             return NOT_SPAM

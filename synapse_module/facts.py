@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from policies import RoomFacts, UserFacts
 from policies.decisions import user_level
+from policies.federation import is_partner, server_of
 from policies.timing import in_force
 
 from .cache import InvalidatableCache
@@ -56,7 +57,7 @@ class FactsSource:
         policy = module.config.policy
         exempt = await self.is_exempt(user_id)
         if not module.api.is_mine(user_id):
-            return self._remote_user(user_id, exempt)
+            return await self._remote_user(user_id, exempt)
         record = await module.realname.gate.get(user_id)
         verified = record.status == "verified"
         # Art. 7, 11: credit (tied to the identity) and active measures, cached cluster-wide.
@@ -76,10 +77,16 @@ class FactsSource:
             admin_suspended=sanctions.admin_suspended,
         )
 
-    def _remote_user(self, user_id: str, exempt: bool) -> UserFacts:
-        """People on other servers cannot be verified here; partner servers verify their own."""
-        policy = self._module.config.policy
-        partner = user_id.split(":", 1)[-1] in policy.realname.federation.partner_servers
+    async def _remote_user(self, user_id: str, exempt: bool) -> UserFacts:
+        """People on other servers cannot be verified here; partner servers verify their own.
+
+        Whether their server is admitted at all is decided before (policies/federation.py);
+        a blacklist entry by user id binds them like anyone (Art. 11).
+        """
+        module = self._module
+        policy = module.config.policy
+        partner = is_partner(server_of(user_id), policy)
+        record = await module.realname.gate.get(user_id)
         return UserFacts(
             user_id=user_id,
             exempt=exempt,
@@ -89,7 +96,7 @@ class FactsSource:
             credit_score=policy.credit.initial if partner else None,
             rooms_owned=0,
             rooms_joined=0,
-            blacklisted=False,
+            blacklisted=in_force(record.blacklist_until, module.clock.now_ms()),
             muted_until_ms=None,
             creation_revoked=False,
             admin_suspended=False,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from policies import Policy
+from policies.federation import filing_sentence
 from policies.messages import china_datetime
 from policies.tiers import level_of
 
@@ -162,13 +163,8 @@ def document(policy: Policy, stats: Statistics, server_name: str, now_ms: int) -
                 f"每个账号每日认证尝试次数：{policy.realname.attempts_per_day} 次",
                 f"免实名加入的群规模上限：{tiers.get(policy.realname.join_without_verification_up_to_tier, '')}群",
                 "后台实名、前台自愿：昵称由用户自行设置；身份信息加密存储，仅经授权并说明理由后方可查看，查看行为记入审计日志。",
-                "其他服务器的用户："
-                + ("允许加入" if policy.realname.federation.allow_remote_users else "不得加入本平台管理的群组")
-                + (
-                    "；信任的合作服务器：" + "、".join(policy.realname.federation.partner_servers)
-                    if policy.realname.federation.partner_servers
-                    else ""
-                ),
+                # Art. 6: the sentence the module's federation rules enforce (policies/federation.py).
+                "跨服务器互通（联邦）：" + filing_sentence(policy),
             ],
         ),
         ("h2", "三、分级分类管理（第七条、第八条）"),

@@ -23,8 +23,9 @@ from synapse.module_api.errors import SynapseError
 
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions
 from policies.codes import new_code
-from policies.constants import DAY_MS, GROUP_STATE_TYPE
+from policies.constants import DAY_MS, GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
 from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
+from policies.federation import acl_matches_policy, may_take_part, server_acl_content
 from policies.tiers import activity_tier_of, level_rules, scale_tier_of
 
 from .cache import ClusterCache
@@ -209,6 +210,8 @@ class Groups:
             None,
         )
         initial.append({"type": GROUP_STATE_TYPE, "state_key": "", "content": group_content(record)})
+        # Art. 6: other servers' people are kept out at the protocol level (this server and partners).
+        initial.append({"type": SERVER_ACL_STATE_TYPE, "state_key": "", "content": self.server_acl()})
         facts = self._facts_of(record, member_count=0, join_rule="invite")
         if not verification_dm and decisions.needs_join_approval(facts, policy):
             # Art. 8 join verification: high-risk categories need approval at any size.
@@ -392,7 +395,9 @@ class Groups:
     # -- state protection ---------------------------------------------------------------
 
     def is_own_write(self, event: EventBase) -> bool:
-        """A group event the module itself is sending as a room's creator or upgrader right now."""
+        """A group event or server ACL the module itself is sending as a room's creator or upgrader right now."""
+        if event.type == SERVER_ACL_STATE_TYPE:
+            return (event.room_id, SERVER_ACL_STATE_TYPE) in self._own_writes
         return (
             event.type == GROUP_STATE_TYPE and (event.room_id, str(event.content.get("code", ""))) in self._own_writes
         )
@@ -518,6 +523,19 @@ class Groups:
             return
         if event.state_key != service:
             recount[event.room_id] = None
+        if (
+            event.membership == "invite"
+            and event.state_key is not None
+            and not may_take_part(event.state_key, self._api.server_name, self._policy).allowed
+        ):
+            # Art. 6: the invite of a person of a server the policy does not admit is withdrawn
+            # at once: one by a server admin here (Synapse does not ask `user_may_invite`) or by
+            # a partner's member (callbacks.py `_remote_entry`).
+            try:
+                await self._api.update_room_membership(service, event.state_key, event.room_id, "leave")
+            except SynapseError as exc:
+                logger.info("qunzu: withdrawing an invite of a non-admitted server failed (%s)", exc.code)
+            return
         if event.state_key is not None and event.membership in ("leave", "ban"):
             record = await self.record.get(event.room_id)
             if record is not None and record.verification_dm and record.creator == event.state_key:
@@ -609,6 +627,8 @@ class Groups:
         members = await self._store.member_count(new_room_id, self.service_account)
         if decisions.needs_join_approval(self._facts_of(record, members, "public"), self._policy):
             await self._ensure_knock(new_room_id)
+        # Synapse copies the old room's ACL; the policy may have changed since it was written.
+        await self.ensure_server_acl(new_room_id)
         await self._module.store.audit.append(
             tombstone.sender, "group.upgrade", record.code, {"from": tombstone.room_id, "to": new_room_id}
         )
@@ -747,9 +767,86 @@ class Groups:
                 if record is not None and creator and self._api.is_mine(creator):
                     try:
                         await self._send_as(creator, record)
+                        await self._send_acl_as(creator, room_id)
                     except SynapseError as exc:
                         logger.info("qunzu: backfilled code kept in the registry only: %s", exc.msg)
             after = rooms[-1][0]
         if registered:
             await self._module.store.audit.append("module:jobs", "group.backfill", "groups", {"rooms": registered})
         return {"registered": registered}
+
+    # -- the server ACL (Art. 6) ---------------------------------------------------------------
+
+    def server_acl(self) -> dict[str, Any]:
+        """The `m.room.server_acl` content the policy asks of every governed room."""
+        return server_acl_content(self._api.server_name, self._policy)
+
+    async def ensure_server_acl(self, room_id: str) -> bool:
+        """Send the policy's ACL into the room as the service account unless it is there already.
+
+        Returns:
+            Whether an ACL was sent.
+        """
+        state = await self._api.get_room_state(room_id, [(SERVER_ACL_STATE_TYPE, "")])
+        current = state.get((SERVER_ACL_STATE_TYPE, ""))
+        if current is not None and acl_matches_policy(current.content, self._api.server_name, self._policy):
+            return False
+        await self._send_as_service(room_id, SERVER_ACL_STATE_TYPE, self.server_acl())
+        return True
+
+    async def ensure_group_state(self, record: GroupRecord) -> bool:
+        """Send the group event as the service account unless the room's one is the registry's.
+
+        Returns:
+            Whether it was sent.
+        """
+        assert record.room_id is not None
+        state = await self._api.get_room_state(record.room_id, [(GROUP_STATE_TYPE, "")])
+        current = state.get((GROUP_STATE_TYPE, ""))
+        if current is not None and dict(current.content) == group_content(record):
+            return False
+        await self.send_group_state(record)
+        return True
+
+    async def _send_acl_as(self, sender: str, room_id: str) -> None:
+        """Send the ACL as a member with power (a backfilled room's creator), marked as the module's own."""
+        own = (room_id, SERVER_ACL_STATE_TYPE)
+        self._own_writes.add(own)
+        try:
+            await self._api.create_and_send_event_into_room(
+                {
+                    "type": SERVER_ACL_STATE_TYPE,
+                    "state_key": "",
+                    "room_id": room_id,
+                    "sender": sender,
+                    "content": self.server_acl(),
+                }
+            )
+        finally:
+            self._own_writes.discard(own)
+
+    async def reconcile_server_acls(self) -> dict[str, Any]:
+        """Job (and at start): every governed room's ACL follows the policy, also after it changed.
+
+        Rooms are found by their group event (a room created just before a restart may not be
+        linked in the registry yet); closed ones are left alone. One query reads every room's
+        current ACL; only rooms whose ACL differs are written.
+        """
+        current = {room_id: body for room_id, body in await self._store.current_group_events(SERVER_ACL_STATE_TYPE)}
+        wanted = self.server_acl()
+        updated = failed = 0
+        for room_id, _body in await self._store.current_group_events(GROUP_STATE_TYPE):
+            body = current.get(room_id)
+            if body is not None and json.loads(body).get("content") == wanted:
+                continue
+            try:
+                record = await self.record.get(room_id)  # links a room not linked yet
+                if record is None or record.retired:
+                    continue
+                if await self.ensure_server_acl(room_id):
+                    updated += 1
+            except Exception:
+                # Per room: one room's trouble must not hold up the others; the next run retries.
+                logger.exception("qunzu: updating the server ACL of a room failed")
+                failed += 1
+        return {"updated": updated, "failed": failed}

@@ -21,6 +21,7 @@ from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
 from .facts import FactsSource
+from .federation_guard import FederationGuard
 from .group_alias import SWEEP_EVERY_MS, CodeAliases
 from .groups import Groups
 from .http import (
@@ -163,6 +164,8 @@ class QunzuModule:
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
         self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
+        # Art. 6: rooms' server ACLs follow the policy (checked at start, after a policy change, and daily).
+        self.jobs.add(Job("server_acls", DAY_MS, self.groups.reconcile_server_acls))
         self._state = "starting"
         self._schema_version = 0
 
@@ -182,6 +185,8 @@ class QunzuModule:
             user_may_publish_room=callbacks.user_may_publish_room,
             user_may_create_room=callbacks.user_may_create_room,
         )
+        # Art. 6: invites from other servers (policies/federation.py).
+        api.register_spam_checker_callbacks(federated_user_may_invite=callbacks.federated_user_may_invite)
         api.register_third_party_rules_callbacks(check_threepid_can_be_invited=callbacks.check_threepid_can_be_invited)
         api.register_third_party_rules_callbacks(
             on_create_room=callbacks.on_create_room,
@@ -227,6 +232,12 @@ class QunzuModule:
         self.events.subscribe("groups", self.groups.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
         self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
+        # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).
+        self.federation_guard = FederationGuard(self)
+        self.events.subscribe("federation_guard", self.federation_guard.on_events)
+        self.jobs.add(Job("federation_guard", DAY_MS, self.federation_guard.sweep))
+        if api.should_run_background_tasks():
+            api.run_as_background_process("qunzu_federation_at_start", self.federation_guard.at_start)
         self.events.start()
         self.metrics = ModuleMetrics(self)
 

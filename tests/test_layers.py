@@ -58,8 +58,9 @@ LAYERS = (
     # Development tools start Synapse and the bot as processes; they never import them.
     Layer("devtools", ("policies",), ()),
     Layer("bench", ("policies", "devtools"), ()),
-    # The container entrypoint runs before the project is importable.
-    Layer("docker", (), ()),
+    # The container entrypoint renders configs in the Synapse image, where the project is installed:
+    # it reads the policy (federation settings), nothing else of ours.
+    Layer("docker", ("policies",), ()),
 )
 
 

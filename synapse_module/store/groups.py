@@ -30,6 +30,7 @@ from .synapse_tables import (
     alias_room_txn,
     group_state_events_txn,
     groups_without_code_alias_txn,
+    host_in_room_txn,
     is_joined_txn,
     joined_members_txn,
     messages_since_txn,
@@ -182,6 +183,9 @@ class GroupStore:
 
     async def member_count(self, room_id: str, exclude: str) -> int:
         return await self._api.run_db_interaction("qunzu_member_count", joined_members_txn, room_id, exclude)
+
+    async def host_in_room(self, room_id: str) -> bool:
+        return await self._api.run_db_interaction("qunzu_host_in_room", host_in_room_txn, room_id)
 
     async def room_creator(self, room_id: str) -> str | None:
         return await self._api.run_db_interaction("qunzu_room_creator", room_creator_txn, room_id)

@@ -60,6 +60,12 @@ def room_creator_txn(txn: LoggingTransaction, room_id: str) -> str | None:
     return str(row[0]) if row and row[0] is not None else None
 
 
+def host_in_room_txn(txn: LoggingTransaction, room_id: str) -> bool:
+    """Is anyone of this server joined to the room (else a join goes to other servers)?"""
+    txn.execute("SELECT 1 FROM local_current_membership WHERE room_id = ? AND membership = 'join' LIMIT 1", (room_id,))
+    return txn.fetchone() is not None
+
+
 def rooms_joined_txn(txn: LoggingTransaction, user_id: str) -> int:
     """Rooms a local user is joined to now."""
     txn.execute("SELECT COUNT(*) FROM local_current_membership WHERE user_id = ? AND membership = 'join'", (user_id,))

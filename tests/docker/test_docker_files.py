@@ -238,3 +238,23 @@ def test_the_workers_config_boots_main_and_two_workers_on_redis(stack_env: dict[
     finally:
         for process in reversed(processes):
             process.stop()
+
+
+@pytest.mark.parametrize(
+    ("federation", "resources", "whitelist"),
+    [
+        ({}, ["client"], []),
+        ({"partner_servers": ["partner.example.cn"]}, ["client", "federation"], ["partner.example.cn"]),
+        ({"allow_remote_users": True}, ["client", "federation"], None),
+    ],
+)
+def test_the_stack_federates_only_as_far_as_the_policy_admits_other_servers(
+    stack_env: dict[str, str], tmp_path: Path, federation: dict[str, Any], resources: list[str], whitelist: Any
+) -> None:
+    """Art. 6: no federation listener when nobody elsewhere may be in a group; partners only when listed."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"realname": {"federation": federation}}))
+    stack_env["QUNZU_POLICY_FILE"] = str(policy)
+    config = yaml.safe_load(Path(run_entrypoint(stack_env, "render").strip()).read_text())
+    assert config["listeners"][0]["resources"][0]["names"] == resources
+    assert config.get("federation_domain_whitelist", None) == whitelist

@@ -21,6 +21,7 @@ from policies import default_policy
 from .conftest import ServerFactory
 
 BLOCKED = "法轮功"  # cults: refused
+BLOCKED_LATIN = "falungong"  # cults, in latin letters
 FLAGGED = "加微信领红包"  # spam: passes, opens a ticket
 HELD = "地震预言"  # rumor: held for review
 RELOADED = "新增违禁词"  # added to reload.txt by a test
@@ -37,7 +38,7 @@ ENABLED = {
 @pytest.fixture(name="terms_dir", scope="session")
 def terms_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("terms")
-    (directory / "cults.txt").write_text(f"# cults\n{BLOCKED}\n", encoding="utf-8")
+    (directory / "cults.txt").write_text(f"# cults\n{BLOCKED}\n{BLOCKED_LATIN}\n", encoding="utf-8")
     (directory / "spam.txt").write_text(f"{FLAGGED}\n", encoding="utf-8")
     (directory / "rumor.txt").write_text(f"{HELD}\n", encoding="utf-8")
     (directory / "reload.txt").write_text("# empty at start\n", encoding="utf-8")

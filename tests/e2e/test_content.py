@@ -22,6 +22,7 @@ from devtools.homeserver import SynapseProcess
 from .conftest import fresh_localpart
 from .content_fixtures import (  # noqa: F401  (fixtures: the content server and its term files)
     BLOCKED,
+    BLOCKED_LATIN,
     BLOCKED_MEDIA,
     FLAGGED,
     HELD,
@@ -129,6 +130,61 @@ async def test_a_formatted_body_is_checked_without_its_tags(poster: Matrix) -> N
     }
     status, reply = await send(poster, room, "m.room.message", content)
     assert_prohibited(status, reply, "cults", BLOCKED)
+
+
+def _html(formatted: str) -> dict[str, Any]:
+    return {"msgtype": "m.text", "body": "看这里", "format": "org.matrix.custom.html", "formatted_body": formatted}
+
+
+# What a person sees is a blocked term; what is stored is not (Art. 10: the matcher
+# checks what is shown, in every reading).
+EVASIONS: dict[str, dict[str, Any]] = {
+    "right-to-left override": {"msgtype": "m.text", "body": "看看\u202e功轮法\u202c吧"},
+    "Hangul fillers": {"msgtype": "m.text", "body": "法\u3164轮\uffa0功"},
+    "tag characters and soft hyphen": {"msgtype": "m.text", "body": "fa\u00adlun\U000e0020gong"},
+    "a letter inside a CJK term": {"msgtype": "m.text", "body": "来练法a轮功"},
+    "a digit inside a CJK term": {"msgtype": "m.text", "body": "来练法1轮功"},
+    "a kana inside a CJK term": {"msgtype": "m.text", "body": "来练法の轮功"},
+    "small capitals": {"msgtype": "m.text", "body": "ꜰᴀʟᴜɴɢᴏɴɢ"},
+    "hyphens inside a latin term": {"msgtype": "m.text", "body": "fa-lun-gong"},
+    "white fillers inside a term": _html('法<font color="#ffffff">\u3164\u3164</font>轮功'),
+    "hidden letters inside a term": _html('法<span data-mx-color="#fff">xyz</span>轮功'),
+    "empty inline tags": _html("fa<b></b>lun<i></i>gong"),
+    "a term in hidden text": _html('<span style="display:none">法轮功</span>你好'),
+}
+
+
+async def test_evasions_are_refused_and_never_reach_the_room(poster: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    for name, content in EVASIONS.items():
+        status, reply = await send(poster, room, "m.room.message", content)
+        assert status == 403, (name, reply)
+        assert reply["cn.qunzu.reason"] == "prohibited_content", name
+        assert reply["cn.qunzu.detail"]["category"] == "cults", name
+    # Ordinary text with the same shapes (a digit between characters, hyphens, colour) passes.
+    ordinary = [
+        {"msgtype": "m.text", "body": "今天下午3点开会，第2个议题是5G网络。"},
+        {"msgtype": "m.text", "body": "A well-known fa-ther of e-mail."},
+        _html('<font color="#ff0000">重要</font>：明天放假'),
+    ]
+    for content in ordinary:
+        status, reply = await send(poster, room, "m.room.message", content)
+        assert status == 200, (content, reply)
+    status, page = await poster.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/messages?dir=b&limit=100")
+    assert status == 200, page
+    sent = [event["content"] for event in page["chunk"] if event["type"] == "m.room.message"]
+    assert len(sent) == len(ordinary)
+    assert all(content not in sent for content in EVASIONS.values())
+
+
+async def test_names_and_topics_are_checked_in_every_reading(poster: Matrix) -> None:
+    room = await poster.new_room(name="读书会")
+    status, reply = await poster.send_state(room, "m.room.name", {"name": "\u202egnognulaf"})
+    assert_prohibited(status, reply, "cults", BLOCKED_LATIN)
+    status, reply = await poster.send_state(room, "m.room.topic", {"topic": "本群练法の轮功"})
+    assert_prohibited(status, reply, "cults", BLOCKED)
+    status, state = await poster.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.name")
+    assert status == 200 and state["name"] == "读书会", state
 
 
 async def test_a_flagged_message_is_delivered_and_a_ticket_opens(poster: Matrix, staff: Matrix) -> None:

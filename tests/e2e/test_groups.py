@@ -326,6 +326,8 @@ async def test_unknown_or_malformed_codes_are_a_clean_404(member: Matrix) -> Non
 
 # --- upgrades and rooms from before Qunzu -----------------------------------------------------------
 
+LOCAL_ONLY_ACL = {"allow": ["localhost"], "deny": [], "allow_ip_literals": False}
+
 
 async def test_a_room_upgrade_carries_the_code_and_category(member: Matrix) -> None:
     assert (await member.verify())[0] == 200
@@ -341,6 +343,9 @@ async def test_a_room_upgrade_carries_the_code_and_category(member: Matrix) -> N
 
     await eventually(carried)
     assert (await group_state(member, new_room))["category"] == "study"
+    # Art. 6: the server ACL of the policy comes along (this server only, by default).
+    status, acl = await member.call("GET", f"/_matrix/client/v3/rooms/{quote(new_room)}/state/m.room.server_acl/")
+    assert (status, acl) == (200, LOCAL_ONLY_ACL)
     status, page = await member.qunzu("GET", f"/groups/{before['code']}")
     assert page["room_id"] == new_room
 
@@ -363,6 +368,12 @@ async def test_rooms_from_before_the_module_get_codes(
         return status == 200 and is_valid_code(content.get("code", ""))
 
     await eventually(coded, within_s=20)
+
+    async def acl() -> bool:
+        path = f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.server_acl/"
+        return await owner.call("GET", path) == (200, LOCAL_ONLY_ACL)
+
+    await eventually(acl, within_s=20)
 
 
 # --- what the module reads from Synapse ---------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import InvalidNumber, load_policy
+from policies import InvalidNumber, load_policy, load_policy_from_mapping
 from synapse_module.export import iso, parse_time, seal, verify_bundle
 from synapse_module.filing import Statistics, document, duration_text, render_html, render_markdown
 
@@ -79,3 +79,24 @@ def test_filing_renders_the_policy_numbers_in_both_formats() -> None:
     assert "<td>学习</td><td>小型</td><td>2</td>" in page
     assert "<script" not in render_html([("p", "<script>alert(1)</script>")])
     assert [duration_text(s) for s in (None, 0, 3600, 7 * 86400, 90)] == ["永久", "即时", "1 小时", "7 天", "90 秒"]
+
+
+@pytest.mark.parametrize(
+    ("federation", "expected"),
+    [
+        ({}, "跨服务器互通（联邦）：其他服务器的用户不得加入、申请加入或被邀请进入本平台管理的群组"),
+        (
+            {"partner_servers": ["partner.cn"]},
+            "跨服务器互通（联邦）：仅合作服务器（partner.cn）的用户可以加入本平台管理的群组",
+        ),
+        ({"allow_remote_users": True}, "跨服务器互通（联邦）：其他服务器的用户可以加入本平台管理的群组"),
+    ],
+)
+def test_the_filing_document_states_the_federation_policy_it_enforces(
+    federation: dict[str, object], expected: str
+) -> None:
+    """Art. 6: the sentence follows allow_remote_users and partner_servers (policies/federation.py)."""
+    policy = load_policy_from_mapping({"realname": {"federation": federation}})
+    markdown = render_markdown(document(policy, Statistics(), "example.org", 0))
+    assert expected in markdown
+    assert ("partner.cn" in markdown) is bool(federation.get("partner_servers"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import string
@@ -10,24 +11,36 @@ import unicodedata
 import pytest
 
 from policies import Reason, default_policy, load_policy_from_mapping
+from policies.bidi import REORDERING_CLASSES, visual_orders
 from policies.content import (
     _ASCII_LOOKALIKES,
     _CJK,
+    _HAN,
+    TEXT_BREAK,
     ContentHit,
     Matcher,
     TermList,
     _char_table,
+    _parse_term,
     _skeleton,
+    _tables,
     content_decision,
+    html_texts,
     normalise,
     parse_hash_list,
     parse_terms,
     strip_html,
 )
 from policies.errors import PolicyLoadError
+from policies.html_text import html_projections
+from policies.ignorable import DEFAULT_IGNORABLE_RANGES, default_ignorable_code_points
 
-TERMS = TermList("cults", "block", ("法轮功", "sex", "free money", "*coin", "六合彩"))
-MATCHER = Matcher([TERMS, TermList("spam", "flag", ("加微信",))], allow=["魔法轮盘", "sex ed"])
+TERMS = TermList("cults", "block", ("法轮功", "sex", "free money", "*coin", "六合彩", "falungong", "falun gong"))
+MATCHER = Matcher(
+    [TERMS, TermList("spam", "flag", ("加微信",)), TermList("separatism", "block", ("台独", "大法"))],
+    allow=["魔法轮盘", "sex ed"],
+)
+CULTS = ContentHit("cults", "block")
 
 
 @pytest.mark.parametrize(
@@ -44,6 +57,13 @@ MATCHER = Matcher([TERMS, TermList("spam", "flag", ("加微信",))], allow=["魔
         ("soft hyphen", "s\u00adex"),
         ("combining marks", "s\u0336e\u0336x\u0336"),
         ("variation selector", "法\ufe0f轮功"),
+        ("variation selector beyond the BMP", "法\U000e0100轮功"),
+        ("tag characters", "se\U000e0041\U000e007fx"),
+        ("invisible operators and deprecated formats", "法\u2062轮\u206a功"),
+        ("Hangul filler", "法\u3164轮功"),
+        ("half-width Hangul filler", "fa\uffa0lungong"),
+        ("Hangul choseong and jungseong fillers", "法\u115f轮\u1160功"),
+        ("Mongolian vowel separator", "s\u180eex"),
         ("dot separator", "法.轮.功"),
         ("space separator", "法 轮 功"),
         ("underscore separator", "法_轮_功"),
@@ -61,15 +81,49 @@ MATCHER = Matcher([TERMS, TermList("spam", "flag", ("加微信",))], allow=["魔
         ("math bold", "\U0001d42c\U0001d41e\U0001d431"),
         ("circled letters", "ⓢⓔⓧ"),
         ("accents", "séx"),
+        ("small capitals", "ꜰᴀʟᴜɴɢᴏɴɢ"),
+        ("small capitals, s e x", "ꜱᴇx"),
+        ("letters with hooks and strokes", "ƒɑłun ɠøng"),
         ("multiword term, other separators", "FREE---money!!"),
+        ("multiword term, hyphen joins the words", "free-money"),
         ("open-ended term inside a word", "buy bitcoin now"),
         ("kangxi radical / compatibility ideograph", "法轮\u529f"),
         ("term inside chinese text", "快来看sex视频"),
         ("traditional with separators and width", "法．輪 \u200b功"),
+        ("hyphens inside a latin term", "fa-lun-gong"),
+        ("dot inside a latin term", "fa.lun gong"),
+        ("emoji inside a latin term", "fa🙂lun🙂gong"),
+        ("hair and thin spaces inside a latin term", "fa\u200alun\u2009gong"),
+        ("punctuation run inside a latin term", "falun--gong"),
+        ("a term ending where a hyphen joins", "sex-toys"),
+        ("a term starting where a hyphen joins", "anti-sex"),
+        ("one letter inside a CJK term", "法a轮功"),
+        ("one digit inside a CJK term", "法1轮功"),
+        ("one kana inside a CJK term", "法の轮功"),
+        ("two letters inside a CJK term", "法ab轮功"),
+        ("a letter between every character", "法x轮y功"),
+        ("a spaced letter inside a CJK term", "法 a 轮功"),
+        ("a letter and separators inside a CJK term", "法.a.轮功"),
+        ("a Cyrillic letter inside a CJK term", "法й轮功"),
+        ("a gap inside a traditional term", "六1合2彩"),
+        ("right-to-left override", "\u202e功轮法"),
+        ("right-to-left override inside text", "看看\u202e功轮法\u202c吧"),
+        ("right-to-left override, latin", "\u202egnognulaf"),
+        ("right-to-left embedding with marks", "\u202b功\u200f轮\u200f法\u202c"),
+        ("right-to-left isolate with a mark", "\u2067功\u200f轮\u200f法\u2069"),
+        ("a right-to-left mark sets the paragraph direction", "\u200f功\u200f轮\u200f法"),
+        ("bidi controls removed for the logical order", "法\u202a轮\u202c\u2066功\u2069"),
+        ("white text filling a CJK term", strip_html('法<font color="#ffffff">\u3164\u3164</font>轮功')),
+        ("hidden letters inside a CJK term", strip_html('法<span data-mx-color="#fff">abc</span>轮功')),
+        ("display:none inside a latin term", strip_html('falun<span style="display:none">xyz</span>gong')),
+        ("empty inline tags splitting a latin term", strip_html("fa<b></b>lun<i></i>gong")),
+        ("a term in hidden text", strip_html('<font color="white">法轮功</font>看这里')),
+        ("a term as an image's alt text", strip_html('<img src="mxc://a/b" alt="法轮功">')),
+        ("bdo reverses what is shown", strip_html('<bdo dir="rtl">功轮法</bdo>')),
     ],
 )
 def test_evasion_variant_is_caught(variant: str, text: str) -> None:
-    assert MATCHER.scan(text) == ContentHit("cults", "block"), variant
+    assert MATCHER.scan(text) == CULTS, variant
 
 
 @pytest.mark.parametrize(
@@ -80,9 +134,11 @@ def test_evasion_variant_is_caught(variant: str, text: str) -> None:
         ("part of a CJK term", "法轮很好看"),
         ("other half of a CJK term", "轮功"),
         ("allow-listed phrase containing a term prefix", "魔法轮盘"),
+        ("allow-listed phrase with a gap", "魔法a轮盘"),
         ("latin term inside a longer word", "Sussex and Essex"),
         ("latin term as a prefix", "sexton"),
         ("allow-listed latin phrase", "sex ed is taught at school"),
+        ("allow-listed latin phrase, hyphenated", "sex-ed is taught at school"),
         ("multiword term split differently", "freemoney"),
         ("closed term with a prefix", "coins"),
         ("letters of a term spread in words", "s ex"),
@@ -90,6 +146,21 @@ def test_evasion_variant_is_caught(variant: str, text: str) -> None:
         ("innocent english", "The exam is next week; please review chapter six."),
         ("numbers", "2024年10月1日 13:45"),
         ("a user id and a url", "@alice:example.org https://example.org/path?q=1"),
+        ("three characters between CJK characters", "法abc轮功"),
+        ("a word between CJK characters", "法 hello 轮功"),
+        ("a digit inside a two-character term", "大3法学院的学生"),
+        ("a letter inside a two-character term", "台a独"),
+        ("a text break between readings", f"法{TEXT_BREAK}轮功"),
+        ("times and counts", "今天下午3点开会，第2个议题是5G网络，预计10月1日完成。"),
+        ("letters among Chinese", "我在B站看了NBA比赛，用QQ发给你。"),
+        ("Japanese", "日本の首相は法の下で輪番制を話した。"),
+        ("a method and a round", "这个方法第2轮功课就过了。"),
+        ("hyphenated english", "A well-known fa-ther of e-mail; it's 3.14, e.g. pi."),
+        ("initials", "U.S.A. and the U.K. signed it."),
+        ("hebrew and latin", "שלום world, how are you?"),
+        ("arabic with numbers", "مرحبا 123 سلام"),
+        ("a spoiler is not a gap", strip_html("今天<span data-mx-spoiler>剧透</span>很好")),
+        ("light but visible text", strip_html('<font color="#808080">法</font>律和轮<b>功</b>课')),
     ],
 )
 def test_innocent_text_is_not_caught(case: str, text: str) -> None:
@@ -100,15 +171,30 @@ def test_the_strongest_action_wins_over_the_first_hit() -> None:
     matcher = Matcher(
         [TermList("spam", "flag", ("加微信",)), TermList("rumor", "hold", ("假消息",)), TERMS],
     )
-    assert matcher.scan("加微信 看假消息 法轮功") == ContentHit("cults", "block")
+    assert matcher.scan("加微信 看假消息 法轮功") == CULTS
     assert matcher.scan("加微信 看假消息") == ContentHit("rumor", "hold")
     assert matcher.scan("加 微 信") == ContentHit("spam", "flag")
+    # The strongest over every reading: the gapped one holds the block.
+    assert matcher.scan("加微信 法a轮功") == CULTS
+
+
+def test_a_long_multiword_term_matches_with_a_join_past_its_spellings() -> None:
+    matcher = Matcher([TermList("x", "block", ("one two three four five six",))])
+    assert matcher.scan("one two three four five-six") == ContentHit("x", "block")
+    assert matcher.scan("one-two three four five six") == ContentHit("x", "block")
+
+
+def test_an_allow_list_entry_reads_whole_across_gaps_too() -> None:
+    # 魔 and 法 stand together in no term, only in the allow-list entry.
+    matcher = Matcher([TermList("x", "block", ("法轮盘",))], allow=["魔法轮盘"])
+    assert matcher.scan("魔a法b轮盘") is None
+    assert matcher.scan("法b轮盘") == ContentHit("x", "block")
 
 
 def test_scan_all_checks_each_text_alone() -> None:
     # The end of one field and the start of the next do not make a term.
     assert MATCHER.scan_all(["法轮", "功"]) is None
-    assert MATCHER.scan_all(["hello", "法轮功"]) == ContentHit("cults", "block")
+    assert MATCHER.scan_all(["hello", "法轮功"]) == CULTS
 
 
 def test_one_term_in_two_categories_reports_the_stronger() -> None:
@@ -131,22 +217,163 @@ def test_ascii_fast_path_equals_the_unicode_path() -> None:
         assert _skeleton(text) == _skeleton(text + "\u3000").rstrip(), repr(text)
 
 
-def _reference_skeleton(text: str) -> str:
-    """The skeleton the straightforward way, one step after the other (module docstring).
+def test_default_ignorable_ranges_hold_the_well_known_members() -> None:
+    ignorable = default_ignorable_code_points()
+    # DerivedCoreProperties.txt: "Total code points: 4174".
+    assert len(ignorable) == 4174
+    assert all(
+        first <= last < next_first for (first, last), (next_first, _) in itertools.pairwise(DEFAULT_IGNORABLE_RANGES)
+    )
+    members = [0xAD, 0x34F, 0x61C, 0x115F, 0x1160, 0x17B4, 0x180B, 0x180E, 0x180F, 0x200B, 0x200D, 0x200F, 0x202A]
+    members += [0x202E, 0x2060, 0x2064, 0x2065, 0x2066, 0x2069, 0x206F, 0x3164, 0xFE00, 0xFE0F, 0xFEFF, 0xFFA0]
+    members += [0xFFF0, 0x1BCA0, 0x1D173, 0xE0001, 0xE0020, 0xE007F, 0xE0100, 0xE01EF, 0xE0FFF]
+    assert set(members) <= ignorable
+    others = [ord("a"), 0x20, 0x300, 0x200A, 0x2028, 0x3000, 0x2800, 0xFFF9, 0xFFFC, 0x1D159, 0xE1000]
+    assert not set(others) & ignorable
+    # Every format character (Cf) of unicodedata is ignorable but for the few that show
+    # something (prepended concatenation marks, interlinear annotation, Egyptian format).
+    format_characters = {code for code in range(0x110000) if unicodedata.category(chr(code)) == "Cf"}
+    shown = {*range(0x600, 0x606), 0x6DD, 0x70F, 0x890, 0x891, 0x8E2, 0x110BD, 0x110CD, *range(0xFFF9, 0xFFFC)}
+    shown |= set(range(0x13430, 0x13440))
+    assert format_characters - ignorable <= shown
 
-    ``_skeleton`` skips and merges these steps for speed; it must give exactly this.
-    Only the character table is shared: building it is not what is being checked.
-    """
+
+def test_every_default_ignorable_character_is_deleted() -> None:
+    for code in sorted(default_ignorable_code_points()):
+        assert normalise(f"fa{chr(code)}lun") == "faiun", hex(code)
+
+
+def test_every_latin_small_capital_reads_as_its_letter() -> None:
+    small_capital = re.compile(r"LATIN LETTER SMALL CAPITAL ([A-Z])$")
+    found = 0
+    for code in range(0x80, 0x20000):
+        match = small_capital.match(unicodedata.name(chr(code), ""))
+        if match:
+            found += 1
+            assert normalise(chr(code)) == normalise(match.group(1)), hex(code)
+    assert found >= 25
+
+
+def _reference_prepare(text: str) -> str:
+    """Steps 1 to 3 the straightforward way (module docstring)."""
+    text = re.sub("[\u2006\u2008\u2009\u200a\u202f\u205f]", "-", text)
     text = unicodedata.normalize("NFKD", text).casefold()
     text = text.replace("@", "a").replace("$", "s")
-    text = text.translate(_char_table()[0])
-    text = re.sub(r"[\W_]+", " ", text)
-    text = re.sub(rf"(?<=[{_CJK}]) (?=[{_CJK}])", "", text)
-    text = text.strip().translate(str.maketrans("".join(_ASCII_LOOKALIKES), "".join(_ASCII_LOOKALIKES.values())))
-    # Spaced letters close up on the UTF-8 bytes, where the automaton runs.
-    spaced = r" (?<=\b[a-z0-9] )[a-z0-9](?: [a-z0-9]\b)+"
-    return re.sub(spaced, lambda match: match.group().replace(" ", ""), text.encode("utf-8").decode("latin-1"))
+    return text.translate(_char_table())
 
+
+def _reference_readings(
+    text: str, pairs: frozenset[str] = frozenset()
+) -> tuple[str, str, frozenset[int], str, frozenset[int]]:
+    """The logical, joined and gapped readings, the joins and the gaps, one step after the other.
+
+    ``_finish`` and friends skip and merge these steps for speed; they must give
+    exactly this. Only the character table is shared: building it is not what is
+    being checked. The gapped reading here is whole (the matcher keeps pieces); it
+    drops the gaps between two ideographs in ``pairs``.
+    """
+    text = _reference_prepare(text)
+    # A run of separators without whitespace between two Latin letters or digits is a join.
+    text = re.sub(r"(?<=[a-z0-9])(?:[^\w\s]|_)+(?=[a-z0-9])", "\x02", text)
+    text = re.sub(r"(?:[^\w\x02]|_)+", " ", text).strip(" ")
+    text = re.sub(rf"(?<=[{_CJK}]) (?=[{_CJK}])", "", text)
+    text = text.translate(str.maketrans("".join(_ASCII_LOOKALIKES), "".join(_ASCII_LOOKALIKES.values())))
+    unspaced = text.replace(" ", "").replace("\x02", "")
+    gapped, gaps, position = "", [], 0
+    for match in re.finditer(rf"(?<=[{_HAN}])[^{_HAN}]{{1,2}}(?=[{_HAN}])", unspaced):
+        if unspaced[match.start() - 1] + unspaced[match.end()] not in pairs:
+            continue
+        gapped += unspaced[position : match.start()]
+        gaps.append(len(gapped.encode("utf-8")))
+        position = match.end()
+    gapped += unspaced[position:]
+    # Spaced letters close up on the UTF-8 bytes, where the automaton runs; joins count as spaces.
+    latin = text.encode("utf-8").decode("latin-1")
+    spaced = r"(?<!\w)[a-z0-9](?:[ \x02][a-z0-9]){2,}(?!\w)"
+    latin = re.sub(spaced, lambda match: match.group().replace(" ", "").replace("\x02", ""), latin)
+    parts = latin.split("\x02")
+    joins = frozenset(itertools.accumulate(len(part) for part in parts[:-1]))
+    return " ".join(parts), "".join(parts), joins, gapped.encode("utf-8").decode("latin-1"), frozenset(gaps)
+
+
+def _reference_scan(text: str, terms: list[str], allow: list[str]) -> bool:
+    """Whether any term hits, by brute force over the readings (``Matcher`` semantics).
+
+    The joined reading: a term (or a spelling of it with spaces between Latin letters
+    written as joins) matches where its letters are, a whole-word term only where a
+    space, a join or the end is on each side. The gapped reading: terms of three or
+    more Han ideographs across a dropped gap (elsewhere they are the joined reading's
+    to decide). In both, a hit inside an allow-list hit is ignored.
+    """
+    sources = [text]
+    if any(unicodedata.bidirectional(char) in REORDERING_CLASSES for char in text):
+        sources += visual_orders(text)
+    # Gaps are dropped only between two ideographs next to each other in a term of
+    # three or more ideographs, or in an allow-list entry.
+    plains = [_plain(term) for term in terms] + [normalise(entry.replace("*", " ")) for entry in allow]
+    pairs = frozenset(
+        first + second
+        for plain in plains
+        if plain in [normalise(entry.replace("*", " ")) for entry in allow] or _gapped_term(plain)
+        for first, second in itertools.pairwise(plain)
+        if re.fullmatch(f"[{_HAN}]{{2}}", first + second)
+    )
+    for source in sources:
+        _, joined, joins, gapped, gaps = _reference_readings(source, pairs)
+        for reading, soft, only_han in ((joined, joins, False), (gapped, frozenset(), True)):
+            allowed = [span for entry in allow for span in _occurrences(reading, soft, _skeleton(entry), False, False)]
+            for term in terms:
+                parsed = _parse_term(term)
+                if parsed is None:
+                    continue
+                skeleton, strict_start, strict_end = parsed
+                if only_han and not _gapped_term(skeleton.encode("latin-1").decode("utf-8")):
+                    continue
+                for start, end in _occurrences(reading, soft, skeleton, strict_start, strict_end):
+                    if only_han and not any(start < gap <= end for gap in gaps):
+                        continue
+                    if not any(a <= start and end <= b for a, b in allowed):
+                        return True
+    return False
+
+
+def _plain(term: str) -> str:
+    parsed = _parse_term(term)
+    return "" if parsed is None else parsed[0].encode("latin-1").decode("utf-8")
+
+
+def _gapped_term(plain: str) -> bool:
+    return len(plain) >= 3 and re.fullmatch(f"[{_HAN}]+", plain) is not None
+
+
+def _occurrences(
+    reading: str, soft: frozenset[int], skeleton: str, strict_start: bool, strict_end: bool
+) -> list[tuple[int, int]]:
+    spans = []
+    spaces = [index for index, char in enumerate(skeleton) if char == " "]
+    for subset in itertools.product((False, True), repeat=len(spaces)):
+        # Drop the chosen spaces (only those between Latin letters can be joins).
+        spelling, dropped = skeleton, []
+        for count, (space, drop) in enumerate(zip(spaces, subset, strict=True)):
+            if drop:
+                position = space - sum(subset[:count])
+                spelling = spelling[:position] + spelling[position + 1 :]
+                dropped.append(position)
+        for start in range(len(reading) - len(spelling) + 1):
+            if reading[start : start + len(spelling)] != spelling:
+                continue
+            end = start + len(spelling)
+            if not all(start + position in soft for position in dropped):
+                continue
+            if strict_start and start > 0 and reading[start - 1] in _WORD and start not in soft:
+                continue
+            if strict_end and end < len(reading) and reading[end] in _WORD and end not in soft:
+                continue
+            spans.append((start, end - 1))
+    return spans
+
+
+_WORD = frozenset(string.ascii_lowercase + string.digits)
 
 # Characters that exercise every step: each group is picked as often as the others.
 _RANDOM_ALPHABETS = (
@@ -158,17 +385,19 @@ _RANDOM_ALPHABETS = (
     "，。！？：；、「」《》…—“”・゠\u3000",  # ideographic and full-width punctuation
     "ＡＢｓｅｘ０１２３",  # full-width letters and digits
     "ѕехаоАВЕΑΒΕεοΣσςΩ",  # Cyrillic and Greek look-alikes, capitals: case folding
-    "éÉßẞİıŁłøﬁ①ⓢ℡㎏",  # accents, special case folding, compatibility forms
-    "\u0300\u0336\u20dd\u00ad\u200b\u200c\u200d\u2060\ufeff\ufe0f",  # combining, invisible
-    "⺀⺁⼈⽔\uf900\uf9dc々〇〡ぁアㄅ",  # radicals (some are symbols), compatibility ideographs, kana
+    "éÉßẞİıŁłøﬁ①ⓢ℡㎏ᴀʀꜰꜱɪʟƒ",  # accents, special case folding, compatibility forms, small capitals
+    "\u0300\u0336\u20dd\u00ad\u200b\u200c\u200d\u2060\ufeff\ufe0f\u3164\uffa0\u115f\u1160\u180e",  # invisible
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c",  # bidi controls
+    "\u2006\u2009\u200a\u202f\u205f\u2028\u2029\u1680\u00a0",  # narrow and other spaces
+    "⺀⺁⼈⽔\uf900\uf9dc々〇〡ぁアㄅのㇰ〱",  # radicals (some are symbols), compatibility ideographs, kana
     "🙂👍🏽\U0001d42c\U00020000\U0002a6d6\U000e0041\U000e0100",  # beyond the BMP
-    "한국어ÀÿĀ\u0600\u0e01\ud800",  # other scripts, a lone surrogate
+    "한국어ÀÿĀ\u0600\u0e01\ud800אבשלם",  # other scripts (Hebrew: visual order), a lone surrogate
 )
 
 
-def _random_text(rng: random.Random) -> str:
+def _random_text(rng: random.Random, length: int = 40) -> str:
     chars = []
-    for _ in range(rng.randint(0, 40)):
+    for _ in range(rng.randint(0, length)):
         if rng.random() < 0.05:
             chars.append(chr(rng.randrange(0x110000)))  # anything at all
         else:
@@ -180,11 +409,40 @@ def _random_text(rng: random.Random) -> str:
 
 def test_skeleton_equals_the_reference_pipeline_on_random_text() -> None:
     # The fast paths (byte tables, skipped passes, separators in several passes) must
-    # not change a single skeleton; the matcher sees nothing but the skeleton.
+    # not change a single skeleton of the logical reading (terms are normalised by it).
     rng = random.Random(10)
     for _ in range(20_000):
         text = _random_text(rng)
-        assert _skeleton(text) == _reference_skeleton(text), repr(text)
+        assert _skeleton(text) == _reference_readings(text)[0], repr(text)
+
+
+_RANDOM_TERMS_ALPHABET = "法轮功六合彩大家会议ab 1-のé"
+
+
+def test_matcher_equals_the_reference_on_random_text() -> None:
+    # Every reading (joined with its joins, gapped in pieces, visual) and the automaton
+    # must find exactly what brute force over the straightforward readings finds.
+    rng = random.Random(11)
+    for round_ in range(300):
+        terms = ["".join(rng.choice(_RANDOM_TERMS_ALPHABET) for _ in range(rng.randint(1, 6))) for _ in range(6)]
+        terms = [term.strip() for term in terms if term.strip()]
+        terms += [f"*{terms[0]}"] if terms else []
+        allow = ["".join(rng.choice(_RANDOM_TERMS_ALPHABET) for _ in range(rng.randint(3, 8)))]
+        if terms and rng.random() < 0.5:
+            # An allow-list entry holding a term, as known false positives do.
+            allow = [rng.choice(_RANDOM_TERMS_ALPHABET) + terms[-2 if len(terms) > 1 else 0] + rng.choice("盘会a")]
+        matcher = Matcher([TermList("x", "block", tuple(terms))], allow)
+        for _ in range(60):
+            text = _random_text(rng, 25)
+            if rng.random() < 0.5 and terms:
+                # Plant a term or the allow-list entry, often with a gap or a join in it.
+                term = rng.choice([*terms, *allow]).strip("*")
+                for _ in range(rng.randint(1, 2)):
+                    cut = rng.randint(0, len(term))
+                    term = term[:cut] + rng.choice(["", "a", "1", "の", "-", " ", "x-", "\u202e"]) + term[cut:]
+                text = text[: len(text) // 2] + term + text[len(text) // 2 :]
+            expected = _reference_scan(text, terms, allow)
+            assert (matcher.scan(text) is not None) == expected, (round_, terms, allow, text)
 
 
 @pytest.mark.parametrize(
@@ -197,10 +455,90 @@ def test_skeleton_equals_the_reference_pipeline_on_random_text() -> None:
         ("a b c", "abc"),
         ("s e x y", "sexy"),
         ("hello 世界", "heiio 世界"),
+        ("ᴅᴏɢ", "dog"),
+        ("fa-lun", "fa iun"),
+        ("\u202e功轮法", "功轮法"),
     ],
 )
 def test_normalise_examples(text: str, expected: str) -> None:
+    # The logical reading: what is stored, controls and invisible characters gone.
     assert normalise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("\u202e功轮法", ["法轮功"]),
+        ("看看\u202e功轮法\u202c吧", ["看看法轮功吧"]),
+        ("\u202e功轮法\n其他", ["法轮功\n其他"]),
+        ("a\u202e12 34\u202cb", ["a43 21b"]),
+        ("\u2067功 轮 法\u2069", ["功 轮 法"]),
+        ("功\u200f轮\u200f法", ["功\u200f轮\u200f法", "法\u200f轮\u200f功"]),
+        ("abc \u202egnug nulaf\u202c ok", ["abc falun gung ok", "ok falun gung abc"]),
+        ("שלום abc", ["םולש abc", "abc םולש"]),
+        ("\u2068\u05d0 功\u2069x", ["功 \u05d0x"]),
+        ("plain text", ["plain text"]),
+    ],
+)
+def test_visual_orders(text: str, shown: list[str]) -> None:
+    assert visual_orders(text) == shown
+
+
+def test_every_character_that_reorders_text_leads_to_a_visual_reading() -> None:
+    reordering = _tables().reordering
+    for code in range(0x110000):
+        if not 0xD800 <= code <= 0xDFFF and unicodedata.bidirectional(chr(code)) in REORDERING_CLASSES:
+            assert reordering.match(chr(code)), hex(code)
+    # An emoji is not one of them: it must not cost a visual reading.
+    assert reordering.search("hello 🙂 world") is None
+
+
+@pytest.mark.parametrize(
+    ("html", "shown", "everything"),
+    [
+        ("fa<b></b>lun", "falun", "falun"),
+        ("<p>法</p><p>轮功</p>", "\n法\n\n轮功\n", "\n法\n\n轮功\n"),
+        ("a&amp;b &lt;c&gt;", "a&b <c>", "a&b <c>"),
+        ('法<font color="#ffffff">xx</font>轮功', "法轮功", "法xx轮功"),
+        ('a<font color="#FFF">b</font>c', "ac", "abc"),
+        ('a<span data-mx-color="#000000">b</span>c', "ac", "abc"),
+        ('a<span style="color: rgba(255, 0, 0, 0)">b</span>c', "ac", "abc"),
+        ('a<span style="color:transparent">b</span>c', "ac", "abc"),
+        ('a<span style="display:none">b</span>c', "ac", "abc"),
+        ('a<span style="visibility: hidden">b</span>c', "ac", "abc"),
+        ('a<span style="font-size:0">b</span>c', "ac", "abc"),
+        ('a<span style="font-size:0.1em">b</span>c', "ac", "abc"),
+        ('a<span style="font-size:12px">b</span>c', "abc", "abc"),
+        ('a<span style="color:hsl(0, 0%, 100%)">b</span>c', "ac", "abc"),
+        ('a<span style="color: rgb(nan, inf, 1e999)">b</span>c', "abc", "abc"),
+        ('a<span style="opacity:0">b</span>c', "ac", "abc"),
+        ('a<span data-mx-bg-color="#00ff00" data-mx-color="#00ff00">b</span>c', "ac", "abc"),
+        ('a<span data-mx-spoiler="">b</span>c', "ac", "abc"),
+        ('a<font color="#ff0000">b</font>c', "abc", "abc"),
+        ('a<span style="display:none">b<i>c</i></span>d', "ad", "abcd"),
+        ("a<script>b</script>c", "ac", "abc"),
+        ('<img src="mxc://x/y" alt="alt text">', "", " alt text "),
+        ('<span data-mx-maths="x^2">fallback</span>', "fallback", " x^2 fallback"),
+        ('<bdo dir="rtl">abc</bdo>', "\u202eabc\u202c", "\u202eabc\u202c"),
+        ('<span dir="rtl">abc</span>', "\u2067abc\u2069", "\u2067abc\u2069"),
+        ("<mx-reply><blockquote>quoted</blockquote></mx-reply>new", "new", "\nquoted\nnew"),
+        ("new <mx-reply>quoted</mx-reply>", "new quoted", "new quoted"),
+        ("<mx-reply>never closed", "never closed", "never closed"),
+        ("a < b <b", "a < b <b", "a < b <b"),
+    ],
+)
+def test_html_projections(html: str, shown: str, everything: str) -> None:
+    assert html_projections(html) == (shown, everything)
+
+
+def test_strip_html_gives_what_is_shown_then_everything() -> None:
+    html = "<mx-reply><blockquote>quoted 法轮功</blockquote></mx-reply><p>new &amp; <b>text</b></p>"
+    assert html_texts(html) == ["\nnew & text\n", "\nquoted 法轮功\n\nnew & text\n"]
+    assert strip_html(html) == TEXT_BREAK.join(html_texts(html))
+    assert strip_html("<b>plain</b>") == "plain"
+    # What is shown alone is innocent; all of it is checked too.
+    assert MATCHER.scan(html_texts(html)[0]) is None
+    assert MATCHER.scan(strip_html(html)) == CULTS
 
 
 def test_parse_terms_skips_comments_and_blank_lines() -> None:
@@ -213,13 +551,6 @@ def test_parse_hash_list_accepts_digests_and_names_a_bad_line() -> None:
     assert parse_hash_list(f"# c\n{digest.upper()}  # trailing\n\n", "x.txt") == {digest}
     with pytest.raises(ValueError, match=r"x\.txt: line 2 "):
         parse_hash_list(f"{digest}\nnot-a-digest\n", "x.txt")
-
-
-def test_strip_html_drops_tags_and_reply_fallback() -> None:
-    html = "<mx-reply><blockquote>quoted 法轮功</blockquote></mx-reply><p>new &amp; <b>text</b></p>"
-    text = strip_html(html)
-    assert "法轮功" not in text
-    assert " ".join(text.split()) == "new & text"
 
 
 def test_block_and_hold_refuse_naming_the_category_flag_allows() -> None:

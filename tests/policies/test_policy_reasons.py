@@ -32,6 +32,7 @@ DESIGN_CODES = [
     "bot_chat_private",
     "bot_chat_exists",
     "alias_reserved",
+    "remote_server_not_allowed",
 ]
 
 
