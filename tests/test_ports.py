@@ -43,6 +43,7 @@ def test_a_port_in_use_is_never_handed_out(monkeypatch: pytest.MonkeyPatch) -> N
         if not homeserver._bindable(busy + 1):
             pytest.skip(f"port {busy + 1} is in use by another program just now")
         # Two candidates: the busy port and the next one; only the next one is ever handed out, once.
+        monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # the whole range, not a worker's slice
         monkeypatch.setattr(homeserver, "_PORTS", range(busy, busy + 2))
         monkeypatch.setattr(homeserver, "_handed_out", set())
         assert free_port() == busy + 1
