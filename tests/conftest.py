@@ -17,6 +17,7 @@ from devtools.homeserver import SynapseProcess
 
 _STARTS_KEY = "qunzu_synapse_starts"
 _starts = pytest.StashKey[int]()
+_by_worker = pytest.StashKey[dict[str, int]]()
 
 
 E2E = Path(__file__).resolve().parent / "e2e"
@@ -42,9 +43,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """pytest-xdist: a worker finished; add its count to the controller's."""
-    node.config.stash[_starts] += int(node.workeroutput.get(_STARTS_KEY, 0))
+    count = int(node.workeroutput.get(_STARTS_KEY, 0))
+    node.config.stash[_starts] += count
+    node.config.stash.setdefault(_by_worker, {})[str(node.gateway.id)] = count
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     starts = config.stash[_starts] + SynapseProcess.starts
-    terminalreporter.write_line(f"Synapse processes started: {starts}")
+    workers = config.stash.get(_by_worker, {})
+    detail = f" ({', '.join(f'{name}: {count}' for name, count in sorted(workers.items()))})" if workers else ""
+    terminalreporter.write_line(f"Synapse processes started: {starts}{detail}")
