@@ -7,7 +7,8 @@ PolicyError
 ├── InvalidNumber     a number from outside is malformed or out of its bounds (numbers.py);
 │                     ``.field`` names it, ``.detail`` holds the bounds for the message
 └── InvalidIdentity   a name, ID number or phone number failed validation;
-                      ``.field`` names the field, the message never repeats the input
+                      ``.field`` names the field, ``.problem`` says what is wrong (a stable
+                      code), the message never repeats the input
 """
 
 from __future__ import annotations
@@ -47,11 +48,14 @@ class InvalidIdentity(PolicyError):
 
     Attributes:
         field: which field failed: ``name``, ``id_number`` or ``phone``.
+        problem: what is wrong with it, a stable code (``policies/identity.py``
+            ``PROBLEM_TEXTS`` holds the text for people in every language).
         message: what is wrong, safe to show and to log (it never contains the input,
             which is personal information; PIPL and Art. 6 of the Regulations).
     """
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, problem: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+        self.problem = problem
         self.message = message

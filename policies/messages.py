@@ -24,6 +24,7 @@ from typing import Final
 
 from .constants import LANGUAGES, Language
 from .durations import format_duration
+from .identity import problem_text
 from .model import Policy
 from .reasons import Reason
 
@@ -78,6 +79,10 @@ def render(reason: Reason, language: str, detail: Mapping[str, object], policy: 
         The filled text.
     """
     lang = resolve_language(language)
+    field, problem = detail.get("field"), detail.get("problem")
+    if reason is Reason.INVALID_IDENTITY and isinstance(field, str) and isinstance(problem, str):
+        # A format error names the field and what is wrong with it, so the person can fix it (Art. 6).
+        return problem_text(field, problem, lang)
     template = policy.messages[lang][reason]
     values = {
         key: text for key, value in detail.items() if (text := _format_value(key, value, lang, policy)) is not None

@@ -103,6 +103,8 @@ class Realname(_Frozen):
     join_without_verification_up_to_tier: Name
     max_accounts_per_identity: int = Field(ge=1)
     attempts_per_day: int = Field(ge=1)
+    # Submissions refused for their format (never sent to a provider) per account and hour.
+    format_errors_per_hour: int = Field(default=20, ge=1)
     federation: Federation
 
 

@@ -54,7 +54,7 @@ class Blacklist:
             try:
                 number = validate_id_number(subject, china_today(self._module.clock.now_ms()))
             except InvalidIdentity as exc:
-                raise Refusal(Reason.INVALID_IDENTITY, {"field": exc.field}) from None
+                raise Refusal(Reason.INVALID_IDENTITY, {"field": exc.field, "problem": exc.problem}) from None
             fingerprint = identity_fingerprint(self._module.config.key, number)
             shown_subject = f"identity:{fingerprint[:16]}"
         elif subject_type == "user":

@@ -1,8 +1,13 @@
 """Real-name verification (后台实名、前台自愿, Art. 6) and protection of the data it collects.
 
 The order of a submission is chosen so that nothing personal is stored unless
-it is going to be kept: rate limit → format checks → blacklist → account cap
+it is going to be kept: format checks → rate limit → blacklist → account cap
 → provider → encrypted binding (cap re-checked exactly in the transaction).
+
+A format error names its field and problem and never reaches the provider, so it
+does not use one of the day's provider attempts (`realname_attempts`); format
+errors have their own hourly limit (`realname_format_errors`), so a script cannot
+hammer the endpoint either way.
 Clear identity data exists only in memory during a request and in the answer
 to a staff `reveal`, which is audited with its reason.
 """
@@ -14,7 +19,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from synapse.module_api.errors import Codes, SynapseError
 
@@ -27,7 +32,7 @@ from .crypto import FieldCipher, identity_fingerprint
 from .errors import Refusal
 from .realname_providers import Outcome, Submission, make_provider
 from .store.identities import EncryptedIdentity, GateRecord
-from .store.limits import REALNAME_ATTEMPTS
+from .store.limits import REALNAME_ATTEMPTS, REALNAME_FORMAT_ERRORS
 from .texts import text
 
 if TYPE_CHECKING:
@@ -85,9 +90,10 @@ class RealnameService:
             200 and the masked status when verified, 202 when waiting for staff.
 
         Raises:
-            Refusal: invalid_identity (400), blacklisted (403), identity_in_use (409).
-            SynapseError: malformed body (400), too many attempts (429),
-                provider unavailable (503).
+            Refusal: invalid_identity (400; a format error has ``field`` and ``problem`` in
+                its detail), blacklisted (403), identity_in_use (409).
+            SynapseError: malformed body (400), too many attempts or too many format
+                errors (429), provider unavailable (503).
         """
         name_text = _field(body, "name", required=True)
         id_text = _field(body, "id_number", required=True)
@@ -96,9 +102,15 @@ class RealnameService:
         assert name_text is not None and id_text is not None
         self._check_convention_version(convention)
         now = self._module.clock.now_ms()
+        try:
+            name = validate_name(name_text)
+            id_number = validate_id_number(id_text, china_today(now))
+            phone = validate_phone(phone_text) if phone_text else None
+        except InvalidIdentity as exc:
+            await self._format_error(user_id, exc)
 
-        # Art. 6: attempts per account and day, taken exactly before anything is checked
-        # (store/limits.py), so parallel submissions cannot all pass a count read at once.
+        # Art. 6: provider attempts per account and day, taken exactly before anything else is
+        # checked (store/limits.py), so parallel submissions cannot all pass a count read at once.
         limits = self._module.store.limits
         limit = self._config.policy.realname.attempts_per_day
         use = await limits.take(REALNAME_ATTEMPTS, user_id, limit)
@@ -120,7 +132,7 @@ class RealnameService:
             recorded = True
 
         try:
-            return await self._counted_submit(user_id, name_text, id_text, phone_text, convention, now, record)
+            return await self._counted_submit(user_id, name, id_number, phone, convention, now, record)
         except Exception:
             if not recorded:
                 # A fault of ours before the attempt was decided: it does not count against the person.
@@ -130,26 +142,39 @@ class RealnameService:
                     logger.exception("qunzu: giving back a verification attempt failed")
             raise
 
+    async def _format_error(self, user_id: str, exc: InvalidIdentity) -> NoReturn:
+        """Refuse a submission for its format: 400 naming the field, or 429 past the hourly cap.
+
+        The use is taken through the same guarded counter as every per-person limit, so
+        parallel malformed submissions get exactly `cap` 400s and then 429s.
+        """
+        cap = self._config.policy.realname.format_errors_per_hour
+        use = await self._module.store.limits.take(REALNAME_FORMAT_ERRORS, user_id, cap)
+        if not use.allowed:
+            raise SynapseError(
+                429,
+                text("format_errors_exceeded", self._language(), limit=cap),
+                Codes.LIMIT_EXCEEDED,
+                additional_fields={
+                    "retry_after_ms": use.retry_after_ms,
+                    "cn.qunzu.detail": {"cap": use.cap, "count": use.count, "per": "hour"},
+                },
+            )
+        await self._store.record_attempt(user_id, "invalid")
+        raise Refusal(Reason.INVALID_IDENTITY, {"field": exc.field, "problem": exc.problem}) from None
+
     async def _counted_submit(
         self,
         user_id: str,
-        name_text: str,
-        id_text: str,
-        phone_text: str | None,
+        name: str,
+        id_number: str,
+        phone: str | None,
         convention: str | None,
         now: int,
         record: Callable[[str], Awaitable[None]],
     ) -> tuple[int, dict[str, Any]]:
-        """`submit` once the attempt is counted; every outcome is recorded with `record`."""
+        """`submit` once the fields are valid and the attempt is counted; every outcome is recorded with `record`."""
         policy = self._config.policy
-        try:
-            name = validate_name(name_text)
-            id_number = validate_id_number(id_text, china_today(now))
-            phone = validate_phone(phone_text) if phone_text else None
-        except InvalidIdentity as exc:
-            await record("invalid")
-            raise Refusal(Reason.INVALID_IDENTITY, {"field": exc.field}) from None
-
         fingerprint = identity_fingerprint(self._config.key, id_number)
         current = await self._store.gate_record(user_id)
         if current.status in ("verified", "pending"):

@@ -9,6 +9,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
         "unavailable": "群组管理服务暂时无法检查此操作，请稍后再试。",
         "attempts_exceeded": "今天的实名认证尝试次数已用完（每天 {limit} 次），请明天再试。",
+        "format_errors_exceeded": "格式有误的认证提交太多（每小时最多 {limit} 次），请稍后再试。没有保存任何信息。",
         "provider_unavailable": "实名核验服务暂时不可用，您的信息未被保存，请稍后再试。",
         "convention_outdated": "平台公约已更新为版本 {current}，请阅读并接受最新版本。",
         "already_verified": "该账号已完成实名认证，无需再次认证。",
@@ -39,6 +40,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "unavailable": "Qunzu could not check this action just now. Please try again shortly.",
         "attempts_exceeded": "You have used today's real-name verification attempts ({limit} a day). Please try again tomorrow.",
+        "format_errors_exceeded": "Too many submissions with format errors ({limit} an hour). Please try again later; nothing was stored.",
         "provider_unavailable": "The identity verification service is unavailable. Nothing was stored; please try again later.",
         "convention_outdated": "The platform convention is now version {current}; please read and accept the current version.",
         "already_verified": "This account has already completed real-name verification.",

@@ -21,6 +21,8 @@ from urllib.parse import parse_qs
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies import Reason
+
 from ..errors import Refusal
 from ..realname import TOKEN_PARAM
 from ..refusals import refusal_error
@@ -95,14 +97,24 @@ def routes(module: QunzuModule) -> list[Route]:
         body: dict[str, Any] = {"name": values["name"], "id_number": values["id_number"]}
         if values["phone"].strip():
             body["phone"] = values["phone"]
-        if fields.get("accept_convention"):
+        consent = bool(fields.get("accept_convention"))
+        if consent:
             body["convention_version"] = module.config.policy.convention.version
+        # The page below may hold what the person typed: no browser or proxy keeps a copy.
+        raw: Any = request  # Twisted's Request is untyped
+        raw.setHeader(b"Cache-Control", b"no-cache, no-store, must-revalidate")
         try:
             status, _view = await realname.submit(owner, body)
         except Refusal as refusal:
-            page.form(token, owner, error=refusal_error(refusal, module.config, page.language).msg, values=values)
+            message = refusal_error(refusal, module.config, page.language).msg
+            field = refusal.detail.get("field")
+            if refusal.reason is Reason.INVALID_IDENTITY and field in IDENTITY_FIELDS and "problem" in refusal.detail:
+                assert isinstance(field, str)
+                page.form(token, owner, field_error=(field, message), values=values, consent=consent)
+            else:
+                page.form(token, owner, error=message, values=values, consent=consent)
         except SynapseError as exc:
-            page.form(token, owner, error=exc.msg, values=values)
+            page.form(token, owner, error=exc.msg, values=values, consent=consent)
         else:
             await realname.use_link(token)
             page.message(text("form_verified" if status == 200 else "form_pending", page.language))
@@ -129,8 +141,26 @@ class FormPage:
         self._parts.append(f'<p class="{css}">{html.escape(message)}</p>')
 
     def form(
-        self, token: str, owner: str, *, error: str | None = None, values: Mapping[str, str] | None = None
+        self,
+        token: str,
+        owner: str,
+        *,
+        error: str | None = None,
+        field_error: tuple[str, str] | None = None,
+        values: Mapping[str, str] | None = None,
+        consent: bool = False,
     ) -> None:
+        """The form, refilled with what the person typed after a refusal.
+
+        Args:
+            token: the one-time link token (a hidden field).
+            owner: the account the link verifies.
+            error: a refusal that concerns no single field, shown above the form.
+            field_error: (field, message): the refused field, its message shown right below it.
+            values: the fields as typed. The ID number is put back too: it is the person's own
+                input on their own connection, the page is never cached (no-store) and never logged.
+            consent: the convention box was ticked; it stays ticked.
+        """
         values = values or {}
         t = self.language
         policy = self._module.config.policy
@@ -141,9 +171,13 @@ class FormPage:
 
         def field(name: str, label: str, kind: str, extra: str = "") -> str:
             value = html.escape(values.get(name, ""))
+            problem = ""
+            if field_error is not None and field_error[0] == name:
+                extra += f' aria-invalid="true" aria-describedby="{name}-error"'
+                problem = f'<p class="error" id="{name}-error">{html.escape(field_error[1])}</p>'
             return (
                 f'<label for="{name}">{html.escape(label)}</label>'
-                f'<input id="{name}" name="{name}" type="{kind}" value="{value}" {extra}>'
+                f'<input id="{name}" name="{name}" type="{kind}" value="{value}" {extra}>{problem}'
             )
 
         # The person sees which account the link verifies before typing anything (Art. 6).
@@ -158,7 +192,9 @@ class FormPage:
             + field("phone", text("form_phone", t), "tel", 'inputmode="tel" maxlength="14"')
             + f"<details><summary>{html.escape(text('form_convention', t, version=policy.convention.version))}"
             + f"</summary><pre>{html.escape(convention)}</pre></details>"
-            + '<label class="check"><input type="checkbox" name="accept_convention" value="1" required> '
+            + '<label class="check"><input type="checkbox" name="accept_convention" value="1" required'
+            + (" checked" if consent else "")
+            + "> "
             + f"{html.escape(text('form_convention', t, version=policy.convention.version))}</label>"
             + f'<button type="submit">{html.escape(text("form_submit", t))}</button></form>'
         )

@@ -10,8 +10,9 @@ records the use it counts:
    the earlier one's use (`run_contended` keeps retrying); SQLite has a single
    writer. Processes (workers) share the row, so the guard holds across them.
 2. The uses are counted: a windowed counter (`take_txn`: reports per hour,
-   verification attempts per day) or, for rooms joined, the rooms a person is in
-   plus the places their joins hold while Synapse finishes them
+   verification attempts per day, malformed verification submissions per hour)
+   or, for rooms joined, the rooms a person is in plus the places their joins
+   hold while Synapse finishes them
    (`store/groups.py: _check_join_txn`).
 3. The pure rule decides, and the use is recorded in the same transaction only
    when it is allowed. Nothing leaves the database before the commit, so a retry
@@ -47,6 +48,8 @@ class Window:
 REPORTS = Window("reports", HOUR_MS)
 # Art. 6: real-name verification attempts per account and day (guards the provider against guessing).
 REALNAME_ATTEMPTS = Window("realname_attempts", DAY_MS)
+# Art. 6: submissions refused for their format per account and hour (they never reach the provider).
+REALNAME_FORMAT_ERRORS = Window("realname_format_errors", HOUR_MS)
 
 
 @dataclass(frozen=True)

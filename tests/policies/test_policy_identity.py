@@ -6,17 +6,29 @@ import datetime
 
 import pytest
 
-from policies import InvalidIdentity
+from policies import InvalidIdentity, Reason, default_policy
 from policies.identity import (
+    PROBLEM_TEXTS,
+    id_check_character,
     mask_id_number,
     mask_name,
     mask_phone,
+    problem_text,
     validate_id_number,
     validate_name,
     validate_phone,
 )
+from policies.messages import render
 
 TODAY = datetime.date(2025, 6, 1)
+
+
+def _c(first17: str) -> str:
+    return first17 + id_check_character(first17)
+
+
+def _id(text: str) -> str:
+    return validate_id_number(text, TODAY)
 
 
 @pytest.mark.parametrize(
@@ -120,9 +132,9 @@ def test_bad_phone_numbers_are_refused(text: str) -> None:
 @pytest.mark.parametrize(
     ("call", "text"),
     [
-        (lambda value: validate_id_number(value, TODAY), "110105194912310021"),
-        (lambda value: validate_id_number(value, TODAY), "99010519491231002X"),
-        (lambda value: validate_id_number(value, TODAY), "1101051949"),
+        (_id, "110105194912310021"),
+        (_id, "99010519491231002X"),
+        (_id, "1101051949"),
         (validate_name, "张三3"),
         (validate_name, "Robert'); DROP TABLE"),
         (validate_phone, "12800000000"),
@@ -150,3 +162,50 @@ def test_error_messages_never_contain_the_input(call: object, text: str) -> None
 )
 def test_masks_keep_only_the_agreed_characters(masked: str, expected: str) -> None:
     assert masked == expected
+
+
+# Every problem a person can make, the field it is reported on, and a word of the text in each language.
+FIELD_PROBLEMS = [
+    (validate_name, "张三3", "name", "characters", "不能有数字", "no digits"),
+    (validate_name, "张", "name", "length", "2 到 30 个字符", "2 to 30 characters"),
+    (validate_name, "张\u200b三", "name", "control_characters", "控制字符", "control characters"),
+    (validate_name, "·阿依古丽", "name", "dot_position", "两部分之间", "between two parts"),
+    (_id, "11010519491231002", "id_number", "length", "18 位", "18 characters"),
+    (_id, "11010519491231002Y", "id_number", "characters", "数字或 X", "digit or X"),
+    (_id, "110105194912310021", "id_number", "check_digit", "校验位", "check character"),
+    (_id, _c("99010519491231002"), "id_number", "region", "地区码", "region code"),
+    (_id, _c("11010520990101002"), "id_number", "future_date", "晚于今天", "after today"),
+    (_id, _c("11010519490230002"), "id_number", "impossible_date", "不是有效日期", "not a real date"),
+    (_id, _c("11010518991231002"), "id_number", "early_date", "1900", "1900"),
+    (validate_phone, "12800000000", "phone", "format", "11 位数字", "11 digits"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "text", "field", "problem", "zh", "en"),
+    FIELD_PROBLEMS,
+    ids=[f"{row[2]}-{row[3]}" for row in FIELD_PROBLEMS],
+)
+def test_every_field_problem_is_named_and_explained_in_both_languages(
+    call: object, text: str, field: str, problem: str, zh: str, en: str
+) -> None:
+    assert callable(call)
+    with pytest.raises(InvalidIdentity) as caught:
+        call(text)
+    assert (caught.value.field, caught.value.problem) == (field, problem)
+    detail = {"field": field, "problem": problem}
+    chinese = render(Reason.INVALID_IDENTITY, "zh-CN", detail, default_policy())
+    english = render(Reason.INVALID_IDENTITY, "en", detail, default_policy())
+    assert chinese == problem_text(field, problem, "zh-CN") and zh in chinese
+    assert english == problem_text(field, problem, "en") and en in english
+    assert text not in chinese and text not in english
+
+
+def test_both_languages_explain_the_same_problems() -> None:
+    assert PROBLEM_TEXTS["zh-CN"].keys() == PROBLEM_TEXTS["en"].keys()
+    assert {(row[2], row[3]) for row in FIELD_PROBLEMS} == set(PROBLEM_TEXTS["en"])
+
+
+def test_a_provider_mismatch_keeps_the_general_text() -> None:
+    text = render(Reason.INVALID_IDENTITY, "zh-CN", {"field": "identity", "mismatch": True}, default_policy())
+    assert text == default_policy().messages["zh-CN"][Reason.INVALID_IDENTITY]
