@@ -61,6 +61,41 @@ def creators_have_unbounded_power(room_version: str) -> bool:
     return (number is not None and number >= 12) or room_version in _UNBOUNDED_CREATOR_VERSIONS
 
 
+_SYNAPSE_CREATOR_LISTED_VERSIONS: Final = frozenset(
+    {*(str(number) for number in range(1, 12)), "org.matrix.msc3757.10", "org.matrix.msc3757.11"}
+)
+"""Versions Synapse 1.163 knows whose creator holds the power ``users`` gives them."""
+_SYNAPSE_CREATOR_UNBOUNDED_VERSIONS: Final = frozenset({"12", "org.matrix.hydra.11"})
+"""Versions Synapse 1.163 knows with MSC4289 creator power."""
+
+
+def override_names_creator(room_version: object) -> bool | None:
+    """Whether a creation's ``power_level_content_override.users`` must name the creator.
+
+    True before room version 12 (Synapse refuses an override without them), False
+    from version 12 (MSC4289: creators must not be in ``users``), None for a value
+    this module cannot place (not named, or unknown to Synapse 1.163).
+    """
+    if room_version in _SYNAPSE_CREATOR_LISTED_VERSIONS:
+        return True
+    if room_version in _SYNAPSE_CREATOR_UNBOUNDED_VERSIONS:
+        return False
+    return None
+
+
+def version_change_keeps_creators(old_version: str, new_version: object) -> bool:
+    """Whether an upgrade from ``old_version`` to ``new_version`` leaves the upgrader their power.
+
+    Synapse 1.163 copies the old room's power levels into the new room. A room with
+    MSC4289 creator power lists no creator in ``users``, so moving it to a version
+    before 12 leaves its creator at ``users_default`` (0) in the new room: nobody
+    there could govern it (Art. 8).
+    """
+    if not creators_have_unbounded_power(old_version):
+        return True
+    return not (isinstance(new_version, str) and override_names_creator(new_version) is True)
+
+
 def room_creators(create_sender: str | None, create_content: Mapping[str, Any]) -> frozenset[str]:
     """The room's creators, from its ``m.room.create`` event (sender and content)."""
     version = str(create_content.get("room_version", "1"))

@@ -19,19 +19,21 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import EventBase
-from synapse.module_api.errors import SynapseError
+from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions
 from policies.codes import new_code
 from policies.constants import DAY_MS, GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
 from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
 from policies.federation import acl_matches_policy, may_take_part, server_acl_content
+from policies.roles import override_names_creator, room_creators, version_change_keeps_creators
 from policies.tiers import activity_tier_of, level_rules, scale_tier_of
 
 from .cache import ClusterCache
 from .errors import Refusal
 from .event_stream import StreamEvent
 from .refusals import refusal_error
+from .room_versions import DefaultRoomVersion
 from .store.groups import PENDING_MS, GroupRecord, NewGroup, Reservation
 from .texts import text
 from .verification_chat import shape_bot_chat
@@ -47,7 +49,6 @@ _CODE_CANDIDATES = 5
 FAST_MARGIN = 50
 # Remembered joins decided without holding a place, per process, before old ones are dropped.
 _UNHELD_SWEEP_AT = 10_000
-_V12_PREFIXES = ("12", "org.matrix.hydra")
 
 
 def predecessor_of(creation_content: object) -> str | None:
@@ -59,6 +60,28 @@ def predecessor_of(creation_content: object) -> str | None:
         return None
     room_id = predecessor.get("room_id")
     return room_id if isinstance(room_id, str) else None
+
+
+def _check_override_shape(config: Mapping[str, Any]) -> None:
+    """Power levels in a creation request and their `users` must be objects (else Synapse answers 500).
+
+    Raises:
+        SynapseError: 400 M_BAD_JSON, before anything is reserved or created.
+    """
+    override = config.get("power_level_content_override")
+    if override is not None and not isinstance(override, Mapping):
+        raise SynapseError(400, "power_level_content_override must be an object", Codes.BAD_JSON)
+    if override is not None and not _is_users_map(override.get("users")):
+        raise SynapseError(400, "power_level_content_override.users must be an object", Codes.BAD_JSON)
+    for event in config.get("initial_state") or []:
+        if isinstance(event, Mapping) and event.get("type") == "m.room.power_levels":
+            content = event.get("content")
+            if not isinstance(content, Mapping) or not _is_users_map(content.get("users")):
+                raise SynapseError(400, "m.room.power_levels in initial_state must be an object", Codes.BAD_JSON)
+
+
+def _is_users_map(users: object) -> bool:
+    return users is None or (isinstance(users, Mapping) and all(isinstance(user, str) for user in users))
 
 
 def group_content(record: GroupRecord) -> dict[str, Any]:
@@ -89,6 +112,7 @@ class Groups:
         # Per person, the room and time of the last join this process let through without
         # holding a place (see decide_join); it counts for them until it lands or expires.
         self._unheld: dict[str, tuple[str, int]] = {}
+        self.default_room_version = DefaultRoomVersion(module)
 
     async def _load_record(self, room_id: str) -> GroupRecord | None:
         """The room's group; a room seen before the follower linked it is linked here, at once.
@@ -142,6 +166,7 @@ class Groups:
         # Art. 6: a bot chat (registered, but not a group) is forced closed before anything reads the request.
         owner = shape_bot_chat(config, user_id, service)
         verification_dm = owner is not None
+        _check_override_shape(config)
         initial = [
             event
             for event in config.get("initial_state") or []
@@ -223,7 +248,7 @@ class Groups:
         invites = list(config.get("invite") or [])
         if service not in invites and user_id != service:
             config["invite"] = [*invites, service]
-        self._grant_service_power(config, user_id)
+        await self._grant_service_power(config, user_id)
         if not config.get("room_alias_name") and not verification_dm:
             config["room_alias_name"] = code
             self._module.code_aliases.expect(user_id, code)
@@ -244,8 +269,18 @@ class Groups:
             logger.info("qunzu: a second verification chat was refused; the person was pointed to theirs")
         return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
 
-    def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
-        """The service account acts for the platform in every room (kicks, state, tiers)."""
+    async def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
+        """The service account acts for the platform in every room (kicks, state, tiers).
+
+        The override gets the service account in the shape the room's version needs:
+        before version 12 an override's `users` must name the creator, from version 12
+        (MSC4289) it must not. The version is the one the request names, else the
+        server's `default_room_version` as Synapse announces it (room_versions.py).
+        While neither is known (the look-up failed, or a version unknown to Synapse
+        1.163), no `users` map of the module's making is added, Synapse's own defaults
+        give the creator their power, and the creator grants the service account its
+        power right after creation (`ensure_service_power`). docs/groups.md.
+        """
         service = self.service_account
         if creator == service or config.get("preset") == "trusted_private_chat":
             return  # invitees of a trusted private chat are creators (v12) or get 100 already
@@ -254,14 +289,57 @@ class Groups:
                 content = event.setdefault("content", {})
                 content["users"] = {**(content.get("users") or {}), service: 100}
                 return
-        override = dict(config.get("power_level_content_override") or {})
-        users = dict(override.get("users") or {})
-        users[service] = 100
-        version = str(config.get("room_version") or "12")
-        if not version.startswith(_V12_PREFIXES):
-            users.setdefault(creator, 100)  # older versions: an override must name the creator
-        override["users"] = users
+        override = dict(config.get("power_level_content_override") or {})  # its shape: _check_override_shape
+        users = override.get("users")
+        version = config["room_version"] if "room_version" in config else await self.default_room_version.get()
+        names_creator = override_names_creator(version)
+        if names_creator is False:
+            users = {user: level for user, level in dict(users or {}).items() if user != creator}
+        elif names_creator is True:
+            users = {creator: 100, **dict(users or {})}
+        elif not isinstance(users, dict):
+            return  # the server's default version decides the shape: granted after creation
+        override["users"] = {**users, service: 100}
         config["power_level_content_override"] = override
+
+    async def ensure_service_power(self, room_id: str) -> None:
+        """Give the service account power 100 in a group, as the room's creator.
+
+        The creator of the room (the create event's sender: the group's owner, or
+        the upgrader of an upgraded room) may change power levels in every room
+        version. Runs when the service account's invite is persisted, before it
+        joins, and again when a write of the service account is refused in the
+        moment between creation and that grant. Nothing is sent when the service
+        account has the power already, was never let in, or the creator is not of this server.
+        """
+        service = self.service_account
+        wanted = [("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.member", service)]
+        state = await self._api.get_room_state(room_id, wanted)
+        create = state.get(("m.room.create", ""))
+        levels = state.get(("m.room.power_levels", ""))
+        member = state.get(("m.room.member", service))
+        if create is None or levels is None or create.sender == service or not self._api.is_mine(create.sender):
+            return
+        if member is None or member.membership not in ("invite", "join"):
+            return  # a room whose creator never let the service account in keeps its power levels
+        if service in room_creators(create.sender, create.content):
+            return  # a creator itself (room version 12, trusted private chat): unbounded power, not in `users`
+        users = levels.content.get("users")
+        users = dict(users) if isinstance(users, Mapping) else {}
+        level = users.get(service)
+        if isinstance(level, int) and level >= 100:
+            return
+        event = {
+            "type": "m.room.power_levels",
+            "state_key": "",
+            "room_id": room_id,
+            "sender": create.sender,
+            "content": {**levels.content, "users": {**users, service: 100}},
+        }
+        try:
+            await self._api.create_and_send_event_into_room(event)
+        except SynapseError as exc:
+            logger.warning("qunzu: could not give the service account power in a group (%s)", exc.code)
 
     def _refusal(self, decision: Decision) -> SynapseError:
         assert decision.reason is not None
@@ -425,9 +503,17 @@ class Groups:
         admins); `on_create_room` is not called. A `createRoom` that names a
         predecessor itself is decided in `on_create_room` first and then here too.
         """
-        predecessor = predecessor_of(room_config.get("creation_content"))
+        creation = room_config.get("creation_content")
+        predecessor = predecessor_of(creation)
         if predecessor is None:
             return Decision.allow()  # a plain createRoom: on_create_room decided it
+        assert isinstance(creation, Mapping)
+        state = await self._api.get_room_state(predecessor, [("m.room.create", "")])
+        create = state.get(("m.room.create", ""))
+        old_version = str(create.content.get("room_version", "1")) if create is not None else "1"
+        if not version_change_keeps_creators(old_version, creation.get("room_version")):
+            explanation = text("downgrade_explanation", self._module.config.language)
+            return Decision.refuse(Reason.PROTECTED_STATE, setting="room_version", explanation=explanation)
         user = await self._module.facts.user(user_id)
         room = await self._module.facts.room(predecessor)
         owned = 0 if user.exempt else await self._store.owned(user_id)
@@ -514,11 +600,16 @@ class Groups:
         if event.state_key is not None and event.membership in ("join", "leave", "ban"):
             released.append((event.room_id, event.state_key))
         if event.state_key == service and event.membership == "invite":
+            record = await self.record.get(event.room_id)
+            group = record is not None and not record.verification_dm and not record.retired
+            if group:
+                # Before the join: once the service account is in, it already has its power.
+                await self.ensure_service_power(event.room_id)
             # Join the service account at once: the room is governed even while the bot is down.
             await self._api.update_room_membership(service, service, event.room_id, "join")
-            # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
-            record = await self.record.get(event.room_id)
-            if record is not None and not record.verification_dm and not record.retired:
+            if group:
+                assert record is not None
+                # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
                 await self._module.code_aliases.ensure(record.code, event.room_id)
             return
         if event.state_key != service:
@@ -595,7 +686,9 @@ class Groups:
             except SynapseError as exc:
                 if exc.code != 403:
                     raise
-                # Invited at creation but not joined yet (the follower joins it a moment later).
+                # Invited at creation but not joined yet, or not yet given its power by the
+                # creator (a creation that named no room version): both come a moment later.
+                await self.ensure_service_power(room_id)
                 await self._api.update_room_membership(self.service_account, self.service_account, room_id, "join")
                 await self._api.create_and_send_event_into_room(event)
         except SynapseError as exc:

@@ -102,6 +102,9 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         admins = room_admins(create.sender, create.content, levels.content if levels is not None else None)
     else:
         creators, admins = [record.creator], []
+    # The platform's account is no 群主 or admin, also where a trusted private chat's preset made it
+    # a creator (room version 12 makes every invitee one).
+    creators = [user for user in creators if user != service]
     admins = [user for user in admins if user != service]
     measures = await module.sanctions.room_state(room_id)
     if facts.closed:

@@ -69,8 +69,12 @@ class ServerFactory:
         modules: list[dict[str, Any]] | None = None,
         database: dict[str, Any] | None = None,
         data_dir: Path | None = None,
+        homeserver_extra: dict[str, Any] | None = None,
     ) -> SynapseProcess:
-        """Render a config (not started yet). `module_config` is merged into the default block."""
+        """Render a config (not started yet). `module_config` is merged into the default block.
+
+        `homeserver_extra` sets top-level homeserver keys (e.g. `default_room_version`).
+        """
         data_dir = data_dir or self._base / f"hs-{uuid.uuid4().hex[:8]}"
         data_dir.mkdir(parents=True, exist_ok=True)
         if modules is None:
@@ -81,6 +85,7 @@ class ServerFactory:
             port=port,
             database=database or sqlite_database(data_dir / "homeserver.db"),
             modules=modules,
+            extra=homeserver_extra,
         )
         process = SynapseProcess(path, port)
         self.started.append(process)

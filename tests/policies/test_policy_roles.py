@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from policies.roles import CREATOR_POWER, RoomRole, room_admins, room_creators, room_role
+from policies.roles import (
+    CREATOR_POWER,
+    RoomRole,
+    override_names_creator,
+    room_admins,
+    room_creators,
+    room_role,
+    version_change_keeps_creators,
+)
 
 OWNER = "@owner:qunzu.test"
 CO = "@co:qunzu.test"
@@ -110,3 +118,39 @@ def test_creators_outrank_everyone_else_and_others_need_more_power() -> None:
     assert not admin.outranks(creator) and not admin.outranks(peer)
     assert admin.outranks(member) and not member.outranks(admin)
     assert not creator.outranks(RoomRole("creator", CREATOR_POWER))
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1", True),
+        ("10", True),
+        ("11", True),
+        ("org.matrix.msc3757.11", True),
+        ("12", False),
+        ("org.matrix.hydra.11", False),
+        ("13", None),
+        ("org.example.unknown", None),
+        (None, None),
+        (12, None),
+    ],
+)
+def test_an_override_names_the_creator_before_version_12_only(version: object, expected: bool | None) -> None:
+    assert override_names_creator(version) is expected
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kept"),
+    [
+        ("10", "11", True),
+        ("11", "12", True),
+        ("12", "12", True),
+        ("12", "org.matrix.hydra.11", True),
+        ("12", "11", False),
+        ("org.matrix.hydra.11", "10", False),
+        ("12", "13", True),  # Synapse refuses a version it does not know itself
+        ("12", None, True),
+    ],
+)
+def test_a_version_12_room_is_not_moved_to_an_earlier_version(old: str, new: object, kept: bool) -> None:
+    assert version_change_keeps_creators(old, new) is kept
