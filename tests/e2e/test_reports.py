@@ -266,9 +266,18 @@ async def test_a_ticket_gets_a_reminder_before_its_deadline_in_the_moderation_ro
     ticket, deadline = await _file_report(desk)
     bot = desk.bot.bot
     assert bot is not None and bot.desk is not None and bot.state is not None
-    armed = {item.id: item.due_ms for item in await bot.state.schedules() if f":{ticket}:" in item.id}
+    state = bot.state
+
+    async def armed() -> dict[str, int] | None:
+        # The desk arms the reminders right after it announces the ticket.
+        found = {item.id: item.due_ms for item in await state.schedules() if f":{ticket}:" in item.id}
+        return found if len(found) == 2 else None
+
     before = f"before:{ticket}:{deadline}"
-    assert armed == {before: deadline - DESK_CONFIG["reminder_before"] * 1000, f"breach:{ticket}:{deadline}": deadline}
+    assert await eventually(armed, 10, "the reminders armed") == {
+        before: deadline - DESK_CONFIG["reminder_before"] * 1000,
+        f"breach:{ticket}:{deadline}": deadline,
+    }
     scheduler = bot.desk._scheduler
     assert scheduler is not None
     scheduler.modify_job(before, next_run_time=datetime.datetime.now(datetime.UTC))
