@@ -31,6 +31,7 @@ import yaml
 from nio import AsyncClient
 
 from devtools.homeserver import (
+    SERVICE_LOCALPART,
     Account,
     PortInUse,
     SynapseProcess,
@@ -48,6 +49,9 @@ __all__ = ["QunzuHttp", "ServerFactory", "SharedServers", "database_name", "fres
 
 # The module config of the servers where staff verify people by hand (`shared_servers.get(MANUAL_PROVIDER)`).
 MANUAL_PROVIDER: dict[str, Any] = {"realname": {"provider": "manual"}}
+
+# The password the e2e tests give the service account (the bot logs in with it).
+SERVICE_PASSWORD = "qunzu-e2e-service-account"
 
 # A port found free can still be taken by another program before Synapse binds it.
 PORT_ATTEMPTS = 3
@@ -115,6 +119,9 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess
     """A shared Synapse on SQLite with Qunzu loaded (checksum provider, zh-CN)."""
     factory = ServerFactory(tmp_path_factory.mktemp("shared-hs"))
     process = factory.start()
+    # As in production (docker init, `make run`), the service account exists before anyone creates a
+    # room: the module learns the default room version through it and grants it power at creation.
+    process.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
     try:
         yield process
     finally:
