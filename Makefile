@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test test-fast lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist), each test file on one of them: module-scoped servers start once.
+# Synapse processes mostly wait on I/O, so two workers suit a 2-core machine; PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
+
+# Everything that needs no Synapse process (policies, the module in-process, the bot, the CLI, layers): under a minute.
+test-fast: lint
+	$(BIN)/pytest -m "not e2e"
 
 # Not part of `make test`: Qunzu vs vanilla Synapse side by side, writes bench/RESULTS.md and RESULTS.json (~14 min).
 bench: $(STAMP)

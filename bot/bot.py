@@ -104,6 +104,8 @@ class Bot:
         self.state: BotState | None = None
         self.client: BotClient | None = None
         self.dispatcher: Dispatcher | None = None
+        #: The moderation desk while it runs (None without a moderation room).
+        self.desk: Desk | None = None
         self._client_factory = client_factory
         self._api = api
         self._clock = clock
@@ -165,13 +167,14 @@ class Bot:
                 if await state.sync_token() is None:
                     dispatcher.ignore_before_ms = now_ms(self._clock) - int(START_GRACE_S * 1000)
                 self.dispatcher = dispatcher
-                desk = await self._wire_desk(client, api, state, dispatcher)
+                desk = self.desk = await self._wire_desk(client, api, state, dispatcher)
                 logger.info("bot started; %s commands", len(self.registry))
                 try:
                     await client.sync_loop(dispatcher, self.ready)
                 finally:
                     if desk is not None:
                         await desk.stop()
+                    self.desk = None
             finally:
                 await client.close()
                 if self._api is None:

@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -57,11 +57,58 @@ class HomeserverError(Exception):
     """The development homeserver could not be prepared, started or used."""
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+class PortInUse(HomeserverError):
+    """Synapse could not listen: another program took one of its ports first."""
+
+
+# Ports for test and development servers come from below Linux's ephemeral range (32768–60999 by
+# default): a port the kernel hands out for `bind(0)` is in that range, and so is the local port of
+# every outgoing connection (database, Redis, HTTP clients), which can take it before Synapse binds it.
+_PORTS = range(20000, 32000)
+# Never hand the same port out twice in one process; with pytest-xdist, each worker draws from its own
+# slice so that two workers of one run never collide.
+_handed_out: set[int] = set()
+
+
+def _port_slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count <= 1:
+        return _PORTS
+    index = int(worker[2:]) % count
+    size = len(_PORTS) // count
+    return range(_PORTS.start + index * size, _PORTS.start + (index + 1) * size)
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` consecutive TCP ports on 127.0.0.1, each free a moment ago and never handed out before.
+
+    Consecutive, because some configs derive ports from a base (the docker workers' `QUNZU_WORKER_PORT`
+    + index). Another program may still take one before it is bound: `SynapseProcess.start` reports
+    that as `PortInUse`, and the test fixtures then start again on new ports.
+    """
+    pool = _port_slice()
+    for _ in range(1000):
+        base = secrets.randbelow(len(pool) - count + 1) + pool.start
+        block = list(range(base, base + count))
+        if not _handed_out.intersection(block) and all(_bindable(port) for port in block):
+            _handed_out.update(block)
+            return block
+    raise HomeserverError(f"no {count} consecutive free ports between {pool.start} and {pool.stop}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago and was never handed out before (`free_ports`)."""
+    return free_ports(1)[0]
 
 
 def write_signing_key(path: Path) -> None:
@@ -181,6 +228,24 @@ def render_config(
     return path
 
 
+def prepare_database(config_path: Path, python: str = sys.executable, timeout: float = 120.0) -> None:
+    """Create Synapse's own schema in the config's database without starting a server or loading modules.
+
+    Raises:
+        HomeserverError: the schema could not be prepared (the message carries the tail of stderr).
+    """
+    result = subprocess.run(
+        [python, "-m", "synapse._scripts.update_synapse_database", "--database-config", str(config_path)],
+        capture_output=True,
+        timeout=timeout,
+        cwd=config_path.parent,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.decode(errors="replace").splitlines()[-20:])
+        raise HomeserverError(f"preparing the database failed ({result.returncode}): {tail}")
+
+
 def _log_config(log_file: Path, level: str) -> dict[str, Any]:
     return {
         "version": 1,
@@ -236,9 +301,12 @@ class SynapseProcess:
     app: str = "synapse.app.homeserver"
     base_configs: tuple[Path, ...] = ()
     stderr_path: Path = field(init=False)
+    # Processes started by this Python process (the test session reports it: a start costs seconds).
+    starts: ClassVar[int] = 0
 
     def __post_init__(self) -> None:
         self.stderr_path = self.config_path.parent / "stderr.log"
+        self._stderr_start = 0
 
     @property
     def base_url(self) -> str:
@@ -257,7 +325,9 @@ class SynapseProcess:
             HomeserverError: the process exited or did not become healthy in time;
                 the message carries the tail of its stderr.
         """
+        SynapseProcess.starts += 1
         with self.stderr_path.open("ab") as stderr:
+            self._stderr_start = stderr.tell()
             # The child keeps its own copy of the descriptor.
             self.process = subprocess.Popen(
                 [
@@ -276,7 +346,9 @@ class SynapseProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise HomeserverError(f"Synapse exited with {self.process.returncode}: {self.stderr_tail()}")
+                tail = self.stderr_tail()
+                error = PortInUse if "Address already in use" in tail else HomeserverError
+                raise error(f"Synapse exited with {self.process.returncode}: {tail}")
             if self.is_healthy() and self.module_state() in ("ready", None):
                 return
             time.sleep(0.1)
@@ -301,9 +373,13 @@ class SynapseProcess:
             return "starting"
 
     def stderr_tail(self, lines: int = 20) -> str:
+        """The last lines the latest start wrote to stderr."""
         if not self.stderr_path.exists():
             return ""
-        return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
+        with self.stderr_path.open("rb") as handle:
+            handle.seek(self._stderr_start)
+            text = handle.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop Synapse with SIGTERM (SIGKILL if it does not exit in time)."""

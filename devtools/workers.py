@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
 import sys
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -39,10 +38,12 @@ import yaml
 from .homeserver import (
     SERVICE_LOCALPART,
     HomeserverError,
+    PortInUse,
     SynapseProcess,
     _log_config,
     free_port,
     module_block,
+    prepare_database,
     render_config,
 )
 
@@ -171,22 +172,7 @@ class Cluster:
         Raises:
             HomeserverError: the schema could not be prepared.
         """
-        result = subprocess.run(
-            [
-                self.python,
-                "-m",
-                "synapse._scripts.update_synapse_database",
-                "--database-config",
-                str(self.main.config_path),
-            ],
-            capture_output=True,
-            timeout=timeout,
-            cwd=self.data_dir,
-            check=False,
-        )
-        if result.returncode != 0:
-            tail = "\n".join(result.stderr.decode(errors="replace").splitlines()[-20:])
-            raise HomeserverError(f"preparing the database failed ({result.returncode}): {tail}")
+        prepare_database(self.main.config_path, self.python, timeout)
 
     def start(self, timeout: float = 90.0) -> None:
         """Start every process at once and wait until each answers with Qunzu ready.
@@ -200,7 +186,8 @@ class Cluster:
             errors = [exc for future in futures if (exc := future.exception()) is not None]
         if errors:
             self.stop()
-            raise HomeserverError("; ".join(str(error) for error in errors))
+            error = PortInUse if any(isinstance(error, PortInUse) for error in errors) else HomeserverError
+            raise error("; ".join(str(error) for error in errors))
 
     def stop(self) -> None:
         """Stop workers first, then main (so workers never lose replication mid-request)."""
@@ -219,6 +206,7 @@ def render_cluster(
     redis_host: str = "127.0.0.1",
     redis_port: int = 6379,
     log_level: str = "INFO",
+    server_name: str | None = None,
 ) -> Cluster:
     """Write the configs of a main process and `workers` generic workers into `data_dir`.
 
@@ -232,11 +220,13 @@ def render_cluster(
         redis_host: Redis for replication.
         redis_port: Redis port.
         log_level: The root log level of every process.
+        server_name: The server name (a fresh `qunzu-….localhost` if not given); pass the previous one
+            to render again on new ports (`PortInUse`) over the same database.
 
     Returns:
         The cluster, not started.
     """
-    server_name = f"qunzu-{secrets.token_hex(4)}.localhost"
+    server_name = server_name or f"qunzu-{secrets.token_hex(4)}.localhost"
     port, replication_port = free_port(), free_port()
     metrics_ports = {MAIN: free_port()}
     worker_names = [f"worker{i}" for i in range(1, workers + 1)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devtools.homeserver import module_block, render_config
+from devtools.homeserver import free_port, module_block, render_config
 from qunzu_cli.__main__ import homeserver_warnings, main
 from synapse_module.export import seal, write_bundle
 
@@ -26,7 +26,7 @@ def test_keygen_writes_a_private_32_byte_key_and_never_overwrites(
 
 
 def _homeserver(tmp_path: Path, **extra: object) -> Path:
-    path = render_config(tmp_path, port=8008, modules=[module_block(tmp_path)])
+    path = render_config(tmp_path, port=free_port(), modules=[module_block(tmp_path)])
     config = yaml.safe_load(path.read_text())
     config.update(extra)
     path.write_text(yaml.safe_dump(config, allow_unicode=True))

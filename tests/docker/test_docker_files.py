@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from bot.config import load_config
-from devtools.homeserver import SynapseProcess, free_port
+from devtools.homeserver import PortInUse, SynapseProcess, free_port, free_ports
 from devtools.workers import WORKER_ROUTES, render_nginx_conf
-from tests.e2e.conftest import pg_database  # noqa: F401  (fixture)
+from tests.e2e.conftest import PORT_ATTEMPTS, pg_database  # noqa: F401  (fixture)
 from tests.e2e.worker_fixtures import redis_unreachable_reason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,17 +97,14 @@ def test_the_images_build_on_the_official_synapse_image_at_the_pinned_version() 
 def stack_env(tmp_path: Path, pg_database: str) -> Iterator[dict[str, str]]:  # noqa: F811
     """The environment the compose file gives the containers, pointed at this machine."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("QUNZU_", "POSTGRES_", "SYNAPSE_"))}
-    port = free_port()
+    new_ports(env)
     env.update(
         SYNAPSE_SERVER_NAME=f"stack-{pg_database[-8:]}.localhost",
-        QUNZU_PUBLIC_BASEURL=f"http://127.0.0.1:{port}/",
-        QUNZU_HTTP_PORT=str(port),
         QUNZU_BIND_ADDRESS="127.0.0.1",
         QUNZU_SECRETS_DIR=str(tmp_path / "secrets"),
         QUNZU_DATA_DIR=str(tmp_path / "data"),
         QUNZU_BOT_DIR=str(tmp_path / "bot"),
         QUNZU_REALNAME_PROVIDER="manual",
-        QUNZU_SYNAPSE_URL=f"http://127.0.0.1:{port}",
         QUNZU_INIT_TIMEOUT="60",
         POSTGRES_HOST="127.0.0.1",
         POSTGRES_USER="postgres",
@@ -116,6 +113,54 @@ def stack_env(tmp_path: Path, pg_database: str) -> Iterator[dict[str, str]]:  # 
         POSTGRES_PASSWORD_FILE=str(tmp_path / "no-password"),
     )
     yield env
+
+
+def new_ports(env: dict[str, str], *, workers: int = 0) -> None:
+    """Free ports for the stack; the workers' client and metrics ports follow a base port (entrypoint.py)."""
+    port = free_port()
+    env.update(
+        QUNZU_PUBLIC_BASEURL=f"http://127.0.0.1:{port}/",
+        QUNZU_HTTP_PORT=str(port),
+        QUNZU_SYNAPSE_URL=f"http://127.0.0.1:{port}",
+    )
+    if workers:
+        env.update(
+            QUNZU_REPLICATION_PORT=str(free_port()),
+            QUNZU_WORKER_PORT=str(free_ports(workers)[0]),
+            QUNZU_METRICS_PORT=str(free_ports(1 + workers)[0]),
+        )
+
+
+def start_stack(env: dict[str, str], workers: tuple[str, ...] = ()) -> tuple[Path, list[SynapseProcess]]:
+    """Render the stack's configs and start main, then its workers; on new ports if one was taken meanwhile.
+
+    Returns:
+        The main config and the started processes, main first (the caller stops them).
+    """
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        config_path = Path(run_entrypoint(env, "render").strip())
+        workers_dir = Path(env["QUNZU_DATA_DIR"]) / "workers"
+        processes = [SynapseProcess(config_path, int(env["QUNZU_HTTP_PORT"]))]
+        processes += [
+            SynapseProcess(
+                workers_dir / f"{name}.yaml",
+                int(env["QUNZU_WORKER_PORT"]) + index,
+                app="synapse.app.generic_worker",
+                base_configs=(config_path,),
+            )
+            for index, name in enumerate(workers)
+        ]
+        try:
+            for process in processes:
+                process.start(timeout=90)
+            return config_path, processes
+        except PortInUse:
+            for process in reversed(processes):
+                process.stop()
+            if attempt == PORT_ATTEMPTS:
+                raise
+            new_ports(env, workers=len(workers))
+    raise AssertionError("unreachable")
 
 
 def run_entrypoint(env: dict[str, str], *args: str) -> str:
@@ -138,19 +183,17 @@ def test_secrets_are_generated_once_and_kept(stack_env: dict[str, str]) -> None:
     assert {path.name: path.read_text() for path in directory.iterdir()} == first
 
 
+@pytest.mark.e2e
 def test_the_stack_config_boots_synapse_with_the_module_and_init_sets_up_bot_and_moderation_room(
     stack_env: dict[str, str],
 ) -> None:
-    config_path = Path(run_entrypoint(stack_env, "render").strip())
-    config = yaml.safe_load(config_path.read_text())
-    assert config["database"]["name"] == "psycopg2"
-    assert config["modules"][0]["module"] == "synapse_module.QunzuModule"
-    assert config["redaction_retention_period"] is None
-    assert "instance_map" not in config
-
-    synapse = SynapseProcess(config_path, int(stack_env["QUNZU_HTTP_PORT"]))
+    config_path, (synapse,) = start_stack(stack_env)
     try:
-        synapse.start(timeout=90)
+        config = yaml.safe_load(config_path.read_text())
+        assert config["database"]["name"] == "psycopg2"
+        assert config["modules"][0]["module"] == "synapse_module.QunzuModule"
+        assert config["redaction_retention_period"] is None
+        assert "instance_map" not in config
         assert synapse.module_state() == "ready"
         result = subprocess.run(
             [sys.executable, str(ENTRYPOINT), "healthcheck", synapse.base_url], env=stack_env, check=False
@@ -172,40 +215,25 @@ def test_the_stack_config_boots_synapse_with_the_module_and_init_sets_up_bot_and
         synapse.stop()
 
 
+@pytest.mark.e2e
 def test_the_workers_config_boots_main_and_two_workers_on_redis(stack_env: dict[str, str]) -> None:
     reason = redis_unreachable_reason()
     if reason is not None:
         pytest.skip(f"workers need Redis: {reason}")
-    replication, metrics = free_port(), free_port()
-    base_worker_port = free_port()
+    new_ports(stack_env, workers=2)
     stack_env.update(
         QUNZU_WORKERS="worker1,worker2",
         QUNZU_MAIN_HOST="127.0.0.1",
-        QUNZU_REPLICATION_PORT=str(replication),
-        QUNZU_WORKER_PORT=str(base_worker_port),
-        QUNZU_METRICS_PORT=str(metrics),
         REDIS_HOST="127.0.0.1",
     )
-    config_path = Path(run_entrypoint(stack_env, "render").strip())
-    config = yaml.safe_load(config_path.read_text())
-    assert config["instance_map"] == {"main": {"host": "127.0.0.1", "port": replication}}
-    assert config["redis"]["enabled"] is True
-    assert config["run_background_tasks_on"] == "worker1"
-
-    workers_dir = Path(stack_env["QUNZU_DATA_DIR"]) / "workers"
-    main = SynapseProcess(config_path, int(stack_env["QUNZU_HTTP_PORT"]))
-    processes = [main]
+    config_path, processes = start_stack(stack_env, ("worker1", "worker2"))
     try:
-        main.start(timeout=90)
-        for index, name in enumerate(("worker1", "worker2")):
-            worker = SynapseProcess(
-                workers_dir / f"{name}.yaml",
-                base_worker_port + index,
-                app="synapse.app.generic_worker",
-                base_configs=(config_path,),
-            )
-            processes.append(worker)
-            worker.start(timeout=90)
+        config = yaml.safe_load(config_path.read_text())
+        replication = int(stack_env["QUNZU_REPLICATION_PORT"])
+        assert config["instance_map"] == {"main": {"host": "127.0.0.1", "port": replication}}
+        assert config["redis"]["enabled"] is True
+        assert config["run_background_tasks_on"] == "worker1"
+        for worker in processes[1:]:
             assert worker.module_state() == "ready"
     finally:
         for process in reversed(processes):

@@ -38,13 +38,11 @@ from bot.config import BotConfig
 from bot.handlers import builtin_registry
 from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, Account, HomeserverError, SynapseProcess
 
+from .conftest import SERVICE_PASSWORD as SERVICE_PASSWORD  # re-exported: the bot tests import it from here
 from .conftest import fresh_localpart
 from .identities import verify
 
 SERVICE_USER_ID = f"@{SERVICE_LOCALPART}:{SERVER_NAME}"
-#: Used when this session registers the service account; another test that
-#: registered it first with its own password is handled too (admin login).
-SERVICE_PASSWORD = "qunzu-e2e-service-account"
 #: How long a test waits for anything the bot or Synapse should do (seconds).
 WAIT_S = 20.0
 

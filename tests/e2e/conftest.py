@@ -1,8 +1,12 @@
 """Fixtures that boot real Synapse processes with the module, and clients for them.
 
 - `synapse`: one Synapse on SQLite shared by the whole test session.
-- `make_synapse`: a factory for tests that need their own server (custom
-  config, restarts); every server it starts is stopped at the end of the test.
+- `shared_servers`: one server per distinct config (`get(module_config,
+  postgres=…)`, `with_policy(policy)`), kept for the session, for tests that
+  need another config but change nothing server-wide.
+- `make_synapse`: a factory for tests that need a server of their own
+  (restarts, crashes, edits in its database, counts over the whole server);
+  every server it starts is stopped at the end of the test.
 - `pg_database`: a fresh PostgreSQL database (C collation) dropped afterwards.
 - `user` / `client_for` / `qunzu_api`: registered accounts, matrix-nio clients
   and a plain HTTP client for the module's API.
@@ -11,6 +15,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import secrets
 import uuid
@@ -21,14 +27,34 @@ from typing import Any
 import aiohttp
 import psycopg2
 import pytest
+import yaml
 from nio import AsyncClient
 
-from devtools.homeserver import Account, SynapseProcess, free_port, module_block, render_config, sqlite_database
+from devtools.homeserver import (
+    SERVICE_LOCALPART,
+    Account,
+    PortInUse,
+    SynapseProcess,
+    free_port,
+    module_block,
+    postgres_database,
+    render_config,
+    sqlite_database,
+)
 
 from .http_client import QunzuHttp
 from .matrix import Matrix
 
-__all__ = ["QunzuHttp", "ServerFactory", "fresh_localpart", "pg_query"]
+__all__ = ["QunzuHttp", "ServerFactory", "SharedServers", "database_name", "fresh_localpart", "pg_query"]
+
+# The module config of the servers where staff verify people by hand (`shared_servers.get(MANUAL_PROVIDER)`).
+MANUAL_PROVIDER: dict[str, Any] = {"realname": {"provider": "manual"}}
+
+# The password the e2e tests give the service account (the bot logs in with it).
+SERVICE_PASSWORD = "qunzu-e2e-service-account"
+
+# A port found free can still be taken by another program before Synapse binds it.
+PORT_ATTEMPTS = 3
 
 PG_DSN = os.environ.get("QUNZU_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 
@@ -70,9 +96,18 @@ class ServerFactory:
         return process
 
     def start(self, timeout: float = 60.0, **kwargs: Any) -> SynapseProcess:
-        process = self.prepare(**kwargs)
-        process.start(timeout)
-        return process
+        """Prepare and start; if another program took the port first, start again on a new one."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            process = self.prepare(**kwargs)
+            try:
+                process.start(timeout)
+            except PortInUse:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                kwargs["data_dir"] = process.config_path.parent
+                continue
+            return process
+        raise AssertionError("unreachable")
 
     def stop_all(self) -> None:
         for process in self.started:
@@ -84,10 +119,61 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess
     """A shared Synapse on SQLite with Qunzu loaded (checksum provider, zh-CN)."""
     factory = ServerFactory(tmp_path_factory.mktemp("shared-hs"))
     process = factory.start()
+    # As in production (docker init, `make run`), the service account exists before anyone creates a
+    # room: the module learns the default room version through it and grants it power at creation.
+    process.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
     try:
         yield process
     finally:
         factory.stop_all()
+
+
+class SharedServers:
+    """One server per distinct configuration, started when first asked for and kept for the session.
+
+    For tests that need a config other than the shared `synapse`'s but change nothing
+    server-wide (their own accounts and rooms; no restarts, no edits behind the module's
+    back): asking twice for the same config gives the same server, whichever module asks.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self._base = base
+        self._factory = ServerFactory(base)
+        self._servers: dict[str, SynapseProcess] = {}
+        self._databases: list[contextlib.ExitStack] = []
+
+    def get(self, module_config: dict[str, Any] | None = None, *, postgres: bool = False) -> SynapseProcess:
+        """The server with Qunzu's development block plus `module_config`, on SQLite or PostgreSQL."""
+        key = json.dumps({"module": module_config or {}, "postgres": postgres}, sort_keys=True)
+        if key not in self._servers:
+            database = None
+            if postgres:
+                stack = contextlib.ExitStack()
+                self._databases.append(stack)
+                database = postgres_database(stack.enter_context(fresh_pg_database("qunzu_shared", "this test")))
+            self._servers[key] = self._factory.start(module_config=module_config, database=database)
+        return self._servers[key]
+
+    def with_policy(self, policy: dict[str, Any], *, postgres: bool = False) -> SynapseProcess:
+        """The server whose policy file holds `policy` (the same policy: the same server)."""
+        text = yaml.safe_dump(policy, allow_unicode=True, sort_keys=True)
+        path = self._base / f"policy-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
+        path.write_text(text, encoding="utf-8")
+        return self.get({"policy_file": str(path)}, postgres=postgres)
+
+    def stop_all(self) -> None:
+        self._factory.stop_all()
+        for stack in self._databases:
+            stack.close()
+
+
+@pytest.fixture(scope="session")
+def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServers]:
+    servers = SharedServers(tmp_path_factory.mktemp("shared-servers"))
+    try:
+        yield servers
+    finally:
+        servers.stop_all()
 
 
 @pytest.fixture
@@ -106,10 +192,11 @@ def _pg_connect(dsn: str) -> Any:
 
 
 @contextlib.contextmanager
-def fresh_pg_database(prefix: str, needed_for: str) -> Iterator[str]:
+def fresh_pg_database(prefix: str, needed_for: str, template: str = "template0") -> Iterator[str]:
     """Create a PostgreSQL database with C collation (as Synapse requires), drop it afterwards.
 
-    Skips the test, saying why, when PostgreSQL is not reachable.
+    `template` copies a prepared database (which must have C collation too). Skips the
+    test, saying why, when PostgreSQL is not reachable.
     """
     try:
         admin = _pg_connect(PG_DSN)
@@ -117,7 +204,7 @@ def fresh_pg_database(prefix: str, needed_for: str) -> Iterator[str]:
         pytest.skip(f"{needed_for} needs PostgreSQL, not reachable at {PG_DSN} ({exc.__class__.__name__})")
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE template0")
+        cursor.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE {template}")
     try:
         yield name
     finally:
@@ -142,6 +229,12 @@ def pg_query(dbname: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[An
             return list(cursor.fetchall()) if cursor.description else []
     finally:
         connection.close()
+
+
+def database_name(server: SynapseProcess) -> str:
+    """The PostgreSQL database a server runs on (for `pg_query`)."""
+    config = yaml.safe_load(server.config_path.read_text())
+    return str(config["database"]["args"]["database"])
 
 
 def fresh_localpart(prefix: str = "user") -> str:

@@ -16,9 +16,9 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from devtools.homeserver import SynapseProcess, postgres_database
+from devtools.homeserver import SynapseProcess
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import SharedServers, fresh_localpart
 from .matrix import Matrix
 from .sanction_helpers import SERVICE_USER_ID, eventually, joined_members, verified
 
@@ -251,9 +251,9 @@ async def test_forged_bot_chat_marks_are_removed(member: Matrix, staff: Matrix) 
 
 @pytest.mark.postgres
 async def test_at_once_only_one_verification_chat_is_created_on_postgresql(
-    make_synapse: ServerFactory, pg_database: str, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = make_synapse.start(database=postgres_database(pg_database))
+    server = shared_servers.get(postgres=True)
     person = Matrix(http_session, server.base_url, server.register(fresh_localpart("racer")))
     replies = await asyncio.gather(*(person.create_room(is_direct=True, invite=[SERVICE]) for _ in range(6)))
     assert sorted(status for status, _reply in replies) == [200, 403, 403, 403, 403, 403], replies

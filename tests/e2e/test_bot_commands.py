@@ -22,7 +22,7 @@ import pytest
 from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
 
 from .bot_fixtures import SERVICE_PASSWORD, BotRunner
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import MANUAL_PROVIDER, SharedServers, fresh_localpart
 from .desk_fixtures import Person, new_person, room_with
 from .matrix import Matrix
 from .sanction_helpers import set_power
@@ -70,33 +70,31 @@ class World:
 
 
 @pytest.fixture(name="world", scope="module")
-async def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+async def world_fixture(
+    tmp_path_factory: pytest.TempPathFactory, shared_servers: SharedServers
+) -> AsyncIterator[World]:
     base: Path = tmp_path_factory.mktemp("bot-commands")
-    factory = ServerFactory(base)
-    server = factory.start(module_config={"realname": {"provider": "manual"}})
+    server = shared_servers.get(MANUAL_PROVIDER)
     server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            account = server.register(fresh_localpart("staff"), admin=True)
-            staff = await new_person(server, session, account)
-            desk_room = await staff.api.new_room(name="Qunzu moderation", preset="private_chat")
-            runner = BotRunner(
-                server,
-                {"password": SERVICE_PASSWORD},
-                base / "bot",
-                extra_config={"moderation_room": desk_room, "desk_poll_interval": 1, "digest_time": "00:00"},
-            )
-            (base / "bot").mkdir()
-            await runner.start()
-            world = World(server, runner, desk_room, staff, session)
-            try:
-                yield world
-            finally:
-                await runner.stop()
-                for person in [staff, *world.people]:
-                    await person.view.client.close()
-    finally:
-        factory.stop_all()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        account = server.register(fresh_localpart("staff"), admin=True)
+        staff = await new_person(server, session, account)
+        desk_room = await staff.api.new_room(name="Qunzu moderation", preset="private_chat")
+        runner = BotRunner(
+            server,
+            {"password": SERVICE_PASSWORD},
+            base / "bot",
+            extra_config={"moderation_room": desk_room, "desk_poll_interval": 1, "digest_time": "00:00"},
+        )
+        (base / "bot").mkdir()
+        await runner.start()
+        world = World(server, runner, desk_room, staff, session)
+        try:
+            yield world
+        finally:
+            await runner.stop()
+            for person in [staff, *world.people]:
+                await person.view.client.close()
 
 
 async def group_code(person: Person, room_id: str) -> str:

@@ -1,78 +1,36 @@
 """Prohibited content rules (Art. 10) against a real Synapse with the module.
 
-One server for the file: its policy points at term files in a temporary
+One server with term lists (tests/e2e/content_fixtures.py, shared with
+test_content_texts.py): its policy points at term files in a temporary
 directory, reloaded every second, so a test can also edit them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import pytest
-import yaml
 
 from devtools.homeserver import SynapseProcess
-from policies import default_policy
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import fresh_localpart
+from .content_fixtures import (  # noqa: F401  (fixtures: the content server and its term files)
+    BLOCKED,
+    BLOCKED_LATIN,
+    BLOCKED_MEDIA,
+    FLAGGED,
+    HELD,
+    RELOADED,
+    content_server_fixture,
+    terms_dir_fixture,
+)
 from .matrix import Matrix
-
-BLOCKED = "法轮功"
-BLOCKED_LATIN = "falungong"
-FLAGGED = "加微信领红包"
-HELD = "地震预言"
-RELOADED = "新增违禁词"
-BLOCKED_MEDIA = b"a file that the operator listed as prohibited"
-
-ENABLED = {
-    "cults": ["cults.txt"],
-    "spam": ["spam.txt"],
-    "rumor": ["rumor.txt"],
-    "other_illegal": ["reload.txt"],
-}
-
-
-@pytest.fixture(scope="module")
-def terms_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("terms")
-    (directory / "cults.txt").write_text(f"# cults\n{BLOCKED}\n{BLOCKED_LATIN}\n", encoding="utf-8")
-    (directory / "spam.txt").write_text(f"{FLAGGED}\n", encoding="utf-8")
-    (directory / "rumor.txt").write_text(f"{HELD}\n", encoding="utf-8")
-    (directory / "reload.txt").write_text("# empty at start\n", encoding="utf-8")
-    (directory / "allow.txt").write_text("", encoding="utf-8")
-    (directory / "media.txt").write_text(hashlib.sha256(BLOCKED_MEDIA).hexdigest() + "\n", encoding="utf-8")
-    return directory
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, terms_dir: Path) -> Iterator[SynapseProcess]:
-    categories: dict[str, Any] = {
-        name: {"enabled": name in ENABLED, "lists": ENABLED.get(name, [])}
-        for name in default_policy().content.categories
-    }
-    policy = {
-        "content": {
-            "terms_dir": str(terms_dir),
-            "reload_interval": "1s",
-            "categories": categories,
-            "allow_lists": ["allow.txt"],
-            "media_hashes": {"category": "other_illegal", "lists": ["media.txt"]},
-        }
-    }
-    policy_file = terms_dir.parent / "policy.yaml"
-    policy_file.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
-    factory = ServerFactory(tmp_path_factory.mktemp("content-hs"))
-    try:
-        yield factory.start(module_config={"policy_file": str(policy_file)})
-    finally:
-        factory.stop_all()
 
 
 @pytest.fixture

@@ -11,54 +11,27 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import pytest
-import yaml
 
 from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, SynapseProcess
-from policies import default_policy
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import fresh_localpart
+from .content_fixtures import (  # noqa: F401  (fixtures: the content server of test_content.py)
+    BLOCKED,
+    FLAGGED,
+    content_server_fixture,
+    terms_dir_fixture,
+)
 from .matrix import Matrix, Reply
 from .sanction_helpers import eventually
 
-BLOCKED = "法轮功"
-FLAGGED = "加微信领红包"
-ENABLED = {"cults": ["cults.txt"], "spam": ["spam.txt"]}
 # Upper bound for the redaction of a membership text: the follower ticks every second.
 REDACTION_WINDOW_S = 10.0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess]:
-    terms_dir = tmp_path_factory.mktemp("texts-terms")
-    (terms_dir / "cults.txt").write_text(f"{BLOCKED}\n", encoding="utf-8")
-    (terms_dir / "spam.txt").write_text(f"{FLAGGED}\n", encoding="utf-8")
-    (terms_dir / "allow.txt").write_text("", encoding="utf-8")
-    (terms_dir / "media.txt").write_text("", encoding="utf-8")
-    categories: dict[str, Any] = {
-        name: {"enabled": name in ENABLED, "lists": ENABLED.get(name, [])}
-        for name in default_policy().content.categories
-    }
-    policy = {
-        "content": {
-            "terms_dir": str(terms_dir),
-            "categories": categories,
-            "allow_lists": ["allow.txt"],
-            "media_hashes": {"category": "cults", "lists": ["media.txt"]},
-        }
-    }
-    policy_file = terms_dir / "policy.yaml"
-    policy_file.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
-    factory = ServerFactory(tmp_path_factory.mktemp("texts-hs"))
-    try:
-        yield factory.start(module_config={"policy_file": str(policy_file)})
-    finally:
-        factory.stop_all()
 
 
 @pytest.fixture

@@ -94,6 +94,8 @@ def test_boots_on_postgresql_and_migrates_once(make_synapse: ServerFactory, pg_d
     assert pg_query(pg_database, "SELECT version FROM qunzu_schema_version") == [(LATEST_VERSION,)]
 
 
+# One start per way of failing (the module block, the policy file); the other config errors
+# give Synapse the same kind of line: tests/module/test_config.py.
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -101,11 +103,8 @@ def test_boots_on_postgresql_and_migrates_once(make_synapse: ServerFactory, pg_d
             {"secrets": {"key_file": "/nonexistent/qunzu.key"}},
             "qunzu: secrets.key_file: /nonexistent/qunzu.key does not exist",
         ),
-        ({"realname": {"provider": "telepathy"}}, "qunzu: realname.provider: must be one of"),
-        ({"service_account": "qunzu"}, "qunzu: service_account: must be a full Matrix user id"),
-        ({"colour": "red"}, "qunzu: colour: is not a known key"),
     ],
-    ids=["missing-key-file", "unknown-provider", "bad-service-account", "unknown-key"],
+    ids=["missing-key-file"],
 )
 def test_malformed_module_config_stops_synapse_with_one_clear_line(
     make_synapse: ServerFactory, change: dict[str, object], expected: str

@@ -10,10 +10,10 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from devtools.homeserver import SERVICE_LOCALPART, Account, SynapseProcess, postgres_database
+from devtools.homeserver import SERVICE_LOCALPART, Account, SynapseProcess
 
-from .bot_fixtures import service_account_fixture  # noqa: F401  (fixture, registered under its name)
-from .conftest import ServerFactory, fresh_localpart
+from .bot_fixtures import SERVICE_PASSWORD, service_account_fixture  # noqa: F401  (fixture, registered under its name)
+from .conftest import SharedServers, fresh_localpart
 from .matrix import Matrix, Reply
 from .sanction_helpers import SERVICE_USER_ID, eventually, set_power, verified
 from .test_group_upgrades import assert_refused, code_of, joined_rooms
@@ -165,10 +165,10 @@ async def test_the_service_account_may_create_only_codes_of_open_groups(
 
 @pytest.mark.postgres
 async def test_the_sweep_restores_code_aliases_on_postgresql(
-    make_synapse: ServerFactory, pg_database: str, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = make_synapse.start(database=postgres_database(pg_database))
-    server.register(SERVICE_LOCALPART)
+    server = shared_servers.get(postgres=True)
+    server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
     owner = Matrix(http_session, server.base_url, server.register(fresh_localpart("owner")))
     staff = Matrix(http_session, server.base_url, server.register(fresh_localpart("staff"), admin=True))
     assert (await owner.verify())[0] == 200

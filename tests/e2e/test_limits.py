@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -18,16 +18,18 @@ import aiohttp
 import pytest
 import yaml
 
-from devtools.homeserver import SynapseProcess, postgres_database
+from devtools.homeserver import SynapseProcess
 from synapse_module.groups import FAST_MARGIN
 
-from .conftest import ServerFactory, fresh_localpart, pg_query
+from .conftest import ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
 from .identities import fresh_id_number
 from .matrix import Matrix
 from .test_realname_providers import SECRET, FakeVerificationService
 
 SERVICE = "@qunzu:localhost"
 ROOMS_JOINED_CAP = 6
+# The rooms-joined tests share a server (people of their own each); owners may own enough rooms.
+ROOMS_JOINED_POLICY = {"credit": {"levels": {"B": {"rooms_joined": ROOMS_JOINED_CAP, "rooms_owned": 10}}}}
 REPORTS_PER_HOUR = 20  # synapse_module.reports.REPORTS_PER_HOUR
 ATTEMPTS_PER_DAY = 5  # policies/default.yaml realname.attempts_per_day
 
@@ -100,21 +102,18 @@ async def _parallel_joins_admit_exactly_the_cap(
 
 
 async def test_nine_parallel_joins_into_nine_rooms_admit_exactly_the_rooms_joined_cap(
-    make_synapse: ServerFactory, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    policy = {"credit": {"levels": {"B": {"rooms_joined": ROOMS_JOINED_CAP}}}}
-    server = make_synapse.start(module_config={"policy_file": _policy_file(tmp_path, policy)})
+    server = shared_servers.with_policy(ROOMS_JOINED_POLICY)
     await _parallel_joins_admit_exactly_the_cap(server, http_session, 9, ROOMS_JOINED_CAP)
 
 
 @pytest.mark.postgres
 async def test_rooms_joined_cap_holds_on_postgresql(
-    make_synapse: ServerFactory, pg_database: str, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    policy = {"credit": {"levels": {"B": {"rooms_joined": ROOMS_JOINED_CAP}}}}
-    server = make_synapse.start(
-        module_config={"policy_file": _policy_file(tmp_path, policy)}, database=postgres_database(pg_database)
-    )
+    server = shared_servers.with_policy(ROOMS_JOINED_POLICY, postgres=True)
+    pg_database = database_name(server)
     joiner = await _parallel_joins_admit_exactly_the_cap(server, http_session, 9, ROOMS_JOINED_CAP)
     # No place stays held once the joins landed (the follower releases them within seconds).
     query = "SELECT COUNT(*) FROM qunzu_join_reservations WHERE user_id = %s"
@@ -136,12 +135,11 @@ async def test_a_persons_joins_far_below_the_cap_cannot_all_slip_past_it(
 
 
 async def test_a_persons_parallel_creations_and_joins_together_stop_at_the_rooms_joined_cap(
-    make_synapse: ServerFactory, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
     # A creator is in their new room at once: a creation takes a place like a join.
-    cap = 4
-    policy = {"credit": {"levels": {"B": {"rooms_joined": cap, "rooms_owned": 10}}}}
-    server = make_synapse.start(module_config={"policy_file": _policy_file(tmp_path, policy)})
+    cap = ROOMS_JOINED_CAP
+    server = shared_servers.with_policy(ROOMS_JOINED_POLICY)
     owner = await _verified(server, http_session, "owner")
     others = await _limited([owner.new_room(preset="public_chat") for _ in range(cap)])
     person = await _verified(server, http_session, "person")
@@ -237,28 +235,46 @@ async def test_report_buttons_count_against_the_hourly_cap(
 # --- verification attempts per day (Art. 6) --------------------------------------------------------------
 
 
-@pytest.fixture
-async def verification_service() -> AsyncIterator[FakeVerificationService]:
+@pytest.fixture(scope="module")
+async def provider_service() -> AsyncIterator[FakeVerificationService]:
     service = FakeVerificationService()
     await service.start()
     yield service
     await service.stop()
 
 
-def _http_provider_server(make_synapse: ServerFactory, tmp_path: Path, url: str) -> SynapseProcess:
-    secret_file = tmp_path / "provider.secret"
+@pytest.fixture
+def verification_service(provider_service: FakeVerificationService) -> FakeVerificationService:
+    """The module's verification service, its request log emptied for the test."""
+    provider_service.requests.clear()
+    return provider_service
+
+
+@pytest.fixture(scope="module")
+def http_provider_server(
+    provider_service: FakeVerificationService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SynapseProcess]:
+    """One server on the http provider for the tests here (people of their own each)."""
+    base = tmp_path_factory.mktemp("http-provider")
+    secret_file = base / "provider.secret"
     secret_file.write_text(SECRET)
-    realname = {"provider": "http", "http": {"url": url, "secret_file": str(secret_file), "timeout_s": 5.0}}
-    return make_synapse.start(module_config={"realname": realname})
+    realname = {
+        "provider": "http",
+        "http": {"url": provider_service.url, "secret_file": str(secret_file), "timeout_s": 5.0},
+    }
+    factory = ServerFactory(base)
+    try:
+        yield factory.start(module_config={"realname": realname})
+    finally:
+        factory.stop_all()
 
 
 async def test_parallel_verification_attempts_reach_the_provider_exactly_the_daily_cap(
-    make_synapse: ServerFactory,
-    tmp_path: Path,
+    http_provider_server: SynapseProcess,
     verification_service: FakeVerificationService,
     http_session: aiohttp.ClientSession,
 ) -> None:
-    server = _http_provider_server(make_synapse, tmp_path, verification_service.url)
+    server = http_provider_server
     person = Matrix(http_session, server.base_url, server.register(fresh_localpart("p")))
     numbers = [fresh_id_number() for _ in range(12)]
 
@@ -286,12 +302,11 @@ async def test_parallel_verification_attempts_reach_the_provider_exactly_the_dai
 
 
 async def test_parallel_form_submissions_share_the_same_daily_cap(
-    make_synapse: ServerFactory,
-    tmp_path: Path,
+    http_provider_server: SynapseProcess,
     verification_service: FakeVerificationService,
     http_session: aiohttp.ClientSession,
 ) -> None:
-    server = _http_provider_server(make_synapse, tmp_path, verification_service.url)
+    server = http_provider_server
     staff = Matrix(http_session, server.base_url, server.register(fresh_localpart("staff"), admin=True))
     person = Matrix(http_session, server.base_url, server.register(fresh_localpart("p")))
     # Two attempts through the API first: the form counts on the same day's budget.

@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from devtools.homeserver import SynapseProcess, postgres_database
+from devtools.homeserver import SynapseProcess
 
-from .conftest import ServerFactory, fresh_localpart, pg_query
+from .conftest import MANUAL_PROVIDER, ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
 from .identities import fresh_id_number
 from .matrix import Matrix
 
@@ -114,9 +114,9 @@ async def test_http_provider_maps_every_answer_to_the_right_state(
 
 
 async def test_manual_provider_waits_for_staff(
-    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = make_synapse.start(module_config={"realname": {"provider": "manual"}})
+    server = shared_servers.get(MANUAL_PROVIDER)
     staff = _as(server, http_session, admin=True)
     approved, rejected = _as(server, http_session), _as(server, http_session)
 
@@ -160,13 +160,13 @@ async def test_refusals_are_in_english_when_configured(
 
 @pytest.mark.postgres
 async def test_identity_is_encrypted_at_rest_on_postgresql(
-    make_synapse: ServerFactory, pg_database: str, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = make_synapse.start(database=postgres_database(pg_database))
+    server = shared_servers.get(postgres=True)
     account = _as(server, http_session)
     number = fresh_id_number()
     assert (await account.verify(number, name="诸葛亮", phone="13655556666"))[0] == 200
-    rows = pg_query(pg_database, "SELECT * FROM qunzu_identities")
+    rows = pg_query(database_name(server), "SELECT * FROM qunzu_identities WHERE user_id = %s", (account.user_id,))
     assert len(rows) == 1
     dump = repr(rows)
     for secret in (number, "诸葛亮", "13655556666"):

@@ -17,13 +17,12 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 
-from devtools.homeserver import SynapseProcess, postgres_database
+from devtools.homeserver import SynapseProcess
 from synapse_module.audit import GENESIS, AuditChain
 from synapse_module.export import Bundle, read_bundle, verify_bundle, write_bundle
 
-from .conftest import ServerFactory, fresh_localpart, pg_query
+from .conftest import ServerFactory, fresh_localpart
 from .matrix import Matrix
 
 T = TypeVar("T")
@@ -227,13 +226,6 @@ def sqlite_query(server: SynapseProcess) -> Query:
     return run
 
 
-def postgres_query(dbname: str) -> Query:
-    def run(sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return pg_query(dbname, sql.replace("?", "%s"), args)
-
-    return run
-
-
 def age_audit_prefix(query: Query, chain: AuditChain, upto_seq: int, old_ts: int) -> None:
     """Move rows 1..upto_seq back in time and re-chain, as if they had been written then.
 
@@ -313,13 +305,6 @@ async def check_retention(server: SynapseProcess, query: Query, session: aiohttp
 async def test_retention_purges_old_rows_keeps_recent_ones_and_the_chain_verifies(
     make_synapse: ServerFactory, http_session: aiohttp.ClientSession
 ) -> None:
+    """Through the HTTP API of a real server; on PostgreSQL (and SQLite): tests/module/test_retention.py."""
     server = make_synapse.start()
     await check_retention(server, sqlite_query(server), http_session)
-
-
-@pytest.mark.postgres
-async def test_retention_on_postgresql(
-    make_synapse: ServerFactory, pg_database: str, http_session: aiohttp.ClientSession
-) -> None:
-    server = make_synapse.start(database=postgres_database(pg_database))
-    await check_retention(server, postgres_query(pg_database), http_session)

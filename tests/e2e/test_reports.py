@@ -8,6 +8,7 @@ polls with a deadline.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -17,11 +18,11 @@ import aiohttp
 import pytest
 import yaml
 
-from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess, postgres_database
+from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
 from synapse_module.store.synapse_tables import REPORT_TABLES, reports_after_txn
 
 from .bot_fixtures import SERVICE_PASSWORD, service_account_fixture  # noqa: F401
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import ServerFactory, SharedServers, fresh_localpart
 from .desk_fixtures import Desk, Person, close_desk, open_desk, reply, room_with
 from .matrix import Matrix
 from .sanction_helpers import eventually, notices, set_power, verified
@@ -238,7 +239,55 @@ async def test_room_admin_mute_is_room_scoped_unmute_restores_and_a_suspended_ad
     assert {(owner.user_id, "room.mute"), (owner.user_id, "room.unmute"), (owner.user_id, "room.kick")} <= actions
 
 
-# --- deadlines and crashes (a server of their own with short deadlines) -----------------------------
+# --- deadlines: reminders, overdue tickets and crashes ------------------------------------------------
+
+
+async def _file_report(desk: Desk) -> tuple[str, int]:
+    """A member reports another's message; returns the ticket and its deadline as the module set it."""
+    reporter, accused = await desk.person(), await desk.person()
+    room = await room_with(reporter, accused)
+    message = await accused.view.send(room, "周末一起去爬山吗")
+    status, filed = await reporter.api.qunzu(
+        "POST", "/reports", {"room_id": room, "event_id": message, "category": "fraud", "reason": "刷单"}
+    )
+    assert status == 200, filed
+    ticket = str(filed["ticket"])
+    await desk.wait_desk(ticket, "the new ticket")
+    (listed,) = [t for t in await desk.tickets(limit="500") if t["id"] == ticket]
+    return ticket, int(listed["deadline_ts"])
+
+
+async def test_a_ticket_gets_a_reminder_before_its_deadline_in_the_moderation_room(desk: Desk) -> None:
+    """The desk arms the reminder by the module's deadline; the test brings its scheduler's time forward.
+
+    When the desk arms reminders (reminder_before, at most a quarter of the window) and
+    what it posts for closed or changed tickets: tests/bot/test_desk.py.
+    """
+    ticket, deadline = await _file_report(desk)
+    bot = desk.bot.bot
+    assert bot is not None and bot.desk is not None and bot.state is not None
+    state = bot.state
+
+    async def armed() -> dict[str, int] | None:
+        # The desk arms the reminders right after it announces the ticket.
+        found = {item.id: item.due_ms for item in await state.schedules() if f":{ticket}:" in item.id}
+        return found if len(found) == 2 else None
+
+    before = f"before:{ticket}:{deadline}"
+    assert await eventually(armed, 10, "the reminders armed") == {
+        before: deadline - DESK_CONFIG["reminder_before"] * 1000,
+        f"breach:{ticket}:{deadline}": deadline,
+    }
+    scheduler = bot.desk._scheduler
+    assert scheduler is not None
+    scheduler.modify_job(before, next_run_time=datetime.datetime.now(datetime.UTC))
+    reminder = await desk.wait_desk(f"提醒：工单 {ticket}", "the reminder before the deadline", 30)
+    assert "到期" in reminder
+
+
+# (a server of their own with short deadlines, for tickets that go overdue and crashes)
+
+SHORT_DEADLINE = "2s"
 
 
 @pytest.fixture(name="short_deadlines", scope="module")
@@ -246,7 +295,8 @@ async def short_deadlines_fixture(tmp_path_factory: pytest.TempPathFactory) -> A
     base = tmp_path_factory.mktemp("short-deadlines")
     policy = base / "policy.yaml"
     # Deadlines shortened by policy so a ticket goes overdue during the test.
-    policy.write_text(yaml.safe_dump({"reports": {"deadlines": {"severe": "20s", "illegal": "20s", "other": "20s"}}}))
+    deadlines = dict.fromkeys(("severe", "illegal", "other"), SHORT_DEADLINE)
+    policy.write_text(yaml.safe_dump({"reports": {"deadlines": deadlines}}))
     factory = ServerFactory(base)
     server = factory.start(module_config={"policy_file": str(policy)})
     server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
@@ -261,20 +311,10 @@ async def short_deadlines_fixture(tmp_path_factory: pytest.TempPathFactory) -> A
         factory.stop_all()
 
 
-async def test_an_overdue_ticket_triggers_reminders_in_the_moderation_room(short_deadlines: Desk) -> None:
+async def test_an_overdue_ticket_triggers_a_breach_reminder_and_is_listed_overdue(short_deadlines: Desk) -> None:
     desk = short_deadlines
-    reporter, accused = await desk.person(), await desk.person()
-    room = await room_with(reporter, accused)
-    message = await accused.view.send(room, "周末一起去爬山吗")
-    status, filed = await reporter.api.qunzu(
-        "POST", "/reports", {"room_id": room, "event_id": message, "category": "fraud", "reason": "刷单"}
-    )
-    assert status == 200, filed
-    ticket = filed["ticket"]
-    await desk.wait_desk(ticket, "the new ticket")
-    reminder = await desk.wait_desk(f"提醒：工单 {ticket}", "the reminder before the deadline", 30)
-    assert "到期" in reminder
-    breach = await desk.wait_desk(f"超时：工单 {ticket}", "the reminder on breach", 40)
+    ticket, _deadline = await _file_report(desk)
+    breach = await desk.wait_desk(f"超时：工单 {ticket}", "the reminder on breach", 30)
     assert "超过处理时限" in breach
     overdue = await desk.tickets(overdue="true")
     assert any(t["id"] == ticket and t["overdue"] for t in overdue)
@@ -316,12 +356,10 @@ async def test_killing_bot_and_synapse_loses_no_ticket_and_answers_no_command_tw
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_staff_resolving_one_ticket_at_once_take_one_measure(
-    database: str, make_synapse: ServerFactory, as_user: Callable[..., Matrix], request: pytest.FixtureRequest
+    database: str, shared_servers: SharedServers, as_user: Callable[..., Matrix], request: pytest.FixtureRequest
 ) -> None:
-    if database == "postgres":
-        server = make_synapse.start(database=postgres_database(request.getfixturevalue("pg_database")))
-    else:
-        server = make_synapse.start()
+    # The shared servers: the test's own accounts, room and ticket.
+    server = shared_servers.get(postgres=True) if database == "postgres" else request.getfixturevalue("synapse")
     staff = [as_user(server.register(fresh_localpart("staff"), admin=True), server) for _ in range(2)]
     reporter, accused = await verified(as_user, server, "rep"), await verified(as_user, server, "acc")
     room = await reporter.new_room(name="同时处理", preset="public_chat")

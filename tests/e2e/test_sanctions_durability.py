@@ -5,9 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from devtools.homeserver import SynapseProcess, postgres_database
-
-from .conftest import ServerFactory, fresh_localpart, pg_query
+from .conftest import ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
 from .matrix import Matrix
 from .sanction_helpers import eventually, sanction, set_power, verified
 
@@ -51,9 +49,10 @@ async def test_kill_9_loses_no_measure_blacklist_entry_or_credit_change_and_cred
 
 
 async def test_postgres_mute_refuses_posting_until_it_ends_by_itself(
-    make_synapse: ServerFactory, as_user: Callable[..., Matrix], pg_database: str
+    shared_servers: SharedServers, as_user: Callable[..., Matrix]
 ) -> None:
-    server: SynapseProcess = make_synapse.start(database=postgres_database(pg_database))
+    server = shared_servers.get(postgres=True)
+    pg_database = database_name(server)
     staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
     member = await verified(as_user, server)
     room = await member.new_room(name="PG 禁言")

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 
-from devtools.homeserver import Account, postgres_database
+from devtools.homeserver import Account, PortInUse, postgres_database
 from devtools.workers import Cluster, render_cluster
 
-from .conftest import fresh_localpart, fresh_pg_database
+from .conftest import PORT_ATTEMPTS, fresh_localpart, fresh_pg_database
 from .matrix import Matrix
 
 REDIS = ("127.0.0.1", 6379)
@@ -70,7 +70,21 @@ def cluster_fixture(
         data_dir, database=postgres_database(cluster_database), module_config=cluster_options, workers=2
     )
     cluster.prepare_database()
-    cluster.start()
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            cluster.start()
+            break
+        except PortInUse:
+            # Another program took a port first: the same cluster again on new ports.
+            if attempt == PORT_ATTEMPTS:
+                raise
+            cluster = render_cluster(
+                data_dir,
+                database=postgres_database(cluster_database),
+                module_config=cluster_options,
+                workers=2,
+                server_name=cluster.server_name,
+            )
     try:
         yield cluster
     finally:

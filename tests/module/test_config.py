@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synapse.module_api.errors import ConfigError
 
 from synapse_module.config import parse_module_config
 from synapse_module.errors import QunzuConfigError
+from synapse_module.module import QunzuModule
 
 
 @pytest.fixture
@@ -92,3 +94,24 @@ def test_missing_key_file_says_how_to_create_one(tmp_path: Path) -> None:
 def test_non_mapping_config_is_refused() -> None:
     with pytest.raises(QunzuConfigError, match="must be a mapping"):
         parse_module_config(["not", "a", "mapping"])
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"realname": {"provider": "telepathy"}}, "qunzu: realname.provider: must be one of"),
+        ({"service_account": "qunzu"}, "qunzu: service_account: must be a full Matrix user id"),
+        ({"colour": "red"}, "qunzu: colour: is not a known key"),
+    ],
+    ids=["unknown-provider", "bad-service-account", "unknown-key"],
+)
+def test_synapse_gets_one_config_error_line_naming_the_key(
+    key_file: Path, change: dict[str, Any], expected: str
+) -> None:
+    """What Synapse prints before it stops (one such start: tests/e2e/test_foundation.py)."""
+    with pytest.raises(ConfigError) as excinfo:
+        QunzuModule.parse_config(config(key_file, **change))
+    message = str(excinfo.value.msg)
+    assert message.startswith(expected)
+    assert "\n" not in message
+    assert excinfo.value.__suppress_context__  # `from None`: no chained traceback in the log

@@ -10,16 +10,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.errors
 import pytest
-from synapse.module_api import LoggingTransaction
 
 from policies import Decision, Reason
-from synapse_module.migrations import MIGRATIONS, migrate_txn
 from synapse_module.store.groups import (
     PENDING_MS,
     NewGroup,
@@ -31,120 +28,15 @@ from synapse_module.store.groups import (
 from synapse_module.store.limits import REALNAME_ATTEMPTS, REPORTS, give_back_txn, take_txn, uses_txn
 from tests.e2e.conftest import PG_DSN, fresh_pg_database
 
+from .harness import NOW, SERVER, SERVICE, Database, Txn, join_txn, setup_txn
+
 T = TypeVar("T")
-NOW = 1_700_000_000_000
-SERVICE = "@qunzu:localhost"
-SERVER = "localhost"
-
-# The Synapse tables the rooms-joined count reads (store/synapse_tables.py), reduced to what it reads.
-SYNAPSE_TABLES = (
-    "CREATE TABLE IF NOT EXISTS current_state_events"
-    " (event_id TEXT, room_id TEXT, type TEXT, state_key TEXT, membership TEXT)",
-    "CREATE TABLE IF NOT EXISTS local_current_membership (room_id TEXT, user_id TEXT, event_id TEXT, membership TEXT)",
-    "CREATE TABLE IF NOT EXISTS room_aliases (room_alias TEXT, room_id TEXT)",
-)
-
-
-class Txn:
-    """What the store functions use of Synapse's LoggingTransaction, over a DB-API cursor."""
-
-    def __init__(self, cursor: Any, postgres: bool) -> None:
-        self._cursor = cursor
-        self._postgres = postgres
-        name = "psycopg2" if postgres else "sqlite3"
-        self.database_engine = SimpleNamespace(module=SimpleNamespace(__name__=name))
-
-    def execute(self, sql: str, args: Any = ()) -> None:
-        self._cursor.execute(sql.replace("?", "%s") if self._postgres else sql, tuple(args))
-
-    def execute_batch(self, sql: str, rows: Any) -> None:
-        for row in rows:
-            self.execute(sql, row)
-
-    def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return list(self._cursor.fetchall())
-
-    @property
-    def rowcount(self) -> int:
-        return int(self._cursor.rowcount)
-
-
-class Database:
-    """Runs transaction functions like `run_db_interaction`: commit, or roll back and retry on conflict."""
-
-    def __init__(self, connect: Callable[[], Any], postgres: bool) -> None:
-        self._connect = connect
-        self.postgres = postgres
-        self._local = threading.local()
-
-    def _connection(self) -> Any:
-        if getattr(self._local, "connection", None) is None:
-            connection = self._connect()
-            if self.postgres:
-                connection.set_session(isolation_level="REPEATABLE READ")
-            self._local.connection = connection
-        return self._local.connection
-
-    def run(self, func: Callable[..., T], *args: Any) -> T:
-        connection = self._connection()
-        for _ in range(200):
-            try:
-                result = func(Txn(connection.cursor(), self.postgres), *args)
-                connection.commit()
-                return result
-            except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
-                connection.rollback()
-            except BaseException:
-                # As Synapse does: a transaction that raises leaves nothing behind.
-                connection.rollback()
-                raise
-        raise AssertionError("too many conflicts")
-
-    def join(self, room_id: str, user_id: str) -> None:
-        """A join landing in Synapse's tables."""
-        self.run(_join_txn, room_id, user_id)
 
 
 def _created_txn(txn: Txn, room_id: str, creator: str, code: str) -> None:
     """A creation landing in Synapse's tables: the `#code` alias, then its creator's join."""
     txn.execute("INSERT INTO room_aliases VALUES (?, ?)", (f"#{code}:{SERVER}", room_id))
-    _join_txn(txn, room_id, creator)
-
-
-def _join_txn(txn: Txn, room_id: str, user_id: str) -> None:
-    txn.execute("INSERT INTO current_state_events VALUES (?, ?, 'm.room.member', ?, 'join')", ("$e", room_id, user_id))
-    txn.execute("INSERT INTO local_current_membership VALUES (?, ?, '$e', 'join')", (room_id, user_id))
-
-
-def _setup_txn(txn: Txn) -> None:
-    _setup_until_txn(txn, MIGRATIONS[-1].version)
-
-
-def _setup_until_txn(txn: Txn, version: int) -> None:
-    for statement in SYNAPSE_TABLES:
-        txn.execute(statement)
-    migrations = tuple(m for m in MIGRATIONS if m.version <= version)
-    migrate_txn(cast(LoggingTransaction, txn), "test", NOW, migrations)
-
-
-@pytest.fixture
-def sqlite_db(tmp_path: Any) -> Database:
-    path = tmp_path / "store.db"
-    db = Database(lambda: sqlite3.connect(path, check_same_thread=False), postgres=False)
-    db.run(_setup_txn)
-    return db
-
-
-@pytest.fixture
-def postgres_db() -> Iterator[Database]:
-    with fresh_pg_database("qunzu_store", "the PostgreSQL store test") as name:
-        dsn = PG_DSN.replace("dbname=postgres", f"dbname={name}")
-        db = Database(lambda: psycopg2.connect(dsn), postgres=True)
-        db.run(_setup_txn)
-        yield db
+    join_txn(txn, room_id, creator)
 
 
 @pytest.fixture
@@ -158,11 +50,6 @@ def postgres_connect() -> Iterator[Callable[[], Database]]:
     with fresh_pg_database("qunzu_store", "the PostgreSQL store test") as name:
         dsn = PG_DSN.replace("dbname=postgres", f"dbname={name}")
         yield lambda: Database(lambda: psycopg2.connect(dsn), postgres=True)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest) -> Database:
-    return request.getfixturevalue(f"{request.param}_db")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -337,9 +224,9 @@ def test_uses_made_before_the_counters_existed_count_for_the_rest_of_their_windo
     connect: Callable[[], Database],
 ) -> None:
     db = connect()
-    db.run(_setup_until_txn, 7)
+    db.run(setup_txn, 7)
     db.run(_before_counters_txn)
-    db.run(_setup_txn)
+    db.run(setup_txn)
     assert db.run(uses_txn, REPORTS, "@r:x", NOW) == 1
     assert db.run(uses_txn, REPORTS, "@o:x", NOW) == 1
     # Two attempts in the same millisecond with the same outcome were one row's worth of id: at

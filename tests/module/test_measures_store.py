@@ -33,9 +33,7 @@ from synapse_module.store.measures import (
     room_mute,
 )
 from synapse_module.store.regulator_reports import RegulatorReport
-from tests.module.test_limits_store import NOW, Database, db, postgres_db, sqlite_db
-
-__all__ = ["db", "postgres_db", "sqlite_db"]  # the fixtures, shared with the limits store test
+from tests.module.harness import NOW, Database
 
 CHAIN = AuditChain(b"k" * 32)
 POLICY: Policy = default_policy()

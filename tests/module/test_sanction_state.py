@@ -21,9 +21,7 @@ from synapse_module.store.audit import AuditRecord
 from synapse_module.store.credit import CreditCharge
 from synapse_module.store.identities import GateRecord, IdentityStore
 from synapse_module.store.measures import MeasureStore, Sanction, room_mute
-from tests.module.test_limits_store import NOW, Database, db, postgres_db, sqlite_db
-
-__all__ = ["db", "postgres_db", "sqlite_db"]  # the fixtures, shared with the limits store test
+from tests.module.harness import NOW, Database
 
 POLICY: Policy = default_policy()
 USER = "@u:localhost"

@@ -1,0 +1,71 @@
+"""One server with term lists, shared by the content tests (test_content.py, test_content_texts.py).
+
+Its policy points at term files in a temporary directory, reloaded every second,
+so a test can also edit them (only `reload.txt`, which starts empty). Every test
+uses people of its own. Import the fixtures into a test module to use them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devtools.homeserver import SynapseProcess
+from policies import default_policy
+
+from .conftest import ServerFactory
+
+BLOCKED = "法轮功"  # cults: refused
+BLOCKED_LATIN = "falungong"  # cults, in latin letters
+FLAGGED = "加微信领红包"  # spam: passes, opens a ticket
+HELD = "地震预言"  # rumor: held for review
+RELOADED = "新增违禁词"  # added to reload.txt by a test
+BLOCKED_MEDIA = b"a file that the operator listed as prohibited"
+
+ENABLED = {
+    "cults": ["cults.txt"],
+    "spam": ["spam.txt"],
+    "rumor": ["rumor.txt"],
+    "other_illegal": ["reload.txt"],
+}
+
+
+@pytest.fixture(name="terms_dir", scope="session")
+def terms_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("terms")
+    (directory / "cults.txt").write_text(f"# cults\n{BLOCKED}\n{BLOCKED_LATIN}\n", encoding="utf-8")
+    (directory / "spam.txt").write_text(f"{FLAGGED}\n", encoding="utf-8")
+    (directory / "rumor.txt").write_text(f"{HELD}\n", encoding="utf-8")
+    (directory / "reload.txt").write_text("# empty at start\n", encoding="utf-8")
+    (directory / "allow.txt").write_text("", encoding="utf-8")
+    (directory / "media.txt").write_text(hashlib.sha256(BLOCKED_MEDIA).hexdigest() + "\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(name="server", scope="session")
+def content_server_fixture(tmp_path_factory: pytest.TempPathFactory, terms_dir: Path) -> Iterator[SynapseProcess]:
+    categories: dict[str, Any] = {
+        name: {"enabled": name in ENABLED, "lists": ENABLED.get(name, [])}
+        for name in default_policy().content.categories
+    }
+    policy = {
+        "content": {
+            "terms_dir": str(terms_dir),
+            "reload_interval": "1s",
+            "categories": categories,
+            "allow_lists": ["allow.txt"],
+            "media_hashes": {"category": "other_illegal", "lists": ["media.txt"]},
+        }
+    }
+    policy_file = terms_dir.parent / "content-policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+    factory = ServerFactory(tmp_path_factory.mktemp("content-hs"))
+    try:
+        yield factory.start(module_config={"policy_file": str(policy_file)})
+    finally:
+        factory.stop_all()

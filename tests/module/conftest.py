@@ -1,0 +1,139 @@
+"""Fixtures of the middle tier: the module's stores and services on a real database, without Synapse running.
+
+- `clock`: a `MovableClock` at a fixed instant; `clock.advance(ms)` moves it.
+- `database`: Synapse's own schema (made once per session by Synapse's
+  `update_synapse_database`, then copied per test) with the module's migrations
+  applied; once on SQLite and once on PostgreSQL (the latter marked `postgres`,
+  skipped with the reason when PostgreSQL is unreachable).
+- `module_api`: a `FakeModuleApi` on that database and clock.
+- `module_config`: the module block the e2e servers load, parsed.
+- `store`: the module's `QunzuStore`; `module`: the whole `QunzuModule`, set up.
+- `sqlite_db` / `postgres_db` (`db`: both in turn): only the few Synapse tables the
+  store transactions read, which tests insert into directly; for transaction functions
+  run with `db.run(func, *args)`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+from synapse.module_api import LoggingTransaction
+
+from devtools.homeserver import module_block, postgres_database, prepare_database, render_config, write_qunzu_key
+from devtools.homeserver import sqlite_database as sqlite_block
+from synapse_module.audit import AuditChain
+from synapse_module.config import QunzuConfig, parse_module_config
+from synapse_module.migrations import migrate_txn
+from synapse_module.module import QunzuModule
+from synapse_module.store import QunzuStore
+from tests.e2e.conftest import PG_DSN, fresh_pg_database
+
+from .harness import NOW, Database, FakeModuleApi, MovableClock, Txn, setup_txn
+from .harness import postgres_database as postgres_db_of
+from .harness import sqlite_database as sqlite_db_of
+
+
+def _dsn(name: str) -> str:
+    return PG_DSN.replace("dbname=postgres", f"dbname={name}")
+
+
+def _migrate_txn(txn: Txn) -> None:
+    migrate_txn(cast(LoggingTransaction, txn), "test", NOW)
+
+
+@pytest.fixture(scope="session")
+def synapse_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file with Synapse's schema, made once; tests copy it."""
+    data_dir = tmp_path_factory.mktemp("synapse-schema")
+    path = data_dir / "synapse.db"
+    prepare_database(render_config(data_dir, port=1, database=sqlite_block(path), modules=[]))
+    return path
+
+
+@pytest.fixture(scope="session")
+def synapse_postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL database with Synapse's schema, made once; tests create theirs from it."""
+    with fresh_pg_database("qunzu_synapse_schema", "the PostgreSQL store test") as name:
+        data_dir = tmp_path_factory.mktemp("synapse-schema-pg")
+        prepare_database(render_config(data_dir, port=1, database=postgres_database(name), modules=[]))
+        yield name
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def synapse_sqlite_db(synapse_sqlite_template: Path, tmp_path: Path) -> Database:
+    path = tmp_path / "homeserver.db"
+    shutil.copyfile(synapse_sqlite_template, path)
+    db = sqlite_db_of(path)
+    db.run(_migrate_txn)
+    return db
+
+
+@pytest.fixture
+def synapse_postgres_db(synapse_postgres_template: str) -> Iterator[Database]:
+    with fresh_pg_database("qunzu_store", "the PostgreSQL store test", template=synapse_postgres_template) as name:
+        db = postgres_db_of(_dsn(name))
+        db.run(_migrate_txn)
+        yield db
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> Database:
+    """Synapse's schema and the module's: the test runs once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue(f"synapse_{request.param}_db")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Database:
+    db = sqlite_db_of(tmp_path / "store.db")
+    db.run(setup_txn)
+    return db
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[Database]:
+    with fresh_pg_database("qunzu_store", "the PostgreSQL store test") as name:
+        db = postgres_db_of(_dsn(name))
+        db.run(setup_txn)
+        yield db
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest) -> Database:
+    """`sqlite_db`, then `postgres_db`: for transaction functions run directly."""
+    return request.getfixturevalue(f"{request.param}_db")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def module_api(database: Database, clock: MovableClock) -> FakeModuleApi:
+    return FakeModuleApi(database, clock)
+
+
+@pytest.fixture
+def module_config(tmp_path: Path) -> QunzuConfig:
+    """The development module block of the e2e servers (devtools.homeserver.module_block), parsed."""
+    write_qunzu_key(tmp_path / "qunzu.key")
+    return parse_module_config(module_block(tmp_path)["config"])
+
+
+@pytest.fixture
+def store(module_api: FakeModuleApi, clock: MovableClock, module_config: QunzuConfig) -> QunzuStore:
+    return QunzuStore(module_api.as_module_api(), clock, AuditChain(module_config.key))
+
+
+@pytest.fixture
+async def module(module_api: FakeModuleApi, module_config: QunzuConfig) -> AsyncIterator[QunzuModule]:
+    """The whole module as Synapse builds it, its setup finished; its looping calls are not running."""
+    qunzu = QunzuModule(module_config, module_api.as_module_api())
+    await module_api.settle()
+    await qunzu.ready()
+    yield qunzu
+    await module_api.settle()

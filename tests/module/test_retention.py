@@ -1,0 +1,58 @@
+"""Retention (Art. 13) on SQLite and PostgreSQL: the module's job, its clock moved past the retention period.
+
+Network log rows and a prefix of the audit chain older than `retention.days`
+are purged behind a signed checkpoint; recent rows stay; the chain still
+verifies, and a checkpoint moved without the key does not. The same job
+through the HTTP API of a real server: tests/e2e/test_records.py.
+"""
+
+from __future__ import annotations
+
+from synapse_module import retention
+from synapse_module.module import QunzuModule
+from synapse_module.store.netlog import LogEntry
+
+from .harness import NOW, Database, MovableClock
+
+DAY_MS = 24 * 3600 * 1000
+OLD_ROOM, NEW_ROOM = "!old:localhost", "!new:localhost"
+
+
+def entries(room: str, ts: int, count: int) -> list[LogEntry]:
+    return [
+        LogEntry(id=f"${room}-{n}", kind="message", ts=ts + n, user_id="@old:localhost", room_id=room)
+        for n in range(count)
+    ]
+
+
+async def test_retention_purges_old_rows_keeps_recent_ones_and_the_chain_verifies(
+    module: QunzuModule, clock: MovableClock, database: Database
+) -> None:
+    # Half a year and more ago: three log rows and five audited staff calls (after the schema's own row).
+    await module.store.netlog.insert(entries(OLD_ROOM, NOW, 3))
+    for _ in range(5):
+        await module.store.audit.append("@staff:localhost", "api.GET /admin/audit", "audit", {})
+    (upto,) = database.query("SELECT MAX(seq) FROM qunzu_audit")[0]
+    clock.advance(10 * DAY_MS)
+    await module.store.netlog.insert(entries(NEW_ROOM, clock.now_ms(), 3))
+    for _ in range(2):  # the last rows stay recent
+        await module.store.audit.append("@staff:localhost", "api.GET /admin/audit", "audit", {})
+    clock.advance((module.config.policy.retention.days - 9) * DAY_MS)
+
+    assert (await module.store.audit.verify()).ok
+    ran = await module.jobs.run_now(retention.JOB_NAME)
+    assert ran is not None
+
+    count = "SELECT COUNT(*) FROM qunzu_netlog WHERE room_id = ?"
+    assert database.query(count, (OLD_ROOM,)) == [(0,)]
+    assert database.query(count, (NEW_ROOM,)) == [(3,)]
+    assert database.query("SELECT MIN(seq) FROM qunzu_audit") == [(upto + 1,)]
+    assert database.query("SELECT seq FROM qunzu_audit_checkpoint") == [(upto,)]
+    after = await module.store.audit.verify()
+    assert after.ok, after.problem
+    (purge,) = [entry for entry in await module.store.audit.query(subject="records") if entry.action == "records.purge"]
+    assert purge.details["audit"] >= upto and purge.details["netlog"] >= 3
+
+    # Moving the checkpoint without the key is caught.
+    database.query("UPDATE qunzu_audit_checkpoint SET seq = seq + 1")
+    assert not (await module.store.audit.verify()).ok
