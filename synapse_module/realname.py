@@ -31,6 +31,7 @@ from .cache import ClusterCache
 from .crypto import FieldCipher, identity_fingerprint
 from .errors import Refusal
 from .realname_providers import Outcome, Submission, make_provider
+from .refusals import limit_exceeded
 from .store.identities import EncryptedIdentity, GateRecord
 from .store.limits import REALNAME_ATTEMPTS, REALNAME_FORMAT_ERRORS
 from .texts import text
@@ -115,15 +116,7 @@ class RealnameService:
         limit = self._config.policy.realname.attempts_per_day
         use = await limits.take(REALNAME_ATTEMPTS, user_id, limit)
         if not use.allowed or use.use_id is None:
-            raise SynapseError(
-                429,
-                text("attempts_exceeded", self._language(), limit=limit),
-                Codes.LIMIT_EXCEEDED,
-                additional_fields={
-                    "retry_after_ms": use.retry_after_ms,
-                    "cn.qunzu.detail": {"cap": use.cap, "count": use.count, "per": "day"},
-                },
-            )
+            raise limit_exceeded(text("attempts_exceeded", self._language(), limit=limit), use, "day")
         recorded = False
 
         async def record(outcome: str) -> None:
@@ -151,15 +144,7 @@ class RealnameService:
         cap = self._config.policy.realname.format_errors_per_hour
         use = await self._module.store.limits.take(REALNAME_FORMAT_ERRORS, user_id, cap)
         if not use.allowed:
-            raise SynapseError(
-                429,
-                text("format_errors_exceeded", self._language(), limit=cap),
-                Codes.LIMIT_EXCEEDED,
-                additional_fields={
-                    "retry_after_ms": use.retry_after_ms,
-                    "cn.qunzu.detail": {"cap": use.cap, "count": use.count, "per": "hour"},
-                },
-            )
+            raise limit_exceeded(text("format_errors_exceeded", self._language(), limit=cap), use, "hour")
         await self._store.record_attempt(user_id, "invalid")
         raise Refusal(Reason.INVALID_IDENTITY, {"field": exc.field, "problem": exc.problem}) from None
 

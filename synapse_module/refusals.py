@@ -9,6 +9,7 @@ from policies import HTTP_STATUS, render
 from .config import QunzuConfig
 from .errors import Refusal
 from .metrics import record_decision
+from .store.limits import Use
 
 
 def refusal_error(refusal: Refusal, config: QunzuConfig, language: str | None = None) -> SynapseError:
@@ -24,3 +25,16 @@ def refusal_fields(refusal: Refusal) -> dict[str, object]:
     # Every refusal a client sees passes here exactly once (refusal_error calls this): count it.
     record_decision(refusal.reason.value)
     return {"cn.qunzu.reason": refusal.reason.value, "cn.qunzu.detail": dict(refusal.detail)}
+
+
+def limit_exceeded(message: str, use: Use, per: str) -> SynapseError:
+    """The 429 of a per-person limit (store/limits.py): the text, when to retry, the cap and the count."""
+    return SynapseError(
+        429,
+        message,
+        Codes.LIMIT_EXCEEDED,
+        additional_fields={
+            "retry_after_ms": use.retry_after_ms,
+            "cn.qunzu.detail": {"cap": use.cap, "count": use.count, "per": per},
+        },
+    )

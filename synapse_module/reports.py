@@ -28,6 +28,7 @@ from policies.numbers import duration_seconds
 
 from .errors import TicketNotOpen
 from .jobs import Job, Jobs
+from .refusals import limit_exceeded
 from .report_texts import deadline_text, report_text
 from .sanctions.measures import ROOM_MEASURES, TIMELESS_MEASURES, SanctionRequest, measure_of
 from .store import synapse_tables
@@ -147,15 +148,7 @@ class Reports:
         audit = AuditRecord(reporter, "report.file", room_id, {"category": category, "source": "user_report"})
         filed = await self._store.file(ticket, reporter, "user_report", reason.strip(), audit, REPORTS_PER_HOUR)
         if not isinstance(filed, FiledReport):
-            raise SynapseError(
-                429,
-                report_text("rate_limited", language, limit=REPORTS_PER_HOUR),
-                Codes.LIMIT_EXCEEDED,
-                additional_fields={
-                    "retry_after_ms": filed.retry_after_ms,
-                    "cn.qunzu.detail": {"cap": filed.cap, "count": filed.count, "per": "hour"},
-                },
-            )
+            raise limit_exceeded(report_text("rate_limited", language, limit=REPORTS_PER_HOUR), filed, "hour")
         if filed.new_reporter:
             self._notify_soon(filed.ticket.id, reporter, "ack")
         return {**await self.ticket_json(filed.ticket), "ticket": filed.ticket.id, "joined": filed.joined}
