@@ -8,17 +8,19 @@ uses people of its own. Import the fixtures into a test module to use them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
 from devtools.homeserver import SynapseProcess
 from policies import default_policy
 
-from .conftest import ServerFactory
+from .conftest import ServerFactory, fresh_localpart
+from .matrix import Matrix
 
 BLOCKED = "法轮功"  # cults: refused
 BLOCKED_LATIN = "falungong"  # cults, in latin letters
@@ -69,3 +71,33 @@ def content_server_fixture(tmp_path_factory: pytest.TempPathFactory, terms_dir: 
         yield factory.start(module_config={"policy_file": str(policy_file)})
     finally:
         factory.stop_all()
+
+
+@pytest.fixture(name="session")
+async def session_fixture() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        yield http
+
+
+@pytest.fixture(name="person")
+def person_fixture(server: SynapseProcess, session: aiohttp.ClientSession) -> Callable[..., Matrix]:
+    """Makes new accounts on the content server (staff with ``admin=True``)."""
+
+    def make(admin: bool = False) -> Matrix:
+        return Matrix(session, server.base_url, server.register(fresh_localpart("c"), admin=admin))
+
+    return make
+
+
+@pytest.fixture(name="poster")
+async def poster_fixture(person: Callable[..., Matrix]) -> Matrix:
+    """A verified member who has accepted the convention."""
+    member = person()
+    status, reply = await member.verify()
+    assert status == 200, reply
+    return member
+
+
+@pytest.fixture(name="staff")
+def staff_fixture(person: Callable[..., Matrix]) -> Matrix:
+    return person(admin=True)

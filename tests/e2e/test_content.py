@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 
 from devtools.homeserver import SynapseProcess
 
-from .conftest import fresh_localpart
 from .content_fixtures import (  # noqa: F401  (fixtures: the content server and its term files)
     BLOCKED,
     BLOCKED_LATIN,
@@ -28,37 +25,13 @@ from .content_fixtures import (  # noqa: F401  (fixtures: the content server and
     HELD,
     RELOADED,
     content_server_fixture,
+    person_fixture,
+    poster_fixture,
+    session_fixture,
+    staff_fixture,
     terms_dir_fixture,
 )
 from .matrix import Matrix
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        yield http
-
-
-@pytest.fixture
-def person(server: SynapseProcess, session: aiohttp.ClientSession) -> Callable[..., Matrix]:
-    def make(admin: bool = False) -> Matrix:
-        return Matrix(session, server.base_url, server.register(fresh_localpart("c"), admin=admin))
-
-    return make
-
-
-@pytest.fixture
-async def poster(person: Callable[..., Matrix]) -> Matrix:
-    """A verified member who has accepted the convention."""
-    member = person()
-    status, reply = await member.verify()
-    assert status == 200, reply
-    return member
-
-
-@pytest.fixture
-def staff(person: Callable[..., Matrix]) -> Matrix:
-    return person(admin=True)
 
 
 def assert_prohibited(status: int, reply: dict[str, Any], category: str, term: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -20,11 +20,14 @@ import pytest
 
 from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, SynapseProcess
 
-from .conftest import fresh_localpart
 from .content_fixtures import (  # noqa: F401  (fixtures: the content server of test_content.py)
     BLOCKED,
     FLAGGED,
     content_server_fixture,
+    person_fixture,
+    poster_fixture,
+    session_fixture,
+    staff_fixture,
     terms_dir_fixture,
 )
 from .matrix import Matrix, Reply
@@ -32,34 +35,6 @@ from .sanction_helpers import eventually
 
 # Upper bound for the redaction of a membership text: the follower ticks every second.
 REDACTION_WINDOW_S = 10.0
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        yield http
-
-
-@pytest.fixture
-def person(server: SynapseProcess, session: aiohttp.ClientSession) -> Callable[..., Matrix]:
-    def make(admin: bool = False) -> Matrix:
-        return Matrix(session, server.base_url, server.register(fresh_localpart("t"), admin=admin))
-
-    return make
-
-
-@pytest.fixture
-async def poster(person: Callable[..., Matrix]) -> Matrix:
-    """A verified member who has accepted the convention."""
-    member = person()
-    status, reply = await member.verify()
-    assert status == 200, reply
-    return member
-
-
-@pytest.fixture
-def staff(person: Callable[..., Matrix]) -> Matrix:
-    return person(admin=True)
 
 
 def assert_prohibited(reply: Reply) -> None:
