@@ -175,18 +175,26 @@ def _tickets_of(server: SynapseProcess, reporter: str) -> list[str]:
         return [str(row[0]) for row in rows]
 
 
-async def test_parallel_reports_over_the_hourly_cap_file_exactly_the_cap(
-    synapse: SynapseProcess, http_session: aiohttp.ClientSession
-) -> None:
+async def _reporter_and_messages(
+    synapse: SynapseProcess, http_session: aiohttp.ClientSession, count: int
+) -> tuple[Matrix, str, list[str]]:
+    """A verified reporter in a public room where another verified member sent `count` messages."""
     reporter = await _verified(synapse, http_session, "reporter")
     accused = await _verified(synapse, http_session, "accused")
     room = await accused.new_room(preset="public_chat")
     assert (await reporter.join(room))[0] == 200
     events = []
-    for i in range(REPORTS_PER_HOUR + 6):
-        status, sent = await accused.send_text(room, f"消息 {i}")
+    for i in range(count):
+        status, sent = await accused.send_text(room, f"今天天气不错 {i}")
         assert status == 200, sent
         events.append(sent["event_id"])
+    return reporter, room, events
+
+
+async def test_parallel_reports_over_the_hourly_cap_file_exactly_the_cap(
+    synapse: SynapseProcess, http_session: aiohttp.ClientSession
+) -> None:
+    reporter, room, events = await _reporter_and_messages(synapse, http_session, REPORTS_PER_HOUR + 6)
 
     results = await asyncio.gather(*(_report(reporter, room, event) for event in events))
 
@@ -207,15 +215,7 @@ async def test_parallel_reports_over_the_hourly_cap_file_exactly_the_cap(
 async def test_report_buttons_count_against_the_hourly_cap(
     synapse: SynapseProcess, http_session: aiohttp.ClientSession
 ) -> None:
-    reporter = await _verified(synapse, http_session, "reporter")
-    accused = await _verified(synapse, http_session, "accused")
-    room = await accused.new_room(preset="public_chat")
-    assert (await reporter.join(room))[0] == 200
-    events = []
-    for i in range(REPORTS_PER_HOUR + 2):
-        status, sent = await accused.send_text(room, f"今天天气不错 {i}")
-        assert status == 200, sent
-        events.append(sent["event_id"])
+    reporter, room, events = await _reporter_and_messages(synapse, http_session, REPORTS_PER_HOUR + 2)
     # A client's report button: Synapse stores it, the module imports it within seconds.
     button = events.pop()
     path = f"/_matrix/client/v3/rooms/{quote(room)}/report/{quote(button)}"
