@@ -62,6 +62,7 @@ __all__ = [
     "effective_tier",
     "level_of",
     "max_members_for_level",
+    "may_be_co_creator",
     "may_bind_identity",
     "may_change_bot_chat_state",
     "may_change_category",
@@ -446,6 +447,35 @@ def may_create(user: UserFacts, category: str, policy: Policy) -> Decision:
     if user.rooms_owned >= rules.rooms_owned:
         return Decision.refuse(Reason.CREATE_LIMIT, cap=rules.rooms_owned, count=user.rooms_owned, level=level)
     return Decision.allow()
+
+
+def may_be_co_creator(user: UserFacts, policy: Policy) -> Decision:
+    """May the user become one of a group's creators (``additional_creators``, or an invitee of a
+    ``trusted_private_chat`` creation, who gets the creator's power)?
+
+    A creator holds power nobody in the room can take away (unbounded from room
+    version 12, MSC4289), so a co-creator is vetted like an owner who administers
+    the room (Art. 8, 9): verified as for creating, not blacklisted, not stripped
+    of creating or of admin rights (Art. 11).
+
+    Returns:
+        Allowed, or refused with protected_state naming the person (``user``) and
+        the check that failed (``check``).
+    """
+    if user.exempt:
+        return Decision.allow()
+    failed: str | None = None
+    if user.blacklisted:
+        failed = "blacklisted"
+    elif "create" in policy.realname.required_for and _realname(user, "create", policy) is not None:
+        failed = "realname"
+    elif user.creation_revoked:
+        failed = "create_revoked"
+    elif user.admin_suspended:
+        failed = "admin_suspended"
+    if failed is None:
+        return Decision.allow()
+    return Decision.refuse(Reason.PROTECTED_STATE, setting="additional_creators", user=user.user_id, check=failed)
 
 
 def may_upgrade(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -> Decision:

@@ -187,6 +187,16 @@ class Groups:
             raise self._refusal(decision)
 
         user = await self._module.facts.user(user_id)
+        if not verification_dm and not user.exempt:
+            # Named creators are the request's own choice: refused when one may not hold the power.
+            if not (decision := await self.vet_co_creators(creation.get("additional_creators"))).allowed:
+                raise self._refusal(decision)
+            # The preset's creators are a client's convenience (direct chats): plain members instead.
+            if (
+                config.get("preset") == "trusted_private_chat"
+                and not (await self.vet_co_creators(list(config.get("invite") or []))).allowed
+            ):
+                config["preset"] = "private_chat"
         rule = None
         enter = None
         if verification_dm:
@@ -268,6 +278,24 @@ class Groups:
             await self._module.notifier.to_room(room_id, text("bot_chat_here", language))
             logger.info("qunzu: a second verification chat was refused; the person was pointed to theirs")
         return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
+
+    async def vet_co_creators(self, named: object) -> Decision:
+        """Everyone a creation or upgrade makes a creator besides its sender (docs/groups.md).
+
+        `additional_creators` (room version 12) and the invitees of a
+        `trusted_private_chat` preset get power nobody in the room can take away;
+        each is vetted by `decisions.may_be_co_creator`. A list Synapse would
+        reject anyway (not a list of user ids) is left to Synapse's own 400.
+        """
+        if not isinstance(named, list):
+            return Decision.allow()
+        service = self.service_account
+        for user_id in dict.fromkeys(u for u in named if isinstance(u, str) and u != service):
+            decision = decisions.may_be_co_creator(await self._module.facts.user(user_id), self._policy)
+            if decision.reason is not None:
+                explanation = text("co_creator_explanation", self._module.config.language, user=user_id)
+                return Decision.refuse(decision.reason, **{**decision.detail, "explanation": explanation})
+        return Decision.allow()
 
     async def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
         """The service account acts for the platform in every room (kicks, state, tiers).
@@ -515,6 +543,8 @@ class Groups:
             explanation = text("downgrade_explanation", self._module.config.language)
             return Decision.refuse(Reason.PROTECTED_STATE, setting="room_version", explanation=explanation)
         user = await self._module.facts.user(user_id)
+        if not user.exempt and not (vetted := await self.vet_co_creators(creation.get("additional_creators"))).allowed:
+            return vetted
         room = await self._module.facts.room(predecessor)
         owned = 0 if user.exempt else await self._store.owned(user_id)
         now = self._module.clock.now_ms()

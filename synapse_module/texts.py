@@ -36,6 +36,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "membership_text_removed": "该成员变动附带的文字（理由或群昵称）违反平台内容规则，已被移除。",
         "bot_chat_here": "你刚才尝试再开一个与我的私聊。每人只有一个，就是这里：请在这里发送 !verify（实名认证）、!me（我的状态）、!appeal（申诉）或 !rules（公约）。",
         "tombstone_explanation": "群组只能通过客户端的“升级房间”功能迁移到新房间，群号随之迁移。",
+        "co_creator_explanation": "{user} 不能成为群的共同创建者：创建者拥有群内无法撤销的最高权限，只能是已实名认证、未受处分的用户。请只邀请其为成员。",
         "downgrade_explanation": "第 12 版及以后的房间不能升级到更早的版本：Synapse 迁移时会让群主失去全部权限，新房间将无人管理。请选择第 12 版或更新的版本。",
     },
     "en": {
@@ -68,6 +69,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "membership_text_removed": "The text on this membership change (reason or room name) broke the content rules and was removed.",
         "bot_chat_here": "You just tried to open another chat with me. Everyone has one, and it is this one: send !verify, !me, !appeal or !rules here.",
         "tombstone_explanation": "A group moves to a new room only through your client's room upgrade, which takes the group code along.",
+        "co_creator_explanation": "{user} cannot be a creator of the group: creators hold the group's highest power, which nobody can take away, so only verified people under no measure may hold it. Invite them as a member instead.",
         "downgrade_explanation": "A room of version 12 or later cannot be upgraded to an earlier version: Synapse would leave its creator without any power and the new room ungoverned. Choose version 12 or later.",
     },
 }

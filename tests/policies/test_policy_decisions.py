@@ -32,7 +32,13 @@ from policies import (
     member_cap,
     needs_join_approval,
 )
-from policies.decisions import effective_tier, may_be_in_one_more_room, may_open_up, required_join_rule
+from policies.decisions import (
+    effective_tier,
+    may_be_co_creator,
+    may_be_in_one_more_room,
+    may_open_up,
+    required_join_rule,
+)
 
 POLICY = default_policy()
 NOW = 1_700_000_000_000
@@ -808,3 +814,23 @@ def test_a_bot_chat_admits_its_owner_and_the_service_only() -> None:
     assert may_enter_bot_chat(bot_chat(), SERVICE, SERVICE).allowed
     assert_refused(may_enter_bot_chat(bot_chat(), "@bob:example.org", SERVICE), Reason.BOT_CHAT_PRIVATE)
     assert may_enter_bot_chat(room(), "@bob:example.org", SERVICE).allowed
+
+
+@pytest.mark.parametrize(
+    ("change", "check"),
+    [
+        ({}, None),
+        ({"blacklisted": True}, "blacklisted"),
+        ({"verified": False}, "realname"),
+        ({"creation_revoked": True}, "create_revoked"),
+        ({"admin_suspended": True}, "admin_suspended"),
+        ({"verified": False, "exempt": True}, None),
+    ],
+)
+def test_a_co_creator_is_vetted_like_an_owner_who_administers(change: dict[str, object], check: str | None) -> None:
+    decision = may_be_co_creator(user(**change), POLICY)
+    if check is None:
+        assert decision.allowed
+    else:
+        assert decision.reason is Reason.PROTECTED_STATE
+        assert decision.detail == {"setting": "additional_creators", "user": "@alice:example.org", "check": check}
