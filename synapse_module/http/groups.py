@@ -26,7 +26,7 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies import Reason, render
 from policies.codes import is_valid_code
 from policies.decisions import effective_tier
-from policies.display import activity_label, display_time, scale_label, status_label
+from policies.display import ACTIVITY_TIER, GROUP_STATUS, format_time, label, scale_tier_label
 from policies.roles import room_admins, room_creators
 from policies.tiers import needs_info_page
 
@@ -170,9 +170,9 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         "category": record.category,
         "category_label": _category_label(module, record.category, language),
         "scale_tier": scale_tier,
-        "scale_tier_label": scale_label(scale_tier, policy, language),
+        "scale_tier_label": scale_tier_label(scale_tier, language, policy),
         "activity_tier": record.activity_tier,
-        "activity_tier_label": activity_label(record.activity_tier, language),
+        "activity_tier_label": label(ACTIVITY_TIER, record.activity_tier, language),
         "member_count": facts.member_count,
         "info_page_required": needs_info_page(facts.member_count, policy),
         # Art. 8: open to anyone without an account from this size on; private chats never.
@@ -183,9 +183,9 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         "admins": [{"user_id": user, "role": "admin", "label": labels["admin"]} for user in admins],
         "member_label": labels["member"],
         "created_at": record.created_ts,
-        "created_at_text": display_time(record.created_ts, language),
+        "created_at_text": format_time(record.created_ts, language),
         "status": status,
-        "status_label": status_label(status, language),
+        "status_label": label(GROUP_STATUS, status, language),
         "alias": alias,
         "matrix_to": "https://matrix.to/#/" + quote(alias, safe=":"),
         "join_rule": _text(content("m.room.join_rules").get("join_rule")) or "invite",

@@ -158,7 +158,7 @@ async def test_a_public_group_answers_json_without_a_token_with_labels_and_how_t
     assert page["name"] == HOSTILE_NAME
     assert page["member_count"] == 3 and page["public"] is True
     assert (page["scale_tier"], page["scale_tier_label"]) == ("small", "小型")
-    assert (page["activity_tier"], page["activity_tier_label"]) == ("quiet", "安静")
+    assert (page["activity_tier"], page["activity_tier_label"]) == ("quiet", "低活跃")
     assert (page["status"], page["status_label"]) == ("active", "正常")
     assert BEIJING_TIME.fullmatch(page["created_at_text"]), page["created_at_text"]
     assert page["alias"] == f"#{groups.public_code}:{SERVER_NAME}"
@@ -274,7 +274,7 @@ async def test_the_info_page_in_a_browser_shows_labels_times_how_to_join_and_the
             "综合",
             "3",
             "小型",
-            "安静",
+            "低活跃",
             "正常",
         )
         assert BEIJING_TIME.fullmatch(rows["建立时间"]), rows["建立时间"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policies import default_policy
-from policies.display import activity_label, display_time, scale_label, status_label
+from policies.display import ACTIVITY_TIER, GROUP_STATUS, format_time, label, scale_tier_label
 
 # 2026-12-05 00:30 UTC is 08:30 in Beijing.
 MS = 1_796_430_600_000
@@ -23,26 +23,32 @@ MS = 1_796_430_600_000
     ],
 )
 def test_times_are_beijing_time_to_the_minute(ms: int, language: str, shown: str) -> None:
-    assert display_time(ms, language) == shown
+    assert format_time(ms, language) == shown
 
 
 @pytest.mark.parametrize(
-    ("label", "zh", "en"),
+    ("table", "value", "zh", "en"),
     [
-        (lambda name, lang: scale_label(name, default_policy(), lang), ("small", "小型"), ("huge", "huge")),
-        (lambda name, lang: scale_label(name, default_policy(), lang), ("large", "大型"), ("medium", "medium")),
-        (activity_label, ("quiet", "安静"), ("hot", "very active")),
-        (activity_label, ("active", "活跃"), ("quiet", "quiet")),
-        (status_label, ("active", "正常"), ("closed", "closed")),
-        (status_label, ("warned", "警示整改中"), ("suspended", "posting suspended")),
+        (ACTIVITY_TIER, "quiet", "低活跃", "quiet"),
+        (ACTIVITY_TIER, "hot", "高活跃", "very active"),
+        (GROUP_STATUS, "active", "正常", "normal"),
+        (GROUP_STATUS, "warned", "警示整改中", "warned, rectification due"),
+        (GROUP_STATUS, "closed", "已关闭", "closed"),
+        (GROUP_STATUS, "frozen", "frozen", "frozen"),  # unknown: the value itself
+        (GROUP_STATUS, None, "—", "—"),
     ],
 )
-def test_labels_in_both_languages(label, zh: tuple[str, str], en: tuple[str, str]) -> None:
-    assert label(zh[0], "zh-CN") == zh[1]
-    assert label(en[0], "en") == en[1]
+def test_labels_in_both_languages(table, value: str | None, zh: str, en: str) -> None:
+    assert (label(table, value, "zh-CN"), label(table, value, "en")) == (zh, en)
 
 
-def test_a_name_without_a_label_shows_as_itself() -> None:
-    assert scale_label("giant", default_policy(), "zh-CN") == "giant"
-    assert activity_label("frantic", "zh-CN") == "frantic"
-    assert status_label("unknown", "en") == "unknown"
+def test_scale_tiers_read_the_policys_labels() -> None:
+    policy = default_policy()
+    assert [scale_tier_label(name, "zh-CN", policy) for name in policy.scale_tiers.names] == [
+        "小型",
+        "中型",
+        "大型",
+        "超大型",
+    ]
+    assert scale_tier_label("huge", "en", policy) == "huge"
+    assert scale_tier_label("giant", "zh-CN", policy) == "giant"
