@@ -5,6 +5,8 @@
   knock), `announce`: the module checks the acting admin's role and measures,
   acts as the service account and records the actor. Only the service account
   may name another `actor`; staff calling directly act as themselves.
+- `GET /convention` (public): the platform convention and the report categories
+  (`!rules`, `!report`); a page for browsers.
 """
 
 from __future__ import annotations
