@@ -29,6 +29,7 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
         "en": "Group code: {code}\nName: {name}\nCategory: {category}\nScale: {scale} | Activity: {activity}\n"
         "Members: {members}\nStatus: {status}\nCreator: {creators}\nAdmins: {admins}",
     },
+    "info_page_url": {"zh-CN": "公开信息页：{url}", "en": "Public info page: {url}"},
     "not_governed": {
         "zh-CN": "这个聊天不是受管理的群组（没有群组编码）。",
         "en": "This chat is not a governed group (it has no group code).",

@@ -256,9 +256,15 @@ class RealnameService:
     async def masked_status(self, user_id: str) -> dict[str, Any]:
         """What the user (or staff without a reveal) may see: status and masked fields."""
         identity = await self._store.get(user_id)
+        # Art. 6: someone still to verify sees the provider attempts left today (format errors use none).
+        attempts: dict[str, Any] = {}
+        if identity is None or identity.status not in ("pending", "verified"):
+            used = await self._module.store.limits.used(REALNAME_ATTEMPTS, user_id)
+            attempts["attempts_left_today"] = max(0, self._config.policy.realname.attempts_per_day - used)
         if identity is None:
-            return {"status": "unverified", "level": 0}
+            return {"status": "unverified", "level": 0, **attempts}
         view: dict[str, Any] = {
+            **attempts,
             "status": identity.status,
             "level": identity.level,
             "provider": identity.provider,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from synapse.module_api import SynapseRequest, respond_with_html
+from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Reason
@@ -27,7 +27,7 @@ from ..errors import Refusal
 from ..realname import TOKEN_PARAM
 from ..refusals import refusal_error
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_str
+from .resource import Access, Caller, Route, json_body, query_str, respond_page
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -82,7 +82,7 @@ def routes(module: QunzuModule) -> list[Route]:
             page.message(text("form_link_invalid", page.language), error=True)
         else:
             page.form(token, owner)
-        respond_with_html(request, 200, page.render())
+        respond_page(request, 200, page.render())
 
     async def form_submit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
         fields = form_fields(request)
@@ -91,7 +91,7 @@ def routes(module: QunzuModule) -> list[Route]:
         owner = await realname.link_owner(token) if token else None
         if owner is None:
             page.message(text("form_link_invalid", page.language), error=True)
-            respond_with_html(request, 200, page.render())
+            respond_page(request, 200, page.render())
             return
         values = {name: fields.get(name, "") for name in IDENTITY_FIELDS}
         body: dict[str, Any] = {"name": values["name"], "id_number": values["id_number"]}
@@ -100,9 +100,6 @@ def routes(module: QunzuModule) -> list[Route]:
         consent = bool(fields.get("accept_convention"))
         if consent:
             body["convention_version"] = module.config.policy.convention.version
-        # The page below may hold what the person typed: no browser or proxy keeps a copy.
-        raw: Any = request  # Twisted's Request is untyped
-        raw.setHeader(b"Cache-Control", b"no-cache, no-store, must-revalidate")
         try:
             status, _view = await realname.submit(owner, body)
         except Refusal as refusal:
@@ -118,7 +115,7 @@ def routes(module: QunzuModule) -> list[Route]:
         else:
             await realname.use_link(token)
             page.message(text("form_verified" if status == 200 else "form_pending", page.language))
-        respond_with_html(request, 200, page.render())
+        respond_page(request, 200, page.render())
 
     return [
         Route("POST", "/realname", Access.USER, submit),
