@@ -39,6 +39,7 @@ from .http import (
     room_admin,
 )
 from .http.resource import PREFIX, QunzuResource
+from .invite_confirmation import InviteConfirmation
 from .jobs import Job, Jobs
 from .membership_texts import MembershipTexts
 from .metrics import ModuleMetrics
@@ -160,6 +161,7 @@ class QunzuModule:
         self.reports = Reports(self)
         self.reports.register_jobs(self.jobs)
         self.room_moderation = RoomModeration(self)
+        self.invite_confirmation = InviteConfirmation(self)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
@@ -232,6 +234,7 @@ class QunzuModule:
         self.events.subscribe("groups", self.groups.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
         self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
+        self.events.subscribe("invite_confirmation", self.invite_confirmation.on_events)
         # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).
         self.federation_guard = FederationGuard(self)
         self.events.subscribe("federation_guard", self.federation_guard.on_events)

@@ -171,16 +171,31 @@ class RoomModeration:
             if action in ("kick", "ban", "unban", "approve"):
                 assert target is not None
                 if action == "approve":
-                    member = (await self._api.get_room_state(room_id, [("m.room.member", target)])).get(
-                        ("m.room.member", target)
-                    )
-                    if member is None or member.membership != "knock":
-                        raise SynapseError(409, report_text("not_knocking", language), Codes.UNKNOWN)
-                membership = {"kick": "leave", "ban": "ban", "unban": "leave", "approve": "invite"}[action]
-                content = {"reason": reason} if reason else {}
-                await self._api.update_room_membership(service, target, room_id, membership, content)
+                    result["confirmed_invite"] = await self._approve(room_id, target, reason, language)
+                else:
+                    membership = {"kick": "leave", "ban": "ban", "unban": "leave"}[action]
+                    content = {"reason": reason} if reason else {}
+                    await self._api.update_room_membership(service, target, room_id, membership, content)
             await self._module.store.audit.append(actor, f"room.{action}", room_id, details)
         return result
+
+    async def _approve(self, room_id: str, target: str, reason: str, language: str) -> bool:
+        """A knock is answered with an invite; a member's invite waiting for an admin is confirmed.
+
+        Returns:
+            True when a member's invite was confirmed (invite_confirmation.py), False for a knock.
+
+        Raises:
+            SynapseError: 409 when the person neither knocks nor holds an invite waiting for an admin.
+        """
+        if await self._module.invite_confirmation.confirm(room_id, target):
+            return True
+        member = (await self._api.get_room_state(room_id, [("m.room.member", target)])).get(("m.room.member", target))
+        if member is None or member.membership != "knock":
+            raise SynapseError(409, report_text("not_knocking", language), Codes.UNKNOWN)
+        content = {"reason": reason} if reason else {}
+        await self._api.update_room_membership(self._module.config.service_account, target, room_id, "invite", content)
+        return False
 
     @staticmethod
     def _mute_end_from(seconds: int | None, now_ms: int) -> int | None:

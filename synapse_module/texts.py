@@ -37,6 +37,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "bot_chat_here": "你刚才尝试再开一个与我的私聊。每人只有一个，就是这里：请在这里发送 !verify（实名认证）、!me（我的状态）、!appeal（申诉）或 !rules（公约）。",
         "tombstone_explanation": "群组只能通过客户端的“升级房间”功能迁移到新房间，群号随之迁移。",
         "downgrade_explanation": "第 12 版及以后的房间不能升级到更早的版本：Synapse 迁移时会让群主失去全部权限，新房间将无人管理。请选择第 12 版或更新的版本。",
+        "invite_needs_confirmation": "{inviter} 邀请了 {invitee}。本群入群需要审核：群主或管理员发送 !同意 {invitee} 确认后，对方才能加入。",
     },
     "en": {
         "unavailable": "Qunzu could not check this action just now. Please try again shortly.",
@@ -69,6 +70,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "bot_chat_here": "You just tried to open another chat with me. Everyone has one, and it is this one: send !verify, !me, !appeal or !rules here.",
         "tombstone_explanation": "A group moves to a new room only through your client's room upgrade, which takes the group code along.",
         "downgrade_explanation": "A room of version 12 or later cannot be upgraded to an earlier version: Synapse would leave its creator without any power and the new room ungoverned. Choose version 12 or later.",
+        "invite_needs_confirmation": "{inviter} invited {invitee}. Joining this room needs approval: {invitee} can join once the owner or an admin confirms with !approve {invitee}.",
     },
 }
 

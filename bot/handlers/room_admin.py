@@ -109,12 +109,18 @@ async def ban_command(ctx: Context) -> None:
     aliases=("同意",),
     scope=Scope.ROOM_ADMIN,
     usage={"zh-CN": "!同意 @用户", "en": "!approve @user"},
-    summary={"zh-CN": "同意入群申请（群管理）", "en": "approve a request to join (room admins)"},
+    summary={
+        "zh-CN": "同意入群申请或确认成员发出的邀请（群管理）",
+        "en": "approve a request to join or confirm a member's invite (room admins)",
+    },
 )
 async def approve_command(ctx: Context) -> None:
     target = _target(ctx)
-    await ctx.api.moderate(ctx.room_id, ctx.sender, "approve", target=target)
-    await ctx.reply(ctx.t("admin_approved", target=target))
+    answer = await ctx.api.moderate(ctx.room_id, ctx.sender, "approve", target=target)
+    # A knock is answered with an invite; a member's invite in an approval room is confirmed.
+    await ctx.reply(
+        ctx.t("admin_invite_confirmed" if answer.get("confirmed_invite") else "admin_approved", target=target)
+    )
 
 
 @command(
