@@ -41,6 +41,7 @@ class Reason(enum.StrEnum):
     BOT_CHAT_EXISTS = "bot_chat_exists"
     ALIAS_RESERVED = "alias_reserved"
     REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
+    ROOM_MUTED_ALL = "room_muted_all"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; every other

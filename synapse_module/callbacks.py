@@ -151,6 +151,9 @@ class Callbacks:
         is_message = event.type == "m.room.message" and not event.is_state()
         decision = decisions.may_post(user, room, self._module.clock.now_ms(), self._policy, is_message=is_message)
         if decision.allowed:
+            # Art. 9 全员禁言: while on, only the room's creator and admins post (room_mute_all.py).
+            decision = await self._module.mute_all.check(event)
+        if decision.allowed:
             # Art. 10: content rules (None: nothing to refuse; flagged content is delivered).
             decision = await self._module.content.check_event(event, room.category) or decision
         return self._answer(decision, local=local)

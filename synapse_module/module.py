@@ -49,6 +49,7 @@ from .policy_list import PolicyList
 from .realname import RealnameService
 from .reports import Reports
 from .room_moderation import RoomModeration
+from .room_mute_all import RoomMuteAll
 from .sanctions.appeals import Appeals
 from .sanctions.blacklist_consequences import BlacklistConsequences
 from .sanctions.followups import FollowUps
@@ -162,6 +163,8 @@ class QunzuModule:
         self.reports.register_jobs(self.jobs)
         self.room_moderation = RoomModeration(self)
         self.invite_confirmation = InviteConfirmation(self)
+        self.mute_all = RoomMuteAll(self)
+        self.sanctions.on_room_mute_changed.append(self.mute_all.invalidate)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("warn", "mute", "unmute", "kick", "ban", "unban", "approve", "announce")
+ACTIONS = ("warn", "mute", "unmute", "kick", "ban", "unban", "approve", "announce", "mute_all", "unmute_all")
 TARGETED = ("warn", "mute", "unmute", "kick", "ban", "unban", "approve")
 MAX_REASON_CHARS = 1000
 
@@ -161,6 +161,11 @@ class RoomModeration:
             result["id"] = await self._store.add_room_mute(room_id, target, fingerprint, actor, reason, end, audit)
             result["until"] = end
             await self.invalidate_mute(room_id, target, fingerprint)
+        elif action == "mute_all":
+            # Art. 9 全员禁言 (room_mute_all.py); absent duration: until an admin lifts it.
+            result.update(await self._module.mute_all.start(actor, room_id, duration, reason))
+        elif action == "unmute_all":
+            result.update(await self._module.mute_all.lift(actor, room_id, reason))
         elif action == "unmute":
             assert target is not None
             audit = AuditRecord(actor, "room.unmute", room_id, details)

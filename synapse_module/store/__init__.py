@@ -22,6 +22,7 @@ from .groups import GroupStore
 from .identities import IdentityStore
 from .limits import LimitStore
 from .measures import MeasureStore
+from .mute_all import MuteAllStore
 from .netlog import NetlogStore
 from .notice_rooms import NoticeRoomStore
 from .policy_rules import PolicyRuleStore
@@ -41,6 +42,7 @@ class QunzuStore:
         self.blacklist = BlacklistStore(api, clock)
         self.credit = CreditStore(api, clock, chain)
         self.measures = MeasureStore(api, clock, chain)
+        self.mute_all = MuteAllStore(api, clock, chain)
         self.appeals = AppealStore(api, clock, chain)
         self.regulator_reports = RegulatorReportStore(api, chain)
         self.policy_rules = PolicyRuleStore(api, clock)

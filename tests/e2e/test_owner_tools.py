@@ -9,7 +9,8 @@ receives, room state.
 from __future__ import annotations
 
 from .desk_fixtures import room_with
-from .test_bot_commands import World, bot_said, membership, world_fixture  # noqa: F401
+from .sanction_helpers import set_power
+from .test_bot_commands import World, audit_actions, bot_said, membership, world_fixture  # noqa: F401
 
 
 async def test_a_members_invite_into_an_approval_room_waits_for_an_admin_to_confirm(world: World) -> None:
@@ -58,3 +59,31 @@ async def test_an_admins_invite_into_an_approval_room_is_the_approval(world: Wor
     # Nothing to confirm: the approval command says the person did not ask.
     refused = await owner.ask(room, f"!approve {guest.user_id}")
     assert refused == "该用户没有申请加入本群。"
+
+
+async def test_mute_all_refuses_members_but_not_admins_until_lifted(world: World) -> None:
+    owner, helper, member = await world.person(), await world.person(), await world.person()
+    room = await room_with(owner, helper, member, name="车友群")
+    await set_power(owner.api, room, {helper.user_id: 50})
+
+    assert await owner.ask(room, "!muteall 1e20") == "用法：!全员禁言 [时长，如 30m、12h、7d；不写则直到解除]"
+    assert await member.ask(room, "!全员禁言") == "你无权在这里使用 !全员禁言。"
+    muted = await owner.ask(room, "!全员禁言 2h")
+    assert muted.startswith("🔇 本群已开启全员禁言，至 ") and muted.endswith("。期间只有群主和管理员可以发言。")
+
+    status, refused = await member.api.send_text(room, "有人吗")
+    assert status == 403, refused
+    assert refused["cn.qunzu.reason"] == "room_muted_all"
+    until = refused["cn.qunzu.detail"]["until"]
+    assert isinstance(until, int) and refused["cn.qunzu.detail"]["permanent"] is False
+    assert refused["error"].startswith("本群已开启全员禁言，结束时间：")
+    assert refused["error"].endswith("。只有群主和管理员可以发言。")
+    for admin in (owner, helper):
+        status, body = await admin.api.send_text(room, "通知：明天停车场维修")
+        assert status == 200, body
+
+    assert await helper.ask(room, "!解除全员禁言") == "🔊 本群的全员禁言已解除，大家可以发言了。"
+    assert await helper.ask(room, "!unmuteall") == "本群没有开启全员禁言。"
+    status, body = await member.api.send_text(room, "收到")
+    assert status == 200, body
+    assert {(owner.user_id, "room.mute_all"), (helper.user_id, "room.unmute_all")} <= await audit_actions(world, room)

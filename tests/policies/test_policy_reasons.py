@@ -33,6 +33,7 @@ DESIGN_CODES = [
     "bot_chat_exists",
     "alias_reserved",
     "remote_server_not_allowed",
+    "room_muted_all",
 ]
 
 
