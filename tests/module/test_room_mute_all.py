@@ -94,3 +94,12 @@ async def test_a_duration_that_is_not_one_is_refused_before_anything_is_stored(
     with pytest.raises(InvalidNumber):
         await module.mute_all.start(OWNER, ROOM, duration, "")
     assert (await module.mute_all.check(message(MEMBER))).allowed
+
+
+async def test_staff_see_and_lift_a_mute_all_like_any_measure(module: QunzuModule) -> None:
+    started = await module.mute_all.start(OWNER, ROOM, "7d", "")
+    listed = await module.store.measures.list_sanctions(ROOM, True, 10)
+    assert [(s.id, s.measure, s.subject_type) for s in listed] == [(started["id"], "mute_all", "room_all")]
+    assert (await module.mute_all.check(message(MEMBER))).reason is Reason.ROOM_MUTED_ALL
+    await module.measures.lift("@staff:localhost", started["id"], "mistake")
+    assert (await module.mute_all.check(message(MEMBER))).allowed
