@@ -11,6 +11,7 @@ from synapse.module_api.errors import Codes, ConfigError, SynapseError
 from policies.constants import DAY_MS
 
 from .admin_guard import AdminGuard
+from .announcements import Announcements as AnnouncementService
 from .audit import AuditChain
 from .blacklist import Blacklist
 from .callbacks import Callbacks
@@ -32,6 +33,7 @@ from .http import (
     admin_reports,
     admin_sanctions,
     admin_users,
+    announcements,
     groups,
     health,
     me,
@@ -164,6 +166,7 @@ class QunzuModule:
         self.room_moderation = RoomModeration(self)
         self.invite_confirmation = InviteConfirmation(self)
         self.mute_all = RoomMuteAll(self)
+        self.announcements = AnnouncementService(self)
         self.sanctions.on_room_mute_changed.append(self.mute_all.invalidate)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
@@ -219,6 +222,7 @@ class QunzuModule:
             *admin_jobs.routes(self),
             *admin_reports.routes(self),
             *room_admin.routes(self),
+            *announcements.routes(self),
             *admin_records.routes(self),
         ]
         api.register_web_resource(PREFIX, QunzuResource(api, self, routes))

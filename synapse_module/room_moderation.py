@@ -111,6 +111,22 @@ class RoomModeration:
 
     # -- actions ------------------------------------------------------------------------------
 
+    async def acting_admin(self, room_id: str, actor: str) -> RoomRole:
+        """The actor's role, when they may act as the room's admin now.
+
+        Raises:
+            SynapseError: 403 when the actor is not the room's creator or an admin.
+            Refusal: admin_suspended (Art. 11) while their admin rights are suspended.
+        """
+        role = await self.role(room_id, actor)
+        if not role.is_admin:
+            raise SynapseError(403, report_text("not_room_admin", self._module.config.language), Codes.FORBIDDEN)
+        # Art. 11 暂停管理权限: the bot must not become a way around the suspension.
+        state = await self._module.sanctions.user_state(actor)
+        if state.admin_suspended:
+            raise Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
+        return role
+
     async def moderate(
         self, actor: str, room_id: str, action: str, target: str | None, duration: object, reason: str
     ) -> dict[str, Any]:
@@ -125,13 +141,7 @@ class RoomModeration:
             raise SynapseError(400, f"'action' must be one of {', '.join(ACTIONS)}", Codes.INVALID_PARAM)
         if len(reason) > MAX_REASON_CHARS:
             raise SynapseError(400, "'reason' is too long", Codes.INVALID_PARAM)
-        actor_role = await self.role(room_id, actor)
-        if not actor_role.is_admin:
-            raise SynapseError(403, report_text("not_room_admin", language), Codes.FORBIDDEN)
-        # Art. 11 暂停管理权限: the bot must not become a way around the suspension.
-        state = await self._module.sanctions.user_state(actor)
-        if state.admin_suspended:
-            raise Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
+        actor_role = await self.acting_admin(room_id, actor)
         # Art. 10: the service account publishes the reason in the room (kick, ban) in its own name,
         # where no callback sees it; it obeys the content rules like the admin's own message.
         if reason and not await self._module.facts.is_exempt(actor):

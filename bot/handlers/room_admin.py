@@ -128,14 +128,18 @@ async def approve_command(ctx: Context) -> None:
     aliases=("公告",),
     scope=Scope.ROOM_ADMIN,
     usage={"zh-CN": "!公告 <内容>", "en": "!announce <text>"},
-    summary={"zh-CN": "发布群公告（群管理）", "en": "post an announcement (room admins)"},
+    summary={"zh-CN": "发布并置顶群公告（群管理）", "en": "post and pin an announcement (room admins)"},
 )
 async def announce_command(ctx: Context) -> None:
     text = ctx.command.raw_args.strip()
     if not text:
         raise UsageError()
-    await ctx.api.moderate(ctx.room_id, ctx.sender, "announce")
-    await services(ctx).send(ctx.room_id, ctx.t("announcement", text=text))
+    # The module posts and pins it (the room sees the announcement itself), or queues it for staff.
+    answer = await ctx.api.announce(ctx.room_id, ctx.sender, text)
+    if answer.get("status") == "pending":
+        await ctx.reply(ctx.t("announce_pending"))
+    elif answer.get("status") != "posted":
+        await ctx.reply(ctx.t("announce_failed"))
 
 
 @command(

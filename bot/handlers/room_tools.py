@@ -1,9 +1,10 @@
-"""Owners' and admins' room tools (Art. 9): ``!muteall`` ``!unmuteall``.
+"""Owners' and admins' room tools (Art. 9): ``!muteall`` ``!unmuteall``; staff's ``!announcement``.
 
 Granted like the other room-admin commands (creators and power ≥ 50); the module
 checks again and acts (``POST /admin/rooms/{room}/moderate`` with ``mute_all`` /
 ``unmute_all``), refusing an admin whose rights are suspended. The bot's reply in the
-room is the announcement everyone sees.
+room is the announcement everyone sees. ``!announcement`` is the moderation desk's
+review of announcements in large and high-risk groups (``!announce`` is in room_admin.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from bot.commands import Scope, command
 from bot.dispatcher import Context
 from bot.errors import UsageError
-from bot.handlers.common import duration_arg, until
+from bot.handlers.common import duration_arg, rest_after, until
 
 
 @command(
@@ -51,3 +52,31 @@ async def unmuteall_command(ctx: Context) -> None:
         raise UsageError()
     answer = await ctx.api.moderate(ctx.room_id, ctx.sender, "unmute_all")
     await ctx.reply(ctx.t("mute_all_off" if answer.get("lifted") else "mute_all_not_on"))
+
+
+_APPROVE = ("approve", "通过")
+_REJECT = ("reject", "驳回")
+
+
+@command(
+    "announcement",
+    aliases=("公告审核",),
+    scope=Scope.STAFF | Scope.MODERATION_ROOM,
+    usage={
+        "zh-CN": "!公告审核 <公告编号> 通过|驳回 [理由]",
+        "en": "!announcement <id> approve|reject [reason]",
+    },
+    summary={
+        "zh-CN": "审核大型和高风险群的公告：通过后发布并置顶",
+        "en": "review a large or high-risk group's announcement: approved ones are posted and pinned",
+    },
+)
+async def announcement_command(ctx: Context) -> None:
+    args = ctx.command.args
+    if len(args) < 2 or args[1].lower() not in (*_APPROVE, *_REJECT):
+        raise UsageError()
+    approve = args[1].lower() in _APPROVE
+    reason = rest_after(ctx.command.raw_args, 2)
+    answer = await ctx.api.decide_announcement(args[0], approve, reason, actor=ctx.sender)
+    outcome = ctx.t(f"announcement_outcome_{answer.get('status')}")
+    await ctx.reply(ctx.t("announcement_decided", id=answer.get("id", args[0]), outcome=outcome))
