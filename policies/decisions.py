@@ -551,15 +551,16 @@ def may_join(
     return Decision.allow()
 
 
-def invite_is_approval(inviter_is_admin: bool, inviter_is_platform: bool) -> bool:
+def invite_is_approval(inviter_is_admin: bool, inviter_is_platform: bool, *, inviter_suspended: bool = False) -> bool:
     """Whether an invite lets its invitee into a room that needs approval (Art. 8 join verification).
 
     An invite by the room's creator or an admin, by the service account (an approved knock
     or a confirmed invite) or by staff is the approval itself. An invite by a plain member
     (invite power is 0 in ``private_chat`` rooms) is only a request: the invitee sees it,
-    and joins once an admin confirms it.
+    and joins once an admin confirms it. So is an invite by an admin whose admin rights are
+    suspended (Art. 11 暂停管理权限): approving joins is an admin function.
     """
-    return inviter_is_admin or inviter_is_platform
+    return inviter_is_platform or (inviter_is_admin and not inviter_suspended)
 
 
 def _rooms_joined(user: UserFacts, policy: Policy) -> Decision | None:

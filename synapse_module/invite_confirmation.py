@@ -49,7 +49,12 @@ class InviteConfirmation:
         if inviter == self._service or await self._module.facts.is_exempt(inviter):
             return decisions.invite_is_approval(inviter_is_admin=False, inviter_is_platform=True)
         role = await self._module.room_moderation.role(room_id, inviter)
-        return decisions.invite_is_approval(inviter_is_admin=role.is_admin, inviter_is_platform=False)
+        if not role.is_admin:
+            return decisions.invite_is_approval(inviter_is_admin=False, inviter_is_platform=False)
+        suspended = (await self._module.sanctions.user_state(inviter)).admin_suspended
+        return decisions.invite_is_approval(
+            inviter_is_admin=True, inviter_is_platform=False, inviter_suspended=suspended
+        )
 
     async def pending_inviter(self, room_id: str, user_id: str) -> str | None:
         """Who invited `user_id` into `room_id`, when that invite still waits for an admin.

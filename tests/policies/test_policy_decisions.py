@@ -488,10 +488,19 @@ def test_a_plain_members_invite_into_an_approval_room_waits_for_an_admin(
 
 
 @pytest.mark.parametrize(
-    ("admin", "platform", "approval"), [(True, False, True), (False, True, True), (False, False, False)]
+    ("admin", "platform", "suspended", "approval"),
+    [
+        (True, False, False, True),
+        (False, True, False, True),
+        (False, False, False, False),
+        (True, False, True, False),  # Art. 11: a suspended admin's invite is a request like a member's
+    ],
 )
-def test_only_an_admins_or_the_platforms_invite_is_the_approval(admin: bool, platform: bool, approval: bool) -> None:
-    assert invite_is_approval(inviter_is_admin=admin, inviter_is_platform=platform) is approval
+def test_only_an_admins_or_the_platforms_invite_is_the_approval(
+    admin: bool, platform: bool, suspended: bool, approval: bool
+) -> None:
+    decision = invite_is_approval(inviter_is_admin=admin, inviter_is_platform=platform, inviter_suspended=suspended)
+    assert decision is approval
 
 
 @pytest.mark.parametrize(
