@@ -64,7 +64,6 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
         "zh-CN": "已同意 {target} 的入群申请并发出邀请。",
         "en": "{target}'s request to join was approved; an invite was sent.",
     },
-    "announcement": {"zh-CN": "📢 群公告\n{text}", "en": "📢 Announcement\n{text}"},
     "category_done": {
         "zh-CN": "本群类别已改为：{category}。",
         "en": "The room's category is now: {category}.",

@@ -262,6 +262,24 @@ class QunzuApi:
         body = await self._request("GET", "/admin/realname/pending")
         return [p for p in body.get("pending", []) if isinstance(p, dict)]
 
+    async def announce(self, room_id: str, actor: str, text: str) -> dict[str, Any]:
+        """``POST /admin/rooms/{room_id}/announce`` for the room admin ``actor``."""
+        body = {"actor": actor, "text": text}
+        return await self._request("POST", f"/admin/rooms/{path_segment(room_id)}/announce", json=body)
+
+    async def pending_announcements(self) -> list[dict[str, Any]]:
+        """``GET /admin/announcements``: announcements waiting for staff review."""
+        body = await self._request("GET", "/admin/announcements")
+        return [a for a in body.get("announcements", []) if isinstance(a, dict)]
+
+    async def decide_announcement(
+        self, announcement_id: str, approve: bool, reason: str, *, actor: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /admin/announcements/{id}/approve|reject`` (for the staff member ``actor``, when given)."""
+        verb = "approve" if approve else "reject"
+        body = _acting({"reason": reason}, actor)
+        return await self._request("POST", f"/admin/announcements/{path_segment(announcement_id)}/{verb}", json=body)
+
     async def appeals(self) -> list[dict[str, Any]]:
         """``GET /admin/appeals?status=open``."""
         body = await self._request("GET", "/admin/appeals", params={"status": "open"})

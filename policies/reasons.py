@@ -42,6 +42,7 @@ class Reason(enum.StrEnum):
     ALIAS_RESERVED = "alias_reserved"
     REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
     GROUP_NOT_FOUND = "group_not_found"
+    ROOM_MUTED_ALL = "room_muted_all"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; a group page

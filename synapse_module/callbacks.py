@@ -64,6 +64,13 @@ def boundary(*, fail_closed: bool) -> Callable[[Adapter[P]], Adapter[P]]:
     return wrap
 
 
+def _naming_inviter(decision: Decision, inviter: str | None) -> Decision:
+    """A refusal for an invite still waiting for an admin names who invited (the text shows it)."""
+    if inviter is None or decision.detail.get("via") != "invite":
+        return decision
+    return Decision(False, decision.reason, {**decision.detail, "inviter": inviter})
+
+
 _REALNAME_REASONS = (Reason.REALNAME_REQUIRED, Reason.REALNAME_LEVEL_INSUFFICIENT, Reason.CONVENTION_NOT_ACCEPTED)
 
 
@@ -144,6 +151,9 @@ class Callbacks:
         is_message = event.type == "m.room.message" and not event.is_state()
         decision = decisions.may_post(user, room, self._module.clock.now_ms(), self._policy, is_message=is_message)
         if decision.allowed:
+            # Art. 9 全员禁言: while on, only the room's creator and admins post (room_mute_all.py).
+            decision = await self._module.mute_all.check(event)
+        if decision.allowed:
             # Art. 10: content rules (None: nothing to refuse; flagged content is delivered).
             decision = await self._module.content.check_event(event, room.category) or decision
         return self._answer(decision, local=local)
@@ -179,12 +189,11 @@ class Callbacks:
         # Art. 8: a new member counts against the caps like anyone (not a profile change).
         # Event auth already holds invite-only and knock rooms to their invites, so the
         # module's approval check is passed as if invited.
-        if (
-            membership == "join"
-            and not await self._is_joined(event.room_id, event.sender)
-            and not (join := await self._module.groups.decide_join(user, room, True)).allowed
-        ):
-            return join
+        if membership == "join" and not await self._is_joined(event.room_id, event.sender):
+            inviter = await self._module.invite_confirmation.pending_inviter(event.room_id, event.sender)
+            join = await self._module.groups.decide_join(user, room, True, invite_confirmed=inviter is None)
+            if not join.allowed:
+                return _naming_inviter(join, inviter)
         return await self._module.content.check_event(event, room.category) or Decision.allow()
 
     async def _is_joined(self, room_id: str, user_id: str) -> bool:
@@ -295,9 +304,11 @@ class Callbacks:
             and not (remote := federation.may_join_remote_room(is_invited, self._policy)).allowed
         ):
             return self._answer(remote, local=True)
+        # Art. 8 群聊邀请确认: a plain member's invite into a room that needs approval is a request.
+        inviter = await module.invite_confirmation.pending_inviter(room_id, user_id) if is_invited else None
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
-        decision = await module.groups.decide_join(user, room, is_invited, counts)
-        return self._answer(decision, local=True)
+        decision = await module.groups.decide_join(user, room, is_invited, counts, invite_confirmed=inviter is None)
+        return self._answer(_naming_inviter(decision, inviter), local=True)
 
     @boundary(fail_closed=True)
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:

@@ -441,7 +441,13 @@ class Groups:
         return await self._store.room_counts(room_id, user_id, self.service_account)
 
     async def decide_join(
-        self, user: UserFacts, room: RoomFacts, is_invited: bool, counts: tuple[int, int] | None = None
+        self,
+        user: UserFacts,
+        room: RoomFacts,
+        is_invited: bool,
+        counts: tuple[int, int] | None = None,
+        *,
+        invite_confirmed: bool = True,
     ) -> Decision:
         """`may_join`, exact under concurrent joins (Art. 8).
 
@@ -450,6 +456,7 @@ class Groups:
             room: The room's facts.
             is_invited: Whether the joiner holds an invite.
             counts: `join_counts` read just before, if the caller already has them.
+            invite_confirmed: Whether the invite counts as approval (invite_confirmation.py).
         """
         policy = self._policy
         now = self._module.clock.now_ms()
@@ -461,6 +468,7 @@ class Groups:
                 is_invited,
                 now,
                 policy,
+                invite_confirmed=invite_confirmed,
             )
 
         if user.exempt:

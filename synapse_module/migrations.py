@@ -455,6 +455,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS qunzu_groups_predecessor ON qunzu_groups (predecessor_room_id)",
         ),
     ),
+    Migration(
+        11,
+        "announcements: pinned group announcements and the staff review of large and high-risk groups' (Art. 9)",
+        (
+            # status: pending (waits for staff), posted, rejected, failed (approved, but the room refused it).
+            """CREATE TABLE IF NOT EXISTS qunzu_announcements (
+                id TEXT PRIMARY KEY,
+                room_id TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                text TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_ts BIGINT NOT NULL,
+                decided_ts BIGINT,
+                decided_by TEXT,
+                decision_reason TEXT,
+                event_id TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_announcements_status ON qunzu_announcements (status, created_ts)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

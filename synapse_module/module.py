@@ -11,6 +11,7 @@ from synapse.module_api.errors import Codes, ConfigError, SynapseError
 from policies.constants import DAY_MS
 
 from .admin_guard import AdminGuard
+from .announcements import Announcements as AnnouncementService
 from .audit import AuditChain
 from .blacklist import Blacklist
 from .callbacks import Callbacks
@@ -32,6 +33,7 @@ from .http import (
     admin_reports,
     admin_sanctions,
     admin_users,
+    announcements,
     groups,
     health,
     me,
@@ -39,6 +41,7 @@ from .http import (
     room_admin,
 )
 from .http.resource import PREFIX, QunzuResource
+from .invite_confirmation import InviteConfirmation
 from .jobs import Job, Jobs
 from .membership_texts import MembershipTexts
 from .metrics import ModuleMetrics
@@ -48,6 +51,7 @@ from .policy_list import PolicyList
 from .realname import RealnameService
 from .reports import Reports
 from .room_moderation import RoomModeration
+from .room_mute_all import RoomMuteAll
 from .sanctions.appeals import Appeals
 from .sanctions.blacklist_consequences import BlacklistConsequences
 from .sanctions.followups import FollowUps
@@ -160,6 +164,10 @@ class QunzuModule:
         self.reports = Reports(self)
         self.reports.register_jobs(self.jobs)
         self.room_moderation = RoomModeration(self)
+        self.invite_confirmation = InviteConfirmation(self)
+        self.mute_all = RoomMuteAll(self)
+        self.announcements = AnnouncementService(self)
+        self.sanctions.on_room_mute_changed.append(self.mute_all.invalidate)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
@@ -214,6 +222,7 @@ class QunzuModule:
             *admin_jobs.routes(self),
             *admin_reports.routes(self),
             *room_admin.routes(self),
+            *announcements.routes(self),
             *admin_records.routes(self),
         ]
         api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
@@ -232,6 +241,7 @@ class QunzuModule:
         self.events.subscribe("groups", self.groups.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
         self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
+        self.events.subscribe("invite_confirmation", self.invite_confirmation.on_events)
         # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).
         self.federation_guard = FederationGuard(self)
         self.events.subscribe("federation_guard", self.federation_guard.on_events)

@@ -56,6 +56,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "tombstone_explanation": "群组只能通过客户端的“升级房间”功能迁移到新房间，群号随之迁移。",
         "co_creator_explanation": "{user} 不能成为群的共同创建者：创建者拥有群内无法撤销的最高权限，只能是已实名认证、未受处分的用户。请只邀请其为成员。",
         "downgrade_explanation": "第 12 版及以后的房间不能升级到更早的版本：Synapse 迁移时会让群主失去全部权限，新房间将无人管理。请选择第 12 版或更新的版本。",
+        "invite_needs_confirmation": "{inviter} 邀请了 {invitee}。本群入群需要审核：群主或管理员发送 !同意 {invitee} 确认后，对方才能加入。",
+        "announcement": "📢 群公告\n{text}",
+        "announcement_approved": "你在群 {code} 提交的公告已通过平台审核，已发布并置顶：\n{text}",
+        "announcement_rejected": "你在群 {code} 提交的公告未通过平台审核，没有发布。理由：{reason}\n{text}",
+        "announcement_failed": "你在群 {code} 提交的公告已通过审核，但未能发布到群里（机器人不在群中或没有权限）。请重新发送 !公告。\n{text}",
     },
     "en": {
         "unavailable": "Qunzu could not check this action just now. Please try again shortly.",
@@ -107,6 +112,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "tombstone_explanation": "A group moves to a new room only through your client's room upgrade, which takes the group code along.",
         "co_creator_explanation": "{user} cannot be a creator of the group: creators hold the group's highest power, which nobody can take away, so only verified people under no measure may hold it. Invite them as a member instead.",
         "downgrade_explanation": "A room of version 12 or later cannot be upgraded to an earlier version: Synapse would leave its creator without any power and the new room ungoverned. Choose version 12 or later.",
+        "invite_needs_confirmation": "{inviter} invited {invitee}. Joining this room needs approval: {invitee} can join once the owner or an admin confirms with !approve {invitee}.",
+        "announcement": "📢 Announcement\n{text}",
+        "announcement_approved": "Your announcement in group {code} passed the platform's review and is posted and pinned:\n{text}",
+        "announcement_rejected": "Your announcement in group {code} did not pass the platform's review and was not posted. Reason: {reason}\n{text}",
+        "announcement_failed": "Your announcement in group {code} passed the review but could not be posted (the bot is not in the room or lacks the power). Please send !announce again.\n{text}",
     },
 }
 

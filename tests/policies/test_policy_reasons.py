@@ -34,6 +34,7 @@ DESIGN_CODES = [
     "alias_reserved",
     "remote_server_not_allowed",
     "group_not_found",
+    "room_muted_all",
 ]
 
 
