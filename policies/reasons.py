@@ -41,6 +41,8 @@ class Reason(enum.StrEnum):
     BOT_CHAT_EXISTS = "bot_chat_exists"
     ALIAS_RESERVED = "alias_reserved"
     REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
+    NOT_OWNER = "not_owner"
+    TRANSFER_NOT_ALLOWED = "transfer_not_allowed"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; every other

@@ -45,6 +45,7 @@ from .metrics import ModuleMetrics
 from .netlog import NetworkLog
 from .notices import Notifier
 from .policy_list import PolicyList
+from .private_chats import PrivateChats
 from .realname import RealnameService
 from .reports import Reports
 from .room_moderation import RoomModeration
@@ -150,6 +151,8 @@ class QunzuModule:
         self.blacklist.on_lifted.append(consequences.on_lifted)
         # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
         self.code_aliases = CodeAliases(self)
+        # DESIGN.md §6.2: private chats become groups when a third person comes (private_chats.py).
+        self.private_chats = PrivateChats(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
@@ -230,6 +233,7 @@ class QunzuModule:
         self.events = EventStream(self)
         self.events.subscribe("network_log", self.netlog.on_events)
         self.events.subscribe("groups", self.groups.on_events)
+        self.events.subscribe("private_chats", self.private_chats.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
         self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
         # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).

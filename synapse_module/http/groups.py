@@ -42,7 +42,12 @@ def routes(module: QunzuModule) -> list[Route]:
     async def info(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         language = query_str(request, "lang") or module.config.language
         language = language if language in ROLE_LABELS else module.config.language
-        page = await group_info(module, await lookup(params["code"]), language)
+        record = await lookup(params["code"])
+        assert caller.user_id is not None
+        # DESIGN.md §6.2: a private chat has no information page for anyone outside it.
+        if not await module.private_chats.may_see(record, caller.user_id, caller.is_staff):
+            raise SynapseError(404, "No group has this code", Codes.NOT_FOUND)
+        page = await group_info(module, record, language)
         accept = (request.getHeader("Accept") or "").lower()
         if "text/html" in accept:
             respond_with_html(request, 200, render_html(page, language))
@@ -58,6 +63,8 @@ def routes(module: QunzuModule) -> list[Route]:
         # Art. 9: the creator manages the group; staff and the bot (on a creator's command) may too.
         if caller.user_id != record.creator and not caller.is_staff:
             raise SynapseError(403, "Only the group's creator may change its category", Codes.FORBIDDEN)
+        # A category is for groups: choosing one makes a private chat a group (counted, DESIGN.md §6.2).
+        record = await module.private_chats.before_category(record)
         updated = await module.groups.set_category(caller.user_id, record, category)
         return 200, await group_info(module, updated, module.config.language)
 

@@ -33,6 +33,8 @@ DESIGN_CODES = [
     "bot_chat_exists",
     "alias_reserved",
     "remote_server_not_allowed",
+    "not_owner",
+    "transfer_not_allowed",
 ]
 
 
