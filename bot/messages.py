@@ -159,3 +159,8 @@ def t(key: str, language: Language, /, **values: object) -> str:
 from bot.messages_desk import DESK_CATALOGUE  # noqa: E402  (after CATALOGUE; no import cycle at runtime)
 
 CATALOGUE.update(DESK_CATALOGUE)
+
+# Texts of the lifecycle commands and of accepting the convention.
+from bot.messages_lifecycle import LIFECYCLE_CATALOGUE  # noqa: E402  (after CATALOGUE, like the desk's)
+
+CATALOGUE.update(LIFECYCLE_CATALOGUE)

@@ -17,6 +17,7 @@ from .callbacks import Callbacks
 from .clock import SynapseClock
 from .config import QunzuConfig, parse_module_config
 from .content import ContentGuard
+from .convention_notices import ConventionNotices
 from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
@@ -34,12 +35,14 @@ from .http import (
     admin_users,
     groups,
     health,
+    lifecycle,
     me,
     realname,
     room_admin,
 )
 from .http.resource import PREFIX, QunzuResource
 from .jobs import Job, Jobs
+from .lifecycle import Lifecycle
 from .membership_texts import MembershipTexts
 from .metrics import ModuleMetrics
 from .netlog import NetworkLog
@@ -153,6 +156,8 @@ class QunzuModule:
         self.code_aliases = CodeAliases(self)
         # DESIGN.md §6.2: private chats become groups when a third person comes (private_chats.py).
         self.private_chats = PrivateChats(self)
+        # Art. 9: owners dissolve and hand over their groups (lifecycle.py).
+        self.lifecycle = Lifecycle(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
@@ -169,6 +174,11 @@ class QunzuModule:
         self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
         # Art. 6: rooms' server ACLs follow the policy (checked at start, after a policy change, and daily).
         self.jobs.add(Job("server_acls", DAY_MS, self.groups.reconcile_server_acls))
+        # Art. 5: verified people are told once when the convention changes (convention_notices.py).
+        convention_notices = ConventionNotices(self)
+        self.jobs.add(Job("convention_notices", 60 * 1000, convention_notices.run))
+        if api.should_run_background_tasks():
+            api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
         self._state = "starting"
         self._schema_version = 0
 
@@ -213,6 +223,7 @@ class QunzuModule:
             *admin_blacklist.routes(self),
             *admin_sanctions.routes(self),
             *groups.routes(self),
+            *lifecycle.routes(self),
             *admin_audit.routes(self),
             *admin_jobs.routes(self),
             *admin_reports.routes(self),

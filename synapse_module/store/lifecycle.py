@@ -62,7 +62,7 @@ class LifecycleStore:
         )
 
     async def verified_without(self, version: str, after_user: str, limit: int) -> list[str]:
-        """Verified, active accounts that have not accepted `version`, by user id after `after_user`."""
+        """Verified, active accounts that accepted an earlier version than `version` and were not told of it."""
         return await self._api.run_db_interaction(
             "qunzu_verified_without_convention", _verified_without_txn, version, after_user, limit
         )
@@ -111,11 +111,11 @@ def _claim_notice_txn(txn: LoggingTransaction, user_id: str, version: str, now_m
 
 def _verified_without_txn(txn: LoggingTransaction, version: str, after_user: str, limit: int) -> list[str]:
     txn.execute(
-        "SELECT i.user_id FROM qunzu_identities AS i"
-        " LEFT JOIN qunzu_conventions AS c ON c.user_id = i.user_id"
-        " WHERE i.status = 'verified' AND i.deactivated_ts IS NULL AND i.user_id > ?"
-        " AND (c.version IS NULL OR c.version != ?)"
+        # People who accepted an earlier version, and were not told about this one yet.
+        "SELECT i.user_id FROM qunzu_identities AS i JOIN qunzu_conventions AS c ON c.user_id = i.user_id"
+        " WHERE i.status = 'verified' AND i.deactivated_ts IS NULL AND i.user_id > ? AND c.version != ?"
+        " AND NOT EXISTS (SELECT 1 FROM qunzu_convention_notices AS n WHERE n.user_id = i.user_id AND n.version = ?)"
         " ORDER BY i.user_id LIMIT ?",
-        (after_user, version, limit),
+        (after_user, version, version, limit),
     )
     return [str(row[0]) for row in txn.fetchall()]
