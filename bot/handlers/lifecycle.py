@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bot.commands import Scope, command
 from bot.dispatcher import Context
-from bot.errors import UsageError
+from bot.errors import QunzuApiError, UsageError
 from bot.handlers.common import services, user_arg
 
 
@@ -48,7 +48,7 @@ async def dissolve_command(ctx: Context) -> None:
         await ctx.reply(ctx.t("dissolve_confirm", code=code, command=confirm))
         return
     if len(args) != 1 or args[0] != code:
-        raise UsageError(ctx.t("dissolve_wrong_code", command=confirm))
+        raise UsageError(confirm)  # the usage line names this group's code
     # The module posts the dissolution in the room and tells the owner in their bot chat.
     await ctx.api.dissolve(code, ctx.sender, confirm=code)
 
@@ -70,7 +70,14 @@ async def transfer_command(ctx: Context) -> None:
     code = await _group_code(ctx)
     if code is None:
         return
-    answer = await ctx.api.transfer(code, ctx.sender, target)
+    try:
+        answer = await ctx.api.transfer(code, ctx.sender, target)
+    except QunzuApiError as exc:
+        if exc.reason != "create_limit":
+            raise
+        # The module's text speaks to the person whose cap is full: here that is the new owner.
+        await ctx.reply(ctx.t("transfer_target_full", owner=target, **exc.detail))
+        return
     await ctx.reply(ctx.t("transfer_done", code=code, owner=answer.get("owner", target)))
 
 

@@ -112,6 +112,11 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
     # The platform's account is no 群主 or admin, also where a trusted private chat's preset made it
     # a creator (room version 12 makes every invitee one).
     creators = [user for user in creators if user != service]
+    if creators[:1] != [record.creator]:
+        # Handed over (转让群主): the registry's owner is the 群主; the original creator of the
+        # room is no longer one, though from room version 12 it keeps its power by protocol.
+        original = create.sender if create is not None else None
+        creators = [record.creator, *(user for user in creators if user not in (record.creator, original))]
     admins = [user for user in admins if user != service]
     measures = await module.sanctions.room_state(room_id)
     if facts.closed:
