@@ -14,7 +14,7 @@ level; nobody else may lower a 100). From room version 12 on (MSC4289) the room'
 creators are fixed in its create event and have unbounded power that no event can
 take away: there the old owner stays a creator by protocol, and what moves is the
 platform's ownership — the rooms-created cap, the owner's commands (`!dissolve`,
-`!transfer`, `!category`), the information page's 群主 (`creator`) and whom
+`!transfer`, `POST /groups/{code}/category`), the information page's 群主 (`creator`) and whom
 measures on the group hold responsible. docs/groups.md says so.
 """
 
@@ -99,7 +99,13 @@ class Lifecycle:
         new_owner = await self._module.facts.user(target)
         state = await self._api.get_room_state(room_id, [("m.room.member", target)])
         member = state.get(("m.room.member", target))
-        is_member = member is not None and member.membership == "join" and self._api.is_mine(target)
+        # The platform's account owns nothing: a group handed to it would have no 群主.
+        is_member = (
+            member is not None
+            and member.membership == "join"
+            and self._api.is_mine(target)
+            and target != self._module.config.service_account
+        )
         _raise(may_take_over(new_owner, room, record.creator, is_member=is_member, policy=self._module.config.policy))
 
         policy = self._module.config.policy
