@@ -161,3 +161,8 @@ from bot.messages_owner import OWNER_CATALOGUE  # noqa: E402
 
 CATALOGUE.update(DESK_CATALOGUE)
 CATALOGUE.update(OWNER_CATALOGUE)
+
+# Texts of the lifecycle commands and of accepting the convention.
+from bot.messages_lifecycle import LIFECYCLE_CATALOGUE  # noqa: E402  (after CATALOGUE, like the desk's)
+
+CATALOGUE.update(LIFECYCLE_CATALOGUE)

@@ -230,6 +230,22 @@ class QunzuApi:
         """``POST /groups/{code}/category`` (as the service account, after the bot checked the creator)."""
         return await self._request("POST", f"/groups/{path_segment(code)}/category", json={"category": category})
 
+    async def accept_convention(self, user_id: str, version: str) -> dict[str, Any]:
+        """``POST /convention/accept?user_id=`` for the person who sent ``!accept`` (service account only)."""
+        return await self._request("POST", "/convention/accept", params={"user_id": user_id}, json={"version": version})
+
+    async def dissolve(self, code: str, actor: str, *, confirm: str | None = None) -> dict[str, Any]:
+        """``POST /groups/{code}/dissolve`` for the owner ``actor``; without ``confirm`` nothing changes."""
+        body: dict[str, Any] = {"actor": actor}
+        if confirm is not None:
+            body["confirm"] = confirm
+        return await self._request("POST", f"/groups/{path_segment(code)}/dissolve", json=body)
+
+    async def transfer(self, code: str, actor: str, new_owner: str) -> dict[str, Any]:
+        """``POST /groups/{code}/transfer`` for the owner ``actor``."""
+        body = {"actor": actor, "user_id": new_owner}
+        return await self._request("POST", f"/groups/{path_segment(code)}/transfer", json=body)
+
     async def moderate(
         self,
         room_id: str,

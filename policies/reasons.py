@@ -43,6 +43,8 @@ class Reason(enum.StrEnum):
     REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
     GROUP_NOT_FOUND = "group_not_found"
     ROOM_MUTED_ALL = "room_muted_all"
+    NOT_OWNER = "not_owner"
+    TRANSFER_NOT_ALLOWED = "transfer_not_allowed"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; a group page

@@ -111,6 +111,17 @@ class Callbacks:
         room = await self._module.facts.room(event.room_id)
         if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local)  # protected group state binds admins too
+        if (
+            event.type == "m.room.join_rules"
+            and event.is_state()
+            and local
+            and not (
+                opened := await self._module.private_chats.before_join_rule(
+                    event.room_id, str(event.content.get("join_rule", ""))
+                )
+            ).allowed
+        ):
+            return self._answer(opened, local=True)  # DESIGN.md §6.2: an open door makes a group
         service = self._module.config.service_account
         # Art. 6: a bot chat stays two-party: nobody else speaks there (a chat opened up before
         # these rules held may still hold others), and only the service account opens it up.
@@ -308,6 +319,9 @@ class Callbacks:
         inviter = await module.invite_confirmation.pending_inviter(room_id, user_id) if is_invited else None
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
         decision = await module.groups.decide_join(user, room, is_invited, counts, invite_confirmed=inviter is None)
+        if decision.allowed:
+            # DESIGN.md §6.2: a third person in a private chat (however they got in) makes it a group.
+            decision = await module.private_chats.before_entry(room_id, user_id)
         return self._answer(_naming_inviter(decision, inviter), local=True)
 
     @boundary(fail_closed=True)
@@ -323,9 +337,10 @@ class Callbacks:
         # Art. 6: people of servers the policy does not admit are not invited, by staff neither.
         if not (entry := federation.may_take_part(invitee, self._api.server_name, self._policy)).allowed:
             return self._answer(entry, local=True)
-        if user.exempt:
-            return NOT_SPAM
-        return self._answer(decisions.may_invite(user, room, self._policy), local=True)
+        if not user.exempt and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
+            return self._answer(invite, local=True)
+        # DESIGN.md §6.2: a third person makes a private chat a group, counted against its owner's cap.
+        return self._answer(await self._module.private_chats.before_entry(room_id, invitee), local=True)
 
     @boundary(fail_closed=True)
     async def user_may_send_3pid_invite(self, inviter: str, medium: str, address: str, room_id: str) -> SpamResult:
@@ -335,9 +350,9 @@ class Callbacks:
         room = await self._module.facts.room(room_id, count_members=not user.exempt)
         if not (opening := decisions.may_open_up(room)).allowed:
             return self._answer(opening, local=True)
-        if user.exempt:
-            return NOT_SPAM
-        return self._answer(decisions.may_invite(user, room, self._policy), local=True)
+        if not user.exempt and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
+            return self._answer(invite, local=True)
+        return self._answer(await self._module.private_chats.before_entry(room_id, None), local=True)
 
     async def check_threepid_can_be_invited(
         self, medium: str, address: str, state_events: Mapping[tuple[str, str], EventBase]

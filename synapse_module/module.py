@@ -18,6 +18,7 @@ from .callbacks import Callbacks
 from .clock import SynapseClock
 from .config import QunzuConfig, parse_module_config
 from .content import ContentGuard
+from .convention_notices import ConventionNotices
 from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
@@ -36,6 +37,7 @@ from .http import (
     announcements,
     groups,
     health,
+    lifecycle,
     me,
     realname,
     room_admin,
@@ -43,11 +45,13 @@ from .http import (
 from .http.resource import PREFIX, QunzuResource
 from .invite_confirmation import InviteConfirmation
 from .jobs import Job, Jobs
+from .lifecycle import Lifecycle
 from .membership_texts import MembershipTexts
 from .metrics import ModuleMetrics
 from .netlog import NetworkLog
 from .notices import Notifier
 from .policy_list import PolicyList
+from .private_chats import PrivateChats
 from .realname import RealnameService
 from .reports import Reports
 from .room_moderation import RoomModeration
@@ -154,6 +158,10 @@ class QunzuModule:
         self.blacklist.on_lifted.append(consequences.on_lifted)
         # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
         self.code_aliases = CodeAliases(self)
+        # DESIGN.md §6.2: private chats become groups when a third person comes (private_chats.py).
+        self.private_chats = PrivateChats(self)
+        # Art. 9: owners dissolve and hand over their groups (lifecycle.py).
+        self.lifecycle = Lifecycle(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
@@ -174,6 +182,11 @@ class QunzuModule:
         self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
         # Art. 6: rooms' server ACLs follow the policy (checked at start, after a policy change, and daily).
         self.jobs.add(Job("server_acls", DAY_MS, self.groups.reconcile_server_acls))
+        # Art. 5: verified people are told once when the convention changes (convention_notices.py).
+        convention_notices = ConventionNotices(self)
+        self.jobs.add(Job("convention_notices", 60 * 1000, convention_notices.run))
+        if api.should_run_background_tasks():
+            api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
         self._state = "starting"
         self._schema_version = 0
 
@@ -218,6 +231,7 @@ class QunzuModule:
             *admin_blacklist.routes(self),
             *admin_sanctions.routes(self),
             *groups.routes(self),
+            *lifecycle.routes(self),
             *admin_audit.routes(self),
             *admin_jobs.routes(self),
             *admin_reports.routes(self),
@@ -239,6 +253,7 @@ class QunzuModule:
         self.events = EventStream(self)
         self.events.subscribe("network_log", self.netlog.on_events)
         self.events.subscribe("groups", self.groups.on_events)
+        self.events.subscribe("private_chats", self.private_chats.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
         self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
         self.events.subscribe("invite_confirmation", self.invite_confirmation.on_events)

@@ -319,13 +319,18 @@ class RealnameService:
 
     async def create_link(self, user_id: str) -> dict[str, Any]:
         record = await self._store.gate_record(user_id)
-        if record.status == "verified":
+        # A verified person gets a link only to accept a new convention version (the form shows just that).
+        if record.status == "verified" and record.convention_version == self._config.policy.convention.version:
             raise SynapseError(409, text("already_verified", self._language()), Codes.FORBIDDEN)
         token = secrets.token_urlsafe(32)
         expires = await self._store.create_link(token_hash(token), user_id, self._config.link_ttl_s * 1000)
         # `client_secret`: the one query parameter besides `access_token` whose value Synapse
         # writes as <redacted> in every request log line (synapse.http.redact_uri).
         return {"url": f"{self.form_url}?{TOKEN_PARAM}={token}", "expires_at": expires}
+
+    async def is_verified(self, user_id: str) -> bool:
+        """Whether the account is verified (its form then only asks for the convention)."""
+        return (await self._store.gate_record(user_id)).status == "verified"
 
     async def link_owner(self, token: str) -> str | None:
         return await self._store.link_owner(token_hash(token))

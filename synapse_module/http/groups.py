@@ -96,6 +96,8 @@ def routes(module: QunzuModule) -> list[Route]:
         # Art. 9: the creator manages the group; staff and the bot (on a creator's command) may too.
         if caller.user_id != record.creator and not caller.is_staff:
             raise SynapseError(403, "Only the group's creator may change its category", Codes.FORBIDDEN)
+        # A category is for groups: choosing one makes a private chat a group (counted, DESIGN.md §6.2).
+        record = await module.private_chats.before_category(record)
         updated = await module.groups.set_category(caller.user_id, record, category)
         return 200, await group_info(module, updated, module.config.language)
 
@@ -150,6 +152,11 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
     # The platform's account is no 群主 or admin, also where a trusted private chat's preset made it
     # a creator (room version 12 makes every invitee one).
     creators = [user for user in creators if user != service]
+    if creators[:1] != [record.creator]:
+        # Handed over (转让群主): the registry's owner is the 群主; the original creator of the
+        # room is no longer one, though from room version 12 it keeps its power by protocol.
+        original = create.sender if create is not None else None
+        creators = [record.creator, *(user for user in creators if user not in (record.creator, original))]
     admins = [user for user in admins if user != service]
     measures = await module.sanctions.room_state(room_id)
     if facts.closed:
@@ -176,7 +183,9 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         "member_count": facts.member_count,
         "info_page_required": needs_info_page(facts.member_count, policy),
         # Art. 8: open to anyone without an account from this size on; private chats never.
-        "public": needs_info_page(facts.member_count, policy) and not record.verification_dm,
+        "public": needs_info_page(facts.member_count, policy)
+        and not record.verification_dm
+        and not record.private_chat,
         "url": f"{module.api.public_baseurl.rstrip('/')}{PREFIX}/groups/{record.code}",
         "creator": record.creator,
         "creators": [{"user_id": user, "role": "creator", "label": labels["creator"]} for user in creators],

@@ -69,7 +69,16 @@ def routes(module: QunzuModule) -> list[Route]:
         version = json_body(request).get("version")
         if not isinstance(version, str):
             raise SynapseError(400, "'version' must be a string", Codes.BAD_JSON)
-        await realname.accept_convention(caller.user_id, version)
+        # The bot accepts for the person who sent it `!accept` in their bot chat (as for `GET /me`).
+        subject = caller.user_id
+        on_behalf = query_str(request, "user_id")
+        if on_behalf is not None and on_behalf != caller.user_id:
+            if caller.user_id != module.config.service_account:
+                raise SynapseError(403, "Only the service account may accept for another user", Codes.FORBIDDEN)
+            if not module.api.is_mine(on_behalf):
+                raise SynapseError(400, "user_id must be a user of this server", Codes.INVALID_PARAM)
+            subject = on_behalf
+        await realname.accept_convention(subject, version)
         return 200, {"accepted": version}
 
     async def form(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
@@ -80,6 +89,8 @@ def routes(module: QunzuModule) -> list[Route]:
             page.message(text("form_no_token", page.language, bot=module.config.service_account))
         elif owner is None:
             page.message(text("form_link_invalid", page.language), error=True)
+        elif await realname.is_verified(owner):
+            page.convention_form(token, owner)  # a new convention version for a verified account
         else:
             page.form(token, owner)
         respond_page(request, 200, page.render())
@@ -91,6 +102,10 @@ def routes(module: QunzuModule) -> list[Route]:
         owner = await realname.link_owner(token) if token else None
         if owner is None:
             page.message(text("form_link_invalid", page.language), error=True)
+            respond_page(request, 200, page.render())
+            return
+        if await realname.is_verified(owner):
+            await _accept_only(page, token, owner, bool(fields.get("accept_convention")))
             respond_page(request, 200, page.render())
             return
         values = {name: fields.get(name, "") for name in IDENTITY_FIELDS}
@@ -116,6 +131,16 @@ def routes(module: QunzuModule) -> list[Route]:
             await realname.use_link(token)
             page.message(text("form_verified" if status == 200 else "form_pending", page.language))
         respond_page(request, 200, page.render())
+
+    async def _accept_only(page: FormPage, token: str, owner: str, consent: bool) -> None:
+        """Art. 5: a verified person accepts the current convention; no identity is asked again."""
+        version = module.config.policy.convention.version
+        if not consent:
+            page.convention_form(token, owner, error=text("form_convention_required", page.language))
+            return
+        await realname.accept_convention(owner, version)
+        await realname.use_link(token)
+        page.message(text("form_convention_accepted", page.language, version=version))
 
     return [
         Route("POST", "/realname", Access.USER, submit),
@@ -194,6 +219,26 @@ class FormPage:
             + "> "
             + f"{html.escape(text('form_convention', t, version=policy.convention.version))}</label>"
             + f'<button type="submit">{html.escape(text("form_submit", t))}</button></form>'
+        )
+
+    def convention_form(self, token: str, owner: str, *, error: str | None = None) -> None:
+        """Only the convention, for a verified account whose accepted version is outdated."""
+        t = self.language
+        policy = self._module.config.policy
+        texts = policy.convention.text
+        convention = next((body for lang, body in texts.items() if lang == t), texts["zh-CN"])
+        if error:
+            self.message(error, error=True)
+        self.message(text("form_convention_only", t, user_id=owner))
+        label = html.escape(text("form_convention", t, version=policy.convention.version))
+        self._parts.append(
+            '<form method="post" action="form">'
+            + f'<input type="hidden" name="{TOKEN_PARAM}" value="{html.escape(token)}">'
+            + f'<input type="hidden" name="lang" value="{html.escape(t)}">'
+            + f"<pre>{html.escape(convention)}</pre>"
+            + '<label class="check"><input type="checkbox" name="accept_convention" value="1" required> '
+            + f"{label}</label>"
+            + f'<button type="submit">{html.escape(text("form_convention_accept", t))}</button></form>'
         )
 
     def render(self) -> str:

@@ -21,6 +21,7 @@ from .credit import CreditStore
 from .emergency import EmergencyStore
 from .groups import GroupStore
 from .identities import IdentityStore
+from .lifecycle import LifecycleStore
 from .limits import LimitStore
 from .measures import MeasureStore
 from .mute_all import MuteAllStore
@@ -50,6 +51,7 @@ class QunzuStore:
         self.policy_rules = PolicyRuleStore(api, clock)
         self.notice_rooms = NoticeRoomStore(api, clock)
         self.groups = GroupStore(api, clock)
+        self.lifecycle = LifecycleStore(api, clock)
         self.limits = LimitStore(api, clock)
         self.tickets = TicketStore(api, clock)
         self.reports = ReportStore(api, clock, chain)

@@ -35,6 +35,8 @@ DESIGN_CODES = [
     "remote_server_not_allowed",
     "group_not_found",
     "room_muted_all",
+    "not_owner",
+    "transfer_not_allowed",
 ]
 
 
