@@ -86,7 +86,8 @@ async def test_a_private_chat_becomes_a_group_with_a_code_when_a_third_person_is
 
     await eventually(published)
     assert (await group_state(owner, chat))["code"] == code  # the chat's number becomes its group code
-    status, page = await third.qunzu("GET", f"/groups/{code}")
+    assert (await third.join(chat))[0] == 200
+    status, page = await third.qunzu("GET", f"/groups/{code}")  # a small group's page: for its members
     assert status == 200 and page["code"] == code and page["creator"] == owner.user_id
     # It counts now: nine more groups fill the cap of ten.
     for _ in range(9):
