@@ -64,6 +64,7 @@ from .sanctions.regulator_reports import RegulatorReports
 from .sanctions.standing import Standing
 from .sanctions.state import SanctionState
 from .store import QunzuStore
+from .takedown import Takedown
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +172,8 @@ class QunzuModule:
         # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
         self.reports = Reports(self)
         self.reports.register_jobs(self.jobs)
+        # Art. 11, 12: redactions by the service account, media quarantine (takedown.py).
+        self.takedown = Takedown(self)
         self.room_moderation = RoomModeration(self)
         self.invite_confirmation = InviteConfirmation(self)
         self.mute_all = RoomMuteAll(self)

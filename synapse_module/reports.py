@@ -281,15 +281,29 @@ class Reports:
         return await self.ticket_json(ticket)
 
     async def resolve(
-        self, actor: str, ticket_id: str, outcome: object, sanction: object, reason: object
+        self,
+        actor: str,
+        ticket_id: str,
+        outcome: object,
+        sanction: object,
+        reason: object,
+        takedown: object = False,
     ) -> dict[str, Any]:
         """Close a ticket; with `sanction`, take that measure through the sanctions service first.
 
+        With `takedown`, the reported event is then redacted by the service account and
+        its media quarantined where Synapse allows it (takedown.py); the answer's
+        `takedown` says what was done.
+
         Raises:
-            SynapseError: 400 bad outcome or measure; 404 unknown ticket; 409 closed already.
+            SynapseError: 400 bad outcome, measure or takedown; 404 unknown ticket; 409 closed already.
         """
         if outcome not in OUTCOMES:
             raise _bad("'outcome' must be resolved or dismissed")
+        if not isinstance(takedown, bool):
+            raise _bad("'takedown' must be true or false", Codes.BAD_JSON)
+        if takedown and outcome == "dismissed":
+            raise _bad("a dismissed ticket takes nothing down")
         if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS):
             raise _bad("'reason' must be short text", Codes.BAD_JSON)
         ticket = await self._module.store.tickets.get(ticket_id)
@@ -297,6 +311,8 @@ class Reports:
             raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
         if not ticket.is_open:
             raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+        if takedown and ticket.event_id is None:
+            raise _bad("This ticket names no message to take down; use POST /admin/takedown")
         text_reason = (reason or "").strip() or f"report {ticket.id}: {self.category_label(ticket.category)}"
         status = "dismissed" if outcome == "dismissed" else "resolved"
         applied: dict[str, Any] | None = None
@@ -320,11 +336,18 @@ class Reports:
             closed = await self._store.close(ticket.id, status, status, actor, None, text_reason, audit)
         if closed is None:
             raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+        taken = None
+        if takedown and ticket.event_id is not None:
+            taken = await self._module.takedown.events(
+                actor, [ticket.event_id], ticket.room_id, text_reason, ticket_id=ticket.id
+            )
         for reporter in await self._store.reporters(ticket.id):
             self._notify_soon(ticket.id, reporter.reporter, "outcome")
         body = await self.ticket_json(closed)
         if applied is not None:
             body["sanction"] = applied
+        if taken is not None:
+            body["takedown"] = taken.as_json()
         return body
 
     def _sanction_request(self, ticket: Ticket, sanction: object, reason: str) -> SanctionRequest:
