@@ -510,6 +510,9 @@ class Policy(_Frozen):
                 tuple(self.reports.categories),
                 "report category",
             )
+        # One vocabulary: the ladder's severe kinds are report categories.
+        for index, category in enumerate(self.sanctions.severe_categories):
+            _known(f"sanctions.severe_categories.{index}", category, tuple(self.reports.categories), "report category")
         for index, category in enumerate(self.content.encryption.allowed_categories):
             _known(f"content.encryption.allowed_categories.{index}", category, tuple(self.categories.known), "category")
         return self

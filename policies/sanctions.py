@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from .measures import Measure, SubjectKind
 from .model import LadderStep, Policy
+from .report_reasons import canonical_category
 
 
 def is_severe(violation_category: str, policy: Policy) -> bool:
-    """Whether a violation of this kind skips the ladder (terrorism, fraud, …)."""
-    return violation_category in policy.sanctions.severe_categories
+    """Whether a violation of this kind skips the ladder (terrorism, child sexual content, …).
+
+    The kind is a report category (a ticket's), or a content rule's name, which means its
+    report category: the ladder and the tickets share one vocabulary.
+    """
+    return canonical_category(violation_category, policy) in policy.sanctions.severe_categories
 
 
 def next_measure(kind: SubjectKind, prior_measures: int, policy: Policy, *, severe: bool = False) -> LadderStep:

@@ -25,6 +25,7 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure
 from policies.numbers import duration_seconds
+from policies.report_reasons import classify_reason
 
 from .errors import TicketNotOpen
 from .jobs import Job, Jobs
@@ -98,12 +99,8 @@ class Reports:
         return category
 
     def guess_category(self, reason: str) -> str:
-        """The category a free-text reason of a report button names (its key or label), else `other`."""
-        lowered = reason.lower()
-        for name, category in self._policy.reports.categories.items():
-            if name in lowered or any(label.lower() in lowered for label in category.labels.values()):
-                return name
-        return "other" if "other" in self._policy.reports.categories else next(iter(self._policy.reports.categories))
+        """The category a free-text reason of a report button means (policies/report_reasons.py)."""
+        return classify_reason(reason, self._policy)
 
     # -- filing -----------------------------------------------------------------------------
 
