@@ -64,3 +64,18 @@ def default_duration(kind: SubjectKind, measure: Measure, policy: Policy) -> int
 def credit_delta(measure: Measure, policy: Policy) -> int:
     """How much a measure taken directly by staff lowers credit (0 or negative)."""
     return policy.sanctions.credit_deltas[measure]
+
+
+def regulator_report_kind(measure: Measure, category: str | None, policy: Policy) -> str | None:
+    """Whether a measure is reported to the authorities (Art. 11), and as what.
+
+    Returns:
+        The measure's name when the policy lists it in ``sanctions.reportable_measures``,
+        ``severe_measure`` for any other measure in a severe category when
+        ``sanctions.report_severe`` is on, else ``None``.
+    """
+    if measure in policy.sanctions.reportable_measures:
+        return str(measure)
+    if policy.sanctions.report_severe and category is not None and is_severe(category, policy):
+        return "severe_measure"
+    return None

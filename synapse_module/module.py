@@ -107,7 +107,7 @@ class QunzuModule:
             notifier=self.notifier,
         )
         self.followups.on_room_closed.append(self.groups.retire)
-        self.regulator_reports = RegulatorReports(self.store.regulator_reports, self.clock)
+        self.regulator_reports = RegulatorReports(self.store.regulator_reports, self.clock, config.policy)
         self.measures = Measures(
             api,
             self.clock,

@@ -26,7 +26,17 @@ from policies.numbers import time_ms
 
 from ..store.tickets import TICKET_STATUSES
 from ..takedown import MAX_EVENTS_PER_CALL
-from .resource import Access, Caller, Route, json_body, query_limit, query_str, query_time, required_reason
+from .resource import (
+    Access,
+    Caller,
+    Route,
+    acting_staff,
+    json_body,
+    query_limit,
+    query_str,
+    query_time,
+    required_reason,
+)
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -117,7 +127,7 @@ def routes(module: QunzuModule) -> list[Route]:
 
     async def takedown(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = json_body(request)
-        actor = await staff_actor(caller, body)
+        actor = await acting_staff(module, caller, body)
         reason = required_reason(body, module.config.language)
         room_id = body.get("room_id")
         if room_id is not None and (not isinstance(room_id, str) or not room_id.startswith("!")):
