@@ -103,7 +103,8 @@ class Reports:
 
     def guess_category(self, reason: str) -> str:
         """The category a free-text reason of a report button means (policies/report_reasons.py)."""
-        return classify_reason(reason, self._policy)
+        # Synapse does not bound a report's reason; the ticket keeps (and the classifier reads) its start.
+        return classify_reason(reason[:MAX_REASON_CHARS], self._policy)
 
     # -- filing -----------------------------------------------------------------------------
 

@@ -136,9 +136,12 @@ class Takedown:
                 result.already_redacted.append(event_id)
             else:
                 targets.append(row)
-        await self._take_down(targets, result)
         subject = ticket_id or room_id or (targets[0][1] if targets else "")
-        await self._audit(actor, subject, reason, ticket_id, {"mode": "events", "room_id": room_id}, result)
+        try:
+            await self._take_down(targets, result)
+        finally:
+            # Also when the call fails or is cancelled half-way: what was redacted is on record.
+            await self._audit(actor, subject, reason, ticket_id, {"mode": "events", "room_id": room_id}, result)
         return result
 
     async def messages_since(
@@ -153,11 +156,13 @@ class Takedown:
             room_id,
             MAX_EVENTS_PER_CALL,
         )
-        result = TakedownResult()
-        await self._take_down(rows, result)
-        result.remaining = max(0, total - len(result.redacted))
+        result = TakedownResult(remaining=total)
         details = {"mode": "user", "user_id": user_id, "since": since_ms, "room_id": room_id}
-        await self._audit(actor, user_id, reason, None, details, result)
+        try:
+            await self._take_down(rows, result)
+        finally:
+            result.remaining = max(0, total - len(result.redacted))
+            await self._audit(actor, user_id, reason, None, details, result)
         return result
 
     # -- doing it ---------------------------------------------------------------------------

@@ -42,6 +42,8 @@ from ..store.regulator_reports import (
 LEGAL_BASIS = "《互联网群组信息服务管理规定》第十一条；《中华人民共和国网络安全法》第四十七条"
 MAX_SUBMITTED_TO = 200
 MAX_RECEIPT = 500
+# A submission recorded with a time ahead of the server's clock by more than this is a typo.
+CLOCK_SKEW_MS = 5 * 60 * 1000
 # A status only moves forward: the statuses each may come from.
 _FROM: Mapping[ReportStatus, tuple[ReportStatus, ...]] = {
     "draft": (),
@@ -188,6 +190,8 @@ class RegulatorReports:
         if report.status not in _FROM[status]:
             raise SynapseError(409, f"This report is {report.status}; it cannot become {status}", Codes.UNKNOWN)
         now = self._clock.now_ms()
+        if submitted_ts is not None and submitted_ts > now + CLOCK_SKEW_MS:
+            raise _bad("'submitted_at' cannot be in the future")
         if report.status == "draft":
             if submitted_to is None:
                 raise _bad("'submitted_to' (the authority it went to) is required to record a submission")

@@ -72,6 +72,12 @@ async def test_staff_record_submission_and_receipt_forward_only_audited_and_expo
             "invalid_number",
         ),
         ({"status": "submitted", "submitted_to": "市网信办", "receipt": "R1", "reason": "x"}, 400, ""),
+        (
+            {"status": "submitted", "submitted_to": "市网信办", "submitted_at": 253_402_000_000_000, "reason": "x"},
+            400,
+            "",
+        ),
+        ({"status": ["submitted"], "reason": "x"}, 400, ""),
     ]
     for body, expected, reason in refused:
         status, reply = await staff.qunzu("POST", path, body)
