@@ -491,6 +491,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        13,
+        "room owners told of tickets about their room; regulator reports tracked to a receipt (Art. 9, 11)",
+        (
+            # Art. 9: when the room's owner and admins were told of the ticket (NULL: still owed).
+            # Tickets from before are not announced now, days late: they count as told.
+            "ALTER TABLE qunzu_tickets ADD COLUMN room_staff_told_ts BIGINT",
+            "UPDATE qunzu_tickets SET room_staff_told_ts = created_ts",
+            "CREATE INDEX IF NOT EXISTS qunzu_tickets_room_staff_owed ON qunzu_tickets (created_ts)"
+            " WHERE room_staff_told_ts IS NULL",
+            # Art. 11: a regulator report is drafted, submitted (to whom, when), acknowledged (receipt).
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN status TEXT NOT NULL DEFAULT 'draft'",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN submitted_to TEXT",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN submitted_ts BIGINT",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN receipt TEXT",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN summary_zh TEXT",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN updated_ts BIGINT",
+            "CREATE INDEX IF NOT EXISTS qunzu_regulator_reports_status ON qunzu_regulator_reports (status, ts)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -64,6 +64,7 @@ from .sanctions.regulator_reports import RegulatorReports
 from .sanctions.standing import Standing
 from .sanctions.state import SanctionState
 from .store import QunzuStore
+from .takedown import Takedown
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class QunzuModule:
             notifier=self.notifier,
         )
         self.followups.on_room_closed.append(self.groups.retire)
-        self.regulator_reports = RegulatorReports(self.store.regulator_reports, self.clock)
+        self.regulator_reports = RegulatorReports(self.store.regulator_reports, self.clock, config.policy)
         self.measures = Measures(
             api,
             self.clock,
@@ -171,6 +172,8 @@ class QunzuModule:
         # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
         self.reports = Reports(self)
         self.reports.register_jobs(self.jobs)
+        # Art. 11, 12: redactions by the service account, media quarantine (takedown.py).
+        self.takedown = Takedown(self)
         self.room_moderation = RoomModeration(self)
         self.invite_confirmation = InviteConfirmation(self)
         self.mute_all = RoomMuteAll(self)

@@ -382,7 +382,19 @@ async def test_rooms_from_before_the_module_get_codes(
 SYNAPSE_COLUMNS = {
     "current_state_events": {"room_id", "type", "state_key", "membership"},
     "local_current_membership": {"room_id", "user_id", "membership"},
-    "events": {"event_id", "room_id", "type", "sender", "origin_server_ts"},
+    "events": {
+        "event_id",
+        "room_id",
+        "type",
+        "sender",
+        "origin_server_ts",
+        "state_key",
+        "outlier",
+        "rejection_reason",
+        "stream_ordering",
+    },
+    "event_json": {"event_id", "room_id", "json"},
+    "redactions": {"event_id", "redacts"},
     "rooms": {"room_id", "creator"},
     "room_aliases": {"room_alias", "room_id"},
 }
