@@ -17,6 +17,7 @@ from policies.constants import REFUSAL_NOTICE_EVERY_MS
 from synapse_module.errors import Refusal
 from synapse_module.module import QunzuModule
 from synapse_module.store import QunzuStore
+from synapse_module.store.groups import GroupRecord
 
 from .harness import Database, FakeModuleApi, MovableClock
 
@@ -158,3 +159,27 @@ async def test_once_keys_are_taken_by_one_of_many_and_forgotten_after_their_wind
     clock.advance(1000)
     assert await store.once.forget_expired(10) == 1
     assert database.query("SELECT COUNT(*) FROM qunzu_once") == [(0,)]
+
+
+async def test_a_creator_is_told_the_code_address_and_info_page_of_a_big_enough_group_once(
+    module: QunzuModule, module_api: FakeModuleApi, database: Database, chat: Chat
+) -> None:
+    module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
+    for n in range(module.config.policy.scale_tiers.info_page_from_members):
+        database.query(
+            "INSERT INTO current_state_events (event_id, room_id, type, state_key, membership)"
+            " VALUES (?, ?, 'm.room.member', ?, 'join')",
+            (f"$join{n}", ROOM, f"@m{n}:localhost"),
+        )
+    record = GroupRecord("123456782", ROOM, "general", ALICE, 0, "small", "quiet", None, False, None, None)
+    module.bot_chat_notices.group_created(record, ROOM)
+    module.bot_chat_notices.group_created(record, ROOM)
+    await module_api.settle()
+    assert chat.told == [
+        (
+            ALICE,
+            "你创建的群组“未命名群组”已就绪。\n群号：123456782\n群地址：#123456782:localhost\n"
+            "把群号或群地址告诉想加入的人，他们在客户端中加入这个地址即可找到本群。\n"
+            "群信息页：https://chat.example/_synapse/client/qunzu/v1/groups/123456782",
+        )
+    ]
