@@ -95,6 +95,8 @@ class BotChatNotices:
         self._api = module.api
         self._service = module.config.service_account
         self._language = module.config.language
+        # Per person, the notices waiting while one is being posted (see `_to_user`).
+        self._queues: dict[str, list[str]] = {}
 
     # -- entry points: each returns at once ---------------------------------------------
 
@@ -143,6 +145,30 @@ class BotChatNotices:
         except Exception as exc:
             logger.warning("qunzu: %s could not be started (%s)", desc, type(exc).__name__)
 
+    async def _to_user(self, user_id: str, body: str) -> bool:
+        """Post into the person's bot chat, one notice after the other.
+
+        The first notice to a person without a chat opens one; a second posted meanwhile
+        (a greeting and a refusal a moment after registration) would open another. So
+        while one is under way for a person, further notices wait in a queue that the
+        first caller posts, in order, into the chat it found or opened.
+
+        Returns:
+            False when a notice of this caller's turn could not be posted.
+        """
+        queue = self._queues.get(user_id)
+        if queue is not None:
+            queue.append(body)
+            return True
+        queue = self._queues[user_id] = [body]
+        told = True
+        try:
+            while queue:
+                told = await self._module.notifier.to_user(user_id, queue.pop(0)) and told
+        finally:
+            del self._queues[user_id]
+        return told
+
     async def _is_real_person(self, user_id: str) -> bool:
         """Not an appservice user, a guest or a closed account (they have nobody reading a bot chat)."""
         info = await self._api.get_userinfo_by_id(user_id)
@@ -179,7 +205,7 @@ class BotChatNotices:
             reason=render(refusal.reason, language, refusal.detail, self._module.config.policy),
         )
         body += await self._next_step(user_id, refusal.reason) + notice_text("repeat_note", language)
-        return await self._module.notifier.to_user(user_id, body)
+        return await self._to_user(user_id, body)
 
     async def _where(self, room_id: str | None, user_id: str) -> str:
         if room_id is None:
@@ -247,7 +273,7 @@ class BotChatNotices:
             version=convention.version,
             convention=convention.text[resolve_language(language)].strip(),
         )
-        return await self._module.notifier.to_user(user_id, body)
+        return await self._to_user(user_id, body)
 
     async def _tell_code(self, record: GroupRecord, room_id: str) -> None:
         await self._module.ready()
@@ -271,7 +297,7 @@ class BotChatNotices:
             alias=f"#{record.code}:{self._api.server_name}",
             page=page,
         )
-        return await self._module.notifier.to_user(record.creator, body)
+        return await self._to_user(record.creator, body)
 
 
 async def forget_expired(module: QunzuModule) -> dict[str, Any]:

@@ -183,3 +183,29 @@ async def test_a_creator_is_told_the_code_address_and_info_page_of_a_big_enough_
             "群信息页：https://chat.example/_synapse/client/qunzu/v1/groups/123456782",
         )
     ]
+
+
+async def test_notices_at_the_same_moment_are_posted_one_after_the_other(
+    module: QunzuModule, module_api: FakeModuleApi, chat: Chat
+) -> None:
+    """The first notice opens the chat; the others must not open more (they wait their turn)."""
+    inflight: list[int] = []
+    at_once: list[int] = []
+
+    async def one_at_a_time(user_id: str, body: str) -> bool:
+        inflight.append(1)
+        at_once.append(len(inflight))
+        await asyncio.sleep(0.01)
+        inflight.pop()
+        chat.told.append((user_id, body))
+        return True
+
+    module.notifier.to_user = one_at_a_time  # type: ignore[method-assign]
+    module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
+    notices = module.bot_chat_notices
+    notices.greet(ALICE)
+    notices.refused(ALICE, ROOM, BLOCKED, "message")
+    notices.refused(ALICE, OTHER_ROOM, BLOCKED, "message")
+    await module_api.settle()
+    assert len(chat.told) == 3
+    assert max(at_once) == 1
