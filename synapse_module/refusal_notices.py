@@ -117,8 +117,12 @@ class BotChatNotices:
         self._spawn("qunzu_greeting", self._greet, user_id)
 
     def group_created(self, record: GroupRecord, room_id: str) -> None:
-        """Tell a group's creator its code, its address and its info page (once per group)."""
-        if record.verification_dm or not self._is_person(record.creator):
+        """Tell a group's creator its code, its address and its info page (once per group).
+
+        Not for bot chats, nor for private chats: one that becomes a group is announced to its
+        owner by `PrivateChats.publish`.
+        """
+        if record.verification_dm or record.private_chat or not self._is_person(record.creator):
             return
         self._spawn("qunzu_group_code_notice", self._tell_code, record, room_id)
 
