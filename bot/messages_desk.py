@@ -81,6 +81,15 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
         "en": "Welcome, {user}! Group code: {code} | Category: {category}\nRules: {rules}\n"
         "Send !rules for the platform convention, !help for commands, !report to report abuse.",
     },
+    # For a newcomer who may not post yet: nothing they are told to send here would pass (Art. 6).
+    "welcome_unverified": {
+        "zh-CN": "欢迎 {user} 加入！群组编码：{code}｜类别：{category}\n群规：{rules}\n"
+        "在本群发言（包括发送命令）前需要先完成实名认证（后台实名、前台自愿）：请私信我（{bot}）发送 !实名 "
+        "获取你的认证链接；!帮助、!群规 也可以在私信中发送。",
+        "en": "Welcome, {user}! Group code: {code} | Category: {category}\nRules: {rules}\n"
+        "Posting here (commands too) needs a verified real name first: send !verify to me ({bot}) in a direct "
+        "message for your link; !help and !rules work there too.",
+    },
     "role_admin": {"zh-CN": "身份变更：{user} 现在是管理员。", "en": "Role change: {user} is now an admin."},
     "role_member": {"zh-CN": "身份变更：{user} 现在是成员。", "en": "Role change: {user} is now a member."},
     # --- the moderation desk -----------------------------------------------------------

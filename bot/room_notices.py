@@ -2,7 +2,10 @@
 
 - Welcome: the room's group code, category and rules (the room topic), and how
   to report — in governed rooms only (those with ``cn.qunzu.group``), never in
-  direct chats or the moderation room. No identity data: the user id only.
+  direct chats or the moderation room. No identity data: the user id only. A
+  newcomer who may not post yet (not verified, or the current convention not
+  accepted: ``GET /me`` on their behalf) is told to verify in a direct message
+  with the bot instead of being told to send commands the room would refuse.
 - Role labels: when power levels change, each member who became an admin
   (``policies.roles``: power ≥ 50, not a creator) or stopped being one is announced with the label (管理员 / 成员);
   the creator's label never changes (Art. 8 群主、管理员、成员 labels).
@@ -60,8 +63,30 @@ class RoomNotices:
             logger.info("group info for a welcome unavailable: %s", exc)
         topic = await self._services.client.get_state_event(event.room_id, "m.room.topic")
         rules = str(((topic or {}).get("content") or {}).get("topic") or "").strip() or t("rules_none", self._language)
-        text = t("welcome", self._language, user=event.state_key, code=code, category=category, rules=rules)
+        key = "welcome" if await self._may_post(event.state_key) else "welcome_unverified"
+        bot = self._services.client.user_id
+        text = t(key, self._language, user=event.state_key, code=code, category=category, rules=rules, bot=bot)
         await self._services.send(event.room_id, text)
+
+    async def _may_post(self, user_id: str | None) -> bool:
+        """Whether the newcomer has what posting needs (a verified real name, the current convention).
+
+        When the module cannot say, the welcome points to the direct chat, which works for everyone.
+        """
+        if user_id is None:
+            return False
+        try:
+            status = await self._services.api.me(as_user=user_id)
+        except QunzuApiError as exc:
+            logger.info("a newcomer's status for the welcome unavailable: %s", exc)
+            return False
+        if status.get("exempt") is True:
+            return True
+        verification = status.get("verification")
+        convention = status.get("convention")
+        verified = isinstance(verification, dict) and verification.get("status") == "verified"
+        accepted = isinstance(convention, dict) and convention.get("accepted") is True
+        return verified and accepted
 
     async def _roles(self, event: RoomEvent, create_sender: str | None, create_content: dict[str, Any]) -> None:
         if event.prev_content is None:

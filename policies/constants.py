@@ -27,3 +27,17 @@ ADMIN_POWER_LEVEL: Final = 50
 Language = Literal["zh-CN", "en"]
 LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
+
+REFUSAL_NOTICE_EVERY_MS: Final = 10 * MINUTE_MS
+"""DESIGN.md §6.3: a refusal is told in the person's bot chat at most once per person, reason and room in this time."""
+
+CLIENT_RETRY_WINDOW_MS: Final = 30 * MINUTE_MS
+"""Retries of one client transaction (same sender, device, room and txn id) within this time are one attempt.
+
+Synapse keeps a transaction's answer for 30 minutes too (``HttpTransactionCache``), but forgets a
+refused one at once, so every retry of a refused message reaches the spam checker again.
+"""
+
+UNTRACKED_RETRY_WINDOW_MS: Final = MINUTE_MS
+"""Events without a transaction id (``PUT /state``): the same content from the same person in the same
+room within this time is one attempt."""

@@ -168,6 +168,7 @@ class AdminGuard:
         if _setting_up(event.sender, state_events):
             return  # the initial state of a room they are creating: nobody else is in it yet
         refusal = Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
+        self._module.bot_chat_notices.refused(event.sender, event.room_id, refusal, "admin")
         raise refusal_error(refusal, self._module.config)
 
     async def redaction_refusal(self, event: EventBase) -> Refusal | None:

@@ -27,6 +27,7 @@ from .content import MediaFile, strip_encryption
 from .errors import Refusal
 from .metrics import record_decision
 from .parallel import both
+from .refusal_notices import Action, action_of, refusal_of
 from .refusals import refusal_error, refusal_fields
 from .texts import text
 from .verification_chat import bot_chat_owner
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SpamResult = Literal["NOT_SPAM"] | tuple[Codes, dict[str, Any]]
+# Whose refusal it is, in which room, doing what: told in their bot chat (refusal_notices.py).
+Told = tuple[str, str | None, Action]
 P = ParamSpec("P")
 Adapter = Callable[P, Awaitable[SpamResult]]
 
@@ -86,7 +89,12 @@ class Callbacks:
         message = text("unavailable", self._module.config.language)
         return SynapseError(403, message, Codes.FORBIDDEN, additional_fields={"cn.qunzu.detail": {"retry": True}})
 
-    def _answer(self, decision: Decision, *, local: bool) -> SpamResult:
+    def _answer(self, decision: Decision, *, local: bool, tell: Told | None = None) -> SpamResult:
+        """Synapse's answer to a decision; a local person's refusal is raised (and told, with `tell`).
+
+        Args:
+            tell: who did what where, for the notice in their bot chat (DESIGN.md §6.3).
+        """
         if decision.allowed or decision.reason is None:
             record_decision("allowed")
             return NOT_SPAM
@@ -96,6 +104,8 @@ class Callbacks:
             detail.update(form_url=self._module.realname.form_url, command="!verify")
         refusal = Refusal(decision.reason, detail)
         if local:
+            if tell is not None:
+                self._module.bot_chat_notices.refused(tell[0], tell[1], refusal, tell[2])
             raise refusal_error(refusal, self._module.config)
         return Codes.FORBIDDEN, refusal_fields(refusal)
 
@@ -105,12 +115,13 @@ class Callbacks:
         if self._module.groups.is_own_write(event):
             return NOT_SPAM  # the module carrying a group over (upgrade, backfill)
         local = self._api.is_mine(event.sender)
+        told: Told | None = (event.sender, event.room_id, action_of(event)) if local else None
         # Art. 6: nothing from a server the policy does not admit reaches local people.
         if not local and not (entry := self._remote_entry(event)).allowed:
             return self._answer(entry, local=False)
         room = await self._module.facts.room(event.room_id)
         if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
-            return self._answer(change, local=local)  # protected group state binds admins too
+            return self._answer(change, local=local, tell=told)  # protected group state binds admins too
         if (
             event.type == "m.room.join_rules"
             and event.is_state()
@@ -121,7 +132,7 @@ class Callbacks:
                 )
             ).allowed
         ):
-            return self._answer(opened, local=True)  # DESIGN.md §6.2: an open door makes a group
+            return self._answer(opened, local=True, tell=told)  # DESIGN.md §6.2: an open door makes a group
         service = self._module.config.service_account
         # Art. 6: a bot chat stays two-party: nobody else speaks there (a chat opened up before
         # these rules held may still hold others), and only the service account opens it up.
@@ -129,7 +140,7 @@ class Callbacks:
             event.is_state()
             and not (change := decisions.may_change_bot_chat_state(room, event.sender, service, event.type)).allowed
         ):
-            return self._answer(change, local=local)
+            return self._answer(change, local=local, tell=told)
         # Art. 8: the deletion of a group's #<code> alias comes here as a canonical alias update.
         if (
             event.type == "m.room.canonical_alias"
@@ -137,14 +148,14 @@ class Callbacks:
             and local
             and not (kept := await self._module.code_aliases.on_canonical_alias(event)).allowed
         ):
-            return self._answer(kept, local=local)
+            return self._answer(kept, local=local, tell=told)
         # A hand-made tombstone would move the group out from under its measures.
         if (
             event.type == "m.room.tombstone"
             and event.is_state()
             and not (tombstone := await self._module.groups.check_tombstone(event)).allowed
         ):
-            return self._answer(tombstone, local=local)
+            return self._answer(tombstone, local=local, tell=told)
         user = await self._module.facts.user(event.sender)
         if user.exempt:
             return NOT_SPAM
@@ -156,7 +167,7 @@ class Callbacks:
             and user.admin_suspended
             and (refusal := await self._module.admin_guard.redaction_refusal(event)) is not None
         ):
-            return self._answer(Decision(False, refusal.reason, refusal.detail), local=local)
+            return self._answer(Decision(False, refusal.reason, refusal.detail), local=local, tell=told)
         # Art. 9: a room admin's mute (禁言) holds in that room only (synapse_module/room_moderation.py).
         user = await self._module.room_moderation.with_room_mute(user, event.room_id)
         is_message = event.type == "m.room.message" and not event.is_state()
@@ -167,7 +178,7 @@ class Callbacks:
         if decision.allowed:
             # Art. 10: content rules (None: nothing to refuse; flagged content is delivered).
             decision = await self._module.content.check_event(event, room.category) or decision
-        return self._answer(decision, local=local)
+        return self._answer(decision, local=local, tell=told)
 
     def _remote_entry(self, event: EventBase) -> Decision:
         """Art. 6: a remote event is let in only from an admitted server.
@@ -251,7 +262,9 @@ class Callbacks:
         if await self._module.facts.is_exempt(user_id):
             return NOT_SPAM
         decision = await self._module.content.check_member_state(user_id, room_id, state_key, content)
-        return self._answer(decision, local=True) if decision is not None else NOT_SPAM
+        return (
+            self._answer(decision, local=True, tell=(user_id, room_id, "member")) if decision is not None else NOT_SPAM
+        )
 
     @boundary(fail_closed=True)
     async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> SpamResult:
@@ -259,8 +272,10 @@ class Callbacks:
         await self._module.ready()
         # Art. 8: code-shaped aliases belong to their groups, for everyone (group_alias.py).
         if not (reserved := await self._module.code_aliases.check(user_id, room_alias.localpart)).allowed:
-            return self._answer(reserved, local=True)
-        return self._answer(await self.alias_text_decision(user_id, room_alias.to_string()), local=True)
+            return self._answer(reserved, local=True, tell=(user_id, None, "alias"))
+        return self._answer(
+            await self.alias_text_decision(user_id, room_alias.to_string()), local=True, tell=(user_id, None, "alias")
+        )
 
     async def alias_text_decision(self, user_id: str, alias: str) -> Decision:
         """Art. 10: an alias is a name people see; its local part obeys the content rules."""
@@ -303,7 +318,7 @@ class Callbacks:
         )
         # Art. 6: a bot chat holds its owner and the service account, nobody else.
         if not (entry := decisions.may_enter_bot_chat(room, user_id, module.config.service_account)).allowed:
-            return self._answer(entry, local=True)
+            return self._answer(entry, local=True, tell=(user_id, room_id, "join"))
         if room.bot_chat_owner == user_id:
             return NOT_SPAM  # no group, no cap: its owner accepts its invite even when blacklisted (to appeal)
         if user.exempt:
@@ -314,7 +329,7 @@ class Callbacks:
             and not await module.store.groups.host_in_room(room_id)
             and not (remote := federation.may_join_remote_room(is_invited, self._policy)).allowed
         ):
-            return self._answer(remote, local=True)
+            return self._answer(remote, local=True, tell=(user_id, room_id, "join"))
         # Art. 8 群聊邀请确认: a plain member's invite into a room that needs approval is a request.
         inviter = await module.invite_confirmation.pending_inviter(room_id, user_id) if is_invited else None
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
@@ -322,7 +337,7 @@ class Callbacks:
         if decision.allowed:
             # DESIGN.md §6.2: a third person in a private chat (however they got in) makes it a group.
             decision = await module.private_chats.before_entry(room_id, user_id)
-        return self._answer(_naming_inviter(decision, inviter), local=True)
+        return self._answer(_naming_inviter(decision, inviter), local=True, tell=(user_id, room_id, "join"))
 
     @boundary(fail_closed=True)
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:
@@ -333,14 +348,18 @@ class Callbacks:
         room = await self._module.facts.room(room_id, count_members=not user.exempt)
         # Art. 6: a bot chat holds its owner and the service account, nobody else (staff included).
         if not (entry := decisions.may_enter_bot_chat(room, invitee, self._module.config.service_account)).allowed:
-            return self._answer(entry, local=True)
+            return self._answer(entry, local=True, tell=(inviter, room_id, "invite"))
         # Art. 6: people of servers the policy does not admit are not invited, by staff neither.
         if not (entry := federation.may_take_part(invitee, self._api.server_name, self._policy)).allowed:
-            return self._answer(entry, local=True)
+            return self._answer(entry, local=True, tell=(inviter, room_id, "invite"))
         if not user.exempt and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
-            return self._answer(invite, local=True)
+            return self._answer(invite, local=True, tell=(inviter, room_id, "invite"))
         # DESIGN.md §6.2: a third person makes a private chat a group, counted against its owner's cap.
-        return self._answer(await self._module.private_chats.before_entry(room_id, invitee), local=True)
+        return self._answer(
+            await self._module.private_chats.before_entry(room_id, invitee),
+            local=True,
+            tell=(inviter, room_id, "invite"),
+        )
 
     @boundary(fail_closed=True)
     async def user_may_send_3pid_invite(self, inviter: str, medium: str, address: str, room_id: str) -> SpamResult:
@@ -349,10 +368,12 @@ class Callbacks:
         user = await self._module.facts.user(inviter)
         room = await self._module.facts.room(room_id, count_members=not user.exempt)
         if not (opening := decisions.may_open_up(room)).allowed:
-            return self._answer(opening, local=True)
+            return self._answer(opening, local=True, tell=(inviter, room_id, "invite"))
         if not user.exempt and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
-            return self._answer(invite, local=True)
-        return self._answer(await self._module.private_chats.before_entry(room_id, None), local=True)
+            return self._answer(invite, local=True, tell=(inviter, room_id, "invite"))
+        return self._answer(
+            await self._module.private_chats.before_entry(room_id, None), local=True, tell=(inviter, room_id, "invite")
+        )
 
     async def check_threepid_can_be_invited(
         self, medium: str, address: str, state_events: Mapping[tuple[str, str], EventBase]
@@ -372,7 +393,11 @@ class Callbacks:
     async def user_may_publish_room(self, user_id: str, room_id: str) -> SpamResult:
         """A bot chat is never listed in the room directory (Art. 6: it stays two-party)."""
         await self._module.ready()
-        return self._answer(decisions.may_open_up(await self._module.facts.room(room_id)), local=True)
+        return self._answer(
+            decisions.may_open_up(await self._module.facts.room(room_id)),
+            local=True,
+            tell=(user_id, room_id, "publish"),
+        )
 
     @boundary(fail_closed=True)
     async def user_may_create_room(self, user_id: str, request_content: dict[str, Any]) -> SpamResult:
@@ -391,14 +416,20 @@ class Callbacks:
             return NOT_SPAM
         await self._module.ready()
         if not (decision := decisions.may_open_up(await self._module.facts.room(old_room))).allowed:
-            return self._answer(decision, local=True)
+            return self._answer(decision, local=True, tell=(user_id, old_room, "upgrade"))
         user = await self._module.facts.user(user_id)
         if user.admin_suspended and not user.exempt:
             state = await self._module.sanctions.user_state(user_id)
             return self._answer(
-                Decision(False, Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms)), local=True
+                Decision(False, Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms)),
+                local=True,
+                tell=(user_id, old_room, "upgrade"),
             )
-        return self._answer(await self._module.groups.decide_upgrade(user_id, request_content), local=True)
+        return self._answer(
+            await self._module.groups.decide_upgrade(user_id, request_content),
+            local=True,
+            tell=(user_id, old_room, "upgrade"),
+        )
 
     async def on_user_deactivation_status_changed(self, user_id: str, deactivated: bool, by_admin: bool) -> None:
         """A deactivated account frees its place under the identity; records stay (Art. 13)."""
@@ -426,7 +457,9 @@ class Callbacks:
                 self._answer(refused, local=True)
             strip_encryption(config, self._policy)
             await self._module.groups.shape_new_room(user_id, config)
-        except SynapseError:
+        except SynapseError as exc:
+            if (refusal := refusal_of(exc)) is not None:
+                self._module.bot_chat_notices.refused(user_id, None, refusal, "create")
             raise
         except Exception:
             logger.exception("qunzu: shaping a new room failed; refusing the creation")

@@ -32,6 +32,7 @@ from synapse.module_api import NOT_SPAM, EventBase
 from synapse.module_api.errors import Codes, ConfigError
 
 from policies import Decision, Policy, Reason
+from policies.constants import CLIENT_RETRY_WINDOW_MS, UNTRACKED_RETRY_WINDOW_MS
 from policies.content import ContentHit, Matcher, TermList, content_decision, parse_hash_list, parse_terms
 from policies.event_texts import alias_texts, create_request_texts, event_texts
 from policies.messages import resolve_language
@@ -162,6 +163,29 @@ def content_digest(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()
 
 
+def attempt_key(event: EventBase) -> tuple[str, int]:
+    """What makes retries of one attempt to send an event one attempt, and for how long.
+
+    Clients retry a refused send with the same transaction id (Synapse forgets a
+    refused transaction at once, so each retry reaches the spam checker again).
+    Synapse puts the id, with the device (or the access token of a client without
+    one), on the event it builds (``internal_metadata``); the content's digest is part
+    of the key, so other content under a reused id is a new attempt. Events built
+    without a transaction id (``PUT /state``) are one attempt per person, room and
+    content for a short window.
+
+    Returns:
+        The key and its window in milliseconds.
+    """
+    meta = event.internal_metadata
+    what = f"{event.type}|{event.get_state_key()}|{content_digest(event.content)}"
+    txn_id = getattr(meta, "txn_id", None)
+    if isinstance(txn_id, str):
+        device = getattr(meta, "device_id", None) or f"token:{getattr(meta, 'token_id', None)}"
+        return f"attempt|{event.sender}|{device}|{event.room_id}|{txn_id}|{what}", CLIENT_RETRY_WINDOW_MS
+    return f"attempt|{event.sender}|{event.room_id}|{what}", UNTRACKED_RETRY_WINDOW_MS
+
+
 def strip_encryption(config: dict[str, Any], policy: Policy) -> bool:
     """Take ``m.room.encryption`` out of a createRoom request unless the policy allows it.
 
@@ -287,11 +311,21 @@ class ContentGuard:
         """The content decision for an event, or None when content rules have nothing to say.
 
         ``flag`` hits return None too (the event is delivered); their ticket is open.
+        Retries of one attempt (``attempt_key``) are recorded once: the first writes the
+        evidence (and opens the ticket of a ``hold``), the retries get the same answer.
         """
         if event.type == "m.room.encryption" and event.is_state():
             return self.encryption_decision(room_category)
         texts = event_texts(event.type, event.content)
-        return await self._decide(texts, event.sender, event.type, event.content, event.room_id, event.event_id)
+        return await self._decide(
+            texts,
+            event.sender,
+            event.type,
+            event.content,
+            event.room_id,
+            event.event_id,
+            attempt=lambda: attempt_key(event),
+        )
 
     async def check_create_request(self, user_id: str, config: Mapping[str, Any]) -> Decision | None:
         """The content decision for a createRoom request (name, topic, alias, initial state).
@@ -356,12 +390,30 @@ class ContentGuard:
         event_id: str | None,
         *,
         record_flags: bool = True,
+        attempt: Callable[[], tuple[str, int]] | None = None,
     ) -> Decision | None:
-        """Scan ``texts``; write the evidence of a hit; the refusal, or None when allowed."""
+        """Scan ``texts``; write the evidence of a hit; the refusal, or None when allowed.
+
+        ``attempt`` gives the attempt's key and window (``attempt_key``), asked for hits only: a
+        hit whose key is taken is a retry of an attempt recorded before; it is answered with
+        that attempt's ticket, not recorded again.
+        """
         hit = self._lists.matcher.scan_all(texts) if texts else None
         if hit is None or (hit.action == "flag" and not record_flags):
             return None
-        ticket = await self._record(hit, sender, what, content, room_id, event_id)
+        once = self._module.store.once
+        key, window = attempt() if attempt is not None else (None, 0)
+        if key is not None and not await once.claim(key, window):
+            decision = content_decision(hit, self._policy, self._language, ticket=await once.value_of(key))
+            return None if decision.allowed else decision
+        try:
+            ticket = await self._record(hit, sender, what, content, room_id, event_id)
+        except BaseException:
+            if key is not None:
+                await once.release(key)  # nothing was recorded: the retry records it
+            raise
+        if key is not None and ticket is not None:
+            await once.set_value(key, ticket)
         decision = content_decision(hit, self._policy, self._language, ticket=ticket)
         return None if decision.allowed else decision
 

@@ -622,6 +622,8 @@ class Groups:
                     code = event.content.get("code")
                     if isinstance(code, str) and await self._store.link(code, event.room_id):
                         await self.record.invalidate_everywhere(event.room_id)
+                    if isinstance(code, str):
+                        await self._created(event)
                 elif event.type == "m.room.tombstone":
                     await self._carry_over_upgrade(event)
                 elif event.type == "m.room.member":
@@ -640,6 +642,21 @@ class Groups:
                 await self._refresh_scale_tier(room_id)
             except Exception:
                 logger.exception("qunzu: updating the scale tier of %s failed", room_id)
+
+    async def _created(self, event: StreamEvent) -> None:
+        """DESIGN.md §6.3: the creator learns the code in their bot chat (once per group).
+
+        The group event a creation carries is sent by the creator; later ones (a category
+        change, a repair) come from the service account, an upgrade's names its predecessor.
+        """
+        record = await self.record.get(event.room_id)
+        if (
+            record is not None
+            and record.room_id == event.room_id
+            and record.creator == event.sender
+            and record.predecessor_room_id is None
+        ):
+            self._module.bot_chat_notices.group_created(record, event.room_id)
 
     async def _membership_changed(
         self, event: StreamEvent, released: list[tuple[str, str]], recount: dict[str, None]

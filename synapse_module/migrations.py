@@ -511,6 +511,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS qunzu_regulator_reports_status ON qunzu_regulator_reports (status, ts)",
         ),
     ),
+    Migration(
+        14,
+        "once: what is told or recorded once per person and window (DESIGN.md §6.3)",
+        (
+            # One row per thing done once: a notice per person, reason and room per window,
+            # the evidence of one client transaction, a greeting per account. A key is taken
+            # by one conditional upsert, so parallel attempts on any process make one winner.
+            "CREATE TABLE IF NOT EXISTS qunzu_once ( key TEXT PRIMARY KEY, expires_ts BIGINT NOT NULL, value TEXT)",
+            "CREATE INDEX IF NOT EXISTS qunzu_once_expires ON qunzu_once (expires_ts)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

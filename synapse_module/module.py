@@ -8,7 +8,7 @@ from typing import Any
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
-from policies.constants import DAY_MS
+from policies.constants import DAY_MS, HOUR_MS
 
 from .admin_guard import AdminGuard
 from .announcements import Announcements as AnnouncementService
@@ -53,6 +53,7 @@ from .notices import Notifier
 from .policy_list import PolicyList
 from .private_chats import PrivateChats
 from .realname import RealnameService
+from .refusal_notices import BotChatNotices, forget_expired
 from .reports import Reports
 from .room_moderation import RoomModeration
 from .room_mute_all import RoomMuteAll
@@ -97,6 +98,8 @@ class QunzuModule:
         self.groups = Groups(self)
         # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
         self.notifier = Notifier(api, service_account=service, rooms=self.store.notice_rooms)
+        # DESIGN.md §6.3: refusals, the greeting and a new group's code, told in the person's bot chat.
+        self.bot_chat_notices = BotChatNotices(self)
         self.followups = FollowUps(
             api,
             policy,
@@ -190,6 +193,7 @@ class QunzuModule:
         self.jobs.add(Job("convention_notices", 60 * 1000, convention_notices.run))
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
+        self.jobs.add(Job("forget_expired_once", HOUR_MS, lambda: forget_expired(self)))
         self._state = "starting"
         self._schema_version = 0
 
@@ -217,6 +221,8 @@ class QunzuModule:
             on_user_deactivation_status_changed=callbacks.on_user_deactivation_status_changed,
             on_profile_update=callbacks.on_profile_update,
         )
+        # DESIGN.md §6.3: a new account is greeted in its bot chat (refusal_notices.py).
+        api.register_account_validity_callbacks(on_user_registration=self.bot_chat_notices.on_user_registration)
         # Art. 11 暂停管理权限: registers check_event_allowed only once an admin is suspended,
         # since it makes Synapse load the full room state for every event (admin_guard.py).
         self.admin_guard.start()

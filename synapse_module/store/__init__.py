@@ -27,6 +27,7 @@ from .measures import MeasureStore
 from .mute_all import MuteAllStore
 from .netlog import NetlogStore
 from .notice_rooms import NoticeRoomStore
+from .once import OnceStore
 from .policy_rules import PolicyRuleStore
 from .regulator_reports import RegulatorReportStore
 from .reports import ReportStore
@@ -57,6 +58,7 @@ class QunzuStore:
         self.reports = ReportStore(api, clock, chain)
         self.netlog = NetlogStore(api, clock)
         self.emergency = EmergencyStore(api, clock)
+        self.once = OnceStore(api, clock)
 
     async def migrate(self, instance: str) -> MigrationResult:
         """Create or upgrade the schema (idempotent, safe across processes)."""

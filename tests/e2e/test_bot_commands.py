@@ -19,6 +19,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
+from bot.messages import t
 from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
 
 from .bot_fixtures import SERVICE_PASSWORD, BotRunner
@@ -425,3 +426,18 @@ async def test_the_daily_digest_missed_while_down_is_posted_once(world: World) -
     assert found is not None
     await world.wait_desk(f"⚖️ 处置 {found.group(0)}", "a later announcement")
     assert sum("📊 每日汇总" in body for body in world.desk_messages()) == 1
+
+
+async def test_an_unverified_newcomer_is_welcomed_with_the_way_to_verify_not_with_room_commands(world: World) -> None:
+    """The room would refuse every command a newcomer who may not post sends there (DESIGN.md §6.3)."""
+    owner, newcomer = await world.person(), await world.person(verified=False)
+    room = await room_with(owner, newcomer, name="读书会")
+    code = await group_code(owner, room)
+    welcome = await bot_said(owner, room, f"欢迎 {newcomer.user_id} 加入", "the welcome of an unverified newcomer")
+    assert welcome == (
+        f"欢迎 {newcomer.user_id} 加入！群组编码：{code}｜类别：综合\n群规：{t('rules_none', 'zh-CN')}\n"
+        "在本群发言（包括发送命令）前需要先完成实名认证（后台实名、前台自愿）："
+        f"请私信我（{world.bot.user_id}）发送 !实名 获取你的认证链接；!帮助、!群规 也可以在私信中发送。"
+    )
+    status, refused = await newcomer.api.send_text(room, "!帮助")
+    assert status == 403 and refused["cn.qunzu.reason"] == "realname_required"  # what it would have led to

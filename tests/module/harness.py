@@ -225,6 +225,14 @@ class FakeModuleApi:
     async def is_user_admin(self, user_id: str) -> bool:
         return user_id in self.admins
 
+    async def get_userinfo_by_id(self, user_id: str) -> SimpleNamespace | None:
+        """From Synapse's `users` table: the fields the module reads (appservice, guest, deactivated)."""
+        rows = self.database.query("SELECT appservice_id, is_guest, deactivated FROM users WHERE name = ?", (user_id,))
+        if not rows:
+            return None
+        appservice_id, is_guest, deactivated = rows[0]
+        return SimpleNamespace(appservice_id=appservice_id, is_guest=bool(is_guest), is_deactivated=bool(deactivated))
+
     # --- registration: recorded ---
 
     def _record(self, **callbacks: Any) -> None:
@@ -236,6 +244,9 @@ class FakeModuleApi:
         self._record(**callbacks)
 
     def register_third_party_rules_callbacks(self, **callbacks: Any) -> None:
+        self._record(**callbacks)
+
+    def register_account_validity_callbacks(self, **callbacks: Any) -> None:
         self._record(**callbacks)
 
     def register_web_resource(self, path: str, resource: Any) -> None:

@@ -1,0 +1,211 @@
+"""Refusal notices in the bot chat (DESIGN.md §6.3): once per person, reason and room per window.
+
+The module in-process on SQLite and PostgreSQL with a movable clock; the chat
+itself is recorded (what `Notifier.to_user` would post). tests/e2e/test_bot_chat_notices.py
+shows the same texts arriving in a real Synapse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from policies import Reason
+from policies.constants import REFUSAL_NOTICE_EVERY_MS
+from synapse_module.errors import Refusal
+from synapse_module.module import QunzuModule
+from synapse_module.store import QunzuStore
+from synapse_module.store.groups import GroupRecord
+
+from .harness import Database, FakeModuleApi, MovableClock
+
+ALICE = "@alice:localhost"
+ROOM = "!room:localhost"
+OTHER_ROOM = "!other:localhost"
+
+
+class Chat:
+    """Stands in for `Notifier.to_user`: what each person was told, in order."""
+
+    def __init__(self, delivered: bool = True) -> None:
+        self.told: list[tuple[str, str]] = []
+        self.delivered = delivered
+
+    async def to_user(self, user_id: str, body: str) -> bool:
+        await asyncio.sleep(0)
+        self.told.append((user_id, body))
+        return self.delivered
+
+
+def register(database: Database, user_id: str, *, appservice_id: str | None = None) -> None:
+    database.query(
+        "INSERT INTO users (name, creation_ts, is_guest, appservice_id, deactivated) VALUES (?, 0, 0, ?, 0)",
+        (user_id, appservice_id),
+    )
+
+
+async def no_state(room_id: str, types: object = None) -> dict[object, object]:
+    return {}  # rooms the test made up: no name, no create event
+
+
+@pytest.fixture
+def chat(module: QunzuModule, module_api: FakeModuleApi, database: Database) -> Chat:
+    chat = Chat()
+    module.notifier.to_user = chat.to_user  # type: ignore[method-assign]
+    module_api.get_room_state = no_state  # type: ignore[attr-defined]
+    register(database, ALICE)
+    return chat
+
+
+BLOCKED = Refusal(Reason.PROHIBITED_CONTENT, {"label": "违法"})
+
+
+async def test_a_refusal_is_told_once_per_person_reason_and_room_per_ten_minutes(
+    module: QunzuModule, module_api: FakeModuleApi, clock: MovableClock, chat: Chat
+) -> None:
+    notices = module.bot_chat_notices
+    notices.refused(ALICE, ROOM, BLOCKED, "message")
+    await module_api.settle()
+    notices.refused(ALICE, ROOM, BLOCKED, "message")
+    clock.advance(REFUSAL_NOTICE_EVERY_MS - 1)
+    notices.refused(ALICE, ROOM, BLOCKED, "message")
+    await module_api.settle()
+    assert len(chat.told) == 1
+    user, body = chat.told[0]
+    assert user == ALICE
+    assert body.startswith(
+        f"【操作未成功】你发送的消息（房间 {ROOM}）没有成功，原因如下：\n消息包含法律法规禁止发布的内容（违法）"
+    )
+    assert "直接在这里发送 !申诉（或 !appeal）和你的理由" in body
+
+    # Another room, another reason: told; the same after the window: told again.
+    notices.refused(ALICE, OTHER_ROOM, BLOCKED, "message")
+    notices.refused(ALICE, ROOM, Refusal(Reason.ROOM_FULL, {"count": 5, "cap": 5}), "join")
+    await module_api.settle()
+    clock.advance(1)
+    notices.refused(ALICE, ROOM, BLOCKED, "message")
+    await module_api.settle()
+    assert len(chat.told) == 4
+    joined = "你加入群组（房间 !room:localhost）没有成功，原因如下：\n本群人数已达上限（5/5 人）"
+    assert sum(joined in body for _, body in chat.told) == 1
+
+
+async def test_parallel_refusals_make_one_notice(module: QunzuModule, module_api: FakeModuleApi, chat: Chat) -> None:
+    for _ in range(25):
+        module.bot_chat_notices.refused(ALICE, ROOM, BLOCKED, "message")
+    await module_api.settle()
+    assert len(chat.told) == 1
+
+
+async def test_nobody_but_local_people_is_told(
+    module: QunzuModule, module_api: FakeModuleApi, database: Database, chat: Chat
+) -> None:
+    register(database, "@bridged:localhost", appservice_id="bridge")
+    notices = module.bot_chat_notices
+    for user in ("@bob:elsewhere.example", module.config.service_account, "@bridged:localhost", "@ghost:localhost"):
+        notices.refused(user, ROOM, BLOCKED, "message")
+    await module_api.settle()
+    assert chat.told == []
+
+
+async def test_a_notice_that_could_not_be_sent_is_tried_again_and_never_reaches_the_caller(
+    module: QunzuModule, module_api: FakeModuleApi, chat: Chat, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat.delivered = False
+    notices = module.bot_chat_notices
+    notices.refused(ALICE, ROOM, BLOCKED, "message")
+    await module_api.settle()
+    chat.delivered = True
+    notices.refused(ALICE, ROOM, BLOCKED, "message")
+    await module_api.settle()
+    assert len(chat.told) == 2  # the undelivered one did not use up the window
+
+    async def broken(user_id: str, body: str) -> bool:
+        raise RuntimeError("the homeserver is shutting down")
+
+    module.notifier.to_user = broken  # type: ignore[method-assign]
+    caplog.set_level(logging.WARNING, logger="synapse_module.refusal_notices")
+    notices.refused(ALICE, OTHER_ROOM, BLOCKED, "message")  # returns at once, raises nothing
+    await module_api.settle()
+    failures = [record for record in caplog.records if "qunzu_refusal_notice failed" in record.getMessage()]
+    assert len(failures) == 1
+
+
+async def test_an_unverified_person_gets_their_own_verification_link(
+    module: QunzuModule, module_api: FakeModuleApi, chat: Chat
+) -> None:
+    module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
+    refusal = Refusal(Reason.REALNAME_REQUIRED, {"form_url": "https://chat.example/form", "command": "!verify"})
+    module.bot_chat_notices.refused(ALICE, ROOM, refusal, "message")
+    await module_api.settle()
+    ((_, body),) = chat.told
+    assert "请私信机器人发送 !verify，或打开 https://chat.example/form 完成认证。" in body
+    assert "\n下一步：打开你的专属认证链接完成实名认证（仅限一次，" in body
+    assert "https://chat.example/_synapse/client/qunzu/v1/realname/form?client_secret=" in body
+
+
+async def test_once_keys_are_taken_by_one_of_many_and_forgotten_after_their_window(
+    store: QunzuStore, clock: MovableClock, database: Database
+) -> None:
+    won = await asyncio.gather(*(store.once.claim("k", 1000) for _ in range(30)))
+    assert won.count(True) == 1
+    clock.advance(999)
+    assert not await store.once.claim("k", 1000)
+    clock.advance(1)
+    assert await store.once.claim("k", 1000, "v")
+    assert await store.once.value_of("k") == "v"
+    clock.advance(1000)
+    assert await store.once.forget_expired(10) == 1
+    assert database.query("SELECT COUNT(*) FROM qunzu_once") == [(0,)]
+
+
+async def test_a_creator_is_told_the_code_address_and_info_page_of_a_big_enough_group_once(
+    module: QunzuModule, module_api: FakeModuleApi, database: Database, chat: Chat
+) -> None:
+    module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
+    for n in range(module.config.policy.scale_tiers.info_page_from_members):
+        database.query(
+            "INSERT INTO current_state_events (event_id, room_id, type, state_key, membership)"
+            " VALUES (?, ?, 'm.room.member', ?, 'join')",
+            (f"$join{n}", ROOM, f"@m{n}:localhost"),
+        )
+    record = GroupRecord("123456782", ROOM, "general", ALICE, 0, "small", "quiet", None, False, None, None)
+    module.bot_chat_notices.group_created(record, ROOM)
+    module.bot_chat_notices.group_created(record, ROOM)
+    await module_api.settle()
+    assert chat.told == [
+        (
+            ALICE,
+            "你创建的群组“未命名群组”已就绪。\n群号：123456782\n群地址：#123456782:localhost\n"
+            "把群号或群地址告诉想加入的人，他们在客户端中加入这个地址即可找到本群。\n"
+            "群信息页：https://chat.example/_synapse/client/qunzu/v1/groups/123456782",
+        )
+    ]
+
+
+async def test_notices_at_the_same_moment_are_posted_one_after_the_other(
+    module: QunzuModule, module_api: FakeModuleApi, chat: Chat
+) -> None:
+    """The first notice opens the chat; the others must not open more (they wait their turn)."""
+    inflight: list[int] = []
+    at_once: list[int] = []
+
+    async def one_at_a_time(user_id: str, body: str) -> bool:
+        inflight.append(1)
+        at_once.append(len(inflight))
+        await asyncio.sleep(0.01)
+        inflight.pop()
+        chat.told.append((user_id, body))
+        return True
+
+    module.notifier.to_user = one_at_a_time  # type: ignore[method-assign]
+    module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
+    notices = module.bot_chat_notices
+    notices.greet(ALICE)
+    notices.refused(ALICE, ROOM, BLOCKED, "message")
+    notices.refused(ALICE, OTHER_ROOM, BLOCKED, "message")
+    await module_api.settle()
+    assert len(chat.told) == 3
+    assert max(at_once) == 1
