@@ -41,6 +41,9 @@ class Reason(enum.StrEnum):
     BOT_CHAT_EXISTS = "bot_chat_exists"
     ALIAS_RESERVED = "alias_reserved"
     REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
+    STAFF_ONLY = "staff_only"
+    HOLD_DECIDED = "hold_decided"
+    HOLD_UNDELIVERABLE = "hold_undeliverable"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; every other
@@ -50,6 +53,8 @@ _NOT_FORBIDDEN: Final[Mapping[Reason, int]] = {
     Reason.INVALID_CATEGORY: 400,
     Reason.INVALID_NUMBER: 400,
     Reason.IDENTITY_IN_USE: 409,
+    Reason.HOLD_DECIDED: 409,
+    Reason.HOLD_UNDELIVERABLE: 409,
 }
 
 HTTP_STATUS: Final[Mapping[Reason, int]] = MappingProxyType(

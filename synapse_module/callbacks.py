@@ -143,8 +143,10 @@ class Callbacks:
         user = await self._module.room_moderation.with_room_mute(user, event.room_id)
         is_message = event.type == "m.room.message" and not event.is_state()
         decision = decisions.may_post(user, room, self._module.clock.now_ms(), self._policy, is_message=is_message)
-        if decision.allowed:
-            # Art. 10: content rules (None: nothing to refuse; flagged content is delivered).
+        # Art. 10: content rules (None: nothing to refuse; flagged content is delivered). A held
+        # message staff released is sent by this process as its sender and is not held again
+        # (holds.py: a client cannot mark its own event so).
+        if decision.allowed and not self._module.holds.is_release(event):
             decision = await self._module.content.check_event(event, room.category) or decision
         return self._answer(decision, local=local)
 

@@ -20,13 +20,16 @@ from .content import ContentGuard
 from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
+from .evidence import EvidenceLocker
 from .facts import FactsSource
 from .federation_guard import FederationGuard
 from .group_alias import SWEEP_EVERY_MS, CodeAliases
 from .groups import Groups
+from .holds import Holds
 from .http import (
     admin_audit,
     admin_blacklist,
+    admin_evidence,
     admin_jobs,
     admin_records,
     admin_reports,
@@ -35,6 +38,7 @@ from .http import (
     groups,
     health,
     me,
+    public_report,
     realname,
     room_admin,
 )
@@ -45,6 +49,7 @@ from .metrics import ModuleMetrics
 from .netlog import NetworkLog
 from .notices import Notifier
 from .policy_list import PolicyList
+from .public_reports import PublicReports
 from .realname import RealnameService
 from .reports import Reports
 from .room_moderation import RoomModeration
@@ -150,6 +155,9 @@ class QunzuModule:
         self.blacklist.on_lifted.append(consequences.on_lifted)
         # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
         self.code_aliases = CodeAliases(self)
+        # Art. 10, 13: refused and held content is sealed; staff release or reject holds.
+        self.evidence = EvidenceLocker(self)
+        self.holds = Holds(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
@@ -160,6 +168,8 @@ class QunzuModule:
         self.reports = Reports(self)
         self.reports.register_jobs(self.jobs)
         self.room_moderation = RoomModeration(self)
+        # Art. 12: reports from people without an account (public_reports.py).
+        self.public_reports = PublicReports(self)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
@@ -215,6 +225,8 @@ class QunzuModule:
             *admin_reports.routes(self),
             *room_admin.routes(self),
             *admin_records.routes(self),
+            *admin_evidence.routes(self),
+            *public_report.routes(self),
         ]
         api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
 

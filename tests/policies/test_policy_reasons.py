@@ -33,6 +33,9 @@ DESIGN_CODES = [
     "bot_chat_exists",
     "alias_reserved",
     "remote_server_not_allowed",
+    "staff_only",
+    "hold_decided",
+    "hold_undeliverable",
 ]
 
 
@@ -54,6 +57,9 @@ def test_reason_is_a_str_usable_as_the_code_itself() -> None:
         (Reason.INVALID_CATEGORY, 400, "M_INVALID_PARAM"),
         (Reason.INVALID_NUMBER, 400, "M_INVALID_PARAM"),
         (Reason.IDENTITY_IN_USE, 409, "M_FORBIDDEN"),
+        (Reason.HOLD_DECIDED, 409, "M_FORBIDDEN"),
+        (Reason.HOLD_UNDELIVERABLE, 409, "M_FORBIDDEN"),
+        (Reason.STAFF_ONLY, 403, "M_FORBIDDEN"),
         (Reason.ROOM_FULL, 403, "M_FORBIDDEN"),
         (Reason.REALNAME_REQUIRED, 403, "M_FORBIDDEN"),
         (Reason.PROTECTED_STATE, 403, "M_FORBIDDEN"),
@@ -66,6 +72,7 @@ def test_each_reason_has_its_http_status_and_errcode(reason: Reason, status: int
 
 def test_every_other_reason_is_a_403_forbidden() -> None:
     special = {Reason.INVALID_IDENTITY, Reason.INVALID_CATEGORY, Reason.INVALID_NUMBER, Reason.IDENTITY_IN_USE}
+    special |= {Reason.HOLD_DECIDED, Reason.HOLD_UNDELIVERABLE}
     for reason in set(Reason) - special:
         assert HTTP_STATUS[reason] == 403, reason
         assert ERRCODE[reason] == "M_FORBIDDEN", reason
