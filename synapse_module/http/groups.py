@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
@@ -161,11 +162,14 @@ def render_html(page: Mapping[str, Any], language: str) -> str:
     roles = "".join(f"<li><b>{html.escape(label)}</b> {html.escape(user)}</li>" for label, user in people)
     topic = f"<p>{html.escape(page['topic'])}</p>" if page.get("topic") else ""
     title = html.escape(page["name"] or page["code"])
+    # Art. 12: the complaint channel is one tap away, for people without an account too.
+    report = html.escape(f"../public/report?code={quote(str(page['code']), safe='')}&lang={quote(language, safe='')}")
+    report_label = "举报违法和不良信息" if zh else "Report illegal or harmful content"
     return (
         f'<!DOCTYPE html><html lang="{language}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:auto;"
         "padding:1rem}th{text-align:left;padding-right:1rem;color:#555}td,th{padding:.3rem 0}</style></head>"
         f"<body><h1>{title}</h1>{topic}<table>{body}</table><h2>{'群内身份' if zh else 'Roles'}</h2>"
-        f"<ul>{roles}</ul></body></html>"
+        f'<ul>{roles}</ul><p><a href="{report}">{report_label}</a></p></body></html>'
     )
