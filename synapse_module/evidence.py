@@ -64,7 +64,14 @@ class EvidenceLocker:
             The stored row (the first one when Synapse checked the same event twice).
         """
         evidence_id = new_evidence_id()
-        held = action == "hold" and releasable and room_id is not None and event_type not in NOT_EVENTS
+        # Only a local person's room message can be sent again as its sender.
+        held = (
+            action == "hold"
+            and releasable
+            and room_id is not None
+            and event_type not in NOT_EVENTS
+            and self._module.api.is_mine(sender)
+        )
         envelope = {"type": event_type, "content": dict(content)}
         plain = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         row = EvidenceRow(

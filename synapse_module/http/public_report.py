@@ -18,20 +18,37 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from synapse.module_api import SynapseRequest, respond_with_html
-from synapse.module_api.errors import SynapseError
+from synapse.module_api.errors import Codes, SynapseError
 
 from ..evidence_texts import evidence_text
 from ..public_reports import MAX_CONTACT_CHARS, MAX_REASON_CHARS, PER_HOUR
-from .realname import form_fields
 from .resource import Access, Caller, Route, json_body, query_str
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
 
 LANGUAGES = ("zh-CN", "en")
+# A full form: 1000 Chinese characters percent-encoded are 9000 bytes, plus the other fields.
+MAX_FORM_BYTES = 16384
+
+
+def form_fields(request: SynapseRequest) -> dict[str, str]:
+    """The fields of an `application/x-www-form-urlencoded` POST body (never the query string)."""
+    content = request.content
+    if content is None:
+        return {}
+    content.seek(0)
+    raw = content.read(MAX_FORM_BYTES + 1)
+    if len(raw) > MAX_FORM_BYTES:
+        raise SynapseError(413, "The form is too large", Codes.TOO_LARGE)
+    try:
+        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+    except (UnicodeDecodeError, ValueError):
+        raise SynapseError(400, "The form could not be read", Codes.BAD_JSON) from None
+    return {key: values[0] for key, values in parsed.items() if values}
 
 
 def _wants_html(request: SynapseRequest) -> bool:

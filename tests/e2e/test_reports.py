@@ -413,7 +413,9 @@ async def test_the_public_form_files_a_ticket_without_an_account_and_a_flood_fro
             page = await response.text()
         assert "举报类别无效" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
 
-        form = {"code": code, "category": "fraud", "reason": "群里有人冒充客服骗钱", "contact": "wang@example.com"}
+        # The longest reason the form allows (1000 Chinese characters, 9 KB encoded) is accepted.
+        reason = "群里有人冒充客服骗钱" + "。" * 990
+        form = {"code": code, "category": "fraud", "reason": reason, "contact": "wang@example.com"}
         async with anonymous.post(base, data=form, headers={"Accept": "text/html"}) as response:
             assert response.status == 200
             page = await response.text()
@@ -431,7 +433,7 @@ async def test_the_public_form_files_a_ticket_without_an_account_and_a_flood_fro
         # In the staff queue, and announced at the desk.
         ticket = await _ticket_where(desk, lambda t: t["id"] == ticket_id)
         assert ticket["source"] == "public_report" and ticket["room_id"] == room and ticket["category"] == "fraud"
-        assert ticket["reason"] == "群里有人冒充客服骗钱" and "wang@" not in str(ticket)
+        assert ticket["reason"] == reason and "wang@" not in str(ticket)
         await desk.wait_desk(ticket_id, "the public report at the desk")
 
         # JSON, by room id: joins the open ticket on the room; the follow-up shows its status only.

@@ -8,6 +8,7 @@ The HTTP side (403 for others, holds released as their sender): tests/e2e/test_h
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,9 +18,10 @@ import pytest
 from synapse.module_api.errors import SynapseError
 
 from synapse_module import retention
+from synapse_module.export import Exporter, verify_bundle
 from synapse_module.module import QunzuModule
 
-from .harness import Database, MovableClock
+from .harness import NOW, Database, MovableClock
 
 DAY_MS = 24 * 3600 * 1000
 SENDER, ROOM, STAFF = "@poster:localhost", "!room:localhost", "@staff:localhost"
@@ -103,6 +105,15 @@ async def test_refused_content_is_sealed_revealed_with_an_audited_reason_and_pur
     with pytest.raises(SynapseError) as copied:
         await module.evidence.reveal(STAFF, next(i for i in ids if i != item["id"]), "x")
     assert copied.value.code == 409
+
+    # The regulators' export lists it with its digest, the content still sealed; the bundle verifies.
+    bundle = await Exporter(module).build(STAFF, NOW - DAY_MS, NOW + DAY_MS, ROOM, None)
+    exported = [json.loads(line) for line in bundle.files["evidence.jsonl"].splitlines()]
+    assert {row["id"] for row in exported} == set(ids) and all("content_enc" not in row for row in exported)
+    assert next(row for row in exported if row["id"] == item["id"])["digest"] == item["digest"]
+    assert marker not in bundle.files["evidence.jsonl"] and bundle.manifest["sources"]["evidence.jsonl"] == "present"
+    files = {name: text.encode() for name, text in bundle.files.items()}
+    assert verify_bundle(bundle.manifest, files, module.config.key).ok
 
     # Kept as long as the network log, then purged by its job.
     clock.advance((module.config.policy.retention.days + 1) * DAY_MS)
