@@ -86,11 +86,15 @@ class PublicReports:
         if not isinstance(target, str) or not target.strip():
             raise self._bad("bad_target", language)
         value = target.strip()
-        groups = self._module.store.groups
+        # Through the groups service: a group seconds old is linked to its room here.
+        groups = self._module.groups
         if is_valid_code(value):
             record = await groups.by_code(value)
         elif value.startswith("!") and len(value) <= 255:
-            record = await groups.by_room(value)
+            try:
+                record = await groups.record.get(value)
+            except SynapseError:
+                record = None  # a room this server does not know
         else:
             raise self._bad("bad_target", language)
         # Only governed groups: a private chat or a bot chat is nobody's public business.

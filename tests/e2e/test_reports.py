@@ -458,7 +458,9 @@ async def test_the_public_form_files_a_ticket_without_an_account_and_a_flood_fro
             "closed_ts",
         }
         async with anonymous.post(base, json={**body, "code": "123456789"}) as response:
-            assert response.status in (400, 404)
+            assert response.status == 400 and "群组编码" in (await response.json())["error"]
+        async with anonymous.post(base, json={**body, "room_id": "!nosuchroom:localhost"}) as response:
+            assert response.status == 404 and "找不到这个群组" in (await response.json())["error"]
 
         # Ten an hour from one address, exactly, however many arrive at once (two used above).
         async def one() -> tuple[int, dict[str, Any]]:
