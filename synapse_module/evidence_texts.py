@@ -13,6 +13,7 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
             "（编号 {hold}）。说明：{reason}。如有异议，请在这里发送 !appeal 申诉。"
         ),
         "no_reason": "未附说明",
+        "not_a_hold": "没有这条待审内容（编号有误，或它是被直接拒绝的内容，无需审核）。",
         "bad_reason": "请填写举报内容（最多 {limit} 字）。",
         "bad_contact": "联系方式最多 {limit} 字。",
         "bad_target": "请填写群组编码（9 位数字）或房间 ID（以 ! 开头）。",
@@ -49,6 +50,9 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
             "decided not to publish it (hold {hold}). Note: {reason}. If you disagree, send !appeal here."
         ),
         "no_reason": "none given",
+        "not_a_hold": (
+            "There is no such held message (a wrong id, or content that was refused outright and needs no review)."
+        ),
         "bad_reason": "Please describe what you report (at most {limit} characters).",
         "bad_contact": "The contact may be at most {limit} characters.",
         "bad_target": "Give the group code (nine digits) or the room ID (starting with !).",

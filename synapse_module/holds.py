@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from synapse.module_api import EventBase
-from synapse.module_api.errors import SynapseError
+from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Reason, decisions
 
@@ -89,6 +89,17 @@ class Holds:
             item["category_label"] = self._module.reports.category_label(str(item["category"]))
         return page
 
+    async def _hold(self, hold_id: str) -> EvidenceRow:
+        """A hold by id; a refused item (sealed, nothing to deliver) is not one.
+
+        Raises:
+            SynapseError: 404 when there is no hold with this id.
+        """
+        row = await self._module.evidence.get(hold_id)
+        if row.status == "sealed" or row.room_id is None:
+            raise SynapseError(404, evidence_text("not_a_hold", self._language), Codes.NOT_FOUND)
+        return row
+
     def _decided(self, row: EvidenceRow) -> Refusal:
         return Refusal(Reason.HOLD_DECIDED, {"hold": row.id, "status": row.status})
 
@@ -99,9 +110,9 @@ class Holds:
             Refusal: ``hold_decided`` (409) when it was released or rejected already (or is
                 being released); ``hold_undeliverable`` (409) when the sender left the room;
                 the ``may_post`` reason (403) when the sender may not post there now.
-            SynapseError: 404 unknown hold.
+            SynapseError: 404 unknown hold (or a refused item, which is no hold).
         """
-        row = await self._module.evidence.get(hold_id)
+        row = await self._hold(hold_id)
         if row.status not in ("held", "releasing") or row.room_id is None:
             raise self._decided(row)
         room_id, sender = row.room_id, row.sender
@@ -156,9 +167,9 @@ class Holds:
 
         Raises:
             Refusal: ``hold_decided`` (409) when it was decided already or is being released.
-            SynapseError: 404 unknown hold.
+            SynapseError: 404 unknown hold (or a refused item, which is no hold).
         """
-        row = await self._module.evidence.get(hold_id)
+        row = await self._hold(hold_id)
         audit = AuditRecord(actor, "hold.reject", row.sender, {"hold": row.id, "room_id": row.room_id})
         decided = await self._store.decide(row.id, ("held",), "rejected", actor, None, audit, ("resolved", "rejected"))
         if decided is None:

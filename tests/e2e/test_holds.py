@@ -191,6 +191,10 @@ async def test_refused_content_is_sealed_not_in_clear_and_revealed_to_staff_only
     status, missing = await staff.qunzu("POST", path, {})
     assert status == 400 and missing["errcode"] == "M_MISSING_PARAM", missing
 
+    # Refused content is no hold: there is nothing to release.
+    status, none = await staff.qunzu("POST", f"/admin/holds/{item['id']}/release", {})
+    assert status == 404 and "没有这条待审内容" in none["error"], none
+
     status, revealed = await staff.qunzu("POST", path, {"reason": "核查举报"})
     assert status == 200, revealed
     assert revealed["content"]["body"] == f"{BLOCKED} {marker}" and revealed["sender"] == poster.user_id
