@@ -9,6 +9,8 @@
   their decisions).
 - `POST /admin/holds/{id}/release {actor?}`: delivered into the room as its sender.
 - `POST /admin/holds/{id}/reject {reason?, actor?}`: never delivered; the sender is told.
+- `POST /admin/reports/{ticket}/public-contacts {reason}`: the contacts public reporters left on a
+  ticket (sealed at rest); the reason is audited first.
 
 All staff only (403 `staff_only` for anyone else); the bot acts for the staff
 member who typed the command (`actor`).
@@ -91,6 +93,12 @@ def routes(module: QunzuModule) -> list[Route]:
             raise SynapseError(400, "'reason' must be text of at most 500 characters", Codes.INVALID_PARAM)
         return 200, await module.holds.reject(actor, params["hold_id"], reason)
 
+    async def public_contacts(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = json_body(request)
+        reason = required_reason(body, language)
+        actor = await acting_staff(module, caller, body)
+        return 200, {"reports": await module.public_reports.contacts(actor, params["ticket_id"], reason)}
+
     return [
         Route("GET", "/admin/evidence", Access.STAFF, list_evidence),
         Route("GET", "/admin/evidence/{evidence_id}", Access.STAFF, get_evidence),
@@ -98,4 +106,5 @@ def routes(module: QunzuModule) -> list[Route]:
         Route("GET", "/admin/holds", Access.STAFF, list_holds),
         Route("POST", "/admin/holds/{hold_id}/release", Access.STAFF, release),
         Route("POST", "/admin/holds/{hold_id}/reject", Access.STAFF, reject),
+        Route("POST", "/admin/reports/{ticket_id}/public-contacts", Access.STAFF, public_contacts),
     ]

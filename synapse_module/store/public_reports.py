@@ -77,6 +77,12 @@ class PublicReportStore:
         """The ticket a follow-up token was given for; None for any other pair."""
         return await self._api.run_db_interaction("qunzu_public_report_status", _ticket_for_txn, ticket_id, token_hash)
 
+    async def of_ticket(self, ticket_id: str, audit: AuditRecord) -> list[tuple[str, int, str, str | None]]:
+        """(id, ts, category, contact_enc) of a ticket's public reports; the audit record of the read with them."""
+        return await self._api.run_db_interaction(
+            "qunzu_public_reports_of_ticket", _of_ticket_txn, self._chain, ticket_id, audit, self._clock.now_ms()
+        )
+
     async def purge_before(self, before_ms: int, limit: int) -> int:
         return await self._api.run_db_interaction("qunzu_public_reports_purge", _purge_txn, before_ms, limit)
 
@@ -126,6 +132,18 @@ def _ticket_for_txn(txn: LoggingTransaction, ticket_id: str, token_hash: str) ->
     if txn.fetchone() is None:
         return None
     return _get_ticket_txn(txn, ticket_id)
+
+
+def _of_ticket_txn(
+    txn: LoggingTransaction, chain: AuditChain, ticket_id: str, audit: AuditRecord, now_ms: int
+) -> list[tuple[str, int, str, str | None]]:
+    txn.execute(
+        "SELECT id, ts, category, contact_enc FROM qunzu_public_reports WHERE ticket_id = ? ORDER BY ts, id",
+        (ticket_id,),
+    )
+    rows = [(str(r[0]), int(r[1]), str(r[2]), r[3]) for r in txn.fetchall()]
+    append_record_txn(txn, chain, now_ms, audit)
+    return rows
 
 
 def _purge_txn(txn: LoggingTransaction, before_ms: int, limit: int) -> int:

@@ -435,6 +435,12 @@ async def test_the_public_form_files_a_ticket_without_an_account_and_a_flood_fro
         assert ticket["source"] == "public_report" and ticket["room_id"] == room and ticket["category"] == "fraud"
         assert ticket["reason"] == reason and "wang@" not in str(ticket)
         await desk.wait_desk(ticket_id, "the public report at the desk")
+        status, contacts = await desk.staff.api.qunzu(
+            "POST", f"/admin/reports/{ticket_id}/public-contacts", {"reason": "回访举报人"}
+        )
+        assert status == 200 and [r["contact"] for r in contacts["reports"]] == ["wang@example.com"], contacts
+        status, refused = await owner.api.qunzu("POST", f"/admin/reports/{ticket_id}/public-contacts", {"reason": "x"})
+        assert status == 403 and refused["cn.qunzu.reason"] == "staff_only"
 
         # JSON, by room id: joins the open ticket on the room; the follow-up shows its status only.
         body = {"room_id": room, "category": "gambling", "reason": "拉人赌博"}

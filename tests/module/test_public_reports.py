@@ -61,6 +61,12 @@ async def test_a_public_report_keeps_no_address_token_or_contact_in_clear_and_th
         await module.public_reports.status(answer["ticket"], answer["token"] + "x", "en")
     assert wrong.value.code == 404
 
+    # Staff read the contact only with a reason, on the record.
+    (listed,) = await module.public_reports.contacts("@staff:localhost", answer["ticket"], "回访举报人")
+    assert listed["contact"] == "13800138000" and listed["category"] == "fraud"
+    (record,) = [e for e in await module.store.audit.query(subject=answer["ticket"]) if e.action != "report.public"]
+    assert record.action == "report.public_contacts" and record.details == {"reason": "回访举报人"}
+
     clock.advance((module.config.policy.retention.days + 1) * DAY_MS)
     assert await module.jobs.run_now(retention.JOB_NAME) is not None
     assert database.query("SELECT COUNT(*) FROM qunzu_public_reports") == [(0,)]
