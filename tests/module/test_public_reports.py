@@ -7,13 +7,15 @@ ticket stays. The form and the flood limit through a real server: tests/e2e/test
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from synapse.module_api.errors import SynapseError
 
 from policies.codes import new_code
 from synapse_module import retention
 from synapse_module.module import QunzuModule
-from synapse_module.public_reports import address_key
+from synapse_module.public_reports import PER_HOUR, address_key
 
 from .harness import NOW, Database, MovableClock
 
@@ -71,3 +73,30 @@ async def test_a_public_report_keeps_no_address_token_or_contact_in_clear_and_th
     assert await module.jobs.run_now(retention.JOB_NAME) is not None
     assert database.query("SELECT COUNT(*) FROM qunzu_public_reports") == [(0,)]
     assert database.query("SELECT COUNT(*) FROM qunzu_tickets WHERE id = ?", (answer["ticket"],)) == [(1,)]
+
+
+async def test_reports_from_one_address_are_capped_exactly_under_concurrency(
+    module: QunzuModule, database: Database
+) -> None:
+    code = new_code()
+    database.query(
+        "INSERT INTO qunzu_groups (code, room_id, category, creator, created_ts, scale_tier, activity_tier)"
+        " VALUES (?, ?, 'general', '@owner:localhost', ?, 'small', 'normal')",
+        (code, ROOM, NOW),
+    )
+    body = {"code": code, "category": "gambling", "reason": "拉人赌博"}
+
+    async def one(address: str) -> int:
+        try:
+            await module.public_reports.file(address, body, "zh-CN")
+        except SynapseError as exc:
+            return int(exc.code)
+        return 200
+
+    statuses = await asyncio.gather(*(one("198.51.100.9") for _ in range(PER_HOUR + 6)))
+    assert sorted(statuses) == [200] * PER_HOUR + [429] * 6
+    # Another address, and another /64 of IPv6, are counted apart; the same /64 is one.
+    assert await one("198.51.100.10") == 200
+    assert [await one(f"2001:db8:9:9::{n}") for n in range(PER_HOUR + 1)] == [200] * PER_HOUR + [429]
+    (tickets,) = database.query("SELECT COUNT(*) FROM qunzu_tickets WHERE source = 'public_report'")[0]
+    assert tickets == 1  # all of them joined the one open ticket on the room
