@@ -35,6 +35,15 @@ CONTENT_PURPOSE: Final = "qunzu/evidence-content/v1"
 NOT_EVENTS: Final = frozenset({"createRoom", "room_alias", "profile.displayname", "m.room.member"})
 
 
+def thaw(value: Any) -> Any:
+    """Plain JSON values of what Synapse hands out (frozen mappings with `use_frozen_dicts`)."""
+    if isinstance(value, Mapping):
+        return {str(k): thaw(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
 class EvidenceLocker:
     """Seals refused and held content, and opens it for staff with an audited reason."""
 
@@ -72,7 +81,7 @@ class EvidenceLocker:
             and event_type not in NOT_EVENTS
             and self._module.api.is_mine(sender)
         )
-        envelope = {"type": event_type, "content": dict(content)}
+        envelope = {"type": event_type, "content": thaw(content)}
         plain = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         row = EvidenceRow(
             id=evidence_id,

@@ -40,6 +40,7 @@ from policies import Reason, decisions
 
 from .content import content_digest
 from .errors import Refusal
+from .evidence import thaw
 from .evidence_texts import evidence_text
 from .store import synapse_tables
 from .store.audit import AuditRecord
@@ -74,7 +75,7 @@ class Holds:
         expected = self._in_flight.get(hold_id)
         if expected is None:
             return False
-        content = {key: value for key, value in event.content.items() if key != RELEASE_KEY}
+        content = {key: thaw(value) for key, value in event.content.items() if key != RELEASE_KEY}
         if (event.sender, event.room_id, content_digest(content)) != expected:
             return False
         del self._in_flight[hold_id]

@@ -43,8 +43,9 @@ async def _member(person: Callable[..., Matrix], poster: Matrix, room: str) -> M
     return member
 
 
-async def _held(poster: Matrix, staff: Matrix, room: str, text: str) -> dict[str, Any]:
-    status, reply = await poster.send_text(room, text)
+async def _held(poster: Matrix, staff: Matrix, room: str, text: str, **extra: Any) -> dict[str, Any]:
+    path = f"/_matrix/client/v3/rooms/{quote(room)}/send/m.room.message/{secrets.token_hex(8)}"
+    status, reply = await poster.call("PUT", path, {"msgtype": "m.text", "body": text, **extra})
     assert status == 403 and reply["cn.qunzu.detail"]["held"] is True, reply
     status, page = await staff.qunzu("GET", "/admin/holds?limit=200")
     assert status == 200, page
@@ -73,8 +74,11 @@ async def test_a_held_message_is_released_as_its_sender_once_and_only_staff_may(
 ) -> None:
     room = await poster.new_room(name="读书会")
     member = await _member(person, poster, room)
+    status, first = await poster.send_text(room, "今天读第三章")
+    assert status == 200, first
     text = f"转发：{HELD} {secrets.token_hex(6)}"
-    hold = await _held(poster, staff, room, text)
+    relation = {"m.in_reply_to": {"event_id": first["event_id"]}}
+    hold = await _held(poster, staff, room, text, **{"m.relates_to": relation})
     assert hold["sender"] == poster.user_id and hold["status"] == "held" and hold["category"] == "rumor"
     assert text not in str(hold)  # the list shows no content
 
@@ -91,7 +95,7 @@ async def test_a_held_message_is_released_as_its_sender_once_and_only_staff_may(
     # Another member sees the person's own message, text intact.
     timeline = await _bodies(member, room)
     (sender, _, content) = next(entry for entry in timeline if entry[1] == text)
-    assert sender == poster.user_id and content["msgtype"] == "m.text"
+    assert sender == poster.user_id and content["msgtype"] == "m.text" and content["m.relates_to"] == relation
     assert content["cn.qunzu.release"] == hold["id"]
 
     # Twice is a clean conflict; the hold's ticket is closed as released.
