@@ -157,5 +157,12 @@ def t(key: str, language: Language, /, **values: object) -> str:
 
 # Texts of reports, room admins' tools and the moderation desk live beside these.
 from bot.messages_desk import DESK_CATALOGUE  # noqa: E402  (after CATALOGUE; no import cycle at runtime)
+from bot.messages_owner import OWNER_CATALOGUE  # noqa: E402
 
 CATALOGUE.update(DESK_CATALOGUE)
+CATALOGUE.update(OWNER_CATALOGUE)
+
+# Texts of the lifecycle commands and of accepting the convention.
+from bot.messages_lifecycle import LIFECYCLE_CATALOGUE  # noqa: E402  (after CATALOGUE, like the desk's)
+
+CATALOGUE.update(LIFECYCLE_CATALOGUE)

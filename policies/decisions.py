@@ -60,6 +60,7 @@ __all__ = [
     "UserFacts",
     "activity_tier_of",
     "effective_tier",
+    "invite_is_approval",
     "level_of",
     "max_members_for_level",
     "may_be_co_creator",
@@ -525,7 +526,15 @@ def may_upgrade(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -
     return decision
 
 
-def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, policy: Policy) -> Decision:
+def may_join(
+    user: UserFacts,
+    room: RoomFacts,
+    is_invited: bool,
+    now_ms: int,
+    policy: Policy,
+    *,
+    invite_confirmed: bool = True,
+) -> Decision:
     """May the user join the room?
 
     Args:
@@ -535,6 +544,10 @@ def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, po
         now_ms: the current time (ms since the epoch). No join rule depends on it
             today; it keeps the signature the same as ``may_post``.
         policy: the active policy.
+        invite_confirmed: the invite counts as approval (see ``invite_is_approval``).
+            In a room that needs approval, an invite by a plain member is a request
+            until an admin confirms it (群聊邀请确认): until then the join is refused
+            with ``{"via": "invite"}``.
 
     Returns:
         Allowed, or refused with blacklisted, realname_required,
@@ -563,7 +576,21 @@ def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, po
     # Art. 8: join verification for large rooms and high-risk categories.
     if not is_invited and needs_join_approval(room, policy):
         return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=tier, category=room.category)
+    if is_invited and not invite_confirmed and needs_join_approval(room, policy):
+        return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=tier, category=room.category, via="invite")
     return Decision.allow()
+
+
+def invite_is_approval(inviter_is_admin: bool, inviter_is_platform: bool, *, inviter_suspended: bool = False) -> bool:
+    """Whether an invite lets its invitee into a room that needs approval (Art. 8 join verification).
+
+    An invite by the room's creator or an admin, by the service account (an approved knock
+    or a confirmed invite) or by staff is the approval itself. An invite by a plain member
+    (invite power is 0 in ``private_chat`` rooms) is only a request: the invitee sees it,
+    and joins once an admin confirms it. So is an invite by an admin whose admin rights are
+    suspended (Art. 11 暂停管理权限): approving joins is an admin function.
+    """
+    return inviter_is_platform or (inviter_is_admin and not inviter_suspended)
 
 
 def _rooms_joined(user: UserFacts, policy: Policy) -> Decision | None:

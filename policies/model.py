@@ -312,6 +312,10 @@ class Sanctions(_Frozen):
     ladders: dict[SubjectKind, tuple[LadderStep, ...]]
     severe_categories: tuple[Name, ...]
     credit_deltas: dict[Measure, Annotated[int, Field(le=0)]]
+    # Art. 11 (向有关主管部门报告): measures that always make a regulator report, and whether
+    # any measure in a severe category does too.
+    reportable_measures: tuple[Measure, ...] = (Measure.CLOSURE, Measure.BLACKLIST)
+    report_severe: bool = True
     # Art. 11: when a room is blacklisted, its owner and admins are reviewed: these
     # owner/admin measures are taken against them (each notified and appealable).
     blacklisted_room_owner: tuple[LadderStep, ...] = ()
@@ -510,6 +514,9 @@ class Policy(_Frozen):
                 tuple(self.reports.categories),
                 "report category",
             )
+        # One vocabulary: the ladder's severe kinds are report categories.
+        for index, category in enumerate(self.sanctions.severe_categories):
+            _known(f"sanctions.severe_categories.{index}", category, tuple(self.reports.categories), "report category")
         for index, category in enumerate(self.content.encryption.allowed_categories):
             _known(f"content.encryption.allowed_categories.{index}", category, tuple(self.categories.known), "category")
         return self

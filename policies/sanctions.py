@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from .measures import Measure, SubjectKind
 from .model import LadderStep, Policy
+from .report_reasons import canonical_category
 
 
 def is_severe(violation_category: str, policy: Policy) -> bool:
-    """Whether a violation of this kind skips the ladder (terrorism, fraud, …)."""
-    return violation_category in policy.sanctions.severe_categories
+    """Whether a violation of this kind skips the ladder (terrorism, child sexual content, …).
+
+    The kind is a report category (a ticket's), or a content rule's name, which means its
+    report category: the ladder and the tickets share one vocabulary.
+    """
+    return canonical_category(violation_category, policy) in policy.sanctions.severe_categories
 
 
 def next_measure(kind: SubjectKind, prior_measures: int, policy: Policy, *, severe: bool = False) -> LadderStep:
@@ -59,3 +64,18 @@ def default_duration(kind: SubjectKind, measure: Measure, policy: Policy) -> int
 def credit_delta(measure: Measure, policy: Policy) -> int:
     """How much a measure taken directly by staff lowers credit (0 or negative)."""
     return policy.sanctions.credit_deltas[measure]
+
+
+def regulator_report_kind(measure: Measure, category: str | None, policy: Policy) -> str | None:
+    """Whether a measure is reported to the authorities (Art. 11), and as what.
+
+    Returns:
+        The measure's name when the policy lists it in ``sanctions.reportable_measures``,
+        ``severe_measure`` for any other measure in a severe category when
+        ``sanctions.report_severe`` is on, else ``None``.
+    """
+    if measure in policy.sanctions.reportable_measures:
+        return str(measure)
+    if policy.sanctions.report_severe and category is not None and is_severe(category, policy):
+        return "severe_measure"
+    return None

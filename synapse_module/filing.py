@@ -88,7 +88,9 @@ async def gather_statistics(module: QunzuModule) -> Statistics:
     stats = Statistics()
     await module.groups.link_pending()  # rooms created a moment ago are groups too
     groups = await records.column_values(
-        "qunzu_groups", ["category", "scale_tier", "retired_ts"], "WHERE room_id IS NOT NULL AND verification_dm = 0"
+        "qunzu_groups",
+        ["category", "scale_tier", "retired_ts"],
+        "WHERE room_id IS NOT NULL AND verification_dm = 0 AND private_chat = 0",
     )
     for row in groups.rows:
         if row["retired_ts"] is None:
@@ -250,7 +252,11 @@ def document(policy: Policy, stats: Statistics, server_name: str, now_ms: int) -
         (
             "p",
             f"同一对象在 {policy.sanctions.repeat_window_days} 天内再次违规的，按下表逐级升级；"
-            "涉及" + "、".join(policy.sanctions.severe_categories) + "等严重情形的，直接采取最后一级措施。"
+            "涉及"
+            + "、".join(
+                policy.reports.categories[name].labels.get("zh-CN", name) for name in policy.sanctions.severe_categories
+            )
+            + "等严重情形的，直接采取最后一级措施。"
             "每项措施均通知当事人处置理由、期限和申诉方式，申诉由人工复核。",
         ),
     ]

@@ -457,6 +457,62 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         11,
+        "announcements: pinned group announcements and the staff review of large and high-risk groups' (Art. 9)",
+        (
+            # status: pending (waits for staff), posted, rejected, failed (approved, but the room refused it).
+            """CREATE TABLE IF NOT EXISTS qunzu_announcements (
+                id TEXT PRIMARY KEY,
+                room_id TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                text TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_ts BIGINT NOT NULL,
+                decided_ts BIGINT,
+                decided_by TEXT,
+                decision_reason TEXT,
+                event_id TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_announcements_status ON qunzu_announcements (status, created_ts)",
+        ),
+    ),
+    Migration(
+        12,
+        "private chats are not groups; convention update notices (DESIGN.md §6.2, §6.4)",
+        (
+            # A registered room that is a private chat (私聊): no alias, no page, not counted
+            # against its owner's cap, until a third person makes it a group.
+            "ALTER TABLE qunzu_groups ADD COLUMN private_chat SMALLINT NOT NULL DEFAULT 0",
+            # Art. 5: each verified person is told once per convention version that it changed.
+            """CREATE TABLE IF NOT EXISTS qunzu_convention_notices (
+                user_id TEXT NOT NULL,
+                version TEXT NOT NULL,
+                sent_ts BIGINT NOT NULL,
+                PRIMARY KEY (user_id, version)
+            )""",
+        ),
+    ),
+    Migration(
+        13,
+        "room owners told of tickets about their room; regulator reports tracked to a receipt (Art. 9, 11)",
+        (
+            # Art. 9: when the room's owner and admins were told of the ticket (NULL: still owed).
+            # Tickets from before are not announced now, days late: they count as told.
+            "ALTER TABLE qunzu_tickets ADD COLUMN room_staff_told_ts BIGINT",
+            "UPDATE qunzu_tickets SET room_staff_told_ts = created_ts",
+            "CREATE INDEX IF NOT EXISTS qunzu_tickets_room_staff_owed ON qunzu_tickets (created_ts)"
+            " WHERE room_staff_told_ts IS NULL",
+            # Art. 11: a regulator report is drafted, submitted (to whom, when), acknowledged (receipt).
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN status TEXT NOT NULL DEFAULT 'draft'",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN submitted_to TEXT",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN submitted_ts BIGINT",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN receipt TEXT",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN summary_zh TEXT",
+            "ALTER TABLE qunzu_regulator_reports ADD COLUMN updated_ts BIGINT",
+            "CREATE INDEX IF NOT EXISTS qunzu_regulator_reports_status ON qunzu_regulator_reports (status, ts)",
+        ),
+    ),
+    Migration(
+        14,
         "sealed evidence of refused and held content, holds, public reports (Art. 10, 12, 13)",
         (
             # Art. 10, 13; Cybersecurity Law Art. 47 (保存有关记录): what the content rules refused

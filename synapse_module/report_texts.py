@@ -37,6 +37,15 @@ _TEXTS: dict[str, dict[str, str]] = {
         "target_protected": "不能对群主、级别不低于你的管理员或平台账号这样做。",
         "not_knocking": "该用户没有申请加入本群。",
         "duration_required": "请给出禁言时长，例如 30m、12h、7d 或 perm。",
+        "room_staff": (
+            "你管理的群「{room}」有一条新的{what}：工单 {ticket}，类别：{category}，平台将在 {deadline} 前处理。"
+            "{event}作为群主或管理员，请核查群内相关内容并履行管理责任（《互联网群组信息服务管理规定》第九条）。"
+            "举报人的身份不会告诉你。"
+        ),
+        "room_staff.report": "举报",
+        "room_staff.content_flag": "内容标记（消息已发出，待平台复核）",
+        "room_staff.content_hold": "待审核的消息（尚未发出）",
+        "room_staff.event": "涉及的消息：{permalink}。",
     },
     "en": {
         "ack": (
@@ -68,6 +77,15 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "not_knocking": "This user has not asked to join the room.",
         "duration_required": "Give a mute duration such as 30m, 12h, 7d or perm.",
+        "room_staff": (
+            'A new {what} about your room "{room}": ticket {ticket}, category: {category}. The platform '
+            "handles it by {deadline}. {event}As its owner or admin, please check the room and manage it "
+            "(Art. 9 of the group chat Regulations). Who reported is not told to you."
+        ),
+        "room_staff.report": "report",
+        "room_staff.content_flag": "content flag (the message was delivered; the platform reviews it)",
+        "room_staff.content_hold": "message held for review (not delivered)",
+        "room_staff.event": "The message: {permalink}. ",
     },
 }
 

@@ -25,6 +25,8 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure
 from policies.numbers import duration_seconds
+from policies.report_reasons import classify_reason
+from policies.roles import room_admins, room_creators
 
 from .errors import TicketNotOpen
 from .jobs import Job, Jobs
@@ -77,6 +79,8 @@ class Reports:
         # Art. 12: the report buttons of Matrix clients fire no callback; read Synapse's tables.
         jobs.add(Job("import_synapse_reports", IMPORT_EVERY_MS, self.import_synapse_reports))
         jobs.add(Job("report_notices", 60 * 1000, self.send_notices))
+        # Art. 9: the room's owner and admins hear of reports and flags about their room.
+        jobs.add(Job("room_staff_notices", 60 * 1000, self.send_room_staff_notices))
 
     # -- categories -------------------------------------------------------------------------
 
@@ -98,12 +102,9 @@ class Reports:
         return category
 
     def guess_category(self, reason: str) -> str:
-        """The category a free-text reason of a report button names (its key or label), else `other`."""
-        lowered = reason.lower()
-        for name, category in self._policy.reports.categories.items():
-            if name in lowered or any(label.lower() in lowered for label in category.labels.values()):
-                return name
-        return "other" if "other" in self._policy.reports.categories else next(iter(self._policy.reports.categories))
+        """The category a free-text reason of a report button means (policies/report_reasons.py)."""
+        # Synapse does not bound a report's reason; the ticket keeps (and the classifier reads) its start.
+        return classify_reason(reason[:MAX_REASON_CHARS], self._policy)
 
     # -- filing -----------------------------------------------------------------------------
 
@@ -151,6 +152,8 @@ class Reports:
             raise limit_exceeded(report_text("rate_limited", language, limit=REPORTS_PER_HOUR), filed, "hour")
         if filed.new_reporter:
             self._notify_soon(filed.ticket.id, reporter, "ack")
+        if not filed.joined:
+            self._tell_room_staff_soon(filed.ticket)
         return {**await self.ticket_json(filed.ticket), "ticket": filed.ticket.id, "joined": filed.joined}
 
     async def _new_ticket(
@@ -242,6 +245,8 @@ class Reports:
             return False
         if filed.new_reporter:
             self._notify_soon(filed.ticket.id, row.reporter, "ack")
+        if not filed.joined:
+            self._tell_room_staff_soon(filed.ticket)
         return True
 
     # -- views --------------------------------------------------------------------------------
@@ -281,15 +286,29 @@ class Reports:
         return await self.ticket_json(ticket)
 
     async def resolve(
-        self, actor: str, ticket_id: str, outcome: object, sanction: object, reason: object
+        self,
+        actor: str,
+        ticket_id: str,
+        outcome: object,
+        sanction: object,
+        reason: object,
+        takedown: object = False,
     ) -> dict[str, Any]:
         """Close a ticket; with `sanction`, take that measure through the sanctions service first.
 
+        With `takedown`, the reported event is then redacted by the service account and
+        its media quarantined where Synapse allows it (takedown.py); the answer's
+        `takedown` says what was done.
+
         Raises:
-            SynapseError: 400 bad outcome or measure; 404 unknown ticket; 409 closed already.
+            SynapseError: 400 bad outcome, measure or takedown; 404 unknown ticket; 409 closed already.
         """
         if outcome not in OUTCOMES:
             raise _bad("'outcome' must be resolved or dismissed")
+        if not isinstance(takedown, bool):
+            raise _bad("'takedown' must be true or false", Codes.BAD_JSON)
+        if takedown and outcome == "dismissed":
+            raise _bad("a dismissed ticket takes nothing down")
         if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS):
             raise _bad("'reason' must be short text", Codes.BAD_JSON)
         ticket = await self._module.store.tickets.get(ticket_id)
@@ -297,6 +316,8 @@ class Reports:
             raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
         if not ticket.is_open:
             raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+        if takedown and ticket.event_id is None:
+            raise _bad("This ticket names no message to take down; use POST /admin/takedown")
         text_reason = (reason or "").strip() or f"report {ticket.id}: {self.category_label(ticket.category)}"
         status = "dismissed" if outcome == "dismissed" else "resolved"
         applied: dict[str, Any] | None = None
@@ -320,11 +341,18 @@ class Reports:
             closed = await self._store.close(ticket.id, status, status, actor, None, text_reason, audit)
         if closed is None:
             raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+        taken = None
+        if takedown and ticket.event_id is not None:
+            taken = await self._module.takedown.events(
+                actor, [ticket.event_id], ticket.room_id, text_reason, ticket_id=ticket.id
+            )
         for reporter in await self._store.reporters(ticket.id):
             self._notify_soon(ticket.id, reporter.reporter, "outcome")
         body = await self.ticket_json(closed)
         if applied is not None:
             body["sanction"] = applied
+        if taken is not None:
+            body["takedown"] = taken.as_json()
         return body
 
     def _sanction_request(self, ticket: Ticket, sanction: object, reason: str) -> SanctionRequest:
@@ -412,6 +440,87 @@ class Reports:
             outcome_key = "outcome.resolved"
         return report_text(
             "outcome", language, ticket=ticket.id, category=category, outcome=report_text(outcome_key, language)
+        )
+
+    # -- notices to the room's owner and admins (Art. 9) --------------------------------------
+
+    def _tell_room_staff_soon(self, ticket: Ticket) -> None:
+        if ticket.room_id is None:
+            return
+
+        async def run() -> None:
+            try:
+                await self._tell_room_staff(ticket)
+            except Exception:
+                logger.exception("qunzu: a notice to a room's owner failed; the job retries")
+
+        self._api.run_as_background_process("qunzu_room_staff_notice", run)
+
+    async def send_room_staff_notices(self) -> dict[str, Any]:
+        """The job: notices to rooms' owners and admins not yet sent (content flags arrive only here)."""
+        told = 0
+        for ticket in await self._module.store.tickets.owed_room_notices(NOTICE_BATCH):
+            if await self._tell_room_staff(ticket):
+                told += 1
+        return {"told": told}
+
+    async def room_staff_of(self, ticket: Ticket) -> list[str]:
+        """Who is told of a ticket about a room: its creators and admins on this server.
+
+        Not the service account, not the reported person (an owner reported is not warned
+        before staff look), not the reporter (acknowledged already).
+        """
+        if ticket.room_id is None:
+            return []
+        state = await self._api.get_room_state(ticket.room_id, [("m.room.create", ""), ("m.room.power_levels", "")])
+        create = state.get(("m.room.create", ""))
+        if create is None:
+            return []
+        levels = state.get(("m.room.power_levels", ""))
+        creators = room_creators(create.sender, create.content)
+        admins = room_admins(create.sender, create.content, levels.content if levels is not None else None)
+        left_out = {self._module.config.service_account, ticket.accused, ticket.reporter}
+        return [user for user in sorted(creators | set(admins)) if user not in left_out and self._api.is_mine(user)]
+
+    async def _tell_room_staff(self, ticket: Ticket) -> bool:
+        if not await self._module.store.tickets.claim_room_notice(ticket.id):
+            return False  # another process, or the job, took it
+        try:
+            people = await self.room_staff_of(ticket)
+            if not people:
+                return True
+            body = await self.room_staff_text(ticket)
+            delivered = [await self._module.notifier.to_user(user, body) for user in people]
+        except Exception:
+            await self._module.store.tickets.release_room_notice(ticket.id)
+            raise
+        if not any(delivered):
+            await self._module.store.tickets.release_room_notice(ticket.id)
+            return False
+        if not all(delivered):
+            logger.warning("qunzu: a notice about ticket %s reached only some of the room's admins", ticket.id)
+        return True
+
+    async def room_staff_text(self, ticket: Ticket) -> str:
+        """The notice to a room's owner and admins: room, ticket, category, deadline; never the reporter."""
+        language = self._language
+        assert ticket.room_id is not None
+        state = await self._api.get_room_state(ticket.room_id, [("m.room.name", "")])
+        name_event = state.get(("m.room.name", ""))
+        name = name_event.content.get("name") if name_event is not None else None
+        room = name if isinstance(name, str) and name.strip() else ticket.room_id
+        source = ticket.source if ticket.source in ("content_flag", "content_hold") else "report"
+        # A held message was never delivered: there is nothing in the room to link to.
+        permalink = ticket.permalink() if ticket.event_id is not None and ticket.source != "content_hold" else None
+        return report_text(
+            "room_staff",
+            language,
+            room=room[:100],
+            what=report_text(f"room_staff.{source}", language),
+            ticket=ticket.id,
+            category=self.category_label(ticket.category),
+            deadline=deadline_text(ticket.deadline_ts),
+            event=report_text("room_staff.event", language, permalink=permalink) if permalink else "",
         )
 
 

@@ -8,7 +8,9 @@
   evidence, deadline, assignee and reporters.
 - `GET /admin/reports/stats?since=`: counts for the daily digest.
 - `POST /admin/reports/{id}/assign {assignee?}`: take into review.
-- `POST /admin/reports/{id}/resolve {outcome: resolved|dismissed, sanction?, reason?}`.
+- `POST /admin/reports/{id}/resolve {outcome: resolved|dismissed, sanction?, reason?, takedown?}`.
+- `POST /admin/takedown {event_ids, room_id?, reason} | {user_id, since, room_id?, reason}`:
+  redact events, or a person's posts since a time in one room or everywhere (takedown.py).
 """
 
 from __future__ import annotations
@@ -20,9 +22,21 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies.constants import DAY_MS
+from policies.numbers import time_ms
 
 from ..store.tickets import TICKET_STATUSES
-from .resource import Access, Caller, Route, json_body, query_limit, query_str, query_time
+from ..takedown import MAX_EVENTS_PER_CALL
+from .resource import (
+    Access,
+    Caller,
+    Route,
+    acting_staff,
+    json_body,
+    query_limit,
+    query_str,
+    query_time,
+    required_reason,
+)
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -89,19 +103,56 @@ def routes(module: QunzuModule) -> list[Route]:
             raise SynapseError(400, "'assignee' must be a user id", Codes.INVALID_PARAM)
         return 200, await module.reports.assign(caller.user_id, params["ticket_id"].upper(), assignee)
 
-    async def resolve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+    async def staff_actor(caller: Caller, body: Mapping[str, Any]) -> str:
         assert caller.user_id is not None
-        body = json_body(request)
-        actor = caller.user_id
         acting_for = body.get("actor")
-        # The bot resolves for the staff member who typed `!handle`; the record names them.
+        # The bot acts for the staff member who typed the command; the record names them.
         if acting_for is not None and caller.user_id == module.config.service_account:
             if not isinstance(acting_for, str) or not await module.is_staff(acting_for):
                 raise SynapseError(403, "'actor' must be compliance staff", Codes.FORBIDDEN)
-            actor = acting_for
+            return acting_for
+        return caller.user_id
+
+    async def resolve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = json_body(request)
+        actor = await staff_actor(caller, body)
         return 200, await module.reports.resolve(
-            actor, params["ticket_id"].upper(), body.get("outcome"), body.get("sanction"), body.get("reason")
+            actor,
+            params["ticket_id"].upper(),
+            body.get("outcome"),
+            body.get("sanction"),
+            body.get("reason"),
+            body.get("takedown", False),
         )
+
+    async def takedown(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = json_body(request)
+        actor = await acting_staff(module, caller, body)
+        reason = required_reason(body, module.config.language)
+        room_id = body.get("room_id")
+        if room_id is not None and (not isinstance(room_id, str) or not room_id.startswith("!")):
+            raise SynapseError(400, "'room_id' must be a room id", Codes.INVALID_PARAM)
+        event_ids, user_id = body.get("event_ids"), body.get("user_id")
+        if (event_ids is None) == (user_id is None):
+            raise SynapseError(400, "Give either 'event_ids' or 'user_id' with 'since'", Codes.INVALID_PARAM)
+        if event_ids is not None:
+            if (
+                not isinstance(event_ids, list)
+                or not 1 <= len(event_ids) <= MAX_EVENTS_PER_CALL
+                or not all(isinstance(e, str) and e.startswith("$") and len(e) <= 255 for e in event_ids)
+            ):
+                raise SynapseError(
+                    400, f"'event_ids' must be 1 to {MAX_EVENTS_PER_CALL} event ids", Codes.INVALID_PARAM
+                )
+            result = await module.takedown.events(actor, event_ids, room_id, reason)
+        else:
+            if not isinstance(user_id, str) or not user_id.startswith("@") or ":" not in user_id:
+                raise SynapseError(400, "'user_id' must be a user id", Codes.INVALID_PARAM)
+            if body.get("since") is None:
+                raise SynapseError(400, "'since' (ms since the epoch) is required with 'user_id'", Codes.MISSING_PARAM)
+            since = time_ms(body.get("since"), "since")
+            result = await module.takedown.messages_since(actor, user_id, since, room_id, reason)
+        return 200, result.as_json()
 
     async def reload_content(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         # Reloads this process at once; the others notice the changed files within
@@ -123,5 +174,6 @@ def routes(module: QunzuModule) -> list[Route]:
         Route("GET", "/admin/reports/{ticket_id}", Access.STAFF, get_report),
         Route("POST", "/admin/reports/{ticket_id}/assign", Access.STAFF, assign),
         Route("POST", "/admin/reports/{ticket_id}/resolve", Access.STAFF, resolve),
+        Route("POST", "/admin/takedown", Access.STAFF, takedown),
         Route("POST", "/admin/content/reload", Access.STAFF, reload_content),
     ]

@@ -12,6 +12,7 @@ from policies import Measure, SubjectKind
 from policies.numbers import credit_delta, duration_seconds
 
 from ..sanctions.measures import TIMELESS_MEASURES, SanctionRequest, SanctionSubject, measure_of
+from ..store.regulator_reports import REPORT_STATUSES
 from ..texts import text
 from .resource import (
     Access,
@@ -149,8 +150,21 @@ def routes(module: QunzuModule) -> list[Route]:
         since = query_time(request, "since")
         until = query_time(request, "until")
         limit = query_limit(request)
-        found = await module.regulator_reports.between(since, until, limit)
+        status = query_str(request, "status")
+        if status is not None and status not in REPORT_STATUSES:
+            raise SynapseError(400, f"'status' must be one of {', '.join(REPORT_STATUSES)}", Codes.INVALID_PARAM)
+        found = await module.regulator_reports.between(since, until, limit, status)
         return 200, {"reports": [report.as_json() for report in found]}
+
+    async def report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        return 200, (await module.regulator_reports.get(params["report_id"])).as_json()
+
+    async def update_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = json_body(request)
+        reason = required_reason(body, language)
+        actor = await acting_staff(module, caller, body)
+        updated = await module.regulator_reports.update(actor, params["report_id"], body, reason)
+        return 200, updated.as_json()
 
     async def appeals(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         status = query_str(request, "status")
@@ -196,6 +210,8 @@ def routes(module: QunzuModule) -> list[Route]:
         Route("GET", "/admin/users/{user_id}/credit", Access.STAFF, credit),
         Route("POST", "/admin/users/{user_id}/credit", Access.STAFF, adjust),
         Route("GET", "/admin/regulator-reports", Access.STAFF, reports),
+        Route("GET", "/admin/regulator-reports/{report_id}", Access.STAFF, report),
+        Route("POST", "/admin/regulator-reports/{report_id}", Access.STAFF, update_report),
         Route("GET", "/admin/appeals", Access.STAFF, appeals),
         Route("POST", "/admin/appeals/{appeal_id}/decide", Access.STAFF, decide),
         Route("POST", "/admin/policy-list/sync", Access.STAFF, policy_list),

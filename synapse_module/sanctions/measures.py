@@ -19,7 +19,7 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies import Measure, Policy, SubjectKind
 from policies.constants import DAY_MS
 from policies.measures import MEASURES_FOR
-from policies.sanctions import default_duration, is_severe, next_measure
+from policies.sanctions import default_duration, is_severe, next_measure, regulator_report_kind
 
 from ..clock import Clock
 from ..sanction_texts import measure_label, notice_text
@@ -195,10 +195,10 @@ class Measures:
             credit_delta=charge.delta if charge else 0,
             credit_user=charge.user_id if charge else None,
         )
-        severe = request.category is not None and is_severe(request.category, policy)
         report = None
-        if measure == Measure.CLOSURE or (severe and measure != Measure.BLACKLIST):
-            kind = "closure" if measure == Measure.CLOSURE else "severe_measure"
+        kind = regulator_report_kind(measure, request.category, policy)
+        # A blacklisting the policy reports is reported once, by its blacklist entry.
+        if kind is not None and not (measure == Measure.BLACKLIST and measure in policy.sanctions.reportable_measures):
             report = self._regulator_reports.for_measure(kind, sanction)
         audit = AuditRecord(
             actor,

@@ -101,7 +101,7 @@ def groups_without_code_alias_txn(txn: LoggingTransaction, server_name: str, lim
     """(code, room_id) of open groups whose `#<code>:<server>` is missing from `room_aliases`."""
     txn.execute(
         "SELECT g.code, g.room_id FROM qunzu_groups AS g WHERE g.room_id IS NOT NULL AND g.retired_ts IS NULL"
-        " AND g.verification_dm = 0 AND NOT EXISTS ("
+        " AND g.verification_dm = 0 AND g.private_chat = 0 AND NOT EXISTS ("
         " SELECT 1 FROM room_aliases AS a WHERE a.room_alias = '#' || g.code || ':' || ?"
         ") ORDER BY g.code LIMIT ?",
         (server_name, limit),
@@ -169,3 +169,78 @@ def event_evidence_txn(txn: LoggingTransaction, event_id: str) -> dict[str, Any]
     content = event.get("content", {})
     digest = hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
     return {"event_id": event_id, "room_id": row[0], "sender": event.get("sender"), "content_sha256": digest}
+
+
+# Art. 11, 12 (takedown): the kinds of events a takedown removes — what people post, as
+# Synapse's own user-redaction admin API chooses them (plus stickers); state (names,
+# topics, memberships) is changed by other means.
+TAKEDOWN_TYPES = ("m.room.message", "m.room.encrypted", "m.sticker")
+
+#: (event_id, room_id, sender, type, state_key, origin_server_ts, content JSON, redacted)
+TakedownRow = tuple[str, str, str, str, "str | None", int, dict[str, Any], bool]
+
+_TAKEDOWN_SELECT = (
+    "SELECT e.event_id, e.room_id, e.sender, e.type, e.state_key, e.origin_server_ts, j.json,"
+    " EXISTS (SELECT 1 FROM redactions AS r WHERE r.redacts = e.event_id)"
+    " FROM events AS e JOIN event_json AS j ON j.event_id = e.event_id"
+)
+
+
+def _takedown_row(row: tuple[Any, ...]) -> TakedownRow:
+    event = json.loads(row[6])
+    content = event.get("content") if isinstance(event, dict) else None
+    return (
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        None if row[4] is None else str(row[4]),
+        int(row[5] or 0),
+        content if isinstance(content, dict) else {},
+        bool(row[7]),
+    )
+
+
+def events_for_takedown_txn(txn: LoggingTransaction, event_ids: list[str]) -> list[TakedownRow]:
+    """The events of these ids this server has (not outliers, not rejected), whether already redacted.
+
+    Reads `events`, `event_json` and `redactions` (a redaction Synapse accepted for the event).
+    """
+    if not event_ids:
+        return []
+    marks = ", ".join("?" for _ in event_ids)
+    txn.execute(
+        f"{_TAKEDOWN_SELECT} WHERE e.event_id IN ({marks}) AND e.outlier = ? AND e.rejection_reason IS NULL",
+        (*event_ids, False),
+    )
+    return [_takedown_row(row) for row in txn.fetchall()]
+
+
+def _sent_since_where(room_id: str | None) -> str:
+    types = ", ".join("?" for _ in TAKEDOWN_TYPES)
+    room = " AND e.room_id = ?" if room_id is not None else ""
+    return (
+        f" WHERE e.origin_server_ts >= ? AND e.sender = ? AND e.type IN ({types}) AND e.state_key IS NULL"
+        f" AND e.outlier = ? AND e.rejection_reason IS NULL{room}"
+        " AND NOT EXISTS (SELECT 1 FROM redactions AS r WHERE r.redacts = e.event_id)"
+    )
+
+
+def _sent_since_args(sender: str, since_ms: int, room_id: str | None) -> tuple[Any, ...]:
+    return (since_ms, sender, *TAKEDOWN_TYPES, False, *(() if room_id is None else (room_id,)))
+
+
+def sent_since_txn(
+    txn: LoggingTransaction, sender: str, since_ms: int, room_id: str | None, limit: int
+) -> tuple[list[TakedownRow], int]:
+    """A person's posts (`TAKEDOWN_TYPES`) since a time, not yet redacted, oldest first; and how many in all.
+
+    One room or every room of this server. The time bound uses Synapse's index on
+    `origin_server_ts` (`events_ts`); `sender` has no index of its own.
+    """
+    where, args = _sent_since_where(room_id), _sent_since_args(sender, since_ms, room_id)
+    txn.execute(f"SELECT COUNT(*) FROM events AS e{where}", args)
+    row = txn.fetchone()
+    total = int(row[0]) if row else 0
+    txn.execute(f"{_TAKEDOWN_SELECT}{where} ORDER BY e.origin_server_ts, e.stream_ordering LIMIT ?", (*args, limit))
+    return [_takedown_row(r) for r in txn.fetchall()], total

@@ -146,6 +146,49 @@ class TicketStore:
             since_ms,
         )
 
+    # -- telling the room's owner and admins (Art. 9) ----------------------------------------
+
+    async def owed_room_notices(self, limit: int) -> list[Ticket]:
+        """Tickets about a room whose owner and admins are not told yet, oldest first."""
+        return await self._api.run_db_interaction(
+            "qunzu_owed_room_notices", _owed_room_notices_txn, self._clock.now_ms(), limit
+        )
+
+    async def claim_room_notice(self, ticket_id: str) -> bool:
+        """Take the notice of this ticket (one process sends it); False when it is taken or done."""
+        return await self._api.run_db_interaction(
+            "qunzu_claim_room_notice", _claim_room_notice_txn, ticket_id, self._clock.now_ms()
+        )
+
+    async def release_room_notice(self, ticket_id: str) -> None:
+        """Owe the notice again (it could not be sent): the job tries later."""
+        await self._api.run_db_interaction("qunzu_release_room_notice", _release_room_notice_txn, ticket_id)
+
+
+def _owed_room_notices_txn(txn: LoggingTransaction, now_ms: int, limit: int) -> list[Ticket]:
+    # A ticket about no room (a display name) has no room staff to tell.
+    txn.execute(
+        "UPDATE qunzu_tickets SET room_staff_told_ts = ? WHERE room_staff_told_ts IS NULL AND room_id IS NULL",
+        (now_ms,),
+    )
+    txn.execute(
+        f"SELECT {_COLUMNS} FROM qunzu_tickets WHERE room_staff_told_ts IS NULL ORDER BY created_ts, id LIMIT ?",
+        (limit,),
+    )
+    return [_row(row) for row in txn.fetchall()]
+
+
+def _claim_room_notice_txn(txn: LoggingTransaction, ticket_id: str, now_ms: int) -> bool:
+    txn.execute(
+        "UPDATE qunzu_tickets SET room_staff_told_ts = ? WHERE id = ? AND room_staff_told_ts IS NULL",
+        (now_ms, ticket_id),
+    )
+    return bool(txn.rowcount == 1)
+
+
+def _release_room_notice_txn(txn: LoggingTransaction, ticket_id: str) -> None:
+    txn.execute("UPDATE qunzu_tickets SET room_staff_told_ts = NULL WHERE id = ?", (ticket_id,))
+
 
 def _new_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))

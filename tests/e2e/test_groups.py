@@ -316,7 +316,8 @@ async def test_info_page_shows_counts_and_roles_as_they_change(
     assert response.content_type == "text/html"
     assert "读书会" in text and "群主" in text and code in text and "<table>" in text
     # Art. 12: the page leads to the public report form, the group's code filled in.
-    assert f'<a href="../public/report?code={code}&amp;lang=zh-CN">举报违法和不良信息</a>' in text
+    link = f'<a id="report" href="../public/report?code={code}&amp;lang=zh-CN">举报违法和不良信息（无需账号）</a>'
+    assert link in text
 
 
 async def test_unknown_or_malformed_codes_are_a_clean_404(member: Matrix) -> None:
@@ -384,7 +385,19 @@ async def test_rooms_from_before_the_module_get_codes(
 SYNAPSE_COLUMNS = {
     "current_state_events": {"room_id", "type", "state_key", "membership"},
     "local_current_membership": {"room_id", "user_id", "membership"},
-    "events": {"event_id", "room_id", "type", "sender", "origin_server_ts"},
+    "events": {
+        "event_id",
+        "room_id",
+        "type",
+        "sender",
+        "origin_server_ts",
+        "state_key",
+        "outlier",
+        "rejection_reason",
+        "stream_ordering",
+    },
+    "event_json": {"event_id", "room_id", "json"},
+    "redactions": {"event_id", "redacts"},
     "rooms": {"room_id", "creator"},
     "room_aliases": {"room_alias", "room_id"},
 }

@@ -75,6 +75,7 @@ def test_filing_renders_the_policy_numbers_in_both_formats() -> None:
     markdown = render_markdown(blocks)
     assert f"留存期限：{policy.retention.days} 天" in markdown
     assert "| 学习 | 小型 | 2 |" in markdown
+    assert "涉及暴恐、极端主义、儿童色情、诈骗、赌博等严重情形的，直接采取最后一级措施。" in markdown
     page = render_html(blocks)
     assert "<td>学习</td><td>小型</td><td>2</td>" in page
     assert "<script" not in render_html([("p", "<script>alert(1)</script>")])

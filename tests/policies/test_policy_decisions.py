@@ -14,6 +14,7 @@ from policies import (
     RoomFacts,
     UserFacts,
     default_policy,
+    invite_is_approval,
     load_policy_from_mapping,
     may_bind_identity,
     may_change_bot_chat_state,
@@ -470,6 +471,42 @@ def test_may_join_refuses_with_the_first_failing_check(
 ) -> None:
     decision = may_join(user(**user_changes), room(**room_changes), invited, NOW, POLICY)
     assert_refused(decision, reason, **detail)
+
+
+@pytest.mark.parametrize(
+    ("room_changes", "allowed"),
+    [
+        ({"category": "minors"}, False),  # high risk: approval at any size
+        ({"member_count": 600, "owner_level": "A"}, False),  # the approval tier
+        ({}, True),  # no approval needed: any member's invite lets the invitee in
+        ({"member_count": 499}, True),
+    ],
+)
+def test_a_plain_members_invite_into_an_approval_room_waits_for_an_admin(
+    room_changes: dict[str, object], allowed: bool
+) -> None:
+    decision = may_join(user(), room(**room_changes), True, NOW, POLICY, invite_confirmed=False)
+    if allowed:
+        assert decision.allowed
+    else:
+        assert_refused(decision, Reason.JOIN_APPROVAL_REQUIRED, via="invite")
+    assert may_join(user(), room(**room_changes), True, NOW, POLICY, invite_confirmed=True).allowed
+
+
+@pytest.mark.parametrize(
+    ("admin", "platform", "suspended", "approval"),
+    [
+        (True, False, False, True),
+        (False, True, False, True),
+        (False, False, False, False),
+        (True, False, True, False),  # Art. 11: a suspended admin's invite is a request like a member's
+    ],
+)
+def test_only_an_admins_or_the_platforms_invite_is_the_approval(
+    admin: bool, platform: bool, suspended: bool, approval: bool
+) -> None:
+    decision = invite_is_approval(inviter_is_admin=admin, inviter_is_platform=platform, inviter_suspended=suspended)
+    assert decision is approval
 
 
 @pytest.mark.parametrize(

@@ -79,13 +79,25 @@ def test_bundled_default_holds_the_design_numbers() -> None:
     assert list(reports.categories) == [
         "politics",
         "terrorism",
-        "fraud",
+        "child_sexual_content",
         "pornography",
-        "vulgar",
+        "prostitution",
         "gambling",
-        "infringement",
+        "fraud",
+        "drugs",
+        "weapons",
+        "violence",
         "rumor",
+        "privacy",
+        "infringement",
+        "spam",
+        "vulgar",
         "other",
+    ]
+    assert [n for n, c in reports.categories.items() if c.severity == "severe"] == [
+        "politics",
+        "terrorism",
+        "child_sexual_content",
     ]
     assert reports.deadlines == {"severe": 3600, "illegal": 86400, "other": 259200}
     assert (policy.retention.days, policy.retention.purge_batch_size) == (190, 1000)
