@@ -8,6 +8,7 @@ The HTTP side (403 for others, holds released as their sender): tests/e2e/test_h
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from synapse.module_api.errors import SynapseError
 from synapse_module import retention
 from synapse_module.export import Exporter, verify_bundle
 from synapse_module.module import QunzuModule
+from synapse_module.store.evidence import EvidenceRow, new_evidence_id
 
 from .harness import NOW, Database, MovableClock
 
@@ -131,3 +133,31 @@ async def test_evidence_pages_are_bounded_and_continue_where_the_last_stopped(mo
     assert len(rest["items"]) == 3 and rest["next"] is None
     seen = [i["event_id"] for i in first["items"] + rest["items"]]
     assert sorted(seen) == sorted(f"$e{n}:localhost" for n in range(5))
+
+
+async def test_one_hold_is_claimed_for_release_once_however_many_staff_try_at_once(
+    module: QunzuModule, clock: MovableClock
+) -> None:
+    held = EvidenceRow(
+        id=new_evidence_id(),
+        ts=clock.now_ms(),
+        action="hold",
+        rule="rumor",
+        category="rumor",
+        sender=SENDER,
+        room_id=ROOM,
+        event_id="$held:localhost",
+        event_type="m.room.message",
+        ticket_id=None,
+        digest="ab" * 32,
+        content_enc="v1.x.y",
+        status="held",
+    )
+    await module.store.evidence.insert(held)
+    stale = clock.now_ms() - 60_000
+    claims = await asyncio.gather(*(module.store.evidence.claim(held.id, f"@s{n}:localhost", stale) for n in range(8)))
+    assert len([c for c in claims if c is not None]) == 1
+    # A claim a crash left behind is taken again only once it is stale.
+    assert await module.store.evidence.claim(held.id, "@late:localhost", stale) is None
+    clock.advance(120_000)
+    assert await module.store.evidence.claim(held.id, "@late:localhost", clock.now_ms() - 60_000) is not None
