@@ -149,6 +149,19 @@ class QunzuApi:
             body["user_id"] = user_id
         return await self._request("POST", "/reports", json=body)
 
+    async def holds(self, *, limit: int = 20) -> dict[str, Any]:
+        """``GET /admin/holds``: held messages waiting for review, newest first (no content)."""
+        return await self._request("GET", "/admin/holds", params={"limit": str(limit)})
+
+    async def release_hold(self, hold_id: str, *, actor: str | None = None) -> dict[str, Any]:
+        """``POST /admin/holds/{id}/release``: deliver it as its sender (for the staff member ``actor``)."""
+        return await self._request("POST", f"/admin/holds/{path_segment(hold_id)}/release", json=_acting({}, actor))
+
+    async def reject_hold(self, hold_id: str, reason: str | None, *, actor: str | None = None) -> dict[str, Any]:
+        """``POST /admin/holds/{id}/reject``: never delivered; the module tells the sender."""
+        body: dict[str, Any] = {} if reason is None else {"reason": reason}
+        return await self._request("POST", f"/admin/holds/{path_segment(hold_id)}/reject", json=_acting(body, actor))
+
     async def convention(self) -> dict[str, Any]:
         """``GET /convention``: the platform convention and the report categories of the policy."""
         return await self._request("GET", "/convention")

@@ -45,6 +45,9 @@ class Reason(enum.StrEnum):
     ROOM_MUTED_ALL = "room_muted_all"
     NOT_OWNER = "not_owner"
     TRANSFER_NOT_ALLOWED = "transfer_not_allowed"
+    STAFF_ONLY = "staff_only"
+    HOLD_DECIDED = "hold_decided"
+    HOLD_UNDELIVERABLE = "hold_undeliverable"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; a group page
@@ -56,6 +59,8 @@ _NOT_FORBIDDEN: Final[Mapping[Reason, int]] = {
     Reason.INVALID_NUMBER: 400,
     Reason.IDENTITY_IN_USE: 409,
     Reason.GROUP_NOT_FOUND: 404,
+    Reason.HOLD_DECIDED: 409,
+    Reason.HOLD_UNDELIVERABLE: 409,
 }
 
 HTTP_STATUS: Final[Mapping[Reason, int]] = MappingProxyType(

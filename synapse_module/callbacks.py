@@ -175,8 +175,10 @@ class Callbacks:
         if decision.allowed:
             # Art. 9 全员禁言: while on, only the room's creator and admins post (room_mute_all.py).
             decision = await self._module.mute_all.check(event)
-        if decision.allowed:
-            # Art. 10: content rules (None: nothing to refuse; flagged content is delivered).
+        # Art. 10: content rules (None: nothing to refuse; flagged content is delivered). A held
+        # message staff released is sent by this process as its sender and is not held again
+        # (holds.py: a client cannot mark its own event so).
+        if decision.allowed and not self._module.holds.is_release(event):
             decision = await self._module.content.check_event(event, room.category) or decision
         return self._answer(decision, local=local, tell=told)
 

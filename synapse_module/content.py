@@ -13,8 +13,10 @@ The decisions are pure (``policies.content``); this file does the I/O around the
 - ``check_media`` hashes uploads and remote media with SHA-256 against the blocklist;
 - ``strip_encryption`` takes ``m.room.encryption`` out of a createRoom request.
 
-Evidence never holds content or terms: the audit record names the rule (content
-category), the report category and a SHA-256 digest of the event content.
+Tickets and audit records never hold content or terms: they name the rule (content
+category), the report category and a SHA-256 digest of the event content. The
+content of what ``block`` and ``hold`` refuse is sealed in the evidence store
+(evidence.py), encrypted, for staff review and release.
 """
 
 from __future__ import annotations
@@ -317,6 +319,7 @@ class ContentGuard:
         if event.type == "m.room.encryption" and event.is_state():
             return self.encryption_decision(room_category)
         texts = event_texts(event.type, event.content)
+        # Only held messages wait for release: a held state event is sealed, not delivered later.
         return await self._decide(
             texts,
             event.sender,
@@ -325,6 +328,7 @@ class ContentGuard:
             event.room_id,
             event.event_id,
             attempt=lambda: attempt_key(event),
+            releasable=not event.is_state(),
         )
 
     async def check_create_request(self, user_id: str, config: Mapping[str, Any]) -> Decision | None:
@@ -391,6 +395,7 @@ class ContentGuard:
         *,
         record_flags: bool = True,
         attempt: Callable[[], tuple[str, int]] | None = None,
+        releasable: bool = False,
     ) -> Decision | None:
         """Scan ``texts``; write the evidence of a hit; the refusal, or None when allowed.
 
@@ -407,7 +412,7 @@ class ContentGuard:
             decision = content_decision(hit, self._policy, self._language, ticket=await once.value_of(key))
             return None if decision.allowed else decision
         try:
-            ticket = await self._record(hit, sender, what, content, room_id, event_id)
+            ticket = await self._record(hit, sender, what, content, room_id, event_id, releasable=releasable)
         except BaseException:
             if key is not None:
                 await once.release(key)  # nothing was recorded: the retry records it
@@ -427,13 +432,14 @@ class ContentGuard:
         event_id: str | None,
         *,
         open_ticket: bool = True,
+        releasable: bool = False,
     ) -> str | None:
         """Audit a hit and, for ``hold`` and ``flag``, open its ticket (returned)."""
         source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
         ticket = None
         if hit.action != "block" and open_ticket:
             ticket = await self._open_ticket(source, hit, room_id, event_id, sender, content)
-        await self._evidence(hit, sender, content, what, room_id, ticket)
+        await self._evidence(hit, sender, content, what, room_id, ticket, event_id=event_id, releasable=releasable)
         return ticket
 
     def encryption_decision(self, room_category: str) -> Decision | None:
@@ -504,7 +510,30 @@ class ContentGuard:
         what: str,
         room_id: str | None,
         ticket: str | None,
+        *,
+        event_id: str | None = None,
+        releasable: bool = False,
     ) -> None:
+        category = self._rules.categories[hit.category].report_category
+        digest = content_digest(content)
+        sealed = None
+        if hit.action != "flag":
+            # Art. 13, Cybersecurity Law Art. 47: what is refused is kept, sealed (evidence.py);
+            # flagged content is delivered, so Synapse keeps it.
+            row = await self._module.evidence.seal(
+                action=hit.action,
+                rule=hit.category,
+                category=category,
+                sender=sender,
+                event_type=what,
+                content=content,
+                digest=digest,
+                room_id=room_id,
+                event_id=event_id,
+                ticket=ticket,
+                releasable=releasable,
+            )
+            sealed = row.id
         # The subject is the sender, so the sanctions ladder finds the history per person;
         # the room is in the details and on the ticket.
         await self._module.store.audit.append(
@@ -513,11 +542,12 @@ class ContentGuard:
             sender,
             {
                 "rule": hit.category,
-                "category": self._rules.categories[hit.category].report_category,
-                "digest": content_digest(content),
+                "category": category,
+                "digest": digest,
                 "event_type": what,
                 "room_id": room_id,
                 "ticket": ticket,
+                "evidence": sealed,
                 "lists_version": self.version,
             },
         )

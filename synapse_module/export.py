@@ -13,7 +13,9 @@ A bundle is a directory (or the same thing as one JSON answer of the API):
 - ``tickets.jsonl`` (reports and content flags), ``blacklist.jsonl``,
   ``sanctions.jsonl``, ``appeals.jsonl``, ``credit_changes.jsonl``,
   ``regulator_reports.jsonl``, ``emergency.jsonl`` — the
-  records of the measures taken; tables not installed are listed as absent.
+  records of the measures taken; ``evidence.jsonl`` — what the content rules
+  refused or held (sender, room, time, rule, digest, decision; the sealed content
+  stays out); tables not installed are listed as absent.
 - ``client_ips.jsonl`` — Synapse's own record of the subject's IPs and user agents.
 - ``identities.jsonl`` — only when the staff member states a legal basis: the
   verified identity (name, ID number, phone) of each local account in the bundle.
@@ -61,7 +63,11 @@ OPTIONAL_TABLES: Final[tuple[tuple[str, str, str, tuple[str, ...]], ...]] = (
     ("credit_changes.jsonl", "qunzu_credit_changes", "ts", ("user_id",)),
     ("regulator_reports.jsonl", "qunzu_regulator_reports", "ts", ("subject",)),
     ("emergency.jsonl", "qunzu_emergency", "created_ts", ("scope",)),
+    # What the content rules refused or held: who, where, when, which rule, the digest, the decision.
+    ("evidence.jsonl", "qunzu_evidence", "ts", ("sender", "room_id")),
 )
+# Sealed columns stay sealed in a bundle: their content is read by a reveal with a reason.
+SEALED_COLUMNS: Final = frozenset({"content_enc"})
 
 
 class ExportError(QunzuError):
@@ -265,7 +271,12 @@ class Exporter:
             sources[name] = "present" if found.present else "absent"
             if found.present:
                 self._check_size(name, found.rows)
-                files[name] = jsonl([{**row, "time": iso(int(row[ts_column]))} for row in found.rows])
+                files[name] = jsonl(
+                    [
+                        {**{k: v for k, v in row.items() if k not in SEALED_COLUMNS}, "time": iso(int(row[ts_column]))}
+                        for row in found.rows
+                    ]
+                )
         user_subject = subject if subject and subject.startswith("@") else None
         if user_subject is not None:
             ips = await module.api.get_user_ip_and_agents(user_subject, since_ms)

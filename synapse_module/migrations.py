@@ -522,6 +522,51 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS qunzu_once_expires ON qunzu_once (expires_ts)",
         ),
     ),
+    Migration(
+        15,
+        "sealed evidence of refused and held content, holds, public reports (Art. 10, 12, 13)",
+        (
+            # Art. 10, 13; Cybersecurity Law Art. 47 (保存有关记录): what the content rules refused
+            # or held, the content sealed (`content_enc`, FieldCipher bound to the row id), the
+            # rest in clear for the queue. A hold's decision is on its row (status held →
+            # releasing → released | rejected); a refusal's status is `sealed`.
+            """CREATE TABLE IF NOT EXISTS qunzu_evidence (
+                id TEXT PRIMARY KEY,
+                ts BIGINT NOT NULL,
+                action TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                category TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                room_id TEXT,
+                event_id TEXT,
+                event_type TEXT NOT NULL,
+                ticket_id TEXT,
+                digest TEXT NOT NULL,
+                content_enc TEXT NOT NULL,
+                status TEXT NOT NULL,
+                decided_by TEXT,
+                decided_ts BIGINT,
+                released_event_id TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_evidence_ts ON qunzu_evidence (ts)",
+            "CREATE INDEX IF NOT EXISTS qunzu_evidence_status_ts ON qunzu_evidence (status, ts)",
+            # Synapse may check one event twice: it is sealed once.
+            """CREATE UNIQUE INDEX IF NOT EXISTS qunzu_evidence_event ON qunzu_evidence (event_id)
+                WHERE event_id IS NOT NULL""",
+            # Art. 12: reports from people without an account. The follow-up token and the
+            # address are kept as keyed hashes, the contact sealed; the ticket is in qunzu_tickets.
+            """CREATE TABLE IF NOT EXISTS qunzu_public_reports (
+                id TEXT PRIMARY KEY,
+                ticket_id TEXT NOT NULL,
+                ts BIGINT NOT NULL,
+                category TEXT NOT NULL,
+                token_hash TEXT NOT NULL,
+                address_hash TEXT NOT NULL,
+                contact_enc TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_public_reports_ts ON qunzu_public_reports (ts)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -22,13 +22,16 @@ from .convention_notices import ConventionNotices
 from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
+from .evidence import EvidenceLocker
 from .facts import FactsSource
 from .federation_guard import FederationGuard
 from .group_alias import SWEEP_EVERY_MS, CodeAliases
 from .groups import Groups
+from .holds import Holds
 from .http import (
     admin_audit,
     admin_blacklist,
+    admin_evidence,
     admin_jobs,
     admin_records,
     admin_reports,
@@ -39,6 +42,7 @@ from .http import (
     health,
     lifecycle,
     me,
+    public_report,
     realname,
     room_admin,
 )
@@ -52,6 +56,7 @@ from .netlog import NetworkLog
 from .notices import Notifier
 from .policy_list import PolicyList
 from .private_chats import PrivateChats
+from .public_reports import PublicReports
 from .realname import RealnameService
 from .refusal_notices import BotChatNotices, forget_expired
 from .reports import Reports
@@ -166,6 +171,9 @@ class QunzuModule:
         self.private_chats = PrivateChats(self)
         # Art. 9: owners dissolve and hand over their groups (lifecycle.py).
         self.lifecycle = Lifecycle(self)
+        # Art. 10, 13: refused and held content is sealed; staff release or reject holds.
+        self.evidence = EvidenceLocker(self)
+        self.holds = Holds(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
@@ -182,6 +190,8 @@ class QunzuModule:
         self.mute_all = RoomMuteAll(self)
         self.announcements = AnnouncementService(self)
         self.sanctions.on_room_mute_changed.append(self.mute_all.invalidate)
+        # Art. 12: reports from people without an account (public_reports.py).
+        self.public_reports = PublicReports(self)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
@@ -247,6 +257,8 @@ class QunzuModule:
             *room_admin.routes(self),
             *announcements.routes(self),
             *admin_records.routes(self),
+            *admin_evidence.routes(self),
+            *public_report.routes(self),
         ]
         api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
 

@@ -1,6 +1,8 @@
 """Retention (Art. 13: network logs kept at least six months, then purged).
 
-One job, once per cluster: rows of the network log and the audit log older than
+One job, once per cluster: rows of the network log, of the sealed evidence of
+refused content (evidence.py), of public reports (their contact data and
+follow-up tokens; the tickets stay) and of the audit log older than
 `retention.days` (policy; never under 184) go in batches of
 `retention.purge_batch_size`, each batch its own short transaction, so no
 long lock is held and a crash mid-way loses nothing (the next run carries on).
@@ -50,6 +52,17 @@ class Retention:
             netlog += purged
             if purged < batch:
                 break
+        # The sealed evidence of refused content and public reports' contact data age like the log.
+        evidence = 0
+        while (purged := await module.store.evidence.purge_before(before, batch)) > 0:
+            evidence += purged
+            if purged < batch:
+                break
+        public = 0
+        while (purged := await module.store.public_reports.purge_before(before, batch)) > 0:
+            public += purged
+            if purged < batch:
+                break
         audit = 0
         refused: str | None = None
         try:
@@ -60,9 +73,15 @@ class Retention:
         except StoreError as exc:
             refused = str(exc)
             logger.error("qunzu: the audit log was not purged: %s", refused)
-        result: dict[str, Any] = {"before": before, "netlog": netlog, "audit": audit}
+        result: dict[str, Any] = {
+            "before": before,
+            "netlog": netlog,
+            "evidence": evidence,
+            "public_reports": public,
+            "audit": audit,
+        }
         if refused is not None:
             result["audit_refused"] = refused
-        if netlog or audit or refused:
+        if netlog or evidence or public or audit or refused:
             await module.store.audit.append("module:retention", "records.purge", "records", result)
         return result

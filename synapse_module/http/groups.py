@@ -265,10 +265,14 @@ def render_html(page: Mapping[str, Any], language: str) -> str:
         f'<p><a id="matrix-to" href="{html.escape(page["matrix_to"])}" rel="noopener noreferrer">'
         f"{html.escape(text('group_join_link', t))}</a></p><p>{html.escape(how)}</p></section>"
     )
+    report = f"../public/report?code={quote(str(page['code']), safe='')}&lang={quote(t, safe='')}"
+    report_label = text("group_report_link", t)
     body = (
         f'<h1 id="name">{html.escape(title)}</h1>{topic}<table>{table}</table>'
         f'<h2>{html.escape(text("group_roles", t))}</h2><ul id="roles">{roles}</ul>{join}'
         f'<p class="note">{html.escape(text("group_page_note", t))}</p>'
+        # Art. 12: the complaint channel is one tap away, for people without an account too.
+        f'<p><a id="report" href="{html.escape(report)}">{html.escape(report_label)}</a></p>'
     )
     return page_document(title, body, t)
 

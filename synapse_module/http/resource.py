@@ -161,7 +161,8 @@ class QunzuResource(DirectServeJsonResource):
         user_id = requester.user.to_string()
         is_staff = await self._module.is_staff(user_id)
         if access is Access.STAFF and not is_staff:
-            raise SynapseError(403, "Only compliance staff may use this endpoint", Codes.FORBIDDEN)
+            # A stable reason for every staff-only route (sealed evidence, holds, the queue).
+            raise refusal_error(Refusal(Reason.STAFF_ONLY, {}), self._module.config)
         return Caller(user_id, is_staff)
 
 
@@ -171,10 +172,11 @@ def _has_token(request: SynapseRequest) -> bool:
     return bool(raw.requestHeaders.hasHeader(b"Authorization") or b"access_token" in (request.args or {}))
 
 
-# Query parameters that may carry personal data (PIPL, Art. 6) or a one-time secret that
-# Synapse does not redact itself (`t`, the form token of older links).
+# Query parameters that may carry personal data (PIPL, Art. 6) or a secret that Synapse
+# does not redact itself (`t`, the form token of older links; `token`, a public report's
+# follow-up token).
 PERSONAL_QUERY_KEYS: frozenset[str] = frozenset({"name", "id_number", "phone"})
-_SCRUBBED_QUERY_KEYS: frozenset[str] = PERSONAL_QUERY_KEYS | {"t"}
+_SCRUBBED_QUERY_KEYS: frozenset[str] = PERSONAL_QUERY_KEYS | {"t", "token"}
 
 
 def scrub_logged_query(request: SynapseRequest) -> list[str]:

@@ -19,6 +19,7 @@ from .audit import AuditStore
 from .blacklist import BlacklistStore
 from .credit import CreditStore
 from .emergency import EmergencyStore
+from .evidence import EvidenceStore
 from .groups import GroupStore
 from .identities import IdentityStore
 from .lifecycle import LifecycleStore
@@ -29,6 +30,7 @@ from .netlog import NetlogStore
 from .notice_rooms import NoticeRoomStore
 from .once import OnceStore
 from .policy_rules import PolicyRuleStore
+from .public_reports import PublicReportStore
 from .regulator_reports import RegulatorReportStore
 from .reports import ReportStore
 from .tickets import TicketStore
@@ -59,6 +61,8 @@ class QunzuStore:
         self.netlog = NetlogStore(api, clock)
         self.emergency = EmergencyStore(api, clock)
         self.once = OnceStore(api, clock)
+        self.evidence = EvidenceStore(api, clock, chain)
+        self.public_reports = PublicReportStore(api, clock, chain)
 
     async def migrate(self, instance: str) -> MigrationResult:
         """Create or upgrade the schema (idempotent, safe across processes)."""

@@ -16,7 +16,7 @@ from synapse.module_api import LoggingTransaction, ModuleApi
 from ..clock import Clock
 from .sql import Where
 
-TicketSource = Literal["content_flag", "content_hold", "user_report", "matrix_report"]
+TicketSource = Literal["content_flag", "content_hold", "user_report", "matrix_report", "public_report"]
 TicketStatus = Literal["open", "in_review", "resolved", "dismissed"]
 TICKET_STATUSES: Final[tuple[TicketStatus, ...]] = get_args(TicketStatus)
 OPEN_STATUSES: Final[tuple[TicketStatus, ...]] = ("open", "in_review")

@@ -315,6 +315,9 @@ async def test_info_page_shows_counts_and_roles_as_they_change(
     assert response.status == 200
     assert response.content_type == "text/html"
     assert "读书会" in text and "群主" in text and code in text and "<table>" in text
+    # Art. 12: the page leads to the public report form, the group's code filled in.
+    link = f'<a id="report" href="../public/report?code={code}&amp;lang=zh-CN">举报违法和不良信息（无需账号）</a>'
+    assert link in text
 
 
 async def test_unknown_or_malformed_codes_are_a_clean_404(member: Matrix) -> None:

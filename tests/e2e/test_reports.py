@@ -381,3 +381,103 @@ async def test_staff_resolving_one_ticket_at_once_take_one_measure(
     assert status == 200 and len(credit["history"]) == 1, credit
     (winner,) = [answer for status, answer in answers if status == 200]
     assert winner["sanction_id"] == taken["sanctions"][0]["id"] == winner["sanction"]["id"]
+
+
+# --- reports from people without an account (Art. 12) --------------------------------------------
+
+
+async def test_the_public_form_files_a_ticket_without_an_account_and_a_flood_from_one_address_gets_429(
+    desk: Desk,
+) -> None:
+    owner = await desk.person()
+    room = await room_with(owner, name="二手交易")
+    status, group = await owner.api.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/cn.qunzu.group/")
+    assert status == 200, group
+    code = str(group["code"])
+    base = f"{desk.server.base_url}/_synapse/client/qunzu/v1/public/report"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as anonymous:
+        # The form: no account, phone width, nothing loaded from elsewhere, the code filled in.
+        async with anonymous.get(f"{base}?code={code}", headers={"Accept": "text/html"}) as response:
+            assert response.status == 200 and response.content_type == "text/html"
+            page = await response.text()
+        assert "违法和不良信息举报" in page and 'name="viewport"' in page and f'value="{code}"' in page
+        assert '<option value="fraud">诈骗</option>' in page
+        assert "<script" not in page and "src=" not in page and "http" not in page.replace("http-equiv", "")
+        async with anonymous.get(f"{base}?lang=en", headers={"Accept": "text/html"}) as response:
+            assert "Report illegal or harmful content" in await response.text()
+
+        # A refused post shows the form again, what was typed escaped.
+        bad = {"code": code, "category": "nonsense", "reason": "<script>alert(1)</script>"}
+        async with anonymous.post(base, data=bad, headers={"Accept": "text/html"}) as response:
+            assert response.status == 400
+            page = await response.text()
+        assert "举报类别无效" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
+
+        # The longest reason the form allows (1000 Chinese characters, 9 KB encoded) is accepted.
+        reason = "群里有人冒充客服骗钱" + "。" * 990
+        form = {"code": code, "category": "fraud", "reason": reason, "contact": "wang@example.com"}
+        async with anonymous.post(base, data=form, headers={"Accept": "text/html"}) as response:
+            assert response.status == 200
+            page = await response.text()
+        assert "举报已受理，工单号 " in page
+        follow = page.split('<a href="')[1].split('"')[0].replace("&amp;", "&")
+        assert follow.startswith("report/") and "token=" in follow
+        ticket_id = follow.split("/")[1].split("?")[0]
+        async with anonymous.get(f"{base}/{follow.removeprefix('report/')}", headers={"Accept": "text/html"}) as resp:
+            assert resp.status == 200
+            status_page = await resp.text()
+        assert f"工单 {ticket_id}（诈骗）：已受理，等待处理" in status_page and "wang@" not in status_page
+        async with anonymous.get(f"{base}/{ticket_id}?token=wrong", headers={"Accept": "application/json"}) as resp:
+            assert resp.status == 404
+
+        # In the staff queue, and announced at the desk.
+        ticket = await _ticket_where(desk, lambda t: t["id"] == ticket_id)
+        assert ticket["source"] == "public_report" and ticket["room_id"] == room and ticket["category"] == "fraud"
+        assert ticket["reason"] == reason and "wang@" not in str(ticket)
+        await desk.wait_desk(ticket_id, "the public report at the desk")
+        status, contacts = await desk.staff.api.qunzu(
+            "POST", f"/admin/reports/{ticket_id}/public-contacts", {"reason": "回访举报人"}
+        )
+        assert status == 200 and [r["contact"] for r in contacts["reports"]] == ["wang@example.com"], contacts
+        status, refused = await owner.api.qunzu("POST", f"/admin/reports/{ticket_id}/public-contacts", {"reason": "x"})
+        assert status == 403 and refused["cn.qunzu.reason"] == "staff_only"
+
+        # JSON, by room id: joins the open ticket on the room; the follow-up shows its status only.
+        body = {"room_id": room, "category": "gambling", "reason": "拉人赌博"}
+        async with anonymous.post(base, json=body) as response:
+            assert response.status == 200
+            answer = await response.json()
+        assert answer["ticket"] == ticket_id and answer["status"] == "open" and answer["token"]
+        async with anonymous.get(
+            f"{base}/{ticket_id}?token={answer['token']}", headers={"Accept": "application/json"}
+        ) as resp:
+            shown = await resp.json()
+        assert resp.status == 200 and set(shown) == {
+            "ticket",
+            "status",
+            "status_label",
+            "category",
+            "category_label",
+            "created_ts",
+            "deadline_ts",
+            "deadline",
+            "closed_ts",
+        }
+        async with anonymous.post(base, json={**body, "code": "123456789"}) as response:
+            assert response.status == 400 and "群组编码" in (await response.json())["error"]
+        async with anonymous.post(base, json={**body, "room_id": "!nosuchroom:localhost"}) as response:
+            assert response.status == 404 and "找不到这个群组" in (await response.json())["error"]
+
+        # Ten an hour from one address, exactly, however many arrive at once (two used above).
+        async def one() -> tuple[int, dict[str, Any]]:
+            async with anonymous.post(base, json=body) as response:
+                return response.status, await response.json()
+
+        results = await asyncio.gather(*(one() for _ in range(15)))
+    assert sorted(status for status, _ in results) == [200] * 8 + [429] * 7, [s for s, _ in results]
+    limited = next(reply for status, reply in results if status == 429)
+    assert limited["errcode"] == "M_LIMIT_EXCEEDED" and limited["cn.qunzu.detail"]["cap"] == 10
+    assert "一小时内最多提交 10 次举报" in limited["error"] and limited["retry_after_ms"] > 0
+    # The follow-up token never reaches Synapse's log.
+    log = (desk.server.config_path.parent / "homeserver.log").read_text(encoding="utf-8", errors="replace")
+    assert answer["token"] not in log

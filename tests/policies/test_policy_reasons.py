@@ -37,6 +37,9 @@ DESIGN_CODES = [
     "room_muted_all",
     "not_owner",
     "transfer_not_allowed",
+    "staff_only",
+    "hold_decided",
+    "hold_undeliverable",
 ]
 
 
@@ -59,6 +62,9 @@ def test_reason_is_a_str_usable_as_the_code_itself() -> None:
         (Reason.INVALID_NUMBER, 400, "M_INVALID_PARAM"),
         (Reason.IDENTITY_IN_USE, 409, "M_FORBIDDEN"),
         (Reason.GROUP_NOT_FOUND, 404, "M_NOT_FOUND"),
+        (Reason.HOLD_DECIDED, 409, "M_FORBIDDEN"),
+        (Reason.HOLD_UNDELIVERABLE, 409, "M_FORBIDDEN"),
+        (Reason.STAFF_ONLY, 403, "M_FORBIDDEN"),
         (Reason.ROOM_FULL, 403, "M_FORBIDDEN"),
         (Reason.REALNAME_REQUIRED, 403, "M_FORBIDDEN"),
         (Reason.PROTECTED_STATE, 403, "M_FORBIDDEN"),
@@ -76,6 +82,8 @@ def test_every_other_reason_is_a_403_forbidden() -> None:
         Reason.INVALID_NUMBER,
         Reason.IDENTITY_IN_USE,
         Reason.GROUP_NOT_FOUND,
+        Reason.HOLD_DECIDED,
+        Reason.HOLD_UNDELIVERABLE,
     }
     for reason in set(Reason) - special:
         assert HTTP_STATUS[reason] == 403, reason

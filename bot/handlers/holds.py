@@ -1,0 +1,83 @@
+"""Staff review of held content at the moderation desk (Art. 10): ``!holds`` ``!release`` ``!reject``.
+
+A message a ``hold`` content rule stopped waits for staff. ``!holds`` lists the
+waiting ones (who, where, which category; never the content), ``!release <id>``
+has the module deliver it into its room as its sender, ``!reject <id> [reason]``
+drops it for good and the module tells the sender, with the reason. The module
+decides and audits; the record names the staff member who typed the command.
+"""
+
+from __future__ import annotations
+
+from bot.commands import Scope, command
+from bot.dispatcher import Context
+from bot.errors import UsageError
+from bot.handlers.common import rest_after
+from bot.messages import china_time
+
+DESK = Scope.STAFF | Scope.MODERATION_ROOM
+#: Holds listed at once in the room; the rest through the HTTP API (`GET /admin/holds`).
+LISTED = 20
+
+
+@command(
+    "holds",
+    aliases=("待审",),
+    scope=DESK,
+    usage={"zh-CN": "!待审", "en": "!holds"},
+    summary={"zh-CN": "列出等待人工审核的消息", "en": "list held messages waiting for review"},
+)
+async def holds_command(ctx: Context) -> None:
+    if ctx.command.args:
+        raise UsageError()
+    page = await ctx.api.holds(limit=LISTED)
+    items = [item for item in page.get("items", []) if isinstance(item, dict)]
+    if not items:
+        await ctx.reply(ctx.t("holds_none"))
+        return
+    lines = [ctx.t("holds_header", count=len(items))]
+    for item in items:
+        lines.append(
+            ctx.t(
+                "holds_line",
+                id=item.get("id"),
+                category=item.get("category_label") or item.get("category"),
+                sender=item.get("sender"),
+                room=item.get("room_id"),
+                time=china_time(int(item.get("ts") or 0)),
+                ticket=item.get("ticket") or "—",
+            )
+        )
+    if page.get("next"):
+        lines.append(ctx.t("holds_more"))
+    await ctx.reply("\n".join(lines))
+
+
+@command(
+    "release",
+    aliases=("放行",),
+    scope=DESK,
+    usage={"zh-CN": "!放行 <编号>", "en": "!release <id>"},
+    summary={"zh-CN": "放行待审消息（以发送人名义发到群里）", "en": "release a held message (sent as its sender)"},
+)
+async def release_command(ctx: Context) -> None:
+    if len(ctx.command.args) != 1:
+        raise UsageError()
+    hold = await ctx.api.release_hold(ctx.command.args[0], actor=ctx.sender)
+    await ctx.reply(ctx.t("hold_released", id=hold.get("id"), sender=hold.get("sender"), room=hold.get("room_id")))
+
+
+@command(
+    "reject",
+    aliases=("驳回",),
+    scope=DESK,
+    usage={"zh-CN": "!驳回 <编号> [理由]", "en": "!reject <id> [reason]"},
+    summary={"zh-CN": "驳回待审消息（不发出，告知发送人）", "en": "reject a held message (never sent; sender told)"},
+)
+async def reject_command(ctx: Context) -> None:
+    if not ctx.command.args:
+        raise UsageError()
+    reason = rest_after(ctx.command.raw_args, 1) or None
+    hold = await ctx.api.reject_hold(ctx.command.args[0], reason, actor=ctx.sender)
+    key = "hold_rejected" if hold.get("sender_told") else "hold_rejected_untold"
+    await ctx.reply(ctx.t(key, id=hold.get("id"), sender=hold.get("sender")))

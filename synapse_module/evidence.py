@@ -1,0 +1,151 @@
+"""The sealed evidence store (Art. 10, 13; Cybersecurity Law Art. 47 保存有关记录).
+
+What the content rules refuse (``block``) or hold for review (``hold``) never
+reaches Synapse's tables, so the module keeps it here: the sender, room, time,
+rule, report category and SHA-256 digest in clear (what the queue needs), and
+the content itself sealed with AES-256-GCM under a key of its own derived from
+the key file (``qunzu/evidence-content/v1``), bound to the row's id so a value
+copied into another row does not decrypt. Nothing of the content is in clear in
+the database; the audit record of a hit names the evidence id and the digest.
+
+Rows are kept as long as the network log (``retention.days``) and purged with it.
+Staff read a sealed item only through a reveal that names a reason: the reason
+and the revealing person are on the audit chain, written in the transaction that
+reads the row (``POST /admin/evidence/{id}/reveal``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from synapse.module_api.errors import Codes, SynapseError
+
+from .crypto import DecryptionError, FieldCipher
+from .evidence_texts import evidence_text
+from .store.audit import AuditRecord
+from .store.evidence import EvidenceRow, new_evidence_id
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+CONTENT_PURPOSE: Final = "qunzu/evidence-content/v1"
+#: What `ContentGuard` checks besides room events: these holds have nothing to deliver.
+NOT_EVENTS: Final = frozenset({"createRoom", "room_alias", "profile.displayname", "m.room.member"})
+
+
+def thaw(value: Any) -> Any:
+    """Plain JSON values of what Synapse hands out (frozen mappings with `use_frozen_dicts`)."""
+    if isinstance(value, Mapping):
+        return {str(k): thaw(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+class EvidenceLocker:
+    """Seals refused and held content, and opens it for staff with an audited reason."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._store = module.store.evidence
+        self._cipher = FieldCipher(module.config.key, CONTENT_PURPOSE)
+
+    async def seal(
+        self,
+        *,
+        action: str,
+        rule: str,
+        category: str,
+        sender: str,
+        event_type: str,
+        content: Mapping[str, Any],
+        digest: str,
+        room_id: str | None,
+        event_id: str | None,
+        ticket: str | None,
+        releasable: bool,
+    ) -> EvidenceRow:
+        """Store one refused or held item; a held room event waits for staff (status ``held``).
+
+        Returns:
+            The stored row (the first one when Synapse checked the same event twice).
+        """
+        evidence_id = new_evidence_id()
+        # Only a local person's room message can be sent again as its sender.
+        held = (
+            action == "hold"
+            and releasable
+            and room_id is not None
+            and event_type not in NOT_EVENTS
+            and self._module.api.is_mine(sender)
+        )
+        envelope = {"type": event_type, "content": thaw(content)}
+        plain = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        row = EvidenceRow(
+            id=evidence_id,
+            ts=self._module.clock.now_ms(),
+            action=action,
+            rule=rule,
+            category=category,
+            sender=sender,
+            room_id=room_id,
+            event_id=event_id,
+            event_type=event_type,
+            ticket_id=ticket,
+            digest=digest,
+            content_enc=self._cipher.encrypt(plain, evidence_id),
+            status="held" if held else "sealed",
+        )
+        return await self._store.insert(row)
+
+    def open(self, row: EvidenceRow) -> dict[str, Any]:
+        """The sealed envelope ``{type, content}`` of a row (for a reveal or a release).
+
+        Raises:
+            SynapseError: 500-free: a row that does not decrypt (a copied value, another
+                key file) is a 409 with a plain message.
+        """
+        try:
+            value = json.loads(self._cipher.decrypt(row.content_enc, row.id))
+        except (DecryptionError, ValueError):
+            raise SynapseError(409, evidence_text("unreadable", self._module.config.language), Codes.UNKNOWN) from None
+        if not isinstance(value, dict):
+            raise SynapseError(409, evidence_text("unreadable", self._module.config.language), Codes.UNKNOWN)
+        return value
+
+    async def get(self, evidence_id: str) -> EvidenceRow:
+        """A row by id.
+
+        Raises:
+            SynapseError: 404 when there is none (never sealed, or purged).
+        """
+        row = await self._store.get(evidence_id.strip().lower())
+        if row is None:
+            raise SynapseError(404, evidence_text("unknown", self._module.config.language), Codes.NOT_FOUND)
+        return row
+
+    async def reveal(self, actor: str, evidence_id: str, reason: str) -> dict[str, Any]:
+        """The sealed content of one item, for staff; the reveal and its reason are audited first.
+
+        Raises:
+            SynapseError: 404 unknown id; 409 the row does not decrypt.
+        """
+        wanted = evidence_id.strip().lower()
+        audit = AuditRecord(actor, "evidence.reveal", f"evidence:{wanted}", {"reason": reason})
+        row = await self._store.reveal(wanted, audit)
+        if row is None:
+            raise SynapseError(404, evidence_text("unknown", self._module.config.language), Codes.NOT_FOUND)
+        envelope = self.open(row)
+        return {**row.as_json(), "content": envelope.get("content")}
+
+    async def page(
+        self, *, statuses: tuple[str, ...] | None, before: tuple[int, str] | None, limit: int
+    ) -> dict[str, Any]:
+        """A page of rows newest first (no content) and the cursor of the next page."""
+        rows = await self._store.query(statuses=statuses, before=before, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = f"{rows[-1].ts}.{rows[-1].id}" if more and rows else None
+        return {"items": [row.as_json() for row in rows], "next": cursor}

@@ -1,0 +1,110 @@
+"""`/admin/evidence` and `/admin/holds`: sealed evidence and staff review of held content (Art. 10, 13).
+
+- `GET /admin/evidence?limit=&before=`: sealed items newest first, without content.
+- `GET /admin/evidence/{id}`: one item, without content.
+- `POST /admin/evidence/{id}/reveal {reason}`: the content; the reason is audited first.
+  A POST, not a GET with `?reason=`: Synapse logs every request line, and a reason
+  may name people.
+- `GET /admin/holds?limit=&before=&all=true`: the holds waiting (or all holds with
+  their decisions).
+- `POST /admin/holds/{id}/release {actor?}`: delivered into the room as its sender.
+- `POST /admin/holds/{id}/reject {reason?, actor?}`: never delivered; the sender is told.
+- `POST /admin/reports/{ticket}/public-contacts {reason}`: the contacts public reporters left on a
+  ticket (sealed at rest); the reason is audited first.
+
+All staff only (403 `staff_only` for anyone else); the bot acts for the staff
+member who typed the command (`actor`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api import SynapseRequest
+from synapse.module_api.errors import Codes, SynapseError
+
+from policies.numbers import time_ms
+
+from .resource import Access, Caller, Route, acting_staff, json_body, query_limit, query_str, required_reason
+
+if TYPE_CHECKING:
+    from ..module import QunzuModule
+
+MAX_PAGE = 200
+
+
+def _cursor(request: SynapseRequest) -> tuple[int, str] | None:
+    """The `before` cursor of a page (`<ts>.<id>` as the previous page's `next` gave it)."""
+    value = query_str(request, "before")
+    if not value:
+        return None
+    ts, sep, evidence_id = value.partition(".")
+    if not sep or not evidence_id.isalnum() or len(evidence_id) > 20:
+        raise SynapseError(400, "'before' must be the 'next' value of the previous page", Codes.INVALID_PARAM)
+    return time_ms(ts, "before"), evidence_id
+
+
+def _body(request: SynapseRequest) -> dict[str, Any]:
+    """The JSON body; an empty body is `{}` (a release needs nothing)."""
+    content = request.content
+    if content is None:
+        return {}
+    content.seek(0)
+    if not content.read(1):
+        return {}
+    return json_body(request)
+
+
+def routes(module: QunzuModule) -> list[Route]:
+    language = module.config.language
+
+    async def list_evidence(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        page = await module.evidence.page(
+            statuses=None, before=_cursor(request), limit=query_limit(request, 50, MAX_PAGE)
+        )
+        return 200, page
+
+    async def get_evidence(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        return 200, (await module.evidence.get(params["evidence_id"])).as_json()
+
+    async def reveal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = json_body(request)
+        reason = required_reason(body, language)
+        actor = await acting_staff(module, caller, body)
+        return 200, await module.evidence.reveal(actor, params["evidence_id"], reason)
+
+    async def list_holds(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        every = query_str(request, "all")
+        if every not in (None, "true", "false"):
+            raise SynapseError(400, "all must be true or false", Codes.INVALID_PARAM)
+        page = await module.holds.page(_cursor(request), query_limit(request, 50, MAX_PAGE), waiting=every != "true")
+        return 200, page
+
+    async def release(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        actor = await acting_staff(module, caller, _body(request))
+        return 200, await module.holds.release(actor, params["hold_id"])
+
+    async def reject(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = _body(request)
+        actor = await acting_staff(module, caller, body)
+        reason = body.get("reason")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+            raise SynapseError(400, "'reason' must be text of at most 500 characters", Codes.INVALID_PARAM)
+        return 200, await module.holds.reject(actor, params["hold_id"], reason)
+
+    async def public_contacts(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = json_body(request)
+        reason = required_reason(body, language)
+        actor = await acting_staff(module, caller, body)
+        return 200, {"reports": await module.public_reports.contacts(actor, params["ticket_id"], reason)}
+
+    return [
+        Route("GET", "/admin/evidence", Access.STAFF, list_evidence),
+        Route("GET", "/admin/evidence/{evidence_id}", Access.STAFF, get_evidence),
+        Route("POST", "/admin/evidence/{evidence_id}/reveal", Access.STAFF, reveal),
+        Route("GET", "/admin/holds", Access.STAFF, list_holds),
+        Route("POST", "/admin/holds/{hold_id}/release", Access.STAFF, release),
+        Route("POST", "/admin/holds/{hold_id}/reject", Access.STAFF, reject),
+        Route("POST", "/admin/reports/{ticket_id}/public-contacts", Access.STAFF, public_contacts),
+    ]
