@@ -13,6 +13,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -38,9 +39,14 @@ class Event:
         self.sender = SENDER
         self.room_id = ROOM
         self.event_id = event_id
+        # A client's send: its transaction id and device (content.attempt_key reads them).
+        self.internal_metadata = SimpleNamespace(txn_id=f"txn-{event_id}", device_id="DEVICE", token_id=None)
 
     def is_state(self) -> bool:
         return False
+
+    def get_state_key(self) -> str | None:
+        return None
 
 
 def _every_text(database: Database) -> str:
