@@ -22,8 +22,9 @@ import nio
 
 from bot.config import BotConfig
 from bot.errors import MatrixError
-from bot.events import EncryptedRoom, EventSink, IncomingMessage, Invite, RoomEvent, strip_reply_fallback
+from bot.events import EncryptedRoom, EventSink, IncomingMessage, Invite, RoomEvent
 from bot.state import BotState, Session
+from policies.commands import strip_reply_fallback
 
 logger = logging.getLogger(__name__)
 

@@ -6,14 +6,13 @@ user-visible text. ``str.format`` placeholders are named.
 
 from __future__ import annotations
 
-import datetime
 from typing import Final
 
 from policies.constants import DEFAULT_LANGUAGE, Language
-from policies.messages import china_datetime
+from policies.labels import CHINA_STANDARD_TIME, format_time
 
 #: China Standard Time (UTC+8, no daylight saving): the time users read.
-CHINA_TIME: Final = datetime.timezone(datetime.timedelta(hours=8), "CST")
+CHINA_TIME: Final = CHINA_STANDARD_TIME
 
 CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     "help_header": {
@@ -96,8 +95,8 @@ CATALOGUE: Final[dict[str, dict[Language, str]]] = {
         "en": "Your one-time real-name verification link (it works once, for you only; do not share it):",
     },
     "verify_expires": {
-        "zh-CN": "有效期至 {when}（北京时间）。过期后请重新发送 {command}。",
-        "en": "Valid until {when} China Standard Time (UTC+8). Send {command} again for a new one after that.",
+        "zh-CN": "有效期至 {when}。过期后请重新发送 {command}。",
+        "en": "Valid until {when}. Send {command} again for a new one after that.",
     },
     "verify_purpose": {
         "zh-CN": (
@@ -127,10 +126,9 @@ CATALOGUE: Final[dict[str, dict[Language, str]]] = {
 }
 
 
-def china_time(ms: int) -> str:
-    """``ms`` (Matrix milliseconds) as ``YYYY-MM-DD HH:MM`` in China Standard Time."""
-    # A stored end time past what `datetime` holds (year 10000+) still shows, never raises.
-    return china_datetime(ms).strftime("%Y-%m-%d %H:%M")
+def china_time(ms: int, language: Language) -> str:
+    """``ms`` (Matrix milliseconds) as ``YYYY-MM-DD HH:mm（北京时间）`` (``policies.labels.format_time``)."""
+    return format_time(ms, language)
 
 
 def has(key: str) -> bool:

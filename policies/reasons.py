@@ -41,6 +41,8 @@ class Reason(enum.StrEnum):
     BOT_CHAT_EXISTS = "bot_chat_exists"
     ALIAS_RESERVED = "alias_reserved"
     REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
+    REPORT_RECEIVED = "report_received"
+    REPORT_NOT_FILED = "report_not_filed"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; every other

@@ -112,6 +112,15 @@ class Callbacks:
             and not (change := decisions.may_change_bot_chat_state(room, event.sender, service, event.type)).allowed
         ):
             return self._answer(change, local=local)
+        # Art. 12: a report typed in a room never reaches it, so the room never learns who reported
+        # (also muted and unverified members may report); the bot chat is where `!report` is answered.
+        if (
+            local
+            and room.bot_chat_owner is None
+            and event.sender != service
+            and (report := self._module.private_reports.command_of(event)) is not None
+        ):
+            raise await self._module.private_reports.take(event, report)
         # Art. 8: the deletion of a group's #<code> alias comes here as a canonical alias update.
         if (
             event.type == "m.room.canonical_alias"

@@ -45,6 +45,7 @@ from .metrics import ModuleMetrics
 from .netlog import NetworkLog
 from .notices import Notifier
 from .policy_list import PolicyList
+from .private_reports import PrivateReports
 from .realname import RealnameService
 from .reports import Reports
 from .room_moderation import RoomModeration
@@ -159,6 +160,8 @@ class QunzuModule:
         # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
         self.reports = Reports(self)
         self.reports.register_jobs(self.jobs)
+        # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
+        self.private_reports = PrivateReports(self)
         self.room_moderation = RoomModeration(self)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))

@@ -7,32 +7,7 @@ it never contains identity data (staff are told so in docs/sanctions.md).
 
 from __future__ import annotations
 
-from policies.messages import format_time
-
-_MEASURES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "warning": "警示整改",
-        "posting_suspension": "暂停发布信息",
-        "closure": "关闭群组",
-        "credit_lowered": "降低信用等级",
-        "admin_suspension": "暂停管理权限",
-        "creation_revoked": "取消建群资格",
-        "mute": "禁言",
-        "blacklist": "纳入黑名单",
-        "blacklist_entry": "黑名单登记",
-    },
-    "en": {
-        "warning": "a warning with a duty to rectify",
-        "posting_suspension": "suspension of posting",
-        "closure": "closure of the group",
-        "credit_lowered": "a lower credit level",
-        "admin_suspension": "suspension of admin rights",
-        "creation_revoked": "revocation of the right to create groups",
-        "mute": "a posting ban (mute)",
-        "blacklist": "blacklisting",
-        "blacklist_entry": "a blacklist entry",
-    },
-}
+from policies.labels import MEASURE, format_time, label
 
 _TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
@@ -73,7 +48,7 @@ def _table(language: str) -> dict[str, str]:
 
 
 def measure_label(measure: str, language: str) -> str:
-    return _MEASURES.get(language, _MEASURES["zh-CN"]).get(measure, measure)
+    return label(MEASURE, measure, language)
 
 
 def notice_text(key: str, language: str, **values: object) -> str:
@@ -88,4 +63,4 @@ def until_text(measure: str, end_ts: int | None, start_ts: int, language: str) -
     if end_ts <= start_ts:
         return ""
     key = "deadline" if measure == "warning" else "until"
-    return notice_text(key, language, time=format_time(end_ts))
+    return notice_text(key, language, time=format_time(end_ts, language))

@@ -76,7 +76,7 @@ def rest_after(raw: str, count: int) -> str:
 
 def until(ctx: Context, end_ms: int | None) -> str:
     """An end time people read, or "permanent"."""
-    return ctx.t("permanent") if end_ms is None or end_ms < 0 else china_time(end_ms)
+    return ctx.t("permanent") if end_ms is None or end_ms < 0 else china_time(end_ms, ctx.language)
 
 
 def info_text(ctx: Context, page: dict[str, Any]) -> str:

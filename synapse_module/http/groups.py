@@ -16,7 +16,7 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies.codes import is_valid_code
 from policies.decisions import effective_tier
-from policies.messages import format_time
+from policies.labels import format_time
 from policies.roles import room_admins, room_creators
 from policies.tiers import needs_info_page
 
@@ -154,7 +154,7 @@ def render_html(page: Mapping[str, Any], language: str) -> str:
         ("规模" if zh else "Scale tier", page["scale_tier"]),
         ("活跃度" if zh else "Activity", page["activity_tier"]),
         ("状态" if zh else "Status", page["status"]),
-        ("建立时间" if zh else "Created", format_time(int(page["created_at"]))),
+        ("建立时间" if zh else "Created", format_time(int(page["created_at"]), language)),
     ]
     people = [(p["label"], p["user_id"]) for p in [*page["creators"], *page["admins"]]]
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
