@@ -57,7 +57,7 @@ async def test_a_report_command_reaches_the_moderation_room_before_any_poll_coul
         await reply(reporter, room, message, "!report fraud 骗钱")
         # The desk looked once at start, long before this report; its next poll is an hour away.
         announced = await ticket_announced(desk, message, wait_s=20.0)
-        assert "诈骗" in announced and accused.user_id in announced and "来源：user_report" in announced
+        assert "诈骗" in announced and accused.user_id in announced and "来源：成员举报" in announced
     finally:
         await desk.bot.stop()
 
@@ -74,7 +74,7 @@ async def test_a_client_report_button_reaches_the_moderation_room_within_seconds
         status, body = await reporter.api.call("POST", path, {"reason": "赌博广告"})
         assert status == 200, body
         announced = await ticket_announced(desk, message, wait_s=BUTTON_WAIT_S)
-        assert "来源：matrix_report" in announced and "赌博" in announced
+        assert "来源：客户端举报按钮" in announced and "赌博" in announced
         assert time.monotonic() - reported < BUTTON_WAIT_S
     finally:
         await desk.bot.stop()

@@ -33,6 +33,8 @@ DESIGN_CODES = [
     "bot_chat_exists",
     "alias_reserved",
     "remote_server_not_allowed",
+    "report_received",
+    "report_not_filed",
 ]
 
 
