@@ -174,7 +174,9 @@ def test_other_time_and_duration_keys_are_formatted() -> None:
         {"messages": {"en": {"room_closed": "Closed at {closed_at} for {duration} ({note})."}}}
     )
     detail = {"closed_at": MAY_DAY_MS, "duration": 604800, "note": ["a", "b"]}
-    assert render(Reason.ROOM_CLOSED, "en", detail, policy) == ("Closed at 2024-05-01 12:30 (Beijing time) for 7 days (a, b).")
+    assert render(Reason.ROOM_CLOSED, "en", detail, policy) == (
+        "Closed at 2024-05-01 12:30 (Beijing time) for 7 days (a, b)."
+    )
 
 
 def test_a_missing_placeholder_outside_a_segment_leaves_no_trace() -> None:
