@@ -11,12 +11,12 @@ from policies.labels import format_time
 _TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
         "ack": (
-            "你的举报已受理，工单号 {ticket}（类别：{category}）。平台将在 {deadline} 前处理，"
+            "你的举报已受理，工单号 {ticket}（类别：{category}）。平台将在 {deadline}前处理，"
             "处理结果会在这里告诉你。你的身份不会告诉被举报人。"
         ),
         "ack_joined": (
             "你的举报已受理：已有人举报了同一内容，你的举报已并入工单 {ticket}（类别：{category}），"
-            "平台将在 {deadline} 前处理，结果会在这里告诉你。"
+            "平台将在 {deadline}前处理，结果会在这里告诉你。"
         ),
         "outcome": "你举报的工单 {ticket}（{category}）已处理完毕：{outcome}感谢你的举报。",
         "outcome.dismissed": "经核查，未发现违反规定的情况，不予处理。",
