@@ -222,9 +222,10 @@ class QunzuApi:
         """``GET /admin/users/{user_id}/credit``."""
         return await self._request("GET", f"/admin/users/{path_segment(user_id)}/credit")
 
-    async def group(self, code: str) -> dict[str, Any]:
-        """``GET /groups/{code}``: the group's info page as JSON."""
-        return await self._request("GET", f"/groups/{path_segment(code)}")
+    async def group(self, code: str, language: str | None = None) -> dict[str, Any]:
+        """``GET /groups/{code}``: the group's info page as JSON (labels in ``language`` when given)."""
+        query = f"?lang={language}" if language else ""
+        return await self._request("GET", f"/groups/{path_segment(code)}{query}")
 
     async def set_category(self, code: str, category: str) -> dict[str, Any]:
         """``POST /groups/{code}/category`` (as the service account, after the bot checked the creator)."""

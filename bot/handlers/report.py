@@ -76,7 +76,7 @@ async def info_command(ctx: Context) -> None:
     if group is None:
         await ctx.reply(ctx.t("not_governed"))
         return
-    page = await ctx.api.group(str(group["code"]))
+    page = await ctx.api.group(str(group["code"]), ctx.language)
     await ctx.reply(info_text(ctx, page))
 
 

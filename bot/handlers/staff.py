@@ -229,7 +229,7 @@ async def lookup_command(ctx: Context) -> None:
         raise UsageError()
     value = ctx.command.args[0]
     if is_group_code(value):
-        page = await ctx.api.group(value)
+        page = await ctx.api.group(value, ctx.language)
         await ctx.reply(info_text(ctx, page) + f"\n{page.get('room_id')}")
         return
     user = user_arg(ctx, value)

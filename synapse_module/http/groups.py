@@ -16,7 +16,7 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies.codes import is_valid_code
 from policies.decisions import effective_tier
-from policies.labels import format_time
+from policies.labels import ACTIVITY_TIER, GROUP_STATUS, format_time, label, scale_tier_label
 from policies.roles import room_admins, room_creators
 from policies.tiers import needs_info_page
 
@@ -121,8 +121,10 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         "topic": content("m.room.topic").get("topic"),
         "category": record.category,
         "category_label": _category_label(module, record.category, language),
-        "scale_tier": effective_tier(facts, module.config.policy),
+        "scale_tier": (scale := effective_tier(facts, module.config.policy)),
+        "scale_tier_label": scale_tier_label(scale, language, module.config.policy),
         "activity_tier": record.activity_tier,
+        "activity_tier_label": label(ACTIVITY_TIER, record.activity_tier, language),
         "member_count": facts.member_count,
         "info_page_required": needs_info_page(facts.member_count, module.config.policy),
         "creator": record.creator,
@@ -131,6 +133,7 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         "member_label": labels["member"],
         "created_at": record.created_ts,
         "status": status,
+        "status_label": label(GROUP_STATUS, status, language),
         "alias": f"#{record.code}:{module.api.server_name}",
         "room_id": room_id,
     }

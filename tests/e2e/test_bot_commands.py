@@ -143,6 +143,8 @@ async def test_info_and_rules_show_the_group_page_and_the_convention(world: Worl
     assert lines[0] == f"群组编码：{code}"
     assert "名称：读书会" in lines and "类别：综合" in lines and "人数：2" in lines
     assert f"群主：{owner.user_id}" in lines
+    # Labels, never the raw tier and status names.
+    assert "规模：小型｜活跃度：低活跃" in lines and "状态：正常" in lines
     assert await member.ask(room, "!info") == info
 
     rules = await member.ask(room, "!rules")
