@@ -196,10 +196,12 @@ class QunzuApi:
         body = _acting({"reason": reason}, actor)
         return await self._request("DELETE", f"/admin/sanctions/{path_segment(sanction_id)}", json=body)
 
-    async def appeal(self, appellant: str, sanction_id: str, text: str) -> dict[str, Any]:
-        """``POST /sanctions/{id}/appeal`` for ``appellant`` (the service account files for the user)."""
-        body = {"text": text, "appellant": appellant}
-        return await self._request("POST", f"/sanctions/{path_segment(sanction_id)}/appeal", json=body)
+    async def appeal(self, appellant: str, ref: str | None, text: str) -> dict[str, Any]:
+        """``POST /appeals`` for ``appellant``: ``ref`` (a measure or a refused message), else the latest decision."""
+        body: dict[str, Any] = {"text": text, "appellant": appellant}
+        if ref is not None:
+            body["ref"] = ref
+        return await self._request("POST", "/appeals", json=body)
 
     async def blacklist_add(
         self, subject_type: str, subject: str, reason: str, *, actor: str | None = None

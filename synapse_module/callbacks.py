@@ -49,8 +49,11 @@ def boundary(*, fail_closed: bool) -> Callable[[Adapter[P]], Adapter[P]]:
         async def adapter(*args: P.args, **kwargs: P.kwargs) -> SpamResult:
             try:
                 return await func(*args, **kwargs)
-            except SynapseError:
-                raise
+            except SynapseError as error:
+                callbacks = args[0]
+                assert isinstance(callbacks, Callbacks)
+                # A refusal that tells the person to appeal names what to appeal (appeal_refs.py).
+                raise await callbacks.referenced(error, args[1:]) from None
             except Exception:
                 logger.exception("qunzu: %s failed; %s", func.__name__, "refusing" if fail_closed else "allowing")
                 if not fail_closed:
@@ -74,6 +77,23 @@ class Callbacks:
         self._module = module
         self._api = module.api
         self._policy = module.config.policy
+
+    async def referenced(self, error: SynapseError, args: tuple[object, ...]) -> SynapseError:
+        """``error`` naming the decision it rests on, for the person whose action the callback judged."""
+        event = next((arg for arg in args if isinstance(arg, EventBase)), None)
+        user = event.sender if event is not None else next((a for a in args if isinstance(a, str)), None)
+        if event is not None:
+            room: str | None = event.room_id
+        else:
+            room = next((a for a in args if isinstance(a, str) and a.startswith("!")), None)
+        if not isinstance(user, str) or not user.startswith("@"):
+            return error
+        try:
+            return await self._module.appeal_refs.with_reference(error, user, room)
+        except Exception:
+            # The refusal stands without its reference; `!appeal` without one finds the decision.
+            logger.exception("qunzu: finding the decision behind a refusal failed")
+            return error
 
     def unavailable(self) -> SynapseError:
         message = text("unavailable", self._module.config.language)
@@ -409,8 +429,8 @@ class Callbacks:
                 self._answer(refused, local=True)
             strip_encryption(config, self._policy)
             await self._module.groups.shape_new_room(user_id, config)
-        except SynapseError:
-            raise
+        except SynapseError as error:
+            raise await self.referenced(error, (user_id,)) from None
         except Exception:
             logger.exception("qunzu: shaping a new room failed; refusing the creation")
             raise self.unavailable() from None

@@ -37,6 +37,7 @@ from policies.event_texts import alias_texts, create_request_texts, event_texts
 from policies.messages import resolve_language
 from policies.model import Content
 
+from .appeal_refs import new_content_ref
 from .audit import canonical_json
 from .errors import QunzuError, Refusal
 from .refusals import refusal_error, refusal_fields
@@ -361,9 +362,13 @@ class ContentGuard:
         hit = self._lists.matcher.scan_all(texts) if texts else None
         if hit is None or (hit.action == "flag" and not record_flags):
             return None
-        ticket = await self._record(hit, sender, what, content, room_id, event_id)
+        # A refused message is a decision the person may appeal: its reference is in the record and the text.
+        ref = new_content_ref() if hit.action != "flag" else None
+        ticket = await self._record(hit, sender, what, content, room_id, event_id, ref=ref)
         decision = content_decision(hit, self._policy, self._language, ticket=ticket)
-        return None if decision.allowed else decision
+        if decision.allowed:
+            return None
+        return Decision(False, decision.reason, {**decision.detail, "ref": ref}) if ref else decision
 
     async def _record(
         self,
@@ -375,13 +380,14 @@ class ContentGuard:
         event_id: str | None,
         *,
         open_ticket: bool = True,
+        ref: str | None = None,
     ) -> str | None:
         """Audit a hit and, for ``hold`` and ``flag``, open its ticket (returned)."""
         source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
         ticket = None
         if hit.action != "block" and open_ticket:
             ticket = await self._open_ticket(source, hit, room_id, event_id, sender, content)
-        await self._evidence(hit, sender, content, what, room_id, ticket)
+        await self._evidence(hit, sender, content, what, room_id, ticket, ref)
         return ticket
 
     def encryption_decision(self, room_category: str) -> Decision | None:
@@ -452,23 +458,22 @@ class ContentGuard:
         what: str,
         room_id: str | None,
         ticket: str | None,
+        ref: str | None = None,
     ) -> None:
         # The subject is the sender, so the sanctions ladder finds the history per person;
         # the room is in the details and on the ticket.
-        await self._module.store.audit.append(
-            f"module:{self._instance}",
-            f"content.{hit.action}",
-            sender,
-            {
-                "rule": hit.category,
-                "category": self._rules.categories[hit.category].report_category,
-                "digest": content_digest(content),
-                "event_type": what,
-                "room_id": room_id,
-                "ticket": ticket,
-                "lists_version": self.version,
-            },
-        )
+        details: dict[str, Any] = {
+            "rule": hit.category,
+            "category": self._rules.categories[hit.category].report_category,
+            "digest": content_digest(content),
+            "event_type": what,
+            "room_id": room_id,
+            "ticket": ticket,
+            "lists_version": self.version,
+        }
+        if ref is not None:
+            details["ref"] = ref  # the appealable reference its refusal shows (appeal_refs.py)
+        await self._module.store.audit.append(f"module:{self._instance}", f"content.{hit.action}", sender, details)
 
     # --- media -----------------------------------------------------------------------
 

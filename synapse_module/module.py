@@ -11,6 +11,7 @@ from synapse.module_api.errors import Codes, ConfigError, SynapseError
 from policies.constants import DAY_MS
 
 from .admin_guard import AdminGuard
+from .appeal_refs import AppealReferences
 from .audit import AuditChain
 from .blacklist import Blacklist
 from .callbacks import Callbacks
@@ -160,6 +161,8 @@ class QunzuModule:
         # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
         self.reports = Reports(self)
         self.reports.register_jobs(self.jobs)
+        # Art. 11: refusals name the decision they rest on; `!appeal` without one takes the latest.
+        self.appeal_refs = AppealReferences(self)
         # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
         self.private_reports = PrivateReports(self)
         self.room_moderation = RoomModeration(self)

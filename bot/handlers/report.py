@@ -17,6 +17,7 @@ from bot.commands import Scope, command
 from bot.dispatcher import Context
 from bot.errors import UsageError
 from bot.handlers.common import info_text, rest_after, services
+from policies.appeals import is_reference
 from policies.commands import REPORT_NAMES
 
 logger = logging.getLogger(__name__)
@@ -105,14 +106,23 @@ async def rules_command(ctx: Context) -> None:
     "appeal",
     aliases=("申诉",),
     scope=Scope.DM,
-    usage={"zh-CN": "!申诉 <处置编号> <理由>", "en": "!appeal <measure id> <text>"},
-    summary={"zh-CN": "对处置提出申诉（私聊）", "en": "appeal a measure against you (direct chat)"},
+    usage={"zh-CN": "!申诉 [编号] <理由>", "en": "!appeal [reference] <reasons>"},
+    summary={
+        "zh-CN": "对处置或被拦截的消息提出申诉，不写编号则申诉最近的一项（私聊）",
+        "en": "appeal a measure or a refused message; without a reference, the latest (direct chat)",
+    },
 )
 async def appeal_command(ctx: Context) -> None:
-    """Appeal a measure; a person at the platform decides (PIPL Art. 24)."""
-    text = rest_after(ctx.command.raw_args, 1)
-    if len(ctx.command.args) < 2 or not text:
+    """Appeal a decision (a measure, a refused message); a person at the platform decides (PIPL Art. 24).
+
+    ``!appeal <reasons>`` appeals the caller's latest appealable decision; ``!appeal
+    <reference> <reasons>`` the one a notice or a refusal named.
+    """
+    args = ctx.command.args
+    ref = args[0] if args and is_reference(args[0]) else None
+    text = rest_after(ctx.command.raw_args, 1) if ref is not None else ctx.command.raw_args.strip()
+    if not text:
         usage = ctx.spec.usage_in(ctx.language, ctx.prefix)
-        raise UsageError(f"{usage}（{ctx.t('appeal_usage_hint')}）" if ctx.language == "zh-CN" else usage)
-    answer = await ctx.api.appeal(ctx.sender, ctx.command.args[0], text)
+        raise UsageError(f"{usage}\n{ctx.t('appeal_usage_hint')}")
+    answer = await ctx.api.appeal(ctx.sender, ref, text)
     await ctx.reply(str(answer.get("message") or answer.get("id")))
