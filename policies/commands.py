@@ -174,9 +174,9 @@ def parse_report(
 ) -> ReportCommand | None:
     """Read ``body`` as a report command; None when it is not one.
 
-    Any command whose name starts with ``report`` or ``举报`` (either prefix, any
-    ASCII case, after a legacy reply fallback) is a report command, also a
-    mistyped one: it would expose the reporter as much as a valid one.
+    A command named ``report`` or ``举报`` (either prefix, any ASCII case, after a
+    legacy reply fallback; ``举报`` also glued to its category) is a report command,
+    also a mistyped one: it would expose the reporter as much as a valid one.
 
     Args:
         body: The message body as sent.
@@ -186,7 +186,15 @@ def parse_report(
     command = parse_command(strip_reply_fallback(body), prefix)
     if command is None:
         return None
-    name = next((name for name in REPORT_NAMES if command.name.startswith(name)), None)
+    # Chinese is typed without a space ("!举报诈骗"); English names are whole words (`!reports` is staff's).
+    name = next(
+        (
+            name
+            for name in REPORT_NAMES
+            if command.name == name or (not name.isascii() and command.name.startswith(name))
+        ),
+        None,
+    )
     if name is None:
         return None
     args, raw_args = command.args, command.raw_args

@@ -389,7 +389,8 @@ async def test_killing_bot_and_synapse_loses_no_ticket_and_answers_no_command_tw
     desk = short_deadlines
     member = await desk.person()
     room = await member.view.create_room(name="恢复演练")
-    await member.view.send(room, "!report other 房间里有广告")
+    status, refused = await _send_as(member, room, {"msgtype": "m.text", "body": "!report other 房间里有广告"})
+    assert status == 403 and refused["cn.qunzu.reason"] == "report_received", refused
     ticket = await _ticket_where(desk, lambda t: t["room_id"] == room and t["event_id"] is None)
     asked = await member.view.send(room, "!help")
     await member.view.reply_to(room, asked)

@@ -88,16 +88,16 @@ def test_chinese_and_english_texts_differ(reason: Reason) -> None:
         (
             Reason.POSTING_SUSPENDED_USER,
             "zh-CN",
-            {"until": MAY_DAY_MS, "permanent": False},
+            {"until": MAY_DAY_MS, "permanent": False, "ref": "sn_1a2b"},
             "你已被禁言，暂时不能在这里发言，解除时间：2024-05-01 12:30（北京时间）。"
-            "如有异议，请私信机器人发送 !appeal 申诉。",
+            "如有异议，请私信机器人发送 !appeal sn_1a2b <理由> 申诉。",
         ),
         (
             Reason.POSTING_SUSPENDED_USER,
             "en",
             {"until": None, "permanent": True},
             "You are muted and cannot post here for now (ends: never; it is permanent). "
-            "If you disagree, send !appeal to the bot in a direct message.",
+            "If you disagree, send !appeal <reasons> to the bot in a direct message.",
         ),
         (
             Reason.REALNAME_REQUIRED,
