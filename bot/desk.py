@@ -46,6 +46,7 @@ from bot.messages import CHINA_TIME, china_time, t
 from bot.qunzu_api import QunzuApi
 from bot.state import BotState, ScheduledItem
 from policies.constants import DAY_MS, Language
+from policies.durations import format_duration
 from policies.labels import MEASURE, SEVERITY, SUBJECT_TYPE, TICKET_SOURCE, label
 
 logger = logging.getLogger(__name__)
@@ -306,7 +307,9 @@ class Desk:
         step = proposal.get("proposal") or {}
         if step:
             seconds = step.get("duration")
-            duration = self._t("permanent") if step.get("permanent") else f"{int(seconds or 0) // 3600}h"
+            duration = (
+                self._t("permanent") if step.get("permanent") else format_duration(int(seconds or 0), self._language)
+            )
             proposed = self._t(
                 "desk_proposal",
                 measure=label(MEASURE, step.get("measure"), self._language),

@@ -131,24 +131,6 @@ class QunzuApi:
 
     # --- reports, room admins, the moderation desk -----------------------------------
 
-    async def report(
-        self,
-        reporter: str,
-        room_id: str,
-        category: str,
-        reason: str,
-        *,
-        event_id: str | None = None,
-        user_id: str | None = None,
-    ) -> dict[str, Any]:
-        """``POST /reports`` for ``reporter`` (the service account files for the member)."""
-        body: dict[str, Any] = {"reporter": reporter, "room_id": room_id, "category": category, "reason": reason}
-        if event_id is not None:
-            body["event_id"] = event_id
-        if user_id is not None:
-            body["user_id"] = user_id
-        return await self._request("POST", "/reports", json=body)
-
     async def convention(self) -> dict[str, Any]:
         """``GET /convention``: the platform convention and the report categories of the policy."""
         return await self._request("GET", "/convention")

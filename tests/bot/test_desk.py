@@ -192,7 +192,7 @@ async def test_each_open_ticket_is_announced_once_with_evidence_and_proposal_als
     assert text.startswith("🆕 新工单 tk_1｜诈骗（违法）｜来源：成员举报\n群：!r:localhost\n被举报人：@bad:localhost")
     assert "证据：事件 $ev｜内容摘要 " + "ab" * 8 + "\n" in text
     assert "https://matrix.to/#/!r:localhost/$ev" in text and "举报人数：2" in text
-    assert "建议处置：禁言（168h），第 1 次前科后的下一步" in text
+    assert "建议处置：禁言（7天），第 1 次前科后的下一步" in text
     assert "!handle tk_1 dismiss|warn|suspend <时长>|close [理由]" in text
 
     # A restart reads the same state: nothing is repeated, a new ticket is announced.
