@@ -192,6 +192,23 @@ async def test_duplicate_reports_join_the_open_ticket_and_bad_input_is_refused_p
     assert "其他成员看不到是谁举报的" in answer and "诈骗 (fraud)" in answer
 
 
+async def test_an_unverified_member_who_may_not_post_still_reports_privately(desk: Desk) -> None:
+    owner, accused = await desk.person(), await desk.person()
+    newcomer = await desk.person(verified=False)
+    room = await room_with(owner, accused, newcomer)
+    message = await accused.view.send(room, "加我微信，日赚三千")
+    status, refused = await _send_as(newcomer, room, {"msgtype": "m.text", "body": "大家好"})
+    assert status == 403 and refused["cn.qunzu.reason"] == "realname_required", refused
+    # Art. 12: reporting must be convenient for everyone in the room, verified or not.
+    status, reported = await _send_as(newcomer, room, _reply_content(message, "！举报诈骗 拉人刷单"))
+    assert status == 403 and reported["cn.qunzu.reason"] == "report_received", reported
+    ticket = await _ticket_where(desk, lambda t: t["event_id"] == message)
+    assert ticket["category"] == "fraud" and ticket["reporters"] == [newcomer.user_id]
+    assert reported["cn.qunzu.detail"]["ticket"] == ticket["id"]
+    await _notice_with(newcomer, f"工单号 {ticket['id']}", "the acknowledgement in the bot chat")
+    _assert_reporter_invisible(await _room_as_seen_by(owner, room), newcomer.user_id)
+
+
 async def test_the_bots_report_command_counts_against_the_same_hourly_cap_and_says_why(desk: Desk) -> None:
     reporter, accused = await desk.person(), await desk.person()
     room = await room_with(accused, reporter)
