@@ -168,6 +168,16 @@ class Registry:
         return other
 
 
+# Names that mean another command when typed bare in the bot chat: `!同意` approves a
+# person in a room, and accepts the convention in the bot chat (DESIGN.md §6.4).
+_BARE_IN_DIRECT_CHAT: Final[Mapping[str, str]] = {"同意": "accept"}
+
+
+def direct_chat_meaning(command: Command) -> str | None:
+    """The command a bare name means in the bot chat, if it means another one there."""
+    return None if command.args else _BARE_IN_DIRECT_CHAT.get(command.name)
+
+
 #: The built-in commands; filled by importing :mod:`bot.handlers`.
 REGISTRY: Final = Registry()
 command = REGISTRY.command

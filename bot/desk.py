@@ -4,7 +4,8 @@ The module is the source of truth; the desk polls it (``desk_poll_interval``)
 and posts into the moderation room:
 
 - every open ticket once, with its evidence and the ladder's proposed measure;
-- real-name submissions waiting for a person, open appeals, and new measures;
+- real-name submissions waiting for a person, open appeals, group announcements waiting
+  for review (``!announcement``), and new measures;
 - a reminder ``reminder_before`` seconds before a ticket's deadline (at most a
   quarter of its window) and one when the deadline passes;
 - a daily digest of counts at ``digest_time`` (China Standard Time).
@@ -46,8 +47,8 @@ from bot.messages import CHINA_TIME, china_time, t
 from bot.qunzu_api import QunzuApi
 from bot.state import BotState, ScheduledItem
 from policies.constants import DAY_MS, Language
+from policies.display import MEASURE, SEVERITY, SUBJECT_TYPE, TICKET_SOURCE, label
 from policies.durations import format_duration
-from policies.labels import MEASURE, SEVERITY, SUBJECT_TYPE, TICKET_SOURCE, label
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +223,14 @@ class Desk:
                 await self._send(
                     self.room_id,
                     self._t("desk_appeal", id=appeal.get("id"), sanction=appeal.get("sanction"), text=text),
+                )
+        for item in await self._api.pending_announcements():
+            if await self._state.claim_announcement("group_announcement", str(item.get("id"))):
+                text = str(item.get("text", ""))[:500]
+                code = item.get("code") or item.get("room_id")
+                await self._send(
+                    self.room_id,
+                    self._t("desk_announcement", id=item.get("id"), code=code, actor=item.get("actor"), text=text),
                 )
         await self._sanctions()
         await self._digest_catch_up()

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
-from bot.commands import Command, CommandSpec, Registry, Scope, parse_command
+from bot.commands import Command, CommandSpec, Registry, Scope, direct_chat_meaning, parse_command
 from bot.errors import MatrixError, QunzuApiError, UsageError
 from bot.events import ChatClient, Clock, EncryptedRoom, IncomingMessage, Invite, RoomEvent, now_ms, system_clock
 from bot.messages import t
@@ -263,6 +263,9 @@ class Dispatcher:
             await self.send(message.room_id, text, reply_to=message.event_id)
 
         spec = self.registry.lookup(cmd.name)
+        meaning = direct_chat_meaning(cmd) if message.is_direct else None
+        if meaning is not None:
+            spec = self.registry.lookup(meaning) or spec
         if spec is None:
             help_spec = self.registry.lookup("help")
             await reply(

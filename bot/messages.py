@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from policies.constants import DEFAULT_LANGUAGE, Language
-from policies.labels import CHINA_STANDARD_TIME, format_time
+from policies.display import CHINA_STANDARD_TIME, format_time
 
 #: China Standard Time (UTC+8, no daylight saving): the time users read.
 CHINA_TIME: Final = CHINA_STANDARD_TIME
@@ -148,7 +148,7 @@ CATALOGUE: Final[dict[str, dict[Language, str]]] = {
 
 
 def china_time(ms: int, language: Language) -> str:
-    """``ms`` (Matrix milliseconds) as ``YYYY-MM-DD HH:mm（北京时间）`` (``policies.labels.format_time``)."""
+    """``ms`` (Matrix milliseconds) as ``YYYY-MM-DD HH:mm（北京时间）`` (``policies.display.format_time``)."""
     return format_time(ms, language)
 
 
@@ -176,5 +176,12 @@ def t(key: str, language: Language, /, **values: object) -> str:
 
 # Texts of reports, room admins' tools and the moderation desk live beside these.
 from bot.messages_desk import DESK_CATALOGUE  # noqa: E402  (after CATALOGUE; no import cycle at runtime)
+from bot.messages_owner import OWNER_CATALOGUE  # noqa: E402
 
 CATALOGUE.update(DESK_CATALOGUE)
+CATALOGUE.update(OWNER_CATALOGUE)
+
+# Texts of the lifecycle commands and of accepting the convention.
+from bot.messages_lifecycle import LIFECYCLE_CATALOGUE  # noqa: E402  (after CATALOGUE, like the desk's)
+
+CATALOGUE.update(LIFECYCLE_CATALOGUE)

@@ -29,6 +29,7 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
         "en": "Group code: {code}\nName: {name}\nCategory: {category}\nScale: {scale} | Activity: {activity}\n"
         "Members: {members}\nStatus: {status}\nCreator: {creators}\nAdmins: {admins}",
     },
+    "info_page_url": {"zh-CN": "公开信息页：{url}", "en": "Public info page: {url}"},
     "not_governed": {
         "zh-CN": "这个聊天不是受管理的群组（没有群组编码）。",
         "en": "This chat is not a governed group (it has no group code).",
@@ -65,7 +66,6 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
         "zh-CN": "已同意 {target} 的入群申请并发出邀请。",
         "en": "{target}'s request to join was approved; an invite was sent.",
     },
-    "announcement": {"zh-CN": "📢 群公告\n{text}", "en": "📢 Announcement\n{text}"},
     "category_done": {
         "zh-CN": "本群类别已改为：{category}。",
         "en": "The room's category is now: {category}.",

@@ -215,6 +215,22 @@ class QunzuApi:
         """``POST /groups/{code}/category`` (as the service account, after the bot checked the creator)."""
         return await self._request("POST", f"/groups/{path_segment(code)}/category", json={"category": category})
 
+    async def accept_convention(self, user_id: str, version: str) -> dict[str, Any]:
+        """``POST /convention/accept?user_id=`` for the person who sent ``!accept`` (service account only)."""
+        return await self._request("POST", "/convention/accept", params={"user_id": user_id}, json={"version": version})
+
+    async def dissolve(self, code: str, actor: str, *, confirm: str | None = None) -> dict[str, Any]:
+        """``POST /groups/{code}/dissolve`` for the owner ``actor``; without ``confirm`` nothing changes."""
+        body: dict[str, Any] = {"actor": actor}
+        if confirm is not None:
+            body["confirm"] = confirm
+        return await self._request("POST", f"/groups/{path_segment(code)}/dissolve", json=body)
+
+    async def transfer(self, code: str, actor: str, new_owner: str) -> dict[str, Any]:
+        """``POST /groups/{code}/transfer`` for the owner ``actor``."""
+        body = {"actor": actor, "user_id": new_owner}
+        return await self._request("POST", f"/groups/{path_segment(code)}/transfer", json=body)
+
     async def moderate(
         self,
         room_id: str,
@@ -246,6 +262,24 @@ class QunzuApi:
         """``GET /admin/realname/pending``: submissions waiting for a person (manual provider)."""
         body = await self._request("GET", "/admin/realname/pending")
         return [p for p in body.get("pending", []) if isinstance(p, dict)]
+
+    async def announce(self, room_id: str, actor: str, text: str) -> dict[str, Any]:
+        """``POST /admin/rooms/{room_id}/announce`` for the room admin ``actor``."""
+        body = {"actor": actor, "text": text}
+        return await self._request("POST", f"/admin/rooms/{path_segment(room_id)}/announce", json=body)
+
+    async def pending_announcements(self) -> list[dict[str, Any]]:
+        """``GET /admin/announcements``: announcements waiting for staff review."""
+        body = await self._request("GET", "/admin/announcements")
+        return [a for a in body.get("announcements", []) if isinstance(a, dict)]
+
+    async def decide_announcement(
+        self, announcement_id: str, approve: bool, reason: str, *, actor: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /admin/announcements/{id}/approve|reject`` (for the staff member ``actor``, when given)."""
+        verb = "approve" if approve else "reject"
+        body = _acting({"reason": reason}, actor)
+        return await self._request("POST", f"/admin/announcements/{path_segment(announcement_id)}/{verb}", json=body)
 
     async def appeals(self) -> list[dict[str, Any]]:
         """``GET /admin/appeals?status=open``."""

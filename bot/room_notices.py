@@ -39,8 +39,8 @@ class RoomNotices:
         if event.room_id in self._direct_rooms or event.room_id == self._services.moderation_room_id:
             return
         group = await self._services.group_state(event.room_id)
-        if group is None:
-            return  # not a governed group
+        if group is None or group.get("private_chat") is True:
+            return  # not a governed group, or a private chat (no code, no welcome: DESIGN.md §6.2)
         create = await self._services.client.get_state_event(event.room_id, "m.room.create")
         content = (create or {}).get("content") or {}
         if content.get(_NOTICE_CHAT) or content.get(_VERIFICATION_CHAT) or event.room_id in self._direct_rooms:

@@ -34,7 +34,14 @@ from .homeserver import (
 
 DEV_DIR = Path(os.environ.get("QUNZU_DEV_DIR", ".dev")).resolve()
 PORT = int(os.environ.get("QUNZU_DEV_PORT", "8008"))
-ACCOUNTS = {"admin": True, "alice": False, "bob": False}
+# name → (server admin, verified with made-up data). carol stays unverified so the
+# verification flow can be tried at once (registration is closed on the dev server).
+ACCOUNTS: dict[str, tuple[bool, bool]] = {
+    "admin": (True, False),
+    "alice": (False, True),
+    "bob": (False, True),
+    "carol": (False, False),
+}
 
 
 def _passwords(path: Path) -> dict[str, str]:
@@ -75,16 +82,18 @@ def main() -> int:
     bot: subprocess.Popen[bytes] | None = None
     try:
         passwords = _passwords(DEV_DIR / "accounts.json")
-        for name, admin in ACCOUNTS.items():
+        statuses: dict[str, str] = {}
+        for name, (admin, verified) in ACCOUNTS.items():
             account = synapse.ensure_account(name, passwords[name], admin=admin)
-            if not admin:
+            if verified:
                 _verify_demo_account(synapse, account)
+            statuses[name] = _verification_status(synapse, account)
         synapse.ensure_account(SERVICE_LOCALPART, passwords[SERVICE_LOCALPART])
         bot_config = DEV_DIR / "bot.yaml"
         _write_bot_config(bot_config, synapse.base_url, passwords[SERVICE_LOCALPART])
         with (DEV_DIR / "bot.log").open("ab") as bot_log:
             bot = subprocess.Popen([sys.executable, "-m", "bot", "-c", str(bot_config)], stdout=bot_log, stderr=bot_log)
-        _print_banner(synapse, passwords)
+        _print_banner(synapse, passwords, statuses)
         _wait_until_interrupted(synapse, bot)
     finally:
         print("\nStopping …", flush=True)
@@ -92,6 +101,11 @@ def main() -> int:
             terminate(bot)
         synapse.stop()
     return 0
+
+
+def _verification_status(synapse: SynapseProcess, account: Account) -> str:
+    me = request_json("GET", f"{synapse.base_url}/_synapse/client/qunzu/v1/me", token=account.access_token)
+    return str(me["verification"]["status"])
 
 
 def _verify_demo_account(synapse: SynapseProcess, account: Account) -> None:
@@ -113,18 +127,26 @@ def _verify_demo_account(synapse: SynapseProcess, account: Account) -> None:
     request_json("POST", f"{base}/realname", body, token=account.access_token)
 
 
-def _print_banner(synapse: SynapseProcess, passwords: dict[str, str]) -> None:
+def _print_banner(synapse: SynapseProcess, passwords: dict[str, str], statuses: dict[str, str]) -> None:
     print(f"\nQunzu is running.\n\n  Homeserver URL: {synapse.base_url}  (server name: {SERVER_NAME})\n")
     print("  Accounts (user id / password):")
-    rows = [
-        (name, "server admin, compliance staff" if admin else "member, real name verified (development data)")
-        for name, admin in ACCOUNTS.items()
-    ]
-    for name, role in [*rows, (SERVICE_LOCALPART, "the Qunzu bot")]:
+    bot = f"@{SERVICE_LOCALPART}:{SERVER_NAME}"
+    for name, (admin, _verified) in ACCOUNTS.items():
+        if admin:
+            role = "server admin, compliance staff"
+        elif statuses[name] == "verified":
+            role = "member, real name verified (development data)"
+        else:
+            role = "member, NOT verified yet: try the verification flow with it"
         print(f"    {'@' + name + ':' + SERVER_NAME:<20} {passwords[name]:<18} {role}")
+    print(f"    {bot:<20} {passwords[SERVICE_LOCALPART]:<18} the Qunzu bot")
     print()
-    print("  Log in with Element (or any client) using the homeserver URL above,")
-    print("  invite the bot into a room and send !help.")
+    print("  Log in with Element (or any client) using the homeserver URL above. Every new room is")
+    print("  a group: the bot joins it by itself; send !help there.")
+    unverified = [name for name, status in statuses.items() if status != "verified" and not ACCOUNTS[name][0]]
+    if unverified:
+        print(f"  Verification: log in as @{unverified[0]}:{SERVER_NAME}, start a direct chat with {bot} (or open")
+        print("  the one it started), send !verify and open the link it answers with.")
     print(f"  Logs: {DEV_DIR / 'homeserver.log'}, {DEV_DIR / 'bot.log'}.  Stop with Ctrl-C.\n", flush=True)
 
 

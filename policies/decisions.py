@@ -60,8 +60,10 @@ __all__ = [
     "UserFacts",
     "activity_tier_of",
     "effective_tier",
+    "invite_is_approval",
     "level_of",
     "max_members_for_level",
+    "may_be_co_creator",
     "may_bind_identity",
     "may_change_bot_chat_state",
     "may_change_category",
@@ -448,6 +450,35 @@ def may_create(user: UserFacts, category: str, policy: Policy) -> Decision:
     return Decision.allow()
 
 
+def may_be_co_creator(user: UserFacts, policy: Policy) -> Decision:
+    """May the user become one of a group's creators (``additional_creators``, or an invitee of a
+    ``trusted_private_chat`` creation, who gets the creator's power)?
+
+    A creator holds power nobody in the room can take away (unbounded from room
+    version 12, MSC4289), so a co-creator is vetted like an owner who administers
+    the room (Art. 8, 9): verified as for creating, not blacklisted, not stripped
+    of creating or of admin rights (Art. 11).
+
+    Returns:
+        Allowed, or refused with protected_state naming the person (``user``) and
+        the check that failed (``check``).
+    """
+    if user.exempt:
+        return Decision.allow()
+    failed: str | None = None
+    if user.blacklisted:
+        failed = "blacklisted"
+    elif "create" in policy.realname.required_for and _realname(user, "create", policy) is not None:
+        failed = "realname"
+    elif user.creation_revoked:
+        failed = "create_revoked"
+    elif user.admin_suspended:
+        failed = "admin_suspended"
+    if failed is None:
+        return Decision.allow()
+    return Decision.refuse(Reason.PROTECTED_STATE, setting="additional_creators", user=user.user_id, check=failed)
+
+
 def may_upgrade(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -> Decision:
     """May the user replace the room by a room upgrade (a new room version)?
 
@@ -495,7 +526,15 @@ def may_upgrade(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -
     return decision
 
 
-def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, policy: Policy) -> Decision:
+def may_join(
+    user: UserFacts,
+    room: RoomFacts,
+    is_invited: bool,
+    now_ms: int,
+    policy: Policy,
+    *,
+    invite_confirmed: bool = True,
+) -> Decision:
     """May the user join the room?
 
     Args:
@@ -505,6 +544,10 @@ def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, po
         now_ms: the current time (ms since the epoch). No join rule depends on it
             today; it keeps the signature the same as ``may_post``.
         policy: the active policy.
+        invite_confirmed: the invite counts as approval (see ``invite_is_approval``).
+            In a room that needs approval, an invite by a plain member is a request
+            until an admin confirms it (群聊邀请确认): until then the join is refused
+            with ``{"via": "invite"}``.
 
     Returns:
         Allowed, or refused with blacklisted, realname_required,
@@ -533,7 +576,21 @@ def may_join(user: UserFacts, room: RoomFacts, is_invited: bool, now_ms: int, po
     # Art. 8: join verification for large rooms and high-risk categories.
     if not is_invited and needs_join_approval(room, policy):
         return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=tier, category=room.category)
+    if is_invited and not invite_confirmed and needs_join_approval(room, policy):
+        return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=tier, category=room.category, via="invite")
     return Decision.allow()
+
+
+def invite_is_approval(inviter_is_admin: bool, inviter_is_platform: bool, *, inviter_suspended: bool = False) -> bool:
+    """Whether an invite lets its invitee into a room that needs approval (Art. 8 join verification).
+
+    An invite by the room's creator or an admin, by the service account (an approved knock
+    or a confirmed invite) or by staff is the approval itself. An invite by a plain member
+    (invite power is 0 in ``private_chat`` rooms) is only a request: the invitee sees it,
+    and joins once an admin confirms it. So is an invite by an admin whose admin rights are
+    suspended (Art. 11 暂停管理权限): approving joins is an admin function.
+    """
+    return inviter_is_platform or (inviter_is_admin and not inviter_suspended)
 
 
 def _rooms_joined(user: UserFacts, policy: Policy) -> Decision | None:

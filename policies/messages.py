@@ -7,7 +7,7 @@ segment without a value becomes empty. Rendering never raises for missing detail
 Values are written for people:
 
 - ``until`` and keys ending in ``_until``, ``_at`` or ``_ms``: milliseconds since the
-  epoch, shown as ``YYYY-MM-DD HH:mm（北京时间）`` (``policies.labels.format_time``); ``None`` under
+  epoch, shown as ``YYYY-MM-DD HH:mm（北京时间）`` (``policies.display.format_time``); ``None`` under
   ``until`` means permanent;
 - ``duration`` and keys ending in ``_seconds``: a duration (``7天``, ``7 days``);
 - ``category``, ``tier`` and ``max_tier``: the policy's label when the name is known;
@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from typing import Final
 
 from .constants import LANGUAGES, Language
+from .display import CHINA_STANDARD_TIME, china_datetime, format_time
 from .durations import format_duration
 from .identity import problem_text
-from .labels import CHINA_STANDARD_TIME, china_datetime, format_time
 from .model import Policy
 from .reasons import Reason
 

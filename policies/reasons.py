@@ -41,17 +41,23 @@ class Reason(enum.StrEnum):
     BOT_CHAT_EXISTS = "bot_chat_exists"
     ALIAS_RESERVED = "alias_reserved"
     REMOTE_SERVER_NOT_ALLOWED = "remote_server_not_allowed"
+    GROUP_NOT_FOUND = "group_not_found"
+    ROOM_MUTED_ALL = "room_muted_all"
+    NOT_OWNER = "not_owner"
+    TRANSFER_NOT_ALLOWED = "transfer_not_allowed"
     REPORT_RECEIVED = "report_received"
     REPORT_NOT_FILED = "report_not_filed"
 
 
-# Malformed input is a 400; a conflict with an existing binding is a 409; every other
-# refusal is a 403 (DESIGN.md §3.3, §3.4).
+# Malformed input is a 400; a conflict with an existing binding is a 409; a group page
+# nobody may see is a 404 (as if the code were unknown); every other refusal is a 403
+# (DESIGN.md §3.3, §3.4, §6.6).
 _NOT_FORBIDDEN: Final[Mapping[Reason, int]] = {
     Reason.INVALID_IDENTITY: 400,
     Reason.INVALID_CATEGORY: 400,
     Reason.INVALID_NUMBER: 400,
     Reason.IDENTITY_IN_USE: 409,
+    Reason.GROUP_NOT_FOUND: 404,
 }
 
 HTTP_STATUS: Final[Mapping[Reason, int]] = MappingProxyType(
@@ -59,7 +65,9 @@ HTTP_STATUS: Final[Mapping[Reason, int]] = MappingProxyType(
 )
 """The HTTP status a client gets for each reason."""
 
+_ERRCODE_BY_STATUS: Final[Mapping[int, str]] = {400: "M_INVALID_PARAM", 404: "M_NOT_FOUND"}
+
 ERRCODE: Final[Mapping[Reason, str]] = MappingProxyType(
-    {reason: "M_INVALID_PARAM" if HTTP_STATUS[reason] == 400 else "M_FORBIDDEN" for reason in Reason}
+    {reason: _ERRCODE_BY_STATUS.get(HTTP_STATUS[reason], "M_FORBIDDEN") for reason in Reason}
 )
 """The Matrix errcode a client gets for each reason."""

@@ -67,6 +67,13 @@ def boundary(*, fail_closed: bool) -> Callable[[Adapter[P]], Adapter[P]]:
     return wrap
 
 
+def _naming_inviter(decision: Decision, inviter: str | None) -> Decision:
+    """A refusal for an invite still waiting for an admin names who invited (the text shows it)."""
+    if inviter is None or decision.detail.get("via") != "invite":
+        return decision
+    return Decision(False, decision.reason, {**decision.detail, "inviter": inviter})
+
+
 _REALNAME_REASONS = (Reason.REALNAME_REQUIRED, Reason.REALNAME_LEVEL_INSUFFICIENT, Reason.CONVENTION_NOT_ACCEPTED)
 
 
@@ -124,6 +131,17 @@ class Callbacks:
         room = await self._module.facts.room(event.room_id)
         if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local)  # protected group state binds admins too
+        if (
+            event.type == "m.room.join_rules"
+            and event.is_state()
+            and local
+            and not (
+                opened := await self._module.private_chats.before_join_rule(
+                    event.room_id, str(event.content.get("join_rule", ""))
+                )
+            ).allowed
+        ):
+            return self._answer(opened, local=True)  # DESIGN.md §6.2: an open door makes a group
         service = self._module.config.service_account
         # Art. 6: a bot chat stays two-party: nobody else speaks there (a chat opened up before
         # these rules held may still hold others), and only the service account opens it up.
@@ -173,6 +191,9 @@ class Callbacks:
         is_message = event.type == "m.room.message" and not event.is_state()
         decision = decisions.may_post(user, room, self._module.clock.now_ms(), self._policy, is_message=is_message)
         if decision.allowed:
+            # Art. 9 全员禁言: while on, only the room's creator and admins post (room_mute_all.py).
+            decision = await self._module.mute_all.check(event)
+        if decision.allowed:
             # Art. 10: content rules (None: nothing to refuse; flagged content is delivered).
             decision = await self._module.content.check_event(event, room.category) or decision
         return self._answer(decision, local=local)
@@ -208,12 +229,11 @@ class Callbacks:
         # Art. 8: a new member counts against the caps like anyone (not a profile change).
         # Event auth already holds invite-only and knock rooms to their invites, so the
         # module's approval check is passed as if invited.
-        if (
-            membership == "join"
-            and not await self._is_joined(event.room_id, event.sender)
-            and not (join := await self._module.groups.decide_join(user, room, True)).allowed
-        ):
-            return join
+        if membership == "join" and not await self._is_joined(event.room_id, event.sender):
+            inviter = await self._module.invite_confirmation.pending_inviter(event.room_id, event.sender)
+            join = await self._module.groups.decide_join(user, room, True, invite_confirmed=inviter is None)
+            if not join.allowed:
+                return _naming_inviter(join, inviter)
         return await self._module.content.check_event(event, room.category) or Decision.allow()
 
     async def _is_joined(self, room_id: str, user_id: str) -> bool:
@@ -324,9 +344,14 @@ class Callbacks:
             and not (remote := federation.may_join_remote_room(is_invited, self._policy)).allowed
         ):
             return self._answer(remote, local=True)
+        # Art. 8 群聊邀请确认: a plain member's invite into a room that needs approval is a request.
+        inviter = await module.invite_confirmation.pending_inviter(room_id, user_id) if is_invited else None
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
-        decision = await module.groups.decide_join(user, room, is_invited, counts)
-        return self._answer(decision, local=True)
+        decision = await module.groups.decide_join(user, room, is_invited, counts, invite_confirmed=inviter is None)
+        if decision.allowed:
+            # DESIGN.md §6.2: a third person in a private chat (however they got in) makes it a group.
+            decision = await module.private_chats.before_entry(room_id, user_id)
+        return self._answer(_naming_inviter(decision, inviter), local=True)
 
     @boundary(fail_closed=True)
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:
@@ -341,9 +366,10 @@ class Callbacks:
         # Art. 6: people of servers the policy does not admit are not invited, by staff neither.
         if not (entry := federation.may_take_part(invitee, self._api.server_name, self._policy)).allowed:
             return self._answer(entry, local=True)
-        if user.exempt:
-            return NOT_SPAM
-        return self._answer(decisions.may_invite(user, room, self._policy), local=True)
+        if not user.exempt and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
+            return self._answer(invite, local=True)
+        # DESIGN.md §6.2: a third person makes a private chat a group, counted against its owner's cap.
+        return self._answer(await self._module.private_chats.before_entry(room_id, invitee), local=True)
 
     @boundary(fail_closed=True)
     async def user_may_send_3pid_invite(self, inviter: str, medium: str, address: str, room_id: str) -> SpamResult:
@@ -353,9 +379,9 @@ class Callbacks:
         room = await self._module.facts.room(room_id, count_members=not user.exempt)
         if not (opening := decisions.may_open_up(room)).allowed:
             return self._answer(opening, local=True)
-        if user.exempt:
-            return NOT_SPAM
-        return self._answer(decisions.may_invite(user, room, self._policy), local=True)
+        if not user.exempt and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
+            return self._answer(invite, local=True)
+        return self._answer(await self._module.private_chats.before_entry(room_id, None), local=True)
 
     async def check_threepid_can_be_invited(
         self, medium: str, address: str, state_events: Mapping[tuple[str, str], EventBase]

@@ -88,7 +88,9 @@ async def gather_statistics(module: QunzuModule) -> Statistics:
     stats = Statistics()
     await module.groups.link_pending()  # rooms created a moment ago are groups too
     groups = await records.column_values(
-        "qunzu_groups", ["category", "scale_tier", "retired_ts"], "WHERE room_id IS NOT NULL AND verification_dm = 0"
+        "qunzu_groups",
+        ["category", "scale_tier", "retired_ts"],
+        "WHERE room_id IS NOT NULL AND verification_dm = 0 AND private_chat = 0",
     )
     for row in groups.rows:
         if row["retired_ts"] is None:

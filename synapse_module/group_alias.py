@@ -106,7 +106,7 @@ class CodeAliases:
         change is allowed: a room may name another address as its main one.
         """
         record = await self._module.groups.record.get(event.room_id)
-        if record is None or record.retired or record.verification_dm:
+        if record is None or record.retired or record.verification_dm or record.private_chat:
             return Decision.allow()
         alias = self.alias_of(record.code)
         if alias in _aliases_in(event.content) or await self._resolves(alias):

@@ -26,6 +26,7 @@ from policies.codes import new_code
 from policies.constants import DAY_MS, GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
 from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
 from policies.federation import acl_matches_policy, may_take_part, server_acl_content
+from policies.private_chats import is_private_chat_request
 from policies.roles import override_names_creator, room_creators, version_change_keeps_creators
 from policies.tiers import activity_tier_of, level_rules, scale_tier_of
 
@@ -85,14 +86,15 @@ def _is_users_map(users: object) -> bool:
 
 
 def group_content(record: GroupRecord) -> dict[str, Any]:
-    """The content of the `cn.qunzu.group` state event (DESIGN.md §3.2)."""
-    return {
+    """The content of the `cn.qunzu.group` state event (DESIGN.md §3.2); a private chat is marked (§6.2)."""
+    content = {
         "code": record.code,
         "category": record.category,
         "tier": record.scale_tier,
         "activity_tier": record.activity_tier,
         "created_at": record.created_ts,
     }
+    return {**content, "private_chat": True} if record.private_chat else content
 
 
 class Groups:
@@ -179,6 +181,10 @@ class Groups:
             and not (alias := decisions.may_create_alias(alias_name, group_alias_by_module=False)).allowed
         ):
             raise self._refusal(alias)
+        # DESIGN.md §6.2: a direct chat nobody else can reach is a private chat, not a group.
+        private = not verification_dm and is_private_chat_request(
+            config, user_id, service, policy.categories.default_category
+        )
         creation = config.get("creation_content") or {}
         category = creation.pop(CATEGORY_KEY, policy.categories.default_category)
         if not isinstance(category, str):
@@ -187,6 +193,16 @@ class Groups:
             raise self._refusal(decision)
 
         user = await self._module.facts.user(user_id)
+        if not verification_dm and not user.exempt:
+            # Named creators are the request's own choice: refused when one may not hold the power.
+            if not (decision := await self.vet_co_creators(creation.get("additional_creators"))).allowed:
+                raise self._refusal(decision)
+            # The preset's creators are a client's convenience (direct chats): plain members instead.
+            if (
+                config.get("preset") == "trusted_private_chat"
+                and not (await self.vet_co_creators(list(config.get("invite") or []))).allowed
+            ):
+                config["preset"] = "private_chat"
         rule = None
         enter = None
         if verification_dm:
@@ -196,7 +212,9 @@ class Groups:
         elif not user.exempt:
 
             def rule(owned: int) -> Decision:
-                return decisions.may_create(dataclasses.replace(user, rooms_owned=owned), category, policy)
+                # No cap counts a private chat (DESIGN.md §6.2); all else a creation needs holds.
+                counted = 0 if private else owned
+                return decisions.may_create(dataclasses.replace(user, rooms_owned=counted), category, policy)
 
             def enter(rooms: int) -> Decision:
                 return decisions.may_be_in_one_more_room(dataclasses.replace(user, rooms_joined=rooms), policy)
@@ -209,6 +227,7 @@ class Groups:
             scale_tier=first_tier,
             activity_tier=activity_tier_of(0, policy),
             verification_dm=verification_dm,
+            private_chat=private,
         )
         if owner == user_id and not user.exempt:
             reservation = await self._store.reserve_bot_chat(
@@ -233,6 +252,7 @@ class Groups:
             verification_dm,
             None,
             None,
+            private_chat=private,
         )
         initial.append({"type": GROUP_STATE_TYPE, "state_key": "", "content": group_content(record)})
         # Art. 6: other servers' people are kept out at the protocol level (this server and partners).
@@ -249,7 +269,7 @@ class Groups:
         if service not in invites and user_id != service:
             config["invite"] = [*invites, service]
         await self._grant_service_power(config, user_id)
-        if not config.get("room_alias_name") and not verification_dm:
+        if not config.get("room_alias_name") and not verification_dm and not private:
             config["room_alias_name"] = code
             self._module.code_aliases.expect(user_id, code)
 
@@ -268,6 +288,24 @@ class Groups:
             await self._module.notifier.to_room(room_id, text("bot_chat_here", language))
             logger.info("qunzu: a second verification chat was refused; the person was pointed to theirs")
         return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
+
+    async def vet_co_creators(self, named: object) -> Decision:
+        """Everyone a creation or upgrade makes a creator besides its sender (docs/groups.md).
+
+        `additional_creators` (room version 12) and the invitees of a
+        `trusted_private_chat` preset get power nobody in the room can take away;
+        each is vetted by `decisions.may_be_co_creator`. A list Synapse would
+        reject anyway (not a list of user ids) is left to Synapse's own 400.
+        """
+        if not isinstance(named, list):
+            return Decision.allow()
+        service = self.service_account
+        for user_id in dict.fromkeys(u for u in named if isinstance(u, str) and u != service):
+            decision = decisions.may_be_co_creator(await self._module.facts.user(user_id), self._policy)
+            if decision.reason is not None:
+                explanation = text("co_creator_explanation", self._module.config.language, user=user_id)
+                return Decision.refuse(decision.reason, **{**decision.detail, "explanation": explanation})
+        return Decision.allow()
 
     async def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
         """The service account acts for the platform in every room (kicks, state, tiers).
@@ -413,7 +451,13 @@ class Groups:
         return await self._store.room_counts(room_id, user_id, self.service_account)
 
     async def decide_join(
-        self, user: UserFacts, room: RoomFacts, is_invited: bool, counts: tuple[int, int] | None = None
+        self,
+        user: UserFacts,
+        room: RoomFacts,
+        is_invited: bool,
+        counts: tuple[int, int] | None = None,
+        *,
+        invite_confirmed: bool = True,
     ) -> Decision:
         """`may_join`, exact under concurrent joins (Art. 8).
 
@@ -422,6 +466,7 @@ class Groups:
             room: The room's facts.
             is_invited: Whether the joiner holds an invite.
             counts: `join_counts` read just before, if the caller already has them.
+            invite_confirmed: Whether the invite counts as approval (invite_confirmation.py).
         """
         policy = self._policy
         now = self._module.clock.now_ms()
@@ -433,6 +478,7 @@ class Groups:
                 is_invited,
                 now,
                 policy,
+                invite_confirmed=invite_confirmed,
             )
 
         if user.exempt:
@@ -515,6 +561,8 @@ class Groups:
             explanation = text("downgrade_explanation", self._module.config.language)
             return Decision.refuse(Reason.PROTECTED_STATE, setting="room_version", explanation=explanation)
         user = await self._module.facts.user(user_id)
+        if not user.exempt and not (vetted := await self.vet_co_creators(creation.get("additional_creators"))).allowed:
+            return vetted
         room = await self._module.facts.room(predecessor)
         owned = 0 if user.exempt else await self._store.owned(user_id)
         now = self._module.clock.now_ms()
@@ -607,8 +655,7 @@ class Groups:
                 await self.ensure_service_power(event.room_id)
             # Join the service account at once: the room is governed even while the bot is down.
             await self._api.update_room_membership(service, service, event.room_id, "join")
-            if group:
-                assert record is not None
+            if group and record is not None and not record.private_chat:
                 # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
                 await self._module.code_aliases.ensure(record.code, event.room_id)
             return

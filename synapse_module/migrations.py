@@ -455,6 +455,42 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS qunzu_groups_predecessor ON qunzu_groups (predecessor_room_id)",
         ),
     ),
+    Migration(
+        11,
+        "announcements: pinned group announcements and the staff review of large and high-risk groups' (Art. 9)",
+        (
+            # status: pending (waits for staff), posted, rejected, failed (approved, but the room refused it).
+            """CREATE TABLE IF NOT EXISTS qunzu_announcements (
+                id TEXT PRIMARY KEY,
+                room_id TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                text TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_ts BIGINT NOT NULL,
+                decided_ts BIGINT,
+                decided_by TEXT,
+                decision_reason TEXT,
+                event_id TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS qunzu_announcements_status ON qunzu_announcements (status, created_ts)",
+        ),
+    ),
+    Migration(
+        12,
+        "private chats are not groups; convention update notices (DESIGN.md §6.2, §6.4)",
+        (
+            # A registered room that is a private chat (私聊): no alias, no page, not counted
+            # against its owner's cap, until a third person makes it a group.
+            "ALTER TABLE qunzu_groups ADD COLUMN private_chat SMALLINT NOT NULL DEFAULT 0",
+            # Art. 5: each verified person is told once per convention version that it changed.
+            """CREATE TABLE IF NOT EXISTS qunzu_convention_notices (
+                user_id TEXT NOT NULL,
+                version TEXT NOT NULL,
+                sent_ts BIGINT NOT NULL,
+                PRIMARY KEY (user_id, version)
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

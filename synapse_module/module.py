@@ -11,6 +11,7 @@ from synapse.module_api.errors import Codes, ConfigError, SynapseError
 from policies.constants import DAY_MS
 
 from .admin_guard import AdminGuard
+from .announcements import Announcements as AnnouncementService
 from .appeal_refs import AppealReferences
 from .audit import AuditChain
 from .blacklist import Blacklist
@@ -18,6 +19,7 @@ from .callbacks import Callbacks
 from .clock import SynapseClock
 from .config import QunzuConfig, parse_module_config
 from .content import ContentGuard
+from .convention_notices import ConventionNotices
 from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
@@ -33,23 +35,29 @@ from .http import (
     admin_reports,
     admin_sanctions,
     admin_users,
+    announcements,
     groups,
     health,
+    lifecycle,
     me,
     realname,
     room_admin,
 )
 from .http.resource import PREFIX, QunzuResource
+from .invite_confirmation import InviteConfirmation
 from .jobs import Job, Jobs
+from .lifecycle import Lifecycle
 from .membership_texts import MembershipTexts
 from .metrics import ModuleMetrics
 from .netlog import NetworkLog
 from .notices import Notifier
 from .policy_list import PolicyList
+from .private_chats import PrivateChats
 from .private_reports import PrivateReports
 from .realname import RealnameService
 from .reports import Reports
 from .room_moderation import RoomModeration
+from .room_mute_all import RoomMuteAll
 from .sanctions.appeals import Appeals
 from .sanctions.blacklist_consequences import BlacklistConsequences
 from .sanctions.followups import FollowUps
@@ -152,6 +160,10 @@ class QunzuModule:
         self.blacklist.on_lifted.append(consequences.on_lifted)
         # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
         self.code_aliases = CodeAliases(self)
+        # DESIGN.md §6.2: private chats become groups when a third person comes (private_chats.py).
+        self.private_chats = PrivateChats(self)
+        # Art. 9: owners dissolve and hand over their groups (lifecycle.py).
+        self.lifecycle = Lifecycle(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
@@ -166,12 +178,21 @@ class QunzuModule:
         # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
         self.private_reports = PrivateReports(self)
         self.room_moderation = RoomModeration(self)
+        self.invite_confirmation = InviteConfirmation(self)
+        self.mute_all = RoomMuteAll(self)
+        self.announcements = AnnouncementService(self)
+        self.sanctions.on_room_mute_changed.append(self.mute_all.invalidate)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
         self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
         # Art. 6: rooms' server ACLs follow the policy (checked at start, after a policy change, and daily).
         self.jobs.add(Job("server_acls", DAY_MS, self.groups.reconcile_server_acls))
+        # Art. 5: verified people are told once when the convention changes (convention_notices.py).
+        convention_notices = ConventionNotices(self)
+        self.jobs.add(Job("convention_notices", 60 * 1000, convention_notices.run))
+        if api.should_run_background_tasks():
+            api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
         self._state = "starting"
         self._schema_version = 0
 
@@ -216,10 +237,12 @@ class QunzuModule:
             *admin_blacklist.routes(self),
             *admin_sanctions.routes(self),
             *groups.routes(self),
+            *lifecycle.routes(self),
             *admin_audit.routes(self),
             *admin_jobs.routes(self),
             *admin_reports.routes(self),
             *room_admin.routes(self),
+            *announcements.routes(self),
             *admin_records.routes(self),
         ]
         api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
@@ -236,8 +259,10 @@ class QunzuModule:
         self.events = EventStream(self)
         self.events.subscribe("network_log", self.netlog.on_events)
         self.events.subscribe("groups", self.groups.on_events)
+        self.events.subscribe("private_chats", self.private_chats.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
         self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
+        self.events.subscribe("invite_confirmation", self.invite_confirmation.on_events)
         # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).
         self.federation_guard = FederationGuard(self)
         self.events.subscribe("federation_guard", self.federation_guard.on_events)

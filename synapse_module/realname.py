@@ -256,9 +256,15 @@ class RealnameService:
     async def masked_status(self, user_id: str) -> dict[str, Any]:
         """What the user (or staff without a reveal) may see: status and masked fields."""
         identity = await self._store.get(user_id)
+        # Art. 6: someone still to verify sees the provider attempts left today (format errors use none).
+        attempts: dict[str, Any] = {}
+        if identity is None or identity.status not in ("pending", "verified"):
+            used = await self._module.store.limits.used(REALNAME_ATTEMPTS, user_id)
+            attempts["attempts_left_today"] = max(0, self._config.policy.realname.attempts_per_day - used)
         if identity is None:
-            return {"status": "unverified", "level": 0}
+            return {"status": "unverified", "level": 0, **attempts}
         view: dict[str, Any] = {
+            **attempts,
             "status": identity.status,
             "level": identity.level,
             "provider": identity.provider,
@@ -313,13 +319,18 @@ class RealnameService:
 
     async def create_link(self, user_id: str) -> dict[str, Any]:
         record = await self._store.gate_record(user_id)
-        if record.status == "verified":
+        # A verified person gets a link only to accept a new convention version (the form shows just that).
+        if record.status == "verified" and record.convention_version == self._config.policy.convention.version:
             raise SynapseError(409, text("already_verified", self._language()), Codes.FORBIDDEN)
         token = secrets.token_urlsafe(32)
         expires = await self._store.create_link(token_hash(token), user_id, self._config.link_ttl_s * 1000)
         # `client_secret`: the one query parameter besides `access_token` whose value Synapse
         # writes as <redacted> in every request log line (synapse.http.redact_uri).
         return {"url": f"{self.form_url}?{TOKEN_PARAM}={token}", "expires_at": expires}
+
+    async def is_verified(self, user_id: str) -> bool:
+        """Whether the account is verified (its form then only asks for the convention)."""
+        return (await self._store.gate_record(user_id)).status == "verified"
 
     async def link_owner(self, token: str) -> str | None:
         return await self._store.link_owner(token_hash(token))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import HTTP_STATUS, render
+from policies import ERRCODE, HTTP_STATUS, render
 
 from .config import QunzuConfig
 from .errors import Refusal
@@ -16,7 +16,7 @@ def refusal_error(refusal: Refusal, config: QunzuConfig, language: str | None = 
     """HTTP status, errcode, a human text in the configured language and the reason fields."""
     text = render(refusal.reason, language or config.language, refusal.detail, config.policy)
     status = HTTP_STATUS.get(refusal.reason, 403)
-    errcode = Codes.INVALID_PARAM if status == 400 else Codes.FORBIDDEN
+    errcode = ERRCODE.get(refusal.reason, Codes.FORBIDDEN)
     return SynapseError(status, text, errcode, additional_fields=refusal_fields(refusal))
 
 

@@ -6,7 +6,7 @@ the complainant is told the outcome, not who decided it).
 
 from __future__ import annotations
 
-from policies.labels import format_time
+from policies.display import format_time
 
 _TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("warn", "mute", "unmute", "kick", "ban", "unban", "approve", "announce")
+ACTIONS = ("warn", "mute", "unmute", "kick", "ban", "unban", "approve", "announce", "mute_all", "unmute_all")
 TARGETED = ("warn", "mute", "unmute", "kick", "ban", "unban", "approve")
 MAX_REASON_CHARS = 1000
 
@@ -111,6 +111,22 @@ class RoomModeration:
 
     # -- actions ------------------------------------------------------------------------------
 
+    async def acting_admin(self, room_id: str, actor: str) -> RoomRole:
+        """The actor's role, when they may act as the room's admin now.
+
+        Raises:
+            SynapseError: 403 when the actor is not the room's creator or an admin.
+            Refusal: admin_suspended (Art. 11) while their admin rights are suspended.
+        """
+        role = await self.role(room_id, actor)
+        if not role.is_admin:
+            raise SynapseError(403, report_text("not_room_admin", self._module.config.language), Codes.FORBIDDEN)
+        # Art. 11 暂停管理权限: the bot must not become a way around the suspension.
+        state = await self._module.sanctions.user_state(actor)
+        if state.admin_suspended:
+            raise Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
+        return role
+
     async def moderate(
         self, actor: str, room_id: str, action: str, target: str | None, duration: object, reason: str
     ) -> dict[str, Any]:
@@ -125,13 +141,7 @@ class RoomModeration:
             raise SynapseError(400, f"'action' must be one of {', '.join(ACTIONS)}", Codes.INVALID_PARAM)
         if len(reason) > MAX_REASON_CHARS:
             raise SynapseError(400, "'reason' is too long", Codes.INVALID_PARAM)
-        actor_role = await self.role(room_id, actor)
-        if not actor_role.is_admin:
-            raise SynapseError(403, report_text("not_room_admin", language), Codes.FORBIDDEN)
-        # Art. 11 暂停管理权限: the bot must not become a way around the suspension.
-        state = await self._module.sanctions.user_state(actor)
-        if state.admin_suspended:
-            raise Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
+        actor_role = await self.acting_admin(room_id, actor)
         # Art. 10: the service account publishes the reason in the room (kick, ban) in its own name,
         # where no callback sees it; it obeys the content rules like the admin's own message.
         if reason and not await self._module.facts.is_exempt(actor):
@@ -161,6 +171,11 @@ class RoomModeration:
             result["id"] = await self._store.add_room_mute(room_id, target, fingerprint, actor, reason, end, audit)
             result["until"] = end
             await self.invalidate_mute(room_id, target, fingerprint)
+        elif action == "mute_all":
+            # Art. 9 全员禁言 (room_mute_all.py); absent duration: until an admin lifts it.
+            result.update(await self._module.mute_all.start(actor, room_id, duration, reason))
+        elif action == "unmute_all":
+            result.update(await self._module.mute_all.lift(actor, room_id, reason))
         elif action == "unmute":
             assert target is not None
             audit = AuditRecord(actor, "room.unmute", room_id, details)
@@ -171,16 +186,31 @@ class RoomModeration:
             if action in ("kick", "ban", "unban", "approve"):
                 assert target is not None
                 if action == "approve":
-                    member = (await self._api.get_room_state(room_id, [("m.room.member", target)])).get(
-                        ("m.room.member", target)
-                    )
-                    if member is None or member.membership != "knock":
-                        raise SynapseError(409, report_text("not_knocking", language), Codes.UNKNOWN)
-                membership = {"kick": "leave", "ban": "ban", "unban": "leave", "approve": "invite"}[action]
-                content = {"reason": reason} if reason else {}
-                await self._api.update_room_membership(service, target, room_id, membership, content)
+                    result["confirmed_invite"] = await self._approve(room_id, target, reason, language)
+                else:
+                    membership = {"kick": "leave", "ban": "ban", "unban": "leave"}[action]
+                    content = {"reason": reason} if reason else {}
+                    await self._api.update_room_membership(service, target, room_id, membership, content)
             await self._module.store.audit.append(actor, f"room.{action}", room_id, details)
         return result
+
+    async def _approve(self, room_id: str, target: str, reason: str, language: str) -> bool:
+        """A knock is answered with an invite; a member's invite waiting for an admin is confirmed.
+
+        Returns:
+            True when a member's invite was confirmed (invite_confirmation.py), False for a knock.
+
+        Raises:
+            SynapseError: 409 when the person neither knocks nor holds an invite waiting for an admin.
+        """
+        if await self._module.invite_confirmation.confirm(room_id, target):
+            return True
+        member = (await self._api.get_room_state(room_id, [("m.room.member", target)])).get(("m.room.member", target))
+        if member is None or member.membership != "knock":
+            raise SynapseError(409, report_text("not_knocking", language), Codes.UNKNOWN)
+        content = {"reason": reason} if reason else {}
+        await self._api.update_room_membership(self._module.config.service_account, target, room_id, "invite", content)
+        return False
 
     @staticmethod
     def _mute_end_from(seconds: int | None, now_ms: int) -> int | None:

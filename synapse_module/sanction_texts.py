@@ -7,7 +7,7 @@ it never contains identity data (staff are told so in docs/sanctions.md).
 
 from __future__ import annotations
 
-from policies.labels import MEASURE, format_time, label
+from policies.display import MEASURE, format_time, label
 
 _TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {

@@ -10,9 +10,9 @@ A handler is ``async def handler(ctx: Context) -> None`` decorated with
 from __future__ import annotations
 
 from bot.commands import REGISTRY, Registry
-from bot.handlers import help, me, report, room_admin, staff, verify
+from bot.handlers import help, lifecycle, me, report, room_admin, room_tools, staff, verify
 
-__all__ = ["builtin_registry", "help", "me", "report", "room_admin", "staff", "verify"]
+__all__ = ["builtin_registry", "help", "lifecycle", "me", "report", "room_admin", "room_tools", "staff", "verify"]
 
 
 def builtin_registry() -> Registry:

@@ -10,7 +10,7 @@ from bot.errors import UsageError
 from bot.messages import china_time
 from bot.services import Services
 from policies import InvalidDuration, parse_duration
-from policies.labels import ACTIVITY_TIER, GROUP_STATUS, label, scale_tier_label
+from policies.display import ACTIVITY_TIER, GROUP_STATUS, label, scale_tier_label
 
 _USER_ID: Final = re.compile(r"^@[^:\s]+:[^\s]+$")
 _PILL: Final = re.compile(r"https://matrix\.to/#/(@[^\"'<>\s]+)")

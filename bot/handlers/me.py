@@ -1,7 +1,7 @@
 """``!me`` / ``!我的`` (direct chat only): the caller's own status from ``GET /me``, in words.
 
 The module decides what ``/me`` contains (DESIGN §3.4) and masks identity data
-itself. What a person reads is written here: labels from ``policies.labels`` for
+itself. What a person reads is written here: labels from ``policies.display`` for
 every enum, times as ``YYYY-MM-DD HH:mm（北京时间）``, never a field name, an
 internal flag or epoch milliseconds (DESIGN §6.3).
 """
@@ -15,7 +15,7 @@ from bot.commands import Scope, command
 from bot.dispatcher import Context
 from bot.messages import china_time, t
 from policies.constants import Language
-from policies.labels import MEASURE, VERIFICATION_STATUS, label
+from policies.display import MEASURE, VERIFICATION_STATUS, label
 
 _INDENT = "  "
 

@@ -78,7 +78,11 @@ async def info_command(ctx: Context) -> None:
         await ctx.reply(ctx.t("not_governed"))
         return
     page = await ctx.api.group(str(group["code"]), ctx.language)
-    await ctx.reply(info_text(ctx, page))
+    reply = info_text(ctx, page)
+    if page.get("public") and page.get("url"):
+        # Art. 8: groups from `info_page_from_members` have a page anyone can open in a browser.
+        reply += "\n" + ctx.t("info_page_url", url=page["url"])
+    await ctx.reply(reply)
 
 
 @command(

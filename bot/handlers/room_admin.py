@@ -109,12 +109,18 @@ async def ban_command(ctx: Context) -> None:
     aliases=("同意",),
     scope=Scope.ROOM_ADMIN,
     usage={"zh-CN": "!同意 @用户", "en": "!approve @user"},
-    summary={"zh-CN": "同意入群申请（群管理）", "en": "approve a request to join (room admins)"},
+    summary={
+        "zh-CN": "同意入群申请或确认成员发出的邀请（群管理）",
+        "en": "approve a request to join or confirm a member's invite (room admins)",
+    },
 )
 async def approve_command(ctx: Context) -> None:
     target = _target(ctx)
-    await ctx.api.moderate(ctx.room_id, ctx.sender, "approve", target=target)
-    await ctx.reply(ctx.t("admin_approved", target=target))
+    answer = await ctx.api.moderate(ctx.room_id, ctx.sender, "approve", target=target)
+    # A knock is answered with an invite; a member's invite in an approval room is confirmed.
+    await ctx.reply(
+        ctx.t("admin_invite_confirmed" if answer.get("confirmed_invite") else "admin_approved", target=target)
+    )
 
 
 @command(
@@ -122,14 +128,18 @@ async def approve_command(ctx: Context) -> None:
     aliases=("公告",),
     scope=Scope.ROOM_ADMIN,
     usage={"zh-CN": "!公告 <内容>", "en": "!announce <text>"},
-    summary={"zh-CN": "发布群公告（群管理）", "en": "post an announcement (room admins)"},
+    summary={"zh-CN": "发布并置顶群公告（群管理）", "en": "post and pin an announcement (room admins)"},
 )
 async def announce_command(ctx: Context) -> None:
     text = ctx.command.raw_args.strip()
     if not text:
         raise UsageError()
-    await ctx.api.moderate(ctx.room_id, ctx.sender, "announce")
-    await services(ctx).send(ctx.room_id, ctx.t("announcement", text=text))
+    # The module posts and pins it (the room sees the announcement itself), or queues it for staff.
+    answer = await ctx.api.announce(ctx.room_id, ctx.sender, text)
+    if answer.get("status") == "pending":
+        await ctx.reply(ctx.t("announce_pending"))
+    elif answer.get("status") != "posted":
+        await ctx.reply(ctx.t("announce_failed"))
 
 
 @command(

@@ -19,7 +19,7 @@ from bot.errors import UsageError
 from bot.handlers.common import info_text, is_duration, is_group_code, rest_after, until, user_arg
 from bot.messages import china_time
 from policies import InvalidNumber
-from policies.labels import MEASURE, TICKET_STATUS, VERIFICATION_STATUS, label
+from policies.display import MEASURE, TICKET_STATUS, VERIFICATION_STATUS, label
 from policies.numbers import MAX_BOT_INTEGER, Bounds, bounded_int
 
 DESK = Scope.STAFF | Scope.MODERATION_ROOM

@@ -2,7 +2,15 @@
 
 The page names the group, its member count and category, its tiers, and the
 role labels of creator (群主), admins (管理员) and members (成员), derived from the
-room's creators (room version 12 and later) and power levels.
+room's creators (room version 12 and later) and power levels, and says how to join.
+
+Who sees it (DESIGN.md §6.6): anyone, without a token, once the group has
+`info_page_from_members` members; below that, and always for private chats (the
+bot chats), only its joined members and staff (by their access token). Everyone
+else gets the same 404 as for a code nobody holds, so the page never tells
+whether a small group or a private chat exists. Browsers (`Accept: text/html`)
+get both the page and the 404 as HTML in their language; API clients get JSON
+and the reason `group_not_found`.
 """
 
 from __future__ import annotations
@@ -10,18 +18,34 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from synapse.module_api import SynapseRequest, respond_with_html
+from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies import Reason, render
 from policies.codes import is_valid_code
 from policies.decisions import effective_tier
-from policies.labels import ACTIVITY_TIER, GROUP_STATUS, format_time, label, scale_tier_label
+from policies.display import ACTIVITY_TIER, GROUP_STATUS, format_time, label, scale_tier_label
 from policies.roles import room_admins, room_creators
 from policies.tiers import needs_info_page
 
+from ..errors import Refusal
 from ..store.groups import GroupRecord
-from .resource import Access, Caller, Route, json_body, query_str, required_reason
+from ..texts import text
+from .resource import (
+    PREFIX,
+    Access,
+    Caller,
+    Route,
+    json_body,
+    page_document,
+    page_language,
+    query_str,
+    required_reason,
+    respond_page,
+    wants_html,
+)
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -40,12 +64,26 @@ def routes(module: QunzuModule) -> list[Route]:
         return record
 
     async def info(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
-        language = query_str(request, "lang") or module.config.language
-        language = language if language in ROLE_LABELS else module.config.language
-        page = await group_info(module, await lookup(params["code"]), language)
-        accept = (request.getHeader("Accept") or "").lower()
-        if "text/html" in accept:
-            respond_with_html(request, 200, render_html(page, language))
+        browser = wants_html(request)
+        default = module.config.language
+        language = page_language(request, default) if browser else _known(query_str(request, "lang"), default)
+        code = params["code"]
+        record = await module.groups.by_code(code) if is_valid_code(code) else None
+        page = None
+        if record is not None and record.room_id is not None:
+            page = await group_info(module, record, language)
+            if not await _may_see(module, record, page, caller):
+                page = None
+        if page is None:
+            missing = Refusal(
+                Reason.GROUP_NOT_FOUND, {"min_members": module.config.policy.scale_tiers.info_page_from_members}
+            )
+            if not browser:
+                raise missing
+            respond_page(request, 404, render_not_found(module, missing, language))
+            return None
+        if browser:
+            respond_page(request, 200, render_html(page, language))
             return None
         return 200, page
 
@@ -58,6 +96,8 @@ def routes(module: QunzuModule) -> list[Route]:
         # Art. 9: the creator manages the group; staff and the bot (on a creator's command) may too.
         if caller.user_id != record.creator and not caller.is_staff:
             raise SynapseError(403, "Only the group's creator may change its category", Codes.FORBIDDEN)
+        # A category is for groups: choosing one makes a private chat a group (counted, DESIGN.md §6.2).
+        record = await module.private_chats.before_category(record)
         updated = await module.groups.set_category(caller.user_id, record, category)
         return 200, await group_info(module, updated, module.config.language)
 
@@ -73,7 +113,7 @@ def routes(module: QunzuModule) -> list[Route]:
         return 200, await group_info(module, updated, module.config.language)
 
     return [
-        Route("GET", "/groups/{code}", Access.USER, info),
+        Route("GET", "/groups/{code}", Access.ANYONE, info),
         Route("POST", "/groups/{code}/category", Access.USER, set_category),
         Route("POST", "/admin/groups/{code}/tier", Access.STAFF, grant_tier),
     ]
@@ -84,7 +124,14 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
     assert record.room_id is not None
     room_id = record.room_id
     state = await module.api.get_room_state(
-        room_id, [("m.room.name", ""), ("m.room.topic", ""), ("m.room.power_levels", ""), ("m.room.create", "")]
+        room_id,
+        [
+            ("m.room.name", ""),
+            ("m.room.topic", ""),
+            ("m.room.power_levels", ""),
+            ("m.room.create", ""),
+            ("m.room.join_rules", ""),
+        ],
     )
     facts = await module.facts.room(room_id, count_members=True)
     labels = ROLE_LABELS[language]
@@ -105,6 +152,11 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
     # The platform's account is no 群主 or admin, also where a trusted private chat's preset made it
     # a creator (room version 12 makes every invitee one).
     creators = [user for user in creators if user != service]
+    if creators[:1] != [record.creator]:
+        # Handed over (转让群主): the registry's owner is the 群主; the original creator of the
+        # room is no longer one, though from room version 12 it keeps its power by protocol.
+        original = create.sender if create is not None else None
+        creators = [record.creator, *(user for user in creators if user not in (record.creator, original))]
     admins = [user for user in admins if user != service]
     measures = await module.sanctions.room_state(room_id)
     if facts.closed:
@@ -115,28 +167,59 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         status = "warned"  # 警示整改: a warning whose rectification deadline has not passed
     else:
         status = "active"
+    policy = module.config.policy
+    scale_tier = effective_tier(facts, policy)
+    alias = f"#{record.code}:{module.api.server_name}"
     return {
         "code": record.code,
-        "name": content("m.room.name").get("name"),
-        "topic": content("m.room.topic").get("topic"),
+        "name": _text(content("m.room.name").get("name")),
+        "topic": _text(content("m.room.topic").get("topic")),
         "category": record.category,
         "category_label": _category_label(module, record.category, language),
-        "scale_tier": (scale := effective_tier(facts, module.config.policy)),
-        "scale_tier_label": scale_tier_label(scale, language, module.config.policy),
+        "scale_tier": scale_tier,
+        "scale_tier_label": scale_tier_label(scale_tier, language, policy),
         "activity_tier": record.activity_tier,
         "activity_tier_label": label(ACTIVITY_TIER, record.activity_tier, language),
         "member_count": facts.member_count,
-        "info_page_required": needs_info_page(facts.member_count, module.config.policy),
+        "info_page_required": needs_info_page(facts.member_count, policy),
+        # Art. 8: open to anyone without an account from this size on; private chats never.
+        "public": needs_info_page(facts.member_count, policy)
+        and not record.verification_dm
+        and not record.private_chat,
+        "url": f"{module.api.public_baseurl.rstrip('/')}{PREFIX}/groups/{record.code}",
         "creator": record.creator,
         "creators": [{"user_id": user, "role": "creator", "label": labels["creator"]} for user in creators],
         "admins": [{"user_id": user, "role": "admin", "label": labels["admin"]} for user in admins],
         "member_label": labels["member"],
         "created_at": record.created_ts,
+        "created_at_text": format_time(record.created_ts, language),
         "status": status,
         "status_label": label(GROUP_STATUS, status, language),
-        "alias": f"#{record.code}:{module.api.server_name}",
+        "alias": alias,
+        "matrix_to": "https://matrix.to/#/" + quote(alias, safe=":"),
+        "join_rule": _text(content("m.room.join_rules").get("join_rule")) or "invite",
         "room_id": room_id,
     }
+
+
+def _text(value: object) -> str | None:
+    # Room state is whatever a client sent: a name or topic that is not text shows as none.
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _known(language: str | None, default: str) -> str:
+    return language if language in ROLE_LABELS else default
+
+
+async def _may_see(module: QunzuModule, record: GroupRecord, page: Mapping[str, Any], caller: Caller) -> bool:
+    """Art. 8: the public sees groups from `info_page_from_members`; members and staff see their own."""
+    if page["public"] or caller.is_staff:
+        return True
+    if caller.user_id is None or record.room_id is None:
+        return False
+    state = await module.api.get_room_state(record.room_id, [("m.room.member", caller.user_id)])
+    event = state.get(("m.room.member", caller.user_id))
+    return event is not None and event.content.get("membership") == "join"
 
 
 def _category_label(module: QunzuModule, category: str, language: str) -> str:
@@ -147,28 +230,52 @@ def _category_label(module: QunzuModule, category: str, language: str) -> str:
 
 
 def render_html(page: Mapping[str, Any], language: str) -> str:
-    """A small page readable on a phone; every value escaped."""
-    zh = language == "zh-CN"
+    """The info page for a browser, readable on a phone; every value from the room is escaped."""
+    t = _known(language, "zh-CN")
     rows = [
-        ("群组编码" if zh else "Group code", page["code"]),
-        ("名称" if zh else "Name", page["name"] or "—"),
-        ("类别" if zh else "Category", page["category_label"]),
-        ("人数" if zh else "Members", str(page["member_count"])),
-        ("规模" if zh else "Scale tier", page["scale_tier"]),
-        ("活跃度" if zh else "Activity", page["activity_tier"]),
-        ("状态" if zh else "Status", page["status"]),
-        ("建立时间" if zh else "Created", format_time(int(page["created_at"]), language)),
+        ("group_code", page["code"]),
+        ("group_category", page["category_label"]),
+        ("group_members", str(page["member_count"])),
+        ("group_scale", page["scale_tier_label"]),
+        ("group_activity", page["activity_tier_label"]),
+        ("group_status", page["status_label"]),
+        ("group_created", page["created_at_text"]),
     ]
-    people = [(p["label"], p["user_id"]) for p in [*page["creators"], *page["admins"]]]
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    roles = "".join(f"<li><b>{html.escape(label)}</b> {html.escape(user)}</li>" for label, user in people)
-    topic = f"<p>{html.escape(page['topic'])}</p>" if page.get("topic") else ""
-    title = html.escape(page["name"] or page["code"])
-    return (
-        f'<!DOCTYPE html><html lang="{language}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:auto;"
-        "padding:1rem}th{text-align:left;padding-right:1rem;color:#555}td,th{padding:.3rem 0}</style></head>"
-        f"<body><h1>{title}</h1>{topic}<table>{body}</table><h2>{'群内身份' if zh else 'Roles'}</h2>"
-        f"<ul>{roles}</ul></body></html>"
+    table = "".join(
+        f'<tr id="{key}"><th>{html.escape(text(key, t))}</th><td>{html.escape(str(value))}</td></tr>'
+        for key, value in rows
     )
+    people = [*page["creators"], *page["admins"]]
+    roles = "".join(
+        f"<li><b>{html.escape(person['label'])}</b> {html.escape(person['user_id'])}</li>" for person in people
+    )
+    title = page["name"] or text("group_unnamed", t, code=page["code"])
+    topic = f'<p id="topic">{html.escape(page["topic"])}</p>' if page.get("topic") else ""
+    if page["status"] == "closed":
+        how = text("group_join_closed", t)
+    elif page["join_rule"] == "public":
+        how = text("group_join_public", t)
+    elif page["join_rule"] in ("knock", "knock_restricted"):
+        how = text("group_join_knock", t)
+    else:
+        how = text("group_join_invite", t)
+    join = (
+        f'<h2>{html.escape(text("group_join_title", t))}</h2><section id="join">'
+        f'<p>{html.escape(text("group_join_address", t))} <code id="alias">{html.escape(page["alias"])}</code></p>'
+        f'<p><a id="matrix-to" href="{html.escape(page["matrix_to"])}" rel="noopener noreferrer">'
+        f"{html.escape(text('group_join_link', t))}</a></p><p>{html.escape(how)}</p></section>"
+    )
+    body = (
+        f'<h1 id="name">{html.escape(title)}</h1>{topic}<table>{table}</table>'
+        f'<h2>{html.escape(text("group_roles", t))}</h2><ul id="roles">{roles}</ul>{join}'
+        f'<p class="note">{html.escape(text("group_page_note", t))}</p>'
+    )
+    return page_document(title, body, t)
+
+
+def render_not_found(module: QunzuModule, missing: Refusal, language: str) -> str:
+    """The 404 a browser shows: the reason's text in the person's language, nothing about the server."""
+    t = _known(language, "zh-CN")
+    message = render(missing.reason, t, missing.detail, module.config.policy)
+    title = text("group_not_found_title", t)
+    return page_document(title, f'<h1>{html.escape(title)}</h1><p id="reason">{html.escape(message)}</p>', t)

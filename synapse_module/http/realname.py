@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from synapse.module_api import SynapseRequest, respond_with_html
+from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Reason
@@ -27,7 +27,7 @@ from ..errors import Refusal
 from ..realname import TOKEN_PARAM
 from ..refusals import refusal_error
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_str
+from .resource import Access, Caller, Route, json_body, query_str, respond_page
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -69,7 +69,16 @@ def routes(module: QunzuModule) -> list[Route]:
         version = json_body(request).get("version")
         if not isinstance(version, str):
             raise SynapseError(400, "'version' must be a string", Codes.BAD_JSON)
-        await realname.accept_convention(caller.user_id, version)
+        # The bot accepts for the person who sent it `!accept` in their bot chat (as for `GET /me`).
+        subject = caller.user_id
+        on_behalf = query_str(request, "user_id")
+        if on_behalf is not None and on_behalf != caller.user_id:
+            if caller.user_id != module.config.service_account:
+                raise SynapseError(403, "Only the service account may accept for another user", Codes.FORBIDDEN)
+            if not module.api.is_mine(on_behalf):
+                raise SynapseError(400, "user_id must be a user of this server", Codes.INVALID_PARAM)
+            subject = on_behalf
+        await realname.accept_convention(subject, version)
         return 200, {"accepted": version}
 
     async def form(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
@@ -80,9 +89,11 @@ def routes(module: QunzuModule) -> list[Route]:
             page.message(text("form_no_token", page.language, bot=module.config.service_account))
         elif owner is None:
             page.message(text("form_link_invalid", page.language), error=True)
+        elif await realname.is_verified(owner):
+            page.convention_form(token, owner)  # a new convention version for a verified account
         else:
             page.form(token, owner)
-        respond_with_html(request, 200, page.render())
+        respond_page(request, 200, page.render())
 
     async def form_submit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
         fields = form_fields(request)
@@ -91,7 +102,11 @@ def routes(module: QunzuModule) -> list[Route]:
         owner = await realname.link_owner(token) if token else None
         if owner is None:
             page.message(text("form_link_invalid", page.language), error=True)
-            respond_with_html(request, 200, page.render())
+            respond_page(request, 200, page.render())
+            return
+        if await realname.is_verified(owner):
+            await _accept_only(page, token, owner, bool(fields.get("accept_convention")))
+            respond_page(request, 200, page.render())
             return
         values = {name: fields.get(name, "") for name in IDENTITY_FIELDS}
         body: dict[str, Any] = {"name": values["name"], "id_number": values["id_number"]}
@@ -100,9 +115,6 @@ def routes(module: QunzuModule) -> list[Route]:
         consent = bool(fields.get("accept_convention"))
         if consent:
             body["convention_version"] = module.config.policy.convention.version
-        # The page below may hold what the person typed: no browser or proxy keeps a copy.
-        raw: Any = request  # Twisted's Request is untyped
-        raw.setHeader(b"Cache-Control", b"no-cache, no-store, must-revalidate")
         try:
             status, _view = await realname.submit(owner, body)
         except Refusal as refusal:
@@ -118,7 +130,17 @@ def routes(module: QunzuModule) -> list[Route]:
         else:
             await realname.use_link(token)
             page.message(text("form_verified" if status == 200 else "form_pending", page.language))
-        respond_with_html(request, 200, page.render())
+        respond_page(request, 200, page.render())
+
+    async def _accept_only(page: FormPage, token: str, owner: str, consent: bool) -> None:
+        """Art. 5: a verified person accepts the current convention; no identity is asked again."""
+        version = module.config.policy.convention.version
+        if not consent:
+            page.convention_form(token, owner, error=text("form_convention_required", page.language))
+            return
+        await realname.accept_convention(owner, version)
+        await realname.use_link(token)
+        page.message(text("form_convention_accepted", page.language, version=version))
 
     return [
         Route("POST", "/realname", Access.USER, submit),
@@ -197,6 +219,26 @@ class FormPage:
             + "> "
             + f"{html.escape(text('form_convention', t, version=policy.convention.version))}</label>"
             + f'<button type="submit">{html.escape(text("form_submit", t))}</button></form>'
+        )
+
+    def convention_form(self, token: str, owner: str, *, error: str | None = None) -> None:
+        """Only the convention, for a verified account whose accepted version is outdated."""
+        t = self.language
+        policy = self._module.config.policy
+        texts = policy.convention.text
+        convention = next((body for lang, body in texts.items() if lang == t), texts["zh-CN"])
+        if error:
+            self.message(error, error=True)
+        self.message(text("form_convention_only", t, user_id=owner))
+        label = html.escape(text("form_convention", t, version=policy.convention.version))
+        self._parts.append(
+            '<form method="post" action="form">'
+            + f'<input type="hidden" name="{TOKEN_PARAM}" value="{html.escape(token)}">'
+            + f'<input type="hidden" name="lang" value="{html.escape(t)}">'
+            + f"<pre>{html.escape(convention)}</pre>"
+            + '<label class="check"><input type="checkbox" name="accept_convention" value="1" required> '
+            + f"{label}</label>"
+            + f'<button type="submit">{html.escape(text("form_convention_accept", t))}</button></form>'
         )
 
     def render(self) -> str:

@@ -8,7 +8,9 @@ a `SynapseError` into JSON and anything unexpected into a logged 500.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import html
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,6 +22,7 @@ from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseReques
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import InvalidNumber, Reason
+from policies.constants import LANGUAGES
 from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
 
 from ..errors import Refusal
@@ -34,6 +37,7 @@ PREFIX = "/_synapse/client/qunzu/v1"
 
 class Access(enum.Enum):
     PUBLIC = "public"  # no token (health, the verification form reached by one-time link)
+    ANYONE = "anyone"  # no token needed; a token, when sent, names the caller (public pages members see more of)
     USER = "user"  # any local user with an access token
     STAFF = "staff"  # server admins, configured staff, the service account
 
@@ -151,7 +155,7 @@ class QunzuResource(DirectServeJsonResource):
         raise SynapseError(404, "Unknown Qunzu endpoint", Codes.UNRECOGNIZED)
 
     async def _authenticate(self, request: SynapseRequest, access: Access) -> Caller:
-        if access is Access.PUBLIC:
+        if access is Access.PUBLIC or (access is Access.ANYONE and not _has_token(request)):
             return Caller(None, False)
         requester = await self._api.get_user_by_req(request)
         user_id = requester.user.to_string()
@@ -159,6 +163,12 @@ class QunzuResource(DirectServeJsonResource):
         if access is Access.STAFF and not is_staff:
             raise SynapseError(403, "Only compliance staff may use this endpoint", Codes.FORBIDDEN)
         return Caller(user_id, is_staff)
+
+
+def _has_token(request: SynapseRequest) -> bool:
+    # Where Synapse reads an access token from (synapse/api/auth: the header, or the query string).
+    raw: Any = request  # Twisted's Request is untyped
+    return bool(raw.requestHeaders.hasHeader(b"Authorization") or b"access_token" in (request.args or {}))
 
 
 # Query parameters that may carry personal data (PIPL, Art. 6) or a one-time secret that
@@ -270,3 +280,72 @@ def query_limit(request: SynapseRequest, default: int = 100, maximum: int = MAX_
     """
     value = query_int(request, "limit", Bounds(1, maximum))
     return default if value is None else value
+
+
+# Pages hold no scripts and load nothing from elsewhere; they post forms only to themselves.
+PAGE_CSP = b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+
+def wants_html(request: SynapseRequest) -> bool:
+    """True when the client asks for a web page (a browser's `Accept: text/html, …`), not JSON."""
+    accept = (request.getHeader("Accept") or "").lower()
+    return "text/html" in accept
+
+
+def page_language(request: SynapseRequest, default: str) -> str:
+    """The language of a page: `?lang=`, else the browser's first of zh/en, else `default`."""
+    wanted = query_str(request, "lang")
+    if wanted in LANGUAGES:
+        return wanted
+    for part in (request.getHeader("Accept-Language") or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return default
+
+
+def respond_page(request: SynapseRequest, status: int, page: str) -> None:
+    """Send an HTML page with headers that keep it a plain document.
+
+    Synapse's `respond_with_html` sets only the anti-framing headers; a page that shows
+    room names and topics, which anyone may set, also gets a policy that runs no script
+    and loads nothing, and no MIME sniffing. Pages are never stored: the form holds what a
+    person typed, and a member sees more of a small group's page than the public.
+    """
+    raw: Any = request  # Twisted's Request is untyped
+    body = page.encode("utf-8")
+    request.setResponseCode(status)
+    raw.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+    raw.setHeader(b"Content-Length", b"%d" % len(body))
+    raw.setHeader(b"Content-Security-Policy", PAGE_CSP)
+    raw.setHeader(b"X-Frame-Options", b"DENY")
+    raw.setHeader(b"X-Content-Type-Options", b"nosniff")
+    raw.setHeader(b"Referrer-Policy", b"no-referrer")
+    raw.setHeader(b"Cache-Control", b"no-cache, no-store, must-revalidate")
+    if raw._disconnected:  # as Synapse's own respond_with_html: nothing to write to
+        return
+    raw.write(body)
+    with contextlib.suppress(RuntimeError):  # the client went away while the page was written
+        raw.finish()
+
+
+_PAGE_CSS = (
+    "body{font-family:system-ui,-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;background:#f5f6f8;"
+    "color:#1d2129}main{max-width:36rem;margin:0 auto;padding:1.25rem;background:#fff;min-height:100vh;"
+    "box-sizing:border-box;overflow-wrap:anywhere}h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:1.5rem}"
+    "table{border-collapse:collapse;width:100%}th{text-align:left;padding:.35rem 1rem .35rem 0;color:#555;"
+    "white-space:nowrap;vertical-align:top}td{padding:.35rem 0}code{background:#f0f2f5;padding:.1rem .3rem;"
+    "border-radius:.25rem}.note{color:#555;font-size:.9rem}a{color:#0b6bcb}.text{white-space:pre-wrap}"
+)
+
+
+def page_document(title: str, body: str, language: str) -> str:
+    """A whole page in the style of the info pages: `body` is HTML, the title is escaped here."""
+    return (
+        f'<!DOCTYPE html><html lang="{html.escape(language)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style></head><body><main>{body}</main></body></html>"
+    )

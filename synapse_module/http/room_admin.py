@@ -5,17 +5,20 @@
   knock), `announce`: the module checks the acting admin's role and measures,
   acts as the service account and records the actor. Only the service account
   may name another `actor`; staff calling directly act as themselves.
+- `GET /convention` (public): the platform convention and the report categories
+  (`!rules`, `!report`); a page for browsers.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from .resource import Access, Caller, Route, json_body
+from .resource import Access, Caller, Route, json_body, page_document, page_language, respond_page, wants_html
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -47,22 +50,38 @@ def routes(module: QunzuModule) -> list[Route]:
             actor, room(params), action, target if isinstance(target, str) else None, body.get("duration"), reason
         )
 
-    async def convention(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        # Art. 5, 12: what `!rules` shows and the categories `!report` offers, from the active policy.
+    async def convention(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
+        # Art. 5, 12: what `!rules` shows and the categories `!report` offers, from the active policy;
+        # public, so anyone can read the rules before signing up.
         policy = module.config.policy
-        language = module.config.language
+        browser = wants_html(request)
+        language = page_language(request, module.config.language) if browser else module.config.language
+        body = next(
+            (text for lang, text in policy.convention.text.items() if lang == language),
+            next(iter(policy.convention.text.values())),
+        )
+        if browser:
+            respond_page(request, 200, convention_page(policy.convention.version, body, language))
+            return None
         labels = {name: dict(c.labels) for name, c in policy.reports.categories.items()}
         return 200, {
             "version": policy.convention.version,
-            "text": next(
-                (text for lang, text in policy.convention.text.items() if lang == language),
-                next(iter(policy.convention.text.values())),
-            ),
+            "text": body,
             "report_categories": labels,
             "language": language,
         }
 
     return [
-        Route("GET", "/convention", Access.USER, convention),
+        Route("GET", "/convention", Access.ANYONE, convention),
         Route("POST", "/admin/rooms/{room_id}/moderate", Access.STAFF, moderate),
     ]
+
+
+def convention_page(version: str, body: str, language: str) -> str:
+    """The platform convention as a web page (Art. 5)."""
+    title = _CONVENTION_TITLE.get(language, _CONVENTION_TITLE["zh-CN"]).format(version=version)
+    content = f'<h1>{html.escape(title)}</h1><div id="convention" class="text">{html.escape(body)}</div>'
+    return page_document(title, content, language)
+
+
+_CONVENTION_TITLE = {"zh-CN": "平台公约（第 {version} 版）", "en": "Platform convention (version {version})"}

@@ -13,6 +13,7 @@ from synapse.module_api import ModuleApi
 from ..audit import AuditChain
 from ..clock import Clock
 from ..migrations import MigrationResult, migrate_txn
+from .announcements import AnnouncementStore
 from .appeals import AppealStore
 from .audit import AuditStore
 from .blacklist import BlacklistStore
@@ -20,8 +21,10 @@ from .credit import CreditStore
 from .emergency import EmergencyStore
 from .groups import GroupStore
 from .identities import IdentityStore
+from .lifecycle import LifecycleStore
 from .limits import LimitStore
 from .measures import MeasureStore
+from .mute_all import MuteAllStore
 from .netlog import NetlogStore
 from .notice_rooms import NoticeRoomStore
 from .policy_rules import PolicyRuleStore
@@ -41,11 +44,14 @@ class QunzuStore:
         self.blacklist = BlacklistStore(api, clock)
         self.credit = CreditStore(api, clock, chain)
         self.measures = MeasureStore(api, clock, chain)
+        self.mute_all = MuteAllStore(api, clock, chain)
+        self.announcements = AnnouncementStore(api, clock, chain)
         self.appeals = AppealStore(api, clock, chain)
         self.regulator_reports = RegulatorReportStore(api, chain)
         self.policy_rules = PolicyRuleStore(api, clock)
         self.notice_rooms = NoticeRoomStore(api, clock)
         self.groups = GroupStore(api, clock)
+        self.lifecycle = LifecycleStore(api, clock)
         self.limits = LimitStore(api, clock)
         self.tickets = TicketStore(api, clock)
         self.reports = ReportStore(api, clock, chain)

@@ -56,6 +56,8 @@ class GroupRecord:
     verification_dm: bool
     predecessor_room_id: str | None
     retired_ts: int | None
+    # A private chat (私聊, DESIGN.md §6.2): registered, but no group until a third person comes.
+    private_chat: bool = False
 
     @property
     def retired(self) -> bool:
@@ -64,7 +66,7 @@ class GroupRecord:
 
 _COLUMNS = (
     "code, room_id, category, creator, created_ts, scale_tier, activity_tier, granted_tier,"
-    " verification_dm, predecessor_room_id, retired_ts"
+    " verification_dm, predecessor_room_id, retired_ts, private_chat"
 )
 
 
@@ -81,6 +83,7 @@ def _record(row: Sequence[Any]) -> GroupRecord:
         verification_dm=bool(row[8]),
         predecessor_room_id=None if row[9] is None else str(row[9]),
         retired_ts=None if row[10] is None else int(row[10]),
+        private_chat=bool(row[11]),
     )
 
 
@@ -101,6 +104,7 @@ class NewGroup:
     scale_tier: str
     activity_tier: str
     verification_dm: bool
+    private_chat: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,10 +253,10 @@ class GroupStore:
 
 
 def _owned_txn(txn: LoggingTransaction, creator: str, now_ms: int) -> int:
-    # Rooms owned: linked and not closed, plus creations still under way.
+    # Rooms owned: linked and not closed, plus creations still under way; private chats are no groups.
     txn.execute(
-        "SELECT COUNT(*) FROM qunzu_groups WHERE creator = ? AND verification_dm = 0 AND retired_ts IS NULL"
-        " AND (room_id IS NOT NULL OR created_ts > ?)",
+        "SELECT COUNT(*) FROM qunzu_groups WHERE creator = ? AND verification_dm = 0 AND private_chat = 0"
+        " AND retired_ts IS NULL AND (room_id IS NOT NULL OR created_ts > ?)",
         (creator, now_ms - PENDING_MS),
     )
     row = txn.fetchone()
@@ -261,7 +265,7 @@ def _owned_txn(txn: LoggingTransaction, creator: str, now_ms: int) -> int:
 
 def _insert_code_txn(txn: LoggingTransaction, code: str, group: NewGroup, room_id: str | None, now_ms: int) -> bool:
     txn.execute(
-        f"INSERT INTO qunzu_groups ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL)"
+        f"INSERT INTO qunzu_groups ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, ?)"
         " ON CONFLICT (code) DO NOTHING",
         (
             code,
@@ -272,6 +276,7 @@ def _insert_code_txn(txn: LoggingTransaction, code: str, group: NewGroup, room_i
             group.scale_tier,
             group.activity_tier,
             1 if group.verification_dm else 0,
+            1 if group.private_chat else 0,
         ),
     )
     return bool(txn.rowcount == 1)

@@ -170,3 +170,11 @@ class LimitStore:
 
     async def give_back(self, window: Window, subject: str, use_id: str) -> None:
         await self._api.run_db_interaction(f"qunzu_give_back_{window.name}", give_back_txn, window, subject, use_id)
+
+    async def used(self, window: Window, subject: str) -> int:
+        """Uses of `window` by `subject` in the window ending now (what `GET /me` tells the person)."""
+        return int(
+            await self._api.run_db_interaction(
+                f"qunzu_count_{window.name}", uses_txn, window, subject, self._clock.now_ms()
+            )
+        )

@@ -101,7 +101,7 @@ def groups_without_code_alias_txn(txn: LoggingTransaction, server_name: str, lim
     """(code, room_id) of open groups whose `#<code>:<server>` is missing from `room_aliases`."""
     txn.execute(
         "SELECT g.code, g.room_id FROM qunzu_groups AS g WHERE g.room_id IS NOT NULL AND g.retired_ts IS NULL"
-        " AND g.verification_dm = 0 AND NOT EXISTS ("
+        " AND g.verification_dm = 0 AND g.private_chat = 0 AND NOT EXISTS ("
         " SELECT 1 FROM room_aliases AS a WHERE a.room_alias = '#' || g.code || ':' || ?"
         ") ORDER BY g.code LIMIT ?",
         (server_name, limit),

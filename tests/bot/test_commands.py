@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import Command, CommandSpec, Registry, Scope, parse_command, split_args
+from bot.commands import Command, CommandSpec, Registry, Scope, direct_chat_meaning, parse_command, split_args
 from bot.handlers import builtin_registry
 
 
@@ -123,3 +123,30 @@ def test_display_name_and_usage_follow_language_and_prefix():
     assert spec.name_in("en") == "help"
     assert spec.usage_in("zh-CN", prefix="?") == "?帮助"
     assert CommandSpec("x", _noop).usage_in("en") == "!x"
+
+
+@pytest.mark.parametrize(
+    ("text", "meaning"),
+    [
+        ("!同意", "accept"),  # bare in the bot chat: accept the convention (DESIGN.md §6.4)
+        ("！同意", "accept"),
+        ("!同意 @u:x", None),  # names a person: approving a knock, as in a room
+        ("!approve", None),
+        ("!同意公约", None),  # its own command already
+    ],
+)
+def test_a_bare_agree_in_the_bot_chat_means_accepting_the_convention(text: str, meaning: str | None) -> None:
+    command = parse_command(text)
+    assert command is not None
+    assert direct_chat_meaning(command) == meaning
+    if meaning is not None:
+        assert builtin_registry().lookup(meaning) is not None
+
+
+def test_lifecycle_commands_have_chinese_names_and_usage_in_both_languages() -> None:
+    registry = builtin_registry()
+    for name, alias in (("dissolve", "解散"), ("transfer", "转让"), ("accept", "同意公约")):
+        spec = registry.lookup(alias)
+        assert spec is not None and spec.name == name
+        assert spec.usage_in("zh-CN").startswith(f"!{alias}") and spec.usage_in("en").startswith(f"!{name}")
+        assert spec.summary_in("zh-CN") and spec.summary_in("en")

@@ -65,6 +65,7 @@ class Module:
     tickets: list[dict[str, Any]] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
     appeals: list[dict[str, Any]] = field(default_factory=list)
+    announcements: list[dict[str, Any]] = field(default_factory=list)
     sanctions: list[dict[str, Any]] = field(default_factory=list)  # newest first
     stats: dict[str, int] = field(default_factory=dict)
     #: Paths answering 502 (a module that is down) until removed.
@@ -121,6 +122,9 @@ async def api(module: Module) -> AsyncIterator[QunzuApi]:
     )
     app.router.add_get(PREFIX + "/admin/realname/pending", answer("pending", lambda r: {"pending": module.pending}))
     app.router.add_get(PREFIX + "/admin/appeals", answer("appeals", lambda r: {"appeals": module.appeals}))
+    app.router.add_get(
+        PREFIX + "/admin/announcements", answer("announcements", lambda r: {"announcements": module.announcements})
+    )
     app.router.add_get(PREFIX + "/admin/sanctions", answer("sanctions", lambda r: {"sanctions": module.sanctions}))
     runner = web.AppRunner(app)
     await runner.setup()
@@ -249,6 +253,21 @@ async def test_pending_reviews_and_open_appeals_are_announced_once_each(
     module.pending = [{"user_id": "@new:localhost", "submitted_at": 2}]
     await desk.poll()
     assert len(room.with_("待人工审核的实名申请：@new:localhost")) == 2
+
+
+async def test_announcements_waiting_for_review_are_announced_once_with_the_commands(
+    make_desk: Callable[..., Desk], module: Module, room: Room
+) -> None:
+    module.announcements = [
+        {"id": "an_1", "code": "123456789", "room_id": "!r:localhost", "actor": "@o:localhost", "text": "周五停课"}
+    ]
+    desk = make_desk()
+    await desk.poll()
+    await desk.poll()
+    assert room.texts == [
+        "📢 待审核的群公告 an_1（群 123456789，提交人 @o:localhost）：\n周五停课\n"
+        "通过：!公告审核 an_1 通过 · 驳回：!公告审核 an_1 驳回 [理由]"
+    ]
 
 
 # --- how soon a ticket is announced --------------------------------------------------------------

@@ -231,6 +231,21 @@ async def test_a_kick_reason_the_service_account_would_publish_for_a_room_admin_
     await assert_not_persisted(poster, room)
 
 
+async def test_an_announcement_the_service_account_would_post_and_pin_is_refused(
+    poster: Matrix, server: SynapseProcess, session: aiohttp.ClientSession
+) -> None:
+    # The bot's path for `!announce <text>`: the module posts and pins as the service account.
+    service = Matrix(session, server.base_url, server.ensure_account(SERVICE_LOCALPART, "service-password"))
+    room = await poster.new_room(name="通知群", preset="public_chat")
+    status, reply = await service.join(room)
+    assert status == 200, reply
+    body = {"actor": poster.user_id, "text": f"本周学习{BLOCKED}资料"}
+    assert_prohibited(await service.qunzu("POST", f"/admin/rooms/{quote(room)}/announce", body))
+    await assert_not_persisted(poster, room)
+    status, pins = await poster.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.pinned_events/")
+    assert status == 404, pins
+
+
 # --- createRoom ---------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from devtools.homeserver import SynapseProcess
 
+from .conftest import fresh_localpart
 from .matrix import Matrix, Reply
 from .sanction_helpers import SERVICE_USER_ID, eventually, sanction, set_power, verified
 
@@ -303,3 +304,58 @@ async def test_a_tombstone_in_the_initial_state_does_not_move_the_group(
     await eventually(service_joined, what="the service account in the room")
     status, page = await owner.qunzu("GET", f"/groups/{code}")
     assert status == 200 and page["room_id"] == room
+
+
+# --- creators besides the sender (room version 12, MSC4289) ------------------------------------------
+
+
+async def test_only_verified_people_under_no_measure_become_co_creators(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess, staff: Matrix
+) -> None:
+    """A creator's power cannot be taken away: `additional_creators` are vetted at creation and upgrade."""
+    owner = await verified(as_user, synapse, "owner")
+    partner = await verified(as_user, synapse, "partner")
+    stranger = as_user(synapse.register(fresh_localpart("nobody")), synapse)  # never verified
+    suspended = await verified(as_user, synapse, "suspended")
+    await sanction(staff, "user", suspended.user_id, "admin_suspension", duration="1d")
+    joined_before = await joined_rooms(owner)
+
+    for refused in (stranger, suspended):
+        creation = {"additional_creators": [partner.user_id, refused.user_id]}
+        status, body = await owner.create_room(room_version="12", creation_content=creation)
+        assert status == 403, body
+        assert body["cn.qunzu.reason"] == "protected_state", body
+        assert body["cn.qunzu.detail"]["user"] == refused.user_id, body
+        assert refused.user_id in body["error"] and "共同创建者" in body["error"], body
+    assert await joined_rooms(owner) == joined_before  # nothing was made
+
+    status, reply = await owner.create_room(
+        room_version="12", creation_content={"additional_creators": [partner.user_id]}
+    )
+    assert status == 200, reply
+    status, create = await state(owner, reply["room_id"], "m.room.create")
+    assert create["additional_creators"] == [partner.user_id], create
+
+    room = await owner.new_room(name="升级共建", room_version="11")
+    before = await Snapshot(owner, staff, room).take()
+    request = {"new_version": "12", "additional_creators": [stranger.user_id]}
+    status, body = await owner.call("POST", f"/_matrix/client/v3/rooms/{quote(room)}/upgrade", request)
+    assert status == 403, body
+    assert body["cn.qunzu.detail"]["user"] == stranger.user_id, body
+    await before.assert_unchanged()
+
+
+async def test_a_trusted_private_chat_with_an_unverified_invitee_gives_them_no_creator_power(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess
+) -> None:
+    """The preset's creators are a client's convenience: the chat is made, the invitee is a plain member."""
+    owner = await verified(as_user, synapse, "owner")
+    stranger = as_user(synapse.register(fresh_localpart("nobody")), synapse)
+    status, reply = await owner.create_room(
+        room_version="12", preset="trusted_private_chat", is_direct=True, invite=[stranger.user_id]
+    )
+    assert status == 200, reply
+    status, create = await state(owner, reply["room_id"], "m.room.create")
+    assert stranger.user_id not in create.get("additional_creators", []), create
+    status, levels = await state(owner, reply["room_id"], "m.room.power_levels")
+    assert levels.get("users", {}).get(stranger.user_id, levels.get("users_default", 0)) == 0, levels

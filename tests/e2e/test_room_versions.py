@@ -101,7 +101,12 @@ async def test_a_group_without_a_named_version_gets_the_servers_default(
     assert (await owner.invite(room, admin.user_id))[0] == 200
     assert (await admin.join(room))[0] == 200
     await set_power(owner, room, {admin.user_id: 100})
+    # A small group's page is its members' (DESIGN.md §6.6): an outsider gets the 404 of an unknown code.
     reader = await verified(as_user, versioned, "rvreader")
+    status, page = await reader.qunzu("GET", f"/groups/{code}")
+    assert (status, page.get("cn.qunzu.reason")) == (404, "group_not_found"), page
+    assert (await owner.invite(room, reader.user_id))[0] == 200
+    assert (await reader.join(room))[0] == 200
     status, page = await reader.qunzu("GET", f"/groups/{code}")
     assert status == 200, page
     assert page["room_id"] == room

@@ -14,6 +14,7 @@ from policies import (
     RoomFacts,
     UserFacts,
     default_policy,
+    invite_is_approval,
     load_policy_from_mapping,
     may_bind_identity,
     may_change_bot_chat_state,
@@ -32,7 +33,13 @@ from policies import (
     member_cap,
     needs_join_approval,
 )
-from policies.decisions import effective_tier, may_be_in_one_more_room, may_open_up, required_join_rule
+from policies.decisions import (
+    effective_tier,
+    may_be_co_creator,
+    may_be_in_one_more_room,
+    may_open_up,
+    required_join_rule,
+)
 
 POLICY = default_policy()
 NOW = 1_700_000_000_000
@@ -467,6 +474,42 @@ def test_may_join_refuses_with_the_first_failing_check(
 
 
 @pytest.mark.parametrize(
+    ("room_changes", "allowed"),
+    [
+        ({"category": "minors"}, False),  # high risk: approval at any size
+        ({"member_count": 600, "owner_level": "A"}, False),  # the approval tier
+        ({}, True),  # no approval needed: any member's invite lets the invitee in
+        ({"member_count": 499}, True),
+    ],
+)
+def test_a_plain_members_invite_into_an_approval_room_waits_for_an_admin(
+    room_changes: dict[str, object], allowed: bool
+) -> None:
+    decision = may_join(user(), room(**room_changes), True, NOW, POLICY, invite_confirmed=False)
+    if allowed:
+        assert decision.allowed
+    else:
+        assert_refused(decision, Reason.JOIN_APPROVAL_REQUIRED, via="invite")
+    assert may_join(user(), room(**room_changes), True, NOW, POLICY, invite_confirmed=True).allowed
+
+
+@pytest.mark.parametrize(
+    ("admin", "platform", "suspended", "approval"),
+    [
+        (True, False, False, True),
+        (False, True, False, True),
+        (False, False, False, False),
+        (True, False, True, False),  # Art. 11: a suspended admin's invite is a request like a member's
+    ],
+)
+def test_only_an_admins_or_the_platforms_invite_is_the_approval(
+    admin: bool, platform: bool, suspended: bool, approval: bool
+) -> None:
+    decision = invite_is_approval(inviter_is_admin=admin, inviter_is_platform=platform, inviter_suspended=suspended)
+    assert decision is approval
+
+
+@pytest.mark.parametrize(
     ("user_changes", "room_changes", "invited"),
     [
         ({}, {}, False),
@@ -808,3 +851,23 @@ def test_a_bot_chat_admits_its_owner_and_the_service_only() -> None:
     assert may_enter_bot_chat(bot_chat(), SERVICE, SERVICE).allowed
     assert_refused(may_enter_bot_chat(bot_chat(), "@bob:example.org", SERVICE), Reason.BOT_CHAT_PRIVATE)
     assert may_enter_bot_chat(room(), "@bob:example.org", SERVICE).allowed
+
+
+@pytest.mark.parametrize(
+    ("change", "check"),
+    [
+        ({}, None),
+        ({"blacklisted": True}, "blacklisted"),
+        ({"verified": False}, "realname"),
+        ({"creation_revoked": True}, "create_revoked"),
+        ({"admin_suspended": True}, "admin_suspended"),
+        ({"verified": False, "exempt": True}, None),
+    ],
+)
+def test_a_co_creator_is_vetted_like_an_owner_who_administers(change: dict[str, object], check: str | None) -> None:
+    decision = may_be_co_creator(user(**change), POLICY)
+    if check is None:
+        assert decision.allowed
+    else:
+        assert decision.reason is Reason.PROTECTED_STATE
+        assert decision.detail == {"setting": "additional_creators", "user": "@alice:example.org", "check": check}

@@ -33,6 +33,10 @@ DESIGN_CODES = [
     "bot_chat_exists",
     "alias_reserved",
     "remote_server_not_allowed",
+    "group_not_found",
+    "room_muted_all",
+    "not_owner",
+    "transfer_not_allowed",
     "report_received",
     "report_not_filed",
 ]
@@ -56,6 +60,7 @@ def test_reason_is_a_str_usable_as_the_code_itself() -> None:
         (Reason.INVALID_CATEGORY, 400, "M_INVALID_PARAM"),
         (Reason.INVALID_NUMBER, 400, "M_INVALID_PARAM"),
         (Reason.IDENTITY_IN_USE, 409, "M_FORBIDDEN"),
+        (Reason.GROUP_NOT_FOUND, 404, "M_NOT_FOUND"),
         (Reason.ROOM_FULL, 403, "M_FORBIDDEN"),
         (Reason.REALNAME_REQUIRED, 403, "M_FORBIDDEN"),
         (Reason.PROTECTED_STATE, 403, "M_FORBIDDEN"),
@@ -67,7 +72,13 @@ def test_each_reason_has_its_http_status_and_errcode(reason: Reason, status: int
 
 
 def test_every_other_reason_is_a_403_forbidden() -> None:
-    special = {Reason.INVALID_IDENTITY, Reason.INVALID_CATEGORY, Reason.INVALID_NUMBER, Reason.IDENTITY_IN_USE}
+    special = {
+        Reason.INVALID_IDENTITY,
+        Reason.INVALID_CATEGORY,
+        Reason.INVALID_NUMBER,
+        Reason.IDENTITY_IN_USE,
+        Reason.GROUP_NOT_FOUND,
+    }
     for reason in set(Reason) - special:
         assert HTTP_STATUS[reason] == 403, reason
         assert ERRCODE[reason] == "M_FORBIDDEN", reason

@@ -1,7 +1,9 @@
-"""What people read instead of raw values: one time format, one label table per enum. Pure.
+"""What people read instead of stored values: one time format, one label table per enum. Pure.
 
 Used by the module (refusals, notices, info pages) and the bot (``!me``, ``!info``,
-the desk), so a value reads the same wherever it is shown (DESIGN.md §6.3):
+the desk), so a value reads the same wherever it is shown (DESIGN.md §6.3). Scale
+tiers and categories carry their labels in the policy; everything else fixed by the
+code has its table here:
 
 - times: ``YYYY-MM-DD HH:mm（北京时间）`` / ``YYYY-MM-DD HH:mm (Beijing time)``, never
   epoch milliseconds, never "UTC+8";
@@ -69,6 +71,7 @@ GROUP_STATUS: Final[Mapping[str, Mapping[Language, str]]] = {
     "suspended": {"zh-CN": "暂停发布信息", "en": "posting suspended"},
     "closed": {"zh-CN": "已关闭", "en": "closed"},
 }
+"""Art. 11: the states of a group on its info page (`status`)."""
 
 #: Activity tiers of the default policy (the policy names them but gives no labels).
 ACTIVITY_TIER: Final[Mapping[str, Mapping[Language, str]]] = {

@@ -1,0 +1,71 @@
+"""`/groups/{code}/dissolve` and `/groups/{code}/transfer`: the owner's lifecycle tools (Art. 8, 9).
+
+- `POST /groups/{code}/dissolve {"confirm"?, "actor"?}` — without `confirm` nothing
+  changes: the answer names the code to confirm with (`{"dissolved": false, "code"}`);
+  with `confirm` equal to the code the group is dissolved. Any other `confirm`: 400.
+- `POST /groups/{code}/transfer {"user_id", "actor"?}` — hands the group to `user_id`.
+
+The owner calls them with their own token; the bot calls them as the service account
+for the owner who typed the command (`actor`); nobody else may name an actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api import SynapseRequest
+from synapse.module_api.errors import Codes, SynapseError
+
+from policies.codes import is_valid_code
+
+from ..store.groups import GroupRecord
+from .resource import Access, Caller, Route, json_body
+
+if TYPE_CHECKING:
+    from ..module import QunzuModule
+
+
+def routes(module: QunzuModule) -> list[Route]:
+    async def lookup(code: str) -> GroupRecord:
+        record = await module.groups.by_code(code) if is_valid_code(code) else None
+        # A private chat is no group (DESIGN.md §6.2): there is nothing to dissolve or hand over.
+        if record is None or record.room_id is None or record.private_chat or record.verification_dm:
+            raise SynapseError(404, "No group has this code", Codes.NOT_FOUND)
+        return record
+
+    def actor_of(caller: Caller, body: Mapping[str, Any]) -> str:
+        assert caller.user_id is not None
+        actor = body.get("actor", caller.user_id)
+        if actor != caller.user_id and caller.user_id != module.config.service_account:
+            raise SynapseError(403, "Only the service account may act for a group's owner", Codes.FORBIDDEN)
+        if not isinstance(actor, str) or not actor.startswith("@"):
+            raise SynapseError(400, "'actor' must be a user id", Codes.INVALID_PARAM)
+        return actor
+
+    async def dissolve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = json_body(request)
+        actor = actor_of(caller, body)
+        record = await lookup(params["code"])
+        confirm = body.get("confirm")
+        if confirm is None:
+            # The confirmation step: the owner must name the code (checked as the owner first).
+            module.lifecycle.check_owner(actor, record)
+            return 200, {"code": record.code, "dissolved": False}
+        if confirm != record.code:
+            raise SynapseError(400, "'confirm' must be the group's code", Codes.INVALID_PARAM)
+        return 200, await module.lifecycle.dissolve(actor, record)
+
+    async def transfer(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        body = json_body(request)
+        actor = actor_of(caller, body)
+        target = body.get("user_id")
+        if not isinstance(target, str) or not target.startswith("@") or ":" not in target:
+            raise SynapseError(400, "'user_id' must be a user id", Codes.INVALID_PARAM)
+        record = await lookup(params["code"])
+        return 200, await module.lifecycle.transfer(actor, record, target)
+
+    return [
+        Route("POST", "/groups/{code}/dissolve", Access.USER, dissolve),
+        Route("POST", "/groups/{code}/transfer", Access.USER, transfer),
+    ]

@@ -1,0 +1,106 @@
+"""SQL of a room's mute-all (全员禁言, Art. 9): rows of `qunzu_sanctions` like a room admin's mute.
+
+A mute-all is a row with `subject_type = 'room_all'` (subject and room_id = the room,
+measure `mute_all`, ladder `room_admin`), written with its audit record, found through
+the `(room_id, subject)` index of room admins' mutes. A new mute-all lifts the one in
+force in the same transaction, so a room has at most one; its end is `end_ts` and the
+clock ends it (the `_ACTIVE` predicate), so nothing has to run when it ends.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from synapse.module_api import LoggingTransaction, ModuleApi
+
+from policies import PERMANENT
+
+from ..audit import AuditChain
+from ..clock import Clock
+from .audit import AuditRecord, append_record_txn
+from .measures import _ACTIVE, Sanction, _insert_txn
+
+ROOM_ALL = "room_all"
+MEASURE = "mute_all"
+
+
+class MuteAllStore:
+    """Async access to rooms' mute-all rows."""
+
+    def __init__(self, api: ModuleApi, clock: Clock, chain: AuditChain) -> None:
+        self._api = api
+        self._clock = clock
+        self._chain = chain
+
+    async def start(self, room_id: str, actor: str, reason: str, end_ts: int | None, audit: AuditRecord) -> str:
+        """Mute everyone but the admins in the room until `end_ts` (None: until lifted); returns the row's id."""
+        now = self._clock.now_ms()
+        row = Sanction(
+            id="ma_" + secrets.token_hex(8),
+            subject_type=ROOM_ALL,
+            subject=room_id,
+            room_id=room_id,
+            fingerprint=None,
+            measure=MEASURE,
+            ladder="room_admin",
+            category=None,
+            reason=reason,
+            evidence=(),
+            ticket_id=None,
+            actor=actor,
+            start_ts=now,
+            end_ts=end_ts,
+            credit_delta=0,
+            credit_user=None,
+            notified_ts=now,
+        )
+        await self._api.run_db_interaction("qunzu_mute_all_start", _start_txn, self._chain, row, audit)
+        return row.id
+
+    async def lift(self, room_id: str, actor: str, reason: str, audit: AuditRecord) -> int:
+        """Lift the room's mute-all in force; returns how many rows were lifted (0 or 1)."""
+        return await self._api.run_db_interaction(
+            "qunzu_mute_all_lift", _lift_txn, self._chain, room_id, actor, reason, audit, self._clock.now_ms()
+        )
+
+    async def end(self, room_id: str) -> int | None:
+        """End of the room's mute-all in force (`PERMANENT`: until lifted), or None when there is none."""
+        return await self._api.run_db_interaction("qunzu_mute_all_end", _end_txn, room_id, self._clock.now_ms())
+
+
+def _lift_active_txn(txn: LoggingTransaction, room_id: str, actor: str, reason: str, now_ms: int) -> int:
+    txn.execute(
+        "UPDATE qunzu_sanctions SET lifted_ts = ?, lifted_by = ?, lift_reason = ?"
+        f" WHERE subject_type = ? AND room_id = ? AND subject = ? AND {_ACTIVE}",
+        (now_ms, actor, reason, ROOM_ALL, room_id, room_id, now_ms),
+    )
+    return int(txn.rowcount)
+
+
+def _start_txn(txn: LoggingTransaction, chain: AuditChain, row: Sanction, audit: AuditRecord) -> None:
+    assert row.room_id is not None
+    _lift_active_txn(txn, row.room_id, row.actor, "replaced", row.start_ts)
+    _insert_txn(txn, row)
+    append_record_txn(
+        txn, chain, row.start_ts, AuditRecord(audit.actor, audit.action, audit.subject, {**audit.details, "id": row.id})
+    )
+
+
+def _lift_txn(
+    txn: LoggingTransaction, chain: AuditChain, room_id: str, actor: str, reason: str, audit: AuditRecord, now_ms: int
+) -> int:
+    lifted = _lift_active_txn(txn, room_id, actor, reason, now_ms)
+    if lifted:
+        append_record_txn(txn, chain, now_ms, audit)
+    return lifted
+
+
+def _end_txn(txn: LoggingTransaction, room_id: str, now_ms: int) -> int | None:
+    txn.execute(
+        f"SELECT end_ts FROM qunzu_sanctions WHERE subject_type = ? AND room_id = ? AND subject = ? AND {_ACTIVE}",
+        (ROOM_ALL, room_id, room_id, now_ms),
+    )
+    ends = [PERMANENT if row[0] is None else int(row[0]) for row in txn.fetchall()]
+    if not ends:
+        return None
+    return PERMANENT if PERMANENT in ends else max(ends)

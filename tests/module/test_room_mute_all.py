@@ -1,0 +1,105 @@
+"""A room's mute-all (room_mute_all.py) in process, on real SQLite and PostgreSQL, with a movable clock.
+
+It refuses a plain member's message with `room_muted_all` and its end, lets admins
+post, survives a restart (a fresh cache reads the row), ends by itself when the clock
+passes its end, and is lifted at once. The sender's role is read from room state in
+Synapse; here it is given (`role_of`), the rest is the real module on a real database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pytest
+from synapse.module_api import EventBase
+
+from policies import Reason
+from policies.errors import InvalidNumber
+from policies.roles import RoomRole
+from synapse_module.module import QunzuModule
+from synapse_module.room_mute_all import RoomMuteAll
+from tests.module.harness import Database, MovableClock
+
+ROOM = "!room:localhost"
+OWNER = "@owner:localhost"
+ADMIN = "@admin:localhost"
+MEMBER = "@member:localhost"
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Message:
+    room_id: str
+    sender: str
+    type: str = "m.room.message"
+
+    def is_state(self) -> bool:
+        return False
+
+
+def message(sender: str, event_type: str = "m.room.message") -> EventBase:
+    return cast(EventBase, Message(ROOM, sender, event_type))
+
+
+@pytest.fixture(autouse=True)
+def role_of(module: QunzuModule, monkeypatch: pytest.MonkeyPatch) -> None:
+    roles = {OWNER: RoomRole("creator", 100), ADMIN: RoomRole("admin", 50)}
+
+    async def role(room_id: str, user_id: str) -> RoomRole:
+        return roles.get(user_id, RoomRole("member", 0))
+
+    monkeypatch.setattr(module.room_moderation, "role", role)
+
+
+async def test_mute_all_refuses_members_not_admins_and_ends_by_itself(module: QunzuModule, clock: MovableClock) -> None:
+    started = await module.mute_all.start(OWNER, ROOM, "30m", "")
+    end = clock.now_ms() + 30 * MINUTE_MS
+    assert started["until"] == end
+
+    refused = await module.mute_all.check(message(MEMBER))
+    assert refused.reason is Reason.ROOM_MUTED_ALL
+    assert dict(refused.detail) == {"until": end, "permanent": False}
+    assert (await module.mute_all.check(message(MEMBER, "m.reaction"))).reason is Reason.ROOM_MUTED_ALL
+    assert (await module.mute_all.check(message(MEMBER, "m.room.redaction"))).allowed  # taking back one's words
+    assert (await module.mute_all.check(message(ADMIN))).allowed
+    assert (await module.mute_all.check(message(OWNER))).allowed
+
+    # After a restart (a new cache, the same database) it still holds …
+    restarted = RoomMuteAll(module)
+    assert (await restarted.check(message(MEMBER))).reason is Reason.ROOM_MUTED_ALL
+    # … and it ends by itself at its end, with nothing run.
+    clock.advance(30 * MINUTE_MS)
+    assert (await restarted.check(message(MEMBER))).allowed
+    assert (await module.mute_all.lift(OWNER, ROOM, ""))["lifted"] is False
+
+
+async def test_mute_all_without_a_duration_holds_until_lifted(
+    module: QunzuModule, clock: MovableClock, database: Database
+) -> None:
+    assert (await module.mute_all.start(ADMIN, ROOM, None, ""))["until"] is None
+    clock.advance(365 * 24 * 60 * MINUTE_MS)
+    refused = await module.mute_all.check(message(MEMBER))
+    assert refused.reason is Reason.ROOM_MUTED_ALL and refused.detail["permanent"] is True
+    assert (await module.mute_all.lift(ADMIN, ROOM, ""))["lifted"] is True
+    assert (await module.mute_all.check(message(MEMBER))).allowed
+    actions = [row[0] for row in database.query("SELECT action FROM qunzu_audit ORDER BY seq")]
+    assert actions[-2:] == ["room.mute_all", "room.unmute_all"]
+
+
+@pytest.mark.parametrize("duration", ["1e20", "0", "-5m", "11y", "99999999999d", 1e20, True])
+async def test_a_duration_that_is_not_one_is_refused_before_anything_is_stored(
+    module: QunzuModule, duration: Any
+) -> None:
+    with pytest.raises(InvalidNumber):
+        await module.mute_all.start(OWNER, ROOM, duration, "")
+    assert (await module.mute_all.check(message(MEMBER))).allowed
+
+
+async def test_staff_see_and_lift_a_mute_all_like_any_measure(module: QunzuModule) -> None:
+    started = await module.mute_all.start(OWNER, ROOM, "7d", "")
+    listed = await module.store.measures.list_sanctions(ROOM, True, 10)
+    assert [(s.id, s.measure, s.subject_type) for s in listed] == [(started["id"], "mute_all", "room_all")]
+    assert (await module.mute_all.check(message(MEMBER))).reason is Reason.ROOM_MUTED_ALL
+    await module.measures.lift("@staff:localhost", started["id"], "mistake")
+    assert (await module.mute_all.check(message(MEMBER))).allowed
