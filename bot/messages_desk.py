@@ -40,10 +40,10 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     },
     "rules_none": {"zh-CN": "群主尚未设置（见群简介）。", "en": "none set by the owner (see the room topic)."},
     "appeal_usage_hint": {
-        "zh-CN": "不写编号则申诉你最近的一项处置或被拦截的消息；编号见处置通知或拒绝提示（以 sn_ 或 cb_ 开头）。"
+        "zh-CN": "不写编号则申诉你最近的一项处置或被拦截的消息；编号见处置通知或拒绝提示（以 sn_、rm_ 或 cb_ 开头）。"
         "例如：!申诉 我没有发广告，请复核",
         "en": "Without a reference your latest measure or refused message is appealed; the reference is in the "
-        "notice or the refusal (it starts with sn_ or cb_). Example: !appeal I did not advertise, please review",
+        "notice or the refusal (it starts with sn_, rm_ or cb_). Example: !appeal I did not advertise, please review",
     },
     # --- room admins -----------------------------------------------------------------
     "admin_warned": {

@@ -3,8 +3,9 @@
 Art. 11 and PIPL Art. 24: a person may ask for a human review of a decision taken
 about them. Appealable are
 
-- measures (``sn_…``): every measure against the person, against a room they own
-  (its credit falls on them), and a room admin's mute of them in one room;
+- measures (``sn_…``; ``rm_…`` for a room admin's mute of them in one room):
+  every measure against the person and against a room they own (its credit
+  falls on them);
 - content refusals (``cb_…``): a message refused (``block``) or held (``hold``) by
   the content rules; the refusal itself is the decision.
 
@@ -22,7 +23,8 @@ from typing import Final
 
 from .reasons import Reason
 
-MEASURE_REF_PREFIX: Final = "sn_"
+#: Measures are `sn_…`, a room admin's mute of one member `rm_…` (both rows of the measures table).
+MEASURE_REF_PREFIXES: Final = ("sn_", "rm_")
 CONTENT_REF_PREFIX: Final = "cb_"
 
 #: The audit actions of content refusals a person may appeal (the record carries the reference).
@@ -45,5 +47,6 @@ ROOM_MEASURES: Final = frozenset({"closure"})
 
 
 def is_reference(value: str) -> bool:
-    """Whether ``value`` has the shape of an appealable reference (``sn_…`` or ``cb_…``)."""
-    return value.startswith((MEASURE_REF_PREFIX, CONTENT_REF_PREFIX)) and 3 < len(value) <= 64 and value.isascii()
+    """Whether ``value`` has the shape of an appealable reference (``sn_…``, ``rm_…`` or ``cb_…``)."""
+    prefixes = (*MEASURE_REF_PREFIXES, CONTENT_REF_PREFIX)
+    return value.startswith(prefixes) and 3 < len(value) <= 64 and value.isascii() and " " not in value

@@ -76,19 +76,19 @@ async def test_the_modules_refusal_is_shown_as_it_is(client, state, registry, cl
             "zh-CN",
             "!申诉",
             "用法：!申诉 [编号] <理由>\n不写编号则申诉你最近的一项处置或被拦截的消息；"
-            "编号见处置通知或拒绝提示（以 sn_ 或 cb_ 开头）。例如：!申诉 我没有发广告，请复核",
+            "编号见处置通知或拒绝提示（以 sn_、rm_ 或 cb_ 开头）。例如：!申诉 我没有发广告，请复核",
         ),
         (
             "zh-CN",
             "!申诉 sn_1",
             "用法：!申诉 [编号] <理由>\n不写编号则申诉你最近的一项处置或被拦截的消息；"
-            "编号见处置通知或拒绝提示（以 sn_ 或 cb_ 开头）。例如：!申诉 我没有发广告，请复核",
+            "编号见处置通知或拒绝提示（以 sn_、rm_ 或 cb_ 开头）。例如：!申诉 我没有发广告，请复核",
         ),
         (
             "en",
             "!appeal cb_1",
             "Usage: !appeal [reference] <reasons>\nWithout a reference your latest measure or refused message is "
-            "appealed; the reference is in the notice or the refusal (it starts with sn_ or cb_). "
+            "appealed; the reference is in the notice or the refusal (it starts with sn_, rm_ or cb_). "
             "Example: !appeal I did not advertise, please review",
         ),
     ],

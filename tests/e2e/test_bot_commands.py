@@ -292,7 +292,7 @@ async def test_a_member_appeals_in_a_direct_chat_and_the_desk_sees_the_appeal(wo
     dm = await member.view.create_room(direct=True)
     assert await member.ask(dm, f"!appeal {measure}") == (
         "用法：!申诉 [编号] <理由>\n不写编号则申诉你最近的一项处置或被拦截的消息；"
-        "编号见处置通知或拒绝提示（以 sn_ 或 cb_ 开头）。例如：!申诉 我没有发广告，请复核"
+        "编号见处置通知或拒绝提示（以 sn_、rm_ 或 cb_ 开头）。例如：!申诉 我没有发广告，请复核"
     )
     answer = await member.ask(dm, f"!申诉 {measure} 我没有说脏话，请复核")
     assert measure in answer
