@@ -215,7 +215,8 @@ class Bot:
             clock=self._clock,
         )
         await desk.start()
-        # !report files through the module; the desk then looks at once instead of at its next poll.
+        # A report taken out of a room is filed by the module, which rewrites an account data
+        # entry of this account (policies.constants.DESK_NUDGE_TYPE): the desk then looks at once.
         services.on_ticket_filed = desk.nudge
         return desk
 

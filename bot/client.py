@@ -22,8 +22,10 @@ import nio
 
 from bot.config import BotConfig
 from bot.errors import MatrixError
-from bot.events import EncryptedRoom, EventSink, IncomingMessage, Invite, RoomEvent, strip_reply_fallback
+from bot.events import EncryptedRoom, EventSink, IncomingMessage, Invite, RoomEvent
 from bot.state import BotState, Session
+from policies.commands import strip_reply_fallback
+from policies.constants import DESK_NUDGE_TYPE
 
 logger = logging.getLogger(__name__)
 
@@ -402,6 +404,12 @@ class MatrixClient:
     async def _deliver(self, resp: nio.SyncResponse, sink: EventSink) -> None:
         for invite in await self._invites(resp):
             await sink.on_invite(invite)
+        on_nudge = getattr(sink, "on_desk_nudge", None)
+        if on_nudge is not None and any(
+            getattr(ev, "type", None) == DESK_NUDGE_TYPE for ev in getattr(resp, "account_data_events", [])
+        ):
+            # The module filed a report taken out of a room: the desk looks now, not at its next poll.
+            await on_nudge()
         await self._note_notice_chats(resp)
         for room_id, info in resp.rooms.join.items():
             room = self._nio.rooms.get(room_id)

@@ -1,10 +1,7 @@
-"""Command parsing and the command registry. Pure: no I/O, no nio.
+"""The command registry. Pure: no I/O, no nio.
 
-A command is a message starting with the prefix (``!`` by default; the
-full-width ``！`` that Chinese input methods produce is always accepted too),
-immediately followed by its name, then arguments::
-
-    !report fraud "fake shop" 骗钱   →  Command("report", ["fraud", "fake shop", "骗钱"], …)
+The shape of a command (prefix, name, arguments) is read by ``policies.commands``,
+which the module uses too (it takes ``!report`` out of rooms); it is re-exported here.
 
 Handlers register with the :func:`command` decorator into :data:`REGISTRY`;
 the bot works on a copy (``REGISTRY.copy()``) so tests may add handlers
@@ -18,104 +15,11 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from policies.commands import FULL_WIDTH_PREFIX, Command, normalise_name, parse_command, split_args
 from policies.constants import DEFAULT_LANGUAGE, Language
 
 if TYPE_CHECKING:
     from bot.dispatcher import Context
-
-FULL_WIDTH_PREFIX: Final = "！"
-
-# Opening quote → closing quote. Chinese users type “…”, 「…」 as often as "…".
-_QUOTES: Final[Mapping[str, str]] = {
-    '"': '"',
-    "'": "'",
-    "“": "”",
-    "‘": "’",
-    "「": "」",
-    "『": "』",
-}
-
-
-@dataclass(frozen=True)
-class Command:
-    """A parsed command.
-
-    Attributes:
-        name: The name as typed, lower-cased for ASCII (``help``, ``帮助``).
-        args: Arguments split on whitespace, quotes removed.
-        raw_args: Everything after the name, original spacing and quotes kept
-            (for free text such as ``!announce``).
-    """
-
-    name: str
-    args: list[str]
-    raw_args: str
-
-
-def split_args(text: str) -> list[str]:
-    """Split ``text`` into arguments like a shell, but forgiving.
-
-    Whitespace (including the ideographic space U+3000) separates arguments.
-    A quote opens only at the start of an argument and needs its closing
-    partner; otherwise it is an ordinary character, so ``don't`` or a lone
-    ``“`` never make a command fail.
-
-    Args:
-        text: The argument text.
-
-    Returns:
-        The arguments, quotes removed.
-    """
-    args: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i].isspace():
-            i += 1
-            continue
-        closer = _QUOTES.get(text[i])
-        if closer is not None:
-            end = text.find(closer, i + 1)
-            if end != -1:
-                args.append(text[i + 1 : end])
-                i = end + 1
-                continue
-        start = i
-        while i < n and not text[i].isspace():
-            i += 1
-        args.append(text[start:i])
-    return args
-
-
-def normalise_name(name: str) -> str:
-    """Case-fold ASCII letters of a command name; other scripts are unchanged."""
-    return name.lower()
-
-
-def parse_command(text: str, prefix: str = "!") -> Command | None:
-    """Parse a message body into a :class:`Command`.
-
-    Args:
-        text: The message body (reply fallback already removed).
-        prefix: The configured command prefix.
-
-    Returns:
-        The command, or None when the text is not a command (no prefix, or
-        nothing directly after it: ``! hello`` and ``!`` are chat, not commands).
-    """
-    body = text.lstrip()
-    for candidate in (prefix, FULL_WIDTH_PREFIX):
-        if body.startswith(candidate):
-            rest = body[len(candidate) :]
-            break
-    else:
-        return None
-    if not rest or rest[0].isspace() or rest.startswith((prefix, FULL_WIDTH_PREFIX)):
-        return None
-    end = 0
-    while end < len(rest) and not rest[end].isspace():
-        end += 1
-    raw_args = rest[end:].strip()
-    return Command(normalise_name(rest[:end]), split_args(raw_args), raw_args)
 
 
 class Scope(enum.Flag):
@@ -277,3 +181,18 @@ def direct_chat_meaning(command: Command) -> str | None:
 #: The built-in commands; filled by importing :mod:`bot.handlers`.
 REGISTRY: Final = Registry()
 command = REGISTRY.command
+
+
+__all__ = [
+    "FULL_WIDTH_PREFIX",
+    "REGISTRY",
+    "Command",
+    "CommandSpec",
+    "Handler",
+    "Registry",
+    "Scope",
+    "command",
+    "normalise_name",
+    "parse_command",
+    "split_args",
+]

@@ -47,6 +47,8 @@ from bot.messages import CHINA_TIME, china_time, t
 from bot.qunzu_api import QunzuApi
 from bot.state import BotState, ScheduledItem
 from policies.constants import DAY_MS, Language
+from policies.display import MEASURE, SEVERITY, SUBJECT_TYPE, TICKET_SOURCE, label
+from policies.durations import format_duration
 
 logger = logging.getLogger(__name__)
 
@@ -266,14 +268,14 @@ class Desk:
                 continue
             subject = record.get("subject") or {}
             end = record.get("end")
-            shown_until = china_time(end) if isinstance(end, int) else self._t("permanent")
+            shown_until = china_time(end, self._language) if isinstance(end, int) else self._t("permanent")
             await self._send(
                 self.room_id,
                 self._t(
                     "desk_sanction",
                     id=record.get("id"),
-                    measure=record.get("measure"),
-                    subject=f"{subject.get('type')} {subject.get('id')}",
+                    measure=label(MEASURE, record.get("measure"), self._language),
+                    subject=f"{label(SUBJECT_TYPE, subject.get('type'), self._language)} {subject.get('id')}",
                     until=shown_until,
                     reason=record.get("reason"),
                 ),
@@ -314,9 +316,14 @@ class Desk:
         step = proposal.get("proposal") or {}
         if step:
             seconds = step.get("duration")
-            duration = self._t("permanent") if step.get("permanent") else f"{int(seconds or 0) // 3600}h"
+            duration = (
+                self._t("permanent") if step.get("permanent") else format_duration(int(seconds or 0), self._language)
+            )
             proposed = self._t(
-                "desk_proposal", measure=step.get("measure"), duration=duration, prior=proposal.get("prior_measures", 0)
+                "desk_proposal",
+                measure=label(MEASURE, step.get("measure"), self._language),
+                duration=duration,
+                prior=proposal.get("prior_measures", 0),
             )
         else:
             proposed = "—"
@@ -324,15 +331,15 @@ class Desk:
             "desk_ticket",
             ticket=ticket.get("id"),
             category=ticket.get("category_label") or ticket.get("category"),
-            severity=ticket.get("severity") or "—",
-            source=ticket.get("source"),
+            severity=label(SEVERITY, ticket.get("severity"), self._language),
+            source=label(TICKET_SOURCE, ticket.get("source"), self._language),
             room=ticket.get("room_id") or "—",
             accused=accused or "—",
             event=evidence.get("event_id") or "—",
             digest=(str(evidence.get("content_digest") or "—"))[:16],
             permalink=evidence.get("permalink") or "",
             reporters=ticket.get("reporter_count", 0),
-            deadline=china_time(int(ticket.get("deadline_ts", 0))),
+            deadline=china_time(int(ticket.get("deadline_ts", 0)), self._language),
             proposal=proposed,
         )
 
@@ -366,7 +373,7 @@ class Desk:
                 key,
                 ticket=ticket.get("id"),
                 category=ticket.get("category_label") or ticket.get("category"),
-                deadline=china_time(int(ticket.get("deadline_ts", 0))),
+                deadline=china_time(int(ticket.get("deadline_ts", 0)), self._language),
             ),
         )
         await self._state.put(sent_key, "1")

@@ -223,6 +223,11 @@ class Dispatcher:
         except Exception:
             logger.exception("handling room event %s failed", event.event_id)
 
+    async def on_desk_nudge(self) -> None:
+        """The module filed a report (``DESK_NUDGE_TYPE`` account data): the desk looks at once."""
+        if self.services is not None:
+            self.services.ticket_filed()
+
     async def on_synced(self) -> None:
         """After each sync: send queued messages, prune old handled ids now and then.
 

@@ -5,7 +5,6 @@ and the dispatcher are testable with a fake client.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,15 +140,3 @@ class EventSink(Protocol):
     async def on_synced(self) -> None:
         """A sync succeeded and its events were delivered (housekeeping time)."""
         ...
-
-
-# Legacy rich replies start with "> <@user:server> quoted text" lines and a
-# blank line; clients still send them, and the command is after them.
-_REPLY_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n?")
-
-
-def strip_reply_fallback(body: str) -> str:
-    """Remove a legacy reply fallback (quoted lines) from the start of ``body``."""
-    if not body.startswith("> "):
-        return body
-    return _REPLY_FALLBACK.sub("", body, count=1)

@@ -6,14 +6,13 @@ user-visible text. ``str.format`` placeholders are named.
 
 from __future__ import annotations
 
-import datetime
 from typing import Final
 
 from policies.constants import DEFAULT_LANGUAGE, Language
-from policies.messages import china_datetime
+from policies.display import CHINA_STANDARD_TIME, format_time
 
 #: China Standard Time (UTC+8, no daylight saving): the time users read.
-CHINA_TIME: Final = datetime.timezone(datetime.timedelta(hours=8), "CST")
+CHINA_TIME: Final = CHINA_STANDARD_TIME
 
 CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     "help_header": {
@@ -64,40 +63,61 @@ CATALOGUE: Final[dict[str, dict[Language, str]]] = {
         "zh-CN": "暂时没有关于你的记录。",
         "en": "There is nothing on record about you yet.",
     },
-    "field": {"zh-CN": "{label}：{value}", "en": "{label}: {value}"},
-    # Labels of fields the module's GET /me may return; unknown fields show their key.
-    "label.user_id": {"zh-CN": "账号", "en": "Account"},
-    "label.realname": {"zh-CN": "实名认证", "en": "Real-name verification"},
-    "label.verification": {"zh-CN": "实名认证", "en": "Real-name verification"},
-    "label.verified": {"zh-CN": "已认证", "en": "Verified"},
-    "label.status": {"zh-CN": "状态", "en": "Status"},
-    "label.name": {"zh-CN": "姓名", "en": "Name"},
-    "label.id_number": {"zh-CN": "证件号", "en": "ID number"},
-    "label.phone": {"zh-CN": "手机号", "en": "Phone"},
-    "label.level": {"zh-CN": "等级", "en": "Level"},
-    "label.credit": {"zh-CN": "信用", "en": "Credit"},
-    "label.score": {"zh-CN": "分数", "en": "Score"},
-    "label.credit_score": {"zh-CN": "信用分", "en": "Credit score"},
-    "label.credit_level": {"zh-CN": "信用等级", "en": "Credit level"},
-    "label.rooms_created": {"zh-CN": "已创建的群", "en": "Rooms created"},
-    "label.rooms_joined": {"zh-CN": "已加入的群", "en": "Rooms joined"},
-    "label.counts": {"zh-CN": "数量", "en": "Counts"},
-    "label.caps": {"zh-CN": "上限", "en": "Limits"},
-    "label.sanctions": {"zh-CN": "生效中的处置", "en": "Active measures"},
-    "label.measure": {"zh-CN": "措施", "en": "Measure"},
-    "label.reason": {"zh-CN": "原因", "en": "Reason"},
-    "label.until": {"zh-CN": "截止", "en": "Until"},
-    "label.id": {"zh-CN": "编号", "en": "Id"},
-    "label.convention": {"zh-CN": "平台公约", "en": "Platform convention"},
-    "label.convention_accepted": {"zh-CN": "已接受平台公约", "en": "Convention accepted"},
-    "label.convention_version": {"zh-CN": "公约版本", "en": "Convention version"},
+    # !me: the caller's status in words (bot/handlers/me.py).
+    "me.account": {"zh-CN": "账号：{user}", "en": "Account: {user}"},
+    "me.verification": {"zh-CN": "实名认证：{status}", "en": "Real-name verification: {status}"},
+    "me.level": {"zh-CN": "{status}（{level} 级）", "en": "{status} (level {level})"},
+    "me.name": {"zh-CN": "姓名 {value}", "en": "name {value}"},
+    "me.id_number": {"zh-CN": "证件号 {value}", "en": "ID number {value}"},
+    "me.phone": {"zh-CN": "手机号 {value}", "en": "phone {value}"},
+    "me.separator": {"zh-CN": "，", "en": ", "},
+    "me.submitted": {"zh-CN": "提交时间：{time}", "en": "Submitted: {time}"},
+    "me.decided": {"zh-CN": "审核完成：{time}", "en": "Decided: {time}"},
+    "me.verify_hint": {
+        "zh-CN": "发送 !verify 获取一次性认证链接。",
+        "en": "Send !verify for a one-time verification link.",
+    },
+    "me.convention_accepted": {
+        "zh-CN": "平台公约：已同意当前版本（第 {version} 版）",
+        "en": "Platform convention: current version ({version}) accepted",
+    },
+    "me.convention_missing": {
+        "zh-CN": "平台公约：尚未同意当前版本（第 {version} 版），发送 !rules 查看",
+        "en": "Platform convention: current version ({version}) not yet accepted; send !rules to read it",
+    },
+    "me.credit": {"zh-CN": "信用：{score} 分，等级 {level}", "en": "Credit: {score} points, level {level}"},
+    "me.caps": {
+        "zh-CN": "；最多可创建 {owned} 个群、加入 {joined} 个群",
+        "en": "; you may create up to {owned} groups and join up to {joined}",
+    },
+    "me.credit_none": {
+        "zh-CN": "信用：完成实名认证后才有信用分",
+        "en": "Credit: you get a credit score once verified",
+    },
+    "me.sanctions": {"zh-CN": "生效中的处置：", "en": "Measures in force: "},
+    "me.sanction": {
+        "zh-CN": "{measure}，{until}，原因：{reason}（处置编号 {id}）",
+        "en": "{measure}, {until}, reason: {reason} (measure {id})",
+    },
+    "me.in_room": {"zh-CN": "{measure}（仅限群 {room}）", "en": "{measure} (in room {room} only)"},
+    "me.until": {"zh-CN": "至 {time}", "en": "until {time}"},
+    "me.no_end": {"zh-CN": "长期有效", "en": "no end date"},
+    "me.appeal_hint": {
+        "zh-CN": "如有异议，发送 !appeal <理由> 申诉最近的处置，或 !appeal <处置编号> <理由>。",
+        "en": "If you disagree, send !appeal <reasons> for the latest measure, or !appeal <measure id> <reasons>.",
+    },
+    "me.blacklisted": {
+        "zh-CN": "黑名单：你的账号在黑名单上。如有异议，发送 !appeal <理由> 申诉。",
+        "en": "Blacklist: your account is on the blacklist. If you disagree, send !appeal <reasons>.",
+    },
+    "me.staff": {"zh-CN": "你是平台工作人员。", "en": "You are platform staff."},
     "verify_link_header": {
         "zh-CN": "你的一次性实名认证链接（只能由你本人使用一次，请勿转发）：",
         "en": "Your one-time real-name verification link (it works once, for you only; do not share it):",
     },
     "verify_expires": {
-        "zh-CN": "有效期至 {when}（北京时间）。过期后请重新发送 {command}。",
-        "en": "Valid until {when} China Standard Time (UTC+8). Send {command} again for a new one after that.",
+        "zh-CN": "有效期至 {when}。过期后请重新发送 {command}。",
+        "en": "Valid until {when}. Send {command} again for a new one after that.",
     },
     "verify_purpose": {
         "zh-CN": (
@@ -127,10 +147,9 @@ CATALOGUE: Final[dict[str, dict[Language, str]]] = {
 }
 
 
-def china_time(ms: int) -> str:
-    """``ms`` (Matrix milliseconds) as ``YYYY-MM-DD HH:MM`` in China Standard Time."""
-    # A stored end time past what `datetime` holds (year 10000+) still shows, never raises.
-    return china_datetime(ms).strftime("%Y-%m-%d %H:%M")
+def china_time(ms: int, language: Language) -> str:
+    """``ms`` (Matrix milliseconds) as ``YYYY-MM-DD HH:mm（北京时间）`` (``policies.display.format_time``)."""
+    return format_time(ms, language)
 
 
 def has(key: str) -> bool:

@@ -15,13 +15,13 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     # --- members -----------------------------------------------------------------
     "report_categories": {"zh-CN": "可选类别：{categories}", "en": "Categories: {categories}"},
     "report_dm_usage": {
-        "zh-CN": "请在群里回复要举报的消息，发送 !举报 <类别> [理由]；不回复任何消息则举报整个群。",
-        "en": "In the room, reply to the message you report with !report <category> [reason]; "
-        "without a reply the whole room is reported.",
-    },
-    "report_filed": {
-        "zh-CN": "举报已受理，工单号 {ticket}。处理结果会私信告诉你。",
-        "en": "Report received: ticket {ticket}. You will be told the outcome in a direct message.",
+        "zh-CN": "举报方法：在群里回复要举报的消息，发送 !举报 <类别> [理由]；不回复任何消息则举报整个群。"
+        "这条命令不会出现在群里，其他成员看不到是谁举报的（你的客户端可能显示“发送失败”，这是正常的）；"
+        "受理通知（含工单号）和处理结果会发到这里。",
+        "en": "How to report: in the room, reply to the message you report with !report <category> [reason]; "
+        "without a reply the whole room is reported. The command never appears in the room, so nobody there "
+        "sees who reported (your client may show it as failed; that is expected). The acknowledgement with "
+        "the ticket number and the outcome come here.",
     },
     "info": {
         "zh-CN": "群组编码：{code}\n名称：{name}\n类别：{category}\n规模：{scale}｜活跃度：{activity}\n"
@@ -40,8 +40,10 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     },
     "rules_none": {"zh-CN": "群主尚未设置（见群简介）。", "en": "none set by the owner (see the room topic)."},
     "appeal_usage_hint": {
-        "zh-CN": "处置编号见处置通知（以 sn_ 开头）。",
-        "en": "The measure id is in the notice you received (it starts with sn_).",
+        "zh-CN": "不写编号则申诉你最近的一项处置或被拦截的消息；编号见处置通知或拒绝提示（以 sn_、rm_ 或 cb_ 开头）。"
+        "例如：!申诉 我没有发广告，请复核",
+        "en": "Without a reference your latest measure or refused message is appealed; the reference is in the "
+        "notice or the refusal (it starts with sn_, rm_ or cb_). Example: !appeal I did not advertise, please review",
     },
     # --- room admins -----------------------------------------------------------------
     "admin_warned": {
@@ -108,7 +110,7 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
         "en": "{measure} ({duration}), next step after {prior} prior measure(s)",
     },
     "desk_reminder": {
-        "zh-CN": "⏰ 提醒：工单 {ticket}（{category}）将于 {deadline} 到期，尚未处理。",
+        "zh-CN": "⏰ 提醒：工单 {ticket}（{category}）将于 {deadline}到期，尚未处理。",
         "en": "⏰ Reminder: ticket {ticket} ({category}) is due at {deadline} and still open.",
     },
     "desk_breach": {

@@ -131,24 +131,6 @@ class QunzuApi:
 
     # --- reports, room admins, the moderation desk -----------------------------------
 
-    async def report(
-        self,
-        reporter: str,
-        room_id: str,
-        category: str,
-        reason: str,
-        *,
-        event_id: str | None = None,
-        user_id: str | None = None,
-    ) -> dict[str, Any]:
-        """``POST /reports`` for ``reporter`` (the service account files for the member)."""
-        body: dict[str, Any] = {"reporter": reporter, "room_id": room_id, "category": category, "reason": reason}
-        if event_id is not None:
-            body["event_id"] = event_id
-        if user_id is not None:
-            body["user_id"] = user_id
-        return await self._request("POST", "/reports", json=body)
-
     async def holds(self, *, limit: int = 20) -> dict[str, Any]:
         """``GET /admin/holds``: held messages waiting for review, newest first (no content)."""
         return await self._request("GET", "/admin/holds", params={"limit": str(limit)})
@@ -209,10 +191,12 @@ class QunzuApi:
         body = _acting({"reason": reason}, actor)
         return await self._request("DELETE", f"/admin/sanctions/{path_segment(sanction_id)}", json=body)
 
-    async def appeal(self, appellant: str, sanction_id: str, text: str) -> dict[str, Any]:
-        """``POST /sanctions/{id}/appeal`` for ``appellant`` (the service account files for the user)."""
-        body = {"text": text, "appellant": appellant}
-        return await self._request("POST", f"/sanctions/{path_segment(sanction_id)}/appeal", json=body)
+    async def appeal(self, appellant: str, ref: str | None, text: str) -> dict[str, Any]:
+        """``POST /appeals`` for ``appellant``: ``ref`` (a measure or a refused message), else the latest decision."""
+        body: dict[str, Any] = {"text": text, "appellant": appellant}
+        if ref is not None:
+            body["ref"] = ref
+        return await self._request("POST", "/appeals", json=body)
 
     async def blacklist_add(
         self, subject_type: str, subject: str, reason: str, *, actor: str | None = None
@@ -235,9 +219,10 @@ class QunzuApi:
         """``GET /admin/users/{user_id}/credit``."""
         return await self._request("GET", f"/admin/users/{path_segment(user_id)}/credit")
 
-    async def group(self, code: str) -> dict[str, Any]:
-        """``GET /groups/{code}``: the group's info page as JSON."""
-        return await self._request("GET", f"/groups/{path_segment(code)}")
+    async def group(self, code: str, language: str | None = None) -> dict[str, Any]:
+        """``GET /groups/{code}``: the group's info page as JSON (labels in ``language`` when given)."""
+        query = f"?lang={language}" if language else ""
+        return await self._request("GET", f"/groups/{path_segment(code)}{query}")
 
     async def set_category(self, code: str, category: str) -> dict[str, Any]:
         """``POST /groups/{code}/category`` (as the service account, after the bot checked the creator)."""

@@ -57,7 +57,7 @@ class RoomNotices:
         code = str(group.get("code"))
         category = str(group.get("category", ""))
         try:
-            page = await self._services.api.group(code)
+            page = await self._services.api.group(code, self._language)
             category = str(page.get("category_label") or category)
         except QunzuApiError as exc:
             logger.info("group info for a welcome unavailable: %s", exc)

@@ -53,7 +53,7 @@ class Services:
         api: The module's HTTP API.
         send: Post a message into a room (queued in the outbox when the homeserver is down).
         moderation_room_id: The staff room, if configured and joined.
-        on_ticket_filed: Called when the bot filed a report (the desk's nudge); None without a desk.
+        on_ticket_filed: Called when the module filed a report from a room (the desk's nudge); None without a desk.
     """
 
     client: RoomClient

@@ -21,6 +21,10 @@ GROUP_STATE_TYPE: Final = "cn.qunzu.group"
 SERVER_ACL_STATE_TYPE: Final = "m.room.server_acl"
 """Art. 6: the server ACL keeps non-partner servers out of a group (policies/federation.py); the platform keeps it."""
 
+DESK_NUDGE_TYPE: Final = "cn.qunzu.desk_nudge"
+"""Global account data of the service account the module rewrites after filing a report from a room;
+the bot's sync sees it and its moderation desk looks at once (a report must reach staff without delay)."""
+
 ADMIN_POWER_LEVEL: Final = 50
 """Power level from which a member is a room admin (管理员): Synapse's default for kick, ban and redact."""
 

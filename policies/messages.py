@@ -7,7 +7,7 @@ segment without a value becomes empty. Rendering never raises for missing detail
 Values are written for people:
 
 - ``until`` and keys ending in ``_until``, ``_at`` or ``_ms``: milliseconds since the
-  epoch, shown as ``YYYY-MM-DD HH:MM UTC+8`` (China Standard Time); ``None`` under
+  epoch, shown as ``YYYY-MM-DD HH:mm（北京时间）`` (``policies.display.format_time``); ``None`` under
   ``until`` means permanent;
 - ``duration`` and keys ending in ``_seconds``: a duration (``7天``, ``7 days``);
 - ``category``, ``tier`` and ``max_tier``: the policy's label when the name is known;
@@ -17,18 +17,17 @@ Values are written for people:
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Mapping
 from typing import Final
 
 from .constants import LANGUAGES, Language
+from .display import CHINA_STANDARD_TIME, china_datetime, format_time
 from .durations import format_duration
 from .identity import problem_text
 from .model import Policy
 from .reasons import Reason
 
-CHINA_STANDARD_TIME: Final = datetime.timezone(datetime.timedelta(hours=8), "UTC+8")
 _PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEGMENT: Final = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 
@@ -39,31 +38,6 @@ def resolve_language(language: str) -> Language:
         if language == known:
             return known
     return "en" if language.lower().startswith("en") else "zh-CN"
-
-
-def format_time(ms: int) -> str:
-    """Milliseconds since the epoch as ``YYYY-MM-DD HH:MM UTC+8``.
-
-    Never raises: a refusal text is built from stored end times, and a time that
-    `datetime` cannot represent (a mute ending in year 10000, stored before input was
-    bounded) must not turn the refusal into a crash. Such times show as the first or
-    last minute `datetime` can write.
-    """
-    moment = china_datetime(ms)
-    return moment.strftime("%Y-%m-%d %H:%M UTC+8")
-
-
-def china_datetime(ms: int) -> datetime.datetime:
-    """Milliseconds since the epoch in China Standard Time, clamped to what `datetime` can hold."""
-    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-    earliest = datetime.datetime(1, 1, 2, tzinfo=CHINA_STANDARD_TIME)
-    latest = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=CHINA_STANDARD_TIME)
-    seconds = ms // 1000
-    if seconds <= (earliest - epoch).total_seconds():
-        return earliest
-    if seconds >= (latest - epoch).total_seconds():
-        return latest
-    return (epoch + datetime.timedelta(seconds=seconds)).astimezone(CHINA_STANDARD_TIME)
 
 
 def render(reason: Reason, language: str, detail: Mapping[str, object], policy: Policy) -> str:
@@ -108,7 +82,7 @@ def _format_value(key: str, value: object, language: Language, policy: Policy) -
     if value is None:
         return None
     if _is_time_key(key) and isinstance(value, int) and not isinstance(value, bool):
-        return format_time(value)
+        return format_time(value, language)
     if (key == "duration" or key.endswith("_seconds")) and (isinstance(value, int) and not isinstance(value, bool)):
         return format_duration(value, language)
     if isinstance(value, bool):
@@ -142,3 +116,6 @@ def _choice(name: str, language: Language, policy: Policy) -> str:
     if label is None or label.casefold() == name.replace("_", " ").casefold():
         return name
     return f"{name} ({label})" if language == "en" else f"{label}（{name}）"
+
+
+__all__ = ["CHINA_STANDARD_TIME", "china_datetime", "format_time", "render", "resolve_language"]

@@ -48,6 +48,8 @@ class Reason(enum.StrEnum):
     STAFF_ONLY = "staff_only"
     HOLD_DECIDED = "hold_decided"
     HOLD_UNDELIVERABLE = "hold_undeliverable"
+    REPORT_RECEIVED = "report_received"
+    REPORT_NOT_FILED = "report_not_filed"
 
 
 # Malformed input is a 400; a conflict with an existing binding is a 409; a group page

@@ -52,8 +52,11 @@ def boundary(*, fail_closed: bool) -> Callable[[Adapter[P]], Adapter[P]]:
         async def adapter(*args: P.args, **kwargs: P.kwargs) -> SpamResult:
             try:
                 return await func(*args, **kwargs)
-            except SynapseError:
-                raise
+            except SynapseError as error:
+                callbacks = args[0]
+                assert isinstance(callbacks, Callbacks)
+                # A refusal that tells the person to appeal names what to appeal (appeal_refs.py).
+                raise await callbacks.referenced(error, args[1:]) from None
             except Exception:
                 logger.exception("qunzu: %s failed; %s", func.__name__, "refusing" if fail_closed else "allowing")
                 if not fail_closed:
@@ -84,6 +87,23 @@ class Callbacks:
         self._module = module
         self._api = module.api
         self._policy = module.config.policy
+
+    async def referenced(self, error: SynapseError, args: tuple[object, ...]) -> SynapseError:
+        """``error`` naming the decision it rests on, for the person whose action the callback judged."""
+        event = next((arg for arg in args if isinstance(arg, EventBase)), None)
+        user = event.sender if event is not None else next((a for a in args if isinstance(a, str)), None)
+        if event is not None:
+            room: str | None = event.room_id
+        else:
+            room = next((a for a in args if isinstance(a, str) and a.startswith("!")), None)
+        if not isinstance(user, str) or not user.startswith("@"):
+            return error
+        try:
+            return await self._module.appeal_refs.with_reference(error, user, room)
+        except Exception:
+            # The refusal stands without its reference; `!appeal` without one finds the decision.
+            logger.exception("qunzu: finding the decision behind a refusal failed")
+            return error
 
     def unavailable(self) -> SynapseError:
         message = text("unavailable", self._module.config.language)
@@ -141,6 +161,15 @@ class Callbacks:
             and not (change := decisions.may_change_bot_chat_state(room, event.sender, service, event.type)).allowed
         ):
             return self._answer(change, local=local, tell=told)
+        # Art. 12: a report typed in a room never reaches it, so the room never learns who reported
+        # (also muted and unverified members may report); the bot chat is where `!report` is answered.
+        if (
+            local
+            and room.bot_chat_owner is None
+            and event.sender != service
+            and (report := self._module.private_reports.command_of(event)) is not None
+        ):
+            raise await self._module.private_reports.take(event, report)
         # Art. 8: the deletion of a group's #<code> alias comes here as a canonical alias update.
         if (
             event.type == "m.room.canonical_alias"
@@ -460,9 +489,10 @@ class Callbacks:
             strip_encryption(config, self._policy)
             await self._module.groups.shape_new_room(user_id, config)
         except SynapseError as exc:
-            if (refusal := refusal_of(exc)) is not None:
+            error = await self.referenced(exc, (user_id,))
+            if (refusal := refusal_of(error)) is not None:
                 self._module.bot_chat_notices.refused(user_id, None, refusal, "create")
-            raise
+            raise error from None
         except Exception:
             logger.exception("qunzu: shaping a new room failed; refusing the creation")
             raise self.unavailable() from None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import json
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -40,6 +41,7 @@ from policies.event_texts import alias_texts, create_request_texts, event_texts
 from policies.messages import resolve_language
 from policies.model import Content
 
+from .appeal_refs import new_content_ref
 from .audit import canonical_json
 from .errors import QunzuError, Refusal
 from .refusals import refusal_error, refusal_fields
@@ -163,6 +165,18 @@ def current_signature(lists: ContentLists) -> tuple[tuple[str, int, int, int], .
 def content_digest(content: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of an event's content: names it without repeating it."""
     return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()
+
+
+def _recorded_attempt(value: str | None) -> tuple[str | None, str | None]:
+    """The ticket and appeal reference an earlier attempt recorded (`_decide` stores them as JSON)."""
+    try:
+        recorded = json.loads(value) if value else {}
+    except ValueError:
+        recorded = {}
+    if not isinstance(recorded, dict):
+        recorded = {}
+    ticket, ref = recorded.get("ticket"), recorded.get("ref")
+    return (ticket if isinstance(ticket, str) else None, ref if isinstance(ref, str) else None)
 
 
 def attempt_key(event: EventBase) -> tuple[str, int]:
@@ -409,18 +423,25 @@ class ContentGuard:
         once = self._module.store.once
         key, window = attempt() if attempt is not None else (None, 0)
         if key is not None and not await once.claim(key, window):
-            decision = content_decision(hit, self._policy, self._language, ticket=await once.value_of(key))
-            return None if decision.allowed else decision
-        try:
-            ticket = await self._record(hit, sender, what, content, room_id, event_id, releasable=releasable)
-        except BaseException:
+            # A retry of an attempt recorded before: that attempt's ticket and reference.
+            ticket, ref = _recorded_attempt(await once.value_of(key))
+        else:
+            # A refused message is a decision the person may appeal: its reference is in the record and the text.
+            ref = new_content_ref() if hit.action != "flag" else None
+            try:
+                ticket = await self._record(
+                    hit, sender, what, content, room_id, event_id, releasable=releasable, ref=ref
+                )
+            except BaseException:
+                if key is not None:
+                    await once.release(key)  # nothing was recorded: the retry records it
+                raise
             if key is not None:
-                await once.release(key)  # nothing was recorded: the retry records it
-            raise
-        if key is not None and ticket is not None:
-            await once.set_value(key, ticket)
+                await once.set_value(key, json.dumps({"ticket": ticket, "ref": ref}))
         decision = content_decision(hit, self._policy, self._language, ticket=ticket)
-        return None if decision.allowed else decision
+        if decision.allowed:
+            return None
+        return Decision(False, decision.reason, {**decision.detail, "ref": ref}) if ref else decision
 
     async def _record(
         self,
@@ -433,13 +454,16 @@ class ContentGuard:
         *,
         open_ticket: bool = True,
         releasable: bool = False,
+        ref: str | None = None,
     ) -> str | None:
         """Audit a hit and, for ``hold`` and ``flag``, open its ticket (returned)."""
         source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
         ticket = None
         if hit.action != "block" and open_ticket:
             ticket = await self._open_ticket(source, hit, room_id, event_id, sender, content)
-        await self._evidence(hit, sender, content, what, room_id, ticket, event_id=event_id, releasable=releasable)
+        await self._evidence(
+            hit, sender, content, what, room_id, ticket, event_id=event_id, releasable=releasable, ref=ref
+        )
         return ticket
 
     def encryption_decision(self, room_category: str) -> Decision | None:
@@ -513,6 +537,7 @@ class ContentGuard:
         *,
         event_id: str | None = None,
         releasable: bool = False,
+        ref: str | None = None,
     ) -> None:
         category = self._rules.categories[hit.category].report_category
         digest = content_digest(content)
@@ -536,21 +561,19 @@ class ContentGuard:
             sealed = row.id
         # The subject is the sender, so the sanctions ladder finds the history per person;
         # the room is in the details and on the ticket.
-        await self._module.store.audit.append(
-            f"module:{self._instance}",
-            f"content.{hit.action}",
-            sender,
-            {
-                "rule": hit.category,
-                "category": category,
-                "digest": digest,
-                "event_type": what,
-                "room_id": room_id,
-                "ticket": ticket,
-                "evidence": sealed,
-                "lists_version": self.version,
-            },
-        )
+        details: dict[str, Any] = {
+            "rule": hit.category,
+            "category": category,
+            "digest": digest,
+            "event_type": what,
+            "room_id": room_id,
+            "ticket": ticket,
+            "evidence": sealed,
+            "lists_version": self.version,
+        }
+        if ref is not None:
+            details["ref"] = ref  # the appealable reference its refusal shows (appeal_refs.py)
+        await self._module.store.audit.append(f"module:{self._instance}", f"content.{hit.action}", sender, details)
 
     # --- media -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from policies.constants import DAY_MS, HOUR_MS
 
 from .admin_guard import AdminGuard
 from .announcements import Announcements as AnnouncementService
+from .appeal_refs import AppealReferences
 from .audit import AuditChain
 from .blacklist import Blacklist
 from .callbacks import Callbacks
@@ -56,6 +57,7 @@ from .netlog import NetworkLog
 from .notices import Notifier
 from .policy_list import PolicyList
 from .private_chats import PrivateChats
+from .private_reports import PrivateReports
 from .public_reports import PublicReports
 from .realname import RealnameService
 from .refusal_notices import BotChatNotices, forget_expired
@@ -185,6 +187,10 @@ class QunzuModule:
         self.reports.register_jobs(self.jobs)
         # Art. 11, 12: redactions by the service account, media quarantine (takedown.py).
         self.takedown = Takedown(self)
+        # Art. 11: refusals name the decision they rest on; `!appeal` without one takes the latest.
+        self.appeal_refs = AppealReferences(self)
+        # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
+        self.private_reports = PrivateReports(self)
         self.room_moderation = RoomModeration(self)
         self.invite_confirmation = InviteConfirmation(self)
         self.mute_all = RoomMuteAll(self)

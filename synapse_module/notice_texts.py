@@ -7,7 +7,7 @@ group its creator just made. One table per language; times in China Standard Tim
 
 from __future__ import annotations
 
-from policies.messages import china_datetime
+from policies.display import format_time
 
 _TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
@@ -35,7 +35,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "group_code": "你创建的群组“{name}”已就绪。\n群号：{code}\n群地址：{alias}\n把群号或群地址告诉想加入的人，他们在客户端中加入这个地址即可找到本群。{page}",
         "group_page": "\n群信息页：{url}",
         "unnamed_group": "未命名群组",
-        "time": "{time}（北京时间）",
     },
     "en": {
         "refused": "[Not done] {action}{where} did not go through. Why:\n{reason}",
@@ -62,7 +61,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "group_code": 'Your group "{name}" is ready.\nGroup code: {code}\nAddress: {alias}\nGive the code or the address to people who want to join: they join that address in their client to find the group.{page}',
         "group_page": "\nInfo page: {url}",
         "unnamed_group": "unnamed group",
-        "time": "{time} (Beijing time)",
     },
 }
 
@@ -75,4 +73,4 @@ def notice_text(key: str, language: str, **values: object) -> str:
 
 def notice_time(ms: int, language: str) -> str:
     """A time as people read it: ``YYYY-MM-DD HH:mm（北京时间）``."""
-    return notice_text("time", language, time=china_datetime(ms).strftime("%Y-%m-%d %H:%M"))
+    return format_time(ms, language)

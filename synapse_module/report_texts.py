@@ -6,17 +6,17 @@ the complainant is told the outcome, not who decided it).
 
 from __future__ import annotations
 
-from policies.messages import format_time
+from policies.display import format_time
 
 _TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
         "ack": (
-            "你的举报已受理，工单号 {ticket}（类别：{category}）。平台将在 {deadline} 前处理，"
+            "你的举报已受理，工单号 {ticket}（类别：{category}）。平台将在 {deadline}前处理，"
             "处理结果会在这里告诉你。你的身份不会告诉被举报人。"
         ),
         "ack_joined": (
             "你的举报已受理：已有人举报了同一内容，你的举报已并入工单 {ticket}（类别：{category}），"
-            "平台将在 {deadline} 前处理，结果会在这里告诉你。"
+            "平台将在 {deadline}前处理，结果会在这里告诉你。"
         ),
         "outcome": "你举报的工单 {ticket}（{category}）已处理完毕：{outcome}感谢你的举报。",
         "outcome.dismissed": "经核查，未发现违反规定的情况，不予处理。",
@@ -28,6 +28,15 @@ _TEXTS: dict[str, dict[str, str]] = {
         "outcome.blacklist": "已将相关账号纳入黑名单。",
         "outcome.other_measure": "已对相关账号或群组采取处置措施。",
         "bad_category": "举报类别无效，请从以下类别中选择：{categories}。",
+        "missing_category": "没有写举报类别。",
+        "unknown_category": "没有“{typed}”这个举报类别。",
+        "usage": "用法：回复要举报的消息，发送 !举报 <类别> [理由]；不回复任何消息则举报本群。可选类别：{categories}。",
+        "not_filed_notice": (
+            "你在群里发送的举报命令未能提交：{explanation}\n{usage}\n这条命令没有发到群里，其他成员看不到。"
+        ),
+        "ack_again": (
+            "你已经举报过这项内容，工单 {ticket} 仍在处理中，处理结果会在这里告诉你。这次的举报命令没有发到群里。"
+        ),
         "rate_limited": "你在一小时内的举报次数已达上限（{limit} 次），请稍后再试。",
         "unknown_event": "在这个群里找不到被举报的消息。",
         "not_member": "只能举报你所在的群或其中的消息。",
@@ -66,6 +75,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "outcome.blacklist": "The account concerned was blacklisted.",
         "outcome.other_measure": "A measure was taken against the account or room concerned.",
         "bad_category": "Unknown report category; choose one of: {categories}.",
+        "missing_category": "The report names no category.",
+        "unknown_category": 'There is no report category "{typed}".',
+        "usage": "Usage: reply to the message you report with !report <category> [reason]; without a reply "
+        "the whole room is reported. Categories: {categories}.",
+        "not_filed_notice": "Your report command in a room was not filed: {explanation}\n{usage}\n"
+        "The command was not posted to the room; nobody there saw it.",
+        "ack_again": "You reported this already: ticket {ticket} is still being handled, and the outcome is told "
+        "here. This report command was not posted to the room.",
         "rate_limited": "You have made the most reports allowed in an hour ({limit}); please try again later.",
         "unknown_event": "The reported message is not in this room.",
         "not_member": "You can only report rooms you are in, and their messages.",
@@ -97,6 +114,6 @@ def report_text(key: str, language: str, **values: object) -> str:
     return template.format(**values) if values else template
 
 
-def deadline_text(ms: int) -> str:
+def deadline_text(ms: int, language: str) -> str:
     """A deadline as people read it (China Standard Time)."""
-    return format_time(ms)
+    return format_time(ms, language)

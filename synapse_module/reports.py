@@ -117,11 +117,28 @@ class Reports:
         category: object,
         reason: object,
     ) -> dict[str, Any]:
-        """A report by a person (`POST /reports`, the bot's `!report`).
+        """A report by a person (`POST /reports`).
 
         Raises:
             SynapseError: 400 bad input or category; 403 not in the room; 404 unknown event;
                 429 too many reports in an hour.
+        """
+        filed = await self.file_report(reporter, room_id, event_id, user_id, category, reason)
+        return {**await self.ticket_json(filed.ticket), "ticket": filed.ticket.id, "joined": filed.joined}
+
+    async def file_report(
+        self,
+        reporter: str,
+        room_id: object,
+        event_id: object,
+        user_id: object,
+        category: object,
+        reason: object,
+    ) -> FiledReport:
+        """File a report (`POST /reports`, a `!report` taken out of a room); a new reporter is acknowledged.
+
+        Raises:
+            SynapseError: as `file`.
         """
         language = self._language
         category = self._check_category(category)
@@ -154,7 +171,7 @@ class Reports:
             self._notify_soon(filed.ticket.id, reporter, "ack")
         if not filed.joined:
             self._tell_room_staff_soon(filed.ticket)
-        return {**await self.ticket_json(filed.ticket), "ticket": filed.ticket.id, "joined": filed.joined}
+        return filed
 
     async def _new_ticket(
         self,
@@ -429,7 +446,7 @@ class Reports:
         if kind == "ack":
             joined = ticket.reporter != reporter or ticket.source in ("content_flag", "content_hold")
             key = "ack_joined" if joined else "ack"
-            deadline = deadline_text(ticket.deadline_ts)
+            deadline = deadline_text(ticket.deadline_ts, language)
             return report_text(key, language, ticket=ticket.id, category=category, deadline=deadline)
         if ticket.status == "dismissed":
             outcome_key = "outcome.dismissed"
@@ -519,7 +536,7 @@ class Reports:
             what=report_text(f"room_staff.{source}", language),
             ticket=ticket.id,
             category=self.category_label(ticket.category),
-            deadline=deadline_text(ticket.deadline_ts),
+            deadline=deadline_text(ticket.deadline_ts, language),
             event=report_text("room_staff.event", language, permalink=permalink) if permalink else "",
         )
 

@@ -7,32 +7,7 @@ it never contains identity data (staff are told so in docs/sanctions.md).
 
 from __future__ import annotations
 
-from policies.messages import format_time
-
-_MEASURES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "warning": "警示整改",
-        "posting_suspension": "暂停发布信息",
-        "closure": "关闭群组",
-        "credit_lowered": "降低信用等级",
-        "admin_suspension": "暂停管理权限",
-        "creation_revoked": "取消建群资格",
-        "mute": "禁言",
-        "blacklist": "纳入黑名单",
-        "blacklist_entry": "黑名单登记",
-    },
-    "en": {
-        "warning": "a warning with a duty to rectify",
-        "posting_suspension": "suspension of posting",
-        "closure": "closure of the group",
-        "credit_lowered": "a lower credit level",
-        "admin_suspension": "suspension of admin rights",
-        "creation_revoked": "revocation of the right to create groups",
-        "mute": "a posting ban (mute)",
-        "blacklist": "blacklisting",
-        "blacklist_entry": "a blacklist entry",
-    },
-}
+from policies.display import MEASURE, format_time, label
 
 _TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
@@ -46,6 +21,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "lifted": "【平台处理通知】处理 {id}（{measure}）已解除。{reason}",
         "lifted_reason": "说明：{reason}",
         "appeal_received": "已收到你对处理 {id} 的申诉（申诉编号 {appeal}），工作人员会尽快复核并告知结果。",
+        "appeal_nothing": "你目前没有可以申诉的处置或被拦截的消息。",
+        "appeal_unknown": "没有编号为 {id} 的、针对你的处置或被拦截的消息。请核对编号，或发送 !appeal <理由> 申诉你最近的一项。",
+        "appeal_open": "你对 {id} 的申诉正在复核中，请等待结果，不必重复提交。",
         "appeal_upheld": "【申诉结果】你对处理 {id} 的申诉成立，该处理已撤销，扣减的信用分已恢复。说明：{reason}",
         "appeal_rejected": "【申诉结果】你对处理 {id} 的申诉未被采纳，处理维持不变。说明：{reason}",
         "credit_adjusted": "【信用分变动】你的信用分由 {before} 变为 {after}（{level} 级）。原因：{reason}。如有异议，请私信机器人发送 !appeal 申诉。",
@@ -61,6 +39,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "lifted": "Platform notice: measure {id} ({measure}) has been lifted. {reason}",
         "lifted_reason": "Note: {reason}",
         "appeal_received": "Your appeal against measure {id} was received (appeal {appeal}); a person will review it and tell you the result.",
+        "appeal_nothing": "There is no measure against you and no refused message of yours to appeal.",
+        "appeal_unknown": "No measure against you and no refused message of yours has the reference {id}. Check it, or send !appeal <reasons> to appeal your latest one.",
+        "appeal_open": "Your appeal of {id} is being reviewed already; please wait for the result.",
         "appeal_upheld": "Appeal result: your appeal against measure {id} was upheld; the measure is withdrawn and your credit restored. Note: {reason}",
         "appeal_rejected": "Appeal result: your appeal against measure {id} was not upheld; the measure stands. Note: {reason}",
         "credit_adjusted": "Credit change: your credit score went from {before} to {after} (level {level}). Reason: {reason}. If you disagree, send !appeal to the bot.",
@@ -73,7 +54,7 @@ def _table(language: str) -> dict[str, str]:
 
 
 def measure_label(measure: str, language: str) -> str:
-    return _MEASURES.get(language, _MEASURES["zh-CN"]).get(measure, measure)
+    return label(MEASURE, measure, language)
 
 
 def notice_text(key: str, language: str, **values: object) -> str:
@@ -88,4 +69,4 @@ def until_text(measure: str, end_ts: int | None, start_ts: int, language: str) -
     if end_ts <= start_ts:
         return ""
     key = "deadline" if measure == "warning" else "until"
-    return notice_text(key, language, time=format_time(end_ts))
+    return notice_text(key, language, time=format_time(end_ts, language))

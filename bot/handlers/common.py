@@ -10,6 +10,7 @@ from bot.errors import UsageError
 from bot.messages import china_time
 from bot.services import Services
 from policies import InvalidDuration, parse_duration
+from policies.display import ACTIVITY_TIER, GROUP_STATUS, label, scale_tier_label
 
 _USER_ID: Final = re.compile(r"^@[^:\s]+:[^\s]+$")
 _PILL: Final = re.compile(r"https://matrix\.to/#/(@[^\"'<>\s]+)")
@@ -76,7 +77,7 @@ def rest_after(raw: str, count: int) -> str:
 
 def until(ctx: Context, end_ms: int | None) -> str:
     """An end time people read, or "permanent"."""
-    return ctx.t("permanent") if end_ms is None or end_ms < 0 else china_time(end_ms)
+    return ctx.t("permanent") if end_ms is None or end_ms < 0 else china_time(end_ms, ctx.language)
 
 
 def info_text(ctx: Context, page: dict[str, Any]) -> str:
@@ -85,15 +86,17 @@ def info_text(ctx: Context, page: dict[str, Any]) -> str:
     def names(items: list[dict[str, Any]]) -> str:
         return "、".join(str(item.get("user_id")) for item in items) or "—"
 
+    # The module labels the tiers and the status in its language; the tables cover an older module.
+    language = ctx.language
     return ctx.t(
         "info",
         code=page.get("code"),
         name=page.get("name") or "—",
         category=page.get("category_label") or page.get("category"),
-        scale=page.get("scale_tier"),
-        activity=page.get("activity_tier"),
+        scale=page.get("scale_tier_label") or scale_tier_label(str(page.get("scale_tier") or ""), language),
+        activity=page.get("activity_tier_label") or label(ACTIVITY_TIER, page.get("activity_tier"), language),
         members=page.get("member_count"),
-        status=page.get("status"),
+        status=page.get("status_label") or label(GROUP_STATUS, page.get("status"), language),
         creators=names(page.get("creators") or []),
         admins=names(page.get("admins") or []),
     )

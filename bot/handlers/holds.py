@@ -44,7 +44,7 @@ async def holds_command(ctx: Context) -> None:
                 category=item.get("category_label") or item.get("category"),
                 sender=item.get("sender"),
                 room=item.get("room_id"),
-                time=china_time(int(item.get("ts") or 0)),
+                time=china_time(int(item.get("ts") or 0), ctx.language),
                 ticket=item.get("ticket") or "—",
             )
         )

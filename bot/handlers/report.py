@@ -2,11 +2,11 @@
 ``!appeal`` / ``!申诉`` (direct chat).
 
 ``!report`` as a reply reports that message, alone the room (Art. 12). The
-module files it (category from the policy's 12377 set, evidence captured by
-the module, duplicates joined, rate limit) and acknowledges the reporter in a
-direct chat with the ticket id; in the room the bot removes the ``!report``
-message so other members — the reported person too — do not see who
-reported. The outcome reaches the reporter in the same direct chat.
+module takes it out of the room before it is stored, files it (category from
+the policy's 12377 set, evidence, duplicates joined, rate limit) and
+acknowledges the reporter in the bot chat with the ticket id, so no member —
+the reported person neither — ever sees who reported. In the bot chat the
+command explains how to report.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import logging
 
 from bot.commands import Scope, command
 from bot.dispatcher import Context
-from bot.errors import MatrixError, UsageError
+from bot.errors import UsageError
 from bot.handlers.common import info_text, rest_after, services
+from policies.appeals import is_reference
+from policies.commands import REPORT_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -25,14 +27,6 @@ async def _categories(ctx: Context) -> dict[str, dict[str, str]]:
     body = await ctx.api.convention()
     found = body.get("report_categories")
     return found if isinstance(found, dict) else {}
-
-
-def _category_of(value: str, categories: dict[str, dict[str, str]]) -> str | None:
-    lowered = value.lower()
-    for name, labels in categories.items():
-        if lowered == name or value in labels.values():
-            return name
-    return None
 
 
 def _category_list(ctx: Context, categories: dict[str, dict[str, str]]) -> str:
@@ -44,32 +38,28 @@ def _category_list(ctx: Context, categories: dict[str, dict[str, str]]) -> str:
 
 @command(
     "report",
-    aliases=("举报",),
+    aliases=REPORT_NAMES[1:],
     usage={"zh-CN": "!举报 <类别> [理由]", "en": "!report <category> [reason]"},
     summary={
-        "zh-CN": "回复一条消息举报它，不回复则举报本群（类别如 诈骗、色情、赌博、谣言、其他）",
-        "en": "reply to a message to report it, or report the room (categories: fraud, pornography, … other)",
+        "zh-CN": "在群里回复一条消息举报它，不回复则举报本群；只有你和平台知道是谁举报的",
+        "en": "in a room, reply to a message to report it, or report the room; only the platform learns who reported",
     },
 )
 async def report_command(ctx: Context) -> None:
-    """File a report with the module; hide the command; the module acknowledges in a direct chat."""
-    if ctx.is_direct:
-        await ctx.reply(ctx.t("report_dm_usage"))
+    """In the bot chat: how to report. In a room the module has taken the command already.
+
+    The module refuses every local ``!report`` in a room before it is stored and files it
+    itself (``synapse_module/private_reports.py``), so the bot never sees one there. What
+    still reaches it in a room (a person of another server) gets no answer in the room:
+    any answer there would tell the room who reported.
+    """
+    if not ctx.is_direct:
+        logger.info("a report command reached the bot in a room; not answered there")
         return
     categories = await _categories(ctx)
-    category = _category_of(ctx.command.args[0], categories) if ctx.command.args else None
-    if category is None:
-        usage = ctx.spec.usage_in(ctx.language, ctx.prefix)
-        raise UsageError(f"{usage}\n{ctx.t('report_categories', categories=_category_list(ctx, categories))}")
-    reason = rest_after(ctx.command.raw_args, 1)
-    await ctx.api.report(ctx.sender, ctx.room_id, category, reason, event_id=ctx.message.reply_to_event_id)
-    services(ctx).ticket_filed()  # staff see the ticket now, not at the desk's next poll
-    # Art. 12 convenient and safe: the reporter is not exposed to the room (best effort: the
-    # bot needs the power to redact; the module's acknowledgement goes to a direct chat anyway).
-    try:
-        await services(ctx).client.redact(ctx.room_id, ctx.event_id)
-    except MatrixError as exc:
-        logger.info("could not hide a report command in %s: %s", ctx.room_id, exc.errcode or exc)
+    await ctx.reply(
+        "\n".join([ctx.t("report_dm_usage"), ctx.t("report_categories", categories=_category_list(ctx, categories))])
+    )
 
 
 @command(
@@ -87,7 +77,7 @@ async def info_command(ctx: Context) -> None:
     if group is None:
         await ctx.reply(ctx.t("not_governed"))
         return
-    page = await ctx.api.group(str(group["code"]))
+    page = await ctx.api.group(str(group["code"]), ctx.language)
     reply = info_text(ctx, page)
     if page.get("public") and page.get("url"):
         # Art. 8: groups from `info_page_from_members` have a page anyone can open in a browser.
@@ -120,14 +110,23 @@ async def rules_command(ctx: Context) -> None:
     "appeal",
     aliases=("申诉",),
     scope=Scope.DM,
-    usage={"zh-CN": "!申诉 <处置编号> <理由>", "en": "!appeal <measure id> <text>"},
-    summary={"zh-CN": "对处置提出申诉（私聊）", "en": "appeal a measure against you (direct chat)"},
+    usage={"zh-CN": "!申诉 [编号] <理由>", "en": "!appeal [reference] <reasons>"},
+    summary={
+        "zh-CN": "对处置或被拦截的消息提出申诉，不写编号则申诉最近的一项（私聊）",
+        "en": "appeal a measure or a refused message; without a reference, the latest (direct chat)",
+    },
 )
 async def appeal_command(ctx: Context) -> None:
-    """Appeal a measure; a person at the platform decides (PIPL Art. 24)."""
-    text = rest_after(ctx.command.raw_args, 1)
-    if len(ctx.command.args) < 2 or not text:
+    """Appeal a decision (a measure, a refused message); a person at the platform decides (PIPL Art. 24).
+
+    ``!appeal <reasons>`` appeals the caller's latest appealable decision; ``!appeal
+    <reference> <reasons>`` the one a notice or a refusal named.
+    """
+    args = ctx.command.args
+    ref = args[0] if args and is_reference(args[0]) else None
+    text = rest_after(ctx.command.raw_args, 1) if ref is not None else ctx.command.raw_args.strip()
+    if not text:
         usage = ctx.spec.usage_in(ctx.language, ctx.prefix)
-        raise UsageError(f"{usage}（{ctx.t('appeal_usage_hint')}）" if ctx.language == "zh-CN" else usage)
-    answer = await ctx.api.appeal(ctx.sender, ctx.command.args[0], text)
+        raise UsageError(f"{usage}\n{ctx.t('appeal_usage_hint')}")
+    answer = await ctx.api.appeal(ctx.sender, ref, text)
     await ctx.reply(str(answer.get("message") or answer.get("id")))

@@ -19,6 +19,7 @@ from bot.errors import UsageError
 from bot.handlers.common import info_text, is_duration, is_group_code, rest_after, until, user_arg
 from bot.messages import china_time
 from policies import InvalidNumber
+from policies.display import MEASURE, TICKET_STATUS, VERIFICATION_STATUS, label
 from policies.numbers import MAX_BOT_INTEGER, Bounds, bounded_int
 
 DESK = Scope.STAFF | Scope.MODERATION_ROOM
@@ -47,8 +48,8 @@ async def reports_command(ctx: Context) -> None:
                 overdue=ctx.t("overdue_mark") if ticket.get("overdue") else "",
                 ticket=ticket.get("id"),
                 category=ticket.get("category_label") or ticket.get("category"),
-                status=ticket.get("status"),
-                deadline=china_time(int(ticket.get("deadline_ts", 0))),
+                status=label(TICKET_STATUS, ticket.get("status"), ctx.language),
+                deadline=china_time(int(ticket.get("deadline_ts", 0)), ctx.language),
                 reporters=ticket.get("reporter_count", 0),
             )
         )
@@ -97,7 +98,9 @@ async def handle_command(ctx: Context) -> None:
     answer = await ctx.api.resolve(ticket_id, ctx.sender, outcome, reason, sanction)
     applied = answer.get("sanction")
     if isinstance(applied, dict):
-        shown = ctx.t("handled_measure", measure=applied.get("measure"), id=applied.get("id"))
+        shown = ctx.t(
+            "handled_measure", measure=label(MEASURE, applied.get("measure"), ctx.language), id=applied.get("id")
+        )
     else:
         shown = ctx.t("dismissed")
     await ctx.reply(ctx.t("handled", ticket=ticket_id, outcome=shown))
@@ -142,7 +145,7 @@ async def sanction_command(ctx: Context) -> None:
         ctx.t(
             "sanction_done",
             id=record.get("id"),
-            measure=record.get("measure"),
+            measure=label(MEASURE, record.get("measure"), ctx.language),
             subject=subject,
             until=until(ctx, end if isinstance(end, int) else None),
         )
@@ -226,7 +229,7 @@ async def lookup_command(ctx: Context) -> None:
         raise UsageError()
     value = ctx.command.args[0]
     if is_group_code(value):
-        page = await ctx.api.group(value)
+        page = await ctx.api.group(value, ctx.language)
         await ctx.reply(info_text(ctx, page) + f"\n{page.get('room_id')}")
         return
     user = user_arg(ctx, value)
@@ -234,13 +237,18 @@ async def lookup_command(ctx: Context) -> None:
     credit = status.get("credit") or {}
     verification = status.get("verification") or {}
     active = status.get("sanctions") or []
-    sanctions = "、".join(f"{s.get('id')} {s.get('measure')}" for s in active if isinstance(s, dict)) or "—"
+    sanctions = (
+        "、".join(
+            f"{s.get('id')} {label(MEASURE, s.get('measure'), ctx.language)}" for s in active if isinstance(s, dict)
+        )
+        or "—"
+    )
     await ctx.reply(
         ctx.t(
             "lookup_user",
             user=user,
             # Only the status: even masked identity data stays out of chat rooms.
-            verification=verification.get("status", "—"),
+            verification=label(VERIFICATION_STATUS, verification.get("status", "unverified"), ctx.language),
             score=credit.get("score", "—"),
             level=credit.get("level", "—"),
             blacklisted=ctx.t("yes") if status.get("blacklisted") else ctx.t("no"),

@@ -29,6 +29,6 @@ async def verify_command(ctx: Context) -> None:
     lines = [ctx.t("verify_link_header"), link.url]
     if link.expires_at_ms is not None:
         again = ctx.prefix + ctx.spec.name_in(ctx.language)
-        lines.append(ctx.t("verify_expires", when=china_time(link.expires_at_ms), command=again))
+        lines.append(ctx.t("verify_expires", when=china_time(link.expires_at_ms, ctx.language), command=again))
     lines.append(ctx.t("verify_purpose"))
     await ctx.reply("\n".join(lines))

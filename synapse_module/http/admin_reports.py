@@ -1,8 +1,8 @@
 """`/reports` and `/admin/reports`: the report queue (Art. 10, 12); `/admin/content/reload` (Art. 10).
 
-- `POST /reports` (users): report an event, a room or a user → the ticket.
-  The service account (the bot) may file for the member who sent `!report`
-  (`reporter`), as it may ask `GET /me` for a user.
+- `POST /reports` (users): report an event, a room or a user → the ticket, always
+  for the caller (a `!report` typed in a room is filed by the module itself,
+  private_reports.py).
 - `GET /admin/reports`: filter by status, category, overdue, `open=true`
   (open and in review), `since` (created at or after, ms); each ticket with its
   evidence, deadline, assignee and reporters.
@@ -46,16 +46,8 @@ def routes(module: QunzuModule) -> list[Route]:
     async def file_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = json_body(request)
-        reporter = caller.user_id
-        on_behalf = body.get("reporter")
-        if on_behalf is not None and on_behalf != caller.user_id:
-            if caller.user_id != module.config.service_account:
-                raise SynapseError(403, "Only the service account may report for another user", Codes.FORBIDDEN)
-            if not isinstance(on_behalf, str) or not module.api.is_mine(on_behalf):
-                raise SynapseError(400, "'reporter' must be a user of this server", Codes.INVALID_PARAM)
-            reporter = on_behalf
         answer = await module.reports.file(
-            reporter,
+            caller.user_id,
             body.get("room_id"),
             body.get("event_id"),
             body.get("user_id"),

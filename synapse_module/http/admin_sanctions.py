@@ -183,7 +183,7 @@ def routes(module: QunzuModule) -> list[Route]:
         decided = await module.appeals.decide(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
         return 200, decided.as_json()
 
-    async def appeal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+    def appeal_body(request: SynapseRequest, caller: Caller) -> tuple[str, str, Mapping[str, Any]]:
         assert caller.user_id is not None
         body = json_body(request)
         body_text = body.get("text")
@@ -196,7 +196,19 @@ def routes(module: QunzuModule) -> list[Route]:
         # The bot's `!appeal`: the service account files for the user who sent it.
         if isinstance(on_behalf, str) and caller.user_id == module.config.service_account:
             appellant = local_user(on_behalf)
-        return 200, await module.appeals.appeal(appellant, params["sanction_id"], body_text.strip())
+        return appellant, body_text.strip(), body
+
+    async def appeal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        appellant, reasons, _ = appeal_body(request, caller)
+        return 200, await module.appeal_refs.appeal(appellant, params["sanction_id"], reasons)
+
+    async def appeal_latest(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
+        """`POST /appeals {text, ref?}`: appeal `ref` (a measure or a refused message), else the latest decision."""
+        appellant, reasons, body = appeal_body(request, caller)
+        ref = body.get("ref")
+        if ref is not None and not isinstance(ref, str):
+            raise SynapseError(400, "'ref' must be a measure or message reference", Codes.BAD_JSON)
+        return 200, await module.appeal_refs.appeal(appellant, ref, reasons)
 
     async def policy_list(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         return 200, {"room_id": await module.policy_list.room_id(), **await module.policy_list.sync()}
@@ -216,4 +228,5 @@ def routes(module: QunzuModule) -> list[Route]:
         Route("POST", "/admin/appeals/{appeal_id}/decide", Access.STAFF, decide),
         Route("POST", "/admin/policy-list/sync", Access.STAFF, policy_list),
         Route("POST", "/sanctions/{sanction_id}/appeal", Access.USER, appeal),
+        Route("POST", "/appeals", Access.USER, appeal_latest),
     ]

@@ -52,13 +52,13 @@ class Appeals:
         """
         sanction = await self._measures.get(sanction_id)
         if sanction is None or not await self._may_appeal(user_id, sanction):
-            raise SynapseError(404, "No such measure against you", Codes.NOT_FOUND)
+            raise SynapseError(404, notice_text("appeal_unknown", self._language, id=sanction_id), Codes.NOT_FOUND)
         now = self._clock.now_ms()
         appeal = Appeal("ap_" + secrets.token_hex(8), sanction_id, user_id, text, now, "open", None, None, None)
         audit = AuditRecord(user_id, "sanction.appeal", sanction_id, {"id": appeal.id})
         stored = await self._store.add(appeal, audit)
         if stored is None:
-            raise SynapseError(409, "You already have an open appeal against this measure", Codes.UNKNOWN)
+            raise SynapseError(409, notice_text("appeal_open", self._language, id=sanction_id), Codes.UNKNOWN)
         return {
             **stored.as_json(),
             "message": notice_text("appeal_received", self._language, id=sanction_id, appeal=stored.id),

@@ -193,12 +193,10 @@ async def test_each_open_ticket_is_announced_once_with_evidence_and_proposal_als
     await desk.poll()
     await desk.poll()
     (text,) = room.texts
-    assert text.startswith(
-        "🆕 新工单 tk_1｜诈骗（illegal）｜来源：user_report\n群：!r:localhost\n被举报人：@bad:localhost"
-    )
+    assert text.startswith("🆕 新工单 tk_1｜诈骗（违法）｜来源：成员举报\n群：!r:localhost\n被举报人：@bad:localhost")
     assert "证据：事件 $ev｜内容摘要 " + "ab" * 8 + "\n" in text
     assert "https://matrix.to/#/!r:localhost/$ev" in text and "举报人数：2" in text
-    assert "建议处置：mute（168h），第 1 次前科后的下一步" in text
+    assert "建议处置：禁言（7天），第 1 次前科后的下一步" in text
     assert "!handle tk_1 dismiss|warn|suspend <时长>|close [理由]" in text
 
     # A restart reads the same state: nothing is repeated, a new ticket is announced.
@@ -231,8 +229,8 @@ async def test_measures_from_before_the_first_start_are_history_and_later_ones_a
     await desk.poll()
     # Oldest first, each once; the old one never.
     assert room.texts == [
-        "⚖️ 处置 sn_perm：blacklist → room !r:localhost，至 永久。原因：诈骗",
-        "⚖️ 处置 sn_new：mute → user @b:localhost，至 2023-11-15 07:13。原因：刷屏",
+        "⚖️ 处置 sn_perm：纳入黑名单 → 群 !r:localhost，至 永久。原因：诈骗",
+        "⚖️ 处置 sn_new：禁言 → 用户 @b:localhost，至 2023-11-15 07:13（北京时间）。原因：刷屏",
     ]
 
 
@@ -387,10 +385,10 @@ async def test_a_reminder_is_posted_only_for_a_ticket_still_open_at_the_same_dea
 
     await desk._fire(before)
     await desk._fire(before)  # armed twice by a restart: once
-    assert room.texts == ["⏰ 提醒：工单 tk_1（诈骗）将于 2023-11-15 07:13 到期，尚未处理。"]
+    assert room.texts == ["⏰ 提醒：工单 tk_1（诈骗）将于 2023-11-15 07:13（北京时间）到期，尚未处理。"]
     clock.now = (deadline + 1000) / 1000
     await desk._fire(breach)
-    assert room.texts[-1] == "🚨 超时：工单 tk_1（诈骗）已超过处理时限 2023-11-15 07:13，请立即处理。"
+    assert room.texts[-1] == "🚨 超时：工单 tk_1（诈骗）已超过处理时限 2023-11-15 07:13（北京时间），请立即处理。"
     assert await state.schedules() == []
 
     # Closed meanwhile, deadline moved by a more urgent report, gone, or the bot was down past it: silence.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.client import Backoff
-from bot.events import strip_reply_fallback
+from policies.commands import strip_reply_fallback
 
 
 @pytest.mark.parametrize(

@@ -17,35 +17,76 @@ from .conftest import ALICE, DM, message
 PREFIX = "/_synapse/client/qunzu/v1"
 
 
-def test_render_known_and_unknown_fields_gracefully():
-    data: dict[str, Any] = {
-        "user_id": "@alice:localhost",
-        "realname": {"verified": True, "name": "张*", "id_number": "1101**********1234"},
-        "credit": {"score": 100, "level": "B"},
-        "rooms_joined": {"count": 3, "cap": 500},
-        "sanctions": [],
-        "new_field": None,
-    }
-    assert render_status(data, "zh-CN") == [
+ME: dict[str, Any] = {
+    "user_id": "@alice:localhost",
+    "staff": False,
+    "exempt": False,
+    "verification": {
+        "status": "verified",
+        "level": 1,
+        "provider": "checksum",
+        "submitted_at": 1_796_412_539_717,
+        "decided_at": 1_796_412_540_000,
+        "deactivated_at": None,
+        "name": "张*",
+        "id_number": "1101**********1234",
+    },
+    "convention": {"current_version": "2", "accepted": True},
+    "blacklisted": False,
+    "language": "zh-CN",
+    "credit": {"score": 100, "level": "B", "may_create": True, "rooms_owned_cap": 10, "rooms_joined_cap": 500},
+    "sanctions": [
+        {
+            "id": "sn_1",
+            "subject": {"type": "room_member", "id": "@alice:localhost"},
+            "room_id": "!r:localhost",
+            "measure": "mute",
+            "reason": "刷屏",
+            "end": 1_796_416_139_717,
+            "permanent": False,
+            "active": True,
+        }
+    ],
+}
+
+
+def test_me_reads_as_words_without_field_names_raw_values_or_epoch_ms():
+    assert render_status(ME, "zh-CN") == [
         "账号：@alice:localhost",
-        "实名认证：",
-        "  已认证：是",
-        "  姓名：张*",
-        "  证件号：1101**********1234",
-        "信用：",
-        "  分数：100",
-        "  等级：B",
-        "已加入的群：3 / 500",
-        "生效中的处置：无",
-        "new_field：—",
+        "实名认证：已认证（1 级）",
+        "  姓名 张*，证件号 1101**********1234",
+        "  提交时间：2026-12-05 03:28（北京时间）",
+        "  审核完成：2026-12-05 03:29（北京时间）",
+        "平台公约：已同意当前版本（第 2 版）",
+        "信用：100 分，等级 B；最多可创建 10 个群、加入 500 个群",
+        "生效中的处置：",
+        "  - 禁言（仅限群 !r:localhost），至 2026-12-05 04:28（北京时间），原因：刷屏（处置编号 sn_1）",
+        "  如有异议，发送 !appeal <理由> 申诉最近的处置，或 !appeal <处置编号> <理由>。",
     ]
+    shown = "\n".join(render_status(ME, "zh-CN"))
+    for raw in ("staff", "exempt", "submitted_at", "verified", "checksum", "1796412539717", "UTC", "mute", "True"):
+        assert raw not in shown
 
 
-def test_render_list_of_sanctions_in_english():
-    data = {"sanctions": [{"id": 7, "measure": "mute", "until": "2025-01-01", "extra": {"x": 1}}]}
+def test_an_unverified_person_is_told_what_to_do_in_english():
+    data = {
+        "user_id": "@bob:localhost",
+        "staff": True,
+        "verification": {"status": "unverified", "level": 0},
+        "convention": {"current_version": "2", "accepted": False},
+        "blacklisted": True,
+        "credit": {"score": None, "level": None},
+        "sanctions": [],
+    }
     assert render_status(data, "en") == [
-        "Active measures: ",
-        "  - Id: 7; Measure: mute; Until: 2025-01-01",
+        "Account: @bob:localhost",
+        "Real-name verification: not verified",
+        "  Send !verify for a one-time verification link.",
+        "Platform convention: current version (2) not yet accepted; send !rules to read it",
+        "Credit: you get a credit score once verified",
+        "Measures in force: none",
+        "Blacklist: your account is on the blacklist. If you disagree, send !appeal <reasons>.",
+        "You are platform staff.",
     ]
 
 
@@ -74,7 +115,7 @@ async def test_me_in_a_direct_chat_asks_for_the_sender(client, state, registry, 
     dispatcher = Dispatcher(client=client, state=state, api=module_api, registry=registry, language="en", clock=clock)
     await dispatcher.on_message(message("!me", room_id=DM, is_direct=True))
     assert module_api.seen == [ALICE]
-    assert client.texts == ["Your status:\nAccount: @alice:localhost\nCredit: \n  Score: 100"]
+    assert client.texts == ["Your status:\nAccount: @alice:localhost\nCredit: 100 points, level —"]
 
 
 async def test_me_when_the_module_is_unreachable(dispatcher, client):

@@ -45,8 +45,9 @@ def _dispatcher(client, state, registry, clock, api, language) -> Dispatcher:
     return Dispatcher(client=client, state=state, api=api, registry=registry, language=language, clock=clock)
 
 
-def test_china_time_is_utc_plus_8():
-    assert china_time(EXPIRES_MS) == "2023-11-15 06:13"
+def test_china_time_reads_as_beijing_time_in_both_languages():
+    assert china_time(EXPIRES_MS, "zh-CN") == "2023-11-15 06:13（北京时间）"
+    assert china_time(EXPIRES_MS, "en") == "2023-11-15 06:13 (Beijing time)"
 
 
 async def test_verify_in_a_direct_chat_sends_the_link_with_expiry_and_purpose(client, state, registry, clock, links):

@@ -45,6 +45,9 @@ async def test_a_muted_person_appeals_and_asks_their_status_in_both_bot_chats(
     record = await sanction(staff, "user", person.user_id, "mute", duration="7d")
     status, reply = await person.send_text(group, "我还能发言吗")
     assert status == 403 and reply["cn.qunzu.reason"] == "posting_suspended_user", reply
+    # The refusal names the measure to appeal, in its text too.
+    assert reply["cn.qunzu.detail"]["ref"] == record["id"], reply
+    assert f"请私信机器人发送 !appeal {record['id']} <理由> 申诉。" in reply["error"], reply["error"]
 
     view = await new_view(synapse, person.account)
     try:
@@ -53,8 +56,13 @@ async def test_a_muted_person_appeals_and_asks_their_status_in_both_bot_chats(
         await view.sync()
         answer = await view.ask(notice_chat, "!me")
         assert answer.startswith("你的状态："), answer
-        answer = await view.ask(notice_chat, f"!appeal {record['id']} 我没有违规，请复核")
-        assert record["id"] in answer, answer
+        # Without a reference: the latest decision, this mute.
+        answer = await view.ask(notice_chat, "!申诉 我没有违规，请复核")
+        assert answer.startswith(f"已收到你对处理 {record['id']} 的申诉（申诉编号 ap_"), answer
+        answer = await view.ask(notice_chat, f"!appeal {record['id']} 再说一次")
+        assert answer == f"你对 {record['id']} 的申诉正在复核中，请等待结果，不必重复提交。", answer
+        answer = await view.ask(notice_chat, "!appeal")
+        assert answer.startswith("用法：!申诉 [编号] <理由>\n不写编号则申诉你最近的一项"), answer
 
         # The verification chat they open themselves takes the commands too.
         dm = await view.create_room(direct=True)
@@ -64,7 +72,7 @@ async def test_a_muted_person_appeals_and_asks_their_status_in_both_bot_chats(
         assert "公约" in answer, answer
     finally:
         await view.client.close()
-    # Both appeals are on record for a person to decide; the mute still holds in groups.
+    # The appeal is on record once for a person to decide; the mute still holds in groups.
     status, appeals = await staff.qunzu("GET", "/admin/appeals?status=open")
     assert status == 200, appeals
     assert [a["text"] for a in appeals["appeals"] if a["sanction"] == record["id"]] == ["我没有违规，请复核"]

@@ -144,6 +144,8 @@ async def test_info_and_rules_show_the_group_page_and_the_convention(world: Worl
     assert lines[0] == f"群组编码：{code}"
     assert "名称：读书会" in lines and "类别：综合" in lines and "人数：2" in lines
     assert f"群主：{owner.user_id}" in lines
+    # Labels, never the raw tier and status names.
+    assert "规模：小型｜活跃度：低活跃" in lines and "状态：正常" in lines
     assert await member.ask(room, "!info") == info
 
     rules = await member.ask(room, "!rules")
@@ -257,14 +259,14 @@ async def test_staff_mute_a_user_and_lift_it_and_the_desk_announces_the_measure(
     assert await world.at_desk(f"!sanction user {target.user_id}") == SANCTION_USAGE
     assert await world.at_desk("!sanction group x mute 1h 理由") == SANCTION_USAGE
     done = await world.at_desk(f"!处置 user {target.user_id} mute 1h 发布诈骗信息")
-    assert done.startswith("已执行处置 sn_") and f"：mute → {target.user_id}，至 " in done
+    assert done.startswith("已执行处置 sn_") and f"：禁言 → {target.user_id}，至 " in done
     sanction_id = SANCTION_ID.search(done)
     assert sanction_id is not None
     measure = sanction_id.group(0)
     status, refused = await target.api.send_text(room, "我被禁言了吗")
     assert status == 403 and refused["cn.qunzu.reason"] == "posting_suspended_user", refused
     announced = await world.wait_desk(f"⚖️ 处置 {measure}", "the new measure at the desk")
-    assert f"mute → user {target.user_id}" in announced and "原因：发布诈骗信息" in announced
+    assert f"禁言 → 用户 {target.user_id}" in announced and "原因：发布诈骗信息" in announced
 
     assert await world.at_desk(f"!lift {measure}") == "用法：!解除 <处置编号> <理由>"
     assert await world.at_desk(f"!解除 {measure} 经复核属误判") == f"处置 {measure} 已解除。"
@@ -290,7 +292,8 @@ async def test_a_member_appeals_in_a_direct_chat_and_the_desk_sees_the_appeal(wo
     assert await member.ask(group, f"!申诉 {measure} 我没有说脏话") == "!申诉 只能在与我的私聊中使用。"
     dm = await member.view.create_room(direct=True)
     assert await member.ask(dm, f"!appeal {measure}") == (
-        "用法：!申诉 <处置编号> <理由>（处置编号见处置通知（以 sn_ 开头）。）"
+        "用法：!申诉 [编号] <理由>\n不写编号则申诉你最近的一项处置或被拦截的消息；"
+        "编号见处置通知或拒绝提示（以 sn_、rm_ 或 cb_ 开头）。例如：!申诉 我没有发广告，请复核"
     )
     answer = await member.ask(dm, f"!申诉 {measure} 我没有说脏话，请复核")
     assert measure in answer
@@ -322,7 +325,7 @@ async def test_credit_blacklist_and_lookup_from_the_desk(world: World) -> None:
 
     looked = await world.at_desk(f"!lookup {member.user_id}")
     assert looked.splitlines()[0] == member.user_id
-    assert "实名：verified" in looked and "信用：85（" in looked and "黑名单：否" in looked
+    assert "实名：已认证" in looked and "信用：85（" in looked and "黑名单：否" in looked
     assert "张" not in looked  # the real name never reaches a chat room
 
     assert await world.at_desk("!blacklist add") == (

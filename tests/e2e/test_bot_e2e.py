@@ -98,6 +98,11 @@ async def test_me_in_a_direct_chat_shows_the_senders_own_status_masked(bot: BotR
     assert answer.startswith("你的状态：")
     assert f"账号：{view.user_id}" in answer
     assert bot.user_id not in answer
+    # In words: labels and Beijing time, never field names, raw values or epoch milliseconds.
+    assert "实名认证：已认证（1 级）" in answer and "平台公约：已同意当前版本" in answer
+    assert "提交时间：" in answer and "（北京时间）" in answer and "生效中的处置：无" in answer
+    for raw in ("staff", "submitted_at", "verified", "unverified", "UTC", "：否", "：是"):
+        assert raw not in answer, answer
     # 后台实名: the full ID number is never shown, not even to its owner in chat.
     assert verified_member.id_number not in answer
 

@@ -69,6 +69,38 @@ async def test_a_blocked_term_is_refused_naming_the_category(poster: Matrix, sta
     assert status == 200, reply
 
 
+async def test_a_refused_message_names_what_to_appeal_and_an_appeal_without_it_takes_it(
+    poster: Matrix, staff: Matrix
+) -> None:
+    room = await poster.new_room(name="读书会")
+    status, reply = await poster.send_text(room, "大家来看 法 . 輪\u200b功 的资料")
+    assert_prohibited(status, reply, "cults", BLOCKED)
+    ref = reply["cn.qunzu.detail"]["ref"]
+    assert ref.startswith("cb_"), reply
+    # The refusal says exactly what to send (DESIGN §6.3): the reference is in the text.
+    assert f"请私信机器人发送 !appeal {ref} <理由> 申诉。" in reply["error"], reply["error"]
+
+    # Without a reference the person's latest decision is appealed: this refused message.
+    status, appealed = await poster.qunzu("POST", "/appeals", {"text": "这是在讨论新闻报道，请复核"})
+    assert status == 200, appealed
+    assert appealed["sanction"] == ref and appealed["status"] == "open"
+    assert appealed["message"].startswith(f"已收到你对处理 {ref} 的申诉（申诉编号 {appealed['id']}）")
+    # A second appeal of the same message waits for the first, in words.
+    status, again = await poster.qunzu("POST", "/appeals", {"text": "再次申诉", "ref": ref})
+    assert status == 409 and again["error"] == f"你对 {ref} 的申诉正在复核中，请等待结果，不必重复提交。", again
+    # Nobody else's reference, and nothing to appeal for a newcomer: 404 in words.
+    stranger = staff  # an admin without refused messages of their own
+    status, refused = await stranger.qunzu("POST", "/appeals", {"text": "我也申诉", "ref": ref})
+    assert status == 404 and refused["error"].startswith(f"没有编号为 {ref} 的、针对你的处置或被拦截的消息。")
+    status, nothing = await stranger.qunzu("POST", "/appeals", {"text": "我也申诉"})
+    assert status == 404 and nothing["error"] == "你目前没有可以申诉的处置或被拦截的消息。", nothing
+
+    status, listed = await staff.qunzu("GET", "/admin/appeals?status=open")
+    assert status == 200 and [a["text"] for a in listed["appeals"] if a["sanction"] == ref] == [
+        "这是在讨论新闻报道，请复核"
+    ]
+
+
 async def test_an_edit_cannot_carry_a_blocked_term(poster: Matrix) -> None:
     room = await poster.new_room(name="读书会")
     status, reply = await poster.send_text(room, "今天读第三章")

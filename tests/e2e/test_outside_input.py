@@ -150,7 +150,7 @@ async def test_a_mute_as_long_as_allowed_refuses_posts_with_its_end_time(
     assert status == 403
     assert refusal["cn.qunzu.reason"] == "posting_suspended_user", refusal
     assert refusal["cn.qunzu.detail"]["until"] == mute["until"]
-    assert re.search(r"解除时间：20\d\d-\d\d-\d\d \d\d:\d\d UTC\+8", refusal["error"]), refusal["error"]
+    assert re.search(r"解除时间：20\d\d-\d\d-\d\d \d\d:\d\d（北京时间）", refusal["error"]), refusal["error"]
 
     # A warning takes no time: 0 stays what the ladder and /admin/sanctions/propose write for it.
     status, warned = await staff.qunzu(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -23,7 +25,7 @@ from synapse_module.store.synapse_tables import REPORT_TABLES, reports_after_txn
 
 from .bot_fixtures import SERVICE_PASSWORD, service_account_fixture  # noqa: F401
 from .conftest import ServerFactory, SharedServers, fresh_localpart
-from .desk_fixtures import Desk, Person, close_desk, open_desk, reply, room_with
+from .desk_fixtures import Desk, Person, close_desk, open_desk, room_with
 from .matrix import Matrix
 from .sanction_helpers import eventually, notices, set_power, verified
 
@@ -60,13 +62,50 @@ async def _ticket_where(desk: Desk, match: Callable[[dict[str, Any]], bool], wai
 # --- members report, staff handle, reporters hear ------------------------------------------------
 
 
+async def _send_as(person: Person, room: str, content: dict[str, Any], txn: str | None = None) -> tuple[int, Any]:
+    """A raw send as `person`, so the refusal's status and text are what the client got."""
+    path = f"/_matrix/client/v3/rooms/{quote(room)}/send/m.room.message/{txn or secrets.token_hex(8)}"
+    return await person.api.call("PUT", path, content)
+
+
+def _reply_content(event_id: str, body: str) -> dict[str, Any]:
+    return {"msgtype": "m.text", "body": body, "m.relates_to": {"m.in_reply_to": {"event_id": event_id}}}
+
+
+async def _room_as_seen_by(person: Person, room: str) -> list[dict[str, Any]]:
+    """Every event of `room` a member can fetch: a fresh sync's timeline and state, and the history."""
+    fresh = quote(json.dumps({"room": {"timeline": {"limit": 100}}, "presence": {"not_types": [secrets.token_hex(4)]}}))
+    status, sync = await person.api.call("GET", f"/_matrix/client/v3/sync?timeout=0&filter={fresh}")
+    assert status == 200, sync
+    joined = sync["rooms"]["join"][room]
+    events = [*joined["timeline"]["events"], *joined.get("state", {}).get("events", [])]
+    status, page = await person.api.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/messages?dir=b&limit=100")
+    assert status == 200, page
+    return [*events, *page["chunk"]]
+
+
+def _assert_reporter_invisible(events: list[dict[str, Any]], reporter: str) -> None:
+    """Nothing but the reporter's joining names them: no message, no redaction placeholder."""
+    assert events, "the member saw no events at all"
+    for event in events:
+        if event.get("type") == "m.room.member" and event.get("state_key") == reporter:
+            continue
+        if str(event.get("content", {}).get("body", "")).startswith(f"欢迎 {reporter} 加入"):
+            continue  # the bot's welcome when they joined
+        assert reporter not in json.dumps(event), event
+        assert event.get("type") != "m.room.redaction", event
+        assert "redacted_because" not in json.dumps(event.get("unsigned", {})), event
+
+
 async def test_report_as_reply_opens_a_ticket_with_evidence_and_handle_warns_and_tells_the_reporter(
     desk: Desk,
 ) -> None:
-    reporter, accused = await desk.person(), await desk.person()
-    room = await room_with(reporter, accused, name="二手交易")
+    reporter, accused, bystander = await desk.person(), await desk.person(), await desk.person()
+    # The room is the bystander's: everything else the reporter did there is their membership.
+    room = await room_with(bystander, accused, reporter, name="二手交易")
     message = await accused.view.send(room, "先转账五千元保证金，马上发货")
-    command = await reply(reporter, room, message, "!report fraud 骗钱")
+    txn = secrets.token_hex(8)
+    status, refused = await _send_as(reporter, room, _reply_content(message, "!report fraud 骗钱"), txn)
 
     ticket = await _ticket_where(desk, lambda t: t["event_id"] == message)
     assert ticket["category"] == "fraud" and ticket["source"] == "user_report"
@@ -79,18 +118,20 @@ async def test_report_as_reply_opens_a_ticket_with_evidence_and_handle_warns_and
     # fraud is "illegal": 24 h to handle it.
     assert abs(ticket["deadline_ts"] - ticket["created_ts"] - 24 * 3600 * 1000) < 1000
 
-    # The reporter is not exposed in the room: the command is redacted; the ticket id comes privately.
-    await reporter.view.wait_until(
-        lambda: (
-            any(
-                ev.get("type") == "m.room.redaction" and ev.get("redacts") == command
-                for ev in reporter.view.timeline.get(room, [])
-            )
-            or None
-        ),
-        "the report command hidden",
-    )
-    assert "你的举报已受理，工单号 " + ticket["id"] in await _notice_with(reporter, ticket["id"], "the acknowledgement")
+    # The command never entered the room: the client's refusal says it was received, with the ticket.
+    assert status == 403 and refused["cn.qunzu.reason"] == "report_received", refused
+    assert refused["error"].startswith(f"你的举报已收到，工单号 {ticket['id']}。这条举报命令没有发到群里")
+    # Its retry (same transaction) files nothing more and is told the same.
+    status, again = await _send_as(reporter, room, _reply_content(message, "!report fraud 骗钱"), txn)
+    assert (status, again) == (403, refused)
+    ack = await _notice_with(reporter, ticket["id"], "the acknowledgement in the bot chat")
+    assert ack.startswith(f"你的举报已受理，工单号 {ticket['id']}（类别：诈骗）。平台将在 ")
+    assert "（北京时间）前处理，处理结果会在这里告诉你。" in ack
+    assert sum(ticket["id"] in body for body in await notices(reporter.api)) == 1
+    # Neither the reported person nor anyone else in the room can tell who reported.
+    await accused.view.send(room, "还有人要吗")  # a later event, so the room has moved on past the refusal
+    for member in (bystander, accused):
+        _assert_reporter_invisible(await _room_as_seen_by(member, room), reporter.user_id)
 
     # Staff see it at the desk with the evidence and the ladder's proposal.
     announced = await desk.wait_desk(ticket["id"], "the new ticket at the desk")
@@ -112,7 +153,7 @@ async def test_report_as_reply_opens_a_ticket_with_evidence_and_handle_warns_and
 
 async def test_duplicate_reports_join_the_open_ticket_and_bad_input_is_refused_plainly(desk: Desk) -> None:
     first, second, accused = await desk.person(), await desk.person(), await desk.person()
-    room = await room_with(first, second, accused)
+    room = await room_with(accused, first, second)
     message = await accused.view.send(room, "加群领红包")
     body = {"room_id": room, "event_id": message, "category": "other", "reason": "广告"}
     status, one = await first.api.qunzu("POST", "/reports", body)
@@ -130,8 +171,42 @@ async def test_duplicate_reports_join_the_open_ticket_and_bad_input_is_refused_p
     assert status == 403 and refused["errcode"] == "M_FORBIDDEN"
     status, refused = await first.api.qunzu("POST", "/reports", {**body, "event_id": "$nope"})
     assert status == 404
-    answer = await first.view.ask(room, "!举报 没有这个类别")
-    assert answer.startswith("用法：!举报 <类别> [理由]") and "诈骗 (fraud)" in answer
+
+    # A mistyped report command is refused like a valid one: the room never sees it, the bot chat explains.
+    status, mistyped = await _send_as(first, room, _reply_content(message, "!举报 没有这个类别 骗人"))
+    assert status == 403 and mistyped["cn.qunzu.reason"] == "report_not_filed", mistyped
+    assert mistyped["cn.qunzu.detail"]["problem"] == "unknown_category"
+    assert mistyped["error"].startswith("举报未能提交：没有“没有这个类别”这个举报类别。 用法：回复要举报的消息")
+    explained = await _notice_with(first, "未能提交", "the explanation in the bot chat")
+    assert explained.splitlines()[0] == "你在群里发送的举报命令未能提交：没有“没有这个类别”这个举报类别。"
+    assert "!举报 <类别> [理由]" in explained and "诈骗（fraud）" in explained
+    status, bare = await _send_as(first, room, {"msgtype": "m.text", "body": "！举报"})
+    assert status == 403 and bare["cn.qunzu.detail"]["problem"] == "missing_category", bare
+    _assert_reporter_invisible(await _room_as_seen_by(second, room), first.user_id)
+
+    # In the bot chat `!report` is answered there: how to report, and that it stays private.
+    asker = await desk.person()
+    bot_chat = await asker.view.create_room(direct=True)
+    answer = await asker.ask(bot_chat, "!举报")
+    assert answer.startswith("举报方法：在群里回复要举报的消息，发送 !举报 <类别> [理由]")
+    assert "其他成员看不到是谁举报的" in answer and "诈骗 (fraud)" in answer
+
+
+async def test_an_unverified_member_who_may_not_post_still_reports_privately(desk: Desk) -> None:
+    owner, accused = await desk.person(), await desk.person()
+    newcomer = await desk.person(verified=False)
+    room = await room_with(owner, accused, newcomer)
+    message = await accused.view.send(room, "加我微信，日赚三千")
+    status, refused = await _send_as(newcomer, room, {"msgtype": "m.text", "body": "大家好"})
+    assert status == 403 and refused["cn.qunzu.reason"] == "realname_required", refused
+    # Art. 12: reporting must be convenient for everyone in the room, verified or not.
+    status, reported = await _send_as(newcomer, room, _reply_content(message, "！举报诈骗 拉人刷单"))
+    assert status == 403 and reported["cn.qunzu.reason"] == "report_received", reported
+    ticket = await _ticket_where(desk, lambda t: t["event_id"] == message)
+    assert ticket["category"] == "fraud" and ticket["reporters"] == [newcomer.user_id]
+    assert reported["cn.qunzu.detail"]["ticket"] == ticket["id"]
+    await _notice_with(newcomer, f"工单号 {ticket['id']}", "the acknowledgement in the bot chat")
+    _assert_reporter_invisible(await _room_as_seen_by(owner, room), newcomer.user_id)
 
 
 async def test_the_bots_report_command_counts_against_the_same_hourly_cap_and_says_why(desk: Desk) -> None:
@@ -141,8 +216,12 @@ async def test_the_bots_report_command_counts_against_the_same_hourly_cap_and_sa
     # Art. 12 reports are bounded per person (synapse_module.reports.REPORTS_PER_HOUR), whatever the way in.
     results = await asyncio.gather(*(reporter.api.qunzu("POST", "/reports", body) for _ in range(21)))
     assert sorted(status for status, _ in results) == [200] * 20 + [429]
-    answer = await reporter.ask(room, "!举报 fraud 骗钱")
-    assert "一小时内的举报次数已达上限（20 次）" in answer
+    status, refused = await _send_as(reporter, room, {"msgtype": "m.text", "body": "!举报 fraud 骗钱"})
+    assert status == 403 and refused["cn.qunzu.detail"]["problem"] == "rate_limited", refused
+    assert "一小时内的举报次数已达上限（20 次）" in refused["error"]
+    told = await _notice_with(reporter, "未能提交", "the explanation in the bot chat")
+    assert "一小时内的举报次数已达上限（20 次）" in told
+    assert len([t for t in await desk.tickets(limit="500") if reporter.user_id in t["reporters"]]) == 1
 
 
 async def test_a_client_report_enters_the_queue_once_also_across_bot_restarts(desk: Desk) -> None:
@@ -327,7 +406,8 @@ async def test_killing_bot_and_synapse_loses_no_ticket_and_answers_no_command_tw
     desk = short_deadlines
     member = await desk.person()
     room = await member.view.create_room(name="恢复演练")
-    await member.view.send(room, "!report other 房间里有广告")
+    status, refused = await _send_as(member, room, {"msgtype": "m.text", "body": "!report other 房间里有广告"})
+    assert status == 403 and refused["cn.qunzu.reason"] == "report_received", refused
     ticket = await _ticket_where(desk, lambda t: t["room_id"] == room and t["event_id"] is None)
     asked = await member.view.send(room, "!help")
     await member.view.reply_to(room, asked)

@@ -63,7 +63,9 @@ async def test_a_room_mute_binds_every_account_of_the_identity_in_that_room_only
         status, reply = await account.send_text(room, "换个账号继续说")
         assert status == 403, reply
         assert reply["cn.qunzu.reason"] == "posting_suspended_user"
-        assert reply["cn.qunzu.detail"] == {"until": mute["until"], "permanent": False}
+        # The refusal names the room mute to appeal (`!appeal rm_…`).
+        assert reply["cn.qunzu.detail"] == {"until": mute["until"], "permanent": False, "ref": mute["id"]}
+        assert f"!appeal {mute['id']} <理由>" in reply["error"]
         assert "禁言" in reply["error"]
         # A room mute holds in that room only.
         assert (await account.send_text(other, "这里可以说话"))[0] == 200
@@ -117,7 +119,7 @@ async def test_a_suspended_admin_cannot_redact_others_messages_but_their_own(
     status, reply = await _redact(admin, room, theirs["event_id"])
     assert status == 403, reply
     assert reply["cn.qunzu.reason"] == "admin_suspended"
-    assert reply["cn.qunzu.detail"] == {"until": record["end"], "permanent": False}
+    assert reply["cn.qunzu.detail"] == {"until": record["end"], "permanent": False, "ref": record["id"]}
     assert "管理权限" in reply["error"]
     assert await _body(member, room, theirs["event_id"]) == "一条普通消息"  # still there
     # An event id the server does not have cannot be shown to be their own.

@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from policies import default_policy
-from policies.display import ACTIVITY_TIER, GROUP_STATUS, format_time, label, scale_tier_label
+from policies.display import (
+    ACTIVITY_TIER,
+    GROUP_STATUS,
+    MEASURE,
+    SEVERITY,
+    TICKET_SOURCE,
+    VERIFICATION_STATUS,
+    format_time,
+    label,
+    scale_tier_label,
+    yes_no,
+)
 
 # 2026-12-05 00:30 UTC is 08:30 in Beijing.
 MS = 1_796_430_600_000
@@ -52,3 +63,26 @@ def test_scale_tiers_read_the_policys_labels() -> None:
     ]
     assert scale_tier_label("huge", "en", policy) == "huge"
     assert scale_tier_label("giant", "zh-CN", policy) == "giant"
+
+
+@pytest.mark.parametrize(
+    ("table", "value", "zh", "en"),
+    [
+        (VERIFICATION_STATUS, "unverified", "未认证", "not verified"),
+        (VERIFICATION_STATUS, "pending", "人工审核中", "waiting for review"),
+        (VERIFICATION_STATUS, "verified", "已认证", "verified"),
+        (MEASURE, "mute", "禁言", "a posting ban (mute)"),
+        (MEASURE, "content_block", "消息被拦截", "a blocked message"),
+        (SEVERITY, "illegal", "违法", "illegal"),
+        (TICKET_SOURCE, "user_report", "成员举报", "member report"),
+    ],
+)
+def test_the_bots_and_notices_values_have_labels_in_both_languages(table, value: str, zh: str, en: str) -> None:
+    assert (label(table, value, "zh-CN"), label(table, value, "en")) == (zh, en)
+
+
+def test_every_activity_tier_of_the_default_policy_has_a_label_and_times_never_show_utc() -> None:
+    policy = default_policy()
+    assert all(tier.name in ACTIVITY_TIER for tier in policy.activity_tiers.tiers)
+    assert "UTC" not in format_time(MS, "zh-CN") + format_time(MS, "en")
+    assert yes_no(True, "zh-CN") == "是" and yes_no(False, "en") == "no"

@@ -88,16 +88,16 @@ def test_chinese_and_english_texts_differ(reason: Reason) -> None:
         (
             Reason.POSTING_SUSPENDED_USER,
             "zh-CN",
-            {"until": MAY_DAY_MS, "permanent": False},
-            "你已被禁言，暂时不能在这里发言，解除时间：2024-05-01 12:30 UTC+8。"
-            "如有异议，请私信机器人发送 !appeal 申诉。",
+            {"until": MAY_DAY_MS, "permanent": False, "ref": "sn_1a2b"},
+            "你已被禁言，暂时不能在这里发言，解除时间：2024-05-01 12:30（北京时间）。"
+            "如有异议，请私信机器人发送 !appeal sn_1a2b <理由> 申诉。",
         ),
         (
             Reason.POSTING_SUSPENDED_USER,
             "en",
             {"until": None, "permanent": True},
             "You are muted and cannot post here for now (ends: never; it is permanent). "
-            "If you disagree, send !appeal to the bot in a direct message.",
+            "If you disagree, send !appeal <reasons> to the bot in a direct message.",
         ),
         (
             Reason.REALNAME_REQUIRED,
@@ -160,9 +160,9 @@ def test_unknown_languages_fall_back_to_chinese(requested: str, resolved: str) -
 @pytest.mark.parametrize(
     ("ms", "text"),
     [
-        (0, "1970-01-01 08:00 UTC+8"),
-        (MAY_DAY_MS, "2024-05-01 12:30 UTC+8"),
-        (1_704_038_400_000, "2024-01-01 00:00 UTC+8"),  # 2023-12-31 16:00 UTC
+        (0, "1970-01-01 08:00（北京时间）"),
+        (MAY_DAY_MS, "2024-05-01 12:30（北京时间）"),
+        (1_704_038_400_000, "2024-01-01 00:00（北京时间）"),  # 2023-12-31 16:00 UTC
     ],
 )
 def test_times_are_shown_in_china_standard_time(ms: int, text: str) -> None:
@@ -174,7 +174,9 @@ def test_other_time_and_duration_keys_are_formatted() -> None:
         {"messages": {"en": {"room_closed": "Closed at {closed_at} for {duration} ({note})."}}}
     )
     detail = {"closed_at": MAY_DAY_MS, "duration": 604800, "note": ["a", "b"]}
-    assert render(Reason.ROOM_CLOSED, "en", detail, policy) == ("Closed at 2024-05-01 12:30 UTC+8 for 7 days (a, b).")
+    assert render(Reason.ROOM_CLOSED, "en", detail, policy) == (
+        "Closed at 2024-05-01 12:30 (Beijing time) for 7 days (a, b)."
+    )
 
 
 def test_a_missing_placeholder_outside_a_segment_leaves_no_trace() -> None:

@@ -176,12 +176,12 @@ def test_the_refusal_text_names_the_field_and_the_bounds(language: str, call: ob
 @pytest.mark.parametrize(
     ("ms", "shown"),
     [
-        (LATEST_MS, "9999-12-31 08:00 UTC+8"),
-        (253_402_300_799_000, "9999-12-31 23:59 UTC+8"),  # year 10000 in China Standard Time
-        (YEAR_10000_MS, "9999-12-31 23:59 UTC+8"),
-        (2**63, "9999-12-31 23:59 UTC+8"),
-        (10**30, "9999-12-31 23:59 UTC+8"),
-        (1_700_000_000_000, "2023-11-15 06:13 UTC+8"),
+        (LATEST_MS, "9999-12-31 08:00（北京时间）"),
+        (253_402_300_799_000, "9999-12-31 23:59（北京时间）"),  # year 10000 in China Standard Time
+        (YEAR_10000_MS, "9999-12-31 23:59（北京时间）"),
+        (2**63, "9999-12-31 23:59（北京时间）"),
+        (10**30, "9999-12-31 23:59（北京时间）"),
+        (1_700_000_000_000, "2023-11-15 06:13（北京时间）"),
     ],
 )
 def test_stored_end_times_format_without_exceptions(ms: int, shown: str) -> None:

@@ -40,6 +40,8 @@ DESIGN_CODES = [
     "staff_only",
     "hold_decided",
     "hold_undeliverable",
+    "report_received",
+    "report_not_filed",
 ]
 
 

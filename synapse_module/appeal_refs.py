@@ -1,0 +1,114 @@
+"""Appealable references (policies/appeals.py): on refusals, and `!appeal` without one.
+
+Standard clients may show only "Failed" for a refusal, and the person must still be
+able to appeal what was decided (Art. 11; PIPL Art. 24). So a refusal whose text
+says "send !appeal" names the decision in ``detail.ref`` and in its text
+(``with_reference``), and an appeal without a reference takes the person's latest
+appealable decision (``appeal``): a measure (``sn_…``) or a refused message
+(``cb_…``, minted by the content guard and kept in its audit record).
+
+The look-up runs only on a refusal of a local person, never on an allowed event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from synapse.module_api.errors import Codes, SynapseError
+
+from policies import Reason
+from policies.appeals import CONTENT_REF_PREFIX, MEASURES_BEHIND, ROOM_MEASURES, is_reference
+
+from .errors import Refusal
+from .refusals import refusal_error
+from .sanction_texts import notice_text
+from .store.appealable import AppealableStore
+from .store.appeals import Appeal
+from .store.audit import AuditRecord
+
+if TYPE_CHECKING:
+    from .module import QunzuModule
+
+
+def new_content_ref() -> str:
+    """A reference for a refused message (kept in its audit record, shown in its refusal)."""
+    return CONTENT_REF_PREFIX + secrets.token_hex(6)
+
+
+class AppealReferences:
+    """Finds the decision a refusal rests on, and the latest one a person may appeal."""
+
+    def __init__(self, module: QunzuModule) -> None:
+        self._module = module
+        self._store = AppealableStore(module.api)
+
+    async def _fingerprint(self, user_id: str) -> str | None:
+        return (await self._module.realname.gate.get(user_id)).fingerprint
+
+    async def with_reference(self, error: SynapseError, user_id: str, room_id: str | None) -> SynapseError:
+        """``error`` with ``detail.ref`` and the text naming it, when its reason rests on a measure.
+
+        Returns ``error`` itself when it is no such refusal, names a reference already, or
+        no measure in force is found (the person can still send ``!appeal`` without one).
+        """
+        fields = error.error_dict(None)
+        reason_value = fields.get("cn.qunzu.reason")
+        detail = fields.get("cn.qunzu.detail")
+        if not isinstance(reason_value, str) or not isinstance(detail, dict) or "ref" in detail:
+            return error
+        try:
+            reason = Reason(reason_value)
+        except ValueError:
+            return error
+        measures = MEASURES_BEHIND.get(reason)
+        if measures is None or not self._module.api.is_mine(user_id):
+            return error
+        ref = await self._store.measure_behind(
+            user_id,
+            await self._fingerprint(user_id),
+            room_id,
+            measures,
+            tuple(ROOM_MEASURES),
+            self._module.clock.now_ms(),
+        )
+        if ref is None:
+            return error
+        return refusal_error(Refusal(reason, {**detail, "ref": ref}), self._module.config)
+
+    async def latest(self, user_id: str) -> str | None:
+        """The reference of the person's latest appealable decision, or None."""
+        measures = await self._store.measures_of(user_id, await self._fingerprint(user_id))
+        refusals = await self._store.content_refusals(user_id)
+        newest_measure = max(measures, key=lambda s: s.start_ts, default=None)
+        newest_refusal = max(refusals, key=lambda r: r.ts, default=None)
+        if newest_refusal is not None and (newest_measure is None or newest_refusal.ts > newest_measure.start_ts):
+            return newest_refusal.ref
+        return newest_measure.id if newest_measure is not None else None
+
+    async def appeal(self, user_id: str, ref: str | None, text: str) -> dict[str, Any]:
+        """Appeal ``ref`` (a measure or a refused message), or without it the latest decision.
+
+        Raises:
+            SynapseError: 404 nothing (of the caller's) to appeal; 409 an appeal of it is open already.
+        """
+        language = self._module.config.language
+        if ref is None:
+            ref = await self.latest(user_id)
+            if ref is None:
+                raise SynapseError(404, notice_text("appeal_nothing", language), Codes.NOT_FOUND)
+        if not is_reference(ref):
+            raise SynapseError(404, notice_text("appeal_unknown", language, id=ref), Codes.NOT_FOUND)
+        if not ref.startswith(CONTENT_REF_PREFIX):
+            return await self._module.appeals.appeal(user_id, ref, text)
+        refusals = {refusal.ref for refusal in await self._store.content_refusals(user_id)}
+        if ref not in refusals:
+            raise SynapseError(404, notice_text("appeal_unknown", language, id=ref), Codes.NOT_FOUND)
+        now = self._module.clock.now_ms()
+        appeal = Appeal("ap_" + secrets.token_hex(8), ref, user_id, text, now, "open", None, None, None)
+        stored = await self._module.store.appeals.add(
+            appeal, AuditRecord(user_id, "content.appeal", ref, {"id": appeal.id})
+        )
+        if stored is None:
+            raise SynapseError(409, notice_text("appeal_open", language, id=ref), Codes.UNKNOWN)
+        return {**stored.as_json(), "message": notice_text("appeal_received", language, id=ref, appeal=stored.id)}
