@@ -97,7 +97,7 @@ class AdminGuard:
     async def _check_account(self, user_id: str) -> None:
         # A background boundary: a fault is logged and the sweep tries again.
         try:
-            await self._module.ready()
+            await self._module.health.ready()
             if (await self._module.sanctions.user_state(user_id)).admin_suspended:
                 self.arm(f"the admin rights of {user_id} are suspended")
         except Exception:
@@ -108,7 +108,7 @@ class AdminGuard:
         if self.armed:
             return
         try:
-            await self._module.ready()
+            await self._module.health.ready()
             found = await self._module.store.measures.any_active(Measure.ADMIN_SUSPENSION)
             self.swept_at_ms = self._module.clock.now_ms()
             if found:
@@ -159,7 +159,7 @@ class AdminGuard:
             return
         if not self._api.is_mine(event.sender):
             return
-        await self._module.ready()
+        await self._module.health.ready()
         if await self._module.facts.is_exempt(event.sender):
             return
         state = await self._module.sanctions.user_state(event.sender)

@@ -131,7 +131,7 @@ class Callbacks:
 
     @boundary(fail_closed=True)
     async def check_event_for_spam(self, event: EventBase) -> SpamResult:
-        await self._module.ready()
+        await self._module.health.ready()
         if self._module.groups.is_own_write(event):
             return NOT_SPAM  # the module carrying a group over (upgrade, backfill)
         local = self._api.is_mine(event.sender)
@@ -260,7 +260,7 @@ class Callbacks:
 
         Synapse answers the inviting server 403 with our reason; the invite is never stored.
         """
-        await self._module.ready()
+        await self._module.health.ready()
         # The invitee is someone here: the inviter's server decides.
         return self._answer(federation.may_take_part(event.sender, self._api.server_name, self._policy), local=False)
 
@@ -270,7 +270,7 @@ class Callbacks:
 
         Art. 6: media of servers the policy does not admit is not fetched for local people.
         """
-        await self._module.ready()
+        await self._module.health.ready()
         origin = getattr(file_info, "server_name", None)
         if isinstance(origin, str) and not federation.admits_server(origin, self._api.server_name, self._policy):
             return self._answer(Decision.refuse(Reason.REMOTE_SERVER_NOT_ALLOWED, server=origin), local=False)
@@ -289,7 +289,7 @@ class Callbacks:
         """
         if event_type != "m.room.member":
             return NOT_SPAM
-        await self._module.ready()
+        await self._module.health.ready()
         if await self._module.facts.is_exempt(user_id):
             return NOT_SPAM
         decision = await self._module.content.check_member_state(user_id, room_id, state_key, content)
@@ -300,7 +300,7 @@ class Callbacks:
     @boundary(fail_closed=True)
     async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> SpamResult:
         """New aliases: ``PUT /directory/room/{alias}`` and ``room_alias_name`` at creation (admins too)."""
-        await self._module.ready()
+        await self._module.health.ready()
         # Art. 8: code-shaped aliases belong to their groups, for everyone (group_alias.py).
         if not (reserved := await self._module.code_aliases.check(user_id, room_alias.localpart)).allowed:
             return self._answer(reserved, local=True, tell=(user_id, None, "alias"))
@@ -326,7 +326,7 @@ class Callbacks:
         if deactivation or not self._api.is_mine(user_id):
             return
         try:
-            await self._module.ready()
+            await self._module.health.ready()
             if await self._module.facts.is_exempt(user_id):
                 return
             if await self._module.content.check_profile(user_id, new_profile.display_name):
@@ -337,7 +337,7 @@ class Callbacks:
 
     @boundary(fail_closed=False)
     async def user_may_join_room(self, user_id: str, room_id: str, is_invited: bool) -> SpamResult:
-        await self._module.ready()
+        await self._module.health.ready()
         if user_id == self._module.config.service_account:
             return NOT_SPAM  # the bot joins every room it is invited to
         module = self._module
@@ -374,7 +374,7 @@ class Callbacks:
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:
         if invitee == self._module.config.service_account:
             return NOT_SPAM  # the bot may always be invited: it is how people reach it
-        await self._module.ready()
+        await self._module.health.ready()
         user = await self._module.facts.user(inviter)
         room = await self._module.facts.room(room_id, count_members=not user.exempt)
         # Art. 6: a bot chat holds its owner and the service account, nobody else (staff included).
@@ -395,7 +395,7 @@ class Callbacks:
     @boundary(fail_closed=True)
     async def user_may_send_3pid_invite(self, inviter: str, medium: str, address: str, room_id: str) -> SpamResult:
         """An invite by e-mail or phone number is an invite (Art. 6): the same rules as `user_may_invite`."""
-        await self._module.ready()
+        await self._module.health.ready()
         user = await self._module.facts.user(inviter)
         room = await self._module.facts.room(room_id, count_members=not user.exempt)
         if not (opening := decisions.may_open_up(room)).allowed:
@@ -423,7 +423,7 @@ class Callbacks:
     @boundary(fail_closed=True)
     async def user_may_publish_room(self, user_id: str, room_id: str) -> SpamResult:
         """A bot chat is never listed in the room directory (Art. 6: it stays two-party)."""
-        await self._module.ready()
+        await self._module.health.ready()
         return self._answer(
             decisions.may_open_up(await self._module.facts.room(room_id)),
             local=True,
@@ -445,7 +445,7 @@ class Callbacks:
         old_room = predecessor.get("room_id") if isinstance(predecessor, dict) else None
         if not isinstance(old_room, str):
             return NOT_SPAM
-        await self._module.ready()
+        await self._module.health.ready()
         if not (decision := decisions.may_open_up(await self._module.facts.room(old_room))).allowed:
             return self._answer(decision, local=True, tell=(user_id, old_room, "upgrade"))
         user = await self._module.facts.user(user_id)
@@ -467,7 +467,7 @@ class Callbacks:
         if not deactivated or not self._api.is_mine(user_id):
             return
         try:
-            await self._module.ready()
+            await self._module.health.ready()
             await self._module.realname.deactivated(user_id)
         except Exception:
             logger.exception("qunzu: recording the deactivation of an account failed")
@@ -480,7 +480,7 @@ class Callbacks:
         """
         user_id = requester.user.to_string()
         try:
-            await self._module.ready()
+            await self._module.health.ready()
             # Art. 10: Synapse does not spam-check the name, topic and state given at creation.
             if not await self._module.facts.is_exempt(user_id) and (
                 refused := await self._module.content.check_create_request(user_id, config)

@@ -274,7 +274,7 @@ class ContentGuard:
             return
         self._reloading = True
         try:
-            if not self._announced and (await self._module.health())["status"] == "ready":
+            if not self._announced and self._module.health.is_ready():
                 self._announced = True
                 await self._audit_version("content.lists_loaded")
             if current_signature(self._lists) != self._lists.signature:

@@ -32,7 +32,7 @@ class ConventionNotices:
     async def at_start(self) -> None:
         """Right after start, where the convention may just have changed (the job repeats it)."""
         try:
-            await self._module.ready()
+            await self._module.health.ready()
             result = await self.run()
         except Exception:
             # A background boundary: the job retries within a minute.

@@ -114,7 +114,7 @@ class EventStream:
         self._module.api.looping_background_call(self._tick, TICK_MS, desc="qunzu_event_stream")
 
     async def _tick(self) -> None:
-        if self._busy or (await self._module.health())["status"] != "ready":
+        if self._busy or not self._module.health.is_ready():
             return
         self._busy = True
         try:

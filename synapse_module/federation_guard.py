@@ -112,7 +112,7 @@ class FederationGuard:
         group is swept: people of a server that is no longer a partner are removed.
         """
         try:
-            await self._module.ready()
+            await self._module.health.ready()
             acls = await self._module.groups.reconcile_server_acls()
             logger.info("qunzu: server ACLs at start: %s", acls)
             if acls["updated"]:

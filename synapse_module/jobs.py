@@ -66,7 +66,7 @@ class Jobs:
         self._module.api.looping_background_call(self._tick, TICK_MS, desc="qunzu_jobs_tick")
 
     async def _tick(self) -> None:
-        if (await self._module.health())["status"] != "ready":
+        if not self._module.health.is_ready():
             return
         now = self._module.clock.now_ms()
         for job in list(self.by_name.values()):
@@ -93,7 +93,7 @@ class Jobs:
         # A scheduler boundary: one failing run must not stop the loop.
         instance = self._module.api.worker_name or "master"
         try:
-            await self._module.ready()
+            await self._module.health.ready()
             result = await job.run()
             ok = True
         except Exception:

@@ -99,7 +99,7 @@ class ModuleMetrics:
 
     async def refresh(self) -> None:
         """Read the ticket counts once (skipped until the schema is ready)."""
-        if (await self._module.health())["status"] != "ready":
+        if not self._module.health.is_ready():
             return
         now = self._module.clock.now_ms()
         TICKETS.counts = await self._module.api.run_db_interaction("qunzu_ticket_counts", ticket_counts_txn, now)

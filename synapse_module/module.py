@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 from synapse.module_api import ModuleApi
-from synapse.module_api.errors import Codes, ConfigError, SynapseError
+from synapse.module_api.errors import ConfigError
 
 from policies.constants import DAY_MS, HOUR_MS
 
+from .account_status import AccountStatus
 from .admin_guard import AdminGuard
 from .announcements import Announcements as AnnouncementService
 from .appeal_refs import AppealReferences
@@ -24,10 +25,13 @@ from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
 from .evidence import EvidenceLocker
+from .export import Exporter
 from .facts import FactsSource
 from .federation_guard import FederationGuard
+from .filing import Filing
 from .group_alias import SWEEP_EVERY_MS, CodeAliases
 from .groups import Groups
+from .health import Health
 from .holds import Holds
 from .http import (
     admin_audit,
@@ -71,14 +75,11 @@ from .sanctions.measures import Measures
 from .sanctions.regulator_reports import RegulatorReports
 from .sanctions.standing import Standing
 from .sanctions.state import SanctionState
+from .staff import Staff
 from .store import QunzuStore
 from .takedown import Takedown
 
 logger = logging.getLogger(__name__)
-
-# How long a request waits for the schema on a process that is still starting.
-READY_TIMEOUT_S = 30.0
-_READY_POLL_S = 0.05
 
 
 class QunzuModule:
@@ -89,6 +90,8 @@ class QunzuModule:
         self.api = api
         self.clock = SynapseClock(api)
         self.store = QunzuStore(api, self.clock, AuditChain(config.key))
+        self.health = Health(api, config, self.store)
+        self.staff = Staff(api, config)
         self.realname = RealnameService(self)
         self.blacklist = Blacklist(self)
         # What measures mean right now, read on every event (sanctions/state.py).
@@ -99,6 +102,7 @@ class QunzuModule:
             api, self.clock, policy, store=measure_store, identities=self.store.identities, identity_of=identity_of
         )
         self.admin_guard = AdminGuard(self)
+        self.health.parts["admin_guard"] = self.admin_guard.status
         # Another process may have suspended an admin: the guard looks (admin_guard.py).
         self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
         self.facts = FactsSource(self)
@@ -151,6 +155,7 @@ class QunzuModule:
             identity_of=identity_of,
             notifier=self.notifier,
         )
+        self.account_status = AccountStatus(config, self.staff, self.facts, self.realname, self.standing)
         self.policy_list = PolicyList(
             api, service_account=service, store=self.store.policy_rules, audit=self.store.audit
         )
@@ -210,8 +215,6 @@ class QunzuModule:
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
         self.jobs.add(Job("forget_expired_once", HOUR_MS, lambda: forget_expired(self)))
-        self._state = "starting"
-        self._schema_version = 0
 
         callbacks = Callbacks(self)
         api.register_spam_checker_callbacks(
@@ -248,32 +251,85 @@ class QunzuModule:
             on_profile_update=self.netlog.on_profile_update,
             on_user_deactivation_status_changed=self.netlog.on_user_deactivation_status_changed,
         )
+        store, staff = self.store, self.staff
+        self.exporter = Exporter(
+            api,
+            self.clock,
+            config.key,
+            audit=store.audit,
+            identities=store.identities,
+            netlog=store.netlog,
+            content_of=self.netlog.content_of,
+        )
+        self.filing = Filing(api, self.clock, policy, groups=self.groups, facts=self.facts, emergency=self.emergency)
         routes = [
-            *health.routes(self),
-            *me.routes(self),
-            *realname.routes(self),
-            *admin_users.routes(self),
-            *admin_blacklist.routes(self),
-            *admin_sanctions.routes(self),
-            *groups.routes(self),
-            *lifecycle.routes(self),
-            *admin_audit.routes(self),
-            *admin_jobs.routes(self),
-            *admin_reports.routes(self),
-            *room_admin.routes(self),
-            *announcements.routes(self),
-            *admin_records.routes(self),
-            *admin_evidence.routes(self),
-            *public_report.routes(self),
+            *health.routes(api=api, clock=self.clock, policy=policy, process=self.health, scheduled_jobs=self.jobs),
+            *me.routes(api=api, service_account=service, account_status=self.account_status),
+            *realname.routes(api=api, config=config, realname=self.realname),
+            *admin_users.routes(api=api, language=language, realname=self.realname, account_status=self.account_status),
+            *admin_blacklist.routes(language=language, clock=self.clock, staff=staff, blacklist=self.blacklist),
+            *admin_sanctions.routes(
+                api=api,
+                language=language,
+                policy=policy,
+                clock=self.clock,
+                staff=staff,
+                measures=self.measures,
+                standing=self.standing,
+                regulator_reports=self.regulator_reports,
+                appeal_service=self.appeals,
+                appeal_refs=self.appeal_refs,
+                policy_list_service=self.policy_list,
+            ),
+            *groups.routes(
+                api=api,
+                config=config,
+                groups=self.groups,
+                facts=self.facts,
+                sanctions=self.sanctions,
+                private_chats=self.private_chats,
+            ),
+            *lifecycle.routes(service_account=service, groups=self.groups, lifecycle=self.lifecycle),
+            *admin_audit.routes(audit=store.audit),
+            *admin_jobs.routes(jobs=self.jobs),
+            *admin_reports.routes(
+                language=language,
+                clock=self.clock,
+                staff=staff,
+                reports=self.reports,
+                ticket_store=store.tickets,
+                takedowns=self.takedown,
+                content_guard=self.content,
+            ),
+            *room_admin.routes(config=config, room_moderation=self.room_moderation),
+            *announcements.routes(staff_service=staff, announcements=self.announcements),
+            *admin_records.routes(
+                config=config,
+                clock=self.clock,
+                staff=staff,
+                exporter=self.exporter,
+                filings=self.filing,
+                emergency=self.emergency,
+                emergency_records=store.emergency,
+            ),
+            *admin_evidence.routes(
+                language=language,
+                staff=staff,
+                evidence=self.evidence,
+                holds=self.holds,
+                public_reports=self.public_reports,
+            ),
+            *public_report.routes(default_language=language, public_reports=self.public_reports),
         ]
-        api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
+        resource = QunzuResource(api, routes, config=config, health=self.health, staff=staff, audit=store.audit)
+        api.register_web_resource(PREFIX, resource)
 
         if config.realname_provider == "checksum":
             logger.warning(
                 "qunzu: realname.provider is 'checksum': identity numbers are only checked for "
                 "format and check digit, nobody is really verified. Use it for development only."
             )
-        api.run_as_background_process("qunzu_setup", self._setup)
+        api.run_as_background_process("qunzu_setup", self.health.setup)
         self.jobs.schedule()
         self.netlog.start()
         # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
@@ -304,67 +360,3 @@ class QunzuModule:
             return parse_module_config(config)
         except QunzuConfigError as exc:
             raise ConfigError(f"qunzu: {exc}") from None
-
-    async def _setup(self) -> None:
-        instance = self.api.worker_name or "master"
-        try:
-            result = await self.store.migrate(instance)
-        except Exception:
-            self._state = "failed"
-            logger.exception("qunzu: schema setup failed; Qunzu refuses guarded actions until fixed")
-            return
-        self._schema_version = result.to_version
-        if result.changed:
-            logger.info("qunzu: schema migrated from version %d to %d", result.from_version, result.to_version)
-            await self.store.audit.append(
-                f"module:{instance}",
-                "schema.migrate",
-                "schema",
-                {"from": result.from_version, "to": result.to_version},
-            )
-        else:
-            logger.info("qunzu: schema up to date at version %d", result.to_version)
-        self._state = "ready"
-
-    async def ready(self) -> None:
-        """Wait until this process has its schema; refuse with 503 if that does not happen.
-
-        Raises:
-            SynapseError: 503 when setup failed or takes longer than READY_TIMEOUT_S.
-        """
-        waited = 0.0
-        while self._state == "starting" and waited < READY_TIMEOUT_S:
-            await self.api.sleep(_READY_POLL_S)
-            waited += _READY_POLL_S
-        if self._state != "ready":
-            raise SynapseError(503, "Qunzu is starting or its database setup failed; try again shortly", Codes.UNKNOWN)
-
-    async def is_staff(self, user_id: str) -> bool:
-        """Server admins, the configured staff and the service account."""
-        if user_id == self.config.service_account or user_id in self.config.staff:
-            return True
-        return self.api.is_mine(user_id) and await self.api.is_user_admin(user_id)
-
-    async def status_of(self, user_id: str, *, is_staff: bool) -> dict[str, Any]:
-        """What `GET /me` shows: the user's own compliance status."""
-        facts = await self.facts.user(user_id)
-        policy = self.config.policy
-        return {
-            "user_id": user_id,
-            "staff": is_staff,
-            "exempt": facts.exempt,
-            "verification": await self.realname.masked_status(user_id),
-            "convention": {"current_version": policy.convention.version, "accepted": facts.convention_accepted},
-            "blacklisted": facts.blacklisted,
-            "language": self.config.language,
-            **await self.standing.status_of(user_id),
-        }
-
-    async def health(self) -> dict[str, Any]:
-        return {
-            "status": self._state,
-            "schema_version": self._schema_version,
-            "convention_version": self.config.policy.convention.version,
-            "instance": self.api.worker_name or "master",
-            "admin_guard": self.admin_guard.status(),
-        }

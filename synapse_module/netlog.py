@@ -85,7 +85,7 @@ class NetworkLog:
 
     async def _catch_up_at_start(self) -> None:
         try:
-            await self._module.ready()
+            await self._module.health.ready()
             result = await self.catch_up(settle=False)
             logger.info("qunzu: network log catch-up at start: %s", result)
             position = int(result["cursor"])
@@ -270,5 +270,5 @@ class NetworkLog:
             logger.exception("qunzu: could not log an account change")
 
     async def _direct(self, entry: LogEntry) -> None:
-        await self._module.ready()
+        await self._module.health.ready()
         await self._store.insert([entry])

@@ -179,7 +179,7 @@ class BotChatNotices:
         return info is not None and info.appservice_id is None and not info.is_guest and not info.is_deactivated
 
     async def _tell_refusal(self, user_id: str, room_id: str | None, refusal: Refusal, action: Action) -> None:
-        await self._module.ready()
+        await self._module.health.ready()
         if not await self._is_real_person(user_id):
             return
         key = f"refusal|{user_id}|{refusal.reason.value}|{room_id or '-'}"
@@ -254,7 +254,7 @@ class BotChatNotices:
         return str(link["url"]), until
 
     async def _greet(self, user_id: str) -> None:
-        await self._module.ready()
+        await self._module.health.ready()
         if not await self._is_real_person(user_id):
             return
         key = f"greeting|{user_id}"
@@ -280,7 +280,7 @@ class BotChatNotices:
         return await self._to_user(user_id, body)
 
     async def _tell_code(self, record: GroupRecord, room_id: str) -> None:
-        await self._module.ready()
+        await self._module.health.ready()
         key = f"group_code|{record.code}"
         if await self._module.store.once.claim(key, FOREVER_MS):
             await self._once(key, self._send_code(record, room_id))

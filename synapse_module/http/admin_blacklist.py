@@ -15,14 +15,14 @@ from ..texts import text
 from .resource import Access, Caller, Route, acting_staff, json_body, query_limit, query_str, required_reason
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..blacklist import Blacklist
+    from ..clock import Clock
+    from ..staff import Staff
 
 _SUBJECT_TYPES = ("user", "room", "identity")
 
 
-def routes(module: QunzuModule) -> list[Route]:
-    blacklist = module.blacklist
-    language = module.config.language
+def routes(*, language: str, clock: Clock, staff: Staff, blacklist: Blacklist) -> list[Route]:
 
     async def add(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -37,10 +37,10 @@ def routes(module: QunzuModule) -> list[Route]:
                 400, '\'subject\' must be {"type": "user"|"room"|"identity", "id": string}', Codes.BAD_JSON
             )
         reason = required_reason(body, language)
-        until_ms = _until(body.get("until"), module.clock.now_ms())
-        actor = await acting_staff(module, caller, body)
+        until_ms = _until(body.get("until"), clock.now_ms())
+        actor = await acting_staff(staff, caller, body)
         entry = await blacklist.add(actor, cast(SubjectType, subject["type"]), subject["id"], reason, until_ms)
-        return 200, entry.as_json(module.clock.now_ms())
+        return 200, entry.as_json(clock.now_ms())
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "true").lower() != "false"
@@ -51,7 +51,7 @@ def routes(module: QunzuModule) -> list[Route]:
         assert caller.user_id is not None
         body = json_body(request)
         reason = required_reason(body, language)
-        if not await blacklist.lift(await acting_staff(module, caller, body), params["entry_id"], reason):
+        if not await blacklist.lift(await acting_staff(staff, caller, body), params["entry_id"], reason):
             raise SynapseError(404, text("unknown_entry", language), Codes.NOT_FOUND)
         return 200, {"lifted": params["entry_id"]}
 

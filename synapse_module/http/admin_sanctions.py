@@ -27,7 +27,18 @@ from .resource import (
 )
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from policies import Policy
+
+    from ..appeal_refs import AppealReferences
+    from ..clock import Clock
+    from ..policy_list import PolicyList
+    from ..sanctions.appeals import Appeals
+    from ..sanctions.measures import Measures
+    from ..sanctions.regulator_reports import RegulatorReports
+    from ..sanctions.standing import Standing
+    from ..staff import Staff
 
 MAX_APPEAL_CHARS = 2000
 
@@ -65,11 +76,23 @@ def _ladder(body: Mapping[str, Any]) -> str | None:
     return value
 
 
-def routes(module: QunzuModule) -> list[Route]:
-    language = module.config.language
+def routes(
+    *,
+    api: ModuleApi,
+    language: str,
+    policy: Policy,
+    clock: Clock,
+    staff: Staff,
+    measures: Measures,
+    standing: Standing,
+    regulator_reports: RegulatorReports,
+    appeal_service: Appeals,
+    appeal_refs: AppealReferences,
+    policy_list_service: PolicyList,
+) -> list[Route]:
 
     def local_user(user_id: str) -> str:
-        if not user_id.startswith("@") or not module.api.is_mine(user_id):
+        if not user_id.startswith("@") or not api.is_mine(user_id):
             raise SynapseError(400, text("not_local", language), Codes.INVALID_PARAM)
         return user_id
 
@@ -85,7 +108,7 @@ def routes(module: QunzuModule) -> list[Route]:
             raise SynapseError(400, "'evidence' must be a list of event ids", Codes.BAD_JSON)
         delta = body.get("credit_delta")
         if delta is not None:
-            delta = credit_delta(delta, "credit_delta", module.config.policy, allow_raise=False)
+            delta = credit_delta(delta, "credit_delta", policy, allow_raise=False)
         blacklist = body.get("blacklist", False)
         if not isinstance(blacklist, bool):
             raise SynapseError(400, "'blacklist' must be true or false", Codes.BAD_JSON)
@@ -103,21 +126,21 @@ def routes(module: QunzuModule) -> list[Route]:
             credit_delta=delta,
             blacklist=blacklist,
         )
-        outcome = await module.measures.apply(await acting_staff(module, caller, body), sanction)
-        return 200, outcome.as_json(module.clock.now_ms())
+        outcome = await measures.apply(await acting_staff(staff, caller, body), sanction)
+        return 200, outcome.as_json(clock.now_ms())
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "false").lower() == "true"
         limit = query_limit(request)
-        found = await module.measures.listing(query_str(request, "subject"), active_only, limit)
-        now = module.clock.now_ms()
+        found = await measures.listing(query_str(request, "subject"), active_only, limit)
+        now = clock.now_ms()
         return 200, {"sanctions": [sanction.as_json(now) for sanction in found]}
 
     async def get_one(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        found = await module.measures.get(params["sanction_id"])
+        found = await measures.get(params["sanction_id"])
         if found is None:
             raise SynapseError(404, "No such measure", Codes.NOT_FOUND)
-        return 200, found.as_json(module.clock.now_ms())
+        return 200, found.as_json(clock.now_ms())
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -126,25 +149,25 @@ def routes(module: QunzuModule) -> list[Route]:
         overturned = body.get("overturned", False)
         if not isinstance(overturned, bool):
             raise SynapseError(400, "'overturned' must be true or false", Codes.BAD_JSON)
-        actor = await acting_staff(module, caller, body)
-        lifted = await module.measures.lift(actor, params["sanction_id"], reason, overturned=overturned)
-        return 200, lifted.as_json(module.clock.now_ms())
+        actor = await acting_staff(staff, caller, body)
+        lifted = await measures.lift(actor, params["sanction_id"], reason, overturned=overturned)
+        return 200, lifted.as_json(clock.now_ms())
 
     async def propose(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = json_body(request)
         subject_type, subject = _subject(body)
-        return 200, await module.measures.propose(subject_type, subject, _ladder(body), _optional_str(body, "category"))
+        return 200, await measures.propose(subject_type, subject, _ladder(body), _optional_str(body, "category"))
 
     async def credit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, await module.standing.credit_view(local_user(params["user_id"]))
+        return 200, await standing.credit_view(local_user(params["user_id"]))
 
     async def adjust(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = json_body(request)
         reason = required_reason(body, language)
-        delta = credit_delta(body.get("delta"), "delta", module.config.policy)
-        actor = await acting_staff(module, caller, body)
-        return 200, await module.standing.adjust_credit(actor, local_user(params["user_id"]), delta, reason)
+        delta = credit_delta(body.get("delta"), "delta", policy)
+        actor = await acting_staff(staff, caller, body)
+        return 200, await standing.adjust_credit(actor, local_user(params["user_id"]), delta, reason)
 
     async def reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
@@ -153,17 +176,17 @@ def routes(module: QunzuModule) -> list[Route]:
         status = query_str(request, "status")
         if status is not None and status not in REPORT_STATUSES:
             raise SynapseError(400, f"'status' must be one of {', '.join(REPORT_STATUSES)}", Codes.INVALID_PARAM)
-        found = await module.regulator_reports.between(since, until, limit, status)
+        found = await regulator_reports.between(since, until, limit, status)
         return 200, {"reports": [report.as_json() for report in found]}
 
     async def report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, (await module.regulator_reports.get(params["report_id"])).as_json()
+        return 200, (await regulator_reports.get(params["report_id"])).as_json()
 
     async def update_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = json_body(request)
         reason = required_reason(body, language)
-        actor = await acting_staff(module, caller, body)
-        updated = await module.regulator_reports.update(actor, params["report_id"], body, reason)
+        actor = await acting_staff(staff, caller, body)
+        updated = await regulator_reports.update(actor, params["report_id"], body, reason)
         return 200, updated.as_json()
 
     async def appeals(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -171,7 +194,7 @@ def routes(module: QunzuModule) -> list[Route]:
         if status is not None and status not in ("open", "upheld", "rejected"):
             raise SynapseError(400, "'status' must be open, upheld or rejected", Codes.INVALID_PARAM)
         limit = query_limit(request)
-        return 200, {"appeals": [appeal.as_json() for appeal in await module.appeals.listing(status, limit)]}
+        return 200, {"appeals": [appeal.as_json() for appeal in await appeal_service.listing(status, limit)]}
 
     async def decide(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -180,7 +203,7 @@ def routes(module: QunzuModule) -> list[Route]:
         outcome = body.get("outcome")
         if outcome not in ("upheld", "rejected"):
             raise SynapseError(400, "'outcome' must be upheld or rejected", Codes.INVALID_PARAM)
-        decided = await module.appeals.decide(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
+        decided = await appeal_service.decide(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
         return 200, decided.as_json()
 
     def appeal_body(request: SynapseRequest, caller: Caller) -> tuple[str, str, Mapping[str, Any]]:
@@ -194,13 +217,13 @@ def routes(module: QunzuModule) -> list[Route]:
         appellant = caller.user_id
         on_behalf = body.get("appellant")
         # The bot's `!appeal`: the service account files for the user who sent it.
-        if isinstance(on_behalf, str) and caller.user_id == module.config.service_account:
+        if isinstance(on_behalf, str) and caller.user_id == staff.service_account:
             appellant = local_user(on_behalf)
         return appellant, body_text.strip(), body
 
     async def appeal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         appellant, reasons, _ = appeal_body(request, caller)
-        return 200, await module.appeal_refs.appeal(appellant, params["sanction_id"], reasons)
+        return 200, await appeal_refs.appeal(appellant, params["sanction_id"], reasons)
 
     async def appeal_latest(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         """`POST /appeals {text, ref?}`: appeal `ref` (a measure or a refused message), else the latest decision."""
@@ -208,10 +231,10 @@ def routes(module: QunzuModule) -> list[Route]:
         ref = body.get("ref")
         if ref is not None and not isinstance(ref, str):
             raise SynapseError(400, "'ref' must be a measure or message reference", Codes.BAD_JSON)
-        return 200, await module.appeal_refs.appeal(appellant, ref, reasons)
+        return 200, await appeal_refs.appeal(appellant, ref, reasons)
 
     async def policy_list(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, {"room_id": await module.policy_list.room_id(), **await module.policy_list.sync()}
+        return 200, {"room_id": await policy_list_service.room_id(), **await policy_list_service.sync()}
 
     return [
         Route("POST", "/admin/sanctions/propose", Access.STAFF, propose),

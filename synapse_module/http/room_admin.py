@@ -21,10 +21,11 @@ from synapse.module_api.errors import Codes, SynapseError
 from .resource import Access, Caller, Route, json_body, page_document, page_language, respond_page, wants_html
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..config import QunzuConfig
+    from ..room_moderation import RoomModeration
 
 
-def routes(module: QunzuModule) -> list[Route]:
+def routes(*, config: QunzuConfig, room_moderation: RoomModeration) -> list[Route]:
     def room(params: Mapping[str, str]) -> str:
         room_id = params["room_id"]
         if not room_id.startswith("!"):
@@ -35,7 +36,7 @@ def routes(module: QunzuModule) -> list[Route]:
         assert caller.user_id is not None
         body = json_body(request)
         actor = body.get("actor", caller.user_id)
-        if actor != caller.user_id and caller.user_id != module.config.service_account:
+        if actor != caller.user_id and caller.user_id != config.service_account:
             raise SynapseError(403, "Only the service account may act for a room admin", Codes.FORBIDDEN)
         if not isinstance(actor, str) or not actor.startswith("@"):
             raise SynapseError(400, "'actor' must be a user id", Codes.INVALID_PARAM)
@@ -46,16 +47,16 @@ def routes(module: QunzuModule) -> list[Route]:
         reason = body.get("reason") or ""
         if not isinstance(reason, str):
             raise SynapseError(400, "'reason' must be text", Codes.BAD_JSON)
-        return 200, await module.room_moderation.moderate(
+        return 200, await room_moderation.moderate(
             actor, room(params), action, target if isinstance(target, str) else None, body.get("duration"), reason
         )
 
     async def convention(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         # Art. 5, 12: what `!rules` shows and the categories `!report` offers, from the active policy;
         # public, so anyone can read the rules before signing up.
-        policy = module.config.policy
+        policy = config.policy
         browser = wants_html(request)
-        language = page_language(request, module.config.language) if browser else module.config.language
+        language = page_language(request, config.language) if browser else config.language
         body = next(
             (text for lang, text in policy.convention.text.items() if lang == language),
             next(iter(policy.convention.text.values())),
