@@ -114,7 +114,7 @@ class Groups:
         # Per person, the room and time of the last join this process let through without
         # holding a place (see decide_join); it counts for them until it lands or expires.
         self._unheld: dict[str, tuple[str, int]] = {}
-        self.default_room_version = DefaultRoomVersion(module)
+        self.default_room_version = DefaultRoomVersion(module.api, module.clock, module.config)
 
     async def _load_record(self, room_id: str) -> GroupRecord | None:
         """The room's group; a room seen before the follower linked it is linked here, at once.

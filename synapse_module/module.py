@@ -10,6 +10,7 @@ from synapse.module_api.errors import ConfigError
 
 from policies.constants import DAY_MS, HOUR_MS
 
+from . import retention
 from .account_status import AccountStatus
 from .admin_guard import AdminGuard
 from .announcements import Announcements as AnnouncementService
@@ -66,6 +67,7 @@ from .public_reports import PublicReports
 from .realname import RealnameService
 from .refusal_notices import BotChatNotices, forget_expired
 from .reports import Reports
+from .retention import Retention
 from .room_moderation import RoomModeration
 from .room_mute_all import RoomMuteAll
 from .sanctions.appeals import Appeals
@@ -92,8 +94,8 @@ class QunzuModule:
         self.store = QunzuStore(api, self.clock, AuditChain(config.key))
         self.health = Health(api, config, self.store)
         self.staff = Staff(api, config)
-        self.realname = RealnameService(self)
-        self.blacklist = Blacklist(self)
+        self.realname = RealnameService(api, self.clock, config, self.store)
+        self.blacklist = Blacklist(self.clock, config.key, self.store, gate=self.realname.gate)
         # What measures mean right now, read on every event (sanctions/state.py).
         policy, language, service = config.policy, config.language, config.service_account
         identity_of = self.realname.gate.get
@@ -179,19 +181,39 @@ class QunzuModule:
         # Art. 9: owners dissolve and hand over their groups (lifecycle.py).
         self.lifecycle = Lifecycle(self)
         # Art. 10, 13: refused and held content is sealed; staff release or reject holds.
-        self.evidence = EvidenceLocker(self)
+        self.evidence = EvidenceLocker(api, self.clock, config.key, language=language, store=self.store.evidence)
         self.holds = Holds(self)
         self.content = ContentGuard(self)
         self.netlog = NetworkLog(self)
         self.emergency = Emergency(self)
-        self.jobs = Jobs(self)
+        self.jobs = Jobs(api, self.clock, health=self.health, audit=self.store.audit)
+        # Art. 13: records kept `retention.days`, then purged in batches (retention.py).
+        records_retention = Retention(
+            self.clock,
+            policy,
+            netlog=self.store.netlog,
+            evidence=self.store.evidence,
+            public_reports=self.store.public_reports,
+            audit=self.store.audit,
+            identities=self.store.identities,
+        )
+        self.jobs.add(
+            Job(
+                retention.IDENTITIES_JOB_NAME,
+                retention.IDENTITIES_EVERY_MS,
+                records_retention.purge_deactivated_identities,
+            )
+        )
+        self.jobs.add(Job(retention.JOB_NAME, retention.EVERY_MS, records_retention.run))
+        # Art. 13: the network log's catch-up from Synapse's event stream (netlog.py).
+        self.jobs.add(Job("netlog_catch_up", 5 * 60 * 1000, self.netlog.catch_up))
         self.jobs.add(Job("sanctions_followup", 60 * 1000, self.followups.run))
         self.jobs.add(Job("policy_list_sync", 60 * 1000, self.policy_list.sync))
         # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
         self.reports = Reports(self)
         self.reports.register_jobs(self.jobs)
         # Art. 11, 12: redactions by the service account, media quarantine (takedown.py).
-        self.takedown = Takedown(self)
+        self.takedown = Takedown(api, config, audit=self.store.audit)
         # Art. 11: refusals name the decision they rest on; `!appeal` without one takes the latest.
         self.appeal_refs = AppealReferences(self)
         # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
@@ -210,7 +232,9 @@ class QunzuModule:
         # Art. 6: rooms' server ACLs follow the policy (checked at start, after a policy change, and daily).
         self.jobs.add(Job("server_acls", DAY_MS, self.groups.reconcile_server_acls))
         # Art. 5: verified people are told once when the convention changes (convention_notices.py).
-        convention_notices = ConventionNotices(self)
+        convention_notices = ConventionNotices(
+            config, health=self.health, store=self.store.lifecycle, notifier=self.notifier
+        )
         self.jobs.add(Job("convention_notices", 60 * 1000, convention_notices.run))
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
@@ -347,7 +371,7 @@ class QunzuModule:
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_federation_at_start", self.federation_guard.at_start)
         self.events.start()
-        self.metrics = ModuleMetrics(self)
+        self.metrics = ModuleMetrics(api, self.clock, self.health)
 
     @staticmethod
     def parse_config(config: dict[str, Any]) -> QunzuConfig:
