@@ -184,8 +184,25 @@ class QunzuModule:
         self.evidence = EvidenceLocker(api, self.clock, config.key, language=language, store=self.store.evidence)
         self.holds = Holds(self)
         self.content = ContentGuard(self)
-        self.netlog = NetworkLog(self)
-        self.emergency = Emergency(self)
+        # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
+        self.events = EventStream(api, self.health, self.store.netlog)
+        self.netlog = NetworkLog(
+            api,
+            self.clock,
+            config.key,
+            store=self.store.netlog,
+            health=self.health,
+            events=self.events,
+            group_records=self.groups.record,
+        )
+        self.emergency = Emergency(
+            api,
+            self.clock,
+            config,
+            store=self.store.emergency,
+            audit=self.store.audit,
+            link_pending=self.groups.link_pending,
+        )
         self.jobs = Jobs(api, self.clock, health=self.health, audit=self.store.audit)
         # Art. 13: records kept `retention.days`, then purged in batches (retention.py).
         records_retention = Retention(
@@ -224,7 +241,7 @@ class QunzuModule:
         self.announcements = AnnouncementService(self)
         self.sanctions.on_room_mute_changed.append(self.mute_all.invalidate)
         # Art. 12: reports from people without an account (public_reports.py).
-        self.public_reports = PublicReports(self)
+        self.public_reports = PublicReports(self.clock, config, store=self.store.public_reports, groups=self.groups)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
@@ -356,8 +373,6 @@ class QunzuModule:
         api.run_as_background_process("qunzu_setup", self.health.setup)
         self.jobs.schedule()
         self.netlog.start()
-        # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
-        self.events = EventStream(self)
         self.events.subscribe("network_log", self.netlog.on_events)
         self.events.subscribe("groups", self.groups.on_events)
         self.events.subscribe("private_chats", self.private_chats.on_events)
