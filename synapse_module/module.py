@@ -70,6 +70,7 @@ from .reports import Reports
 from .retention import Retention
 from .room_moderation import RoomModeration
 from .room_mute_all import RoomMuteAll
+from .room_roles import RoomRoles
 from .sanctions.appeals import Appeals
 from .sanctions.blacklist_consequences import BlacklistConsequences
 from .sanctions.followups import FollowUps
@@ -175,7 +176,14 @@ class QunzuModule:
         self.blacklist.on_added.append(consequences.on_added)
         self.blacklist.on_lifted.append(consequences.on_lifted)
         # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
-        self.code_aliases = CodeAliases(self)
+        self.code_aliases = CodeAliases(
+            api,
+            self.clock,
+            config,
+            store=self.store.groups,
+            audit=self.store.audit,
+            group_records=self.groups.record,
+        )
         # DESIGN.md §6.2: private chats become groups when a third person comes (private_chats.py).
         self.private_chats = PrivateChats(self)
         # Art. 9: owners dissolve and hand over their groups (lifecycle.py).
@@ -235,9 +243,30 @@ class QunzuModule:
         self.appeal_refs = AppealReferences(self)
         # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
         self.private_reports = PrivateReports(self)
-        self.room_moderation = RoomModeration(self)
-        self.invite_confirmation = InviteConfirmation(self)
-        self.mute_all = RoomMuteAll(self)
+        self.room_roles = RoomRoles(api)
+        self.invite_confirmation = InviteConfirmation(
+            api,
+            config,
+            facts=self.facts,
+            roles=self.room_roles,
+            sanctions=self.sanctions,
+            group_records=self.groups.record,
+            notifier=self.notifier,
+        )
+        self.mute_all = RoomMuteAll(api, self.clock, store=self.store.mute_all, roles=self.room_roles)
+        self.room_moderation = RoomModeration(
+            api,
+            self.clock,
+            config,
+            self.store,
+            gate=self.realname.gate,
+            roles=self.room_roles,
+            facts=self.facts,
+            sanctions=self.sanctions,
+            content=self.content,
+            mute_all=self.mute_all,
+            invite_confirmation=self.invite_confirmation,
+        )
         self.announcements = AnnouncementService(self)
         self.sanctions.on_room_mute_changed.append(self.mute_all.invalidate)
         # Art. 12: reports from people without an account (public_reports.py).
