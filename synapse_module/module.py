@@ -104,16 +104,25 @@ class QunzuModule:
         self.sanctions = SanctionState(
             api, self.clock, policy, store=measure_store, identities=self.store.identities, identity_of=identity_of
         )
-        self.admin_guard = AdminGuard(self)
-        self.health.parts["admin_guard"] = self.admin_guard.status
-        # Another process may have suspended an admin: the guard looks (admin_guard.py).
-        self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
         self.facts = FactsSource(self)
         self.groups = Groups(self)
         # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
         self.notifier = Notifier(api, service_account=service, rooms=self.store.notice_rooms)
         # DESIGN.md §6.3: refusals, the greeting and a new group's code, told in the person's bot chat.
         self.bot_chat_notices = BotChatNotices(self)
+        self.admin_guard = AdminGuard(
+            api,
+            self.clock,
+            config,
+            health=self.health,
+            facts=self.facts,
+            sanctions=self.sanctions,
+            measures=measure_store,
+            notices=self.bot_chat_notices,
+        )
+        self.health.parts["admin_guard"] = self.admin_guard.status
+        # Another process may have suspended an admin: the guard looks (admin_guard.py).
+        self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
         self.followups = FollowUps(
             api,
             policy,
@@ -240,9 +249,16 @@ class QunzuModule:
         # Art. 11, 12: redactions by the service account, media quarantine (takedown.py).
         self.takedown = Takedown(api, config, audit=self.store.audit)
         # Art. 11: refusals name the decision they rest on; `!appeal` without one takes the latest.
-        self.appeal_refs = AppealReferences(self)
+        self.appeal_refs = AppealReferences(
+            api,
+            self.clock,
+            config,
+            gate=self.realname.gate,
+            appeals=self.appeals,
+            appeal_store=self.store.appeals,
+        )
         # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
-        self.private_reports = PrivateReports(self)
+        self.private_reports = PrivateReports(api, self.clock, config, reports=self.reports, notifier=self.notifier)
         self.room_roles = RoomRoles(api)
         self.invite_confirmation = InviteConfirmation(
             api,
@@ -406,10 +422,21 @@ class QunzuModule:
         self.events.subscribe("groups", self.groups.on_events)
         self.events.subscribe("private_chats", self.private_chats.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
-        self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
+        self.events.subscribe(
+            "membership_texts", MembershipTexts(api, config, content=self.content, facts=self.facts).on_events
+        )
         self.events.subscribe("invite_confirmation", self.invite_confirmation.on_events)
         # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).
-        self.federation_guard = FederationGuard(self)
+        self.federation_guard = FederationGuard(
+            api,
+            self.clock,
+            config,
+            health=self.health,
+            groups=self.groups,
+            facts=self.facts,
+            group_store=self.store.groups,
+            audit=self.store.audit,
+        )
         self.events.subscribe("federation_guard", self.federation_guard.on_events)
         self.jobs.add(Job("federation_guard", DAY_MS, self.federation_guard.sweep))
         if api.should_run_background_tasks():
