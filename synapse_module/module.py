@@ -194,12 +194,29 @@ class QunzuModule:
             group_records=self.groups.record,
         )
         # DESIGN.md §6.2: private chats become groups when a third person comes (private_chats.py).
-        self.private_chats = PrivateChats(self)
+        self.private_chats = PrivateChats(
+            api,
+            config,
+            store=self.store.lifecycle,
+            audit=self.store.audit,
+            facts=self.facts,
+            groups=self.groups,
+            code_aliases=self.code_aliases,
+            notifier=self.notifier,
+        )
         # Art. 9: owners dissolve and hand over their groups (lifecycle.py).
-        self.lifecycle = Lifecycle(self)
+        self.lifecycle = Lifecycle(
+            api,
+            config,
+            store=self.store.lifecycle,
+            audit=self.store.audit,
+            facts=self.facts,
+            groups=self.groups,
+            followups=self.followups,
+            notifier=self.notifier,
+        )
         # Art. 10, 13: refused and held content is sealed; staff release or reject holds.
         self.evidence = EvidenceLocker(api, self.clock, config.key, language=language, store=self.store.evidence)
-        self.holds = Holds(self)
         self.content = ContentGuard(self)
         # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
         self.events = EventStream(api, self.health, self.store.netlog)
@@ -283,7 +300,28 @@ class QunzuModule:
             mute_all=self.mute_all,
             invite_confirmation=self.invite_confirmation,
         )
-        self.announcements = AnnouncementService(self)
+        self.announcements = AnnouncementService(
+            api,
+            self.clock,
+            config,
+            store=self.store.announcements,
+            facts=self.facts,
+            room_moderation=self.room_moderation,
+            content=self.content,
+            group_records=self.groups.record,
+            notifier=self.notifier,
+        )
+        self.holds = Holds(
+            api,
+            self.clock,
+            config,
+            store=self.store.evidence,
+            evidence=self.evidence,
+            facts=self.facts,
+            room_moderation=self.room_moderation,
+            reports=self.reports,
+            notifier=self.notifier,
+        )
         self.sanctions.on_room_mute_changed.append(self.mute_all.invalidate)
         # Art. 12: reports from people without an account (public_reports.py).
         self.public_reports = PublicReports(self.clock, config, store=self.store.public_reports, groups=self.groups)
