@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -109,7 +110,16 @@ class QunzuModule:
         # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
         self.notifier = Notifier(api, service_account=service, rooms=self.store.notice_rooms)
         # DESIGN.md §6.3: refusals, the greeting and a new group's code, told in the person's bot chat.
-        self.bot_chat_notices = BotChatNotices(self)
+        self.bot_chat_notices = BotChatNotices(
+            api,
+            config,
+            health=self.health,
+            once=self.store.once,
+            group_store=self.store.groups,
+            group_records=self.groups.record,
+            realname=self.realname,
+            notifier=self.notifier,
+        )
         self.admin_guard = AdminGuard(
             api,
             self.clock,
@@ -338,7 +348,7 @@ class QunzuModule:
         self.jobs.add(Job("convention_notices", 60 * 1000, convention_notices.run))
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
-        self.jobs.add(Job("forget_expired_once", HOUR_MS, lambda: forget_expired(self)))
+        self.jobs.add(Job("forget_expired_once", HOUR_MS, functools.partial(forget_expired, self.store.once)))
 
         callbacks = Callbacks(self)
         api.register_spam_checker_callbacks(
