@@ -227,7 +227,16 @@ class QunzuModule:
         )
         # Art. 10, 13: refused and held content is sealed; staff release or reject holds.
         self.evidence = EvidenceLocker(api, self.clock, config.key, language=language, store=self.store.evidence)
-        self.content = ContentGuard(self)
+        self.content = ContentGuard(
+            api,
+            self.clock,
+            config,
+            health=self.health,
+            locker=self.evidence,
+            once=self.store.once,
+            tickets=self.store.tickets,
+            audit=self.store.audit,
+        )
         # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
         self.events = EventStream(api, self.health, self.store.netlog)
         self.netlog = NetworkLog(
@@ -270,11 +279,19 @@ class QunzuModule:
         self.jobs.add(Job("netlog_catch_up", 5 * 60 * 1000, self.netlog.catch_up))
         self.jobs.add(Job("sanctions_followup", 60 * 1000, self.followups.run))
         self.jobs.add(Job("policy_list_sync", 60 * 1000, self.policy_list.sync))
-        # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
-        self.reports = Reports(self)
-        self.reports.register_jobs(self.jobs)
         # Art. 11, 12: redactions by the service account, media quarantine (takedown.py).
         self.takedown = Takedown(api, config, audit=self.store.audit)
+        # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
+        self.reports = Reports(
+            api,
+            self.clock,
+            config,
+            self.store,
+            measures=self.measures,
+            takedown=self.takedown,
+            notifier=self.notifier,
+        )
+        self.reports.register_jobs(self.jobs)
         # Art. 11: refusals name the decision they rest on; `!appeal` without one takes the latest.
         self.appeal_refs = AppealReferences(
             api,
