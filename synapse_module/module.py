@@ -32,6 +32,7 @@ from .facts import FactsSource
 from .federation_guard import FederationGuard
 from .filing import Filing
 from .group_alias import SWEEP_EVERY_MS, CodeAliases
+from .group_records import group_records
 from .groups import Groups
 from .health import Health
 from .holds import Holds
@@ -105,9 +106,24 @@ class QunzuModule:
         self.sanctions = SanctionState(
             api, self.clock, policy, store=measure_store, identities=self.store.identities, identity_of=identity_of
         )
-        self.facts = FactsSource(self)
-        self.groups = Groups(self)
-        # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
+        self.facts = FactsSource(
+            api,
+            self.clock,
+            config,
+            gate=self.realname.gate,
+            sanctions=self.sanctions,
+            notice_rooms=self.store.notice_rooms,
+        )
+        records = group_records(api, self.store.groups)
+        # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
+        self.code_aliases = CodeAliases(
+            api,
+            self.clock,
+            config,
+            store=self.store.groups,
+            audit=self.store.audit,
+            group_records=records,
+        )
         self.notifier = Notifier(api, service_account=service, rooms=self.store.notice_rooms)
         # DESIGN.md §6.3: refusals, the greeting and a new group's code, told in the person's bot chat.
         self.bot_chat_notices = BotChatNotices(
@@ -116,10 +132,33 @@ class QunzuModule:
             health=self.health,
             once=self.store.once,
             group_store=self.store.groups,
-            group_records=self.groups.record,
+            group_records=records,
             realname=self.realname,
             notifier=self.notifier,
         )
+        self.groups = Groups(
+            api,
+            self.clock,
+            config,
+            store=self.store.groups,
+            audit=self.store.audit,
+            records=records,
+            facts=self.facts,
+            code_aliases=self.code_aliases,
+            notices=self.bot_chat_notices,
+            notifier=self.notifier,
+        )
+        # Art. 5 应急处置: freezes of the server, a category or a room (emergency.py).
+        self.emergency = Emergency(
+            api,
+            self.clock,
+            config,
+            store=self.store.emergency,
+            audit=self.store.audit,
+            link_pending=self.groups.link_pending,
+        )
+        # A room's facts come from the registry, which asks the facts about a group's owner.
+        self.facts.read_rooms_from(self.groups, self.emergency)
         self.admin_guard = AdminGuard(
             api,
             self.clock,
@@ -133,6 +172,7 @@ class QunzuModule:
         self.health.parts["admin_guard"] = self.admin_guard.status
         # Another process may have suspended an admin: the guard looks (admin_guard.py).
         self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
+        # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
         self.followups = FollowUps(
             api,
             policy,
@@ -194,15 +234,6 @@ class QunzuModule:
         )
         self.blacklist.on_added.append(consequences.on_added)
         self.blacklist.on_lifted.append(consequences.on_lifted)
-        # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
-        self.code_aliases = CodeAliases(
-            api,
-            self.clock,
-            config,
-            store=self.store.groups,
-            audit=self.store.audit,
-            group_records=self.groups.record,
-        )
         # DESIGN.md §6.2: private chats become groups when a third person comes (private_chats.py).
         self.private_chats = PrivateChats(
             api,
@@ -247,14 +278,6 @@ class QunzuModule:
             health=self.health,
             events=self.events,
             group_records=self.groups.record,
-        )
-        self.emergency = Emergency(
-            api,
-            self.clock,
-            config,
-            store=self.store.emergency,
-            audit=self.store.audit,
-            link_pending=self.groups.link_pending,
         )
         self.jobs = Jobs(api, self.clock, health=self.health, audit=self.store.audit)
         # Art. 13: records kept `retention.days`, then purged in batches (retention.py).
