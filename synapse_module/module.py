@@ -390,7 +390,29 @@ class QunzuModule:
             api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
         self.jobs.add(Job("forget_expired_once", HOUR_MS, functools.partial(forget_expired, self.store.once)))
 
-        callbacks = Callbacks(self)
+        # What Synapse asks before an event, a join, an invite or a creation (callbacks.py).
+        callbacks = Callbacks(
+            api,
+            self.clock,
+            config,
+            health=self.health,
+            facts=self.facts,
+            groups=self.groups,
+            group_store=self.store.groups,
+            sanctions=self.sanctions,
+            realname=self.realname,
+            content=self.content,
+            holds=self.holds,
+            room_moderation=self.room_moderation,
+            mute_all=self.mute_all,
+            invite_confirmation=self.invite_confirmation,
+            private_chats=self.private_chats,
+            private_reports=self.private_reports,
+            code_aliases=self.code_aliases,
+            admin_guard=self.admin_guard,
+            appeal_refs=self.appeal_refs,
+            notices=self.bot_chat_notices,
+        )
         api.register_spam_checker_callbacks(
             check_event_for_spam=callbacks.check_event_for_spam,
             user_may_join_room=callbacks.user_may_join_room,
