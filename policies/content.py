@@ -237,7 +237,9 @@ _LETTER_CLASSES: Final = _CLASSES.translate(bytes.maketrans(b"Hcyx", b"    "))
 _GAP_CLASSES: Final = _CLASSES.translate(bytes.maketrans(b"ay", b"xx"))
 _SPACE_AND_JOIN: Final = b" \x02"
 _THREE_SINGLE_LETTERS: Final = re.compile(rb" a a a(?!a)")
-_GAP: Final = re.compile(rb"cx(?<=Hccx)c{0,3}(?:xc{0,3})?(?=H)")
+# After an ideograph and the lead byte of one more character, the first look-ahead
+# turns down what cannot be a gap (a Latin word: ``xx`` then ``x``) before the rest is tried.
+_GAP: Final = re.compile(rb"cx(?=[cH]|x[cH])(?<=Hccx)c{0,3}(?:xc{0,3})?(?=H)")
 _HAN_ONLY: Final = re.compile(f"[{_HAN}]+")
 _MIN_GAPPED_TERM: Final = 3
 # Pieces of the gapped reading are matched as one string, separated by a character
