@@ -277,7 +277,7 @@ class QunzuModule:
             store=self.store.netlog,
             health=self.health,
             events=self.events,
-            group_records=self.groups.record,
+            group_records=records,
         )
         self.jobs = Jobs(api, self.clock, health=self.health, audit=self.store.audit)
         # Art. 13: records kept `retention.days`, then purged in batches (retention.py).
@@ -333,7 +333,7 @@ class QunzuModule:
             facts=self.facts,
             roles=self.room_roles,
             sanctions=self.sanctions,
-            group_records=self.groups.record,
+            group_records=records,
             notifier=self.notifier,
         )
         self.mute_all = RoomMuteAll(api, self.clock, store=self.store.mute_all, roles=self.room_roles)
@@ -358,7 +358,7 @@ class QunzuModule:
             facts=self.facts,
             room_moderation=self.room_moderation,
             content=self.content,
-            group_records=self.groups.record,
+            group_records=records,
             notifier=self.notifier,
         )
         self.holds = Holds(
