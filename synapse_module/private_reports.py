@@ -146,7 +146,6 @@ class PrivateReports:
         self._api.run_as_background_process("qunzu_desk_nudge", run)
 
     def _tell(self, user_id: str, body: str) -> None:
-
         async def run() -> None:
             try:
                 if not await self._notifier.to_user(user_id, body):
