@@ -32,6 +32,7 @@ class Health:
         self.parts: dict[str, Callable[[], Any]] = {}
 
     def is_ready(self) -> bool:
+        """Whether the schema is set up: looping jobs and the event follower skip their tick until then."""
         return self._state == "ready"
 
     async def setup(self) -> None:
