@@ -275,6 +275,8 @@ class QunzuModule:
             )
         api.run_as_background_process("qunzu_setup", self._setup)
         self.jobs.schedule()
+        # Art. 12: report buttons' reports reach the desk in about a second (reports.py).
+        self.reports.start_import()
         self.netlog.start()
         # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
         self.events = EventStream(self)
@@ -325,6 +327,11 @@ class QunzuModule:
         else:
             logger.info("qunzu: schema up to date at version %d", result.to_version)
         self._state = "ready"
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether this process has its schema (no waiting: for loops that simply try again later)."""
+        return self._state == "ready"
 
     async def ready(self) -> None:
         """Wait until this process has its schema; refuse with 503 if that does not happen.
