@@ -152,11 +152,22 @@ def reports_after_txn(txn: LoggingTransaction, table: str, after_id: int, limit:
 
 
 def new_reports_txn(txn: LoggingTransaction, after: Mapping[str, int], limit: int) -> dict[str, list[ReportRow]]:
-    """Per report table, the reports with ids above `after[table]`, oldest first: one transaction.
+    """Per report table, the reports with ids above `after[table]`, oldest first: one statement.
 
     Only primary-key range reads: with nothing new, three index probes that return nothing.
     """
-    return {table: reports_after_txn(txn, table, after[table], limit) for table in REPORT_TABLES}
+    parts = [
+        f"SELECT '{table}' AS source, t{index}.* FROM ({_REPORT_QUERIES[table]} WHERE r.id > ? ORDER BY r.id LIMIT ?)"
+        f" AS t{index}"
+        for index, table in enumerate(REPORT_TABLES)
+    ]
+    txn.execute(" UNION ALL ".join(parts), tuple(value for table in REPORT_TABLES for value in (after[table], limit)))
+    found: dict[str, list[ReportRow]] = {table: [] for table in REPORT_TABLES}
+    for source, *row in txn.fetchall():
+        found[str(source)].append(_report_row(tuple(row)))
+    for rows in found.values():
+        rows.sort(key=lambda row: row[0])
+    return found
 
 
 def _report_row(row: tuple[Any, ...]) -> ReportRow:
