@@ -531,7 +531,10 @@ async def report_to_desk(bench: Bench, scenario: Scenario) -> Result:
                     "body": "!report fraud 基准测试",
                     "m.relates_to": {"m.in_reply_to": {"event_id": event_id}},
                 }
-                await server.ok("PUT", path, reporter.access_token, body)
+                # The module files it and refuses the event, so nobody in the room sees who reported.
+                status, reply = await server.call("PUT", path, reporter.access_token, body)
+                if status != 403 or reply.get("cn.qunzu.reason") != "report_received":
+                    raise BenchError(f"report_to_desk: a !report was not filed: {status} {reply}")
                 sent_at[event_id] = ("command", time.perf_counter())
             else:
                 reporter = button_reporters[(index // 2) % len(button_reporters)]
@@ -570,17 +573,18 @@ async def report_to_desk(bench: Bench, scenario: Scenario) -> Result:
     return Result(
         scenario.key,
         scenario.title,
-        "ms (p50, !report)",
+        "ms (p95, report button)",
         None,
-        command["p50"],
+        button["p95"],
         scenario.target,
-        None,
+        button["p95"] <= params["max_button_p95_ms"] and not missing["button"],
         1,
         f"`!report` p50 {command['p50']:,.0f} / p95 {command['p95']:,.0f} ms; "
         f"report button p50 {button['p50']:,.0f} / p95 {button['p95']:,.0f} ms",
-        f"{total} reports at {params['per_minute']}/min for {params['seconds']}s, alternating `!report` (the bot "
-        f"files it and nudges its desk) and the client report API (the module's import, every 5 s, then the "
-        f"desk's poll, default 5 s); from the request's return to the staff member's /sync showing the ticket; "
+        f"{total} reports at {params['per_minute']}/min for {params['seconds']}s, alternating `!report` (the "
+        f"module files it, refuses the event and nudges the desk) and the client report API (the module's "
+        f"import of new ids every 0.5 s, then the same nudge); the desk's poll stays at its default 5 s; from "
+        f"the request's return to the staff member's /sync showing the ticket; "
         f"n = {command['n']} / {button['n']}, max {command['max']:,.0f} / {button['max']:,.0f} ms, "
         f"not seen within {params['drain_seconds']}s: {missing['command']} / {missing['button']} "
         "(Qunzu server only: vanilla has no bot)",
@@ -673,7 +677,13 @@ def scenarios(quick: bool) -> list[Scenario]:
             "6. Bot: report → ticket in the moderation room, 50 reports/min",
             report_to_desk,
             # 10 reporters per way in: the module allows 20 reports per reporter an hour.
-            {"per_minute": 50, "seconds": 30 if quick else 120, "reporters": 3 if quick else 10, "drain_seconds": 60},
-            "p50/p95 per way in",
+            {
+                "per_minute": 50,
+                "seconds": 30 if quick else 120,
+                "reporters": 3 if quick else 10,
+                "drain_seconds": 60,
+                "max_button_p95_ms": 2000,
+            },
+            "report button p95 ≤ 2 s",
         ),
     ]

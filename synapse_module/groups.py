@@ -72,6 +72,37 @@ def predecessor_of(creation_content: object) -> str | None:
     return room_id if isinstance(room_id, str) else None
 
 
+def _member_state_to_invites(config: dict[str, Any]) -> None:
+    """Membership events in a creation's `initial_state` become entries of `invite`.
+
+    Synapse sends `initial_state` as the creator's state without asking `user_may_invite`,
+    so an invite there would skip every invite rule; through `invite` it is asked.
+
+    Raises:
+        SynapseError: 400 M_BAD_JSON for a membership other than an invite of a user id.
+    """
+    raw = config.get("initial_state")
+    if not isinstance(raw, list):
+        return
+    kept, invited = [], []
+    for event in raw:
+        if not (isinstance(event, Mapping) and event.get("type") == "m.room.member"):
+            kept.append(event)
+            continue
+        content, invitee = event.get("content"), event.get("state_key")
+        if not (isinstance(content, Mapping) and content.get("membership") == "invite" and isinstance(invitee, str)):
+            raise SynapseError(
+                400, "initial_state may hold membership events only as invites; use 'invite'", Codes.BAD_JSON
+            )
+        invited.append(invitee)
+    if invited:
+        listed = config.get("invite")
+        if listed is not None and not isinstance(listed, list):
+            raise SynapseError(400, "invite must be a list of user ids", Codes.BAD_JSON)
+        config["initial_state"] = kept
+        config["invite"] = [*(listed or []), *dict.fromkeys(invited)]
+
+
 def _check_override_shape(config: Mapping[str, Any]) -> None:
     """Power levels in a creation request and their `users` must be objects (else Synapse answers 500).
 
@@ -174,6 +205,8 @@ class Groups:
         """
         policy = self._policy
         service = self.service_account
+        # Art. 6: invites are decided by `user_may_invite`, which Synapse asks for `invite` only.
+        _member_state_to_invites(config)
         # Art. 6: a bot chat (registered, but not a group) is forced closed before anything reads the request.
         owner = shape_bot_chat(config, user_id, service)
         verification_dm = owner is not None
@@ -271,12 +304,20 @@ class Groups:
             # Art. 8 join verification: high-risk categories need approval at any size.
             initial = [e for e in initial if not (isinstance(e, dict) and e.get("type") == "m.room.join_rules")]
             initial.append({"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}})
+        invites = list(config.get("invite") or [])
+        if service not in invites and user_id != service:
+            if verification_dm or private or config.get("preset") == "trusted_private_chat":
+                # Through Synapse's invite: the bot reads `is_direct` on it, and a trusted private
+                # chat's invitees get their power from being invited.
+                config["invite"] = [*invites, service]
+            else:
+                # In the creation's batch of state rather than a membership update after it: one
+                # persistence less on the request path. The follower joins the service account
+                # when it sees the invite (`_membership_changed`), which wakes the bot's sync.
+                initial.append({"type": "m.room.member", "state_key": service, "content": {"membership": "invite"}})
         config["initial_state"] = initial
         if creation:
             config["creation_content"] = creation
-        invites = list(config.get("invite") or [])
-        if service not in invites and user_id != service:
-            config["invite"] = [*invites, service]
         await self._grant_service_power(config, user_id)
         if not config.get("room_alias_name") and not verification_dm and not private:
             config["room_alias_name"] = code

@@ -313,6 +313,7 @@ class QunzuModule:
             measures=self.measures,
             takedown=self.takedown,
             notifier=self.notifier,
+            health=self.health,
         )
         self.reports.register_jobs(self.jobs)
         # Art. 11: refusals name the decision they rest on; `!appeal` without one takes the latest.
@@ -527,6 +528,8 @@ class QunzuModule:
             )
         api.run_as_background_process("qunzu_setup", self.health.setup)
         self.jobs.schedule()
+        # Art. 12: report buttons' reports reach the desk in about a second (reports.py).
+        self.reports.start_import()
         self.netlog.start()
         self.events.subscribe("network_log", self.netlog.on_events)
         self.events.subscribe("groups", self.groups.on_events)

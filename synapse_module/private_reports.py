@@ -32,7 +32,6 @@ from synapse.module_api.errors import SynapseError
 
 from policies import Reason
 from policies.commands import ReportCommand, parse_report
-from policies.constants import DESK_NUDGE_TYPE
 
 from .errors import Refusal
 from .refusals import refusal_error
@@ -114,7 +113,7 @@ class PrivateReports:
         except SynapseError as exc:
             return self._not_filed(sender, _problem(exc), str(exc.msg))
         ticket = filed.ticket.id
-        self._nudge_desk()
+        self._reports.nudge_desk()
         if not filed.new_reporter:
             # Already on this ticket: the acknowledgement went out with the first report.
             self._tell(sender, report_text("ack_again", language, ticket=ticket))
@@ -131,19 +130,6 @@ class PrivateReports:
         return ("、" if zh else ", ").join(
             f"{labels.get('zh-CN', name)}（{name}）" if zh else name for name, labels in self._categories.items()
         )
-
-    def _nudge_desk(self) -> None:
-        """Tell the bot's desk to look now: the service account's account data changes, its sync sees it."""
-        service = self._config.service_account
-
-        async def run() -> None:
-            try:
-                await self._api.account_data_manager.put_global(service, DESK_NUDGE_TYPE, {"at": self._clock.now_ms()})
-            except Exception:
-                # Best effort: the desk's poll finds the ticket a few seconds later anyway.
-                logger.exception("qunzu: nudging the moderation desk failed")
-
-        self._api.run_as_background_process("qunzu_desk_nudge", run)
 
     def _tell(self, user_id: str, body: str) -> None:
         async def run() -> None:

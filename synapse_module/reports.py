@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure
+from policies.constants import DESK_NUDGE_TYPE
 from policies.numbers import duration_seconds
 from policies.report_reasons import classify_reason
 from policies.roles import room_admins, room_creators
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
     from .clock import Clock
     from .config import QunzuConfig
+    from .health import Health
     from .notices import Notifier
     from .sanctions.measures import Measures
     from .store import QunzuStore
@@ -54,17 +56,22 @@ logger = logging.getLogger(__name__)
 REPORTS_PER_HOUR = 20
 MAX_REASON_CHARS = 1000
 #: Synapse allocates report ids in memory before inserting; rescanning a few ids below the
-#: cursor catches a report committed after a higher one. The primary key keeps it exactly once.
+#: cursor catches a report committed after a higher one. The primary key keeps it exactly once,
+#: and the read leaves out rows imported already, so a rescan costs index lookups, not imports.
 IMPORT_OVERLAP = 50
 IMPORT_BATCH = 200
-#: Due at every tick of the job loop (`jobs.TICK_MS`, 5 s). A report button's ticket reaches staff
-#: only after this import, so its interval is most of that delay (30 s here meant a run every 35 s).
-#: A run is cheap: per report table one MAX over the import table's primary key and one range read
-#: of Synapse's table by its primary key past the cursor, nearly always empty (an idle run is
-#: recorded in the audit log only hourly, jobs.py). 0 rather than 5 s: the loop compares with the
-#: end of the previous run, a little after its tick, so 5 s would mean every other tick.
+#: How often the background instance looks for reports with ids above the highest it has seen
+#: (Art. 12 及时处理: a report button's ticket should reach staff as fast as a `!report`). A look
+#: is one transaction of three primary-key range reads, nearly always empty. What it finds is
+#: imported at once and the desk is nudged, so a ticket reaches staff within about this interval.
+IMPORT_TICK_MS = 500
+#: The job `import_synapse_reports` (every tick of the job loop, `jobs.TICK_MS`, 5 s) rescans the
+#: overlap below the cursor for reports committed late; the short cycle above reads only new ids.
+#: 0 rather than 5 s: the loop compares with the end of the previous run, a little after its tick.
 IMPORT_EVERY_MS = 0
 NOTICE_BATCH = 100
+#: A failing short import cycle is logged at most this often (it retries every `IMPORT_TICK_MS`).
+FAILURE_LOG_EVERY_MS = 60 * 1000
 OUTCOMES = ("resolved", "dismissed")
 
 
@@ -85,6 +92,7 @@ class Reports:
         measures: Measures,
         takedown: Takedown,
         notifier: Notifier,
+        health: Health,
     ) -> None:
         self._api = api
         self._clock = clock
@@ -95,8 +103,13 @@ class Reports:
         self._measures = measures
         self._takedown = takedown
         self._notifier = notifier
+        self._health = health
         self._policy = config.policy
         self._language = config.language
+        # The short import cycle: the highest id seen per report table (None until its first look).
+        self._seen: dict[str, int] | None = None
+        self._looking = False
+        self._failure_logged_ms = -FAILURE_LOG_EVERY_MS
 
     def register_jobs(self, jobs: Jobs) -> None:
         # Art. 12: the report buttons of Matrix clients fire no callback; read Synapse's tables.
@@ -236,22 +249,86 @@ class Reports:
 
     # -- the import of Synapse's reports ----------------------------------------------------
 
+    def start_import(self) -> None:
+        """Look for new report-button reports every `IMPORT_TICK_MS` (Synapse runs it on the background instance)."""
+        self._api.looping_background_call(self._import_tick, IMPORT_TICK_MS, desc="qunzu_report_import")
+
+    async def _import_tick(self) -> None:
+        # Synapse starts a tick even while the previous one still runs; one look at a time.
+        if self._looking or not self._health.is_ready():
+            return
+        self._looking = True
+        try:
+            await self.import_new()
+        except Exception:
+            # A scheduler boundary. The job's rescan imports what this look missed.
+            now = self._clock.now_ms()
+            if now - self._failure_logged_ms >= FAILURE_LOG_EVERY_MS:
+                self._failure_logged_ms = now
+                logger.exception("qunzu: looking for new report-button reports failed; the job rescans")
+        finally:
+            self._looking = False
+
+    async def import_new(self) -> int:
+        """Import the reports with ids above the highest seen by this process; the number imported."""
+        if self._seen is None:
+            self._seen = await self._store.import_cursors()
+        rows = await self._store.new_synapse_reports(dict(self._seen), IMPORT_BATCH)
+        imported = await self._import_rows(rows, fast=True)
+        for row in rows:
+            # Past a row even when its import failed: the job's rescan of the overlap tries it again.
+            self._seen[row.table] = max(self._seen[row.table], row.id)
+        return imported
+
     async def import_synapse_reports(self) -> dict[str, Any]:
-        """The job: import new rows of event_reports, room_reports, user_reports, each once."""
+        """The job: import the rows of event_reports, room_reports, user_reports not imported yet, each once.
+
+        Reads from a little below the highest id imported (`IMPORT_OVERLAP`): a report committed
+        after one with a higher id is found here even when the short cycle has passed its id.
+        """
         imported = 0
         for table in synapse_tables.REPORT_TABLES:
             cursor = max(0, await self._store.import_cursor(table) - IMPORT_OVERLAP)
             while True:
                 rows = await self._store.synapse_reports(table, cursor, IMPORT_BATCH)
-                for row in rows:
-                    if await self._import(row):
-                        imported += 1
+                imported += await self._import_rows(rows, fast=False)
                 if len(rows) < IMPORT_BATCH:
                     break
                 cursor = rows[-1].id
         return {"imported": imported}
 
-    async def _import(self, row: SynapseReport) -> bool:
+    async def _import_rows(self, rows: Sequence[SynapseReport], *, fast: bool) -> int:
+        """Import `rows`; the desk is nudged after a severe ticket at once and after the rest once.
+
+        With `fast`, a row that fails is logged and skipped (the job's rescan tries it again);
+        otherwise the failure ends the run, as any job's.
+        """
+        imported, unannounced = 0, False
+        for row in rows:
+            try:
+                filed = await self._import(row)
+            except Exception:
+                if not fast:
+                    raise
+                logger.exception("qunzu: importing report %s/%d failed; the job's rescan retries", row.table, row.id)
+                continue
+            if filed is None:
+                continue
+            imported += 1
+            unannounced = True
+            if self._is_severe(filed.ticket.category):
+                # Art. 12: terrorism, child sexual content: staff hear of it before the rest of the batch.
+                self.nudge_desk()
+                unannounced = False
+        if unannounced:
+            self.nudge_desk()
+        return imported
+
+    def _is_severe(self, category: str) -> bool:
+        known = self._policy.reports.categories.get(category)
+        return known is not None and known.severity == "severe"
+
+    async def _import(self, row: SynapseReport) -> FiledReport | None:
         now = self._clock.now_ms()
         category = self.guess_category(row.reason)
         ticket: NewTicket | None = None
@@ -282,12 +359,29 @@ class Reports:
         )
         filed = await self._store.import_report(row.table, row.id, ticket, row.reporter, row.reason, audit)
         if filed is None:
-            return False
+            return None
         if filed.new_reporter:
             self._notify_soon(filed.ticket.id, row.reporter, "ack")
         if not filed.joined:
             self._tell_room_staff_soon(filed.ticket)
-        return True
+        return filed
+
+    def nudge_desk(self) -> None:
+        """Tell the bot's desk to look now: the service account's account data changes, its sync sees it.
+
+        Every way a ticket is filed without the bot (a `!report` taken out of a room, a report
+        button's import) nudges, so staff see it in the time of one /sync rather than a poll.
+        """
+        service = self._config.service_account
+
+        async def run() -> None:
+            try:
+                await self._api.account_data_manager.put_global(service, DESK_NUDGE_TYPE, {"at": self._clock.now_ms()})
+            except Exception:
+                # Best effort: the desk's poll finds the ticket a few seconds later anyway.
+                logger.exception("qunzu: nudging the moderation desk failed")
+
+        self._api.run_as_background_process("qunzu_desk_nudge", run)
 
     # -- views --------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from ..errors import TicketNotOpen
 from .audit import AuditRecord, append_record_txn  # same transaction: no ticket without its record
 from .limits import REPORTS, Use, new_use_id, take_txn
 from .sql import run_contended
-from .synapse_tables import reports_after_txn
+from .synapse_tables import REPORT_TABLES, new_reports_txn, reports_after_txn
 from .tickets import (
     _COLUMNS,
     NewTicket,
@@ -132,9 +132,18 @@ class ReportStore:
         )
         return [SynapseReport(table, *row) for row in rows]
 
+    async def new_synapse_reports(self, after: dict[str, int], limit: int) -> list[SynapseReport]:
+        """Synapse's reports with ids above `after[table]` in each table, oldest first per table."""
+        found = await self._api.run_db_interaction("qunzu_read_new_synapse_reports", new_reports_txn, after, limit)
+        return [SynapseReport(table, *row) for table, rows in found.items() for row in rows]
+
     async def import_cursor(self, table: str) -> int:
         """The highest id of `table` imported so far (0: none)."""
         return await self._api.run_db_interaction("qunzu_report_import_cursor", _import_cursor_txn, table)
+
+    async def import_cursors(self) -> dict[str, int]:
+        """The highest id imported so far of every report table, in one transaction."""
+        return await self._api.run_db_interaction("qunzu_report_import_cursors", _import_cursors_txn)
 
     async def reporters(self, ticket_id: str) -> list[Reporter]:
         return (await self.reporters_of([ticket_id])).get(ticket_id, [])
@@ -291,6 +300,10 @@ def _import_cursor_txn(txn: LoggingTransaction, table: str) -> int:
     txn.execute("SELECT MAX(source_id) FROM qunzu_report_imports WHERE source_table = ?", (table,))
     row = txn.fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def _import_cursors_txn(txn: LoggingTransaction) -> dict[str, int]:
+    return {table: _import_cursor_txn(txn, table) for table in REPORT_TABLES}
 
 
 def _reporters_txn(txn: LoggingTransaction, ticket_ids: list[str]) -> dict[str, list[Reporter]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from synapse.module_api import LoggingTransaction
@@ -129,30 +130,56 @@ def alias_room_txn(txn: LoggingTransaction, alias: str) -> str | None:
 # Art. 12: the three report tables, each normalised to
 # (id, received_ts, reporter, reason, room_id, event_id, target_user_id).
 _REPORT_QUERIES = {
-    "event_reports": "SELECT id, received_ts, user_id, reason, room_id, event_id, NULL FROM event_reports",
-    "room_reports": "SELECT id, received_ts, user_id, reason, room_id, NULL, NULL FROM room_reports",
-    "user_reports": "SELECT id, received_ts, user_id, reason, NULL, NULL, target_user_id FROM user_reports",
+    "event_reports": "SELECT r.id, r.received_ts, r.user_id, r.reason, r.room_id, r.event_id, NULL"
+    " FROM event_reports AS r",
+    "room_reports": "SELECT r.id, r.received_ts, r.user_id, r.reason, r.room_id, NULL, NULL FROM room_reports AS r",
+    "user_reports": "SELECT r.id, r.received_ts, r.user_id, r.reason, NULL, NULL, r.target_user_id"
+    " FROM user_reports AS r",
 }
 REPORT_TABLES = tuple(_REPORT_QUERIES)
 
+ReportRow = tuple[int, int, str, str, str | None, str | None, str | None]
 
-def reports_after_txn(
-    txn: LoggingTransaction, table: str, after_id: int, limit: int
-) -> list[tuple[int, int, str, str, str | None, str | None, str | None]]:
-    """Reports of one of Synapse's report tables with ids above `after_id`, oldest first."""
-    txn.execute(f"{_REPORT_QUERIES[table]} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
-    return [
-        (
-            int(row[0]),
-            int(row[1]),
-            str(row[2]),
-            "" if row[3] is None else str(row[3]),
-            None if row[4] is None else str(row[4]),
-            None if row[5] is None else str(row[5]),
-            None if row[6] is None else str(row[6]),
-        )
-        for row in txn.fetchall()
+
+def reports_after_txn(txn: LoggingTransaction, table: str, after_id: int, limit: int) -> list[ReportRow]:
+    """Reports of one of Synapse's report tables with ids above `after_id` not imported yet, oldest first."""
+    txn.execute(
+        f"{_REPORT_QUERIES[table]} WHERE r.id > ? AND NOT EXISTS (SELECT 1 FROM qunzu_report_imports AS i"
+        " WHERE i.source_table = ? AND i.source_id = r.id) ORDER BY r.id LIMIT ?",
+        (after_id, table, limit),
+    )
+    return [_report_row(row) for row in txn.fetchall()]
+
+
+def new_reports_txn(txn: LoggingTransaction, after: Mapping[str, int], limit: int) -> dict[str, list[ReportRow]]:
+    """Per report table, the reports with ids above `after[table]`, oldest first: one statement.
+
+    Only primary-key range reads: with nothing new, three index probes that return nothing.
+    """
+    parts = [
+        f"SELECT '{table}' AS source, t{index}.* FROM ({_REPORT_QUERIES[table]} WHERE r.id > ? ORDER BY r.id LIMIT ?)"
+        f" AS t{index}"
+        for index, table in enumerate(REPORT_TABLES)
     ]
+    txn.execute(" UNION ALL ".join(parts), tuple(value for table in REPORT_TABLES for value in (after[table], limit)))
+    found: dict[str, list[ReportRow]] = {table: [] for table in REPORT_TABLES}
+    for source, *row in txn.fetchall():
+        found[str(source)].append(_report_row(tuple(row)))
+    for rows in found.values():
+        rows.sort(key=lambda row: row[0])
+    return found
+
+
+def _report_row(row: tuple[Any, ...]) -> ReportRow:
+    return (
+        int(row[0]),
+        int(row[1]),
+        str(row[2]),
+        "" if row[3] is None else str(row[3]),
+        None if row[4] is None else str(row[4]),
+        None if row[5] is None else str(row[5]),
+        None if row[6] is None else str(row[6]),
+    )
 
 
 def event_evidence_txn(txn: LoggingTransaction, event_id: str) -> dict[str, Any] | None:

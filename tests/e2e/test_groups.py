@@ -129,6 +129,18 @@ async def test_a_group_event_smuggled_into_initial_state_is_replaced(member: Mat
     assert group["category"] == "general"
 
 
+async def test_memberships_in_initial_state_are_invites_asked_like_any_other_or_refused(member: Matrix) -> None:
+    """Synapse sends `initial_state` without asking `user_may_invite`: the module makes them `invite`s."""
+    assert (await member.verify())[0] == 200
+    outsider = {"type": "m.room.member", "state_key": "@someone:elsewhere.example", "content": {"membership": "invite"}}
+    status, reply = await member.call("POST", "/_matrix/client/v3/createRoom", {"initial_state": [outsider]})
+    assert (status, reply.get("cn.qunzu.reason")) == (403, "remote_server_not_allowed"), reply
+    ban = {"type": "m.room.member", "state_key": SERVICE, "content": {"membership": "ban"}}
+    status, reply = await member.call("POST", "/_matrix/client/v3/createRoom", {"initial_state": [ban]})
+    assert (status, reply.get("errcode")) == (400, "M_BAD_JSON"), reply
+    assert "invite" in reply["error"]
+
+
 async def test_category_is_chosen_at_creation_and_unknown_ones_are_refused(member: Matrix) -> None:
     assert (await member.verify())[0] == 200
     room = await member.new_room(creation_content={"cn.qunzu.category": "work"})

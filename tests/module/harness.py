@@ -170,6 +170,20 @@ class MovableClock:
         self.now += ms
 
 
+class FakeAccountData:
+    """The account data manager: global account data kept in memory, every write in `writes`."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def put_global(self, user_id: str, data_type: str, new_data: dict[str, Any]) -> None:
+        self.writes.append((user_id, data_type, dict(new_data)))
+
+    async def get_global(self, user_id: str, data_type: str) -> dict[str, Any] | None:
+        written = [data for user, kind, data in self.writes if (user, kind) == (user_id, data_type)]
+        return written[-1] if written else None
+
+
 class FakeModuleApi:
     """The ModuleApi of one process, on a real database and a movable clock.
 
@@ -199,6 +213,7 @@ class FakeModuleApi:
         self.cached_functions: list[Any] = []
         self._background_tasks = worker_name is None
         self._tasks: set[asyncio.Future[Any]] = set()
+        self.account_data_manager = FakeAccountData()
 
     def as_module_api(self) -> ModuleApi:
         """This fake, typed as what the module's constructors take."""
