@@ -28,6 +28,7 @@ the reactor; a failure is logged once there and reaches no caller.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -74,6 +75,9 @@ _APPEALABLE = frozenset(
 _REASONS = frozenset(reason.value for reason in Reason)
 # Told already in the bot chat by the code that refuses.
 _TOLD_ELSEWHERE = frozenset({Reason.BOT_CHAT_EXISTS})
+# Greetings open a room each: a few at a time, so a batch of registrations (an operator's
+# import, a bench's setup) never takes every database connection from the server's requests.
+GREETINGS_AT_ONCE = 2
 
 
 def refusal_of(error: SynapseError) -> Refusal | None:
@@ -122,6 +126,9 @@ class BotChatNotices:
         self._language = config.language
         # Per person, the notices waiting while one is being posted (see `_to_user`).
         self._queues: dict[str, list[str]] = {}
+        # New accounts waiting for their greeting, and how many greeters work through them.
+        self._greetings: deque[str] = deque()
+        self._greeters = 0
 
     # -- entry points: each returns at once ---------------------------------------------
 
@@ -139,7 +146,23 @@ class BotChatNotices:
         """Greet a new account (Synapse's `on_user_registration`): once per account ever."""
         if not self._is_person(user_id):
             return
-        self._spawn("qunzu_greeting", self._greet, user_id)
+        self._greetings.append(user_id)
+        if self._greeters < GREETINGS_AT_ONCE:
+            self._greeters += 1
+            self._spawn("qunzu_greeting", self._greet_waiting)
+
+    async def _greet_waiting(self) -> None:
+        """One greeter: greets the waiting accounts one after the other until none is left."""
+        try:
+            while self._greetings:
+                user_id = self._greetings.popleft()
+                try:
+                    await self._greet(user_id)
+                except Exception as exc:
+                    # One account's greeting failing must not leave the others waiting.
+                    logger.warning("qunzu: greeting %s failed (%s: %s)", user_id, type(exc).__name__, exc)
+        finally:
+            self._greeters -= 1
 
     def group_created(self, record: GroupRecord, room_id: str) -> None:
         """Tell a group's creator its code, its address and its info page (once per group).

@@ -16,6 +16,7 @@ from policies import Reason
 from policies.constants import REFUSAL_NOTICE_EVERY_MS
 from synapse_module.errors import Refusal
 from synapse_module.module import QunzuModule
+from synapse_module.refusal_notices import GREETINGS_AT_ONCE
 from synapse_module.store import QunzuStore
 from synapse_module.store.groups import GroupRecord
 
@@ -209,3 +210,29 @@ async def test_notices_at_the_same_moment_are_posted_one_after_the_other(
     await module_api.settle()
     assert len(chat.told) == 3
     assert max(at_once) == 1
+
+
+async def test_a_batch_of_registrations_is_greeted_a_few_at_a_time_and_everyone_is_greeted(
+    module: QunzuModule, module_api: FakeModuleApi, database: Database, chat: Chat
+) -> None:
+    """Each greeting opens a room: a batch of new accounts must not take every connection at once."""
+    inflight: list[int] = []
+    at_once: list[int] = []
+
+    async def slow_chat(user_id: str, body: str) -> bool:
+        inflight.append(1)
+        at_once.append(len(inflight))
+        await asyncio.sleep(0.005)
+        inflight.pop()
+        chat.told.append((user_id, body))
+        return True
+
+    module.notifier.to_user = slow_chat  # type: ignore[method-assign]
+    module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
+    people = [f"@new{number}:localhost" for number in range(12)]
+    for person in people:
+        register(database, person)
+        await module.bot_chat_notices.on_user_registration(person)
+    await module_api.settle()
+    assert sorted(user for user, _body in chat.told) == sorted(people)
+    assert max(at_once) == GREETINGS_AT_ONCE
