@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.api import EmergencyRequest, ReasonedRequest
+
 from ..export import Exporter, ExportError, parse_time, verify_bundle
 from ..filing import filing_document
-from .resource import Access, Caller, Route, acting_staff, json_body, query_str, required_reason
+from .resource import Access, Caller, Route, acting_staff, json_body, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -94,14 +96,14 @@ def routes(module: QunzuModule) -> list[Route]:
 
     async def freeze(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
-        scope = module.emergency.parse_scope(body.get("scope"))
+        body = read_body(request, EmergencyRequest).model_dump()
+        scope = module.emergency.parse_scope(body["scope"])
         reason = required_reason(body, module.config.language)
         return 200, (await module.emergency.freeze(await acting_staff(module, caller, body), scope, reason)).as_json()
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request) if request.content is not None and request.content.getvalue() else {}
+        body = read_body(request, ReasonedRequest, empty_ok=True).model_dump()
         reason = _optional_text(body, "reason", 1000) or ""
         lifted = await module.emergency.lift(await acting_staff(module, caller, body), params["id"], reason)
         if lifted is None:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.api import RealnameLinkRequest
+
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_limit, required_reason
+from .resource import Access, Caller, Route, json_body, query_limit, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..module import QunzuModule
@@ -49,9 +51,7 @@ def routes(module: QunzuModule) -> list[Route]:
         return 200, await realname.decide(caller.user_id, local_user(params["user_id"]), False, reason)
 
     async def link(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        user_id = json_body(request).get("user_id")
-        if not isinstance(user_id, str):
-            raise SynapseError(400, "'user_id' must be a string", Codes.BAD_JSON)
+        user_id = read_body(request, RealnameLinkRequest).user_id
         return 200, await realname.create_link(local_user(user_id))
 
     return [
