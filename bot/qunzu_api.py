@@ -4,10 +4,14 @@ Every failure becomes :class:`~bot.errors.QunzuApiError` whose ``message`` is
 fit for chat: the server's own ``error`` text (already in the server's
 language) or a friendly local text when the server could not be reached.
 
-Adding an endpoint is one short method::
+Requests are built from the module's own request models and answers read as its
+records (``policies.api``), so the bot and the module agree on every field by type;
+an answer that does not fit its record is a :class:`~bot.errors.QunzuApiError` like
+any other bad answer. Adding an endpoint is one short method::
 
-    async def report(self, room_id: str, category: str, reason: str) -> dict[str, Any]:
-        return await self._request("POST", "/reports", json={...})
+    async def report(self, room_id: str, category: str, reason: str) -> Ticket:
+        body = ReportRequest(room_id=room_id, category=category, reason=reason).body()
+        return await self._typed(Ticket, "POST", "/reports", json=body)
 """
 
 from __future__ import annotations
@@ -16,13 +20,42 @@ import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+from pydantic import ValidationError
 
 from bot.errors import QunzuApiError
 from bot.messages import t
+from policies.api import (
+    ActingRequest,
+    Announcement,
+    AnnouncementList,
+    AnnounceRequest,
+    Appeal,
+    AppealList,
+    AppealRequest,
+    Hold,
+    HoldPage,
+    LiftRequest,
+    ModerateRequest,
+    Moderation,
+    Proposal,
+    ProposeRequest,
+    ReasonedRequest,
+    Record,
+    Resolution,
+    ResolutionSanction,
+    ResolveRequest,
+    Sanction,
+    SanctionApply,
+    SanctionList,
+    Stats,
+    SubjectRef,
+    Ticket,
+    TicketList,
+)
 from policies.constants import DEFAULT_LANGUAGE, Language
 
 logger = logging.getLogger(__name__)
@@ -33,6 +66,8 @@ BAD_RESPONSE_ERRCODE: Final = "Q_BAD_RESPONSE"
 
 _REASON_KEY: Final = "cn.qunzu.reason"
 _DETAIL_KEY: Final = "cn.qunzu.detail"
+
+RecordT = TypeVar("RecordT", bound=Record)
 
 
 @dataclass(frozen=True)
@@ -131,72 +166,65 @@ class QunzuApi:
 
     # --- reports, room admins, the moderation desk -----------------------------------
 
-    async def holds(self, *, limit: int = 20) -> dict[str, Any]:
+    async def holds(self, *, limit: int = 20) -> HoldPage:
         """``GET /admin/holds``: held messages waiting for review, newest first (no content)."""
-        return await self._request("GET", "/admin/holds", params={"limit": str(limit)})
+        return await self._typed(HoldPage, "GET", "/admin/holds", params={"limit": str(limit)})
 
-    async def release_hold(self, hold_id: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def release_hold(self, hold_id: str, *, actor: str | None = None) -> Hold:
         """``POST /admin/holds/{id}/release``: deliver it as its sender (for the staff member ``actor``)."""
-        return await self._request("POST", f"/admin/holds/{path_segment(hold_id)}/release", json=_acting({}, actor))
+        body = ActingRequest(actor=actor).body()
+        return await self._typed(Hold, "POST", f"/admin/holds/{path_segment(hold_id)}/release", json=body)
 
-    async def reject_hold(self, hold_id: str, reason: str | None, *, actor: str | None = None) -> dict[str, Any]:
+    async def reject_hold(self, hold_id: str, reason: str | None, *, actor: str | None = None) -> Hold:
         """``POST /admin/holds/{id}/reject``: never delivered; the module tells the sender."""
-        body: dict[str, Any] = {} if reason is None else {"reason": reason}
-        return await self._request("POST", f"/admin/holds/{path_segment(hold_id)}/reject", json=_acting(body, actor))
+        body = ReasonedRequest(reason=reason, actor=actor).body()
+        return await self._typed(Hold, "POST", f"/admin/holds/{path_segment(hold_id)}/reject", json=body)
 
     async def convention(self) -> dict[str, Any]:
         """``GET /convention``: the platform convention and the report categories of the policy."""
         return await self._request("GET", "/convention")
 
-    async def tickets(self, **query: str) -> list[dict[str, Any]]:
+    async def tickets(self, **query: str) -> list[Ticket]:
         """``GET /admin/reports`` with filters (``open``, ``overdue``, ``since``, ``status``, ``limit``)."""
-        body = await self._request("GET", "/admin/reports", params=query or None)
-        return [t for t in body.get("tickets", []) if isinstance(t, dict)]
+        return (await self._typed(TicketList, "GET", "/admin/reports", params=query or None)).tickets
 
-    async def ticket(self, ticket_id: str) -> dict[str, Any]:
+    async def ticket(self, ticket_id: str) -> Ticket:
         """``GET /admin/reports/{id}``."""
-        return await self._request("GET", f"/admin/reports/{path_segment(ticket_id)}")
+        return await self._typed(Ticket, "GET", f"/admin/reports/{path_segment(ticket_id)}")
 
-    async def report_stats(self, since_ms: int) -> dict[str, Any]:
+    async def report_stats(self, since_ms: int) -> Stats:
         """``GET /admin/reports/stats?since=``: counts for the daily digest."""
-        return await self._request("GET", "/admin/reports/stats", params={"since": str(since_ms)})
+        return await self._typed(Stats, "GET", "/admin/reports/stats", params={"since": str(since_ms)})
 
     async def resolve(
-        self, ticket_id: str, actor: str, outcome: str, reason: str, sanction: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+        self, ticket_id: str, actor: str, outcome: str, reason: str, sanction: ResolutionSanction | None = None
+    ) -> Resolution:
         """``POST /admin/reports/{id}/resolve`` for the staff member ``actor``."""
-        body: dict[str, Any] = {"outcome": outcome, "actor": actor, "reason": reason}
-        if sanction is not None:
-            body["sanction"] = sanction
-        return await self._request("POST", f"/admin/reports/{path_segment(ticket_id)}/resolve", json=body)
+        body = ResolveRequest(outcome=outcome, actor=actor, reason=reason, sanction=sanction).body()
+        return await self._typed(Resolution, "POST", f"/admin/reports/{path_segment(ticket_id)}/resolve", json=body)
 
-    async def propose(self, subject_type: str, subject: str, category: str | None) -> dict[str, Any]:
+    async def propose(self, subject_type: str, subject: str, category: str | None) -> Proposal:
         """``POST /admin/sanctions/propose``: the ladder's next step."""
-        body: dict[str, Any] = {"subject": {"type": subject_type, "id": subject}}
-        if category is not None:
-            body["category"] = category
-        return await self._request("POST", "/admin/sanctions/propose", json=body)
+        body = ProposeRequest(subject=_subject(subject_type, subject), category=category).body()
+        return await self._typed(Proposal, "POST", "/admin/sanctions/propose", json=body)
 
-    async def sanction(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def sanction(self, request: SanctionApply) -> Sanction:
         """``POST /admin/sanctions``."""
-        return await self._request("POST", "/admin/sanctions", json=body)
+        return await self._typed(Sanction, "POST", "/admin/sanctions", json=request.body())
 
-    async def sanctions(self, **query: str) -> list[dict[str, Any]]:
+    async def sanctions(self, **query: str) -> list[Sanction]:
         """``GET /admin/sanctions`` (newest first)."""
-        body = await self._request("GET", "/admin/sanctions", params=query or None)
-        return [s for s in body.get("sanctions", []) if isinstance(s, dict)]
+        return (await self._typed(SanctionList, "GET", "/admin/sanctions", params=query or None)).sanctions
 
-    async def lift(self, sanction_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def lift(self, sanction_id: str, reason: str, *, actor: str | None = None) -> Sanction:
         """``DELETE /admin/sanctions/{id}`` (for the staff member ``actor``, when given)."""
-        body = _acting({"reason": reason}, actor)
-        return await self._request("DELETE", f"/admin/sanctions/{path_segment(sanction_id)}", json=body)
+        body = LiftRequest(reason=reason, actor=actor).body()
+        return await self._typed(Sanction, "DELETE", f"/admin/sanctions/{path_segment(sanction_id)}", json=body)
 
-    async def appeal(self, appellant: str, ref: str | None, text: str) -> dict[str, Any]:
+    async def appeal(self, appellant: str, ref: str | None, text: str) -> Appeal:
         """``POST /appeals`` for ``appellant``: ``ref`` (a measure or a refused message), else the latest decision."""
-        body: dict[str, Any] = {"text": text, "appellant": appellant}
-        if ref is not None:
-            body["ref"] = ref
-        return await self._request("POST", "/appeals", json=body)
+        body = AppealRequest(text=text, appellant=appellant, ref=ref).body()
+        return await self._typed(Appeal, "POST", "/appeals", json=body)
 
     async def blacklist_add(
         self, subject_type: str, subject: str, reason: str, *, actor: str | None = None
@@ -253,14 +281,10 @@ class QunzuApi:
         target: str | None = None,
         duration: str | None = None,
         reason: str = "",
-    ) -> dict[str, Any]:
+    ) -> Moderation:
         """``POST /admin/rooms/{room_id}/moderate`` for the room admin ``actor``."""
-        body: dict[str, Any] = {"actor": actor, "action": action, "reason": reason}
-        if target is not None:
-            body["target"] = target
-        if duration is not None:
-            body["duration"] = duration
-        return await self._request("POST", f"/admin/rooms/{path_segment(room_id)}/moderate", json=body)
+        body = ModerateRequest(actor=actor, action=action, target=target, duration=duration, reason=reason).body()
+        return await self._typed(Moderation, "POST", f"/admin/rooms/{path_segment(room_id)}/moderate", json=body)
 
     async def emergency(self, scope: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
         """``POST /admin/emergency`` (for the staff member ``actor``, when given)."""
@@ -276,28 +300,27 @@ class QunzuApi:
         body = await self._request("GET", "/admin/realname/pending")
         return [p for p in body.get("pending", []) if isinstance(p, dict)]
 
-    async def announce(self, room_id: str, actor: str, text: str) -> dict[str, Any]:
+    async def announce(self, room_id: str, actor: str, text: str) -> Announcement:
         """``POST /admin/rooms/{room_id}/announce`` for the room admin ``actor``."""
-        body = {"actor": actor, "text": text}
-        return await self._request("POST", f"/admin/rooms/{path_segment(room_id)}/announce", json=body)
+        body = AnnounceRequest(actor=actor, text=text).body()
+        return await self._typed(Announcement, "POST", f"/admin/rooms/{path_segment(room_id)}/announce", json=body)
 
-    async def pending_announcements(self) -> list[dict[str, Any]]:
+    async def pending_announcements(self) -> list[Announcement]:
         """``GET /admin/announcements``: announcements waiting for staff review."""
-        body = await self._request("GET", "/admin/announcements")
-        return [a for a in body.get("announcements", []) if isinstance(a, dict)]
+        return (await self._typed(AnnouncementList, "GET", "/admin/announcements")).announcements
 
     async def decide_announcement(
         self, announcement_id: str, approve: bool, reason: str, *, actor: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Announcement:
         """``POST /admin/announcements/{id}/approve|reject`` (for the staff member ``actor``, when given)."""
         verb = "approve" if approve else "reject"
-        body = _acting({"reason": reason}, actor)
-        return await self._request("POST", f"/admin/announcements/{path_segment(announcement_id)}/{verb}", json=body)
+        body = ReasonedRequest(reason=reason, actor=actor).body()
+        path = f"/admin/announcements/{path_segment(announcement_id)}/{verb}"
+        return await self._typed(Announcement, "POST", path, json=body)
 
-    async def appeals(self) -> list[dict[str, Any]]:
+    async def appeals(self) -> list[Appeal]:
         """``GET /admin/appeals?status=open``."""
-        body = await self._request("GET", "/admin/appeals", params={"status": "open"})
-        return [a for a in body.get("appeals", []) if isinstance(a, dict)]
+        return (await self._typed(AppealList, "GET", "/admin/appeals", params={"status": "open"})).appeals
 
     # --- plumbing ----------------------------------------------------------------
 
@@ -305,6 +328,33 @@ class QunzuApi:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
+
+    async def _typed(
+        self,
+        record: type[RecordT],
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> RecordT:
+        """Like :meth:`_request`, the answer read as ``record``.
+
+        Raises:
+            QunzuApiError: as :meth:`_request`, and an answer that does not fit ``record``
+                (a field missing or of the wrong type; unknown fields are ignored).
+        """
+        body = await self._request(method, path, json, params=params)
+        try:
+            return record.model_validate(body)
+        except ValidationError as exc:
+            where = ".".join(str(part) for part in exc.errors()[0]["loc"])
+            logger.warning("qunzu api %s %s: answer does not fit %s at %s", method, path, record.__name__, where)
+            raise QunzuApiError(
+                status=200,
+                errcode=BAD_RESPONSE_ERRCODE,
+                message=t("api_failed", self._language, status=200),
+            ) from None
 
     async def _request(
         self,
@@ -376,6 +426,11 @@ class QunzuApi:
             message=error if has_text else t("api_failed", self._language, status=status),
             detail=detail if isinstance(detail, dict) else None,
         )
+
+
+def _subject(subject_type: str, subject: str) -> SubjectRef:
+    """The ``subject`` of a measure or proposal; only ``user`` and ``room`` exist."""
+    return SubjectRef(type="room" if subject_type == "room" else "user", id=subject)
 
 
 def _acting(body: dict[str, Any], actor: str | None) -> dict[str, Any]:

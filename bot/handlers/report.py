@@ -129,4 +129,4 @@ async def appeal_command(ctx: Context) -> None:
         usage = ctx.spec.usage_in(ctx.language, ctx.prefix)
         raise UsageError(f"{usage}\n{ctx.t('appeal_usage_hint')}")
     answer = await ctx.api.appeal(ctx.sender, ref, text)
-    await ctx.reply(str(answer.get("message") or answer.get("id")))
+    await ctx.reply(str(answer.message or answer.id))

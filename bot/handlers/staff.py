@@ -11,14 +11,13 @@ show the verification status only.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.commands import Scope, command
 from bot.dispatcher import Context
 from bot.errors import UsageError
 from bot.handlers.common import info_text, is_duration, is_group_code, rest_after, until, user_arg
 from bot.messages import china_time
 from policies import InvalidNumber
+from policies.api import ResolutionSanction, SanctionApply, SubjectRef
 from policies.display import MEASURE, TICKET_STATUS, VERIFICATION_STATUS, label
 from policies.numbers import MAX_BOT_INTEGER, Bounds, bounded_int
 
@@ -41,16 +40,16 @@ async def reports_command(ctx: Context) -> None:
         await ctx.reply(ctx.t("reports_none"))
         return
     lines = [ctx.t("reports_header", count=len(tickets))]
-    for ticket in sorted(tickets, key=lambda t: int(t.get("deadline_ts", 0))):
+    for ticket in sorted(tickets, key=lambda t: t.deadline_ts):
         lines.append(
             ctx.t(
                 "reports_line",
-                overdue=ctx.t("overdue_mark") if ticket.get("overdue") else "",
-                ticket=ticket.get("id"),
-                category=ticket.get("category_label") or ticket.get("category"),
-                status=label(TICKET_STATUS, ticket.get("status"), ctx.language),
-                deadline=china_time(int(ticket.get("deadline_ts", 0)), ctx.language),
-                reporters=ticket.get("reporter_count", 0),
+                overdue=ctx.t("overdue_mark") if ticket.overdue else "",
+                ticket=ticket.id,
+                category=ticket.category_label or ticket.category,
+                status=label(TICKET_STATUS, ticket.status, ctx.language),
+                deadline=china_time(ticket.deadline_ts, ctx.language),
+                reporters=ticket.reporter_count,
             )
         )
     await ctx.reply("\n".join(lines))
@@ -72,35 +71,34 @@ async def handle_command(ctx: Context) -> None:
         raise UsageError()
     ticket_id, action = args[0].upper(), args[1].lower()
     ticket = await ctx.api.ticket(ticket_id)
-    accused = ticket.get("accused")
-    sanction: dict[str, Any] | None
+    accused = ticket.accused
+    sanction: ResolutionSanction | None
     words = 2
     if action == "dismiss":
         sanction = None
     elif action == "warn":
-        sanction = {"measure": "warning"}
+        sanction = ResolutionSanction(measure="warning")
     elif action == "suspend":
         if len(args) < 3 or not is_duration(args[2]):
             raise UsageError()
         words = 3
         if accused:
-            sanction = {"measure": "mute", "duration": args[2], "subject": {"type": "user", "id": accused}}
+            subject = SubjectRef(type="user", id=accused)
+            sanction = ResolutionSanction(measure="mute", duration=args[2], subject=subject)
         else:
-            sanction = {"measure": "posting_suspension", "duration": args[2]}
+            sanction = ResolutionSanction(measure="posting_suspension", duration=args[2])
     elif action == "close":
-        if not ticket.get("room_id"):
+        if not ticket.room_id:
             raise UsageError()
-        sanction = {"measure": "closure", "subject": {"type": "room", "id": ticket["room_id"]}}
+        sanction = ResolutionSanction(measure="closure", subject=SubjectRef(type="room", id=ticket.room_id))
     else:
         raise UsageError()
     reason = rest_after(ctx.command.raw_args, words)
     outcome = "dismissed" if sanction is None else "resolved"
     answer = await ctx.api.resolve(ticket_id, ctx.sender, outcome, reason, sanction)
-    applied = answer.get("sanction")
-    if isinstance(applied, dict):
-        shown = ctx.t(
-            "handled_measure", measure=label(MEASURE, applied.get("measure"), ctx.language), id=applied.get("id")
-        )
+    applied = answer.sanction
+    if applied is not None:
+        shown = ctx.t("handled_measure", measure=label(MEASURE, applied.measure, ctx.language), id=applied.id)
     else:
         shown = ctx.t("dismissed")
     await ctx.reply(ctx.t("handled", ticket=ticket_id, outcome=shown))
@@ -129,25 +127,29 @@ async def sanction_command(ctx: Context) -> None:
     if len(args) < 4 or args[0] not in ("user", "room"):
         raise UsageError()
     subject = user_arg(ctx, args[1]) if args[0] == "user" else await _room_id(ctx, args[1])
-    body: dict[str, Any] = {"subject": {"type": args[0], "id": subject}, "measure": args[2]}
+    duration: str | None = None
     words = 3
     if is_duration(args[3]) and len(args) > 4:
-        body["duration"] = args[3]
+        duration = args[3]
         words = 4
     reason = rest_after(ctx.command.raw_args, words)
     if not reason:
         raise UsageError()
-    body["reason"] = reason
-    body["actor"] = ctx.sender  # the record names the staff member, not the bot
-    record = await ctx.api.sanction(body)
-    end = record.get("end")
+    request = SanctionApply(
+        subject=SubjectRef(type="room" if args[0] == "room" else "user", id=subject),
+        measure=args[2],
+        duration=duration,
+        reason=reason,
+        actor=ctx.sender,  # the record names the staff member, not the bot
+    )
+    record = await ctx.api.sanction(request)
     await ctx.reply(
         ctx.t(
             "sanction_done",
-            id=record.get("id"),
-            measure=label(MEASURE, record.get("measure"), ctx.language),
+            id=record.id,
+            measure=label(MEASURE, record.measure, ctx.language),
             subject=subject,
-            until=until(ctx, end if isinstance(end, int) else None),
+            until=until(ctx, record.end),
         )
     )
 
@@ -164,7 +166,7 @@ async def lift_command(ctx: Context) -> None:
     if not ctx.command.args or not reason:
         raise UsageError()
     record = await ctx.api.lift(ctx.command.args[0], reason, actor=ctx.sender)
-    await ctx.reply(ctx.t("lift_done", id=record.get("id", ctx.command.args[0])))
+    await ctx.reply(ctx.t("lift_done", id=record.id or ctx.command.args[0]))
 
 
 @command(

@@ -181,14 +181,22 @@ class Moderation(Record):
 
     id: str | None = None
     until: int | None = None
-    lifted: bool | None = None
+    # `unmute_all`: whether a mute-all was on; `unmute`: how many of the person's mutes were lifted.
+    lifted: bool | int | None = None
     confirmed_invite: bool = False
 
 
 class Stats(Record):
-    """``GET /admin/reports/stats``: counts for the daily digest (the module sends more)."""
+    """``GET /admin/reports/stats``: counts for the daily digest."""
 
     since: int = 0
+    opened: int = 0
+    resolved: int = 0
+    dismissed: int = 0
+    closed_late: int = 0
+    open: int = 0
+    in_review: int = 0
+    overdue: int = 0
 
 
 __all__ = [
