@@ -215,8 +215,8 @@ class Desk:
         else:
             await self.fresh_tickets()
         for pending in await self._api.realname_pending():
-            user = str(pending.get("user_id"))
-            if await self._state.claim_announcement("realname", f"{user}:{pending.get('submitted_at')}"):
+            user = pending.user_id
+            if await self._state.claim_announcement("realname", f"{user}:{pending.submitted_at}"):
                 await self._send(self.room_id, self._t("desk_realname", user=user))
         for appeal in await self._api.appeals():
             if await self._state.claim_announcement("appeal", str(appeal.id)):

@@ -20,7 +20,7 @@ import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -36,13 +36,31 @@ from policies.api import (
     Appeal,
     AppealList,
     AppealRequest,
+    BlacklistAdd,
+    BlacklistEntry,
+    BlacklistLift,
+    BlacklistSubject,
+    CategoryRequest,
+    Convention,
+    ConventionAccept,
+    CreditChange,
+    CreditRequest,
+    Dissolution,
+    DissolveRequest,
+    EmergencyRequest,
+    Freeze,
+    GroupPage,
     Hold,
     HoldPage,
     LiftRequest,
+    MeStatus,
     ModerateRequest,
     Moderation,
+    PendingVerification,
+    PendingVerifications,
     Proposal,
     ProposeRequest,
+    RealnameLinkRequest,
     ReasonedRequest,
     Record,
     Resolution,
@@ -55,6 +73,8 @@ from policies.api import (
     SubjectRef,
     Ticket,
     TicketList,
+    Transfer,
+    TransferRequest,
 )
 from policies.constants import DEFAULT_LANGUAGE, Language
 
@@ -126,7 +146,7 @@ class QunzuApi:
 
     # --- endpoints -------------------------------------------------------------
 
-    async def me(self, as_user: str | None = None) -> dict[str, Any]:
+    async def me(self, as_user: str | None = None) -> MeStatus:
         """``GET /me``: status of the bot, or of ``as_user``.
 
         Args:
@@ -135,7 +155,7 @@ class QunzuApi:
                 module allows it for its service account only.
         """
         params = {"user_id": as_user} if as_user is not None else None
-        return await self._request("GET", "/me", params=params)
+        return await self._typed(MeStatus, "GET", "/me", params=params)
 
     async def realname_link(self, user_id: str) -> RealnameLink:
         """``POST /admin/realname/links``: a one-time verification link for ``user_id``.
@@ -151,7 +171,7 @@ class QunzuApi:
                 with the server's explanation), unreachable, or an answer
                 without a usable ``url``.
         """
-        body = await self._request("POST", "/admin/realname/links", json={"user_id": user_id})
+        body = await self._request("POST", "/admin/realname/links", json=RealnameLinkRequest(user_id=user_id).body())
         url = body.get("url")
         expires_at = body.get("expires_at")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
@@ -180,9 +200,9 @@ class QunzuApi:
         body = ReasonedRequest(reason=reason, actor=actor).body()
         return await self._typed(Hold, "POST", f"/admin/holds/{path_segment(hold_id)}/reject", json=body)
 
-    async def convention(self) -> dict[str, Any]:
+    async def convention(self) -> Convention:
         """``GET /convention``: the platform convention and the report categories of the policy."""
-        return await self._request("GET", "/convention")
+        return await self._typed(Convention, "GET", "/convention")
 
     async def tickets(self, **query: str) -> list[Ticket]:
         """``GET /admin/reports`` with filters (``open``, ``overdue``, ``since``, ``status``, ``limit``)."""
@@ -227,50 +247,51 @@ class QunzuApi:
         return await self._typed(Appeal, "POST", "/appeals", json=body)
 
     async def blacklist_add(
-        self, subject_type: str, subject: str, reason: str, *, actor: str | None = None
-    ) -> dict[str, Any]:
+        self, subject_type: Literal["user", "room", "identity"], subject: str, reason: str, *, actor: str | None = None
+    ) -> BlacklistEntry:
         """``POST /admin/blacklist`` (for the staff member ``actor``, when given)."""
-        body = _acting({"subject": {"type": subject_type, "id": subject}, "reason": reason}, actor)
-        return await self._request("POST", "/admin/blacklist", json=body)
+        kind = BlacklistSubject(type=subject_type, id=subject)
+        body = BlacklistAdd(subject=kind, reason=reason, actor=actor).body()
+        return await self._typed(BlacklistEntry, "POST", "/admin/blacklist", json=body)
 
-    async def blacklist_remove(self, entry_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def blacklist_remove(self, entry_id: str, reason: str, *, actor: str | None = None) -> BlacklistLift:
         """``DELETE /admin/blacklist/{id}`` (for the staff member ``actor``, when given)."""
-        body = _acting({"reason": reason}, actor)
-        return await self._request("DELETE", f"/admin/blacklist/{path_segment(entry_id)}", json=body)
+        body = ReasonedRequest(reason=reason, actor=actor).body()
+        return await self._typed(BlacklistLift, "DELETE", f"/admin/blacklist/{path_segment(entry_id)}", json=body)
 
-    async def adjust_credit(self, user_id: str, delta: int, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def adjust_credit(self, user_id: str, delta: int, reason: str, *, actor: str | None = None) -> CreditChange:
         """``POST /admin/users/{user_id}/credit`` (for the staff member ``actor``, when given)."""
-        body = _acting({"delta": delta, "reason": reason}, actor)
-        return await self._request("POST", f"/admin/users/{path_segment(user_id)}/credit", json=body)
+        body = CreditRequest(delta=delta, reason=reason, actor=actor).body()
+        return await self._typed(CreditChange, "POST", f"/admin/users/{path_segment(user_id)}/credit", json=body)
 
     async def credit(self, user_id: str) -> dict[str, Any]:
         """``GET /admin/users/{user_id}/credit``."""
         return await self._request("GET", f"/admin/users/{path_segment(user_id)}/credit")
 
-    async def group(self, code: str, language: str | None = None) -> dict[str, Any]:
+    async def group(self, code: str, language: str | None = None) -> GroupPage:
         """``GET /groups/{code}``: the group's info page as JSON (labels in ``language`` when given)."""
         query = f"?lang={language}" if language else ""
-        return await self._request("GET", f"/groups/{path_segment(code)}{query}")
+        return await self._typed(GroupPage, "GET", f"/groups/{path_segment(code)}{query}")
 
-    async def set_category(self, code: str, category: str) -> dict[str, Any]:
+    async def set_category(self, code: str, category: str) -> GroupPage:
         """``POST /groups/{code}/category`` (as the service account, after the bot checked the creator)."""
-        return await self._request("POST", f"/groups/{path_segment(code)}/category", json={"category": category})
+        body = CategoryRequest(category=category).body()
+        return await self._typed(GroupPage, "POST", f"/groups/{path_segment(code)}/category", json=body)
 
     async def accept_convention(self, user_id: str, version: str) -> dict[str, Any]:
         """``POST /convention/accept?user_id=`` for the person who sent ``!accept`` (service account only)."""
-        return await self._request("POST", "/convention/accept", params={"user_id": user_id}, json={"version": version})
+        body = ConventionAccept(version=version).body()
+        return await self._request("POST", "/convention/accept", params={"user_id": user_id}, json=body)
 
-    async def dissolve(self, code: str, actor: str, *, confirm: str | None = None) -> dict[str, Any]:
+    async def dissolve(self, code: str, actor: str, *, confirm: str | None = None) -> Dissolution:
         """``POST /groups/{code}/dissolve`` for the owner ``actor``; without ``confirm`` nothing changes."""
-        body: dict[str, Any] = {"actor": actor}
-        if confirm is not None:
-            body["confirm"] = confirm
-        return await self._request("POST", f"/groups/{path_segment(code)}/dissolve", json=body)
+        body = DissolveRequest(actor=actor, confirm=confirm).body()
+        return await self._typed(Dissolution, "POST", f"/groups/{path_segment(code)}/dissolve", json=body)
 
-    async def transfer(self, code: str, actor: str, new_owner: str) -> dict[str, Any]:
+    async def transfer(self, code: str, actor: str, new_owner: str) -> Transfer:
         """``POST /groups/{code}/transfer`` for the owner ``actor``."""
-        body = {"actor": actor, "user_id": new_owner}
-        return await self._request("POST", f"/groups/{path_segment(code)}/transfer", json=body)
+        body = TransferRequest(actor=actor, user_id=new_owner).body()
+        return await self._typed(Transfer, "POST", f"/groups/{path_segment(code)}/transfer", json=body)
 
     async def moderate(
         self,
@@ -286,19 +307,19 @@ class QunzuApi:
         body = ModerateRequest(actor=actor, action=action, target=target, duration=duration, reason=reason).body()
         return await self._typed(Moderation, "POST", f"/admin/rooms/{path_segment(room_id)}/moderate", json=body)
 
-    async def emergency(self, scope: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def emergency(self, scope: str, reason: str, *, actor: str | None = None) -> Freeze:
         """``POST /admin/emergency`` (for the staff member ``actor``, when given)."""
-        return await self._request("POST", "/admin/emergency", json=_acting({"scope": scope, "reason": reason}, actor))
+        body = EmergencyRequest(scope=scope, reason=reason, actor=actor).body()
+        return await self._typed(Freeze, "POST", "/admin/emergency", json=body)
 
-    async def emergency_lift(self, freeze_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def emergency_lift(self, freeze_id: str, reason: str, *, actor: str | None = None) -> Freeze:
         """``DELETE /admin/emergency/{id}`` (for the staff member ``actor``, when given)."""
-        body = _acting({"reason": reason}, actor)
-        return await self._request("DELETE", f"/admin/emergency/{path_segment(freeze_id)}", json=body)
+        body = ReasonedRequest(reason=reason, actor=actor).body()
+        return await self._typed(Freeze, "DELETE", f"/admin/emergency/{path_segment(freeze_id)}", json=body)
 
-    async def realname_pending(self) -> list[dict[str, Any]]:
+    async def realname_pending(self) -> list[PendingVerification]:
         """``GET /admin/realname/pending``: submissions waiting for a person (manual provider)."""
-        body = await self._request("GET", "/admin/realname/pending")
-        return [p for p in body.get("pending", []) if isinstance(p, dict)]
+        return (await self._typed(PendingVerifications, "GET", "/admin/realname/pending")).pending
 
     async def announce(self, room_id: str, actor: str, text: str) -> Announcement:
         """``POST /admin/rooms/{room_id}/announce`` for the room admin ``actor``."""
@@ -431,11 +452,6 @@ class QunzuApi:
 def _subject(subject_type: str, subject: str) -> SubjectRef:
     """The ``subject`` of a measure or proposal; only ``user`` and ``room`` exist."""
     return SubjectRef(type="room" if subject_type == "room" else "user", id=subject)
-
-
-def _acting(body: dict[str, Any], actor: str | None) -> dict[str, Any]:
-    """``body`` naming the staff member the service account acts for (the module records them)."""
-    return body if actor is None else {**body, "actor": actor}
 
 
 def _parse_json(text: str) -> Any:

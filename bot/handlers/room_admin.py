@@ -160,4 +160,4 @@ async def category_command(ctx: Context) -> None:
         await ctx.reply(ctx.t("not_governed"))
         return
     page = await ctx.api.set_category(str(group["code"]), ctx.command.args[0])
-    await ctx.reply(ctx.t("category_done", category=page.get("category_label") or page.get("category")))
+    await ctx.reply(ctx.t("category_done", category=page.category_label or page.category))

@@ -11,13 +11,15 @@ show the verification status only.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from bot.commands import Scope, command
 from bot.dispatcher import Context
 from bot.errors import UsageError
 from bot.handlers.common import info_text, is_duration, is_group_code, rest_after, until, user_arg
 from bot.messages import china_time
 from policies import InvalidNumber
-from policies.api import ResolutionSanction, SanctionApply, SubjectRef
+from policies.api import CreditStatus, ResolutionSanction, SanctionApply, SubjectRef, Verification
 from policies.display import MEASURE, TICKET_STATUS, VERIFICATION_STATUS, label
 from policies.numbers import MAX_BOT_INTEGER, Bounds, bounded_int
 
@@ -106,7 +108,7 @@ async def handle_command(ctx: Context) -> None:
 
 async def _room_id(ctx: Context, value: str) -> str:
     if is_group_code(value):
-        return str((await ctx.api.group(value))["room_id"])
+        return (await ctx.api.group(value)).room_id
     if value.startswith("!"):
         return value
     raise UsageError()
@@ -183,12 +185,14 @@ async def blacklist_command(ctx: Context) -> None:
     args = ctx.command.args
     if len(args) >= 4 and args[0] == "add" and args[1] in ("user", "room"):
         subject = user_arg(ctx, args[2]) if args[1] == "user" else await _room_id(ctx, args[2])
-        entry = await ctx.api.blacklist_add(args[1], subject, rest_after(ctx.command.raw_args, 3), actor=ctx.sender)
-        await ctx.reply(ctx.t("blacklist_added", id=entry.get("id")))
+        kind: Literal["user", "room"] = "user" if args[1] == "user" else "room"
+        reason = rest_after(ctx.command.raw_args, 3)
+        entry = await ctx.api.blacklist_add(kind, subject, reason, actor=ctx.sender)
+        await ctx.reply(ctx.t("blacklist_added", id=entry.id))
         return
     if len(args) >= 3 and args[0] == "remove":
-        entry = await ctx.api.blacklist_remove(args[1], rest_after(ctx.command.raw_args, 2), actor=ctx.sender)
-        await ctx.reply(ctx.t("blacklist_removed", id=entry.get("id", args[1])))
+        lifted = await ctx.api.blacklist_remove(args[1], rest_after(ctx.command.raw_args, 2), actor=ctx.sender)
+        await ctx.reply(ctx.t("blacklist_removed", id=lifted.lifted or args[1]))
         return
     raise UsageError()
 
@@ -212,11 +216,7 @@ async def credit_command(ctx: Context) -> None:
     except InvalidNumber:
         raise UsageError() from None
     change = await ctx.api.adjust_credit(user, delta, reason, actor=ctx.sender)
-    await ctx.reply(
-        ctx.t(
-            "credit_done", user=user, before=change.get("before"), after=change.get("after"), level=change.get("level")
-        )
-    )
+    await ctx.reply(ctx.t("credit_done", user=user, before=change.before, after=change.after, level=change.level))
 
 
 @command(
@@ -232,28 +232,23 @@ async def lookup_command(ctx: Context) -> None:
     value = ctx.command.args[0]
     if is_group_code(value):
         page = await ctx.api.group(value, ctx.language)
-        await ctx.reply(info_text(ctx, page) + f"\n{page.get('room_id')}")
+        await ctx.reply(info_text(ctx, page) + f"\n{page.room_id}")
         return
     user = user_arg(ctx, value)
     status = await ctx.api.me(as_user=user)
-    credit = status.get("credit") or {}
-    verification = status.get("verification") or {}
-    active = status.get("sanctions") or []
-    sanctions = (
-        "、".join(
-            f"{s.get('id')} {label(MEASURE, s.get('measure'), ctx.language)}" for s in active if isinstance(s, dict)
-        )
-        or "—"
-    )
+    credit = status.credit or CreditStatus()
+    verification = status.verification or Verification()
+    active = status.sanctions or []
+    sanctions = "、".join(f"{s.id} {label(MEASURE, s.measure, ctx.language)}" for s in active) or "—"
     await ctx.reply(
         ctx.t(
             "lookup_user",
             user=user,
             # Only the status: even masked identity data stays out of chat rooms.
-            verification=label(VERIFICATION_STATUS, verification.get("status", "unverified"), ctx.language),
-            score=credit.get("score", "—"),
-            level=credit.get("level", "—"),
-            blacklisted=ctx.t("yes") if status.get("blacklisted") else ctx.t("no"),
+            verification=label(VERIFICATION_STATUS, verification.status, ctx.language),
+            score="—" if credit.score is None else credit.score,
+            level=credit.level or "—",
+            blacklisted=ctx.t("yes") if status.blacklisted else ctx.t("no"),
             sanctions=sanctions,
         )
     )
@@ -273,10 +268,10 @@ async def emergency_command(ctx: Context) -> None:
     args = ctx.command.args
     if len(args) >= 3 and args[0] == "freeze":
         freeze = await ctx.api.emergency(args[1], rest_after(ctx.command.raw_args, 2), actor=ctx.sender)
-        await ctx.reply(ctx.t("emergency_done", id=freeze.get("id"), scope=freeze.get("scope", args[1])))
+        await ctx.reply(ctx.t("emergency_done", id=freeze.id, scope=freeze.scope or args[1]))
         return
     if len(args) >= 2 and args[0] == "lift":
         lifted = await ctx.api.emergency_lift(args[1], rest_after(ctx.command.raw_args, 2), actor=ctx.sender)
-        await ctx.reply(ctx.t("emergency_lifted", id=lifted.get("id", args[1])))
+        await ctx.reply(ctx.t("emergency_lifted", id=lifted.id or args[1]))
         return
     raise UsageError()

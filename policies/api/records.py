@@ -199,15 +199,176 @@ class Stats(Record):
     overdue: int = 0
 
 
+class Verification(Record):
+    """``GET /me`` ``verification``: the status and masked identity data (never in clear)."""
+
+    status: str = "unverified"
+    level: int | None = None
+    name: str | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    submitted_at: int | None = None
+    decided_at: int | None = None
+    attempts_left_today: int | None = None
+
+
+class ConventionStatus(Record):
+    """``GET /me`` ``convention``: the current version and whether the person accepted it."""
+
+    current_version: str | None = None
+    accepted: bool = False
+
+
+class CreditStatus(Record):
+    """``GET /me`` ``credit``: the score (None while unverified), its level and what it allows."""
+
+    score: int | None = None
+    level: str | None = None
+    may_create: bool | None = None
+    may_invite: bool | None = None
+    may_post: bool | None = None
+    rooms_owned_cap: int | None = None
+    rooms_joined_cap: int | None = None
+
+
+class MeStatus(Record):
+    """``GET /me``: a person's own compliance status; parts the module leaves out are None."""
+
+    user_id: str | None = None
+    staff: bool = False
+    exempt: bool = False
+    verification: Verification | None = None
+    convention: ConventionStatus | None = None
+    blacklisted: bool = False
+    language: str | None = None
+    credit: CreditStatus | None = None
+    sanctions: list[Sanction] | None = None
+
+
+class GroupMember(Record):
+    """A creator or admin on a group's info page, with the role's label."""
+
+    user_id: str
+    role: str | None = None
+    label: str | None = None
+
+
+class GroupPage(Record):
+    """``GET /groups/{code}`` (and ``POST /groups/{code}/category``): the group's info page as JSON."""
+
+    code: str
+    room_id: str
+    name: str | None = None
+    topic: str | None = None
+    category: str | None = None
+    category_label: str | None = None
+    scale_tier: str | None = None
+    scale_tier_label: str | None = None
+    activity_tier: str | None = None
+    activity_tier_label: str | None = None
+    member_count: int | None = None
+    info_page_required: bool = False
+    public: bool = False
+    url: str | None = None
+    creator: str | None = None
+    creators: list[GroupMember] = Field(default_factory=list)
+    admins: list[GroupMember] = Field(default_factory=list)
+    status: str | None = None
+    status_label: str | None = None
+    alias: str | None = None
+    join_rule: str | None = None
+
+
+class Convention(Record):
+    """``GET /convention``: the platform convention and the report categories' labels by language."""
+
+    version: str
+    text: str = ""
+    report_categories: dict[str, dict[str, str]] = Field(default_factory=dict)
+    language: str | None = None
+
+
+class BlacklistEntry(Record):
+    """``POST /admin/blacklist``: the entry."""
+
+    id: str
+    subject: Subject = Field(default_factory=Subject)
+    until: int | None = None
+
+
+class BlacklistLift(Record):
+    """``DELETE /admin/blacklist/{id}``: the id of the entry lifted."""
+
+    lifted: str | None = None
+
+
+class CreditChange(Record):
+    """``POST /admin/users/{user_id}/credit``: the score before and after, and the new level."""
+
+    before: int | None = None
+    after: int | None = None
+    level: str | None = None
+
+
+class Freeze(Record):
+    """``POST|DELETE /admin/emergency…``: an emergency freeze."""
+
+    id: str | None = None
+    scope: str | None = None
+
+
+class Transfer(Record):
+    """``POST /groups/{code}/transfer``: the new owner, the previous one, what happened to power levels."""
+
+    code: str | None = None
+    owner: str | None = None
+    previous: str | None = None
+    power: str | None = None
+
+
+class Dissolution(Record):
+    """``POST /groups/{code}/dissolve``: ``dissolved`` false for the confirmation step."""
+
+    code: str | None = None
+    dissolved: bool = False
+    removed: int | None = None
+
+
+class PendingVerification(Record):
+    """``GET /admin/realname/pending``: a submission waiting for a person."""
+
+    user_id: str
+    submitted_at: int | None = None
+
+
+class PendingVerifications(Record):
+    """``GET /admin/realname/pending``."""
+
+    pending: list[PendingVerification] = Field(default_factory=list)
+
+
 __all__ = [
     "Announcement",
     "AnnouncementList",
     "Appeal",
     "AppealList",
+    "BlacklistEntry",
+    "BlacklistLift",
+    "Convention",
+    "ConventionStatus",
+    "CreditChange",
+    "CreditStatus",
+    "Dissolution",
+    "Freeze",
+    "GroupMember",
+    "GroupPage",
     "Hold",
     "HoldPage",
     "LadderStep",
+    "MeStatus",
     "Moderation",
+    "PendingVerification",
+    "PendingVerifications",
     "Proposal",
     "Resolution",
     "Sanction",
@@ -217,4 +378,6 @@ __all__ = [
     "Ticket",
     "TicketEvidence",
     "TicketList",
+    "Transfer",
+    "Verification",
 ]
