@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import AssignRequest, ReportRequest, ResolveRequest, TakedownRequest
+from policies.api import AssignRequest, ReportRequest, ResolveRequest, Stats, TakedownRequest, Ticket, TicketList
 from policies.constants import DAY_MS
 
 from ..store.tickets import TICKET_STATUSES
@@ -36,6 +36,7 @@ from .resource import (
     query_time,
     read_body,
     required_reason,
+    shaped,
 )
 
 if TYPE_CHECKING:
@@ -69,19 +70,19 @@ def routes(module: QunzuModule) -> list[Route]:
             open_only=flags["open"],
             since_ms=query_time(request, "since"),
         )
-        return 200, {"tickets": await module.reports.tickets_json(tickets)}
+        return 200, shaped(TicketList, {"tickets": await module.reports.tickets_json(tickets)})
 
     async def stats(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
         if since is None:
             since = module.clock.now_ms() - DAY_MS
-        return 200, await module.reports.stats(since)
+        return 200, shaped(Stats, await module.reports.stats(since))
 
     async def get_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         ticket = await module.store.tickets.get(params["ticket_id"].upper())
         if ticket is None:
             raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
-        return 200, await module.reports.ticket_json(ticket)
+        return 200, shaped(Ticket, await module.reports.ticket_json(ticket))
 
     async def assign(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None

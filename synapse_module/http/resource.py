@@ -22,7 +22,7 @@ from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseReques
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import InvalidNumber, InvalidRequest, Reason
-from policies.api.base import RequestT, parse_request
+from policies.api.base import RecordT, RequestT, parse_request
 from policies.constants import LANGUAGES
 from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
 
@@ -265,6 +265,15 @@ def read_body(
     if not (empty_ok and _is_empty(request)):
         body = json_body(request)
     return parse_request(model, body, context)
+
+
+def shaped(record: type[RecordT], data: Mapping[str, Any]) -> dict[str, Any]:
+    """An answer as the bot reads it: `data` read as `record` (policies/api) and written back as JSON.
+
+    Only for records that declare every field the service produces: a field a record does
+    not declare would be left out of the answer.
+    """
+    return record.model_validate(data).model_dump(mode="json")
 
 
 def _is_empty(request: SynapseRequest) -> bool:

@@ -26,8 +26,13 @@ from policies.api import (
     Request,
     ResolveRequest,
     SanctionApply,
+    Stats,
+    Ticket,
+    TicketEvidence,
 )
-from synapse_module.http.resource import Access, Caller, QunzuResource, Route, read_body
+from synapse_module.http.resource import Access, Caller, QunzuResource, Route, read_body, shaped
+from synapse_module.store.reports import _stats_txn
+from synapse_module.store.tickets import Ticket as StoredTicket
 
 _POLICY = default_policy()
 
@@ -152,3 +157,20 @@ async def test_a_body_that_fits_reaches_the_route_typed() -> None:
     model = read_body(cast(Any, _Request("/x", body)), ResolveRequest)
     assert model.sanction is not None and model.sanction.duration == "7d"
     assert (model.outcome, model.actor, model.takedown, model.reason) == ("resolved", "@s:x", False, None)
+
+
+def test_the_ticket_record_declares_every_field_the_queue_answers_with(sqlite_db: Any) -> None:
+    """`GET /admin/reports` is written through the shared `Ticket` record: a field it did not
+    declare would silently leave the answer, so every field of the stored ticket is declared."""
+    ticket = StoredTicket(
+        id="TK1", source="report", status="open", category="spam", rule=None, room_id="!r:x", event_id="$e",
+        accused="@a:x", reporter="@b:x", reason="ad", content_digest="ab", created_ts=1, deadline_ts=2,
+        resolved_ts=None, resolved_by=None, outcome=None,
+    )  # fmt: skip
+    # The queue adds these to each ticket (reports.py `tickets_json`).
+    answered = {**ticket.as_json(0), "category_label": "广告", "severity": "low", "reporters": [], "reporter_count": 0}
+    assert set(answered) <= set(Ticket.model_fields)
+    assert set(answered["evidence"]) <= set(TicketEvidence.model_fields)
+    assert shaped(Ticket, answered) == answered
+    stats = sqlite_db.run(_stats_txn, 0, 1)
+    assert shaped(Stats, {"since": 0, **stats}) == {"since": 0, **stats}
