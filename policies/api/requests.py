@@ -151,6 +151,12 @@ class ActingRequest(Request):
     actor: str | None = _ID
 
 
+class ReasonOnly(Request):
+    """A body of only a reason: the staff member acts as themselves (reveal, approve, reject an identity)."""
+
+    reason: str | None = Field(default=None, max_length=_TEXT_MAX)
+
+
 class ReasonedRequest(Request):
     """A body of only a reason and the acting staff member: lifts, reveals, reviews, rejections."""
 
@@ -239,6 +245,7 @@ __all__ = [
     "ModerateRequest",
     "ProposeRequest",
     "RealnameLinkRequest",
+    "ReasonOnly",
     "ReasonedRequest",
     "ReportRequest",
     "ResolutionSanction",
