@@ -5,6 +5,10 @@ Each validator runs before pydantic's own type check, so a float, a bool, ``1e40
 for a query parameter. The value is passed on as the client sent it (an integer, or a text
 such as ``7d``); the module reads it again with the same parser where the bounds depend on
 other fields (a warning's duration may be zero, a measure's charge may not be positive).
+
+The bounds are checked where a body is read (`parse_request`, which always passes a
+validation context), not where the bot builds one to send: the module is the one judge of
+a number, and its refusal, with the bounds in words, is what the person reads.
 """
 
 from __future__ import annotations
@@ -18,18 +22,18 @@ from ..model import Policy
 from ..numbers import credit_delta, duration_seconds, time_ms
 
 
-def _duration(field: str) -> Callable[[object], object]:
-    def check(value: object) -> object:
-        if value is not None:
+def _duration(field: str) -> Callable[[object, ValidationInfo], object]:
+    def check(value: object, info: ValidationInfo) -> object:
+        if value is not None and info.context is not None:
             duration_seconds(value, field, allow_zero=True)
         return value
 
     return check
 
 
-def _time(field: str) -> Callable[[object], object]:
-    def check(value: object) -> object:
-        return value if value is None else time_ms(value, field)
+def _time(field: str) -> Callable[[object, ValidationInfo], object]:
+    def check(value: object, info: ValidationInfo) -> object:
+        return value if value is None or info.context is None else time_ms(value, field)
 
     return check
 
@@ -54,7 +58,9 @@ Since = Annotated[int, BeforeValidator(_time("since"))]
 """``since``: ms since the epoch, years 2000 to 9999."""
 
 
-def _until(value: object) -> object:
+def _until(value: object, info: ValidationInfo) -> object:
+    if info.context is None:
+        return value
     if isinstance(value, str):
         duration_seconds(value, "until")
     elif value is not None:

@@ -15,7 +15,7 @@ from typing import Any, cast
 import pytest
 from synapse.module_api.errors import SynapseError
 
-from policies import default_policy
+from policies import InvalidNumber, default_policy
 from policies.api import (
     AnnounceRequest,
     AppealRequest,
@@ -174,3 +174,13 @@ def test_the_ticket_record_declares_every_field_the_queue_answers_with(sqlite_db
     assert shaped(Ticket, answered) == answered
     stats = sqlite_db.run(_stats_txn, 0, 1)
     assert shaped(Stats, {"since": 0, **stats}) == {"since": 0, **stats}
+
+
+def test_the_module_judges_numbers_not_the_client_that_builds_the_body() -> None:
+    # The bot builds bodies from the same models; an out-of-range duration reaches the module,
+    # whose refusal (with the bounds in words) is what the person reads.
+    assert ModerateRequest(action="mute", duration="99y").body() == {"action": "mute", "duration": "99y"}
+    request = _Request("/admin/rooms/r/moderate", b'{"action": "mute", "duration": "99y"}')
+    with pytest.raises(InvalidNumber) as refused:
+        read_body(cast(Any, request), ModerateRequest)
+    assert refused.value.detail["field"] == "duration"
