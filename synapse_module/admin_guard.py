@@ -47,7 +47,15 @@ from .refusals import refusal_error
 from .texts import text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .facts import FactsSource
+    from .health import Health
+    from .refusal_notices import BotChatNotices
+    from .sanctions.state import SanctionState
+    from .store.measures import MeasureStore
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +65,26 @@ SWEEP_MS = 60 * 1000
 class AdminGuard:
     """Refuses a suspended admin's admin actions; registers its callback only when needed."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        health: Health,
+        facts: FactsSource,
+        sanctions: SanctionState,
+        measures: MeasureStore,
+        notices: BotChatNotices,
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._health = health
+        self._facts = facts
+        self._sanctions = sanctions
+        self._measures = measures
+        self._notices = notices
         self.armed_at_ms: int | None = None
         # When this process last looked for suspensions in the database (None: not yet).
         self.swept_at_ms: int | None = None
@@ -81,7 +106,7 @@ class AdminGuard:
         if self.armed:
             return
         self._api.register_third_party_rules_callbacks(check_event_allowed=self.check_event_allowed)
-        self.armed_at_ms = self._module.clock.now_ms()
+        self.armed_at_ms = self._clock.now_ms()
         ADMIN_GUARD_ARMED.set(1)
         logger.warning(
             "qunzu: %s; this process now checks every event it builds for suspended admins "
@@ -97,8 +122,8 @@ class AdminGuard:
     async def _check_account(self, user_id: str) -> None:
         # A background boundary: a fault is logged and the sweep tries again.
         try:
-            await self._module.ready()
-            if (await self._module.sanctions.user_state(user_id)).admin_suspended:
+            await self._health.ready()
+            if (await self._sanctions.user_state(user_id)).admin_suspended:
                 self.arm(f"the admin rights of {user_id} are suspended")
         except Exception:
             logger.exception("qunzu: could not check %s for an admin suspension; the sweep will", user_id)
@@ -108,9 +133,9 @@ class AdminGuard:
         if self.armed:
             return
         try:
-            await self._module.ready()
-            found = await self._module.store.measures.any_active(Measure.ADMIN_SUSPENSION)
-            self.swept_at_ms = self._module.clock.now_ms()
+            await self._health.ready()
+            found = await self._measures.any_active(Measure.ADMIN_SUSPENSION)
+            self.swept_at_ms = self._clock.now_ms()
             if found:
                 self.arm("an admin suspension is in force")
         except Exception:
@@ -136,7 +161,7 @@ class AdminGuard:
             logger.exception("qunzu: checking an admin action failed; refusing it")
             raise SynapseError(
                 403,
-                text("unavailable", self._module.config.language),
+                text("unavailable", self._config.language),
                 Codes.FORBIDDEN,
                 additional_fields={"cn.qunzu.detail": {"retry": True}},
             ) from None
@@ -159,17 +184,17 @@ class AdminGuard:
             return
         if not self._api.is_mine(event.sender):
             return
-        await self._module.ready()
-        if await self._module.facts.is_exempt(event.sender):
+        await self._health.ready()
+        if await self._facts.is_exempt(event.sender):
             return
-        state = await self._module.sanctions.user_state(event.sender)
+        state = await self._sanctions.user_state(event.sender)
         if not state.admin_suspended:
             return
         if _setting_up(event.sender, state_events):
             return  # the initial state of a room they are creating: nobody else is in it yet
         refusal = Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
-        self._module.bot_chat_notices.refused(event.sender, event.room_id, refusal, "admin")
-        raise refusal_error(refusal, self._module.config)
+        self._notices.refused(event.sender, event.room_id, refusal, "admin")
+        raise refusal_error(refusal, self._config)
 
     async def redaction_refusal(self, event: EventBase) -> Refusal | None:
         """A suspended admin's redaction of someone else's event (Art. 11 暂停管理权限).
@@ -178,11 +203,11 @@ class AdminGuard:
         are suspended only. Their own events they may still redact; an event this server
         does not have cannot be shown to be their own, so that redaction is refused too.
         """
-        state = await self._module.sanctions.user_state(event.sender)
+        state = await self._sanctions.user_state(event.sender)
         if not state.admin_suspended:
             return None
         redacts = event.redacts
-        found = await self._module.store.measures.event_sender(redacts) if isinstance(redacts, str) else None
+        found = await self._measures.event_sender(redacts) if isinstance(redacts, str) else None
         if found is not None and found == (event.room_id, event.sender):
             return None
         return Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))

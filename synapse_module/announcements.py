@@ -35,7 +35,17 @@ from .store.audit import AuditRecord
 from .texts import text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .cache import ClusterCache
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .content import ContentGuard
+    from .facts import FactsSource
+    from .notices import Notifier
+    from .room_moderation import RoomModeration
+    from .store.announcements import AnnouncementStore
+    from .store.groups import GroupRecord
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +55,30 @@ PINNED_TYPE = "m.room.pinned_events"
 class Announcements:
     """Posts and pins announcements, or queues them for staff review."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._store = module.store.announcements
-        self._service = module.config.service_account
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        store: AnnouncementStore,
+        facts: FactsSource,
+        room_moderation: RoomModeration,
+        content: ContentGuard,
+        group_records: ClusterCache[str, GroupRecord | None],
+        notifier: Notifier,
+    ) -> None:
+        """`group_records` is the registry's cache of a room's group (`Groups.record`)."""
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._store = store
+        self._facts = facts
+        self._room_moderation = room_moderation
+        self._content = content
+        self._group_records = group_records
+        self._notifier = notifier
+        self._service = config.service_account
 
     async def announce(self, actor: str, room_id: str, body: object) -> dict[str, Any]:
         """An admin's announcement: posted and pinned, or pending staff review.
@@ -63,20 +92,19 @@ class Announcements:
         announcement = body.strip()
         if len(announcement) > MAX_ANNOUNCEMENT_CHARS:
             raise SynapseError(400, f"'text' is longer than {MAX_ANNOUNCEMENT_CHARS} characters", Codes.INVALID_PARAM)
-        await self._module.room_moderation.acting_admin(room_id, actor)
-        module = self._module
-        room = await module.facts.room(room_id)
-        if not await module.facts.is_exempt(actor):
-            user = await module.room_moderation.with_room_mute(await module.facts.user(actor), room_id)
-            allowed = decisions.may_post(user, room, module.clock.now_ms(), module.config.policy)
+        await self._room_moderation.acting_admin(room_id, actor)
+        room = await self._facts.room(room_id)
+        if not await self._facts.is_exempt(actor):
+            user = await self._room_moderation.with_room_mute(await self._facts.user(actor), room_id)
+            allowed = decisions.may_post(user, room, self._clock.now_ms(), self._config.policy)
             if not allowed.allowed and allowed.reason is not None:
                 raise Refusal(allowed.reason, allowed.detail)
             # Art. 10: the service account publishes it; it obeys the content rules like the admin's own words.
-            refused = await module.content.check_text(actor, room_id, "announce", announcement)
+            refused = await self._content.check_text(actor, room_id, "announce", announcement)
             if refused is not None and refused.reason is not None:
                 raise Refusal(refused.reason, refused.detail)
         audit = AuditRecord(actor, "room.announce", room_id, {"action": "announce"})
-        if announcement_needs_review(room, module.config.policy):
+        if announcement_needs_review(room, self._config.policy):
             row = await self._store.add(room_id, actor, announcement, PENDING, audit)
             logger.info("qunzu: an announcement waits for staff review")
             return {"id": row.id, "status": PENDING}
@@ -110,12 +138,12 @@ class Announcements:
         return {**(await self._shown(row)), "event_id": event_id}
 
     async def _shown(self, row: Announcement) -> dict[str, Any]:
-        record = await self._module.groups.record.get(row.room_id)
+        record = await self._group_records.get(row.room_id)
         return {**row.as_json(), "code": record.code if record is not None else None}
 
     async def _publish(self, row: Announcement) -> str | None:
         """Post the announcement as the service account and pin it first; the event id, None if refused."""
-        language = self._module.config.language
+        language = self._config.language
         message = {
             "type": "m.room.message",
             "room_id": row.room_id,
@@ -155,8 +183,8 @@ class Announcements:
             return await self._api.create_and_send_event_into_room(event)
 
     async def _tell_outcome(self, row: Announcement, reason: str) -> None:
-        language = self._module.config.language
-        record = await self._module.groups.record.get(row.room_id)
+        language = self._config.language
+        record = await self._group_records.get(row.room_id)
         code = record.code if record is not None else row.room_id
         if row.status == POSTED:
             body = text("announcement_approved", language, code=code, text=row.text)
@@ -168,4 +196,4 @@ class Announcements:
         if record is not None:
             people.add(record.creator)
         for person in sorted(people):
-            await self._module.notifier.to_user(person, body)
+            await self._notifier.to_user(person, body)

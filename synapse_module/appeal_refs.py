@@ -28,7 +28,14 @@ from .store.appeals import Appeal
 from .store.audit import AuditRecord
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .cache import ClusterCache
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .sanctions.appeals import Appeals
+    from .store.appeals import AppealStore
+    from .store.identities import GateRecord
 
 
 def new_content_ref() -> str:
@@ -39,12 +46,27 @@ def new_content_ref() -> str:
 class AppealReferences:
     """Finds the decision a refusal rests on, and the latest one a person may appeal."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._store = AppealableStore(module.api)
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        gate: ClusterCache[str, GateRecord],
+        appeals: Appeals,
+        appeal_store: AppealStore,
+    ) -> None:
+        """`gate` is the posting gate's cache of identity records (`RealnameService.gate`)."""
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._gate = gate
+        self._appeals = appeals
+        self._appeal_store = appeal_store
+        self._store = AppealableStore(api)
 
     async def _fingerprint(self, user_id: str) -> str | None:
-        return (await self._module.realname.gate.get(user_id)).fingerprint
+        return (await self._gate.get(user_id)).fingerprint
 
     async def with_reference(self, error: SynapseError, user_id: str, room_id: str | None) -> SynapseError:
         """``error`` with ``detail.ref`` and the text naming it, when its reason rests on a measure.
@@ -62,7 +84,7 @@ class AppealReferences:
         except ValueError:
             return error
         measures = MEASURES_BEHIND.get(reason)
-        if measures is None or not self._module.api.is_mine(user_id):
+        if measures is None or not self._api.is_mine(user_id):
             return error
         ref = await self._store.measure_behind(
             user_id,
@@ -70,11 +92,11 @@ class AppealReferences:
             room_id,
             measures,
             tuple(ROOM_MEASURES),
-            self._module.clock.now_ms(),
+            self._clock.now_ms(),
         )
         if ref is None:
             return error
-        return refusal_error(Refusal(reason, {**detail, "ref": ref}), self._module.config)
+        return refusal_error(Refusal(reason, {**detail, "ref": ref}), self._config)
 
     async def latest(self, user_id: str) -> str | None:
         """The reference of the person's latest appealable decision, or None."""
@@ -92,7 +114,7 @@ class AppealReferences:
         Raises:
             SynapseError: 404 nothing (of the caller's) to appeal; 409 an appeal of it is open already.
         """
-        language = self._module.config.language
+        language = self._config.language
         if ref is None:
             ref = await self.latest(user_id)
             if ref is None:
@@ -100,15 +122,13 @@ class AppealReferences:
         if not is_reference(ref):
             raise SynapseError(404, notice_text("appeal_unknown", language, id=ref), Codes.NOT_FOUND)
         if not ref.startswith(CONTENT_REF_PREFIX):
-            return await self._module.appeals.appeal(user_id, ref, text)
+            return await self._appeals.appeal(user_id, ref, text)
         refusals = {refusal.ref for refusal in await self._store.content_refusals(user_id)}
         if ref not in refusals:
             raise SynapseError(404, notice_text("appeal_unknown", language, id=ref), Codes.NOT_FOUND)
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         appeal = Appeal("ap_" + secrets.token_hex(8), ref, user_id, text, now, "open", None, None, None)
-        stored = await self._module.store.appeals.add(
-            appeal, AuditRecord(user_id, "content.appeal", ref, {"id": appeal.id})
-        )
+        stored = await self._appeal_store.add(appeal, AuditRecord(user_id, "content.appeal", ref, {"id": appeal.id}))
         if stored is None:
             raise SynapseError(409, notice_text("appeal_open", language, id=ref), Codes.UNKNOWN)
         return {**stored.as_json(), "message": notice_text("appeal_received", language, id=ref, appeal=stored.id)}

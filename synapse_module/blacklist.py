@@ -21,13 +21,21 @@ from .realname import china_today
 from .store.blacklist import BlacklistEntry, SubjectType
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from .cache import ClusterCache
+    from .clock import Clock
+    from .store import QunzuStore
+    from .store.identities import GateRecord
 
 
 class Blacklist:
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._store = module.store.blacklist
+    def __init__(self, clock: Clock, key: bytes, store: QunzuStore, *, gate: ClusterCache[str, GateRecord]) -> None:
+        """`gate` is the posting gate's cache of identity records (`RealnameService.gate`)."""
+        self._clock = clock
+        self._key = key
+        self._store = store.blacklist
+        self._identities = store.identities
+        self._audit = store.audit
+        self._gate = gate
         # Told of every new and every lifted entry (sanctions/blacklist_consequences.py).
         self.on_added: list[Callable[[BlacklistEntry], Awaitable[None]]] = []
         self.on_lifted: list[Callable[[BlacklistEntry], Awaitable[None]]] = []
@@ -52,17 +60,17 @@ class Blacklist:
         shown_subject = subject
         if subject_type == "identity":
             try:
-                number = validate_id_number(subject, china_today(self._module.clock.now_ms()))
+                number = validate_id_number(subject, china_today(self._clock.now_ms()))
             except InvalidIdentity as exc:
                 raise Refusal(Reason.INVALID_IDENTITY, {"field": exc.field, "problem": exc.problem}) from None
-            fingerprint = identity_fingerprint(self._module.config.key, number)
+            fingerprint = identity_fingerprint(self._key, number)
             shown_subject = f"identity:{fingerprint[:16]}"
         elif subject_type == "user":
-            record = await self._module.store.identities.gate_record(subject)
+            record = await self._identities.gate_record(subject)
             fingerprint = record.fingerprint
         entry_id = entry_id or "bl_" + secrets.token_hex(8)
         entry = await self._store.add(entry_id, subject_type, shown_subject, fingerprint, reason, actor, until_ms)
-        await self._module.store.audit.append(
+        await self._audit.append(
             actor,
             "blacklist.add",
             shown_subject,
@@ -78,19 +86,19 @@ class Blacklist:
         if found is None or not await self._store.lift(entry_id, actor, reason):
             return False
         entry, fingerprint = found
-        await self._module.store.audit.append(actor, "blacklist.lift", entry.subject, {"id": entry_id})
+        await self._audit.append(actor, "blacklist.lift", entry.subject, {"id": entry_id})
         await self._invalidate(entry.subject if entry.subject_type == "user" else None, fingerprint)
         for hook in self.on_lifted:
             await hook(entry)
         return True
 
     async def list(self, active_only: bool, limit: int) -> list[dict[str, Any]]:
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         return [entry.as_json(now) for entry in await self._store.list(active_only, limit)]
 
     async def _invalidate(self, user_id: str | None, fingerprint: str | None) -> None:
-        users = set(await self._module.store.identities.accounts_of(fingerprint)) if fingerprint else set()
+        users = set(await self._identities.accounts_of(fingerprint)) if fingerprint else set()
         if user_id:
             users.add(user_id)
         for user in users:
-            await self._module.realname.gate.invalidate_everywhere(user)
+            await self._gate.invalidate_everywhere(user)

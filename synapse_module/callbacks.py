@@ -33,7 +33,27 @@ from .texts import text
 from .verification_chat import bot_chat_owner
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .admin_guard import AdminGuard
+    from .appeal_refs import AppealReferences
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .content import ContentGuard
+    from .facts import FactsSource
+    from .group_alias import CodeAliases
+    from .groups import Groups
+    from .health import Health
+    from .holds import Holds
+    from .invite_confirmation import InviteConfirmation
+    from .private_chats import PrivateChats
+    from .private_reports import PrivateReports
+    from .realname import RealnameService
+    from .refusal_notices import BotChatNotices
+    from .room_moderation import RoomModeration
+    from .room_mute_all import RoomMuteAll
+    from .sanctions.state import SanctionState
+    from .store.groups import GroupStore
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +103,51 @@ _REALNAME_REASONS = (Reason.REALNAME_REQUIRED, Reason.REALNAME_LEVEL_INSUFFICIEN
 class Callbacks:
     """The module's spam-checker and third-party-rules callbacks."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._policy = module.config.policy
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        health: Health,
+        facts: FactsSource,
+        groups: Groups,
+        group_store: GroupStore,
+        sanctions: SanctionState,
+        realname: RealnameService,
+        content: ContentGuard,
+        holds: Holds,
+        room_moderation: RoomModeration,
+        mute_all: RoomMuteAll,
+        invite_confirmation: InviteConfirmation,
+        private_chats: PrivateChats,
+        private_reports: PrivateReports,
+        code_aliases: CodeAliases,
+        admin_guard: AdminGuard,
+        appeal_refs: AppealReferences,
+        notices: BotChatNotices,
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._health = health
+        self._facts = facts
+        self._groups = groups
+        self._group_store = group_store
+        self._sanctions = sanctions
+        self._realname = realname
+        self._content = content
+        self._holds = holds
+        self._room_moderation = room_moderation
+        self._mute_all = mute_all
+        self._invite_confirmation = invite_confirmation
+        self._private_chats = private_chats
+        self._private_reports = private_reports
+        self._code_aliases = code_aliases
+        self._admin_guard = admin_guard
+        self._appeal_refs = appeal_refs
+        self._notices = notices
+        self._policy = config.policy
 
     async def referenced(self, error: SynapseError, args: tuple[object, ...]) -> SynapseError:
         """``error`` naming the decision it rests on, for the person whose action the callback judged."""
@@ -99,14 +160,14 @@ class Callbacks:
         if not isinstance(user, str) or not user.startswith("@"):
             return error
         try:
-            return await self._module.appeal_refs.with_reference(error, user, room)
+            return await self._appeal_refs.with_reference(error, user, room)
         except Exception:
             # The refusal stands without its reference; `!appeal` without one finds the decision.
             logger.exception("qunzu: finding the decision behind a refusal failed")
             return error
 
     def unavailable(self) -> SynapseError:
-        message = text("unavailable", self._module.config.language)
+        message = text("unavailable", self._config.language)
         return SynapseError(403, message, Codes.FORBIDDEN, additional_fields={"cn.qunzu.detail": {"retry": True}})
 
     def _answer(self, decision: Decision, *, local: bool, tell: Told | None = None) -> SpamResult:
@@ -121,39 +182,39 @@ class Callbacks:
         detail = dict(decision.detail)
         if decision.reason in _REALNAME_REASONS:
             # Tell the person where to verify (DESIGN.md §3.3).
-            detail.update(form_url=self._module.realname.form_url, command="!verify")
+            detail.update(form_url=self._realname.form_url, command="!verify")
         refusal = Refusal(decision.reason, detail)
         if local:
             if tell is not None:
-                self._module.bot_chat_notices.refused(tell[0], tell[1], refusal, tell[2])
-            raise refusal_error(refusal, self._module.config)
+                self._notices.refused(tell[0], tell[1], refusal, tell[2])
+            raise refusal_error(refusal, self._config)
         return Codes.FORBIDDEN, refusal_fields(refusal)
 
     @boundary(fail_closed=True)
     async def check_event_for_spam(self, event: EventBase) -> SpamResult:
-        await self._module.ready()
-        if self._module.groups.is_own_write(event):
+        await self._health.ready()
+        if self._groups.is_own_write(event):
             return NOT_SPAM  # the module carrying a group over (upgrade, backfill)
         local = self._api.is_mine(event.sender)
         told: Told | None = (event.sender, event.room_id, action_of(event)) if local else None
         # Art. 6: nothing from a server the policy does not admit reaches local people.
         if not local and not (entry := self._remote_entry(event)).allowed:
             return self._answer(entry, local=False)
-        room = await self._module.facts.room(event.room_id)
-        if event.is_state() and not (change := self._module.groups.check_state_change(event, room)).allowed:
+        room = await self._facts.room(event.room_id)
+        if event.is_state() and not (change := self._groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local, tell=told)  # protected group state binds admins too
         if (
             event.type == "m.room.join_rules"
             and event.is_state()
             and local
             and not (
-                opened := await self._module.private_chats.before_join_rule(
+                opened := await self._private_chats.before_join_rule(
                     event.room_id, str(event.content.get("join_rule", ""))
                 )
             ).allowed
         ):
             return self._answer(opened, local=True, tell=told)  # DESIGN.md §6.2: an open door makes a group
-        service = self._module.config.service_account
+        service = self._config.service_account
         # Art. 6: a bot chat stays two-party: nobody else speaks there (a chat opened up before
         # these rules held may still hold others), and only the service account opens it up.
         if not (change := decisions.may_enter_bot_chat(room, event.sender, service)).allowed or (
@@ -167,25 +228,25 @@ class Callbacks:
             local
             and room.bot_chat_owner is None
             and event.sender != service
-            and (report := self._module.private_reports.command_of(event)) is not None
+            and (report := self._private_reports.command_of(event)) is not None
         ):
-            raise await self._module.private_reports.take(event, report)
+            raise await self._private_reports.take(event, report)
         # Art. 8: the deletion of a group's #<code> alias comes here as a canonical alias update.
         if (
             event.type == "m.room.canonical_alias"
             and event.is_state()
             and local
-            and not (kept := await self._module.code_aliases.on_canonical_alias(event)).allowed
+            and not (kept := await self._code_aliases.on_canonical_alias(event)).allowed
         ):
             return self._answer(kept, local=local, tell=told)
         # A hand-made tombstone would move the group out from under its measures.
         if (
             event.type == "m.room.tombstone"
             and event.is_state()
-            and not (tombstone := await self._module.groups.check_tombstone(event)).allowed
+            and not (tombstone := await self._groups.check_tombstone(event)).allowed
         ):
             return self._answer(tombstone, local=local, tell=told)
-        user = await self._module.facts.user(event.sender)
+        user = await self._facts.user(event.sender)
         if user.exempt:
             return NOT_SPAM
         if not local and event.type == "m.room.member":
@@ -194,21 +255,21 @@ class Callbacks:
         if (
             event.type == "m.room.redaction"
             and user.admin_suspended
-            and (refusal := await self._module.admin_guard.redaction_refusal(event)) is not None
+            and (refusal := await self._admin_guard.redaction_refusal(event)) is not None
         ):
             return self._answer(Decision(False, refusal.reason, refusal.detail), local=local, tell=told)
         # Art. 9: a room admin's mute (禁言) holds in that room only (synapse_module/room_moderation.py).
-        user = await self._module.room_moderation.with_room_mute(user, event.room_id)
+        user = await self._room_moderation.with_room_mute(user, event.room_id)
         is_message = event.type == "m.room.message" and not event.is_state()
-        decision = decisions.may_post(user, room, self._module.clock.now_ms(), self._policy, is_message=is_message)
+        decision = decisions.may_post(user, room, self._clock.now_ms(), self._policy, is_message=is_message)
         if decision.allowed:
             # Art. 9 全员禁言: while on, only the room's creator and admins post (room_mute_all.py).
-            decision = await self._module.mute_all.check(event)
+            decision = await self._mute_all.check(event)
         # Art. 10: content rules (None: nothing to refuse; flagged content is delivered). A held
         # message staff released is sent by this process as its sender and is not held again
         # (holds.py: a client cannot mark its own event so).
-        if decision.allowed and not self._module.holds.is_release(event):
-            decision = await self._module.content.check_event(event, room.category) or decision
+        if decision.allowed and not self._holds.is_release(event):
+            decision = await self._content.check_event(event, room.category) or decision
         return self._answer(decision, local=local, tell=told)
 
     def _remote_entry(self, event: EventBase) -> Decision:
@@ -243,11 +304,11 @@ class Callbacks:
         # Event auth already holds invite-only and knock rooms to their invites, so the
         # module's approval check is passed as if invited.
         if membership == "join" and not await self._is_joined(event.room_id, event.sender):
-            inviter = await self._module.invite_confirmation.pending_inviter(event.room_id, event.sender)
-            join = await self._module.groups.decide_join(user, room, True, invite_confirmed=inviter is None)
+            inviter = await self._invite_confirmation.pending_inviter(event.room_id, event.sender)
+            join = await self._groups.decide_join(user, room, True, invite_confirmed=inviter is None)
             if not join.allowed:
                 return _naming_inviter(join, inviter)
-        return await self._module.content.check_event(event, room.category) or Decision.allow()
+        return await self._content.check_event(event, room.category) or Decision.allow()
 
     async def _is_joined(self, room_id: str, user_id: str) -> bool:
         state = await self._api.get_room_state(room_id, [("m.room.member", user_id)])
@@ -260,7 +321,7 @@ class Callbacks:
 
         Synapse answers the inviting server 403 with our reason; the invite is never stored.
         """
-        await self._module.ready()
+        await self._health.ready()
         # The invitee is someone here: the inviter's server decides.
         return self._answer(federation.may_take_part(event.sender, self._api.server_name, self._policy), local=False)
 
@@ -270,11 +331,11 @@ class Callbacks:
 
         Art. 6: media of servers the policy does not admit is not fetched for local people.
         """
-        await self._module.ready()
+        await self._health.ready()
         origin = getattr(file_info, "server_name", None)
         if isinstance(origin, str) and not federation.admits_server(origin, self._api.server_name, self._policy):
             return self._answer(Decision.refuse(Reason.REMOTE_SERVER_NOT_ALLOWED, server=origin), local=False)
-        return await self._module.content.check_media(file_wrapper, file_info)
+        return await self._content.check_media(file_wrapper, file_info)
 
     @boundary(fail_closed=True)
     async def user_may_send_state_event(
@@ -289,10 +350,10 @@ class Callbacks:
         """
         if event_type != "m.room.member":
             return NOT_SPAM
-        await self._module.ready()
-        if await self._module.facts.is_exempt(user_id):
+        await self._health.ready()
+        if await self._facts.is_exempt(user_id):
             return NOT_SPAM
-        decision = await self._module.content.check_member_state(user_id, room_id, state_key, content)
+        decision = await self._content.check_member_state(user_id, room_id, state_key, content)
         return (
             self._answer(decision, local=True, tell=(user_id, room_id, "member")) if decision is not None else NOT_SPAM
         )
@@ -300,9 +361,9 @@ class Callbacks:
     @boundary(fail_closed=True)
     async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> SpamResult:
         """New aliases: ``PUT /directory/room/{alias}`` and ``room_alias_name`` at creation (admins too)."""
-        await self._module.ready()
+        await self._health.ready()
         # Art. 8: code-shaped aliases belong to their groups, for everyone (group_alias.py).
-        if not (reserved := await self._module.code_aliases.check(user_id, room_alias.localpart)).allowed:
+        if not (reserved := await self._code_aliases.check(user_id, room_alias.localpart)).allowed:
             return self._answer(reserved, local=True, tell=(user_id, None, "alias"))
         return self._answer(
             await self.alias_text_decision(user_id, room_alias.to_string()), local=True, tell=(user_id, None, "alias")
@@ -310,9 +371,9 @@ class Callbacks:
 
     async def alias_text_decision(self, user_id: str, alias: str) -> Decision:
         """Art. 10: an alias is a name people see; its local part obeys the content rules."""
-        if await self._module.facts.is_exempt(user_id):
+        if await self._facts.is_exempt(user_id):
             return Decision.allow()
-        return await self._module.content.check_alias(user_id, alias) or Decision.allow()
+        return await self._content.check_alias(user_id, alias) or Decision.allow()
 
     async def on_profile_update(
         self, user_id: str, new_profile: ProfileInfo, by_admin: bool, deactivation: bool
@@ -326,10 +387,10 @@ class Callbacks:
         if deactivation or not self._api.is_mine(user_id):
             return
         try:
-            await self._module.ready()
-            if await self._module.facts.is_exempt(user_id):
+            await self._health.ready()
+            if await self._facts.is_exempt(user_id):
                 return
-            if await self._module.content.check_profile(user_id, new_profile.display_name):
+            if await self._content.check_profile(user_id, new_profile.display_name):
                 user = UserID.from_string(user_id)
                 await self._api.set_displayname(user, user.localpart)
         except Exception:
@@ -337,18 +398,17 @@ class Callbacks:
 
     @boundary(fail_closed=False)
     async def user_may_join_room(self, user_id: str, room_id: str, is_invited: bool) -> SpamResult:
-        await self._module.ready()
-        if user_id == self._module.config.service_account:
+        await self._health.ready()
+        if user_id == self._config.service_account:
             return NOT_SPAM  # the bot joins every room it is invited to
-        module = self._module
         # A joiner is often new to this process: their facts and the room's counts are
         # independent reads, so they are read at once (the join waits for the slower one).
         (user, room), counts = await both(
-            lambda: both(lambda: module.facts.user(user_id), lambda: module.facts.room(room_id)),
-            lambda: module.groups.join_counts(room_id, user_id),
+            lambda: both(lambda: self._facts.user(user_id), lambda: self._facts.room(room_id)),
+            lambda: self._groups.join_counts(room_id, user_id),
         )
         # Art. 6: a bot chat holds its owner and the service account, nobody else.
-        if not (entry := decisions.may_enter_bot_chat(room, user_id, module.config.service_account)).allowed:
+        if not (entry := decisions.may_enter_bot_chat(room, user_id, self._config.service_account)).allowed:
             return self._answer(entry, local=True, tell=(user_id, room_id, "join"))
         if room.bot_chat_owner == user_id:
             return NOT_SPAM  # no group, no cap: its owner accepts its invite even when blacklisted (to appeal)
@@ -356,29 +416,29 @@ class Callbacks:
             return NOT_SPAM
         # Art. 6: a room this server is not in lives on other servers (policies/federation.py).
         if (
-            await module.groups.record.get(room_id) is None
-            and not await module.store.groups.host_in_room(room_id)
+            await self._groups.record.get(room_id) is None
+            and not await self._group_store.host_in_room(room_id)
             and not (remote := federation.may_join_remote_room(is_invited, self._policy)).allowed
         ):
             return self._answer(remote, local=True, tell=(user_id, room_id, "join"))
         # Art. 8 群聊邀请确认: a plain member's invite into a room that needs approval is a request.
-        inviter = await module.invite_confirmation.pending_inviter(room_id, user_id) if is_invited else None
+        inviter = await self._invite_confirmation.pending_inviter(room_id, user_id) if is_invited else None
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
-        decision = await module.groups.decide_join(user, room, is_invited, counts, invite_confirmed=inviter is None)
+        decision = await self._groups.decide_join(user, room, is_invited, counts, invite_confirmed=inviter is None)
         if decision.allowed:
             # DESIGN.md §6.2: a third person in a private chat (however they got in) makes it a group.
-            decision = await module.private_chats.before_entry(room_id, user_id)
+            decision = await self._private_chats.before_entry(room_id, user_id)
         return self._answer(_naming_inviter(decision, inviter), local=True, tell=(user_id, room_id, "join"))
 
     @boundary(fail_closed=True)
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:
-        if invitee == self._module.config.service_account:
+        if invitee == self._config.service_account:
             return NOT_SPAM  # the bot may always be invited: it is how people reach it
-        await self._module.ready()
-        user = await self._module.facts.user(inviter)
-        room = await self._module.facts.room(room_id, count_members=not user.exempt)
+        await self._health.ready()
+        user = await self._facts.user(inviter)
+        room = await self._facts.room(room_id, count_members=not user.exempt)
         # Art. 6: a bot chat holds its owner and the service account, nobody else (staff included).
-        if not (entry := decisions.may_enter_bot_chat(room, invitee, self._module.config.service_account)).allowed:
+        if not (entry := decisions.may_enter_bot_chat(room, invitee, self._config.service_account)).allowed:
             return self._answer(entry, local=True, tell=(inviter, room_id, "invite"))
         # Art. 6: people of servers the policy does not admit are not invited, by staff neither.
         if not (entry := federation.may_take_part(invitee, self._api.server_name, self._policy)).allowed:
@@ -387,7 +447,7 @@ class Callbacks:
             return self._answer(invite, local=True, tell=(inviter, room_id, "invite"))
         # DESIGN.md §6.2: a third person makes a private chat a group, counted against its owner's cap.
         return self._answer(
-            await self._module.private_chats.before_entry(room_id, invitee),
+            await self._private_chats.before_entry(room_id, invitee),
             local=True,
             tell=(inviter, room_id, "invite"),
         )
@@ -395,15 +455,15 @@ class Callbacks:
     @boundary(fail_closed=True)
     async def user_may_send_3pid_invite(self, inviter: str, medium: str, address: str, room_id: str) -> SpamResult:
         """An invite by e-mail or phone number is an invite (Art. 6): the same rules as `user_may_invite`."""
-        await self._module.ready()
-        user = await self._module.facts.user(inviter)
-        room = await self._module.facts.room(room_id, count_members=not user.exempt)
+        await self._health.ready()
+        user = await self._facts.user(inviter)
+        room = await self._facts.room(room_id, count_members=not user.exempt)
         if not (opening := decisions.may_open_up(room)).allowed:
             return self._answer(opening, local=True, tell=(inviter, room_id, "invite"))
         if not user.exempt and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
             return self._answer(invite, local=True, tell=(inviter, room_id, "invite"))
         return self._answer(
-            await self._module.private_chats.before_entry(room_id, None), local=True, tell=(inviter, room_id, "invite")
+            await self._private_chats.before_entry(room_id, None), local=True, tell=(inviter, room_id, "invite")
         )
 
     async def check_threepid_can_be_invited(
@@ -418,14 +478,14 @@ class Callbacks:
         create = state_events.get(("m.room.create", ""))
         if create is None:
             return True
-        return bot_chat_owner(create.content, create.sender, self._module.config.service_account) is None
+        return bot_chat_owner(create.content, create.sender, self._config.service_account) is None
 
     @boundary(fail_closed=True)
     async def user_may_publish_room(self, user_id: str, room_id: str) -> SpamResult:
         """A bot chat is never listed in the room directory (Art. 6: it stays two-party)."""
-        await self._module.ready()
+        await self._health.ready()
         return self._answer(
-            decisions.may_open_up(await self._module.facts.room(room_id)),
+            decisions.may_open_up(await self._facts.room(room_id)),
             local=True,
             tell=(user_id, room_id, "publish"),
         )
@@ -445,19 +505,19 @@ class Callbacks:
         old_room = predecessor.get("room_id") if isinstance(predecessor, dict) else None
         if not isinstance(old_room, str):
             return NOT_SPAM
-        await self._module.ready()
-        if not (decision := decisions.may_open_up(await self._module.facts.room(old_room))).allowed:
+        await self._health.ready()
+        if not (decision := decisions.may_open_up(await self._facts.room(old_room))).allowed:
             return self._answer(decision, local=True, tell=(user_id, old_room, "upgrade"))
-        user = await self._module.facts.user(user_id)
+        user = await self._facts.user(user_id)
         if user.admin_suspended and not user.exempt:
-            state = await self._module.sanctions.user_state(user_id)
+            state = await self._sanctions.user_state(user_id)
             return self._answer(
                 Decision(False, Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms)),
                 local=True,
                 tell=(user_id, old_room, "upgrade"),
             )
         return self._answer(
-            await self._module.groups.decide_upgrade(user_id, request_content),
+            await self._groups.decide_upgrade(user_id, request_content),
             local=True,
             tell=(user_id, old_room, "upgrade"),
         )
@@ -467,8 +527,8 @@ class Callbacks:
         if not deactivated or not self._api.is_mine(user_id):
             return
         try:
-            await self._module.ready()
-            await self._module.realname.deactivated(user_id)
+            await self._health.ready()
+            await self._realname.deactivated(user_id)
         except Exception:
             logger.exception("qunzu: recording the deactivation of an account failed")
 
@@ -480,18 +540,18 @@ class Callbacks:
         """
         user_id = requester.user.to_string()
         try:
-            await self._module.ready()
+            await self._health.ready()
             # Art. 10: Synapse does not spam-check the name, topic and state given at creation.
-            if not await self._module.facts.is_exempt(user_id) and (
-                refused := await self._module.content.check_create_request(user_id, config)
+            if not await self._facts.is_exempt(user_id) and (
+                refused := await self._content.check_create_request(user_id, config)
             ):
                 self._answer(refused, local=True)
             strip_encryption(config, self._policy)
-            await self._module.groups.shape_new_room(user_id, config)
+            await self._groups.shape_new_room(user_id, config)
         except SynapseError as exc:
             error = await self.referenced(exc, (user_id,))
             if (refusal := refusal_of(error)) is not None:
-                self._module.bot_chat_notices.refused(user_id, None, refusal, "create")
+                self._notices.refused(user_id, None, refusal, "create")
             raise error from None
         except Exception:
             logger.exception("qunzu: shaping a new room failed; refusing the creation")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-from synapse.module_api import NOT_SPAM, EventBase
+from synapse.module_api import NOT_SPAM, EventBase, ModuleApi
 from synapse.module_api.errors import Codes, ConfigError
 
 from policies import Decision, Policy, Reason
@@ -50,7 +50,13 @@ from .store.tickets import NewTicket, TicketSource
 SpamResult = Literal["NOT_SPAM"] | tuple[Codes, dict[str, Any]]
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .evidence import EvidenceLocker
+    from .health import Health
+    from .store.audit import AuditStore
+    from .store.once import OnceStore
+    from .store.tickets import TicketStore
 
 logger = logging.getLogger(__name__)
 
@@ -240,15 +246,32 @@ def strip_encryption(config: dict[str, Any], policy: Policy) -> bool:
 class ContentGuard:
     """Holds the current lists on this process and applies the content rules."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._policy = module.config.policy
-        self._rules = module.config.policy.content
-        self._language = resolve_language(module.config.language)
-        self._instance = module.api.worker_name or "master"
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        health: Health,
+        locker: EvidenceLocker,
+        once: OnceStore,
+        tickets: TicketStore,
+        audit: AuditStore,
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._health = health
+        self._locker = locker
+        self._once_keys = once
+        self._tickets = tickets
+        self._audit_store = audit
+        self._policy = config.policy
+        self._rules = config.policy.content
+        self._language = resolve_language(config.language)
+        self._instance = api.worker_name or "master"
         try:
-            self._lists = load_lists(self._rules, module.config.policy_file)
+            self._lists = load_lists(self._rules, config.policy_file)
         except ContentListError as exc:
             raise ConfigError(f"qunzu: {exc}") from None
         self.version = 1
@@ -274,7 +297,7 @@ class ContentGuard:
             return
         self._reloading = True
         try:
-            if not self._announced and (await self._module.health())["status"] == "ready":
+            if not self._announced and self._health.is_ready():
                 self._announced = True
                 await self._audit_version("content.lists_loaded")
             if current_signature(self._lists) != self._lists.signature:
@@ -292,10 +315,10 @@ class ContentGuard:
             True when the new version is in use.
         """
         try:
-            lists = await self._api.defer_to_thread(load_lists, self._rules, self._module.config.policy_file)
+            lists = await self._api.defer_to_thread(load_lists, self._rules, self._config.policy_file)
         except ContentListError as exc:
             logger.warning("qunzu: content lists not reloaded, the previous version stays in use: %s", exc)
-            await self._module.store.audit.append(
+            await self._audit_store.append(
                 actor, "content.reload_failed", "content", {"version": self.version, "error": str(exc)}
             )
             return False
@@ -307,7 +330,7 @@ class ContentGuard:
 
     async def _audit_version(self, action: str, actor: str | None = None) -> None:
         lists = self._lists
-        await self._module.store.audit.append(
+        await self._audit_store.append(
             actor or f"module:{self._instance}",
             action,
             "content",
@@ -420,7 +443,7 @@ class ContentGuard:
         hit = self._lists.matcher.scan_all(texts) if texts else None
         if hit is None or (hit.action == "flag" and not record_flags):
             return None
-        once = self._module.store.once
+        once = self._once_keys
         key, window = attempt() if attempt is not None else (None, 0)
         if key is not None and not await once.claim(key, window):
             # A retry of an attempt recorded before: that attempt's ticket and reference.
@@ -509,8 +532,8 @@ class ContentGuard:
     ) -> str:
         rule = self._rules.categories[hit.category]
         severity = self._policy.reports.categories[rule.report_category].severity
-        now = self._module.clock.now_ms()
-        ticket = await self._module.store.tickets.open(
+        now = self._clock.now_ms()
+        ticket = await self._tickets.open(
             NewTicket(
                 source=source,
                 category=rule.report_category,
@@ -545,7 +568,7 @@ class ContentGuard:
         if hit.action != "flag":
             # Art. 13, Cybersecurity Law Art. 47: what is refused is kept, sealed (evidence.py);
             # flagged content is delivered, so Synapse keeps it.
-            row = await self._module.evidence.seal(
+            row = await self._locker.seal(
                 action=hit.action,
                 rule=hit.category,
                 category=category,
@@ -573,7 +596,7 @@ class ContentGuard:
         }
         if ref is not None:
             details["ref"] = ref  # the appealable reference its refusal shows (appeal_refs.py)
-        await self._module.store.audit.append(f"module:{self._instance}", f"content.{hit.action}", sender, details)
+        await self._audit_store.append(f"module:{self._instance}", f"content.{hit.action}", sender, details)
 
     # --- media -----------------------------------------------------------------------
 
@@ -594,7 +617,7 @@ class ContentGuard:
             return NOT_SPAM
         category = self._rules.media_hashes.category
         origin = getattr(file_info, "server_name", None) or "local"
-        await self._module.store.audit.append(
+        await self._audit_store.append(
             f"module:{self._instance}",
             "content.media_block",
             f"media:{origin}/{getattr(file_info, 'file_id', '')}",
@@ -614,5 +637,5 @@ class ContentGuard:
             and not getattr(file_info, "url_cache", False)
         )
         if is_upload:
-            raise refusal_error(refusal, self._module.config)
+            raise refusal_error(refusal, self._config)
         return Codes.FORBIDDEN, refusal_fields(refusal)

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from .texts import text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from .config import QunzuConfig
+    from .health import Health
+    from .notices import Notifier
+    from .store.lifecycle import LifecycleStore
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +29,16 @@ BATCH = 200
 class ConventionNotices:
     """The job that tells people about a new convention version."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
+    def __init__(self, config: QunzuConfig, *, health: Health, store: LifecycleStore, notifier: Notifier) -> None:
+        self._config = config
+        self._health = health
+        self._store = store
+        self._notifier = notifier
 
     async def at_start(self) -> None:
         """Right after start, where the convention may just have changed (the job repeats it)."""
         try:
-            await self._module.ready()
+            await self._health.ready()
             result = await self.run()
         except Exception:
             # A background boundary: the job retries within a minute.
@@ -43,16 +49,16 @@ class ConventionNotices:
 
     async def run(self) -> dict[str, Any]:
         """Tell everyone not told yet; returns how many were told."""
-        version = self._module.config.policy.convention.version
-        store = self._module.store.lifecycle
-        body = text("convention_updated", self._module.config.language, version=version)
+        version = self._config.policy.convention.version
+        store = self._store
+        body = text("convention_updated", self._config.language, version=version)
         told = failed = 0
         after = ""
         while people := await store.verified_without(version, after, BATCH):
             for user_id in people:
                 if not await store.claim_convention_notice(user_id, version):
                     continue  # another process told them
-                if await self._module.notifier.to_user(user_id, body):
+                if await self._notifier.to_user(user_id, body):
                     told += 1
                 else:
                     failed += 1  # logged by the notifier; they still learn it when posting is refused

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import Codes, SynapseError
@@ -21,7 +22,12 @@ from .cache import ClusterCache
 from .store.emergency import Freeze, NoticeTargets
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .store.audit import AuditStore
+    from .store.emergency import EmergencyStore
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +55,25 @@ _NOTICES = {
 class Emergency:
     """Freezes, lifts and the cached question `is_frozen(room, category)`."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._store = module.store.emergency
-        self._targets = NoticeTargets(module.api)
-        self._active: ClusterCache[str, tuple[Freeze, ...]] = ClusterCache(
-            module.api, "qunzu_emergency_active", self._load
-        )
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        store: EmergencyStore,
+        audit: AuditStore,
+        link_pending: Callable[[], Awaitable[None]],
+    ) -> None:
+        """`link_pending` links rooms created a moment ago to their groups (`Groups.link_pending`)."""
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._store = store
+        self._audit = audit
+        self._link_pending = link_pending
+        self._targets = NoticeTargets(api)
+        self._active: ClusterCache[str, tuple[Freeze, ...]] = ClusterCache(api, "qunzu_emergency_active", self._load)
 
     async def _load(self, _key: str) -> tuple[Freeze, ...]:
         return tuple(await self._store.active())
@@ -80,11 +98,11 @@ class Emergency:
             kind, _, value = text.partition(":")
             if (
                 text == "all"
-                or (kind == "category" and value in self._module.config.policy.categories.known)
+                or (kind == "category" and value in self._config.policy.categories.known)
                 or (kind == "room" and _ROOM_ID.match(value))
             ):
                 return text
-        known = ", ".join(sorted(self._module.config.policy.categories.known))
+        known = ", ".join(sorted(self._config.policy.categories.known))
         raise SynapseError(
             400,
             f"scope must be 'all', 'category:<category>' (one of {known}) or 'room:<room id>'",
@@ -98,12 +116,12 @@ class Emergency:
             scope=scope,
             reason=reason,
             actor=actor,
-            created_ts=self._module.clock.now_ms(),
+            created_ts=self._clock.now_ms(),
         )
         await self._store.add(freeze)
-        await self._module.store.audit.append(actor, "emergency.freeze", scope, {"id": freeze.id, "reason": reason})
+        await self._audit.append(actor, "emergency.freeze", scope, {"id": freeze.id, "reason": reason})
         await self._active.invalidate_everywhere(_ACTIVE_KEY)
-        self._module.api.run_as_background_process("qunzu_emergency_notice", self._notify, scope, "freeze")
+        self._api.run_as_background_process("qunzu_emergency_notice", self._notify, scope, "freeze")
         return freeze
 
     async def lift(self, actor: str, freeze_id: str, reason: str) -> Freeze | None:
@@ -111,27 +129,25 @@ class Emergency:
         freeze = await self._store.lift(freeze_id, actor, reason)
         if freeze is None:
             return None
-        await self._module.store.audit.append(
-            actor, "emergency.lift", freeze.scope, {"id": freeze.id, "reason": reason}
-        )
+        await self._audit.append(actor, "emergency.lift", freeze.scope, {"id": freeze.id, "reason": reason})
         await self._active.invalidate_everywhere(_ACTIVE_KEY)
-        self._module.api.run_as_background_process("qunzu_emergency_notice", self._notify, freeze.scope, "lift")
+        self._api.run_as_background_process("qunzu_emergency_notice", self._notify, freeze.scope, "lift")
         return freeze
 
     async def _notify(self, scope: str, which: str) -> None:
         """Tell the affected rooms (as the service account, which is exempt from the freeze)."""
-        service = self._module.config.service_account
+        service = self._config.service_account
         kind, _, value = scope.partition(":")
         try:
             if kind == "room":
                 rooms = [value]
             else:
-                await self._module.groups.link_pending()  # rooms created a moment ago count too
+                await self._link_pending()  # rooms created a moment ago count too
                 rooms = await self._targets.rooms(service, value if kind == "category" else None)
         except Exception:
             logger.exception("qunzu: could not list the rooms to notify of an emergency %s", which)
             return
-        body = _NOTICES.get(self._module.config.language, _NOTICES["zh-CN"])[which]
+        body = _NOTICES.get(self._config.language, _NOTICES["zh-CN"])[which]
         sent = 0
         for room_id in rooms:
             if await self._send_notice(service, room_id, body):
@@ -139,7 +155,7 @@ class Emergency:
         logger.info("qunzu: emergency %s notice sent to %d of %d rooms", which, sent, len(rooms))
 
     async def _send_notice(self, service: str, room_id: str, body: str) -> bool:
-        api = self._module.api
+        api = self._api
         event = {
             "type": "m.room.message",
             "room_id": room_id,

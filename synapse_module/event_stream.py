@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .health import Health
+    from .store.netlog import NetlogStore
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +91,10 @@ Subscriber = Callable[[list[StreamEvent]], Awaitable[None]]
 class EventStream:
     """Reads new events and feeds the subscribers (background-task instance only)."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
+    def __init__(self, api: ModuleApi, health: Health, store: NetlogStore) -> None:
+        self._api = api
+        self._health = health
+        self._store = store
         self._subscribers: list[tuple[str, Subscriber]] = []
         self._position: int | None = None
         # Never look back behind where this process started following.
@@ -111,10 +116,10 @@ class EventStream:
 
     def start(self) -> None:
         # Synapse runs looping calls only on the instance configured for background tasks.
-        self._module.api.looping_background_call(self._tick, TICK_MS, desc="qunzu_event_stream")
+        self._api.looping_background_call(self._tick, TICK_MS, desc="qunzu_event_stream")
 
     async def _tick(self) -> None:
-        if self._busy or (await self._module.health())["status"] != "ready":
+        if self._busy or not self._health.is_ready():
             return
         self._busy = True
         try:
@@ -126,7 +131,7 @@ class EventStream:
 
     async def follow(self) -> int:
         """Deliver everything persisted since the last call; returns how many events were new."""
-        store = self._module.store.netlog
+        store = self._store
         if self._position is None:
             return 0  # not begun: the catch-up at start has not said where it stopped
         delivered = 0

@@ -28,7 +28,10 @@ from .store.audit import AuditRecord
 from .store.evidence import EvidenceRow, new_evidence_id
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .store.evidence import EvidenceStore
 
 CONTENT_PURPOSE: Final = "qunzu/evidence-content/v1"
 #: What `ContentGuard` checks besides room events: these holds have nothing to deliver.
@@ -47,10 +50,12 @@ def thaw(value: Any) -> Any:
 class EvidenceLocker:
     """Seals refused and held content, and opens it for staff with an audited reason."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._store = module.store.evidence
-        self._cipher = FieldCipher(module.config.key, CONTENT_PURPOSE)
+    def __init__(self, api: ModuleApi, clock: Clock, key: bytes, *, language: str, store: EvidenceStore) -> None:
+        self._api = api
+        self._clock = clock
+        self._language = language
+        self._store = store
+        self._cipher = FieldCipher(key, CONTENT_PURPOSE)
 
     async def seal(
         self,
@@ -79,13 +84,13 @@ class EvidenceLocker:
             and releasable
             and room_id is not None
             and event_type not in NOT_EVENTS
-            and self._module.api.is_mine(sender)
+            and self._api.is_mine(sender)
         )
         envelope = {"type": event_type, "content": thaw(content)}
         plain = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         row = EvidenceRow(
             id=evidence_id,
-            ts=self._module.clock.now_ms(),
+            ts=self._clock.now_ms(),
             action=action,
             rule=rule,
             category=category,
@@ -110,9 +115,9 @@ class EvidenceLocker:
         try:
             value = json.loads(self._cipher.decrypt(row.content_enc, row.id))
         except (DecryptionError, ValueError):
-            raise SynapseError(409, evidence_text("unreadable", self._module.config.language), Codes.UNKNOWN) from None
+            raise SynapseError(409, evidence_text("unreadable", self._language), Codes.UNKNOWN) from None
         if not isinstance(value, dict):
-            raise SynapseError(409, evidence_text("unreadable", self._module.config.language), Codes.UNKNOWN)
+            raise SynapseError(409, evidence_text("unreadable", self._language), Codes.UNKNOWN)
         return value
 
     async def get(self, evidence_id: str) -> EvidenceRow:
@@ -123,7 +128,7 @@ class EvidenceLocker:
         """
         row = await self._store.get(evidence_id.strip().lower())
         if row is None:
-            raise SynapseError(404, evidence_text("unknown", self._module.config.language), Codes.NOT_FOUND)
+            raise SynapseError(404, evidence_text("unknown", self._language), Codes.NOT_FOUND)
         return row
 
     async def reveal(self, actor: str, evidence_id: str, reason: str) -> dict[str, Any]:
@@ -136,7 +141,7 @@ class EvidenceLocker:
         audit = AuditRecord(actor, "evidence.reveal", f"evidence:{wanted}", {"reason": reason})
         row = await self._store.reveal(wanted, audit)
         if row is None:
-            raise SynapseError(404, evidence_text("unknown", self._module.config.language), Codes.NOT_FOUND)
+            raise SynapseError(404, evidence_text("unknown", self._language), Codes.NOT_FOUND)
         envelope = self.open(row)
         return {**row.as_json(), "content": envelope.get("content")}
 

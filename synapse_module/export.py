@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -46,8 +46,12 @@ from .crypto import DecryptionError, FieldCipher, derive_key, mac_hex
 from .errors import QunzuError
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
-    from .store.netlog import LogEntry
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .store.audit import AuditStore
+    from .store.identities import IdentityStore
+    from .store.netlog import LogEntry, NetlogStore
 
 FORMAT: Final = "qunzu-export/1"
 MANIFEST: Final = "manifest.json"
@@ -232,12 +236,29 @@ def read_bundle(directory: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
 class Exporter:
     """Builds bundles from the module's tables (staff only; audited by the caller and here)."""
 
-    def __init__(self, module: QunzuModule) -> None:
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        key: bytes,
+        *,
+        audit: AuditStore,
+        identities: IdentityStore,
+        netlog: NetlogStore,
+        content_of: Callable[[LogEntry], Any],
+    ) -> None:
+        """`content_of` opens a network-log row's sealed content (`NetworkLog.content_of`)."""
         from .store.records import RecordsStore
 
-        self._module = module
-        self._records = RecordsStore(module.api)
-        self._identity_cipher = FieldCipher(module.config.key)
+        self._api = api
+        self._clock = clock
+        self._key = key
+        self._audit = audit
+        self._identity_store = identities
+        self._netlog_store = netlog
+        self._content_of = content_of
+        self._records = RecordsStore(api)
+        self._identity_cipher = FieldCipher(key)
 
     async def build(
         self, actor: str, since_ms: int, until_ms: int, subject: str | None, legal_basis: str | None
@@ -249,7 +270,6 @@ class Exporter:
         """
         if until_ms <= since_ms:
             raise ExportError("until must be after since")
-        module = self._module
         codes = await self._records.group_codes()
         subjects = self._subjects(subject, codes)
         files: dict[str, str] = {}
@@ -279,7 +299,7 @@ class Exporter:
                 )
         user_subject = subject if subject and subject.startswith("@") else None
         if user_subject is not None:
-            ips = await module.api.get_user_ip_and_agents(user_subject, since_ms)
+            ips = await self._api.get_user_ip_and_agents(user_subject, since_ms)
             files["client_ips.jsonl"] = jsonl(
                 [
                     {"user_id": user_subject, "ip": ip.ip, "user_agent": ip.user_agent, "last_seen": ip.last_seen}
@@ -293,9 +313,9 @@ class Exporter:
             identities = len(records)
             files["identities.jsonl"] = jsonl(records)
         meta = {
-            "server": module.api.server_name,
-            "generated_at": iso(module.clock.now_ms()),
-            "generated_ts": module.clock.now_ms(),
+            "server": self._api.server_name,
+            "generated_at": iso(self._clock.now_ms()),
+            "generated_ts": self._clock.now_ms(),
             "generated_by": actor,
             "since": since_ms,
             "until": until_ms,
@@ -306,8 +326,8 @@ class Exporter:
             "legal_basis": legal_basis,
             "sources": sources,
         }
-        bundle = seal(meta, files, module.config.key)
-        await module.store.audit.append(
+        bundle = seal(meta, files, self._key)
+        await self._audit.append(
             actor,
             "records.export",
             subject or "records",
@@ -337,7 +357,7 @@ class Exporter:
     async def _netlog(
         self, since_ms: int, until_ms: int, subjects: set[str], codes: Mapping[str, str]
     ) -> list[dict[str, Any]]:
-        store = self._module.store.netlog
+        store = self._netlog_store
         entries: list[LogEntry] = []
         # One query per subject keeps each on its index; without a subject, pages by time.
         queries: list[str | None] = [*sorted(subjects)] or [None]
@@ -360,7 +380,7 @@ class Exporter:
 
     def _netlog_record(self, entry: LogEntry, logins: Sequence[LogEntry], codes: Mapping[str, str]) -> dict[str, Any]:
         try:
-            content = self._module.netlog.content_of(entry)
+            content = self._content_of(entry)
         except DecryptionError:
             content = {"error": "does not decrypt under this server's key"}
         record: dict[str, Any] = {
@@ -397,15 +417,14 @@ class Exporter:
 
     async def _identities(self, actor: str, user_ids: Sequence[str], legal_basis: str) -> list[dict[str, Any]]:
         """Clear identities, each reveal audited with the legal basis (PIPL: access on a lawful basis)."""
-        module = self._module
         records: list[dict[str, Any]] = []
         for user_id in user_ids:
-            if not module.api.is_mine(user_id):
+            if not self._api.is_mine(user_id):
                 continue
-            identity = await module.store.identities.get(user_id)
+            identity = await self._identity_store.get(user_id)
             if identity is None:
                 continue
-            await module.store.audit.append(actor, "identity.reveal", user_id, {"reason": legal_basis, "via": "export"})
+            await self._audit.append(actor, "identity.reveal", user_id, {"reason": legal_basis, "via": "export"})
             cipher = self._identity_cipher
             records.append(
                 {

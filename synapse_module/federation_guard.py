@@ -33,7 +33,15 @@ from policies.federation import may_take_part
 from .event_stream import StreamEvent
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .facts import FactsSource
+    from .groups import Groups
+    from .health import Health
+    from .store.audit import AuditStore
+    from .store.groups import GroupStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +52,32 @@ _PRESENT = ("join", "invite", "knock")
 class FederationGuard:
     """Keeps governed rooms' members, server ACL and group event as the policy says."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        health: Health,
+        groups: Groups,
+        facts: FactsSource,
+        group_store: GroupStore,
+        audit: AuditStore,
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._health = health
+        self._groups = groups
+        self._facts = facts
+        self._group_store = group_store
+        self._audit = audit
         # room_id -> until when remote events there are followed by a look at the members.
         self._watch: dict[str, int] = {}
 
     async def on_events(self, events: list[StreamEvent]) -> None:
         """An `EventStream` subscriber (background-task instance)."""
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         rooms: dict[str, None] = {}
         for event in events:
             if self._api.is_mine(event.sender):
@@ -75,22 +100,21 @@ class FederationGuard:
         Returns:
             How many people were removed.
         """
-        module = self._module
-        record = await module.groups.record.get(room_id)
+        record = await self._groups.record.get(room_id)
         if record is None or record.retired:
             return 0
-        await module.groups.ensure_server_acl(room_id)
-        await module.groups.ensure_group_state(record)
+        await self._groups.ensure_server_acl(room_id)
+        await self._groups.ensure_group_state(record)
         state = await self._api.get_room_state(room_id, [("m.room.member", None)])
         own = self._api.server_name
-        service = module.config.service_account
+        service = self._config.service_account
         removed = 0
         for (_type, user_id), event in state.items():
             if self._api.is_mine(user_id) or event.content.get("membership") not in _PRESENT:
                 continue
             if (
-                may_take_part(user_id, own, module.config.policy).allowed
-                and not (await module.facts.user(user_id)).blacklisted
+                may_take_part(user_id, own, self._config.policy).allowed
+                and not (await self._facts.user(user_id)).blacklisted
             ):
                 continue
             try:
@@ -100,9 +124,7 @@ class FederationGuard:
                 continue
             removed += 1
         if removed:
-            await module.store.audit.append(
-                "module:federation_guard", "federation.remove", room_id, {"removed": removed}
-            )
+            await self._audit.append("module:federation_guard", "federation.remove", room_id, {"removed": removed})
         return removed
 
     async def at_start(self) -> None:
@@ -112,8 +134,8 @@ class FederationGuard:
         group is swept: people of a server that is no longer a partner are removed.
         """
         try:
-            await self._module.ready()
-            acls = await self._module.groups.reconcile_server_acls()
+            await self._health.ready()
+            acls = await self._groups.reconcile_server_acls()
             logger.info("qunzu: server ACLs at start: %s", acls)
             if acls["updated"]:
                 logger.info("qunzu: groups after a federation policy change: %s", await self.sweep())
@@ -123,7 +145,7 @@ class FederationGuard:
     async def sweep(self) -> dict[str, Any]:
         """Job: every governed room, once (after a restart, after a policy change)."""
         removed = 0
-        for room_id, _body in await self._module.store.groups.current_group_events(GROUP_STATE_TYPE):
+        for room_id, _body in await self._group_store.current_group_events(GROUP_STATE_TYPE):
             try:
                 removed += await self.settle(room_id)
             except Exception:

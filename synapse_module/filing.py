@@ -24,7 +24,12 @@ from .sanction_texts import measure_label
 from .store.records import RecordsStore
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .emergency import Emergency
+    from .facts import FactsSource
+    from .groups import Groups
 
 SUBJECT_LABELS: Final = {"room": "群组", "admin": "群主、管理员", "member": "群成员"}
 RISK_LABELS: Final = {"normal": "一般", "elevated": "较高", "high": "高"}
@@ -81,41 +86,61 @@ class Statistics:
         }
 
 
-async def gather_statistics(module: QunzuModule) -> Statistics:
-    """Count groups, users, measures and reports from the module's tables (absent tables count 0)."""
-    records = RecordsStore(module.api)
-    policy = module.config.policy
-    stats = Statistics()
-    await module.groups.link_pending()  # rooms created a moment ago are groups too
-    groups = await records.column_values(
-        "qunzu_groups",
-        ["category", "scale_tier", "retired_ts"],
-        "WHERE room_id IS NOT NULL AND verification_dm = 0 AND private_chat = 0",
-    )
-    for row in groups.rows:
-        if row["retired_ts"] is None:
-            stats.groups_by_category_tier[(str(row["category"]), str(row["scale_tier"]))] += 1
-        else:
-            stats.groups_closed += 1
-    verified = await records.column_values(
-        "qunzu_identities", ["user_id"], "WHERE status = 'verified' AND deactivated_ts IS NULL"
-    )
-    # The level the gate itself uses (credit ledger with recovery, or the initial score).
-    for row in verified.rows:
-        user = await module.facts.user(str(row["user_id"]))
-        score = user.credit_score if user.credit_score is not None else policy.credit.initial
-        stats.users_by_level[level_of(score, policy)] += 1
-    blacklist = await records.column_values("qunzu_blacklist", ["created_ts"])
-    for row in blacklist.rows:
-        stats.measures_by_month[(month_of(int(row["created_ts"])), "blacklist_entry")] += 1
-    sanctions = await records.column_values("qunzu_sanctions", ["start_ts", "measure"])
-    for row in sanctions.rows:
-        stats.measures_by_month[(month_of(int(row["start_ts"])), str(row["measure"]))] += 1
-    tickets = await records.column_values("qunzu_tickets", ["created_ts", "source"])
-    for row in tickets.rows:
-        stats.reports_by_month[(month_of(int(row["created_ts"])), str(row["source"]))] += 1
-    stats.active_freezes = len(await module.emergency.active())
-    return stats
+class Filing:
+    """The filing document (备案) from the policy and the module's own records."""
+
+    def __init__(
+        self, api: ModuleApi, clock: Clock, policy: Policy, *, groups: Groups, facts: FactsSource, emergency: Emergency
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self._policy = policy
+        self._groups = groups
+        self._facts = facts
+        self._emergency = emergency
+
+    async def document(self, fmt: str) -> tuple[str, dict[str, Any]]:
+        """The rendered document (`markdown` or `html`) and the statistics behind it."""
+        stats = await self.statistics()
+        blocks = document(self._policy, stats, self._api.server_name, self._clock.now_ms())
+        rendered = render_html(blocks) if fmt == "html" else render_markdown(blocks)
+        return rendered, stats.as_json()
+
+    async def statistics(self) -> Statistics:
+        """Count groups, users, measures and reports from the module's tables (absent tables count 0)."""
+        records = RecordsStore(self._api)
+        policy = self._policy
+        stats = Statistics()
+        await self._groups.link_pending()  # rooms created a moment ago are groups too
+        groups = await records.column_values(
+            "qunzu_groups",
+            ["category", "scale_tier", "retired_ts"],
+            "WHERE room_id IS NOT NULL AND verification_dm = 0 AND private_chat = 0",
+        )
+        for row in groups.rows:
+            if row["retired_ts"] is None:
+                stats.groups_by_category_tier[(str(row["category"]), str(row["scale_tier"]))] += 1
+            else:
+                stats.groups_closed += 1
+        verified = await records.column_values(
+            "qunzu_identities", ["user_id"], "WHERE status = 'verified' AND deactivated_ts IS NULL"
+        )
+        # The level the gate itself uses (credit ledger with recovery, or the initial score).
+        for row in verified.rows:
+            user = await self._facts.user(str(row["user_id"]))
+            score = user.credit_score if user.credit_score is not None else policy.credit.initial
+            stats.users_by_level[level_of(score, policy)] += 1
+        blacklist = await records.column_values("qunzu_blacklist", ["created_ts"])
+        for row in blacklist.rows:
+            stats.measures_by_month[(month_of(int(row["created_ts"])), "blacklist_entry")] += 1
+        sanctions = await records.column_values("qunzu_sanctions", ["start_ts", "measure"])
+        for row in sanctions.rows:
+            stats.measures_by_month[(month_of(int(row["start_ts"])), str(row["measure"]))] += 1
+        tickets = await records.column_values("qunzu_tickets", ["created_ts", "source"])
+        for row in tickets.rows:
+            stats.reports_by_month[(month_of(int(row["created_ts"])), str(row["source"]))] += 1
+        stats.active_freezes = len(await self._emergency.active())
+        return stats
 
 
 # -- the document model --------------------------------------------------------------------------
@@ -451,11 +476,3 @@ def render_html(blocks: Sequence[Block]) -> str:
             )
     out.append("</body></html>")
     return "\n".join(out)
-
-
-async def filing_document(module: QunzuModule, fmt: str) -> tuple[str, dict[str, Any]]:
-    """The rendered document (`markdown` or `html`) and the statistics behind it."""
-    stats = await gather_statistics(module)
-    blocks = document(module.config.policy, stats, module.api.server_name, module.clock.now_ms())
-    rendered = render_html(blocks) if fmt == "html" else render_markdown(blocks)
-    return rendered, stats.as_json()

@@ -47,7 +47,13 @@ from policies import Decision, decisions
 from policies.codes import is_code_shaped
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .cache import ClusterCache
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .store.audit import AuditStore
+    from .store.groups import GroupRecord, GroupStore
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +73,23 @@ class AliasRestoreError(Exception):
 class CodeAliases:
     """Reserves code-shaped aliases and keeps every open group's `#<code>` pointing at its room."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        store: GroupStore,
+        audit: AuditStore,
+        group_records: ClusterCache[str, GroupRecord | None],
+    ) -> None:
+        """`group_records` is the registry's cache of a room's group (`Groups.record`)."""
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._store = store
+        self._audit = audit
+        self._group_records = group_records
         # (user_id, code) -> expiry: the `#<code>` a creation request of that user is about to create.
         self._expected: dict[tuple[str, str], int] = {}
         # code -> when restoring it last failed, so a room that cannot get it is not retried every minute.
@@ -83,7 +103,7 @@ class CodeAliases:
 
     def expect(self, user_id: str, code: str) -> None:
         """`on_create_room` adds `room_alias_name=<code>`: let exactly that creation make it."""
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         self._expected = {key: until for key, until in self._expected.items() if until > now}
         self._expected[(user_id, code)] = now + EXPECT_MS
 
@@ -91,9 +111,9 @@ class CodeAliases:
         """Decide a new alias: code-shaped ones are reserved for their groups (alias_reserved)."""
         if not is_code_shaped(localpart):
             return Decision.allow()
-        own = self._expected.pop((user_id, localpart), 0) > self._module.clock.now_ms()
-        if not own and user_id == self._module.config.service_account:
-            record = await self._module.store.groups.by_code(localpart)
+        own = self._expected.pop((user_id, localpart), 0) > self._clock.now_ms()
+        if not own and user_id == self._config.service_account:
+            record = await self._store.by_code(localpart)
             own = record is not None and not record.retired
         return decisions.may_create_alias(localpart, group_alias_by_module=own)
 
@@ -105,7 +125,7 @@ class CodeAliases:
         Binds everyone (server admins delete aliases too). Any other canonical alias
         change is allowed: a room may name another address as its main one.
         """
-        record = await self._module.groups.record.get(event.room_id)
+        record = await self._group_records.get(event.room_id)
         if record is None or record.retired or record.verification_dm or record.private_chat:
             return Decision.allow()
         alias = self.alias_of(record.code)
@@ -133,16 +153,16 @@ class CodeAliases:
         try:
             await self.restore(code, room_id)
         except AliasRestoreError as exc:
-            self._failed[code] = self._module.clock.now_ms()
+            self._failed[code] = self._clock.now_ms()
             logger.warning("qunzu: creating a group code alias failed: %s", exc)
             return False
         return True
 
     async def sweep(self) -> dict[str, Any]:
         """Job: open groups whose `#<code>` is missing get it back (the backstop of `on_canonical_alias`)."""
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         restored = failed = 0
-        for code, room_id in await self._module.store.groups.without_code_alias(self._api.server_name, SWEEP_BATCH):
+        for code, room_id in await self._store.without_code_alias(self._api.server_name, SWEEP_BATCH):
             if self._failed.get(code, 0) > now - RETRY_MS:
                 continue
             try:
@@ -169,7 +189,7 @@ class CodeAliases:
             status, answer = await self._put(url, {"room_id": room_id}, await self._service_token())
         if status == 403 and answer.get("errcode") == "M_FORBIDDEN":
             # Invited at creation but not joined yet (the follower joins it a moment later).
-            service = self._module.config.service_account
+            service = self._config.service_account
             try:
                 await self._api.update_room_membership(service, service, room_id, "join")
             except SynapseError as exc:
@@ -180,9 +200,7 @@ class CodeAliases:
         if status != 200:
             raise AliasRestoreError(f"PUT directory answered {status} {answer.get('errcode', '')}")
         self._failed.pop(code, None)
-        await self._module.store.audit.append(
-            self._module.config.service_account, "group.alias_restore", code, {"room": room_id}
-        )
+        await self._audit.append(self._config.service_account, "group.alias_restore", code, {"room": room_id})
 
     async def _resolves(self, alias: str) -> bool:
         try:
@@ -192,13 +210,13 @@ class CodeAliases:
         return True
 
     def _base_url(self) -> str:
-        return (self._module.config.client_url or self._api.public_baseurl).rstrip("/")
+        return (self._config.client_url or self._api.public_baseurl).rstrip("/")
 
     async def _service_token(self) -> str:
         if self._token is None:
             try:
                 _device, token, _expiry, _refresh = await self._api.register_device(
-                    self._module.config.service_account, DEVICE_ID, "Qunzu module"
+                    self._config.service_account, DEVICE_ID, "Qunzu module"
                 )
             except Exception as exc:
                 raise AliasRestoreError(f"no token for the service account ({type(exc).__name__})") from exc

@@ -30,7 +30,6 @@ from policies.private_chats import is_private_chat_request
 from policies.roles import override_names_creator, room_creators, version_change_keeps_creators
 from policies.tiers import activity_tier_of, level_rules, scale_tier_of
 
-from .cache import ClusterCache
 from .errors import Refusal
 from .event_stream import StreamEvent
 from .refusals import refusal_error
@@ -40,7 +39,17 @@ from .texts import text
 from .verification_chat import shape_bot_chat
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .facts import FactsSource
+    from .group_alias import CodeAliases
+    from .group_records import GroupRecords
+    from .notices import Notifier
+    from .refusal_notices import BotChatNotices
+    from .store.audit import AuditStore
+    from .store.groups import GroupStore
 
 logger = logging.getLogger(__name__)
 
@@ -100,39 +109,39 @@ def group_content(record: GroupRecord) -> dict[str, Any]:
 class Groups:
     """The group registry and the rules that keep rooms in step with it."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._policy = module.config.policy
-        self._store = module.store.groups
-        # Read by every message and join: the group of a room.
-        # "No group yet" is not remembered: a new room is linked a moment later.
-        self.record = ClusterCache(module.api, "qunzu_group_by_room", self._load_record, cache_none=False)
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        store: GroupStore,
+        audit: AuditStore,
+        records: GroupRecords,
+        facts: FactsSource,
+        code_aliases: CodeAliases,
+        notices: BotChatNotices,
+        notifier: Notifier,
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._policy = config.policy
+        self._store = store
+        self._audit = audit
+        self._facts = facts
+        self._code_aliases = code_aliases
+        self._notices = notices
+        self._notifier = notifier
+        # Read by every message and join: the group of a room (group_records.py).
+        self.record = records
         # (room_id, code) of group events the module itself is about to send as a
         # room's creator (upgrades, backfill): the protected-state check lets exactly those pass.
         self._own_writes: set[tuple[str, str]] = set()
         # Per person, the room and time of the last join this process let through without
         # holding a place (see decide_join); it counts for them until it lands or expires.
         self._unheld: dict[str, tuple[str, int]] = {}
-        self.default_room_version = DefaultRoomVersion(module)
-
-    async def _load_record(self, room_id: str) -> GroupRecord | None:
-        """The room's group; a room seen before the follower linked it is linked here, at once.
-
-        Without this a room would count as ungoverned for its first second (no
-        owner bound on its member cap), and joins racing its creation could
-        overshoot the cap.
-        """
-        record = await self._store.by_room(room_id)
-        if record is not None:
-            return record
-        state = await self._api.get_room_state(room_id, [(GROUP_STATE_TYPE, "")])
-        event = state.get((GROUP_STATE_TYPE, ""))
-        code = event.content.get("code") if event is not None else None
-        if not isinstance(code, str):
-            return None  # a room from before Qunzu, until the backfill gives it a code
-        await self._store.link(code, room_id)
-        return await self._store.by_room(room_id)
+        self.default_room_version = DefaultRoomVersion(api, clock, config)
 
     async def by_code(self, code: str) -> GroupRecord | None:
         """The group with this code, linking it first if its room is new (via the `#code` alias)."""
@@ -153,7 +162,7 @@ class Groups:
 
     @property
     def service_account(self) -> str:
-        return self._module.config.service_account
+        return self._config.service_account
 
     # -- creation ------------------------------------------------------------------------
 
@@ -192,7 +201,7 @@ class Groups:
         if not (decision := decisions.may_set_category(category, policy)).allowed:
             raise self._refusal(decision)
 
-        user = await self._module.facts.user(user_id)
+        user = await self._facts.user(user_id)
         if not verification_dm and not user.exempt:
             # Named creators are the request's own choice: refused when one may not hold the power.
             if not (decision := await self.vet_co_creators(creation.get("additional_creators"))).allowed:
@@ -245,7 +254,7 @@ class Groups:
             None,
             category,
             user_id,
-            self._module.clock.now_ms(),
+            self._clock.now_ms(),
             first_tier,
             group.activity_tier,
             None,
@@ -271,7 +280,7 @@ class Groups:
         await self._grant_service_power(config, user_id)
         if not config.get("room_alias_name") and not verification_dm and not private:
             config["room_alias_name"] = code
-            self._module.code_aliases.expect(user_id, code)
+            self._code_aliases.expect(user_id, code)
 
     async def _back_to_bot_chat(self, user_id: str, reservation: Reservation) -> SynapseError:
         """A second verification chat: the person is sent back to theirs (Art. 6).
@@ -284,8 +293,8 @@ class Groups:
             record = await self.by_code(reservation.existing_code)  # created a moment ago: link it
             room_id = record.room_id if record is not None else None
         if isinstance(room_id, str):
-            language = self._module.config.language
-            await self._module.notifier.to_room(room_id, text("bot_chat_here", language))
+            language = self._config.language
+            await self._notifier.to_room(room_id, text("bot_chat_here", language))
             logger.info("qunzu: a second verification chat was refused; the person was pointed to theirs")
         return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
 
@@ -301,9 +310,9 @@ class Groups:
             return Decision.allow()
         service = self.service_account
         for user_id in dict.fromkeys(u for u in named if isinstance(u, str) and u != service):
-            decision = decisions.may_be_co_creator(await self._module.facts.user(user_id), self._policy)
+            decision = decisions.may_be_co_creator(await self._facts.user(user_id), self._policy)
             if decision.reason is not None:
-                explanation = text("co_creator_explanation", self._module.config.language, user=user_id)
+                explanation = text("co_creator_explanation", self._config.language, user=user_id)
                 return Decision.refuse(decision.reason, **{**decision.detail, "explanation": explanation})
         return Decision.allow()
 
@@ -381,7 +390,7 @@ class Groups:
 
     def _refusal(self, decision: Decision) -> SynapseError:
         assert decision.reason is not None
-        return refusal_error(Refusal(decision.reason, decision.detail), self._module.config)
+        return refusal_error(Refusal(decision.reason, decision.detail), self._config)
 
     # -- facts -----------------------------------------------------------------------
 
@@ -390,10 +399,10 @@ class Groups:
         record = await self.record.get(room_id) or await self._upgraded_from(room_id)
         members = await self._store.member_count(room_id, self.service_account) if count_members else 0
         creator = record.creator if record is not None else await self._store.room_creator(room_id)
-        owner = await self._module.facts.user(creator) if creator is not None else None
+        owner = await self._facts.user(creator) if creator is not None else None
         # Art. 8: the owner's level bounds the room, also in the moment before the code is
         # linked (so joins racing a creation on other processes see the same cap).
-        owner_level = None if owner is None or owner.exempt else self._module.facts.level_of(owner)
+        owner_level = None if owner is None or owner.exempt else self._facts.level_of(owner)
         if record is None:
             return dataclasses.replace(self._ungoverned(room_id, members), owner_level=owner_level)
         facts = self._facts_of(record, members, join_rule="invite")
@@ -469,7 +478,7 @@ class Groups:
             invite_confirmed: Whether the invite counts as approval (invite_confirmation.py).
         """
         policy = self._policy
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
 
         def rule(members: int, rooms_joined: int) -> Decision:
             return decisions.may_join(
@@ -490,7 +499,7 @@ class Groups:
         # it lands: as for a room, fewer than FAST_MARGIN joins can be uncounted at once. Near a
         # cap, the guarded transaction counts and holds places exactly (Art. 8).
         members, rooms_joined = counts if counts is not None else await self.join_counts(room.room_id, user.user_id)
-        level_cap = level_rules(self._module.facts.level_of(user), policy).rooms_joined
+        level_cap = level_rules(self._facts.level_of(user), policy).rooms_joined
         room_cap = decisions.member_cap(room, policy)
         unheld = self._unheld_join(user.user_id, now)
         if members + FAST_MARGIN < room_cap and rooms_joined + FAST_MARGIN < level_cap and unheld is None:
@@ -558,14 +567,14 @@ class Groups:
         create = state.get(("m.room.create", ""))
         old_version = str(create.content.get("room_version", "1")) if create is not None else "1"
         if not version_change_keeps_creators(old_version, creation.get("room_version")):
-            explanation = text("downgrade_explanation", self._module.config.language)
+            explanation = text("downgrade_explanation", self._config.language)
             return Decision.refuse(Reason.PROTECTED_STATE, setting="room_version", explanation=explanation)
-        user = await self._module.facts.user(user_id)
+        user = await self._facts.user(user_id)
         if not user.exempt and not (vetted := await self.vet_co_creators(creation.get("additional_creators"))).allowed:
             return vetted
-        room = await self._module.facts.room(predecessor)
+        room = await self._facts.room(predecessor)
         owned = 0 if user.exempt else await self._store.owned(user_id)
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         return decisions.may_upgrade(dataclasses.replace(user, rooms_owned=owned), room, now, self._policy)
 
     async def check_tombstone(self, event: EventBase) -> Decision:
@@ -580,7 +589,7 @@ class Groups:
         replacement = event.content.get("replacement_room")
         if isinstance(replacement, str) and await self.is_upgrade_of(event.room_id, replacement):
             return Decision.allow()
-        explanation = text("tombstone_explanation", self._module.config.language)
+        explanation = text("tombstone_explanation", self._config.language)
         return Decision.refuse(Reason.PROTECTED_STATE, event_type=event.type, explanation=explanation)
 
     async def is_upgrade_of(self, old_room_id: str, new_room_id: str) -> bool:
@@ -656,7 +665,7 @@ class Groups:
             and record.creator == event.sender
             and record.predecessor_room_id is None
         ):
-            self._module.bot_chat_notices.group_created(record, event.room_id)
+            self._notices.group_created(record, event.room_id)
 
     async def _membership_changed(
         self, event: StreamEvent, released: list[tuple[str, str]], recount: dict[str, None]
@@ -674,7 +683,7 @@ class Groups:
             await self._api.update_room_membership(service, service, event.room_id, "join")
             if group and record is not None and not record.private_chat:
                 # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
-                await self._module.code_aliases.ensure(record.code, event.room_id)
+                await self._code_aliases.ensure(record.code, event.room_id)
             return
         if event.state_key != service:
             recount[event.room_id] = None
@@ -704,7 +713,7 @@ class Groups:
         """
         assert record.room_id is not None
         if not record.retired:
-            await self._store.update(record.code, retired_ts=self._module.clock.now_ms())
+            await self._store.update(record.code, retired_ts=self._clock.now_ms())
             await self.record.invalidate_everywhere(record.room_id)
         service = self.service_account
         try:
@@ -786,7 +795,7 @@ class Groups:
             await self._ensure_knock(new_room_id)
         # Synapse copies the old room's ACL; the policy may have changed since it was written.
         await self.ensure_server_acl(new_room_id)
-        await self._module.store.audit.append(
+        await self._audit.append(
             tombstone.sender, "group.upgrade", record.code, {"from": tombstone.room_id, "to": new_room_id}
         )
 
@@ -813,7 +822,7 @@ class Groups:
     async def set_category(self, actor: str, record: GroupRecord, category: str) -> GroupRecord:
         """The creator (or staff) changes the category; high-risk categories vet the creator (Art. 8)."""
         policy = self._policy
-        owner = await self._module.facts.user(record.creator)
+        owner = await self._facts.user(record.creator)
         if not (decision := decisions.may_change_category(owner, category, policy)).allowed:
             assert decision.reason is not None
             raise Refusal(decision.reason, decision.detail)
@@ -824,9 +833,7 @@ class Groups:
         await self.send_group_state(updated)
         if decisions.needs_join_approval(self._facts_of(updated, 0, "public"), policy):
             await self._ensure_knock(record.room_id)
-        await self._module.store.audit.append(
-            actor, "group.category", record.code, {"from": record.category, "to": category}
-        )
+        await self._audit.append(actor, "group.category", record.code, {"from": record.category, "to": category})
         return updated
 
     async def retire(self, room_id: str) -> None:
@@ -837,9 +844,9 @@ class Groups:
         record = await self._store.by_room(room_id)
         if record is None or record.retired:
             return
-        await self._store.update(record.code, retired_ts=self._module.clock.now_ms())
+        await self._store.update(record.code, retired_ts=self._clock.now_ms())
         await self.record.invalidate_everywhere(room_id)
-        await self._module.store.audit.append("module:groups", "group.retire", record.code, {"room": room_id})
+        await self._audit.append("module:groups", "group.retire", record.code, {"room": room_id})
 
     async def grant_tier(self, actor: str, record: GroupRecord, tier: str, reason: str) -> GroupRecord:
         """A staff decision lets a room grow beyond its owner's bound (up to the ceiling)."""
@@ -848,17 +855,17 @@ class Groups:
         await self._store.update(record.code, granted_tier=tier)
         assert record.room_id is not None
         await self.record.invalidate_everywhere(record.room_id)
-        await self._module.store.audit.append(actor, "group.grant_tier", record.code, {"tier": tier, "reason": reason})
+        await self._audit.append(actor, "group.grant_tier", record.code, {"tier": tier, "reason": reason})
         return dataclasses.replace(record, granted_tier=tier)
 
     async def link_pending(self) -> None:
         """Link every room created so far (before listing rooms by category, e.g. for notices)."""
-        for code in await self._store.unlinked_before(self._module.clock.now_ms()):
+        for code in await self._store.unlinked_before(self._clock.now_ms()):
             await self.by_code(code)
 
     async def _link_orphans(self) -> int:
         """Link codes whose group event was persisted but never processed (a crash in between)."""
-        unlinked = await self._store.unlinked_before(self._module.clock.now_ms() - PENDING_MS)
+        unlinked = await self._store.unlinked_before(self._clock.now_ms() - PENDING_MS)
         if not unlinked:
             return 0
         linked = 0
@@ -874,7 +881,7 @@ class Groups:
         linked = await self._link_orphans()
         policy = self._policy
         window_ms = policy.activity_tiers.window_days * DAY_MS
-        messages = await self._store.messages_since(self._module.clock.now_ms() - window_ms)
+        messages = await self._store.messages_since(self._clock.now_ms() - window_ms)
         changed = 0
         after = ""
         while batch := await self._store.active_groups(after, 200):
@@ -903,7 +910,7 @@ class Groups:
                 # A creation under way by the same person may be this very room, its state not
                 # written yet: a code of its own would leave the reserved one counting against
                 # the owner's cap. It links itself in a moment; a later run finds what does not.
-                if creator and await self._store.creating(creator, self._module.clock.now_ms() - PENDING_MS):
+                if creator and await self._store.creating(creator, self._clock.now_ms() - PENDING_MS):
                     continue
                 # A fresh upgrade waits for its predecessor's group (the follower carries it over).
                 if await self._upgraded_from(room_id) is not None:
@@ -929,7 +936,7 @@ class Groups:
                         logger.info("qunzu: backfilled code kept in the registry only: %s", exc.msg)
             after = rooms[-1][0]
         if registered:
-            await self._module.store.audit.append("module:jobs", "group.backfill", "groups", {"rooms": registered})
+            await self._audit.append("module:jobs", "group.backfill", "groups", {"rooms": registered})
         return {"registered": registered}
 
     # -- the server ACL (Art. 6) ---------------------------------------------------------------

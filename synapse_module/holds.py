@@ -47,7 +47,16 @@ from .store.audit import AuditRecord
 from .store.evidence import EvidenceRow
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .evidence import EvidenceLocker
+    from .facts import FactsSource
+    from .notices import Notifier
+    from .reports import Reports
+    from .room_moderation import RoomModeration
+    from .store.evidence import EvidenceStore
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +68,29 @@ MAX_REJECT_REASON: Final = 500
 class Holds:
     """Lists, releases and rejects held content; recognises its own releases."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._store = module.store.evidence
-        self._language = module.config.language
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        store: EvidenceStore,
+        evidence: EvidenceLocker,
+        facts: FactsSource,
+        room_moderation: RoomModeration,
+        reports: Reports,
+        notifier: Notifier,
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._store = store
+        self._evidence = evidence
+        self._facts = facts
+        self._room_moderation = room_moderation
+        self._reports = reports
+        self._notifier = notifier
+        self._language = config.language
         # hold id → (sender, room id, digest of the approved content) while it is being sent.
         self._in_flight: dict[str, tuple[str, str, str]] = {}
 
@@ -84,10 +111,10 @@ class Holds:
     async def page(self, before: tuple[int, str] | None, limit: int, *, waiting: bool) -> dict[str, Any]:
         """Holds newest first: the waiting ones, or (``waiting=False``) every hold and its decision."""
         statuses = ("held", "releasing") if waiting else ("held", "releasing", "released", "rejected")
-        page = await self._module.evidence.page(statuses=statuses, before=before, limit=limit)
+        page = await self._evidence.page(statuses=statuses, before=before, limit=limit)
         for item in page["items"]:
             # Holds are room events: a rule stopped them, not a person; the label is for the desk.
-            item["category_label"] = self._module.reports.category_label(str(item["category"]))
+            item["category_label"] = self._reports.category_label(str(item["category"]))
         return page
 
     async def _hold(self, hold_id: str) -> EvidenceRow:
@@ -96,7 +123,7 @@ class Holds:
         Raises:
             SynapseError: 404 when there is no hold with this id.
         """
-        row = await self._module.evidence.get(hold_id)
+        row = await self._evidence.get(hold_id)
         if row.status == "sealed" or row.room_id is None:
             raise SynapseError(404, evidence_text("not_a_hold", self._language), Codes.NOT_FOUND)
         return row
@@ -122,15 +149,15 @@ class Holds:
         )
         if not joined:
             raise Refusal(Reason.HOLD_UNDELIVERABLE, {"hold": row.id, "why": "not_in_room"})
-        user = await self._module.room_moderation.with_room_mute(await self._module.facts.user(sender), room_id)
-        room = await self._module.facts.room(room_id)
-        decision = decisions.may_post(user, room, self._module.clock.now_ms(), self._module.config.policy)
+        user = await self._room_moderation.with_room_mute(await self._facts.user(sender), room_id)
+        room = await self._facts.room(room_id)
+        decision = decisions.may_post(user, room, self._clock.now_ms(), self._config.policy)
         if not decision.allowed and decision.reason is not None:
             raise Refusal(decision.reason, {**decision.detail, "hold": row.id})
-        claimed = await self._store.claim(row.id, actor, self._module.clock.now_ms() - STALE_CLAIM_MS)
+        claimed = await self._store.claim(row.id, actor, self._clock.now_ms() - STALE_CLAIM_MS)
         if claimed is None:
-            raise self._decided(await self._module.evidence.get(row.id))
-        envelope = self._module.evidence.open(claimed)
+            raise self._decided(await self._evidence.get(row.id))
+        envelope = self._evidence.open(claimed)
         content = envelope.get("content")
         event_type = envelope.get("type")
         if not isinstance(content, Mapping) or not isinstance(event_type, str):
@@ -160,7 +187,7 @@ class Holds:
         if decided is None:
             # Delivered, but another process took the stale claim meanwhile: say what is true.
             logger.warning("qunzu: a released hold changed state during its release")
-            decided = await self._module.evidence.get(row.id)
+            decided = await self._evidence.get(row.id)
         return {**decided.as_json(), "released_event_id": event.event_id}
 
     async def reject(self, actor: str, hold_id: str, reason: str | None) -> dict[str, Any]:
@@ -174,8 +201,8 @@ class Holds:
         audit = AuditRecord(actor, "hold.reject", row.sender, {"hold": row.id, "room_id": row.room_id})
         decided = await self._store.decide(row.id, ("held",), "rejected", actor, None, audit, ("resolved", "rejected"))
         if decided is None:
-            raise self._decided(await self._module.evidence.get(row.id))
-        label = self._module.reports.category_label(decided.category)
+            raise self._decided(await self._evidence.get(row.id))
+        label = self._reports.category_label(decided.category)
         body = evidence_text(
             "hold_rejected",
             self._language,
@@ -183,5 +210,5 @@ class Holds:
             category=label,
             reason=f"{reason.strip()}" if reason and reason.strip() else evidence_text("no_reason", self._language),
         )
-        told = await self._module.notifier.to_user(decided.sender, body)
+        told = await self._notifier.to_user(decided.sender, body)
         return {**decided.as_json(), "sender_told": told}

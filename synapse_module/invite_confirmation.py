@@ -32,7 +32,15 @@ from .event_stream import StreamEvent
 from .texts import text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .cache import ClusterCache
+    from .config import QunzuConfig
+    from .facts import FactsSource
+    from .notices import Notifier
+    from .room_roles import RoomRoles
+    from .sanctions.state import SanctionState
+    from .store.groups import GroupRecord
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +48,34 @@ logger = logging.getLogger(__name__)
 class InviteConfirmation:
     """Decides whether a held invite is the approval, asks admins to confirm the others, confirms."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._service = module.config.service_account
+    def __init__(
+        self,
+        api: ModuleApi,
+        config: QunzuConfig,
+        *,
+        facts: FactsSource,
+        roles: RoomRoles,
+        sanctions: SanctionState,
+        group_records: ClusterCache[str, GroupRecord | None],
+        notifier: Notifier,
+    ) -> None:
+        """`group_records` is the registry's cache of a room's group (`Groups.record`)."""
+        self._api = api
+        self._config = config
+        self._facts = facts
+        self._roles = roles
+        self._sanctions = sanctions
+        self._group_records = group_records
+        self._notifier = notifier
+        self._service = config.service_account
 
     async def _is_approval(self, room_id: str, inviter: str) -> bool:
-        if inviter == self._service or await self._module.facts.is_exempt(inviter):
+        if inviter == self._service or await self._facts.is_exempt(inviter):
             return decisions.invite_is_approval(inviter_is_admin=False, inviter_is_platform=True)
-        role = await self._module.room_moderation.role(room_id, inviter)
+        role = await self._roles.role(room_id, inviter)
         if not role.is_admin:
             return decisions.invite_is_approval(inviter_is_admin=False, inviter_is_platform=False)
-        suspended = (await self._module.sanctions.user_state(inviter)).admin_suspended
+        suspended = (await self._sanctions.user_state(inviter)).admin_suspended
         return decisions.invite_is_approval(
             inviter_is_admin=True, inviter_is_platform=False, inviter_suspended=suspended
         )
@@ -99,13 +123,13 @@ class InviteConfirmation:
                 logger.exception("qunzu: asking the admins to confirm an invite failed")
 
     async def _ask_admins(self, room_id: str, inviter: str, invitee: str) -> None:
-        record = await self._module.groups.record.get(room_id)
+        record = await self._group_records.get(room_id)
         if record is None or record.verification_dm:
             return
-        room = await self._module.facts.room(room_id)
-        if not decisions.needs_join_approval(room, self._module.config.policy):
+        room = await self._facts.room(room_id)
+        if not decisions.needs_join_approval(room, self._config.policy):
             return
         if await self.pending_inviter(room_id, invitee) != inviter:
             return  # an admin's invite, or already confirmed or withdrawn
-        body = text("invite_needs_confirmation", self._module.config.language, inviter=inviter, invitee=invitee)
-        await self._module.notifier.to_room(room_id, body)
+        body = text("invite_needs_confirmation", self._config.language, inviter=inviter, invitee=invitee)
+        await self._notifier.to_room(room_id, body)

@@ -11,17 +11,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from policies.constants import DAY_MS
-
-from . import metrics, retention
+from . import metrics
 from .store.ops import last_job_run_txn
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .health import Health
+    from .store.audit import AuditStore
 
 logger = logging.getLogger(__name__)
 
-PURGE_BATCH = 500
 # How often the background instance looks for due jobs (one indexed query per due job).
 TICK_MS = 5_000
 # An idle run (it succeeded and did nothing) is written to the audit log at most this often:
@@ -39,17 +40,15 @@ class Job:
 class Jobs:
     """The module's jobs, by name."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
+    def __init__(self, api: ModuleApi, clock: Clock, *, health: Health, audit: AuditStore) -> None:
+        self._api = api
+        self._clock = clock
+        self._health = health
+        self._audit = audit
         self.by_name: dict[str, Job] = {}
         self._running: set[str] = set()
         # When each job last finished on this process: idle runs are not all in the audit log.
         self._finished_at: dict[str, int] = {}
-        self.add(Job("purge_deactivated_identities", 6 * 3600 * 1000, self._purge_deactivated_identities))
-        # Art. 13: records kept `retention.days`, then purged in batches (synapse_module/retention.py).
-        self.add(Job(retention.JOB_NAME, retention.EVERY_MS, retention.Retention(module).run))
-        # Art. 13: the network log's catch-up from Synapse's event stream (synapse_module/netlog.py).
-        self.add(Job("netlog_catch_up", 5 * 60 * 1000, lambda: module.netlog.catch_up()))
 
     def add(self, job: Job) -> None:
         self.by_name[job.name] = job
@@ -63,12 +62,12 @@ class Jobs:
         installation runs every job once right after start. Runs that did something
         or failed are always recorded; idle ones hourly (`IDLE_RECORD_EVERY_MS`).
         """
-        self._module.api.looping_background_call(self._tick, TICK_MS, desc="qunzu_jobs_tick")
+        self._api.looping_background_call(self._tick, TICK_MS, desc="qunzu_jobs_tick")
 
     async def _tick(self) -> None:
-        if (await self._module.health())["status"] != "ready":
+        if not self._health.is_ready():
             return
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         for job in list(self.by_name.values()):
             # Synapse starts a tick even while the previous one is still running.
             if job.name in self._running:
@@ -76,7 +75,7 @@ class Jobs:
             finished = self._finished_at.get(job.name)
             if finished is not None and finished + job.every_ms > now:
                 continue
-            last = await self._module.api.run_db_interaction("qunzu_last_job_run", last_job_run_txn, job.name)
+            last = await self._api.run_db_interaction("qunzu_last_job_run", last_job_run_txn, job.name)
             if last is not None and last.ts + job.every_ms > now:
                 continue
             self._running.add(job.name)
@@ -91,16 +90,16 @@ class Jobs:
 
     async def _guarded(self, job: Job, recorded_ms: int | None) -> None:
         # A scheduler boundary: one failing run must not stop the loop.
-        instance = self._module.api.worker_name or "master"
+        instance = self._api.worker_name or "master"
         try:
-            await self._module.ready()
+            await self._health.ready()
             result = await job.run()
             ok = True
         except Exception:
             again_s = max(job.every_ms, TICK_MS) // 1000
             logger.exception("qunzu: job %s failed; it runs again in %d s", job.name, again_s)
             result, ok = {}, False
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         self._finished_at[job.name] = now
         metrics.record_job_run(job.name, ok, result, now)
         idle = ok and not metrics.counted_items(result)
@@ -109,20 +108,8 @@ class Jobs:
             return
         # The run record is what the scheduler after a restart, /health and operators read (docs/workers.md).
         try:
-            await self._module.store.audit.append(
+            await self._audit.append(
                 f"module:{instance}", "job.run", f"job:{job.name}", {"instance": instance, "ok": ok, "result": result}
             )
         except Exception:
             logger.exception("qunzu: recording the run of job %s failed", job.name)
-
-    async def _purge_deactivated_identities(self) -> dict[str, Any]:
-        """Art. 13 keeps records six months; after the retention period identities of closed accounts go."""
-        module = self._module
-        before = module.clock.now_ms() - module.config.policy.retention.days * DAY_MS
-        total = 0
-        while (purged := await module.store.identities.purge_deactivated(before, PURGE_BATCH)) > 0:
-            total += purged
-            metrics.PURGED_IDENTITIES.inc(purged)
-        if total:
-            await module.store.audit.append("module:jobs", "realname.purge", "identities", {"rows": total})
-        return {"purged": total}

@@ -35,7 +35,15 @@ from .store.groups import GroupRecord
 from .texts import text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .config import QunzuConfig
+    from .facts import FactsSource
+    from .groups import Groups
+    from .notices import Notifier
+    from .sanctions.followups import FollowUps
+    from .store.audit import AuditStore
+    from .store.lifecycle import LifecycleStore
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +59,26 @@ def _raise(decision: Decision) -> None:
 class Lifecycle:
     """Dissolve and transfer, for a group's owner."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
+    def __init__(
+        self,
+        api: ModuleApi,
+        config: QunzuConfig,
+        *,
+        store: LifecycleStore,
+        audit: AuditStore,
+        facts: FactsSource,
+        groups: Groups,
+        followups: FollowUps,
+        notifier: Notifier,
+    ) -> None:
+        self._api = api
+        self._config = config
+        self._store = store
+        self._audit = audit
+        self._facts = facts
+        self._groups = groups
+        self._followups = followups
+        self._notifier = notifier
 
     def check_owner(self, actor: str, record: GroupRecord) -> None:
         """Refuse anyone but the owner of an open group.
@@ -74,13 +99,13 @@ class Lifecycle:
         self.check_owner(actor, record)
         assert record.room_id is not None
         room_id = record.room_id
-        language = self._module.config.language
+        language = self._config.language
         # Closed first: from here nobody joins, posts or is invited, while members are removed.
-        await self._module.groups.retire(room_id)
-        await self._module.store.audit.append(actor, "group.dissolve", record.code, {"room": room_id})
-        await self._module.notifier.to_room(room_id, text("group_dissolved_room", language, code=record.code))
-        removed = await self._module.followups.remove_members(room_id)
-        await self._module.notifier.to_user(actor, text("group_dissolved_owner", language, code=record.code))
+        await self._groups.retire(room_id)
+        await self._audit.append(actor, "group.dissolve", record.code, {"room": room_id})
+        await self._notifier.to_room(room_id, text("group_dissolved_room", language, code=record.code))
+        removed = await self._followups.remove_members(room_id)
+        await self._notifier.to_user(actor, text("group_dissolved_owner", language, code=record.code))
         return {"code": record.code, "dissolved": True, "removed": removed}
 
     async def transfer(self, actor: str, record: GroupRecord, target: str) -> dict[str, Any]:
@@ -93,10 +118,10 @@ class Lifecycle:
         self.check_owner(actor, record)
         assert record.room_id is not None
         room_id = record.room_id
-        room = await self._module.facts.room(room_id, count_members=True)
+        room = await self._facts.room(room_id, count_members=True)
         if room.closed:
             raise Refusal(Reason.ROOM_CLOSED)
-        new_owner = await self._module.facts.user(target)
+        new_owner = await self._facts.user(target)
         state = await self._api.get_room_state(room_id, [("m.room.member", target)])
         member = state.get(("m.room.member", target))
         # The platform's account owns nothing: a group handed to it would have no 群主.
@@ -104,27 +129,23 @@ class Lifecycle:
             member is not None
             and member.membership == "join"
             and self._api.is_mine(target)
-            and target != self._module.config.service_account
+            and target != self._config.service_account
         )
-        _raise(may_take_over(new_owner, room, record.creator, is_member=is_member, policy=self._module.config.policy))
+        _raise(may_take_over(new_owner, room, record.creator, is_member=is_member, policy=self._config.policy))
 
-        policy = self._module.config.policy
+        policy = self._config.policy
 
         def rule(owned: int) -> Decision:
             return may_own_one_more(new_owner, owned, record.category, policy)
 
-        decision = await self._module.store.lifecycle.transfer(
-            record.code, record.creator, target, None if new_owner.exempt else rule
-        )
+        decision = await self._store.transfer(record.code, record.creator, target, None if new_owner.exempt else rule)
         _raise(decision)
-        await self._module.groups.record.invalidate_everywhere(room_id)
-        await self._module.store.audit.append(actor, "group.transfer", record.code, {"room": room_id, "to": target})
+        await self._groups.record.invalidate_everywhere(room_id)
+        await self._audit.append(actor, "group.transfer", record.code, {"room": room_id, "to": target})
         power = await self._hand_over_power(room_id, actor, target)
-        language = self._module.config.language
-        await self._module.notifier.to_room(
-            room_id, text("group_transferred_room", language, code=record.code, owner=target)
-        )
-        await self._module.notifier.to_user(
+        language = self._config.language
+        await self._notifier.to_room(room_id, text("group_transferred_room", language, code=record.code, owner=target))
+        await self._notifier.to_user(
             target, text("group_transferred_owner", language, code=record.code, previous=actor)
         )
         return {"code": record.code, "owner": target, "previous": actor, "power": power}
@@ -153,7 +174,7 @@ class Lifecycle:
             moved = {user: level for user, level in granted.items() if user != old}
             if await self._send_levels(room_id, old, {**levels.content, "users": moved}):
                 return "moved"
-        if await self._send_levels(room_id, self._module.config.service_account, {**levels.content, "users": granted}):
+        if await self._send_levels(room_id, self._config.service_account, {**levels.content, "users": granted}):
             return "granted"
         logger.warning("qunzu: the new owner of a group could not be given power %d", OWNER_LEVEL)
         return "failed"

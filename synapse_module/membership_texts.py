@@ -34,7 +34,11 @@ from .event_stream import StreamEvent
 from .texts import text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .config import QunzuConfig
+    from .content import ContentGuard
+    from .facts import FactsSource
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +46,12 @@ logger = logging.getLogger(__name__)
 class MembershipTexts:
     """Redacts local membership events whose texts break a content rule (an ``EventStream`` subscriber)."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._service = module.config.service_account
+    def __init__(self, api: ModuleApi, config: QunzuConfig, *, content: ContentGuard, facts: FactsSource) -> None:
+        self._api = api
+        self._config = config
+        self._content = content
+        self._facts = facts
+        self._service = config.service_account
 
     async def on_events(self, events: list[StreamEvent]) -> None:
         for event in events:
@@ -54,7 +60,7 @@ class MembershipTexts:
             if not self._api.is_mine(event.sender):
                 continue  # remote membership events are decided by check_event_for_spam (soft fail)
             # A pure scan first: almost every join carries a display name, almost none breaks a rule.
-            hit = self._module.content.membership_hit(event.content)
+            hit = self._content.membership_hit(event.content)
             if hit is None:
                 continue
             try:
@@ -67,14 +73,14 @@ class MembershipTexts:
                 logger.exception("qunzu: taking down the texts of a membership event failed")
 
     async def _review(self, event: StreamEvent, hit: ContentHit) -> None:
-        if await self._module.facts.is_exempt(event.sender):
+        if await self._facts.is_exempt(event.sender):
             return
         # A global display name copied into every room: on_profile_update opened its one
         # ticket, so the copies are redacted and audited without a ticket each.
         copy = await self._is_profile_copy(event)
         if copy and hit.action == "flag":
             return
-        guard = self._module.content
+        guard = self._content
         await guard.record_membership(hit, event.sender, event.room_id, event.event_id, event.content, ticket=not copy)
         if hit.action != "flag":
             await self._redact(event.room_id, event.event_id)
@@ -95,7 +101,7 @@ class MembershipTexts:
             "redacts": event_id,
             "content": {
                 "redacts": event_id,
-                "reason": text("membership_text_removed", self._module.config.language),
+                "reason": text("membership_text_removed", self._config.language),
             },
         }
         try:

@@ -30,7 +30,10 @@ from prometheus_client.registry import Collector
 from .store.ops import TicketCounts, ticket_counts_txn
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .health import Health
 
 logger = logging.getLogger(__name__)
 
@@ -93,13 +96,15 @@ REGISTRY.register(TICKETS)
 class ModuleMetrics:
     """Keeps the lazily read gauges fresh on the background-task instance."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        module.api.looping_background_call(self.refresh, TICKETS_REFRESH_MS, desc="qunzu_metrics_refresh")
+    def __init__(self, api: ModuleApi, clock: Clock, health: Health) -> None:
+        self._api = api
+        self._clock = clock
+        self._health = health
+        api.looping_background_call(self.refresh, TICKETS_REFRESH_MS, desc="qunzu_metrics_refresh")
 
     async def refresh(self) -> None:
         """Read the ticket counts once (skipped until the schema is ready)."""
-        if (await self._module.health())["status"] != "ready":
+        if not self._health.is_ready():
             return
-        now = self._module.clock.now_ms()
-        TICKETS.counts = await self._module.api.run_db_interaction("qunzu_ticket_counts", ticket_counts_txn, now)
+        now = self._clock.now_ms()
+        TICKETS.counts = await self._api.run_db_interaction("qunzu_ticket_counts", ticket_counts_txn, now)

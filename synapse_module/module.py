@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from synapse.module_api import ModuleApi
-from synapse.module_api.errors import Codes, ConfigError, SynapseError
+from synapse.module_api.errors import ConfigError
 
 from policies.constants import DAY_MS, HOUR_MS
 
+from . import retention
+from .account_status import AccountStatus
 from .admin_guard import AdminGuard
 from .announcements import Announcements as AnnouncementService
 from .appeal_refs import AppealReferences
@@ -24,10 +27,14 @@ from .emergency import Emergency
 from .errors import QunzuConfigError
 from .event_stream import EventStream
 from .evidence import EvidenceLocker
+from .export import Exporter
 from .facts import FactsSource
 from .federation_guard import FederationGuard
+from .filing import Filing
 from .group_alias import SWEEP_EVERY_MS, CodeAliases
+from .group_records import group_records
 from .groups import Groups
+from .health import Health
 from .holds import Holds
 from .http import (
     admin_audit,
@@ -62,8 +69,10 @@ from .public_reports import PublicReports
 from .realname import RealnameService
 from .refusal_notices import BotChatNotices, forget_expired
 from .reports import Reports
+from .retention import Retention
 from .room_moderation import RoomModeration
 from .room_mute_all import RoomMuteAll
+from .room_roles import RoomRoles
 from .sanctions.appeals import Appeals
 from .sanctions.blacklist_consequences import BlacklistConsequences
 from .sanctions.followups import FollowUps
@@ -71,14 +80,11 @@ from .sanctions.measures import Measures
 from .sanctions.regulator_reports import RegulatorReports
 from .sanctions.standing import Standing
 from .sanctions.state import SanctionState
+from .staff import Staff
 from .store import QunzuStore
 from .takedown import Takedown
 
 logger = logging.getLogger(__name__)
-
-# How long a request waits for the schema on a process that is still starting.
-READY_TIMEOUT_S = 30.0
-_READY_POLL_S = 0.05
 
 
 class QunzuModule:
@@ -89,8 +95,10 @@ class QunzuModule:
         self.api = api
         self.clock = SynapseClock(api)
         self.store = QunzuStore(api, self.clock, AuditChain(config.key))
-        self.realname = RealnameService(self)
-        self.blacklist = Blacklist(self)
+        self.health = Health(api, config, self.store)
+        self.staff = Staff(api, config)
+        self.realname = RealnameService(api, self.clock, config, self.store)
+        self.blacklist = Blacklist(self.clock, config.key, self.store, gate=self.realname.gate)
         # What measures mean right now, read on every event (sanctions/state.py).
         policy, language, service = config.policy, config.language, config.service_account
         identity_of = self.realname.gate.get
@@ -98,15 +106,73 @@ class QunzuModule:
         self.sanctions = SanctionState(
             api, self.clock, policy, store=measure_store, identities=self.store.identities, identity_of=identity_of
         )
-        self.admin_guard = AdminGuard(self)
-        # Another process may have suspended an admin: the guard looks (admin_guard.py).
-        self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
-        self.facts = FactsSource(self)
-        self.groups = Groups(self)
-        # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
+        self.facts = FactsSource(
+            api,
+            self.clock,
+            config,
+            gate=self.realname.gate,
+            sanctions=self.sanctions,
+            notice_rooms=self.store.notice_rooms,
+        )
+        records = group_records(api, self.store.groups)
+        # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
+        self.code_aliases = CodeAliases(
+            api,
+            self.clock,
+            config,
+            store=self.store.groups,
+            audit=self.store.audit,
+            group_records=records,
+        )
         self.notifier = Notifier(api, service_account=service, rooms=self.store.notice_rooms)
         # DESIGN.md §6.3: refusals, the greeting and a new group's code, told in the person's bot chat.
-        self.bot_chat_notices = BotChatNotices(self)
+        self.bot_chat_notices = BotChatNotices(
+            api,
+            config,
+            health=self.health,
+            once=self.store.once,
+            group_store=self.store.groups,
+            group_records=records,
+            realname=self.realname,
+            notifier=self.notifier,
+        )
+        self.groups = Groups(
+            api,
+            self.clock,
+            config,
+            store=self.store.groups,
+            audit=self.store.audit,
+            records=records,
+            facts=self.facts,
+            code_aliases=self.code_aliases,
+            notices=self.bot_chat_notices,
+            notifier=self.notifier,
+        )
+        # Art. 5 应急处置: freezes of the server, a category or a room (emergency.py).
+        self.emergency = Emergency(
+            api,
+            self.clock,
+            config,
+            store=self.store.emergency,
+            audit=self.store.audit,
+            link_pending=self.groups.link_pending,
+        )
+        # A room's facts come from the registry, which asks the facts about a group's owner.
+        self.facts.read_rooms_from(self.groups, self.emergency)
+        self.admin_guard = AdminGuard(
+            api,
+            self.clock,
+            config,
+            health=self.health,
+            facts=self.facts,
+            sanctions=self.sanctions,
+            measures=measure_store,
+            notices=self.bot_chat_notices,
+        )
+        self.health.parts["admin_guard"] = self.admin_guard.status
+        # Another process may have suspended an admin: the guard looks (admin_guard.py).
+        self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
+        # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
         self.followups = FollowUps(
             api,
             policy,
@@ -151,6 +217,7 @@ class QunzuModule:
             identity_of=identity_of,
             notifier=self.notifier,
         )
+        self.account_status = AccountStatus(config, self.staff, self.facts, self.realname, self.standing)
         self.policy_list = PolicyList(
             api, service_account=service, store=self.store.policy_rules, audit=self.store.audit
         )
@@ -167,37 +234,147 @@ class QunzuModule:
         )
         self.blacklist.on_added.append(consequences.on_added)
         self.blacklist.on_lifted.append(consequences.on_lifted)
-        # Art. 8: the group code alias #<code> belongs to the group (group_alias.py).
-        self.code_aliases = CodeAliases(self)
         # DESIGN.md §6.2: private chats become groups when a third person comes (private_chats.py).
-        self.private_chats = PrivateChats(self)
+        self.private_chats = PrivateChats(
+            api,
+            config,
+            store=self.store.lifecycle,
+            audit=self.store.audit,
+            facts=self.facts,
+            groups=self.groups,
+            code_aliases=self.code_aliases,
+            notifier=self.notifier,
+        )
         # Art. 9: owners dissolve and hand over their groups (lifecycle.py).
-        self.lifecycle = Lifecycle(self)
+        self.lifecycle = Lifecycle(
+            api,
+            config,
+            store=self.store.lifecycle,
+            audit=self.store.audit,
+            facts=self.facts,
+            groups=self.groups,
+            followups=self.followups,
+            notifier=self.notifier,
+        )
         # Art. 10, 13: refused and held content is sealed; staff release or reject holds.
-        self.evidence = EvidenceLocker(self)
-        self.holds = Holds(self)
-        self.content = ContentGuard(self)
-        self.netlog = NetworkLog(self)
-        self.emergency = Emergency(self)
-        self.jobs = Jobs(self)
+        self.evidence = EvidenceLocker(api, self.clock, config.key, language=language, store=self.store.evidence)
+        self.content = ContentGuard(
+            api,
+            self.clock,
+            config,
+            health=self.health,
+            locker=self.evidence,
+            once=self.store.once,
+            tickets=self.store.tickets,
+            audit=self.store.audit,
+        )
+        # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
+        self.events = EventStream(api, self.health, self.store.netlog)
+        self.netlog = NetworkLog(
+            api,
+            self.clock,
+            config.key,
+            store=self.store.netlog,
+            health=self.health,
+            events=self.events,
+            group_records=records,
+        )
+        self.jobs = Jobs(api, self.clock, health=self.health, audit=self.store.audit)
+        # Art. 13: records kept `retention.days`, then purged in batches (retention.py).
+        records_retention = Retention(
+            self.clock,
+            policy,
+            netlog=self.store.netlog,
+            evidence=self.store.evidence,
+            public_reports=self.store.public_reports,
+            audit=self.store.audit,
+            identities=self.store.identities,
+        )
+        self.jobs.add(
+            Job(
+                retention.IDENTITIES_JOB_NAME,
+                retention.IDENTITIES_EVERY_MS,
+                records_retention.purge_deactivated_identities,
+            )
+        )
+        self.jobs.add(Job(retention.JOB_NAME, retention.EVERY_MS, records_retention.run))
+        # Art. 13: the network log's catch-up from Synapse's event stream (netlog.py).
+        self.jobs.add(Job("netlog_catch_up", 5 * 60 * 1000, self.netlog.catch_up))
         self.jobs.add(Job("sanctions_followup", 60 * 1000, self.followups.run))
         self.jobs.add(Job("policy_list_sync", 60 * 1000, self.policy_list.sync))
-        # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
-        self.reports = Reports(self)
-        self.reports.register_jobs(self.jobs)
         # Art. 11, 12: redactions by the service account, media quarantine (takedown.py).
-        self.takedown = Takedown(self)
+        self.takedown = Takedown(api, config, audit=self.store.audit)
+        # Art. 9, 12: reports, the ticket queue and room admins' tools (docs/reports.md).
+        self.reports = Reports(
+            api,
+            self.clock,
+            config,
+            self.store,
+            measures=self.measures,
+            takedown=self.takedown,
+            notifier=self.notifier,
+        )
+        self.reports.register_jobs(self.jobs)
         # Art. 11: refusals name the decision they rest on; `!appeal` without one takes the latest.
-        self.appeal_refs = AppealReferences(self)
+        self.appeal_refs = AppealReferences(
+            api,
+            self.clock,
+            config,
+            gate=self.realname.gate,
+            appeals=self.appeals,
+            appeal_store=self.store.appeals,
+        )
         # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
-        self.private_reports = PrivateReports(self)
-        self.room_moderation = RoomModeration(self)
-        self.invite_confirmation = InviteConfirmation(self)
-        self.mute_all = RoomMuteAll(self)
-        self.announcements = AnnouncementService(self)
+        self.private_reports = PrivateReports(api, self.clock, config, reports=self.reports, notifier=self.notifier)
+        self.room_roles = RoomRoles(api)
+        self.invite_confirmation = InviteConfirmation(
+            api,
+            config,
+            facts=self.facts,
+            roles=self.room_roles,
+            sanctions=self.sanctions,
+            group_records=records,
+            notifier=self.notifier,
+        )
+        self.mute_all = RoomMuteAll(api, self.clock, store=self.store.mute_all, roles=self.room_roles)
+        self.room_moderation = RoomModeration(
+            api,
+            self.clock,
+            config,
+            self.store,
+            gate=self.realname.gate,
+            roles=self.room_roles,
+            facts=self.facts,
+            sanctions=self.sanctions,
+            content=self.content,
+            mute_all=self.mute_all,
+            invite_confirmation=self.invite_confirmation,
+        )
+        self.announcements = AnnouncementService(
+            api,
+            self.clock,
+            config,
+            store=self.store.announcements,
+            facts=self.facts,
+            room_moderation=self.room_moderation,
+            content=self.content,
+            group_records=records,
+            notifier=self.notifier,
+        )
+        self.holds = Holds(
+            api,
+            self.clock,
+            config,
+            store=self.store.evidence,
+            evidence=self.evidence,
+            facts=self.facts,
+            room_moderation=self.room_moderation,
+            reports=self.reports,
+            notifier=self.notifier,
+        )
         self.sanctions.on_room_mute_changed.append(self.mute_all.invalidate)
         # Art. 12: reports from people without an account (public_reports.py).
-        self.public_reports = PublicReports(self)
+        self.public_reports = PublicReports(self.clock, config, store=self.store.public_reports, groups=self.groups)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
         self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
         self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
@@ -205,15 +382,37 @@ class QunzuModule:
         # Art. 6: rooms' server ACLs follow the policy (checked at start, after a policy change, and daily).
         self.jobs.add(Job("server_acls", DAY_MS, self.groups.reconcile_server_acls))
         # Art. 5: verified people are told once when the convention changes (convention_notices.py).
-        convention_notices = ConventionNotices(self)
+        convention_notices = ConventionNotices(
+            config, health=self.health, store=self.store.lifecycle, notifier=self.notifier
+        )
         self.jobs.add(Job("convention_notices", 60 * 1000, convention_notices.run))
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
-        self.jobs.add(Job("forget_expired_once", HOUR_MS, lambda: forget_expired(self)))
-        self._state = "starting"
-        self._schema_version = 0
+        self.jobs.add(Job("forget_expired_once", HOUR_MS, functools.partial(forget_expired, self.store.once)))
 
-        callbacks = Callbacks(self)
+        # What Synapse asks before an event, a join, an invite or a creation (callbacks.py).
+        callbacks = Callbacks(
+            api,
+            self.clock,
+            config,
+            health=self.health,
+            facts=self.facts,
+            groups=self.groups,
+            group_store=self.store.groups,
+            sanctions=self.sanctions,
+            realname=self.realname,
+            content=self.content,
+            holds=self.holds,
+            room_moderation=self.room_moderation,
+            mute_all=self.mute_all,
+            invite_confirmation=self.invite_confirmation,
+            private_chats=self.private_chats,
+            private_reports=self.private_reports,
+            code_aliases=self.code_aliases,
+            admin_guard=self.admin_guard,
+            appeal_refs=self.appeal_refs,
+            notices=self.bot_chat_notices,
+        )
         api.register_spam_checker_callbacks(
             check_event_for_spam=callbacks.check_event_for_spam,
             user_may_join_room=callbacks.user_may_join_room,
@@ -248,50 +447,112 @@ class QunzuModule:
             on_profile_update=self.netlog.on_profile_update,
             on_user_deactivation_status_changed=self.netlog.on_user_deactivation_status_changed,
         )
+        store, staff = self.store, self.staff
+        self.exporter = Exporter(
+            api,
+            self.clock,
+            config.key,
+            audit=store.audit,
+            identities=store.identities,
+            netlog=store.netlog,
+            content_of=self.netlog.content_of,
+        )
+        self.filing = Filing(api, self.clock, policy, groups=self.groups, facts=self.facts, emergency=self.emergency)
         routes = [
-            *health.routes(self),
-            *me.routes(self),
-            *realname.routes(self),
-            *admin_users.routes(self),
-            *admin_blacklist.routes(self),
-            *admin_sanctions.routes(self),
-            *groups.routes(self),
-            *lifecycle.routes(self),
-            *admin_audit.routes(self),
-            *admin_jobs.routes(self),
-            *admin_reports.routes(self),
-            *room_admin.routes(self),
-            *announcements.routes(self),
-            *admin_records.routes(self),
-            *admin_evidence.routes(self),
-            *public_report.routes(self),
+            *health.routes(api=api, clock=self.clock, policy=policy, process=self.health, scheduled_jobs=self.jobs),
+            *me.routes(api=api, service_account=service, account_status=self.account_status),
+            *realname.routes(api=api, config=config, realname=self.realname),
+            *admin_users.routes(api=api, language=language, realname=self.realname, account_status=self.account_status),
+            *admin_blacklist.routes(language=language, clock=self.clock, staff=staff, blacklist=self.blacklist),
+            *admin_sanctions.routes(
+                api=api,
+                language=language,
+                policy=policy,
+                clock=self.clock,
+                staff=staff,
+                measures=self.measures,
+                standing=self.standing,
+                regulator_reports=self.regulator_reports,
+                appeal_service=self.appeals,
+                appeal_refs=self.appeal_refs,
+                policy_list_service=self.policy_list,
+            ),
+            *groups.routes(
+                api=api,
+                config=config,
+                groups=self.groups,
+                facts=self.facts,
+                sanctions=self.sanctions,
+                private_chats=self.private_chats,
+            ),
+            *lifecycle.routes(service_account=service, groups=self.groups, lifecycle=self.lifecycle),
+            *admin_audit.routes(audit=store.audit),
+            *admin_jobs.routes(jobs=self.jobs),
+            *admin_reports.routes(
+                language=language,
+                clock=self.clock,
+                staff=staff,
+                reports=self.reports,
+                ticket_store=store.tickets,
+                takedowns=self.takedown,
+                content_guard=self.content,
+            ),
+            *room_admin.routes(config=config, room_moderation=self.room_moderation),
+            *announcements.routes(staff_service=staff, announcements=self.announcements),
+            *admin_records.routes(
+                config=config,
+                clock=self.clock,
+                staff=staff,
+                exporter=self.exporter,
+                filings=self.filing,
+                emergency=self.emergency,
+                emergency_records=store.emergency,
+            ),
+            *admin_evidence.routes(
+                language=language,
+                staff=staff,
+                evidence=self.evidence,
+                holds=self.holds,
+                public_reports=self.public_reports,
+            ),
+            *public_report.routes(default_language=language, public_reports=self.public_reports),
         ]
-        api.register_web_resource(PREFIX, QunzuResource(api, self, routes))
+        resource = QunzuResource(api, routes, config=config, health=self.health, staff=staff, audit=store.audit)
+        api.register_web_resource(PREFIX, resource)
 
         if config.realname_provider == "checksum":
             logger.warning(
                 "qunzu: realname.provider is 'checksum': identity numbers are only checked for "
                 "format and check digit, nobody is really verified. Use it for development only."
             )
-        api.run_as_background_process("qunzu_setup", self._setup)
+        api.run_as_background_process("qunzu_setup", self.health.setup)
         self.jobs.schedule()
         self.netlog.start()
-        # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
-        self.events = EventStream(self)
         self.events.subscribe("network_log", self.netlog.on_events)
         self.events.subscribe("groups", self.groups.on_events)
         self.events.subscribe("private_chats", self.private_chats.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
-        self.events.subscribe("membership_texts", MembershipTexts(self).on_events)
+        self.events.subscribe(
+            "membership_texts", MembershipTexts(api, config, content=self.content, facts=self.facts).on_events
+        )
         self.events.subscribe("invite_confirmation", self.invite_confirmation.on_events)
         # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).
-        self.federation_guard = FederationGuard(self)
+        self.federation_guard = FederationGuard(
+            api,
+            self.clock,
+            config,
+            health=self.health,
+            groups=self.groups,
+            facts=self.facts,
+            group_store=self.store.groups,
+            audit=self.store.audit,
+        )
         self.events.subscribe("federation_guard", self.federation_guard.on_events)
         self.jobs.add(Job("federation_guard", DAY_MS, self.federation_guard.sweep))
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_federation_at_start", self.federation_guard.at_start)
         self.events.start()
-        self.metrics = ModuleMetrics(self)
+        self.metrics = ModuleMetrics(api, self.clock, self.health)
 
     @staticmethod
     def parse_config(config: dict[str, Any]) -> QunzuConfig:
@@ -304,67 +565,3 @@ class QunzuModule:
             return parse_module_config(config)
         except QunzuConfigError as exc:
             raise ConfigError(f"qunzu: {exc}") from None
-
-    async def _setup(self) -> None:
-        instance = self.api.worker_name or "master"
-        try:
-            result = await self.store.migrate(instance)
-        except Exception:
-            self._state = "failed"
-            logger.exception("qunzu: schema setup failed; Qunzu refuses guarded actions until fixed")
-            return
-        self._schema_version = result.to_version
-        if result.changed:
-            logger.info("qunzu: schema migrated from version %d to %d", result.from_version, result.to_version)
-            await self.store.audit.append(
-                f"module:{instance}",
-                "schema.migrate",
-                "schema",
-                {"from": result.from_version, "to": result.to_version},
-            )
-        else:
-            logger.info("qunzu: schema up to date at version %d", result.to_version)
-        self._state = "ready"
-
-    async def ready(self) -> None:
-        """Wait until this process has its schema; refuse with 503 if that does not happen.
-
-        Raises:
-            SynapseError: 503 when setup failed or takes longer than READY_TIMEOUT_S.
-        """
-        waited = 0.0
-        while self._state == "starting" and waited < READY_TIMEOUT_S:
-            await self.api.sleep(_READY_POLL_S)
-            waited += _READY_POLL_S
-        if self._state != "ready":
-            raise SynapseError(503, "Qunzu is starting or its database setup failed; try again shortly", Codes.UNKNOWN)
-
-    async def is_staff(self, user_id: str) -> bool:
-        """Server admins, the configured staff and the service account."""
-        if user_id == self.config.service_account or user_id in self.config.staff:
-            return True
-        return self.api.is_mine(user_id) and await self.api.is_user_admin(user_id)
-
-    async def status_of(self, user_id: str, *, is_staff: bool) -> dict[str, Any]:
-        """What `GET /me` shows: the user's own compliance status."""
-        facts = await self.facts.user(user_id)
-        policy = self.config.policy
-        return {
-            "user_id": user_id,
-            "staff": is_staff,
-            "exempt": facts.exempt,
-            "verification": await self.realname.masked_status(user_id),
-            "convention": {"current_version": policy.convention.version, "accepted": facts.convention_accepted},
-            "blacklisted": facts.blacklisted,
-            "language": self.config.language,
-            **await self.standing.status_of(user_id),
-        }
-
-    async def health(self) -> dict[str, Any]:
-        return {
-            "status": self._state,
-            "schema_version": self._schema_version,
-            "convention_version": self.config.policy.convention.version,
-            "instance": self.api.worker_name or "master",
-            "admin_guard": self.admin_guard.status(),
-        }

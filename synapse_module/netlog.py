@@ -33,10 +33,16 @@ from synapse.module_api import NOT_SPAM, ProfileInfo
 
 from .crypto import FieldCipher
 from .event_stream import StreamEvent
-from .store.netlog import LogEntry, SynapseEvent, owner_of
+from .store.netlog import LogEntry, NetlogStore, SynapseEvent, owner_of
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .cache import ClusterCache
+    from .clock import Clock
+    from .event_stream import EventStream
+    from .health import Health
+    from .store.groups import GroupRecord
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +76,27 @@ def kind_of(event_type: str, is_state: bool) -> str:
 class NetworkLog:
     """Writes the network log; one instance per process."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._store = module.store.netlog
-        self._cipher = FieldCipher(module.config.key, CONTENT_PURPOSE)
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        key: bytes,
+        *,
+        store: NetlogStore,
+        health: Health,
+        events: EventStream,
+        group_records: ClusterCache[str, GroupRecord | None],
+    ) -> None:
+        """`group_records` is the registry's cache of a room's group (`Groups.record`)."""
+        self._api = api
+        self._clock = clock
+        self._store = store
+        self._health = health
+        self._events = events
+        self._group_records = group_records
+        self._cipher = FieldCipher(key, CONTENT_PURPOSE)
         # Only the background-task instance follows the stream and catches up.
-        self._writer = module.api.should_run_background_tasks()
+        self._writer = api.should_run_background_tasks()
 
     def start(self) -> None:
         """At start, on the writing instance: add what a crash may have left out."""
@@ -85,7 +105,7 @@ class NetworkLog:
 
     async def _catch_up_at_start(self) -> None:
         try:
-            await self._module.ready()
+            await self._health.ready()
             result = await self.catch_up(settle=False)
             logger.info("qunzu: network log catch-up at start: %s", result)
             position = int(result["cursor"])
@@ -93,7 +113,7 @@ class NetworkLog:
             logger.exception("qunzu: the network log catch-up at start failed; the periodic job retries")
             position = await self._store.synapse_max_stream()
         # The live follower takes over exactly where the catch-up stopped.
-        self._module.events.begin_at(position)
+        self._events.begin_at(position)
 
     # -- reading back ----------------------------------------------------------------
 
@@ -116,7 +136,7 @@ class NetworkLog:
             return
         entries = []
         for event in events:
-            record = await self._module.groups.record.get(event.room_id)
+            record = await self._group_records.get(event.room_id)
             entries.append(self._entry_of(event, record.code if record is not None else None))
         await self._store.insert(entries)
 
@@ -179,7 +199,7 @@ class NetworkLog:
             cursor = await self._store.synapse_max_stream()
             await self._store.catch_up_batch([], cursor)
             return {"added": 0, "cursor": cursor}
-        received_before = self._module.clock.now_ms() - CATCH_UP_SETTLE_MS if settle else None
+        received_before = self._clock.now_ms() - CATCH_UP_SETTLE_MS if settle else None
         added = 0
         while True:
             events = await self._store.synapse_events_after(cursor, CATCH_UP_BATCH, received_before)
@@ -219,7 +239,7 @@ class NetworkLog:
                 LogEntry(
                     id=f"login:{secrets.token_hex(12)}",
                     kind="login",
-                    ts=self._module.clock.now_ms(),
+                    ts=self._clock.now_ms(),
                     user_id=user_id,
                     device_id=device_id,
                     ip=ip,
@@ -243,7 +263,7 @@ class NetworkLog:
                 LogEntry(
                     id=entry_id,
                     kind="profile",
-                    ts=self._module.clock.now_ms(),
+                    ts=self._clock.now_ms(),
                     user_id=user_id,
                     membership="by_admin" if by_admin else None,
                     content_enc=self._seal(entry_id, None, content),
@@ -260,7 +280,7 @@ class NetworkLog:
                 LogEntry(
                     id=f"account:{secrets.token_hex(12)}",
                     kind="account",
-                    ts=self._module.clock.now_ms(),
+                    ts=self._clock.now_ms(),
                     user_id=user_id,
                     membership="deactivated" if deactivated else "reactivated",
                     target="by_admin" if by_admin else None,
@@ -270,5 +290,5 @@ class NetworkLog:
             logger.exception("qunzu: could not log an account change")
 
     async def _direct(self, entry: LogEntry) -> None:
-        await self._module.ready()
+        await self._health.ready()
         await self._store.insert([entry])

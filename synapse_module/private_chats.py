@@ -32,7 +32,15 @@ from .store.groups import GroupRecord
 from .texts import text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .config import QunzuConfig
+    from .facts import FactsSource
+    from .group_alias import CodeAliases
+    from .groups import Groups
+    from .notices import Notifier
+    from .store.audit import AuditStore
+    from .store.lifecycle import LifecycleStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +52,26 @@ _ENTERING = ("join", "invite", "knock")
 class PrivateChats:
     """Turns a private chat into a group when a third person comes (DESIGN.md §6.2)."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
+    def __init__(
+        self,
+        api: ModuleApi,
+        config: QunzuConfig,
+        *,
+        store: LifecycleStore,
+        audit: AuditStore,
+        facts: FactsSource,
+        groups: Groups,
+        code_aliases: CodeAliases,
+        notifier: Notifier,
+    ) -> None:
+        self._api = api
+        self._config = config
+        self._store = store
+        self._audit = audit
+        self._facts = facts
+        self._groups = groups
+        self._code_aliases = code_aliases
+        self._notifier = notifier
 
     async def before_entry(self, room_id: str, entrant: str | None) -> Decision:
         """Decide a person's way in: a third person makes the chat a group, if the owner has a place.
@@ -58,13 +83,13 @@ class PrivateChats:
         Returns:
             Allowed (nothing to do, or converted), or refused like a creation (`create_limit`, …).
         """
-        record = await self._module.groups.record.get(room_id)
+        record = await self._groups.record.get(room_id)
         if record is None or not record.private_chat or record.retired:
             return Decision.allow()
-        service = self._module.config.service_account
+        service = self._config.service_account
         if entrant in (record.creator, service):
             return Decision.allow()
-        if entrant is not None and await self._module.facts.is_exempt(entrant):
+        if entrant is not None and await self._facts.is_exempt(entrant):
             return Decision.allow()  # staff looking into a chat make no group of it
         others = await self._people_in(room_id, exclude={record.creator, service})
         if not third_person_enters(others, entrant):
@@ -75,24 +100,22 @@ class PrivateChats:
         """A join rule that lets people in without an invite makes the chat a group (the same cap)."""
         if keeps_private(join_rule):
             return Decision.allow()
-        record = await self._module.groups.record.get(room_id)
+        record = await self._groups.record.get(room_id)
         if record is None or not record.private_chat or record.retired:
             return Decision.allow()
         return await self.become_group(record)
 
     async def become_group(self, record: GroupRecord) -> Decision:
         """Count the chat against its owner's cap and mark it a group in the registry (Art. 8)."""
-        owner = await self._module.facts.user(record.creator)
-        policy = self._module.config.policy
+        owner = await self._facts.user(record.creator)
+        policy = self._config.policy
 
         def rule(owned: int) -> Decision:
             return decisions.may_create(dataclasses.replace(owner, rooms_owned=owned), record.category, policy)
 
-        decision = await self._module.store.lifecycle.become_group(
-            record.code, record.creator, None if owner.exempt else rule
-        )
+        decision = await self._store.become_group(record.code, record.creator, None if owner.exempt else rule)
         if decision.allowed and record.room_id is not None:
-            await self._module.groups.record.invalidate_everywhere(record.room_id)
+            await self._groups.record.invalidate_everywhere(record.room_id)
         return decision
 
     async def may_see(self, record: GroupRecord, user_id: str, is_staff: bool) -> bool:
@@ -148,7 +171,7 @@ class PrivateChats:
                 logger.exception("qunzu: publishing a private chat that became a group failed")
 
     async def _publish_if_converted(self, room_id: str) -> None:
-        record = await self._module.groups.record.get(room_id)
+        record = await self._groups.record.get(room_id)
         if record is None or record.private_chat or record.retired or record.verification_dm:
             return
         state = await self._api.get_room_state(room_id, [(GROUP_STATE_TYPE, "")])
@@ -161,12 +184,8 @@ class PrivateChats:
         """The chat is a group now: its group event without the mark, its alias, its owner told."""
         assert record.room_id is not None
         room_id = record.room_id
-        await self._module.groups.send_group_state(record)
-        await self._module.code_aliases.ensure(record.code, room_id)
-        await self._module.store.audit.append(
-            "module:groups", "group.from_private_chat", record.code, {"room": room_id}
-        )
-        language = self._module.config.language
-        await self._module.notifier.to_user(
-            record.creator, text("private_chat_became_group", language, code=record.code)
-        )
+        await self._groups.send_group_state(record)
+        await self._code_aliases.ensure(record.code, room_id)
+        await self._audit.append("module:groups", "group.from_private_chat", record.code, {"room": room_id})
+        language = self._config.language
+        await self._notifier.to_user(record.creator, text("private_chat_became_group", language, code=record.code))

@@ -39,7 +39,12 @@ from .refusals import refusal_error
 from .report_texts import report_text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .notices import Notifier
+    from .reports import Reports
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +56,18 @@ _REMEMBERED: Final = 10_000
 class PrivateReports:
     """Takes report commands out of rooms: files them and refuses the event."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._language = module.config.language
+    def __init__(
+        self, api: ModuleApi, clock: Clock, config: QunzuConfig, *, reports: Reports, notifier: Notifier
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._reports = reports
+        self._notifier = notifier
+        self._language = config.language
         self._categories: dict[str, dict[str, str]] = {
             name: {str(language): text for language, text in category.labels.items()}
-            for name, category in module.config.policy.reports.categories.items()
+            for name, category in config.policy.reports.categories.items()
         }
         self._answers: OrderedDict[str, tuple[int, SynapseError]] = OrderedDict()
 
@@ -79,7 +90,7 @@ class PrivateReports:
         Never raises for bad input: every outcome is the refusal returned.
         """
         key = self._retry_key(event)
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         remembered = self._answers.get(key)
         if remembered is not None and now - remembered[0] < RETRY_WINDOW_MS:
             return remembered[1]
@@ -97,7 +108,7 @@ class PrivateReports:
             explanation = report_text(key, language, typed=command.typed)
             return self._not_filed(sender, command.problem or key, explanation)
         try:
-            filed = await self._module.reports.file_report(
+            filed = await self._reports.file_report(
                 sender, room_id, _reply_target(event.content), None, command.category, command.reason
             )
         except SynapseError as exc:
@@ -107,13 +118,13 @@ class PrivateReports:
         if not filed.new_reporter:
             # Already on this ticket: the acknowledgement went out with the first report.
             self._tell(sender, report_text("ack_again", language, ticket=ticket))
-        return refusal_error(Refusal(Reason.REPORT_RECEIVED, {"ticket": ticket}), self._module.config)
+        return refusal_error(Refusal(Reason.REPORT_RECEIVED, {"ticket": ticket}), self._config)
 
     def _not_filed(self, sender: str, problem: str, explanation: str) -> SynapseError:
         usage = report_text("usage", self._language, categories=self._category_list())
         self._tell(sender, report_text("not_filed_notice", self._language, explanation=explanation, usage=usage))
         detail = {"problem": problem, "explanation": explanation, "usage": usage}
-        return refusal_error(Refusal(Reason.REPORT_NOT_FILED, detail), self._module.config)
+        return refusal_error(Refusal(Reason.REPORT_NOT_FILED, detail), self._config)
 
     def _category_list(self) -> str:
         zh = self._language != "en"
@@ -123,31 +134,26 @@ class PrivateReports:
 
     def _nudge_desk(self) -> None:
         """Tell the bot's desk to look now: the service account's account data changes, its sync sees it."""
-        module = self._module
-        service = module.config.service_account
+        service = self._config.service_account
 
         async def run() -> None:
             try:
-                await module.api.account_data_manager.put_global(
-                    service, DESK_NUDGE_TYPE, {"at": module.clock.now_ms()}
-                )
+                await self._api.account_data_manager.put_global(service, DESK_NUDGE_TYPE, {"at": self._clock.now_ms()})
             except Exception:
                 # Best effort: the desk's poll finds the ticket a few seconds later anyway.
                 logger.exception("qunzu: nudging the moderation desk failed")
 
-        module.api.run_as_background_process("qunzu_desk_nudge", run)
+        self._api.run_as_background_process("qunzu_desk_nudge", run)
 
     def _tell(self, user_id: str, body: str) -> None:
-        module = self._module
-
         async def run() -> None:
             try:
-                if not await module.notifier.to_user(user_id, body):
+                if not await self._notifier.to_user(user_id, body):
                     logger.info("qunzu: a report command's answer did not reach the bot chat")
             except Exception:
                 logger.exception("qunzu: telling a reporter in the bot chat failed")
 
-        module.api.run_as_background_process("qunzu_report_command_notice", run)
+        self._api.run_as_background_process("qunzu_report_command_notice", run)
 
     @staticmethod
     def _retry_key(event: EventBase) -> str:

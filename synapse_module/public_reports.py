@@ -33,7 +33,10 @@ from .store.public_reports import PublicFiling
 from .store.tickets import NewTicket, Ticket
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .groups import Groups
+    from .store.public_reports import PublicReportStore
 
 #: Reports one address may file in an hour (enough for a family behind one router).
 PER_HOUR: Final = 10
@@ -60,13 +63,14 @@ def address_key(address: str) -> str:
 class PublicReports:
     """Files public reports and answers their follow-up."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._store = module.store.public_reports
-        self._policy = module.config.policy
-        self._address_key = derive_key(module.config.key, ADDRESS_PURPOSE)
-        self._token_key = derive_key(module.config.key, TOKEN_PURPOSE)
-        self._contact = FieldCipher(module.config.key, CONTACT_PURPOSE)
+    def __init__(self, clock: Clock, config: QunzuConfig, *, store: PublicReportStore, groups: Groups) -> None:
+        self._clock = clock
+        self._store = store
+        self._groups = groups
+        self._policy = config.policy
+        self._address_key = derive_key(config.key, ADDRESS_PURPOSE)
+        self._token_key = derive_key(config.key, TOKEN_PURPOSE)
+        self._contact = FieldCipher(config.key, CONTACT_PURPOSE)
 
     def categories(self, language: str) -> list[dict[str, str]]:
         """The report categories with their labels in `language`, as the form offers them."""
@@ -87,7 +91,7 @@ class PublicReports:
             raise self._bad("bad_target", language)
         value = target.strip()
         # Through the groups service: a group seconds old is linked to its room here.
-        groups = self._module.groups
+        groups = self._groups
         if is_valid_code(value):
             record = await groups.by_code(value)
         elif value.startswith("!") and len(value) <= 255:
@@ -121,7 +125,7 @@ class PublicReports:
         if contact is not None and (not isinstance(contact, str) or len(contact) > MAX_CONTACT_CHARS):
             raise self._bad("bad_contact", language, limit=MAX_CONTACT_CHARS)
         contact = contact.strip() if isinstance(contact, str) and contact.strip() else None
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         severity = categories[category].severity
         ticket = NewTicket(
             source="public_report",

@@ -37,7 +37,11 @@ from .store.limits import REALNAME_ATTEMPTS, REALNAME_FORMAT_ERRORS
 from .texts import text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .store import QunzuStore
 
 logger = logging.getLogger(__name__)
 
@@ -66,18 +70,22 @@ def token_hash(token: str) -> str:
 class RealnameService:
     """Submissions, staff decisions, masked views and audited reveals."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._config = module.config
-        self._store = module.store.identities
-        self._cipher = FieldCipher(module.config.key)
-        self._provider = make_provider(module.api, module.config)
+    def __init__(self, api: ModuleApi, clock: Clock, config: QunzuConfig, store: QunzuStore) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._store = store.identities
+        self._limits = store.limits
+        self._blacklist = store.blacklist
+        self._audit = store.audit
+        self._cipher = FieldCipher(config.key)
+        self._provider = make_provider(api, config)
         # Read on every message by the posting gate; invalidated on every change, on every process.
-        self.gate = ClusterCache(module.api, "qunzu_gate_record", self._store.gate_record)
+        self.gate = ClusterCache(api, "qunzu_gate_record", self._store.gate_record)
 
     @property
     def form_url(self) -> str:
-        return self._module.api.public_baseurl + FORM_PATH
+        return self._api.public_baseurl + FORM_PATH
 
     def _language(self) -> str:
         return self._config.language
@@ -102,7 +110,7 @@ class RealnameService:
         convention = _field(body, "convention_version", required=False)
         assert name_text is not None and id_text is not None
         self._check_convention_version(convention)
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         try:
             name = validate_name(name_text)
             id_number = validate_id_number(id_text, china_today(now))
@@ -112,7 +120,7 @@ class RealnameService:
 
         # Art. 6: provider attempts per account and day, taken exactly before anything else is
         # checked (store/limits.py), so parallel submissions cannot all pass a count read at once.
-        limits = self._module.store.limits
+        limits = self._limits
         limit = self._config.policy.realname.attempts_per_day
         use = await limits.take(REALNAME_ATTEMPTS, user_id, limit)
         if not use.allowed or use.use_id is None:
@@ -142,7 +150,7 @@ class RealnameService:
         parallel malformed submissions get exactly `cap` 400s and then 429s.
         """
         cap = self._config.policy.realname.format_errors_per_hour
-        use = await self._module.store.limits.take(REALNAME_FORMAT_ERRORS, user_id, cap)
+        use = await self._limits.take(REALNAME_FORMAT_ERRORS, user_id, cap)
         if not use.allowed:
             raise limit_exceeded(text("format_errors_exceeded", self._language(), limit=cap), use, "hour")
         await self._store.record_attempt(user_id, "invalid")
@@ -164,9 +172,9 @@ class RealnameService:
         current = await self._store.gate_record(user_id)
         if current.status in ("verified", "pending"):
             return await self._resubmission(user_id, current, fingerprint, convention, record)
-        if await self._module.store.blacklist.covers(user_id, fingerprint):
+        if await self._blacklist.covers(user_id, fingerprint):
             await record("blacklisted")
-            await self._module.store.audit.append(user_id, "realname.refused", user_id, {"reason": "blacklisted"})
+            await self._audit.append(user_id, "realname.refused", user_id, {"reason": "blacklisted"})
             raise Refusal(Reason.BLACKLISTED)
         holders = await self._store.accounts_with(fingerprint)
         if not (decision := may_bind_identity(holders, policy)).allowed:
@@ -207,7 +215,7 @@ class RealnameService:
             raise Refusal(decision.reason, decision.detail)
         if convention:
             await self._store.accept_convention(user_id, convention)
-        await self._module.store.audit.append(
+        await self._audit.append(
             user_id,
             "realname.submit",
             user_id,
@@ -248,7 +256,7 @@ class RealnameService:
         """Art. 5: the user accepts the current platform convention."""
         self._check_convention_version(version)
         await self._store.accept_convention(user_id, version)
-        await self._module.store.audit.append(user_id, "convention.accept", user_id, {"version": version})
+        await self._audit.append(user_id, "convention.accept", user_id, {"version": version})
         await self.gate.invalidate_everywhere(user_id)
 
     # -- views -------------------------------------------------------------------------
@@ -259,7 +267,7 @@ class RealnameService:
         # Art. 6: someone still to verify sees the provider attempts left today (format errors use none).
         attempts: dict[str, Any] = {}
         if identity is None or identity.status not in ("pending", "verified"):
-            used = await self._module.store.limits.used(REALNAME_ATTEMPTS, user_id)
+            used = await self._limits.used(REALNAME_ATTEMPTS, user_id)
             attempts["attempts_left_today"] = max(0, self._config.policy.realname.attempts_per_day - used)
         if identity is None:
             return {"status": "unverified", "level": 0, **attempts}
@@ -284,7 +292,7 @@ class RealnameService:
         identity = await self._store.get(user_id)
         if identity is None or identity.status not in ("pending", "verified"):
             raise SynapseError(404, text("no_identity", self._language()), Codes.NOT_FOUND)
-        await self._module.store.audit.append(actor, "identity.reveal", user_id, {"reason": reason})
+        await self._audit.append(actor, "identity.reveal", user_id, {"reason": reason})
         return {
             "user_id": user_id,
             "status": identity.status,
@@ -305,14 +313,14 @@ class RealnameService:
         if not await self._store.decide(user_id, approve, self._provider.level, actor):
             raise SynapseError(404, text("not_pending", self._language()), Codes.NOT_FOUND)
         action = "realname.approve" if approve else "realname.reject"
-        await self._module.store.audit.append(actor, action, user_id, {"reason": reason or ""})
+        await self._audit.append(actor, action, user_id, {"reason": reason or ""})
         await self.gate.invalidate_everywhere(user_id)
         return await self.masked_status(user_id)
 
     async def deactivated(self, user_id: str) -> None:
         """The account was deactivated: free its place; the row stays for the retention period."""
         if await self._store.deactivate(user_id):
-            await self._module.store.audit.append(user_id, "realname.deactivated", user_id, {})
+            await self._audit.append(user_id, "realname.deactivated", user_id, {})
             await self.gate.invalidate_everywhere(user_id)
 
     # -- one-time links to the form -------------------------------------------------

@@ -44,8 +44,15 @@ from .notice_texts import notice_text, notice_time
 from .store.once import FOREVER_MS
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
-    from .store.groups import GroupRecord
+    from synapse.module_api import ModuleApi
+
+    from .cache import ClusterCache
+    from .config import QunzuConfig
+    from .health import Health
+    from .notices import Notifier
+    from .realname import RealnameService
+    from .store.groups import GroupRecord, GroupStore
+    from .store.once import OnceStore
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +97,29 @@ def action_of(event: EventBase) -> Action:
 class BotChatNotices:
     """Notices to one person in their bot chat about their own actions."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._service = module.config.service_account
-        self._language = module.config.language
+    def __init__(
+        self,
+        api: ModuleApi,
+        config: QunzuConfig,
+        *,
+        health: Health,
+        once: OnceStore,
+        group_store: GroupStore,
+        group_records: ClusterCache[str, GroupRecord | None],
+        realname: RealnameService,
+        notifier: Notifier,
+    ) -> None:
+        """`group_records` is the registry's cache of a room's group (`Groups.record`)."""
+        self._api = api
+        self._config = config
+        self._health = health
+        self._once_keys = once
+        self._group_store = group_store
+        self._group_records = group_records
+        self._realname = realname
+        self._notifier = notifier
+        self._service = config.service_account
+        self._language = config.language
         # Per person, the notices waiting while one is being posted (see `_to_user`).
         self._queues: dict[str, list[str]] = {}
 
@@ -168,7 +193,7 @@ class BotChatNotices:
         told = True
         try:
             while queue:
-                told = await self._module.notifier.to_user(user_id, queue.pop(0)) and told
+                told = await self._notifier.to_user(user_id, queue.pop(0)) and told
         finally:
             del self._queues[user_id]
         return told
@@ -179,11 +204,11 @@ class BotChatNotices:
         return info is not None and info.appservice_id is None and not info.is_guest and not info.is_deactivated
 
     async def _tell_refusal(self, user_id: str, room_id: str | None, refusal: Refusal, action: Action) -> None:
-        await self._module.ready()
+        await self._health.ready()
         if not await self._is_real_person(user_id):
             return
         key = f"refusal|{user_id}|{refusal.reason.value}|{room_id or '-'}"
-        if not await self._module.store.once.claim(key, REFUSAL_NOTICE_EVERY_MS):
+        if not await self._once_keys.claim(key, REFUSAL_NOTICE_EVERY_MS):
             return  # told within the window (another process, a parallel request, a client retry)
         await self._once(key, self._send_refusal(user_id, room_id, refusal, action))
 
@@ -192,11 +217,11 @@ class BotChatNotices:
         try:
             told = await sending
         except BaseException:
-            await self._module.store.once.release(key)
+            await self._once_keys.release(key)
             raise
         if not told:
             # The next occasion may try again.
-            await self._module.store.once.release(key)
+            await self._once_keys.release(key)
             logger.info("qunzu: a notice could not be delivered to a person's bot chat (%s)", key.split("|", 1)[0])
 
     async def _send_refusal(self, user_id: str, room_id: str | None, refusal: Refusal, action: Action) -> bool:
@@ -206,7 +231,7 @@ class BotChatNotices:
             language,
             action=notice_text(f"action_{action}", language),
             where=await self._where(room_id, user_id),
-            reason=render(refusal.reason, language, refusal.detail, self._module.config.policy),
+            reason=render(refusal.reason, language, refusal.detail, self._config.policy),
         )
         body += await self._next_step(user_id, refusal.reason) + notice_text("repeat_note", language)
         return await self._to_user(user_id, body)
@@ -215,7 +240,7 @@ class BotChatNotices:
         if room_id is None:
             return ""
         language = self._language
-        record = await self._module.groups.record.get(room_id)
+        record = await self._group_records.get(room_id)
         if record is not None and record.verification_dm:
             return ""  # the bot chat itself: "here"
         if record is None:
@@ -246,7 +271,7 @@ class BotChatNotices:
     async def _link(self, user_id: str) -> tuple[str, str] | None:
         """A one-time link to the verification form, or None (verified already, pending review)."""
         try:
-            link = await self._module.realname.create_link(user_id)
+            link = await self._realname.create_link(user_id)
         except SynapseError:
             return None
         expires = link.get("expires_at")
@@ -254,11 +279,11 @@ class BotChatNotices:
         return str(link["url"]), until
 
     async def _greet(self, user_id: str) -> None:
-        await self._module.ready()
+        await self._health.ready()
         if not await self._is_real_person(user_id):
             return
         key = f"greeting|{user_id}"
-        if await self._module.store.once.claim(key, FOREVER_MS):
+        if await self._once_keys.claim(key, FOREVER_MS):
             await self._once(key, self._send_greeting(user_id))
 
     async def _send_greeting(self, user_id: str) -> bool:
@@ -269,7 +294,7 @@ class BotChatNotices:
             if link is not None
             else notice_text("greeting_no_link", language)
         )
-        convention = self._module.config.policy.convention
+        convention = self._config.policy.convention
         body = notice_text(
             "greeting",
             language,
@@ -280,15 +305,15 @@ class BotChatNotices:
         return await self._to_user(user_id, body)
 
     async def _tell_code(self, record: GroupRecord, room_id: str) -> None:
-        await self._module.ready()
+        await self._health.ready()
         key = f"group_code|{record.code}"
-        if await self._module.store.once.claim(key, FOREVER_MS):
+        if await self._once_keys.claim(key, FOREVER_MS):
             await self._once(key, self._send_code(record, room_id))
 
     async def _send_code(self, record: GroupRecord, room_id: str) -> bool:
         language = self._language
-        policy = self._module.config.policy
-        members = await self._module.store.groups.member_count(room_id, self._service)
+        policy = self._config.policy
+        members = await self._group_store.member_count(room_id, self._service)
         page = ""
         if members >= policy.scale_tiers.info_page_from_members:
             url = f"{self._api.public_baseurl.rstrip('/')}{PREFIX}/groups/{record.code}"
@@ -304,10 +329,10 @@ class BotChatNotices:
         return await self._to_user(record.creator, body)
 
 
-async def forget_expired(module: QunzuModule) -> dict[str, Any]:
+async def forget_expired(once: OnceStore) -> dict[str, Any]:
     """Job: drop expired once-keys in batches (the table holds one window's worth)."""
     total = 0
-    while (forgotten := await module.store.once.forget_expired(_FORGET_BATCH)) > 0:
+    while (forgotten := await once.forget_expired(_FORGET_BATCH)) > 0:
         total += forgotten
     return {"forgotten": total}
 

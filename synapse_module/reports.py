@@ -39,7 +39,14 @@ from .store.reports import FiledReport, SynapseReport
 from .store.tickets import NewTicket, Ticket
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .notices import Notifier
+    from .sanctions.measures import Measures
+    from .store import QunzuStore
+    from .takedown import Takedown
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +75,28 @@ def _bad(message: str, code: str = Codes.INVALID_PARAM) -> SynapseError:
 class Reports:
     """The report queue: file, import, assign, resolve, notify."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._policy = module.config.policy
-        self._store = module.store.reports
-        self._language = module.config.language
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        store: QunzuStore,
+        *,
+        measures: Measures,
+        takedown: Takedown,
+        notifier: Notifier,
+    ) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._store = store.reports
+        self._tickets = store.tickets
+        self._measure_store = store.measures
+        self._measures = measures
+        self._takedown = takedown
+        self._notifier = notifier
+        self._policy = config.policy
+        self._language = config.language
 
     def register_jobs(self, jobs: Jobs) -> None:
         # Art. 12: the report buttons of Matrix clients fire no callback; read Synapse's tables.
@@ -159,7 +182,7 @@ class Reports:
         )
         if not joined:
             raise SynapseError(403, report_text("not_member", language), Codes.FORBIDDEN)
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         ticket = await self._new_ticket(
             "user_report", room_id, event_id, user_id, category, reason.strip(), now, reporter
         )
@@ -187,7 +210,7 @@ class Reports:
         accused, digest = user_id, None
         if event_id is not None:
             # Evidence captured now (content may be redacted later): sender and content digest.
-            evidence = await self._module.store.measures.event_evidence(event_id)
+            evidence = await self._measure_store.event_evidence(event_id)
             if evidence is None or evidence.get("room_id") != room_id:
                 raise SynapseError(404, report_text("unknown_event", self._language), Codes.NOT_FOUND)
             accused = str(evidence.get("sender") or "") or None
@@ -229,10 +252,10 @@ class Reports:
         return {"imported": imported}
 
     async def _import(self, row: SynapseReport) -> bool:
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         category = self.guess_category(row.reason)
         ticket: NewTicket | None = None
-        reporter_ok = self._api.is_mine(row.reporter) and row.reporter != self._module.config.service_account
+        reporter_ok = self._api.is_mine(row.reporter) and row.reporter != self._config.service_account
         if reporter_ok:
             try:
                 ticket = await self._new_ticket(
@@ -274,7 +297,7 @@ class Reports:
 
     async def tickets_json(self, tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
         """Tickets as the API shows them; the reporters of all of them are one read."""
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         reporters = await self._store.reporters_of([ticket.id for ticket in tickets])
         listed = []
         for ticket in tickets:
@@ -328,7 +351,7 @@ class Reports:
             raise _bad("a dismissed ticket takes nothing down")
         if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS):
             raise _bad("'reason' must be short text", Codes.BAD_JSON)
-        ticket = await self._module.store.tickets.get(ticket_id)
+        ticket = await self._tickets.get(ticket_id)
         if ticket is None:
             raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
         if not ticket.is_open:
@@ -346,8 +369,8 @@ class Reports:
             # The measure and the close commit together: two staff resolving at once take one measure.
             closing = self._store.closing(ticket.id, status, str(request.measure), actor, text_reason)
             try:
-                outcome = await self._module.measures.apply(actor, request, also=closing)
-                applied = outcome.as_json(self._module.clock.now_ms())
+                outcome = await self._measures.apply(actor, request, also=closing)
+                applied = outcome.as_json(self._clock.now_ms())
             except TicketNotOpen:
                 raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN) from None
             closed = closing.closed
@@ -360,7 +383,7 @@ class Reports:
             raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
         taken = None
         if takedown and ticket.event_id is not None:
-            taken = await self._module.takedown.events(
+            taken = await self._takedown.events(
                 actor, [ticket.event_id], ticket.room_id, text_reason, ticket_id=ticket.id
             )
         for reporter in await self._store.reporters(ticket.id):
@@ -424,7 +447,7 @@ class Reports:
         return {"sent": sent}
 
     async def _notify(self, ticket_id: str, reporter: str, kind: str) -> bool:
-        ticket = await self._module.store.tickets.get(ticket_id)
+        ticket = await self._tickets.get(ticket_id)
         if ticket is None:
             return False
         if kind == "ack" and not ticket.is_open:
@@ -432,10 +455,10 @@ class Reports:
         if kind == "outcome" and ticket.is_open:
             return False
         body = self.notice_text(ticket, kind, reporter)
-        if not self._api.is_mine(reporter) or reporter == self._module.config.service_account:
+        if not self._api.is_mine(reporter) or reporter == self._config.service_account:
             delivered = True  # nobody to tell here
         else:
-            delivered = await self._module.notifier.to_user(reporter, body)
+            delivered = await self._notifier.to_user(reporter, body)
         if delivered:
             await self._store.mark_notified(ticket_id, reporter, kind)
         return delivered
@@ -476,7 +499,7 @@ class Reports:
     async def send_room_staff_notices(self) -> dict[str, Any]:
         """The job: notices to rooms' owners and admins not yet sent (content flags arrive only here)."""
         told = 0
-        for ticket in await self._module.store.tickets.owed_room_notices(NOTICE_BATCH):
+        for ticket in await self._tickets.owed_room_notices(NOTICE_BATCH):
             if await self._tell_room_staff(ticket):
                 told += 1
         return {"told": told}
@@ -496,23 +519,23 @@ class Reports:
         levels = state.get(("m.room.power_levels", ""))
         creators = room_creators(create.sender, create.content)
         admins = room_admins(create.sender, create.content, levels.content if levels is not None else None)
-        left_out = {self._module.config.service_account, ticket.accused, ticket.reporter}
+        left_out = {self._config.service_account, ticket.accused, ticket.reporter}
         return [user for user in sorted(creators | set(admins)) if user not in left_out and self._api.is_mine(user)]
 
     async def _tell_room_staff(self, ticket: Ticket) -> bool:
-        if not await self._module.store.tickets.claim_room_notice(ticket.id):
+        if not await self._tickets.claim_room_notice(ticket.id):
             return False  # another process, or the job, took it
         try:
             people = await self.room_staff_of(ticket)
             if not people:
                 return True
             body = await self.room_staff_text(ticket)
-            delivered = [await self._module.notifier.to_user(user, body) for user in people]
+            delivered = [await self._notifier.to_user(user, body) for user in people]
         except Exception:
-            await self._module.store.tickets.release_room_notice(ticket.id)
+            await self._tickets.release_room_notice(ticket.id)
             raise
         if not any(delivered):
-            await self._module.store.tickets.release_room_notice(ticket.id)
+            await self._tickets.release_room_notice(ticket.id)
             return False
         if not all(delivered):
             logger.warning("qunzu: a notice about ticket %s reached only some of the room's admins", ticket.id)

@@ -23,50 +23,76 @@ from typing import TYPE_CHECKING, Any
 
 from policies.constants import DAY_MS
 
+from . import metrics
 from .errors import StoreError
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from policies import Policy
+
+    from .clock import Clock
+    from .store.audit import AuditStore
+    from .store.evidence import EvidenceStore
+    from .store.identities import IdentityStore
+    from .store.netlog import NetlogStore
+    from .store.public_reports import PublicReportStore
 
 logger = logging.getLogger(__name__)
 
 JOB_NAME = "records_retention"
 EVERY_MS = 3600 * 1000
+IDENTITIES_JOB_NAME = "purge_deactivated_identities"
+IDENTITIES_EVERY_MS = 6 * 3600 * 1000
+IDENTITIES_BATCH = 500
 
 
 class Retention:
     """The purge of expired network log and audit rows."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
+    def __init__(
+        self,
+        clock: Clock,
+        policy: Policy,
+        *,
+        netlog: NetlogStore,
+        evidence: EvidenceStore,
+        public_reports: PublicReportStore,
+        audit: AuditStore,
+        identities: IdentityStore,
+    ) -> None:
+        self._clock = clock
+        self._policy = policy
+        self._netlog = netlog
+        self._evidence = evidence
+        self._public_reports = public_reports
+        self._audit = audit
+        self._identities = identities
 
     def cutoff_ms(self) -> int:
-        return self._module.clock.now_ms() - self._module.config.policy.retention.days * DAY_MS
+        return self._clock.now_ms() - self._policy.retention.days * DAY_MS
 
     async def run(self) -> dict[str, Any]:
-        module = self._module
-        batch = module.config.policy.retention.purge_batch_size
+        batch = self._policy.retention.purge_batch_size
         before = self.cutoff_ms()
         netlog = 0
-        while (purged := await module.store.netlog.purge_before(before, batch)) > 0:
+        while (purged := await self._netlog.purge_before(before, batch)) > 0:
             netlog += purged
             if purged < batch:
                 break
         # The sealed evidence of refused content and public reports' contact data age like the log.
         evidence = 0
-        while (purged := await module.store.evidence.purge_before(before, batch)) > 0:
+        while (purged := await self._evidence.purge_before(before, batch)) > 0:
             evidence += purged
             if purged < batch:
                 break
         public = 0
-        while (purged := await module.store.public_reports.purge_before(before, batch)) > 0:
+        while (purged := await self._public_reports.purge_before(before, batch)) > 0:
             public += purged
             if purged < batch:
                 break
         audit = 0
         refused: str | None = None
         try:
-            while (purged := await module.store.audit.purge_before(before, batch)) > 0:
+            while (purged := await self._audit.purge_before(before, batch)) > 0:
                 audit += purged
                 if purged < batch:
                     break
@@ -83,5 +109,16 @@ class Retention:
         if refused is not None:
             result["audit_refused"] = refused
         if netlog or evidence or public or audit or refused:
-            await module.store.audit.append("module:retention", "records.purge", "records", result)
+            await self._audit.append("module:retention", "records.purge", "records", result)
         return result
+
+    async def purge_deactivated_identities(self) -> dict[str, Any]:
+        """Art. 13 keeps records six months; after the retention period identities of closed accounts go."""
+        before = self.cutoff_ms()
+        total = 0
+        while (purged := await self._identities.purge_deactivated(before, IDENTITIES_BATCH)) > 0:
+            total += purged
+            metrics.PURGED_IDENTITIES.inc(purged)
+        if total:
+            await self._audit.append("module:jobs", "realname.purge", "identities", {"rows": total})
+        return {"purged": total}

@@ -25,7 +25,7 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies import Reason, UserFacts
 from policies.constants import PERMANENT
 from policies.numbers import duration_seconds
-from policies.roles import RoomRole, room_role
+from policies.roles import RoomRole
 from policies.timing import in_force, until_detail
 
 from .cache import ClusterCache
@@ -34,7 +34,18 @@ from .report_texts import report_text
 from .store.audit import AuditRecord
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
+    from .content import ContentGuard
+    from .facts import FactsSource
+    from .invite_confirmation import InviteConfirmation
+    from .room_mute_all import RoomMuteAll
+    from .room_roles import RoomRoles
+    from .sanctions.state import SanctionState
+    from .store import QunzuStore
+    from .store.identities import GateRecord
 
 logger = logging.getLogger(__name__)
 
@@ -48,20 +59,45 @@ _NO_MUTE = -2  # cached "not muted" (None cannot be told from a cache miss by th
 class RoomModeration:
     """Room admins' actions and room-scoped mutes."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._store = module.store.measures
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        store: QunzuStore,
+        *,
+        gate: ClusterCache[str, GateRecord],
+        roles: RoomRoles,
+        facts: FactsSource,
+        sanctions: SanctionState,
+        content: ContentGuard,
+        mute_all: RoomMuteAll,
+        invite_confirmation: InviteConfirmation,
+    ) -> None:
+        """`gate` is the posting gate's cache of identity records (`RealnameService.gate`)."""
+        self._api = api
+        self._clock = clock
+        self._config = config
+        self._store = store.measures
+        self._identities = store.identities
+        self._audit = store.audit
+        self._gate = gate
+        self._roles = roles
+        self._facts = facts
+        self._sanctions = sanctions
+        self._content = content
+        self._mute_all = mute_all
+        self._invite_confirmation = invite_confirmation
         # (room, account) -> (the identity it was read for, end of the mute or _NO_MUTE).
         self._mutes: ClusterCache[tuple[str, str], tuple[str | None, int]] = ClusterCache(
-            module.api, "qunzu_room_mutes", self._load_mute
+            api, "qunzu_room_mutes", self._load_mute
         )
 
     async def _identity(self, user_id: str) -> str | None:
         """The fingerprint of the account's verified identity (cached by the real-name gate)."""
         if not self._api.is_mine(user_id):
             return None
-        gate = await self._module.realname.gate.get(user_id)
+        gate = await self._gate.get(user_id)
         return gate.fingerprint if gate.status == "verified" else None
 
     async def _load_mute(self, key: tuple[str, str]) -> tuple[str | None, int]:
@@ -74,7 +110,7 @@ class RoomModeration:
         """Drop the cached room mute in `room_id` of `user_id` and of every account of the identity, everywhere."""
         accounts = {user_id}
         if fingerprint is not None:
-            accounts.update(await self._module.store.identities.accounts_of(fingerprint))
+            accounts.update(await self._identities.accounts_of(fingerprint))
         for account in sorted(accounts):
             await self._mutes.invalidate_everywhere((room_id, account))
 
@@ -90,24 +126,13 @@ class RoomModeration:
             fingerprint, end = await self._mutes.get(key)
         if end == _NO_MUTE:
             return user
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         if not in_force(end, now):
             return user
         current = user.muted_until_ms
         if current == PERMANENT or (current is not None and end != PERMANENT and current >= end):
             return user
         return dataclasses.replace(user, muted_until_ms=end)
-
-    # -- roles --------------------------------------------------------------------------------
-
-    async def role(self, room_id: str, user_id: str) -> RoomRole:
-        """The user's role from the room's create event and power levels (``policies.roles``)."""
-        state = await self._api.get_room_state(room_id, [("m.room.create", ""), ("m.room.power_levels", "")])
-        create = state.get(("m.room.create", ""))
-        if create is None:
-            raise SynapseError(404, "Unknown room", Codes.NOT_FOUND)
-        levels = state.get(("m.room.power_levels", ""))
-        return room_role(user_id, create.sender, create.content, levels.content if levels is not None else None)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -118,11 +143,11 @@ class RoomModeration:
             SynapseError: 403 when the actor is not the room's creator or an admin.
             Refusal: admin_suspended (Art. 11) while their admin rights are suspended.
         """
-        role = await self.role(room_id, actor)
+        role = await self._roles.role(room_id, actor)
         if not role.is_admin:
-            raise SynapseError(403, report_text("not_room_admin", self._module.config.language), Codes.FORBIDDEN)
+            raise SynapseError(403, report_text("not_room_admin", self._config.language), Codes.FORBIDDEN)
         # Art. 11 暂停管理权限: the bot must not become a way around the suspension.
-        state = await self._module.sanctions.user_state(actor)
+        state = await self._sanctions.user_state(actor)
         if state.admin_suspended:
             raise Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
         return role
@@ -136,7 +161,7 @@ class RoomModeration:
             Refusal: admin_suspended (Art. 11) for an admin whose powers are suspended.
             SynapseError: 403 not an admin or a protected target; 400 bad input; 409 nothing to approve.
         """
-        language = self._module.config.language
+        language = self._config.language
         if action not in ACTIONS:
             raise SynapseError(400, f"'action' must be one of {', '.join(ACTIONS)}", Codes.INVALID_PARAM)
         if len(reason) > MAX_REASON_CHARS:
@@ -144,23 +169,23 @@ class RoomModeration:
         actor_role = await self.acting_admin(room_id, actor)
         # Art. 10: the service account publishes the reason in the room (kick, ban) in its own name,
         # where no callback sees it; it obeys the content rules like the admin's own message.
-        if reason and not await self._module.facts.is_exempt(actor):
-            refused = await self._module.content.check_text(actor, room_id, f"moderate.{action}", reason)
+        if reason and not await self._facts.is_exempt(actor):
+            refused = await self._content.check_text(actor, room_id, f"moderate.{action}", reason)
             if refused is not None and refused.reason is not None:
                 raise Refusal(refused.reason, refused.detail)
         result: dict[str, Any] = {"room_id": room_id, "action": action, "actor": actor}
         if action in TARGETED:
             if not isinstance(target, str) or not target.startswith("@") or ":" not in target:
                 raise SynapseError(400, "'target' must be a user id", Codes.INVALID_PARAM)
-            target_role = await self.role(room_id, target)
-            protected = target == self._module.config.service_account or (
+            target_role = await self._roles.role(room_id, target)
+            protected = target == self._config.service_account or (
                 action not in ("approve", "unmute", "unban") and not actor_role.outranks(target_role)
             )
             if protected:
                 raise SynapseError(403, report_text("target_protected", language), Codes.FORBIDDEN)
             result["target"] = target
         details: dict[str, Any] = {"target": target, "action": action}
-        service = self._module.config.service_account
+        service = self._config.service_account
         if action == "mute":
             assert target is not None
             end = self._mute_end(duration, language)
@@ -173,9 +198,9 @@ class RoomModeration:
             await self.invalidate_mute(room_id, target, fingerprint)
         elif action == "mute_all":
             # Art. 9 全员禁言 (room_mute_all.py); absent duration: until an admin lifts it.
-            result.update(await self._module.mute_all.start(actor, room_id, duration, reason))
+            result.update(await self._mute_all.start(actor, room_id, duration, reason))
         elif action == "unmute_all":
-            result.update(await self._module.mute_all.lift(actor, room_id, reason))
+            result.update(await self._mute_all.lift(actor, room_id, reason))
         elif action == "unmute":
             assert target is not None
             audit = AuditRecord(actor, "room.unmute", room_id, details)
@@ -191,7 +216,7 @@ class RoomModeration:
                     membership = {"kick": "leave", "ban": "ban", "unban": "leave"}[action]
                     content = {"reason": reason} if reason else {}
                     await self._api.update_room_membership(service, target, room_id, membership, content)
-            await self._module.store.audit.append(actor, f"room.{action}", room_id, details)
+            await self._audit.append(actor, f"room.{action}", room_id, details)
         return result
 
     async def _approve(self, room_id: str, target: str, reason: str, language: str) -> bool:
@@ -203,13 +228,13 @@ class RoomModeration:
         Raises:
             SynapseError: 409 when the person neither knocks nor holds an invite waiting for an admin.
         """
-        if await self._module.invite_confirmation.confirm(room_id, target):
+        if await self._invite_confirmation.confirm(room_id, target):
             return True
         member = (await self._api.get_room_state(room_id, [("m.room.member", target)])).get(("m.room.member", target))
         if member is None or member.membership != "knock":
             raise SynapseError(409, report_text("not_knocking", language), Codes.UNKNOWN)
         content = {"reason": reason} if reason else {}
-        await self._api.update_room_membership(self._module.config.service_account, target, room_id, "invite", content)
+        await self._api.update_room_membership(self._config.service_account, target, room_id, "invite", content)
         return False
 
     @staticmethod
@@ -221,4 +246,4 @@ class RoomModeration:
             raise SynapseError(400, report_text("duration_required", language), Codes.INVALID_PARAM)
         # Bounded (ten years or perm): the end is a time every refusal text can show.
         seconds = duration_seconds(duration, "duration")
-        return self._mute_end_from(seconds, self._module.clock.now_ms())
+        return self._mute_end_from(seconds, self._clock.now_ms())

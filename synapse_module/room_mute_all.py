@@ -26,7 +26,11 @@ from .cache import ClusterCache
 from .store.audit import AuditRecord
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .room_roles import RoomRoles
+    from .store.mute_all import MuteAllStore
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +40,11 @@ _OFF = -2  # cached "no mute-all" (None cannot be told from a cache miss by the 
 class RoomMuteAll:
     """A room's mute-all: start, lift, and the check every message passes."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._store = module.store.mute_all
-        self._ends: ClusterCache[str, int] = ClusterCache(module.api, "qunzu_room_mute_all", self._load)
+    def __init__(self, api: ModuleApi, clock: Clock, *, store: MuteAllStore, roles: RoomRoles) -> None:
+        self._clock = clock
+        self._store = store
+        self._roles = roles
+        self._ends: ClusterCache[str, int] = ClusterCache(api, "qunzu_room_mute_all", self._load)
 
     async def _load(self, room_id: str) -> int:
         end = await self._store.end(room_id)
@@ -53,10 +58,10 @@ class RoomMuteAll:
     async def check(self, event: EventBase) -> Decision:
         """The posting gate: a plain member's event in a muted room is refused with room_muted_all."""
         end = await self._ends.get(event.room_id)
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         if end == _OFF or not in_force(end, now):
             return Decision.allow()
-        role = await self._module.room_moderation.role(event.room_id, event.sender)
+        role = await self._roles.role(event.room_id, event.sender)
         return may_post_while_muted_all(
             end, now, sender_is_admin=role.is_admin, event_type=event.type, is_state=event.is_state()
         )
@@ -68,7 +73,7 @@ class RoomMuteAll:
             InvalidNumber: a duration that is not one (400 `invalid_number`, bounded to ten years).
         """
         seconds = None if duration is None else duration_seconds(duration, "duration")
-        end = None if seconds is None else self._module.clock.now_ms() + seconds * 1000
+        end = None if seconds is None else self._clock.now_ms() + seconds * 1000
         audit = AuditRecord(actor, "room.mute_all", room_id, {"action": "mute_all", "until": end})
         row = await self._store.start(room_id, actor, reason, end, audit)
         await self._ends.invalidate_everywhere(room_id)

@@ -22,7 +22,10 @@ from twisted.web.client import readBody
 from twisted.web.http_headers import Headers
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .clock import Clock
+    from .config import QunzuConfig
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +39,10 @@ TIMEOUT_S = 5.0
 class DefaultRoomVersion:
     """Learns and keeps the server's default room version."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
+    def __init__(self, api: ModuleApi, clock: Clock, config: QunzuConfig) -> None:
+        self._api = api
+        self._clock = clock
+        self._config = config
         self._version: str | None = None
         self._failed_at_ms: int | None = None
         # One look-up at a time: creations meanwhile go on without it (they are granted after).
@@ -48,7 +52,7 @@ class DefaultRoomVersion:
         """The server's default room version, or None while it cannot be learned."""
         if self._version is not None:
             return self._version
-        now = self._module.clock.now_ms()
+        now = self._clock.now_ms()
         if self._asking or (self._failed_at_ms is not None and now - self._failed_at_ms < RETRY_MS):
             return None
         self._asking = True
@@ -64,13 +68,13 @@ class DefaultRoomVersion:
         return self._version
 
     async def _ask(self) -> str:
-        service = self._module.config.service_account
+        service = self._config.service_account
         if await self._api.check_user_exists(service) is None:
             raise LookupError("the service account is not registered yet")
         _device, token, _expiry, _refresh = await self._api.register_device(
             service, DEVICE_ID, "Qunzu module (room versions)"
         )
-        base = (self._module.config.client_url or self._api.public_baseurl).rstrip("/")
+        base = (self._config.client_url or self._api.public_baseurl).rstrip("/")
         headers = Headers({b"Authorization": [f"Bearer {token}".encode()]})
         try:
             response = await self._api.http_client.request(

@@ -42,7 +42,10 @@ from .store.synapse_tables import TakedownRow
 from .texts import text
 
 if TYPE_CHECKING:
-    from .module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from .config import QunzuConfig
+    from .store.audit import AuditStore
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +102,11 @@ class TakedownResult:
 class Takedown:
     """Redacts events as the service account and quarantines their media where Synapse allows it."""
 
-    def __init__(self, module: QunzuModule) -> None:
-        self._module = module
-        self._api = module.api
-        self._service = module.config.service_account
+    def __init__(self, api: ModuleApi, config: QunzuConfig, *, audit: AuditStore) -> None:
+        self._api = api
+        self._config = config
+        self._audit_store = audit
+        self._service = config.service_account
         self._token: str | None = None
 
     async def events(
@@ -192,7 +196,7 @@ class Takedown:
             "sender": self._service,
             # Room versions before 11 read `redacts` at the top, later ones in the content.
             "redacts": event_id,
-            "content": {"redacts": event_id, "reason": text("takedown_reason", self._module.config.language)},
+            "content": {"redacts": event_id, "reason": text("takedown_reason", self._config.language)},
         }
         try:
             await self._api.create_and_send_event_into_room(redaction)
@@ -207,7 +211,7 @@ class Takedown:
         """Quarantine one file through Synapse's admin API; None when done, else why not."""
         if not await self._api.is_user_admin(self._service):
             return MEDIA_NOT_ADMIN
-        base = (self._module.config.client_url or self._api.public_baseurl).rstrip("/")
+        base = (self._config.client_url or self._api.public_baseurl).rstrip("/")
         url = f"{base}/_synapse/admin/v1/media/quarantine/{quote(server, safe='')}/{quote(media_id, safe='')}"
         for _attempt in range(2):
             try:
@@ -244,7 +248,7 @@ class Takedown:
         details: dict[str, Any],
         result: TakedownResult,
     ) -> None:
-        await self._module.store.audit.append(
+        await self._audit_store.append(
             actor,
             "content.takedown",
             subject,

@@ -189,3 +189,63 @@ def test_the_rule_finds_each_kind_of_violation_and_names_file_and_line(tmp_path:
     assert violations(layers["bot"], tmp_path) == [
         "bot/client.py:1: import synapse.types (bot must not import synapse.types)"
     ]
+
+
+def module_import_loops(root: Path = ROOT, package: str = "synapse_module") -> list[list[str]]:
+    """Files of `package` that import each other in a loop (type-checking imports count too).
+
+    `__init__.py` is left out: it only hands `QunzuModule` to Synapse's module loader.
+    """
+    files = {
+        ".".join(path.relative_to(root).with_suffix("").parts): path
+        for path in sorted((root / package).rglob("*.py"))
+        if path.name != "__init__.py"
+    }
+    edges: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        base = name.split(".")[:-1]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                target = ".".join([*base[: len(base) - node.level + 1], *([node.module] if node.module else [])])
+                if not node.level:
+                    target = str(node.module)
+                named = [f"{target}.{alias.name}" for alias in node.names]
+                edges[name].update(module for module in [target, *named] if module in files and module != name)
+            elif isinstance(node, ast.Import):
+                edges[name].update(alias.name for alias in node.names if alias.name in files)
+    loops: list[list[str]] = []
+    seen: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        for imported in sorted(edges[name]):
+            if imported in path:
+                loop = path[path.index(imported) :]
+                if not any(set(loop) == set(known) for known in loops):
+                    loops.append(loop)
+            elif imported not in seen:
+                visit(imported, [*path, imported])
+        seen.add(name)
+
+    for name in files:
+        if name not in seen:
+            visit(name, [name])
+    return loops
+
+
+def test_the_module_s_files_import_each_other_in_no_loop() -> None:
+    """Services take their collaborators from module.py, the composition root; none imports it back."""
+    assert module_import_loops() == []
+
+
+def test_the_loop_check_finds_a_loop_through_a_type_checking_import(tmp_path: Path) -> None:
+    package = tmp_path / "synapse_module"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("from .module import QunzuModule\n")
+    (package / "module.py").write_text("from .sub.service import Service\nclass QunzuModule: ...\n")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "service.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..module import QunzuModule\n"
+    )
+    (package / "leaf.py").write_text("from . import module\n")
+    assert module_import_loops(tmp_path) == [["synapse_module.module", "synapse_module.sub.service"]]

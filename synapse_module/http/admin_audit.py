@@ -10,12 +10,12 @@ from synapse.module_api import SynapseRequest
 from .resource import Access, Caller, Route, query_limit, query_str, query_time
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..store.audit import AuditStore
 
 
-def routes(module: QunzuModule) -> list[Route]:
+def routes(*, audit: AuditStore) -> list[Route]:
     async def get_audit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        entries = await module.store.audit.query(
+        entries = await audit.query(
             subject=query_str(request, "subject"),
             since_ms=query_time(request, "since"),
             until_ms=query_time(request, "until"),
@@ -24,7 +24,7 @@ def routes(module: QunzuModule) -> list[Route]:
         return 200, {"entries": [entry.as_json() for entry in entries]}
 
     async def verify(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, (await module.store.audit.verify()).as_json()
+        return 200, (await audit.verify()).as_json()
 
     return [
         Route("GET", "/admin/audit", Access.STAFF, get_audit),

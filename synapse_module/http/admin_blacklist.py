@@ -16,22 +16,22 @@ from ..texts import text
 from .resource import Access, Caller, Route, acting_staff, query_limit, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..blacklist import Blacklist
+    from ..clock import Clock
+    from ..staff import Staff
 
 
-def routes(module: QunzuModule) -> list[Route]:
-    blacklist = module.blacklist
-    language = module.config.language
+def routes(*, language: str, clock: Clock, staff: Staff, blacklist: Blacklist) -> list[Route]:
 
     async def add(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = read_body(request, BlacklistAdd)
         reason = required_reason(body.model_dump(), language)
-        until_ms = _until(body.until, module.clock.now_ms())
-        actor = await acting_staff(module, caller, body.model_dump())
+        until_ms = _until(body.until, clock.now_ms())
+        actor = await acting_staff(staff, caller, body.model_dump())
         subject_type: SubjectType = body.subject.type
         entry = await blacklist.add(actor, subject_type, body.subject.id, reason, until_ms)
-        return 200, entry.as_json(module.clock.now_ms())
+        return 200, entry.as_json(clock.now_ms())
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "true").lower() != "false"
@@ -42,7 +42,7 @@ def routes(module: QunzuModule) -> list[Route]:
         assert caller.user_id is not None
         body = read_body(request, ReasonedRequest).model_dump()
         reason = required_reason(body, language)
-        if not await blacklist.lift(await acting_staff(module, caller, body), params["entry_id"], reason):
+        if not await blacklist.lift(await acting_staff(staff, caller, body), params["entry_id"], reason):
             raise SynapseError(404, text("unknown_entry", language), Codes.NOT_FOUND)
         return 200, {"lifted": params["entry_id"]}
 

@@ -11,14 +11,14 @@ from synapse.module_api.errors import Codes, SynapseError
 from .resource import Access, Caller, Route
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..jobs import Jobs
 
 
-def routes(module: QunzuModule) -> list[Route]:
+def routes(*, jobs: Jobs) -> list[Route]:
     async def run(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        result = await module.jobs.run_now(params["name"])
+        result = await jobs.run_now(params["name"])
         if result is None:
-            known = ", ".join(sorted(module.jobs.by_name))
+            known = ", ".join(sorted(jobs.by_name))
             raise SynapseError(404, f"Unknown job; known jobs: {known}", Codes.NOT_FOUND)
         return 200, {"job": params["name"], "result": result}
 

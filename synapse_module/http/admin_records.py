@@ -15,11 +15,15 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies.api import EmergencyRequest, ReasonedRequest
 
 from ..export import Exporter, ExportError, parse_time, verify_bundle
-from ..filing import filing_document
 from .resource import Access, Caller, Route, acting_staff, json_body, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..clock import Clock
+    from ..config import QunzuConfig
+    from ..emergency import Emergency
+    from ..filing import Filing
+    from ..staff import Staff
+    from ..store.emergency import EmergencyStore
 
 
 def _optional_text(body: Mapping[str, Any], name: str, limit: int = 2000) -> str | None:
@@ -42,14 +46,22 @@ def _respond_text(request: SynapseRequest, content_type: bytes, text: str) -> No
     raw.finish()
 
 
-def routes(module: QunzuModule) -> list[Route]:
-    exporter = Exporter(module)
+def routes(
+    *,
+    config: QunzuConfig,
+    clock: Clock,
+    staff: Staff,
+    exporter: Exporter,
+    filings: Filing,
+    emergency: Emergency,
+    emergency_records: EmergencyStore,
+) -> list[Route]:
 
     async def _export(caller: Caller, since: Any, until: Any, subject: Any, legal_basis: str | None) -> tuple[int, Any]:
         assert caller.user_id is not None
         try:
             since_ms = parse_time(since, "since")
-            until_ms = parse_time(until, "until") or module.clock.now_ms()
+            until_ms = parse_time(until, "until") or clock.now_ms()
             if since_ms is None:
                 raise ExportError("since is required (milliseconds since the epoch or ISO 8601)")
             if subject is not None and (not isinstance(subject, str) or len(subject) > 255):
@@ -76,7 +88,7 @@ def routes(module: QunzuModule) -> list[Route]:
         if not isinstance(manifest, dict) or not isinstance(files, dict):
             raise SynapseError(400, "send {manifest, files} as the export returned them", Codes.BAD_JSON)
         raw = {str(name): str(text).encode("utf-8") for name, text in files.items()}
-        return 200, verify_bundle(manifest, raw, module.config.key).as_json()
+        return 200, verify_bundle(manifest, raw, config.key).as_json()
 
     async def filing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         fmt = query_str(request, "format")
@@ -85,7 +97,7 @@ def routes(module: QunzuModule) -> list[Route]:
             fmt = "html" if "text/html" in accept else "json"
         if fmt not in ("json", "markdown", "html"):
             raise SynapseError(400, "format must be json, markdown or html", Codes.INVALID_PARAM)
-        rendered, statistics = await filing_document(module, "html" if fmt == "html" else "markdown")
+        rendered, statistics = await filings.document("html" if fmt == "html" else "markdown")
         if fmt == "html":
             respond_with_html(request, 200, rendered)
             return None
@@ -97,22 +109,22 @@ def routes(module: QunzuModule) -> list[Route]:
     async def freeze(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = read_body(request, EmergencyRequest).model_dump()
-        scope = module.emergency.parse_scope(body["scope"])
-        reason = required_reason(body, module.config.language)
-        return 200, (await module.emergency.freeze(await acting_staff(module, caller, body), scope, reason)).as_json()
+        scope = emergency.parse_scope(body["scope"])
+        reason = required_reason(body, config.language)
+        return 200, (await emergency.freeze(await acting_staff(staff, caller, body), scope, reason)).as_json()
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = read_body(request, ReasonedRequest, empty_ok=True).model_dump()
         reason = _optional_text(body, "reason", 1000) or ""
-        lifted = await module.emergency.lift(await acting_staff(module, caller, body), params["id"], reason)
+        lifted = await emergency.lift(await acting_staff(staff, caller, body), params["id"], reason)
         if lifted is None:
             raise SynapseError(404, "No active emergency freeze with this id", Codes.NOT_FOUND)
         return 200, lifted.as_json()
 
     async def list_freezes(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        active = await module.emergency.active()
-        recent = await module.store.emergency.recent(100)
+        active = await emergency.active()
+        recent = await emergency_records.recent(100)
         return 200, {"active": [f.as_json() for f in active], "recent": [f.as_json() for f in recent]}
 
     return [

@@ -40,14 +40,28 @@ from .resource import (
 )
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..clock import Clock
+    from ..content import ContentGuard
+    from ..reports import Reports
+    from ..staff import Staff
+    from ..store.tickets import TicketStore
+    from ..takedown import Takedown
 
 
-def routes(module: QunzuModule) -> list[Route]:
+def routes(
+    *,
+    language: str,
+    clock: Clock,
+    staff: Staff,
+    reports: Reports,
+    ticket_store: TicketStore,
+    takedowns: Takedown,
+    content_guard: ContentGuard,
+) -> list[Route]:
     async def file_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = read_body(request, ReportRequest)
-        answer = await module.reports.file(
+        answer = await reports.file(
             caller.user_id, body.room_id, body.event_id, body.user_id, body.category, body.reason
         )
         return 200, answer
@@ -62,7 +76,7 @@ def routes(module: QunzuModule) -> list[Route]:
             if value not in (None, "true", "false"):
                 raise SynapseError(400, f"{name} must be true or false", Codes.INVALID_PARAM)
             flags[name] = value == "true"
-        tickets = await module.store.tickets.query(
+        tickets = await ticket_store.query(
             status=status,
             category=query_str(request, "category"),
             overdue=flags["overdue"],
@@ -70,32 +84,32 @@ def routes(module: QunzuModule) -> list[Route]:
             open_only=flags["open"],
             since_ms=query_time(request, "since"),
         )
-        return 200, shaped(TicketList, {"tickets": await module.reports.tickets_json(tickets)})
+        return 200, shaped(TicketList, {"tickets": await reports.tickets_json(tickets)})
 
     async def stats(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
         if since is None:
-            since = module.clock.now_ms() - DAY_MS
-        return 200, shaped(Stats, await module.reports.stats(since))
+            since = clock.now_ms() - DAY_MS
+        return 200, shaped(Stats, await reports.stats(since))
 
     async def get_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        ticket = await module.store.tickets.get(params["ticket_id"].upper())
+        ticket = await ticket_store.get(params["ticket_id"].upper())
         if ticket is None:
             raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
-        return 200, shaped(Ticket, await module.reports.ticket_json(ticket))
+        return 200, shaped(Ticket, await reports.ticket_json(ticket))
 
     async def assign(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         assignee = read_body(request, AssignRequest, empty_ok=True).assignee or caller.user_id
         if not assignee.startswith("@"):
             raise SynapseError(400, "'assignee' must be a user id", Codes.INVALID_PARAM)
-        return 200, await module.reports.assign(caller.user_id, params["ticket_id"].upper(), assignee)
+        return 200, await reports.assign(caller.user_id, params["ticket_id"].upper(), assignee)
 
     async def staff_actor(caller: Caller, acting_for: str | None) -> str:
         assert caller.user_id is not None
         # The bot acts for the staff member who typed the command; the record names them.
-        if acting_for is not None and caller.user_id == module.config.service_account:
-            if not await module.is_staff(acting_for):
+        if acting_for is not None and caller.user_id == staff.service_account:
+            if not await staff.is_staff(acting_for):
                 raise SynapseError(403, "'actor' must be compliance staff", Codes.FORBIDDEN)
             return acting_for
         return caller.user_id
@@ -104,14 +118,14 @@ def routes(module: QunzuModule) -> list[Route]:
         body = read_body(request, ResolveRequest)
         actor = await staff_actor(caller, body.actor)
         sanction = None if body.sanction is None else body.sanction.model_dump(exclude_none=True)
-        return 200, await module.reports.resolve(
+        return 200, await reports.resolve(
             actor, params["ticket_id"].upper(), body.outcome, sanction, body.reason, body.takedown
         )
 
     async def takedown(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, TakedownRequest)
-        actor = await acting_staff(module, caller, body.model_dump())
-        reason = required_reason(body.model_dump(), module.config.language)
+        actor = await acting_staff(staff, caller, body.model_dump())
+        reason = required_reason(body.model_dump(), language)
         room_id = body.room_id
         if room_id is not None and not room_id.startswith("!"):
             raise SynapseError(400, "'room_id' must be a room id", Codes.INVALID_PARAM)
@@ -125,25 +139,25 @@ def routes(module: QunzuModule) -> list[Route]:
                 raise SynapseError(
                     400, f"'event_ids' must be 1 to {MAX_EVENTS_PER_CALL} event ids", Codes.INVALID_PARAM
                 )
-            result = await module.takedown.events(actor, event_ids, room_id, reason)
+            result = await takedowns.events(actor, event_ids, room_id, reason)
         else:
             if user_id is None or not user_id.startswith("@") or ":" not in user_id:
                 raise SynapseError(400, "'user_id' must be a user id", Codes.INVALID_PARAM)
             since = body.since
             if since is None:
                 raise SynapseError(400, "'since' (ms since the epoch) is required with 'user_id'", Codes.MISSING_PARAM)
-            result = await module.takedown.messages_since(actor, user_id, since, room_id, reason)
+            result = await takedowns.messages_since(actor, user_id, since, room_id, reason)
         return 200, result.as_json()
 
     async def reload_content(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         # Reloads this process at once; the others notice the changed files within
         # content.reload_interval.
         assert caller.user_id is not None
-        reloaded = await module.content.reload(caller.user_id)
-        lists = module.content.lists
+        reloaded = await content_guard.reload(caller.user_id)
+        lists = content_guard.lists
         return 200 if reloaded else 422, {
             "reloaded": reloaded,
-            "version": module.content.version,
+            "version": content_guard.version,
             "terms": lists.matcher.term_count,
             "media_hashes": len(lists.media_hashes),
         }

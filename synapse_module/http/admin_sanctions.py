@@ -37,7 +37,18 @@ from .resource import (
 )
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from policies import Policy
+
+    from ..appeal_refs import AppealReferences
+    from ..clock import Clock
+    from ..policy_list import PolicyList
+    from ..sanctions.appeals import Appeals
+    from ..sanctions.measures import Measures
+    from ..sanctions.regulator_reports import RegulatorReports
+    from ..sanctions.standing import Standing
+    from ..staff import Staff
 
 MAX_APPEAL_CHARS = 2000
 
@@ -60,17 +71,29 @@ def _ladder(value: str | None) -> str | None:
     return value
 
 
-def routes(module: QunzuModule) -> list[Route]:
-    language = module.config.language
+def routes(
+    *,
+    api: ModuleApi,
+    language: str,
+    policy: Policy,
+    clock: Clock,
+    staff: Staff,
+    measures: Measures,
+    standing: Standing,
+    regulator_reports: RegulatorReports,
+    appeal_service: Appeals,
+    appeal_refs: AppealReferences,
+    policy_list_service: PolicyList,
+) -> list[Route]:
 
     def local_user(user_id: str) -> str:
-        if not user_id.startswith("@") or not module.api.is_mine(user_id):
+        if not user_id.startswith("@") or not api.is_mine(user_id):
             raise SynapseError(400, text("not_local", language), Codes.INVALID_PARAM)
         return user_id
 
     async def apply(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = read_body(request, SanctionApply, {"policy": module.config.policy})
+        body = read_body(request, SanctionApply, {"policy": policy})
         subject_type, subject = _subject(body.subject)
         reason = required_reason(body.model_dump(), language)
         measure = measure_of(body.measure)
@@ -89,44 +112,44 @@ def routes(module: QunzuModule) -> list[Route]:
             credit_delta=body.credit_delta,
             blacklist=body.blacklist,
         )
-        outcome = await module.measures.apply(await acting_staff(module, caller, body.model_dump()), sanction)
-        return 200, outcome.as_json(module.clock.now_ms())
+        outcome = await measures.apply(await acting_staff(staff, caller, body.model_dump()), sanction)
+        return 200, outcome.as_json(clock.now_ms())
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "false").lower() == "true"
         limit = query_limit(request)
-        found = await module.measures.listing(query_str(request, "subject"), active_only, limit)
-        now = module.clock.now_ms()
+        found = await measures.listing(query_str(request, "subject"), active_only, limit)
+        now = clock.now_ms()
         return 200, {"sanctions": [sanction.as_json(now) for sanction in found]}
 
     async def get_one(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        found = await module.measures.get(params["sanction_id"])
+        found = await measures.get(params["sanction_id"])
         if found is None:
             raise SynapseError(404, "No such measure", Codes.NOT_FOUND)
-        return 200, found.as_json(module.clock.now_ms())
+        return 200, found.as_json(clock.now_ms())
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = read_body(request, LiftRequest)
         reason = required_reason(body.model_dump(), language)
-        actor = await acting_staff(module, caller, body.model_dump())
-        lifted = await module.measures.lift(actor, params["sanction_id"], reason, overturned=body.overturned)
-        return 200, lifted.as_json(module.clock.now_ms())
+        actor = await acting_staff(staff, caller, body.model_dump())
+        lifted = await measures.lift(actor, params["sanction_id"], reason, overturned=body.overturned)
+        return 200, lifted.as_json(clock.now_ms())
 
     async def propose(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, ProposeRequest)
         subject_type, subject = _subject(body.subject)
-        return 200, await module.measures.propose(subject_type, subject, _ladder(body.ladder), body.category)
+        return 200, await measures.propose(subject_type, subject, _ladder(body.ladder), body.category)
 
     async def credit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, await module.standing.credit_view(local_user(params["user_id"]))
+        return 200, await standing.credit_view(local_user(params["user_id"]))
 
     async def adjust(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = read_body(request, CreditRequest, {"policy": module.config.policy})
+        body = read_body(request, CreditRequest, {"policy": policy})
         reason = required_reason(body.model_dump(), language)
-        actor = await acting_staff(module, caller, body.model_dump())
-        return 200, await module.standing.adjust_credit(actor, local_user(params["user_id"]), body.delta, reason)
+        actor = await acting_staff(staff, caller, body.model_dump())
+        return 200, await standing.adjust_credit(actor, local_user(params["user_id"]), body.delta, reason)
 
     async def reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
@@ -135,17 +158,17 @@ def routes(module: QunzuModule) -> list[Route]:
         status = query_str(request, "status")
         if status is not None and status not in REPORT_STATUSES:
             raise SynapseError(400, f"'status' must be one of {', '.join(REPORT_STATUSES)}", Codes.INVALID_PARAM)
-        found = await module.regulator_reports.between(since, until, limit, status)
+        found = await regulator_reports.between(since, until, limit, status)
         return 200, {"reports": [report.as_json() for report in found]}
 
     async def report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, (await module.regulator_reports.get(params["report_id"])).as_json()
+        return 200, (await regulator_reports.get(params["report_id"])).as_json()
 
     async def update_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = json_body(request)
         reason = required_reason(body, language)
-        actor = await acting_staff(module, caller, body)
-        updated = await module.regulator_reports.update(actor, params["report_id"], body, reason)
+        actor = await acting_staff(staff, caller, body)
+        updated = await regulator_reports.update(actor, params["report_id"], body, reason)
         return 200, updated.as_json()
 
     async def appeals(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -153,7 +176,7 @@ def routes(module: QunzuModule) -> list[Route]:
         if status is not None and status not in ("open", "upheld", "rejected"):
             raise SynapseError(400, "'status' must be open, upheld or rejected", Codes.INVALID_PARAM)
         limit = query_limit(request)
-        return 200, {"appeals": [appeal.as_json() for appeal in await module.appeals.listing(status, limit)]}
+        return 200, {"appeals": [appeal.as_json() for appeal in await appeal_service.listing(status, limit)]}
 
     async def decide(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -162,7 +185,7 @@ def routes(module: QunzuModule) -> list[Route]:
         outcome = body.outcome
         if outcome not in ("upheld", "rejected"):
             raise SynapseError(400, "'outcome' must be upheld or rejected", Codes.INVALID_PARAM)
-        decided = await module.appeals.decide(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
+        decided = await appeal_service.decide(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
         return 200, decided.as_json()
 
     def appeal_body(request: SynapseRequest, caller: Caller) -> tuple[str, str, AppealRequest]:
@@ -176,21 +199,21 @@ def routes(module: QunzuModule) -> list[Route]:
         appellant = caller.user_id
         on_behalf = body.appellant
         # The bot's `!appeal`: the service account files for the user who sent it.
-        if on_behalf is not None and caller.user_id == module.config.service_account:
+        if on_behalf is not None and caller.user_id == staff.service_account:
             appellant = local_user(on_behalf)
         return appellant, body_text.strip(), body
 
     async def appeal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         appellant, reasons, _ = appeal_body(request, caller)
-        return 200, await module.appeal_refs.appeal(appellant, params["sanction_id"], reasons)
+        return 200, await appeal_refs.appeal(appellant, params["sanction_id"], reasons)
 
     async def appeal_latest(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         """`POST /appeals {text, ref?}`: appeal `ref` (a measure or a refused message), else the latest decision."""
         appellant, reasons, body = appeal_body(request, caller)
-        return 200, await module.appeal_refs.appeal(appellant, body.ref, reasons)
+        return 200, await appeal_refs.appeal(appellant, body.ref, reasons)
 
     async def policy_list(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, {"room_id": await module.policy_list.room_id(), **await module.policy_list.sync()}
+        return 200, {"room_id": await policy_list_service.room_id(), **await policy_list_service.sync()}
 
     return [
         Route("POST", "/admin/sanctions/propose", Access.STAFF, propose),

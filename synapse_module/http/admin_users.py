@@ -14,21 +14,22 @@ from ..texts import text
 from .resource import Access, Caller, Route, query_limit, read_body, required_reason
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from ..account_status import AccountStatus
+    from ..realname import RealnameService
 
 
-def routes(module: QunzuModule) -> list[Route]:
-    realname = module.realname
-    language = module.config.language
+def routes(*, api: ModuleApi, language: str, realname: RealnameService, account_status: AccountStatus) -> list[Route]:
 
     def local_user(user_id: str) -> str:
-        if not user_id.startswith("@") or not module.api.is_mine(user_id):
+        if not user_id.startswith("@") or not api.is_mine(user_id):
             raise SynapseError(400, text("not_local", language), Codes.INVALID_PARAM)
         return user_id
 
     async def status(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         user_id = local_user(params["user_id"])
-        return 200, await module.status_of(user_id, is_staff=await module.is_staff(user_id))
+        return 200, await account_status.of(user_id)
 
     async def reveal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None

@@ -23,34 +23,35 @@ from policies.api import AnnounceRequest, ReasonedRequest
 from .resource import Access, Caller, Route, acting_staff, query_limit, read_body
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..announcements import Announcements
+    from ..staff import Staff
 
 
-def routes(module: QunzuModule) -> list[Route]:
+def routes(*, staff_service: Staff, announcements: Announcements) -> list[Route]:
     async def announce(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = read_body(request, AnnounceRequest)
         actor = body.actor or caller.user_id
-        if actor != caller.user_id and caller.user_id != module.config.service_account:
+        if actor != caller.user_id and caller.user_id != staff_service.service_account:
             raise SynapseError(403, "Only the service account may act for a room admin", Codes.FORBIDDEN)
         if not actor.startswith("@"):
             raise SynapseError(400, "'actor' must be a user id", Codes.INVALID_PARAM)
         room_id = params["room_id"]
         if not room_id.startswith("!"):
             raise SynapseError(400, "room_id must be a room id", Codes.INVALID_PARAM)
-        return 200, await module.announcements.announce(actor, room_id, body.text)
+        return 200, await announcements.announce(actor, room_id, body.text)
 
     async def pending(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, {"announcements": await module.announcements.pending(query_limit(request))}
+        return 200, {"announcements": await announcements.pending(query_limit(request))}
 
     def decide(approve: bool) -> Any:
         async def handler(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
             body = read_body(request, ReasonedRequest, empty_ok=True)
-            staff = await acting_staff(module, caller, body.model_dump())
+            staff = await acting_staff(staff_service, caller, body.model_dump())
             reason = body.reason or ""
             if len(reason) > 1000:
                 raise SynapseError(400, "'reason' must be text of at most 1000 characters", Codes.INVALID_PARAM)
-            return 200, await module.announcements.decide(staff, params["announcement_id"], approve, reason)
+            return 200, await announcements.decide(staff, params["announcement_id"], approve, reason)
 
         return handler
 

@@ -49,7 +49,15 @@ from .resource import (
 )
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from policies import Policy
+
+    from ..config import QunzuConfig
+    from ..facts import FactsSource
+    from ..groups import Groups
+    from ..private_chats import PrivateChats
+    from ..sanctions.state import SanctionState
 
 ROLE_LABELS = {
     "zh-CN": {"creator": "群主", "admin": "管理员", "member": "成员"},
@@ -57,31 +65,40 @@ ROLE_LABELS = {
 }
 
 
-def routes(module: QunzuModule) -> list[Route]:
+def routes(
+    *,
+    api: ModuleApi,
+    config: QunzuConfig,
+    groups: Groups,
+    facts: FactsSource,
+    sanctions: SanctionState,
+    private_chats: PrivateChats,
+) -> list[Route]:
+    async def info_of(record: GroupRecord, language: str) -> dict[str, Any]:
+        return await group_info(api, config, facts, sanctions, record, language)
+
     async def lookup(code: str) -> GroupRecord:
-        record = await module.groups.by_code(code) if is_valid_code(code) else None
+        record = await groups.by_code(code) if is_valid_code(code) else None
         if record is None or record.room_id is None:
             raise SynapseError(404, "No group has this code", Codes.NOT_FOUND)
         return record
 
     async def info(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         browser = wants_html(request)
-        default = module.config.language
+        default = config.language
         language = page_language(request, default) if browser else _known(query_str(request, "lang"), default)
         code = params["code"]
-        record = await module.groups.by_code(code) if is_valid_code(code) else None
+        record = await groups.by_code(code) if is_valid_code(code) else None
         page = None
         if record is not None and record.room_id is not None:
-            page = await group_info(module, record, language)
-            if not await _may_see(module, record, page, caller):
+            page = await info_of(record, language)
+            if not await _may_see(api, record, page, caller):
                 page = None
         if page is None:
-            missing = Refusal(
-                Reason.GROUP_NOT_FOUND, {"min_members": module.config.policy.scale_tiers.info_page_from_members}
-            )
+            missing = Refusal(Reason.GROUP_NOT_FOUND, {"min_members": config.policy.scale_tiers.info_page_from_members})
             if not browser:
                 raise missing
-            respond_page(request, 404, render_not_found(module, missing, language))
+            respond_page(request, 404, render_not_found(config.policy, missing, language))
             return None
         if browser:
             respond_page(request, 200, render_html(page, language))
@@ -96,17 +113,17 @@ def routes(module: QunzuModule) -> list[Route]:
         if caller.user_id != record.creator and not caller.is_staff:
             raise SynapseError(403, "Only the group's creator may change its category", Codes.FORBIDDEN)
         # A category is for groups: choosing one makes a private chat a group (counted, DESIGN.md §6.2).
-        record = await module.private_chats.before_category(record)
-        updated = await module.groups.set_category(caller.user_id, record, category)
-        return 200, await group_info(module, updated, module.config.language)
+        record = await private_chats.before_category(record)
+        updated = await groups.set_category(caller.user_id, record, category)
+        return 200, await info_of(updated, config.language)
 
     async def grant_tier(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         record = await lookup(params["code"])
         body = read_body(request, TierRequest)
-        reason = required_reason(body.model_dump(), module.config.language)
-        updated = await module.groups.grant_tier(caller.user_id, record, body.tier, reason)
-        return 200, await group_info(module, updated, module.config.language)
+        reason = required_reason(body.model_dump(), config.language)
+        updated = await groups.grant_tier(caller.user_id, record, body.tier, reason)
+        return 200, await info_of(updated, config.language)
 
     return [
         Route("GET", "/groups/{code}", Access.ANYONE, info),
@@ -115,11 +132,18 @@ def routes(module: QunzuModule) -> list[Route]:
     ]
 
 
-async def group_info(module: QunzuModule, record: GroupRecord, language: str) -> dict[str, Any]:
+async def group_info(
+    api: ModuleApi,
+    config: QunzuConfig,
+    facts_source: FactsSource,
+    sanctions: SanctionState,
+    record: GroupRecord,
+    language: str,
+) -> dict[str, Any]:
     """Everything the info page shows, from the registry and the room's current state."""
     assert record.room_id is not None
     room_id = record.room_id
-    state = await module.api.get_room_state(
+    state = await api.get_room_state(
         room_id,
         [
             ("m.room.name", ""),
@@ -129,9 +153,9 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
             ("m.room.join_rules", ""),
         ],
     )
-    facts = await module.facts.room(room_id, count_members=True)
+    facts = await facts_source.room(room_id, count_members=True)
     labels = ROLE_LABELS[language]
-    service = module.config.service_account
+    service = config.service_account
 
     def content(event_type: str) -> Mapping[str, Any]:
         event = state.get((event_type, ""))
@@ -154,7 +178,7 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         original = create.sender if create is not None else None
         creators = [record.creator, *(user for user in creators if user not in (record.creator, original))]
     admins = [user for user in admins if user != service]
-    measures = await module.sanctions.room_state(room_id)
+    measures = await sanctions.room_state(room_id)
     if facts.closed:
         status = "closed"
     elif facts.posting_suspended_until_ms is not None:
@@ -163,15 +187,15 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         status = "warned"  # 警示整改: a warning whose rectification deadline has not passed
     else:
         status = "active"
-    policy = module.config.policy
+    policy = config.policy
     scale_tier = effective_tier(facts, policy)
-    alias = f"#{record.code}:{module.api.server_name}"
+    alias = f"#{record.code}:{api.server_name}"
     return {
         "code": record.code,
         "name": _text(content("m.room.name").get("name")),
         "topic": _text(content("m.room.topic").get("topic")),
         "category": record.category,
-        "category_label": _category_label(module, record.category, language),
+        "category_label": _category_label(config.policy, record.category, language),
         "scale_tier": scale_tier,
         "scale_tier_label": scale_tier_label(scale_tier, language, policy),
         "activity_tier": record.activity_tier,
@@ -182,7 +206,7 @@ async def group_info(module: QunzuModule, record: GroupRecord, language: str) ->
         "public": needs_info_page(facts.member_count, policy)
         and not record.verification_dm
         and not record.private_chat,
-        "url": f"{module.api.public_baseurl.rstrip('/')}{PREFIX}/groups/{record.code}",
+        "url": f"{api.public_baseurl.rstrip('/')}{PREFIX}/groups/{record.code}",
         "creator": record.creator,
         "creators": [{"user_id": user, "role": "creator", "label": labels["creator"]} for user in creators],
         "admins": [{"user_id": user, "role": "admin", "label": labels["admin"]} for user in admins],
@@ -207,19 +231,19 @@ def _known(language: str | None, default: str) -> str:
     return language if language in ROLE_LABELS else default
 
 
-async def _may_see(module: QunzuModule, record: GroupRecord, page: Mapping[str, Any], caller: Caller) -> bool:
+async def _may_see(api: ModuleApi, record: GroupRecord, page: Mapping[str, Any], caller: Caller) -> bool:
     """Art. 8: the public sees groups from `info_page_from_members`; members and staff see their own."""
     if page["public"] or caller.is_staff:
         return True
     if caller.user_id is None or record.room_id is None:
         return False
-    state = await module.api.get_room_state(record.room_id, [("m.room.member", caller.user_id)])
+    state = await api.get_room_state(record.room_id, [("m.room.member", caller.user_id)])
     event = state.get(("m.room.member", caller.user_id))
     return event is not None and event.content.get("membership") == "join"
 
 
-def _category_label(module: QunzuModule, category: str, language: str) -> str:
-    known = module.config.policy.categories.known.get(category)
+def _category_label(policy: Policy, category: str, language: str) -> str:
+    known = policy.categories.known.get(category)
     if known is None:
         return category
     return next((label for lang, label in known.labels.items() if lang == language), category)
@@ -273,9 +297,9 @@ def render_html(page: Mapping[str, Any], language: str) -> str:
     return page_document(title, body, t)
 
 
-def render_not_found(module: QunzuModule, missing: Refusal, language: str) -> str:
+def render_not_found(policy: Policy, missing: Refusal, language: str) -> str:
     """The 404 a browser shows: the reason's text in the person's language, nothing about the server."""
     t = _known(language, "zh-CN")
-    message = render(missing.reason, t, missing.detail, module.config.policy)
+    message = render(missing.reason, t, missing.detail, policy)
     title = text("group_not_found_title", t)
     return page_document(title, f'<h1>{html.escape(title)}</h1><p id="reason">{html.escape(message)}</p>', t)

@@ -18,41 +18,46 @@ from ..store.ops import last_job_run_txn
 from .resource import Access, Caller, Route
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from policies import Policy
+
+    from ..clock import Clock
+    from ..health import Health
+    from ..jobs import Jobs
 
 JOBS_CACHE_MS = 5_000
 
 
-def policy_fingerprint(module: QunzuModule) -> dict[str, str]:
+def policy_fingerprint(policy: Policy) -> dict[str, str]:
     """The effective policy's convention version and a SHA-256 of its canonical JSON.
 
     Two processes with the same hash enforce the same policy: operators
     compare it across the cluster after changing the policy file.
     """
-    policy = module.config.policy
     digest = hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
     return {"convention_version": policy.convention.version, "sha256": digest}
 
 
-def routes(module: QunzuModule) -> list[Route]:
-    policy = policy_fingerprint(module)
+def routes(*, api: ModuleApi, clock: Clock, policy: Policy, process: Health, scheduled_jobs: Jobs) -> list[Route]:
+    fingerprint = policy_fingerprint(policy)
     cached: dict[str, Any] = {"at": None, "jobs": None}
 
     async def last_runs() -> dict[str, Any] | None:
-        now = module.clock.now_ms()
+        now = clock.now_ms()
         if cached["at"] is not None and now - cached["at"] < JOBS_CACHE_MS:
             jobs_cached: dict[str, Any] | None = cached["jobs"]
             return jobs_cached
         jobs: dict[str, Any] = {}
-        for name in sorted(module.jobs.by_name):
-            run = await module.api.run_db_interaction("qunzu_health_last_job_run", last_job_run_txn, name)
+        for name in sorted(scheduled_jobs.by_name):
+            run = await api.run_db_interaction("qunzu_health_last_job_run", last_job_run_txn, name)
             jobs[name] = None if run is None else {"ts": run.ts, "instance": run.instance, "ok": run.ok}
         cached.update(at=now, jobs=jobs)
         return jobs
 
     async def health(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = dict(await module.health())
-        body["policy"] = policy
+        body = process.report()
+        body["policy"] = fingerprint
         # The tables exist only once the schema is ready; before that there is nothing to show.
         body["jobs"] = await last_runs() if body.get("status") == "ready" else None
         return 200, body

@@ -24,12 +24,13 @@ from ..store.groups import GroupRecord
 from .resource import Access, Caller, Route, read_body
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..groups import Groups
+    from ..lifecycle import Lifecycle
 
 
-def routes(module: QunzuModule) -> list[Route]:
+def routes(*, service_account: str, groups: Groups, lifecycle: Lifecycle) -> list[Route]:
     async def lookup(code: str) -> GroupRecord:
-        record = await module.groups.by_code(code) if is_valid_code(code) else None
+        record = await groups.by_code(code) if is_valid_code(code) else None
         # A private chat is no group (DESIGN.md §6.2): there is nothing to dissolve or hand over.
         if record is None or record.room_id is None or record.private_chat or record.verification_dm:
             raise SynapseError(404, "No group has this code", Codes.NOT_FOUND)
@@ -38,7 +39,7 @@ def routes(module: QunzuModule) -> list[Route]:
     def actor_of(caller: Caller, named: str | None) -> str:
         assert caller.user_id is not None
         actor = named or caller.user_id
-        if actor != caller.user_id and caller.user_id != module.config.service_account:
+        if actor != caller.user_id and caller.user_id != service_account:
             raise SynapseError(403, "Only the service account may act for a group's owner", Codes.FORBIDDEN)
         if not actor.startswith("@"):
             raise SynapseError(400, "'actor' must be a user id", Codes.INVALID_PARAM)
@@ -51,11 +52,11 @@ def routes(module: QunzuModule) -> list[Route]:
         confirm = body.confirm
         if confirm is None:
             # The confirmation step: the owner must name the code (checked as the owner first).
-            module.lifecycle.check_owner(actor, record)
+            lifecycle.check_owner(actor, record)
             return 200, {"code": record.code, "dissolved": False}
         if confirm != record.code:
             raise SynapseError(400, "'confirm' must be the group's code", Codes.INVALID_PARAM)
-        return 200, await module.lifecycle.dissolve(actor, record)
+        return 200, await lifecycle.dissolve(actor, record)
 
     async def transfer(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, TransferRequest)
@@ -64,7 +65,7 @@ def routes(module: QunzuModule) -> list[Route]:
         if not target.startswith("@") or ":" not in target:
             raise SynapseError(400, "'user_id' must be a user id", Codes.INVALID_PARAM)
         record = await lookup(params["code"])
-        return 200, await module.lifecycle.transfer(actor, record, target)
+        return 200, await lifecycle.transfer(actor, record, target)
 
     return [
         Route("POST", "/groups/{code}/dissolve", Access.USER, dissolve),

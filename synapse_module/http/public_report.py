@@ -28,7 +28,7 @@ from ..public_reports import MAX_CONTACT_CHARS, MAX_REASON_CHARS, PER_HOUR
 from .resource import Access, Caller, Route, json_body, query_str
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..public_reports import PublicReports
 
 LANGUAGES = ("zh-CN", "en")
 # A full form: 1000 Chinese characters percent-encoded are 9000 bytes, plus the other fields.
@@ -60,11 +60,11 @@ def _is_json(request: SynapseRequest) -> bool:
     return "application/json" in (request.getHeader("Content-Type") or "").lower()
 
 
-def routes(module: QunzuModule) -> list[Route]:
-    service = module.public_reports
+def routes(*, default_language: str, public_reports: PublicReports) -> list[Route]:
+    service = public_reports
 
     def language_of(value: str | None) -> str:
-        return value if value in LANGUAGES else module.config.language
+        return value if value in LANGUAGES else default_language
 
     def address(request: SynapseRequest) -> str:
         return str(request.get_client_ip_if_available())

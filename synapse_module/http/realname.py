@@ -31,7 +31,10 @@ from ..texts import text
 from .resource import Access, Caller, Route, json_body, query_str, read_body, respond_page
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from synapse.module_api import ModuleApi
+
+    from ..config import QunzuConfig
+    from ..realname import RealnameService
 
 IDENTITY_FIELDS = ("name", "id_number", "phone")
 # A filled form is a few hundred bytes; anything much larger is not our form.
@@ -58,8 +61,7 @@ def form_fields(request: SynapseRequest) -> dict[str, str]:
     return {key: values[0] for key, values in parsed.items() if values}
 
 
-def routes(module: QunzuModule) -> list[Route]:
-    realname = module.realname
+def routes(*, api: ModuleApi, config: QunzuConfig, realname: RealnameService) -> list[Route]:
 
     async def submit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -72,20 +74,20 @@ def routes(module: QunzuModule) -> list[Route]:
         subject = caller.user_id
         on_behalf = query_str(request, "user_id")
         if on_behalf is not None and on_behalf != caller.user_id:
-            if caller.user_id != module.config.service_account:
+            if caller.user_id != config.service_account:
                 raise SynapseError(403, "Only the service account may accept for another user", Codes.FORBIDDEN)
-            if not module.api.is_mine(on_behalf):
+            if not api.is_mine(on_behalf):
                 raise SynapseError(400, "user_id must be a user of this server", Codes.INVALID_PARAM)
             subject = on_behalf
         await realname.accept_convention(subject, version)
         return 200, {"accepted": version}
 
     async def form(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
-        page = FormPage(module, query_str(request, "lang"))
+        page = FormPage(config, query_str(request, "lang"))
         token = query_str(request, TOKEN_PARAM)
         owner = await realname.link_owner(token) if token else None
         if not token:
-            page.message(text("form_no_token", page.language, bot=module.config.service_account))
+            page.message(text("form_no_token", page.language, bot=config.service_account))
         elif owner is None:
             page.message(text("form_link_invalid", page.language), error=True)
         elif await realname.is_verified(owner):
@@ -96,7 +98,7 @@ def routes(module: QunzuModule) -> list[Route]:
 
     async def form_submit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
         fields = form_fields(request)
-        page = FormPage(module, fields.get("lang") or query_str(request, "lang"))
+        page = FormPage(config, fields.get("lang") or query_str(request, "lang"))
         token = fields.get(TOKEN_PARAM) or query_str(request, TOKEN_PARAM) or ""
         owner = await realname.link_owner(token) if token else None
         if owner is None:
@@ -113,11 +115,11 @@ def routes(module: QunzuModule) -> list[Route]:
             body["phone"] = values["phone"]
         consent = bool(fields.get("accept_convention"))
         if consent:
-            body["convention_version"] = module.config.policy.convention.version
+            body["convention_version"] = config.policy.convention.version
         try:
             status, _view = await realname.submit(owner, body)
         except Refusal as refusal:
-            message = refusal_error(refusal, module.config, page.language).msg
+            message = refusal_error(refusal, config, page.language).msg
             field = refusal.detail.get("field")
             if refusal.reason is Reason.INVALID_IDENTITY and field in IDENTITY_FIELDS and "problem" in refusal.detail:
                 assert isinstance(field, str)
@@ -133,7 +135,7 @@ def routes(module: QunzuModule) -> list[Route]:
 
     async def _accept_only(page: FormPage, token: str, owner: str, consent: bool) -> None:
         """Art. 5: a verified person accepts the current convention; no identity is asked again."""
-        version = module.config.policy.convention.version
+        version = config.policy.convention.version
         if not consent:
             page.convention_form(token, owner, error=text("form_convention_required", page.language))
             return
@@ -152,9 +154,9 @@ def routes(module: QunzuModule) -> list[Route]:
 class FormPage:
     """The verification page: small, readable on a phone, no scripts, nothing loaded from elsewhere."""
 
-    def __init__(self, module: QunzuModule, language: str | None) -> None:
-        self._module = module
-        self.language = language if language in ("zh-CN", "en") else module.config.language
+    def __init__(self, config: QunzuConfig, language: str | None) -> None:
+        self._config = config
+        self.language = language if language in ("zh-CN", "en") else config.language
         self._parts: list[str] = []
 
     def message(self, message: str, *, error: bool = False) -> None:
@@ -184,7 +186,7 @@ class FormPage:
         """
         values = values or {}
         t = self.language
-        policy = self._module.config.policy
+        policy = self._config.policy
         texts = policy.convention.text
         convention = next((body for lang, body in texts.items() if lang == self.language), texts["zh-CN"])
         if error:
@@ -223,7 +225,7 @@ class FormPage:
     def convention_form(self, token: str, owner: str, *, error: str | None = None) -> None:
         """Only the convention, for a verified account whose accepted version is outdated."""
         t = self.language
-        policy = self._module.config.policy
+        policy = self._config.policy
         texts = policy.convention.text
         convention = next((body for lang, body in texts.items() if lang == t), texts["zh-CN"])
         if error:

@@ -31,7 +31,10 @@ from ..refusals import refusal_error, refusal_fields
 from ..texts import text
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..config import QunzuConfig
+    from ..health import Health
+    from ..staff import Staff
+    from ..store.audit import AuditStore
 
 PREFIX = "/_synapse/client/qunzu/v1"
 
@@ -51,7 +54,7 @@ class Caller:
     is_staff: bool
 
 
-async def acting_staff(module: QunzuModule, caller: Caller, body: Mapping[str, Any]) -> str:
+async def acting_staff(staff: Staff, caller: Caller, body: Mapping[str, Any]) -> str:
     """Who the record names: the caller, or the staff member the service account acts for (`actor`).
 
     The bot's moderation desk runs staff commands for the person who typed them, so measures,
@@ -65,9 +68,9 @@ async def acting_staff(module: QunzuModule, caller: Caller, body: Mapping[str, A
     acting_for = body.get("actor")
     if acting_for is None or acting_for == caller.user_id:
         return caller.user_id
-    if caller.user_id != module.config.service_account:
+    if caller.user_id != staff.service_account:
         raise SynapseError(403, "Only the service account may act for someone else", Codes.FORBIDDEN)
-    if not isinstance(acting_for, str) or not await module.is_staff(acting_for):
+    if not isinstance(acting_for, str) or not await staff.is_staff(acting_for):
         raise SynapseError(403, "'actor' must be compliance staff", Codes.FORBIDDEN)
     return acting_for
 
@@ -105,11 +108,23 @@ class QunzuResource(DirectServeJsonResource):
 
     isLeaf = True
 
-    def __init__(self, api: ModuleApi, module: QunzuModule, routes: Sequence[Route]) -> None:
+    def __init__(
+        self,
+        api: ModuleApi,
+        routes: Sequence[Route],
+        *,
+        config: QunzuConfig,
+        health: Health,
+        staff: Staff,
+        audit: AuditStore,
+    ) -> None:
         super().__init__()
         self._api = api
-        self._module = module
         self._routes = tuple(routes)
+        self._config = config
+        self._health = health
+        self._staff = staff
+        self._audit = audit
 
     async def _async_render(self, request: SynapseRequest) -> tuple[int, Any] | None:
         if personal := scrub_logged_query(request):
@@ -118,7 +133,7 @@ class QunzuResource(DirectServeJsonResource):
             refusal = Refusal(Reason.INVALID_IDENTITY, {"field": personal[0], "in_query": True})
             raise SynapseError(
                 400,
-                text("form_query_refused", self._module.config.language),
+                text("form_query_refused", self._config.language),
                 Codes.INVALID_PARAM,
                 additional_fields=refusal_fields(refusal),
             )
@@ -136,24 +151,24 @@ class QunzuResource(DirectServeJsonResource):
                 continue
             caller = await self._authenticate(request, route.access)
             if route.needs_ready:
-                await self._module.ready()
+                await self._health.ready()
             if route.access is Access.STAFF:
                 # DESIGN.md §3.4: every staff call is on the record, before it acts.
                 assert caller.user_id is not None
-                await self._module.store.audit.append(
+                await self._audit.append(
                     caller.user_id, f"api.{method} {route.pattern}", path, {"query": _query_keys(request)}
                 )
             try:
                 return await route.handler(request, caller, params)
             except Refusal as refusal:
-                raise refusal_error(refusal, self._module.config) from None
+                raise refusal_error(refusal, self._config) from None
             except InvalidNumber as exc:
                 # DESIGN.md §6.1: numbers from outside are bounded; out of range is a 400.
                 invalid = Refusal(Reason.INVALID_NUMBER, exc.detail)
-                raise refusal_error(invalid, self._module.config) from None
+                raise refusal_error(invalid, self._config) from None
             except InvalidRequest as exc:
                 # A body that does not fit its model (policies/api): which field, what is wrong.
-                raise refusal_error(Refusal(Reason.INVALID_REQUEST, exc.detail), self._module.config) from None
+                raise refusal_error(Refusal(Reason.INVALID_REQUEST, exc.detail), self._config) from None
         if allowed_methods:
             raise SynapseError(405, f"Use {', '.join(sorted(set(allowed_methods)))} here", Codes.UNRECOGNIZED)
         raise SynapseError(404, "Unknown Qunzu endpoint", Codes.UNRECOGNIZED)
@@ -163,10 +178,10 @@ class QunzuResource(DirectServeJsonResource):
             return Caller(None, False)
         requester = await self._api.get_user_by_req(request)
         user_id = requester.user.to_string()
-        is_staff = await self._module.is_staff(user_id)
+        is_staff = await self._staff.is_staff(user_id)
         if access is Access.STAFF and not is_staff:
             # A stable reason for every staff-only route (sealed evidence, holds, the queue).
-            raise refusal_error(Refusal(Reason.STAFF_ONLY, {}), self._module.config)
+            raise refusal_error(Refusal(Reason.STAFF_ONLY, {}), self._config)
         return Caller(user_id, is_staff)
 
 

@@ -23,10 +23,11 @@ from policies.api import ModerateRequest
 from .resource import Access, Caller, Route, page_document, page_language, read_body, respond_page, wants_html
 
 if TYPE_CHECKING:
-    from ..module import QunzuModule
+    from ..config import QunzuConfig
+    from ..room_moderation import RoomModeration
 
 
-def routes(module: QunzuModule) -> list[Route]:
+def routes(*, config: QunzuConfig, room_moderation: RoomModeration) -> list[Route]:
     def room(params: Mapping[str, str]) -> str:
         room_id = params["room_id"]
         if not room_id.startswith("!"):
@@ -37,20 +38,20 @@ def routes(module: QunzuModule) -> list[Route]:
         assert caller.user_id is not None
         body = read_body(request, ModerateRequest)
         actor = body.actor or caller.user_id
-        if actor != caller.user_id and caller.user_id != module.config.service_account:
+        if actor != caller.user_id and caller.user_id != config.service_account:
             raise SynapseError(403, "Only the service account may act for a room admin", Codes.FORBIDDEN)
         if not actor.startswith("@"):
             raise SynapseError(400, "'actor' must be a user id", Codes.INVALID_PARAM)
-        return 200, await module.room_moderation.moderate(
+        return 200, await room_moderation.moderate(
             actor, room(params), body.action, body.target, body.duration, body.reason or ""
         )
 
     async def convention(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         # Art. 5, 12: what `!rules` shows and the categories `!report` offers, from the active policy;
         # public, so anyone can read the rules before signing up.
-        policy = module.config.policy
+        policy = config.policy
         browser = wants_html(request)
-        language = page_language(request, module.config.language) if browser else module.config.language
+        language = page_language(request, config.language) if browser else config.language
         body = next(
             (text for lang, text in policy.convention.text.items() if lang == language),
             next(iter(policy.convention.text.values())),

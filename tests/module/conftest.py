@@ -134,6 +134,6 @@ async def module(module_api: FakeModuleApi, module_config: QunzuConfig) -> Async
     """The whole module as Synapse builds it, its setup finished; its looping calls are not running."""
     qunzu = QunzuModule(module_config, module_api.as_module_api())
     await module_api.settle()
-    await qunzu.ready()
+    await qunzu.health.ready()
     yield qunzu
     await module_api.settle()

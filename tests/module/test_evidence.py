@@ -20,7 +20,7 @@ import pytest
 from synapse.module_api.errors import SynapseError
 
 from synapse_module import retention
-from synapse_module.export import Exporter, verify_bundle
+from synapse_module.export import verify_bundle
 from synapse_module.module import QunzuModule
 from synapse_module.store.evidence import EvidenceRow, new_evidence_id
 
@@ -115,7 +115,7 @@ async def test_refused_content_is_sealed_revealed_with_an_audited_reason_and_pur
     assert copied.value.code == 409
 
     # The regulators' export lists it with its digest, the content still sealed; the bundle verifies.
-    bundle = await Exporter(module).build(STAFF, NOW - DAY_MS, NOW + DAY_MS, ROOM, None)
+    bundle = await module.exporter.build(STAFF, NOW - DAY_MS, NOW + DAY_MS, ROOM, None)
     exported = [json.loads(line) for line in bundle.files["evidence.jsonl"].splitlines()]
     assert {row["id"] for row in exported} == set(ids) and all("content_enc" not in row for row in exported)
     assert next(row for row in exported if row["id"] == item["id"])["digest"] == item["digest"]

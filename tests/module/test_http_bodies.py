@@ -50,7 +50,6 @@ class _Request:
 
 def _resource(language: str, models: Mapping[str, type[Request]]) -> QunzuResource:
     config = SimpleNamespace(language=language, policy=_POLICY)
-    module = SimpleNamespace(config=config)
     parsed: list[Request] = []
 
     def handler(model: type[Request]) -> Any:
@@ -61,7 +60,9 @@ def _resource(language: str, models: Mapping[str, type[Request]]) -> QunzuResour
         return handle
 
     routes = [Route("POST", path, Access.PUBLIC, handler(model), needs_ready=False) for path, model in models.items()]
-    return QunzuResource(cast(Any, None), cast(Any, module), routes)
+    # Public routes that need no readiness: neither health, staff nor the audit log is asked.
+    unused = cast(Any, None)
+    return QunzuResource(unused, routes, config=cast(Any, config), health=unused, staff=unused, audit=unused)
 
 
 _ROUTES: dict[str, type[Request]] = {

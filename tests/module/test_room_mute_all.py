@@ -49,7 +49,7 @@ def role_of(module: QunzuModule, monkeypatch: pytest.MonkeyPatch) -> None:
     async def role(room_id: str, user_id: str) -> RoomRole:
         return roles.get(user_id, RoomRole("member", 0))
 
-    monkeypatch.setattr(module.room_moderation, "role", role)
+    monkeypatch.setattr(module.room_roles, "role", role)
 
 
 async def test_mute_all_refuses_members_not_admins_and_ends_by_itself(module: QunzuModule, clock: MovableClock) -> None:
@@ -66,7 +66,7 @@ async def test_mute_all_refuses_members_not_admins_and_ends_by_itself(module: Qu
     assert (await module.mute_all.check(message(OWNER))).allowed
 
     # After a restart (a new cache, the same database) it still holds …
-    restarted = RoomMuteAll(module)
+    restarted = RoomMuteAll(module.api, module.clock, store=module.store.mute_all, roles=module.room_roles)
     assert (await restarted.check(message(MEMBER))).reason is Reason.ROOM_MUTED_ALL
     # … and it ends by itself at its end, with nothing run.
     clock.advance(30 * MINUTE_MS)
