@@ -35,7 +35,7 @@ import datetime
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Final
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -46,6 +46,7 @@ from bot.events import Clock, now_ms
 from bot.messages import CHINA_TIME, china_time, t
 from bot.qunzu_api import QunzuApi
 from bot.state import BotState, ScheduledItem
+from policies.api import Proposal, Ticket
 from policies.constants import DAY_MS, Language
 from policies.display import MEASURE, SEVERITY, SUBJECT_TYPE, TICKET_SOURCE, label
 from policies.durations import format_duration
@@ -214,23 +215,21 @@ class Desk:
         else:
             await self.fresh_tickets()
         for pending in await self._api.realname_pending():
-            user = str(pending.get("user_id"))
-            if await self._state.claim_announcement("realname", f"{user}:{pending.get('submitted_at')}"):
+            user = pending.user_id
+            if await self._state.claim_announcement("realname", f"{user}:{pending.submitted_at}"):
                 await self._send(self.room_id, self._t("desk_realname", user=user))
         for appeal in await self._api.appeals():
-            if await self._state.claim_announcement("appeal", str(appeal.get("id"))):
-                text = str(appeal.get("text", ""))[:300]
+            if await self._state.claim_announcement("appeal", str(appeal.id)):
                 await self._send(
                     self.room_id,
-                    self._t("desk_appeal", id=appeal.get("id"), sanction=appeal.get("sanction"), text=text),
+                    self._t("desk_appeal", id=appeal.id, sanction=appeal.sanction, text=appeal.text[:300]),
                 )
         for item in await self._api.pending_announcements():
-            if await self._state.claim_announcement("group_announcement", str(item.get("id"))):
-                text = str(item.get("text", ""))[:500]
-                code = item.get("code") or item.get("room_id")
+            if await self._state.claim_announcement("group_announcement", str(item.id)):
+                code = item.code or item.room_id
                 await self._send(
                     self.room_id,
-                    self._t("desk_announcement", id=item.get("id"), code=code, actor=item.get("actor"), text=text),
+                    self._t("desk_announcement", id=item.id, code=code, actor=item.actor, text=item.text[:500]),
                 )
         await self._sanctions()
         await self._digest_catch_up()
@@ -247,11 +246,11 @@ class Desk:
         await self._tickets(await self._api.tickets(open="true", limit=TICKETS_LIMIT))
         self._full_due_ms = now_ms(self._clock) + int(FULL_RESCAN_S * 1000)
 
-    async def _tickets(self, tickets: list[dict[str, Any]]) -> None:
+    async def _tickets(self, tickets: list[Ticket]) -> None:
         for ticket in tickets:
             await self._ticket(ticket)
         # Moved only once the whole read was handled: after a failure the next look reads it again.
-        newest = max((int(ticket.get("created_ts", 0)) for ticket in tickets), default=None)
+        newest = max((ticket.created_ts for ticket in tickets), default=None)
         if newest is not None and (self._newest_ms is None or newest > self._newest_ms):
             self._newest_ms = newest
 
@@ -260,31 +259,31 @@ class Desk:
         if await self._state.get(_SANCTIONS_PRIMED) is None:
             # First start: what happened before the desk existed is history, not news.
             for record in recent:
-                await self._state.claim_announcement("sanction", str(record.get("id")))
+                await self._state.claim_announcement("sanction", str(record.id))
             await self._state.put(_SANCTIONS_PRIMED, "1")
             return
         for record in reversed(recent):
-            if not await self._state.claim_announcement("sanction", str(record.get("id"))):
+            if not await self._state.claim_announcement("sanction", str(record.id)):
                 continue
-            subject = record.get("subject") or {}
-            end = record.get("end")
-            shown_until = china_time(end, self._language) if isinstance(end, int) else self._t("permanent")
+            subject = record.subject
+            end = record.end
+            shown_until = china_time(end, self._language) if end is not None else self._t("permanent")
             await self._send(
                 self.room_id,
                 self._t(
                     "desk_sanction",
-                    id=record.get("id"),
-                    measure=label(MEASURE, record.get("measure"), self._language),
-                    subject=f"{label(SUBJECT_TYPE, subject.get('type'), self._language)} {subject.get('id')}",
+                    id=record.id,
+                    measure=label(MEASURE, record.measure, self._language),
+                    subject=f"{label(SUBJECT_TYPE, subject.type, self._language)} {subject.id}",
                     until=shown_until,
-                    reason=record.get("reason"),
+                    reason=record.reason,
                 ),
             )
 
-    async def _ticket(self, ticket: dict[str, Any]) -> None:
-        ticket_id = str(ticket.get("id"))
-        deadline = int(ticket.get("deadline_ts", 0))
-        created = int(ticket.get("created_ts", 0))
+    async def _ticket(self, ticket: Ticket) -> None:
+        ticket_id = ticket.id
+        deadline = ticket.deadline_ts
+        created = ticket.created_ts
         if await self._state.claim_announcement("ticket", ticket_id):
             await self._send(self.room_id, await self._ticket_text(ticket))
         # Reminder ids carry the deadline: a ticket made more urgent by a later report gets new ones.
@@ -301,45 +300,41 @@ class Desk:
             if await self._state.claim_announcement("schedule", item.id) and await self._state.add_schedule(item):
                 self._arm(item)
 
-    async def _ticket_text(self, ticket: dict[str, Any]) -> str:
-        evidence = ticket.get("evidence") or {}
-        accused = ticket.get("accused")
+    async def _ticket_text(self, ticket: Ticket) -> str:
+        evidence = ticket.evidence
+        accused = ticket.accused
+        proposal: Proposal | None = None
         try:
             if accused:
-                proposal = await self._api.propose("user", str(accused), ticket.get("category"))
-            elif ticket.get("room_id"):
-                proposal = await self._api.propose("room", str(ticket["room_id"]), ticket.get("category"))
-            else:
-                proposal = {}
+                proposal = await self._api.propose("user", accused, ticket.category)
+            elif ticket.room_id:
+                proposal = await self._api.propose("room", ticket.room_id, ticket.category)
         except QunzuApiError:
-            proposal = {}
-        step = proposal.get("proposal") or {}
-        if step:
-            seconds = step.get("duration")
-            duration = (
-                self._t("permanent") if step.get("permanent") else format_duration(int(seconds or 0), self._language)
-            )
+            proposal = None
+        step = proposal.proposal if proposal is not None else None
+        if proposal is not None and step is not None:
+            duration = self._t("permanent") if step.permanent else format_duration(step.duration or 0, self._language)
             proposed = self._t(
                 "desk_proposal",
-                measure=label(MEASURE, step.get("measure"), self._language),
+                measure=label(MEASURE, step.measure, self._language),
                 duration=duration,
-                prior=proposal.get("prior_measures", 0),
+                prior=proposal.prior_measures,
             )
         else:
             proposed = "—"
         return self._t(
             "desk_ticket",
-            ticket=ticket.get("id"),
-            category=ticket.get("category_label") or ticket.get("category"),
-            severity=label(SEVERITY, ticket.get("severity"), self._language),
-            source=label(TICKET_SOURCE, ticket.get("source"), self._language),
-            room=ticket.get("room_id") or "—",
+            ticket=ticket.id,
+            category=ticket.category_label or ticket.category,
+            severity=label(SEVERITY, ticket.severity, self._language),
+            source=label(TICKET_SOURCE, ticket.source, self._language),
+            room=ticket.room_id or "—",
             accused=accused or "—",
-            event=evidence.get("event_id") or "—",
-            digest=(str(evidence.get("content_digest") or "—"))[:16],
-            permalink=evidence.get("permalink") or "",
-            reporters=ticket.get("reporter_count", 0),
-            deadline=china_time(int(ticket.get("deadline_ts", 0)), self._language),
+            event=evidence.event_id or "—",
+            digest=(evidence.content_digest or "—")[:16],
+            permalink=evidence.permalink or "",
+            reporters=ticket.reporter_count,
+            deadline=china_time(ticket.deadline_ts, self._language),
             proposal=proposed,
         )
 
@@ -354,16 +349,13 @@ class Desk:
                 return
             await self._state.add_schedule(item)  # the module is unreachable: try again next start
             raise
-        if (
-            ticket.get("status") not in ("open", "in_review")
-            or int(ticket.get("deadline_ts", 0)) != payload["deadline"]
-        ):
+        if not ticket.is_open or ticket.deadline_ts != payload["deadline"]:
             return  # closed meanwhile, or its deadline moved (a newer reminder exists)
         if item.kind == "before" and now_ms(self._clock) >= int(payload["deadline"]):
             return  # the bot was down past the deadline: the breach reminder says it
         # One reminder of a kind per ticket and deadline, however it was armed (a copy kept
         # after a failed module call and the poll's own scheduling can both come due at start).
-        sent_key = f"desk_sent:{ticket.get('id')}:{item.kind}:{payload['deadline']}"
+        sent_key = f"desk_sent:{ticket.id}:{item.kind}:{payload['deadline']}"
         if await self._state.get(sent_key):
             return
         key = "desk_reminder" if item.kind == "before" else "desk_breach"
@@ -371,9 +363,9 @@ class Desk:
             self.room_id,
             self._t(
                 key,
-                ticket=ticket.get("id"),
-                category=ticket.get("category_label") or ticket.get("category"),
-                deadline=china_time(int(ticket.get("deadline_ts", 0)), self._language),
+                ticket=ticket.id,
+                category=ticket.category_label or ticket.category,
+                deadline=china_time(ticket.deadline_ts, self._language),
             ),
         )
         await self._state.put(sent_key, "1")
@@ -390,9 +382,19 @@ class Desk:
             return
         stats = await self._api.report_stats(now_ms(self._clock) - DAY_MS)
         await self._state.put(_LAST_DIGEST, today)
-        values = {key: stats.get(key, 0) for key in ("opened", "resolved", "dismissed", "closed_late")}
-        values.update({key: stats.get(key, 0) for key in ("open", "in_review", "overdue")})
-        await self._send(self.room_id, self._t("desk_digest", **values))
+        await self._send(
+            self.room_id,
+            self._t(
+                "desk_digest",
+                opened=stats.opened,
+                resolved=stats.resolved,
+                dismissed=stats.dismissed,
+                closed_late=stats.closed_late,
+                open=stats.open,
+                in_review=stats.in_review,
+                overdue=stats.overdue,
+            ),
+        )
 
     async def _digest_catch_up(self) -> None:
         now = datetime.datetime.fromtimestamp(self._clock(), CHINA_TIME)

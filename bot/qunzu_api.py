@@ -4,10 +4,14 @@ Every failure becomes :class:`~bot.errors.QunzuApiError` whose ``message`` is
 fit for chat: the server's own ``error`` text (already in the server's
 language) or a friendly local text when the server could not be reached.
 
-Adding an endpoint is one short method::
+Requests are built from the module's own request models and answers read as its
+records (``policies.api``), so the bot and the module agree on every field by type;
+an answer that does not fit its record is a :class:`~bot.errors.QunzuApiError` like
+any other bad answer. Adding an endpoint is one short method::
 
-    async def report(self, room_id: str, category: str, reason: str) -> dict[str, Any]:
-        return await self._request("POST", "/reports", json={...})
+    async def report(self, room_id: str, category: str, reason: str) -> Ticket:
+        body = ReportRequest(room_id=room_id, category=category, reason=reason).body()
+        return await self._typed(Ticket, "POST", "/reports", json=body)
 """
 
 from __future__ import annotations
@@ -16,13 +20,62 @@ import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+from pydantic import ValidationError
 
 from bot.errors import QunzuApiError
 from bot.messages import t
+from policies.api import (
+    ActingRequest,
+    Announcement,
+    AnnouncementList,
+    AnnounceRequest,
+    Appeal,
+    AppealList,
+    AppealRequest,
+    BlacklistAdd,
+    BlacklistEntry,
+    BlacklistLift,
+    BlacklistSubject,
+    CategoryRequest,
+    Convention,
+    ConventionAccept,
+    CreditChange,
+    CreditRequest,
+    Dissolution,
+    DissolveRequest,
+    EmergencyRequest,
+    Freeze,
+    GroupPage,
+    Hold,
+    HoldPage,
+    LiftRequest,
+    MeStatus,
+    ModerateRequest,
+    Moderation,
+    PendingVerification,
+    PendingVerifications,
+    Proposal,
+    ProposeRequest,
+    RealnameLinkRequest,
+    ReasonedRequest,
+    Record,
+    Resolution,
+    ResolutionSanction,
+    ResolveRequest,
+    Sanction,
+    SanctionApply,
+    SanctionList,
+    Stats,
+    SubjectRef,
+    Ticket,
+    TicketList,
+    Transfer,
+    TransferRequest,
+)
 from policies.constants import DEFAULT_LANGUAGE, Language
 
 logger = logging.getLogger(__name__)
@@ -33,6 +86,8 @@ BAD_RESPONSE_ERRCODE: Final = "Q_BAD_RESPONSE"
 
 _REASON_KEY: Final = "cn.qunzu.reason"
 _DETAIL_KEY: Final = "cn.qunzu.detail"
+
+RecordT = TypeVar("RecordT", bound=Record)
 
 
 @dataclass(frozen=True)
@@ -91,7 +146,7 @@ class QunzuApi:
 
     # --- endpoints -------------------------------------------------------------
 
-    async def me(self, as_user: str | None = None) -> dict[str, Any]:
+    async def me(self, as_user: str | None = None) -> MeStatus:
         """``GET /me``: status of the bot, or of ``as_user``.
 
         Args:
@@ -100,7 +155,7 @@ class QunzuApi:
                 module allows it for its service account only.
         """
         params = {"user_id": as_user} if as_user is not None else None
-        return await self._request("GET", "/me", params=params)
+        return await self._typed(MeStatus, "GET", "/me", params=params)
 
     async def realname_link(self, user_id: str) -> RealnameLink:
         """``POST /admin/realname/links``: a one-time verification link for ``user_id``.
@@ -116,7 +171,7 @@ class QunzuApi:
                 with the server's explanation), unreachable, or an answer
                 without a usable ``url``.
         """
-        body = await self._request("POST", "/admin/realname/links", json={"user_id": user_id})
+        body = await self._request("POST", "/admin/realname/links", json=RealnameLinkRequest(user_id=user_id).body())
         url = body.get("url")
         expires_at = body.get("expires_at")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
@@ -131,118 +186,112 @@ class QunzuApi:
 
     # --- reports, room admins, the moderation desk -----------------------------------
 
-    async def holds(self, *, limit: int = 20) -> dict[str, Any]:
+    async def holds(self, *, limit: int = 20) -> HoldPage:
         """``GET /admin/holds``: held messages waiting for review, newest first (no content)."""
-        return await self._request("GET", "/admin/holds", params={"limit": str(limit)})
+        return await self._typed(HoldPage, "GET", "/admin/holds", params={"limit": str(limit)})
 
-    async def release_hold(self, hold_id: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def release_hold(self, hold_id: str, *, actor: str | None = None) -> Hold:
         """``POST /admin/holds/{id}/release``: deliver it as its sender (for the staff member ``actor``)."""
-        return await self._request("POST", f"/admin/holds/{path_segment(hold_id)}/release", json=_acting({}, actor))
+        body = ActingRequest(actor=actor).body()
+        return await self._typed(Hold, "POST", f"/admin/holds/{path_segment(hold_id)}/release", json=body)
 
-    async def reject_hold(self, hold_id: str, reason: str | None, *, actor: str | None = None) -> dict[str, Any]:
+    async def reject_hold(self, hold_id: str, reason: str | None, *, actor: str | None = None) -> Hold:
         """``POST /admin/holds/{id}/reject``: never delivered; the module tells the sender."""
-        body: dict[str, Any] = {} if reason is None else {"reason": reason}
-        return await self._request("POST", f"/admin/holds/{path_segment(hold_id)}/reject", json=_acting(body, actor))
+        body = ReasonedRequest(reason=reason, actor=actor).body()
+        return await self._typed(Hold, "POST", f"/admin/holds/{path_segment(hold_id)}/reject", json=body)
 
-    async def convention(self) -> dict[str, Any]:
+    async def convention(self) -> Convention:
         """``GET /convention``: the platform convention and the report categories of the policy."""
-        return await self._request("GET", "/convention")
+        return await self._typed(Convention, "GET", "/convention")
 
-    async def tickets(self, **query: str) -> list[dict[str, Any]]:
+    async def tickets(self, **query: str) -> list[Ticket]:
         """``GET /admin/reports`` with filters (``open``, ``overdue``, ``since``, ``status``, ``limit``)."""
-        body = await self._request("GET", "/admin/reports", params=query or None)
-        return [t for t in body.get("tickets", []) if isinstance(t, dict)]
+        return (await self._typed(TicketList, "GET", "/admin/reports", params=query or None)).tickets
 
-    async def ticket(self, ticket_id: str) -> dict[str, Any]:
+    async def ticket(self, ticket_id: str) -> Ticket:
         """``GET /admin/reports/{id}``."""
-        return await self._request("GET", f"/admin/reports/{path_segment(ticket_id)}")
+        return await self._typed(Ticket, "GET", f"/admin/reports/{path_segment(ticket_id)}")
 
-    async def report_stats(self, since_ms: int) -> dict[str, Any]:
+    async def report_stats(self, since_ms: int) -> Stats:
         """``GET /admin/reports/stats?since=``: counts for the daily digest."""
-        return await self._request("GET", "/admin/reports/stats", params={"since": str(since_ms)})
+        return await self._typed(Stats, "GET", "/admin/reports/stats", params={"since": str(since_ms)})
 
     async def resolve(
-        self, ticket_id: str, actor: str, outcome: str, reason: str, sanction: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+        self, ticket_id: str, actor: str, outcome: str, reason: str, sanction: ResolutionSanction | None = None
+    ) -> Resolution:
         """``POST /admin/reports/{id}/resolve`` for the staff member ``actor``."""
-        body: dict[str, Any] = {"outcome": outcome, "actor": actor, "reason": reason}
-        if sanction is not None:
-            body["sanction"] = sanction
-        return await self._request("POST", f"/admin/reports/{path_segment(ticket_id)}/resolve", json=body)
+        body = ResolveRequest(outcome=outcome, actor=actor, reason=reason, sanction=sanction).body()
+        return await self._typed(Resolution, "POST", f"/admin/reports/{path_segment(ticket_id)}/resolve", json=body)
 
-    async def propose(self, subject_type: str, subject: str, category: str | None) -> dict[str, Any]:
+    async def propose(self, subject_type: str, subject: str, category: str | None) -> Proposal:
         """``POST /admin/sanctions/propose``: the ladder's next step."""
-        body: dict[str, Any] = {"subject": {"type": subject_type, "id": subject}}
-        if category is not None:
-            body["category"] = category
-        return await self._request("POST", "/admin/sanctions/propose", json=body)
+        body = ProposeRequest(subject=_subject(subject_type, subject), category=category).body()
+        return await self._typed(Proposal, "POST", "/admin/sanctions/propose", json=body)
 
-    async def sanction(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def sanction(self, request: SanctionApply) -> Sanction:
         """``POST /admin/sanctions``."""
-        return await self._request("POST", "/admin/sanctions", json=body)
+        return await self._typed(Sanction, "POST", "/admin/sanctions", json=request.body())
 
-    async def sanctions(self, **query: str) -> list[dict[str, Any]]:
+    async def sanctions(self, **query: str) -> list[Sanction]:
         """``GET /admin/sanctions`` (newest first)."""
-        body = await self._request("GET", "/admin/sanctions", params=query or None)
-        return [s for s in body.get("sanctions", []) if isinstance(s, dict)]
+        return (await self._typed(SanctionList, "GET", "/admin/sanctions", params=query or None)).sanctions
 
-    async def lift(self, sanction_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def lift(self, sanction_id: str, reason: str, *, actor: str | None = None) -> Sanction:
         """``DELETE /admin/sanctions/{id}`` (for the staff member ``actor``, when given)."""
-        body = _acting({"reason": reason}, actor)
-        return await self._request("DELETE", f"/admin/sanctions/{path_segment(sanction_id)}", json=body)
+        body = LiftRequest(reason=reason, actor=actor).body()
+        return await self._typed(Sanction, "DELETE", f"/admin/sanctions/{path_segment(sanction_id)}", json=body)
 
-    async def appeal(self, appellant: str, ref: str | None, text: str) -> dict[str, Any]:
+    async def appeal(self, appellant: str, ref: str | None, text: str) -> Appeal:
         """``POST /appeals`` for ``appellant``: ``ref`` (a measure or a refused message), else the latest decision."""
-        body: dict[str, Any] = {"text": text, "appellant": appellant}
-        if ref is not None:
-            body["ref"] = ref
-        return await self._request("POST", "/appeals", json=body)
+        body = AppealRequest(text=text, appellant=appellant, ref=ref).body()
+        return await self._typed(Appeal, "POST", "/appeals", json=body)
 
     async def blacklist_add(
-        self, subject_type: str, subject: str, reason: str, *, actor: str | None = None
-    ) -> dict[str, Any]:
+        self, subject_type: Literal["user", "room", "identity"], subject: str, reason: str, *, actor: str | None = None
+    ) -> BlacklistEntry:
         """``POST /admin/blacklist`` (for the staff member ``actor``, when given)."""
-        body = _acting({"subject": {"type": subject_type, "id": subject}, "reason": reason}, actor)
-        return await self._request("POST", "/admin/blacklist", json=body)
+        kind = BlacklistSubject(type=subject_type, id=subject)
+        body = BlacklistAdd(subject=kind, reason=reason, actor=actor).body()
+        return await self._typed(BlacklistEntry, "POST", "/admin/blacklist", json=body)
 
-    async def blacklist_remove(self, entry_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def blacklist_remove(self, entry_id: str, reason: str, *, actor: str | None = None) -> BlacklistLift:
         """``DELETE /admin/blacklist/{id}`` (for the staff member ``actor``, when given)."""
-        body = _acting({"reason": reason}, actor)
-        return await self._request("DELETE", f"/admin/blacklist/{path_segment(entry_id)}", json=body)
+        body = ReasonedRequest(reason=reason, actor=actor).body()
+        return await self._typed(BlacklistLift, "DELETE", f"/admin/blacklist/{path_segment(entry_id)}", json=body)
 
-    async def adjust_credit(self, user_id: str, delta: int, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def adjust_credit(self, user_id: str, delta: int, reason: str, *, actor: str | None = None) -> CreditChange:
         """``POST /admin/users/{user_id}/credit`` (for the staff member ``actor``, when given)."""
-        body = _acting({"delta": delta, "reason": reason}, actor)
-        return await self._request("POST", f"/admin/users/{path_segment(user_id)}/credit", json=body)
+        body = CreditRequest(delta=delta, reason=reason, actor=actor).body()
+        return await self._typed(CreditChange, "POST", f"/admin/users/{path_segment(user_id)}/credit", json=body)
 
     async def credit(self, user_id: str) -> dict[str, Any]:
         """``GET /admin/users/{user_id}/credit``."""
         return await self._request("GET", f"/admin/users/{path_segment(user_id)}/credit")
 
-    async def group(self, code: str, language: str | None = None) -> dict[str, Any]:
+    async def group(self, code: str, language: str | None = None) -> GroupPage:
         """``GET /groups/{code}``: the group's info page as JSON (labels in ``language`` when given)."""
         query = f"?lang={language}" if language else ""
-        return await self._request("GET", f"/groups/{path_segment(code)}{query}")
+        return await self._typed(GroupPage, "GET", f"/groups/{path_segment(code)}{query}")
 
-    async def set_category(self, code: str, category: str) -> dict[str, Any]:
+    async def set_category(self, code: str, category: str) -> GroupPage:
         """``POST /groups/{code}/category`` (as the service account, after the bot checked the creator)."""
-        return await self._request("POST", f"/groups/{path_segment(code)}/category", json={"category": category})
+        body = CategoryRequest(category=category).body()
+        return await self._typed(GroupPage, "POST", f"/groups/{path_segment(code)}/category", json=body)
 
     async def accept_convention(self, user_id: str, version: str) -> dict[str, Any]:
         """``POST /convention/accept?user_id=`` for the person who sent ``!accept`` (service account only)."""
-        return await self._request("POST", "/convention/accept", params={"user_id": user_id}, json={"version": version})
+        body = ConventionAccept(version=version).body()
+        return await self._request("POST", "/convention/accept", params={"user_id": user_id}, json=body)
 
-    async def dissolve(self, code: str, actor: str, *, confirm: str | None = None) -> dict[str, Any]:
+    async def dissolve(self, code: str, actor: str, *, confirm: str | None = None) -> Dissolution:
         """``POST /groups/{code}/dissolve`` for the owner ``actor``; without ``confirm`` nothing changes."""
-        body: dict[str, Any] = {"actor": actor}
-        if confirm is not None:
-            body["confirm"] = confirm
-        return await self._request("POST", f"/groups/{path_segment(code)}/dissolve", json=body)
+        body = DissolveRequest(actor=actor, confirm=confirm).body()
+        return await self._typed(Dissolution, "POST", f"/groups/{path_segment(code)}/dissolve", json=body)
 
-    async def transfer(self, code: str, actor: str, new_owner: str) -> dict[str, Any]:
+    async def transfer(self, code: str, actor: str, new_owner: str) -> Transfer:
         """``POST /groups/{code}/transfer`` for the owner ``actor``."""
-        body = {"actor": actor, "user_id": new_owner}
-        return await self._request("POST", f"/groups/{path_segment(code)}/transfer", json=body)
+        body = TransferRequest(actor=actor, user_id=new_owner).body()
+        return await self._typed(Transfer, "POST", f"/groups/{path_segment(code)}/transfer", json=body)
 
     async def moderate(
         self,
@@ -253,51 +302,46 @@ class QunzuApi:
         target: str | None = None,
         duration: str | None = None,
         reason: str = "",
-    ) -> dict[str, Any]:
+    ) -> Moderation:
         """``POST /admin/rooms/{room_id}/moderate`` for the room admin ``actor``."""
-        body: dict[str, Any] = {"actor": actor, "action": action, "reason": reason}
-        if target is not None:
-            body["target"] = target
-        if duration is not None:
-            body["duration"] = duration
-        return await self._request("POST", f"/admin/rooms/{path_segment(room_id)}/moderate", json=body)
+        body = ModerateRequest(actor=actor, action=action, target=target, duration=duration, reason=reason).body()
+        return await self._typed(Moderation, "POST", f"/admin/rooms/{path_segment(room_id)}/moderate", json=body)
 
-    async def emergency(self, scope: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def emergency(self, scope: str, reason: str, *, actor: str | None = None) -> Freeze:
         """``POST /admin/emergency`` (for the staff member ``actor``, when given)."""
-        return await self._request("POST", "/admin/emergency", json=_acting({"scope": scope, "reason": reason}, actor))
+        body = EmergencyRequest(scope=scope, reason=reason, actor=actor).body()
+        return await self._typed(Freeze, "POST", "/admin/emergency", json=body)
 
-    async def emergency_lift(self, freeze_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def emergency_lift(self, freeze_id: str, reason: str, *, actor: str | None = None) -> Freeze:
         """``DELETE /admin/emergency/{id}`` (for the staff member ``actor``, when given)."""
-        body = _acting({"reason": reason}, actor)
-        return await self._request("DELETE", f"/admin/emergency/{path_segment(freeze_id)}", json=body)
+        body = ReasonedRequest(reason=reason, actor=actor).body()
+        return await self._typed(Freeze, "DELETE", f"/admin/emergency/{path_segment(freeze_id)}", json=body)
 
-    async def realname_pending(self) -> list[dict[str, Any]]:
+    async def realname_pending(self) -> list[PendingVerification]:
         """``GET /admin/realname/pending``: submissions waiting for a person (manual provider)."""
-        body = await self._request("GET", "/admin/realname/pending")
-        return [p for p in body.get("pending", []) if isinstance(p, dict)]
+        return (await self._typed(PendingVerifications, "GET", "/admin/realname/pending")).pending
 
-    async def announce(self, room_id: str, actor: str, text: str) -> dict[str, Any]:
+    async def announce(self, room_id: str, actor: str, text: str) -> Announcement:
         """``POST /admin/rooms/{room_id}/announce`` for the room admin ``actor``."""
-        body = {"actor": actor, "text": text}
-        return await self._request("POST", f"/admin/rooms/{path_segment(room_id)}/announce", json=body)
+        body = AnnounceRequest(actor=actor, text=text).body()
+        return await self._typed(Announcement, "POST", f"/admin/rooms/{path_segment(room_id)}/announce", json=body)
 
-    async def pending_announcements(self) -> list[dict[str, Any]]:
+    async def pending_announcements(self) -> list[Announcement]:
         """``GET /admin/announcements``: announcements waiting for staff review."""
-        body = await self._request("GET", "/admin/announcements")
-        return [a for a in body.get("announcements", []) if isinstance(a, dict)]
+        return (await self._typed(AnnouncementList, "GET", "/admin/announcements")).announcements
 
     async def decide_announcement(
         self, announcement_id: str, approve: bool, reason: str, *, actor: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Announcement:
         """``POST /admin/announcements/{id}/approve|reject`` (for the staff member ``actor``, when given)."""
         verb = "approve" if approve else "reject"
-        body = _acting({"reason": reason}, actor)
-        return await self._request("POST", f"/admin/announcements/{path_segment(announcement_id)}/{verb}", json=body)
+        body = ReasonedRequest(reason=reason, actor=actor).body()
+        path = f"/admin/announcements/{path_segment(announcement_id)}/{verb}"
+        return await self._typed(Announcement, "POST", path, json=body)
 
-    async def appeals(self) -> list[dict[str, Any]]:
+    async def appeals(self) -> list[Appeal]:
         """``GET /admin/appeals?status=open``."""
-        body = await self._request("GET", "/admin/appeals", params={"status": "open"})
-        return [a for a in body.get("appeals", []) if isinstance(a, dict)]
+        return (await self._typed(AppealList, "GET", "/admin/appeals", params={"status": "open"})).appeals
 
     # --- plumbing ----------------------------------------------------------------
 
@@ -305,6 +349,33 @@ class QunzuApi:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
+
+    async def _typed(
+        self,
+        record: type[RecordT],
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> RecordT:
+        """Like :meth:`_request`, the answer read as ``record``.
+
+        Raises:
+            QunzuApiError: as :meth:`_request`, and an answer that does not fit ``record``
+                (a field missing or of the wrong type; unknown fields are ignored).
+        """
+        body = await self._request(method, path, json, params=params)
+        try:
+            return record.model_validate(body)
+        except ValidationError as exc:
+            where = ".".join(str(part) for part in exc.errors()[0]["loc"])
+            logger.warning("qunzu api %s %s: answer does not fit %s at %s", method, path, record.__name__, where)
+            raise QunzuApiError(
+                status=200,
+                errcode=BAD_RESPONSE_ERRCODE,
+                message=t("api_failed", self._language, status=200),
+            ) from None
 
     async def _request(
         self,
@@ -378,9 +449,9 @@ class QunzuApi:
         )
 
 
-def _acting(body: dict[str, Any], actor: str | None) -> dict[str, Any]:
-    """``body`` naming the staff member the service account acts for (the module records them)."""
-    return body if actor is None else {**body, "actor": actor}
+def _subject(subject_type: str, subject: str) -> SubjectRef:
+    """The ``subject`` of a measure or proposal; only ``user`` and ``room`` exist."""
+    return SubjectRef(type="room" if subject_type == "room" else "user", id=subject)
 
 
 def _parse_json(text: str) -> Any:

@@ -58,7 +58,7 @@ class RoomNotices:
         category = str(group.get("category", ""))
         try:
             page = await self._services.api.group(code, self._language)
-            category = str(page.get("category_label") or category)
+            category = page.category_label or category
         except QunzuApiError as exc:
             logger.info("group info for a welcome unavailable: %s", exc)
         topic = await self._services.client.get_state_event(event.room_id, "m.room.topic")
@@ -80,12 +80,10 @@ class RoomNotices:
         except QunzuApiError as exc:
             logger.info("a newcomer's status for the welcome unavailable: %s", exc)
             return False
-        if status.get("exempt") is True:
+        if status.exempt:
             return True
-        verification = status.get("verification")
-        convention = status.get("convention")
-        verified = isinstance(verification, dict) and verification.get("status") == "verified"
-        accepted = isinstance(convention, dict) and convention.get("accepted") is True
+        verified = status.verification is not None and status.verification.status == "verified"
+        accepted = status.convention is not None and status.convention.accepted
         return verified and accepted
 
     async def _roles(self, event: RoomEvent, create_sender: str | None, create_content: dict[str, Any]) -> None:

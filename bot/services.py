@@ -90,7 +90,7 @@ class Services:
         if cached is not None and now - cached[0] < STAFF_CACHE_S:
             return cached[1]
         try:
-            staff = (await self.api.me(as_user=user_id)).get("staff") is True
+            staff = (await self.api.me(as_user=user_id)).staff
         except QunzuApiError as exc:
             logger.info("staff check failed: %s", exc)
             return False

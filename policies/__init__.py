@@ -29,7 +29,7 @@ from .decisions import (
     needs_join_approval,
 )
 from .durations import format_duration, parse_duration
-from .errors import InvalidDuration, InvalidIdentity, InvalidNumber, PolicyError, PolicyLoadError
+from .errors import InvalidDuration, InvalidIdentity, InvalidNumber, InvalidRequest, PolicyError, PolicyLoadError
 from .loader import default_policy, load_policy, load_policy_from_mapping
 from .measures import Measure, SubjectKind
 from .messages import render
@@ -46,6 +46,7 @@ __all__ = [
     "InvalidDuration",
     "InvalidIdentity",
     "InvalidNumber",
+    "InvalidRequest",
     "Measure",
     "Policy",
     "PolicyError",

@@ -6,6 +6,8 @@ PolicyError
 ├── InvalidDuration   a duration such as ``7d`` or ``perm`` could not be read
 ├── InvalidNumber     a number from outside is malformed or out of its bounds (numbers.py);
 │                     ``.field`` names it, ``.detail`` holds the bounds for the message
+├── InvalidRequest    a request body does not fit its model (policies/api); ``.field`` and
+│                     ``.problem`` say where and what, never the value
 └── InvalidIdentity   a name, ID number or phone number failed validation;
                       ``.field`` names the field, ``.problem`` says what is wrong (a stable
                       code), the message never repeats the input
@@ -41,6 +43,23 @@ class InvalidNumber(PolicyError):
         super().__init__(message)
         self.field = field
         self.detail: Mapping[str, object] = {"field": field, **detail}
+
+
+class InvalidRequest(PolicyError):
+    """A request body does not fit its model: a field missing, unknown, of the wrong type or too long.
+
+    Attributes:
+        field: the field as a dotted path (``sanction.measure``), or ``body``.
+        problem: a stable code: ``unknown_field``, ``missing``, ``wrong_type``, ``too_long``,
+            ``too_short`` or ``not_allowed``.
+        detail: ``field`` and ``problem``, for the refusal; never the value.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field!r}: {problem}")
+        self.field = field
+        self.problem = problem
+        self.detail: Mapping[str, object] = {"field": field, "problem": problem}
 
 
 class InvalidIdentity(PolicyError):

@@ -37,6 +37,7 @@ class Reason(enum.StrEnum):
     INVALID_IDENTITY = "invalid_identity"
     IDENTITY_IN_USE = "identity_in_use"
     INVALID_NUMBER = "invalid_number"
+    INVALID_REQUEST = "invalid_request"
     BOT_CHAT_PRIVATE = "bot_chat_private"
     BOT_CHAT_EXISTS = "bot_chat_exists"
     ALIAS_RESERVED = "alias_reserved"
@@ -59,6 +60,7 @@ _NOT_FORBIDDEN: Final[Mapping[Reason, int]] = {
     Reason.INVALID_IDENTITY: 400,
     Reason.INVALID_CATEGORY: 400,
     Reason.INVALID_NUMBER: 400,
+    Reason.INVALID_REQUEST: 400,
     Reason.IDENTITY_IN_USE: 409,
     Reason.GROUP_NOT_FOUND: 404,
     Reason.HOLD_DECIDED: 409,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 
 from bot.dispatcher import Context
 from bot.errors import UsageError
 from bot.messages import china_time
 from bot.services import Services
 from policies import InvalidDuration, parse_duration
+from policies.api import GroupMember, GroupPage
 from policies.display import ACTIVITY_TIER, GROUP_STATUS, label, scale_tier_label
 
 _USER_ID: Final = re.compile(r"^@[^:\s]+:[^\s]+$")
@@ -80,23 +81,23 @@ def until(ctx: Context, end_ms: int | None) -> str:
     return ctx.t("permanent") if end_ms is None or end_ms < 0 else china_time(end_ms, ctx.language)
 
 
-def info_text(ctx: Context, page: dict[str, Any]) -> str:
+def info_text(ctx: Context, page: GroupPage) -> str:
     """A group's info page (Art. 8) as one chat message (`!info`, staff `!lookup <code>`)."""
 
-    def names(items: list[dict[str, Any]]) -> str:
-        return "、".join(str(item.get("user_id")) for item in items) or "—"
+    def names(items: list[GroupMember]) -> str:
+        return "、".join(item.user_id for item in items) or "—"
 
     # The module labels the tiers and the status in its language; the tables cover an older module.
     language = ctx.language
     return ctx.t(
         "info",
-        code=page.get("code"),
-        name=page.get("name") or "—",
-        category=page.get("category_label") or page.get("category"),
-        scale=page.get("scale_tier_label") or scale_tier_label(str(page.get("scale_tier") or ""), language),
-        activity=page.get("activity_tier_label") or label(ACTIVITY_TIER, page.get("activity_tier"), language),
-        members=page.get("member_count"),
-        status=page.get("status_label") or label(GROUP_STATUS, page.get("status"), language),
-        creators=names(page.get("creators") or []),
-        admins=names(page.get("admins") or []),
+        code=page.code,
+        name=page.name or "—",
+        category=page.category_label or page.category,
+        scale=page.scale_tier_label or scale_tier_label(page.scale_tier or "", language),
+        activity=page.activity_tier_label or label(ACTIVITY_TIER, page.activity_tier, language),
+        members=page.member_count,
+        status=page.status_label or label(GROUP_STATUS, page.status, language),
+        creators=names(page.creators),
+        admins=names(page.admins),
     )

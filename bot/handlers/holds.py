@@ -31,7 +31,7 @@ async def holds_command(ctx: Context) -> None:
     if ctx.command.args:
         raise UsageError()
     page = await ctx.api.holds(limit=LISTED)
-    items = [item for item in page.get("items", []) if isinstance(item, dict)]
+    items = page.items
     if not items:
         await ctx.reply(ctx.t("holds_none"))
         return
@@ -40,15 +40,15 @@ async def holds_command(ctx: Context) -> None:
         lines.append(
             ctx.t(
                 "holds_line",
-                id=item.get("id"),
-                category=item.get("category_label") or item.get("category"),
-                sender=item.get("sender"),
-                room=item.get("room_id"),
-                time=china_time(int(item.get("ts") or 0), ctx.language),
-                ticket=item.get("ticket") or "—",
+                id=item.id,
+                category=item.category_label or item.category,
+                sender=item.sender,
+                room=item.room_id,
+                time=china_time(item.ts, ctx.language),
+                ticket=item.ticket or "—",
             )
         )
-    if page.get("next"):
+    if page.next:
         lines.append(ctx.t("holds_more"))
     await ctx.reply("\n".join(lines))
 
@@ -64,7 +64,7 @@ async def release_command(ctx: Context) -> None:
     if len(ctx.command.args) != 1:
         raise UsageError()
     hold = await ctx.api.release_hold(ctx.command.args[0], actor=ctx.sender)
-    await ctx.reply(ctx.t("hold_released", id=hold.get("id"), sender=hold.get("sender"), room=hold.get("room_id")))
+    await ctx.reply(ctx.t("hold_released", id=hold.id, sender=hold.sender, room=hold.room_id))
 
 
 @command(
@@ -79,5 +79,5 @@ async def reject_command(ctx: Context) -> None:
         raise UsageError()
     reason = rest_after(ctx.command.raw_args, 1) or None
     hold = await ctx.api.reject_hold(ctx.command.args[0], reason, actor=ctx.sender)
-    key = "hold_rejected" if hold.get("sender_told") else "hold_rejected_untold"
-    await ctx.reply(ctx.t(key, id=hold.get("id"), sender=hold.get("sender")))
+    key = "hold_rejected" if hold.sender_told else "hold_rejected_untold"
+    await ctx.reply(ctx.t(key, id=hold.id, sender=hold.sender))

@@ -78,7 +78,7 @@ async def transfer_command(ctx: Context) -> None:
         # The module's text speaks to the person whose cap is full: here that is the new owner.
         await ctx.reply(ctx.t("transfer_target_full", owner=target, **exc.detail))
         return
-    await ctx.reply(ctx.t("transfer_done", code=code, owner=answer.get("owner", target)))
+    await ctx.reply(ctx.t("transfer_done", code=code, owner=answer.owner or target))
 
 
 @command(
@@ -94,6 +94,6 @@ async def transfer_command(ctx: Context) -> None:
 async def accept_command(ctx: Context) -> None:
     if ctx.command.args:
         raise UsageError()
-    version = str((await ctx.api.convention())["version"])
+    version = (await ctx.api.convention()).version
     await ctx.api.accept_convention(ctx.sender, version)
     await ctx.reply(ctx.t("convention_accepted", version=version))

@@ -8,36 +8,37 @@ internal flag or epoch milliseconds (DESIGN §6.3).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from bot.commands import Scope, command
 from bot.dispatcher import Context
 from bot.messages import china_time, t
+from policies.api import ConventionStatus, CreditStatus, MeStatus, Sanction, Verification
 from policies.constants import Language
 from policies.display import MEASURE, VERIFICATION_STATUS, label
 
 _INDENT = "  "
 
 
-def _time(value: object, language: Language) -> str | None:
-    return china_time(value, language) if isinstance(value, int) and not isinstance(value, bool) else None
+def _time(value: int | None, language: Language) -> str | None:
+    return china_time(value, language) if value is not None else None
 
 
-def _verification(data: Mapping[str, Any], language: Language) -> list[str]:
-    status = str(data.get("status") or "unverified")
+def _verification(data: Verification, language: Language) -> list[str]:
+    status = data.status or "unverified"
     shown = label(VERIFICATION_STATUS, status, language)
-    level = data.get("level")
-    if status == "verified" and isinstance(level, int) and level > 0:
-        shown = t("me.level", language, status=shown, level=level)
+    if status == "verified" and data.level is not None and data.level > 0:
+        shown = t("me.level", language, status=shown, level=data.level)
     lines = [t("me.verification", language, status=shown)]
-    masked = [t(f"me.{key}", language, value=data[key]) for key in ("name", "id_number", "phone") if data.get(key)]
+    masked = [
+        t(f"me.{key}", language, value=value)
+        for key, value in (("name", data.name), ("id_number", data.id_number), ("phone", data.phone))
+        if value
+    ]
     if masked:
         lines.append(_INDENT + t("me.separator", language).join(masked))
-    submitted = _time(data.get("submitted_at"), language)
+    submitted = _time(data.submitted_at, language)
     if submitted:
         lines.append(_INDENT + t("me.submitted", language, time=submitted))
-    decided = _time(data.get("decided_at"), language)
+    decided = _time(data.decided_at, language)
     if decided and status != "pending":
         lines.append(_INDENT + t("me.decided", language, time=decided))
     if status in ("unverified", "rejected"):
@@ -45,35 +46,31 @@ def _verification(data: Mapping[str, Any], language: Language) -> list[str]:
     return lines
 
 
-def _convention(data: Mapping[str, Any], language: Language) -> str:
-    version = data.get("current_version") or "—"
-    key = "me.convention_accepted" if data.get("accepted") else "me.convention_missing"
-    return t(key, language, version=version)
+def _convention(data: ConventionStatus, language: Language) -> str:
+    key = "me.convention_accepted" if data.accepted else "me.convention_missing"
+    return t(key, language, version=data.current_version or "—")
 
 
-def _credit(data: Mapping[str, Any], language: Language) -> str:
-    score = data.get("score")
-    if score is None:
+def _credit(data: CreditStatus, language: Language) -> str:
+    if data.score is None:
         return t("me.credit_none", language)
-    text = t("me.credit", language, score=score, level=data.get("level") or "—")
-    if isinstance(data.get("rooms_owned_cap"), int) and isinstance(data.get("rooms_joined_cap"), int):
-        text += t("me.caps", language, owned=data["rooms_owned_cap"], joined=data["rooms_joined_cap"])
+    text = t("me.credit", language, score=data.score, level=data.level or "—")
+    if data.rooms_owned_cap is not None and data.rooms_joined_cap is not None:
+        text += t("me.caps", language, owned=data.rooms_owned_cap, joined=data.rooms_joined_cap)
     return text
 
 
-def _sanction(item: Mapping[str, Any], language: Language) -> str:
-    measure = label(MEASURE, item.get("measure"), language)
-    found = item.get("subject")
-    subject: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-    if subject.get("type") == "room_member" and item.get("room_id"):
-        measure = t("me.in_room", language, measure=measure, room=item["room_id"])
-    end = _time(item.get("end"), language)
-    until = t("me.until", language, time=end) if end and not item.get("permanent") else t("me.no_end", language)
-    reason = item.get("reason") or t("no_reason", language)
-    return t("me.sanction", language, measure=measure, until=until, reason=reason, id=item.get("id") or "—")
+def _sanction(item: Sanction, language: Language) -> str:
+    measure = label(MEASURE, item.measure, language)
+    if item.subject.type == "room_member" and item.room_id:
+        measure = t("me.in_room", language, measure=measure, room=item.room_id)
+    end = _time(item.end, language)
+    until = t("me.until", language, time=end) if end and not item.permanent else t("me.no_end", language)
+    reason = item.reason or t("no_reason", language)
+    return t("me.sanction", language, measure=measure, until=until, reason=reason, id=item.id or "—")
 
 
-def render_status(data: Mapping[str, Any], language: Language) -> list[str]:
+def render_status(data: MeStatus, language: Language) -> list[str]:
     """The lines of ``!me`` for a ``GET /me`` answer (missing parts are left out).
 
     Args:
@@ -81,27 +78,23 @@ def render_status(data: Mapping[str, Any], language: Language) -> list[str]:
         language: Language of the text.
     """
     lines: list[str] = []
-    if data.get("user_id"):
-        lines.append(t("me.account", language, user=data["user_id"]))
-    verification = data.get("verification")
-    if isinstance(verification, Mapping):
-        lines.extend(_verification(verification, language))
-    convention = data.get("convention")
-    if isinstance(convention, Mapping):
-        lines.append(_convention(convention, language))
-    credit = data.get("credit")
-    if isinstance(credit, Mapping):
-        lines.append(_credit(credit, language))
-    sanctions = data.get("sanctions")
-    if isinstance(sanctions, list):
-        active = [item for item in sanctions if isinstance(item, Mapping)]
+    if data.user_id:
+        lines.append(t("me.account", language, user=data.user_id))
+    if data.verification is not None:
+        lines.extend(_verification(data.verification, language))
+    if data.convention is not None:
+        lines.append(_convention(data.convention, language))
+    if data.credit is not None:
+        lines.append(_credit(data.credit, language))
+    if data.sanctions is not None:
+        active = data.sanctions
         lines.append(t("me.sanctions", language) + ("" if active else t("none", language)))
         lines.extend(_INDENT + "- " + _sanction(item, language) for item in active)
         if active:
             lines.append(_INDENT + t("me.appeal_hint", language))
-    if data.get("blacklisted"):
+    if data.blacklisted:
         lines.append(t("me.blacklisted", language))
-    if data.get("staff"):
+    if data.staff:
         lines.append(t("me.staff", language))
     return lines
 

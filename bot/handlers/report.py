@@ -24,9 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 async def _categories(ctx: Context) -> dict[str, dict[str, str]]:
-    body = await ctx.api.convention()
-    found = body.get("report_categories")
-    return found if isinstance(found, dict) else {}
+    return (await ctx.api.convention()).report_categories
 
 
 def _category_list(ctx: Context, categories: dict[str, dict[str, str]]) -> str:
@@ -79,9 +77,9 @@ async def info_command(ctx: Context) -> None:
         return
     page = await ctx.api.group(str(group["code"]), ctx.language)
     reply = info_text(ctx, page)
-    if page.get("public") and page.get("url"):
+    if page.public and page.url:
         # Art. 8: groups from `info_page_from_members` have a page anyone can open in a browser.
-        reply += "\n" + ctx.t("info_page_url", url=page["url"])
+        reply += "\n" + ctx.t("info_page_url", url=page.url)
     await ctx.reply(reply)
 
 
@@ -100,8 +98,8 @@ async def rules_command(ctx: Context) -> None:
         ctx.t(
             "rules",
             room_rules=topic or ctx.t("rules_none"),
-            version=convention.get("version", ""),
-            convention=str(convention.get("text", "")).strip(),
+            version=convention.version,
+            convention=convention.text.strip(),
         )
     )
 
@@ -129,4 +127,4 @@ async def appeal_command(ctx: Context) -> None:
         usage = ctx.spec.usage_in(ctx.language, ctx.prefix)
         raise UsageError(f"{usage}\n{ctx.t('appeal_usage_hint')}")
     answer = await ctx.api.appeal(ctx.sender, ref, text)
-    await ctx.reply(str(answer.get("message") or answer.get("id")))
+    await ctx.reply(str(answer.message or answer.id))

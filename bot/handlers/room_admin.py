@@ -55,8 +55,8 @@ async def mute_command(ctx: Context) -> None:
     answer = await ctx.api.moderate(
         ctx.room_id, ctx.sender, "mute", target=target, duration=ctx.command.args[1], reason=reason
     )
-    end = answer.get("until")
-    if isinstance(end, int) and end > 0:
+    end = answer.until
+    if end is not None and end > 0:
         await ctx.reply(ctx.t("admin_muted", target=target, until=until(ctx, end)))
     else:
         await ctx.reply(ctx.t("admin_muted_perm", target=target))
@@ -74,7 +74,7 @@ async def unmute_command(ctx: Context) -> None:
     answer = await ctx.api.moderate(
         ctx.room_id, ctx.sender, "unmute", target=target, reason=rest_after(ctx.command.raw_args, 1)
     )
-    key = "admin_unmuted" if answer.get("lifted") else "admin_not_muted"
+    key = "admin_unmuted" if answer.lifted else "admin_not_muted"
     await ctx.reply(ctx.t(key, target=target))
 
 
@@ -118,9 +118,7 @@ async def approve_command(ctx: Context) -> None:
     target = _target(ctx)
     answer = await ctx.api.moderate(ctx.room_id, ctx.sender, "approve", target=target)
     # A knock is answered with an invite; a member's invite in an approval room is confirmed.
-    await ctx.reply(
-        ctx.t("admin_invite_confirmed" if answer.get("confirmed_invite") else "admin_approved", target=target)
-    )
+    await ctx.reply(ctx.t("admin_invite_confirmed" if answer.confirmed_invite else "admin_approved", target=target))
 
 
 @command(
@@ -136,9 +134,9 @@ async def announce_command(ctx: Context) -> None:
         raise UsageError()
     # The module posts and pins it (the room sees the announcement itself), or queues it for staff.
     answer = await ctx.api.announce(ctx.room_id, ctx.sender, text)
-    if answer.get("status") == "pending":
+    if answer.status == "pending":
         await ctx.reply(ctx.t("announce_pending"))
-    elif answer.get("status") != "posted":
+    elif answer.status != "posted":
         await ctx.reply(ctx.t("announce_failed"))
 
 
@@ -160,8 +158,8 @@ async def category_command(ctx: Context) -> None:
     code = str(group["code"])
     # Art. 8, 9: the owner (群主, who may have taken the group over by `!transfer`) chooses the
     # category; the bot checks the module's registry, then asks as the service account.
-    if (await ctx.api.group(code)).get("creator") != ctx.sender:
+    if (await ctx.api.group(code)).creator != ctx.sender:
         await ctx.reply(ctx.t("category_not_creator"))
         return
     page = await ctx.api.set_category(code, ctx.command.args[0])
-    await ctx.reply(ctx.t("category_done", category=page.get("category_label") or page.get("category")))
+    await ctx.reply(ctx.t("category_done", category=page.category_label or page.category))

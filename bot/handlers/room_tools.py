@@ -33,8 +33,8 @@ async def muteall_command(ctx: Context) -> None:
     if duration is not None:
         duration_arg(duration)  # a bad duration (1e20, 0, 11y) is a usage error, before asking the module
     answer = await ctx.api.moderate(ctx.room_id, ctx.sender, "mute_all", duration=duration)
-    end = answer.get("until")
-    if isinstance(end, int) and end > 0:
+    end = answer.until
+    if end is not None and end > 0:
         await ctx.reply(ctx.t("mute_all_on", until=until(ctx, end)))
     else:
         await ctx.reply(ctx.t("mute_all_on_perm"))
@@ -51,7 +51,7 @@ async def unmuteall_command(ctx: Context) -> None:
     if ctx.command.args:
         raise UsageError()
     answer = await ctx.api.moderate(ctx.room_id, ctx.sender, "unmute_all")
-    await ctx.reply(ctx.t("mute_all_off" if answer.get("lifted") else "mute_all_not_on"))
+    await ctx.reply(ctx.t("mute_all_off" if answer.lifted else "mute_all_not_on"))
 
 
 _APPROVE = ("approve", "通过")
@@ -78,5 +78,5 @@ async def announcement_command(ctx: Context) -> None:
     approve = args[1].lower() in _APPROVE
     reason = rest_after(ctx.command.raw_args, 2)
     answer = await ctx.api.decide_announcement(args[0], approve, reason, actor=ctx.sender)
-    outcome = ctx.t(f"announcement_outcome_{answer.get('status')}")
-    await ctx.reply(ctx.t("announcement_decided", id=answer.get("id", args[0]), outcome=outcome))
+    outcome = ctx.t(f"announcement_outcome_{answer.status}")
+    await ctx.reply(ctx.t("announcement_decided", id=answer.id or args[0], outcome=outcome))

@@ -11,7 +11,7 @@ show the verification status only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from bot.commands import Scope, command
 from bot.dispatcher import Context
@@ -19,6 +19,7 @@ from bot.errors import UsageError
 from bot.handlers.common import info_text, is_duration, is_group_code, rest_after, until, user_arg
 from bot.messages import china_time
 from policies import InvalidNumber
+from policies.api import CreditStatus, ResolutionSanction, SanctionApply, SubjectRef, Verification
 from policies.display import MEASURE, TICKET_STATUS, VERIFICATION_STATUS, label
 from policies.numbers import MAX_BOT_INTEGER, Bounds, bounded_int
 
@@ -41,16 +42,16 @@ async def reports_command(ctx: Context) -> None:
         await ctx.reply(ctx.t("reports_none"))
         return
     lines = [ctx.t("reports_header", count=len(tickets))]
-    for ticket in sorted(tickets, key=lambda t: int(t.get("deadline_ts", 0))):
+    for ticket in sorted(tickets, key=lambda t: t.deadline_ts):
         lines.append(
             ctx.t(
                 "reports_line",
-                overdue=ctx.t("overdue_mark") if ticket.get("overdue") else "",
-                ticket=ticket.get("id"),
-                category=ticket.get("category_label") or ticket.get("category"),
-                status=label(TICKET_STATUS, ticket.get("status"), ctx.language),
-                deadline=china_time(int(ticket.get("deadline_ts", 0)), ctx.language),
-                reporters=ticket.get("reporter_count", 0),
+                overdue=ctx.t("overdue_mark") if ticket.overdue else "",
+                ticket=ticket.id,
+                category=ticket.category_label or ticket.category,
+                status=label(TICKET_STATUS, ticket.status, ctx.language),
+                deadline=china_time(ticket.deadline_ts, ctx.language),
+                reporters=ticket.reporter_count,
             )
         )
     await ctx.reply("\n".join(lines))
@@ -72,35 +73,34 @@ async def handle_command(ctx: Context) -> None:
         raise UsageError()
     ticket_id, action = args[0].upper(), args[1].lower()
     ticket = await ctx.api.ticket(ticket_id)
-    accused = ticket.get("accused")
-    sanction: dict[str, Any] | None
+    accused = ticket.accused
+    sanction: ResolutionSanction | None
     words = 2
     if action == "dismiss":
         sanction = None
     elif action == "warn":
-        sanction = {"measure": "warning"}
+        sanction = ResolutionSanction(measure="warning")
     elif action == "suspend":
         if len(args) < 3 or not is_duration(args[2]):
             raise UsageError()
         words = 3
         if accused:
-            sanction = {"measure": "mute", "duration": args[2], "subject": {"type": "user", "id": accused}}
+            subject = SubjectRef(type="user", id=accused)
+            sanction = ResolutionSanction(measure="mute", duration=args[2], subject=subject)
         else:
-            sanction = {"measure": "posting_suspension", "duration": args[2]}
+            sanction = ResolutionSanction(measure="posting_suspension", duration=args[2])
     elif action == "close":
-        if not ticket.get("room_id"):
+        if not ticket.room_id:
             raise UsageError()
-        sanction = {"measure": "closure", "subject": {"type": "room", "id": ticket["room_id"]}}
+        sanction = ResolutionSanction(measure="closure", subject=SubjectRef(type="room", id=ticket.room_id))
     else:
         raise UsageError()
     reason = rest_after(ctx.command.raw_args, words)
     outcome = "dismissed" if sanction is None else "resolved"
     answer = await ctx.api.resolve(ticket_id, ctx.sender, outcome, reason, sanction)
-    applied = answer.get("sanction")
-    if isinstance(applied, dict):
-        shown = ctx.t(
-            "handled_measure", measure=label(MEASURE, applied.get("measure"), ctx.language), id=applied.get("id")
-        )
+    applied = answer.sanction
+    if applied is not None:
+        shown = ctx.t("handled_measure", measure=label(MEASURE, applied.measure, ctx.language), id=applied.id)
     else:
         shown = ctx.t("dismissed")
     await ctx.reply(ctx.t("handled", ticket=ticket_id, outcome=shown))
@@ -108,7 +108,7 @@ async def handle_command(ctx: Context) -> None:
 
 async def _room_id(ctx: Context, value: str) -> str:
     if is_group_code(value):
-        return str((await ctx.api.group(value))["room_id"])
+        return (await ctx.api.group(value)).room_id
     if value.startswith("!"):
         return value
     raise UsageError()
@@ -129,25 +129,29 @@ async def sanction_command(ctx: Context) -> None:
     if len(args) < 4 or args[0] not in ("user", "room"):
         raise UsageError()
     subject = user_arg(ctx, args[1]) if args[0] == "user" else await _room_id(ctx, args[1])
-    body: dict[str, Any] = {"subject": {"type": args[0], "id": subject}, "measure": args[2]}
+    duration: str | None = None
     words = 3
     if is_duration(args[3]) and len(args) > 4:
-        body["duration"] = args[3]
+        duration = args[3]
         words = 4
     reason = rest_after(ctx.command.raw_args, words)
     if not reason:
         raise UsageError()
-    body["reason"] = reason
-    body["actor"] = ctx.sender  # the record names the staff member, not the bot
-    record = await ctx.api.sanction(body)
-    end = record.get("end")
+    request = SanctionApply(
+        subject=SubjectRef(type="room" if args[0] == "room" else "user", id=subject),
+        measure=args[2],
+        duration=duration,
+        reason=reason,
+        actor=ctx.sender,  # the record names the staff member, not the bot
+    )
+    record = await ctx.api.sanction(request)
     await ctx.reply(
         ctx.t(
             "sanction_done",
-            id=record.get("id"),
-            measure=label(MEASURE, record.get("measure"), ctx.language),
+            id=record.id,
+            measure=label(MEASURE, record.measure, ctx.language),
             subject=subject,
-            until=until(ctx, end if isinstance(end, int) else None),
+            until=until(ctx, record.end),
         )
     )
 
@@ -164,7 +168,7 @@ async def lift_command(ctx: Context) -> None:
     if not ctx.command.args or not reason:
         raise UsageError()
     record = await ctx.api.lift(ctx.command.args[0], reason, actor=ctx.sender)
-    await ctx.reply(ctx.t("lift_done", id=record.get("id", ctx.command.args[0])))
+    await ctx.reply(ctx.t("lift_done", id=record.id or ctx.command.args[0]))
 
 
 @command(
@@ -181,12 +185,14 @@ async def blacklist_command(ctx: Context) -> None:
     args = ctx.command.args
     if len(args) >= 4 and args[0] == "add" and args[1] in ("user", "room"):
         subject = user_arg(ctx, args[2]) if args[1] == "user" else await _room_id(ctx, args[2])
-        entry = await ctx.api.blacklist_add(args[1], subject, rest_after(ctx.command.raw_args, 3), actor=ctx.sender)
-        await ctx.reply(ctx.t("blacklist_added", id=entry.get("id")))
+        kind: Literal["user", "room"] = "user" if args[1] == "user" else "room"
+        reason = rest_after(ctx.command.raw_args, 3)
+        entry = await ctx.api.blacklist_add(kind, subject, reason, actor=ctx.sender)
+        await ctx.reply(ctx.t("blacklist_added", id=entry.id))
         return
     if len(args) >= 3 and args[0] == "remove":
-        entry = await ctx.api.blacklist_remove(args[1], rest_after(ctx.command.raw_args, 2), actor=ctx.sender)
-        await ctx.reply(ctx.t("blacklist_removed", id=entry.get("id", args[1])))
+        lifted = await ctx.api.blacklist_remove(args[1], rest_after(ctx.command.raw_args, 2), actor=ctx.sender)
+        await ctx.reply(ctx.t("blacklist_removed", id=lifted.lifted or args[1]))
         return
     raise UsageError()
 
@@ -210,11 +216,7 @@ async def credit_command(ctx: Context) -> None:
     except InvalidNumber:
         raise UsageError() from None
     change = await ctx.api.adjust_credit(user, delta, reason, actor=ctx.sender)
-    await ctx.reply(
-        ctx.t(
-            "credit_done", user=user, before=change.get("before"), after=change.get("after"), level=change.get("level")
-        )
-    )
+    await ctx.reply(ctx.t("credit_done", user=user, before=change.before, after=change.after, level=change.level))
 
 
 @command(
@@ -230,28 +232,23 @@ async def lookup_command(ctx: Context) -> None:
     value = ctx.command.args[0]
     if is_group_code(value):
         page = await ctx.api.group(value, ctx.language)
-        await ctx.reply(info_text(ctx, page) + f"\n{page.get('room_id')}")
+        await ctx.reply(info_text(ctx, page) + f"\n{page.room_id}")
         return
     user = user_arg(ctx, value)
     status = await ctx.api.me(as_user=user)
-    credit = status.get("credit") or {}
-    verification = status.get("verification") or {}
-    active = status.get("sanctions") or []
-    sanctions = (
-        "、".join(
-            f"{s.get('id')} {label(MEASURE, s.get('measure'), ctx.language)}" for s in active if isinstance(s, dict)
-        )
-        or "—"
-    )
+    credit = status.credit or CreditStatus()
+    verification = status.verification or Verification()
+    active = status.sanctions or []
+    sanctions = "、".join(f"{s.id} {label(MEASURE, s.measure, ctx.language)}" for s in active) or "—"
     await ctx.reply(
         ctx.t(
             "lookup_user",
             user=user,
             # Only the status: even masked identity data stays out of chat rooms.
-            verification=label(VERIFICATION_STATUS, verification.get("status", "unverified"), ctx.language),
-            score=credit.get("score", "—"),
-            level=credit.get("level", "—"),
-            blacklisted=ctx.t("yes") if status.get("blacklisted") else ctx.t("no"),
+            verification=label(VERIFICATION_STATUS, verification.status, ctx.language),
+            score="—" if credit.score is None else credit.score,
+            level=credit.level or "—",
+            blacklisted=ctx.t("yes") if status.blacklisted else ctx.t("no"),
             sanctions=sanctions,
         )
     )
@@ -271,10 +268,10 @@ async def emergency_command(ctx: Context) -> None:
     args = ctx.command.args
     if len(args) >= 3 and args[0] == "freeze":
         freeze = await ctx.api.emergency(args[1], rest_after(ctx.command.raw_args, 2), actor=ctx.sender)
-        await ctx.reply(ctx.t("emergency_done", id=freeze.get("id"), scope=freeze.get("scope", args[1])))
+        await ctx.reply(ctx.t("emergency_done", id=freeze.id, scope=freeze.scope or args[1]))
         return
     if len(args) >= 2 and args[0] == "lift":
         lifted = await ctx.api.emergency_lift(args[1], rest_after(ctx.command.raw_args, 2), actor=ctx.sender)
-        await ctx.reply(ctx.t("emergency_lifted", id=lifted.get("id", args[1])))
+        await ctx.reply(ctx.t("emergency_lifted", id=lifted.id or args[1]))
         return
     raise UsageError()

@@ -3,43 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.api import BlacklistAdd, ReasonedRequest
 from policies.numbers import duration_seconds, time_ms
 
 from ..store.blacklist import SubjectType
 from ..texts import text
-from .resource import Access, Caller, Route, acting_staff, json_body, query_limit, query_str, required_reason
+from .resource import Access, Caller, Route, acting_staff, query_limit, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..blacklist import Blacklist
     from ..clock import Clock
     from ..staff import Staff
 
-_SUBJECT_TYPES = ("user", "room", "identity")
-
 
 def routes(*, language: str, clock: Clock, staff: Staff, blacklist: Blacklist) -> list[Route]:
 
     async def add(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
-        subject = body.get("subject")
-        if (
-            not isinstance(subject, dict)
-            or subject.get("type") not in _SUBJECT_TYPES
-            or not isinstance(subject.get("id"), str)
-        ):
-            raise SynapseError(
-                400, '\'subject\' must be {"type": "user"|"room"|"identity", "id": string}', Codes.BAD_JSON
-            )
-        reason = required_reason(body, language)
-        until_ms = _until(body.get("until"), clock.now_ms())
-        actor = await acting_staff(staff, caller, body)
-        entry = await blacklist.add(actor, cast(SubjectType, subject["type"]), subject["id"], reason, until_ms)
+        body = read_body(request, BlacklistAdd)
+        reason = required_reason(body.model_dump(), language)
+        until_ms = _until(body.until, clock.now_ms())
+        actor = await acting_staff(staff, caller, body.model_dump())
+        subject_type: SubjectType = body.subject.type
+        entry = await blacklist.add(actor, subject_type, body.subject.id, reason, until_ms)
         return 200, entry.as_json(clock.now_ms())
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -49,7 +40,7 @@ def routes(*, language: str, clock: Clock, staff: Staff, blacklist: Blacklist) -
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
+        body = read_body(request, ReasonedRequest).model_dump()
         reason = required_reason(body, language)
         if not await blacklist.lift(await acting_staff(staff, caller, body), params["entry_id"], reason):
             raise SynapseError(404, text("unknown_entry", language), Codes.NOT_FOUND)

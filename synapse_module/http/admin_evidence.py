@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.api import ActingRequest, ReasonedRequest
 from policies.numbers import time_ms
 
-from .resource import Access, Caller, Route, acting_staff, json_body, query_limit, query_str, required_reason
+from .resource import Access, Caller, Route, acting_staff, query_limit, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..evidence import EvidenceLocker
@@ -48,17 +49,6 @@ def _cursor(request: SynapseRequest) -> tuple[int, str] | None:
     return time_ms(ts, "before"), evidence_id
 
 
-def _body(request: SynapseRequest) -> dict[str, Any]:
-    """The JSON body; an empty body is `{}` (a release needs nothing)."""
-    content = request.content
-    if content is None:
-        return {}
-    content.seek(0)
-    if not content.read(1):
-        return {}
-    return json_body(request)
-
-
 def routes(
     *, language: str, staff: Staff, evidence: EvidenceLocker, holds: Holds, public_reports: PublicReports
 ) -> list[Route]:
@@ -71,7 +61,7 @@ def routes(
         return 200, (await evidence.get(params["evidence_id"])).as_json()
 
     async def reveal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
+        body = read_body(request, ReasonedRequest).model_dump()
         reason = required_reason(body, language)
         actor = await acting_staff(staff, caller, body)
         return 200, await evidence.reveal(actor, params["evidence_id"], reason)
@@ -84,19 +74,20 @@ def routes(
         return 200, page
 
     async def release(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        actor = await acting_staff(staff, caller, _body(request))
+        body = read_body(request, ActingRequest, empty_ok=True)
+        actor = await acting_staff(staff, caller, body.model_dump())
         return 200, await holds.release(actor, params["hold_id"])
 
     async def reject(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = _body(request)
-        actor = await acting_staff(staff, caller, body)
-        reason = body.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        body = read_body(request, ReasonedRequest, empty_ok=True)
+        actor = await acting_staff(staff, caller, body.model_dump())
+        reason = body.reason
+        if reason is not None and len(reason) > 500:
             raise SynapseError(400, "'reason' must be text of at most 500 characters", Codes.INVALID_PARAM)
         return 200, await holds.reject(actor, params["hold_id"], reason)
 
     async def public_contacts(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
+        body = read_body(request, ReasonedRequest).model_dump()
         reason = required_reason(body, language)
         actor = await acting_staff(staff, caller, body)
         return 200, {"reports": await public_reports.contacts(actor, params["ticket_id"], reason)}

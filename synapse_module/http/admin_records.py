@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.api import EmergencyRequest, ReasonedRequest
+
 from ..export import Exporter, ExportError, parse_time, verify_bundle
-from .resource import Access, Caller, Route, acting_staff, json_body, query_str, required_reason
+from .resource import Access, Caller, Route, acting_staff, json_body, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -106,14 +108,14 @@ def routes(
 
     async def freeze(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
-        scope = emergency.parse_scope(body.get("scope"))
+        body = read_body(request, EmergencyRequest).model_dump()
+        scope = emergency.parse_scope(body["scope"])
         reason = required_reason(body, config.language)
         return 200, (await emergency.freeze(await acting_staff(staff, caller, body), scope, reason)).as_json()
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request) if request.content is not None and request.content.getvalue() else {}
+        body = read_body(request, ReasonedRequest, empty_ok=True).model_dump()
         reason = _optional_text(body, "reason", 1000) or ""
         lifted = await emergency.lift(await acting_staff(staff, caller, body), params["id"], reason)
         if lifted is None:

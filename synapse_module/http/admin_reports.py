@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.api import AssignRequest, ReportRequest, ResolveRequest, Stats, TakedownRequest, Ticket, TicketList
 from policies.constants import DAY_MS
-from policies.numbers import time_ms
 
 from ..store.tickets import TICKET_STATUSES
 from ..takedown import MAX_EVENTS_PER_CALL
@@ -31,11 +31,12 @@ from .resource import (
     Caller,
     Route,
     acting_staff,
-    json_body,
     query_limit,
     query_str,
     query_time,
+    read_body,
     required_reason,
+    shaped,
 )
 
 if TYPE_CHECKING:
@@ -59,14 +60,9 @@ def routes(
 ) -> list[Route]:
     async def file_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
+        body = read_body(request, ReportRequest)
         answer = await reports.file(
-            caller.user_id,
-            body.get("room_id"),
-            body.get("event_id"),
-            body.get("user_id"),
-            body.get("category"),
-            body.get("reason"),
+            caller.user_id, body.room_id, body.event_id, body.user_id, body.category, body.reason
         )
         return 200, answer
 
@@ -88,75 +84,68 @@ def routes(
             open_only=flags["open"],
             since_ms=query_time(request, "since"),
         )
-        return 200, {"tickets": await reports.tickets_json(tickets)}
+        return 200, shaped(TicketList, {"tickets": await reports.tickets_json(tickets)})
 
     async def stats(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
         if since is None:
             since = clock.now_ms() - DAY_MS
-        return 200, await reports.stats(since)
+        return 200, shaped(Stats, await reports.stats(since))
 
     async def get_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         ticket = await ticket_store.get(params["ticket_id"].upper())
         if ticket is None:
             raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
-        return 200, await reports.ticket_json(ticket)
+        return 200, shaped(Ticket, await reports.ticket_json(ticket))
 
     async def assign(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        assignee = json_body(request).get("assignee", caller.user_id)
-        if not isinstance(assignee, str) or not assignee.startswith("@"):
+        assignee = read_body(request, AssignRequest, empty_ok=True).assignee or caller.user_id
+        if not assignee.startswith("@"):
             raise SynapseError(400, "'assignee' must be a user id", Codes.INVALID_PARAM)
         return 200, await reports.assign(caller.user_id, params["ticket_id"].upper(), assignee)
 
-    async def staff_actor(caller: Caller, body: Mapping[str, Any]) -> str:
+    async def staff_actor(caller: Caller, acting_for: str | None) -> str:
         assert caller.user_id is not None
-        acting_for = body.get("actor")
         # The bot acts for the staff member who typed the command; the record names them.
         if acting_for is not None and caller.user_id == staff.service_account:
-            if not isinstance(acting_for, str) or not await staff.is_staff(acting_for):
+            if not await staff.is_staff(acting_for):
                 raise SynapseError(403, "'actor' must be compliance staff", Codes.FORBIDDEN)
             return acting_for
         return caller.user_id
 
     async def resolve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
-        actor = await staff_actor(caller, body)
+        body = read_body(request, ResolveRequest)
+        actor = await staff_actor(caller, body.actor)
+        sanction = None if body.sanction is None else body.sanction.model_dump(exclude_none=True)
         return 200, await reports.resolve(
-            actor,
-            params["ticket_id"].upper(),
-            body.get("outcome"),
-            body.get("sanction"),
-            body.get("reason"),
-            body.get("takedown", False),
+            actor, params["ticket_id"].upper(), body.outcome, sanction, body.reason, body.takedown
         )
 
     async def takedown(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
-        actor = await acting_staff(staff, caller, body)
-        reason = required_reason(body, language)
-        room_id = body.get("room_id")
-        if room_id is not None and (not isinstance(room_id, str) or not room_id.startswith("!")):
+        body = read_body(request, TakedownRequest)
+        actor = await acting_staff(staff, caller, body.model_dump())
+        reason = required_reason(body.model_dump(), language)
+        room_id = body.room_id
+        if room_id is not None and not room_id.startswith("!"):
             raise SynapseError(400, "'room_id' must be a room id", Codes.INVALID_PARAM)
-        event_ids, user_id = body.get("event_ids"), body.get("user_id")
+        event_ids, user_id = body.event_ids, body.user_id
         if (event_ids is None) == (user_id is None):
             raise SynapseError(400, "Give either 'event_ids' or 'user_id' with 'since'", Codes.INVALID_PARAM)
         if event_ids is not None:
-            if (
-                not isinstance(event_ids, list)
-                or not 1 <= len(event_ids) <= MAX_EVENTS_PER_CALL
-                or not all(isinstance(e, str) and e.startswith("$") and len(e) <= 255 for e in event_ids)
+            if not 1 <= len(event_ids) <= MAX_EVENTS_PER_CALL or not all(
+                e.startswith("$") and len(e) <= 255 for e in event_ids
             ):
                 raise SynapseError(
                     400, f"'event_ids' must be 1 to {MAX_EVENTS_PER_CALL} event ids", Codes.INVALID_PARAM
                 )
             result = await takedowns.events(actor, event_ids, room_id, reason)
         else:
-            if not isinstance(user_id, str) or not user_id.startswith("@") or ":" not in user_id:
+            if user_id is None or not user_id.startswith("@") or ":" not in user_id:
                 raise SynapseError(400, "'user_id' must be a user id", Codes.INVALID_PARAM)
-            if body.get("since") is None:
+            since = body.since
+            if since is None:
                 raise SynapseError(400, "'since' (ms since the epoch) is required with 'user_id'", Codes.MISSING_PARAM)
-            since = time_ms(body.get("since"), "since")
             result = await takedowns.messages_since(actor, user_id, since, room_id, reason)
         return 200, result.as_json()
 

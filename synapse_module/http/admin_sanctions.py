@@ -9,7 +9,16 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure, SubjectKind
-from policies.numbers import credit_delta, duration_seconds
+from policies.api import (
+    AppealRequest,
+    CreditRequest,
+    DecideAppealRequest,
+    LiftRequest,
+    ProposeRequest,
+    SanctionApply,
+    SubjectRef,
+)
+from policies.numbers import duration_seconds
 
 from ..sanctions.measures import TIMELESS_MEASURES, SanctionRequest, SanctionSubject, measure_of
 from ..store.regulator_reports import REPORT_STATUSES
@@ -23,6 +32,7 @@ from .resource import (
     query_limit,
     query_str,
     query_time,
+    read_body,
     required_reason,
 )
 
@@ -43,16 +53,9 @@ if TYPE_CHECKING:
 MAX_APPEAL_CHARS = 2000
 
 
-def _subject(body: Mapping[str, Any]) -> tuple[SanctionSubject, str]:
-    subject = body.get("subject")
-    if (
-        not isinstance(subject, dict)
-        or subject.get("type") not in ("user", "room")
-        or not isinstance(subject.get("id"), str)
-    ):
-        raise SynapseError(400, '\'subject\' must be {"type": "user"|"room", "id": string}', Codes.BAD_JSON)
-    kind: SanctionSubject = "user" if subject["type"] == "user" else "room"
-    return kind, subject["id"]
+def _subject(subject: SubjectRef) -> tuple[SanctionSubject, str]:
+    kind: SanctionSubject = "user" if subject.type == "user" else "room"
+    return kind, subject.id
 
 
 def _duration(value: object, measure: Measure) -> tuple[int | None, bool]:
@@ -62,15 +65,7 @@ def _duration(value: object, measure: Measure) -> tuple[int | None, bool]:
     return duration_seconds(value, "duration", allow_zero=measure in TIMELESS_MEASURES), True
 
 
-def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and (not isinstance(value, str) or len(value) > 200):
-        raise SynapseError(400, f"'{name}' must be a short string", Codes.BAD_JSON)
-    return value
-
-
-def _ladder(body: Mapping[str, Any]) -> str | None:
-    value = _optional_str(body, "ladder")
+def _ladder(value: str | None) -> str | None:
     if value is not None and value not in {kind.value for kind in SubjectKind}:
         raise SynapseError(400, "'ladder' must be room, admin or member", Codes.INVALID_PARAM)
     return value
@@ -98,20 +93,11 @@ def routes(
 
     async def apply(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
-        subject_type, subject = _subject(body)
-        reason = required_reason(body, language)
-        measure = measure_of(body.get("measure"))
-        duration, given = _duration(body.get("duration"), measure)
-        evidence = body.get("evidence") or []
-        if not isinstance(evidence, list) or not all(isinstance(item, str) for item in evidence):
-            raise SynapseError(400, "'evidence' must be a list of event ids", Codes.BAD_JSON)
-        delta = body.get("credit_delta")
-        if delta is not None:
-            delta = credit_delta(delta, "credit_delta", policy, allow_raise=False)
-        blacklist = body.get("blacklist", False)
-        if not isinstance(blacklist, bool):
-            raise SynapseError(400, "'blacklist' must be true or false", Codes.BAD_JSON)
+        body = read_body(request, SanctionApply, {"policy": policy})
+        subject_type, subject = _subject(body.subject)
+        reason = required_reason(body.model_dump(), language)
+        measure = measure_of(body.measure)
+        duration, given = _duration(body.duration, measure)
         sanction = SanctionRequest(
             subject_type=subject_type,
             subject=subject,
@@ -119,14 +105,14 @@ def routes(
             reason=reason,
             duration_s=duration,
             duration_given=given,
-            ladder=_ladder(body),
-            category=_optional_str(body, "category"),
-            evidence=tuple(evidence),
-            ticket_id=_optional_str(body, "report"),
-            credit_delta=delta,
-            blacklist=blacklist,
+            ladder=_ladder(body.ladder),
+            category=body.category,
+            evidence=tuple(body.evidence or ()),
+            ticket_id=body.report,
+            credit_delta=body.credit_delta,
+            blacklist=body.blacklist,
         )
-        outcome = await measures.apply(await acting_staff(staff, caller, body), sanction)
+        outcome = await measures.apply(await acting_staff(staff, caller, body.model_dump()), sanction)
         return 200, outcome.as_json(clock.now_ms())
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -144,30 +130,26 @@ def routes(
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
-        reason = required_reason(body, language)
-        overturned = body.get("overturned", False)
-        if not isinstance(overturned, bool):
-            raise SynapseError(400, "'overturned' must be true or false", Codes.BAD_JSON)
-        actor = await acting_staff(staff, caller, body)
-        lifted = await measures.lift(actor, params["sanction_id"], reason, overturned=overturned)
+        body = read_body(request, LiftRequest)
+        reason = required_reason(body.model_dump(), language)
+        actor = await acting_staff(staff, caller, body.model_dump())
+        lifted = await measures.lift(actor, params["sanction_id"], reason, overturned=body.overturned)
         return 200, lifted.as_json(clock.now_ms())
 
     async def propose(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
-        subject_type, subject = _subject(body)
-        return 200, await measures.propose(subject_type, subject, _ladder(body), _optional_str(body, "category"))
+        body = read_body(request, ProposeRequest)
+        subject_type, subject = _subject(body.subject)
+        return 200, await measures.propose(subject_type, subject, _ladder(body.ladder), body.category)
 
     async def credit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         return 200, await standing.credit_view(local_user(params["user_id"]))
 
     async def adjust(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
-        reason = required_reason(body, language)
-        delta = credit_delta(body.get("delta"), "delta", policy)
-        actor = await acting_staff(staff, caller, body)
-        return 200, await standing.adjust_credit(actor, local_user(params["user_id"]), delta, reason)
+        body = read_body(request, CreditRequest, {"policy": policy})
+        reason = required_reason(body.model_dump(), language)
+        actor = await acting_staff(staff, caller, body.model_dump())
+        return 200, await standing.adjust_credit(actor, local_user(params["user_id"]), body.delta, reason)
 
     async def reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
@@ -198,26 +180,26 @@ def routes(
 
     async def decide(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
-        reason = required_reason(body, language)
-        outcome = body.get("outcome")
+        body = read_body(request, DecideAppealRequest)
+        reason = required_reason(body.model_dump(), language)
+        outcome = body.outcome
         if outcome not in ("upheld", "rejected"):
             raise SynapseError(400, "'outcome' must be upheld or rejected", Codes.INVALID_PARAM)
         decided = await appeal_service.decide(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
         return 200, decided.as_json()
 
-    def appeal_body(request: SynapseRequest, caller: Caller) -> tuple[str, str, Mapping[str, Any]]:
+    def appeal_body(request: SynapseRequest, caller: Caller) -> tuple[str, str, AppealRequest]:
         assert caller.user_id is not None
-        body = json_body(request)
-        body_text = body.get("text")
-        if not isinstance(body_text, str) or not body_text.strip() or len(body_text) > MAX_APPEAL_CHARS:
+        body = read_body(request, AppealRequest)
+        body_text = body.text
+        if body_text is None or not body_text.strip() or len(body_text) > MAX_APPEAL_CHARS:
             raise SynapseError(
                 400, f"'text' must say why, in at most {MAX_APPEAL_CHARS} characters", Codes.MISSING_PARAM
             )
         appellant = caller.user_id
-        on_behalf = body.get("appellant")
+        on_behalf = body.appellant
         # The bot's `!appeal`: the service account files for the user who sent it.
-        if isinstance(on_behalf, str) and caller.user_id == staff.service_account:
+        if on_behalf is not None and caller.user_id == staff.service_account:
             appellant = local_user(on_behalf)
         return appellant, body_text.strip(), body
 
@@ -228,10 +210,7 @@ def routes(
     async def appeal_latest(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         """`POST /appeals {text, ref?}`: appeal `ref` (a measure or a refused message), else the latest decision."""
         appellant, reasons, body = appeal_body(request, caller)
-        ref = body.get("ref")
-        if ref is not None and not isinstance(ref, str):
-            raise SynapseError(400, "'ref' must be a measure or message reference", Codes.BAD_JSON)
-        return 200, await appeal_refs.appeal(appellant, ref, reasons)
+        return 200, await appeal_refs.appeal(appellant, body.ref, reasons)
 
     async def policy_list(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         return 200, {"room_id": await policy_list_service.room_id(), **await policy_list_service.sync()}

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.api import RealnameLinkRequest, ReasonOnly
+
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_limit, required_reason
+from .resource import Access, Caller, Route, query_limit, read_body, required_reason
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -31,7 +33,7 @@ def routes(*, api: ModuleApi, language: str, realname: RealnameService, account_
 
     async def reveal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        reason = required_reason(json_body(request), language)
+        reason = required_reason(read_body(request, ReasonOnly).model_dump(), language)
         return 200, await realname.reveal(caller.user_id, local_user(params["user_id"]), reason)
 
     async def pending(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -40,19 +42,17 @@ def routes(*, api: ModuleApi, language: str, realname: RealnameService, account_
 
     async def approve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        reason = json_body(request).get("reason")
-        view = await realname.decide(caller.user_id, local_user(params["user_id"]), True, _text_or_none(reason))
+        reason = read_body(request, ReasonOnly, empty_ok=True).reason
+        view = await realname.decide(caller.user_id, local_user(params["user_id"]), True, reason)
         return 200, view
 
     async def reject(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        reason = required_reason(json_body(request), language)
+        reason = required_reason(read_body(request, ReasonOnly).model_dump(), language)
         return 200, await realname.decide(caller.user_id, local_user(params["user_id"]), False, reason)
 
     async def link(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        user_id = json_body(request).get("user_id")
-        if not isinstance(user_id, str):
-            raise SynapseError(400, "'user_id' must be a string", Codes.BAD_JSON)
+        user_id = read_body(request, RealnameLinkRequest).user_id
         return 200, await realname.create_link(local_user(user_id))
 
     return [
@@ -63,7 +63,3 @@ def routes(*, api: ModuleApi, language: str, realname: RealnameService, account_
         Route("POST", "/admin/realname/{user_id}/reject", Access.STAFF, reject),
         Route("POST", "/admin/realname/links", Access.STAFF, link),
     ]
-
-
-def _text_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None

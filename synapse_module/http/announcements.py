@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from .resource import Access, Caller, Route, acting_staff, json_body, query_limit
+from policies.api import AnnounceRequest, ReasonedRequest
+
+from .resource import Access, Caller, Route, acting_staff, query_limit, read_body
 
 if TYPE_CHECKING:
     from ..announcements import Announcements
@@ -28,26 +30,26 @@ if TYPE_CHECKING:
 def routes(*, staff_service: Staff, announcements: Announcements) -> list[Route]:
     async def announce(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
-        actor = body.get("actor", caller.user_id)
+        body = read_body(request, AnnounceRequest)
+        actor = body.actor or caller.user_id
         if actor != caller.user_id and caller.user_id != staff_service.service_account:
             raise SynapseError(403, "Only the service account may act for a room admin", Codes.FORBIDDEN)
-        if not isinstance(actor, str) or not actor.startswith("@"):
+        if not actor.startswith("@"):
             raise SynapseError(400, "'actor' must be a user id", Codes.INVALID_PARAM)
         room_id = params["room_id"]
         if not room_id.startswith("!"):
             raise SynapseError(400, "room_id must be a room id", Codes.INVALID_PARAM)
-        return 200, await announcements.announce(actor, room_id, body.get("text"))
+        return 200, await announcements.announce(actor, room_id, body.text)
 
     async def pending(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         return 200, {"announcements": await announcements.pending(query_limit(request))}
 
     def decide(approve: bool) -> Any:
         async def handler(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-            body = json_body(request)
-            staff = await acting_staff(staff_service, caller, body)
-            reason = body.get("reason") or ""
-            if not isinstance(reason, str) or len(reason) > 1000:
+            body = read_body(request, ReasonedRequest, empty_ok=True)
+            staff = await acting_staff(staff_service, caller, body.model_dump())
+            reason = body.reason or ""
+            if len(reason) > 1000:
                 raise SynapseError(400, "'reason' must be text of at most 1000 characters", Codes.INVALID_PARAM)
             return 200, await announcements.decide(staff, params["announcement_id"], approve, reason)
 

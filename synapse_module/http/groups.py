@@ -24,6 +24,7 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Reason, render
+from policies.api import CategoryRequest, TierRequest
 from policies.codes import is_valid_code
 from policies.decisions import effective_tier
 from policies.display import ACTIVITY_TIER, GROUP_STATUS, format_time, label, scale_tier_label
@@ -38,10 +39,10 @@ from .resource import (
     Access,
     Caller,
     Route,
-    json_body,
     page_document,
     page_language,
     query_str,
+    read_body,
     required_reason,
     respond_page,
     wants_html,
@@ -107,9 +108,7 @@ def routes(
     async def set_category(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         record = await lookup(params["code"])
-        category = json_body(request).get("category")
-        if not isinstance(category, str):
-            raise SynapseError(400, "'category' must be a string", Codes.BAD_JSON)
+        category = read_body(request, CategoryRequest).category
         # Art. 9: the creator manages the group; staff and the bot (on a creator's command) may too.
         if caller.user_id != record.creator and not caller.is_staff:
             raise SynapseError(403, "Only the group's creator may change its category", Codes.FORBIDDEN)
@@ -121,12 +120,9 @@ def routes(
     async def grant_tier(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         record = await lookup(params["code"])
-        body = json_body(request)
-        tier = body.get("tier")
-        if not isinstance(tier, str):
-            raise SynapseError(400, "'tier' must be a string", Codes.BAD_JSON)
-        reason = required_reason(body, config.language)
-        updated = await groups.grant_tier(caller.user_id, record, tier, reason)
+        body = read_body(request, TierRequest)
+        reason = required_reason(body.model_dump(), config.language)
+        updated = await groups.grant_tier(caller.user_id, record, body.tier, reason)
         return 200, await info_of(updated, config.language)
 
     return [

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.api import DissolveRequest, TransferRequest
 from policies.codes import is_valid_code
 
 from ..store.groups import GroupRecord
-from .resource import Access, Caller, Route, json_body
+from .resource import Access, Caller, Route, read_body
 
 if TYPE_CHECKING:
     from ..groups import Groups
@@ -35,20 +36,20 @@ def routes(*, service_account: str, groups: Groups, lifecycle: Lifecycle) -> lis
             raise SynapseError(404, "No group has this code", Codes.NOT_FOUND)
         return record
 
-    def actor_of(caller: Caller, body: Mapping[str, Any]) -> str:
+    def actor_of(caller: Caller, named: str | None) -> str:
         assert caller.user_id is not None
-        actor = body.get("actor", caller.user_id)
+        actor = named or caller.user_id
         if actor != caller.user_id and caller.user_id != service_account:
             raise SynapseError(403, "Only the service account may act for a group's owner", Codes.FORBIDDEN)
-        if not isinstance(actor, str) or not actor.startswith("@"):
+        if not actor.startswith("@"):
             raise SynapseError(400, "'actor' must be a user id", Codes.INVALID_PARAM)
         return actor
 
     async def dissolve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
-        actor = actor_of(caller, body)
+        body = read_body(request, DissolveRequest, empty_ok=True)
+        actor = actor_of(caller, body.actor)
         record = await lookup(params["code"])
-        confirm = body.get("confirm")
+        confirm = body.confirm
         if confirm is None:
             # The confirmation step: the owner must name the code (checked as the owner first).
             lifecycle.check_owner(actor, record)
@@ -58,10 +59,10 @@ def routes(*, service_account: str, groups: Groups, lifecycle: Lifecycle) -> lis
         return 200, await lifecycle.dissolve(actor, record)
 
     async def transfer(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
-        actor = actor_of(caller, body)
-        target = body.get("user_id")
-        if not isinstance(target, str) or not target.startswith("@") or ":" not in target:
+        body = read_body(request, TransferRequest)
+        actor = actor_of(caller, body.actor)
+        target = body.user_id
+        if not target.startswith("@") or ":" not in target:
             raise SynapseError(400, "'user_id' must be a user id", Codes.INVALID_PARAM)
         record = await lookup(params["code"])
         return 200, await lifecycle.transfer(actor, record, target)

@@ -22,12 +22,13 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Reason
+from policies.api import ConventionAccept
 
 from ..errors import Refusal
 from ..realname import TOKEN_PARAM
 from ..refusals import refusal_error
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_str, respond_page
+from .resource import Access, Caller, Route, json_body, query_str, read_body, respond_page
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -68,9 +69,7 @@ def routes(*, api: ModuleApi, config: QunzuConfig, realname: RealnameService) ->
 
     async def accept(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        version = json_body(request).get("version")
-        if not isinstance(version, str):
-            raise SynapseError(400, "'version' must be a string", Codes.BAD_JSON)
+        version = read_body(request, ConventionAccept).version
         # The bot accepts for the person who sent it `!accept` in their bot chat (as for `GET /me`).
         subject = caller.user_id
         on_behalf = query_str(request, "user_id")

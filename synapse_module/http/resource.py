@@ -21,7 +21,8 @@ from urllib.parse import unquote, unquote_plus
 from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import InvalidNumber, Reason
+from policies import InvalidNumber, InvalidRequest, Reason
+from policies.api.base import RecordT, RequestT, parse_request
 from policies.constants import LANGUAGES
 from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
 
@@ -165,6 +166,9 @@ class QunzuResource(DirectServeJsonResource):
                 # DESIGN.md §6.1: numbers from outside are bounded; out of range is a 400.
                 invalid = Refusal(Reason.INVALID_NUMBER, exc.detail)
                 raise refusal_error(invalid, self._config) from None
+            except InvalidRequest as exc:
+                # A body that does not fit its model (policies/api): which field, what is wrong.
+                raise refusal_error(Refusal(Reason.INVALID_REQUEST, exc.detail), self._config) from None
         if allowed_methods:
             raise SynapseError(405, f"Use {', '.join(sorted(set(allowed_methods)))} here", Codes.UNRECOGNIZED)
         raise SynapseError(404, "Unknown Qunzu endpoint", Codes.UNRECOGNIZED)
@@ -249,6 +253,52 @@ def json_body(request: SynapseRequest) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SynapseError(400, "Content must be a JSON object.", Codes.BAD_JSON)
     return value
+
+
+def read_body(
+    request: SynapseRequest,
+    model: type[RequestT],
+    context: Mapping[str, Any] | None = None,
+    *,
+    empty_ok: bool = False,
+) -> RequestT:
+    """The request's JSON object read as `model` (policies/api): strict, no unknown keys.
+
+    Args:
+        request: the request.
+        model: the body's model.
+        context: what number bounds depend on (``{"policy": …}`` for credit changes).
+        empty_ok: an empty body reads as ``{}`` (bodies whose every key is optional).
+
+    Raises:
+        SynapseError: 400 ``M_NOT_JSON`` / ``M_BAD_JSON`` for malformed JSON.
+        InvalidRequest: a field is missing, unknown, of the wrong type or too long (a 400
+            ``invalid_request`` with ``detail.field`` and ``detail.problem``).
+        InvalidNumber: a number field is malformed or out of range (a 400 ``invalid_number``).
+    """
+    body: dict[str, Any] = {}
+    if not (empty_ok and _is_empty(request)):
+        body = json_body(request)
+    return parse_request(model, body, context)
+
+
+def shaped(record: type[RecordT], data: Mapping[str, Any]) -> dict[str, Any]:
+    """An answer as the bot reads it: `data` read as `record` (policies/api) and written back as JSON.
+
+    Only for records that declare every field the service produces: a field a record does
+    not declare would be left out of the answer.
+    """
+    return record.model_validate(data).model_dump(mode="json")
+
+
+def _is_empty(request: SynapseRequest) -> bool:
+    content = request.content
+    if content is None:
+        return True
+    content.seek(0)
+    empty = not content.read(1)
+    content.seek(0)
+    return empty
 
 
 def required_reason(body: Mapping[str, Any], language: str) -> str:

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from .resource import Access, Caller, Route, json_body, page_document, page_language, respond_page, wants_html
+from policies.api import ModerateRequest
+
+from .resource import Access, Caller, Route, page_document, page_language, read_body, respond_page, wants_html
 
 if TYPE_CHECKING:
     from ..config import QunzuConfig
@@ -34,21 +36,14 @@ def routes(*, config: QunzuConfig, room_moderation: RoomModeration) -> list[Rout
 
     async def moderate(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        body = json_body(request)
-        actor = body.get("actor", caller.user_id)
+        body = read_body(request, ModerateRequest)
+        actor = body.actor or caller.user_id
         if actor != caller.user_id and caller.user_id != config.service_account:
             raise SynapseError(403, "Only the service account may act for a room admin", Codes.FORBIDDEN)
-        if not isinstance(actor, str) or not actor.startswith("@"):
+        if not actor.startswith("@"):
             raise SynapseError(400, "'actor' must be a user id", Codes.INVALID_PARAM)
-        action = body.get("action")
-        if not isinstance(action, str):
-            raise SynapseError(400, "'action' must be a string", Codes.BAD_JSON)
-        target = body.get("target")
-        reason = body.get("reason") or ""
-        if not isinstance(reason, str):
-            raise SynapseError(400, "'reason' must be text", Codes.BAD_JSON)
         return 200, await room_moderation.moderate(
-            actor, room(params), action, target if isinstance(target, str) else None, body.get("duration"), reason
+            actor, room(params), body.action, body.target, body.duration, body.reason or ""
         )
 
     async def convention(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:

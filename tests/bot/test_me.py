@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.dispatcher import Dispatcher
 from bot.handlers.me import render_status
 from bot.qunzu_api import QunzuApi
+from policies.api import MeStatus
 
 from .conftest import ALICE, DM, message
 
@@ -51,7 +52,7 @@ ME: dict[str, Any] = {
 
 
 def test_me_reads_as_words_without_field_names_raw_values_or_epoch_ms():
-    assert render_status(ME, "zh-CN") == [
+    assert render_status(MeStatus.model_validate(ME), "zh-CN") == [
         "账号：@alice:localhost",
         "实名认证：已认证（1 级）",
         "  姓名 张*，证件号 1101**********1234",
@@ -63,7 +64,7 @@ def test_me_reads_as_words_without_field_names_raw_values_or_epoch_ms():
         "  - 禁言（仅限群 !r:localhost），至 2026-12-05 04:28（北京时间），原因：刷屏（处置编号 sn_1）",
         "  如有异议，发送 !appeal <理由> 申诉最近的处置，或 !appeal <处置编号> <理由>。",
     ]
-    shown = "\n".join(render_status(ME, "zh-CN"))
+    shown = "\n".join(render_status(MeStatus.model_validate(ME), "zh-CN"))
     for raw in ("staff", "exempt", "submitted_at", "verified", "checksum", "1796412539717", "UTC", "mute", "True"):
         assert raw not in shown
 
@@ -78,7 +79,7 @@ def test_an_unverified_person_is_told_what_to_do_in_english():
         "credit": {"score": None, "level": None},
         "sanctions": [],
     }
-    assert render_status(data, "en") == [
+    assert render_status(MeStatus.model_validate(data), "en") == [
         "Account: @bob:localhost",
         "Real-name verification: not verified",
         "  Send !verify for a one-time verification link.",

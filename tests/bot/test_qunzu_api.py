@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.errors import QunzuApiError
 from bot.qunzu_api import BAD_RESPONSE_ERRCODE, NETWORK_ERRCODE, QunzuApi, RealnameLink, path_segment
+from policies.api import ResolutionSanction, SubjectRef
 
 PREFIX = "/_synapse/client/qunzu/v1"
 
@@ -77,8 +78,8 @@ async def qapi(server) -> AsyncIterator[QunzuApi]:
 
 
 async def test_me_as_the_bot_and_on_behalf_of_a_user(qapi):
-    assert (await qapi.me())["user_id"] == "@qunzu:localhost"
-    assert (await qapi.me(as_user="@alice:localhost"))["user_id"] == "@alice:localhost"
+    assert (await qapi.me()).user_id == "@qunzu:localhost"
+    assert (await qapi.me(as_user="@alice:localhost")).user_id == "@alice:localhost"
 
 
 async def test_refusal_maps_every_field(qapi):
@@ -213,3 +214,86 @@ async def test_realname_link_without_a_usable_url_is_a_bad_response(links_server
         await api.close()
     assert info.value.errcode == BAD_RESPONSE_ERRCODE
     assert info.value.message == "The group governance service failed (200). Please try again later."
+
+
+@pytest.fixture
+async def tickets_server() -> AsyncIterator[tuple[str, list[object]]]:
+    """``GET /admin/reports`` and ``POST /admin/reports/{id}/resolve`` answering as a newer module might."""
+    seen: list[object] = []
+    ticket = {
+        "id": "TK1",
+        "status": "open",
+        "category": "spam",
+        "category_label": "垃圾广告",
+        "created_ts": 1_700_000_000_000,
+        "deadline_ts": 1_700_003_600_000,
+        "evidence": {"event_id": "$e", "content_digest": "ab" * 32, "permalink": "https://matrix.to/#/!r/$e"},
+        "reporter_count": 2,
+        # Fields this bot does not know: a newer module's additions are ignored.
+        "escalation": {"level": 2},
+        "labels": ["x"],
+    }
+
+    async def listing(request: web.Request) -> web.Response:
+        if request.query.get("status") == "junk":
+            return web.json_response({"tickets": [{"id": "TK2", "status": "open"}]})  # no deadline_ts
+        return web.json_response({"tickets": [ticket]})
+
+    async def resolve(request: web.Request) -> web.Response:
+        seen.append(await request.json())
+        return web.json_response({**ticket, "status": "resolved", "sanction": {"id": "sn_1", "measure": "warning"}})
+
+    app = web.Application()
+    app.router.add_get(PREFIX + "/admin/reports", listing)
+    app.router.add_post(PREFIX + "/admin/reports/{ticket}/resolve", resolve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}{PREFIX}", seen
+    await runner.cleanup()
+
+
+async def test_tickets_are_typed_records_and_unknown_fields_of_a_newer_module_are_ignored(tickets_server):
+    url, _ = tickets_server
+    api = QunzuApi(url, lambda: "bot-token", language="en")
+    try:
+        (ticket,) = await api.tickets(open="true")
+    finally:
+        await api.close()
+    assert (ticket.id, ticket.deadline_ts, ticket.reporter_count, ticket.is_open) == ("TK1", 1_700_003_600_000, 2, True)
+    assert ticket.evidence.permalink == "https://matrix.to/#/!r/$e"
+    assert ticket.accused is None and ticket.overdue is False
+
+
+async def test_an_answer_that_does_not_fit_its_record_is_a_bad_response(tickets_server):
+    url, _ = tickets_server
+    api = QunzuApi(url, lambda: "bot-token", language="en")
+    try:
+        with pytest.raises(QunzuApiError) as info:
+            await api.tickets(status="junk")
+    finally:
+        await api.close()
+    assert info.value.errcode == BAD_RESPONSE_ERRCODE
+    assert info.value.message == "The group governance service failed (200). Please try again later."
+
+
+async def test_resolve_sends_the_shared_request_model_and_reads_the_measure(tickets_server):
+    url, seen = tickets_server
+    api = QunzuApi(url, lambda: "bot-token", language="en")
+    sanction = ResolutionSanction(measure="mute", duration="7d", subject=SubjectRef(type="user", id="@bob:localhost"))
+    try:
+        answer = await api.resolve("TK1", "@staff:localhost", "resolved", "刷屏", sanction)
+    finally:
+        await api.close()
+    # Absent optional fields are left out, as the module's strict model expects.
+    assert seen == [
+        {
+            "outcome": "resolved",
+            "actor": "@staff:localhost",
+            "reason": "刷屏",
+            "takedown": False,
+            "sanction": {"measure": "mute", "duration": "7d", "subject": {"type": "user", "id": "@bob:localhost"}},
+        }
+    ]
+    assert answer.sanction is not None and (answer.sanction.id, answer.sanction.measure) == ("sn_1", "warning")

@@ -127,6 +127,52 @@ async def test_hostile_numbers_are_400_invalid_number_on_every_route(
     assert (status, still["status"]) == (200, "open"), still
 
 
+async def test_a_body_that_does_not_fit_its_route_is_400_invalid_request_and_nothing_is_done(
+    synapse: SynapseProcess, staff: Matrix, as_user: Callable[..., Matrix]
+) -> None:
+    room = await staff.new_room(name="bodies", preset="public_chat")
+    member = await verified(as_user, synapse, "bodies")
+    assert (await member.join(room))[0] == 200
+    status, sent = await member.send_text(room, "加群领红包")
+    assert status == 200, sent
+    subject = {"type": "user", "id": member.user_id}
+    # (who, method, path, body, the field named, the problem)
+    cases: list[tuple[Matrix, str, str, dict[str, Any], str, str]] = [
+        # A misspelt key is not "no reason": nothing is filed.
+        (member, "POST", "/reports", {"room_id": room, "event_id": sent["event_id"], "category": "spam",
+                                      "reasn": "广告"}, "reasn", "unknown_field"),
+        (member, "POST", "/appeals", {"text": "冤枉", "ref": 7}, "ref", "wrong_type"),
+        (staff, "POST", "/admin/sanctions", {"subject": subject, "measure": "mute", "reason": "r", "blacklist": "yes"},
+         "blacklist", "wrong_type"),
+        (staff, "POST", "/admin/sanctions", {"subject": {"type": "group", "id": room}, "measure": "warning",
+                                             "reason": "r"}, "subject.type", "not_allowed"),
+        (staff, "POST", f"/admin/rooms/{quote(room)}/moderate", {"action": "mute", "target": [member.user_id],
+                                                                 "duration": 60}, "target", "wrong_type"),
+        (staff, "POST", f"/admin/users/{quote(member.user_id)}/credit", {"delta": -5, "reason": "r", "why": "x"},
+         "why", "unknown_field"),
+        (staff, "POST", "/admin/blacklist", {"subject": subject, "reason": "r", "permanent": True}, "permanent",
+         "unknown_field"),
+        (staff, "POST", f"/admin/rooms/{quote(room)}/announce", {"text": "公告", "pin": True}, "pin", "unknown_field"),
+    ]  # fmt: skip
+    for who, method, path, body, field, problem in cases:
+        status, reply = await who.qunzu(method, path, body)
+        assert (status, reply.get("errcode"), reply.get("cn.qunzu.reason")) == (
+            400,
+            "M_INVALID_PARAM",
+            "invalid_request",
+        ), (path, reply)
+        assert reply["cn.qunzu.detail"] == {"field": field, "problem": problem}, (path, reply)
+        assert reply["error"] == f"请求中的字段“{field}”无效（{problem}），没有执行任何操作。"
+    # Nothing was filed, taken, listed or posted.
+    status, queue = await staff.qunzu("GET", "/admin/reports?open=true")
+    assert status == 200 and all(ticket["room_id"] != room for ticket in queue["tickets"]), queue
+    status, listed = await staff.qunzu("GET", f"/admin/sanctions?subject={quote(member.user_id)}")
+    assert (status, listed["sanctions"]) == (200, [])
+    status, blacklist = await staff.qunzu("GET", "/admin/blacklist")
+    assert member.user_id not in json.dumps(blacklist)
+    assert (await member.send_text(room, "still here"))[0] == 200
+
+
 async def test_a_mute_as_long_as_allowed_refuses_posts_with_its_end_time(
     synapse: SynapseProcess, staff: Matrix, as_user: Callable[..., Matrix]
 ) -> None:
