@@ -151,7 +151,8 @@ def _purge_txn(txn: LoggingTransaction, before_ms: int, limit: int) -> int:
     # key inside the database, so the batch is a short transaction and Synapse's process (its
     # reactor shares the GIL with this thread) never holds the ids.
     txn.execute(
-        "DELETE FROM qunzu_public_reports WHERE id IN (SELECT id FROM qunzu_public_reports WHERE ts < ? ORDER BY ts LIMIT ?)",
+        "DELETE FROM qunzu_public_reports"
+        " WHERE id IN (SELECT id FROM qunzu_public_reports WHERE ts < ? ORDER BY ts LIMIT ?)",
         (before_ms, limit),
     )
     return max(txn.rowcount, 0)
