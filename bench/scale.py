@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import re
 import shutil
 import statistics
 import subprocess
@@ -122,6 +123,34 @@ def _cluster_of(server: Server, redis_port: int, workers: int) -> Cluster:
     return cluster
 
 
+_ACCESS = re.compile(
+    r"Processed request: [\d.]+sec/[\d.]+sec ru=\(([\d.]+)sec, ([\d.]+)sec\) db=\([\d.]+sec/([\d.]+)sec/(\d+)\)"
+    r'.*"(\w+) (\S+) HTTP'
+)
+
+
+def _access_costs(cluster: Cluster, method: str, fragment: str) -> dict[str, float]:
+    """Per-request costs the workers' access logs give for `method` requests whose path holds `fragment`:
+    median CPU (ms, user + system), database time (ms) and transactions. Unlike wall time these
+    hardly move with other load on the machine."""
+    cpu, db, txns = [], [], []
+    for name in cluster.workers:
+        for line in cluster.log_path(name).read_text(errors="replace").splitlines():
+            match = _ACCESS.search(line)
+            if match and match.group(5) == method and fragment in match.group(6):
+                cpu.append((float(match.group(1)) + float(match.group(2))) * 1000)
+                db.append(float(match.group(3)) * 1000)
+                txns.append(float(match.group(4)))
+    if not cpu:
+        return {"n": 0}
+    return {
+        "n": len(cpu),
+        "cpu_ms": statistics.median(cpu),
+        "db_ms": statistics.median(db),
+        "txns": statistics.median(txns),
+    }
+
+
 @dataclasses.dataclass
 class _Routed:
     """One cluster as the clients see it: each account's requests stick to one worker."""
@@ -165,6 +194,23 @@ async def scale_out(bench: Bench, scenario: Scenario) -> Result:
                 for server in bench.servers
             }
             result = await _measure_cluster(bench, scenario, routed, joiners)
+            costs = {
+                label: {
+                    "join": await asyncio.to_thread(_access_costs, cluster, "POST", "/join/"),
+                    "send": await asyncio.to_thread(_access_costs, cluster, "PUT", "/send/m.room.message/"),
+                }
+                for label, cluster in clusters.items()
+            }
+            result.raw["access_log"] = costs
+            vanilla, qunzu = costs["vanilla"], costs["qunzu"]
+            if vanilla["join"]["n"] and qunzu["join"]["n"]:
+                result.note += (
+                    f"; per join on the workers (access log, medians): CPU {vanilla['join']['cpu_ms']:.1f} → "
+                    f"{qunzu['join']['cpu_ms']:.1f} ms, database {vanilla['join']['db_ms']:.1f} → "
+                    f"{qunzu['join']['db_ms']:.1f} ms in {vanilla['join']['txns']:.0f} → "
+                    f"{qunzu['join']['txns']:.0f} transactions; per send CPU {vanilla['send']['cpu_ms']:.1f} → "
+                    f"{qunzu['send']['cpu_ms']:.1f} ms"
+                )
         finally:
             for cluster in clusters.values():
                 await asyncio.to_thread(cluster.stop)
