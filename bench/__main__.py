@@ -3,6 +3,7 @@
 python -m bench                       # everything, writes bench/RESULTS.md and RESULTS.json (about 14 minutes)
 python -m bench --quick               # small rooms, short rounds: checks the harness in ~3 minutes
 python -m bench --only send_500,join_2000
+python -m bench --only content_matcher  # needs no server: starts none, done in about a minute
 python -m bench --render bench/RESULTS.json   # RESULTS.md again from a run's raw JSON (after editing ANALYSIS.md)
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from . import report
 from .harness import populate, server_pair
-from .scenarios import Bench, Result, failed, population, scenarios
+from .scenarios import Bench, Result, Scenario, failed, population, scenarios
 
 START = time.monotonic()
 
@@ -33,29 +34,40 @@ async def run(args: argparse.Namespace) -> list[Result]:
     people = population(args.quick)
     if args.only:  # setup of a 2,000-member room costs minutes; make only the rooms chosen scenarios use
         people = people.only({str(s.params["room"]) for s in chosen if "room" in s.params})
-    results: list[Result] = []
-    tmp = Path(tempfile.mkdtemp(prefix="qunzu-bench-"))
-    log(f"server data and logs in {tmp}")
+    results: dict[str, Result] = {}
+    # Scenarios that need no server run first, before minutes of setup they do not use.
+    offline = Bench([], people, log)
+    for scenario in chosen:
+        if not scenario.servers:
+            results[scenario.key] = await _run_one(offline, scenario)
+    online = [scenario for scenario in chosen if scenario.servers]
+    if online:
+        tmp = Path(tempfile.mkdtemp(prefix="qunzu-bench-"))
+        log(f"server data and logs in {tmp}")
+        try:
+            async with server_pair(tmp, keep=args.keep) as servers:
+                log(f"servers up: {', '.join(f'{s.label} {s.base_url}' for s in servers)}")
+                await asyncio.gather(*(populate(server, people, log) for server in servers))
+                bench = Bench(servers, people, log)
+                for scenario in online:
+                    results[scenario.key] = await _run_one(bench, scenario)
+        finally:
+            if not args.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return [results[scenario.key] for scenario in chosen]
+
+
+async def _run_one(bench: Bench, scenario: Scenario) -> Result:
+    log(f"{scenario.key}: running")
     try:
-        async with server_pair(tmp, keep=args.keep) as servers:
-            log(f"servers up: {', '.join(f'{s.label} {s.base_url}' for s in servers)}")
-            await asyncio.gather(*(populate(server, people, log) for server in servers))
-            bench = Bench(servers, people, log)
-            for scenario in chosen:
-                log(f"{scenario.key}: running")
-                try:
-                    result = await scenario.run(bench, scenario)
-                except Exception as exc:
-                    # One broken scenario must not throw away the others' minutes of measuring.
-                    log(f"{scenario.key}: FAILED\n{traceback.format_exc()}")
-                    result = failed(scenario, exc)
-                ratio = "" if result.ratio is None else f" ratio {result.ratio:.3f}"
-                log(f"{scenario.key}: baseline {result.baseline} Qunzu {result.qunzu}{ratio} — {result.note}")
-                results.append(result)
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return results
+        result = await scenario.run(bench, scenario)
+    except Exception as exc:
+        # One broken scenario must not throw away the others' minutes of measuring.
+        log(f"{scenario.key}: FAILED\n{traceback.format_exc()}")
+        result = failed(scenario, exc)
+    ratio = "" if result.ratio is None else f" ratio {result.ratio:.3f}"
+    log(f"{scenario.key}: baseline {result.baseline} Qunzu {result.qunzu}{ratio} — {result.note}")
+    return result
 
 
 def main() -> None:

@@ -76,6 +76,9 @@ class Scenario:
     run: Callable[[Bench, Scenario], Awaitable[Result]]
     params: Mapping[str, Any]
     target: str
+    # False for a scenario that measures in this process only: a run of such scenarios
+    # alone starts no server and fills no room.
+    servers: bool = True
 
 
 def failed(scenario: Scenario, error: Exception) -> Result:
@@ -663,6 +666,7 @@ def scenarios(quick: bool) -> list[Scenario]:
                 "min_rate": 20_000,
             },
             "≥ 20,000 messages/s/core",
+            servers=False,
         ),
         Scenario(
             "retention_purge",

@@ -101,14 +101,20 @@ ACTION_STRENGTH: Final[Mapping[ContentAction, int]] = {"flag": 1, "hold": 2, "bl
 
 # Scripts written without spaces between words: separators between two of these
 # characters are evasion, never meaning.
-_CJK: Final = (
-    "\u2e80-\u2fdf"  # CJK radicals, Kangxi radicals
-    "\u3005-\u3007\u3021-\u3029"  # 々 〆 〇, Hangzhou numerals
-    "\u3040-\u30ff\u31f0-\u31ff"  # kana
-    "\u3100-\u312f\u31a0-\u31bf"  # bopomofo
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK unified and compatibility ideographs
-    "\U00020000-\U0003134f"  # extensions B to G
+_CJK_RANGES: Final = (
+    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
+    (0x3005, 0x3007),  # 々 〆 〇
+    (0x3021, 0x3029),  # Hangzhou numerals
+    (0x3040, 0x30FF),  # kana
+    (0x31F0, 0x31FF),  # kana
+    (0x3100, 0x312F),  # bopomofo
+    (0x31A0, 0x31BF),  # bopomofo
+    (0x3400, 0x4DBF),  # CJK unified ideographs, extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3134F),  # extensions B to G
 )
+_CJK: Final = "".join(f"{chr(first)}-{chr(last)}" for first, last in _CJK_RANGES)
 # The Han ideographs of the gapped reading: U+4000 to U+9FFF, the CJK Unified
 # Ideographs block (every common character) and the upper part of Extension A. Their
 # UTF-8 is exactly the characters led by the bytes E4 to E9, so one byte translation
@@ -123,6 +129,12 @@ _HAN: Final = "\u4000-\u9fff"
 # becomes a space either way, and runs of spaces become one: the same text.
 # tests/policies/test_content.py compares the result with the one-pass pipeline.
 _NON_ASCII_SEPARATORS: Final = re.compile(r"[^\x00-\x7f\w]")
+# The common separators of Chinese text, each one mark after steps 1 to 3 (NFKD makes
+# the full-width ones ASCII): text with no other separator beyond ASCII and nothing
+# else to normalise becomes marked bytes by replacing these (``_marked``). A
+# ``str.replace`` each: looking for a character not there costs little, a regex
+# replacement per character much more.
+_PLAIN_SEPARATORS: Final = "，。、！？：；“”‘’（）《》"
 _SPACE_RUNS: Final = re.compile(rb"  +")
 # The mark a separator other than whitespace leaves before the logical reading makes
 # it a space: the joined reading drops it between two Latin letters or digits. A
@@ -139,12 +151,56 @@ _JOIN: Final = b"\x02"
 _NARROW_SPACES: Final = re.compile("[\u2006\u2008\u2009\u200a\u202f\u205f]")
 # Line and paragraph separators and the Ogham space survive NFKD: whitespace, not marks.
 _NON_ASCII_WHITESPACE: Final = re.compile("[\u1680\u2028\u2029]")
+_ANY_CJK: Final = re.compile(f"[{_CJK}]")
+
+
+def _utf8_sequences(first: int, last: int) -> list[tuple[tuple[int, int], ...]]:
+    """The UTF-8 of the code points ``first`` to ``last``, as byte ranges whose products hold exactly those.
+
+    Split where the length of the encoding changes, then where a continuation byte
+    would not run over its whole range (the usual construction, as in Go's and
+    Rust's regex engines).
+    """
+    for limit in (0x7F, 0x7FF, 0xFFFF):
+        if first <= limit < last:
+            return _utf8_sequences(first, limit) + _utf8_sequences(limit + 1, last)
+    for shift in (6, 12, 18):
+        mask = (1 << shift) - 1
+        if first >> shift != last >> shift:
+            if first & mask:
+                return _utf8_sequences(first, first | mask) + _utf8_sequences((first | mask) + 1, last)
+            if last & mask != mask:
+                return _utf8_sequences(first, (last & ~mask) - 1) + _utf8_sequences(last & ~mask, last)
+    return [tuple(zip(chr(first).encode(), chr(last).encode(), strict=True))]
+
+
+def _cjk_gap_pattern() -> re.Pattern[bytes]:
+    """``_CJK_GAP``: a space with a CJK character on each side, in UTF-8."""
+
+    def byte_range(low: int, high: int) -> bytes:
+        return re.escape(bytes([low])) + (b"-" + re.escape(bytes([high])) if high > low else b"")
+
+    by_length: dict[int, list[bytes]] = {}
+    leads: set[int] = set()
+    for first, last in _CJK_RANGES:
+        for sequence in _utf8_sequences(first, last):
+            encoded = b"".join(b"[" + byte_range(*pair) + b"]" for pair in sequence)
+            by_length.setdefault(len(sequence), []).append(encoded)
+            leads.update(range(sequence[0][0], sequence[0][1] + 1))
+    character = b"|".join(b"|".join(alternatives) for alternatives in by_length.values())
+    # A look-behind has one width: one per length of encoding.
+    before = b"|".join(b"(?<=(?:" + b"|".join(alternatives) + b") )" for alternatives in by_length.values())
+    lead = b"[" + b"".join(byte_range(code, code) for code in sorted(leads)) + b"]"
+    # Cheap tests first: most spaces have ASCII on one side.
+    return re.compile(rb" (?<=[\x80-\xbf] )(?=" + lead + b")(?:" + before + b")(?=" + character + b")")
+
+
 # Once separators are single spaces, spaces between two CJK characters go. Both this
 # pattern and the next start with a literal space so that `re` jumps from space to
 # space instead of trying every position (about 2x and 4x faster on 1 KB;
-# bench/ANALYSIS.md). Text without a CJK character skips the pass.
-_CJK_GAP: Final = re.compile(rf" (?<=[{_CJK}] )(?=[{_CJK}])")
-_ANY_CJK: Final = re.compile(f"[{_CJK}]")
+# bench/ANALYSIS.md). On UTF-8 bytes: the str pattern would cost a decoding and an
+# encoding more. Text without a CJK character skips the pass.
+_CJK_GAP: Final = _cjk_gap_pattern()
 # Three or more single letters or digits in a row, each standing alone: s e x, s.e.x.
 # The match starts after the first letter; closing up its spaces joins the run.
 _SPACED_LETTERS: Final = re.compile(r" (?<=\b[a-z0-9] )[a-z0-9](?: [a-z0-9]\b)+")
@@ -181,7 +237,9 @@ _LETTER_CLASSES: Final = _CLASSES.translate(bytes.maketrans(b"Hcyx", b"    "))
 _GAP_CLASSES: Final = _CLASSES.translate(bytes.maketrans(b"ay", b"xx"))
 _SPACE_AND_JOIN: Final = b" \x02"
 _THREE_SINGLE_LETTERS: Final = re.compile(rb" a a a(?!a)")
-_GAP: Final = re.compile(rb"cx(?<=Hccx)c{0,3}(?:xc{0,3})?(?=H)")
+# After an ideograph and the lead byte of one more character, the first look-ahead
+# turns down what cannot be a gap (a Latin word: ``xx`` then ``x``) before the rest is tried.
+_GAP: Final = re.compile(rb"cx(?=[cH]|x[cH])(?<=Hccx)c{0,3}(?:xc{0,3})?(?=H)")
 _HAN_ONLY: Final = re.compile(f"[{_HAN}]+")
 _MIN_GAPPED_TERM: Final = 3
 # Pieces of the gapped reading are matched as one string, separated by a character
@@ -343,6 +401,11 @@ class _Tables:
     raw_work: re.Pattern[str]
     # Characters that make a visual reading differ from the logical one.
     reordering: re.Pattern[str]
+    # Characters of a raw text that ``_marked``'s shortcut does not cover: those of
+    # ``raw_work``, those NFKD changes or may reorder (combining classes), separators
+    # outside ASCII; but for the common separators of Chinese text (``_PLAIN_SEPARATORS``).
+    # Every character beyond the BMP.
+    not_plain: re.Pattern[str]
 
 
 @functools.cache
@@ -385,6 +448,15 @@ def _tables() -> _Tables:
             raw.add(code)
     raw |= reordering
     raw |= {ord(char) for char in "\u1680\u2028\u2029\u2006\u2008\u2009\u200a\u202f\u205f"}
+    not_plain = set(raw)
+    for code in range(0x80, 0x10000):
+        char = chr(code)
+        if (
+            unicodedata.normalize("NFKD", char) != char
+            or unicodedata.combining(char)
+            or _NON_ASCII_SEPARATORS.match(char)
+        ) and char not in _PLAIN_SEPARATORS:
+            not_plain.add(code)
     beyond = "\U00010000-\U0010ffff"
     return _Tables(
         table,
@@ -393,6 +465,7 @@ def _tables() -> _Tables:
         # Beyond the BMP only the right-to-left blocks (U+10800–10FFF, U+1E800–1EFFF):
         # an emoji must not cost a visual reading.
         re.compile(f"[{_ranges(sorted(reordering))}\U00010800-\U00010fff\U0001e800-\U0001efff]"),
+        re.compile(f"[{_ranges(sorted(not_plain))}{beyond}]"),
     )
 
 
@@ -452,6 +525,21 @@ def _marked(text: str) -> tuple[bytes, bool, bool]:
     if text.isascii():
         # The same steps for plain ASCII, done by one byte table (a tested equivalence).
         return text.encode("ascii").translate(_ASCII_SKELETON, _ASCII_CONTROLS), False, False
+    if _tables().not_plain.search(text) is None:
+        # Plain text (most Chinese chat): NFKD, case folding and the char table change
+        # nothing, and the only separators beyond ASCII are the common ones. Replacing
+        # those by marks is all steps 1 to 3 do to it; NFKD and the separator pattern
+        # would cost more than half of ``_marked``.
+        # tests/policies/test_content.py compares the result with ``_marked_in_full``.
+        for separator in _PLAIN_SEPARATORS:
+            if separator in text:
+                text = text.replace(separator, "\x01")
+        return text.encode("utf-8").translate(_ASCII_SKELETON), _ANY_CJK.search(text) is not None, False
+    return _marked_in_full(text)
+
+
+def _marked_in_full(text: str) -> tuple[bytes, bool, bool]:
+    """``_marked`` for text beyond ASCII, every step taken."""
     tables = _tables()
     work = tables.raw_work.search(text) is not None
     if work:
@@ -497,19 +585,19 @@ def _finish(
     gapped = ""
     dropped: frozenset[int] = _NO_JOINS
     if has_cjk:
-        text = _CJK_GAP.sub("", data.decode("utf-8"))
-        data = text.encode("utf-8")
+        data = _CJK_GAP.sub(b"", data)
     spaced = _has_spaced_letters(data)
     if has_cjk and radius:
         # Gaps count no spaces, so they are found, and the gapped reading is cut,
         # with spaces (and joins) left out. Closing up spaced letters (below)
         # changes no gap either.
-        unspaced = data.translate(None, _SPACE_AND_JOIN)
-        gaps = [
-            (start, end)
-            for match in _GAP.finditer(unspaced.translate(_GAP_CLASSES))
-            if unspaced[(start := match.start() + 1) - 3 : start] + unspaced[(end := match.end()) : end + 3] in pairs
-        ]
+        gaps: list[tuple[int, int]] = []
+        unspaced = b""
+        for match in _GAP.finditer(data.translate(_GAP_CLASSES, _SPACE_AND_JOIN)):
+            unspaced = unspaced or data.translate(None, _SPACE_AND_JOIN)
+            start, end = match.start() + 1, match.end()
+            if unspaced[start - 3 : start] + unspaced[end : end + 3] in pairs:
+                gaps.append((start, end))
         if gaps:
             gapped_bytes, dropped = _gapped(unspaced, gaps, radius)
             gapped = gapped_bytes.decode("latin-1")
@@ -760,6 +848,22 @@ _MAX_JOINABLE_SPACES: Final = 4
 _JOINABLE_SPACE: Final = re.compile(" (?<=[a-z0-9] )(?=[a-z0-9])")
 
 
+# pyahocorasick looks a node's children up one after the other, in the order they were
+# added: words are added so that the bytes text holds most come first (the lead bytes
+# of common ideographs, then Latin letters as often as English uses them). On the
+# bench's 1 KB of mixed text the automaton takes about 8 % less time than with the
+# order of a set, which also changed from process to process with the hash seed.
+_TRIE_FIRST: Final = "\xe4\xe5\xe6\xe8\xe7\xe9etaoinsrhdcumfgypwbvkxjqz"
+_TRIE_RANK: Final = {ord(char): chr(rank) for rank, char in enumerate(_TRIE_FIRST)} | {
+    code: chr(len(_TRIE_FIRST) + code) for code in range(256) if chr(code) not in _TRIE_FIRST
+}
+
+
+def _trie_order(skeleton: str) -> str:
+    """The sort key that adds a skeleton's bytes in ``_TRIE_FIRST`` order (see there)."""
+    return skeleton.translate(_TRIE_RANK)
+
+
 def _join_variants(skeleton: str) -> list[tuple[str, tuple[int, ...]]]:
     """The skeleton, and each spelling of it with some spaces between Latin letters dropped.
 
@@ -823,7 +927,7 @@ class Matcher:
         automaton = ahocorasick.Automaton()
         radius = 0
         pairs: set[bytes] = set()
-        for skeleton in rules.keys() | allowed.keys():
+        for skeleton in sorted(rules.keys() | allowed.keys(), key=_trie_order):
             text = skeleton.encode("latin-1").decode("utf-8")
             gapped = len(text) >= _MIN_GAPPED_TERM and _HAN_ONLY.fullmatch(text) is not None
             if (gapped and skeleton in rules) or skeleton in allowed:

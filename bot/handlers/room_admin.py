@@ -153,13 +153,15 @@ async def category_command(ctx: Context) -> None:
     if len(ctx.command.args) != 1:
         raise UsageError()
     svc = services(ctx)
-    # Art. 8, 9: the creator chooses the category; the bot checks, then asks as the service account.
-    if await svc.room_role(ctx.room_id, ctx.sender) != "creator":
-        await ctx.reply(ctx.t("category_not_creator"))
-        return
     group = await svc.group_state(ctx.room_id)
     if group is None:
         await ctx.reply(ctx.t("not_governed"))
         return
-    page = await ctx.api.set_category(str(group["code"]), ctx.command.args[0])
+    code = str(group["code"])
+    # Art. 8, 9: the owner (群主, who may have taken the group over by `!transfer`) chooses the
+    # category; the bot checks the module's registry, then asks as the service account.
+    if (await ctx.api.group(code)).get("creator") != ctx.sender:
+        await ctx.reply(ctx.t("category_not_creator"))
+        return
+    page = await ctx.api.set_category(code, ctx.command.args[0])
     await ctx.reply(ctx.t("category_done", category=page.get("category_label") or page.get("category")))

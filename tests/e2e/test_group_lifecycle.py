@@ -102,6 +102,9 @@ async def test_transfer_moves_ownership_power_and_the_caps_of_both_people(world:
     answer = await owner.ask(room, f"!转让 {heir.user_id}")
     assert answer == f"只有群主可以进行这项操作（解散群、转让群主）：群 {code} 的群主是 {heir.user_id}。"
     assert f"群主：{heir.user_id}" in (await heir.ask(room, "!群信息")).splitlines()
+    # The category is the owner's choice too: the new owner's, no longer the old one's.
+    assert await owner.ask(room, "!群类别 study") == "只有群主可以更改群类别。"
+    assert await heir.ask(room, "!群类别 study") == "本群类别已改为：学习。"
 
 
 async def test_in_a_version_12_room_the_creator_stays_but_ownership_moves(world: World) -> None:
@@ -118,3 +121,4 @@ async def test_in_a_version_12_room_the_creator_stays_but_ownership_moves(world:
     answer = await owner.ask(room, "!dissolve")
     assert answer == f"只有群主可以进行这项操作（解散群、转让群主）：群 {code} 的群主是 {heir.user_id}。"
     assert (await heir.ask(room, "!dissolve")).startswith(f"确定要解散本群（群组编码 {code}）吗？")
+    assert await owner.ask(room, "!category study") == "只有群主可以更改群类别。"

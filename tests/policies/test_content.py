@@ -10,17 +10,22 @@ import unicodedata
 
 import pytest
 
-from policies import Reason, default_policy, load_policy_from_mapping
+from policies import Reason, content, default_policy, load_policy_from_mapping
 from policies.bidi import REORDERING_CLASSES, visual_orders
 from policies.content import (
     _ASCII_LOOKALIKES,
     _CJK,
+    _CJK_GAP,
     _HAN,
+    _PLAIN_SEPARATORS,
+    _SMALL_CAPITALS,
     TEXT_BREAK,
     ContentHit,
     Matcher,
     TermList,
     _char_table,
+    _marked,
+    _marked_in_full,
     _parse_term,
     _skeleton,
     _tables,
@@ -43,85 +48,85 @@ MATCHER = Matcher(
 CULTS = ContentHit("cults", "block")
 
 
-@pytest.mark.parametrize(
-    ("variant", "text"),
-    [
-        ("plain", "他们在练法轮功"),
-        ("full-width latin", "ＳＥＸ"),
-        ("full-width with CJK", "法轮功　ｓｅｘ"),
-        ("traditional", "法輪功"),
-        ("traditional, other term", "六合彩"),
-        ("zero-width space", "法\u200b轮\u200b功"),
-        ("zero-width joiner and non-joiner", "法\u200d轮\u200c功"),
-        ("word joiner and BOM", "法\u2060轮\ufeff功"),
-        ("soft hyphen", "s\u00adex"),
-        ("combining marks", "s\u0336e\u0336x\u0336"),
-        ("variation selector", "法\ufe0f轮功"),
-        ("variation selector beyond the BMP", "法\U000e0100轮功"),
-        ("tag characters", "se\U000e0041\U000e007fx"),
-        ("invisible operators and deprecated formats", "法\u2062轮\u206a功"),
-        ("Hangul filler", "法\u3164轮功"),
-        ("half-width Hangul filler", "fa\uffa0lungong"),
-        ("Hangul choseong and jungseong fillers", "法\u115f轮\u1160功"),
-        ("Mongolian vowel separator", "s\u180eex"),
-        ("dot separator", "法.轮.功"),
-        ("space separator", "法 轮 功"),
-        ("underscore separator", "法_轮_功"),
-        ("mixed separators", "法-*-轮/ /功"),
-        ("ideographic punctuation", "法，轮。功"),
-        ("emoji separator", "法🙂轮🙂功"),
-        ("HTML tags in formatted_body", strip_html("法<b>轮</b>功")),
-        ("mixed case", "SeX"),
-        ("spaced letters", "s e x"),
-        ("dotted letters", "S.E.X"),
-        ("cyrillic homoglyphs", "ѕех"),
-        ("greek homoglyphs", "fr\u03b5\u03b5 m\u03bfn\u03b5y"),
-        ("digit look-alikes", "s3x"),
-        ("symbol look-alikes", "fr33 m0n3y"),
-        ("math bold", "\U0001d42c\U0001d41e\U0001d431"),
-        ("circled letters", "ⓢⓔⓧ"),
-        ("accents", "séx"),
-        ("small capitals", "ꜰᴀʟᴜɴɢᴏɴɢ"),
-        ("small capitals, s e x", "ꜱᴇx"),
-        ("letters with hooks and strokes", "ƒɑłun ɠøng"),
-        ("multiword term, other separators", "FREE---money!!"),
-        ("multiword term, hyphen joins the words", "free-money"),
-        ("open-ended term inside a word", "buy bitcoin now"),
-        ("kangxi radical / compatibility ideograph", "法轮\u529f"),
-        ("term inside chinese text", "快来看sex视频"),
-        ("traditional with separators and width", "法．輪 \u200b功"),
-        ("hyphens inside a latin term", "fa-lun-gong"),
-        ("dot inside a latin term", "fa.lun gong"),
-        ("emoji inside a latin term", "fa🙂lun🙂gong"),
-        ("hair and thin spaces inside a latin term", "fa\u200alun\u2009gong"),
-        ("punctuation run inside a latin term", "falun--gong"),
-        ("a term ending where a hyphen joins", "sex-toys"),
-        ("a term starting where a hyphen joins", "anti-sex"),
-        ("one letter inside a CJK term", "法a轮功"),
-        ("one digit inside a CJK term", "法1轮功"),
-        ("one kana inside a CJK term", "法の轮功"),
-        ("two letters inside a CJK term", "法ab轮功"),
-        ("a letter between every character", "法x轮y功"),
-        ("a spaced letter inside a CJK term", "法 a 轮功"),
-        ("a letter and separators inside a CJK term", "法.a.轮功"),
-        ("a Cyrillic letter inside a CJK term", "法й轮功"),
-        ("a gap inside a traditional term", "六1合2彩"),
-        ("right-to-left override", "\u202e功轮法"),
-        ("right-to-left override inside text", "看看\u202e功轮法\u202c吧"),
-        ("right-to-left override, latin", "\u202egnognulaf"),
-        ("right-to-left embedding with marks", "\u202b功\u200f轮\u200f法\u202c"),
-        ("right-to-left isolate with a mark", "\u2067功\u200f轮\u200f法\u2069"),
-        ("a right-to-left mark sets the paragraph direction", "\u200f功\u200f轮\u200f法"),
-        ("bidi controls removed for the logical order", "法\u202a轮\u202c\u2066功\u2069"),
-        ("white text filling a CJK term", strip_html('法<font color="#ffffff">\u3164\u3164</font>轮功')),
-        ("hidden letters inside a CJK term", strip_html('法<span data-mx-color="#fff">abc</span>轮功')),
-        ("display:none inside a latin term", strip_html('falun<span style="display:none">xyz</span>gong')),
-        ("empty inline tags splitting a latin term", strip_html("fa<b></b>lun<i></i>gong")),
-        ("a term in hidden text", strip_html('<font color="white">法轮功</font>看这里')),
-        ("a term as an image's alt text", strip_html('<img src="mxc://a/b" alt="法轮功">')),
-        ("bdo reverses what is shown", strip_html('<bdo dir="rtl">功轮法</bdo>')),
-    ],
-)
+EVASIONS = [
+    ("plain", "他们在练法轮功"),
+    ("full-width latin", "ＳＥＸ"),
+    ("full-width with CJK", "法轮功　ｓｅｘ"),
+    ("traditional", "法輪功"),
+    ("traditional, other term", "六合彩"),
+    ("zero-width space", "法\u200b轮\u200b功"),
+    ("zero-width joiner and non-joiner", "法\u200d轮\u200c功"),
+    ("word joiner and BOM", "法\u2060轮\ufeff功"),
+    ("soft hyphen", "s\u00adex"),
+    ("combining marks", "s\u0336e\u0336x\u0336"),
+    ("variation selector", "法\ufe0f轮功"),
+    ("variation selector beyond the BMP", "法\U000e0100轮功"),
+    ("tag characters", "se\U000e0041\U000e007fx"),
+    ("invisible operators and deprecated formats", "法\u2062轮\u206a功"),
+    ("Hangul filler", "法\u3164轮功"),
+    ("half-width Hangul filler", "fa\uffa0lungong"),
+    ("Hangul choseong and jungseong fillers", "法\u115f轮\u1160功"),
+    ("Mongolian vowel separator", "s\u180eex"),
+    ("dot separator", "法.轮.功"),
+    ("space separator", "法 轮 功"),
+    ("underscore separator", "法_轮_功"),
+    ("mixed separators", "法-*-轮/ /功"),
+    ("ideographic punctuation", "法，轮。功"),
+    ("emoji separator", "法🙂轮🙂功"),
+    ("HTML tags in formatted_body", strip_html("法<b>轮</b>功")),
+    ("mixed case", "SeX"),
+    ("spaced letters", "s e x"),
+    ("dotted letters", "S.E.X"),
+    ("cyrillic homoglyphs", "ѕех"),
+    ("greek homoglyphs", "fr\u03b5\u03b5 m\u03bfn\u03b5y"),
+    ("digit look-alikes", "s3x"),
+    ("symbol look-alikes", "fr33 m0n3y"),
+    ("math bold", "\U0001d42c\U0001d41e\U0001d431"),
+    ("circled letters", "ⓢⓔⓧ"),
+    ("accents", "séx"),
+    ("small capitals", "ꜰᴀʟᴜɴɢᴏɴɢ"),
+    ("small capitals, s e x", "ꜱᴇx"),
+    ("letters with hooks and strokes", "ƒɑłun ɠøng"),
+    ("multiword term, other separators", "FREE---money!!"),
+    ("multiword term, hyphen joins the words", "free-money"),
+    ("open-ended term inside a word", "buy bitcoin now"),
+    ("kangxi radical / compatibility ideograph", "法轮\u529f"),
+    ("term inside chinese text", "快来看sex视频"),
+    ("traditional with separators and width", "法．輪 \u200b功"),
+    ("hyphens inside a latin term", "fa-lun-gong"),
+    ("dot inside a latin term", "fa.lun gong"),
+    ("emoji inside a latin term", "fa🙂lun🙂gong"),
+    ("hair and thin spaces inside a latin term", "fa\u200alun\u2009gong"),
+    ("punctuation run inside a latin term", "falun--gong"),
+    ("a term ending where a hyphen joins", "sex-toys"),
+    ("a term starting where a hyphen joins", "anti-sex"),
+    ("one letter inside a CJK term", "法a轮功"),
+    ("one digit inside a CJK term", "法1轮功"),
+    ("one kana inside a CJK term", "法の轮功"),
+    ("two letters inside a CJK term", "法ab轮功"),
+    ("a letter between every character", "法x轮y功"),
+    ("a spaced letter inside a CJK term", "法 a 轮功"),
+    ("a letter and separators inside a CJK term", "法.a.轮功"),
+    ("a Cyrillic letter inside a CJK term", "法й轮功"),
+    ("a gap inside a traditional term", "六1合2彩"),
+    ("right-to-left override", "\u202e功轮法"),
+    ("right-to-left override inside text", "看看\u202e功轮法\u202c吧"),
+    ("right-to-left override, latin", "\u202egnognulaf"),
+    ("right-to-left embedding with marks", "\u202b功\u200f轮\u200f法\u202c"),
+    ("right-to-left isolate with a mark", "\u2067功\u200f轮\u200f法\u2069"),
+    ("a right-to-left mark sets the paragraph direction", "\u200f功\u200f轮\u200f法"),
+    ("bidi controls removed for the logical order", "法\u202a轮\u202c\u2066功\u2069"),
+    ("white text filling a CJK term", strip_html('法<font color="#ffffff">\u3164\u3164</font>轮功')),
+    ("hidden letters inside a CJK term", strip_html('法<span data-mx-color="#fff">abc</span>轮功')),
+    ("display:none inside a latin term", strip_html('falun<span style="display:none">xyz</span>gong')),
+    ("empty inline tags splitting a latin term", strip_html("fa<b></b>lun<i></i>gong")),
+    ("a term in hidden text", strip_html('<font color="white">法轮功</font>看这里')),
+    ("a term as an image's alt text", strip_html('<img src="mxc://a/b" alt="法轮功">')),
+    ("bdo reverses what is shown", strip_html('<bdo dir="rtl">功轮法</bdo>')),
+]
+
+
+@pytest.mark.parametrize(("variant", "text"), EVASIONS)
 def test_evasion_variant_is_caught(variant: str, text: str) -> None:
     assert MATCHER.scan(text) == CULTS, variant
 
@@ -414,6 +419,83 @@ def test_skeleton_equals_the_reference_pipeline_on_random_text() -> None:
     for _ in range(20_000):
         text = _random_text(rng)
         assert _skeleton(text) == _reference_readings(text)[0], repr(text)
+
+
+def test_cjk_gap_on_utf8_equals_the_character_class() -> None:
+    # Every code point, once after and once before an ideograph: the byte pattern
+    # removes the space exactly where the character class says both sides are CJK.
+    reference = re.compile(rf" (?<=[{_CJK}] )(?=[{_CJK}])")
+    codes = [code for code in range(0x80, 0x110000) if not 0xD800 <= code <= 0xDFFF]
+    for start in range(0, len(codes), 4096):
+        text = "中 " + " 中 ".join(chr(code) for code in codes[start : start + 4096]) + " 中"
+        assert _CJK_GAP.sub(b"", text.encode()) == reference.sub("", text).encode(), hex(codes[start])
+
+
+# Text the shortcut of ``_marked`` takes: ASCII, common ideographs, kana, Chinese punctuation.
+_PLAIN_ALPHABETS = (
+    string.ascii_letters + string.digits,
+    string.punctuation + "   ",
+    "今天的会议改到下午三点请大家准时参加法轮功六合彩加微信魔盘",
+    "のアカ々〇",
+    _PLAIN_SEPARATORS,
+)
+# Every kind of evasion, and characters each step of ``_marked_in_full`` changes.
+_EVASION_CHARACTERS = (
+    [chr(code) for code in sorted(default_ignorable_code_points())]  # zero-width, fillers, tags, selectors
+    + list("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")  # bidi controls
+    + list(_SMALL_CAPITALS)
+    + list("ƒɑłøѕехаοεΣ")  # small capitals, look-alikes, case folding
+    + list("法輪頭髮臺灣ＡＢｓ０①\uf900⼈ﬁé")  # traditional, full width, compatibility forms
+    + list("\u3000\u00a0\u2006\u2009\u200a\u202f\u1680\u2028…—・「」\u0300\u0336🙂\U00020000אב한\x00\x1b")
+)
+
+
+_TO_SMALL_CAPITALS = {ord(letter): capital for capital, letter in _SMALL_CAPITALS.items()}
+
+
+def _plain_or_evasive_text(rng: random.Random, evasions: int) -> str:
+    chars = [rng.choice(rng.choice(_PLAIN_ALPHABETS)) for _ in range(rng.randint(0, 40))]
+    for _ in range(evasions):
+        chars.insert(rng.randint(0, len(chars)), rng.choice(_EVASION_CHARACTERS))
+    return "".join(chars)
+
+
+def test_the_plain_text_shortcut_equals_every_step() -> None:
+    # Text the shortcut takes must come out byte for byte as with every step; text
+    # with an evasion character must not take it, or come out the same too.
+    rng = random.Random(12)
+    shortcut = 0
+    for index in range(20_000):
+        text = _plain_or_evasive_text(rng, index % 3)
+        if _tables().not_plain.search(text) is None and not text.isascii():
+            shortcut += 1
+        assert _marked(text) == _marked_in_full(text), repr(text)
+    assert shortcut > 5_000
+
+
+def test_the_matcher_finds_the_same_with_and_without_the_plain_text_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Terms planted with every evasion of the issue in plain text around them: one
+    # letter, digit or kana between the ideographs, a hyphen inside a Latin term,
+    # invisible and bidi characters, small capitals, HTML that hides or splits.
+    rng = random.Random(13)
+    texts = [text for _, text in EVASIONS]
+    for _ in range(3_000):
+        term = rng.choice(["法轮功", "六合彩", "加微信", "falun gong", "free money", "sex", "bitcoin", "魔法轮盘"])
+        cut = rng.randint(1, len(term) - 1)
+        inserted = rng.choice(["a", "1", "の", "-", " ", "-", "ab", "\u202e", "", rng.choice(_EVASION_CHARACTERS)])
+        planted = term[:cut] + inserted + term[cut:]
+        if rng.random() < 0.3:
+            hidden = rng.choice(['<font color="#fff">{}</font>', '<span style="display:none">{}</span>', "<b>{}</b>"])
+            planted = "<p>" + term[:cut] + hidden.format(inserted) + term[cut:] + "</p>"
+            planted = TEXT_BREAK.join(html_texts(planted))
+        if rng.random() < 0.3:
+            planted = planted.translate(_TO_SMALL_CAPITALS)
+        around = _plain_or_evasive_text(rng, rng.choice([0, 0, 1]))
+        texts.append(around[: len(around) // 2] + planted + around[len(around) // 2 :])
+    with_shortcut = [MATCHER.scan(text) for text in texts]
+    monkeypatch.setattr(content, "_marked", _marked_in_full)
+    assert [MATCHER.scan(text) for text in texts] == with_shortcut
+    assert sum(hit is not None for hit in with_shortcut) > len(texts) // 2
 
 
 _RANDOM_TERMS_ALPHABET = "法轮功六合彩大家会议ab 1-のé"
