@@ -1,6 +1,6 @@
 """`make bench`: run the scenarios side by side (vanilla Synapse vs Synapse with Qunzu), write RESULTS.md.
 
-python -m bench                       # everything, writes bench/RESULTS.md and RESULTS.json (about 14 minutes)
+python -m bench                       # everything, writes bench/RESULTS.md and RESULTS.json (about 25 minutes)
 python -m bench --quick               # small rooms, short rounds: checks the harness in ~3 minutes
 python -m bench --only send_500,join_2000
 python -m bench --only content_matcher  # needs no server: starts none, done in about a minute
