@@ -131,7 +131,7 @@ _ACCESS = re.compile(
 
 def _access_costs(cluster: Cluster, method: str, fragment: str) -> dict[str, float]:
     """Per-request costs the workers' access logs give for `method` requests whose path holds `fragment`:
-    median CPU (ms, user + system), database time (ms) and transactions. Unlike wall time these
+    median CPU (ms, user + system), time waiting for a database connection (ms) and transactions. Unlike wall time these
     hardly move with other load on the machine."""
     cpu, db, txns = [], [], []
     for name in cluster.workers:
@@ -146,7 +146,7 @@ def _access_costs(cluster: Cluster, method: str, fragment: str) -> dict[str, flo
     return {
         "n": len(cpu),
         "cpu_ms": statistics.median(cpu),
-        "db_ms": statistics.median(db),
+        "db_wait_ms": statistics.median(db),
         "txns": statistics.median(txns),
     }
 
@@ -206,8 +206,9 @@ async def scale_out(bench: Bench, scenario: Scenario) -> Result:
             if vanilla["join"]["n"] and qunzu["join"]["n"]:
                 result.note += (
                     f"; per join on the workers (access log, medians): CPU {vanilla['join']['cpu_ms']:.1f} → "
-                    f"{qunzu['join']['cpu_ms']:.1f} ms, database {vanilla['join']['db_ms']:.1f} → "
-                    f"{qunzu['join']['db_ms']:.1f} ms in {vanilla['join']['txns']:.0f} → "
+                    f"{qunzu['join']['cpu_ms']:.1f} ms, waiting for a database connection "
+                    f"{vanilla['join']['db_wait_ms']:.1f} → "
+                    f"{qunzu['join']['db_wait_ms']:.1f} ms, in {vanilla['join']['txns']:.0f} → "
                     f"{qunzu['join']['txns']:.0f} transactions; per send CPU {vanilla['send']['cpu_ms']:.1f} → "
                     f"{qunzu['send']['cpu_ms']:.1f} ms"
                 )

@@ -84,5 +84,5 @@ def test_the_scale_out_row_reads_cpu_and_database_costs_from_synapse_access_line
             return tmp_path / name / "homeserver.log"
 
     costs = _access_costs(Logs(), "POST", "/join/")  # type: ignore[arg-type]
-    assert costs == {"n": 1, "cpu_ms": pytest.approx(15.0), "db_ms": pytest.approx(274.0), "txns": 26}
+    assert costs == {"n": 1, "cpu_ms": pytest.approx(15.0), "db_wait_ms": pytest.approx(274.0), "txns": 26}
     assert _access_costs(Logs(), "PUT", "/send/") == {"n": 0}  # type: ignore[arg-type]
