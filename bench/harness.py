@@ -265,7 +265,11 @@ class Population:
 
     @property
     def members(self) -> int:
-        return max(self.rooms.values()) - 1
+        return max(self.rooms.values(), default=1) - 1
+
+    def only(self, rooms: set[str]) -> Population:
+        """The same population with only `rooms` (an `--only` run makes no room it does not use)."""
+        return Population({name: size for name, size in self.rooms.items() if name in rooms}, self.extra_users)
 
 
 async def populate(server: Server, population: Population, log: Callable[[str], None]) -> None:

@@ -207,6 +207,7 @@ def render_cluster(
     redis_port: int = 6379,
     log_level: str = "INFO",
     server_name: str | None = None,
+    modules: list[dict[str, Any]] | None = None,
 ) -> Cluster:
     """Write the configs of a main process and `workers` generic workers into `data_dir`.
 
@@ -222,6 +223,8 @@ def render_cluster(
         log_level: The root log level of every process.
         server_name: The server name (a fresh `qunzu-….localhost` if not given); pass the previous one
             to render again on new ports (`PortInUse`) over the same database.
+        modules: Synapse's `modules:` block; Qunzu's development block (with `module_config`)
+            when not given, `[]` for a vanilla cluster.
 
     Returns:
         The cluster, not started.
@@ -237,7 +240,7 @@ def render_cluster(
         data_dir,
         port=port,
         database=database,
-        modules=[block],
+        modules=[block] if modules is None else modules,
         log_level=log_level,
         extra={
             "server_name": server_name,

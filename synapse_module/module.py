@@ -289,6 +289,7 @@ class QunzuModule:
             public_reports=self.store.public_reports,
             audit=self.store.audit,
             identities=self.store.identities,
+            sleep=api.sleep,
         )
         self.jobs.add(
             Job(

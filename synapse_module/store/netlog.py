@@ -232,9 +232,11 @@ def _logins_txn(txn: LoggingTransaction, user_ids: list[str], until_ms: int) -> 
 
 
 def _purge_txn(txn: LoggingTransaction, before_ms: int, limit: int) -> int:
-    # Small batches by primary key: short transactions, no long lock on the table.
-    txn.execute("SELECT id FROM qunzu_netlog WHERE ts < ? ORDER BY ts LIMIT ?", (before_ms, limit))
-    ids = [(str(r[0]),) for r in txn.fetchall()]
-    if ids:
-        txn.execute_batch("DELETE FROM qunzu_netlog WHERE id = ?", ids)
-    return len(ids)
+    # One statement per batch: the oldest `limit` rows found by the ts index, deleted by primary
+    # key inside the database, so the batch is a short transaction and Synapse's process (its
+    # reactor shares the GIL with this thread) never holds the ids.
+    txn.execute(
+        "DELETE FROM qunzu_netlog WHERE id IN (SELECT id FROM qunzu_netlog WHERE ts < ? ORDER BY ts LIMIT ?)",
+        (before_ms, limit),
+    )
+    return max(txn.rowcount, 0)

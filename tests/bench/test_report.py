@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import report
+from bench.scale import _access_costs
 from bench.scenarios import Result, failed, scenarios
 
 STARTED = datetime.datetime(2026, 11, 30, 8, 48, tzinfo=datetime.UTC)
@@ -58,3 +59,30 @@ def test_only_the_committed_table_leaves_its_raw_json_beside_it(
     assert not (tmp_path / "RESULTS.json").exists()
     report.write(_results(), STARTED, 600.0, results_file=tmp_path / "RESULTS.md")
     assert json.loads((tmp_path / "RESULTS.json").read_text())["started"] == STARTED.isoformat()
+
+
+def test_the_room_grown_to_the_huge_ceiling_is_grown_after_every_scenario_that_needs_it_at_2000() -> None:
+    order = [scenario.key for scenario in scenarios(quick=False)]
+    large = [s.key for s in scenarios(quick=False) if s.params.get("room") == "large" and s.key != "send_3000"]
+    assert large and all(order.index(key) < order.index("send_3000") for key in large)
+
+
+def test_the_scale_out_row_reads_cpu_and_database_costs_from_synapse_access_lines(tmp_path: Path) -> None:
+    line = (
+        "2026-12-05 01:23:51,310 synapse.access.http.29967 INFO POST-37 127.0.0.1 - 29967 - {@u00119:localhost} "
+        "Processed request: 1.185sec/0.003sec ru=(0.013sec, 0.002sec) db=(0.109sec/0.274sec/26) 58B 200 "
+        '"POST /_matrix/client/v3/join/!T7zb:localhost HTTP/1.1" "Python/3.11 aiohttp/3.9.5" [0 dbevts]'
+    )
+    (tmp_path / "worker1").mkdir()
+    (tmp_path / "worker1" / "homeserver.log").write_text(line + "\nunrelated\n")
+
+    class Logs:
+        def __init__(self) -> None:
+            self.workers = {"worker1": None}
+
+        def log_path(self, name: str) -> Path:
+            return tmp_path / name / "homeserver.log"
+
+    costs = _access_costs(Logs(), "POST", "/join/")  # type: ignore[arg-type]
+    assert costs == {"n": 1, "cpu_ms": pytest.approx(15.0), "db_wait_ms": pytest.approx(274.0), "txns": 26}
+    assert _access_costs(Logs(), "PUT", "/send/") == {"n": 0}  # type: ignore[arg-type]

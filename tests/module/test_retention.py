@@ -8,7 +8,14 @@ through the HTTP API of a real server: tests/e2e/test_records.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devtools.homeserver import module_block, write_qunzu_key
 from synapse_module import retention
+from synapse_module.config import QunzuConfig, parse_module_config
 from synapse_module.module import QunzuModule
 from synapse_module.store.netlog import LogEntry
 
@@ -16,6 +23,16 @@ from .harness import NOW, Database, MovableClock
 
 DAY_MS = 24 * 3600 * 1000
 OLD_ROOM, NEW_ROOM = "!old:localhost", "!new:localhost"
+# Small batches, so every purge here runs several of them with their pauses between.
+BATCH = 4
+
+
+@pytest.fixture(name="module_config")
+def small_batches_config(tmp_path: Path) -> QunzuConfig:
+    write_qunzu_key(tmp_path / "qunzu.key")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"retention": {"purge_batch_size": BATCH}}))
+    return parse_module_config(module_block(tmp_path, policy_file=str(policy))["config"])
 
 
 def entries(room: str, ts: int, count: int) -> list[LogEntry]:
@@ -56,3 +73,26 @@ async def test_retention_purges_old_rows_keeps_recent_ones_and_the_chain_verifie
     # Moving the checkpoint without the key is caught.
     database.query("UPDATE qunzu_audit_checkpoint SET seq = seq + 1")
     assert not (await module.store.audit.verify()).ok
+
+
+async def test_retention_purges_in_batches_exactly_the_rows_past_the_cutoff(
+    module: QunzuModule, clock: MovableClock, database: Database
+) -> None:
+    # 23 rows expired (5 full batches and a short one), the rows at and after the cutoff stay.
+    clock.advance(module.config.policy.retention.days * DAY_MS)
+    cutoff = clock.now_ms() - module.config.policy.retention.days * DAY_MS
+    await module.store.netlog.insert(entries(OLD_ROOM, cutoff - 23, 23))
+    await module.store.netlog.insert(entries(NEW_ROOM, cutoff, 3))
+
+    ran = await module.jobs.run_now(retention.JOB_NAME)
+
+    assert ran is not None
+    assert ran["netlog"] == 23
+    assert isinstance(ran["ms"], int) and ran["ms"] >= 0
+    count = "SELECT COUNT(*) FROM qunzu_netlog WHERE room_id = ?"
+    assert database.query(count, (OLD_ROOM,)) == [(0,)]
+    assert database.query("SELECT ts FROM qunzu_netlog WHERE room_id = ? ORDER BY ts", (NEW_ROOM,)) == [
+        (cutoff,),
+        (cutoff + 1,),
+        (cutoff + 2,),
+    ]
