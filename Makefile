@@ -24,12 +24,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Two workers (pytest-xdist), each test file on one of them: module-scoped servers start once.
+# Two workers (pytest-xdist), each test file on one of them (`--dist loadgroup`: a file is its own group
+# unless it names one, tests/conftest.py): module-scoped servers start once, and files sharing a
+# session-scoped server (`xdist_group` mark) run on one worker, so that server starts once too.
 # Synapse processes mostly wait on I/O, so two workers suit a 2-core machine; PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 2
 
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
 

@@ -27,11 +27,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_starts] = 0
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/e2e starts Synapse: marked `e2e` (`make test-fast` leaves it out)."""
+    """Everything under tests/e2e starts Synapse: marked `e2e` (`make test-fast` leaves it out).
+
+    With `--dist loadgroup` (`make test`), a test without an `xdist_group` mark is
+    grouped with the rest of its file, as `--dist loadfile` would: module-scoped
+    servers start once. Files that share a session-scoped server (a `shared_servers`
+    config, the content server) name one group, so that server starts on one worker
+    only. Runs before pytest-xdist turns the marks into scopes.
+    """
     for item in items:
         if item.path.is_relative_to(E2E):
             item.add_marker(pytest.mark.e2e)
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(item.config.rootpath).as_posix()))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -4,6 +4,8 @@
 - `shared_servers`: one server per distinct config (`get(module_config,
   postgres=…)`, `with_policy(policy)`), kept for the session, for tests that
   need another config but change nothing server-wide.
+- `http_provider_server`: the shared server verifying people through
+  `verification_service` (a fake provider on 127.0.0.1, its log emptied per test).
 - `make_synapse`: a factory for tests that need a server of their own
   (restarts, crashes, edits in its database, counts over the whole server);
   every server it starts is stopped at the end of the test.
@@ -44,6 +46,7 @@ from devtools.homeserver import (
 
 from .http_client import QunzuHttp
 from .matrix import Matrix
+from .verification_service import SECRET, TIMEOUT_S, FakeVerificationService
 
 __all__ = ["QunzuHttp", "ServerFactory", "SharedServers", "database_name", "fresh_localpart", "pg_query"]
 
@@ -174,6 +177,37 @@ def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedS
         yield servers
     finally:
         servers.stop_all()
+
+
+@pytest.fixture(scope="session")
+async def provider_service() -> AsyncIterator[FakeVerificationService]:
+    service = FakeVerificationService()
+    await service.start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+def verification_service(provider_service: FakeVerificationService) -> FakeVerificationService:
+    """The verification service of `http_provider_server`, its request log emptied for the test."""
+    provider_service.requests.clear()
+    return provider_service
+
+
+@pytest.fixture(scope="session")
+def http_provider_server(
+    provider_service: FakeVerificationService,
+    shared_servers: SharedServers,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> SynapseProcess:
+    """The shared server whose module verifies people through `provider_service` (people of their own each)."""
+    secret_file = tmp_path_factory.mktemp("http-provider") / "provider.secret"
+    secret_file.write_text(SECRET)
+    realname = {
+        "provider": "http",
+        "http": {"url": provider_service.url, "secret_file": str(secret_file), "timeout_s": TIMEOUT_S},
+    }
+    return shared_servers.get({"realname": realname})
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -24,7 +23,11 @@ from synapse_module.groups import FAST_MARGIN
 from .conftest import ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
 from .identities import fresh_id_number
 from .matrix import Matrix
-from .test_realname_providers import SECRET, FakeVerificationService
+from .verification_service import FakeVerificationService
+
+# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
+# other files of this group: one worker runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("shared-servers")
 
 SERVICE = "@qunzu:localhost"
 ROOMS_JOINED_CAP = 6
@@ -233,40 +236,6 @@ async def test_report_buttons_count_against_the_hourly_cap(
 
 
 # --- verification attempts per day (Art. 6) --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-async def provider_service() -> AsyncIterator[FakeVerificationService]:
-    service = FakeVerificationService()
-    await service.start()
-    yield service
-    await service.stop()
-
-
-@pytest.fixture
-def verification_service(provider_service: FakeVerificationService) -> FakeVerificationService:
-    """The module's verification service, its request log emptied for the test."""
-    provider_service.requests.clear()
-    return provider_service
-
-
-@pytest.fixture(scope="module")
-def http_provider_server(
-    provider_service: FakeVerificationService, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SynapseProcess]:
-    """One server on the http provider for the tests here (people of their own each)."""
-    base = tmp_path_factory.mktemp("http-provider")
-    secret_file = base / "provider.secret"
-    secret_file.write_text(SECRET)
-    realname = {
-        "provider": "http",
-        "http": {"url": provider_service.url, "secret_file": str(secret_file), "timeout_s": 5.0},
-    }
-    factory = ServerFactory(base)
-    try:
-        yield factory.start(module_config={"realname": realname})
-    finally:
-        factory.stop_all()
 
 
 async def test_parallel_verification_attempts_reach_the_provider_exactly_the_daily_cap(

@@ -5,9 +5,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+import pytest
+
 from .conftest import ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
 from .matrix import Matrix
 from .sanction_helpers import eventually, sanction, set_power, verified
+
+# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
+# other files of this group: one worker runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("shared-servers")
 
 DAY_MS = 24 * 3600 * 1000
 
