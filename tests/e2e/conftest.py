@@ -6,6 +6,8 @@
   need another config but change nothing server-wide.
 - `http_provider_server`: the shared server verifying people through
   `verification_service` (a fake provider on 127.0.0.1, its log emptied per test).
+- `restartable`: one default-config server of its own per session for tests that
+  stop, kill or restart it or edit its database (xdist group "restarts").
 - `make_synapse`: a factory for tests that need a server of their own
   (restarts, crashes, edits in its database, counts over the whole server);
   every server it starts is stopped at the end of the test.
@@ -43,6 +45,7 @@ from devtools.homeserver import (
     render_config,
     sqlite_database,
 )
+from synapse_module.groups import FAST_MARGIN
 
 from .http_client import QunzuHttp
 from .matrix import Matrix
@@ -52,6 +55,55 @@ __all__ = ["QunzuHttp", "ServerFactory", "SharedServers", "database_name", "fres
 
 # The module config of the servers where staff verify people by hand (`shared_servers.get(MANUAL_PROVIDER)`).
 MANUAL_PROVIDER: dict[str, Any] = {"realname": {"provider": "manual"}}
+
+# Scale tiers of 10/20/30/40 members and a level B whose rooms stay small: a room's cap is 10.
+SMALL_TIERS: dict[str, Any] = {
+    "tiers": [
+        {"name": "small", "max_members": 10, "labels": {"zh-CN": "small", "en": "small"}},
+        {"name": "medium", "max_members": 20, "labels": {"zh-CN": "medium", "en": "medium"}},
+        {"name": "large", "max_members": 30, "labels": {"zh-CN": "large", "en": "large"}},
+        {"name": "huge", "max_members": 40, "labels": {"zh-CN": "huge", "en": "huge"}},
+    ],
+    "info_page_from_members": 5,
+    "approval_from_tier": "large",
+    "staff_decision_tier": "huge",
+}
+
+# Policy variants of the shared servers (`shared_servers.with_policy`). Each holds the settings of
+# several test files whose tests do not meet (people and rooms of their own, caps on different
+# keys), so that one server serves them all; the files are in the xdist group "shared-servers".
+# - room caps by tier (test_groups: 50 joins into one room) with level-B caps on rooms owned and
+#   joined (test_groups: caps follow the credit level);
+ROOM_CAPS_POLICY: dict[str, Any] = {
+    "scale_tiers": SMALL_TIERS,
+    "credit": {"levels": {"B": {"rooms_owned": 3, "rooms_joined": 4, "max_room_tier": "small"}}},
+}
+# - tiers of 3/6/9/12 members with approval from 4 (test_groups: a growing room switches to
+#   approval) with a level-B cap on rooms joined just above the margin under which joins are decided
+#   without holding a place (test_limits: far below the cap);
+FAST_MARGIN_CAP = FAST_MARGIN + 4
+GROWTH_POLICY: dict[str, Any] = {
+    "scale_tiers": {
+        "tiers": [
+            {"name": "small", "max_members": 3, "labels": {"zh-CN": "small", "en": "small"}},
+            {"name": "medium", "max_members": 6, "labels": {"zh-CN": "medium", "en": "medium"}},
+            {"name": "large", "max_members": 9, "labels": {"zh-CN": "large", "en": "large"}},
+            {"name": "huge", "max_members": 12, "labels": {"zh-CN": "huge", "en": "huge"}},
+        ],
+        "info_page_from_members": 3,
+        "approval_from_tier": "medium",
+        "staff_decision_tier": "huge",
+    },
+    "credit": {"levels": {"B": {"rooms_joined": FAST_MARGIN_CAP, "rooms_owned": FAST_MARGIN_CAP + 10}}},
+}
+# - on PostgreSQL: a level-B cap of 6 rooms joined (test_limits), room caps by tier (test_groups)
+#   and 4 format errors an hour (test_realname_form_errors).
+ROOMS_JOINED_CAP = 6
+POSTGRES_LIMITS_POLICY: dict[str, Any] = {
+    "scale_tiers": SMALL_TIERS,
+    "credit": {"levels": {"B": {"rooms_joined": ROOMS_JOINED_CAP, "rooms_owned": 10, "max_room_tier": "small"}}},
+    "realname": {"format_errors_per_hour": 4},
+}
 
 # The password the e2e tests give the service account (the bot logs in with it).
 SERVICE_PASSWORD = "qunzu-e2e-service-account"
@@ -129,6 +181,30 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess
         yield process
     finally:
         factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def restartable_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess]:
+    """A default-config server on SQLite of its own, kept for the session (see `restartable`)."""
+    factory = ServerFactory(tmp_path_factory.mktemp("restartable-hs"))
+    try:
+        yield factory.start()
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture
+def restartable(restartable_server: SynapseProcess) -> SynapseProcess:
+    """A default-config server that tests may stop, kill, restart and edit the database of.
+
+    Shared by the tests that prove what survives a restart or a crash (xdist group
+    "restarts"): each starts it again itself, with people and rooms of its own, and
+    leaves it running. A test that failed with it stopped does not fail the next one.
+    """
+    process = restartable_server.process
+    if process is None or process.poll() is not None:
+        restartable_server.start()
+    return restartable_server
 
 
 class SharedServers:

@@ -12,6 +12,9 @@ from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
 
 from .conftest import QunzuHttp, ServerFactory, pg_query
 
+# The server these tests restart (`restartable`) is shared with the other files of this group.
+pytestmark = pytest.mark.xdist_group("restarts")
+
 
 async def test_health_reports_ready_with_schema_version(qunzu_api: QunzuHttp) -> None:
     status, body = await qunzu_api.get("/health")
@@ -71,8 +74,8 @@ def _sqlite_rows(server: SynapseProcess, sql: str) -> list[tuple[object, ...]]:
         return list(connection.execute(sql))
 
 
-def test_schema_is_created_once_and_a_second_start_is_a_no_op(make_synapse: ServerFactory) -> None:
-    server = make_synapse.start()
+def test_schema_is_created_once_and_a_second_start_is_a_no_op(restartable: SynapseProcess) -> None:
+    server = restartable
     server.stop()
     server.start()
     history = _sqlite_rows(server, "SELECT version FROM qunzu_schema_history ORDER BY version")

@@ -7,21 +7,22 @@ from collections.abc import Callable
 
 import pytest
 
-from .conftest import ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
+from devtools.homeserver import SynapseProcess
+
+from .conftest import SharedServers, database_name, fresh_localpart, pg_query
 from .matrix import Matrix
 from .sanction_helpers import eventually, sanction, set_power, verified
 
-# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
-# other files of this group: one worker runs them all, so each starts once.
-pytestmark = pytest.mark.xdist_group("shared-servers")
+# The server these tests restart (`restartable`) is shared with the other files of this group.
+pytestmark = pytest.mark.xdist_group("restarts")
 
 DAY_MS = 24 * 3600 * 1000
 
 
 async def test_kill_9_loses_no_measure_blacklist_entry_or_credit_change_and_credit_recovers(
-    make_synapse: ServerFactory, as_user: Callable[..., Matrix]
+    restartable: SynapseProcess, as_user: Callable[..., Matrix]
 ) -> None:
-    server = make_synapse.start()
+    server = restartable
     staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
     member = await verified(as_user, server)
     other = as_user(server.register(fresh_localpart("other")), server)
@@ -92,9 +93,9 @@ async def _guard(account: Matrix) -> dict[str, object]:
 
 
 async def test_the_admin_guard_is_armed_by_a_suspension_survives_a_restart_and_stays_off_without_one(
-    make_synapse: ServerFactory, as_user: Callable[..., Matrix]
+    restartable: SynapseProcess, as_user: Callable[..., Matrix]
 ) -> None:
-    server = make_synapse.start()
+    server = restartable
     staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
     owner = await verified(as_user, server, "owner")
     admin = await verified(as_user, server, "adm")
