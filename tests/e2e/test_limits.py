@@ -9,18 +9,24 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
 import aiohttp
 import pytest
-import yaml
 
 from devtools.homeserver import SynapseProcess
-from synapse_module.groups import FAST_MARGIN
 
-from .conftest import ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
+from .conftest import (
+    FAST_MARGIN_CAP,
+    GROWTH_POLICY,
+    POSTGRES_LIMITS_POLICY,
+    ROOMS_JOINED_CAP,
+    SharedServers,
+    database_name,
+    fresh_localpart,
+    pg_query,
+)
 from .identities import fresh_id_number
 from .matrix import Matrix
 from .verification_service import FakeVerificationService
@@ -30,17 +36,10 @@ from .verification_service import FakeVerificationService
 pytestmark = pytest.mark.xdist_group("shared-servers")
 
 SERVICE = "@qunzu:localhost"
-ROOMS_JOINED_CAP = 6
 # The rooms-joined tests share a server (people of their own each); owners may own enough rooms.
 ROOMS_JOINED_POLICY = {"credit": {"levels": {"B": {"rooms_joined": ROOMS_JOINED_CAP, "rooms_owned": 10}}}}
 REPORTS_PER_HOUR = 20  # synapse_module.reports.REPORTS_PER_HOUR
 ATTEMPTS_PER_DAY = 5  # policies/default.yaml realname.attempts_per_day
-
-
-def _policy_file(tmp_path: Path, policy: dict[str, Any]) -> str:
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(policy))
-    return str(path)
 
 
 async def _verified(server: SynapseProcess, session: aiohttp.ClientSession, prefix: str) -> Matrix:
@@ -115,7 +114,7 @@ async def test_nine_parallel_joins_into_nine_rooms_admit_exactly_the_rooms_joine
 async def test_rooms_joined_cap_holds_on_postgresql(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.with_policy(ROOMS_JOINED_POLICY, postgres=True)
+    server = shared_servers.with_policy(POSTGRES_LIMITS_POLICY, postgres=True)
     pg_database = database_name(server)
     joiner = await _parallel_joins_admit_exactly_the_cap(server, http_session, 9, ROOMS_JOINED_CAP)
     # No place stays held once the joins landed (the follower releases them within seconds).
@@ -127,13 +126,12 @@ async def test_rooms_joined_cap_holds_on_postgresql(
 
 
 async def test_a_persons_joins_far_below_the_cap_cannot_all_slip_past_it(
-    make_synapse: ServerFactory, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
     # Just above the margin under which every join is guarded: the first join is decided by
     # one read; every other one of the same person must still count it.
-    cap = FAST_MARGIN + 4
-    policy = {"credit": {"levels": {"B": {"rooms_joined": cap, "rooms_owned": cap + 10}}}}
-    server = make_synapse.start(module_config={"policy_file": _policy_file(tmp_path, policy)})
+    cap = FAST_MARGIN_CAP  # FAST_MARGIN + 4
+    server = shared_servers.with_policy(GROWTH_POLICY)
     await _parallel_joins_admit_exactly_the_cap(server, http_session, cap + 4, cap)
 
 

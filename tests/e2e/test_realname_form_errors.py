@@ -16,14 +16,17 @@ from urllib.parse import urlparse
 
 import aiohttp
 import pytest
-import yaml
 
-from devtools.homeserver import SynapseProcess, postgres_database
+from devtools.homeserver import SynapseProcess
 from policies.identity import id_check_character, problem_text
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import POSTGRES_LIMITS_POLICY, SharedServers, fresh_localpart
 from .identities import fresh_id_number
 from .matrix import Matrix
+
+# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
+# other files of this group: one worker runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("shared-servers")
 
 ATTEMPTS_PER_DAY = 5  # policies/default.yaml realname.attempts_per_day
 FORMAT_ERRORS_PER_HOUR = 20  # policies/default.yaml realname.format_errors_per_hour
@@ -205,10 +208,8 @@ async def test_a_parallel_flood_of_format_errors_gets_exactly_the_cap_of_400s_th
 
 @pytest.mark.postgres
 async def test_the_format_error_cap_holds_on_postgresql_and_follows_the_policy(
-    make_synapse: ServerFactory, pg_database: str, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(yaml.safe_dump({"realname": {"format_errors_per_hour": 4}}))
-    server = make_synapse.start(module_config={"policy_file": str(policy)}, database=postgres_database(pg_database))
+    server = shared_servers.with_policy(POSTGRES_LIMITS_POLICY, postgres=True)
     person = Matrix(http_session, server.base_url, server.register(fresh_localpart("flood")))
-    await _flood_gets_exactly_the_cap(person, 4)
+    await _flood_gets_exactly_the_cap(person, POSTGRES_LIMITS_POLICY["realname"]["format_errors_per_hour"])
