@@ -15,8 +15,9 @@ from devtools.homeserver import SynapseProcess, module_block
 from policies.codes import is_valid_code
 
 from .conftest import (
+    GROWTH_CONFIG,
     GROWTH_POLICY,
-    POSTGRES_LIMITS_POLICY,
+    LIMITS_POLICY,
     ROOM_CAPS_POLICY,
     ServerFactory,
     SharedServers,
@@ -233,7 +234,7 @@ async def test_a_growing_room_switches_to_approval_and_knocks_are_approved(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
     # Tiers of 3/6/9/12 members; approval from "medium".
-    server = shared_servers.with_policy(GROWTH_POLICY)
+    server = shared_servers.with_policy(GROWTH_POLICY, module_config=GROWTH_CONFIG)
     owner = await verified(server, http_session, "owner")
     room = await owner.new_room(preset="public_chat")
     for _ in range(3):
@@ -395,7 +396,7 @@ async def test_member_cap_holds_on_postgresql(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
     # Tiers of 10/20/30/40 members; level B's rooms stay small.
-    server = shared_servers.with_policy(POSTGRES_LIMITS_POLICY, postgres=True)
+    server = shared_servers.with_policy(LIMITS_POLICY, postgres=True)
     pg_database = database_name(server)
     for table, columns in SYNAPSE_COLUMNS.items():
         rows = pg_query(

@@ -19,8 +19,9 @@ from devtools.homeserver import SynapseProcess
 
 from .conftest import (
     FAST_MARGIN_CAP,
+    GROWTH_CONFIG,
     GROWTH_POLICY,
-    POSTGRES_LIMITS_POLICY,
+    LIMITS_POLICY,
     ROOMS_JOINED_CAP,
     SharedServers,
     database_name,
@@ -114,7 +115,7 @@ async def test_nine_parallel_joins_into_nine_rooms_admit_exactly_the_rooms_joine
 async def test_rooms_joined_cap_holds_on_postgresql(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.with_policy(POSTGRES_LIMITS_POLICY, postgres=True)
+    server = shared_servers.with_policy(LIMITS_POLICY, postgres=True)
     pg_database = database_name(server)
     joiner = await _parallel_joins_admit_exactly_the_cap(server, http_session, 9, ROOMS_JOINED_CAP)
     # No place stays held once the joins landed (the follower releases them within seconds).
@@ -131,7 +132,7 @@ async def test_a_persons_joins_far_below_the_cap_cannot_all_slip_past_it(
     # Just above the margin under which every join is guarded: the first join is decided by
     # one read; every other one of the same person must still count it.
     cap = FAST_MARGIN_CAP  # FAST_MARGIN + 4
-    server = shared_servers.with_policy(GROWTH_POLICY)
+    server = shared_servers.with_policy(GROWTH_POLICY, module_config=GROWTH_CONFIG)
     await _parallel_joins_admit_exactly_the_cap(server, http_session, cap + 4, cap)
 
 

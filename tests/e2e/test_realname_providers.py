@@ -7,7 +7,15 @@ import pytest
 
 from devtools.homeserver import SynapseProcess
 
-from .conftest import MANUAL_PROVIDER, ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
+from .conftest import (
+    GROWTH_CONFIG,
+    GROWTH_POLICY,
+    MANUAL_PROVIDER,
+    SharedServers,
+    database_name,
+    fresh_localpart,
+    pg_query,
+)
 from .identities import fresh_id_number
 from .matrix import Matrix
 from .verification_service import FakeVerificationService
@@ -85,9 +93,11 @@ async def test_manual_provider_waits_for_staff(
 
 
 async def test_refusals_are_in_english_when_configured(
-    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = make_synapse.start(module_config={"language": "en"})
+    # A shared server whose module speaks English (its policy is for other tests).
+    server = shared_servers.with_policy(GROWTH_POLICY, module_config=GROWTH_CONFIG)
+    assert GROWTH_CONFIG["language"] == "en"
     account = _as(server, http_session)
     status, reply = await account.create_room()
     assert status == 403

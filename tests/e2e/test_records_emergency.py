@@ -8,12 +8,16 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import pytest
 
 from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, SynapseProcess
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import SERVICE_PASSWORD, fresh_localpart
 from .matrix import Matrix
 from .test_records import eventually
+
+# The server of the server-wide freezes (`restartable`) is shared with the other files of this group.
+pytestmark = pytest.mark.xdist_group("restarts")
 
 
 async def freeze(staff: Matrix, scope: str, reason: str = "应急演练") -> dict[str, Any]:
@@ -78,10 +82,11 @@ async def room_messages(user: Matrix, room_id: str) -> list[dict[str, Any]]:
 
 
 async def test_category_and_server_freezes_with_notices_in_the_rooms(
-    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
+    restartable: SynapseProcess, http_session: aiohttp.ClientSession
 ) -> None:
-    server = make_synapse.start()
-    server.register(SERVICE_LOCALPART)  # the bot's account: it posts the notices
+    # Freezes of a category and of everything: a server other than the shared `synapse`.
+    server = restartable
+    server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)  # the bot's account: it posts the notices
     staff = Matrix(http_session, server.base_url, server.register(fresh_localpart("staff"), admin=True))
     host = Matrix(http_session, server.base_url, server.register(fresh_localpart("host")))
     assert (await host.verify())[0] == 200
