@@ -24,14 +24,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Two workers (pytest-xdist), each test file on one of them (`--dist loadgroup`: a file is its own group
-# unless it names one, tests/conftest.py): module-scoped servers start once, and files sharing a
-# session-scoped server (`xdist_group` mark) run on one worker, so that server starts once too.
+# Two workers (pytest-xdist), each test file on one of them: module-scoped servers start once; files
+# that share a session-scoped server run on one worker too (FILE_GROUPS in tests/conftest.py).
 # Synapse processes mostly wait on I/O, so two workers suit a 2-core machine; PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 2
 
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 

@@ -206,9 +206,11 @@ def restartable_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Syn
 def restartable(restartable_server: SynapseProcess) -> SynapseProcess:
     """A default-config server that tests may stop, kill, restart and edit the database of.
 
-    Shared by the tests that prove what survives a restart or a crash (xdist group
-    "restarts"): each starts it again itself, with people and rooms of its own, and
-    leaves it running. A test that failed with it stopped does not fail the next one.
+    Shared (xdist group "restarts") by the tests that prove what survives a restart
+    or a crash (most through `after_the_crash`) and those whose checks span the whole
+    server (the filing's statistics, server-wide freezes); each uses people and rooms
+    of its own and leaves it running. A test that failed with it stopped does not
+    fail the next one.
     """
     process = restartable_server.process
     if process is None or process.poll() is not None:

@@ -22,10 +22,6 @@ from .conftest import SharedServers, fresh_localpart
 from .matrix import Matrix
 from .sanction_helpers import SERVICE_USER_ID, eventually, joined_members, verified
 
-# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
-# other files of this group: one worker runs them all, so each starts once.
-pytestmark = pytest.mark.xdist_group("shared-servers")
-
 SERVICE = SERVICE_USER_ID
 
 

@@ -28,10 +28,6 @@ from .desk_fixtures import Person, new_person, room_with
 from .matrix import Matrix
 from .sanction_helpers import set_power
 
-# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
-# other files of this group: one worker runs them all, so each starts once.
-pytestmark = pytest.mark.xdist_group("shared-servers")
-
 SANCTION_ID = re.compile(r"sn_[0-9a-zA-Z_]+")
 SANCTION_USAGE = "用法：!处置 user|room <对象> <措施> [时长] <理由>"
 

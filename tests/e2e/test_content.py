@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 
 from devtools.homeserver import SynapseProcess
 
@@ -33,9 +32,6 @@ from .content_fixtures import (  # noqa: F401  (fixtures: the content server and
     terms_dir_fixture,
 )
 from .matrix import Matrix
-
-# The content server is shared with the other content tests: one worker runs them all.
-pytestmark = pytest.mark.xdist_group("content")
 
 
 def assert_prohibited(status: int, reply: dict[str, Any], category: str, term: str) -> None:

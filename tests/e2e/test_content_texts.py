@@ -33,9 +33,6 @@ from .content_fixtures import (  # noqa: F401  (fixtures: the content server of 
 from .matrix import Matrix, Reply
 from .sanction_helpers import eventually
 
-# The content server is shared with the other content tests: one worker runs them all.
-pytestmark = pytest.mark.xdist_group("content")
-
 # Upper bound for the redaction of a membership text: the follower ticks every second.
 REDACTION_WINDOW_S = 10.0
 

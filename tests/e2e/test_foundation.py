@@ -12,9 +12,6 @@ from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
 
 from .conftest import Crash, QunzuHttp, ServerFactory, pg_query
 
-# The server these tests restart (`restartable`) is shared with the other files of this group.
-pytestmark = pytest.mark.xdist_group("restarts")
-
 
 async def test_health_reports_ready_with_schema_version(qunzu_api: QunzuHttp) -> None:
     status, body = await qunzu_api.get("/health")

@@ -18,10 +18,6 @@ from .matrix import Matrix, Reply
 from .sanction_helpers import SERVICE_USER_ID, eventually, set_power, verified
 from .test_group_upgrades import assert_refused, code_of, joined_rooms
 
-# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
-# other files of this group: one worker runs them all, so each starts once.
-pytestmark = pytest.mark.xdist_group("shared-servers")
-
 # The sweep runs every minute on the background instance (its scheduler ticks every 5 s).
 SWEEP_BOUND_S = 65.0
 

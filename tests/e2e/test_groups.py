@@ -27,10 +27,6 @@ from .conftest import (
 )
 from .matrix import Matrix
 
-# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
-# other files of this group: one worker runs them all, so each starts once.
-pytestmark = pytest.mark.xdist_group("shared-servers")
-
 SERVICE = "@qunzu:localhost"
 T = TypeVar("T")
 

@@ -32,10 +32,6 @@ from .identities import fresh_id_number
 from .matrix import Matrix
 from .verification_service import FakeVerificationService
 
-# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
-# other files of this group: one worker runs them all, so each starts once.
-pytestmark = pytest.mark.xdist_group("shared-servers")
-
 SERVICE = "@qunzu:localhost"
 # The rooms-joined tests share a server (people of their own each); owners may own enough rooms.
 ROOMS_JOINED_POLICY = {"credit": {"levels": {"B": {"rooms_joined": ROOMS_JOINED_CAP, "rooms_owned": 10}}}}

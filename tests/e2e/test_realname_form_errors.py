@@ -24,10 +24,6 @@ from .conftest import LIMITS_POLICY, SharedServers, fresh_localpart
 from .identities import fresh_id_number
 from .matrix import Matrix
 
-# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
-# other files of this group: one worker runs them all, so each starts once.
-pytestmark = pytest.mark.xdist_group("shared-servers")
-
 ATTEMPTS_PER_DAY = 5  # policies/default.yaml realname.attempts_per_day
 FORMAT_ERRORS_PER_HOUR = 20  # policies/default.yaml realname.format_errors_per_hour
 

@@ -20,10 +20,6 @@ from .identities import fresh_id_number
 from .matrix import Matrix
 from .verification_service import FakeVerificationService
 
-# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
-# other files of this group: one worker runs them all, so each starts once.
-pytestmark = pytest.mark.xdist_group("shared-servers")
-
 
 def _as(server: SynapseProcess, session: aiohttp.ClientSession, *, admin: bool = False) -> Matrix:
     return Matrix(session, server.base_url, server.register(fresh_localpart("p"), admin=admin))

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 
 from devtools.homeserver import SynapseProcess
 from synapse_module.audit import GENESIS, AuditChain
@@ -25,9 +24,6 @@ from synapse_module.export import Bundle, read_bundle, verify_bundle, write_bund
 
 from .conftest import Crash, fresh_localpart
 from .matrix import Matrix
-
-# The server these tests restart (`restartable`) is shared with the other files of this group.
-pytestmark = pytest.mark.xdist_group("restarts")
 
 T = TypeVar("T")
 WAIT_S = 20.0

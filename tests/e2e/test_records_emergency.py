@@ -8,16 +8,12 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 
 from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, SynapseProcess
 
 from .conftest import SERVICE_PASSWORD, fresh_localpart
 from .matrix import Matrix
 from .test_records import eventually
-
-# The server of the server-wide freezes (`restartable`) is shared with the other files of this group.
-pytestmark = pytest.mark.xdist_group("restarts")
 
 
 async def freeze(staff: Matrix, scope: str, reason: str = "应急演练") -> dict[str, Any]:

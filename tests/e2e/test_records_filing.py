@@ -6,7 +6,6 @@ import sqlite3
 from collections import Counter
 
 import aiohttp
-import pytest
 
 from devtools.homeserver import SynapseProcess
 from policies import load_policy
@@ -14,9 +13,6 @@ from synapse_module.filing import duration_text
 
 from .conftest import fresh_localpart
 from .matrix import Matrix
-
-# The server these tests restart (`restartable`) is shared with the other files of this group.
-pytestmark = pytest.mark.xdist_group("restarts")
 
 
 def _groups(server: SynapseProcess) -> Counter[tuple[str, str]]:

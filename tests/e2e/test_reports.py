@@ -29,10 +29,6 @@ from .desk_fixtures import Desk, Person, close_desk, open_desk, room_with
 from .matrix import Matrix
 from .sanction_helpers import eventually, notices, set_power, verified
 
-# Shares servers (`shared_servers`: PostgreSQL, manual provider, http provider) with the
-# other files of this group: one worker runs them all, so each starts once.
-pytestmark = pytest.mark.xdist_group("shared-servers")
-
 IMPORT_WAIT_S = 30.0  # the import job runs at every 5 s tick of the scheduler; margin for a loaded machine
 DESK_CONFIG = {"desk_poll_interval": 1, "reminder_before": 10}
 

@@ -10,16 +10,11 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from devtools.homeserver import SynapseProcess
 
 from .conftest import Crash, SharedServers, database_name, fresh_localpart, pg_query
 from .matrix import Matrix
 from .sanction_helpers import eventually, sanction, set_power, verified
-
-# The server these tests restart (`restartable`) is shared with the other files of this group.
-pytestmark = pytest.mark.xdist_group("restarts")
 
 DAY_MS = 24 * 3600 * 1000
 
