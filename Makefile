@@ -24,7 +24,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Two workers (pytest-xdist), each test file on one of them: module-scoped servers start once.
+# Two workers (pytest-xdist), each test file on one of them: module-scoped servers start once; files
+# that share a session-scoped server run on one worker too (FILE_GROUPS in tests/conftest.py).
 # Synapse processes mostly wait on I/O, so two workers suit a 2-core machine; PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 2
 

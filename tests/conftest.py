@@ -34,6 +34,51 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+# Test files that share a session-scoped server (a `shared_servers` config, `restartable`, the
+# content server): with `--dist loadfile` each group runs on one worker, as one file would, so
+# its servers start once rather than once per worker. A file in no group is a group of its own.
+FILE_GROUPS: dict[str, tuple[str, ...]] = {
+    "shared-servers": (
+        "test_bot_chat.py",
+        "test_bot_commands.py",
+        "test_group_alias.py",
+        "test_groups.py",
+        "test_limits.py",
+        "test_realname_form_errors.py",
+        "test_realname_providers.py",
+        "test_reports.py",
+    ),
+    "restarts": (
+        "test_foundation.py",
+        "test_records.py",
+        "test_records_emergency.py",
+        "test_records_filing.py",
+        "test_sanctions_durability.py",
+    ),
+    "content": ("test_content.py", "test_content_texts.py"),
+}
+_GROUP_OF = {f"tests/e2e/{name}": group for group, names in FILE_GROUPS.items() for name in names}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, with the files of one `FILE_GROUPS` group scheduled as one file.
+
+    (pytest-xdist's own `--dist loadgroup` marks cannot do this under pytest 9: it renames
+    `item._nodeid`, which pytest 9 no longer reads.)
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class FileGroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return _GROUP_OF.get(path, path)
+
+    return FileGroupScheduling(config, log)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput: dict[str, Any] | None = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:

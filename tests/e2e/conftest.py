@@ -4,6 +4,12 @@
 - `shared_servers`: one server per distinct config (`get(module_config,
   postgres=…)`, `with_policy(policy)`), kept for the session, for tests that
   need another config but change nothing server-wide.
+- `http_provider_server`: the shared server verifying people through
+  `verification_service` (a fake provider on 127.0.0.1, its log emptied per test).
+- `restartable`: one default-config server of its own per session for tests that
+  stop, kill or restart it or edit its database (xdist group "restarts").
+- `after_the_crash`: `restartable` after one kill -9 and start shared by the
+  tests that prove what survives a crash (`Crash`).
 - `make_synapse`: a factory for tests that need a server of their own
   (restarts, crashes, edits in its database, counts over the whole server);
   every server it starts is stopped at the end of the test.
@@ -20,9 +26,10 @@ import json
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 import psycopg2
@@ -41,14 +48,71 @@ from devtools.homeserver import (
     render_config,
     sqlite_database,
 )
+from synapse_module.groups import FAST_MARGIN
 
 from .http_client import QunzuHttp
 from .matrix import Matrix
+from .verification_service import SECRET, TIMEOUT_S, FakeVerificationService
 
-__all__ = ["QunzuHttp", "ServerFactory", "SharedServers", "database_name", "fresh_localpart", "pg_query"]
+__all__ = ["Crash", "QunzuHttp", "ServerFactory", "SharedServers", "database_name", "fresh_localpart", "pg_query"]
 
 # The module config of the servers where staff verify people by hand (`shared_servers.get(MANUAL_PROVIDER)`).
 MANUAL_PROVIDER: dict[str, Any] = {"realname": {"provider": "manual"}}
+
+# Scale tiers of 10/20/30/40 members and a level B whose rooms stay small: a room's cap is 10.
+SMALL_TIERS: dict[str, Any] = {
+    "tiers": [
+        {"name": "small", "max_members": 10, "labels": {"zh-CN": "small", "en": "small"}},
+        {"name": "medium", "max_members": 20, "labels": {"zh-CN": "medium", "en": "medium"}},
+        {"name": "large", "max_members": 30, "labels": {"zh-CN": "large", "en": "large"}},
+        {"name": "huge", "max_members": 40, "labels": {"zh-CN": "huge", "en": "huge"}},
+    ],
+    "info_page_from_members": 5,
+    "approval_from_tier": "large",
+    "staff_decision_tier": "huge",
+}
+
+# Policy variants of the shared servers (`shared_servers.with_policy`). Each holds the settings of
+# several test files whose tests do not meet (people and rooms of their own, caps on different
+# keys), so that one server serves them all; the files are in the xdist group "shared-servers".
+# - tiers of 3/6/9/12 members with approval from 4 (test_groups: a growing room switches to
+#   approval) with a level-B cap on rooms joined just above the margin under which joins are decided
+#   without holding a place (test_limits: far below the cap), in English (`GROWTH_CONFIG`;
+#   test_realname_providers: refusals in English; the other two assert no text but numbers);
+FAST_MARGIN_CAP = FAST_MARGIN + 4
+GROWTH_POLICY: dict[str, Any] = {
+    "scale_tiers": {
+        "tiers": [
+            {"name": "small", "max_members": 3, "labels": {"zh-CN": "small", "en": "small"}},
+            {"name": "medium", "max_members": 6, "labels": {"zh-CN": "medium", "en": "medium"}},
+            {"name": "large", "max_members": 9, "labels": {"zh-CN": "large", "en": "large"}},
+            {"name": "huge", "max_members": 12, "labels": {"zh-CN": "huge", "en": "huge"}},
+        ],
+        "info_page_from_members": 3,
+        "approval_from_tier": "medium",
+        "staff_decision_tier": "huge",
+    },
+    "credit": {"levels": {"B": {"rooms_joined": FAST_MARGIN_CAP, "rooms_owned": FAST_MARGIN_CAP + 10}}},
+}
+GROWTH_CONFIG: dict[str, Any] = {"language": "en"}
+# - room caps by tier (test_groups: 50 joins into one room) with level-B caps on rooms owned and
+#   joined (test_groups: caps follow the credit level; a creator is in their room, so fewer
+#   rooms owned than joined);
+ROOM_CAPS_POLICY: dict[str, Any] = {
+    "scale_tiers": SMALL_TIERS,
+    "credit": {"levels": {"B": {"rooms_owned": 3, "rooms_joined": 4, "max_room_tier": "small"}}},
+}
+# - on PostgreSQL: a level-B cap of 6 rooms joined (test_limits; owners own up to 10), room caps
+#   by tier (test_groups) and 4 format errors an hour (test_realname_form_errors).
+ROOMS_JOINED_CAP = 6
+ROOMS_OWNED_CAP = 10
+LIMITS_POLICY: dict[str, Any] = {
+    "scale_tiers": SMALL_TIERS,
+    "credit": {
+        "levels": {"B": {"rooms_joined": ROOMS_JOINED_CAP, "rooms_owned": ROOMS_OWNED_CAP, "max_room_tier": "small"}}
+    },
+    "realname": {"format_errors_per_hour": 4},
+}
 
 # The password the e2e tests give the service account (the bot logs in with it).
 SERVICE_PASSWORD = "qunzu-e2e-service-account"
@@ -128,6 +192,119 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess
         factory.stop_all()
 
 
+@pytest.fixture(scope="session")
+def restartable_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess]:
+    """A default-config server on SQLite of its own, kept for the session (see `restartable`)."""
+    factory = ServerFactory(tmp_path_factory.mktemp("restartable-hs"))
+    try:
+        yield factory.start()
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture
+def restartable(restartable_server: SynapseProcess) -> SynapseProcess:
+    """A default-config server that tests may stop, kill, restart and edit the database of.
+
+    Shared (xdist group "restarts") by the tests that prove what survives a restart
+    or a crash (most through `after_the_crash`) and those whose checks span the whole
+    server (the filing's statistics, server-wide freezes); each uses people and rooms
+    of its own and leaves it running. A test that failed with it stopped does not
+    fail the next one.
+    """
+    process = restartable_server.process
+    if process is None or process.poll() is not None:
+        restartable_server.start()
+    return restartable_server
+
+
+Before = Callable[[SynapseProcess, Callable[..., Matrix]], Awaitable[Any]]
+WhileDown = Callable[[SynapseProcess, Any], None]
+
+
+@dataclass
+class _Scenario:
+    before: Before
+    while_down: WhileDown | None = None
+    last: bool = False
+
+
+class Crash:
+    """One kill -9 and start of `restartable`, shared by the tests that prove what survives it.
+
+    A test module registers, per test, what happens before the crash (`Crash.before`,
+    with its assertions) and what is changed in the database while the server is
+    down (`Crash.while_down`). The first test asking for `after_the_crash` runs every
+    `before` (those marked `last` at the end, so their rows are the newest), kills
+    the server, runs every `while_down`, and starts it once; each test then checks
+    its own part (`after_the_crash.state(name)`). A `before` that failed fails its own
+    test only.
+    """
+
+    scenarios: ClassVar[dict[str, _Scenario]] = {}
+
+    def __init__(self, server: SynapseProcess) -> None:
+        self.server = server
+        self._states: dict[str, Any] = {}
+        self._errors: dict[str, BaseException] = {}
+
+    @classmethod
+    def before(cls, name: str, *, last: bool = False) -> Callable[[Before], Before]:
+        def register(function: Before) -> Before:
+            cls.scenarios[name] = _Scenario(function, last=last)
+            return function
+
+        return register
+
+    @classmethod
+    def while_down(cls, name: str) -> Callable[[WhileDown], WhileDown]:
+        def register(function: WhileDown) -> WhileDown:
+            cls.scenarios[name].while_down = function
+            return function
+
+        return register
+
+    async def run(self, as_user: Callable[..., Matrix]) -> None:
+        server = self.server
+        ordered = sorted(self.scenarios.items(), key=lambda item: item[1].last)
+        for name, scenario in ordered:
+            try:
+                self._states[name] = await scenario.before(server, as_user)
+            except Exception as exc:  # reported by the scenario's own test
+                self._errors[name] = exc
+        server.kill()
+        for name, scenario in ordered:
+            if scenario.while_down is not None and name in self._states:
+                try:
+                    scenario.while_down(server, self._states[name])
+                except Exception as exc:
+                    self._errors[name] = exc
+        server.start()
+
+    def state(self, name: str) -> Any:
+        """What the scenario's `before` returned; raises what it (or its `while_down`) raised."""
+        if name in self._errors:
+            raise AssertionError(f"before the crash, {name} failed") from self._errors[name]
+        return self._states[name]
+
+
+@pytest.fixture(scope="session")
+async def after_the_crash(restartable_server: SynapseProcess) -> AsyncIterator[Crash]:
+    """`restartable` after the one crash the registered scenarios share (see `Crash`)."""
+    server = restartable_server
+    process = server.process
+    if process is None or process.poll() is not None:
+        server.start()
+    crash = Crash(server)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+
+        def as_user(account: Account, on: SynapseProcess | None = None) -> Matrix:
+            return Matrix(session, (on or server).base_url, account)
+
+        await crash.run(as_user)
+        yield crash
+
+
 class SharedServers:
     """One server per distinct configuration, started when first asked for and kept for the session.
 
@@ -154,12 +331,17 @@ class SharedServers:
             self._servers[key] = self._factory.start(module_config=module_config, database=database)
         return self._servers[key]
 
-    def with_policy(self, policy: dict[str, Any], *, postgres: bool = False) -> SynapseProcess:
-        """The server whose policy file holds `policy` (the same policy: the same server)."""
+    def with_policy(
+        self, policy: dict[str, Any], *, postgres: bool = False, module_config: dict[str, Any] | None = None
+    ) -> SynapseProcess:
+        """The server whose policy file holds `policy` (the same policy and config: the same server).
+
+        `module_config` adds other keys of the module block (such as `language`).
+        """
         text = yaml.safe_dump(policy, allow_unicode=True, sort_keys=True)
         path = self._base / f"policy-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
         path.write_text(text, encoding="utf-8")
-        return self.get({"policy_file": str(path)}, postgres=postgres)
+        return self.get({**(module_config or {}), "policy_file": str(path)}, postgres=postgres)
 
     def stop_all(self) -> None:
         self._factory.stop_all()
@@ -174,6 +356,37 @@ def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedS
         yield servers
     finally:
         servers.stop_all()
+
+
+@pytest.fixture(scope="session")
+async def provider_service() -> AsyncIterator[FakeVerificationService]:
+    service = FakeVerificationService()
+    await service.start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+def verification_service(provider_service: FakeVerificationService) -> FakeVerificationService:
+    """The verification service of `http_provider_server`, its request log emptied for the test."""
+    provider_service.requests.clear()
+    return provider_service
+
+
+@pytest.fixture(scope="session")
+def http_provider_server(
+    provider_service: FakeVerificationService,
+    shared_servers: SharedServers,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> SynapseProcess:
+    """The shared server whose module verifies people through `provider_service` (people of their own each)."""
+    secret_file = tmp_path_factory.mktemp("http-provider") / "provider.secret"
+    secret_file.write_text(SECRET)
+    realname = {
+        "provider": "http",
+        "http": {"url": provider_service.url, "secret_file": str(secret_file), "timeout_s": TIMEOUT_S},
+    }
+    return shared_servers.get({"realname": realname})
 
 
 @pytest.fixture

@@ -2,24 +2,25 @@
 
 Its policy points at term files in a temporary directory, reloaded every second,
 so a test can also edit them (only `reload.txt`, which starts empty). Every test
-uses people of its own. Import the fixtures into a test module to use them.
+uses people of its own. Import the fixtures into a test module to use them; both
+modules get the same server (`shared_servers`) and run on one worker (xdist group
+"content").
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 
 from devtools.homeserver import SynapseProcess
 from policies import default_policy
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import SharedServers, fresh_localpart
 from .matrix import Matrix
 
 BLOCKED = "法轮功"  # cults: refused
@@ -39,7 +40,11 @@ ENABLED = {
 
 @pytest.fixture(name="terms_dir", scope="session")
 def terms_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("terms")
+    # One directory per session (each importing module has its own fixture; the files are written once).
+    directory = tmp_path_factory.getbasetemp() / "content-terms"
+    if directory.exists():
+        return directory
+    directory.mkdir()
     (directory / "cults.txt").write_text(f"# cults\n{BLOCKED}\n{BLOCKED_LATIN}\n", encoding="utf-8")
     (directory / "spam.txt").write_text(f"{FLAGGED}\n", encoding="utf-8")
     (directory / "rumor.txt").write_text(f"{HELD}\n", encoding="utf-8")
@@ -50,7 +55,7 @@ def terms_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(name="server", scope="session")
-def content_server_fixture(tmp_path_factory: pytest.TempPathFactory, terms_dir: Path) -> Iterator[SynapseProcess]:
+def content_server_fixture(shared_servers: SharedServers, terms_dir: Path) -> SynapseProcess:
     categories: dict[str, Any] = {
         name: {"enabled": name in ENABLED, "lists": ENABLED.get(name, [])}
         for name in default_policy().content.categories
@@ -64,13 +69,8 @@ def content_server_fixture(tmp_path_factory: pytest.TempPathFactory, terms_dir: 
             "media_hashes": {"category": "other_illegal", "lists": ["media.txt"]},
         }
     }
-    policy_file = terms_dir.parent / "content-policy.yaml"
-    policy_file.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
-    factory = ServerFactory(tmp_path_factory.mktemp("content-hs"))
-    try:
-        yield factory.start(module_config={"policy_file": str(policy_file)})
-    finally:
-        factory.stop_all()
+    # The same policy from either module: the same shared server.
+    return shared_servers.with_policy(policy)
 
 
 @pytest.fixture(name="session")

@@ -10,7 +10,7 @@ import pytest
 from devtools.homeserver import Account, HomeserverError, SynapseProcess, postgres_database
 from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
 
-from .conftest import QunzuHttp, ServerFactory, pg_query
+from .conftest import Crash, QunzuHttp, ServerFactory, pg_query
 
 
 async def test_health_reports_ready_with_schema_version(qunzu_api: QunzuHttp) -> None:
@@ -71,10 +71,9 @@ def _sqlite_rows(server: SynapseProcess, sql: str) -> list[tuple[object, ...]]:
         return list(connection.execute(sql))
 
 
-def test_schema_is_created_once_and_a_second_start_is_a_no_op(make_synapse: ServerFactory) -> None:
-    server = make_synapse.start()
-    server.stop()
-    server.start()
+def test_schema_is_created_once_and_a_second_start_is_a_no_op(after_the_crash: Crash) -> None:
+    # The server the crash tests share (tests/e2e/conftest.py `Crash`): started, killed, started again.
+    server = after_the_crash.server
     history = _sqlite_rows(server, "SELECT version FROM qunzu_schema_history ORDER BY version")
     assert [row[0] for row in history] == [m.version for m in MIGRATIONS]
     log = (server.config_path.parent / "homeserver.log").read_text()

@@ -5,18 +5,26 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 import pytest
-import yaml
 
-from devtools.homeserver import SynapseProcess, module_block, postgres_database
+from devtools.homeserver import SynapseProcess, module_block
 from policies.codes import is_valid_code
 
-from .conftest import ServerFactory, SharedServers, fresh_localpart, pg_query
+from .conftest import (
+    GROWTH_CONFIG,
+    GROWTH_POLICY,
+    LIMITS_POLICY,
+    ROOM_CAPS_POLICY,
+    ServerFactory,
+    SharedServers,
+    database_name,
+    fresh_localpart,
+    pg_query,
+)
 from .matrix import Matrix
 
 SERVICE = "@qunzu:localhost"
@@ -51,12 +59,6 @@ async def gather_limited(jobs: list[Awaitable[T]], limit: int = 8) -> list[T]:
             return await job
 
     return list(await asyncio.gather(*(one(job) for job in jobs)))
-
-
-def policy_server(make_synapse: ServerFactory, tmp_path: Path, policy: dict[str, Any]) -> SynapseProcess:
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(policy))
-    return make_synapse.start(module_config={"policy_file": str(path)})
 
 
 async def verified(server: SynapseProcess, session: aiohttp.ClientSession, prefix: str = "u") -> Matrix:
@@ -183,25 +185,11 @@ async def _category_is(account: Matrix, room: str, category: str) -> bool:
 
 # --- caps (Art. 8), exact under concurrency ----------------------------------------------------
 
-SMALL_TIERS = {
-    "tiers": [
-        {"name": "small", "max_members": 10, "labels": {"zh-CN": "small", "en": "small"}},
-        {"name": "medium", "max_members": 20, "labels": {"zh-CN": "medium", "en": "medium"}},
-        {"name": "large", "max_members": 30, "labels": {"zh-CN": "large", "en": "large"}},
-        {"name": "huge", "max_members": 40, "labels": {"zh-CN": "huge", "en": "huge"}},
-    ],
-    "info_page_from_members": 5,
-    "approval_from_tier": "large",
-    "staff_decision_tier": "huge",
-}
-
 
 async def test_fifty_simultaneous_joins_fill_exactly_the_free_places(
-    make_synapse: ServerFactory, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = policy_server(
-        make_synapse, tmp_path, {"scale_tiers": SMALL_TIERS, "credit": {"levels": {"B": {"max_room_tier": "small"}}}}
-    )
+    server = shared_servers.with_policy(ROOM_CAPS_POLICY)
     owner = await verified(server, http_session, "owner")
     room = await owner.new_room(preset="public_chat")
     joiners = [Matrix(http_session, server.base_url, server.register(fresh_localpart("j"))) for _ in range(50)]
@@ -216,13 +204,12 @@ async def test_fifty_simultaneous_joins_fill_exactly_the_free_places(
 
 
 # Per-person caps: the tests on this server each use people of their own.
-CAPS_POLICY = {"credit": {"levels": {"B": {"rooms_owned": 3, "rooms_joined": 4}}}}
 
 
 async def test_create_and_join_caps_follow_the_credit_level(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.with_policy(CAPS_POLICY)
+    server = shared_servers.with_policy(ROOM_CAPS_POLICY)
     owner = await verified(server, http_session, "owner")
     rooms = [await owner.new_room(preset="public_chat") for _ in range(3)]
     status, reply = await owner.create_room()
@@ -244,7 +231,7 @@ async def test_create_and_join_caps_follow_the_credit_level(
 async def test_concurrent_creations_never_exceed_the_owned_rooms_cap(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.with_policy(CAPS_POLICY)
+    server = shared_servers.with_policy(ROOM_CAPS_POLICY)
     owner = await verified(server, http_session, "owner")
     results = await asyncio.gather(*(owner.create_room() for _ in range(10)))
     assert sum(1 for status, _ in results if status == 200) == 3
@@ -252,20 +239,10 @@ async def test_concurrent_creations_never_exceed_the_owned_rooms_cap(
 
 
 async def test_a_growing_room_switches_to_approval_and_knocks_are_approved(
-    make_synapse: ServerFactory, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    tiers = {
-        "tiers": [
-            {"name": "small", "max_members": 3, "labels": {"zh-CN": "small", "en": "small"}},
-            {"name": "medium", "max_members": 6, "labels": {"zh-CN": "medium", "en": "medium"}},
-            {"name": "large", "max_members": 9, "labels": {"zh-CN": "large", "en": "large"}},
-            {"name": "huge", "max_members": 12, "labels": {"zh-CN": "huge", "en": "huge"}},
-        ],
-        "info_page_from_members": 3,
-        "approval_from_tier": "medium",
-        "staff_decision_tier": "huge",
-    }
-    server = policy_server(make_synapse, tmp_path, {"scale_tiers": tiers})
+    # Tiers of 3/6/9/12 members; approval from "medium".
+    server = shared_servers.with_policy(GROWTH_POLICY, module_config=GROWTH_CONFIG)
     owner = await verified(server, http_session, "owner")
     room = await owner.new_room(preset="public_chat")
     for _ in range(3):
@@ -424,13 +401,11 @@ def test_synapse_tables_the_module_reads_still_exist(synapse: SynapseProcess) ->
 
 @pytest.mark.postgres
 async def test_member_cap_holds_on_postgresql(
-    make_synapse: ServerFactory, pg_database: str, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    path = tmp_path / "policy.yaml"
-    path.write_text(
-        yaml.safe_dump({"scale_tiers": SMALL_TIERS, "credit": {"levels": {"B": {"max_room_tier": "small"}}}})
-    )
-    server = make_synapse.start(module_config={"policy_file": str(path)}, database=postgres_database(pg_database))
+    # Tiers of 10/20/30/40 members; level B's rooms stay small.
+    server = shared_servers.with_policy(LIMITS_POLICY, postgres=True)
+    pg_database = database_name(server)
     for table, columns in SYNAPSE_COLUMNS.items():
         rows = pg_query(
             pg_database, "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,)

@@ -9,35 +9,34 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
 import aiohttp
 import pytest
-import yaml
 
 from devtools.homeserver import SynapseProcess
-from synapse_module.groups import FAST_MARGIN
 
-from .conftest import ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
+from .conftest import (
+    FAST_MARGIN_CAP,
+    GROWTH_CONFIG,
+    GROWTH_POLICY,
+    LIMITS_POLICY,
+    ROOMS_JOINED_CAP,
+    SharedServers,
+    database_name,
+    fresh_localpart,
+    pg_query,
+)
 from .identities import fresh_id_number
 from .matrix import Matrix
-from .test_realname_providers import SECRET, FakeVerificationService
+from .verification_service import FakeVerificationService
 
 SERVICE = "@qunzu:localhost"
-ROOMS_JOINED_CAP = 6
 # The rooms-joined tests share a server (people of their own each); owners may own enough rooms.
 ROOMS_JOINED_POLICY = {"credit": {"levels": {"B": {"rooms_joined": ROOMS_JOINED_CAP, "rooms_owned": 10}}}}
 REPORTS_PER_HOUR = 20  # synapse_module.reports.REPORTS_PER_HOUR
 ATTEMPTS_PER_DAY = 5  # policies/default.yaml realname.attempts_per_day
-
-
-def _policy_file(tmp_path: Path, policy: dict[str, Any]) -> str:
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(policy))
-    return str(path)
 
 
 async def _verified(server: SynapseProcess, session: aiohttp.ClientSession, prefix: str) -> Matrix:
@@ -112,7 +111,7 @@ async def test_nine_parallel_joins_into_nine_rooms_admit_exactly_the_rooms_joine
 async def test_rooms_joined_cap_holds_on_postgresql(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.with_policy(ROOMS_JOINED_POLICY, postgres=True)
+    server = shared_servers.with_policy(LIMITS_POLICY, postgres=True)
     pg_database = database_name(server)
     joiner = await _parallel_joins_admit_exactly_the_cap(server, http_session, 9, ROOMS_JOINED_CAP)
     # No place stays held once the joins landed (the follower releases them within seconds).
@@ -124,13 +123,12 @@ async def test_rooms_joined_cap_holds_on_postgresql(
 
 
 async def test_a_persons_joins_far_below_the_cap_cannot_all_slip_past_it(
-    make_synapse: ServerFactory, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
     # Just above the margin under which every join is guarded: the first join is decided by
     # one read; every other one of the same person must still count it.
-    cap = FAST_MARGIN + 4
-    policy = {"credit": {"levels": {"B": {"rooms_joined": cap, "rooms_owned": cap + 10}}}}
-    server = make_synapse.start(module_config={"policy_file": _policy_file(tmp_path, policy)})
+    cap = FAST_MARGIN_CAP  # FAST_MARGIN + 4
+    server = shared_servers.with_policy(GROWTH_POLICY, module_config=GROWTH_CONFIG)
     await _parallel_joins_admit_exactly_the_cap(server, http_session, cap + 4, cap)
 
 
@@ -233,40 +231,6 @@ async def test_report_buttons_count_against_the_hourly_cap(
 
 
 # --- verification attempts per day (Art. 6) --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-async def provider_service() -> AsyncIterator[FakeVerificationService]:
-    service = FakeVerificationService()
-    await service.start()
-    yield service
-    await service.stop()
-
-
-@pytest.fixture
-def verification_service(provider_service: FakeVerificationService) -> FakeVerificationService:
-    """The module's verification service, its request log emptied for the test."""
-    provider_service.requests.clear()
-    return provider_service
-
-
-@pytest.fixture(scope="module")
-def http_provider_server(
-    provider_service: FakeVerificationService, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SynapseProcess]:
-    """One server on the http provider for the tests here (people of their own each)."""
-    base = tmp_path_factory.mktemp("http-provider")
-    secret_file = base / "provider.secret"
-    secret_file.write_text(SECRET)
-    realname = {
-        "provider": "http",
-        "http": {"url": provider_service.url, "secret_file": str(secret_file), "timeout_s": 5.0},
-    }
-    factory = ServerFactory(base)
-    try:
-        yield factory.start(module_config={"realname": realname})
-    finally:
-        factory.stop_all()
 
 
 async def test_parallel_verification_attempts_reach_the_provider_exactly_the_daily_cap(

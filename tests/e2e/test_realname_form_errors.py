@@ -16,12 +16,11 @@ from urllib.parse import urlparse
 
 import aiohttp
 import pytest
-import yaml
 
-from devtools.homeserver import SynapseProcess, postgres_database
+from devtools.homeserver import SynapseProcess
 from policies.identity import id_check_character, problem_text
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import LIMITS_POLICY, SharedServers, fresh_localpart
 from .identities import fresh_id_number
 from .matrix import Matrix
 
@@ -205,10 +204,8 @@ async def test_a_parallel_flood_of_format_errors_gets_exactly_the_cap_of_400s_th
 
 @pytest.mark.postgres
 async def test_the_format_error_cap_holds_on_postgresql_and_follows_the_policy(
-    make_synapse: ServerFactory, pg_database: str, tmp_path: Path, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(yaml.safe_dump({"realname": {"format_errors_per_hour": 4}}))
-    server = make_synapse.start(module_config={"policy_file": str(policy)}, database=postgres_database(pg_database))
+    server = shared_servers.with_policy(LIMITS_POLICY, postgres=True)
     person = Matrix(http_session, server.base_url, server.register(fresh_localpart("flood")))
-    await _flood_gets_exactly_the_cap(person, 4)
+    await _flood_gets_exactly_the_cap(person, LIMITS_POLICY["realname"]["format_errors_per_hour"])

@@ -2,73 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
-import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
 import aiohttp
 import pytest
-from aiohttp import web
 
 from devtools.homeserver import SynapseProcess
 
-from .conftest import MANUAL_PROVIDER, ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
+from .conftest import (
+    GROWTH_CONFIG,
+    GROWTH_POLICY,
+    MANUAL_PROVIDER,
+    SharedServers,
+    database_name,
+    fresh_localpart,
+    pg_query,
+)
 from .identities import fresh_id_number
 from .matrix import Matrix
-
-SECRET = "test-provider-secret-0123456789"
-
-
-class FakeVerificationService:
-    """A verification service on 127.0.0.1 whose answer depends on the submitted name."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.bad_signatures = 0
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        if request.headers.get("X-Qunzu-Signature") != expected:
-            self.bad_signatures += 1
-            return web.json_response({"error": "bad signature"}, status=401)
-        payload = json.loads(body)
-        self.requests.append(payload)
-        behaviour = {"张通过": "verified", "李不符": "mismatch"}.get(payload["name"])
-        if payload["name"] == "王超时":
-            await asyncio.sleep(5)
-            behaviour = "verified"
-        if behaviour is None:
-            return web.json_response({"error": "internal"}, status=500)
-        return web.json_response({"result": behaviour})
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/verify", self.handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/verify"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-@pytest.fixture
-async def verification_service() -> AsyncIterator[FakeVerificationService]:
-    service = FakeVerificationService()
-    await service.start()
-    yield service
-    await service.stop()
+from .verification_service import FakeVerificationService
 
 
 def _as(server: SynapseProcess, session: aiohttp.ClientSession, *, admin: bool = False) -> Matrix:
@@ -76,19 +26,11 @@ def _as(server: SynapseProcess, session: aiohttp.ClientSession, *, admin: bool =
 
 
 async def test_http_provider_maps_every_answer_to_the_right_state(
-    make_synapse: ServerFactory,
+    http_provider_server: SynapseProcess,
     verification_service: FakeVerificationService,
     http_session: aiohttp.ClientSession,
-    tmp_path: Path,
 ) -> None:
-    secret_file = tmp_path / "provider.secret"
-    secret_file.write_text(SECRET)
-    realname = {
-        "provider": "http",
-        "http": {"url": verification_service.url, "secret_file": str(secret_file), "timeout_s": 1.0},
-    }
-    server = make_synapse.start(module_config={"realname": realname})
-
+    server = http_provider_server
     verified = _as(server, http_session)
     number = fresh_id_number()
     status, reply = await verified.verify(number, name="张通过", phone="13800001234")
@@ -147,9 +89,11 @@ async def test_manual_provider_waits_for_staff(
 
 
 async def test_refusals_are_in_english_when_configured(
-    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
+    shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = make_synapse.start(module_config={"language": "en"})
+    # A shared server whose module speaks English (its policy is for other tests).
+    server = shared_servers.with_policy(GROWTH_POLICY, module_config=GROWTH_CONFIG)
+    assert GROWTH_CONFIG["language"] == "en"
     account = _as(server, http_session)
     status, reply = await account.create_room()
     assert status == 403

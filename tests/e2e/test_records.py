@@ -22,7 +22,7 @@ from devtools.homeserver import SynapseProcess
 from synapse_module.audit import GENESIS, AuditChain
 from synapse_module.export import Bundle, read_bundle, verify_bundle, write_bundle
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import Crash, fresh_localpart
 from .matrix import Matrix
 
 T = TypeVar("T")
@@ -166,36 +166,49 @@ async def test_malformed_export_requests_are_400s(staff: Matrix, member: Matrix)
     assert status == 403
 
 
-async def test_rows_a_crash_lost_are_recovered_from_synapse_at_the_next_start(
-    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
-) -> None:
-    server = make_synapse.start()
-    user = Matrix(http_session, server.base_url, server.register(fresh_localpart("crash")))
+def _logged(server: SynapseProcess, event_id: str) -> bool:
+    with db(server) as connection:
+        return connection.execute("SELECT 1 FROM qunzu_netlog WHERE id = ?", (event_id,)).fetchone() is not None
+
+
+# Last before the crash: its rows are the newest the live writer flushed.
+@Crash.before("lost_rows", last=True)
+async def _before_lost_rows(server: SynapseProcess, as_user: Callable[..., Matrix]) -> dict[str, str]:
+    user = as_user(server.register(fresh_localpart("crash")), server)
     assert (await user.verify())[0] == 200
     room = await user.new_room(name="崩溃恢复")
     status, sent = await user.send_text(room, "崩溃前的最后一条")
     assert status == 200
 
-    def logged() -> bool:
-        with db(server) as connection:
-            return (
-                connection.execute("SELECT 1 FROM qunzu_netlog WHERE id = ?", (sent["event_id"],)).fetchone()
-                is not None
-            )
-
     async def probe() -> bool | None:
-        return True if logged() else None
+        return True if _logged(server, sent["event_id"]) else None
 
     await eventually(probe, "the live writer")
-    # A crash before the flush: the process dies and the row never reached the table.
-    server.kill()
+    return {"room": room, "event_id": sent["event_id"]}
+
+
+@Crash.while_down("lost_rows")
+def _down_lost_rows(server: SynapseProcess, state: dict[str, str]) -> None:
+    # A crash before the flush: the process died and the rows never reached the table.
     with db(server) as connection:
-        connection.execute("DELETE FROM qunzu_netlog WHERE room_id = ?", (room,))
-    assert not logged()
-    server.start()
+        connection.execute("DELETE FROM qunzu_netlog WHERE room_id = ?", (state["room"],))
+    assert not _logged(server, state["event_id"])
+
+
+async def test_rows_a_crash_lost_are_recovered_from_synapse_at_the_next_start(
+    after_the_crash: Crash, restartable: SynapseProcess
+) -> None:
+    before = after_the_crash.state("lost_rows")
+    server = restartable
+
+    async def probe() -> bool | None:
+        return True if _logged(server, before["event_id"]) else None
+
     await eventually(probe, "the catch-up at start")
     with db(server) as connection:
-        kinds = {row[0] for row in connection.execute("SELECT kind FROM qunzu_netlog WHERE room_id = ?", (room,))}
+        kinds = {
+            row[0] for row in connection.execute("SELECT kind FROM qunzu_netlog WHERE room_id = ?", (before["room"],))
+        }
     assert {"room_create", "membership", "message"} <= kinds
 
 
@@ -242,9 +255,11 @@ def age_audit_prefix(query: Query, chain: AuditChain, upto_seq: int, old_ts: int
     query("UPDATE qunzu_audit_head SET hash = ? WHERE id = 1", (prev,))
 
 
-async def check_retention(server: SynapseProcess, query: Query, session: aiohttp.ClientSession) -> None:
-    staff = Matrix(session, server.base_url, server.register(fresh_localpart("staff"), admin=True))
-    user = Matrix(session, server.base_url, server.register(fresh_localpart("old")))
+@Crash.before("retention")
+async def _before_retention(server: SynapseProcess, as_user: Callable[..., Matrix]) -> dict[str, Any]:
+    query = sqlite_query(server)
+    staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
+    user = as_user(server.register(fresh_localpart("old")), server)
     assert (await user.verify())[0] == 200
     old_room = await user.new_room(name="半年前")
     assert (await user.send_text(old_room, "很久以前"))[0] == 200
@@ -270,8 +285,15 @@ async def check_retention(server: SynapseProcess, query: Query, session: aiohttp
     await eventually(service_joined_old_room, "the service account's join in the old room")
     for _ in range(5):  # staff calls are audited: rows for the old prefix
         assert (await staff.qunzu("GET", "/admin/audit?limit=1"))[0] == 200
+    return {"staff": staff, "old_room": old_room, "new_room": new_room}
+
+
+@Crash.while_down("retention")
+def _down_retention(server: SynapseProcess, state: dict[str, Any]) -> None:
+    """Age the old room's rows and most of the audit log past the retention period."""
+    query = sqlite_query(server)
+    old_room = state["old_room"]
     key = base64.b64decode((server.config_path.parent / "qunzu.key").read_text().strip())
-    server.stop()
     old_ts = int(time.time() * 1000) - 200 * DAY_MS
     (upto,) = query("SELECT MAX(seq) FROM qunzu_audit", ())[0]
     upto = int(upto) - 2  # the last two rows stay recent
@@ -279,7 +301,22 @@ async def check_retention(server: SynapseProcess, query: Query, session: aiohttp
     query("UPDATE qunzu_netlog SET ts = ? WHERE room_id = ?", (old_ts, old_room))
     old_rows = query("SELECT COUNT(*) FROM qunzu_netlog WHERE room_id = ?", (old_room,))[0][0]
     assert old_rows >= 3
-    server.start()
+    state["upto"], state["old_rows"] = upto, old_rows
+
+
+async def test_retention_purges_old_rows_keeps_recent_ones_and_the_chain_verifies(
+    after_the_crash: Crash, restartable: SynapseProcess
+) -> None:
+    """Through the HTTP API of a real server; on PostgreSQL (and SQLite): tests/module/test_retention.py."""
+    state = after_the_crash.state("retention")
+    query = sqlite_query(restartable)
+    staff, old_room, new_room, upto, old_rows = (
+        state["staff"],
+        state["old_room"],
+        state["new_room"],
+        state["upto"],
+        state["old_rows"],
+    )
 
     status, before = await staff.qunzu("GET", "/admin/audit/verify")
     assert status == 200 and before["ok"] is True, before
@@ -296,15 +333,10 @@ async def check_retention(server: SynapseProcess, query: Query, session: aiohttp
     purge = next(entry for entry in audit["entries"] if entry["action"] == "records.purge")
     assert purge["details"]["audit"] >= upto and purge["details"]["netlog"] >= old_rows
 
-    # Moving the checkpoint without the key is caught.
+    # Moving the checkpoint without the key is caught; moved back, the chain verifies again.
     query("UPDATE qunzu_audit_checkpoint SET seq = seq + 1", ())
     status, forged = await staff.qunzu("GET", "/admin/audit/verify")
     assert status == 200 and forged["ok"] is False
-
-
-async def test_retention_purges_old_rows_keeps_recent_ones_and_the_chain_verifies(
-    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
-) -> None:
-    """Through the HTTP API of a real server; on PostgreSQL (and SQLite): tests/module/test_retention.py."""
-    server = make_synapse.start()
-    await check_retention(server, sqlite_query(server), http_session)
+    query("UPDATE qunzu_audit_checkpoint SET seq = seq - 1", ())
+    status, restored = await staff.qunzu("GET", "/admin/audit/verify")
+    assert status == 200 and restored["ok"] is True, restored

@@ -11,7 +11,7 @@ import aiohttp
 
 from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, SynapseProcess
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import SERVICE_PASSWORD, fresh_localpart
 from .matrix import Matrix
 from .test_records import eventually
 
@@ -78,10 +78,11 @@ async def room_messages(user: Matrix, room_id: str) -> list[dict[str, Any]]:
 
 
 async def test_category_and_server_freezes_with_notices_in_the_rooms(
-    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
+    restartable: SynapseProcess, http_session: aiohttp.ClientSession
 ) -> None:
-    server = make_synapse.start()
-    server.register(SERVICE_LOCALPART)  # the bot's account: it posts the notices
+    # Freezes of a category and of everything: a server other than the shared `synapse`.
+    server = restartable
+    server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)  # the bot's account: it posts the notices
     staff = Matrix(http_session, server.base_url, server.register(fresh_localpart("staff"), admin=True))
     host = Matrix(http_session, server.base_url, server.register(fresh_localpart("host")))
     assert (await host.verify())[0] == 200

@@ -4,7 +4,8 @@ Before version 12 a creation's `power_level_content_override.users` must name th
 creator; from version 12 (MSC4289) it must not. The module cannot read the server's
 default version, so a creation that names none gets no `users` map of the module's
 making and the service account's power is granted right after; one that names a
-version is shaped for it at once. Three servers, one per default version.
+version is shaped for it at once. Three servers, one per default version (one of them
+the shared `synapse`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from .matrix import Matrix
 from .sanction_helpers import SERVICE_USER_ID, eventually, notices, sanction, set_power, verified
 
 SERVICE = SERVICE_USER_ID
+# A server whose config names no `default_room_version` gets this one.
+SYNAPSE_DEFAULT_VERSION = "12"
 OTHER_VERSION = {"10": "12", "11": "12", "12": "10"}
 UPGRADE_TO = {"10": "11", "11": "12", "12": "12"}
 
@@ -33,8 +36,14 @@ def versioned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     On the version-11 and 12 servers the service account exists (as in production,
     where the bot logs in with it), so the module learns the default version from the
     server's capabilities. On the version-10 server it does not: the look-up fails and
-    the power is granted right after creation instead.
+    the power is granted right after creation instead. Version 12 is Synapse's own
+    default: the shared `synapse` (with the service account) is that server.
     """
+    if request.param == SYNAPSE_DEFAULT_VERSION:
+        shared: SynapseProcess = request.getfixturevalue("synapse")
+        shared.default_version = request.param  # type: ignore[attr-defined]
+        yield shared
+        return
     factory = ServerFactory(tmp_path_factory.mktemp(f"hs-v{request.param}"))
     process = factory.start(homeserver_extra={"default_room_version": request.param})
     process.default_version = request.param  # type: ignore[attr-defined]

@@ -1,21 +1,26 @@
-"""Sanctions survive a crash (kill -9), credit recovers with time, and PostgreSQL behaves the same."""
+"""Sanctions survive a crash (kill -9), credit recovers with time, and PostgreSQL behaves the same.
+
+The crash is shared with the other tests of what survives one (`after_the_crash`): each
+prepares its part before it (`Crash.before`) and checks it after.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
-from .conftest import ServerFactory, SharedServers, database_name, fresh_localpart, pg_query
+from devtools.homeserver import SynapseProcess
+
+from .conftest import Crash, SharedServers, database_name, fresh_localpart, pg_query
 from .matrix import Matrix
 from .sanction_helpers import eventually, sanction, set_power, verified
 
 DAY_MS = 24 * 3600 * 1000
 
 
-async def test_kill_9_loses_no_measure_blacklist_entry_or_credit_change_and_credit_recovers(
-    make_synapse: ServerFactory, as_user: Callable[..., Matrix]
-) -> None:
-    server = make_synapse.start()
+@Crash.before("kill_9")
+async def _before_kill_9(server: SynapseProcess, as_user: Callable[..., Matrix]) -> dict[str, Any]:
     staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
     member = await verified(as_user, server)
     other = as_user(server.register(fresh_localpart("other")), server)
@@ -29,17 +34,26 @@ async def test_kill_9_loses_no_measure_blacklist_entry_or_credit_change_and_cred
     )
     assert status == 200
     assert (await member.create_room(name="D 级不能建群"))[0] == 403
+    return {"staff": staff, "member": member, "room": room, "suspension": suspension, "entry": entry}
 
-    server.kill()
+
+@Crash.while_down("kill_9")
+def _down_kill_9(server: SynapseProcess, state: dict[str, Any]) -> None:
     # Simulated time: the last violation was ten weeks ago (recovery is computed from it on read).
     with sqlite3.connect(server.config_path.parent / "homeserver.db") as db:
         db.execute("UPDATE qunzu_credit SET anchor_ts = anchor_ts - ?", (70 * DAY_MS,))
-    server.start()
+
+
+async def test_kill_9_loses_no_measure_blacklist_entry_or_credit_change_and_credit_recovers(
+    after_the_crash: Crash,
+) -> None:
+    before = after_the_crash.state("kill_9")
+    staff, member, room = before["staff"], before["member"], before["room"]
 
     status, listed = await staff.qunzu("GET", f"/admin/sanctions?subject={room}&active=true")
-    assert [s["id"] for s in listed["sanctions"]] == [suspension["id"]]
+    assert [s["id"] for s in listed["sanctions"]] == [before["suspension"]["id"]]
     status, entries = await staff.qunzu("GET", "/admin/blacklist")
-    assert entry["id"] in [e["id"] for e in entries["entries"]]
+    assert before["entry"]["id"] in [e["id"] for e in entries["entries"]]
     status, credit = await staff.qunzu("GET", f"/admin/users/{member.user_id}/credit")
     assert len(credit["history"]) == 2
     assert (credit["score"], credit["level"]) == (70, "C")  # 60 + 10 weeks × 1
@@ -85,10 +99,8 @@ async def _guard(account: Matrix) -> dict[str, object]:
     return guard
 
 
-async def test_the_admin_guard_is_armed_by_a_suspension_survives_a_restart_and_stays_off_without_one(
-    make_synapse: ServerFactory, as_user: Callable[..., Matrix]
-) -> None:
-    server = make_synapse.start()
+@Crash.before("admin_guard")
+async def _before_admin_guard(server: SynapseProcess, as_user: Callable[..., Matrix]) -> dict[str, Any]:
     staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
     owner = await verified(as_user, server, "owner")
     admin = await verified(as_user, server, "adm")
@@ -110,15 +122,22 @@ async def test_the_admin_guard_is_armed_by_a_suspension_survives_a_restart_and_s
     assert guard["armed"] is True and isinstance(guard["since"], int)
     status, reply = await admin.call("POST", kick, {"user_id": targets[1].user_id})
     assert status == 403 and reply["cn.qunzu.reason"] == "admin_suspended", reply
+    return {"staff": staff, "admin": admin, "targets": targets, "kick": kick, "record": record}
 
-    # A restart forgets the registration; the suspension in the database arms it again at start.
-    server.kill()
-    server.start()
+
+async def test_the_admin_guard_is_armed_by_a_suspension_survives_a_restart_and_stays_off_without_one(
+    after_the_crash: Crash, restartable: SynapseProcess
+) -> None:
+    before = after_the_crash.state("admin_guard")
+    staff, admin, targets, kick = before["staff"], before["admin"], before["targets"], before["kick"]
+    server = restartable
+
+    # The crash forgot the registration; the suspension in the database arms it again at start.
     await eventually(lambda: _armed(staff), what="the guard to be armed again after the restart")
     status, reply = await admin.call("POST", kick, {"user_id": targets[1].user_id})
     assert status == 403 and reply["cn.qunzu.reason"] == "admin_suspended", reply
 
-    status, lifted = await staff.qunzu("DELETE", f"/admin/sanctions/{record['id']}", {"reason": "恢复"})
+    status, lifted = await staff.qunzu("DELETE", f"/admin/sanctions/{before['record']['id']}", {"reason": "恢复"})
     assert status == 200, lifted
     status, reply = await admin.call("POST", kick, {"user_id": targets[1].user_id})
     assert status == 200, reply
