@@ -152,10 +152,10 @@ async def test_takedown_input_is_bounded_and_refused_plainly(
         ({"user_id": member.user_id, "since": 10**30, "reason": "x"}, 400, "invalid_number"),
         ({"user_id": member.user_id, "reason": "x"}, 400, ""),
         ({"reason": "x"}, 400, ""),
-        ({"event_ids": ["$a"], "user_id": member.user_id, "since": 1, "reason": "x"}, 400, ""),
+        ({"event_ids": ["$a"], "user_id": member.user_id, "since": 1_700_000_000_000, "reason": "x"}, 400, ""),
         ({"event_ids": [f"$e{n}" for n in range(101)], "reason": "x"}, 400, ""),
         ({"event_ids": ["$a"]}, 400, ""),
-        ({"event_ids": "$a", "reason": "x"}, 400, ""),
+        ({"event_ids": "$a", "reason": "x"}, 400, "invalid_request"),
     ]
     for body, expected, reason in cases:
         status, reply = await staff.qunzu("POST", "/admin/takedown", body)
