@@ -73,18 +73,21 @@ class AuditStore:
     async def verify(self) -> VerifyResult:
         """Walk the whole chain in batches and check every row and the head."""
         checkpoint = await self._api.run_db_interaction("qunzu_audit_checkpoint", _checkpoint_txn)
+        # The head first: a row and the head are written in one transaction, so every row up to
+        # this head exists; rows appended while the walk runs are past it and left to the next check.
+        head_seq, head_hash = await self._api.run_db_interaction("qunzu_audit_head", _audit_head_txn)
         verifier = ChainVerifier(self._chain, checkpoint)
         after = 0 if checkpoint is None else checkpoint.seq
         while True:
             rows = await self._api.run_db_interaction("qunzu_audit_batch", _audit_batch_txn, after, AUDIT_VERIFY_BATCH)
             for row in rows:
+                if row[0] > head_seq:
+                    return verifier.finish(head_seq, head_hash)
                 if not verifier.feed(row):
-                    head_seq, head_hash = await self._api.run_db_interaction("qunzu_audit_head", _audit_head_txn)
                     return verifier.finish(head_seq, head_hash)
             if len(rows) < AUDIT_VERIFY_BATCH:
                 break
             after = rows[-1][0]
-        head_seq, head_hash = await self._api.run_db_interaction("qunzu_audit_head", _audit_head_txn)
         return verifier.finish(head_seq, head_hash)
 
     async def purge_before(self, before_ms: int, limit: int) -> int:

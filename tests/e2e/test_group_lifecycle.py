@@ -112,6 +112,9 @@ async def test_in_a_version_12_room_the_creator_stays_but_ownership_moves(world:
     room = await owner.api.new_room(name="v12 转让", preset="private_chat", room_version="12")
     assert (await owner.api.invite(room, heir.user_id))[0] == 200
     assert (await heir.api.join(room))[0] == 200
+    # The bot answers what is said after it joined (a moment after the creation).
+    view = owner.view
+    await view.wait_until(lambda: view.membership(room, view.bot_user_id) == "join" or None, "the bot join")
     code = await group_code(owner, room)
     assert await owner.ask(room, f"!transfer {heir.user_id}") == f"已将本群（{code}）转让给 {heir.user_id}。"
     status, levels = await heir.api.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.power_levels/")
