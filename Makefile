@@ -34,9 +34,9 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-# Everything that needs no Synapse process (policies, the module in-process, the bot, the CLI, layers): under a minute.
+# Everything that needs no Synapse process (policies, the module in-process, the bot, the CLI, layers): about a minute on two workers.
 test-fast: lint
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not e2e"
 
 # Not part of `make test`: Qunzu vs vanilla Synapse side by side, writes bench/RESULTS.md and RESULTS.json (~14 min).
 bench: $(STAMP)
