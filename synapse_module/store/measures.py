@@ -278,24 +278,26 @@ class MeasureStore:
         )
 
 
-def room_mute(
-    mute_id: str,
+def room_admin_measure(
+    sanction_id: str,
+    subject_type: str,
+    subject: str,
     room_id: str,
-    user_id: str,
+    measure: str,
     fingerprint: str | None,
     actor: str,
     reason: str,
     now_ms: int,
     end_ts: int | None,
 ) -> Sanction:
-    """The row of a room admin's mute: no credit, no evidence, nothing to follow up."""
+    """The row of a room admin's measure (a mute, a mute-all): no credit, no evidence, nothing to follow up."""
     return Sanction(
-        id=mute_id,
-        subject_type=ROOM_MEMBER,
-        subject=user_id,
+        id=sanction_id,
+        subject_type=subject_type,
+        subject=subject,
         room_id=room_id,
         fingerprint=fingerprint,
-        measure="mute",
+        measure=measure,
         ladder="room_admin",
         category=None,
         reason=reason,
@@ -307,6 +309,22 @@ def room_mute(
         credit_delta=0,
         credit_user=None,
         notified_ts=now_ms,
+    )
+
+
+def room_mute(
+    mute_id: str,
+    room_id: str,
+    user_id: str,
+    fingerprint: str | None,
+    actor: str,
+    reason: str,
+    now_ms: int,
+    end_ts: int | None,
+) -> Sanction:
+    """The row of a room admin's mute of one member."""
+    return room_admin_measure(
+        mute_id, ROOM_MEMBER, user_id, room_id, "mute", fingerprint, actor, reason, now_ms, end_ts
     )
 
 

@@ -18,7 +18,7 @@ from policies import PERMANENT
 from ..audit import AuditChain
 from ..clock import Clock
 from .audit import AuditRecord, append_record_txn
-from .measures import _ACTIVE, Sanction, _insert_txn
+from .measures import _ACTIVE, Sanction, _insert_txn, room_admin_measure
 
 ROOM_ALL = "room_all"
 MEASURE = "mute_all"
@@ -35,24 +35,8 @@ class MuteAllStore:
     async def start(self, room_id: str, actor: str, reason: str, end_ts: int | None, audit: AuditRecord) -> str:
         """Mute everyone but the admins in the room until `end_ts` (None: until lifted); returns the row's id."""
         now = self._clock.now_ms()
-        row = Sanction(
-            id="ma_" + secrets.token_hex(8),
-            subject_type=ROOM_ALL,
-            subject=room_id,
-            room_id=room_id,
-            fingerprint=None,
-            measure=MEASURE,
-            ladder="room_admin",
-            category=None,
-            reason=reason,
-            evidence=(),
-            ticket_id=None,
-            actor=actor,
-            start_ts=now,
-            end_ts=end_ts,
-            credit_delta=0,
-            credit_user=None,
-            notified_ts=now,
+        row = room_admin_measure(
+            "ma_" + secrets.token_hex(8), ROOM_ALL, room_id, room_id, MEASURE, None, actor, reason, now, end_ts
         )
         await self._api.run_db_interaction("qunzu_mute_all_start", _start_txn, self._chain, row, audit)
         return row.id
