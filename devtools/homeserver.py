@@ -303,10 +303,17 @@ class SynapseProcess:
     stderr_path: Path = field(init=False)
     # Processes started by this Python process (the test session reports it: a start costs seconds).
     starts: ClassVar[int] = 0
+    # Those running now, by `id` (a failing test reports what their logs said meanwhile).
+    running: ClassVar[dict[int, SynapseProcess]] = {}
 
     def __post_init__(self) -> None:
         self.stderr_path = self.config_path.parent / "stderr.log"
         self._stderr_start = 0
+
+    @property
+    def log_path(self) -> Path:
+        """Synapse's own log (`render_config` puts it beside the config)."""
+        return self.config_path.parent / "homeserver.log"
 
     @property
     def base_url(self) -> str:
@@ -343,6 +350,7 @@ class SynapseProcess:
                 cwd=self.config_path.parent,
                 start_new_session=True,
             )
+        SynapseProcess.running[id(self)] = self
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -383,6 +391,7 @@ class SynapseProcess:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop Synapse with SIGTERM (SIGKILL if it does not exit in time)."""
+        SynapseProcess.running.pop(id(self), None)
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -393,6 +402,7 @@ class SynapseProcess:
 
     def kill(self) -> None:
         """Kill Synapse at once (SIGKILL), as a crash would."""
+        SynapseProcess.running.pop(id(self), None)
         if self.process is None or self.process.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -547,4 +557,7 @@ def federating_config(data_dir: Path, *, host: str, client_port: int, federation
         "federation_domain_whitelist": None,
         "ip_range_blacklist": LOOPBACK_FEDERATION_BLOCKLIST,
         "trusted_key_servers": [],
+        # A server that missed a request (busy, restarting) is tried again within seconds,
+        # not after Synapse's default ten minutes: the others' events reach it in a test's time.
+        "federation": {"destination_min_retry_interval": "1s", "destination_max_retry_interval": "5s"},
     }

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .errors import QunzuError
+
 
 def derive_key(master: bytes, purpose: str) -> bytes:
     """Derive a 32-byte key for one purpose (e.g. ``"audit-chain/v1"``)."""
@@ -28,7 +30,7 @@ def mac_hex(key: bytes, data: bytes) -> str:
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-class DecryptionError(Exception):
+class DecryptionError(QunzuError):
     """A stored value does not decrypt under this key for this owner."""
 
 

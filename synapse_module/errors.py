@@ -5,6 +5,9 @@ QunzuError
 ├── StoreError         the database refused or returned something impossible
 │   ├── SchemaError    the schema is newer than this code, or a migration failed
 │   └── TicketNotOpen  a ticket was closed meanwhile (aborts the measure taken with its close)
+├── ServiceAccountMissing  the service account is not registered (yet)
+├── AliasRestoreError  a group's code alias could not be created again
+├── DecryptionError    a sealed value does not open with the module key (crypto.py)
 └── Refusal            a decision refused an action; carries the reason code and detail,
                        turned into an HTTP error or a callback return value in one place
 """
@@ -34,6 +37,14 @@ class SchemaError(StoreError):
 
 class TicketNotOpen(StoreError):
     """The ticket is closed (or unknown): its close, and what was to commit with it, did not happen."""
+
+
+class ServiceAccountMissing(QunzuError):
+    """The service account is not registered yet: nothing can be done as it."""
+
+
+class AliasRestoreError(QunzuError):
+    """A group's code alias could not be created again (no token, the service account not in the room …)."""
 
 
 class Refusal(QunzuError):

@@ -46,6 +46,8 @@ from twisted.web.http_headers import Headers
 from policies import Decision, decisions
 from policies.codes import is_code_shaped
 
+from .errors import AliasRestoreError
+
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
 
@@ -64,10 +66,6 @@ EXPECT_MS = 30_000
 RETRY_MS = 3600 * 1000
 SWEEP_BATCH = 100
 SWEEP_EVERY_MS = 60_000
-
-
-class AliasRestoreError(Exception):
-    """The alias could not be created again (no token, the service account not in the room …)."""
 
 
 class CodeAliases:
@@ -148,7 +146,15 @@ class CodeAliases:
         Returns:
             Whether it was created now; a failure is logged and left to the sweep.
         """
-        if await self._resolves(self.alias_of(code)):
+        alias = self.alias_of(code)
+        if await self._resolves(alias):
+            return False
+        state = await self._api.get_room_state(room_id, [("m.room.canonical_alias", "")])
+        canonical = state.get(("m.room.canonical_alias", ""))
+        if canonical is not None and alias in _aliases_in(canonical.content):
+            # Named by the room but gone: a deletion is under way, and its own canonical alias
+            # update restores it and refuses the deleter (`on_canonical_alias`). Restoring it here
+            # first would make that update look like a room choosing another main address.
             return False
         try:
             await self.restore(code, room_id)

@@ -443,6 +443,8 @@ class QunzuModule:
         # Art. 11 暂停管理权限: registers check_event_allowed only once an admin is suspended,
         # since it makes Synapse load the full room state for every event (admin_guard.py).
         self.admin_guard.start()
+        # The shape of a creation's power levels depends on the room version (room_versions.py).
+        self.groups.default_room_version.start()
         # Art. 13 network log: logins (never refused here), events, profiles, accounts.
         api.register_spam_checker_callbacks(check_login_for_spam=self.netlog.check_login_for_spam)
         api.register_third_party_rules_callbacks(

@@ -18,6 +18,10 @@ from devtools.homeserver import SynapseProcess
 _STARTS_KEY = "qunzu_synapse_starts"
 _starts = pytest.StashKey[int]()
 _by_worker = pytest.StashKey[dict[str, int]]()
+# Where each running server's log stood when a test began: a failure shows what came after.
+_log_marks = pytest.StashKey[dict[int, tuple[SynapseProcess, int]]]()
+_LOG_LINES = 40
+_LOG_LEVELS = (" WARNING ", " ERROR ", " CRITICAL ")
 
 
 E2E = Path(__file__).resolve().parent / "e2e"
@@ -77,6 +81,53 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return _GROUP_OF.get(path, path)
 
     return FileGroupScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_log_marks] = {
+        key: (server, server.log_path.stat().st_size if server.log_path.exists() else 0)
+        for key, server in SynapseProcess.running.items()
+    }
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed end-to-end test carries the warnings and errors its servers logged meanwhile.
+
+    CI keeps only the test output; without these lines a failure that needs load to
+    appear (federation retries, a slow database) cannot be told from a wrong assertion.
+    """
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not report.failed or not item.path.is_relative_to(E2E):
+        return
+    stored = item.stash.get(_log_marks, None)
+    marks = {} if stored is None else dict(stored)
+    for key, server in SynapseProcess.running.items():
+        marks.setdefault(key, (server, 0))
+    for server, offset in marks.values():
+        lines = _warnings_since(server.log_path, offset)
+        if lines:
+            report.sections.append((f"Synapse log {server.config_path.parent}", "\n".join(lines)))
+
+
+def _warnings_since(log_path: Path, offset: int) -> list[str]:
+    """The last warning and error lines (with their tracebacks) written after `offset`."""
+    try:
+        with log_path.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return []
+    kept: list[str] = []
+    keeping = False
+    for line in text.splitlines():
+        if line[:2].isdigit():  # a new record: "2026-12-05 03:16:10,123 name LEVEL …"
+            keeping = any(level in line for level in _LOG_LEVELS)
+        if keeping:
+            kept.append(line[:500])
+    return kept[-_LOG_LINES:]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

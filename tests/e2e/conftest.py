@@ -159,8 +159,12 @@ class ServerFactory:
         self.started.append(process)
         return process
 
-    def start(self, timeout: float = 60.0, **kwargs: Any) -> SynapseProcess:
-        """Prepare and start; if another program took the port first, start again on a new one."""
+    def start(self, timeout: float = 60.0, *, service_account: bool = True, **kwargs: Any) -> SynapseProcess:
+        """Prepare and start; if another program took the port first, start again on a new one.
+
+        A server with the Qunzu module gets its service account registered (`SERVICE_PASSWORD`)
+        unless `service_account` is False (what a server without it does is tested too).
+        """
         for attempt in range(1, PORT_ATTEMPTS + 1):
             process = self.prepare(**kwargs)
             try:
@@ -170,6 +174,11 @@ class ServerFactory:
                     raise
                 kwargs["data_dir"] = process.config_path.parent
                 continue
+            if service_account and kwargs.get("modules") is None:
+                # As in production (docker init, `make run`), the service account exists before anyone
+                # creates a room: the module learns the default room version through it and grants it
+                # power at creation (synapse_module/room_versions.py).
+                process.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
             return process
         raise AssertionError("unreachable")
 
@@ -183,9 +192,6 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess
     """A shared Synapse on SQLite with Qunzu loaded (checksum provider, zh-CN)."""
     factory = ServerFactory(tmp_path_factory.mktemp("shared-hs"))
     process = factory.start()
-    # As in production (docker init, `make run`), the service account exists before anyone creates a
-    # room: the module learns the default room version through it and grants it power at creation.
-    process.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
     try:
         yield process
     finally:

@@ -35,6 +35,8 @@ from devtools.homeserver import (
     sqlite_database,
 )
 
+from .conftest import SERVICE_PASSWORD
+
 __all__ = ["Federation", "federation_fixture"]
 
 
@@ -109,6 +111,8 @@ def federation_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed
         with ThreadPoolExecutor(len(servers)) as pool:
             for started in [pool.submit(server.start, 90) for server in servers]:
                 started.result()
+        # As in production, Qunzu's service account exists before anyone creates a room (conftest.ServerFactory).
+        a.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
         yield Federation(a, b, c, base)
     finally:
         for server in servers:

@@ -27,15 +27,22 @@ async def verified(as_user: Callable[..., Matrix], server: SynapseProcess, prefi
     return account
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], deadline_s: float = WAIT_S, what: str = "") -> T:
-    """Poll `probe` until it returns something other than None or False, within a deadline."""
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], deadline_s: float = WAIT_S, what: str | Callable[[], str] = ""
+) -> T:
+    """Poll `probe` until it returns something other than None or False, within a deadline.
+
+    `what` names the wait in the failure; a callable is asked then (it can tell what the
+    probe saw last).
+    """
     deadline = time.monotonic() + deadline_s
     while True:
         value = await probe()
         if value is not None and value is not False:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or probe}")
+            described = what() if callable(what) else what
+            raise AssertionError(f"timed out waiting for {described or probe}")
         await asyncio.sleep(0.2)
 
 

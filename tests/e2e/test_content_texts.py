@@ -20,6 +20,7 @@ import pytest
 
 from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, SynapseProcess
 
+from .conftest import SERVICE_PASSWORD
 from .content_fixtures import (  # noqa: F401  (fixtures: the content server of test_content.py)
     BLOCKED,
     FLAGGED,
@@ -218,7 +219,7 @@ async def test_a_kick_reason_the_service_account_would_publish_for_a_room_admin_
     poster: Matrix, person: Callable[..., Matrix], server: SynapseProcess, session: aiohttp.ClientSession
 ) -> None:
     # The bot's path for `!kick @u <reason>`: the module kicks as the service account, for the admin.
-    service = Matrix(session, server.base_url, server.ensure_account(SERVICE_LOCALPART, "service-password"))
+    service = Matrix(session, server.base_url, server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD))
     other = person()
     room = await poster.new_room(name="读书会", preset="public_chat")
     for account in (service, other):  # the bot joins every room it is invited to
@@ -235,7 +236,7 @@ async def test_an_announcement_the_service_account_would_post_and_pin_is_refused
     poster: Matrix, server: SynapseProcess, session: aiohttp.ClientSession
 ) -> None:
     # The bot's path for `!announce <text>`: the module posts and pins as the service account.
-    service = Matrix(session, server.base_url, server.ensure_account(SERVICE_LOCALPART, "service-password"))
+    service = Matrix(session, server.base_url, server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD))
     room = await poster.new_room(name="通知群", preset="public_chat")
     status, reply = await service.join(room)
     assert status == 200, reply

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
+from devtools.homeserver import SynapseProcess
 
 from .conftest import ServerFactory, fresh_localpart
 from .matrix import Matrix
@@ -45,10 +45,10 @@ def versioned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield shared
         return
     factory = ServerFactory(tmp_path_factory.mktemp(f"hs-v{request.param}"))
-    process = factory.start(homeserver_extra={"default_room_version": request.param})
+    process = factory.start(
+        homeserver_extra={"default_room_version": request.param}, service_account=request.param != "10"
+    )
     process.default_version = request.param  # type: ignore[attr-defined]
-    if request.param != "10":
-        process.register(SERVICE_LOCALPART)
     try:
         yield process
     finally:

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 
-from devtools.homeserver import Account, PortInUse, postgres_database
+from devtools.homeserver import SERVICE_LOCALPART, Account, PortInUse, postgres_database
 from devtools.workers import Cluster, render_cluster
 
-from .conftest import PORT_ATTEMPTS, fresh_localpart, fresh_pg_database
+from .conftest import PORT_ATTEMPTS, SERVICE_PASSWORD, fresh_localpart, fresh_pg_database
 from .matrix import Matrix
 
 REDIS = ("127.0.0.1", 6379)
@@ -85,6 +85,8 @@ def cluster_fixture(
                 workers=2,
                 server_name=cluster.server_name,
             )
+    # As in production, the service account exists before anyone creates a room (conftest.ServerFactory).
+    cluster.main.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
     try:
         yield cluster
     finally:
