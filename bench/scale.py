@@ -27,7 +27,7 @@ import yaml
 from devtools.homeserver import free_port, module_block, postgres_database, terminate
 from devtools.workers import Cluster, render_cluster
 
-from .harness import Server, alternate, bounded, summary
+from .harness import Server, alternate, analyzed, bounded, greeted, summary
 from .scenarios import FILLER, Bench, Result, Scenario, _grant_huge, _range, send_throughput
 
 # -- 1b. send throughput at the huge tier's ceiling --------------------------------------
@@ -54,6 +54,8 @@ async def _grow(server: Server, room_id: str, members: int, have: int, log: Any)
     await bounded(enter(account) for account in accounts)
     server.users.extend(accounts)
     log(f"{server.label}: room grown to {members} members in {time.monotonic() - start:.0f}s")
+    await greeted(server, log)
+    await analyzed(server, log)
 
 
 async def send_huge(bench: Bench, scenario: Scenario) -> Result:

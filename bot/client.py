@@ -33,11 +33,22 @@ logger = logging.getLogger(__name__)
 SYNC_TIMEOUT_MS: Final = 30_000
 #: Extra seconds a sync request may take beyond the long-poll before we give up.
 _SYNC_GRACE_S: Final = 60
+#: A first or full-state sync covers every room the service account is in (every group and
+#: every bot chat): on a large server it takes minutes, and cutting it off would only start it again.
+_FULL_SYNC_LIMIT_S: Final = 900
 DEVICE_NAME: Final = "Qunzu bot"
 
+# Every sync: no presence, and only the members whose events come along (lazy loading). The
+# member lists of big groups are most of a sync's size; the bot reads a room's roles from its
+# state when a command needs them, and a room's size from the sync's summary.
+_MEMBERS: Final[dict[str, Any]] = {"lazy_load_members": True}
+_SYNC_FILTER: Final[dict[str, Any]] = {"presence": {"types": []}, "room": {"state": _MEMBERS, "timeline": _MEMBERS}}
 # The first sync of a fresh bot only needs state and invites: old timeline
 # events are never answered, so do not download them.
-_INITIAL_FILTER: Final[dict[str, Any]] = {"room": {"timeline": {"limit": 1}}}
+_INITIAL_FILTER: Final[dict[str, Any]] = {
+    "presence": {"types": []},
+    "room": {"state": _MEMBERS, "timeline": {**_MEMBERS, "limit": 1}},
+}
 
 # Errcodes that say "try again later"; None is a non-JSON answer (a proxy's
 # 502 while Synapse restarts).
@@ -362,12 +373,13 @@ class MatrixClient:
             try:
                 # nio drops its HTTP timeout for full-state syncs; a hung
                 # connection must still end in a retry.
-                async with asyncio.timeout(SYNC_TIMEOUT_MS / 1000 + _SYNC_GRACE_S):
+                limit_s = _FULL_SYNC_LIMIT_S if initial or full_state else SYNC_TIMEOUT_MS / 1000 + _SYNC_GRACE_S
+                async with asyncio.timeout(limit_s):
                     resp = await self._nio.sync(
                         timeout=0 if initial else SYNC_TIMEOUT_MS,
                         since=since,
                         full_state=full_state or None,
-                        sync_filter=_INITIAL_FILTER if initial else None,
+                        sync_filter=_INITIAL_FILTER if initial else _SYNC_FILTER,
                     )
             except _NETWORK_ERRORS as exc:
                 reason = type(exc).__name__

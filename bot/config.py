@@ -34,10 +34,8 @@ from pydantic import (
 )
 
 from bot.errors import ConfigError
+from policies.api.paths import API_PREFIX
 from policies.constants import DEFAULT_LANGUAGE, Language
-
-#: Path of the module's HTTP API below the homeserver URL (DESIGN §3.4).
-QUNZU_API_PATH = "/_synapse/client/qunzu/v1"
 
 _USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
 # Room ids of room version 12 have no server part (!<hash>); aliases always do.
@@ -126,7 +124,7 @@ class BotConfig(BaseModel):
     @property
     def api_url(self) -> str:
         """Base URL of the module's HTTP API (``qunzu_api`` or the default below homeserver)."""
-        return self.qunzu_api or self.homeserver + QUNZU_API_PATH
+        return self.qunzu_api or self.homeserver.rstrip("/") + API_PREFIX
 
 
 def _key_of(error: Any) -> str:

@@ -170,6 +170,8 @@ class QunzuModule:
             notices=self.bot_chat_notices,
         )
         self.health.parts["admin_guard"] = self.admin_guard.status
+        # A burst of registrations (an import) is greeted a few at a time, in the background.
+        self.health.parts["greetings"] = self.bot_chat_notices.greetings
         # Another process may have suspended an admin: the guard looks (admin_guard.py).
         self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
         # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
@@ -390,6 +392,10 @@ class QunzuModule:
         self.jobs.add(Job("convention_notices", 60 * 1000, convention_notices.run))
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
+            # DESIGN.md §6.3: greetings waiting in a process that stopped are not lost.
+            api.run_as_background_process(
+                "qunzu_greetings_at_start", self.bot_chat_notices.greet_missed, self.clock.now_ms()
+            )
         self.jobs.add(Job("forget_expired_once", HOUR_MS, functools.partial(forget_expired, self.store.once)))
 
         # What Synapse asks before an event, a join, an invite or a creation (callbacks.py).

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import InvalidIdentity, Reason, may_bind_identity
+from policies.api.paths import api_url
 from policies.identity import mask_id_number, mask_name, mask_phone, validate_id_number, validate_name, validate_phone
 from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
 
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORM_PATH = "_synapse/client/qunzu/v1/realname/form"
+FORM_PATH = "/realname/form"
 TOKEN_PARAM = "client_secret"
 
 
@@ -85,7 +86,7 @@ class RealnameService:
 
     @property
     def form_url(self) -> str:
-        return self._api.public_baseurl + FORM_PATH
+        return api_url(self._api.public_baseurl, FORM_PATH)
 
     def _language(self) -> str:
         return self._config.language

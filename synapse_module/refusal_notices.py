@@ -36,11 +36,11 @@ from synapse.module_api import EventBase
 from synapse.module_api.errors import SynapseError
 
 from policies import Reason, render
+from policies.api.paths import group_page_url
 from policies.constants import REFUSAL_NOTICE_EVERY_MS
 from policies.messages import resolve_language
 
 from .errors import Refusal
-from .http.resource import PREFIX
 from .notice_texts import notice_text, notice_time
 from .store.once import FOREVER_MS
 
@@ -78,6 +78,11 @@ _TOLD_ELSEWHERE = frozenset({Reason.BOT_CHAT_EXISTS})
 # Greetings open a room each: a few at a time, so a batch of registrations (an operator's
 # import, a bench's setup) never takes every database connection from the server's requests.
 GREETINGS_AT_ONCE = 2
+# The `qunzu_once` key of an account's greeting: taken when it begins, never released once sent.
+GREETING_KEY = "greeting|"
+# A start greets accounts of this long ago whose greeting never began (a restart lost the queue).
+GREETING_CATCH_UP_MS = 7 * 24 * 3600 * 1000
+GREETING_CATCH_UP_BATCH = 10_000
 
 
 def refusal_of(error: SynapseError) -> Refusal | None:
@@ -150,6 +155,31 @@ class BotChatNotices:
         if self._greeters < GREETINGS_AT_ONCE:
             self._greeters += 1
             self._spawn("qunzu_greeting", self._greet_waiting)
+
+    def greetings(self) -> dict[str, int]:
+        """What `GET /health` shows: accounts waiting for their greeting on this process, and greeters at work."""
+        return {"waiting": len(self._greetings), "greeters": self._greeters}
+
+    async def greet_missed(self, now_ms: int) -> int:
+        """At start (background instance): greet accounts of the last `GREETING_CATCH_UP_MS` whose
+        greeting never began: their registration's process stopped with them still waiting.
+
+        Returns:
+            How many were queued (a fault is logged; the next start looks again).
+        """
+        try:
+            await self._health.ready()
+            missed = await self._once_keys.accounts_without(
+                GREETING_KEY, now_ms - GREETING_CATCH_UP_MS, GREETING_CATCH_UP_BATCH
+            )
+        except Exception:
+            logger.exception("qunzu: looking for accounts never greeted failed; the next start looks again")
+            return 0
+        for user_id in missed:
+            self.greet(user_id)
+        if missed:
+            logger.info("qunzu: greeting %d accounts a restart had left waiting", len(missed))
+        return len(missed)
 
     async def _greet_waiting(self) -> None:
         """One greeter: greets the waiting accounts one after the other until none is left."""
@@ -305,7 +335,7 @@ class BotChatNotices:
         await self._health.ready()
         if not await self._is_real_person(user_id):
             return
-        key = f"greeting|{user_id}"
+        key = GREETING_KEY + user_id
         if await self._once_keys.claim(key, FOREVER_MS):
             await self._once(key, self._send_greeting(user_id))
 
@@ -339,8 +369,7 @@ class BotChatNotices:
         members = await self._group_store.member_count(room_id, self._service)
         page = ""
         if members >= policy.scale_tiers.info_page_from_members:
-            url = f"{self._api.public_baseurl.rstrip('/')}{PREFIX}/groups/{record.code}"
-            page = notice_text("group_page", language, url=url)
+            page = notice_text("group_page", language, url=group_page_url(self._api.public_baseurl, record.code))
         body = notice_text(
             "group_code",
             language,

@@ -25,6 +25,7 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Reason, render
 from policies.api import CategoryRequest, TierRequest
+from policies.api.paths import group_page_url
 from policies.codes import is_valid_code
 from policies.decisions import effective_tier
 from policies.display import ACTIVITY_TIER, GROUP_STATUS, format_time, label, scale_tier_label
@@ -35,7 +36,6 @@ from ..errors import Refusal
 from ..store.groups import GroupRecord
 from ..texts import text
 from .resource import (
-    PREFIX,
     Access,
     Caller,
     Route,
@@ -206,7 +206,7 @@ async def group_info(
         "public": needs_info_page(facts.member_count, policy)
         and not record.verification_dm
         and not record.private_chat,
-        "url": f"{api.public_baseurl.rstrip('/')}{PREFIX}/groups/{record.code}",
+        "url": group_page_url(api.public_baseurl, record.code),
         "creator": record.creator,
         "creators": [{"user_id": user, "role": "creator", "label": labels["creator"]} for user in creators],
         "admins": [{"user_id": user, "role": "admin", "label": labels["admin"]} for user in admins],

@@ -23,6 +23,7 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies import InvalidNumber, InvalidRequest, Reason
 from policies.api.base import RecordT, RequestT, parse_request
+from policies.api.paths import API_PREFIX
 from policies.constants import LANGUAGES
 from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from ..staff import Staff
     from ..store.audit import AuditStore
 
-PREFIX = "/_synapse/client/qunzu/v1"
+PREFIX = API_PREFIX
 
 
 class Access(enum.Enum):

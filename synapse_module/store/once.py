@@ -12,6 +12,7 @@ from __future__ import annotations
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from ..clock import Clock
+from .synapse_tables import accounts_without_once_key_txn
 
 # A key that never expires (a greeting per account): far beyond any clock, within BIGINT.
 FOREVER_MS = 2**62
@@ -40,6 +41,12 @@ class OnceStore:
     async def release(self, key: str) -> None:
         """Give a key back (the thing it stood for could not be done)."""
         await self._api.run_db_interaction("qunzu_once_release", _release_txn, key)
+
+    async def accounts_without(self, key_prefix: str, registered_since_ms: int, limit: int) -> list[str]:
+        """Accounts registered since a time that never took the key `<key_prefix><user id>`."""
+        return await self._api.run_db_interaction(
+            "qunzu_once_accounts_without", accounts_without_once_key_txn, registered_since_ms, key_prefix, limit
+        )
 
     async def forget_expired(self, batch: int) -> int:
         """Delete up to `batch` expired keys; the number deleted."""

@@ -27,6 +27,21 @@ from synapse.module_api import LoggingTransaction
 from ..audit import canonical_json
 
 
+def accounts_without_once_key_txn(
+    txn: LoggingTransaction, registered_since_ms: int, key_prefix: str, limit: int
+) -> list[str]:
+    """Local people (no guests, bridges or deactivated accounts) registered since a time that hold
+    no `qunzu_once` key `<key_prefix><user id>`, oldest first. Synapse keeps `users.creation_ts` in seconds."""
+    txn.execute(
+        "SELECT u.name FROM users AS u WHERE u.creation_ts >= ? AND u.deactivated = 0 AND u.is_guest = 0"
+        " AND u.appservice_id IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM qunzu_once AS o WHERE o.key = ? || u.name)"
+        " ORDER BY u.creation_ts, u.name LIMIT ?",
+        (registered_since_ms // 1000, key_prefix, limit),
+    )
+    return [str(row[0]) for row in txn.fetchall()]
+
+
 def joined_members_txn(txn: LoggingTransaction, room_id: str, exclude: str) -> int:
     """Members joined to the room now (any server), not counting `exclude` (the service account)."""
     txn.execute(

@@ -16,7 +16,7 @@ from policies import Reason
 from policies.constants import REFUSAL_NOTICE_EVERY_MS
 from synapse_module.errors import Refusal
 from synapse_module.module import QunzuModule
-from synapse_module.refusal_notices import GREETINGS_AT_ONCE
+from synapse_module.refusal_notices import GREETING_CATCH_UP_MS, GREETINGS_AT_ONCE
 from synapse_module.store import QunzuStore
 from synapse_module.store.groups import GroupRecord
 
@@ -236,3 +236,36 @@ async def test_a_batch_of_registrations_is_greeted_a_few_at_a_time_and_everyone_
     await module_api.settle()
     assert sorted(user for user, _body in chat.told) == sorted(people)
     assert max(at_once) == GREETINGS_AT_ONCE
+
+
+async def test_a_start_greets_the_recent_accounts_whose_greeting_a_stop_left_waiting(
+    module: QunzuModule, module_api: FakeModuleApi, database: Database, clock: MovableClock, chat: Chat
+) -> None:
+    """The queue of greetings lives in the process: a start finds who it lost, and nobody twice."""
+    module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
+    now_s = clock.now_ms() // 1000
+    week_s = GREETING_CATCH_UP_MS // 1000
+
+    def account(user_id: str, age_s: int, *, deactivated: int = 0, guest: int = 0) -> None:
+        database.query(
+            "INSERT INTO users (name, creation_ts, is_guest, appservice_id, deactivated) VALUES (?, ?, ?, NULL, ?)",
+            (user_id, now_s - age_s, guest, deactivated),
+        )
+
+    account("@greeted:localhost", 60)
+    account("@waiting:localhost", 60)
+    account("@yesterday:localhost", 24 * 3600)
+    account("@long_ago:localhost", week_s + 60)
+    account("@gone:localhost", 60, deactivated=1)
+    account("@guest:localhost", 60, guest=1)
+    module.bot_chat_notices.greet("@greeted:localhost")
+    await module_api.settle()
+    assert [user for user, _body in chat.told] == ["@greeted:localhost"]
+
+    # ALICE (the fixture's account, registered at 0) is older than the window.
+    assert await module.bot_chat_notices.greet_missed(clock.now_ms()) == 2
+    await module_api.settle()
+    assert sorted(user for user, _body in chat.told[1:]) == ["@waiting:localhost", "@yesterday:localhost"]
+    assert all(body.startswith("你好，欢迎使用本平台！") for _user, body in chat.told)
+    # The next start finds nobody left.
+    assert await module.bot_chat_notices.greet_missed(clock.now_ms()) == 0
