@@ -29,8 +29,9 @@ typecheck: $(STAMP)
 # Synapse processes mostly wait on I/O, so two workers suit a 2-core machine; PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 2
 
+# The slowest tests are listed at the end: where the suite's time goes.
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test: lint typecheck pytest
 
