@@ -19,7 +19,7 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from synapse.module_api import make_deferred_yieldable, run_in_background
+from synapse.module_api import make_deferred_yieldable
 from twisted.internet import defer, reactor
 from twisted.web.client import readBody
 from twisted.web.http_headers import Headers
@@ -55,6 +55,7 @@ class DefaultRoomVersion:
         # One look-up at a time; creations meanwhile wait on it.
         self._asking = False
         self._waiters: list[defer.Deferred[None]] = []
+        self._said_missing = False
 
     def start(self) -> None:
         """Learn the version from the start on every process, not at the first creation."""
@@ -86,7 +87,8 @@ class DefaultRoomVersion:
 
     def _begin(self) -> None:
         self._asking = True
-        run_in_background(self._look_up)
+        # A process of its own: it outlives the request or the looping call that began it.
+        self._api.run_as_background_process("qunzu_default_room_version_look_up", self._look_up)
 
     async def _look_up(self) -> None:
         # A background boundary: any failure means "not known yet", and the next round asks again.
@@ -94,8 +96,10 @@ class DefaultRoomVersion:
             self._version = await self._ask()
         except ServiceAccountMissing:
             # Cheap to ask again (one query): the next creation does, so the first rooms after
-            # the account is registered are shaped exactly.
-            logger.info("qunzu: the default room version is learned once the service account exists")
+            # the account is registered are shaped exactly. Said once.
+            if not self._said_missing:
+                self._said_missing = True
+                logger.info("qunzu: the default room version is learned once the service account exists")
         except Exception as exc:
             # Said once as a warning: the background asks again every few seconds.
             log = logger.info if self._failed_at_ms is not None else logger.warning
