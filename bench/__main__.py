@@ -20,7 +20,8 @@ from pathlib import Path
 
 from . import report
 from .harness import populate, server_pair
-from .scenarios import Bench, Result, Scenario, failed, population, scenarios
+from .plan import scenarios
+from .scenarios import Bench, Result, Scenario, failed, population
 
 START = time.monotonic()
 

@@ -28,7 +28,7 @@ from devtools.homeserver import free_port, module_block, postgres_database, term
 from devtools.workers import Cluster, render_cluster
 
 from .harness import Server, alternate, analyzed, bounded, greeted, summary
-from .scenarios import FILLER, Bench, Result, Scenario, _grant_huge, _range, send_throughput
+from .scenarios import FILLER, Bench, Result, Scenario, grant_huge, send_throughput, value_range
 
 # -- 1b. send throughput at the huge tier's ceiling --------------------------------------
 
@@ -41,7 +41,7 @@ async def _grow(server: Server, room_id: str, members: int, have: int, log: Any)
     Vanilla joins them straight into the public room. None of this is timed.
     """
     start = time.monotonic()
-    await _grant_huge(server, room_id)
+    await grant_huge(server, room_id)
     count = members - have
     accounts = await bounded(server.register(f"h{index:05d}") for index in range(count))
     await bounded((server.verify(account) for account in accounts), limit=2)  # audit chain: see harness.populate
@@ -171,7 +171,7 @@ async def scale_out(bench: Bench, scenario: Scenario) -> Result:
     room = params["room"]
     joiners = bench.take_extra(params["joins_per_round"] * params["rounds"])
     for server in bench.servers:
-        await _grant_huge(server, server.rooms[room])  # as in scenario 2
+        await grant_huge(server, server.rooms[room])  # as in scenario 2
     with contextlib.ExitStack() as stack:
         clusters: dict[str, Cluster] = {}
         for server in bench.servers:
@@ -282,7 +282,7 @@ async def _measure_cluster(bench: Bench, scenario: Scenario, routed: dict[str, _
         scenario.target,
         ratio >= params["min_ratio"] and added_p50 <= params["max_added_ms"],
         params["rounds"],
-        f"vanilla {_range(rates['vanilla'])}, Qunzu {_range(rates['qunzu'])} events/s; "
+        f"vanilla {value_range(rates['vanilla'])}, Qunzu {value_range(rates['qunzu'])} events/s; "
         f"join p50 {stats['vanilla']['p50']:.1f} → {stats['qunzu']['p50']:.1f} ms",
         f"main + {params['workers']} generic workers per cluster on PostgreSQL + its own Redis, the "
         f"single-process servers' databases; {senders} senders, each sticking to one worker; joins through the "

@@ -86,7 +86,8 @@ def failed(scenario: Scenario, error: Exception) -> Result:
     return Result(scenario.key, scenario.title, "—", None, None, scenario.target, False, 0, "—", f"failed: {error!r}")
 
 
-def _range(values: list[float], fmt: str = "{:.1f}") -> str:
+def value_range(values: list[float], fmt: str = "{:.1f}") -> str:
+    """The lowest and highest of `values`, as `low–high` each formatted with `fmt`."""
     return f"{fmt.format(min(values))}–{fmt.format(max(values))}"
 
 
@@ -126,7 +127,7 @@ async def send_throughput(bench: Bench, scenario: Scenario) -> Result:
         scenario.target,
         qunzu / baseline >= params["min_ratio"],
         len(rates["qunzu"]),
-        f"vanilla {_range(rates['vanilla'])}, Qunzu {_range(rates['qunzu'])} events/s",
+        f"vanilla {value_range(rates['vanilla'])}, Qunzu {value_range(rates['qunzu'])} events/s",
         raw={"rates": rates, **params},
     )
 
@@ -140,7 +141,7 @@ async def join_latency(bench: Bench, scenario: Scenario) -> Result:
     room, per_round, rounds = params["room"], params["per_round"], params["rounds"]
     joiners = bench.take_extra(per_round * rounds)
     for server in bench.servers:
-        await _grant_huge(server, server.rooms[room])
+        await grant_huge(server, server.rooms[room])
 
     async def measure(server: Server, index: int) -> list[float]:
         accounts = [server.users[i] for i in joiners[index * per_round : (index + 1) * per_round]]
@@ -167,14 +168,14 @@ async def join_latency(bench: Bench, scenario: Scenario) -> Result:
         scenario.target,
         added_p50 <= params["max_added_ms"],
         rounds,
-        f"round p50s: vanilla {_range(medians['vanilla'])}, Qunzu {_range(medians['qunzu'])} ms",
+        f"round p50s: vanilla {value_range(medians['vanilla'])}, Qunzu {value_range(medians['qunzu'])} ms",
         f"added p50 {added_p50:+.1f} ms, added p95 {added_p95:+.1f} ms "
         f"(p95 {stats['vanilla']['p95']:.1f} → {stats['qunzu']['p95']:.1f} ms), {per_round} joins per round",
         raw={"times": times, "stats": stats, **params},
     )
 
 
-async def _grant_huge(server: Server, room_id: str) -> None:
+async def grant_huge(server: Server, room_id: str) -> None:
     """Staff lift the room's cap to the huge tier (Qunzu only).
 
     A join that is left again keeps its place held for a minute (the guarded join check's
@@ -217,7 +218,7 @@ async def room_creation(bench: Bench, scenario: Scenario) -> Result:
         scenario.target,
         None,
         rounds,
-        f"round p50s: vanilla {_range(medians['vanilla'])}, Qunzu {_range(medians['qunzu'])} ms",
+        f"round p50s: vanilla {value_range(medians['vanilla'])}, Qunzu {value_range(medians['qunzu'])} ms",
         f"added p50 {added:+.1f} ms (p95 {stats['vanilla']['p95']:.1f} → {stats['qunzu']['p95']:.1f} ms); "
         "Qunzu adds the code reservation, the group state, the alias and the bot's invite",
         raw={"times": times, "stats": stats, **params},
@@ -297,7 +298,7 @@ async def content_matcher(bench: Bench, scenario: Scenario) -> Result:
         scenario.target,
         qunzu >= params["min_rate"],
         params["rounds"],
-        f"Qunzu {_range(rates['qunzu'], '{:,.0f}')}, regex {_range(rates['regex'], '{:,.0f}')}",
+        f"Qunzu {value_range(rates['qunzu'], '{:,.0f}')}, regex {value_range(rates['regex'], '{:,.0f}')}",
         f"baseline = one regex alternation of the same terms (no normalisation); no filter "
         f"{statistics.median(rates['none']):,.0f}/s; {hits} of {len(messages)} messages hit; "
         f"automaton built in {build_s:.2f}s",
@@ -623,90 +624,9 @@ def population(quick: bool) -> Population:
     """Rooms by name with their member counts (owner included), and accounts left for joiners/creators.
 
     The bench owner is staff, so the large room's cap is the large tier's 2,000 (the join
-    scenario lifts it, see `_grant_huge`). It holds 1,998 members; each measured join makes
+    scenario lifts it, see `grant_huge`). It holds 1,998 members; each measured join makes
     1,999 and leaves again before the next.
     """
     if quick:
         return Population(rooms={"medium": 50, "large": 120}, extra_users=60)
     return Population(rooms={"medium": MEDIUM_ROOM, "large": LARGE_ROOM - 2}, extra_users=160)
-
-
-def scenarios(quick: bool) -> list[Scenario]:
-    from .scale import scale_scenarios  # scale.py builds on this module
-
-    # Six rounds: the 2,000-member room's rate moves ±10 % round to round on this kind of machine.
-    rounds, seconds = (2, 3) if quick else (6, 8)
-    send = {"senders": 4, "seconds": seconds, "rounds": rounds, "min_ratio": 0.95}
-    return [
-        Scenario(
-            "send_500",
-            "1. Send throughput, 4 senders, 500-member room",
-            send_throughput,
-            {"room": "medium", **send},
-            "ratio ≥ 0.95",
-        ),
-        Scenario(
-            "send_2000",
-            "1. Send throughput, 4 senders, 2,000-member room",
-            send_throughput,
-            {"room": "large", **send},
-            "ratio ≥ 0.95",
-        ),
-        Scenario(
-            "join_2000",
-            "2. Join latency, 2,000-member room",
-            join_latency,
-            {"room": "large", "per_round": 5 if quick else 20, "rounds": 2 if quick else 4, "max_added_ms": 2.0},
-            "≤ 2 ms added at p50",
-        ),
-        Scenario(
-            "create_room",
-            "3. Room creation latency",
-            room_creation,
-            {"per_round": 5 if quick else 8, "rounds": 2 if quick else 4},
-            "report the added cost",
-        ),
-        Scenario(
-            "content_matcher",
-            "4. Content matcher, 10,000 terms, 1 KB messages",
-            content_matcher,
-            {
-                "terms": 10_000,
-                "messages": 2_000,
-                "regex_messages": 50,
-                "bytes": 1024,
-                "rounds": 3 if quick else 5,
-                "seconds": 0.5 if quick else 1.0,
-                "min_rate": 20_000,
-            },
-            "≥ 20,000 messages/s/core",
-            servers=False,
-        ),
-        Scenario(
-            "retention_purge",
-            "5. Retention purge, 1,000,000 log rows (PostgreSQL)",
-            retention_purge,
-            {
-                "rows": 20_000 if quick else 1_000_000,
-                "room": "medium",
-                "idle_seconds": 5 if quick else 20,
-                "max_p95_ratio": 1.10,
-            },
-            "send p95 ≤ 1.10× without it; purge time",
-        ),
-        Scenario(
-            "report_to_desk",
-            "6. Bot: report → ticket in the moderation room, 50 reports/min",
-            report_to_desk,
-            # 10 reporters per way in: the module allows 20 reports per reporter an hour.
-            {
-                "per_minute": 50,
-                "seconds": 30 if quick else 120,
-                "reporters": 3 if quick else 10,
-                "drain_seconds": 60,
-                "max_button_p95_ms": 2000,
-            },
-            "report button p95 ≤ 2 s",
-        ),
-        *scale_scenarios(quick, send),
-    ]

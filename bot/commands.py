@@ -1,4 +1,4 @@
-"""The command registry. Pure: no I/O, no nio.
+"""The command registry, and the context a handler runs with. No I/O, no nio.
 
 The shape of a command (prefix, name, arguments) is read by ``policies.commands``,
 which the module uses too (it takes ``!report`` out of rooms); it is re-exported here.
@@ -13,13 +13,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from bot.events import IncomingMessage
+from bot.messages import t
+from bot.qunzu_api import QunzuApi
+from bot.services import Services
 from policies.commands import FULL_WIDTH_PREFIX, Command, normalise_name, parse_command, split_args
 from policies.constants import DEFAULT_LANGUAGE, Language
-
-if TYPE_CHECKING:
-    from bot.dispatcher import Context
 
 
 class Scope(enum.Flag):
@@ -178,6 +179,53 @@ def direct_chat_meaning(command: Command) -> str | None:
     return None if command.args else _BARE_IN_DIRECT_CHAT.get(command.name)
 
 
+@dataclass(frozen=True)
+class Context:
+    """Everything a handler gets; no nio types.
+
+    Attributes:
+        room_id: Where the command was sent.
+        sender: Who sent it.
+        event_id: The command event.
+        language: Language to answer in (the room's).
+        is_direct: True in a direct chat with the bot.
+        command: The parsed command (``args``, ``raw_args``).
+        spec: The registered command being run.
+        message: The whole incoming message (reply target, formatted body …).
+        api: Client of the module's HTTP API.
+        registry: All commands (``!help`` lists them).
+        prefix: The configured command prefix.
+    """
+
+    room_id: str
+    sender: str
+    event_id: str
+    language: Language
+    is_direct: bool
+    command: Command
+    spec: CommandSpec
+    message: IncomingMessage
+    api: QunzuApi
+    registry: Registry
+    prefix: str
+    _reply: Callable[[str], Awaitable[None]]
+    _may_use: Callable[[Context, CommandSpec], Awaitable[bool]]
+    #: Room roles, staff, the room client and the moderation room; None in unit tests.
+    services: Services | None = None
+
+    async def reply(self, text: str) -> None:
+        """Answer in the room as a reply to the command (queued if the send fails)."""
+        await self._reply(text)
+
+    def t(self, key: str, /, **values: object) -> str:
+        """Catalogue text ``key`` in the room's language."""
+        return t(key, self.language, **values)
+
+    async def may_use(self, spec: CommandSpec) -> bool:
+        """Whether the caller may use ``spec`` here (used by ``!help``)."""
+        return await self._may_use(self, spec)
+
+
 #: The built-in commands; filled by importing :mod:`bot.handlers`.
 REGISTRY: Final = Registry()
 command = REGISTRY.command
@@ -188,6 +236,7 @@ __all__ = [
     "REGISTRY",
     "Command",
     "CommandSpec",
+    "Context",
     "Handler",
     "Registry",
     "Scope",

@@ -17,10 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Final
 
-from bot.commands import Command, CommandSpec, Registry, Scope, direct_chat_meaning, parse_command
+from bot.commands import CommandSpec, Context, Registry, Scope, direct_chat_meaning, parse_command
 from bot.errors import MatrixError, QunzuApiError, UsageError
 from bot.events import ChatClient, Clock, EncryptedRoom, IncomingMessage, Invite, RoomEvent, now_ms, system_clock
 from bot.messages import t
@@ -36,53 +35,6 @@ HANDLER_TIMEOUT_S: Final = 60.0
 #: Handled event ids are kept this long (far beyond any sync replay).
 HANDLED_RETENTION_S: Final = 7 * 24 * 3600
 _PRUNE_EVERY_S: Final = 3600
-
-
-@dataclass(frozen=True)
-class Context:
-    """Everything a handler gets; no nio types.
-
-    Attributes:
-        room_id: Where the command was sent.
-        sender: Who sent it.
-        event_id: The command event.
-        language: Language to answer in (the room's).
-        is_direct: True in a direct chat with the bot.
-        command: The parsed command (``args``, ``raw_args``).
-        spec: The registered command being run.
-        message: The whole incoming message (reply target, formatted body …).
-        api: Client of the module's HTTP API.
-        registry: All commands (``!help`` lists them).
-        prefix: The configured command prefix.
-    """
-
-    room_id: str
-    sender: str
-    event_id: str
-    language: Language
-    is_direct: bool
-    command: Command
-    spec: CommandSpec
-    message: IncomingMessage
-    api: QunzuApi
-    registry: Registry
-    prefix: str
-    _reply: Callable[[str], Awaitable[None]]
-    _may_use: Callable[[Context, CommandSpec], Awaitable[bool]]
-    #: Room roles, staff, the room client and the moderation room; None in unit tests.
-    services: Services | None = None
-
-    async def reply(self, text: str) -> None:
-        """Answer in the room as a reply to the command (queued if the send fails)."""
-        await self._reply(text)
-
-    def t(self, key: str, /, **values: object) -> str:
-        """Catalogue text ``key`` in the room's language."""
-        return t(key, self.language, **values)
-
-    async def may_use(self, spec: CommandSpec) -> bool:
-        """Whether the caller may use ``spec`` here (used by ``!help``)."""
-        return await self._may_use(self, spec)
 
 
 class Dispatcher:

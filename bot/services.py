@@ -1,7 +1,7 @@
 """What command handlers need besides the module API: the room, the desk, roles. No nio types.
 
 ``Services`` is built by :class:`bot.bot.Bot` and handed to every
-:class:`~bot.dispatcher.Context` (``ctx.services``). Roles come from the room's
+:class:`~bot.commands.Context` (``ctx.services``). Roles come from the room's
 own state (``m.room.create`` creators — unbounded power from room version 12 —
 and ``m.room.power_levels``), staff from the module (``GET /me?user_id=``
 answers ``staff``), both read per command so a change applies at once.

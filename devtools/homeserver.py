@@ -27,6 +27,9 @@ from typing import Any, ClassVar
 
 import yaml
 
+from policies import load_policy
+from policies.homeserver import http_listener, record_keeping
+
 SERVER_NAME = "localhost"
 SERVICE_LOCALPART = "qunzu"
 
@@ -190,16 +193,7 @@ def render_config(
         "server_name": SERVER_NAME,
         "public_baseurl": f"http://127.0.0.1:{port}/",
         "pid_file": str(data_dir / "homeserver.pid"),
-        "listeners": [
-            {
-                "port": port,
-                "bind_addresses": ["127.0.0.1"],
-                "type": "http",
-                "tls": False,
-                "x_forwarded": False,
-                "resources": [{"names": ["client"], "compress": False}],
-            }
-        ],
+        "listeners": [http_listener(port, ["client"])],
         "database": dict(database or sqlite_database(data_dir / "homeserver.db")),
         "log_config": str(log_config),
         "media_store_path": str(data_dir / "media"),
@@ -215,10 +209,7 @@ def render_config(
         "presence": {"enabled": False},
         # Development and tests only: cheap password hashing keeps registering accounts fast.
         "bcrypt_rounds": 4,
-        # Qunzu keeps its own records; these keep Synapse from dropping what
-        # the Regulations need before the module has it (docs/operators.md).
-        "redaction_retention_period": None,
-        "user_ips_max_age": "190d",
+        **record_keeping(load_policy(None)),
         "modules": modules if modules is not None else [module_block(data_dir)],
         **RATE_LIMITS,
     }
@@ -534,22 +525,8 @@ def federating_config(data_dir: Path, *, host: str, client_port: int, federation
     return {
         "server_name": f"{host}:{federation_port}",
         "listeners": [
-            {
-                "port": client_port,
-                "bind_addresses": ["127.0.0.1"],
-                "type": "http",
-                "tls": False,
-                "x_forwarded": False,
-                "resources": [{"names": ["client"], "compress": False}],
-            },
-            {
-                "port": federation_port,
-                "bind_addresses": [host],
-                "type": "http",
-                "tls": True,
-                "x_forwarded": False,
-                "resources": [{"names": ["federation"], "compress": False}],
-            },
+            http_listener(client_port, ["client"]),
+            http_listener(federation_port, ["federation"], bind=host, tls=True),
         ],
         "tls_certificate_path": str(cert_path),
         "tls_private_key_path": str(key_path),

@@ -35,6 +35,15 @@ from typing import Any
 
 import yaml
 
+from policies.homeserver import (
+    GENERIC_WORKER,
+    MAIN_INSTANCE,
+    generic_worker,
+    http_listener,
+    metrics_listener,
+    worker_topology,
+)
+
 from .homeserver import (
     SERVICE_LOCALPART,
     HomeserverError,
@@ -46,8 +55,6 @@ from .homeserver import (
     prepare_database,
     render_config,
 )
-
-MAIN = "main"
 
 # Synapse's documented routes for generic workers (docs/workers.md, "Synapse.app.generic_worker"),
 # restricted to what a generic worker serves without extra stream writers. Everything else
@@ -108,22 +115,7 @@ _COMPILED_ROUTES = tuple(re.compile(route) for route in WORKER_ROUTES)
 
 def route_for(path: str) -> str:
     """Where the reverse proxy sends a request path: `"workers"` or `"main"`."""
-    return "workers" if any(route.search(path) for route in _COMPILED_ROUTES) else MAIN
-
-
-def _http_listener(port: int, names: list[str]) -> dict[str, Any]:
-    return {
-        "port": port,
-        "bind_addresses": ["127.0.0.1"],
-        "type": "http",
-        "tls": False,
-        "x_forwarded": False,
-        "resources": [{"names": names, "compress": False}],
-    }
-
-
-def _metrics_listener(port: int) -> dict[str, Any]:
-    return {"port": port, "bind_addresses": ["127.0.0.1"], "type": "metrics"}
+    return "workers" if any(route.search(path) for route in _COMPILED_ROUTES) else MAIN_INSTANCE
 
 
 @dataclass
@@ -140,7 +132,7 @@ class Cluster:
     _by_name: dict[str, SynapseProcess] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._by_name = {MAIN: self.main, **self.workers}
+        self._by_name = {MAIN_INSTANCE: self.main, **self.workers}
 
     @property
     def names(self) -> list[str]:
@@ -231,7 +223,7 @@ def render_cluster(
     """
     server_name = server_name or f"qunzu-{secrets.token_hex(4)}.localhost"
     port, replication_port = free_port(), free_port()
-    metrics_ports = {MAIN: free_port()}
+    metrics_ports = {MAIN_INSTANCE: free_port()}
     worker_names = [f"worker{i}" for i in range(1, workers + 1)]
     block = module_block(
         data_dir, **{"service_account": f"@{SERVICE_LOCALPART}:{server_name}", **(module_config or {})}
@@ -245,13 +237,17 @@ def render_cluster(
         extra={
             "server_name": server_name,
             "listeners": [
-                _http_listener(port, ["client"]),
-                _http_listener(replication_port, ["replication"]),
-                _metrics_listener(metrics_ports[MAIN]),
+                http_listener(port, ["client"]),
+                http_listener(replication_port, ["replication"]),
+                metrics_listener(metrics_ports[MAIN_INSTANCE]),
             ],
-            "instance_map": {MAIN: {"host": "127.0.0.1", "port": replication_port}},
-            "redis": {"enabled": True, "host": redis_host, "port": redis_port},
-            "run_background_tasks_on": background_instance,
+            **worker_topology(
+                main_host="127.0.0.1",
+                replication_port=replication_port,
+                redis_host=redis_host,
+                redis_port=redis_port,
+                background_instance=background_instance,
+            ),
             "enable_metrics": True,
             # Tests register many accounts; the default 12 rounds cost ~0.25 s each.
             "bcrypt_rounds": 4,
@@ -268,22 +264,16 @@ def render_cluster(
         worker_config = worker_dir / f"{name}.yaml"
         worker_config.write_text(
             yaml.safe_dump(
-                {
-                    "worker_app": "synapse.app.generic_worker",
-                    "worker_name": name,
-                    "worker_listeners": [
-                        _http_listener(worker_port, ["client"]),
-                        _metrics_listener(metrics_ports[name]),
-                    ],
-                    "worker_log_config": str(log_config),
-                    "worker_pid_file": str(worker_dir / f"{name}.pid"),
-                },
+                generic_worker(
+                    name,
+                    listeners=[http_listener(worker_port, ["client"]), metrics_listener(metrics_ports[name])],
+                    log_config=str(log_config),
+                    pid_file=str(worker_dir / f"{name}.pid"),
+                ),
                 sort_keys=False,
             )
         )
-        processes[name] = SynapseProcess(
-            worker_config, worker_port, app="synapse.app.generic_worker", base_configs=(main_config,)
-        )
+        processes[name] = SynapseProcess(worker_config, worker_port, app=GENERIC_WORKER, base_configs=(main_config,))
     return Cluster(data_dir, server_name, main, processes, metrics_ports, background_instance)
 
 

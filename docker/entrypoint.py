@@ -10,8 +10,10 @@ Commands (all settings come from environment variables, listed in docker/README.
     entrypoint.py healthcheck URL      exit 0 when URL/health answers and Qunzu (if loaded) is ready
     entrypoint.py bot                  wait for bot.yaml from `init`, then exec the bot
 
-Only the standard library and PyYAML (both in the Synapse image) are needed,
-plus `signedjson` (part of Synapse) to create the signing key.
+It needs the standard library, PyYAML, the project's `policies` (installed in
+both images: the policy's federation settings and the parts of the homeserver
+config every deployment shares, `policies/homeserver.py`) and, to create the
+signing key, `signedjson` (part of Synapse).
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from policies import load_policy
+from policies.homeserver import (
+    federation_domain_whitelist,
+    generic_worker,
+    http_listener,
+    metrics_listener,
+    record_keeping,
+    worker_topology,
+)
 
 QUNZU_HEALTH = "/_synapse/client/qunzu/v1/health"
 # Set by the Dockerfiles: only there does the entrypoint change owners and drop root.
@@ -102,18 +114,6 @@ def worker_port(name: str) -> int:
     return int(os.environ.get("QUNZU_WORKER_PORT", "8081")) + workers().index(name)
 
 
-def _listener(port: int, names: list[str], bind: str) -> dict[str, Any]:
-    return {
-        "port": port,
-        "bind_addresses": [bind],
-        "type": "http",
-        "tls": False,
-        # Behind the reverse proxy: client IPs come from X-Forwarded-For (Art. 13 network log).
-        "x_forwarded": True,
-        "resources": [{"names": names, "compress": False}],
-    }
-
-
 def _log_config(level: str) -> dict[str, Any]:
     # Docker collects stdout; operators ship it to their log store.
     return {
@@ -127,21 +127,6 @@ def _log_config(level: str) -> dict[str, Any]:
         "root": {"level": level, "handlers": ["console"]},
         "disable_existing_loggers": False,
     }
-
-
-def _federation_settings(policy_file: str | None) -> bool | list[str]:
-    """Whom the server federates with, from the policy's `realname.federation` (Art. 6).
-
-    False: nobody (no people of other servers may be in governed rooms, so no federation
-    listener and an empty `federation_domain_whitelist`); a list: the partner servers only;
-    True: everyone (`allow_remote_users: true`). Qunzu enforces the same in the rooms.
-    """
-    from policies import load_policy  # installed with the module in the Synapse image
-
-    settings = load_policy(policy_file).realname.federation
-    if settings.allow_remote_users:
-        return True
-    return list(settings.partner_servers) or False
 
 
 def homeserver_config(values: Mapping[str, str]) -> dict[str, Any]:
@@ -168,10 +153,13 @@ def homeserver_config(values: Mapping[str, str]) -> dict[str, Any]:
     }
     if staff := [s.strip() for s in os.environ.get("QUNZU_STAFF", "").split(",") if s.strip()]:
         module_config["staff"] = staff
-    if (policy := os.environ.get("QUNZU_POLICY_FILE")) and Path(policy).exists():
-        module_config["policy_file"] = policy
-    federation = _federation_settings(module_config.get("policy_file"))
-    listeners = [_listener(port, ["client", "federation"] if federation is not False else ["client"], bind)]
+    if (policy_file := os.environ.get("QUNZU_POLICY_FILE")) and Path(policy_file).exists():
+        module_config["policy_file"] = policy_file
+    policy = load_policy(module_config.get("policy_file"))
+    whitelist = federation_domain_whitelist(policy)
+    # Behind the reverse proxy: client IPs come from X-Forwarded-For (Art. 13 network log).
+    resources = ["client", "federation"] if whitelist != [] else ["client"]
+    listeners = [http_listener(port, resources, bind=bind, behind_proxy=True)]
     config: dict[str, Any] = {
         "server_name": server_name,
         "public_baseurl": os.environ.get("QUNZU_PUBLIC_BASEURL") or f"https://{server_name}/",
@@ -186,32 +174,25 @@ def homeserver_config(values: Mapping[str, str]) -> dict[str, Any]:
         "form_secret": values["form"],
         "report_stats": False,
         "enable_registration": False,
-        # Qunzu keeps its own records; these keep Synapse from dropping what the
-        # Regulations need before the module has it (docs/operators.md).
-        "redaction_retention_period": None,
-        "user_ips_max_age": "190d",
+        **record_keeping(policy),
+        "federation_domain_whitelist": whitelist,
         "modules": [{"module": "synapse_module.QunzuModule", "config": module_config}],
     }
-    if federation is False:
-        config["federation_domain_whitelist"] = []
-    elif federation is not True:
-        config["federation_domain_whitelist"] = federation
     if metrics_port := os.environ.get("QUNZU_METRICS_PORT"):
         config["enable_metrics"] = True
-        listeners.append({"port": int(metrics_port), "bind_addresses": [bind], "type": "metrics"})
+        listeners.append(metrics_listener(int(metrics_port), bind=bind))
     if names := workers():
         replication_port = int(os.environ.get("QUNZU_REPLICATION_PORT", "9093"))
-        listeners.append(_listener(replication_port, ["replication"], bind))
-        config["instance_map"] = {
-            "main": {"host": os.environ.get("QUNZU_MAIN_HOST", "synapse"), "port": replication_port}
-        }
-        config["redis"] = {
-            "enabled": True,
-            "host": os.environ.get("REDIS_HOST", "redis"),
-            "port": int(os.environ.get("REDIS_PORT", "6379")),
-        }
-        # Synapse's and Qunzu's background jobs run on exactly one instance.
-        config["run_background_tasks_on"] = os.environ.get("QUNZU_BACKGROUND_INSTANCE", names[0])
+        listeners.append(http_listener(replication_port, ["replication"], bind=bind, behind_proxy=True))
+        config.update(
+            worker_topology(
+                main_host=os.environ.get("QUNZU_MAIN_HOST", "synapse"),
+                replication_port=replication_port,
+                redis_host=os.environ.get("REDIS_HOST", "redis"),
+                redis_port=int(os.environ.get("REDIS_PORT", "6379")),
+                background_instance=os.environ.get("QUNZU_BACKGROUND_INSTANCE", names[0]),
+            )
+        )
         config["worker_replication_secret"] = values["registration"]
     return config
 
@@ -219,18 +200,15 @@ def homeserver_config(values: Mapping[str, str]) -> dict[str, Any]:
 def worker_config(name: str) -> dict[str, Any]:
     """A generic worker serving client traffic (the routes in docker/nginx/workers.conf)."""
     bind = os.environ.get("QUNZU_BIND_ADDRESS", "0.0.0.0")
-    listeners = [_listener(worker_port(name), ["client"], bind)]
+    listeners = [http_listener(worker_port(name), ["client"], bind=bind, behind_proxy=True)]
     if metrics_port := os.environ.get("QUNZU_METRICS_PORT"):
-        listeners.append(
-            {"port": int(metrics_port) + 1 + workers().index(name), "bind_addresses": [bind], "type": "metrics"}
-        )
-    return {
-        "worker_app": "synapse.app.generic_worker",
-        "worker_name": name,
-        "worker_listeners": listeners,
-        "worker_log_config": str(data_dir() / "log.yaml"),
-        "worker_pid_file": str(data_dir() / f"{name}.pid"),
-    }
+        listeners.append(metrics_listener(int(metrics_port) + 1 + workers().index(name), bind=bind))
+    return generic_worker(
+        name,
+        listeners=listeners,
+        log_config=str(data_dir() / "log.yaml"),
+        pid_file=str(data_dir() / f"{name}.pid"),
+    )
 
 
 def render() -> Path:

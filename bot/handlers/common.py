@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from bot.dispatcher import Context
+from bot.commands import Context
 from bot.errors import UsageError
 from bot.messages import china_time
 from bot.services import Services

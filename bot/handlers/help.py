@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import CommandSpec, command
-from bot.dispatcher import Context
+from bot.commands import CommandSpec, Context, command
 
 
 def _names(spec: CommandSpec, ctx: Context) -> str:

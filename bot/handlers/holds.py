@@ -9,8 +9,7 @@ decides and audits; the record names the staff member who typed the command.
 
 from __future__ import annotations
 
-from bot.commands import Scope, command
-from bot.dispatcher import Context
+from bot.commands import Context, Scope, command
 from bot.errors import UsageError
 from bot.handlers.common import rest_after
 from bot.messages import china_time

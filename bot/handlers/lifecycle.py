@@ -12,8 +12,7 @@
 
 from __future__ import annotations
 
-from bot.commands import Scope, command
-from bot.dispatcher import Context
+from bot.commands import Context, Scope, command
 from bot.errors import QunzuApiError, UsageError
 from bot.handlers.common import services, user_arg
 

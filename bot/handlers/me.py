@@ -8,8 +8,7 @@ internal flag or epoch milliseconds (DESIGN §6.3).
 
 from __future__ import annotations
 
-from bot.commands import Scope, command
-from bot.dispatcher import Context
+from bot.commands import Context, Scope, command
 from bot.messages import china_time, t
 from policies.api import ConventionStatus, CreditStatus, MeStatus, Sanction, Verification
 from policies.constants import Language

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.commands import Scope, command
-from bot.dispatcher import Context
+from bot.commands import Context, Scope, command
 from bot.errors import UsageError
 from bot.handlers.common import info_text, rest_after, services
 from policies.appeals import is_reference

@@ -11,8 +11,7 @@ edit.
 
 from __future__ import annotations
 
-from bot.commands import Scope, command
-from bot.dispatcher import Context
+from bot.commands import Context, Scope, command
 from bot.errors import UsageError
 from bot.handlers.common import duration_arg, rest_after, services, until, user_arg
 

@@ -9,8 +9,7 @@ review of announcements in large and high-risk groups (``!announce`` is in room_
 
 from __future__ import annotations
 
-from bot.commands import Scope, command
-from bot.dispatcher import Context
+from bot.commands import Context, Scope, command
 from bot.errors import UsageError
 from bot.handlers.common import duration_arg, rest_after, until
 

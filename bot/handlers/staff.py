@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from bot.commands import Scope, command
-from bot.dispatcher import Context
+from bot.commands import Context, Scope, command
 from bot.errors import UsageError
 from bot.handlers.common import info_text, is_duration, is_group_code, rest_after, until, user_arg
 from bot.messages import china_time

@@ -8,8 +8,7 @@ sender is verified already the module refuses (409) and its message is shown.
 
 from __future__ import annotations
 
-from bot.commands import Scope, command
-from bot.dispatcher import Context
+from bot.commands import Context, Scope, command
 from bot.messages import china_time
 
 

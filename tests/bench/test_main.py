@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 import bench.__main__ as main
-from bench.scenarios import Bench, Result, Scenario, scenarios
+from bench.plan import scenarios
+from bench.scenarios import Bench, Result, Scenario
 
 
 class _ServersStarted(Exception):

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bench import report
+from bench.plan import scenarios
 from bench.scale import _access_costs
-from bench.scenarios import Result, failed, scenarios
+from bench.scenarios import Result, failed
 
 STARTED = datetime.datetime(2026, 11, 30, 8, 48, tzinfo=datetime.UTC)
 

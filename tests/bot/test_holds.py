@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.commands import Scope
-from bot.dispatcher import Context, Dispatcher
+from bot.commands import Context, Scope
+from bot.dispatcher import Dispatcher
 from bot.qunzu_api import QunzuApi
 
 from .conftest import ALICE, NOW_MS, FakeClient, message

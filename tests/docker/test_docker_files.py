@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,3 +260,35 @@ def test_the_stack_federates_only_as_far_as_the_policy_admits_other_servers(
     config = yaml.safe_load(Path(run_entrypoint(stack_env, "render").strip()).read_text())
     assert config["listeners"][0]["resources"][0]["names"] == resources
     assert config.get("federation_domain_whitelist", None) == whitelist
+
+
+@pytest.mark.parametrize("image", ["synapse", "bot"])
+def test_the_image_s_copy_lines_hold_every_package_pip_is_told_to_install(image: str, tmp_path: Path) -> None:
+    # What `pip install /src/qunzu` does in the image, on exactly the files the Dockerfile copies
+    # (without a docker engine here).
+    source = tmp_path / "src"
+    lines = (DOCKER / image / "Dockerfile").read_text().splitlines()
+    copies = [line.split()[1:] for line in lines if line.startswith("COPY ")]
+    for *names, target in (args for args in copies if args[-1].startswith("/src/qunzu")):
+        for name in names:
+            destination = source / Path(target).relative_to("/src/qunzu")
+            if (ROOT / name).is_dir():
+                shutil.copytree(ROOT / name, destination)
+            else:
+                destination.mkdir(parents=True, exist_ok=True)
+                shutil.copy(ROOT / name, destination)
+    # pip builds the packages with setuptools' build_py, which stops at a listed package it cannot find.
+    built = tmp_path / "built"
+    result = subprocess.run(
+        [sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py", "-d", str(built)],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    for package in packages:
+        assert (built / package.replace(".", "/") / "__init__.py").is_file(), package
+    assert (built / "policies" / "default.yaml").is_file()

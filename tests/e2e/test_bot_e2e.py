@@ -11,8 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.commands import CommandSpec
-from bot.dispatcher import Context
+from bot.commands import CommandSpec, Context
 from devtools.homeserver import Account, SynapseProcess
 
 from .bot_fixtures import (  # noqa: F401  (fixtures, registered under their names)
