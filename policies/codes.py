@@ -38,6 +38,15 @@ def new_code() -> str:
     return payload + luhn_check_digit(payload)
 
 
+#: Fresh codes offered to one registration, tried in order until one is free.
+CODE_CANDIDATES = 5
+
+
+def new_codes(count: int = CODE_CANDIDATES) -> tuple[str, ...]:
+    """`count` random valid codes, for a registration to try in order."""
+    return tuple(new_code() for _ in range(count))
+
+
 def is_code_shaped(localpart: str) -> bool:
     """Whether an alias localpart reads as a group code: nine digits, whatever else around them.
 

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from .content import ContentGuard
     from .facts import FactsSource
     from .group_alias import CodeAliases
+    from .group_creation import GroupCreation
+    from .group_state import GroupState
     from .groups import Groups
     from .health import Health
     from .holds import Holds
@@ -112,6 +114,8 @@ class Callbacks:
         health: Health,
         facts: FactsSource,
         groups: Groups,
+        group_creation: GroupCreation,
+        group_state: GroupState,
         group_store: GroupStore,
         sanctions: SanctionState,
         realname: RealnameService,
@@ -133,6 +137,8 @@ class Callbacks:
         self._health = health
         self._facts = facts
         self._groups = groups
+        self._group_creation = group_creation
+        self._group_state = group_state
         self._group_store = group_store
         self._sanctions = sanctions
         self._realname = realname
@@ -193,7 +199,7 @@ class Callbacks:
     @boundary(fail_closed=True)
     async def check_event_for_spam(self, event: EventBase) -> SpamResult:
         await self._health.ready()
-        if self._groups.is_own_write(event):
+        if self._group_state.is_own_write(event):
             return NOT_SPAM  # the module carrying a group over (upgrade, backfill)
         local = self._api.is_mine(event.sender)
         told: Told | None = (event.sender, event.room_id, action_of(event)) if local else None
@@ -278,7 +284,7 @@ class Callbacks:
         Joins and knocks are sent by the person themselves, so this covers them. The room's
         server ACL judges the sending server only: a partner's member may still invite
         someone of a third server. That invite is let in and withdrawn by the service account
-        at once (`Groups._membership_changed`): refused, it would still enter the room's state
+        at once (`GroupFollower._membership_changed`): refused, it would still enter the room's state
         with the partner's next event that builds on it (federation_guard.py). Removing such
         a person (a partner admin's kick or ban) is always let in.
         """
@@ -547,7 +553,7 @@ class Callbacks:
             ):
                 self._answer(refused, local=True)
             strip_encryption(config, self._policy)
-            await self._groups.shape_new_room(user_id, config)
+            await self._group_creation.shape_new_room(user_id, config)
         except SynapseError as exc:
             error = await self.referenced(exc, (user_id,))
             if (refusal := refusal_of(error)) is not None:

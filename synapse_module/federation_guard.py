@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from .clock import Clock
     from .config import QunzuConfig
     from .facts import FactsSource
-    from .groups import Groups
+    from .group_maintenance import GroupMaintenance
+    from .group_records import GroupRecords
+    from .group_state import GroupState
     from .health import Health
     from .store.audit import AuditStore
     from .store.groups import GroupStore
@@ -59,7 +61,9 @@ class FederationGuard:
         config: QunzuConfig,
         *,
         health: Health,
-        groups: Groups,
+        records: GroupRecords,
+        group_state: GroupState,
+        group_maintenance: GroupMaintenance,
         facts: FactsSource,
         group_store: GroupStore,
         audit: AuditStore,
@@ -68,7 +72,9 @@ class FederationGuard:
         self._clock = clock
         self._config = config
         self._health = health
-        self._groups = groups
+        self._records = records
+        self._group_state = group_state
+        self._group_maintenance = group_maintenance
         self._facts = facts
         self._group_store = group_store
         self._audit = audit
@@ -100,11 +106,11 @@ class FederationGuard:
         Returns:
             How many people were removed.
         """
-        record = await self._groups.record.get(room_id)
+        record = await self._records.get(room_id)
         if record is None or record.retired:
             return 0
-        await self._groups.ensure_server_acl(room_id)
-        await self._groups.ensure_group_state(record)
+        await self._group_state.ensure_server_acl(room_id)
+        await self._group_state.ensure_group_state(record)
         state = await self._api.get_room_state(room_id, [("m.room.member", None)])
         own = self._api.server_name
         service = self._config.service_account
@@ -135,7 +141,7 @@ class FederationGuard:
         """
         try:
             await self._health.ready()
-            acls = await self._groups.reconcile_server_acls()
+            acls = await self._group_maintenance.reconcile_server_acls()
             logger.info("qunzu: server ACLs at start: %s", acls)
             if acls["updated"]:
                 logger.info("qunzu: groups after a federation policy change: %s", await self.sweep())

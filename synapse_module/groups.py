@@ -1,13 +1,12 @@
-"""Groups (群组): codes, categories, tiers, caps, join approval, upgrades (Art. 7, 8, 9).
+"""Groups (群组): the registry, and the rules on joins, protected state and upgrades (Art. 7, 8, 9).
 
-Every room created on the server becomes a governed group at creation
-(`shape_new_room`, called from `on_create_room` with the real request dict):
-it gets a unique code in the `cn.qunzu.group` state event and as the alias
-`#<code>:<server>`, the service account is invited with the power to act, and
-the creator's right to create it is decided with an exact count of the rooms
-they own. Afterwards, following Synapse's event stream (`event_stream.py`), it
-links the code to the room id, keeps the scale tier in step with the membership
-and carries the group over on upgrade.
+A group is a room with a unique code, a category and tiers. It is made at the
+room's creation (`group_creation.py`), kept in step with the room afterwards
+(`group_follower.py`) and over time (`group_maintenance.py`); the module's own
+state in its room is written by `group_state.py`. Here: finding a group by its
+code, a room's facts for the rules, joins exact under concurrency (Art. 8), the
+state only the platform may change, upgrades, and the changes owners and staff
+make (category, tier, retirement).
 """
 
 from __future__ import annotations
@@ -19,24 +18,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import EventBase
-from synapse.module_api.errors import Codes, SynapseError
+from synapse.module_api.errors import SynapseError
 
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions
-from policies.codes import new_code
-from policies.constants import DAY_MS, GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
+from policies.constants import GROUP_STATE_TYPE
 from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
-from policies.federation import acl_matches_policy, may_take_part, server_acl_content
-from policies.private_chats import is_private_chat_request
-from policies.roles import override_names_creator, room_creators, version_change_keeps_creators
-from policies.tiers import activity_tier_of, level_rules, scale_tier_of
+from policies.roles import version_change_keeps_creators
+from policies.tiers import level_rules, scale_tier_of
 
 from .errors import Refusal
-from .event_stream import StreamEvent
-from .refusals import refusal_error
-from .room_versions import DefaultRoomVersion
-from .store.groups import PENDING_MS, GroupRecord, NewGroup, Reservation
+from .store.groups import PENDING_MS, GroupRecord
 from .texts import text
-from .verification_chat import shape_bot_chat
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -44,17 +36,13 @@ if TYPE_CHECKING:
     from .clock import Clock
     from .config import QunzuConfig
     from .facts import FactsSource
-    from .group_alias import CodeAliases
     from .group_records import GroupRecords
-    from .notices import Notifier
-    from .refusal_notices import BotChatNotices
+    from .group_state import GroupState
     from .store.audit import AuditStore
     from .store.groups import GroupStore
 
 logger = logging.getLogger(__name__)
 
-CATEGORY_KEY = "cn.qunzu.category"
-_CODE_CANDIDATES = 5
 # Joins decided without holding a place only this far below a cap (see decide_join).
 FAST_MARGIN = 50
 # Remembered joins decided without holding a place, per process, before old ones are dropped.
@@ -72,73 +60,25 @@ def predecessor_of(creation_content: object) -> str | None:
     return room_id if isinstance(room_id, str) else None
 
 
-def _member_state_to_invites(config: dict[str, Any]) -> None:
-    """Membership events in a creation's `initial_state` become entries of `invite`.
-
-    Synapse sends `initial_state` as the creator's state without asking `user_may_invite`,
-    so an invite there would skip every invite rule; through `invite` it is asked.
-
-    Raises:
-        SynapseError: 400 M_BAD_JSON for a membership other than an invite of a user id.
-    """
-    raw = config.get("initial_state")
-    if not isinstance(raw, list):
-        return
-    kept, invited = [], []
-    for event in raw:
-        if not (isinstance(event, Mapping) and event.get("type") == "m.room.member"):
-            kept.append(event)
-            continue
-        content, invitee = event.get("content"), event.get("state_key")
-        if not (isinstance(content, Mapping) and content.get("membership") == "invite" and isinstance(invitee, str)):
-            raise SynapseError(
-                400, "initial_state may hold membership events only as invites; use 'invite'", Codes.BAD_JSON
-            )
-        invited.append(invitee)
-    if invited:
-        listed = config.get("invite")
-        if listed is not None and not isinstance(listed, list):
-            raise SynapseError(400, "invite must be a list of user ids", Codes.BAD_JSON)
-        config["initial_state"] = kept
-        config["invite"] = [*(listed or []), *dict.fromkeys(invited)]
-
-
-def _check_override_shape(config: Mapping[str, Any]) -> None:
-    """Power levels in a creation request and their `users` must be objects (else Synapse answers 500).
-
-    Raises:
-        SynapseError: 400 M_BAD_JSON, before anything is reserved or created.
-    """
-    override = config.get("power_level_content_override")
-    if override is not None and not isinstance(override, Mapping):
-        raise SynapseError(400, "power_level_content_override must be an object", Codes.BAD_JSON)
-    if override is not None and not _is_users_map(override.get("users")):
-        raise SynapseError(400, "power_level_content_override.users must be an object", Codes.BAD_JSON)
-    for event in config.get("initial_state") or []:
-        if isinstance(event, Mapping) and event.get("type") == "m.room.power_levels":
-            content = event.get("content")
-            if not isinstance(content, Mapping) or not _is_users_map(content.get("users")):
-                raise SynapseError(400, "m.room.power_levels in initial_state must be an object", Codes.BAD_JSON)
-
-
-def _is_users_map(users: object) -> bool:
-    return users is None or (isinstance(users, Mapping) and all(isinstance(user, str) for user in users))
-
-
-def group_content(record: GroupRecord) -> dict[str, Any]:
-    """The content of the `cn.qunzu.group` state event (DESIGN.md §3.2); a private chat is marked (§6.2)."""
-    content = {
-        "code": record.code,
-        "category": record.category,
-        "tier": record.scale_tier,
-        "activity_tier": record.activity_tier,
-        "created_at": record.created_ts,
-    }
-    return {**content, "private_chat": True} if record.private_chat else content
+def group_facts(record: GroupRecord, member_count: int, join_rule: str) -> RoomFacts:
+    """The facts the rules read of a group, with the member count and join rule given."""
+    return RoomFacts(
+        room_id=record.room_id or "",
+        category=record.category,
+        member_count=member_count,
+        tier=record.scale_tier,
+        closed=record.retired,
+        posting_suspended_until_ms=None,
+        frozen=False,
+        join_rule=join_rule,
+        owner_level=None,
+        granted_tier=record.granted_tier,
+        verification_dm=record.verification_dm,
+    )
 
 
 class Groups:
-    """The group registry and the rules that keep rooms in step with it."""
+    """The group registry, and the rules that decide joins, state changes and upgrades of groups."""
 
     def __init__(
         self,
@@ -150,9 +90,7 @@ class Groups:
         audit: AuditStore,
         records: GroupRecords,
         facts: FactsSource,
-        code_aliases: CodeAliases,
-        notices: BotChatNotices,
-        notifier: Notifier,
+        state: GroupState,
     ) -> None:
         self._api = api
         self._clock = clock
@@ -161,18 +99,12 @@ class Groups:
         self._store = store
         self._audit = audit
         self._facts = facts
-        self._code_aliases = code_aliases
-        self._notices = notices
-        self._notifier = notifier
+        self._state = state
         # Read by every message and join: the group of a room (group_records.py).
         self.record = records
-        # (room_id, code) of group events the module itself is about to send as a
-        # room's creator (upgrades, backfill): the protected-state check lets exactly those pass.
-        self._own_writes: set[tuple[str, str]] = set()
         # Per person, the room and time of the last join this process let through without
         # holding a place (see decide_join); it counts for them until it lands or expires.
         self._unheld: dict[str, tuple[str, int]] = {}
-        self.default_room_version = DefaultRoomVersion(api, clock, config)
 
     async def by_code(self, code: str) -> GroupRecord | None:
         """The group with this code, linking it first if its room is new (via the `#code` alias)."""
@@ -195,150 +127,6 @@ class Groups:
     def service_account(self) -> str:
         return self._config.service_account
 
-    # -- creation ------------------------------------------------------------------------
-
-    async def shape_new_room(self, user_id: str, config: dict[str, Any]) -> None:
-        """Decide a creation and shape the request into a governed group.
-
-        Raises:
-            SynapseError: the creation is refused (invalid_category, create_limit, …).
-        """
-        policy = self._policy
-        service = self.service_account
-        # Art. 6: invites are decided by `user_may_invite`, which Synapse asks for `invite` only.
-        _member_state_to_invites(config)
-        # Art. 6: a bot chat (registered, but not a group) is forced closed before anything reads the request.
-        owner = shape_bot_chat(config, user_id, service)
-        verification_dm = owner is not None
-        _check_override_shape(config)
-        initial = [
-            event
-            for event in config.get("initial_state") or []
-            if not (isinstance(event, dict) and event.get("type") in PROTECTED_STATE_TYPES)
-        ]
-        # Art. 8: code-shaped addresses belong to the groups (group_alias.py); refused before anything exists.
-        alias_name = config.get("room_alias_name")
-        if (
-            isinstance(alias_name, str)
-            and not (alias := decisions.may_create_alias(alias_name, group_alias_by_module=False)).allowed
-        ):
-            raise self._refusal(alias)
-        # DESIGN.md §6.2: a direct chat nobody else can reach is a private chat, not a group.
-        private = not verification_dm and is_private_chat_request(
-            config, user_id, service, policy.categories.default_category
-        )
-        creation = config.get("creation_content") or {}
-        category = creation.pop(CATEGORY_KEY, policy.categories.default_category)
-        if not isinstance(category, str):
-            category = repr(category)
-        if not (decision := decisions.may_set_category(category, policy)).allowed:
-            raise self._refusal(decision)
-
-        user = await self._facts.user(user_id)
-        if not verification_dm and not user.exempt:
-            # Named creators are the request's own choice: refused when one may not hold the power.
-            if not (decision := await self.vet_co_creators(creation.get("additional_creators"))).allowed:
-                raise self._refusal(decision)
-            # The preset's creators are a client's convenience (direct chats): plain members instead.
-            if (
-                config.get("preset") == "trusted_private_chat"
-                and not (await self.vet_co_creators(list(config.get("invite") or []))).allowed
-            ):
-                config["preset"] = "private_chat"
-        rule = None
-        enter = None
-        if verification_dm:
-            # The bot chat stays open to everyone (DESIGN.md §6.1): no cap applies to it.
-            if not (decision := decisions.may_open_verification_chat(user)).allowed:
-                raise self._refusal(decision)
-        elif not user.exempt:
-
-            def rule(owned: int) -> Decision:
-                # No cap counts a private chat (DESIGN.md §6.2); all else a creation needs holds.
-                counted = 0 if private else owned
-                return decisions.may_create(dataclasses.replace(user, rooms_owned=counted), category, policy)
-
-            def enter(rooms: int) -> Decision:
-                return decisions.may_be_in_one_more_room(dataclasses.replace(user, rooms_joined=rooms), policy)
-
-        first_tier = policy.scale_tiers.tiers[0].name
-        group = NewGroup(
-            codes=tuple(new_code() for _ in range(_CODE_CANDIDATES)),
-            category=category,
-            creator=user_id,
-            scale_tier=first_tier,
-            activity_tier=activity_tier_of(0, policy),
-            verification_dm=verification_dm,
-            private_chat=private,
-        )
-        if owner == user_id and not user.exempt:
-            reservation = await self._store.reserve_bot_chat(
-                group, lambda room, has_open: decisions.may_open_verification_chat(user, room, has_open=has_open)
-            )
-        else:
-            reservation = await self._store.reserve(group, rule, enter)
-        if reservation.decision.reason is Reason.BOT_CHAT_EXISTS:
-            raise await self._back_to_bot_chat(user_id, reservation)
-        if not reservation.decision.allowed or reservation.code is None:
-            raise self._refusal(reservation.decision)
-        code = reservation.code
-        record = GroupRecord(
-            code,
-            None,
-            category,
-            user_id,
-            self._clock.now_ms(),
-            first_tier,
-            group.activity_tier,
-            None,
-            verification_dm,
-            None,
-            None,
-            private_chat=private,
-        )
-        initial.append({"type": GROUP_STATE_TYPE, "state_key": "", "content": group_content(record)})
-        # Art. 6: other servers' people are kept out at the protocol level (this server and partners).
-        initial.append({"type": SERVER_ACL_STATE_TYPE, "state_key": "", "content": self.server_acl()})
-        facts = self._facts_of(record, member_count=0, join_rule="invite")
-        if not verification_dm and decisions.needs_join_approval(facts, policy):
-            # Art. 8 join verification: high-risk categories need approval at any size.
-            initial = [e for e in initial if not (isinstance(e, dict) and e.get("type") == "m.room.join_rules")]
-            initial.append({"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}})
-        invites = list(config.get("invite") or [])
-        if service not in invites and user_id != service:
-            if verification_dm or private or config.get("preset") == "trusted_private_chat":
-                # Through Synapse's invite: the bot reads `is_direct` on it, and a trusted private
-                # chat's invitees get their power from being invited.
-                config["invite"] = [*invites, service]
-            else:
-                # In the creation's batch of state rather than a membership update after it: one
-                # persistence less on the request path. The follower joins the service account
-                # when it sees the invite (`_membership_changed`), which wakes the bot's sync.
-                initial.append({"type": "m.room.member", "state_key": service, "content": {"membership": "invite"}})
-        config["initial_state"] = initial
-        if creation:
-            config["creation_content"] = creation
-        await self._grant_service_power(config, user_id)
-        if not config.get("room_alias_name") and not verification_dm and not private:
-            config["room_alias_name"] = code
-            self._code_aliases.expect(user_id, code)
-
-    async def _back_to_bot_chat(self, user_id: str, reservation: Reservation) -> SynapseError:
-        """A second verification chat: the person is sent back to theirs (Art. 6).
-
-        Clients may hide the refusal's text (DESIGN.md §6.3), so the bot also says
-        so in the chat they have: it comes up with an unread message.
-        """
-        room_id = reservation.decision.detail.get("room_id")
-        if room_id is None and reservation.existing_code is not None:
-            record = await self.by_code(reservation.existing_code)  # created a moment ago: link it
-            room_id = record.room_id if record is not None else None
-        if isinstance(room_id, str):
-            language = self._config.language
-            await self._notifier.to_room(room_id, text("bot_chat_here", language))
-            logger.info("qunzu: a second verification chat was refused; the person was pointed to theirs")
-        return self._refusal(Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=room_id))
-
     async def vet_co_creators(self, named: object) -> Decision:
         """Everyone a creation or upgrade makes a creator besides its sender (docs/groups.md).
 
@@ -357,87 +145,11 @@ class Groups:
                 return Decision.refuse(decision.reason, **{**decision.detail, "explanation": explanation})
         return Decision.allow()
 
-    async def _grant_service_power(self, config: dict[str, Any], creator: str) -> None:
-        """The service account acts for the platform in every room (kicks, state, tiers).
-
-        The override gets the service account in the shape the room's version needs:
-        before version 12 an override's `users` must name the creator, from version 12
-        (MSC4289) it must not. The version is the one the request names, else the
-        server's `default_room_version` as Synapse announces it (room_versions.py).
-        While neither is known (the look-up failed, or a version unknown to Synapse
-        1.163), no `users` map of the module's making is added, Synapse's own defaults
-        give the creator their power, and the creator grants the service account its
-        power right after creation (`ensure_service_power`). docs/groups.md.
-        """
-        service = self.service_account
-        if creator == service or config.get("preset") == "trusted_private_chat":
-            return  # invitees of a trusted private chat are creators (v12) or get 100 already
-        for event in config.get("initial_state") or []:
-            if isinstance(event, dict) and event.get("type") == "m.room.power_levels":
-                content = event.setdefault("content", {})
-                content["users"] = {**(content.get("users") or {}), service: 100}
-                return
-        override = dict(config.get("power_level_content_override") or {})  # its shape: _check_override_shape
-        users = override.get("users")
-        version = config["room_version"] if "room_version" in config else await self.default_room_version.get()
-        names_creator = override_names_creator(version)
-        if names_creator is False:
-            users = {user: level for user, level in dict(users or {}).items() if user != creator}
-        elif names_creator is True:
-            users = {creator: 100, **dict(users or {})}
-        elif not isinstance(users, dict):
-            return  # the server's default version decides the shape: granted after creation
-        override["users"] = {**users, service: 100}
-        config["power_level_content_override"] = override
-
-    async def ensure_service_power(self, room_id: str) -> None:
-        """Give the service account power 100 in a group, as the room's creator.
-
-        The creator of the room (the create event's sender: the group's owner, or
-        the upgrader of an upgraded room) may change power levels in every room
-        version. Runs when the service account's invite is persisted, before it
-        joins, and again when a write of the service account is refused in the
-        moment between creation and that grant. Nothing is sent when the service
-        account has the power already, was never let in, or the creator is not of this server.
-        """
-        service = self.service_account
-        wanted = [("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.member", service)]
-        state = await self._api.get_room_state(room_id, wanted)
-        create = state.get(("m.room.create", ""))
-        levels = state.get(("m.room.power_levels", ""))
-        member = state.get(("m.room.member", service))
-        if create is None or levels is None or create.sender == service or not self._api.is_mine(create.sender):
-            return
-        if member is None or member.membership not in ("invite", "join"):
-            return  # a room whose creator never let the service account in keeps its power levels
-        if service in room_creators(create.sender, create.content):
-            return  # a creator itself (room version 12, trusted private chat): unbounded power, not in `users`
-        users = levels.content.get("users")
-        users = dict(users) if isinstance(users, Mapping) else {}
-        level = users.get(service)
-        if isinstance(level, int) and level >= 100:
-            return
-        event = {
-            "type": "m.room.power_levels",
-            "state_key": "",
-            "room_id": room_id,
-            "sender": create.sender,
-            "content": {**levels.content, "users": {**users, service: 100}},
-        }
-        try:
-            await self._api.create_and_send_event_into_room(event)
-        except SynapseError as exc:
-            logger.warning("qunzu: could not give the service account power in a group (%s)", exc.code)
-
-    def _refusal(self, decision: Decision) -> SynapseError:
-        assert decision.reason is not None
-        return refusal_error(Refusal(decision.reason, decision.detail), self._config)
-
     # -- facts -----------------------------------------------------------------------
 
     async def room_facts(self, room_id: str, *, count_members: bool = False) -> RoomFacts:
         """Facts of a room; the member count is read only when asked (invites, the info page)."""
-        record = await self.record.get(room_id) or await self._upgraded_from(room_id)
+        record = await self.record.get(room_id) or await self.upgraded_from(room_id)
         members = await self._store.member_count(room_id, self.service_account) if count_members else 0
         creator = record.creator if record is not None else await self._store.room_creator(room_id)
         owner = await self._facts.user(creator) if creator is not None else None
@@ -446,10 +158,10 @@ class Groups:
         owner_level = None if owner is None or owner.exempt else self._facts.level_of(owner)
         if record is None:
             return dataclasses.replace(self._ungoverned(room_id, members), owner_level=owner_level)
-        facts = self._facts_of(record, members, join_rule="invite")
+        facts = group_facts(record, members, join_rule="invite")
         return dataclasses.replace(facts, room_id=room_id, owner_level=owner_level)
 
-    async def _upgraded_from(self, room_id: str) -> GroupRecord | None:
+    async def upgraded_from(self, room_id: str) -> GroupRecord | None:
         """The group of the room this one upgrades, in the moment before the group is carried over.
 
         The follower moves the group a second after the tombstone; until then the new
@@ -464,21 +176,6 @@ class Groups:
         if record is None or not await self.is_upgrade_of(predecessor, room_id):
             return None
         return record
-
-    def _facts_of(self, record: GroupRecord, member_count: int, join_rule: str) -> RoomFacts:
-        return RoomFacts(
-            room_id=record.room_id or "",
-            category=record.category,
-            member_count=member_count,
-            tier=record.scale_tier,
-            closed=record.retired,
-            posting_suspended_until_ms=None,
-            frozen=False,
-            join_rule=join_rule,
-            owner_level=None,
-            granted_tier=record.granted_tier,
-            verification_dm=record.verification_dm,
-        )
 
     def _ungoverned(self, room_id: str, members: int) -> RoomFacts:
         policy = self._policy
@@ -568,18 +265,10 @@ class Groups:
 
     # -- state protection ---------------------------------------------------------------
 
-    def is_own_write(self, event: EventBase) -> bool:
-        """A group event or server ACL the module itself is sending as a room's creator or upgrader right now."""
-        if event.type == SERVER_ACL_STATE_TYPE:
-            return (event.room_id, SERVER_ACL_STATE_TYPE) in self._own_writes
-        return (
-            event.type == GROUP_STATE_TYPE and (event.room_id, str(event.content.get("code", ""))) in self._own_writes
-        )
-
     def check_state_change(self, event: EventBase, room: RoomFacts) -> Decision:
         """Protected group state and the join rule a room needs (Art. 8)."""
         if event.type in PROTECTED_STATE_TYPES:
-            if event.sender == self.service_account or self.is_own_write(event):
+            if event.sender == self.service_account or self._state.is_own_write(event):
                 return Decision.allow()
             return decisions.may_change_state(False, event.type)
         if event.type == "m.room.join_rules" and event.sender != self.service_account:
@@ -652,212 +341,6 @@ class Groups:
         record = await self._store.by_room(new_room_id)
         return record is not None and record.predecessor_room_id == old_room_id
 
-    # -- after persistence ------------------------------------------------------------------
-
-    async def on_events(self, events: list[StreamEvent]) -> None:
-        """Keep the registry in step with persisted events (an `EventStream` subscriber).
-
-        Runs on the background-task instance, a second behind; every step is
-        idempotent, and `refresh_tiers` repairs what a crash may leave behind.
-        Membership changes are settled once per batch: one write releases every
-        held place, and each room is counted once however many people came and went.
-        """
-        released: list[tuple[str, str]] = []
-        recount: dict[str, None] = {}  # rooms whose membership changed, in order of first change
-        for event in events:
-            if not event.is_state():
-                continue
-            try:
-                if event.type == GROUP_STATE_TYPE:
-                    code = event.content.get("code")
-                    if isinstance(code, str) and await self._store.link(code, event.room_id):
-                        await self.record.invalidate_everywhere(event.room_id)
-                    if isinstance(code, str):
-                        await self._created(event)
-                elif event.type == "m.room.tombstone":
-                    await self._carry_over_upgrade(event)
-                elif event.type == "m.room.member":
-                    await self._membership_changed(event, released, recount)
-            except Exception:
-                # Per event: one room's trouble must not hold up the others.
-                logger.exception("qunzu: updating the group registry after an event failed")
-        try:
-            if released:
-                await self._store.release(released)
-        except Exception:
-            # A place left held expires by itself (PENDING_MS); the count stays exact meanwhile.
-            logger.exception("qunzu: releasing %d held places failed", len(released))
-        for room_id in recount:
-            try:
-                await self._refresh_scale_tier(room_id)
-            except Exception:
-                logger.exception("qunzu: updating the scale tier of %s failed", room_id)
-
-    async def _created(self, event: StreamEvent) -> None:
-        """DESIGN.md §6.3: the creator learns the code in their bot chat (once per group).
-
-        The group event a creation carries is sent by the creator; later ones (a category
-        change, a repair) come from the service account, an upgrade's names its predecessor.
-        """
-        record = await self.record.get(event.room_id)
-        if (
-            record is not None
-            and record.room_id == event.room_id
-            and record.creator == event.sender
-            and record.predecessor_room_id is None
-        ):
-            self._notices.group_created(record, event.room_id)
-
-    async def _membership_changed(
-        self, event: StreamEvent, released: list[tuple[str, str]], recount: dict[str, None]
-    ) -> None:
-        service = self.service_account
-        if event.state_key is not None and event.membership in ("join", "leave", "ban"):
-            released.append((event.room_id, event.state_key))
-        if event.state_key == service and event.membership == "invite":
-            record = await self.record.get(event.room_id)
-            group = record is not None and not record.verification_dm and not record.retired
-            if group:
-                # Before the join: once the service account is in, it already has its power.
-                await self.ensure_service_power(event.room_id)
-            # Join the service account at once: the room is governed even while the bot is down.
-            await self._api.update_room_membership(service, service, event.room_id, "join")
-            if group and record is not None and not record.private_chat:
-                # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
-                await self._code_aliases.ensure(record.code, event.room_id)
-            return
-        if event.state_key != service:
-            recount[event.room_id] = None
-        if (
-            event.membership == "invite"
-            and event.state_key is not None
-            and not may_take_part(event.state_key, self._api.server_name, self._policy).allowed
-        ):
-            # Art. 6: the invite of a person of a server the policy does not admit is withdrawn
-            # at once: one by a server admin here (Synapse does not ask `user_may_invite`) or by
-            # a partner's member (callbacks.py `_remote_entry`).
-            try:
-                await self._api.update_room_membership(service, event.state_key, event.room_id, "leave")
-            except SynapseError as exc:
-                logger.info("qunzu: withdrawing an invite of a non-admitted server failed (%s)", exc.code)
-            return
-        if event.state_key is not None and event.membership in ("leave", "ban"):
-            record = await self.record.get(event.room_id)
-            if record is not None and record.verification_dm and record.creator == event.state_key:
-                await self._close_bot_chat(record)
-
-    async def _close_bot_chat(self, record: GroupRecord) -> None:
-        """Its owner left their verification chat: it is over, and they may open a new one (Art. 6).
-
-        The registry marks it retired, and the service account leaves, so the room is
-        left empty and can never be entered again (it is invite-only).
-        """
-        assert record.room_id is not None
-        if not record.retired:
-            await self._store.update(record.code, retired_ts=self._clock.now_ms())
-            await self.record.invalidate_everywhere(record.room_id)
-        service = self.service_account
-        try:
-            await self._api.update_room_membership(service, service, record.room_id, "leave")
-        except SynapseError as exc:
-            logger.info("qunzu: the service account could not leave a closed bot chat (%s)", exc.code)
-
-    async def _refresh_scale_tier(self, room_id: str) -> None:
-        record = await self.record.get(room_id)
-        if record is None or record.retired:
-            return
-        members = await self._store.member_count(room_id, self.service_account)
-        tier = scale_tier_of(members, self._policy)
-        if tier != record.scale_tier:
-            await self._store.update(record.code, scale_tier=tier)
-            await self.record.invalidate_everywhere(room_id)
-            updated = dataclasses.replace(record, scale_tier=tier)
-            await self.send_group_state(updated)
-            if decisions.needs_join_approval(self._facts_of(updated, members, "public"), self._policy):
-                await self._ensure_knock(room_id)
-
-    async def _ensure_knock(self, room_id: str) -> None:
-        state = await self._api.get_room_state(room_id, [("m.room.join_rules", "")])
-        rules = state.get(("m.room.join_rules", ""))
-        if rules is not None and rules.content.get("join_rule") == "public":
-            await self._send_as_service(room_id, "m.room.join_rules", {"join_rule": "knock"})
-
-    async def send_group_state(self, record: GroupRecord) -> None:
-        assert record.room_id is not None
-        await self._send_as_service(record.room_id, GROUP_STATE_TYPE, group_content(record))
-
-    async def _send_as_service(self, room_id: str, event_type: str, content: Mapping[str, Any]) -> None:
-        event = {
-            "type": event_type,
-            "state_key": "",
-            "room_id": room_id,
-            "sender": self.service_account,
-            "content": dict(content),
-        }
-        try:
-            try:
-                await self._api.create_and_send_event_into_room(event)
-            except SynapseError as exc:
-                if exc.code != 403:
-                    raise
-                # Invited at creation but not joined yet, or not yet given its power by the
-                # creator (a creation that named no room version): both come a moment later.
-                await self.ensure_service_power(room_id)
-                await self._api.update_room_membership(self.service_account, self.service_account, room_id, "join")
-                await self._api.create_and_send_event_into_room(event)
-        except SynapseError as exc:
-            # No invite or no power: a room from before Qunzu whose creator never let the service in.
-            logger.warning("qunzu: could not update %s in a room: %s", event_type, exc.msg)
-
-    async def _carry_over_upgrade(self, tombstone: StreamEvent) -> None:
-        """Room upgrades copy only Synapse's own state types: the group follows the room.
-
-        Triggered by the old room's tombstone, which Synapse sends once the new room
-        is set up and the upgrading user has joined it.
-        """
-        new_room_id = tombstone.content.get("replacement_room")
-        if not isinstance(new_room_id, str):
-            return
-        # A tombstone that did not pass the spam check (initial state at creation, another
-        # server) moves nothing unless it names a real upgrade of this room.
-        if not await self.is_upgrade_of(tombstone.room_id, new_room_id):
-            logger.warning("qunzu: a tombstone that names no upgrade of its room left the group where it was")
-            return
-        record = await self._store.move_to_successor(tombstone.room_id, new_room_id)
-        if record is None:
-            return
-        await self.record.invalidate_everywhere(tombstone.room_id)
-        await self.record.invalidate_everywhere(new_room_id)
-        await self._send_as(tombstone.sender, record)
-        await self._api.update_room_membership(tombstone.sender, self.service_account, new_room_id, "invite")
-        # Art. 8 join verification: a join rule opened in the new room before the group arrived.
-        members = await self._store.member_count(new_room_id, self.service_account)
-        if decisions.needs_join_approval(self._facts_of(record, members, "public"), self._policy):
-            await self._ensure_knock(new_room_id)
-        # Synapse copies the old room's ACL; the policy may have changed since it was written.
-        await self.ensure_server_acl(new_room_id)
-        await self._audit.append(
-            tombstone.sender, "group.upgrade", record.code, {"from": tombstone.room_id, "to": new_room_id}
-        )
-
-    async def _send_as(self, sender: str, record: GroupRecord) -> None:
-        """Send the group event as a member with power (upgrader, creator), marked as the module's own."""
-        assert record.room_id is not None
-        own = (record.room_id, record.code)
-        self._own_writes.add(own)
-        try:
-            await self._api.create_and_send_event_into_room(
-                {
-                    "type": GROUP_STATE_TYPE,
-                    "state_key": "",
-                    "room_id": record.room_id,
-                    "sender": sender,
-                    "content": group_content(record),
-                }
-            )
-        finally:
-            self._own_writes.discard(own)
-
     # -- changes by owners and staff ---------------------------------------------------------
 
     async def set_category(self, actor: str, record: GroupRecord, category: str) -> GroupRecord:
@@ -871,9 +354,9 @@ class Groups:
         updated = dataclasses.replace(record, category=category)
         assert record.room_id is not None
         await self.record.invalidate_everywhere(record.room_id)
-        await self.send_group_state(updated)
-        if decisions.needs_join_approval(self._facts_of(updated, 0, "public"), policy):
-            await self._ensure_knock(record.room_id)
+        await self._state.send_group_state(updated)
+        if decisions.needs_join_approval(group_facts(updated, 0, "public"), policy):
+            await self._state.ensure_knock(record.room_id)
         await self._audit.append(actor, "group.category", record.code, {"from": record.category, "to": category})
         return updated
 
@@ -903,155 +386,3 @@ class Groups:
         """Link every room created so far (before listing rooms by category, e.g. for notices)."""
         for code in await self._store.unlinked_before(self._clock.now_ms()):
             await self.by_code(code)
-
-    async def _link_orphans(self) -> int:
-        """Link codes whose group event was persisted but never processed (a crash in between)."""
-        unlinked = await self._store.unlinked_before(self._clock.now_ms() - PENDING_MS)
-        if not unlinked:
-            return 0
-        linked = 0
-        for room_id, body in await self._store.current_group_events(GROUP_STATE_TYPE):
-            code = json.loads(body).get("content", {}).get("code")
-            if code in unlinked and await self._store.link(code, room_id):
-                await self.record.invalidate_everywhere(room_id)
-                linked += 1
-        return linked
-
-    async def refresh_tiers(self) -> dict[str, Any]:
-        """Job: activity tiers from messages in the window, scale tiers from members (Art. 7)."""
-        linked = await self._link_orphans()
-        policy = self._policy
-        window_ms = policy.activity_tiers.window_days * DAY_MS
-        messages = await self._store.messages_since(self._clock.now_ms() - window_ms)
-        changed = 0
-        after = ""
-        while batch := await self._store.active_groups(after, 200):
-            for record in batch:
-                assert record.room_id is not None
-                activity = activity_tier_of(messages.get(record.room_id, 0), policy)
-                scale = scale_tier_of(await self._store.member_count(record.room_id, self.service_account), policy)
-                if (activity, scale) != (record.activity_tier, record.scale_tier):
-                    await self._store.update(record.code, activity_tier=activity, scale_tier=scale)
-                    await self.record.invalidate_everywhere(record.room_id)
-                    await self.send_group_state(dataclasses.replace(record, activity_tier=activity, scale_tier=scale))
-                    changed += 1
-            after = batch[-1].code
-        return {"changed": changed, "linked": linked}
-
-    async def backfill(self) -> dict[str, Any]:
-        """Job: rooms that existed before Qunzu was installed get codes (once; later runs find none)."""
-        policy = self._policy
-        registered = 0
-        after = ""
-        while rooms := await self._store.rooms_page(after, 200):
-            for room_id, creator in rooms:
-                # A room created with Qunzu but not linked yet carries its group event: link it.
-                if await self.record.get(room_id) is not None:
-                    continue
-                # A creation under way by the same person may be this very room, its state not
-                # written yet: a code of its own would leave the reserved one counting against
-                # the owner's cap. It links itself in a moment; a later run finds what does not.
-                if creator and await self._store.creating(creator, self._clock.now_ms() - PENDING_MS):
-                    continue
-                # A fresh upgrade waits for its predecessor's group (the follower carries it over).
-                if await self._upgraded_from(room_id) is not None:
-                    continue
-                group = NewGroup(
-                    codes=tuple(new_code() for _ in range(_CODE_CANDIDATES)),
-                    category=policy.categories.default_category,
-                    creator=creator or self.service_account,
-                    scale_tier=scale_tier_of(await self._store.member_count(room_id, self.service_account), policy),
-                    activity_tier=activity_tier_of(0, policy),
-                    verification_dm=False,
-                )
-                code = await self._store.register_existing(room_id, group)
-                if code is None:
-                    continue
-                registered += 1
-                record = await self._store.by_room(room_id)
-                if record is not None and creator and self._api.is_mine(creator):
-                    try:
-                        await self._send_as(creator, record)
-                        await self._send_acl_as(creator, room_id)
-                    except SynapseError as exc:
-                        logger.info("qunzu: backfilled code kept in the registry only: %s", exc.msg)
-            after = rooms[-1][0]
-        if registered:
-            await self._audit.append("module:jobs", "group.backfill", "groups", {"rooms": registered})
-        return {"registered": registered}
-
-    # -- the server ACL (Art. 6) ---------------------------------------------------------------
-
-    def server_acl(self) -> dict[str, Any]:
-        """The `m.room.server_acl` content the policy asks of every governed room."""
-        return server_acl_content(self._api.server_name, self._policy)
-
-    async def ensure_server_acl(self, room_id: str) -> bool:
-        """Send the policy's ACL into the room as the service account unless it is there already.
-
-        Returns:
-            Whether an ACL was sent.
-        """
-        state = await self._api.get_room_state(room_id, [(SERVER_ACL_STATE_TYPE, "")])
-        current = state.get((SERVER_ACL_STATE_TYPE, ""))
-        if current is not None and acl_matches_policy(current.content, self._api.server_name, self._policy):
-            return False
-        await self._send_as_service(room_id, SERVER_ACL_STATE_TYPE, self.server_acl())
-        return True
-
-    async def ensure_group_state(self, record: GroupRecord) -> bool:
-        """Send the group event as the service account unless the room's one is the registry's.
-
-        Returns:
-            Whether it was sent.
-        """
-        assert record.room_id is not None
-        state = await self._api.get_room_state(record.room_id, [(GROUP_STATE_TYPE, "")])
-        current = state.get((GROUP_STATE_TYPE, ""))
-        if current is not None and dict(current.content) == group_content(record):
-            return False
-        await self.send_group_state(record)
-        return True
-
-    async def _send_acl_as(self, sender: str, room_id: str) -> None:
-        """Send the ACL as a member with power (a backfilled room's creator), marked as the module's own."""
-        own = (room_id, SERVER_ACL_STATE_TYPE)
-        self._own_writes.add(own)
-        try:
-            await self._api.create_and_send_event_into_room(
-                {
-                    "type": SERVER_ACL_STATE_TYPE,
-                    "state_key": "",
-                    "room_id": room_id,
-                    "sender": sender,
-                    "content": self.server_acl(),
-                }
-            )
-        finally:
-            self._own_writes.discard(own)
-
-    async def reconcile_server_acls(self) -> dict[str, Any]:
-        """Job (and at start): every governed room's ACL follows the policy, also after it changed.
-
-        Rooms are found by their group event (a room created just before a restart may not be
-        linked in the registry yet); closed ones are left alone. One query reads every room's
-        current ACL; only rooms whose ACL differs are written.
-        """
-        current = {room_id: body for room_id, body in await self._store.current_group_events(SERVER_ACL_STATE_TYPE)}
-        wanted = self.server_acl()
-        updated = failed = 0
-        for room_id, _body in await self._store.current_group_events(GROUP_STATE_TYPE):
-            body = current.get(room_id)
-            if body is not None and json.loads(body).get("content") == wanted:
-                continue
-            try:
-                record = await self.record.get(room_id)  # links a room not linked yet
-                if record is None or record.retired:
-                    continue
-                if await self.ensure_server_acl(room_id):
-                    updated += 1
-            except Exception:
-                # Per room: one room's trouble must not hold up the others; the next run retries.
-                logger.exception("qunzu: updating the server ACL of a room failed")
-                failed += 1
-        return {"updated": updated, "failed": failed}

@@ -32,7 +32,11 @@ from .facts import FactsSource
 from .federation_guard import FederationGuard
 from .filing import Filing
 from .group_alias import SWEEP_EVERY_MS, CodeAliases
+from .group_creation import GroupCreation
+from .group_follower import GroupFollower
+from .group_maintenance import GroupMaintenance
 from .group_records import group_records
+from .group_state import GroupState
 from .groups import Groups
 from .health import Health
 from .holds import Holds
@@ -136,6 +140,9 @@ class QunzuModule:
             realname=self.realname,
             notifier=self.notifier,
         )
+        # Groups (Art. 7, 8, 9): the registry and its rules, the module's state in each room, the
+        # shaping of a creation, the follower of what comes after, and the jobs over time.
+        self.group_state = GroupState(api, config)
         self.groups = Groups(
             api,
             self.clock,
@@ -144,9 +151,40 @@ class QunzuModule:
             audit=self.store.audit,
             records=records,
             facts=self.facts,
+            state=self.group_state,
+        )
+        self.group_creation = GroupCreation(
+            api,
+            self.clock,
+            config,
+            store=self.store.groups,
+            groups=self.groups,
+            state=self.group_state,
+            facts=self.facts,
             code_aliases=self.code_aliases,
-            notices=self.bot_chat_notices,
             notifier=self.notifier,
+        )
+        group_follower = GroupFollower(
+            api,
+            self.clock,
+            config,
+            store=self.store.groups,
+            audit=self.store.audit,
+            records=records,
+            groups=self.groups,
+            state=self.group_state,
+            notices=self.bot_chat_notices,
+            code_aliases=self.code_aliases,
+        )
+        group_maintenance = GroupMaintenance(
+            api,
+            self.clock,
+            config,
+            store=self.store.groups,
+            audit=self.store.audit,
+            records=records,
+            groups=self.groups,
+            state=self.group_state,
         )
         # Art. 5 应急处置: freezes of the server, a category or a room (emergency.py).
         self.emergency = Emergency(
@@ -243,7 +281,8 @@ class QunzuModule:
             store=self.store.lifecycle,
             audit=self.store.audit,
             facts=self.facts,
-            groups=self.groups,
+            records=records,
+            group_state=self.group_state,
             code_aliases=self.code_aliases,
             notifier=self.notifier,
         )
@@ -380,11 +419,11 @@ class QunzuModule:
         # Art. 12: reports from people without an account (public_reports.py).
         self.public_reports = PublicReports(self.clock, config, store=self.store.public_reports, groups=self.groups)
         self.sanctions.on_room_mute_changed.append(self.room_moderation.invalidate_mute)
-        self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, self.groups.refresh_tiers))
-        self.jobs.add(Job("backfill_group_codes", DAY_MS, self.groups.backfill))
+        self.jobs.add(Job("refresh_group_tiers", 3600 * 1000, group_maintenance.refresh_tiers))
+        self.jobs.add(Job("backfill_group_codes", DAY_MS, group_maintenance.backfill))
         self.jobs.add(Job("restore_code_aliases", SWEEP_EVERY_MS, self.code_aliases.sweep))
         # Art. 6: rooms' server ACLs follow the policy (checked at start, after a policy change, and daily).
-        self.jobs.add(Job("server_acls", DAY_MS, self.groups.reconcile_server_acls))
+        self.jobs.add(Job("server_acls", DAY_MS, group_maintenance.reconcile_server_acls))
         # Art. 5: verified people are told once when the convention changes (convention_notices.py).
         convention_notices = ConventionNotices(
             config, health=self.health, store=self.store.lifecycle, notifier=self.notifier
@@ -406,6 +445,8 @@ class QunzuModule:
             health=self.health,
             facts=self.facts,
             groups=self.groups,
+            group_creation=self.group_creation,
+            group_state=self.group_state,
             group_store=self.store.groups,
             sanctions=self.sanctions,
             realname=self.realname,
@@ -450,7 +491,7 @@ class QunzuModule:
         # since it makes Synapse load the full room state for every event (admin_guard.py).
         self.admin_guard.start()
         # The shape of a creation's power levels depends on the room version (room_versions.py).
-        self.groups.default_room_version.start()
+        self.group_creation.default_room_version.start()
         # Art. 13 network log: logins (never refused here), events, profiles, accounts.
         api.register_spam_checker_callbacks(check_login_for_spam=self.netlog.check_login_for_spam)
         api.register_third_party_rules_callbacks(
@@ -541,7 +582,7 @@ class QunzuModule:
         self.reports.start_import()
         self.netlog.start()
         self.events.subscribe("network_log", self.netlog.on_events)
-        self.events.subscribe("groups", self.groups.on_events)
+        self.events.subscribe("groups", group_follower.on_events)
         self.events.subscribe("private_chats", self.private_chats.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
         self.events.subscribe(
@@ -554,7 +595,9 @@ class QunzuModule:
             self.clock,
             config,
             health=self.health,
-            groups=self.groups,
+            records=records,
+            group_state=self.group_state,
+            group_maintenance=group_maintenance,
             facts=self.facts,
             group_store=self.store.groups,
             audit=self.store.audit,

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from .config import QunzuConfig
     from .facts import FactsSource
     from .group_alias import CodeAliases
-    from .groups import Groups
+    from .group_records import GroupRecords
+    from .group_state import GroupState
     from .notices import Notifier
     from .store.audit import AuditStore
     from .store.lifecycle import LifecycleStore
@@ -60,7 +61,8 @@ class PrivateChats:
         store: LifecycleStore,
         audit: AuditStore,
         facts: FactsSource,
-        groups: Groups,
+        records: GroupRecords,
+        group_state: GroupState,
         code_aliases: CodeAliases,
         notifier: Notifier,
     ) -> None:
@@ -69,7 +71,8 @@ class PrivateChats:
         self._store = store
         self._audit = audit
         self._facts = facts
-        self._groups = groups
+        self._records = records
+        self._group_state = group_state
         self._code_aliases = code_aliases
         self._notifier = notifier
 
@@ -83,7 +86,7 @@ class PrivateChats:
         Returns:
             Allowed (nothing to do, or converted), or refused like a creation (`create_limit`, …).
         """
-        record = await self._groups.record.get(room_id)
+        record = await self._records.get(room_id)
         if record is None or not record.private_chat or record.retired:
             return Decision.allow()
         service = self._config.service_account
@@ -100,7 +103,7 @@ class PrivateChats:
         """A join rule that lets people in without an invite makes the chat a group (the same cap)."""
         if keeps_private(join_rule):
             return Decision.allow()
-        record = await self._groups.record.get(room_id)
+        record = await self._records.get(room_id)
         if record is None or not record.private_chat or record.retired:
             return Decision.allow()
         return await self.become_group(record)
@@ -115,7 +118,7 @@ class PrivateChats:
 
         decision = await self._store.become_group(record.code, record.creator, None if owner.exempt else rule)
         if decision.allowed and record.room_id is not None:
-            await self._groups.record.invalidate_everywhere(record.room_id)
+            await self._records.invalidate_everywhere(record.room_id)
         return decision
 
     async def may_see(self, record: GroupRecord, user_id: str, is_staff: bool) -> bool:
@@ -171,7 +174,7 @@ class PrivateChats:
                 logger.exception("qunzu: publishing a private chat that became a group failed")
 
     async def _publish_if_converted(self, room_id: str) -> None:
-        record = await self._groups.record.get(room_id)
+        record = await self._records.get(room_id)
         if record is None or record.private_chat or record.retired or record.verification_dm:
             return
         state = await self._api.get_room_state(room_id, [(GROUP_STATE_TYPE, "")])
@@ -184,7 +187,7 @@ class PrivateChats:
         """The chat is a group now: its group event without the mark, its alias, its owner told."""
         assert record.room_id is not None
         room_id = record.room_id
-        await self._groups.send_group_state(record)
+        await self._group_state.send_group_state(record)
         await self._code_aliases.ensure(record.code, room_id)
         await self._audit.append("module:groups", "group.from_private_chat", record.code, {"room": room_id})
         language = self._config.language

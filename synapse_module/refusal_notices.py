@@ -10,7 +10,7 @@ Who is told: local people only; never the service account, appservice users or
 guests. Refusals a person sees in another way are not repeated: answers of the
 module's HTTP API (the bot relays them in the chat where the command was given,
 the verification form shows them on the page) and the second bot chat, where the
-module already answers in the first (`Groups._back_to_bot_chat`). A refusal of
+module already answers in the first (`GroupCreation._back_to_bot_chat`). A refusal of
 something sent *in* the bot chat is told there too: the refused event never
 reaches the bot, so nobody else would answer it.
 

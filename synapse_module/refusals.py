@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import ERRCODE, HTTP_STATUS, render
+from policies import ERRCODE, HTTP_STATUS, Decision, render
 
 from .config import QunzuConfig
 from .errors import Refusal
@@ -18,6 +18,12 @@ def refusal_error(refusal: Refusal, config: QunzuConfig, language: str | None = 
     status = HTTP_STATUS.get(refusal.reason, 403)
     errcode = ERRCODE.get(refusal.reason, Codes.FORBIDDEN)
     return SynapseError(status, text, errcode, additional_fields=refusal_fields(refusal))
+
+
+def decision_error(decision: Decision, config: QunzuConfig) -> SynapseError:
+    """A refused decision of the rules as the error a client sees."""
+    assert decision.reason is not None, "an allowed decision is no refusal"
+    return refusal_error(Refusal(decision.reason, decision.detail), config)
 
 
 def refusal_fields(refusal: Refusal) -> dict[str, object]:

@@ -10,7 +10,7 @@ the process (the setting changes only with a restart). A creation meanwhile wait
 a look-up under way (at most `TIMEOUT_S`). Only when none can answer (the service
 account is not registered yet, the server is unreachable) is a creation that names no
 version shaped without it, and the service account's power granted right after
-(groups.py `ensure_service_power`), a second write the room's creator could race.
+(group_state.py `ensure_service_power`), a second write the room's creator could race.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Because the gate is open there, the chat must stay two-party: it is created
 invite-only with nothing in its request that could open it, nobody else may
 join, knock or be invited, its join rules, visibility, power levels and aliases
 cannot change, it cannot be published or upgraded (callbacks.py), and a person
-has at most one open verification chat (groups.py).
+has at most one open verification chat (group_creation.py).
 """
 
 from __future__ import annotations

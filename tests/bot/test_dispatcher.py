@@ -188,7 +188,7 @@ async def test_commands_needing_admin_or_staff_are_refused_until_granted(dispatc
     await dispatcher.on_message(message("!help"))
     assert "!warn" not in client.texts[1]
 
-    # The hook later issues fill: grant ROOM_ADMIN to Alice.
+    # The role hook: grant ROOM_ADMIN to Alice.
     async def who_may(ctx):
         return Scope.ANYONE | Scope.ROOM_ADMIN
 

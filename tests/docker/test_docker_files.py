@@ -1,4 +1,4 @@
-"""The docker stack (issue 9), tested without a docker engine.
+"""The docker stack, tested without a docker engine.
 
 What can be checked here is checked for real: the compose files and the
 nginx routes render and say what the README promises, and the entrypoint

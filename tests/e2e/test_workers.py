@@ -1,4 +1,4 @@
-"""Qunzu on Synapse's scale-out: main + two generic workers on PostgreSQL and Redis (issue 9).
+"""Qunzu on Synapse's scale-out: main + two generic workers on PostgreSQL and Redis.
 
 Every test addresses processes directly: a request "through worker2" is sent
 to worker2's client listener, exactly as the reverse proxy of the docker stack

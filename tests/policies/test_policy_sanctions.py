@@ -84,7 +84,7 @@ def test_every_measure_lowers_credit_or_leaves_it() -> None:
 
 
 def test_three_warnings_in_the_window_make_the_next_proposal_a_7_day_suspension() -> None:
-    # Issue 5: a room warned three times within the repeat window is suspended next.
+    # A room warned three times within the repeat window is suspended next.
     step = next_measure(SubjectKind.ROOM, 3, POLICY)
     assert (step.measure, step.duration) == (Measure.POSTING_SUSPENSION, 7 * DAY)
 
