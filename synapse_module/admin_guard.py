@@ -41,9 +41,9 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies import Measure, Reason
 from policies.timing import until_detail
 
-from .errors import Refusal
+from .errors import Refusal, RequestError
 from .metrics import ADMIN_GUARD_ARMED
-from .refusals import refusal_error
+from .refusals import refusal_error, request_error
 from .texts import text
 
 if TYPE_CHECKING:
@@ -157,6 +157,8 @@ class AdminGuard:
             await self.check_admin_event(event, state_events)
         except SynapseError:
             raise
+        except RequestError as error:
+            raise request_error(error) from None
         except Exception:
             logger.exception("qunzu: checking an admin action failed; refusing it")
             raise SynapseError(

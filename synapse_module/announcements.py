@@ -24,12 +24,12 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from synapse.module_api.errors import Codes, SynapseError
+from synapse.module_api.errors import SynapseError
 
 from policies import decisions
 from policies.room_tools import MAX_ANNOUNCEMENT_CHARS, announcement_needs_review, pinned_with
 
-from .errors import Refusal
+from .errors import Conflict, InvalidInput, NotFound, Refusal
 from .store.announcements import FAILED, PENDING, POSTED, REJECTED, Announcement
 from .store.audit import AuditRecord
 from .texts import text
@@ -84,14 +84,14 @@ class Announcements:
         """An admin's announcement: posted and pinned, or pending staff review.
 
         Raises:
-            SynapseError: 400 empty or too long text; 403 not an admin; 404 unknown room.
+            RequestError: 400 empty or too long text; 403 not an admin; 404 unknown room.
             Refusal: admin_suspended, prohibited_content, or why the actor may not post here now.
         """
         if not isinstance(body, str) or not body.strip():
-            raise SynapseError(400, "'text' must be non-empty text", Codes.INVALID_PARAM)
+            raise InvalidInput("'text' must be non-empty text")
         announcement = body.strip()
         if len(announcement) > MAX_ANNOUNCEMENT_CHARS:
-            raise SynapseError(400, f"'text' is longer than {MAX_ANNOUNCEMENT_CHARS} characters", Codes.INVALID_PARAM)
+            raise InvalidInput(f"'text' is longer than {MAX_ANNOUNCEMENT_CHARS} characters")
         await self._room_moderation.acting_admin(room_id, actor)
         room = await self._facts.room(room_id)
         if not await self._facts.is_exempt(actor):
@@ -121,7 +121,7 @@ class Announcements:
         """Staff approve (post and pin) or reject a pending announcement; its announcer is told.
 
         Raises:
-            SynapseError: 404 unknown; 409 decided already.
+            RequestError: 404 unknown; 409 decided already.
         """
         status = POSTED if approve else REJECTED
         action = "announcement.approve" if approve else "announcement.reject"
@@ -129,8 +129,8 @@ class Announcements:
         row = await self._store.decide(announcement_id, status, staff, reason, audit)
         if row is None:
             if await self._store.get(announcement_id) is None:
-                raise SynapseError(404, "No such announcement", Codes.NOT_FOUND)
-            raise SynapseError(409, "The announcement was decided already", Codes.UNKNOWN)
+                raise NotFound("No such announcement")
+            raise Conflict("The announcement was decided already")
         event_id = await self._publish(row) if approve else None
         if approve and event_id is None:
             row = dataclasses.replace(row, status=FAILED)

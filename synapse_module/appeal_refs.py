@@ -15,12 +15,12 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from synapse.module_api.errors import Codes, SynapseError
+from synapse.module_api.errors import SynapseError
 
 from policies import Reason
 from policies.appeals import CONTENT_REF_PREFIX, MEASURES_BEHIND, ROOM_MEASURES, is_reference
 
-from .errors import Refusal
+from .errors import Conflict, NotFound, Refusal
 from .refusals import refusal_error
 from .sanction_texts import notice_text
 from .store.appealable import AppealableStore
@@ -112,23 +112,23 @@ class AppealReferences:
         """Appeal ``ref`` (a measure or a refused message), or without it the latest decision.
 
         Raises:
-            SynapseError: 404 nothing (of the caller's) to appeal; 409 an appeal of it is open already.
+            RequestError: 404 nothing (of the caller's) to appeal; 409 an appeal of it is open already.
         """
         language = self._config.language
         if ref is None:
             ref = await self.latest(user_id)
             if ref is None:
-                raise SynapseError(404, notice_text("appeal_nothing", language), Codes.NOT_FOUND)
+                raise NotFound(notice_text("appeal_nothing", language))
         if not is_reference(ref):
-            raise SynapseError(404, notice_text("appeal_unknown", language, id=ref), Codes.NOT_FOUND)
+            raise NotFound(notice_text("appeal_unknown", language, id=ref))
         if not ref.startswith(CONTENT_REF_PREFIX):
             return await self._appeals.appeal(user_id, ref, text)
         refusals = {refusal.ref for refusal in await self._store.content_refusals(user_id)}
         if ref not in refusals:
-            raise SynapseError(404, notice_text("appeal_unknown", language, id=ref), Codes.NOT_FOUND)
+            raise NotFound(notice_text("appeal_unknown", language, id=ref))
         now = self._clock.now_ms()
         appeal = Appeal("ap_" + secrets.token_hex(8), ref, user_id, text, now, "open", None, None, None)
         stored = await self._appeal_store.add(appeal, AuditRecord(user_id, "content.appeal", ref, {"id": appeal.id}))
         if stored is None:
-            raise SynapseError(409, notice_text("appeal_open", language, id=ref), Codes.UNKNOWN)
+            raise Conflict(notice_text("appeal_open", language, id=ref))
         return {**stored.as_json(), "message": notice_text("appeal_received", language, id=ref, appeal=stored.id)}

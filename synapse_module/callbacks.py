@@ -24,11 +24,11 @@ from policies import Decision, Reason, RoomFacts, UserFacts, decisions, federati
 from policies.timing import until_detail
 
 from .content import MediaFile, strip_encryption
-from .errors import Refusal
+from .errors import Refusal, RequestError
 from .metrics import record_decision
 from .parallel import both
 from .refusal_notices import Action, action_of, refusal_of
-from .refusals import refusal_error, refusal_fields
+from .refusals import refusal_error, refusal_fields, request_error
 from .texts import text
 from .verification_chat import bot_chat_owner
 
@@ -74,11 +74,12 @@ def boundary(*, fail_closed: bool) -> Callable[[Adapter[P]], Adapter[P]]:
         async def adapter(*args: P.args, **kwargs: P.kwargs) -> SpamResult:
             try:
                 return await func(*args, **kwargs)
-            except SynapseError as error:
+            except (SynapseError, RequestError) as error:
                 callbacks = args[0]
                 assert isinstance(callbacks, Callbacks)
+                refused = request_error(error) if isinstance(error, RequestError) else error
                 # A refusal that tells the person to appeal names what to appeal (appeal_refs.py).
-                raise await callbacks.referenced(error, args[1:]) from None
+                raise await callbacks.referenced(refused, args[1:]) from None
             except Exception:
                 logger.exception("qunzu: %s failed; %s", func.__name__, "refusing" if fail_closed else "allowing")
                 if not fail_closed:
@@ -554,8 +555,9 @@ class Callbacks:
                 self._answer(refused, local=True)
             strip_encryption(config, self._policy)
             await self._group_creation.shape_new_room(user_id, config)
-        except SynapseError as exc:
-            error = await self.referenced(exc, (user_id,))
+        except (SynapseError, RequestError) as exc:
+            answer = request_error(exc) if isinstance(exc, RequestError) else exc
+            error = await self.referenced(answer, (user_id,))
             if (refusal := refusal_of(error)) is not None:
                 self._notices.refused(user_id, None, refusal, "create")
             raise error from None

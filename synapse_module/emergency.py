@@ -16,9 +16,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from synapse.module_api.errors import Codes, SynapseError
-
 from .cache import ClusterCache
+from .errors import InvalidInput
 from .store.emergency import Freeze, NoticeTargets
 
 if TYPE_CHECKING:
@@ -103,11 +102,7 @@ class Emergency:
             ):
                 return text
         known = ", ".join(sorted(self._config.policy.categories.known))
-        raise SynapseError(
-            400,
-            f"scope must be 'all', 'category:<category>' (one of {known}) or 'room:<room id>'",
-            Codes.INVALID_PARAM,
-        )
+        raise InvalidInput(f"scope must be 'all', 'category:<category>' (one of {known}) or 'room:<room id>'")
 
     async def freeze(self, actor: str, scope: str, reason: str) -> Freeze:
         """Freeze `scope` now; audited; notices go out in the background."""

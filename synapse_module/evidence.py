@@ -20,9 +20,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from synapse.module_api.errors import Codes, SynapseError
-
 from .crypto import DecryptionError, FieldCipher
+from .errors import Conflict, NotFound
 from .evidence_texts import evidence_text
 from .store.audit import AuditRecord
 from .store.evidence import EvidenceRow, new_evidence_id
@@ -109,39 +108,39 @@ class EvidenceLocker:
         """The sealed envelope ``{type, content}`` of a row (for a reveal or a release).
 
         Raises:
-            SynapseError: 500-free: a row that does not decrypt (a copied value, another
+            RequestError: 500-free: a row that does not decrypt (a copied value, another
                 key file) is a 409 with a plain message.
         """
         try:
             value = json.loads(self._cipher.decrypt(row.content_enc, row.id))
         except (DecryptionError, ValueError):
-            raise SynapseError(409, evidence_text("unreadable", self._language), Codes.UNKNOWN) from None
+            raise Conflict(evidence_text("unreadable", self._language)) from None
         if not isinstance(value, dict):
-            raise SynapseError(409, evidence_text("unreadable", self._language), Codes.UNKNOWN)
+            raise Conflict(evidence_text("unreadable", self._language))
         return value
 
     async def get(self, evidence_id: str) -> EvidenceRow:
         """A row by id.
 
         Raises:
-            SynapseError: 404 when there is none (never sealed, or purged).
+            RequestError: 404 when there is none (never sealed, or purged).
         """
         row = await self._store.get(evidence_id.strip().lower())
         if row is None:
-            raise SynapseError(404, evidence_text("unknown", self._language), Codes.NOT_FOUND)
+            raise NotFound(evidence_text("unknown", self._language))
         return row
 
     async def reveal(self, actor: str, evidence_id: str, reason: str) -> dict[str, Any]:
         """The sealed content of one item, for staff; the reveal and its reason are audited first.
 
         Raises:
-            SynapseError: 404 unknown id; 409 the row does not decrypt.
+            RequestError: 404 unknown id; 409 the row does not decrypt.
         """
         wanted = evidence_id.strip().lower()
         audit = AuditRecord(actor, "evidence.reveal", f"evidence:{wanted}", {"reason": reason})
         row = await self._store.reveal(wanted, audit)
         if row is None:
-            raise SynapseError(404, evidence_text("unknown", self._language), Codes.NOT_FOUND)
+            raise NotFound(evidence_text("unknown", self._language))
         envelope = self.open(row)
         return {**row.as_json(), "content": envelope.get("content")}
 

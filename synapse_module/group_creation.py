@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from synapse.module_api.errors import Codes, SynapseError
+from synapse.module_api.errors import SynapseError
 
 from policies import Decision, Reason, decisions
 from policies.codes import new_codes
@@ -26,6 +26,7 @@ from policies.private_chats import is_private_chat_request
 from policies.roles import override_names_creator
 from policies.tiers import activity_tier_of
 
+from .errors import InvalidInput
 from .group_state import group_content
 from .groups import group_facts
 from .refusals import decision_error
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+BAD_JSON = "M_BAD_JSON"
+
 #: The key of a creation's `creation_content` that names the group's category.
 CATEGORY_KEY = "cn.qunzu.category"
 
@@ -59,7 +62,7 @@ def _member_state_to_invites(config: dict[str, Any]) -> None:
     so an invite there would skip every invite rule; through `invite` it is asked.
 
     Raises:
-        SynapseError: 400 M_BAD_JSON for a membership other than an invite of a user id.
+        InvalidInput: 400 M_BAD_JSON for a membership other than an invite of a user id.
     """
     raw = config.get("initial_state")
     if not isinstance(raw, list):
@@ -71,14 +74,14 @@ def _member_state_to_invites(config: dict[str, Any]) -> None:
             continue
         content, invitee = event.get("content"), event.get("state_key")
         if not (isinstance(content, Mapping) and content.get("membership") == "invite" and isinstance(invitee, str)):
-            raise SynapseError(
-                400, "initial_state may hold membership events only as invites; use 'invite'", Codes.BAD_JSON
+            raise InvalidInput(
+                "initial_state may hold membership events only as invites; use 'invite'", errcode=BAD_JSON
             )
         invited.append(invitee)
     if invited:
         listed = config.get("invite")
         if listed is not None and not isinstance(listed, list):
-            raise SynapseError(400, "invite must be a list of user ids", Codes.BAD_JSON)
+            raise InvalidInput("invite must be a list of user ids", errcode=BAD_JSON)
         config["initial_state"] = kept
         config["invite"] = [*(listed or []), *dict.fromkeys(invited)]
 
@@ -87,18 +90,18 @@ def _check_override_shape(config: Mapping[str, Any]) -> None:
     """Power levels in a creation request and their `users` must be objects (else Synapse answers 500).
 
     Raises:
-        SynapseError: 400 M_BAD_JSON, before anything is reserved or created.
+        InvalidInput: 400 M_BAD_JSON, before anything is reserved or created.
     """
     override = config.get("power_level_content_override")
     if override is not None and not isinstance(override, Mapping):
-        raise SynapseError(400, "power_level_content_override must be an object", Codes.BAD_JSON)
+        raise InvalidInput("power_level_content_override must be an object", errcode=BAD_JSON)
     if override is not None and not _is_users_map(override.get("users")):
-        raise SynapseError(400, "power_level_content_override.users must be an object", Codes.BAD_JSON)
+        raise InvalidInput("power_level_content_override.users must be an object", errcode=BAD_JSON)
     for event in config.get("initial_state") or []:
         if isinstance(event, Mapping) and event.get("type") == "m.room.power_levels":
             content = event.get("content")
             if not isinstance(content, Mapping) or not _is_users_map(content.get("users")):
-                raise SynapseError(400, "m.room.power_levels in initial_state must be an object", Codes.BAD_JSON)
+                raise InvalidInput("m.room.power_levels in initial_state must be an object", errcode=BAD_JSON)
 
 
 def _is_users_map(users: object) -> bool:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from synapse.module_api import ModuleApi
-from synapse.module_api.errors import Codes, SynapseError
 
 from .config import QunzuConfig
+from .errors import NotReady
 from .store import QunzuStore
 
 logger = logging.getLogger(__name__)
@@ -61,14 +61,14 @@ class Health:
         """Wait until this process has its schema; refuse with 503 if that does not happen.
 
         Raises:
-            SynapseError: 503 when setup failed or takes longer than READY_TIMEOUT_S.
+            RequestError: 503 when setup failed or takes longer than READY_TIMEOUT_S.
         """
         waited = 0.0
         while self._state == "starting" and waited < READY_TIMEOUT_S:
             await self._api.sleep(_READY_POLL_S)
             waited += _READY_POLL_S
         if self._state != "ready":
-            raise SynapseError(503, "Qunzu is starting or its database setup failed; try again shortly", Codes.UNKNOWN)
+            raise NotReady("Qunzu is starting or its database setup failed; try again shortly")
 
     def report(self) -> dict[str, Any]:
         """What `GET /health` starts from: state, schema, convention, process and the registered parts."""

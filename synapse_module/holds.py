@@ -34,12 +34,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from synapse.module_api import EventBase
-from synapse.module_api.errors import Codes, SynapseError
+from synapse.module_api.errors import SynapseError
 
 from policies import Reason, decisions
 
 from .content import content_digest
-from .errors import Refusal
+from .errors import NotFound, Refusal
 from .evidence import thaw
 from .evidence_texts import evidence_text
 from .store import synapse_tables
@@ -121,11 +121,11 @@ class Holds:
         """A hold by id; a refused item (sealed, nothing to deliver) is not one.
 
         Raises:
-            SynapseError: 404 when there is no hold with this id.
+            RequestError: 404 when there is no hold with this id.
         """
         row = await self._evidence.get(hold_id)
         if row.status == "sealed" or row.room_id is None:
-            raise SynapseError(404, evidence_text("not_a_hold", self._language), Codes.NOT_FOUND)
+            raise NotFound(evidence_text("not_a_hold", self._language))
         return row
 
     def _decided(self, row: EvidenceRow) -> Refusal:
@@ -138,7 +138,7 @@ class Holds:
             Refusal: ``hold_decided`` (409) when it was released or rejected already (or is
                 being released); ``hold_undeliverable`` (409) when the sender left the room;
                 the ``may_post`` reason (403) when the sender may not post there now.
-            SynapseError: 404 unknown hold (or a refused item, which is no hold).
+            RequestError: 404 unknown hold (or a refused item, which is no hold).
         """
         row = await self._hold(hold_id)
         if row.status not in ("held", "releasing") or row.room_id is None:
@@ -195,7 +195,7 @@ class Holds:
 
         Raises:
             Refusal: ``hold_decided`` (409) when it was decided already or is being released.
-            SynapseError: 404 unknown hold (or a refused item, which is no hold).
+            RequestError: 404 unknown hold (or a refused item, which is no hold).
         """
         row = await self._hold(hold_id)
         audit = AuditRecord(actor, "hold.reject", row.sender, {"hold": row.id, "room_id": row.room_id})

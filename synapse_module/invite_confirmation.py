@@ -28,7 +28,9 @@ from synapse.module_api.errors import SynapseError
 
 from policies import decisions
 
+from .errors import RequestError
 from .event_stream import StreamEvent
+from .refusals import client_error
 from .texts import text
 
 if TYPE_CHECKING:
@@ -116,8 +118,8 @@ class InviteConfirmation:
                 continue
             try:
                 await self._ask_admins(event.room_id, event.sender, event.state_key)
-            except SynapseError as exc:
-                logger.info("qunzu: could not ask the admins to confirm an invite (%s)", exc.code)
+            except (SynapseError, RequestError) as exc:
+                logger.info("qunzu: could not ask the admins to confirm an invite (%s)", client_error(exc).code)
             except Exception:
                 # One event's fault must not stop the others; the join stays refused meanwhile.
                 logger.exception("qunzu: asking the admins to confirm an invite failed")

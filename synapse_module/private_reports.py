@@ -33,8 +33,8 @@ from synapse.module_api.errors import SynapseError
 from policies import Reason
 from policies.commands import ReportCommand, parse_report
 
-from .errors import Refusal
-from .refusals import refusal_error
+from .errors import Refusal, RequestError
+from .refusals import client_error, refusal_error
 from .report_texts import report_text
 
 if TYPE_CHECKING:
@@ -110,8 +110,9 @@ class PrivateReports:
             filed = await self._reports.file_report(
                 sender, room_id, _reply_target(event.content), None, command.category, command.reason
             )
-        except SynapseError as exc:
-            return self._not_filed(sender, _problem(exc), str(exc.msg))
+        except (SynapseError, RequestError) as exc:
+            error = client_error(exc)
+            return self._not_filed(sender, _problem(error), str(error.msg))
         ticket = filed.ticket.id
         self._reports.nudge_desk()
         if not filed.new_reporter:

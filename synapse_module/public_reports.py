@@ -20,12 +20,13 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from synapse.module_api.errors import Codes, SynapseError
+from synapse.module_api.errors import SynapseError
 
 from policies.codes import is_valid_code
 from policies.messages import format_time
 
 from .crypto import DecryptionError, FieldCipher, derive_key, mac_hex
+from .errors import InvalidInput, NotFound
 from .evidence_texts import evidence_text
 from .refusals import limit_exceeded
 from .store.audit import AuditRecord
@@ -83,8 +84,8 @@ class PublicReports:
     def _category_label(self, name: str, language: str) -> str:
         return next((c["label"] for c in self.categories(language) if c["id"] == name), name)
 
-    def _bad(self, key: str, language: str, **values: object) -> SynapseError:
-        return SynapseError(400, evidence_text(key, language, **values), Codes.INVALID_PARAM)
+    def _bad(self, key: str, language: str, **values: object) -> InvalidInput:
+        return InvalidInput(evidence_text(key, language, **values))
 
     async def _room_of(self, target: object, language: str) -> str:
         if not isinstance(target, str) or not target.strip():
@@ -103,14 +104,14 @@ class PublicReports:
             raise self._bad("bad_target", language)
         # Only governed groups: a private chat or a bot chat is nobody's public business.
         if record is None or record.room_id is None or record.verification_dm:
-            raise SynapseError(404, evidence_text("unknown_group", language), Codes.NOT_FOUND)
+            raise NotFound(evidence_text("unknown_group", language))
         return record.room_id
 
     async def file(self, address: str, body: Mapping[str, Any], language: str) -> dict[str, Any]:
         """File a report from `address` with `{code | room_id, category, reason, contact?}`.
 
         Raises:
-            SynapseError: 400 bad input, 404 unknown group, 429 too many reports from the address.
+            RequestError: 400 bad input, 404 unknown group, 429 too many reports from the address.
         """
         room_id = await self._room_of(body.get("code") or body.get("room_id"), language)
         category = body.get("category")
@@ -197,11 +198,11 @@ class PublicReports:
         """The status of the ticket the token was given for.
 
         Raises:
-            SynapseError: 404 for a wrong ticket number or token (the same answer for both).
+            RequestError: 404 for a wrong ticket number or token (the same answer for both).
         """
         ticket = None
         if token and len(token) <= 100 and token.isascii():
             ticket = await self._store.ticket_for(ticket_id.strip().upper(), mac_hex(self._token_key, token.encode()))
         if ticket is None:
-            raise SynapseError(404, evidence_text("bad_token", language), Codes.NOT_FOUND)
+            raise NotFound(evidence_text("bad_token", language))
         return self.status_json(ticket, language)

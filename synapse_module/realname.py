@@ -21,8 +21,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from synapse.module_api.errors import Codes, SynapseError
-
 from policies import InvalidIdentity, Reason, may_bind_identity
 from policies.api.paths import api_url
 from policies.identity import mask_id_number, mask_name, mask_phone, validate_id_number, validate_name, validate_phone
@@ -30,7 +28,7 @@ from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
 
 from .cache import ClusterCache
 from .crypto import FieldCipher, identity_fingerprint
-from .errors import Refusal
+from .errors import Conflict, InvalidInput, NotFound, NotReady, Refusal
 from .realname_providers import Outcome, Submission, make_provider
 from .refusals import limit_exceeded
 from .store.identities import EncryptedIdentity, GateRecord
@@ -60,7 +58,7 @@ def _field(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str):
-        raise SynapseError(400, f"'{name}' must be a string", Codes.BAD_JSON)
+        raise InvalidInput(f"'{name}' must be a string", errcode="M_BAD_JSON")
     return value
 
 
@@ -102,7 +100,7 @@ class RealnameService:
         Raises:
             Refusal: invalid_identity (400; a format error has ``field`` and ``problem`` in
                 its detail), blacklisted (403), identity_in_use (409).
-            SynapseError: malformed body (400), too many attempts or too many format
+            RequestError: malformed body (400), too many attempts or too many format
                 errors (429), provider unavailable (503).
         """
         name_text = _field(body, "name", required=True)
@@ -188,12 +186,7 @@ class RealnameService:
         if outcome is Outcome.MISMATCH:
             raise Refusal(Reason.INVALID_IDENTITY, {"field": "identity", "mismatch": True})
         if outcome is Outcome.UNAVAILABLE:
-            raise SynapseError(
-                503,
-                text("provider_unavailable", self._language()),
-                Codes.UNKNOWN,
-                additional_fields={"retry_after_ms": 60_000},
-            )
+            raise NotReady(text("provider_unavailable", self._language()), fields={"retry_after_ms": 60_000})
         verified = outcome is Outcome.VERIFIED
         identity = EncryptedIdentity(
             user_id=user_id,
@@ -236,7 +229,7 @@ class RealnameService:
         await record("resubmission")
         if current.fingerprint != fingerprint:
             # Re-binding an account to another person is a staff matter.
-            raise SynapseError(409, text("rebind_refused", self._language()), Codes.FORBIDDEN)
+            raise Conflict(text("rebind_refused", self._language()), errcode="M_FORBIDDEN")
         if convention:
             await self.accept_convention(user_id, convention)
         return (200 if current.status == "verified" else 202), await self.masked_status(user_id)
@@ -246,11 +239,9 @@ class RealnameService:
     def _check_convention_version(self, version: str | None) -> None:
         current = self._config.policy.convention.version
         if version is not None and version != current:
-            raise SynapseError(
-                400,
+            raise InvalidInput(
                 text("convention_outdated", self._language(), current=current),
-                Codes.INVALID_PARAM,
-                additional_fields={"cn.qunzu.detail": {"current_version": current}},
+                fields={"cn.qunzu.detail": {"current_version": current}},
             )
 
     async def accept_convention(self, user_id: str, version: str) -> None:
@@ -292,7 +283,7 @@ class RealnameService:
         """Clear identity for staff, with the reason on the audit record first."""
         identity = await self._store.get(user_id)
         if identity is None or identity.status not in ("pending", "verified"):
-            raise SynapseError(404, text("no_identity", self._language()), Codes.NOT_FOUND)
+            raise NotFound(text("no_identity", self._language()))
         await self._audit.append(actor, "identity.reveal", user_id, {"reason": reason})
         return {
             "user_id": user_id,
@@ -312,7 +303,7 @@ class RealnameService:
 
     async def decide(self, actor: str, user_id: str, approve: bool, reason: str | None) -> dict[str, Any]:
         if not await self._store.decide(user_id, approve, self._provider.level, actor):
-            raise SynapseError(404, text("not_pending", self._language()), Codes.NOT_FOUND)
+            raise NotFound(text("not_pending", self._language()))
         action = "realname.approve" if approve else "realname.reject"
         await self._audit.append(actor, action, user_id, {"reason": reason or ""})
         await self.gate.invalidate_everywhere(user_id)
@@ -330,7 +321,7 @@ class RealnameService:
         record = await self._store.gate_record(user_id)
         # A verified person gets a link only to accept a new convention version (the form shows just that).
         if record.status == "verified" and record.convention_version == self._config.policy.convention.version:
-            raise SynapseError(409, text("already_verified", self._language()), Codes.FORBIDDEN)
+            raise Conflict(text("already_verified", self._language()), errcode="M_FORBIDDEN")
         token = secrets.token_urlsafe(32)
         expires = await self._store.create_link(token_hash(token), user_id, self._config.link_ttl_s * 1000)
         # `client_secret`: the one query parameter besides `access_token` whose value Synapse

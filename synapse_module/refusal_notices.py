@@ -40,7 +40,7 @@ from policies.api.paths import group_page_url
 from policies.constants import REFUSAL_NOTICE_EVERY_MS
 from policies.messages import resolve_language
 
-from .errors import Refusal
+from .errors import Refusal, RequestError
 from .notice_texts import notice_text, notice_time
 from .store.once import FOREVER_MS
 
@@ -325,7 +325,7 @@ class BotChatNotices:
         """A one-time link to the verification form, or None (verified already, pending review)."""
         try:
             link = await self._realname.create_link(user_id)
-        except SynapseError:
+        except (SynapseError, RequestError):
             return None
         expires = link.get("expires_at")
         until = notice_time(expires, self._language) if isinstance(expires, int) else ""

@@ -7,7 +7,7 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies import ERRCODE, HTTP_STATUS, Decision, render
 
 from .config import QunzuConfig
-from .errors import Refusal
+from .errors import Refusal, RequestError, TooMany
 from .metrics import record_decision
 from .store.limits import Use
 
@@ -18,6 +18,16 @@ def refusal_error(refusal: Refusal, config: QunzuConfig, language: str | None = 
     status = HTTP_STATUS.get(refusal.reason, 403)
     errcode = ERRCODE.get(refusal.reason, Codes.FORBIDDEN)
     return SynapseError(status, text, errcode, additional_fields=refusal_fields(refusal))
+
+
+def request_error(error: RequestError) -> SynapseError:
+    """A service's `RequestError` as the HTTP error a client sees: its status, errcode, message and fields."""
+    return SynapseError(error.status, error.message, error.errcode, additional_fields=dict(error.fields) or None)
+
+
+def client_error(error: SynapseError | RequestError) -> SynapseError:
+    """Either kind of error a service call may end in, as the HTTP error a client sees."""
+    return request_error(error) if isinstance(error, RequestError) else error
 
 
 def decision_error(decision: Decision, config: QunzuConfig) -> SynapseError:
@@ -33,13 +43,11 @@ def refusal_fields(refusal: Refusal) -> dict[str, object]:
     return {"cn.qunzu.reason": refusal.reason.value, "cn.qunzu.detail": dict(refusal.detail)}
 
 
-def limit_exceeded(message: str, use: Use, per: str) -> SynapseError:
+def limit_exceeded(message: str, use: Use, per: str) -> TooMany:
     """The 429 of a per-person limit (store/limits.py): the text, when to retry, the cap and the count."""
-    return SynapseError(
-        429,
+    return TooMany(
         message,
-        Codes.LIMIT_EXCEEDED,
-        additional_fields={
+        fields={
             "retry_after_ms": use.retry_after_ms,
             "cn.qunzu.detail": {"cap": use.cap, "count": use.count, "per": per},
         },

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synapse.module_api.errors import Codes, SynapseError
+from synapse.module_api.errors import Codes
 
 from policies import Measure
 from policies.constants import DESK_NUDGE_TYPE
@@ -29,7 +29,7 @@ from policies.numbers import duration_seconds
 from policies.report_reasons import classify_reason
 from policies.roles import room_admins, room_creators
 
-from .errors import TicketNotOpen
+from .errors import Conflict, InvalidInput, NotFound, NotPermitted, TicketNotOpen
 from .jobs import Job, Jobs
 from .refusals import limit_exceeded
 from .report_texts import deadline_text, report_text
@@ -75,8 +75,8 @@ FAILURE_LOG_EVERY_MS = 60 * 1000
 OUTCOMES = ("resolved", "dismissed")
 
 
-def _bad(message: str, code: str = Codes.INVALID_PARAM) -> SynapseError:
-    return SynapseError(400, message, code)
+def _bad(message: str, code: str = Codes.INVALID_PARAM) -> InvalidInput:
+    return InvalidInput(message, errcode=code)
 
 
 class Reports:
@@ -156,7 +156,7 @@ class Reports:
         """A report by a person (`POST /reports`).
 
         Raises:
-            SynapseError: 400 bad input or category; 403 not in the room; 404 unknown event;
+            RequestError: 400 bad input or category; 403 not in the room; 404 unknown event;
                 429 too many reports in an hour.
         """
         filed = await self.file_report(reporter, room_id, event_id, user_id, category, reason)
@@ -174,7 +174,7 @@ class Reports:
         """File a report (`POST /reports`, a `!report` taken out of a room); a new reporter is acknowledged.
 
         Raises:
-            SynapseError: as `file`.
+            RequestError: as `file`.
         """
         language = self._language
         category = self._check_category(category)
@@ -194,7 +194,7 @@ class Reports:
             "qunzu_reporter_joined", synapse_tables.is_joined_txn, room_id, reporter
         )
         if not joined:
-            raise SynapseError(403, report_text("not_member", language), Codes.FORBIDDEN)
+            raise NotPermitted(report_text("not_member", language))
         now = self._clock.now_ms()
         ticket = await self._new_ticket(
             "user_report", room_id, event_id, user_id, category, reason.strip(), now, reporter
@@ -225,7 +225,7 @@ class Reports:
             # Evidence captured now (content may be redacted later): sender and content digest.
             evidence = await self._measure_store.event_evidence(event_id)
             if evidence is None or evidence.get("room_id") != room_id:
-                raise SynapseError(404, report_text("unknown_event", self._language), Codes.NOT_FOUND)
+                raise NotFound(report_text("unknown_event", self._language))
             accused = str(evidence.get("sender") or "") or None
             digest = str(evidence.get("content_sha256") or "") or None
             key = f"event:{event_id}"
@@ -338,7 +338,7 @@ class Reports:
                 ticket = await self._new_ticket(
                     "matrix_report", row.room_id, row.event_id, row.target_user, category, row.reason, now, row.reporter
                 )
-            except SynapseError:
+            except NotFound:
                 # The event is gone from this server's tables: keep the report, without evidence.
                 ticket = NewTicket(
                     source="matrix_report",
@@ -416,7 +416,7 @@ class Reports:
         audit = AuditRecord(actor, "report.assign", ticket_id, {"assignee": assignee})
         ticket = await self._store.assign(ticket_id, assignee, audit)
         if ticket is None:
-            raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+            raise Conflict(report_text("ticket_closed", self._language))
         return await self.ticket_json(ticket)
 
     async def resolve(
@@ -435,7 +435,7 @@ class Reports:
         `takedown` says what was done.
 
         Raises:
-            SynapseError: 400 bad outcome, measure or takedown; 404 unknown ticket; 409 closed already.
+            RequestError: 400 bad outcome, measure or takedown; 404 unknown ticket; 409 closed already.
         """
         if outcome not in OUTCOMES:
             raise _bad("'outcome' must be resolved or dismissed")
@@ -447,9 +447,9 @@ class Reports:
             raise _bad("'reason' must be short text", Codes.BAD_JSON)
         ticket = await self._tickets.get(ticket_id)
         if ticket is None:
-            raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
+            raise NotFound("No such ticket")
         if not ticket.is_open:
-            raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+            raise Conflict(report_text("ticket_closed", self._language))
         if takedown and ticket.event_id is None:
             raise _bad("This ticket names no message to take down; use POST /admin/takedown")
         text_reason = (reason or "").strip() or f"report {ticket.id}: {self.category_label(ticket.category)}"
@@ -466,7 +466,7 @@ class Reports:
                 outcome = await self._measures.apply(actor, request, also=closing)
                 applied = outcome.as_json(self._clock.now_ms())
             except TicketNotOpen:
-                raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN) from None
+                raise Conflict(report_text("ticket_closed", self._language)) from None
             closed = closing.closed
         else:
             audit = AuditRecord(
@@ -474,7 +474,7 @@ class Reports:
             )
             closed = await self._store.close(ticket.id, status, status, actor, None, text_reason, audit)
         if closed is None:
-            raise SynapseError(409, report_text("ticket_closed", self._language), Codes.UNKNOWN)
+            raise Conflict(report_text("ticket_closed", self._language))
         taken = None
         if takedown and ticket.event_id is not None:
             taken = await self._takedown.events(

@@ -20,8 +20,6 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from synapse.module_api.errors import Codes, SynapseError
-
 from policies import Reason, UserFacts
 from policies.constants import PERMANENT
 from policies.numbers import duration_seconds
@@ -29,7 +27,7 @@ from policies.roles import RoomRole
 from policies.timing import in_force, until_detail
 
 from .cache import ClusterCache
-from .errors import Refusal
+from .errors import Conflict, InvalidInput, NotPermitted, Refusal
 from .report_texts import report_text
 from .store.audit import AuditRecord
 
@@ -140,12 +138,12 @@ class RoomModeration:
         """The actor's role, when they may act as the room's admin now.
 
         Raises:
-            SynapseError: 403 when the actor is not the room's creator or an admin.
+            RequestError: 403 when the actor is not the room's creator or an admin.
             Refusal: admin_suspended (Art. 11) while their admin rights are suspended.
         """
         role = await self._roles.role(room_id, actor)
         if not role.is_admin:
-            raise SynapseError(403, report_text("not_room_admin", self._config.language), Codes.FORBIDDEN)
+            raise NotPermitted(report_text("not_room_admin", self._config.language))
         # Art. 11 暂停管理权限: the bot must not become a way around the suspension.
         state = await self._sanctions.user_state(actor)
         if state.admin_suspended:
@@ -159,13 +157,13 @@ class RoomModeration:
 
         Raises:
             Refusal: admin_suspended (Art. 11) for an admin whose powers are suspended.
-            SynapseError: 403 not an admin or a protected target; 400 bad input; 409 nothing to approve.
+            RequestError: 403 not an admin or a protected target; 400 bad input; 409 nothing to approve.
         """
         language = self._config.language
         if action not in ACTIONS:
-            raise SynapseError(400, f"'action' must be one of {', '.join(ACTIONS)}", Codes.INVALID_PARAM)
+            raise InvalidInput(f"'action' must be one of {', '.join(ACTIONS)}")
         if len(reason) > MAX_REASON_CHARS:
-            raise SynapseError(400, "'reason' is too long", Codes.INVALID_PARAM)
+            raise InvalidInput("'reason' is too long")
         actor_role = await self.acting_admin(room_id, actor)
         # Art. 10: the service account publishes the reason in the room (kick, ban) in its own name,
         # where no callback sees it; it obeys the content rules like the admin's own message.
@@ -176,13 +174,13 @@ class RoomModeration:
         result: dict[str, Any] = {"room_id": room_id, "action": action, "actor": actor}
         if action in TARGETED:
             if not isinstance(target, str) or not target.startswith("@") or ":" not in target:
-                raise SynapseError(400, "'target' must be a user id", Codes.INVALID_PARAM)
+                raise InvalidInput("'target' must be a user id")
             target_role = await self._roles.role(room_id, target)
             protected = target == self._config.service_account or (
                 action not in ("approve", "unmute", "unban") and not actor_role.outranks(target_role)
             )
             if protected:
-                raise SynapseError(403, report_text("target_protected", language), Codes.FORBIDDEN)
+                raise NotPermitted(report_text("target_protected", language))
             result["target"] = target
         details: dict[str, Any] = {"target": target, "action": action}
         service = self._config.service_account
@@ -226,13 +224,13 @@ class RoomModeration:
             True when a member's invite was confirmed (invite_confirmation.py), False for a knock.
 
         Raises:
-            SynapseError: 409 when the person neither knocks nor holds an invite waiting for an admin.
+            RequestError: 409 when the person neither knocks nor holds an invite waiting for an admin.
         """
         if await self._invite_confirmation.confirm(room_id, target):
             return True
         member = (await self._api.get_room_state(room_id, [("m.room.member", target)])).get(("m.room.member", target))
         if member is None or member.membership != "knock":
-            raise SynapseError(409, report_text("not_knocking", language), Codes.UNKNOWN)
+            raise Conflict(report_text("not_knocking", language))
         content = {"reason": reason} if reason else {}
         await self._api.update_room_membership(self._config.service_account, target, room_id, "invite", content)
         return False
@@ -243,7 +241,7 @@ class RoomModeration:
 
     def _mute_end(self, duration: object, language: str) -> int | None:
         if duration is None:
-            raise SynapseError(400, report_text("duration_required", language), Codes.INVALID_PARAM)
+            raise InvalidInput(report_text("duration_required", language))
         # Bounded (ten years or perm): the end is a time every refusal text can show.
         seconds = duration_seconds(duration, "duration")
         return self._mute_end_from(seconds, self._clock.now_ms())

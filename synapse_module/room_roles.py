@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from synapse.module_api import ModuleApi
-from synapse.module_api.errors import Codes, SynapseError
 
 from policies.roles import RoomRole, room_role
+
+from .errors import NotFound
 
 
 class RoomRoles:
@@ -18,11 +19,11 @@ class RoomRoles:
         """The user's role from the room's create event and power levels (``policies.roles``).
 
         Raises:
-            SynapseError: 404 for a room this server has no state of.
+            NotFound: a room this server has no state of.
         """
         state = await self._api.get_room_state(room_id, [("m.room.create", ""), ("m.room.power_levels", "")])
         create = state.get(("m.room.create", ""))
         if create is None:
-            raise SynapseError(404, "Unknown room", Codes.NOT_FOUND)
+            raise NotFound("Unknown room")
         levels = state.get(("m.room.power_levels", ""))
         return room_role(user_id, create.sender, create.content, levels.content if levels is not None else None)

@@ -251,3 +251,39 @@ def test_the_loop_check_finds_a_loop_through_a_type_checking_import(tmp_path: Pa
     )
     (package / "leaf.py").write_text("from . import module\n")
     assert module_import_loops(tmp_path) == [["synapse_module.module", "synapse_module.sub.service"]]
+
+
+# Where an HTTP error may be built: the one place refusals become one, the HTTP resources, and the
+# adapters of Synapse's callbacks (whose contract is to raise one).
+HTTP_ERROR_BUILDERS = ("synapse_module/refusals.py", "synapse_module/http/", "synapse_module/callbacks.py")
+CALLBACK_BOUNDARIES = {"synapse_module/admin_guard.py": 1}  # check_event_allowed's fail-closed answer
+
+
+def http_errors_built_by_services(root: Path = ROOT) -> dict[str, int]:
+    """`SynapseError(...)` calls outside the places allowed to build one, by file."""
+    found: dict[str, int] = {}
+    for path in sorted((root / "synapse_module").rglob("*.py")):
+        relative = str(path.relative_to(root))
+        if relative.startswith(HTTP_ERROR_BUILDERS):
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        calls = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "SynapseError"
+        ]
+        if calls:
+            found[relative] = len(calls)
+    return found
+
+
+def test_services_raise_their_own_errors_and_never_build_http_ones() -> None:
+    """A service says what went wrong (errors.py); refusals.py alone says how a client sees it."""
+    assert http_errors_built_by_services() == CALLBACK_BOUNDARIES
+
+
+def test_the_error_check_finds_a_service_that_builds_an_http_error(tmp_path: Path) -> None:
+    (tmp_path / "synapse_module" / "http").mkdir(parents=True)
+    (tmp_path / "synapse_module" / "tickets.py").write_text("def f():\n    raise SynapseError(404, 'x')\n")
+    (tmp_path / "synapse_module" / "http" / "routes.py").write_text("def f():\n    raise SynapseError(404, 'x')\n")
+    assert http_errors_built_by_services(tmp_path) == {"synapse_module/tickets.py": 1}

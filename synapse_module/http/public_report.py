@@ -23,8 +23,10 @@ from urllib.parse import parse_qs, quote
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
 
+from ..errors import RequestError
 from ..evidence_texts import evidence_text
 from ..public_reports import MAX_CONTACT_CHARS, MAX_REASON_CHARS, PER_HOUR
+from ..refusals import client_error
 from .resource import Access, Caller, Route, json_body, query_str
 
 if TYPE_CHECKING:
@@ -88,9 +90,10 @@ def routes(*, default_language: str, public_reports: PublicReports) -> list[Rout
         page = ReportPage(service.categories(language), language)
         try:
             answer = await service.file(address(request), fields, language)
-        except SynapseError as exc:
-            page.form(fields, error=exc.msg)
-            respond_with_html(request, exc.code, page.render())
+        except (SynapseError, RequestError) as exc:
+            error = client_error(exc)
+            page.form(fields, error=error.msg)
+            respond_with_html(request, error.code, page.render())
             return None
         page.filed(answer)
         respond_with_html(request, 200, page.render())
@@ -102,12 +105,13 @@ def routes(*, default_language: str, public_reports: PublicReports) -> list[Rout
         raw.setHeader(b"Cache-Control", b"no-store")
         try:
             answer = await service.status(params["ticket"], query_str(request, "token"), language)
-        except SynapseError as exc:
+        except (SynapseError, RequestError) as exc:
             if not _wants_html(request):
                 raise
+            error = client_error(exc)
             page = ReportPage(service.categories(language), language, title_key="status_title")
-            page.message(exc.msg, error=True)
-            respond_with_html(request, exc.code, page.render())
+            page.message(error.msg, error=True)
+            respond_with_html(request, error.code, page.render())
             return None
         if not _wants_html(request):
             return 200, answer

@@ -24,9 +24,9 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies import Reason
 from policies.api import ConventionAccept
 
-from ..errors import Refusal
+from ..errors import Refusal, RequestError
 from ..realname import TOKEN_PARAM
-from ..refusals import refusal_error
+from ..refusals import client_error, refusal_error
 from ..texts import text
 from .resource import Access, Caller, Route, json_body, query_str, read_body, respond_page
 
@@ -126,8 +126,8 @@ def routes(*, api: ModuleApi, config: QunzuConfig, realname: RealnameService) ->
                 page.form(token, owner, field_error=(field, message), values=values, consent=consent)
             else:
                 page.form(token, owner, error=message, values=values, consent=consent)
-        except SynapseError as exc:
-            page.form(token, owner, error=exc.msg, values=values, consent=consent)
+        except (SynapseError, RequestError) as exc:
+            page.form(token, owner, error=client_error(exc).msg, values=values, consent=consent)
         else:
             await realname.use_link(token)
             page.message(text("form_verified" if status == 200 else "form_pending", page.language))

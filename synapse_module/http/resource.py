@@ -27,8 +27,8 @@ from policies.api.paths import API_PREFIX
 from policies.constants import LANGUAGES
 from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
 
-from ..errors import Refusal
-from ..refusals import refusal_error, refusal_fields
+from ..errors import Refusal, RequestError
+from ..refusals import refusal_error, refusal_fields, request_error
 from ..texts import text
 
 if TYPE_CHECKING:
@@ -150,17 +150,19 @@ class QunzuResource(DirectServeJsonResource):
             if route.method != method:
                 allowed_methods.append(route.method)
                 continue
-            caller = await self._authenticate(request, route.access)
-            if route.needs_ready:
-                await self._health.ready()
-            if route.access is Access.STAFF:
-                # DESIGN.md §3.4: every staff call is on the record, before it acts.
-                assert caller.user_id is not None
-                await self._audit.append(
-                    caller.user_id, f"api.{method} {route.pattern}", path, {"query": _query_keys(request)}
-                )
             try:
+                caller = await self._authenticate(request, route.access)
+                if route.needs_ready:
+                    await self._health.ready()
+                if route.access is Access.STAFF:
+                    # DESIGN.md §3.4: every staff call is on the record, before it acts.
+                    assert caller.user_id is not None
+                    await self._audit.append(
+                        caller.user_id, f"api.{method} {route.pattern}", path, {"query": _query_keys(request)}
+                    )
                 return await route.handler(request, caller, params)
+            except RequestError as error:
+                raise request_error(error) from None
             except Refusal as refusal:
                 raise refusal_error(refusal, self._config) from None
             except InvalidNumber as exc:

@@ -6,13 +6,14 @@ An upheld appeal overturns the measure, which gives back the credit it took
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Any
 
 from synapse.module_api import ModuleApi
-from synapse.module_api.errors import Codes, SynapseError
 
 from ..clock import Clock
+from ..errors import Conflict, NotFound
 from ..notices import Notifier
 from ..sanction_texts import notice_text
 from ..store.appeals import Appeal, AppealStore
@@ -48,17 +49,17 @@ class Appeals:
         """The subject (or the owner of a sanctioned room) appeals; a person decides.
 
         Raises:
-            SynapseError: 404 unknown measure or not the caller's; 409 an appeal is open already.
+            RequestError: 404 unknown measure or not the caller's; 409 an appeal is open already.
         """
         sanction = await self._measures.get(sanction_id)
         if sanction is None or not await self._may_appeal(user_id, sanction):
-            raise SynapseError(404, notice_text("appeal_unknown", self._language, id=sanction_id), Codes.NOT_FOUND)
+            raise NotFound(notice_text("appeal_unknown", self._language, id=sanction_id))
         now = self._clock.now_ms()
         appeal = Appeal("ap_" + secrets.token_hex(8), sanction_id, user_id, text, now, "open", None, None, None)
         audit = AuditRecord(user_id, "sanction.appeal", sanction_id, {"id": appeal.id})
         stored = await self._store.add(appeal, audit)
         if stored is None:
-            raise SynapseError(409, notice_text("appeal_open", self._language, id=sanction_id), Codes.UNKNOWN)
+            raise Conflict(notice_text("appeal_open", self._language, id=sanction_id))
         return {
             **stored.as_json(),
             "message": notice_text("appeal_received", self._language, id=sanction_id, appeal=stored.id),
@@ -79,7 +80,7 @@ class Appeals:
         """Staff decide: upheld overturns the measure (credit given back); rejected keeps it.
 
         Raises:
-            SynapseError: 404 unknown or already decided appeal.
+            RequestError: 404 unknown or already decided appeal.
         """
         appeal = await self._store.get(appeal_id)
         status = "upheld" if upheld else "rejected"
@@ -90,13 +91,11 @@ class Appeals:
             {"id": appeal_id, "outcome": status},
         )
         if appeal is None or not await self._store.decide(appeal_id, status, actor, reason, audit):
-            raise SynapseError(404, "No such open appeal", Codes.NOT_FOUND)
+            raise NotFound("No such open appeal")
         if upheld:
-            try:
+            # Lifted meanwhile: the appeal is upheld all the same.
+            with contextlib.suppress(NotFound):
                 await self._measures.lift(actor, appeal.sanction_id, reason, overturned=True)
-            except SynapseError as exc:
-                if exc.code != 404:
-                    raise
         key = "appeal_upheld" if upheld else "appeal_rejected"
         text = notice_text(key, self._language, id=appeal.sanction_id, reason=reason)
         run_in_background(self._api, "qunzu_appeal_notice", lambda: self._notifier.to_user(appeal.appellant, text))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
 from synapse.module_api import LoggingTransaction, ModuleApi
-from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure, Policy, SubjectKind
 from policies.constants import DAY_MS
@@ -22,6 +21,7 @@ from policies.measures import MEASURES_FOR
 from policies.sanctions import default_duration, is_severe, next_measure, regulator_report_kind
 
 from ..clock import Clock
+from ..errors import InvalidInput, NotFound
 from ..sanction_texts import measure_label, notice_text
 from ..store.audit import AuditRecord
 from ..store.blacklist import BlacklistEntry, SubjectType
@@ -60,8 +60,8 @@ class BlacklistWriter(Protocol):
     async def lift(self, actor: str, entry_id: str, reason: str) -> bool: ...
 
 
-def _bad(message: str) -> SynapseError:
-    return SynapseError(400, message, Codes.INVALID_PARAM)
+def _bad(message: str) -> InvalidInput:
+    return InvalidInput(message)
 
 
 def measure_of(value: object) -> Measure:
@@ -137,7 +137,7 @@ class Measures:
                 id (a ticket's close): the measure exists only if the step succeeded.
 
         Raises:
-            SynapseError: 400 for a measure that does not fit the subject, unknown
+            RequestError: 400 for a measure that does not fit the subject, unknown
                 evidence or a bad duration; 404 for an unknown room.
             TicketNotOpen: (or whatever `also` raised) nothing was stored.
         """
@@ -150,7 +150,7 @@ class Measures:
             ladder = SubjectKind.ROOM
             owner = await self.room_owner(request.subject)
             if owner is None:
-                raise SynapseError(404, "Unknown room", Codes.NOT_FOUND)
+                raise NotFound("Unknown room")
             credit_user: str | None = owner
         else:
             if measure not in USER_MEASURES:
@@ -262,12 +262,12 @@ class Measures:
         """Lift a measure early (and, if overturned on appeal, give back its credit).
 
         Raises:
-            SynapseError: 404 when there is no such measure or it was lifted already.
+            RequestError: 404 when there is no such measure or it was lifted already.
         """
         audit = AuditRecord(actor, "sanction.lift", sanction_id, {"id": sanction_id, "overturned": overturned})
         sanction = await self._store.lift(self._policy, sanction_id, actor, reason, overturned, audit)
         if sanction is None:
-            raise SynapseError(404, "No such active measure (unknown, or lifted already)", Codes.NOT_FOUND)
+            raise NotFound("No such active measure (unknown, or lifted already)")
         charged = None
         if sanction.credit_user:
             charged = (await self._identity_of(sanction.credit_user)).fingerprint

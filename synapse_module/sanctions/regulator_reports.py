@@ -19,14 +19,13 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from synapse.module_api.errors import Codes, SynapseError
-
 from policies import Measure
 from policies.messages import format_time
 from policies.model import Policy
 from policies.numbers import time_ms
 
 from ..clock import Clock
+from ..errors import Conflict, InvalidInput, NotFound
 from ..sanction_texts import measure_label
 from ..store.audit import AuditRecord
 from ..store.blacklist import BlacklistEntry
@@ -57,8 +56,8 @@ def _new_id() -> str:
     return "rr_" + secrets.token_hex(8)
 
 
-def _bad(message: str) -> SynapseError:
-    return SynapseError(400, message, Codes.INVALID_PARAM)
+def _bad(message: str) -> InvalidInput:
+    return InvalidInput(message)
 
 
 class RegulatorReports:
@@ -162,11 +161,11 @@ class RegulatorReports:
         """One report.
 
         Raises:
-            SynapseError: 404 unknown.
+            RequestError: 404 unknown.
         """
         report = await self._store.get(report_id)
         if report is None:
-            raise SynapseError(404, "No such regulator report", Codes.NOT_FOUND)
+            raise NotFound("No such regulator report")
         return report
 
     async def update(self, actor: str, report_id: str, body: Mapping[str, Any], reason: str) -> RegulatorReport:
@@ -176,7 +175,7 @@ class RegulatorReports:
         `{"status": "acknowledged", "receipt"}` (from a draft also with `submitted_to`).
 
         Raises:
-            SynapseError: 400 bad input; 404 unknown report; 409 the status does not move forward.
+            RequestError: 400 bad input; 404 unknown report; 409 the status does not move forward.
             InvalidNumber: `submitted_at` is not a time (a 400 `invalid_number`).
         """
         status = body.get("status")
@@ -188,7 +187,7 @@ class RegulatorReports:
         submitted_ts = time_ms(at, "submitted_at") if at is not None else None
         report = await self.get(report_id)
         if report.status not in _FROM[status]:
-            raise SynapseError(409, f"This report is {report.status}; it cannot become {status}", Codes.UNKNOWN)
+            raise Conflict(f"This report is {report.status}; it cannot become {status}")
         now = self._clock.now_ms()
         if submitted_ts is not None and submitted_ts > now + CLOCK_SKEW_MS:
             raise _bad("'submitted_at' cannot be in the future")
@@ -219,7 +218,7 @@ class RegulatorReports:
         )
         updated = await self._store.update(report.id, change, now, audit)
         if updated is None:
-            raise SynapseError(409, "This report was changed meanwhile; look at it again", Codes.UNKNOWN)
+            raise Conflict("This report was changed meanwhile; look at it again")
         return updated
 
 

@@ -6,12 +6,12 @@ import secrets
 from typing import Any
 
 from synapse.module_api import ModuleApi
-from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Policy, level_of
 from policies.tiers import level_rules
 
 from ..clock import Clock
+from ..errors import Conflict
 from ..notices import Notifier
 from ..sanction_texts import notice_text
 from ..store.audit import AuditRecord
@@ -87,11 +87,11 @@ class Standing:
         """A staff adjustment with a reason (DESIGN.md §3.4 credit adjust).
 
         Raises:
-            SynapseError: 409 when the user has no verified identity (credit belongs to identities).
+            RequestError: 409 when the user has no verified identity (credit belongs to identities).
         """
         gate = await self._identity_of(user_id)
         if gate.status != "verified" or gate.fingerprint is None:
-            raise SynapseError(409, "This user has no verified identity, so no credit score", Codes.UNKNOWN)
+            raise Conflict("This user has no verified identity, so no credit score")
         charge = CreditCharge("cr_" + secrets.token_hex(8), gate.fingerprint, user_id, delta, reason)
         audit = AuditRecord(actor, "credit.adjust", user_id, {"id": charge.change_id, "requested_delta": delta})
         change = await self._credit.adjust(self._policy, charge, actor, audit)

@@ -17,9 +17,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from synapse.module_api.errors import SynapseError
 
 from synapse_module import retention
+from synapse_module.errors import Conflict, NotFound
 from synapse_module.export import verify_bundle
 from synapse_module.module import QunzuModule
 from synapse_module.store.evidence import EvidenceRow, new_evidence_id
@@ -98,9 +98,8 @@ async def test_refused_content_is_sealed_revealed_with_an_audited_reason_and_pur
     await module.content.check_event(event, "general")  # type: ignore[arg-type]
     assert len((await module.evidence.page(statuses=None, before=None, limit=10))["items"]) == 1
 
-    with pytest.raises(SynapseError) as unknown:
+    with pytest.raises(NotFound):
         await module.evidence.reveal(STAFF, "nosuchid00", "x")
-    assert unknown.value.code == 404
 
     # A sealed value copied into another row does not open there.
     other = Event({"msgtype": "m.text", "body": "法轮功 again"}, "$other:localhost")
@@ -110,9 +109,9 @@ async def test_refused_content_is_sealed_revealed_with_an_audited_reason_and_pur
         "UPDATE qunzu_evidence SET content_enc = (SELECT content_enc FROM qunzu_evidence WHERE id = ?) WHERE id = ?",
         (item["id"], next(i for i in ids if i != item["id"])),
     )
-    with pytest.raises(SynapseError) as copied:
+    with pytest.raises(Conflict) as copied:
         await module.evidence.reveal(STAFF, next(i for i in ids if i != item["id"]), "x")
-    assert copied.value.code == 409
+    assert copied.value.status == 409
 
     # The regulators' export lists it with its digest, the content still sealed; the bundle verifies.
     bundle = await module.exporter.build(STAFF, NOW - DAY_MS, NOW + DAY_MS, ROOM, None)
