@@ -33,7 +33,8 @@ from synapse.module_api import NOT_SPAM, ProfileInfo
 
 from .crypto import FieldCipher
 from .event_stream import StreamEvent
-from .store.netlog import LogEntry, NetlogStore, SynapseEvent, owner_of
+from .store.netlog import LogEntry, NetlogStore, owner_of
+from .store.synapse_tables import SynapseEvent
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi

@@ -9,6 +9,7 @@ else breaks on a Synapse upgrade without a type error to warn us.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,3 +288,56 @@ def test_the_error_check_finds_a_service_that_builds_an_http_error(tmp_path: Pat
     (tmp_path / "synapse_module" / "tickets.py").write_text("def f():\n    raise SynapseError(404, 'x')\n")
     (tmp_path / "synapse_module" / "http" / "routes.py").write_text("def f():\n    raise SynapseError(404, 'x')\n")
     assert http_errors_built_by_services(tmp_path) == {"synapse_module/tickets.py": 1}
+
+
+# Synapse's own tables the module reads (store/synapse_tables.py names each with its columns).
+SYNAPSE_TABLES = (
+    "current_state_events",
+    "local_current_membership",
+    "room_aliases",
+    "events",
+    "event_json",
+    "rejections",
+    "rooms",
+    "event_reports",
+    "room_reports",
+    "user_reports",
+    "users",
+    "room_memberships",
+    "state_events",
+    "user_ips",
+    "access_tokens",
+    "profiles",
+)
+SYNAPSE_TABLE_READER = "synapse_module/store/synapse_tables.py"
+_SQL_TABLE = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE)\s+([a-z_]+)")  # SQL keywords are written in capitals
+
+
+def synapse_tables_named_outside_the_reader(root: Path = ROOT) -> list[str]:
+    """`file:line: table` for each string of SQL outside synapse_tables.py that names a Synapse table."""
+    found = []
+    for path in sorted((root / "synapse_module").rglob("*.py")):
+        relative = str(path.relative_to(root))
+        if relative == SYNAPSE_TABLE_READER:
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for table in _SQL_TABLE.findall(node.value):
+                    if table in SYNAPSE_TABLES:
+                        found.append(f"{relative}:{node.lineno}: {table}")
+    return found
+
+
+def test_only_one_file_reads_synapse_s_own_tables() -> None:
+    """Synapse's tables are not a stable API: an upgrade that changes them is found in one file."""
+    assert synapse_tables_named_outside_the_reader() == []
+
+
+def test_the_table_check_finds_a_store_reading_synapse_s_events(tmp_path: Path) -> None:
+    (tmp_path / "synapse_module" / "store").mkdir(parents=True)
+    (tmp_path / "synapse_module" / "store" / "logs.py").write_text(
+        'SQL = "SELECT e.event_id FROM events AS e JOIN qunzu_netlog AS n ON n.id = e.event_id"\n'
+    )
+    (tmp_path / "synapse_module" / "store" / "synapse_tables.py").write_text('SQL = "SELECT 1 FROM events"\n')
+    assert synapse_tables_named_outside_the_reader(tmp_path) == ["synapse_module/store/logs.py:1: events"]

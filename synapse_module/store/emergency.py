@@ -8,6 +8,7 @@ from typing import Any, Final
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from ..clock import Clock
+from .synapse_tables import notice_rooms_txn
 
 _COLUMNS: Final = "id, scope, reason, actor, created_ts, lifted_ts, lifted_by, lift_reason"
 
@@ -88,18 +89,5 @@ class NoticeTargets:
 
     async def rooms(self, service_account: str, category: str | None) -> list[str]:
         return await self._api.run_db_interaction(
-            "qunzu_emergency_notice_rooms", _notice_rooms_txn, service_account, category
+            "qunzu_emergency_notice_rooms", notice_rooms_txn, service_account, category
         )
-
-
-def _notice_rooms_txn(txn: LoggingTransaction, service_account: str, category: str | None) -> list[str]:
-    # `local_current_membership` is Synapse's own table (not a stable API; an e2e test covers it).
-    sql = "SELECT m.room_id FROM local_current_membership AS m"
-    args: list[Any] = [service_account]
-    if category is not None:
-        sql += " JOIN qunzu_groups AS g ON g.room_id = m.room_id AND g.category = ? AND g.retired_ts IS NULL"
-        args.insert(0, category)
-    # Invited counts: a room created a moment ago has not seen the service account join yet,
-    # and the notice sender joins before posting.
-    txn.execute(sql + " WHERE m.user_id = ? AND m.membership IN ('join', 'invite') ORDER BY m.room_id", args)
-    return [str(row[0]) for row in txn.fetchall()]

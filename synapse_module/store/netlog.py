@@ -3,9 +3,8 @@
 Every insert is `ON CONFLICT (id) DO NOTHING`: the live writer, the catch-up
 and a retried transaction may all offer the same row, and it is stored once.
 
-`_synapse_events_after_txn` is the one place that reads Synapse's own tables
-(`events`, `event_json`); they are not a stable API, and
-`tests/e2e/test_records.py` fails if a Synapse upgrade changes them.
+The catch-up reads Synapse's own `events` and `event_json` through
+`synapse_tables.py`; `tests/e2e/test_records.py` fails if a Synapse upgrade changes them.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from typing import Any, Final
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from ..clock import Clock
+from .synapse_tables import SynapseEvent, synapse_events_after_txn, synapse_max_stream_txn
 
 _COLUMNS: Final = (
     "id, kind, ts, stream, user_id, target, room_id, group_code, event_type, membership,"
@@ -67,16 +67,6 @@ def owner_of(entry_id: str, room_id: str | None) -> str:
     return f"{room_id or ''}|{entry_id}"
 
 
-@dataclass(frozen=True)
-class SynapseEvent:
-    """An event as read from Synapse's tables by the catch-up."""
-
-    stream: int
-    event_id: str
-    room_id: str
-    json: str
-
-
 class NetlogStore:
     """Async access to `qunzu_netlog` and `qunzu_netlog_cursor`."""
 
@@ -99,11 +89,11 @@ class NetlogStore:
 
     async def synapse_events_after(self, stream: int, limit: int, received_before_ms: int | None) -> list[SynapseEvent]:
         return await self._api.run_db_interaction(
-            "qunzu_synapse_events_after", _synapse_events_after_txn, stream, limit, received_before_ms
+            "qunzu_synapse_events_after", synapse_events_after_txn, stream, limit, received_before_ms
         )
 
     async def synapse_max_stream(self) -> int:
-        return await self._api.run_db_interaction("qunzu_synapse_max_stream", _synapse_max_stream_txn)
+        return await self._api.run_db_interaction("qunzu_synapse_max_stream", synapse_max_stream_txn)
 
     async def in_range(
         self, since_ms: int, until_ms: int, subject: str | None, after: tuple[int, str] | None, limit: int
@@ -152,30 +142,6 @@ def _cursor_txn(txn: LoggingTransaction) -> int | None:
     txn.execute("SELECT stream FROM qunzu_netlog_cursor WHERE id = 1")
     row = txn.fetchone()
     return None if row is None else int(row[0])
-
-
-def _synapse_events_after_txn(
-    txn: LoggingTransaction, stream: int, limit: int, received_before_ms: int | None
-) -> list[SynapseEvent]:
-    # Outliers are not part of any room's timeline; rejected events were never accepted.
-    sql = (
-        "SELECT e.stream_ordering, e.event_id, e.room_id, j.json FROM events AS e"
-        " JOIN event_json AS j ON j.event_id = e.event_id"
-        " WHERE e.stream_ordering > ? AND NOT e.outlier"
-        " AND NOT EXISTS (SELECT 1 FROM rejections AS r WHERE r.event_id = e.event_id)"
-    )
-    args: list[Any] = [stream]
-    if received_before_ms is not None:
-        sql += " AND e.received_ts < ?"
-        args.append(received_before_ms)
-    txn.execute(sql + " ORDER BY e.stream_ordering LIMIT ?", (*args, limit))
-    return [SynapseEvent(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in txn.fetchall()]
-
-
-def _synapse_max_stream_txn(txn: LoggingTransaction) -> int:
-    txn.execute("SELECT COALESCE(MAX(stream_ordering), 0) FROM events")
-    row = txn.fetchone()
-    return int(row[0]) if row else 0
 
 
 def _entry(r: tuple[Any, ...]) -> LogEntry:

@@ -2,9 +2,9 @@
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
 `local_current_membership(room_id, user_id, membership)`, `room_aliases(room_alias,
-room_id)`, `events(event_id, room_id, type, sender, origin_server_ts)`, `event_json(event_id,
-room_id, json)` (a measure's evidence), `rooms(room_id,
-creator)`, and the reports people make
+room_id)`, `events(event_id, room_id, type, sender, origin_server_ts, stream_ordering,
+outlier, received_ts)`, `event_json(event_id, room_id, json)` (a measure's evidence, the
+network log's catch-up), `rejections(event_id)`, `rooms(room_id, creator)`, and the reports people make
 with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
 reason)`, `user_reports(id, received_ts, target_user_id, user_id, reason)` (no
@@ -13,6 +13,7 @@ test_synapse_report_tables_the_importer_reads_still_exist` checks them). The mod
 `tests/e2e/test_groups.py::test_synapse_tables_the_module_reads_still_exist`
 fails if an upgrade changes them. These functions are called inside the
 module's own transactions, so counts and guards commit together.
+`tests/test_layers.py` checks that no other file of the module names these tables.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from synapse.module_api import LoggingTransaction
@@ -286,3 +288,52 @@ def sent_since_txn(
     total = int(row[0]) if row else 0
     txn.execute(f"{_TAKEDOWN_SELECT}{where} ORDER BY e.origin_server_ts, e.stream_ordering LIMIT ?", (*args, limit))
     return [_takedown_row(r) for r in txn.fetchall()], total
+
+
+@dataclass(frozen=True)
+class SynapseEvent:
+    """An event as read from Synapse's tables by the catch-up."""
+
+    stream: int
+    event_id: str
+    room_id: str
+    json: str
+
+
+def synapse_events_after_txn(
+    txn: LoggingTransaction, stream: int, limit: int, received_before_ms: int | None
+) -> list[SynapseEvent]:
+    """Events after `stream` in the order Synapse persisted them (the network log's catch-up)."""
+    # Outliers are not part of any room's timeline; rejected events were never accepted.
+    sql = (
+        "SELECT e.stream_ordering, e.event_id, e.room_id, j.json FROM events AS e"
+        " JOIN event_json AS j ON j.event_id = e.event_id"
+        " WHERE e.stream_ordering > ? AND NOT e.outlier"
+        " AND NOT EXISTS (SELECT 1 FROM rejections AS r WHERE r.event_id = e.event_id)"
+    )
+    args: list[Any] = [stream]
+    if received_before_ms is not None:
+        sql += " AND e.received_ts < ?"
+        args.append(received_before_ms)
+    txn.execute(sql + " ORDER BY e.stream_ordering LIMIT ?", (*args, limit))
+    return [SynapseEvent(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in txn.fetchall()]
+
+
+def synapse_max_stream_txn(txn: LoggingTransaction) -> int:
+    """The newest event's stream position (0 on an empty server)."""
+    txn.execute("SELECT COALESCE(MAX(stream_ordering), 0) FROM events")
+    row = txn.fetchone()
+    return int(row[0]) if row else 0
+
+
+def notice_rooms_txn(txn: LoggingTransaction, service_account: str, category: str | None) -> list[str]:
+    """Rooms the service account is in or invited to; of one category when given (emergency notices)."""
+    sql = "SELECT m.room_id FROM local_current_membership AS m"
+    args: list[Any] = [service_account]
+    if category is not None:
+        sql += " JOIN qunzu_groups AS g ON g.room_id = m.room_id AND g.category = ? AND g.retired_ts IS NULL"
+        args.insert(0, category)
+    # Invited counts: a room created a moment ago has not seen the service account join yet,
+    # and the notice sender joins before posting.
+    txn.execute(sql + " WHERE m.user_id = ? AND m.membership IN ('join', 'invite') ORDER BY m.room_id", args)
+    return [str(row[0]) for row in txn.fetchall()]
