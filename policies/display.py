@@ -128,12 +128,6 @@ TICKET_STATUS: Final[Mapping[str, Mapping[Language, str]]] = {
     "dismissed": {"zh-CN": "不予处理", "en": "dismissed"},
 }
 
-YES_NO: Final[Mapping[bool, Mapping[Language, str]]] = {
-    True: {"zh-CN": "是", "en": "yes"},
-    False: {"zh-CN": "否", "en": "no"},
-}
-
-
 def label(table: Mapping[str, Mapping[Language, str]], value: object, language: str) -> str:
     """The label of ``value`` in ``table``; the value itself when the table does not know it."""
     if value is None or value == "":
@@ -149,7 +143,3 @@ def scale_tier_label(name: str, language: str, policy: Policy | None = None) -> 
             if tier.name == name:
                 return tier.labels[_lang(language)]
     return label(SCALE_TIER, name, language)
-
-
-def yes_no(value: bool, language: str) -> str:
-    return YES_NO[bool(value)][_lang(language)]

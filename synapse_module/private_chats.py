@@ -121,14 +121,6 @@ class PrivateChats:
             await self._records.invalidate_everywhere(record.room_id)
         return decision
 
-    async def may_see(self, record: GroupRecord, user_id: str, is_staff: bool) -> bool:
-        """A private chat's page is for its members and staff only; to anyone else it does not exist."""
-        if not record.private_chat or is_staff or record.room_id is None:
-            return True
-        state = await self._api.get_room_state(record.room_id, [("m.room.member", user_id)])
-        member = state.get(("m.room.member", user_id))
-        return member is not None and member.membership in ("join", "invite")
-
     async def before_category(self, record: GroupRecord) -> GroupRecord:
         """A category is chosen for groups: choosing one makes a private chat a group first (its cap).
 

@@ -15,7 +15,6 @@ from policies.display import (
     format_time,
     label,
     scale_tier_label,
-    yes_no,
 )
 
 # 2026-12-05 00:30 UTC is 08:30 in Beijing.
@@ -85,4 +84,3 @@ def test_every_activity_tier_of_the_default_policy_has_a_label_and_times_never_s
     policy = default_policy()
     assert all(tier.name in ACTIVITY_TIER for tier in policy.activity_tiers.tiers)
     assert "UTC" not in format_time(MS, "zh-CN") + format_time(MS, "en")
-    assert yes_no(True, "zh-CN") == "是" and yes_no(False, "en") == "no"
