@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import metrics
-from .store.ops import last_job_run_txn
+from .store.ops import JobRun, last_job_run_txn
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 # How often the background instance looks for due jobs (one indexed query per due job).
 TICK_MS = 5_000
+# `GET /health` is polled by load balancers: the job records it shows are read at most this often.
+LAST_RUNS_CACHE_MS = 5_000
 # An idle run (it succeeded and did nothing) is written to the audit log at most this often:
 # jobs due every tick or minute would otherwise add thousands of empty rows a day to the chain.
 IDLE_RECORD_EVERY_MS = 3600 * 1000
@@ -49,9 +51,22 @@ class Jobs:
         self._running: set[str] = set()
         # When each job last finished on this process: idle runs are not all in the audit log.
         self._finished_at: dict[str, int] = {}
+        self._last_runs: tuple[int, dict[str, JobRun | None]] | None = None
 
     def add(self, job: Job) -> None:
         self.by_name[job.name] = job
+
+    async def last_runs(self) -> dict[str, JobRun | None]:
+        """The newest recorded run of each job (shared by the cluster), read at most every few seconds."""
+        now = self._clock.now_ms()
+        if self._last_runs is not None and now - self._last_runs[0] < LAST_RUNS_CACHE_MS:
+            return self._last_runs[1]
+        runs = {
+            name: await self._api.run_db_interaction("qunzu_health_last_job_run", last_job_run_txn, name)
+            for name in sorted(self.by_name)
+        }
+        self._last_runs = (now, runs)
+        return runs
 
     def schedule(self) -> None:
         """Start the scheduler tick; Synapse runs it only on the background-task instance.

@@ -510,7 +510,7 @@ class QunzuModule:
         )
         self.filing = Filing(api, self.clock, policy, groups=self.groups, facts=self.facts, emergency=self.emergency)
         routes = [
-            *health.routes(api=api, clock=self.clock, policy=policy, process=self.health, scheduled_jobs=self.jobs),
+            *health.routes(policy=policy, process=self.health, scheduled_jobs=self.jobs),
             *me.routes(api=api, service_account=service, account_status=self.account_status),
             *realname.routes(api=api, config=config, realname=self.realname),
             *admin_users.routes(api=api, language=language, realname=self.realname, account_status=self.account_status),

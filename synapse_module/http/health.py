@@ -3,7 +3,7 @@
 Answers without a token on every process (main and workers), also while the
 module is starting. Docker healthchecks and load balancers poll it, so the
 job records (read from the database, shared by the cluster) are cached for a
-few seconds per process.
+few seconds per process (`Jobs.last_runs`).
 """
 
 from __future__ import annotations
@@ -14,19 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import SynapseRequest
 
-from ..store.ops import last_job_run_txn
 from .resource import Access, Caller, Route
 
 if TYPE_CHECKING:
-    from synapse.module_api import ModuleApi
-
     from policies import Policy
 
-    from ..clock import Clock
     from ..health import Health
     from ..jobs import Jobs
-
-JOBS_CACHE_MS = 5_000
 
 
 def policy_fingerprint(policy: Policy) -> dict[str, str]:
@@ -39,21 +33,15 @@ def policy_fingerprint(policy: Policy) -> dict[str, str]:
     return {"convention_version": policy.convention.version, "sha256": digest}
 
 
-def routes(*, api: ModuleApi, clock: Clock, policy: Policy, process: Health, scheduled_jobs: Jobs) -> list[Route]:
+def routes(*, policy: Policy, process: Health, scheduled_jobs: Jobs) -> list[Route]:
     fingerprint = policy_fingerprint(policy)
-    cached: dict[str, Any] = {"at": None, "jobs": None}
 
-    async def last_runs() -> dict[str, Any] | None:
-        now = clock.now_ms()
-        if cached["at"] is not None and now - cached["at"] < JOBS_CACHE_MS:
-            jobs_cached: dict[str, Any] | None = cached["jobs"]
-            return jobs_cached
-        jobs: dict[str, Any] = {}
-        for name in sorted(scheduled_jobs.by_name):
-            run = await api.run_db_interaction("qunzu_health_last_job_run", last_job_run_txn, name)
-            jobs[name] = None if run is None else {"ts": run.ts, "instance": run.instance, "ok": run.ok}
-        cached.update(at=now, jobs=jobs)
-        return jobs
+    async def last_runs() -> dict[str, Any]:
+        runs = await scheduled_jobs.last_runs()
+        return {
+            name: None if run is None else {"ts": run.ts, "instance": run.instance, "ok": run.ok}
+            for name, run in runs.items()
+        }
 
     async def health(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = process.report()
