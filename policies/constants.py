@@ -45,3 +45,13 @@ refused one at once, so every retry of a refused message reaches the spam checke
 UNTRACKED_RETRY_WINDOW_MS: Final = MINUTE_MS
 """Events without a transaction id (``PUT /state``): the same content from the same person in the same
 room within this time is one attempt."""
+
+#: Where a ticket comes from, and where it stands (Art. 12 complaints).
+TicketSource = Literal["content_flag", "content_hold", "user_report", "matrix_report", "public_report"]
+TicketStatus = Literal["open", "in_review", "resolved", "dismissed"]
+TICKET_STATUSES: Final[tuple[TicketStatus, ...]] = get_args(TicketStatus)
+#: Where a report to the regulator stands (Art. 11: 向有关主管部门报告).
+ReportStatus = Literal["draft", "submitted", "acknowledged"]
+REPORT_STATUSES: Final[tuple[ReportStatus, ...]] = get_args(ReportStatus)
+#: What a blacklist entry names.
+SubjectType = Literal["user", "room", "identity"]

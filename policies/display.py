@@ -128,6 +128,7 @@ TICKET_STATUS: Final[Mapping[str, Mapping[Language, str]]] = {
     "dismissed": {"zh-CN": "不予处理", "en": "dismissed"},
 }
 
+
 def label(table: Mapping[str, Mapping[Language, str]], value: object, language: str) -> str:
     """The label of ``value`` in ``table``; the value itself when the table does not know it."""
     if value is None or value == "":

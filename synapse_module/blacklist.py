@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from policies import InvalidIdentity, Reason
+from policies.constants import SubjectType
 from policies.identity import validate_id_number
 
 from .crypto import identity_fingerprint
 from .errors import Refusal
 from .realname import china_today
-from .store.blacklist import BlacklistEntry, SubjectType
+from .store.blacklist import BlacklistEntry
 
 if TYPE_CHECKING:
     from .cache import ClusterCache

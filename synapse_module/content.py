@@ -35,7 +35,7 @@ from synapse.module_api import NOT_SPAM, EventBase, ModuleApi
 from synapse.module_api.errors import Codes, ConfigError
 
 from policies import Decision, Policy, Reason
-from policies.constants import CLIENT_RETRY_WINDOW_MS, UNTRACKED_RETRY_WINDOW_MS
+from policies.constants import CLIENT_RETRY_WINDOW_MS, UNTRACKED_RETRY_WINDOW_MS, TicketSource
 from policies.content import ContentHit, Matcher, TermList, content_decision, parse_hash_list, parse_terms
 from policies.event_texts import alias_texts, create_request_texts, event_texts
 from policies.messages import resolve_language
@@ -45,7 +45,7 @@ from .appeal_refs import new_content_ref
 from .audit import canonical_json
 from .errors import QunzuError, Refusal
 from .refusals import refusal_error, refusal_fields
-from .store.tickets import NewTicket, TicketSource
+from .store.tickets import NewTicket
 
 SpamResult = Literal["NOT_SPAM"] | tuple[Codes, dict[str, Any]]
 

@@ -9,9 +9,9 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies.api import BlacklistAdd, ReasonedRequest
+from policies.constants import SubjectType
 from policies.numbers import duration_seconds, time_ms
 
-from ..store.blacklist import SubjectType
 from ..texts import text
 from .resource import Access, Caller, Route, acting_staff, query_limit, query_str, read_body, required_reason
 

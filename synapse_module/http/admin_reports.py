@@ -22,9 +22,8 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies.api import AssignRequest, ReportRequest, ResolveRequest, Stats, TakedownRequest, Ticket, TicketList
-from policies.constants import DAY_MS
+from policies.constants import DAY_MS, TICKET_STATUSES
 
-from ..store.tickets import TICKET_STATUSES
 from ..takedown import MAX_EVENTS_PER_CALL
 from .resource import (
     Access,

@@ -18,10 +18,10 @@ from policies.api import (
     SanctionApply,
     SubjectRef,
 )
+from policies.constants import REPORT_STATUSES
 from policies.numbers import duration_seconds
 
 from ..sanctions.measures import TIMELESS_MEASURES, SanctionRequest, SanctionSubject, measure_of
-from ..store.regulator_reports import REPORT_STATUSES
 from ..texts import text
 from .resource import (
     Access,

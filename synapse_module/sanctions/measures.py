@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol, cast
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from policies import Measure, Policy, SubjectKind
-from policies.constants import DAY_MS
+from policies.constants import DAY_MS, SubjectType
 from policies.measures import MEASURES_FOR
 from policies.sanctions import default_duration, is_severe, next_measure, regulator_report_kind
 
@@ -24,7 +24,7 @@ from ..clock import Clock
 from ..errors import InvalidInput, NotFound
 from ..sanction_texts import measure_label, notice_text
 from ..store.audit import AuditRecord
-from ..store.blacklist import BlacklistEntry, SubjectType
+from ..store.blacklist import BlacklistEntry
 from ..store.credit import CreditCharge
 from ..store.measures import ApplyOutcome, MeasureStore, Sanction
 from .background import run_in_background

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies import Measure
+from policies.constants import REPORT_STATUSES, ReportStatus
 from policies.messages import format_time
 from policies.model import Policy
 from policies.numbers import time_ms
@@ -30,13 +31,7 @@ from ..sanction_texts import measure_label
 from ..store.audit import AuditRecord
 from ..store.blacklist import BlacklistEntry
 from ..store.measures import Sanction
-from ..store.regulator_reports import (
-    REPORT_STATUSES,
-    RegulatorReport,
-    RegulatorReportStore,
-    ReportStatus,
-    Submission,
-)
+from ..store.regulator_reports import RegulatorReport, RegulatorReportStore, Submission
 
 LEGAL_BASIS = "《互联网群组信息服务管理规定》第十一条；《中华人民共和国网络安全法》第四十七条"
 MAX_SUBMITTED_TO = 200

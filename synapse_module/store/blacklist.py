@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
-from policies.constants import PERMANENT
+from policies.constants import PERMANENT, SubjectType
 
 from ..clock import Clock
-
-SubjectType = Literal["user", "room", "identity"]
 
 
 @dataclass(frozen=True)

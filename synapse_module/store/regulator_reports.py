@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
+
+from policies.constants import ReportStatus
 
 from ..audit import AuditChain, canonical_json
 from .audit import AuditRecord, append_record_txn
 from .sql import Where
-
-ReportStatus = Literal["draft", "submitted", "acknowledged"]
-REPORT_STATUSES: Final[tuple[ReportStatus, ...]] = get_args(ReportStatus)
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final
 from urllib.parse import quote
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
+from policies.constants import TicketSource, TicketStatus
+
 from ..clock import Clock
 from .sql import Where
 
-TicketSource = Literal["content_flag", "content_hold", "user_report", "matrix_report", "public_report"]
-TicketStatus = Literal["open", "in_review", "resolved", "dismissed"]
-TICKET_STATUSES: Final[tuple[TicketStatus, ...]] = get_args(TicketStatus)
 OPEN_STATUSES: Final[tuple[TicketStatus, ...]] = ("open", "in_review")
 
 # Crockford's base32 without I, L, O, U: ids people read out and type (`!handle K7Q2MZ4A`).
