@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api.errors import SynapseError
 
 from policies import Decision, Reason
+from policies.api import Dissolution, Transfer
 from policies.lifecycle import may_act_as_owner, may_own_one_more, may_take_over
 from policies.roles import room_creators
 
@@ -90,7 +91,7 @@ class Lifecycle:
         if record.retired:
             raise Refusal(Reason.ROOM_CLOSED)
 
-    async def dissolve(self, actor: str, record: GroupRecord) -> dict[str, Any]:
+    async def dissolve(self, actor: str, record: GroupRecord) -> Dissolution:
         """Close the owner's group for good; its code is retired and their place freed.
 
         Raises:
@@ -106,9 +107,9 @@ class Lifecycle:
         await self._notifier.to_room(room_id, text("group_dissolved_room", language, code=record.code))
         removed = await self._followups.remove_members(room_id)
         await self._notifier.to_user(actor, text("group_dissolved_owner", language, code=record.code))
-        return {"code": record.code, "dissolved": True, "removed": removed}
+        return Dissolution(code=record.code, dissolved=True, removed=removed)
 
-    async def transfer(self, actor: str, record: GroupRecord, target: str) -> dict[str, Any]:
+    async def transfer(self, actor: str, record: GroupRecord, target: str) -> Transfer:
         """Hand the group to `target`, a verified member whose level allows its size and who has a place.
 
         Raises:
@@ -148,7 +149,7 @@ class Lifecycle:
         await self._notifier.to_user(
             target, text("group_transferred_owner", language, code=record.code, previous=actor)
         )
-        return {"code": record.code, "owner": target, "previous": actor, "power": power}
+        return Transfer(code=record.code, owner=target, previous=actor, power=power)
 
     async def _hand_over_power(self, room_id: str, old: str, new: str) -> str:
         """Power 100 to the new owner; the old owner back to the default unless a creator by protocol.

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import DissolveRequest, TransferRequest
+from policies.api import Dissolution, DissolveRequest, TransferRequest
 from policies.codes import is_valid_code
 
 from ..store.groups import GroupRecord
-from .resource import Access, Caller, Route, read_body
+from .resource import Access, Caller, Route, answer, read_body
 
 if TYPE_CHECKING:
     from ..groups import Groups
@@ -53,10 +53,10 @@ def routes(*, service_account: str, groups: Groups, lifecycle: Lifecycle) -> lis
         if confirm is None:
             # The confirmation step: the owner must name the code (checked as the owner first).
             lifecycle.check_owner(actor, record)
-            return 200, {"code": record.code, "dissolved": False}
+            return 200, answer(Dissolution(code=record.code, dissolved=False))
         if confirm != record.code:
             raise SynapseError(400, "'confirm' must be the group's code", Codes.INVALID_PARAM)
-        return 200, await lifecycle.dissolve(actor, record)
+        return 200, answer(await lifecycle.dissolve(actor, record))
 
     async def transfer(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, TransferRequest)
@@ -65,7 +65,7 @@ def routes(*, service_account: str, groups: Groups, lifecycle: Lifecycle) -> lis
         if not target.startswith("@") or ":" not in target:
             raise SynapseError(400, "'user_id' must be a user id", Codes.INVALID_PARAM)
         record = await lookup(params["code"])
-        return 200, await lifecycle.transfer(actor, record, target)
+        return 200, answer(await lifecycle.transfer(actor, record, target))
 
     return [
         Route("POST", "/groups/{code}/dissolve", Access.USER, dissolve),

@@ -22,7 +22,7 @@ from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseReques
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import InvalidNumber, InvalidRequest, Reason
-from policies.api.base import RecordT, RequestT, parse_request
+from policies.api.base import Record, RecordT, RequestT, parse_request
 from policies.api.paths import API_PREFIX
 from policies.constants import LANGUAGES
 from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
@@ -283,6 +283,11 @@ def read_body(
     if not (empty_ok and _is_empty(request)):
         body = json_body(request)
     return parse_request(model, body, context)
+
+
+def answer(record: Record) -> dict[str, Any]:
+    """A service's record as the JSON the route answers: the fields the service set, as it set them."""
+    return record.model_dump(mode="json", exclude_unset=True)
 
 
 def shaped(record: type[RecordT], data: Mapping[str, Any]) -> dict[str, Any]:
