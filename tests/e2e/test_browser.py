@@ -335,12 +335,19 @@ def _submit_button(browser: Any) -> Any:
 
 def _submit(browser: Any) -> None:
     """Press the form's button as a person does and wait for the answer page."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
-    button = _submit_button(browser)
-    button.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(button))
+    # The answer is a new document, one without the mark the page being left gets here. Asking an old
+    # element whether it is stale races chromedriver's navigation (it may answer with an inspector
+    # error instead of "stale"); a question asked mid-navigation is simply asked again.
+    browser.execute_script("window.qunzuLeaving = true")
+    _submit_button(browser).click()
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
+        lambda driver: driver.execute_script(
+            "return window.qunzuLeaving !== true && document.readyState === 'complete'"
+        )
+    )
 
 
 @pytest.mark.parametrize("width", [390, 1280])
