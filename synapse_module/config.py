@@ -68,6 +68,8 @@ class ModuleConfigModel(_Strict):
     language: Literal["zh-CN", "en"] = "zh-CN"
     # Where this Synapse's client API answers the module itself (default: public_baseurl).
     client_url: str | None = None
+    # A new account gets its bot chat and greeting at registration; off for a bulk import.
+    greet_new_accounts: bool = True
 
     @field_validator("client_url")
     @classmethod
@@ -116,6 +118,7 @@ class QunzuConfig:
     http_provider: HttpProvider | None = None
     link_ttl_s: int = 900
     client_url: str | None = None
+    greet_new_accounts: bool = True
 
 
 def parse_module_config(raw: Any) -> QunzuConfig:
@@ -152,6 +155,7 @@ def parse_module_config(raw: Any) -> QunzuConfig:
         policy=policy,
         policy_file=model.policy_file,
         client_url=model.client_url,
+        greet_new_accounts=model.greet_new_accounts,
     )
 
 
@@ -202,5 +206,7 @@ def _describe(error: Any) -> str:
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"must be one of {expected}, got {error.get('input')!r}"
+    if kind == "bool_type":
+        return f"must be true or false, got {error.get('input')!r}"
     message = str(error.get("msg", "is invalid"))
     return message.removeprefix("Value error, ")

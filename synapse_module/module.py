@@ -431,6 +431,7 @@ class QunzuModule:
         self.jobs.add(Job("convention_notices", 60 * 1000, convention_notices.run))
         if api.should_run_background_tasks():
             api.run_as_background_process("qunzu_convention_notices_at_start", convention_notices.at_start)
+        if api.should_run_background_tasks() and config.greet_new_accounts:
             # DESIGN.md §6.3: greetings waiting in a process that stopped are not lost.
             api.run_as_background_process(
                 "qunzu_greetings_at_start", self.bot_chat_notices.greet_missed, self.clock.now_ms()
@@ -485,8 +486,9 @@ class QunzuModule:
             on_user_deactivation_status_changed=callbacks.on_user_deactivation_status_changed,
             on_profile_update=callbacks.on_profile_update,
         )
-        # DESIGN.md §6.3: a new account is greeted in its bot chat (refusal_notices.py).
-        api.register_account_validity_callbacks(on_user_registration=self.bot_chat_notices.on_user_registration)
+        if config.greet_new_accounts:
+            # DESIGN.md §6.3: a new account is greeted in its bot chat (refusal_notices.py).
+            api.register_account_validity_callbacks(on_user_registration=self.bot_chat_notices.on_user_registration)
         # Art. 11 暂停管理权限: registers check_event_allowed only once an admin is suspended,
         # since it makes Synapse load the full room state for every event (admin_guard.py).
         self.admin_guard.start()

@@ -120,6 +120,11 @@ SERVICE_PASSWORD = "qunzu-e2e-service-account"
 # A port found free can still be taken by another program before Synapse binds it.
 PORT_ATTEMPTS = 3
 
+# Greeting a new account opens its bot chat: as much of Synapse's work as creating a room, for each
+# of the hundreds of accounts the tests register. Test servers greet only where greetings are tested:
+# the shared `synapse` (tests/e2e/test_bot_chat_notices.py) and the worker cluster.
+TEST_SERVER_MODULE_DEFAULTS: dict[str, Any] = {"greet_new_accounts": False}
+
 PG_DSN = os.environ.get("QUNZU_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 
 
@@ -139,14 +144,15 @@ class ServerFactory:
         data_dir: Path | None = None,
         homeserver_extra: dict[str, Any] | None = None,
     ) -> SynapseProcess:
-        """Render a config (not started yet). `module_config` is merged into the default block.
+        """Render a config (not started yet). `module_config` is merged into the default block
+        (`module_block` with `TEST_SERVER_MODULE_DEFAULTS`).
 
         `homeserver_extra` sets top-level homeserver keys (e.g. `default_room_version`).
         """
         data_dir = data_dir or self._base / f"hs-{uuid.uuid4().hex[:8]}"
         data_dir.mkdir(parents=True, exist_ok=True)
         if modules is None:
-            modules = [module_block(data_dir, **(module_config or {}))]
+            modules = [module_block(data_dir, **{**TEST_SERVER_MODULE_DEFAULTS, **(module_config or {})})]
         port = free_port()
         path = render_config(
             data_dir,
@@ -189,9 +195,9 @@ class ServerFactory:
 
 @pytest.fixture(scope="session")
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess]:
-    """A shared Synapse on SQLite with Qunzu loaded (checksum provider, zh-CN)."""
+    """A shared Synapse on SQLite with Qunzu loaded (checksum provider, zh-CN), greeting new accounts."""
     factory = ServerFactory(tmp_path_factory.mktemp("shared-hs"))
-    process = factory.start()
+    process = factory.start(module_config={"greet_new_accounts": True})
     try:
         yield process
     finally:

@@ -35,7 +35,7 @@ from devtools.homeserver import (
     sqlite_database,
 )
 
-from .conftest import SERVICE_PASSWORD
+from .conftest import SERVICE_PASSWORD, TEST_SERVER_MODULE_DEFAULTS
 
 __all__ = ["Federation", "federation_fixture"]
 
@@ -77,6 +77,7 @@ def _render_a(data_dir: Path, client_port: int, federation_port: int, federation
         data_dir,
         service_account=f"@{SERVICE_LOCALPART}:{extra['server_name']}",
         policy_file=str(policy_file),
+        **TEST_SERVER_MODULE_DEFAULTS,
     )
     return render_config(
         data_dir,

@@ -8,12 +8,14 @@ shows the same texts arriving in a real Synapse.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 import pytest
 
 from policies import Reason
 from policies.constants import REFUSAL_NOTICE_EVERY_MS
+from synapse_module.config import QunzuConfig
 from synapse_module.errors import Refusal
 from synapse_module.module import QunzuModule
 from synapse_module.refusal_notices import GREETING_CATCH_UP_MS, GREETINGS_AT_ONCE
@@ -269,3 +271,25 @@ async def test_a_start_greets_the_recent_accounts_whose_greeting_a_stop_left_wai
     assert all(body.startswith("你好，欢迎使用本平台！") for _user, body in chat.told)
     # The next start finds nobody left.
     assert await module.bot_chat_notices.greet_missed(clock.now_ms()) == 0
+
+
+@pytest.mark.parametrize("greets", [True, False])
+async def test_greet_new_accounts_false_greets_neither_new_nor_waiting_accounts(
+    module_api: FakeModuleApi, module_config: QunzuConfig, database: Database, clock: MovableClock, greets: bool
+) -> None:
+    """The operator's switch for a bulk import: no registration callback, and no catch-up at start."""
+    database.query(
+        "INSERT INTO users (name, creation_ts, is_guest, appservice_id, deactivated) VALUES (?, ?, 0, NULL, 0)",
+        ("@waiting:localhost", clock.now_ms() // 1000 - 60),
+    )
+    module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
+    qunzu = QunzuModule(dataclasses.replace(module_config, greet_new_accounts=greets), module_api.as_module_api())
+    chat = Chat()
+    qunzu.notifier.to_user = chat.to_user  # type: ignore[method-assign]
+    await module_api.settle()
+    await qunzu.health.ready()
+    await module_api.settle()
+
+    registration = module_api.callbacks.get("on_user_registration", [])
+    assert len(registration) == (1 if greets else 0)
+    assert [user for user, _body in chat.told] == (["@waiting:localhost"] if greets else [])

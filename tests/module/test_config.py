@@ -42,6 +42,8 @@ def test_valid_config_is_parsed_with_defaults(key_file: Path) -> None:
     assert parse_module_config(config(key_file, client_url="http://127.0.0.1:8008")).client_url == (
         "http://127.0.0.1:8008"
     )
+    assert parsed.greet_new_accounts is True
+    assert parse_module_config(config(key_file, greet_new_accounts=False)).greet_new_accounts is False
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,7 @@ def test_valid_config_is_parsed_with_defaults(key_file: Path) -> None:
         ({"extra": 1}, "extra: is not a known key"),
         ({"policy_file": "/nonexistent/policy.yaml"}, "policy:"),
         ({"client_url": "127.0.0.1:8008"}, "client_url: must be an http(s) URL"),
+        ({"greet_new_accounts": "no"}, "greet_new_accounts: must be true or false, got 'no'"),
     ],
 )
 def test_each_problem_is_one_line_naming_the_key(key_file: Path, changes: dict[str, Any], message: str) -> None:
