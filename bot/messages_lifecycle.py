@@ -22,6 +22,13 @@ LIFECYCLE_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
         "zh-CN": "这是私聊，不是群组：没有群组编码，无需解散或转让。",
         "en": "This is a private chat, not a group: it has no code and nothing to dissolve or hand over.",
     },
+    "transfer_confirm": {
+        "zh-CN": "确定要把本群（群组编码 {code}）转让给 {owner} 吗？"
+        "转让后对方成为群主，你将不能再解散、转让本群或更改群类别，只有新群主才能再转让回来。确认请发送：{command}",
+        "en": "Do you really want to hand this group (code {code}) over to {owner}? They become its owner: you can no "
+        "longer dissolve it, hand it over or change its category, and only they can hand it back. "
+        "To confirm, send: {command}",
+    },
     "transfer_done": {
         "zh-CN": "已将本群（{code}）转让给 {owner}。",
         "en": "This group ({code}) now belongs to {owner}.",

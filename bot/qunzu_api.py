@@ -288,9 +288,9 @@ class QunzuApi:
         body = DissolveRequest(actor=actor, confirm=confirm).body()
         return await self._typed(Dissolution, "POST", f"/groups/{path_segment(code)}/dissolve", json=body)
 
-    async def transfer(self, code: str, actor: str, new_owner: str) -> Transfer:
-        """``POST /groups/{code}/transfer`` for the owner ``actor``."""
-        body = TransferRequest(actor=actor, user_id=new_owner).body()
+    async def transfer(self, code: str, actor: str, new_owner: str, *, confirm: str | None = None) -> Transfer:
+        """``POST /groups/{code}/transfer`` for the owner ``actor``; without ``confirm`` nothing changes."""
+        body = TransferRequest(actor=actor, user_id=new_owner, confirm=confirm).body()
         return await self._typed(Transfer, "POST", f"/groups/{path_segment(code)}/transfer", json=body)
 
     async def moderate(

@@ -279,6 +279,10 @@ class Groups:
 
     # -- upgrades -----------------------------------------------------------------------------
 
+    async def rooms_owned(self, user_id: str) -> int:
+        """The groups the person owns now (open ones, and creations under way), as the caps count them."""
+        return await self._store.owned(user_id)
+
     async def decide_upgrade(self, user_id: str, room_config: Mapping[str, Any]) -> Decision:
         """Decide a room upgrade before its new room or its tombstone exists (Art. 5, 8, 11).
 
@@ -303,7 +307,7 @@ class Groups:
         if not user.exempt and not (vetted := await self.vet_co_creators(creation.get("additional_creators"))).allowed:
             return vetted
         room = await self._facts.room(predecessor)
-        owned = 0 if user.exempt else await self._store.owned(user_id)
+        owned = 0 if user.exempt else await self.rooms_owned(user_id)
         now = self._clock.now_ms()
         return decisions.may_upgrade(dataclasses.replace(user, rooms_owned=owned), room, now, self._policy)
 

@@ -109,8 +109,12 @@ class Lifecycle:
         await self._notifier.to_user(actor, text("group_dissolved_owner", language, code=record.code))
         return Dissolution(code=record.code, dissolved=True, removed=removed)
 
-    async def transfer(self, actor: str, record: GroupRecord, target: str) -> Transfer:
+    async def transfer(self, actor: str, record: GroupRecord, target: str, *, confirmed: bool) -> Transfer:
         """Hand the group to `target`, a verified member whose level allows its size and who has a place.
+
+        Unconfirmed, only the checks run and nothing changes (``transferred`` false): the owner
+        is asked to confirm a hand-over only they could undo, and only with the new owner's help.
+        The place under the new owner's cap is counted again when it is confirmed.
 
         Raises:
             Refusal: not_owner, transfer_not_allowed, room_closed, or the new owner's
@@ -139,6 +143,10 @@ class Lifecycle:
         def rule(owned: int) -> Decision:
             return may_own_one_more(new_owner, owned, record.category, policy)
 
+        if not confirmed:
+            if not new_owner.exempt:
+                _raise(rule(await self._groups.rooms_owned(target)))
+            return Transfer(code=record.code, owner=target, transferred=False)
         decision = await self._store.transfer(record.code, record.creator, target, None if new_owner.exempt else rule)
         _raise(decision)
         await self._groups.record.invalidate_everywhere(room_id)
@@ -149,7 +157,7 @@ class Lifecycle:
         await self._notifier.to_user(
             target, text("group_transferred_owner", language, code=record.code, previous=actor)
         )
-        return Transfer(code=record.code, owner=target, previous=actor, power=power)
+        return Transfer(code=record.code, owner=target, previous=actor, power=power, transferred=True)
 
     async def _hand_over_power(self, room_id: str, old: str, new: str) -> str:
         """Power 100 to the new owner; the old owner back to the default unless a creator by protocol.

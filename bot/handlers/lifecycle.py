@@ -3,8 +3,9 @@
 - ``!dissolve`` / ``!解散`` (room): the bot names the group's code and asks the owner to
   confirm with ``!dissolve <code>``; only then does the module close the group
   (``POST /groups/{code}/dissolve``). The module checks that the sender owns it.
-- ``!transfer @u`` / ``!转让`` (room): hands the group to a verified member
-  (``POST /groups/{code}/transfer``); the module checks owner, member, level and cap.
+- ``!transfer @u`` / ``!转让`` (room): the module checks owner, member, level and cap
+  and the bot asks the owner to confirm with ``!transfer @u <code>``; only then is the
+  group handed to the new owner (``POST /groups/{code}/transfer`` with ``confirm``).
 - ``!accept`` / ``!同意公约`` (bot chat): accepts the current platform convention for
   the sender (``POST /convention/accept?user_id=``). A bare ``!同意`` in the bot chat
   means the same (the dispatcher routes it here; in a room ``!同意`` approves a person).
@@ -56,26 +57,34 @@ async def dissolve_command(ctx: Context) -> None:
     "transfer",
     aliases=("转让",),
     scope=Scope.ROOM_ADMIN,
-    usage={"zh-CN": "!转让 @用户", "en": "!transfer @user"},
+    usage={"zh-CN": "!转让 @用户 [群组编码]", "en": "!transfer @user [group code]"},
     summary={
-        "zh-CN": "把本群转让给一位已实名的成员（群主）",
-        "en": "hand this group over to a verified member (owner)",
+        "zh-CN": "把本群转让给一位已实名的成员（群主，需用群组编码确认）",
+        "en": "hand this group over to a verified member (owner; confirm with its code)",
     },
 )
 async def transfer_command(ctx: Context) -> None:
-    if len(ctx.command.args) != 1:
+    args = ctx.command.args
+    if len(args) not in (1, 2):
         raise UsageError()
-    target = user_arg(ctx, ctx.command.args[0])
+    target = user_arg(ctx, args[0])
     code = await _group_code(ctx)
     if code is None:
         return
+    confirm = f"{ctx.prefix}{ctx.spec.name_in(ctx.language)} {target} {code}"
+    if len(args) == 2 and args[1] != code:
+        raise UsageError(confirm)  # the usage line names this group's code
     try:
-        answer = await ctx.api.transfer(code, ctx.sender, target)
+        # Without the code only the module's checks run: nothing changes until the owner confirms.
+        answer = await ctx.api.transfer(code, ctx.sender, target, confirm=code if len(args) == 2 else None)
     except QunzuApiError as exc:
         if exc.reason != "create_limit":
             raise
         # The module's text speaks to the person whose cap is full: here that is the new owner.
         await ctx.reply(ctx.t("transfer_target_full", owner=target, **exc.detail))
+        return
+    if not answer.transferred:
+        await ctx.reply(ctx.t("transfer_confirm", code=code, owner=target, command=confirm))
         return
     await ctx.reply(ctx.t("transfer_done", code=code, owner=answer.owner or target))
 

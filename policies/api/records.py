@@ -318,12 +318,16 @@ class Freeze(Record):
 
 
 class Transfer(Record):
-    """``POST /groups/{code}/transfer``: the new owner, the previous one, what happened to power levels."""
+    """``POST /groups/{code}/transfer``: the new owner, the previous one, what happened to power levels.
+
+    ``transferred`` false for the confirmation step (every check passed, nothing changed).
+    """
 
     code: str | None = None
     owner: str | None = None
     previous: str | None = None
     power: str | None = None
+    transferred: bool = False
 
 
 class Dissolution(Record):

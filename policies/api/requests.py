@@ -210,10 +210,11 @@ class DissolveRequest(Request):
 
 
 class TransferRequest(Request):
-    """``POST /groups/{code}/transfer``."""
+    """``POST /groups/{code}/transfer``: without ``confirm`` only the confirmation step."""
 
     user_id: str = Field(max_length=255)
     actor: str | None = _ID
+    confirm: str | None = Field(default=None, max_length=64)
 
 
 class ConventionAccept(Request):

@@ -65,7 +65,10 @@ def routes(*, service_account: str, groups: Groups, lifecycle: Lifecycle) -> lis
         if not target.startswith("@") or ":" not in target:
             raise SynapseError(400, "'user_id' must be a user id", Codes.INVALID_PARAM)
         record = await lookup(params["code"])
-        return 200, answer(await lifecycle.transfer(actor, record, target))
+        confirm = body.confirm
+        if confirm is not None and confirm != record.code:
+            raise SynapseError(400, "'confirm' must be the group's code", Codes.INVALID_PARAM)
+        return 200, answer(await lifecycle.transfer(actor, record, target, confirmed=confirm is not None))
 
     return [
         Route("POST", "/groups/{code}/dissolve", Access.USER, dissolve),

@@ -77,11 +77,26 @@ async def test_transfer_moves_ownership_power_and_the_caps_of_both_people(world:
     await fill_cap(owner, 9)
     await fill_cap(heir, 9)
 
-    assert await owner.ask(room, "!转让") == "用法：!转让 @用户"
+    assert await owner.ask(room, "!转让") == "用法：!转让 @用户 [群组编码]"
     answer = await owner.ask(room, f"!转让 {outsider.user_id}")
     assert answer == f"群主只能转让给本群已完成实名认证、且信用等级允许本群规模的成员（{outsider.user_id}）。"
 
+    # Nothing moves until the owner sends the code back; a wrong code is answered with the right command.
+    confirm = f"!转让 {heir.user_id} {code}"
     answer = await owner.ask(room, f"!转让 {heir.user_id}")
+    assert answer == (
+        f"确定要把本群（群组编码 {code}）转让给 {heir.user_id} 吗？转让后对方成为群主，你将不能再解散、转让本群或"
+        f"更改群类别，只有新群主才能再转让回来。确认请发送：{confirm}"
+    )
+    assert await owner.ask(room, f"!转让 {heir.user_id} {'0' * len(code)}") == f"用法：{confirm}"
+    assert (await page(world, code))["creator"] == owner.user_id
+    status, reply = await owner.api.qunzu(
+        "POST", f"/groups/{code}/transfer", {"user_id": heir.user_id, "confirm": code.lower() + "x"}
+    )
+    assert (status, reply.get("errcode")) == (400, "M_INVALID_PARAM")
+    assert (await page(world, code))["creator"] == owner.user_id
+
+    answer = await owner.ask(room, confirm)
     assert answer == f"已将本群（{code}）转让给 {heir.user_id}。"
     assert (await page(world, code))["creator"] == heir.user_id
     status, levels = await heir.api.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.power_levels/")
@@ -94,7 +109,8 @@ async def test_transfer_moves_ownership_power_and_the_caps_of_both_people(world:
     await owner.api.new_room(preset="private_chat")
     status, reply = await heir.api.create_room(preset="private_chat")
     assert (status, reply["cn.qunzu.detail"]) == (403, CAP)
-    # The new owner holds the owner's tools; handing it to someone without a place is refused.
+    # The new owner holds the owner's tools; handing it to someone without a place is refused
+    # before anyone is asked to confirm it.
     answer = await heir.ask(room, f"!转让 {owner.user_id}")
     assert (
         answer == f"无法转让：{owner.user_id} 创建的群数已达上限（10/10），没有名额接收本群。请对方先解散或转让其他群。"
@@ -116,7 +132,8 @@ async def test_in_a_version_12_room_the_creator_stays_but_ownership_moves(world:
     view = owner.view
     await view.wait_until(lambda: view.membership(room, view.bot_user_id) == "join" or None, "the bot join")
     code = await group_code(owner, room)
-    assert await owner.ask(room, f"!transfer {heir.user_id}") == f"已将本群（{code}）转让给 {heir.user_id}。"
+    assert (await owner.ask(room, f"!transfer {heir.user_id}")).startswith(f"确定要把本群（群组编码 {code}）转让给")
+    assert await owner.ask(room, f"!transfer {heir.user_id} {code}") == f"已将本群（{code}）转让给 {heir.user_id}。"
     status, levels = await heir.api.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.power_levels/")
     assert status == 200 and levels["users"][heir.user_id] == 100, levels
     assert (await page(world, code))["creator"] == heir.user_id
