@@ -567,6 +567,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS qunzu_public_reports_ts ON qunzu_public_reports (ts)",
         ),
     ),
+    Migration(
+        16,
+        "mute-alls found by their end, so the room is told when one ends by itself (Art. 9)",
+        ("CREATE INDEX IF NOT EXISTS qunzu_sanctions_type_end ON qunzu_sanctions (subject_type, end_ts)",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

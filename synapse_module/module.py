@@ -379,7 +379,15 @@ class QunzuModule:
             group_records=records,
             notifier=self.notifier,
         )
-        self.mute_all = RoomMuteAll(api, self.clock, store=self.store.mute_all, roles=self.room_roles)
+        self.mute_all = RoomMuteAll(
+            api,
+            self.clock,
+            store=self.store.mute_all,
+            roles=self.room_roles,
+            once=self.store.once,
+            notifier=self.notifier,
+            language=language,
+        )
         self.room_moderation = RoomModeration(
             api,
             self.clock,
@@ -437,6 +445,8 @@ class QunzuModule:
                 "qunzu_greetings_at_start", self.bot_chat_notices.greet_missed, self.clock.now_ms()
             )
         self.jobs.add(Job("forget_expired_once", HOUR_MS, functools.partial(forget_expired, self.store.once)))
+        # Art. 9: the room is told when its mute-all ends by itself (room_mute_all.py).
+        self.jobs.add(Job("mute_all_ended", 30 * 1000, self.mute_all.announce_ended))
 
         # What Synapse asks before an event, a join, an invite or a creation (callbacks.py).
         callbacks = Callbacks(

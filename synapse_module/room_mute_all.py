@@ -8,6 +8,10 @@ itself at its end. The posting gate (`check_event_for_spam`) reads it through a
 cluster-wide cache, one lookup per message; only in a muted room is the sender's role
 read, and the rule is `policies.room_tools.may_post_while_muted_all`. Staff and the
 service account are exempt before the gate asks.
+
+A mute-all that ends by itself is announced in the room by a job (`announce_ended`), once
+per mute-all across processes (a `qunzu_once` key), also after a stop of up to a day; one
+lifted by a person is not, since the bot answered that person in the room.
 """
 
 from __future__ import annotations
@@ -18,32 +22,56 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import EventBase
 
 from policies import Decision
+from policies.constants import DAY_MS
 from policies.numbers import duration_seconds
 from policies.room_tools import may_post_while_muted_all
 from policies.timing import in_force
 
 from .cache import ClusterCache
+from .notice_texts import notice_time
 from .store.audit import AuditRecord
+from .texts import text
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
 
     from .clock import Clock
+    from .notices import Notifier
     from .room_roles import RoomRoles
     from .store.mute_all import MuteAllStore
+    from .store.once import OnceStore
 
 logger = logging.getLogger(__name__)
 
 _OFF = -2  # cached "no mute-all" (None cannot be told from a cache miss by the reader)
 
+# How long after its end a mute-all is still announced (a process stopped meanwhile), and how
+# long its announcement key is kept: past the window, so the key outlives the search for it.
+ANNOUNCE_WINDOW_MS = DAY_MS
+ENDED_KEY = "mute_all_ended|"
+ANNOUNCE_BATCH = 50
+
 
 class RoomMuteAll:
     """A room's mute-all: start, lift, and the check every message passes."""
 
-    def __init__(self, api: ModuleApi, clock: Clock, *, store: MuteAllStore, roles: RoomRoles) -> None:
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        *,
+        store: MuteAllStore,
+        roles: RoomRoles,
+        once: OnceStore,
+        notifier: Notifier,
+        language: str,
+    ) -> None:
         self._clock = clock
         self._store = store
         self._roles = roles
+        self._once = once
+        self._notifier = notifier
+        self._language = language
         self._ends: ClusterCache[str, int] = ClusterCache(api, "qunzu_room_mute_all", self._load)
 
     async def _load(self, room_id: str) -> int:
@@ -86,3 +114,24 @@ class RoomMuteAll:
         lifted = await self._store.lift(room_id, actor, reason, audit)
         await self._ends.invalidate_everywhere(room_id)
         return {"lifted": lifted > 0}
+
+    async def announce_ended(self) -> dict[str, Any]:
+        """The job: tell each room whose mute-all ended by itself that everyone may post again.
+
+        Returns:
+            How many ended and how many rooms were told; a room that could not be told
+            (the service account cannot post there) is tried again at the next run.
+        """
+        since = self._clock.now_ms() - ANNOUNCE_WINDOW_MS
+        ended = await self._store.ended(since, ENDED_KEY, ANNOUNCE_BATCH)
+        told = 0
+        for row_id, room_id, end in ended:
+            key = ENDED_KEY + row_id
+            if not await self._once.claim(key, 2 * ANNOUNCE_WINDOW_MS):
+                continue  # another process is telling this room
+            body = text("mute_all_ended_room", self._language, end=notice_time(end, self._language))
+            if await self._notifier.to_room(room_id, body):
+                told += 1
+            else:
+                await self._once.release(key)
+        return {"ended": len(ended), "told": told}

@@ -47,6 +47,13 @@ class MuteAllStore:
             "qunzu_mute_all_lift", _lift_txn, self._chain, room_id, actor, reason, audit, self._clock.now_ms()
         )
 
+    async def ended(self, since_ms: int, once_prefix: str, limit: int) -> list[tuple[str, str, int]]:
+        """Mute-alls that ended by themselves after `since_ms` and by now, and whose `qunzu_once` key
+        (`once_prefix` + id) was not taken: (id, room, end), oldest end first."""
+        return await self._api.run_db_interaction(
+            "qunzu_mute_all_ended", _ended_txn, since_ms, self._clock.now_ms(), once_prefix, limit
+        )
+
     async def end(self, room_id: str) -> int | None:
         """End of the room's mute-all in force (`PERMANENT`: until lifted), or None when there is none."""
         return await self._api.run_db_interaction("qunzu_mute_all_end", _end_txn, room_id, self._clock.now_ms())
@@ -88,3 +95,18 @@ def _end_txn(txn: LoggingTransaction, room_id: str, now_ms: int) -> int | None:
     if not ends:
         return None
     return PERMANENT if PERMANENT in ends else max(ends)
+
+
+def _ended_txn(
+    txn: LoggingTransaction, since_ms: int, now_ms: int, once_prefix: str, limit: int
+) -> list[tuple[str, str, int]]:
+    # Lifted ones were ended by a person, who was answered then; the start of a new one lifts the old.
+    # Those told already are left out here, so a batch never fills with them.
+    txn.execute(
+        "SELECT s.id, s.room_id, s.end_ts FROM qunzu_sanctions AS s"
+        " LEFT JOIN qunzu_once AS o ON o.key = ? || s.id"
+        " WHERE s.subject_type = ? AND s.end_ts > ? AND s.end_ts <= ? AND s.lifted_ts IS NULL AND o.key IS NULL"
+        " ORDER BY s.end_ts, s.id LIMIT ?",
+        (once_prefix, ROOM_ALL, since_ms, now_ms, limit),
+    )
+    return [(str(row[0]), str(row[1]), int(row[2])) for row in txn.fetchall()]

@@ -15,10 +15,11 @@ import pytest
 from synapse.module_api import EventBase
 
 from policies import Reason
+from policies.display import format_time
 from policies.errors import InvalidNumber
 from policies.roles import RoomRole
 from synapse_module.module import QunzuModule
-from synapse_module.room_mute_all import RoomMuteAll
+from synapse_module.room_mute_all import ANNOUNCE_WINDOW_MS, RoomMuteAll
 from tests.module.harness import Database, MovableClock
 
 ROOM = "!room:localhost"
@@ -66,7 +67,15 @@ async def test_mute_all_refuses_members_not_admins_and_ends_by_itself(module: Qu
     assert (await module.mute_all.check(message(OWNER))).allowed
 
     # After a restart (a new cache, the same database) it still holds …
-    restarted = RoomMuteAll(module.api, module.clock, store=module.store.mute_all, roles=module.room_roles)
+    restarted = RoomMuteAll(
+        module.api,
+        module.clock,
+        store=module.store.mute_all,
+        roles=module.room_roles,
+        once=module.store.once,
+        notifier=module.notifier,
+        language="zh-CN",
+    )
     assert (await restarted.check(message(MEMBER))).reason is Reason.ROOM_MUTED_ALL
     # … and it ends by itself at its end, with nothing run.
     clock.advance(30 * MINUTE_MS)
@@ -103,3 +112,47 @@ async def test_staff_see_and_lift_a_mute_all_like_any_measure(module: QunzuModul
     assert (await module.mute_all.check(message(MEMBER))).reason is Reason.ROOM_MUTED_ALL
     await module.measures.lift("@staff:localhost", started["id"], "mistake")
     assert (await module.mute_all.check(message(MEMBER))).allowed
+
+
+class RoomNotices:
+    """Stands in for `Notifier.to_room`: what each room was told; `failing` rooms cannot be posted in."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, str]] = []
+        self.failing: set[str] = set()
+
+    async def to_room(self, room_id: str, body: str) -> bool:
+        if room_id in self.failing:
+            return False
+        self.told.append((room_id, body))
+        return True
+
+
+async def test_a_mute_all_that_ends_by_itself_is_announced_once_and_a_lifted_or_endless_one_never(
+    module: QunzuModule, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rooms = RoomNotices()
+    monkeypatch.setattr(module.notifier, "to_room", rooms.to_room)
+    timed = await module.mute_all.start(OWNER, ROOM, "30m", "")
+    await module.mute_all.start(OWNER, "!lifted:localhost", "30m", "")
+    await module.mute_all.lift(OWNER, "!lifted:localhost", "")
+    await module.mute_all.start(OWNER, "!endless:localhost", None, "")
+    await module.mute_all.start(OWNER, "!unreachable:localhost", "10m", "")
+    rooms.failing.add("!unreachable:localhost")
+
+    assert await module.mute_all.announce_ended() == {"ended": 0, "told": 0}  # nothing has ended yet
+    clock.advance(30 * MINUTE_MS)
+    assert await module.mute_all.announce_ended() == {"ended": 2, "told": 1}
+    assert rooms.told == [(ROOM, f"全员禁言已于 {format_time(timed['until'])} 结束，大家可以正常发言了。")]
+    assert (await module.mute_all.check(message(MEMBER))).allowed
+
+    # Told once, whichever process runs the job next; the room that could not be told is tried again.
+    rooms.failing.clear()
+    assert await module.mute_all.announce_ended() == {"ended": 1, "told": 1}
+    assert [room for room, _body in rooms.told] == [ROOM, "!unreachable:localhost"]
+    assert await module.mute_all.announce_ended() == {"ended": 0, "told": 0}
+    # Past the window (a process stopped for longer), an old end is no news any more.
+    await module.mute_all.start(OWNER, ROOM, "1m", "")
+    clock.advance(ANNOUNCE_WINDOW_MS + 2 * MINUTE_MS)
+    assert await module.mute_all.announce_ended() == {"ended": 0, "told": 0}
+    assert len(rooms.told) == 2
