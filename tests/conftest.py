@@ -32,10 +32,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/e2e starts Synapse: marked `e2e` (`make test-fast` leaves it out)."""
+    """Everything under tests/e2e starts Synapse: marked `e2e` (`make test-fast` leaves it out).
+
+    Raises:
+        pytest.UsageError: a test uses a `FILE_GROUPS` group's servers from a file outside it.
+    """
     for item in items:
         if item.path.is_relative_to(E2E):
             item.add_marker(pytest.mark.e2e)
+    _check_file_groups(items)
 
 
 # Test files that share a session-scoped server (a `shared_servers` config, `restartable`, the
@@ -46,11 +51,14 @@ FILE_GROUPS: dict[str, tuple[str, ...]] = {
         "test_bot_chat.py",
         "test_bot_commands.py",
         "test_group_alias.py",
+        "test_group_lifecycle.py",
         "test_groups.py",
         "test_limits.py",
+        "test_owner_tools.py",
         "test_realname_form_errors.py",
         "test_realname_providers.py",
         "test_reports.py",
+        "test_sanctions.py",
     ),
     "restarts": (
         "test_foundation.py",
@@ -59,9 +67,45 @@ FILE_GROUPS: dict[str, tuple[str, ...]] = {
         "test_records_filing.py",
         "test_sanctions_durability.py",
     ),
-    "content": ("test_content.py", "test_content_texts.py"),
+    "content": ("test_bot_chat_notices.py", "test_content.py", "test_content_texts.py", "test_holds.py"),
 }
 _GROUP_OF = {f"tests/e2e/{name}": group for group, names in FILE_GROUPS.items() for name in names}
+
+# The session-scoped fixture (by its function's name) that reaches each group's servers. A test
+# reaching one from a file outside that group would start a second copy of the server on the other
+# worker; collection stops instead. The content server is one of the shared servers, so it is
+# looked for first.
+_GROUP_FIXTURES: tuple[tuple[str, str], ...] = (
+    ("content_server_fixture", "content"),
+    ("shared_servers", "shared-servers"),
+    ("restartable_server", "restarts"),
+)
+
+
+def _server_group(item: pytest.Item) -> str | None:
+    """The `FILE_GROUPS` group whose session-scoped servers `item` uses, if any."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    functions = {
+        getattr(definition.func, "__name__", "")
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    }
+    return next((group for fixture, group in _GROUP_FIXTURES if fixture in functions), None)
+
+
+def _check_file_groups(items: list[pytest.Item]) -> None:
+    """Every test that uses a group's servers is in a file of that group."""
+    misplaced: dict[str, str] = {}
+    for item in items:
+        group = _server_group(item)
+        path = item.nodeid.split("::", 1)[0]
+        if group is not None and _GROUP_OF.get(path) != group:
+            misplaced[path] = group
+    if misplaced:
+        listed = "; ".join(f"{path} into {group!r}" for path, group in sorted(misplaced.items()))
+        raise pytest.UsageError(f"FILE_GROUPS in tests/conftest.py: put {listed} (its tests use that group's servers)")
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from devtools.homeserver import SynapseProcess
 
 from .bot_fixtures import service_account_fixture  # noqa: F401  (fixture, registered under its name)
-from .conftest import fresh_localpart
+from .conftest import SharedServers, database_name, fresh_localpart, pg_query
 from .identities import fresh_id_number
 from .matrix import Matrix
 from .sanction_helpers import eventually, joined_members, notices, sanction, set_power, verified
@@ -64,6 +64,36 @@ async def test_a_suspension_of_seconds_ends_by_itself(
         return status == 200
 
     await eventually(posts, what="the suspension to end by itself")
+
+
+async def test_postgres_mute_refuses_posting_until_it_ends_by_itself(
+    shared_servers: SharedServers, as_user: Callable[..., Matrix]
+) -> None:
+    server = shared_servers.get(postgres=True)
+    pg_database = database_name(server)
+    staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
+    member = await verified(as_user, server)
+    room = await member.new_room(name="PG 禁言")
+    record = await sanction(staff, "user", member.user_id, "mute", duration=3)
+    status, reply = await member.send_text(room, "禁言中")
+    assert status == 403 and reply["cn.qunzu.reason"] == "posting_suspended_user"
+    assert reply["cn.qunzu.detail"]["until"] == record["end"]
+
+    async def posts() -> bool:
+        status, _ = await member.send_text(room, "到期了")
+        return status == 200
+
+    await eventually(posts, what="the mute to end by itself")
+    rows = pg_query(pg_database, "SELECT measure, credit_delta FROM qunzu_sanctions WHERE id = %s", (record["id"],))
+    assert rows == [("mute", -10)]
+    rows = pg_query(
+        pg_database,
+        "SELECT before_score, after_score FROM qunzu_credit_changes WHERE sanction_id = %s",
+        (record["id"],),
+    )
+    assert rows == [(100, 90)]
+    status, verify = await staff.qunzu("GET", "/admin/audit/verify")
+    assert verify["ok"] is True, verify
 
 
 async def test_closure_removes_members_refuses_joins_and_is_reported(

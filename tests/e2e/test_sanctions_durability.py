@@ -1,4 +1,4 @@
-"""Sanctions survive a crash (kill -9), credit recovers with time, and PostgreSQL behaves the same.
+"""Sanctions survive a crash (kill -9) and credit recovers with time.
 
 The crash is shared with the other tests of what survives one (`after_the_crash`): each
 prepares its part before it (`Crash.before`) and checks it after.
@@ -12,7 +12,7 @@ from typing import Any
 
 from devtools.homeserver import SynapseProcess
 
-from .conftest import Crash, SharedServers, database_name, fresh_localpart, pg_query
+from .conftest import Crash, fresh_localpart
 from .matrix import Matrix
 from .sanction_helpers import eventually, sanction, set_power, verified
 
@@ -60,36 +60,6 @@ async def test_kill_9_loses_no_measure_blacklist_entry_or_credit_change_and_cred
     assert (await member.create_room(name="恢复后建群"))[0] == 200
     status, verify = await staff.qunzu("GET", "/admin/audit/verify")
     assert status == 200 and verify["ok"] is True, verify
-
-
-async def test_postgres_mute_refuses_posting_until_it_ends_by_itself(
-    shared_servers: SharedServers, as_user: Callable[..., Matrix]
-) -> None:
-    server = shared_servers.get(postgres=True)
-    pg_database = database_name(server)
-    staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
-    member = await verified(as_user, server)
-    room = await member.new_room(name="PG 禁言")
-    record = await sanction(staff, "user", member.user_id, "mute", duration=3)
-    status, reply = await member.send_text(room, "禁言中")
-    assert status == 403 and reply["cn.qunzu.reason"] == "posting_suspended_user"
-    assert reply["cn.qunzu.detail"]["until"] == record["end"]
-
-    async def posts() -> bool:
-        status, _ = await member.send_text(room, "到期了")
-        return status == 200
-
-    await eventually(posts, what="the mute to end by itself")
-    rows = pg_query(pg_database, "SELECT measure, credit_delta FROM qunzu_sanctions WHERE id = %s", (record["id"],))
-    assert rows == [("mute", -10)]
-    rows = pg_query(
-        pg_database,
-        "SELECT before_score, after_score FROM qunzu_credit_changes WHERE sanction_id = %s",
-        (record["id"],),
-    )
-    assert rows == [(100, 90)]
-    status, verify = await staff.qunzu("GET", "/admin/audit/verify")
-    assert verify["ok"] is True, verify
 
 
 async def _guard(account: Matrix) -> dict[str, object]:

@@ -190,23 +190,6 @@ async def test_background_jobs_run_once_on_the_background_instance(
     }
 
 
-async def test_a_job_due_every_tick_records_idle_runs_in_the_audit_log_only_hourly(
-    cluster: Cluster, cluster_database: str
-) -> None:
-    job = "import_synapse_reports"  # due at every tick; nothing to import in this cluster
-    sample = f'qunzu_job_runs_total{{job="{job}",outcome="ok"}}'
-
-    def runs() -> float:
-        return _metric(cluster, cluster.background_instance, sample)
-
-    count, elapsed = await poll_until(lambda: asyncio.to_thread(runs), lambda n: n >= 3, within_s=40.0, interval_s=1.0)
-    assert count >= 3, f"{job} ran {count} times in {elapsed:.0f}s"
-    recorded = pg_query(
-        cluster_database, "SELECT COUNT(*) FROM qunzu_audit WHERE action = 'job.run' AND subject = %s", (f"job:{job}",)
-    )
-    assert recorded == [(1,)], recorded
-
-
 async def test_refusals_are_counted_in_the_metrics_of_the_process_that_refused(cluster: Cluster, on: On) -> None:
     host = await _verified(cluster, on, "worker1", "host")
     room = await _public_room(host)

@@ -47,19 +47,25 @@ def _migrate_txn(txn: Txn) -> None:
 
 @pytest.fixture(scope="session")
 def synapse_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An SQLite file with Synapse's schema, made once; tests copy it."""
+    """An SQLite file with Synapse's schema and the module's, made once; tests copy it."""
     data_dir = tmp_path_factory.mktemp("synapse-schema")
     path = data_dir / "synapse.db"
     prepare_database(render_config(data_dir, port=1, database=sqlite_block(path), modules=[]))
+    template = sqlite_db_of(path)
+    template.run(_migrate_txn)
+    template.close()
     return path
 
 
 @pytest.fixture(scope="session")
 def synapse_postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL database with Synapse's schema, made once; tests create theirs from it."""
+    """A PostgreSQL database with Synapse's schema and the module's, made once; tests create theirs from it."""
     with fresh_pg_database("qunzu_synapse_schema", "the PostgreSQL store test") as name:
         data_dir = tmp_path_factory.mktemp("synapse-schema-pg")
         prepare_database(render_config(data_dir, port=1, database=postgres_database(name), modules=[]))
+        template = postgres_db_of(_dsn(name))
+        template.run(_migrate_txn)
+        template.close()
         yield name
 
 
@@ -72,17 +78,13 @@ def clock() -> MovableClock:
 def synapse_sqlite_db(synapse_sqlite_template: Path, tmp_path: Path) -> Database:
     path = tmp_path / "homeserver.db"
     shutil.copyfile(synapse_sqlite_template, path)
-    db = sqlite_db_of(path)
-    db.run(_migrate_txn)
-    return db
+    return sqlite_db_of(path)
 
 
 @pytest.fixture
 def synapse_postgres_db(synapse_postgres_template: str) -> Iterator[Database]:
     with fresh_pg_database("qunzu_store", "the PostgreSQL store test", template=synapse_postgres_template) as name:
-        db = postgres_db_of(_dsn(name))
-        db.run(_migrate_txn)
-        yield db
+        yield postgres_db_of(_dsn(name))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

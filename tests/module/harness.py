@@ -122,6 +122,13 @@ class Database:
                 raise
         raise AssertionError("unreachable")
 
+    def close(self) -> None:
+        """Close this thread's connection (PostgreSQL copies no template another session is connected to)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Run one statement (`?` placeholders) and return its rows, if it has any."""
 
