@@ -327,9 +327,7 @@ class BotChatNotices:
             link = await self._realname.create_link(user_id)
         except (SynapseError, RequestError):
             return None
-        expires = link.get("expires_at")
-        until = notice_time(expires, self._language) if isinstance(expires, int) else ""
-        return str(link["url"]), until
+        return link.url, notice_time(link.expires_at, self._language)
 
     async def _greet(self, user_id: str) -> None:
         await self._health.ready()

@@ -7,6 +7,8 @@ None, empty or zero, never to a made-up value.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from .base import Record
@@ -63,24 +65,62 @@ class Ticket(Record):
         return self.status in ("open", "in_review")
 
 
+class FiledTicket(Ticket):
+    """``POST /reports``: the ticket, ``ticket`` its id again, ``joined`` true when the report joined
+    an open duplicate."""
+
+    ticket: str
+    joined: bool
+
+
 class TicketList(Record):
     """``GET /admin/reports``: newest first."""
 
     tickets: list[Ticket] = Field(default_factory=list)
 
 
+class SanctionLift(Record):
+    """How a measure was lifted: when, by whom, why, and whether an appeal overturned it."""
+
+    at: int | None = None
+    by: str | None = None
+    reason: str | None = None
+    overturned: bool = False
+
+
+class CreditDelta(Record):
+    """The score before and after a measure's credit change."""
+
+    before: int | None = None
+    after: int | None = None
+
+
 class Sanction(Record):
-    """A measure (``POST|GET|DELETE /admin/sanctions…``, ``GET /me`` ``sanctions``)."""
+    """A measure (``POST|GET|DELETE /admin/sanctions…``, ``GET /me`` ``sanctions``).
+
+    ``evidence`` is what was captured when it was taken (event ids and content digests);
+    ``credit`` is there when taking it changed a score.
+    """
 
     id: str | None = None
     subject: Subject = Field(default_factory=Subject)
-    measure: str | None = None
-    reason: str | None = None
     room_id: str | None = None
+    measure: str | None = None
+    ladder: str | None = None
+    category: str | None = None
+    reason: str | None = None
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    report: str | None = None
+    actor: str | None = None
     start: int | None = None
     end: int | None = None
     permanent: bool = False
     active: bool | None = None
+    credit_delta: int | None = None
+    credit_user: str | None = None
+    lifted: SanctionLift | None = None
+    notified: bool = False
+    credit: CreditDelta | None = None
 
 
 class SanctionList(Record):
@@ -110,23 +150,56 @@ class Proposal(Record):
     proposal: LadderStep | None = None
 
 
-class Resolution(Record):
-    """``POST /admin/reports/{id}/resolve``: the closed ticket, with the measure taken."""
+class TakenMedia(Record):
+    """The media of taken-down events: quarantined, or not with the reason."""
 
-    id: str | None = None
-    status: str | None = None
-    outcome: str | None = None
+    quarantined: list[str] = Field(default_factory=list)
+    not_quarantined: list[dict[str, str]] = Field(default_factory=list)
+
+
+class Takedown(Record):
+    """``POST /admin/takedown`` (and ``takedown`` of a resolution): what was redacted, what was left.
+
+    ``remaining`` counts a person's posts left for another call; ``limit`` is the most one call takes.
+    """
+
+    redacted: list[str] = Field(default_factory=list)
+    already_redacted: list[str] = Field(default_factory=list)
+    not_found: list[str] = Field(default_factory=list)
+    not_taken: list[dict[str, str]] = Field(default_factory=list)
+    failed: list[dict[str, str]] = Field(default_factory=list)
+    media: TakenMedia = Field(default_factory=TakenMedia)
+    remaining: int = 0
+    limit: int = 0
+
+
+class Resolution(Ticket):
+    """``POST /admin/reports/{id}/resolve``: the closed ticket, with the measure taken and what was taken down."""
+
     sanction: Sanction | None = None
+    takedown: Takedown | None = None
+
+
+class AppealDecision(Record):
+    """When, by whom and why an appeal was decided."""
+
+    at: int | None = None
+    by: str | None = None
+    reason: str | None = None
 
 
 class Appeal(Record):
-    """An appeal (``GET /admin/appeals``, ``POST /appeals``); ``message`` is the text for the appellant."""
+    """An appeal (``GET /admin/appeals``, ``POST /appeals``, ``POST /sanctions/{id}/appeal``,
+    ``POST /admin/appeals/{id}/decide``); ``sanction`` is what it appeals (a measure or a refused
+    message); ``message`` (when filed) is the text for the appellant."""
 
     id: str | None = None
     sanction: str | None = None
     appellant: str | None = None
     text: str = ""
+    created_at: int | None = None
     status: str | None = None
+    decision: AppealDecision | None = None
     message: str | None = None
 
 
@@ -137,7 +210,9 @@ class AppealList(Record):
 
 
 class Announcement(Record):
-    """A group announcement (``POST /admin/rooms/{id}/announce``, ``GET /admin/announcements``)."""
+    """A group announcement (``POST /admin/rooms/{id}/announce``: ``id``, ``status`` and, once
+    posted, ``event_id``; ``GET /admin/announcements``, ``POST /admin/announcements/{id}/approve|reject``:
+    every field)."""
 
     id: str | None = None
     room_id: str | None = None
@@ -147,6 +222,9 @@ class Announcement(Record):
     status: str | None = None
     event_id: str | None = None
     created_ts: int | None = None
+    decided_ts: int | None = None
+    decided_by: str | None = None
+    reason: str | None = None
 
 
 class AnnouncementList(Record):
@@ -200,16 +278,36 @@ class Stats(Record):
 
 
 class Verification(Record):
-    """``GET /me`` ``verification``: the status and masked identity data (never in clear)."""
+    """``GET /me`` ``verification`` (and ``POST /admin/realname/{user_id}/approve|reject``): the status
+    and masked identity data (never in clear); ``attempts_left_today`` while still to verify."""
 
     status: str = "unverified"
     level: int | None = None
+    provider: str | None = None
     name: str | None = None
     id_number: str | None = None
     phone: str | None = None
     submitted_at: int | None = None
     decided_at: int | None = None
+    deactivated_at: int | None = None
     attempts_left_today: int | None = None
+
+
+class RevealedIdentity(Record):
+    """``POST /admin/users/{user_id}/reveal``: the identity in clear, for staff with a reason."""
+
+    user_id: str
+    status: str
+    name: str
+    id_number: str
+    phone: str | None = None
+
+
+class RealnameLink(Record):
+    """``POST /admin/realname/links``: a one-time link to the verification form and when it expires."""
+
+    url: str
+    expires_at: int
 
 
 class ConventionStatus(Record):
@@ -303,11 +401,28 @@ class BlacklistLift(Record):
 
 
 class CreditChange(Record):
-    """``POST /admin/users/{user_id}/credit``: the score before and after, and the new level."""
+    """``POST /admin/users/{user_id}/credit``: the change, the score before and after, and the new level.
 
+    Also an entry of a credit history (``GET /admin/users/{user_id}/credit``), without ``level``.
+    """
+
+    id: str | None = None
+    user_id: str | None = None
+    ts: int | None = None
+    delta: int | None = None
     before: int | None = None
     after: int | None = None
+    reason: str | None = None
+    actor: str | None = None
+    sanction: str | None = None
     level: str | None = None
+
+
+class CreditView(CreditStatus):
+    """``GET /admin/users/{user_id}/credit``: the score, its level and what it allows, the last changes."""
+
+    user_id: str
+    history: list[CreditChange] = Field(default_factory=list)
 
 
 class Freeze(Record):
@@ -338,11 +453,10 @@ class Dissolution(Record):
     removed: int | None = None
 
 
-class PendingVerification(Record):
-    """``GET /admin/realname/pending``: a submission waiting for a person."""
+class PendingVerification(Verification):
+    """``GET /admin/realname/pending``: a submission waiting for a person, with its masked status."""
 
     user_id: str
-    submitted_at: int | None = None
 
 
 class PendingVerifications(Record):
@@ -355,14 +469,18 @@ __all__ = [
     "Announcement",
     "AnnouncementList",
     "Appeal",
+    "AppealDecision",
     "AppealList",
     "BlacklistEntry",
     "BlacklistLift",
     "Convention",
     "ConventionStatus",
     "CreditChange",
+    "CreditDelta",
     "CreditStatus",
+    "CreditView",
     "Dissolution",
+    "FiledTicket",
     "Freeze",
     "GroupMember",
     "GroupPage",
@@ -374,11 +492,16 @@ __all__ = [
     "PendingVerification",
     "PendingVerifications",
     "Proposal",
+    "RealnameLink",
     "Resolution",
+    "RevealedIdentity",
     "Sanction",
+    "SanctionLift",
     "SanctionList",
     "Stats",
     "Subject",
+    "Takedown",
+    "TakenMedia",
     "Ticket",
     "TicketEvidence",
     "TicketList",

@@ -28,7 +28,7 @@ from ..errors import Refusal, RequestError
 from ..realname import TOKEN_PARAM
 from ..refusals import client_error, refusal_error
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_str, read_body, respond_page
+from .resource import Access, Caller, Route, answer, json_body, query_str, read_body, respond_page
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -65,7 +65,8 @@ def routes(*, api: ModuleApi, config: QunzuConfig, realname: RealnameService) ->
 
     async def submit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        return await realname.submit(caller.user_id, json_body(request))
+        status, view = await realname.submit(caller.user_id, json_body(request))
+        return status, answer(view)
 
     async def accept(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
