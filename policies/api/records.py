@@ -79,8 +79,9 @@ class TicketList(Record):
     tickets: list[Ticket] = Field(default_factory=list)
 
 
-class SanctionLift(Record):
-    """How a measure was lifted: when, by whom, why, and whether an appeal overturned it."""
+class Lifted(Record):
+    """How a measure or a blacklist entry was lifted: when, by whom, why; for a measure, whether
+    an appeal overturned it."""
 
     at: int | None = None
     by: str | None = None
@@ -118,7 +119,7 @@ class Sanction(Record):
     active: bool | None = None
     credit_delta: int | None = None
     credit_user: str | None = None
-    lifted: SanctionLift | None = None
+    lifted: Lifted | None = None
     notified: bool = False
     credit: CreditDelta | None = None
 
@@ -233,17 +234,46 @@ class AnnouncementList(Record):
     announcements: list[Announcement] = Field(default_factory=list)
 
 
-class Hold(Record):
-    """A held message (``GET /admin/holds``, ``POST /admin/holds/{id}/release|reject``); never its content."""
+class EvidenceItem(Record):
+    """A sealed item of the evidence locker (``GET /admin/evidence[/{id}]``): everything but the content."""
 
     id: str
     ts: int = 0
+    action: str | None = None
+    rule: str | None = None
     category: str | None = None
-    category_label: str | None = None
     sender: str | None = None
     room_id: str | None = None
+    event_id: str | None = None
+    event_type: str | None = None
     ticket: str | None = None
+    digest: str | None = None
     status: str | None = None
+    decided_by: str | None = None
+    decided_ts: int | None = None
+    released_event_id: str | None = None
+
+
+class RevealedEvidence(EvidenceItem):
+    """``POST /admin/evidence/{id}/reveal``: the item with the event's content (free-form, as sent)."""
+
+    content: Any = None
+
+
+class EvidencePage(Record):
+    """``GET /admin/evidence``: newest first; ``next`` is the cursor of the next page."""
+
+    items: list[EvidenceItem] = Field(default_factory=list)
+    next: str | None = None
+
+
+class Hold(EvidenceItem):
+    """A held message (``GET /admin/holds``, ``POST /admin/holds/{id}/release|reject``); never its content.
+
+    ``category_label`` in a page; ``sender_told`` after a rejection.
+    """
+
+    category_label: str | None = None
     sender_told: bool = False
 
 
@@ -255,8 +285,16 @@ class HoldPage(Record):
 
 
 class Moderation(Record):
-    """``POST /admin/rooms/{id}/moderate``: what the action did (fields by action)."""
+    """``POST /admin/rooms/{id}/moderate``: what the action did (fields by action).
 
+    Always ``room_id``, ``action``, ``actor``; ``target`` for actions on a person; ``id`` and
+    ``until`` for ``mute`` and ``mute_all``.
+    """
+
+    room_id: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    target: str | None = None
     id: str | None = None
     until: int | None = None
     # `unmute_all`: whether a mute-all was on; `unmute`: how many of the person's mutes were lifted.
@@ -371,9 +409,13 @@ class GroupPage(Record):
     creator: str | None = None
     creators: list[GroupMember] = Field(default_factory=list)
     admins: list[GroupMember] = Field(default_factory=list)
+    member_label: str | None = None
+    created_at: int | None = None
+    created_at_text: str | None = None
     status: str | None = None
     status_label: str | None = None
     alias: str | None = None
+    matrix_to: str | None = None
     join_rule: str | None = None
 
 
@@ -387,11 +429,24 @@ class Convention(Record):
 
 
 class BlacklistEntry(Record):
-    """``POST /admin/blacklist``: the entry."""
+    """``POST /admin/blacklist``, ``GET /admin/blacklist``: an entry (an identity's ``subject.id``
+    is its keyed fingerprint, never the ID number)."""
 
     id: str
     subject: Subject = Field(default_factory=Subject)
+    covers_identity: bool = False
+    reason: str | None = None
+    actor: str | None = None
+    created_at: int | None = None
     until: int | None = None
+    active: bool | None = None
+    lifted: Lifted | None = None
+
+
+class BlacklistEntryList(Record):
+    """``GET /admin/blacklist``: the entries."""
+
+    entries: list[BlacklistEntry] = Field(default_factory=list)
 
 
 class BlacklistLift(Record):
@@ -426,10 +481,24 @@ class CreditView(CreditStatus):
 
 
 class Freeze(Record):
-    """``POST|DELETE /admin/emergency…``: an emergency freeze."""
+    """``POST|DELETE /admin/emergency…``, ``GET /admin/emergency``: an emergency freeze, active until lifted."""
 
     id: str | None = None
     scope: str | None = None
+    reason: str | None = None
+    actor: str | None = None
+    created_ts: int | None = None
+    lifted_ts: int | None = None
+    lifted_by: str | None = None
+    lift_reason: str | None = None
+    active: bool = False
+
+
+class Freezes(Record):
+    """``GET /admin/emergency``: the freezes in force and the most recent ones."""
+
+    active: list[Freeze] = Field(default_factory=list)
+    recent: list[Freeze] = Field(default_factory=list)
 
 
 class Transfer(Record):
@@ -453,6 +522,154 @@ class Dissolution(Record):
     removed: int | None = None
 
 
+class PublicTicketStatus(Record):
+    """``GET /public/report/{ticket}?token=``: what a public reporter may see of their ticket.
+
+    ``deadline`` is the deadline as text (China Standard Time); ``closed_ts`` None while open.
+    """
+
+    ticket: str
+    status: str
+    status_label: str
+    category: str
+    category_label: str
+    created_ts: int
+    deadline_ts: int
+    deadline: str
+    closed_ts: int | None = None
+
+
+class PublicReceipt(PublicTicketStatus):
+    """``POST /public/report``: the ticket's status with the token that follows it and its status path."""
+
+    token: str
+    status_path: str
+
+
+class PublicContact(Record):
+    """One public report on a ticket and its contact (None: none given, or it does not decrypt)."""
+
+    report: str
+    ts: int
+    category: str
+    contact: str | None = None
+
+
+class PublicContactList(Record):
+    """``POST /admin/reports/{id}/public-contacts``: the public reports on a ticket, for staff."""
+
+    reports: list[PublicContact] = Field(default_factory=list)
+
+
+class GroupCount(Record):
+    """How many groups of a category are in a scale tier."""
+
+    category: str
+    tier: str
+    count: int
+
+
+class MeasureCount(Record):
+    """How many measures of a kind were taken in a month (``YYYY-MM``, China Standard Time)."""
+
+    month: str
+    measure: str
+    count: int
+
+
+class ReportCount(Record):
+    """How many reports came from a source in a month (``YYYY-MM``, China Standard Time)."""
+
+    month: str
+    source: str
+    count: int
+
+
+class FilingStatistics(Record):
+    """The numbers of the filing document (备案), from the module's own records."""
+
+    groups: list[GroupCount] = Field(default_factory=list)
+    groups_closed: int = 0
+    users_by_level: dict[str, int] = Field(default_factory=dict)
+    measures_by_month: list[MeasureCount] = Field(default_factory=list)
+    reports_by_month: list[ReportCount] = Field(default_factory=list)
+    active_freezes: int = 0
+
+
+class FilingDocument(Record):
+    """``GET /admin/filing?format=json``: the document as Markdown and the statistics behind it."""
+
+    markdown: str
+    statistics: FilingStatistics
+
+
+class AuditEntry(Record):
+    """One row of the audit log (``GET /admin/audit``); ``details`` is what the action recorded."""
+
+    seq: int
+    ts: int
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+class AuditEntryList(Record):
+    """``GET /admin/audit``: oldest first."""
+
+    entries: list[AuditEntry] = Field(default_factory=list)
+
+
+class ChainCheck(Record):
+    """``GET /admin/audit/verify``: whether the hash chain holds; ``first_bad`` the first row that fails."""
+
+    ok: bool
+    rows: int
+    first_bad: int | None = None
+    problem: str | None = None
+
+
+class BundleCheck(Record):
+    """``POST /admin/export/verify``: whether an export bundle matches its manifest (and MAC)."""
+
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+    files: int = 0
+    lines: int = 0
+    mac_checked: bool = False
+
+
+class RegulatorReport(Record):
+    """A report to the authorities (向有关主管部门报告; ``GET|POST /admin/regulator-reports…``): what
+    happened, on what evidence and legal basis, and its submission."""
+
+    id: str
+    ts: int
+    kind: str
+    subject: Subject = Field(default_factory=Subject)
+    sanction: str | None = None
+    blacklist_entry: str | None = None
+    category: str | None = None
+    summary: str = ""
+    summary_zh: str | None = None
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    legal_basis: str = ""
+    actor: str | None = None
+    status: str | None = None
+    submitted_to: str | None = None
+    submitted_at: int | None = None
+    receipt: str | None = None
+    updated_ts: int | None = None
+
+
+class RegulatorReportList(Record):
+    """``GET /admin/regulator-reports``."""
+
+    reports: list[RegulatorReport] = Field(default_factory=list)
+
+
 class PendingVerification(Verification):
     """``GET /admin/realname/pending``: a submission waiting for a person, with its masked status."""
 
@@ -471,8 +688,13 @@ __all__ = [
     "Appeal",
     "AppealDecision",
     "AppealList",
+    "AuditEntry",
+    "AuditEntryList",
     "BlacklistEntry",
+    "BlacklistEntryList",
     "BlacklistLift",
+    "BundleCheck",
+    "ChainCheck",
     "Convention",
     "ConventionStatus",
     "CreditChange",
@@ -480,23 +702,38 @@ __all__ = [
     "CreditStatus",
     "CreditView",
     "Dissolution",
+    "EvidenceItem",
+    "EvidencePage",
     "FiledTicket",
+    "FilingDocument",
+    "FilingStatistics",
     "Freeze",
+    "Freezes",
+    "GroupCount",
     "GroupMember",
     "GroupPage",
     "Hold",
     "HoldPage",
     "LadderStep",
+    "Lifted",
     "MeStatus",
+    "MeasureCount",
     "Moderation",
     "PendingVerification",
     "PendingVerifications",
     "Proposal",
+    "PublicContact",
+    "PublicContactList",
+    "PublicReceipt",
+    "PublicTicketStatus",
     "RealnameLink",
+    "RegulatorReport",
+    "RegulatorReportList",
+    "ReportCount",
     "Resolution",
+    "RevealedEvidence",
     "RevealedIdentity",
     "Sanction",
-    "SanctionLift",
     "SanctionList",
     "Stats",
     "Subject",

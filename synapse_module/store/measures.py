@@ -97,9 +97,7 @@ class Sanction:
             credit_user=self.credit_user,
             lifted=None
             if self.lifted_ts is None
-            else api.SanctionLift(
-                at=self.lifted_ts, by=self.lifted_by, reason=self.lift_reason, overturned=self.overturned
-            ),
+            else api.Lifted(at=self.lifted_ts, by=self.lifted_by, reason=self.lift_reason, overturned=self.overturned),
             notified=self.notified_ts is not None,
         )
 
