@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from synapse.module_api.errors import SynapseError
 
+from policies.api import PublicContact, PublicContactList, PublicReceipt, PublicTicketStatus
 from policies.codes import is_valid_code
 from policies.messages import format_time
 
@@ -107,7 +108,7 @@ class PublicReports:
             raise NotFound(evidence_text("unknown_group", language))
         return record.room_id
 
-    async def file(self, address: str, body: Mapping[str, Any], language: str) -> dict[str, Any]:
+    async def file(self, address: str, body: Mapping[str, Any], language: str) -> PublicReceipt:
         """File a report from `address` with `{code | room_id, category, reason, contact?}`.
 
         Raises:
@@ -152,31 +153,25 @@ class PublicReports:
         )
         if not isinstance(filed, PublicFiling):
             raise limit_exceeded(evidence_text("rate_limited", language, limit=PER_HOUR), filed, "hour")
-        return self._answer(filed.ticket, token, language)
+        shown = self.status_of(filed.ticket, language)
+        status_path = f"public/report/{filed.ticket.id}?token={token}"
+        return PublicReceipt(**shown.model_dump(), token=token, status_path=status_path)
 
-    def _answer(self, ticket: Ticket, token: str, language: str) -> dict[str, Any]:
-        return {
-            "ticket": ticket.id,
-            "token": token,
-            "status_path": f"public/report/{ticket.id}?token={token}",
-            **self.status_json(ticket, language),
-        }
-
-    def status_json(self, ticket: Ticket, language: str) -> dict[str, Any]:
+    def status_of(self, ticket: Ticket, language: str) -> PublicTicketStatus:
         """What the reporter may see of a ticket: its status, category and deadline."""
-        return {
-            "ticket": ticket.id,
-            "status": ticket.status,
-            "status_label": evidence_text(f"status.{ticket.status}", language),
-            "category": ticket.category,
-            "category_label": self._category_label(ticket.category, language),
-            "created_ts": ticket.created_ts,
-            "deadline_ts": ticket.deadline_ts,
-            "deadline": format_time(ticket.deadline_ts),
-            "closed_ts": ticket.resolved_ts,
-        }
+        return PublicTicketStatus(
+            ticket=ticket.id,
+            status=ticket.status,
+            status_label=evidence_text(f"status.{ticket.status}", language),
+            category=ticket.category,
+            category_label=self._category_label(ticket.category, language),
+            created_ts=ticket.created_ts,
+            deadline_ts=ticket.deadline_ts,
+            deadline=format_time(ticket.deadline_ts),
+            closed_ts=ticket.resolved_ts,
+        )
 
-    async def contacts(self, actor: str, ticket_id: str, reason: str) -> list[dict[str, Any]]:
+    async def contacts(self, actor: str, ticket_id: str, reason: str) -> PublicContactList:
         """The public reports on a ticket with their contacts, for staff; the read and its reason are audited.
 
         A contact that does not decrypt (another key file) shows as None.
@@ -191,10 +186,10 @@ class PublicReports:
                     contact = self._contact.decrypt(contact_enc, report_id)
                 except DecryptionError:
                     contact = None
-            listed.append({"report": report_id, "ts": ts, "category": category, "contact": contact})
-        return listed
+            listed.append(PublicContact(report=report_id, ts=ts, category=category, contact=contact))
+        return PublicContactList(reports=listed)
 
-    async def status(self, ticket_id: str, token: str | None, language: str) -> dict[str, Any]:
+    async def status(self, ticket_id: str, token: str | None, language: str) -> PublicTicketStatus:
         """The status of the ticket the token was given for.
 
         Raises:
@@ -205,4 +200,4 @@ class PublicReports:
             ticket = await self._store.ticket_for(ticket_id.strip().upper(), mac_hex(self._token_key, token.encode()))
         if ticket is None:
             raise NotFound(evidence_text("bad_token", language))
-        return self.status_json(ticket, language)
+        return self.status_of(ticket, language)
