@@ -16,6 +16,7 @@ from policies.api import (
     DecideAppealRequest,
     LiftRequest,
     ProposeRequest,
+    RegulatorReportList,
     SanctionApply,
     SanctionList,
     SubjectRef,
@@ -162,17 +163,17 @@ def routes(
         if status is not None and status not in REPORT_STATUSES:
             raise SynapseError(400, f"'status' must be one of {', '.join(REPORT_STATUSES)}", Codes.INVALID_PARAM)
         found = await regulator_reports.between(since, until, limit, status)
-        return 200, {"reports": [report.as_json() for report in found]}
+        return 200, answer(RegulatorReportList(reports=[report.record() for report in found]))
 
     async def report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, (await regulator_reports.get(params["report_id"])).as_json()
+        return 200, answer((await regulator_reports.get(params["report_id"])).record())
 
     async def update_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = json_body(request)
         reason = required_reason(body, language)
         actor = await acting_staff(staff, caller, body)
         updated = await regulator_reports.update(actor, params["report_id"], body, reason)
-        return 200, updated.as_json()
+        return 200, answer(updated.record())
 
     async def appeals(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         status = query_str(request, "status")
