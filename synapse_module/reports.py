@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from synapse.module_api.errors import Codes
 
@@ -281,7 +281,7 @@ class Reports:
             self._seen[row.table] = max(self._seen[row.table], row.id)
         return imported
 
-    async def import_synapse_reports(self) -> dict[str, Any]:
+    async def import_synapse_reports(self) -> api.ReportImport:
         """The job: import the rows of event_reports, room_reports, user_reports not imported yet, each once.
 
         Reads from a little below the highest id imported (`IMPORT_OVERLAP`): a report committed
@@ -296,7 +296,7 @@ class Reports:
                 if len(rows) < IMPORT_BATCH:
                     break
                 cursor = rows[-1].id
-        return {"imported": imported}
+        return api.ReportImport(imported=imported)
 
     async def _import_rows(self, rows: Sequence[SynapseReport], *, fast: bool) -> int:
         """Import `rows`; the desk is nudged after a severe ticket at once and after the rest once.
@@ -571,13 +571,13 @@ class Reports:
 
         self._api.run_as_background_process("qunzu_report_notice", run)
 
-    async def send_notices(self) -> dict[str, Any]:
+    async def send_notices(self) -> api.ReportNotices:
         """The job: acknowledgements and outcome notices not yet delivered."""
         sent = 0
         for ticket_id, reporter, kind in await self._store.pending_notices(NOTICE_BATCH):
             if await self._notify(ticket_id, reporter, kind):
                 sent += 1
-        return {"sent": sent}
+        return api.ReportNotices(sent=sent)
 
     async def _notify(self, ticket_id: str, reporter: str, kind: str) -> bool:
         ticket = await self._tickets.get(ticket_id)
@@ -629,13 +629,13 @@ class Reports:
 
         self._api.run_as_background_process("qunzu_room_staff_notice", run)
 
-    async def send_room_staff_notices(self) -> dict[str, Any]:
+    async def send_room_staff_notices(self) -> api.RoomStaffNotices:
         """The job: notices to rooms' owners and admins not yet sent (content flags arrive only here)."""
         told = 0
         for ticket in await self._tickets.owed_room_notices(NOTICE_BATCH):
             if await self._tell_room_staff(ticket):
                 told += 1
-        return {"told": told}
+        return api.RoomStaffNotices(told=told)
 
     async def room_staff_of(self, ticket: Ticket) -> list[str]:
         """Who is told of a ticket about a room: its creators and admins on this server.

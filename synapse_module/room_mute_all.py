@@ -17,12 +17,12 @@ lifted by a person is not, since the bot answered that person in the room.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from synapse.module_api import EventBase
 
 from policies import Decision
-from policies.api import Moderation
+from policies.api import Moderation, MuteAllEnded
 from policies.constants import DAY_MS
 from policies.numbers import duration_seconds
 from policies.room_tools import may_post_while_muted_all
@@ -116,7 +116,7 @@ class RoomMuteAll:
         await self._ends.invalidate_everywhere(room_id)
         return Moderation(lifted=lifted > 0)
 
-    async def announce_ended(self) -> dict[str, Any]:
+    async def announce_ended(self) -> MuteAllEnded:
         """The job: tell each room whose mute-all ended by itself that everyone may post again.
 
         Returns:
@@ -135,4 +135,4 @@ class RoomMuteAll:
                 told += 1
             else:
                 await self._once.release(key)
-        return {"ended": len(ended), "told": told}
+        return MuteAllEnded(ended=len(ended), told=told)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny
 
 from .base import Record
 
@@ -348,6 +348,21 @@ class RealnameLink(Record):
     expires_at: int
 
 
+class ConventionAccepted(Record):
+    """``POST /convention/accept``: the version accepted."""
+
+    accepted: str
+
+
+class ContentReload(Record):
+    """``POST /admin/content/reload``: whether the content lists were reloaded, their version and size."""
+
+    reloaded: bool
+    version: int = 0
+    terms: int = 0
+    media_hashes: int = 0
+
+
 class ConventionStatus(Record):
     """``GET /me`` ``convention``: the current version and whether the person accepted it."""
 
@@ -522,6 +537,21 @@ class Dissolution(Record):
     removed: int | None = None
 
 
+class ReportCategory(Record):
+    """A report category and its label in the page's language."""
+
+    id: str
+    label: str
+
+
+class PublicReportForm(Record):
+    """``GET /public/report`` (JSON): the categories a public report may name, and how many an
+    address may file an hour."""
+
+    categories: list[ReportCategory] = Field(default_factory=list)
+    per_hour: int = 0
+
+
 class PublicTicketStatus(Record):
     """``GET /public/report/{ticket}?token=``: what a public reporter may see of their ticket.
 
@@ -682,7 +712,178 @@ class PendingVerifications(Record):
     pending: list[PendingVerification] = Field(default_factory=list)
 
 
+class AdminGuardStatus(Record):
+    """``GET /health`` ``admin_guard``: whether admin actions are checked, since when, the last sweep."""
+
+    armed: bool = False
+    since: int | None = None
+    swept: int | None = None
+
+
+class GreetingQueue(Record):
+    """``GET /health`` ``greetings``: new accounts waiting for their greeting here, and greeters at work."""
+
+    waiting: int = 0
+    greeters: int = 0
+
+
+class PolicyFingerprint(Record):
+    """``GET /health`` ``policy``: the effective policy's convention version and SHA-256."""
+
+    convention_version: str
+    sha256: str
+
+
+class LastJobRun(Record):
+    """``GET /health`` ``jobs``: the newest recorded run of a job."""
+
+    ts: int
+    instance: str
+    ok: bool
+
+
+class HealthReport(Record):
+    """``GET /health``: the process's state, schema and convention, its parts, the policy and the
+    jobs' last runs (``jobs`` None until the schema is ready; a job never run is None)."""
+
+    status: str
+    schema_version: int
+    convention_version: str
+    instance: str
+    admin_guard: AdminGuardStatus | None = None
+    greetings: GreetingQueue | None = None
+    policy: PolicyFingerprint | None = None
+    jobs: dict[str, LastJobRun | None] | None = None
+
+
+class JobResult(Record):
+    """What one run of a background job did: each job's record declares its counts (the positive
+    ones are the metric ``qunzu_job_items``; the run's audit record ``job.run`` carries them)."""
+
+
+class JobRun(Record):
+    """``POST /admin/jobs/{name}``: the job and what this run of it did."""
+
+    job: str
+    result: SerializeAsAny[JobResult]
+
+
+class RetentionRun(JobResult):
+    """``records_retention``: rows purged before ``before`` (ms) by table, how long it took; ``audit_refused``
+    when the audit log could not be purged (the reason)."""
+
+    before: int
+    netlog: int = 0
+    evidence: int = 0
+    public_reports: int = 0
+    audit: int = 0
+    ms: int = 0
+    audit_refused: str | None = None
+
+
+class IdentitiesPurged(JobResult):
+    """``purge_deactivated_identities``: identities of closed accounts purged after the retention period."""
+
+    purged: int = 0
+
+
+class NetlogCatchUp(JobResult):
+    """``netlog_catch_up``: rows the live writer had missed, and the stream position reached."""
+
+    added: int = 0
+    cursor: int = 0
+
+
+class FollowupsDone(JobResult):
+    """``sanctions_followup``: measures whose notices and removals were finished."""
+
+    done: int = 0
+
+
+class PolicyListSync(JobResult):
+    """``policy_list_sync`` (and ``POST /admin/policy-list/sync``): rules published and withdrawn in the
+    policy-list room (``room_id`` when there was anything to do)."""
+
+    published: int = 0
+    withdrawn: int = 0
+    room_id: str | None = None
+
+
+class TierRefresh(JobResult):
+    """``refresh_group_tiers``: groups whose tier changed, and groups linked to their room's current version."""
+
+    changed: int = 0
+    linked: int = 0
+
+
+class CodeBackfill(JobResult):
+    """``backfill_group_codes``: rooms that got a group code."""
+
+    registered: int = 0
+
+
+class AclReconcile(JobResult):
+    """``server_acls``: groups whose server ACL was brought in line, and those where that failed."""
+
+    updated: int = 0
+    failed: int = 0
+
+
+class AliasSweep(JobResult):
+    """``restore_code_aliases``: ``#<code>`` aliases restored, and those that failed (retried later)."""
+
+    restored: int = 0
+    failed: int = 0
+
+
+class ConventionNoticesSent(JobResult):
+    """``convention_notices``: people told of a new convention version, and those who could not be told."""
+
+    told: int = 0
+    failed: int = 0
+
+
+class OnceForgotten(JobResult):
+    """``forget_expired_once``: expired once-keys dropped."""
+
+    forgotten: int = 0
+
+
+class MuteAllEnded(JobResult):
+    """``mute_all_ended``: mute-alls that ended by themselves, and rooms told so."""
+
+    ended: int = 0
+    told: int = 0
+
+
+class FederationSweep(JobResult):
+    """``federation_guard``: people of servers that are no longer partners removed from groups."""
+
+    removed: int = 0
+
+
+class ReportImport(JobResult):
+    """``import_synapse_reports``: reports of Matrix clients' report buttons imported as tickets."""
+
+    imported: int = 0
+
+
+class ReportNotices(JobResult):
+    """``report_notices``: acknowledgements and outcome notices delivered to reporters."""
+
+    sent: int = 0
+
+
+class RoomStaffNotices(JobResult):
+    """``room_staff_notices``: tickets whose room's owner and admins were told."""
+
+    told: int = 0
+
+
 __all__ = [
+    "AclReconcile",
+    "AdminGuardStatus",
+    "AliasSweep",
     "Announcement",
     "AnnouncementList",
     "Appeal",
@@ -695,7 +896,11 @@ __all__ = [
     "BlacklistLift",
     "BundleCheck",
     "ChainCheck",
+    "CodeBackfill",
+    "ContentReload",
     "Convention",
+    "ConventionAccepted",
+    "ConventionNoticesSent",
     "ConventionStatus",
     "CreditChange",
     "CreditDelta",
@@ -704,35 +909,54 @@ __all__ = [
     "Dissolution",
     "EvidenceItem",
     "EvidencePage",
+    "FederationSweep",
     "FiledTicket",
     "FilingDocument",
     "FilingStatistics",
+    "FollowupsDone",
     "Freeze",
     "Freezes",
+    "GreetingQueue",
     "GroupCount",
     "GroupMember",
     "GroupPage",
+    "HealthReport",
     "Hold",
     "HoldPage",
+    "IdentitiesPurged",
+    "JobResult",
+    "JobRun",
     "LadderStep",
+    "LastJobRun",
     "Lifted",
     "MeStatus",
     "MeasureCount",
     "Moderation",
+    "MuteAllEnded",
+    "NetlogCatchUp",
+    "OnceForgotten",
     "PendingVerification",
     "PendingVerifications",
+    "PolicyFingerprint",
+    "PolicyListSync",
     "Proposal",
     "PublicContact",
     "PublicContactList",
     "PublicReceipt",
+    "PublicReportForm",
     "PublicTicketStatus",
     "RealnameLink",
     "RegulatorReport",
     "RegulatorReportList",
+    "ReportCategory",
     "ReportCount",
+    "ReportImport",
+    "ReportNotices",
     "Resolution",
+    "RetentionRun",
     "RevealedEvidence",
     "RevealedIdentity",
+    "RoomStaffNotices",
     "Sanction",
     "SanctionList",
     "Stats",
@@ -742,6 +966,7 @@ __all__ = [
     "Ticket",
     "TicketEvidence",
     "TicketList",
+    "TierRefresh",
     "Transfer",
     "Verification",
 ]

@@ -218,7 +218,9 @@ def routes(
         return 200, answer(await appeal_refs.appeal(appellant, body.ref, reasons))
 
     async def policy_list(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, {"room_id": await policy_list_service.room_id(), **await policy_list_service.sync()}
+        room_id = await policy_list_service.room_id()
+        synced = await policy_list_service.sync()
+        return 200, answer(synced.model_copy(update={"room_id": room_id}))
 
     return [
         Route("POST", "/admin/sanctions/propose", Access.STAFF, propose),

@@ -21,7 +21,10 @@ from policies.api import (
     AppealRequest,
     BlacklistAdd,
     CreditRequest,
+    JobRun,
     ModerateRequest,
+    MuteAllEnded,
+    PolicyListSync,
     ReportRequest,
     Request,
     ResolveRequest,
@@ -182,3 +185,11 @@ def test_the_module_judges_numbers_not_the_client_that_builds_the_body() -> None
     with pytest.raises(InvalidNumber) as refused:
         read_body(cast(Any, request), ModerateRequest)
     assert refused.value.detail["field"] == "duration"
+
+
+def test_a_job_run_answers_the_counts_of_its_own_record() -> None:
+    # `JobRun.result` is declared as the base record; the answer is that of the job's own record.
+    ran = answer(JobRun(job="mute_all_ended", result=MuteAllEnded(ended=2, told=1)))
+    assert ran == {"job": "mute_all_ended", "result": {"ended": 2, "told": 1}}
+    # A field a service does not set is not in the answer.
+    assert answer(PolicyListSync(published=0, withdrawn=0)) == {"published": 0, "withdrawn": 0}

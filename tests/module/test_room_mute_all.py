@@ -15,6 +15,7 @@ import pytest
 from synapse.module_api import EventBase
 
 from policies import Reason
+from policies.api import MuteAllEnded
 from policies.display import format_time
 from policies.errors import InvalidNumber
 from policies.roles import RoomRole
@@ -142,19 +143,19 @@ async def test_a_mute_all_that_ends_by_itself_is_announced_once_and_a_lifted_or_
     await module.mute_all.start(OWNER, "!unreachable:localhost", "10m", "")
     rooms.failing.add("!unreachable:localhost")
 
-    assert await module.mute_all.announce_ended() == {"ended": 0, "told": 0}  # nothing has ended yet
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=0, told=0)  # nothing has ended yet
     clock.advance(30 * MINUTE_MS)
-    assert await module.mute_all.announce_ended() == {"ended": 2, "told": 1}
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=2, told=1)
     assert rooms.told == [(ROOM, f"全员禁言已于 {format_time(timed.until)} 结束，大家可以正常发言了。")]
     assert (await module.mute_all.check(message(MEMBER))).allowed
 
     # Told once, whichever process runs the job next; the room that could not be told is tried again.
     rooms.failing.clear()
-    assert await module.mute_all.announce_ended() == {"ended": 1, "told": 1}
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=1, told=1)
     assert [room for room, _body in rooms.told] == [ROOM, "!unreachable:localhost"]
-    assert await module.mute_all.announce_ended() == {"ended": 0, "told": 0}
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=0, told=0)
     # Past the window (a process stopped for longer), an old end is no news any more.
     await module.mute_all.start(OWNER, ROOM, "1m", "")
     clock.advance(ANNOUNCE_WINDOW_MS + 2 * MINUTE_MS)
-    assert await module.mute_all.announce_ended() == {"ended": 0, "told": 0}
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=0, told=0)
     assert len(rooms.told) == 2
