@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from synapse.module_api.errors import SynapseError
 
-from policies.api import PublicContact, PublicContactList, PublicReceipt, PublicTicketStatus
+from policies.api import PublicContact, PublicContactList, PublicReceipt, PublicTicketStatus, ReportCategory
 from policies.codes import is_valid_code
 from policies.messages import format_time
 
@@ -74,16 +74,16 @@ class PublicReports:
         self._token_key = derive_key(config.key, TOKEN_PURPOSE)
         self._contact = FieldCipher(config.key, CONTACT_PURPOSE)
 
-    def categories(self, language: str) -> list[dict[str, str]]:
+    def categories(self, language: str) -> list[ReportCategory]:
         """The report categories with their labels in `language`, as the form offers them."""
         listed = []
         for name, category in self._policy.reports.categories.items():
             label = next((text for lang, text in category.labels.items() if lang == language), name)
-            listed.append({"id": name, "label": label})
+            listed.append(ReportCategory(id=name, label=label))
         return listed
 
     def _category_label(self, name: str, language: str) -> str:
-        return next((c["label"] for c in self.categories(language) if c["id"] == name), name)
+        return next((c.label for c in self.categories(language) if c.id == name), name)
 
     def _bad(self, key: str, language: str, **values: object) -> InvalidInput:
         return InvalidInput(evidence_text(key, language, **values))
@@ -118,7 +118,7 @@ class PublicReports:
         category = body.get("category")
         categories = self._policy.reports.categories
         if not isinstance(category, str) or category not in categories:
-            names = "、".join(f"{c['id']}（{c['label']}）" for c in self.categories(language))
+            names = "、".join(f"{c.id}（{c.label}）" for c in self.categories(language))
             raise self._bad("bad_category", language, categories=names)
         reason = body.get("reason")
         if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON_CHARS:

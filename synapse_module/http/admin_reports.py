@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import AssignRequest, ReportRequest, ResolveRequest, TakedownRequest, TicketList
+from policies.api import AssignRequest, ContentReload, ReportRequest, ResolveRequest, TakedownRequest, TicketList
 from policies.constants import DAY_MS, TICKET_STATUSES
 
 from ..takedown import MAX_EVENTS_PER_CALL
@@ -155,12 +155,13 @@ def routes(
         assert caller.user_id is not None
         reloaded = await content_guard.reload(caller.user_id)
         lists = content_guard.lists
-        return 200 if reloaded else 422, {
-            "reloaded": reloaded,
-            "version": content_guard.version,
-            "terms": lists.matcher.term_count,
-            "media_hashes": len(lists.media_hashes),
-        }
+        status = ContentReload(
+            reloaded=reloaded,
+            version=content_guard.version,
+            terms=lists.matcher.term_count,
+            media_hashes=len(lists.media_hashes),
+        )
+        return 200 if reloaded else 422, answer(status)
 
     return [
         Route("POST", "/reports", Access.USER, file_report),

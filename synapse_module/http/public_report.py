@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, quote
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import PublicReceipt, PublicTicketStatus
+from policies.api import PublicReceipt, PublicReportForm, PublicTicketStatus, ReportCategory
 
 from ..errors import RequestError
 from ..evidence_texts import evidence_text
@@ -76,7 +76,7 @@ def routes(*, default_language: str, public_reports: PublicReports) -> list[Rout
     async def form(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         language = language_of(query_str(request, "lang"))
         if not _wants_html(request):
-            return 200, {"categories": service.categories(language), "per_hour": PER_HOUR}
+            return 200, answer(PublicReportForm(categories=service.categories(language), per_hour=PER_HOUR))
         page = ReportPage(service.categories(language), language)
         page.form({"code": query_str(request, "code") or ""})
         respond_with_html(request, 200, page.render())
@@ -132,7 +132,7 @@ def routes(*, default_language: str, public_reports: PublicReports) -> list[Rout
 class ReportPage:
     """The public report page: no scripts, nothing loaded from elsewhere, every value escaped."""
 
-    def __init__(self, categories: list[dict[str, str]], language: str, title_key: str = "title") -> None:
+    def __init__(self, categories: list[ReportCategory], language: str, title_key: str = "title") -> None:
         self._categories = categories
         self.language = language
         self._title_key = title_key
@@ -152,8 +152,8 @@ class ReportPage:
         self._parts.append(f"<p>{self._t('intro')}</p>")
         chosen = values.get("category", "")
         options = "".join(
-            f'<option value="{html.escape(c["id"])}"{" selected" if c["id"] == chosen else ""}>'
-            f"{html.escape(c['label'])}</option>"
+            f'<option value="{html.escape(c.id)}"{" selected" if c.id == chosen else ""}>'
+            f"{html.escape(c.label)}</option>"
             for c in self._categories
         )
         target = values.get("code") or values.get("room_id") or ""

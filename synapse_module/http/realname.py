@@ -22,7 +22,7 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Reason
-from policies.api import ConventionAccept
+from policies.api import ConventionAccept, ConventionAccepted
 
 from ..errors import Refusal, RequestError
 from ..realname import TOKEN_PARAM
@@ -81,7 +81,7 @@ def routes(*, api: ModuleApi, config: QunzuConfig, realname: RealnameService) ->
                 raise SynapseError(400, "user_id must be a user of this server", Codes.INVALID_PARAM)
             subject = on_behalf
         await realname.accept_convention(subject, version)
-        return 200, {"accepted": version}
+        return 200, answer(ConventionAccepted(accepted=version))
 
     async def form(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
         page = FormPage(config, query_str(request, "lang"))
