@@ -211,8 +211,8 @@ class AppealList(Record):
 
 
 class Announcement(Record):
-    """A group announcement (``POST /admin/rooms/{id}/announce``: ``id``, ``status`` and, once
-    posted, ``event_id``; ``GET /admin/announcements``, ``POST /admin/announcements/{id}/approve|reject``:
+    """A group announcement (``POST /admin/rooms/{id}/announce``: ``id``, ``status`` and, unless it
+    waits for staff, ``event_id``; ``GET /admin/announcements``, ``POST /admin/announcements/{id}/approve|reject``:
     every field)."""
 
     id: str | None = None
@@ -316,8 +316,8 @@ class Stats(Record):
 
 
 class Verification(Record):
-    """``GET /me`` ``verification`` (and ``POST /admin/realname/{user_id}/approve|reject``): the status
-    and masked identity data (never in clear); ``attempts_left_today`` while still to verify."""
+    """``GET /me`` ``verification`` (and ``POST /realname``, ``POST /admin/realname/{user_id}/approve|reject``):
+    the status and masked identity data (never in clear); ``attempts_left_today`` while still to verify."""
 
     status: str = "unverified"
     level: int | None = None
@@ -647,7 +647,7 @@ class AuditEntry(Record):
 
 
 class AuditEntryList(Record):
-    """``GET /admin/audit``: oldest first."""
+    """``GET /admin/audit``: newest first."""
 
     entries: list[AuditEntry] = Field(default_factory=list)
 
@@ -810,7 +810,8 @@ class PolicyListSync(JobResult):
 
 
 class TierRefresh(JobResult):
-    """``refresh_group_tiers``: groups whose tier changed, and groups linked to their room's current version."""
+    """``refresh_group_tiers``: groups whose tier changed, and codes linked to their room after a crash
+    had left them unlinked."""
 
     changed: int = 0
     linked: int = 0
