@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from policies.api import ConventionStatus, MeStatus
 
 from .config import QunzuConfig
 from .facts import FactsSource
@@ -23,17 +23,21 @@ class AccountStatus:
         self._realname = realname
         self._standing = standing
 
-    async def of(self, user_id: str) -> dict[str, Any]:
+    async def of(self, user_id: str) -> MeStatus:
         """The status of `user_id`, as the person sees it on `GET /me`."""
         facts = await self._facts.user(user_id)
         policy = self._config.policy
-        return {
-            "user_id": user_id,
-            "staff": await self._staff.is_staff(user_id),
-            "exempt": facts.exempt,
-            "verification": await self._realname.masked_status(user_id),
-            "convention": {"current_version": policy.convention.version, "accepted": facts.convention_accepted},
-            "blacklisted": facts.blacklisted,
-            "language": self._config.language,
-            **await self._standing.status_of(user_id),
-        }
+        staff = await self._staff.is_staff(user_id)
+        verification = await self._realname.masked_status(user_id)
+        credit, sanctions = await self._standing.status_of(user_id)
+        return MeStatus(
+            user_id=user_id,
+            staff=staff,
+            exempt=facts.exempt,
+            verification=verification,
+            convention=ConventionStatus(current_version=policy.convention.version, accepted=facts.convention_accepted),
+            blacklisted=facts.blacklisted,
+            language=self._config.language,
+            credit=credit,
+            sanctions=sanctions,
+        )

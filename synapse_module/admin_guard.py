@@ -39,6 +39,7 @@ from synapse.module_api import EventBase
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure, Reason
+from policies.api import AdminGuardStatus
 from policies.timing import until_detail
 
 from .errors import Refusal, RequestError
@@ -141,9 +142,9 @@ class AdminGuard:
         except Exception:
             logger.exception("qunzu: looking for admin suspensions failed; trying again in %d s", SWEEP_MS // 1000)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> AdminGuardStatus:
         """What `GET /health` shows."""
-        return {"armed": self.armed, "since": self.armed_at_ms, "swept": self.swept_at_ms}
+        return AdminGuardStatus(armed=self.armed, since=self.armed_at_ms, swept=self.swept_at_ms)
 
     async def check_event_allowed(
         self, event: EventBase, state_events: Mapping[Any, EventBase]

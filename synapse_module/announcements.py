@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import SynapseError
 
-from policies import decisions
+from policies import api, decisions
 from policies.room_tools import MAX_ANNOUNCEMENT_CHARS, announcement_needs_review, pinned_with
 
 from .errors import Conflict, InvalidInput, NotFound, Refusal
@@ -80,7 +80,7 @@ class Announcements:
         self._notifier = notifier
         self._service = config.service_account
 
-    async def announce(self, actor: str, room_id: str, body: object) -> dict[str, Any]:
+    async def announce(self, actor: str, room_id: str, body: object) -> api.Announcement:
         """An admin's announcement: posted and pinned, or pending staff review.
 
         Raises:
@@ -107,17 +107,17 @@ class Announcements:
         if announcement_needs_review(room, self._config.policy):
             row = await self._store.add(room_id, actor, announcement, PENDING, audit)
             logger.info("qunzu: an announcement waits for staff review")
-            return {"id": row.id, "status": PENDING}
+            return api.Announcement(id=row.id, status=PENDING)
         row = await self._store.add(room_id, actor, announcement, POSTED, audit)
         event_id = await self._publish(row)
-        return {"id": row.id, "status": POSTED if event_id else FAILED, "event_id": event_id}
+        return api.Announcement(id=row.id, status=POSTED if event_id else FAILED, event_id=event_id)
 
-    async def pending(self, limit: int) -> list[dict[str, Any]]:
+    async def pending(self, limit: int) -> api.AnnouncementList:
         """Announcements waiting for staff, oldest first, with the group's code."""
         rows = await self._store.list(PENDING, limit)
-        return [await self._shown(row) for row in rows]
+        return api.AnnouncementList(announcements=[await self._shown(row, row.event_id) for row in rows])
 
-    async def decide(self, staff: str, announcement_id: str, approve: bool, reason: str) -> dict[str, Any]:
+    async def decide(self, staff: str, announcement_id: str, approve: bool, reason: str) -> api.Announcement:
         """Staff approve (post and pin) or reject a pending announcement; its announcer is told.
 
         Raises:
@@ -135,11 +135,24 @@ class Announcements:
         if approve and event_id is None:
             row = dataclasses.replace(row, status=FAILED)
         await self._tell_outcome(row, reason)
-        return {**(await self._shown(row)), "event_id": event_id}
+        return await self._shown(row, event_id)
 
-    async def _shown(self, row: Announcement) -> dict[str, Any]:
+    async def _shown(self, row: Announcement, event_id: str | None) -> api.Announcement:
+        """The announcement with its group's code; `event_id` as it now stands."""
         record = await self._group_records.get(row.room_id)
-        return {**row.as_json(), "code": record.code if record is not None else None}
+        return api.Announcement(
+            id=row.id,
+            room_id=row.room_id,
+            actor=row.actor,
+            text=row.text,
+            status=row.status,
+            created_ts=row.created_ts,
+            decided_ts=row.decided_ts,
+            decided_by=row.decided_by,
+            reason=row.decision_reason,
+            event_id=event_id,
+            code=record.code if record is not None else None,
+        )
 
     async def _publish(self, row: Announcement) -> str | None:
         """Post the announcement as the service account and pin it first; the event id, None if refused."""

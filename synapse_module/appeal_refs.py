@@ -13,11 +13,11 @@ The look-up runs only on a refusal of a local person, never on an allowed event.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from synapse.module_api.errors import SynapseError
 
-from policies import Reason
+from policies import Reason, api
 from policies.appeals import CONTENT_REF_PREFIX, MEASURES_BEHIND, ROOM_MEASURES, is_reference
 
 from .errors import Conflict, NotFound, Refusal
@@ -108,7 +108,7 @@ class AppealReferences:
             return newest_refusal.ref
         return newest_measure.id if newest_measure is not None else None
 
-    async def appeal(self, user_id: str, ref: str | None, text: str) -> dict[str, Any]:
+    async def appeal(self, user_id: str, ref: str | None, text: str) -> api.Appeal:
         """Appeal ``ref`` (a measure or a refused message), or without it the latest decision.
 
         Raises:
@@ -131,4 +131,5 @@ class AppealReferences:
         stored = await self._appeal_store.add(appeal, AuditRecord(user_id, "content.appeal", ref, {"id": appeal.id}))
         if stored is None:
             raise Conflict(notice_text("appeal_open", language, id=ref))
-        return {**stored.as_json(), "message": notice_text("appeal_received", language, id=ref, appeal=stored.id)}
+        message = notice_text("appeal_received", language, id=ref, appeal=stored.id)
+        return stored.record().model_copy(update={"message": message})

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from policies import api
+
 from .crypto import derive_key, mac_hex
 
 GENESIS = ""
@@ -35,17 +37,17 @@ class AuditEntry:
     prev_hash: str
     hash: str
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "ts": self.ts,
-            "actor": self.actor,
-            "action": self.action,
-            "subject": self.subject,
-            "details": dict(self.details),
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
+    def record(self) -> api.AuditEntry:
+        return api.AuditEntry(
+            seq=self.seq,
+            ts=self.ts,
+            actor=self.actor,
+            action=self.action,
+            subject=self.subject,
+            details=dict(self.details),
+            prev_hash=self.prev_hash,
+            hash=self.hash,
+        )
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,8 @@ class VerifyResult:
     first_bad: int | None
     problem: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "rows": self.rows, "first_bad": self.first_bad, "problem": self.problem}
+    def record(self) -> api.ChainCheck:
+        return api.ChainCheck(ok=self.ok, rows=self.rows, first_bad=self.first_bad, problem=self.problem)
 
 
 def canonical_json(value: Any) -> str:

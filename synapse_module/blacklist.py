@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from policies import InvalidIdentity, Reason
+from policies.api import BlacklistEntryList
 from policies.constants import SubjectType
 from policies.identity import validate_id_number
 
@@ -93,9 +94,9 @@ class Blacklist:
             await hook(entry)
         return True
 
-    async def list(self, active_only: bool, limit: int) -> list[dict[str, Any]]:
+    async def list(self, active_only: bool, limit: int) -> BlacklistEntryList:
         now = self._clock.now_ms()
-        return [entry.as_json(now) for entry in await self._store.list(active_only, limit)]
+        return BlacklistEntryList(entries=[entry.record(now) for entry in await self._store.list(active_only, limit)])
 
     async def _invalidate(self, user_id: str | None, fingerprint: str | None) -> None:
         users = set(await self._identities.accounts_of(fingerprint)) if fingerprint else set()

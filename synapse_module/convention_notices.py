@@ -11,7 +11,9 @@ processes.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from policies.api import ConventionNoticesSent
 
 from .texts import text
 
@@ -44,10 +46,10 @@ class ConventionNotices:
             # A background boundary: the job retries within a minute.
             logger.exception("qunzu: telling people about the convention at start failed")
             return
-        if result["told"]:
-            logger.info("qunzu: told %d people about convention version changes", result["told"])
+        if result.told:
+            logger.info("qunzu: told %d people about convention version changes", result.told)
 
-    async def run(self) -> dict[str, Any]:
+    async def run(self) -> ConventionNoticesSent:
         """Tell everyone not told yet; returns how many were told."""
         version = self._config.policy.convention.version
         store = self._store
@@ -63,4 +65,4 @@ class ConventionNotices:
                 else:
                     failed += 1  # logged by the notifier; they still learn it when posting is refused
             after = people[-1]
-        return {"told": told, "failed": failed}
+        return ConventionNoticesSent(told=told, failed=failed)

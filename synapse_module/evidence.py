@@ -20,6 +20,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from policies.api import EvidenceItem, EvidencePage, RevealedEvidence
+
 from .crypto import DecryptionError, FieldCipher
 from .errors import Conflict, NotFound
 from .evidence_texts import evidence_text
@@ -130,7 +132,7 @@ class EvidenceLocker:
             raise NotFound(evidence_text("unknown", self._language))
         return row
 
-    async def reveal(self, actor: str, evidence_id: str, reason: str) -> dict[str, Any]:
+    async def reveal(self, actor: str, evidence_id: str, reason: str) -> RevealedEvidence:
         """The sealed content of one item, for staff; the reveal and its reason are audited first.
 
         Raises:
@@ -142,14 +144,20 @@ class EvidenceLocker:
         if row is None:
             raise NotFound(evidence_text("unknown", self._language))
         envelope = self.open(row)
-        return {**row.as_json(), "content": envelope.get("content")}
+        return row.record(RevealedEvidence).model_copy(update={"content": envelope.get("content")})
 
     async def page(
         self, *, statuses: tuple[str, ...] | None, before: tuple[int, str] | None, limit: int
-    ) -> dict[str, Any]:
-        """A page of rows newest first (no content) and the cursor of the next page."""
+    ) -> EvidencePage:
+        """A page of items newest first (no content) and the cursor of the next page."""
+        rows, cursor = await self.rows(statuses=statuses, before=before, limit=limit)
+        return EvidencePage(items=[row.record(EvidenceItem) for row in rows], next=cursor)
+
+    async def rows(
+        self, *, statuses: tuple[str, ...] | None, before: tuple[int, str] | None, limit: int
+    ) -> tuple[list[EvidenceRow], str | None]:
+        """A page of rows newest first and the cursor of the next page (None: the last page)."""
         rows = await self._store.query(statuses=statuses, before=before, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        cursor = f"{rows[-1].ts}.{rows[-1].id}" if more and rows else None
-        return {"items": [row.as_json() for row in rows], "next": cursor}
+        return rows, f"{rows[-1].ts}.{rows[-1].id}" if more and rows else None

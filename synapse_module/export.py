@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from policies import InvalidNumber
+from policies.api import BundleCheck
 from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
 from policies.messages import china_datetime
 from policies.numbers import EARLIEST_MS, LATEST_MS, time_ms
@@ -164,14 +165,10 @@ class VerifyReport:
     lines: int
     mac_checked: bool
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "problems": self.problems,
-            "files": self.files,
-            "lines": self.lines,
-            "mac_checked": self.mac_checked,
-        }
+    def record(self) -> BundleCheck:
+        return BundleCheck(
+            ok=self.ok, problems=self.problems, files=self.files, lines=self.lines, mac_checked=self.mac_checked
+        )
 
 
 def verify_bundle(manifest: Mapping[str, Any], files: Mapping[str, bytes], key: bytes | None = None) -> VerifyReport:

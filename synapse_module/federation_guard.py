@@ -23,10 +23,11 @@ server that is no longer a partner leave every group).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from synapse.module_api.errors import SynapseError
 
+from policies.api import FederationSweep
 from policies.constants import GROUP_STATE_TYPE
 from policies.federation import may_take_part
 
@@ -143,12 +144,12 @@ class FederationGuard:
             await self._health.ready()
             acls = await self._group_maintenance.reconcile_server_acls()
             logger.info("qunzu: server ACLs at start: %s", acls)
-            if acls["updated"]:
+            if acls.updated:
                 logger.info("qunzu: groups after a federation policy change: %s", await self.sweep())
         except Exception:
             logger.exception("qunzu: bringing groups in line with the federation policy at start failed; jobs retry")
 
-    async def sweep(self) -> dict[str, Any]:
+    async def sweep(self) -> FederationSweep:
         """Job: every governed room, once (after a restart, after a policy change)."""
         removed = 0
         for room_id, _body in await self._group_store.current_group_events(GROUP_STATE_TYPE):
@@ -156,4 +157,4 @@ class FederationGuard:
                 removed += await self.settle(room_id)
             except Exception:
                 logger.exception("qunzu: checking a room's members, ACL and group event failed")
-        return {"removed": removed}
+        return FederationSweep(removed=removed)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from policies import Policy
+from policies.api import FilingStatistics, GroupCount, MeasureCount, ReportCount
 from policies.federation import filing_sentence
 from policies.messages import china_datetime
 from policies.tiers import level_of
@@ -69,21 +70,21 @@ class Statistics:
     reports_by_month: Counter[tuple[str, str]] = field(default_factory=Counter)
     active_freezes: int = 0
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "groups": [
-                {"category": c, "tier": t, "count": n} for (c, t), n in sorted(self.groups_by_category_tier.items())
+    def record(self) -> FilingStatistics:
+        return FilingStatistics(
+            groups=[
+                GroupCount(category=c, tier=t, count=n) for (c, t), n in sorted(self.groups_by_category_tier.items())
             ],
-            "groups_closed": self.groups_closed,
-            "users_by_level": dict(sorted(self.users_by_level.items())),
-            "measures_by_month": [
-                {"month": m, "measure": k, "count": n} for (m, k), n in sorted(self.measures_by_month.items())
+            groups_closed=self.groups_closed,
+            users_by_level=dict(sorted(self.users_by_level.items())),
+            measures_by_month=[
+                MeasureCount(month=m, measure=k, count=n) for (m, k), n in sorted(self.measures_by_month.items())
             ],
-            "reports_by_month": [
-                {"month": m, "source": k, "count": n} for (m, k), n in sorted(self.reports_by_month.items())
+            reports_by_month=[
+                ReportCount(month=m, source=k, count=n) for (m, k), n in sorted(self.reports_by_month.items())
             ],
-            "active_freezes": self.active_freezes,
-        }
+            active_freezes=self.active_freezes,
+        )
 
 
 class Filing:
@@ -99,12 +100,12 @@ class Filing:
         self._facts = facts
         self._emergency = emergency
 
-    async def document(self, fmt: str) -> tuple[str, dict[str, Any]]:
+    async def document(self, fmt: str) -> tuple[str, FilingStatistics]:
         """The rendered document (`markdown` or `html`) and the statistics behind it."""
         stats = await self.statistics()
         blocks = document(self._policy, stats, self._api.server_name, self._clock.now_ms())
         rendered = render_html(blocks) if fmt == "html" else render_markdown(blocks)
-        return rendered, stats.as_json()
+        return rendered, stats.record()
 
     async def statistics(self) -> Statistics:
         """Count groups, users, measures and reports from the module's tables (absent tables count 0)."""

@@ -44,6 +44,7 @@ from twisted.web.client import readBody
 from twisted.web.http_headers import Headers
 
 from policies import Decision, decisions
+from policies.api import AliasSweep
 from policies.codes import is_code_shaped
 
 from .errors import AliasRestoreError
@@ -164,7 +165,7 @@ class CodeAliases:
             return False
         return True
 
-    async def sweep(self) -> dict[str, Any]:
+    async def sweep(self) -> AliasSweep:
         """Job: open groups whose `#<code>` is missing get it back (the backstop of `on_canonical_alias`)."""
         now = self._clock.now_ms()
         restored = failed = 0
@@ -178,7 +179,7 @@ class CodeAliases:
                 self._failed[code] = now
                 failed += 1
                 logger.warning("qunzu: restoring a group code alias failed: %s", exc)
-        return {"restored": restored, "failed": failed}
+        return AliasSweep(restored=restored, failed=failed)
 
     async def restore(self, code: str, room_id: str) -> None:
         """Create `#<code>` for the room as the service account, through this server's client API.

@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from synapse.module_api.errors import SynapseError
 
+from policies.api import AclReconcile, CodeBackfill, TierRefresh
 from policies.codes import new_codes
 from policies.constants import DAY_MS, GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
 from policies.tiers import activity_tier_of, scale_tier_of
@@ -77,7 +78,7 @@ class GroupMaintenance:
                 linked += 1
         return linked
 
-    async def refresh_tiers(self) -> dict[str, Any]:
+    async def refresh_tiers(self) -> TierRefresh:
         """Job: activity tiers from messages in the window, scale tiers from members (Art. 7)."""
         linked = await self._link_orphans()
         policy = self._policy
@@ -98,9 +99,9 @@ class GroupMaintenance:
                     )
                     changed += 1
             after = batch[-1].code
-        return {"changed": changed, "linked": linked}
+        return TierRefresh(changed=changed, linked=linked)
 
-    async def backfill(self) -> dict[str, Any]:
+    async def backfill(self) -> CodeBackfill:
         """Job: rooms that existed before Qunzu was installed get codes (once; later runs find none)."""
         policy = self._policy
         registered = 0
@@ -140,9 +141,9 @@ class GroupMaintenance:
             after = rooms[-1][0]
         if registered:
             await self._audit.append("module:jobs", "group.backfill", "groups", {"rooms": registered})
-        return {"registered": registered}
+        return CodeBackfill(registered=registered)
 
-    async def reconcile_server_acls(self) -> dict[str, Any]:
+    async def reconcile_server_acls(self) -> AclReconcile:
         """Job (and at start): every governed room's ACL follows the policy, also after it changed.
 
         Rooms are found by their group event (a room created just before a restart may not be
@@ -166,4 +167,4 @@ class GroupMaintenance:
                 # Per room: one room's trouble must not hold up the others; the next run retries.
                 logger.exception("qunzu: updating the server ACL of a room failed")
                 failed += 1
-        return {"updated": updated, "failed": failed}
+        return AclReconcile(updated=updated, failed=failed)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from synapse.module_api import ModuleApi
+
+from policies.api import AdminGuardStatus, GreetingQueue, HealthReport
 
 from .config import QunzuConfig
 from .errors import NotReady
@@ -28,8 +29,9 @@ class Health:
         self._store = store
         self._state = "starting"
         self._schema_version = 0
-        # Further parts of `report()`, by name (the admin guard's state).
-        self.parts: dict[str, Callable[[], Any]] = {}
+        # Further parts of `report()`, once registered: the admin guard's state, the greeting queue.
+        self.admin_guard: Callable[[], AdminGuardStatus] | None = None
+        self.greetings: Callable[[], GreetingQueue] | None = None
 
     def is_ready(self) -> bool:
         """Whether the schema is set up: looping jobs and the event follower skip their tick until then."""
@@ -70,12 +72,17 @@ class Health:
         if self._state != "ready":
             raise NotReady("Qunzu is starting or its database setup failed; try again shortly")
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> HealthReport:
         """What `GET /health` starts from: state, schema, convention, process and the registered parts."""
-        return {
-            "status": self._state,
-            "schema_version": self._schema_version,
-            "convention_version": self._config.policy.convention.version,
-            "instance": self._api.worker_name or "master",
-            **{name: part() for name, part in self.parts.items()},
-        }
+        report = HealthReport(
+            status=self._state,
+            schema_version=self._schema_version,
+            convention_version=self._config.policy.convention.version,
+            instance=self._api.worker_name or "master",
+        )
+        parts: dict[str, AdminGuardStatus | GreetingQueue] = {}
+        if self.admin_guard is not None:
+            parts["admin_guard"] = self.admin_guard()
+        if self.greetings is not None:
+            parts["greetings"] = self.greetings()
+        return report.model_copy(update=parts)

@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from synapse.module_api import EventBase
 from synapse.module_api.errors import SynapseError
 
 from policies import Reason, decisions
+from policies.api import Hold, HoldPage
 
 from .content import content_digest
 from .errors import NotFound, Refusal
@@ -108,14 +109,16 @@ class Holds:
         del self._in_flight[hold_id]
         return True
 
-    async def page(self, before: tuple[int, str] | None, limit: int, *, waiting: bool) -> dict[str, Any]:
+    async def page(self, before: tuple[int, str] | None, limit: int, *, waiting: bool) -> HoldPage:
         """Holds newest first: the waiting ones, or (``waiting=False``) every hold and its decision."""
         statuses = ("held", "releasing") if waiting else ("held", "releasing", "released", "rejected")
-        page = await self._evidence.page(statuses=statuses, before=before, limit=limit)
-        for item in page["items"]:
-            # Holds are room events: a rule stopped them, not a person; the label is for the desk.
-            item["category_label"] = self._reports.category_label(str(item["category"]))
-        return page
+        rows, cursor = await self._evidence.rows(statuses=statuses, before=before, limit=limit)
+        # Holds are room events: a rule stopped them, not a person; the label is for the desk.
+        items = [
+            row.record(Hold).model_copy(update={"category_label": self._reports.category_label(row.category)})
+            for row in rows
+        ]
+        return HoldPage(items=items, next=cursor)
 
     async def _hold(self, hold_id: str) -> EvidenceRow:
         """A hold by id; a refused item (sealed, nothing to deliver) is not one.
@@ -131,7 +134,7 @@ class Holds:
     def _decided(self, row: EvidenceRow) -> Refusal:
         return Refusal(Reason.HOLD_DECIDED, {"hold": row.id, "status": row.status})
 
-    async def release(self, actor: str, hold_id: str) -> dict[str, Any]:
+    async def release(self, actor: str, hold_id: str) -> Hold:
         """Deliver a held event into its room as its sender.
 
         Raises:
@@ -188,9 +191,9 @@ class Holds:
             # Delivered, but another process took the stale claim meanwhile: say what is true.
             logger.warning("qunzu: a released hold changed state during its release")
             decided = await self._evidence.get(row.id)
-        return {**decided.as_json(), "released_event_id": event.event_id}
+        return decided.record(Hold).model_copy(update={"released_event_id": event.event_id})
 
-    async def reject(self, actor: str, hold_id: str, reason: str | None) -> dict[str, Any]:
+    async def reject(self, actor: str, hold_id: str, reason: str | None) -> Hold:
         """Never deliver a held event; tell its sender in their chat with the service account.
 
         Raises:
@@ -211,4 +214,4 @@ class Holds:
             reason=f"{reason.strip()}" if reason and reason.strip() else evidence_text("no_reason", self._language),
         )
         told = await self._notifier.to_user(decided.sender, body)
-        return {**decided.as_json(), "sender_told": told}
+        return decided.record(Hold).model_copy(update={"sender_told": told})

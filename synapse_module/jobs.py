@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from policies.api import JobResult
 
 from . import metrics
 from .store.ops import JobRun, last_job_run_txn
@@ -36,7 +38,7 @@ IDLE_RECORD_EVERY_MS = 3600 * 1000
 class Job:
     name: str
     every_ms: int
-    run: Callable[[], Awaitable[dict[str, Any]]]
+    run: Callable[[], Awaitable[JobResult]]
 
 
 class Jobs:
@@ -99,7 +101,7 @@ class Jobs:
             finally:
                 self._running.discard(job.name)
 
-    async def run_now(self, name: str) -> dict[str, Any] | None:
+    async def run_now(self, name: str) -> JobResult | None:
         job = self.by_name.get(name)
         return None if job is None else await job.run()
 
@@ -108,7 +110,7 @@ class Jobs:
         instance = self._api.worker_name or "master"
         try:
             await self._health.ready()
-            result = await job.run()
+            result = (await job.run()).model_dump(mode="json", exclude_unset=True)
             ok = True
         except Exception:
             again_s = max(job.every_ms, TICK_MS) // 1000

@@ -207,9 +207,9 @@ class QunzuModule:
             measures=measure_store,
             notices=self.bot_chat_notices,
         )
-        self.health.parts["admin_guard"] = self.admin_guard.status
+        self.health.admin_guard = self.admin_guard.status
         # A burst of registrations (an import) is greeted a few at a time, in the background.
-        self.health.parts["greetings"] = self.bot_chat_notices.greetings
+        self.health.greetings = self.bot_chat_notices.greetings
         # Another process may have suspended an admin: the guard looks (admin_guard.py).
         self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
         # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import NOT_SPAM, ProfileInfo
 
+from policies.api import NetlogCatchUp
+
 from .crypto import FieldCipher
 from .event_stream import StreamEvent
 from .store.netlog import LogEntry, NetlogStore, owner_of
@@ -109,7 +111,7 @@ class NetworkLog:
             await self._health.ready()
             result = await self.catch_up(settle=False)
             logger.info("qunzu: network log catch-up at start: %s", result)
-            position = int(result["cursor"])
+            position = result.cursor
         except Exception:
             logger.exception("qunzu: the network log catch-up at start failed; the periodic job retries")
             position = await self._store.synapse_max_stream()
@@ -187,7 +189,7 @@ class NetworkLog:
 
     # -- catch-up from Synapse's event stream ----------------------------------------------
 
-    async def catch_up(self, *, settle: bool = True) -> dict[str, Any]:
+    async def catch_up(self, *, settle: bool = True) -> NetlogCatchUp:
         """Insert rows for events Synapse persisted that the log does not have.
 
         Args:
@@ -199,7 +201,7 @@ class NetworkLog:
             # First start with the log: it begins now; older history is Synapse's.
             cursor = await self._store.synapse_max_stream()
             await self._store.catch_up_batch([], cursor)
-            return {"added": 0, "cursor": cursor}
+            return NetlogCatchUp(added=0, cursor=cursor)
         received_before = self._clock.now_ms() - CATCH_UP_SETTLE_MS if settle else None
         added = 0
         while True:
@@ -217,7 +219,7 @@ class NetworkLog:
                 break
         if added:
             logger.info("qunzu: the network log catch-up added %d rows the live writer had missed", added)
-        return {"added": added, "cursor": cursor}
+        return NetlogCatchUp(added=added, cursor=cursor)
 
     def _from_synapse(self, row: SynapseEvent) -> LogEntry | None:
         event = StreamEvent.from_json(row.stream, row.event_id, row.room_id, row.json)

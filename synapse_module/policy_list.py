@@ -20,6 +20,8 @@ from typing import Any
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import SynapseError
 
+from policies.api import PolicyListSync
+
 from .store.audit import AuditStore
 from .store.policy_rules import PolicyRuleStore
 
@@ -76,11 +78,11 @@ class PolicyList:
             await self._audit.append("module:policy_list", "policy_list.create", room_id, {})
         return stored
 
-    async def sync(self) -> dict[str, Any]:
+    async def sync(self) -> PolicyListSync:
         """Publish missing rules and withdraw ended ones; returns counts."""
         pending = await self._store.rules_to_sync(SYNC_BATCH)
         if not pending:
-            return {"published": 0, "withdrawn": 0}
+            return PolicyListSync(published=0, withdrawn=0)
         room_id = await self.room_id()
         published = withdrawn = 0
         for entry_id, rule_type, entity, active in pending:
@@ -102,4 +104,4 @@ class PolicyList:
                 published += 1
             else:
                 withdrawn += 1
-        return {"published": published, "withdrawn": withdrawn, "room_id": room_id}
+        return PolicyListSync(published=published, withdrawn=withdrawn, room_id=room_id)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from synapse.module_api.errors import SynapseError
 
+from policies.api import PublicContact, PublicContactList, PublicReceipt, PublicTicketStatus, ReportCategory
 from policies.codes import is_valid_code
 from policies.messages import format_time
 
@@ -73,16 +74,16 @@ class PublicReports:
         self._token_key = derive_key(config.key, TOKEN_PURPOSE)
         self._contact = FieldCipher(config.key, CONTACT_PURPOSE)
 
-    def categories(self, language: str) -> list[dict[str, str]]:
+    def categories(self, language: str) -> list[ReportCategory]:
         """The report categories with their labels in `language`, as the form offers them."""
         listed = []
         for name, category in self._policy.reports.categories.items():
             label = next((text for lang, text in category.labels.items() if lang == language), name)
-            listed.append({"id": name, "label": label})
+            listed.append(ReportCategory(id=name, label=label))
         return listed
 
     def _category_label(self, name: str, language: str) -> str:
-        return next((c["label"] for c in self.categories(language) if c["id"] == name), name)
+        return next((c.label for c in self.categories(language) if c.id == name), name)
 
     def _bad(self, key: str, language: str, **values: object) -> InvalidInput:
         return InvalidInput(evidence_text(key, language, **values))
@@ -107,7 +108,7 @@ class PublicReports:
             raise NotFound(evidence_text("unknown_group", language))
         return record.room_id
 
-    async def file(self, address: str, body: Mapping[str, Any], language: str) -> dict[str, Any]:
+    async def file(self, address: str, body: Mapping[str, Any], language: str) -> PublicReceipt:
         """File a report from `address` with `{code | room_id, category, reason, contact?}`.
 
         Raises:
@@ -117,7 +118,7 @@ class PublicReports:
         category = body.get("category")
         categories = self._policy.reports.categories
         if not isinstance(category, str) or category not in categories:
-            names = "、".join(f"{c['id']}（{c['label']}）" for c in self.categories(language))
+            names = "、".join(f"{c.id}（{c.label}）" for c in self.categories(language))
             raise self._bad("bad_category", language, categories=names)
         reason = body.get("reason")
         if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON_CHARS:
@@ -152,31 +153,25 @@ class PublicReports:
         )
         if not isinstance(filed, PublicFiling):
             raise limit_exceeded(evidence_text("rate_limited", language, limit=PER_HOUR), filed, "hour")
-        return self._answer(filed.ticket, token, language)
+        shown = self.status_of(filed.ticket, language)
+        status_path = f"public/report/{filed.ticket.id}?token={token}"
+        return PublicReceipt(**shown.model_dump(), token=token, status_path=status_path)
 
-    def _answer(self, ticket: Ticket, token: str, language: str) -> dict[str, Any]:
-        return {
-            "ticket": ticket.id,
-            "token": token,
-            "status_path": f"public/report/{ticket.id}?token={token}",
-            **self.status_json(ticket, language),
-        }
-
-    def status_json(self, ticket: Ticket, language: str) -> dict[str, Any]:
+    def status_of(self, ticket: Ticket, language: str) -> PublicTicketStatus:
         """What the reporter may see of a ticket: its status, category and deadline."""
-        return {
-            "ticket": ticket.id,
-            "status": ticket.status,
-            "status_label": evidence_text(f"status.{ticket.status}", language),
-            "category": ticket.category,
-            "category_label": self._category_label(ticket.category, language),
-            "created_ts": ticket.created_ts,
-            "deadline_ts": ticket.deadline_ts,
-            "deadline": format_time(ticket.deadline_ts),
-            "closed_ts": ticket.resolved_ts,
-        }
+        return PublicTicketStatus(
+            ticket=ticket.id,
+            status=ticket.status,
+            status_label=evidence_text(f"status.{ticket.status}", language),
+            category=ticket.category,
+            category_label=self._category_label(ticket.category, language),
+            created_ts=ticket.created_ts,
+            deadline_ts=ticket.deadline_ts,
+            deadline=format_time(ticket.deadline_ts),
+            closed_ts=ticket.resolved_ts,
+        )
 
-    async def contacts(self, actor: str, ticket_id: str, reason: str) -> list[dict[str, Any]]:
+    async def contacts(self, actor: str, ticket_id: str, reason: str) -> PublicContactList:
         """The public reports on a ticket with their contacts, for staff; the read and its reason are audited.
 
         A contact that does not decrypt (another key file) shows as None.
@@ -191,10 +186,10 @@ class PublicReports:
                     contact = self._contact.decrypt(contact_enc, report_id)
                 except DecryptionError:
                     contact = None
-            listed.append({"report": report_id, "ts": ts, "category": category, "contact": contact})
-        return listed
+            listed.append(PublicContact(report=report_id, ts=ts, category=category, contact=contact))
+        return PublicContactList(reports=listed)
 
-    async def status(self, ticket_id: str, token: str | None, language: str) -> dict[str, Any]:
+    async def status(self, ticket_id: str, token: str | None, language: str) -> PublicTicketStatus:
         """The status of the ticket the token was given for.
 
         Raises:
@@ -205,4 +200,4 @@ class PublicReports:
             ticket = await self._store.ticket_for(ticket_id.strip().upper(), mac_hex(self._token_key, token.encode()))
         if ticket is None:
             raise NotFound(evidence_text("bad_token", language))
-        return self.status_json(ticket, language)
+        return self.status_of(ticket, language)

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from policies import InvalidIdentity, Reason, may_bind_identity
+from policies.api import PendingVerification, PendingVerifications, RealnameLink, RevealedIdentity, Verification
 from policies.api.paths import api_url
 from policies.identity import mask_id_number, mask_name, mask_phone, validate_id_number, validate_name, validate_phone
 from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
@@ -91,7 +92,7 @@ class RealnameService:
 
     # -- submission ----------------------------------------------------------------
 
-    async def submit(self, user_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def submit(self, user_id: str, body: Mapping[str, Any]) -> tuple[int, Verification]:
         """Verify an identity for `user_id` (DESIGN.md §3.4 `POST /realname`).
 
         Returns:
@@ -164,7 +165,7 @@ class RealnameService:
         convention: str | None,
         now: int,
         record: Callable[[str], Awaitable[None]],
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, Verification]:
         """`submit` once the fields are valid and the attempt is counted; every outcome is recorded with `record`."""
         policy = self._config.policy
         fingerprint = identity_fingerprint(self._config.key, id_number)
@@ -225,7 +226,7 @@ class RealnameService:
         fingerprint: str,
         convention: str | None,
         record: Callable[[str], Awaitable[None]],
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, Verification]:
         await record("resubmission")
         if current.fingerprint != fingerprint:
             # Re-binding an account to another person is a staff matter.
@@ -253,55 +254,62 @@ class RealnameService:
 
     # -- views -------------------------------------------------------------------------
 
-    async def masked_status(self, user_id: str) -> dict[str, Any]:
+    async def masked_status(self, user_id: str) -> Verification:
         """What the user (or staff without a reveal) may see: status and masked fields."""
         identity = await self._store.get(user_id)
-        # Art. 6: someone still to verify sees the provider attempts left today (format errors use none).
-        attempts: dict[str, Any] = {}
         if identity is None or identity.status not in ("pending", "verified"):
+            # Art. 6: someone still to verify sees the provider attempts left today (format errors use none).
             used = await self._limits.used(REALNAME_ATTEMPTS, user_id)
-            attempts["attempts_left_today"] = max(0, self._config.policy.realname.attempts_per_day - used)
-        if identity is None:
-            return {"status": "unverified", "level": 0, **attempts}
-        view: dict[str, Any] = {
-            **attempts,
-            "status": identity.status,
-            "level": identity.level,
-            "provider": identity.provider,
-            "submitted_at": identity.submitted_ts,
-            "decided_at": identity.decided_ts,
-            "deactivated_at": identity.deactivated_ts,
-        }
-        if identity.status in ("pending", "verified"):
-            view["name"] = mask_name(self._cipher.decrypt(identity.name_enc, user_id))
-            view["id_number"] = mask_id_number(self._cipher.decrypt(identity.id_number_enc, user_id))
-            if identity.phone_enc:
-                view["phone"] = mask_phone(self._cipher.decrypt(identity.phone_enc, user_id))
-        return view
+            left = max(0, self._config.policy.realname.attempts_per_day - used)
+            if identity is None:
+                return Verification(status="unverified", level=0, attempts_left_today=left)
+            return Verification(
+                attempts_left_today=left,
+                status=identity.status,
+                level=identity.level,
+                provider=identity.provider,
+                submitted_at=identity.submitted_ts,
+                decided_at=identity.decided_ts,
+                deactivated_at=identity.deactivated_ts,
+            )
+        view = Verification(
+            status=identity.status,
+            level=identity.level,
+            provider=identity.provider,
+            submitted_at=identity.submitted_ts,
+            decided_at=identity.decided_ts,
+            deactivated_at=identity.deactivated_ts,
+            name=mask_name(self._cipher.decrypt(identity.name_enc, user_id)),
+            id_number=mask_id_number(self._cipher.decrypt(identity.id_number_enc, user_id)),
+        )
+        if not identity.phone_enc:
+            return view
+        return view.model_copy(update={"phone": mask_phone(self._cipher.decrypt(identity.phone_enc, user_id))})
 
-    async def reveal(self, actor: str, user_id: str, reason: str) -> dict[str, Any]:
+    async def reveal(self, actor: str, user_id: str, reason: str) -> RevealedIdentity:
         """Clear identity for staff, with the reason on the audit record first."""
         identity = await self._store.get(user_id)
         if identity is None or identity.status not in ("pending", "verified"):
             raise NotFound(text("no_identity", self._language()))
         await self._audit.append(actor, "identity.reveal", user_id, {"reason": reason})
-        return {
-            "user_id": user_id,
-            "status": identity.status,
-            "name": self._cipher.decrypt(identity.name_enc, user_id),
-            "id_number": self._cipher.decrypt(identity.id_number_enc, user_id),
-            "phone": self._cipher.decrypt(identity.phone_enc, user_id) if identity.phone_enc else None,
-        }
+        return RevealedIdentity(
+            user_id=user_id,
+            status=identity.status,
+            name=self._cipher.decrypt(identity.name_enc, user_id),
+            id_number=self._cipher.decrypt(identity.id_number_enc, user_id),
+            phone=self._cipher.decrypt(identity.phone_enc, user_id) if identity.phone_enc else None,
+        )
 
     # -- staff decisions (manual provider) -----------------------------------------
 
-    async def pending(self, limit: int) -> list[dict[str, Any]]:
-        return [
-            {"user_id": identity.user_id, **await self.masked_status(identity.user_id)}
-            for identity in await self._store.list_pending(limit)
-        ]
+    async def pending(self, limit: int) -> PendingVerifications:
+        listed = []
+        for identity in await self._store.list_pending(limit):
+            masked = await self.masked_status(identity.user_id)
+            listed.append(PendingVerification(user_id=identity.user_id, **masked.model_dump(exclude_unset=True)))
+        return PendingVerifications(pending=listed)
 
-    async def decide(self, actor: str, user_id: str, approve: bool, reason: str | None) -> dict[str, Any]:
+    async def decide(self, actor: str, user_id: str, approve: bool, reason: str | None) -> Verification:
         if not await self._store.decide(user_id, approve, self._provider.level, actor):
             raise NotFound(text("not_pending", self._language()))
         action = "realname.approve" if approve else "realname.reject"
@@ -317,7 +325,7 @@ class RealnameService:
 
     # -- one-time links to the form -------------------------------------------------
 
-    async def create_link(self, user_id: str) -> dict[str, Any]:
+    async def create_link(self, user_id: str) -> RealnameLink:
         record = await self._store.gate_record(user_id)
         # A verified person gets a link only to accept a new convention version (the form shows just that).
         if record.status == "verified" and record.convention_version == self._config.policy.convention.version:
@@ -326,7 +334,7 @@ class RealnameService:
         expires = await self._store.create_link(token_hash(token), user_id, self._config.link_ttl_s * 1000)
         # `client_secret`: the one query parameter besides `access_token` whose value Synapse
         # writes as <redacted> in every request log line (synapse.http.redact_uri).
-        return {"url": f"{self.form_url}?{TOKEN_PARAM}={token}", "expires_at": expires}
+        return RealnameLink(url=f"{self.form_url}?{TOKEN_PARAM}={token}", expires_at=expires)
 
     async def is_verified(self, user_id: str) -> bool:
         """Whether the account is verified (its form then only asks for the convention)."""

@@ -36,6 +36,7 @@ from synapse.module_api import EventBase
 from synapse.module_api.errors import SynapseError
 
 from policies import Reason, render
+from policies.api import GreetingQueue, OnceForgotten
 from policies.api.paths import group_page_url
 from policies.constants import REFUSAL_NOTICE_EVERY_MS
 from policies.messages import resolve_language
@@ -156,9 +157,9 @@ class BotChatNotices:
             self._greeters += 1
             self._spawn("qunzu_greeting", self._greet_waiting)
 
-    def greetings(self) -> dict[str, int]:
+    def greetings(self) -> GreetingQueue:
         """What `GET /health` shows: accounts waiting for their greeting on this process, and greeters at work."""
-        return {"waiting": len(self._greetings), "greeters": self._greeters}
+        return GreetingQueue(waiting=len(self._greetings), greeters=self._greeters)
 
     async def greet_missed(self, now_ms: int) -> int:
         """At start (background instance): greet accounts of the last `GREETING_CATCH_UP_MS` whose
@@ -327,9 +328,7 @@ class BotChatNotices:
             link = await self._realname.create_link(user_id)
         except (SynapseError, RequestError):
             return None
-        expires = link.get("expires_at")
-        until = notice_time(expires, self._language) if isinstance(expires, int) else ""
-        return str(link["url"]), until
+        return link.url, notice_time(link.expires_at, self._language)
 
     async def _greet(self, user_id: str) -> None:
         await self._health.ready()
@@ -381,12 +380,12 @@ class BotChatNotices:
         return await self._to_user(record.creator, body)
 
 
-async def forget_expired(once: OnceStore) -> dict[str, Any]:
+async def forget_expired(once: OnceStore) -> OnceForgotten:
     """Job: drop expired once-keys in batches (the table holds one window's worth)."""
     total = 0
     while (forgotten := await once.forget_expired(_FORGET_BATCH)) > 0:
         total += forgotten
-    return {"forgotten": total}
+    return OnceForgotten(forgotten=total)
 
 
 _FORGET_BATCH = 1000

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from synapse.module_api.errors import Codes
 
-from policies import Measure
+from policies import Measure, api
 from policies.constants import DESK_NUDGE_TYPE
 from policies.numbers import duration_seconds
 from policies.report_reasons import classify_reason
@@ -152,7 +152,7 @@ class Reports:
         user_id: object,
         category: object,
         reason: object,
-    ) -> dict[str, Any]:
+    ) -> api.FiledTicket:
         """A report by a person (`POST /reports`).
 
         Raises:
@@ -160,7 +160,8 @@ class Reports:
                 429 too many reports in an hour.
         """
         filed = await self.file_report(reporter, room_id, event_id, user_id, category, reason)
-        return {**await self.ticket_json(filed.ticket), "ticket": filed.ticket.id, "joined": filed.joined}
+        shown = await self.ticket_record(filed.ticket)
+        return api.FiledTicket(**shown.model_dump(), ticket=filed.ticket.id, joined=filed.joined)
 
     async def file_report(
         self,
@@ -280,7 +281,7 @@ class Reports:
             self._seen[row.table] = max(self._seen[row.table], row.id)
         return imported
 
-    async def import_synapse_reports(self) -> dict[str, Any]:
+    async def import_synapse_reports(self) -> api.ReportImport:
         """The job: import the rows of event_reports, room_reports, user_reports not imported yet, each once.
 
         Reads from a little below the highest id imported (`IMPORT_OVERLAP`): a report committed
@@ -295,7 +296,7 @@ class Reports:
                 if len(rows) < IMPORT_BATCH:
                     break
                 cursor = rows[-1].id
-        return {"imported": imported}
+        return api.ReportImport(imported=imported)
 
     async def _import_rows(self, rows: Sequence[SynapseReport], *, fast: bool) -> int:
         """Import `rows`; the desk is nudged after a severe ticket at once and after the rest once.
@@ -385,39 +386,75 @@ class Reports:
 
     # -- views --------------------------------------------------------------------------------
 
-    async def ticket_json(self, ticket: Ticket) -> dict[str, Any]:
+    async def ticket_record(self, ticket: Ticket) -> api.Ticket:
         """One ticket as the API shows it, with its reporters."""
-        return (await self.tickets_json([ticket]))[0]
+        return (await self.ticket_records([ticket]))[0]
 
-    async def tickets_json(self, tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
+    async def ticket_records(self, tickets: Sequence[Ticket]) -> list[api.Ticket]:
         """Tickets as the API shows them; the reporters of all of them are one read."""
         now = self._clock.now_ms()
         reporters = await self._store.reporters_of([ticket.id for ticket in tickets])
+        categories = self._policy.reports.categories
         listed = []
         for ticket in tickets:
-            data = ticket.as_json(now)
-            data["category_label"] = self.category_label(ticket.category)
-            data["severity"] = (
-                self._policy.reports.categories[ticket.category].severity
-                if ticket.category in self._policy.reports.categories
-                else None
+            names = [r.reporter for r in reporters.get(ticket.id, [])]
+            listed.append(
+                api.Ticket(
+                    id=ticket.id,
+                    source=ticket.source,
+                    status=ticket.status,
+                    category=ticket.category,
+                    rule=ticket.rule,
+                    room_id=ticket.room_id,
+                    event_id=ticket.event_id,
+                    accused=ticket.accused,
+                    reporter=ticket.reporter,
+                    reason=ticket.reason,
+                    content_digest=ticket.content_digest,
+                    created_ts=ticket.created_ts,
+                    deadline_ts=ticket.deadline_ts,
+                    resolved_ts=ticket.resolved_ts,
+                    resolved_by=ticket.resolved_by,
+                    outcome=ticket.outcome,
+                    assignee=ticket.assignee,
+                    sanction_id=ticket.sanction_id,
+                    resolution=ticket.resolution,
+                    overdue=ticket.overdue(now),
+                    evidence=api.TicketEvidence(
+                        event_id=ticket.event_id,
+                        sender=ticket.accused if ticket.event_id is not None else None,
+                        content_digest=ticket.content_digest,
+                        permalink=ticket.permalink(),
+                    ),
+                    category_label=self.category_label(ticket.category),
+                    severity=categories[ticket.category].severity if ticket.category in categories else None,
+                    reporters=names,
+                    reporter_count=len(names),
+                )
             )
-            data["reporters"] = [r.reporter for r in reporters.get(ticket.id, [])]
-            data["reporter_count"] = len(data["reporters"])
-            listed.append(data)
         return listed
 
-    async def stats(self, since_ms: int) -> dict[str, Any]:
-        return {"since": since_ms, **await self._store.stats(since_ms)}
+    async def stats(self, since_ms: int) -> api.Stats:
+        counts = await self._store.stats(since_ms)
+        return api.Stats(
+            since=since_ms,
+            opened=counts["opened"],
+            resolved=counts["resolved"],
+            dismissed=counts["dismissed"],
+            closed_late=counts["closed_late"],
+            open=counts["open"],
+            in_review=counts["in_review"],
+            overdue=counts["overdue"],
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def assign(self, actor: str, ticket_id: str, assignee: str) -> dict[str, Any]:
+    async def assign(self, actor: str, ticket_id: str, assignee: str) -> api.Ticket:
         audit = AuditRecord(actor, "report.assign", ticket_id, {"assignee": assignee})
         ticket = await self._store.assign(ticket_id, assignee, audit)
         if ticket is None:
             raise Conflict(report_text("ticket_closed", self._language))
-        return await self.ticket_json(ticket)
+        return await self.ticket_record(ticket)
 
     async def resolve(
         self,
@@ -427,7 +464,7 @@ class Reports:
         sanction: object,
         reason: object,
         takedown: object = False,
-    ) -> dict[str, Any]:
+    ) -> api.Resolution:
         """Close a ticket; with `sanction`, take that measure through the sanctions service first.
 
         With `takedown`, the reported event is then redacted by the service account and
@@ -454,7 +491,7 @@ class Reports:
             raise _bad("This ticket names no message to take down; use POST /admin/takedown")
         text_reason = (reason or "").strip() or f"report {ticket.id}: {self.category_label(ticket.category)}"
         status = "dismissed" if outcome == "dismissed" else "resolved"
-        applied: dict[str, Any] | None = None
+        applied: api.Sanction | None = None
         closed: Ticket | None
         if sanction is not None:
             if outcome == "dismissed":
@@ -464,7 +501,7 @@ class Reports:
             closing = self._store.closing(ticket.id, status, str(request.measure), actor, text_reason)
             try:
                 outcome = await self._measures.apply(actor, request, also=closing)
-                applied = outcome.as_json(self._clock.now_ms())
+                applied = outcome.record(self._clock.now_ms())
             except TicketNotOpen:
                 raise Conflict(report_text("ticket_closed", self._language)) from None
             closed = closing.closed
@@ -482,12 +519,14 @@ class Reports:
             )
         for reporter in await self._store.reporters(ticket.id):
             self._notify_soon(ticket.id, reporter.reporter, "outcome")
-        body = await self.ticket_json(closed)
+        shown = await self.ticket_record(closed)
+        # `sanction` and `takedown` are in the answer only when something was done.
+        parts: dict[str, object] = shown.model_dump()
         if applied is not None:
-            body["sanction"] = applied
+            parts["sanction"] = applied
         if taken is not None:
-            body["takedown"] = taken.as_json()
-        return body
+            parts["takedown"] = taken.record()
+        return api.Resolution.model_validate(parts)
 
     def _sanction_request(self, ticket: Ticket, sanction: object, reason: str) -> SanctionRequest:
         if not isinstance(sanction, Mapping):
@@ -532,13 +571,13 @@ class Reports:
 
         self._api.run_as_background_process("qunzu_report_notice", run)
 
-    async def send_notices(self) -> dict[str, Any]:
+    async def send_notices(self) -> api.ReportNotices:
         """The job: acknowledgements and outcome notices not yet delivered."""
         sent = 0
         for ticket_id, reporter, kind in await self._store.pending_notices(NOTICE_BATCH):
             if await self._notify(ticket_id, reporter, kind):
                 sent += 1
-        return {"sent": sent}
+        return api.ReportNotices(sent=sent)
 
     async def _notify(self, ticket_id: str, reporter: str, kind: str) -> bool:
         ticket = await self._tickets.get(ticket_id)
@@ -590,13 +629,13 @@ class Reports:
 
         self._api.run_as_background_process("qunzu_room_staff_notice", run)
 
-    async def send_room_staff_notices(self) -> dict[str, Any]:
+    async def send_room_staff_notices(self) -> api.RoomStaffNotices:
         """The job: notices to rooms' owners and admins not yet sent (content flags arrive only here)."""
         told = 0
         for ticket in await self._tickets.owed_room_notices(NOTICE_BATCH):
             if await self._tell_room_staff(ticket):
                 told += 1
-        return {"told": told}
+        return api.RoomStaffNotices(told=told)
 
     async def room_staff_of(self, ticket: Ticket) -> list[str]:
         """Who is told of a ticket about a room: its creators and admins on this server.

@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from policies.api import IdentitiesPurged, RetentionRun
 from policies.constants import DAY_MS
 
 from . import metrics
@@ -84,7 +85,7 @@ class Retention:
         return self._clock.now_ms() - self._policy.retention.days * DAY_MS
 
     async def _drain(
-        self, purge: Callable[[int, int], Awaitable[int]], before: int, batch: int, counts: dict[str, Any], key: str
+        self, purge: Callable[[int, int], Awaitable[int]], before: int, batch: int, counts: dict[str, int], key: str
     ) -> None:
         """Purge batch after batch until a batch comes back short, counting into `counts[key]` as it goes."""
         counts[key] = 0
@@ -98,30 +99,37 @@ class Retention:
             # busier the server, the longer the pause.
             await self._sleep(max(MIN_PAUSE_S, PAUSE_RATIO * (time.monotonic() - started)))
 
-    async def run(self) -> dict[str, Any]:
+    async def run(self) -> RetentionRun:
         batch = self._policy.retention.purge_batch_size
         before = self.cutoff_ms()
         started = time.monotonic()
-        result: dict[str, Any] = {"before": before}
-        await self._drain(self._netlog.purge_before, before, batch, result, "netlog")
+        counts: dict[str, int] = {}
+        await self._drain(self._netlog.purge_before, before, batch, counts, "netlog")
         # The sealed evidence of refused content and public reports' contact data age like the log.
-        await self._drain(self._evidence.purge_before, before, batch, result, "evidence")
-        await self._drain(self._public_reports.purge_before, before, batch, result, "public_reports")
+        await self._drain(self._evidence.purge_before, before, batch, counts, "evidence")
+        await self._drain(self._public_reports.purge_before, before, batch, counts, "public_reports")
         refused: str | None = None
         try:
-            await self._drain(self._audit.purge_before, before, batch, result, "audit")
+            await self._drain(self._audit.purge_before, before, batch, counts, "audit")
         except StoreError as exc:
             refused = str(exc)
             logger.error("qunzu: the audit log was not purged: %s", refused)
-        result["ms"] = int((time.monotonic() - started) * 1000)
+        result = RetentionRun(
+            before=before,
+            netlog=counts["netlog"],
+            evidence=counts["evidence"],
+            public_reports=counts["public_reports"],
+            audit=counts["audit"],
+            ms=int((time.monotonic() - started) * 1000),
+        )
         if refused is not None:
-            result["audit_refused"] = refused
-        purged = any(result[key] for key in ("netlog", "evidence", "public_reports", "audit"))
-        if purged or refused:
-            await self._audit.append("module:retention", "records.purge", "records", result)
+            result = result.model_copy(update={"audit_refused": refused})
+        if any(counts.values()) or refused:
+            details = result.model_dump(mode="json", exclude_unset=True)
+            await self._audit.append("module:retention", "records.purge", "records", details)
         return result
 
-    async def purge_deactivated_identities(self) -> dict[str, Any]:
+    async def purge_deactivated_identities(self) -> IdentitiesPurged:
         """Art. 13 keeps records six months; after the retention period identities of closed accounts go."""
         before = self.cutoff_ms()
         total = 0
@@ -130,4 +138,4 @@ class Retention:
             metrics.PURGED_IDENTITIES.inc(purged)
         if total:
             await self._audit.append("module:jobs", "realname.purge", "identities", {"rows": total})
-        return {"purged": total}
+        return IdentitiesPurged(purged=total)

@@ -21,6 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from policies import Reason, UserFacts
+from policies.api import Moderation
 from policies.constants import PERMANENT
 from policies.numbers import duration_seconds
 from policies.roles import RoomRole
@@ -152,7 +153,7 @@ class RoomModeration:
 
     async def moderate(
         self, actor: str, room_id: str, action: str, target: str | None, duration: object, reason: str
-    ) -> dict[str, Any]:
+    ) -> Moderation:
         """Act for a room admin.
 
         Raises:
@@ -171,7 +172,8 @@ class RoomModeration:
             refused = await self._content.check_text(actor, room_id, f"moderate.{action}", reason)
             if refused is not None and refused.reason is not None:
                 raise Refusal(refused.reason, refused.detail)
-        result: dict[str, Any] = {"room_id": room_id, "action": action, "actor": actor}
+        # What the action did; the answer carries exactly the fields set here.
+        result: dict[str, object] = {"room_id": room_id, "action": action, "actor": actor}
         if action in TARGETED:
             if not isinstance(target, str) or not target.startswith("@") or ":" not in target:
                 raise InvalidInput("'target' must be a user id")
@@ -196,9 +198,11 @@ class RoomModeration:
             await self.invalidate_mute(room_id, target, fingerprint)
         elif action == "mute_all":
             # Art. 9 全员禁言 (room_mute_all.py); absent duration: until an admin lifts it.
-            result.update(await self._mute_all.start(actor, room_id, duration, reason))
+            started = await self._mute_all.start(actor, room_id, duration, reason)
+            result.update(started.model_dump(exclude_unset=True))
         elif action == "unmute_all":
-            result.update(await self._mute_all.lift(actor, room_id, reason))
+            lifted = await self._mute_all.lift(actor, room_id, reason)
+            result.update(lifted.model_dump(exclude_unset=True))
         elif action == "unmute":
             assert target is not None
             audit = AuditRecord(actor, "room.unmute", room_id, details)
@@ -215,7 +219,7 @@ class RoomModeration:
                     content = {"reason": reason} if reason else {}
                     await self._api.update_room_membership(service, target, room_id, membership, content)
             await self._audit.append(actor, f"room.{action}", room_id, details)
-        return result
+        return Moderation.model_validate(result)
 
     async def _approve(self, room_id: str, target: str, reason: str, language: str) -> bool:
         """A knock is answered with an invite; a member's invite waiting for an admin is confirmed.

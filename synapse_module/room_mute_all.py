@@ -17,11 +17,12 @@ lifted by a person is not, since the bot answered that person in the room.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from synapse.module_api import EventBase
 
 from policies import Decision
+from policies.api import Moderation, MuteAllEnded
 from policies.constants import DAY_MS
 from policies.numbers import duration_seconds
 from policies.room_tools import may_post_while_muted_all
@@ -94,7 +95,7 @@ class RoomMuteAll:
             end, now, sender_is_admin=role.is_admin, event_type=event.type, is_state=event.is_state()
         )
 
-    async def start(self, actor: str, room_id: str, duration: object, reason: str) -> dict[str, Any]:
+    async def start(self, actor: str, room_id: str, duration: object, reason: str) -> Moderation:
         """Turn mute-all on for `duration` (seconds, `30m`, `perm`; absent: until lifted).
 
         Raises:
@@ -106,16 +107,16 @@ class RoomMuteAll:
         row = await self._store.start(room_id, actor, reason, end, audit)
         await self._ends.invalidate_everywhere(room_id)
         logger.info("qunzu: mute-all started in a room")
-        return {"id": row, "until": end}
+        return Moderation(id=row, until=end)
 
-    async def lift(self, actor: str, room_id: str, reason: str) -> dict[str, Any]:
+    async def lift(self, actor: str, room_id: str, reason: str) -> Moderation:
         """Turn mute-all off; `lifted` is False when it was not on."""
         audit = AuditRecord(actor, "room.unmute_all", room_id, {"action": "unmute_all"})
         lifted = await self._store.lift(room_id, actor, reason, audit)
         await self._ends.invalidate_everywhere(room_id)
-        return {"lifted": lifted > 0}
+        return Moderation(lifted=lifted > 0)
 
-    async def announce_ended(self) -> dict[str, Any]:
+    async def announce_ended(self) -> MuteAllEnded:
         """The job: tell each room whose mute-all ended by itself that everyone may post again.
 
         Returns:
@@ -134,4 +135,4 @@ class RoomMuteAll:
                 told += 1
             else:
                 await self._once.release(key)
-        return {"ended": len(ended), "told": told}
+        return MuteAllEnded(ended=len(ended), told=told)

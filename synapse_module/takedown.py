@@ -37,6 +37,8 @@ from synapse.module_api.errors import SynapseError
 from twisted.web.client import readBody
 from twisted.web.http_headers import Headers
 
+from policies import api
+
 from .store import synapse_tables
 from .store.synapse_tables import TakedownRow
 from .texts import text
@@ -86,17 +88,17 @@ class TakedownResult:
     media_not_quarantined: list[dict[str, str]] = field(default_factory=list)
     remaining: int = 0
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "redacted": self.redacted,
-            "already_redacted": self.already_redacted,
-            "not_found": self.not_found,
-            "not_taken": self.not_taken,
-            "failed": self.failed,
-            "media": {"quarantined": self.media_quarantined, "not_quarantined": self.media_not_quarantined},
-            "remaining": self.remaining,
-            "limit": MAX_EVENTS_PER_CALL,
-        }
+    def record(self) -> api.Takedown:
+        return api.Takedown(
+            redacted=self.redacted,
+            already_redacted=self.already_redacted,
+            not_found=self.not_found,
+            not_taken=self.not_taken,
+            failed=self.failed,
+            media=api.TakenMedia(quarantined=self.media_quarantined, not_quarantined=self.media_not_quarantined),
+            remaining=self.remaining,
+            limit=MAX_EVENTS_PER_CALL,
+        )
 
 
 class Takedown:

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import SynapseRequest
 
-from .resource import Access, Caller, Route, query_limit, query_str, query_time
+from policies.api import AuditEntryList
+
+from .resource import Access, Caller, Route, answer, query_limit, query_str, query_time
 
 if TYPE_CHECKING:
     from ..store.audit import AuditStore
@@ -21,10 +23,10 @@ def routes(*, audit: AuditStore) -> list[Route]:
             until_ms=query_time(request, "until"),
             limit=query_limit(request),
         )
-        return 200, {"entries": [entry.as_json() for entry in entries]}
+        return 200, answer(AuditEntryList(entries=[entry.record() for entry in entries]))
 
     async def verify(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, (await audit.verify()).as_json()
+        return 200, answer((await audit.verify()).record())
 
     return [
         Route("GET", "/admin/audit", Access.STAFF, get_audit),

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import BlacklistAdd, ReasonedRequest
+from policies.api import BlacklistAdd, BlacklistLift, ReasonedRequest
 from policies.constants import SubjectType
 from policies.numbers import duration_seconds, time_ms
 
 from ..texts import text
-from .resource import Access, Caller, Route, acting_staff, query_limit, query_str, read_body, required_reason
+from .resource import Access, Caller, Route, acting_staff, answer, query_limit, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..blacklist import Blacklist
@@ -31,12 +31,12 @@ def routes(*, language: str, clock: Clock, staff: Staff, blacklist: Blacklist) -
         actor = await acting_staff(staff, caller, body.model_dump())
         subject_type: SubjectType = body.subject.type
         entry = await blacklist.add(actor, subject_type, body.subject.id, reason, until_ms)
-        return 200, entry.as_json(clock.now_ms())
+        return 200, answer(entry.record(clock.now_ms()))
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "true").lower() != "false"
         limit = query_limit(request)
-        return 200, {"entries": await blacklist.list(active_only, limit)}
+        return 200, answer(await blacklist.list(active_only, limit))
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -44,7 +44,7 @@ def routes(*, language: str, clock: Clock, staff: Staff, blacklist: Blacklist) -
         reason = required_reason(body, language)
         if not await blacklist.lift(await acting_staff(staff, caller, body), params["entry_id"], reason):
             raise SynapseError(404, text("unknown_entry", language), Codes.NOT_FOUND)
-        return 200, {"lifted": params["entry_id"]}
+        return 200, answer(BlacklistLift(lifted=params["entry_id"]))
 
     return [
         Route("POST", "/admin/blacklist", Access.STAFF, add),

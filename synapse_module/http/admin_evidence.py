@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import ActingRequest, ReasonedRequest
+from policies.api import ActingRequest, EvidenceItem, ReasonedRequest
 from policies.numbers import time_ms
 
-from .resource import Access, Caller, Route, acting_staff, query_limit, query_str, read_body, required_reason
+from .resource import Access, Caller, Route, acting_staff, answer, query_limit, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..evidence import EvidenceLocker
@@ -55,28 +55,28 @@ def routes(
 
     async def list_evidence(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         page = await evidence.page(statuses=None, before=_cursor(request), limit=query_limit(request, 50, MAX_PAGE))
-        return 200, page
+        return 200, answer(page)
 
     async def get_evidence(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, (await evidence.get(params["evidence_id"])).as_json()
+        return 200, answer((await evidence.get(params["evidence_id"])).record(EvidenceItem))
 
     async def reveal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, ReasonedRequest).model_dump()
         reason = required_reason(body, language)
         actor = await acting_staff(staff, caller, body)
-        return 200, await evidence.reveal(actor, params["evidence_id"], reason)
+        return 200, answer(await evidence.reveal(actor, params["evidence_id"], reason))
 
     async def list_holds(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         every = query_str(request, "all")
         if every not in (None, "true", "false"):
             raise SynapseError(400, "all must be true or false", Codes.INVALID_PARAM)
         page = await holds.page(_cursor(request), query_limit(request, 50, MAX_PAGE), waiting=every != "true")
-        return 200, page
+        return 200, answer(page)
 
     async def release(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, ActingRequest, empty_ok=True)
         actor = await acting_staff(staff, caller, body.model_dump())
-        return 200, await holds.release(actor, params["hold_id"])
+        return 200, answer(await holds.release(actor, params["hold_id"]))
 
     async def reject(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, ReasonedRequest, empty_ok=True)
@@ -84,13 +84,13 @@ def routes(
         reason = body.reason
         if reason is not None and len(reason) > 500:
             raise SynapseError(400, "'reason' must be text of at most 500 characters", Codes.INVALID_PARAM)
-        return 200, await holds.reject(actor, params["hold_id"], reason)
+        return 200, answer(await holds.reject(actor, params["hold_id"], reason))
 
     async def public_contacts(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, ReasonedRequest).model_dump()
         reason = required_reason(body, language)
         actor = await acting_staff(staff, caller, body)
-        return 200, {"reports": await public_reports.contacts(actor, params["ticket_id"], reason)}
+        return 200, answer(await public_reports.contacts(actor, params["ticket_id"], reason))
 
     return [
         Route("GET", "/admin/evidence", Access.STAFF, list_evidence),

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from .resource import Access, Caller, Route
+from policies.api import JobRun
+
+from .resource import Access, Caller, Route, answer
 
 if TYPE_CHECKING:
     from ..jobs import Jobs
@@ -20,6 +22,6 @@ def routes(*, jobs: Jobs) -> list[Route]:
         if result is None:
             known = ", ".join(sorted(jobs.by_name))
             raise SynapseError(404, f"Unknown job; known jobs: {known}", Codes.NOT_FOUND)
-        return 200, {"job": params["name"], "result": result}
+        return 200, answer(JobRun(job=params["name"], result=result))
 
     return [Route("POST", "/admin/jobs/{name}", Access.STAFF, run)]

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import EmergencyRequest, ReasonedRequest
+from policies.api import EmergencyRequest, FilingDocument, Freezes, ReasonedRequest
 
 from ..export import Exporter, ExportError, parse_time, verify_bundle
-from .resource import Access, Caller, Route, acting_staff, json_body, query_str, read_body, required_reason
+from .resource import Access, Caller, Route, acting_staff, answer, json_body, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -88,7 +88,7 @@ def routes(
         if not isinstance(manifest, dict) or not isinstance(files, dict):
             raise SynapseError(400, "send {manifest, files} as the export returned them", Codes.BAD_JSON)
         raw = {str(name): str(text).encode("utf-8") for name, text in files.items()}
-        return 200, verify_bundle(manifest, raw, config.key).as_json()
+        return 200, answer(verify_bundle(manifest, raw, config.key).record())
 
     async def filing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         fmt = query_str(request, "format")
@@ -104,14 +104,14 @@ def routes(
         if fmt == "markdown":
             _respond_text(request, b"text/markdown; charset=utf-8", rendered)
             return None
-        return 200, {"markdown": rendered, "statistics": statistics}
+        return 200, answer(FilingDocument(markdown=rendered, statistics=statistics))
 
     async def freeze(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = read_body(request, EmergencyRequest).model_dump()
         scope = emergency.parse_scope(body["scope"])
         reason = required_reason(body, config.language)
-        return 200, (await emergency.freeze(await acting_staff(staff, caller, body), scope, reason)).as_json()
+        return 200, answer((await emergency.freeze(await acting_staff(staff, caller, body), scope, reason)).record())
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -120,12 +120,12 @@ def routes(
         lifted = await emergency.lift(await acting_staff(staff, caller, body), params["id"], reason)
         if lifted is None:
             raise SynapseError(404, "No active emergency freeze with this id", Codes.NOT_FOUND)
-        return 200, lifted.as_json()
+        return 200, answer(lifted.record())
 
     async def list_freezes(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active = await emergency.active()
         recent = await emergency_records.recent(100)
-        return 200, {"active": [f.as_json() for f in active], "recent": [f.as_json() for f in recent]}
+        return 200, answer(Freezes(active=[f.record() for f in active], recent=[f.record() for f in recent]))
 
     return [
         Route("GET", "/admin/export", Access.STAFF, get_export),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import AssignRequest, ReportRequest, ResolveRequest, Stats, TakedownRequest, Ticket, TicketList
+from policies.api import AssignRequest, ContentReload, ReportRequest, ResolveRequest, TakedownRequest, TicketList
 from policies.constants import DAY_MS, TICKET_STATUSES
 
 from ..takedown import MAX_EVENTS_PER_CALL
@@ -30,12 +30,12 @@ from .resource import (
     Caller,
     Route,
     acting_staff,
+    answer,
     query_limit,
     query_str,
     query_time,
     read_body,
     required_reason,
-    shaped,
 )
 
 if TYPE_CHECKING:
@@ -60,10 +60,10 @@ def routes(
     async def file_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = read_body(request, ReportRequest)
-        answer = await reports.file(
+        filed = await reports.file(
             caller.user_id, body.room_id, body.event_id, body.user_id, body.category, body.reason
         )
-        return 200, answer
+        return 200, answer(filed)
 
     async def list_reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         status = query_str(request, "status")
@@ -83,26 +83,26 @@ def routes(
             open_only=flags["open"],
             since_ms=query_time(request, "since"),
         )
-        return 200, shaped(TicketList, {"tickets": await reports.tickets_json(tickets)})
+        return 200, answer(TicketList(tickets=await reports.ticket_records(tickets)))
 
     async def stats(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
         if since is None:
             since = clock.now_ms() - DAY_MS
-        return 200, shaped(Stats, await reports.stats(since))
+        return 200, answer(await reports.stats(since))
 
     async def get_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         ticket = await ticket_store.get(params["ticket_id"].upper())
         if ticket is None:
             raise SynapseError(404, "No such ticket", Codes.NOT_FOUND)
-        return 200, shaped(Ticket, await reports.ticket_json(ticket))
+        return 200, answer(await reports.ticket_record(ticket))
 
     async def assign(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         assignee = read_body(request, AssignRequest, empty_ok=True).assignee or caller.user_id
         if not assignee.startswith("@"):
             raise SynapseError(400, "'assignee' must be a user id", Codes.INVALID_PARAM)
-        return 200, await reports.assign(caller.user_id, params["ticket_id"].upper(), assignee)
+        return 200, answer(await reports.assign(caller.user_id, params["ticket_id"].upper(), assignee))
 
     async def staff_actor(caller: Caller, acting_for: str | None) -> str:
         assert caller.user_id is not None
@@ -117,9 +117,10 @@ def routes(
         body = read_body(request, ResolveRequest)
         actor = await staff_actor(caller, body.actor)
         sanction = None if body.sanction is None else body.sanction.model_dump(exclude_none=True)
-        return 200, await reports.resolve(
+        resolution = await reports.resolve(
             actor, params["ticket_id"].upper(), body.outcome, sanction, body.reason, body.takedown
         )
+        return 200, answer(resolution)
 
     async def takedown(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, TakedownRequest)
@@ -146,7 +147,7 @@ def routes(
             if since is None:
                 raise SynapseError(400, "'since' (ms since the epoch) is required with 'user_id'", Codes.MISSING_PARAM)
             result = await takedowns.messages_since(actor, user_id, since, room_id, reason)
-        return 200, result.as_json()
+        return 200, answer(result.record())
 
     async def reload_content(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         # Reloads this process at once; the others notice the changed files within
@@ -154,12 +155,13 @@ def routes(
         assert caller.user_id is not None
         reloaded = await content_guard.reload(caller.user_id)
         lists = content_guard.lists
-        return 200 if reloaded else 422, {
-            "reloaded": reloaded,
-            "version": content_guard.version,
-            "terms": lists.matcher.term_count,
-            "media_hashes": len(lists.media_hashes),
-        }
+        status = ContentReload(
+            reloaded=reloaded,
+            version=content_guard.version,
+            terms=lists.matcher.term_count,
+            media_hashes=len(lists.media_hashes),
+        )
+        return 200 if reloaded else 422, answer(status)
 
     return [
         Route("POST", "/reports", Access.USER, file_report),

@@ -10,12 +10,15 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Measure, SubjectKind
 from policies.api import (
+    AppealList,
     AppealRequest,
     CreditRequest,
     DecideAppealRequest,
     LiftRequest,
     ProposeRequest,
+    RegulatorReportList,
     SanctionApply,
+    SanctionList,
     SubjectRef,
 )
 from policies.constants import REPORT_STATUSES
@@ -28,6 +31,7 @@ from .resource import (
     Caller,
     Route,
     acting_staff,
+    answer,
     json_body,
     query_limit,
     query_str,
@@ -113,20 +117,20 @@ def routes(
             blacklist=body.blacklist,
         )
         outcome = await measures.apply(await acting_staff(staff, caller, body.model_dump()), sanction)
-        return 200, outcome.as_json(clock.now_ms())
+        return 200, answer(outcome.record(clock.now_ms()))
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         active_only = (query_str(request, "active") or "false").lower() == "true"
         limit = query_limit(request)
         found = await measures.listing(query_str(request, "subject"), active_only, limit)
         now = clock.now_ms()
-        return 200, {"sanctions": [sanction.as_json(now) for sanction in found]}
+        return 200, answer(SanctionList(sanctions=[sanction.record(now) for sanction in found]))
 
     async def get_one(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         found = await measures.get(params["sanction_id"])
         if found is None:
             raise SynapseError(404, "No such measure", Codes.NOT_FOUND)
-        return 200, found.as_json(clock.now_ms())
+        return 200, answer(found.record(clock.now_ms()))
 
     async def lift(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -134,22 +138,22 @@ def routes(
         reason = required_reason(body.model_dump(), language)
         actor = await acting_staff(staff, caller, body.model_dump())
         lifted = await measures.lift(actor, params["sanction_id"], reason, overturned=body.overturned)
-        return 200, lifted.as_json(clock.now_ms())
+        return 200, answer(lifted.record(clock.now_ms()))
 
     async def propose(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = read_body(request, ProposeRequest)
         subject_type, subject = _subject(body.subject)
-        return 200, await measures.propose(subject_type, subject, _ladder(body.ladder), body.category)
+        return 200, answer(await measures.propose(subject_type, subject, _ladder(body.ladder), body.category))
 
     async def credit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, await standing.credit_view(local_user(params["user_id"]))
+        return 200, answer(await standing.credit_view(local_user(params["user_id"])))
 
     async def adjust(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         body = read_body(request, CreditRequest, {"policy": policy})
         reason = required_reason(body.model_dump(), language)
         actor = await acting_staff(staff, caller, body.model_dump())
-        return 200, await standing.adjust_credit(actor, local_user(params["user_id"]), body.delta, reason)
+        return 200, answer(await standing.adjust_credit(actor, local_user(params["user_id"]), body.delta, reason))
 
     async def reports(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         since = query_time(request, "since")
@@ -159,24 +163,25 @@ def routes(
         if status is not None and status not in REPORT_STATUSES:
             raise SynapseError(400, f"'status' must be one of {', '.join(REPORT_STATUSES)}", Codes.INVALID_PARAM)
         found = await regulator_reports.between(since, until, limit, status)
-        return 200, {"reports": [report.as_json() for report in found]}
+        return 200, answer(RegulatorReportList(reports=[report.record() for report in found]))
 
     async def report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, (await regulator_reports.get(params["report_id"])).as_json()
+        return 200, answer((await regulator_reports.get(params["report_id"])).record())
 
     async def update_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         body = json_body(request)
         reason = required_reason(body, language)
         actor = await acting_staff(staff, caller, body)
         updated = await regulator_reports.update(actor, params["report_id"], body, reason)
-        return 200, updated.as_json()
+        return 200, answer(updated.record())
 
     async def appeals(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         status = query_str(request, "status")
         if status is not None and status not in ("open", "upheld", "rejected"):
             raise SynapseError(400, "'status' must be open, upheld or rejected", Codes.INVALID_PARAM)
         limit = query_limit(request)
-        return 200, {"appeals": [appeal.as_json() for appeal in await appeal_service.listing(status, limit)]}
+        listed = await appeal_service.listing(status, limit)
+        return 200, answer(AppealList(appeals=[appeal.record() for appeal in listed]))
 
     async def decide(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -186,7 +191,7 @@ def routes(
         if outcome not in ("upheld", "rejected"):
             raise SynapseError(400, "'outcome' must be upheld or rejected", Codes.INVALID_PARAM)
         decided = await appeal_service.decide(caller.user_id, params["appeal_id"], outcome == "upheld", reason)
-        return 200, decided.as_json()
+        return 200, answer(decided.record())
 
     def appeal_body(request: SynapseRequest, caller: Caller) -> tuple[str, str, AppealRequest]:
         assert caller.user_id is not None
@@ -205,15 +210,17 @@ def routes(
 
     async def appeal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         appellant, reasons, _ = appeal_body(request, caller)
-        return 200, await appeal_refs.appeal(appellant, params["sanction_id"], reasons)
+        return 200, answer(await appeal_refs.appeal(appellant, params["sanction_id"], reasons))
 
     async def appeal_latest(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         """`POST /appeals {text, ref?}`: appeal `ref` (a measure or a refused message), else the latest decision."""
         appellant, reasons, body = appeal_body(request, caller)
-        return 200, await appeal_refs.appeal(appellant, body.ref, reasons)
+        return 200, answer(await appeal_refs.appeal(appellant, body.ref, reasons))
 
     async def policy_list(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, {"room_id": await policy_list_service.room_id(), **await policy_list_service.sync()}
+        room_id = await policy_list_service.room_id()
+        synced = await policy_list_service.sync()
+        return 200, answer(synced.model_copy(update={"room_id": room_id}))
 
     return [
         Route("POST", "/admin/sanctions/propose", Access.STAFF, propose),

@@ -11,7 +11,7 @@ from synapse.module_api.errors import Codes, SynapseError
 from policies.api import RealnameLinkRequest, ReasonOnly
 
 from ..texts import text
-from .resource import Access, Caller, Route, query_limit, read_body, required_reason
+from .resource import Access, Caller, Route, answer, query_limit, read_body, required_reason
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -29,31 +29,31 @@ def routes(*, api: ModuleApi, language: str, realname: RealnameService, account_
 
     async def status(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         user_id = local_user(params["user_id"])
-        return 200, await account_status.of(user_id)
+        return 200, answer(await account_status.of(user_id))
 
     async def reveal(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         reason = required_reason(read_body(request, ReasonOnly).model_dump(), language)
-        return 200, await realname.reveal(caller.user_id, local_user(params["user_id"]), reason)
+        return 200, answer(await realname.reveal(caller.user_id, local_user(params["user_id"]), reason))
 
     async def pending(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         limit = query_limit(request, maximum=500)
-        return 200, {"pending": await realname.pending(limit)}
+        return 200, answer(await realname.pending(limit))
 
     async def approve(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         reason = read_body(request, ReasonOnly, empty_ok=True).reason
         view = await realname.decide(caller.user_id, local_user(params["user_id"]), True, reason)
-        return 200, view
+        return 200, answer(view)
 
     async def reject(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
         reason = required_reason(read_body(request, ReasonOnly).model_dump(), language)
-        return 200, await realname.decide(caller.user_id, local_user(params["user_id"]), False, reason)
+        return 200, answer(await realname.decide(caller.user_id, local_user(params["user_id"]), False, reason))
 
     async def link(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         user_id = read_body(request, RealnameLinkRequest).user_id
-        return 200, await realname.create_link(local_user(user_id))
+        return 200, answer(await realname.create_link(local_user(user_id)))
 
     return [
         Route("GET", "/admin/users/{user_id}", Access.STAFF, status),

@@ -20,7 +20,7 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from policies.api import AnnounceRequest, ReasonedRequest
 
-from .resource import Access, Caller, Route, acting_staff, query_limit, read_body
+from .resource import Access, Caller, Route, acting_staff, answer, query_limit, read_body
 
 if TYPE_CHECKING:
     from ..announcements import Announcements
@@ -39,10 +39,10 @@ def routes(*, staff_service: Staff, announcements: Announcements) -> list[Route]
         room_id = params["room_id"]
         if not room_id.startswith("!"):
             raise SynapseError(400, "room_id must be a room id", Codes.INVALID_PARAM)
-        return 200, await announcements.announce(actor, room_id, body.text)
+        return 200, answer(await announcements.announce(actor, room_id, body.text))
 
     async def pending(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        return 200, {"announcements": await announcements.pending(query_limit(request))}
+        return 200, answer(await announcements.pending(query_limit(request)))
 
     def decide(approve: bool) -> Any:
         async def handler(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -51,7 +51,7 @@ def routes(*, staff_service: Staff, announcements: Announcements) -> list[Route]
             reason = body.reason or ""
             if len(reason) > 1000:
                 raise SynapseError(400, "'reason' must be text of at most 1000 characters", Codes.INVALID_PARAM)
-            return 200, await announcements.decide(staff, params["announcement_id"], approve, reason)
+            return 200, answer(await announcements.decide(staff, params["announcement_id"], approve, reason))
 
         return handler
 

@@ -24,7 +24,7 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Reason, render
-from policies.api import CategoryRequest, TierRequest
+from policies.api import CategoryRequest, GroupMember, GroupPage, TierRequest
 from policies.api.paths import group_page_url
 from policies.codes import is_valid_code
 from policies.decisions import effective_tier
@@ -39,6 +39,7 @@ from .resource import (
     Access,
     Caller,
     Route,
+    answer,
     page_document,
     page_language,
     query_str,
@@ -74,7 +75,7 @@ def routes(
     sanctions: SanctionState,
     private_chats: PrivateChats,
 ) -> list[Route]:
-    async def info_of(record: GroupRecord, language: str) -> dict[str, Any]:
+    async def info_of(record: GroupRecord, language: str) -> GroupPage:
         return await group_info(api, config, facts, sanctions, record, language)
 
     async def lookup(code: str) -> GroupRecord:
@@ -103,7 +104,7 @@ def routes(
         if browser:
             respond_page(request, 200, render_html(page, language))
             return None
-        return 200, page
+        return 200, answer(page)
 
     async def set_category(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -115,7 +116,7 @@ def routes(
         # A category is for groups: choosing one makes a private chat a group (counted, DESIGN.md §6.2).
         record = await private_chats.before_category(record)
         updated = await groups.set_category(caller.user_id, record, category)
-        return 200, await info_of(updated, config.language)
+        return 200, answer(await info_of(updated, config.language))
 
     async def grant_tier(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -123,7 +124,7 @@ def routes(
         body = read_body(request, TierRequest)
         reason = required_reason(body.model_dump(), config.language)
         updated = await groups.grant_tier(caller.user_id, record, body.tier, reason)
-        return 200, await info_of(updated, config.language)
+        return 200, answer(await info_of(updated, config.language))
 
     return [
         Route("GET", "/groups/{code}", Access.ANYONE, info),
@@ -139,7 +140,7 @@ async def group_info(
     sanctions: SanctionState,
     record: GroupRecord,
     language: str,
-) -> dict[str, Any]:
+) -> GroupPage:
     """Everything the info page shows, from the registry and the room's current state."""
     assert record.room_id is not None
     room_id = record.room_id
@@ -190,36 +191,34 @@ async def group_info(
     policy = config.policy
     scale_tier = effective_tier(facts, policy)
     alias = f"#{record.code}:{api.server_name}"
-    return {
-        "code": record.code,
-        "name": _text(content("m.room.name").get("name")),
-        "topic": _text(content("m.room.topic").get("topic")),
-        "category": record.category,
-        "category_label": _category_label(config.policy, record.category, language),
-        "scale_tier": scale_tier,
-        "scale_tier_label": scale_tier_label(scale_tier, language, policy),
-        "activity_tier": record.activity_tier,
-        "activity_tier_label": label(ACTIVITY_TIER, record.activity_tier, language),
-        "member_count": facts.member_count,
-        "info_page_required": needs_info_page(facts.member_count, policy),
+    return GroupPage(
+        code=record.code,
+        name=_text(content("m.room.name").get("name")),
+        topic=_text(content("m.room.topic").get("topic")),
+        category=record.category,
+        category_label=_category_label(config.policy, record.category, language),
+        scale_tier=scale_tier,
+        scale_tier_label=scale_tier_label(scale_tier, language, policy),
+        activity_tier=record.activity_tier,
+        activity_tier_label=label(ACTIVITY_TIER, record.activity_tier, language),
+        member_count=facts.member_count,
+        info_page_required=needs_info_page(facts.member_count, policy),
         # Art. 8: open to anyone without an account from this size on; private chats never.
-        "public": needs_info_page(facts.member_count, policy)
-        and not record.verification_dm
-        and not record.private_chat,
-        "url": group_page_url(api.public_baseurl, record.code),
-        "creator": record.creator,
-        "creators": [{"user_id": user, "role": "creator", "label": labels["creator"]} for user in creators],
-        "admins": [{"user_id": user, "role": "admin", "label": labels["admin"]} for user in admins],
-        "member_label": labels["member"],
-        "created_at": record.created_ts,
-        "created_at_text": format_time(record.created_ts, language),
-        "status": status,
-        "status_label": label(GROUP_STATUS, status, language),
-        "alias": alias,
-        "matrix_to": "https://matrix.to/#/" + quote(alias, safe=":"),
-        "join_rule": _text(content("m.room.join_rules").get("join_rule")) or "invite",
-        "room_id": room_id,
-    }
+        public=needs_info_page(facts.member_count, policy) and not record.verification_dm and not record.private_chat,
+        url=group_page_url(api.public_baseurl, record.code),
+        creator=record.creator,
+        creators=[GroupMember(user_id=user, role="creator", label=labels["creator"]) for user in creators],
+        admins=[GroupMember(user_id=user, role="admin", label=labels["admin"]) for user in admins],
+        member_label=labels["member"],
+        created_at=record.created_ts,
+        created_at_text=format_time(record.created_ts, language),
+        status=status,
+        status_label=label(GROUP_STATUS, status, language),
+        alias=alias,
+        matrix_to="https://matrix.to/#/" + quote(alias, safe=":"),
+        join_rule=_text(content("m.room.join_rules").get("join_rule")) or "invite",
+        room_id=room_id,
+    )
 
 
 def _text(value: object) -> str | None:
@@ -231,9 +230,9 @@ def _known(language: str | None, default: str) -> str:
     return language if language in ROLE_LABELS else default
 
 
-async def _may_see(api: ModuleApi, record: GroupRecord, page: Mapping[str, Any], caller: Caller) -> bool:
+async def _may_see(api: ModuleApi, record: GroupRecord, page: GroupPage, caller: Caller) -> bool:
     """Art. 8: the public sees groups from `info_page_from_members`; members and staff see their own."""
-    if page["public"] or caller.is_staff:
+    if page.public or caller.is_staff:
         return True
     if caller.user_id is None or record.room_id is None:
         return False
@@ -249,43 +248,43 @@ def _category_label(policy: Policy, category: str, language: str) -> str:
     return next((label for lang, label in known.labels.items() if lang == language), category)
 
 
-def render_html(page: Mapping[str, Any], language: str) -> str:
+def render_html(page: GroupPage, language: str) -> str:
     """The info page for a browser, readable on a phone; every value from the room is escaped."""
     t = _known(language, "zh-CN")
     rows = [
-        ("group_code", page["code"]),
-        ("group_category", page["category_label"]),
-        ("group_members", str(page["member_count"])),
-        ("group_scale", page["scale_tier_label"]),
-        ("group_activity", page["activity_tier_label"]),
-        ("group_status", page["status_label"]),
-        ("group_created", page["created_at_text"]),
+        ("group_code", page.code),
+        ("group_category", page.category_label),
+        ("group_members", str(page.member_count)),
+        ("group_scale", page.scale_tier_label),
+        ("group_activity", page.activity_tier_label),
+        ("group_status", page.status_label),
+        ("group_created", page.created_at_text),
     ]
     table = "".join(
         f'<tr id="{key}"><th>{html.escape(text(key, t))}</th><td>{html.escape(str(value))}</td></tr>'
         for key, value in rows
     )
-    people = [*page["creators"], *page["admins"]]
+    people = [*page.creators, *page.admins]
     roles = "".join(
-        f"<li><b>{html.escape(person['label'])}</b> {html.escape(person['user_id'])}</li>" for person in people
+        f"<li><b>{html.escape(person.label or '')}</b> {html.escape(person.user_id)}</li>" for person in people
     )
-    title = page["name"] or text("group_unnamed", t, code=page["code"])
-    topic = f'<p id="topic">{html.escape(page["topic"])}</p>' if page.get("topic") else ""
-    if page["status"] == "closed":
+    title = page.name or text("group_unnamed", t, code=page.code)
+    topic = f'<p id="topic">{html.escape(page.topic)}</p>' if page.topic else ""
+    if page.status == "closed":
         how = text("group_join_closed", t)
-    elif page["join_rule"] == "public":
+    elif page.join_rule == "public":
         how = text("group_join_public", t)
-    elif page["join_rule"] in ("knock", "knock_restricted"):
+    elif page.join_rule in ("knock", "knock_restricted"):
         how = text("group_join_knock", t)
     else:
         how = text("group_join_invite", t)
     join = (
         f'<h2>{html.escape(text("group_join_title", t))}</h2><section id="join">'
-        f'<p>{html.escape(text("group_join_address", t))} <code id="alias">{html.escape(page["alias"])}</code></p>'
-        f'<p><a id="matrix-to" href="{html.escape(page["matrix_to"])}" rel="noopener noreferrer">'
+        f'<p>{html.escape(text("group_join_address", t))} <code id="alias">{html.escape(page.alias or "")}</code></p>'
+        f'<p><a id="matrix-to" href="{html.escape(page.matrix_to or "")}" rel="noopener noreferrer">'
         f"{html.escape(text('group_join_link', t))}</a></p><p>{html.escape(how)}</p></section>"
     )
-    report = f"../public/report?code={quote(str(page['code']), safe='')}&lang={quote(t, safe='')}"
+    report = f"../public/report?code={quote(str(page.code), safe='')}&lang={quote(t, safe='')}"
     report_label = text("group_report_link", t)
     body = (
         f'<h1 id="name">{html.escape(title)}</h1>{topic}<table>{table}</table>'

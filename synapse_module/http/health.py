@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import SynapseRequest
 
-from .resource import Access, Caller, Route
+from policies.api import LastJobRun, PolicyFingerprint
+
+from .resource import Access, Caller, Route, answer
 
 if TYPE_CHECKING:
     from policies import Policy
@@ -23,31 +25,30 @@ if TYPE_CHECKING:
     from ..jobs import Jobs
 
 
-def policy_fingerprint(policy: Policy) -> dict[str, str]:
+def policy_fingerprint(policy: Policy) -> PolicyFingerprint:
     """The effective policy's convention version and a SHA-256 of its canonical JSON.
 
     Two processes with the same hash enforce the same policy: operators
     compare it across the cluster after changing the policy file.
     """
     digest = hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
-    return {"convention_version": policy.convention.version, "sha256": digest}
+    return PolicyFingerprint(convention_version=policy.convention.version, sha256=digest)
 
 
 def routes(*, policy: Policy, process: Health, scheduled_jobs: Jobs) -> list[Route]:
     fingerprint = policy_fingerprint(policy)
 
-    async def last_runs() -> dict[str, Any]:
+    async def last_runs() -> dict[str, LastJobRun | None]:
         runs = await scheduled_jobs.last_runs()
         return {
-            name: None if run is None else {"ts": run.ts, "instance": run.instance, "ok": run.ok}
+            name: None if run is None else LastJobRun(ts=run.ts, instance=run.instance, ok=run.ok)
             for name, run in runs.items()
         }
 
     async def health(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = process.report()
-        body["policy"] = fingerprint
+        report = process.report()
         # The tables exist only once the schema is ready; before that there is nothing to show.
-        body["jobs"] = await last_runs() if body.get("status") == "ready" else None
-        return 200, body
+        jobs = await last_runs() if report.status == "ready" else None
+        return 200, answer(report.model_copy(update={"policy": fingerprint, "jobs": jobs}))
 
     return [Route("GET", "/health", Access.PUBLIC, health, needs_ready=False)]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from .resource import Access, Caller, Route, query_str
+from .resource import Access, Caller, Route, answer, query_str
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -31,6 +31,6 @@ def routes(*, api: ModuleApi, service_account: str, account_status: AccountStatu
             if not api.is_mine(on_behalf):
                 raise SynapseError(400, "user_id must be a user of this server", Codes.INVALID_PARAM)
             subject = on_behalf
-        return 200, await account_status.of(subject)
+        return 200, answer(await account_status.of(subject))
 
     return [Route("GET", "/me", Access.USER, get_me)]

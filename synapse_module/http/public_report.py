@@ -23,11 +23,13 @@ from urllib.parse import parse_qs, quote
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies.api import PublicReceipt, PublicReportForm, PublicTicketStatus, ReportCategory
+
 from ..errors import RequestError
 from ..evidence_texts import evidence_text
 from ..public_reports import MAX_CONTACT_CHARS, MAX_REASON_CHARS, PER_HOUR
 from ..refusals import client_error
-from .resource import Access, Caller, Route, json_body, query_str
+from .resource import Access, Caller, Route, answer, json_body, query_str
 
 if TYPE_CHECKING:
     from ..public_reports import PublicReports
@@ -74,7 +76,7 @@ def routes(*, default_language: str, public_reports: PublicReports) -> list[Rout
     async def form(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         language = language_of(query_str(request, "lang"))
         if not _wants_html(request):
-            return 200, {"categories": service.categories(language), "per_hour": PER_HOUR}
+            return 200, answer(PublicReportForm(categories=service.categories(language), per_hour=PER_HOUR))
         page = ReportPage(service.categories(language), language)
         page.form({"code": query_str(request, "code") or ""})
         respond_with_html(request, 200, page.render())
@@ -84,18 +86,18 @@ def routes(*, default_language: str, public_reports: PublicReports) -> list[Rout
         if _is_json(request):
             body = json_body(request)
             language = language_of(body.get("lang") if isinstance(body.get("lang"), str) else None)
-            return 200, await service.file(address(request), body, language)
+            return 200, answer(await service.file(address(request), body, language))
         fields = form_fields(request)
         language = language_of(fields.get("lang"))
         page = ReportPage(service.categories(language), language)
         try:
-            answer = await service.file(address(request), fields, language)
+            receipt = await service.file(address(request), fields, language)
         except (SynapseError, RequestError) as exc:
             error = client_error(exc)
             page.form(fields, error=error.msg)
             respond_with_html(request, error.code, page.render())
             return None
-        page.filed(answer)
+        page.filed(receipt)
         respond_with_html(request, 200, page.render())
         return None
 
@@ -104,7 +106,7 @@ def routes(*, default_language: str, public_reports: PublicReports) -> list[Rout
         raw: Any = request  # Twisted's Request is untyped
         raw.setHeader(b"Cache-Control", b"no-store")
         try:
-            answer = await service.status(params["ticket"], query_str(request, "token"), language)
+            shown = await service.status(params["ticket"], query_str(request, "token"), language)
         except (SynapseError, RequestError) as exc:
             if not _wants_html(request):
                 raise
@@ -114,9 +116,9 @@ def routes(*, default_language: str, public_reports: PublicReports) -> list[Rout
             respond_with_html(request, error.code, page.render())
             return None
         if not _wants_html(request):
-            return 200, answer
+            return 200, answer(shown)
         page = ReportPage(service.categories(language), language, title_key="status_title")
-        page.status(answer)
+        page.status(shown)
         respond_with_html(request, 200, page.render())
         return None
 
@@ -130,7 +132,7 @@ def routes(*, default_language: str, public_reports: PublicReports) -> list[Rout
 class ReportPage:
     """The public report page: no scripts, nothing loaded from elsewhere, every value escaped."""
 
-    def __init__(self, categories: list[dict[str, str]], language: str, title_key: str = "title") -> None:
+    def __init__(self, categories: list[ReportCategory], language: str, title_key: str = "title") -> None:
         self._categories = categories
         self.language = language
         self._title_key = title_key
@@ -150,8 +152,8 @@ class ReportPage:
         self._parts.append(f"<p>{self._t('intro')}</p>")
         chosen = values.get("category", "")
         options = "".join(
-            f'<option value="{html.escape(c["id"])}"{" selected" if c["id"] == chosen else ""}>'
-            f"{html.escape(c['label'])}</option>"
+            f'<option value="{html.escape(c.id)}"{" selected" if c.id == chosen else ""}>'
+            f"{html.escape(c.label)}</option>"
             for c in self._categories
         )
         target = values.get("code") or values.get("room_id") or ""
@@ -172,37 +174,37 @@ class ReportPage:
             f'<p class="small">{self._t("also_12377")}</p>'
         )
 
-    def filed(self, answer: Mapping[str, Any]) -> None:
+    def filed(self, receipt: PublicReceipt) -> None:
         """The ticket number and the link to follow it."""
         self.message(
             evidence_text(
                 "filed",
                 self.language,
-                ticket=answer["ticket"],
-                category=answer["category_label"],
-                deadline=answer["deadline"],
+                ticket=receipt.ticket,
+                category=receipt.category_label,
+                deadline=receipt.deadline,
             )
         )
         link = (
-            f"report/{quote(str(answer['ticket']), safe='')}?token={quote(str(answer['token']), safe='')}"
+            f"report/{quote(receipt.ticket, safe='')}?token={quote(receipt.token, safe='')}"
             f"&lang={quote(self.language, safe='')}"
         )
         self._parts.append(
             f'<p>{self._t("follow")}</p><p class="link"><a href="{html.escape(link)}">{html.escape(link)}</a></p>'
         )
 
-    def status(self, answer: Mapping[str, Any]) -> None:
+    def status(self, shown: PublicTicketStatus) -> None:
         self.message(
             evidence_text(
                 "status_line",
                 self.language,
-                ticket=answer["ticket"],
-                category=answer["category_label"],
-                status=answer["status_label"],
+                ticket=shown.ticket,
+                category=shown.category_label,
+                status=shown.status_label,
             )
         )
-        if answer["status"] in ("open", "in_review"):
-            self._parts.append(f"<p>{self._t('deadline_line', deadline=answer['deadline'])}</p>")
+        if shown.status in ("open", "in_review"):
+            self._parts.append(f"<p>{self._t('deadline_line', deadline=shown.deadline)}</p>")
 
     def render(self) -> str:
         title = self._t(self._title_key)

@@ -22,13 +22,13 @@ from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import Reason
-from policies.api import ConventionAccept
+from policies.api import ConventionAccept, ConventionAccepted
 
 from ..errors import Refusal, RequestError
 from ..realname import TOKEN_PARAM
 from ..refusals import client_error, refusal_error
 from ..texts import text
-from .resource import Access, Caller, Route, json_body, query_str, read_body, respond_page
+from .resource import Access, Caller, Route, answer, json_body, query_str, read_body, respond_page
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -65,7 +65,8 @@ def routes(*, api: ModuleApi, config: QunzuConfig, realname: RealnameService) ->
 
     async def submit(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
-        return await realname.submit(caller.user_id, json_body(request))
+        status, view = await realname.submit(caller.user_id, json_body(request))
+        return status, answer(view)
 
     async def accept(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -80,7 +81,7 @@ def routes(*, api: ModuleApi, config: QunzuConfig, realname: RealnameService) ->
                 raise SynapseError(400, "user_id must be a user of this server", Codes.INVALID_PARAM)
             subject = on_behalf
         await realname.accept_convention(subject, version)
-        return 200, {"accepted": version}
+        return 200, answer(ConventionAccepted(accepted=version))
 
     async def form(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> None:
         page = FormPage(config, query_str(request, "lang"))

@@ -22,7 +22,7 @@ from synapse.module_api import DirectServeJsonResource, ModuleApi, SynapseReques
 from synapse.module_api.errors import Codes, SynapseError
 
 from policies import InvalidNumber, InvalidRequest, Reason
-from policies.api.base import Record, RecordT, RequestT, parse_request
+from policies.api.base import Record, RequestT, parse_request
 from policies.api.paths import API_PREFIX
 from policies.constants import LANGUAGES
 from policies.numbers import MAX_PAGE, Bounds, optional_int, time_ms
@@ -288,15 +288,6 @@ def read_body(
 def answer(record: Record) -> dict[str, Any]:
     """A service's record as the JSON the route answers: the fields the service set, as it set them."""
     return record.model_dump(mode="json", exclude_unset=True)
-
-
-def shaped(record: type[RecordT], data: Mapping[str, Any]) -> dict[str, Any]:
-    """An answer as the bot reads it: `data` read as `record` (policies/api) and written back as JSON.
-
-    Only for records that declare every field the service produces: a field a record does
-    not declare would be left out of the answer.
-    """
-    return record.model_validate(data).model_dump(mode="json")
 
 
 def _is_empty(request: SynapseRequest) -> bool:

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import ModerateRequest
+from policies.api import Convention, ModerateRequest
 
-from .resource import Access, Caller, Route, page_document, page_language, read_body, respond_page, wants_html
+from .resource import Access, Caller, Route, answer, page_document, page_language, read_body, respond_page, wants_html
 
 if TYPE_CHECKING:
     from ..config import QunzuConfig
@@ -42,9 +42,10 @@ def routes(*, config: QunzuConfig, room_moderation: RoomModeration) -> list[Rout
             raise SynapseError(403, "Only the service account may act for a room admin", Codes.FORBIDDEN)
         if not actor.startswith("@"):
             raise SynapseError(400, "'actor' must be a user id", Codes.INVALID_PARAM)
-        return 200, await room_moderation.moderate(
+        done = await room_moderation.moderate(
             actor, room(params), body.action, body.target, body.duration, body.reason or ""
         )
+        return 200, answer(done)
 
     async def convention(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         # Art. 5, 12: what `!rules` shows and the categories `!report` offers, from the active policy;
@@ -59,13 +60,11 @@ def routes(*, config: QunzuConfig, room_moderation: RoomModeration) -> list[Rout
         if browser:
             respond_page(request, 200, convention_page(policy.convention.version, body, language))
             return None
-        labels = {name: dict(c.labels) for name, c in policy.reports.categories.items()}
-        return 200, {
-            "version": policy.convention.version,
-            "text": body,
-            "report_categories": labels,
-            "language": language,
-        }
+        categories = policy.reports.categories
+        labels = {name: {str(lang): label for lang, label in c.labels.items()} for name, c in categories.items()}
+        return 200, answer(
+            Convention(version=policy.convention.version, text=body, report_categories=labels, language=language)
+        )
 
     return [
         Route("GET", "/convention", Access.ANYONE, convention),

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from typing import Any
 
 from synapse.module_api import ModuleApi
+
+from policies import api
 
 from ..clock import Clock
 from ..errors import Conflict, NotFound
@@ -45,7 +46,7 @@ class Appeals:
         self._identity_of = identity_of
         self._notifier = notifier
 
-    async def appeal(self, user_id: str, sanction_id: str, text: str) -> dict[str, Any]:
+    async def appeal(self, user_id: str, sanction_id: str, text: str) -> api.Appeal:
         """The subject (or the owner of a sanctioned room) appeals; a person decides.
 
         Raises:
@@ -60,10 +61,8 @@ class Appeals:
         stored = await self._store.add(appeal, audit)
         if stored is None:
             raise Conflict(notice_text("appeal_open", self._language, id=sanction_id))
-        return {
-            **stored.as_json(),
-            "message": notice_text("appeal_received", self._language, id=sanction_id, appeal=stored.id),
-        }
+        message = notice_text("appeal_received", self._language, id=sanction_id, appeal=stored.id)
+        return stored.record().model_copy(update={"message": message})
 
     async def _may_appeal(self, user_id: str, sanction: Sanction) -> bool:
         if user_id in (sanction.subject, sanction.credit_user):

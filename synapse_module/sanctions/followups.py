@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import SynapseError
 
 from policies import Measure, Policy, level_of
+from policies.api import FollowupsDone
 
 from ..notices import Notifier
 from ..sanction_texts import measure_label, notice_text, until_text
@@ -56,13 +56,13 @@ class FollowUps:
         """Follow the measure up now, in the background (the job retries what this misses)."""
         run_in_background(self._api, "qunzu_sanction_followup", lambda: self._follow_up(sanction_id))
 
-    async def run(self) -> dict[str, Any]:
+    async def run(self) -> FollowupsDone:
         """The job: finish what measures still owe (after a crash, or the service account was missing)."""
         done = 0
         for sanction_id in await self._store.pending_followups(FOLLOWUP_LEASE_MS, FOLLOWUP_BATCH):
             if await self._follow_up(sanction_id):
                 done += 1
-        return {"done": done}
+        return FollowupsDone(done=done)
 
     async def _follow_up(self, sanction_id: str) -> bool:
         if not await self._store.claim_followup(sanction_id, FOLLOWUP_LEASE_MS):

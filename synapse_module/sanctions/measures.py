@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, cast
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from policies import Measure, Policy, SubjectKind
+from policies.api import LadderStep, Proposal, Subject
 from policies.constants import DAY_MS, SubjectType
 from policies.measures import MEASURES_FOR
 from policies.sanctions import default_duration, is_severe, next_measure, regulator_report_kind
@@ -300,7 +301,7 @@ class Measures:
 
     async def propose(
         self, subject_type: SanctionSubject, subject: str, kind: str | None, category: str | None
-    ) -> dict[str, Any]:
+    ) -> Proposal:
         """The next step of the subject's ladder, from its history in the repeat window."""
         policy = self._policy
         if subject_type == "room":
@@ -316,17 +317,17 @@ class Measures:
         prior = await self._store.count_prior(str(ladder), subject, fingerprint, since)
         severe = category is not None and is_severe(category, policy)
         step = next_measure(ladder, prior, policy, severe=severe)
-        return {
-            "subject": {"type": subject_type, "id": subject},
-            "ladder": str(ladder),
-            "prior_measures": prior,
-            "window_days": window_days,
-            "severe": severe,
-            "proposal": {
-                "measure": str(step.measure),
-                "duration": step.duration,
-                "permanent": step.duration is None,
-                "credit_delta": step.credit_delta,
-                "blacklist": step.blacklist,
-            },
-        }
+        return Proposal(
+            subject=Subject(type=subject_type, id=subject),
+            ladder=str(ladder),
+            prior_measures=prior,
+            window_days=window_days,
+            severe=severe,
+            proposal=LadderStep(
+                measure=str(step.measure),
+                duration=step.duration,
+                permanent=step.duration is None,
+                credit_delta=step.credit_delta,
+                blacklist=step.blacklist,
+            ),
+        )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from synapse.module_api import ModuleApi
 
 from policies import Policy, level_of
+from policies.api import CreditChange, CreditStatus, CreditView, Sanction
 from policies.tiers import level_rules
 
 from ..clock import Clock
@@ -46,44 +46,42 @@ class Standing:
         self._identity_of = identity_of
         self._notifier = notifier
 
-    async def status_of(self, user_id: str) -> dict[str, Any]:
+    async def status_of(self, user_id: str) -> tuple[CreditStatus, list[Sanction]]:
         """Credit and active measures for `GET /me`."""
         state = await self._state.user_state(user_id)
         record = await self._state.user_record(user_id)
         now = self._clock.now_ms()
         active = await self._measures.of_user(user_id, record.fingerprint, True, 50)
-        return {
-            "credit": self._credit_json(state.credit_score),
-            "sanctions": [sanction.as_json(now) for sanction in active],
-        }
+        return self._credit_status(state.credit_score), [sanction.record(now) for sanction in active]
 
-    async def credit_view(self, user_id: str) -> dict[str, Any]:
+    async def credit_view(self, user_id: str) -> CreditView:
         """The score, its level and what the level allows, and the last changes."""
         state = await self._state.user_state(user_id)
         record = await self._state.user_record(user_id)
         history = (
-            [change.as_json() for change in await self._credit.history(record.fingerprint, 50)]
+            [change.record() for change in await self._credit.history(record.fingerprint, 50)]
             if record.verified and record.fingerprint
             else []
         )
-        return {"user_id": user_id, **self._credit_json(state.credit_score), "history": history}
+        credit = self._credit_status(state.credit_score)
+        return CreditView(user_id=user_id, **credit.model_dump(exclude_unset=True), history=history)
 
-    def _credit_json(self, score: int | None) -> dict[str, Any]:
+    def _credit_status(self, score: int | None) -> CreditStatus:
         if score is None:
-            return {"score": None, "level": None}
+            return CreditStatus(score=None, level=None)
         level = level_of(score, self._policy)
         rules = level_rules(level, self._policy)
-        return {
-            "score": score,
-            "level": level,
-            "may_create": rules.may_create,
-            "may_invite": rules.may_invite,
-            "may_post": rules.may_post,
-            "rooms_owned_cap": rules.rooms_owned,
-            "rooms_joined_cap": rules.rooms_joined,
-        }
+        return CreditStatus(
+            score=score,
+            level=level,
+            may_create=rules.may_create,
+            may_invite=rules.may_invite,
+            may_post=rules.may_post,
+            rooms_owned_cap=rules.rooms_owned,
+            rooms_joined_cap=rules.rooms_joined,
+        )
 
-    async def adjust_credit(self, actor: str, user_id: str, delta: int, reason: str) -> dict[str, Any]:
+    async def adjust_credit(self, actor: str, user_id: str, delta: int, reason: str) -> CreditChange:
         """A staff adjustment with a reason (DESIGN.md §3.4 credit adjust).
 
         Raises:
@@ -101,4 +99,4 @@ class Standing:
             "credit_adjusted", self._language, before=change.before, after=change.after, level=level, reason=reason
         )
         run_in_background(self._api, "qunzu_credit_notice", lambda: self._notifier.to_user(user_id, text))
-        return {**change.as_json(), "level": level}
+        return change.record().model_copy(update={"level": level})

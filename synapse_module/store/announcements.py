@@ -42,20 +42,6 @@ class Announcement:
     decision_reason: str | None
     event_id: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "room_id": self.room_id,
-            "actor": self.actor,
-            "text": self.text,
-            "status": self.status,
-            "created_ts": self.created_ts,
-            "decided_ts": self.decided_ts,
-            "decided_by": self.decided_by,
-            "reason": self.decision_reason,
-            "event_id": self.event_id,
-        }
-
 
 class AnnouncementStore:
     """Async access to `qunzu_announcements`."""

@@ -12,6 +12,8 @@ from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
+from policies import api
+
 from ..audit import AuditChain
 from ..clock import Clock
 from .audit import AuditRecord, append_record_txn
@@ -31,18 +33,19 @@ class Appeal:
     decided_by: str | None
     decision_reason: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "sanction": self.sanction_id,
-            "appellant": self.appellant,
-            "text": self.text,
-            "created_at": self.created_ts,
-            "status": self.status,
-            "decision": None
+    def record(self) -> api.Appeal:
+        """The appeal as the API shows it."""
+        return api.Appeal(
+            id=self.id,
+            sanction=self.sanction_id,
+            appellant=self.appellant,
+            text=self.text,
+            created_at=self.created_ts,
+            status=self.status,
+            decision=None
             if self.decided_ts is None
-            else {"at": self.decided_ts, "by": self.decided_by, "reason": self.decision_reason},
-        }
+            else api.AppealDecision(at=self.decided_ts, by=self.decided_by, reason=self.decision_reason),
+        )
 
 
 class AppealStore:

@@ -7,6 +7,7 @@ from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
+from policies import api
 from policies.constants import PERMANENT, SubjectType
 
 from ..clock import Clock
@@ -29,21 +30,21 @@ class BlacklistEntry:
     def active(self, now_ms: int) -> bool:
         return self.lifted_ts is None and (self.until_ts is None or self.until_ts > now_ms)
 
-    def as_json(self, now_ms: int) -> dict[str, Any]:
+    def record(self, now_ms: int) -> api.BlacklistEntry:
         # An identity entry's subject is the keyed fingerprint, never the ID number.
-        return {
-            "id": self.id,
-            "subject": {"type": self.subject_type, "id": self.subject},
-            "covers_identity": self.has_identity,
-            "reason": self.reason,
-            "actor": self.actor,
-            "created_at": self.created_ts,
-            "until": self.until_ts,
-            "active": self.active(now_ms),
-            "lifted": None
+        return api.BlacklistEntry(
+            id=self.id,
+            subject=api.Subject(type=self.subject_type, id=self.subject),
+            covers_identity=self.has_identity,
+            reason=self.reason,
+            actor=self.actor,
+            created_at=self.created_ts,
+            until=self.until_ts,
+            active=self.active(now_ms),
+            lifted=None
             if self.lifted_ts is None
-            else {"at": self.lifted_ts, "by": self.lifted_by, "reason": self.lift_reason},
-        }
+            else api.Lifted(at=self.lifted_ts, by=self.lifted_by, reason=self.lift_reason),
+        )
 
 
 class BlacklistStore:

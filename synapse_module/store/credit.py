@@ -9,11 +9,10 @@ measure is one transaction of its own here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
-from policies import Policy
+from policies import Policy, api
 from policies.credit import CreditRow, changed
 
 from ..audit import AuditChain
@@ -35,18 +34,19 @@ class CreditChange:
     actor: str
     sanction_id: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "user_id": self.user_id,
-            "ts": self.ts,
-            "delta": self.delta,
-            "before": self.before,
-            "after": self.after,
-            "reason": self.reason,
-            "actor": self.actor,
-            "sanction": self.sanction_id,
-        }
+    def record(self) -> api.CreditChange:
+        """The change as the API shows it."""
+        return api.CreditChange(
+            id=self.id,
+            user_id=self.user_id,
+            ts=self.ts,
+            delta=self.delta,
+            before=self.before,
+            after=self.after,
+            reason=self.reason,
+            actor=self.actor,
+            sanction=self.sanction_id,
+        )
 
 
 @dataclass(frozen=True)

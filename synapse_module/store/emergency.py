@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
 
 from synapse.module_api import LoggingTransaction, ModuleApi
+
+from policies import api
 
 from ..clock import Clock
 from .synapse_tables import notice_rooms_txn
@@ -26,10 +28,18 @@ class Freeze:
     lifted_by: str | None = None
     lift_reason: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["active"] = self.lifted_ts is None
-        return data
+    def record(self) -> api.Freeze:
+        return api.Freeze(
+            id=self.id,
+            scope=self.scope,
+            reason=self.reason,
+            actor=self.actor,
+            created_ts=self.created_ts,
+            lifted_ts=self.lifted_ts,
+            lifted_by=self.lifted_by,
+            lift_reason=self.lift_reason,
+            active=self.lifted_ts is None,
+        )
 
 
 class EmergencyStore:

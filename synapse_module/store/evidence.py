@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from synapse.module_api import LoggingTransaction, ModuleApi
+
+from policies.api import EvidenceItem
 
 from ..audit import AuditChain
 from ..clock import Clock
@@ -31,6 +33,9 @@ _COLUMNS: Final = (
 # Lower-case letters and digits: ids people read out and type (`!release e7k2m9q4xa`).
 _ID_ALPHABET: Final = "0123456789abcdefghjkmnpqrstvwxyz"
 _ID_LENGTH: Final = 10
+
+
+ItemT = TypeVar("ItemT", bound=EvidenceItem)
 
 
 @dataclass(frozen=True)
@@ -54,25 +59,25 @@ class EvidenceRow:
     decided_ts: int | None = None
     released_event_id: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def record(self, model: type[ItemT]) -> ItemT:
         """What staff see without a reveal: everything but the content."""
-        return {
-            "id": self.id,
-            "ts": self.ts,
-            "action": self.action,
-            "rule": self.rule,
-            "category": self.category,
-            "sender": self.sender,
-            "room_id": self.room_id,
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "ticket": self.ticket_id,
-            "digest": self.digest,
-            "status": self.status,
-            "decided_by": self.decided_by,
-            "decided_ts": self.decided_ts,
-            "released_event_id": self.released_event_id,
-        }
+        return model(
+            id=self.id,
+            ts=self.ts,
+            action=self.action,
+            rule=self.rule,
+            category=self.category,
+            sender=self.sender,
+            room_id=self.room_id,
+            event_id=self.event_id,
+            event_type=self.event_type,
+            ticket=self.ticket_id,
+            digest=self.digest,
+            status=self.status,
+            decided_by=self.decided_by,
+            decided_ts=self.decided_ts,
+            released_event_id=self.released_event_id,
+        )
 
 
 def new_evidence_id() -> str:

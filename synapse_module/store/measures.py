@@ -24,7 +24,7 @@ from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
-from policies import PERMANENT, Policy
+from policies import PERMANENT, Policy, api
 from policies.credit import CreditRow
 
 from ..audit import AuditChain, canonical_json
@@ -76,34 +76,30 @@ class Sanction:
     def active(self, now_ms: int) -> bool:
         return self.lifted_ts is None and (self.end_ts is None or self.end_ts > now_ms)
 
-    def as_json(self, now_ms: int) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "subject": {"type": self.subject_type, "id": self.subject},
-            "room_id": self.room_id,
-            "measure": self.measure,
-            "ladder": self.ladder,
-            "category": self.category,
-            "reason": self.reason,
-            "evidence": [dict(item) for item in self.evidence],
-            "report": self.ticket_id,
-            "actor": self.actor,
-            "start": self.start_ts,
-            "end": self.end_ts,
-            "permanent": self.permanent,
-            "active": self.active(now_ms),
-            "credit_delta": self.credit_delta,
-            "credit_user": self.credit_user,
-            "lifted": None
+    def record(self, now_ms: int) -> api.Sanction:
+        """The measure as the API shows it."""
+        return api.Sanction(
+            id=self.id,
+            subject=api.Subject(type=self.subject_type, id=self.subject),
+            room_id=self.room_id,
+            measure=self.measure,
+            ladder=self.ladder,
+            category=self.category,
+            reason=self.reason,
+            evidence=[dict(item) for item in self.evidence],
+            report=self.ticket_id,
+            actor=self.actor,
+            start=self.start_ts,
+            end=self.end_ts,
+            permanent=self.permanent,
+            active=self.active(now_ms),
+            credit_delta=self.credit_delta,
+            credit_user=self.credit_user,
+            lifted=None
             if self.lifted_ts is None
-            else {
-                "at": self.lifted_ts,
-                "by": self.lifted_by,
-                "reason": self.lift_reason,
-                "overturned": self.overturned,
-            },
-            "notified": self.notified_ts is not None,
-        }
+            else api.Lifted(at=self.lifted_ts, by=self.lifted_by, reason=self.lift_reason, overturned=self.overturned),
+            notified=self.notified_ts is not None,
+        )
 
 
 @dataclass(frozen=True)
@@ -120,11 +116,12 @@ class ApplyOutcome:
     sanction: Sanction
     credit: CreditChange | None
 
-    def as_json(self, now_ms: int) -> dict[str, Any]:
-        body = self.sanction.as_json(now_ms)
-        if self.credit is not None:
-            body["credit"] = {"before": self.credit.before, "after": self.credit.after}
-        return body
+    def record(self, now_ms: int) -> api.Sanction:
+        """The measure as the API shows it, with `credit` when it changed a score."""
+        shown = self.sanction.record(now_ms)
+        if self.credit is None:
+            return shown
+        return shown.model_copy(update={"credit": api.CreditDelta(before=self.credit.before, after=self.credit.after)})
 
 
 class MeasureStore:

@@ -16,6 +16,7 @@ from typing import Any
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
+from policies import api
 from policies.constants import ReportStatus
 
 from ..audit import AuditChain, canonical_json
@@ -46,26 +47,26 @@ class RegulatorReport:
     receipt: str | None = None
     updated_ts: int | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "ts": self.ts,
-            "kind": self.kind,
-            "subject": {"type": self.subject_type, "id": self.subject},
-            "sanction": self.sanction_id,
-            "blacklist_entry": self.blacklist_id,
-            "category": self.category,
-            "summary": self.summary,
-            "summary_zh": self.summary_zh,
-            "evidence": [dict(item) for item in self.evidence],
-            "legal_basis": self.legal_basis,
-            "actor": self.actor,
-            "status": self.status,
-            "submitted_to": self.submitted_to,
-            "submitted_at": self.submitted_ts,
-            "receipt": self.receipt,
-            "updated_ts": self.updated_ts,
-        }
+    def record(self) -> api.RegulatorReport:
+        return api.RegulatorReport(
+            id=self.id,
+            ts=self.ts,
+            kind=self.kind,
+            subject=api.Subject(type=self.subject_type, id=self.subject),
+            sanction=self.sanction_id,
+            blacklist_entry=self.blacklist_id,
+            category=self.category,
+            summary=self.summary,
+            summary_zh=self.summary_zh,
+            evidence=[dict(item) for item in self.evidence],
+            legal_basis=self.legal_basis,
+            actor=self.actor,
+            status=self.status,
+            submitted_to=self.submitted_to,
+            submitted_at=self.submitted_ts,
+            receipt=self.receipt,
+            updated_ts=self.updated_ts,
+        )
 
 
 @dataclass(frozen=True)

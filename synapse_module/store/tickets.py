@@ -7,7 +7,7 @@ Reports (their reporters, duplicates, lifecycle and the Synapse import) are in
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -73,18 +73,9 @@ class Ticket:
             target += "/" + quote(self.event_id, safe="$:")
         return f"https://matrix.to/#/{target}"
 
-    def as_json(self, now_ms: int) -> dict[str, Any]:
-        """The ticket as staff see it, with whether it is past its deadline."""
-        data = asdict(self)
-        data.pop("dedupe_key")
-        data["overdue"] = self.status in OPEN_STATUSES and now_ms > self.deadline_ts
-        data["evidence"] = {
-            "event_id": self.event_id,
-            "sender": self.accused if self.event_id is not None else None,
-            "content_digest": self.content_digest,
-            "permalink": self.permalink(),
-        }
-        return data
+    def overdue(self, now_ms: int) -> bool:
+        """Still open past its deadline."""
+        return self.is_open and now_ms > self.deadline_ts
 
 
 @dataclass(frozen=True)

@@ -76,27 +76,27 @@ async def test_refused_content_is_sealed_revealed_with_an_audited_reason_and_pur
     assert decision is not None and not decision.allowed and decision.detail["category"] == "cults"
 
     page = await module.evidence.page(statuses=None, before=None, limit=10)
-    (item,) = page["items"]
-    assert item["sender"] == SENDER and item["room_id"] == ROOM and item["action"] == "block"
-    assert item["rule"] == "cults" and item["status"] == "sealed" and len(item["digest"]) == 64
-    assert item["event_id"] == "$refused:localhost" and "content" not in item
+    (item,) = page.items
+    assert item.sender == SENDER and item.room_id == ROOM and item.action == "block"
+    assert item.rule == "cults" and item.status == "sealed" and len(item.digest or "") == 64
+    assert item.event_id == "$refused:localhost" and "content" not in item.model_dump()
 
     # Nothing of the content in clear: not in any table, not in the database file's bytes.
     assert marker not in _every_text(database)
     if not database.postgres:
         assert marker.encode() not in _database_file_bytes(tmp_path)
 
-    revealed = await module.evidence.reveal(STAFF, item["id"], "核查工单 K7Q2MZ4A")
-    assert revealed["content"] == event.content and revealed["sender"] == SENDER
-    (record,) = [e for e in await module.store.audit.query(subject=f"evidence:{item['id']}")]
+    revealed = await module.evidence.reveal(STAFF, item.id, "核查工单 K7Q2MZ4A")
+    assert revealed.content == event.content and revealed.sender == SENDER
+    (record,) = [e for e in await module.store.audit.query(subject=f"evidence:{item.id}")]
     assert record.actor == STAFF and record.action == "evidence.reveal"
     assert record.details == {"reason": "核查工单 K7Q2MZ4A"}
     (hit,) = [e for e in await module.store.audit.query(subject=SENDER) if e.action == "content.block"]
-    assert hit.details["evidence"] == item["id"] and marker not in str(hit.details)
+    assert hit.details["evidence"] == item.id and marker not in str(hit.details)
 
     # Synapse checking the same event again seals it once.
     await module.content.check_event(event, "general")  # type: ignore[arg-type]
-    assert len((await module.evidence.page(statuses=None, before=None, limit=10))["items"]) == 1
+    assert len((await module.evidence.page(statuses=None, before=None, limit=10)).items) == 1
 
     with pytest.raises(NotFound):
         await module.evidence.reveal(STAFF, "nosuchid00", "x")
@@ -104,20 +104,20 @@ async def test_refused_content_is_sealed_revealed_with_an_audited_reason_and_pur
     # A sealed value copied into another row does not open there.
     other = Event({"msgtype": "m.text", "body": "法轮功 again"}, "$other:localhost")
     await module.content.check_event(other, "general")  # type: ignore[arg-type]
-    ids = [i["id"] for i in (await module.evidence.page(statuses=None, before=None, limit=10))["items"]]
+    ids = [i.id for i in (await module.evidence.page(statuses=None, before=None, limit=10)).items]
     database.query(
         "UPDATE qunzu_evidence SET content_enc = (SELECT content_enc FROM qunzu_evidence WHERE id = ?) WHERE id = ?",
-        (item["id"], next(i for i in ids if i != item["id"])),
+        (item.id, next(i for i in ids if i != item.id)),
     )
     with pytest.raises(Conflict) as copied:
-        await module.evidence.reveal(STAFF, next(i for i in ids if i != item["id"]), "x")
+        await module.evidence.reveal(STAFF, next(i for i in ids if i != item.id), "x")
     assert copied.value.status == 409
 
     # The regulators' export lists it with its digest, the content still sealed; the bundle verifies.
     bundle = await module.exporter.build(STAFF, NOW - DAY_MS, NOW + DAY_MS, ROOM, None)
     exported = [json.loads(line) for line in bundle.files["evidence.jsonl"].splitlines()]
     assert {row["id"] for row in exported} == set(ids) and all("content_enc" not in row for row in exported)
-    assert next(row for row in exported if row["id"] == item["id"])["digest"] == item["digest"]
+    assert next(row for row in exported if row["id"] == item.id)["digest"] == item.digest
     assert marker not in bundle.files["evidence.jsonl"] and bundle.manifest["sources"]["evidence.jsonl"] == "present"
     files = {name: text.encode() for name, text in bundle.files.items()}
     assert verify_bundle(bundle.manifest, files, module.config.key).ok
@@ -132,11 +132,11 @@ async def test_evidence_pages_are_bounded_and_continue_where_the_last_stopped(mo
     for n in range(5):
         await module.content.check_event(Event({"body": f"法轮功 {n}"}, f"$e{n}:localhost"), "general")  # type: ignore[arg-type]
     first = await module.evidence.page(statuses=None, before=None, limit=2)
-    assert len(first["items"]) == 2 and first["next"]
-    ts, _, last = first["next"].partition(".")
+    assert len(first.items) == 2 and first.next
+    ts, _, last = first.next.partition(".")
     rest = await module.evidence.page(statuses=None, before=(int(ts), last), limit=10)
-    assert len(rest["items"]) == 3 and rest["next"] is None
-    seen = [i["event_id"] for i in first["items"] + rest["items"]]
+    assert len(rest.items) == 3 and rest.next is None
+    seen = [str(i.event_id) for i in first.items + rest.items]
     assert sorted(seen) == sorted(f"$e{n}:localhost" for n in range(5))
 
 

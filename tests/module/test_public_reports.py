@@ -48,31 +48,31 @@ async def test_a_public_report_keeps_no_address_token_or_contact_in_clear_and_th
     )
     body = {"code": code, "category": "fraud", "reason": "冒充客服", "contact": "13800138000"}
     answer = await module.public_reports.file("2001:db8:1:2::99", body, "zh-CN")
-    assert answer["status"] == "open" and answer["category_label"] == "诈骗"
+    assert answer.status == "open" and answer.category_label == "诈骗"
 
     ((address_hash, token_hash, contact_enc),) = database.query(
         "SELECT address_hash, token_hash, contact_enc FROM qunzu_public_reports"
     )
     assert len(address_hash) == 64 and "2001" not in address_hash
-    assert answer["token"] not in token_hash and "13800138000" not in contact_enc
+    assert answer.token not in token_hash and "13800138000" not in contact_enc
     assert "13800138000" not in str(database.query("SELECT * FROM qunzu_audit"))
 
-    shown = await module.public_reports.status(answer["ticket"], answer["token"], "en")
-    assert shown["status_label"] == "received, waiting to be handled"
+    shown = await module.public_reports.status(answer.ticket, answer.token, "en")
+    assert shown.status_label == "received, waiting to be handled"
     with pytest.raises(NotFound) as wrong:
-        await module.public_reports.status(answer["ticket"], answer["token"] + "x", "en")
+        await module.public_reports.status(answer.ticket, answer.token + "x", "en")
     assert wrong.value.status == 404
 
     # Staff read the contact only with a reason, on the record.
-    (listed,) = await module.public_reports.contacts("@staff:localhost", answer["ticket"], "回访举报人")
-    assert listed["contact"] == "13800138000" and listed["category"] == "fraud"
-    (record,) = [e for e in await module.store.audit.query(subject=answer["ticket"]) if e.action != "report.public"]
+    (listed,) = (await module.public_reports.contacts("@staff:localhost", answer.ticket, "回访举报人")).reports
+    assert listed.contact == "13800138000" and listed.category == "fraud"
+    (record,) = [e for e in await module.store.audit.query(subject=answer.ticket) if e.action != "report.public"]
     assert record.action == "report.public_contacts" and record.details == {"reason": "回访举报人"}
 
     clock.advance((module.config.policy.retention.days + 1) * DAY_MS)
     assert await module.jobs.run_now(retention.JOB_NAME) is not None
     assert database.query("SELECT COUNT(*) FROM qunzu_public_reports") == [(0,)]
-    assert database.query("SELECT COUNT(*) FROM qunzu_tickets WHERE id = ?", (answer["ticket"],)) == [(1,)]
+    assert database.query("SELECT COUNT(*) FROM qunzu_tickets WHERE id = ?", (answer.ticket,)) == [(1,)]
 
 
 async def test_reports_from_one_address_are_capped_exactly_under_concurrency(

@@ -6,6 +6,7 @@ PostgreSQL) and read by the module's import job, as in production.
 
 from __future__ import annotations
 
+from policies.api import ReportImport
 from policies.constants import DESK_NUDGE_TYPE
 from synapse_module.module import QunzuModule
 
@@ -32,7 +33,7 @@ async def test_report_button_texts_become_tickets_of_the_category_they_mean_with
             (report_id, NOW, "!room:localhost", event_id, REPORTER, reason),
         )
     ran = await module.jobs.run_now("import_synapse_reports")
-    assert ran == {"imported": len(reports)}
+    assert ran == ReportImport(imported=len(reports))
     await module_api.settle()
 
     tickets = {t.event_id: t for t in await module.store.tickets.query(limit=100)}
@@ -93,11 +94,11 @@ async def test_a_report_committed_after_a_higher_id_is_imported_by_the_job_resca
     _report(database, 6, "$earlier", "诈骗")
     await _look(module_api)
     assert len(await module.store.tickets.query(limit=10)) == 1
-    assert await module.jobs.run_now("import_synapse_reports") == {"imported": 1}
+    assert await module.jobs.run_now("import_synapse_reports") == ReportImport(imported=1)
     await module_api.settle()
     assert {t.event_id for t in await module.store.tickets.query(limit=10)} == {"$later", "$earlier"}
     assert _nudges(module, module_api) == 2
     # What was imported is left out of the rescan's read: another run imports (and nudges) nothing.
-    assert await module.jobs.run_now("import_synapse_reports") == {"imported": 0}
+    assert await module.jobs.run_now("import_synapse_reports") == ReportImport(imported=0)
     await module_api.settle()
     assert _nudges(module, module_api) == 2

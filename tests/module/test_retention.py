@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from devtools.homeserver import module_block, write_qunzu_key
+from policies.api import RetentionRun
 from synapse_module import retention
 from synapse_module.config import QunzuConfig, parse_module_config
 from synapse_module.module import QunzuModule
@@ -86,9 +87,9 @@ async def test_retention_purges_in_batches_exactly_the_rows_past_the_cutoff(
 
     ran = await module.jobs.run_now(retention.JOB_NAME)
 
-    assert ran is not None
-    assert ran["netlog"] == 23
-    assert isinstance(ran["ms"], int) and ran["ms"] >= 0
+    assert isinstance(ran, RetentionRun)
+    assert ran.netlog == 23
+    assert ran.ms >= 0
     count = "SELECT COUNT(*) FROM qunzu_netlog WHERE room_id = ?"
     assert database.query(count, (OLD_ROOM,)) == [(0,)]
     assert database.query("SELECT ts FROM qunzu_netlog WHERE room_id = ? ORDER BY ts", (NEW_ROOM,)) == [

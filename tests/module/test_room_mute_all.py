@@ -15,6 +15,7 @@ import pytest
 from synapse.module_api import EventBase
 
 from policies import Reason
+from policies.api import MuteAllEnded
 from policies.display import format_time
 from policies.errors import InvalidNumber
 from policies.roles import RoomRole
@@ -56,7 +57,7 @@ def role_of(module: QunzuModule, monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_mute_all_refuses_members_not_admins_and_ends_by_itself(module: QunzuModule, clock: MovableClock) -> None:
     started = await module.mute_all.start(OWNER, ROOM, "30m", "")
     end = clock.now_ms() + 30 * MINUTE_MS
-    assert started["until"] == end
+    assert started.until == end
 
     refused = await module.mute_all.check(message(MEMBER))
     assert refused.reason is Reason.ROOM_MUTED_ALL
@@ -80,17 +81,17 @@ async def test_mute_all_refuses_members_not_admins_and_ends_by_itself(module: Qu
     # … and it ends by itself at its end, with nothing run.
     clock.advance(30 * MINUTE_MS)
     assert (await restarted.check(message(MEMBER))).allowed
-    assert (await module.mute_all.lift(OWNER, ROOM, ""))["lifted"] is False
+    assert (await module.mute_all.lift(OWNER, ROOM, "")).lifted is False
 
 
 async def test_mute_all_without_a_duration_holds_until_lifted(
     module: QunzuModule, clock: MovableClock, database: Database
 ) -> None:
-    assert (await module.mute_all.start(ADMIN, ROOM, None, ""))["until"] is None
+    assert (await module.mute_all.start(ADMIN, ROOM, None, "")).until is None
     clock.advance(365 * 24 * 60 * MINUTE_MS)
     refused = await module.mute_all.check(message(MEMBER))
     assert refused.reason is Reason.ROOM_MUTED_ALL and refused.detail["permanent"] is True
-    assert (await module.mute_all.lift(ADMIN, ROOM, ""))["lifted"] is True
+    assert (await module.mute_all.lift(ADMIN, ROOM, "")).lifted is True
     assert (await module.mute_all.check(message(MEMBER))).allowed
     actions = [row[0] for row in database.query("SELECT action FROM qunzu_audit ORDER BY seq")]
     assert actions[-2:] == ["room.mute_all", "room.unmute_all"]
@@ -108,9 +109,10 @@ async def test_a_duration_that_is_not_one_is_refused_before_anything_is_stored(
 async def test_staff_see_and_lift_a_mute_all_like_any_measure(module: QunzuModule) -> None:
     started = await module.mute_all.start(OWNER, ROOM, "7d", "")
     listed = await module.store.measures.list_sanctions(ROOM, True, 10)
-    assert [(s.id, s.measure, s.subject_type) for s in listed] == [(started["id"], "mute_all", "room_all")]
+    assert [(s.id, s.measure, s.subject_type) for s in listed] == [(started.id, "mute_all", "room_all")]
     assert (await module.mute_all.check(message(MEMBER))).reason is Reason.ROOM_MUTED_ALL
-    await module.measures.lift("@staff:localhost", started["id"], "mistake")
+    assert started.id is not None
+    await module.measures.lift("@staff:localhost", started.id, "mistake")
     assert (await module.mute_all.check(message(MEMBER))).allowed
 
 
@@ -134,25 +136,26 @@ async def test_a_mute_all_that_ends_by_itself_is_announced_once_and_a_lifted_or_
     rooms = RoomNotices()
     monkeypatch.setattr(module.notifier, "to_room", rooms.to_room)
     timed = await module.mute_all.start(OWNER, ROOM, "30m", "")
+    assert timed.until is not None
     await module.mute_all.start(OWNER, "!lifted:localhost", "30m", "")
     await module.mute_all.lift(OWNER, "!lifted:localhost", "")
     await module.mute_all.start(OWNER, "!endless:localhost", None, "")
     await module.mute_all.start(OWNER, "!unreachable:localhost", "10m", "")
     rooms.failing.add("!unreachable:localhost")
 
-    assert await module.mute_all.announce_ended() == {"ended": 0, "told": 0}  # nothing has ended yet
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=0, told=0)  # nothing has ended yet
     clock.advance(30 * MINUTE_MS)
-    assert await module.mute_all.announce_ended() == {"ended": 2, "told": 1}
-    assert rooms.told == [(ROOM, f"全员禁言已于 {format_time(timed['until'])} 结束，大家可以正常发言了。")]
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=2, told=1)
+    assert rooms.told == [(ROOM, f"全员禁言已于 {format_time(timed.until)} 结束，大家可以正常发言了。")]
     assert (await module.mute_all.check(message(MEMBER))).allowed
 
     # Told once, whichever process runs the job next; the room that could not be told is tried again.
     rooms.failing.clear()
-    assert await module.mute_all.announce_ended() == {"ended": 1, "told": 1}
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=1, told=1)
     assert [room for room, _body in rooms.told] == [ROOM, "!unreachable:localhost"]
-    assert await module.mute_all.announce_ended() == {"ended": 0, "told": 0}
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=0, told=0)
     # Past the window (a process stopped for longer), an old end is no news any more.
     await module.mute_all.start(OWNER, ROOM, "1m", "")
     clock.advance(ANNOUNCE_WINDOW_MS + 2 * MINUTE_MS)
-    assert await module.mute_all.announce_ended() == {"ended": 0, "told": 0}
+    assert await module.mute_all.announce_ended() == MuteAllEnded(ended=0, told=0)
     assert len(rooms.told) == 2

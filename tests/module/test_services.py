@@ -11,6 +11,7 @@ import pytest
 from synapse.module_api.errors import SynapseError
 from synapse.types import RoomAlias
 
+from policies.api import RetentionRun
 from synapse_module import retention
 from synapse_module.module import QunzuModule
 
@@ -50,14 +51,14 @@ async def test_the_network_log_is_kept_for_the_retention_period_then_purged_with
     clock.advance(days * DAY_MS - 1)
     kept = await module.jobs.run_now(retention.JOB_NAME)
     assert kept is not None
-    assert (kept["netlog"], kept["audit"]) == (0, 0)
+    assert isinstance(kept, RetentionRun) and (kept.netlog, kept.audit) == (0, 0)
     assert len(await module.store.netlog.logins_of([LOCAL], clock.now_ms())) == 1
 
     clock.advance(2)
     purged = await module.jobs.run_now(retention.JOB_NAME)
-    assert purged is not None
-    assert purged["netlog"] == 1
-    assert purged["audit"] >= 1
+    assert isinstance(purged, RetentionRun)
+    assert purged.netlog == 1
+    assert purged.audit >= 1
     assert await module.store.netlog.logins_of([LOCAL], clock.now_ms()) == []
     verified = await module.store.audit.verify()
     assert verified.ok, verified.problem

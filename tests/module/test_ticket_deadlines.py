@@ -22,12 +22,12 @@ async def test_an_open_ticket_is_overdue_only_once_its_deadline_has_passed(
     )
     assert ticket.created_ts == NOW
     assert await store.tickets.query(overdue=True) == []
-    assert ticket.as_json(clock.now_ms())["overdue"] is False
+    assert ticket.overdue(clock.now_ms()) is False
 
     clock.advance(WINDOW_MS)  # at the deadline: not yet past it
     assert await store.tickets.query(overdue=True) == []
 
     clock.advance(1)
     assert [t.id for t in await store.tickets.query(overdue=True)] == [ticket.id]
-    assert ticket.as_json(clock.now_ms())["overdue"] is True
+    assert ticket.overdue(clock.now_ms()) is True
     assert [t.id for t in await store.tickets.query(open_only=True)] == [ticket.id]  # overdue tickets stay open
