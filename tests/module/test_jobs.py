@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from policies.api import JobResult
 from synapse_module.jobs import IDLE_RECORD_EVERY_MS, TICK_MS, Job, Jobs
 from synapse_module.module import QunzuModule
 from tests.module.harness import Database, FakeModuleApi, MovableClock
@@ -21,16 +22,22 @@ from tests.module.harness import Database, FakeModuleApi, MovableClock
 MINUTE_MS = 60_000
 
 
+class Imported(JobResult):
+    """A test job's count of what it did."""
+
+    imported: int = 0
+
+
 class Outcomes:
-    """A job's results, one per run, in order; an exception is raised instead of returned."""
+    """A job's results, one per run, in order (idle when none is left); an exception is raised instead."""
 
     def __init__(self) -> None:
-        self.next: list[dict[str, Any] | Exception] = []
+        self.next: list[JobResult | Exception] = []
         self.runs = 0
 
-    async def run(self) -> dict[str, Any]:
+    async def run(self) -> JobResult:
         self.runs += 1
-        outcome = self.next.pop(0) if self.next else {}
+        outcome = self.next.pop(0) if self.next else Imported()
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
@@ -88,7 +95,7 @@ async def test_idle_runs_are_recorded_hourly_busy_and_failed_ones_always(
     assert len(recorded(database, "every_tick")) == 1
 
     # A run that did something is recorded at once, and so is a failed one.
-    outcomes.next = [{"imported": 2}, RuntimeError("the database went away")]
+    outcomes.next = [Imported(imported=2), RuntimeError("the database went away")]
     clock.advance(MINUTE_MS)
     await jobs.tick()
     clock.advance(MINUTE_MS)
