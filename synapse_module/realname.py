@@ -263,28 +263,14 @@ class RealnameService:
             left = max(0, self._config.policy.realname.attempts_per_day - used)
             if identity is None:
                 return Verification(status="unverified", level=0, attempts_left_today=left)
-            return Verification(
-                attempts_left_today=left,
-                status=identity.status,
-                level=identity.level,
-                provider=identity.provider,
-                submitted_at=identity.submitted_ts,
-                decided_at=identity.decided_ts,
-                deactivated_at=identity.deactivated_ts,
-            )
-        view = Verification(
-            status=identity.status,
-            level=identity.level,
-            provider=identity.provider,
-            submitted_at=identity.submitted_ts,
-            decided_at=identity.decided_ts,
-            deactivated_at=identity.deactivated_ts,
-            name=mask_name(self._cipher.decrypt(identity.name_enc, user_id)),
-            id_number=mask_id_number(self._cipher.decrypt(identity.id_number_enc, user_id)),
-        )
-        if not identity.phone_enc:
-            return view
-        return view.model_copy(update={"phone": mask_phone(self._cipher.decrypt(identity.phone_enc, user_id))})
+            return _verification_of(identity, attempts_left_today=left)
+        masked = {
+            "name": mask_name(self._cipher.decrypt(identity.name_enc, user_id)),
+            "id_number": mask_id_number(self._cipher.decrypt(identity.id_number_enc, user_id)),
+        }
+        if identity.phone_enc:
+            masked["phone"] = mask_phone(self._cipher.decrypt(identity.phone_enc, user_id))
+        return _verification_of(identity, **masked)
 
     async def reveal(self, actor: str, user_id: str, reason: str) -> RevealedIdentity:
         """Clear identity for staff, with the reason on the audit record first."""
@@ -345,3 +331,16 @@ class RealnameService:
 
     async def use_link(self, token: str) -> bool:
         return await self._store.use_link(token_hash(token))
+
+
+def _verification_of(identity: EncryptedIdentity, **shown: Any) -> Verification:
+    """A stored identity's status and dates as its owner and staff see them, with `shown` (masked) fields."""
+    return Verification(
+        status=identity.status,
+        level=identity.level,
+        provider=identity.provider,
+        submitted_at=identity.submitted_ts,
+        decided_at=identity.decided_ts,
+        deactivated_at=identity.deactivated_ts,
+        **shown,
+    )
