@@ -65,7 +65,8 @@ def difference_table(vanilla: Mapping[str, float], qunzu: Mapping[str, float], *
     return "\n".join(lines)
 
 
-def _trace_transactions(server: Server) -> None:
+def log_transactions(server: Server) -> None:
+    """Have `server` log every database transaction (`synapse.storage.txn` at DEBUG) from its next start."""
     path = server.process.config_path.parent / "log.yaml"
     config = yaml.safe_load(path.read_text())
     config["loggers"]["synapse.storage.txn"] = {"level": "DEBUG"}
@@ -122,7 +123,7 @@ async def trace(ops: list[str], count: int) -> str:
     with tempfile.TemporaryDirectory(prefix="qunzu-trace-") as base:
         async with server_pair(Path(base)) as servers:
             for server in servers:
-                _trace_transactions(server)
+                log_transactions(server)
                 server.process.stop()
                 server.process.start(timeout=120)
             runners = [await _prepare(server, count) for server in servers]
