@@ -12,7 +12,7 @@ exactly as in a query string, and never a type error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -70,14 +70,37 @@ def parse_request(model: type[RequestT], body: Mapping[str, Any], context: Mappi
     try:
         return model.model_validate(body, context=dict(context or {}))
     except ValidationError as exc:
-        raise request_error(exc.errors()[0]) from None
+        raise request_error(exc.errors()[0], body) from None
 
 
-def request_error(error: ErrorDetails) -> InvalidRequest:
-    """The refusal for one pydantic error (the field as a dotted path)."""
-    field = ".".join(str(part) for part in error["loc"]) or "body"
+def request_error(error: ErrorDetails, body: Mapping[str, Any] | None = None) -> InvalidRequest:
+    """The refusal for one pydantic error: the field as a dotted path through `body`.
+
+    Pydantic puts the branch of a union it tried (``int``, ``str``) into an error's path;
+    a person sent no such key, so only the parts that lead through the body are named.
+    """
+    field = ".".join(_path_in(body, error["loc"])) or "body"
     problem = _PROBLEMS.get(error["type"], "wrong_type")
     return InvalidRequest(field, problem)
+
+
+def _path_in(body: Any, loc: Sequence[int | str]) -> list[str]:
+    if body is None:
+        return [str(part) for part in loc]
+    path: list[str] = []
+    value = body
+    for index, part in enumerate(loc):
+        in_object = isinstance(value, Mapping) and part in value
+        in_array = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if in_object or in_array:
+            value = value[part]
+        elif isinstance(value, Mapping) and index == len(loc) - 1:
+            path.append(str(part))  # a missing key
+            break
+        else:
+            continue  # a union branch pydantic tried, not a key of the body
+        path.append(str(part))
+    return path
 
 
 __all__ = ["Record", "RecordT", "Request", "RequestT", "parse_request", "request_error"]

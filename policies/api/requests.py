@@ -9,7 +9,7 @@ the person the service account acts for (the bot), checked by the module.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -229,6 +229,35 @@ class RealnameLinkRequest(Request):
     user_id: str = Field(max_length=255)
 
 
+class ExportRequest(Request):
+    """``POST /admin/export``: the records of a period (``since``, ``until``: milliseconds or ISO 8601),
+    of one subject if given; identities only with a ``legal_basis``."""
+
+    since: int | str | None = None
+    until: int | str | None = None
+    subject: str | None = _ID
+    legal_basis: str | None = Field(default=None, max_length=2000)
+
+
+class ExportCheck(Request):
+    """``POST /admin/export/verify``: a bundle as ``/admin/export`` answered it."""
+
+    manifest: dict[str, Any]
+    files: dict[str, str]
+
+
+class RegulatorReportUpdate(Request):
+    """``POST /admin/regulator-reports/{id}``: a submission (``submitted_to``, ``submitted_at``?) or
+    an acknowledgement (``receipt``) recorded, with the staff member's reason."""
+
+    status: str = Field(max_length=64)
+    submitted_to: str | None = Field(default=None, max_length=_TEXT_MAX)
+    submitted_at: int | str | None = None
+    receipt: str | None = Field(default=None, max_length=_TEXT_MAX)
+    reason: str | None = Field(default=None, max_length=_TEXT_MAX)
+    actor: str | None = _ID
+
+
 __all__ = [
     "ActingRequest",
     "AnnounceRequest",
@@ -242,12 +271,15 @@ __all__ = [
     "DecideAppealRequest",
     "DissolveRequest",
     "EmergencyRequest",
+    "ExportCheck",
+    "ExportRequest",
     "LiftRequest",
     "ModerateRequest",
     "ProposeRequest",
     "RealnameLinkRequest",
     "ReasonOnly",
     "ReasonedRequest",
+    "RegulatorReportUpdate",
     "ReportRequest",
     "ResolutionSanction",
     "ResolveRequest",

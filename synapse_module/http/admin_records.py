@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from synapse.module_api import SynapseRequest, respond_with_html
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies.api import EmergencyRequest, FilingDocument, Freezes, ReasonedRequest
+from policies.api import EmergencyRequest, ExportCheck, ExportRequest, FilingDocument, Freezes, ReasonedRequest
 
 from ..export import Exporter, ExportError, parse_time, verify_bundle
-from .resource import Access, Caller, Route, acting_staff, answer, json_body, query_str, read_body, required_reason
+from .resource import Access, Caller, Route, acting_staff, answer, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -78,17 +78,14 @@ def routes(
         )
 
     async def post_export(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
-        legal_basis = _optional_text(body, "legal_basis")
-        return await _export(caller, body.get("since"), body.get("until"), body.get("subject"), legal_basis)
+        body = read_body(request, ExportRequest)
+        legal_basis = (body.legal_basis or "").strip() or None
+        return await _export(caller, body.since, body.until, body.subject, legal_basis)
 
     async def verify_export(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
-        manifest, files = body.get("manifest"), body.get("files")
-        if not isinstance(manifest, dict) or not isinstance(files, dict):
-            raise SynapseError(400, "send {manifest, files} as the export returned them", Codes.BAD_JSON)
-        raw = {str(name): str(text).encode("utf-8") for name, text in files.items()}
-        return 200, answer(verify_bundle(manifest, raw, config.key).record())
+        body = read_body(request, ExportCheck)
+        raw = {name: text.encode("utf-8") for name, text in body.files.items()}
+        return 200, answer(verify_bundle(body.manifest, raw, config.key).record())
 
     async def filing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any] | None:
         fmt = query_str(request, "format")

@@ -17,6 +17,7 @@ from policies.api import (
     LiftRequest,
     ProposeRequest,
     RegulatorReportList,
+    RegulatorReportUpdate,
     SanctionApply,
     SanctionList,
     SubjectRef,
@@ -32,7 +33,6 @@ from .resource import (
     Route,
     acting_staff,
     answer,
-    json_body,
     query_limit,
     query_str,
     query_time,
@@ -169,9 +169,10 @@ def routes(
         return 200, answer((await regulator_reports.get(params["report_id"])).record())
 
     async def update_report(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
-        body = json_body(request)
-        reason = required_reason(body, language)
-        actor = await acting_staff(staff, caller, body)
+        body = read_body(request, RegulatorReportUpdate)
+        fields = body.model_dump()
+        reason = required_reason(fields, language)
+        actor = await acting_staff(staff, caller, fields)
         updated = await regulator_reports.update(actor, params["report_id"], body, reason)
         return 200, answer(updated.record())
 

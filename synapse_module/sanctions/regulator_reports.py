@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any
 
 from policies import Measure
+from policies.api import RegulatorReportUpdate
 from policies.constants import REPORT_STATUSES, ReportStatus
 from policies.messages import format_time
 from policies.model import Policy
@@ -163,7 +163,7 @@ class RegulatorReports:
             raise NotFound("No such regulator report")
         return report
 
-    async def update(self, actor: str, report_id: str, body: Mapping[str, Any], reason: str) -> RegulatorReport:
+    async def update(self, actor: str, report_id: str, body: RegulatorReportUpdate, reason: str) -> RegulatorReport:
         """Record a submission or an acknowledgement.
 
         `{"status": "submitted", "submitted_to", "submitted_at"?}` (the time defaults to now) or
@@ -173,12 +173,12 @@ class RegulatorReports:
             RequestError: 400 bad input; 404 unknown report; 409 the status does not move forward.
             InvalidNumber: `submitted_at` is not a time (a 400 `invalid_number`).
         """
-        status = body.get("status")
+        status = body.status
         if status not in REPORT_STATUSES or status == "draft":
             raise _bad("'status' must be submitted or acknowledged")
-        submitted_to = _text(body.get("submitted_to"), "submitted_to", MAX_SUBMITTED_TO)
-        receipt = _text(body.get("receipt"), "receipt", MAX_RECEIPT)
-        at = body.get("submitted_at")
+        submitted_to = _text(body.submitted_to, "submitted_to", MAX_SUBMITTED_TO)
+        receipt = _text(body.receipt, "receipt", MAX_RECEIPT)
+        at = body.submitted_at
         submitted_ts = time_ms(at, "submitted_at") if at is not None else None
         report = await self.get(report_id)
         if report.status not in _FROM[status]:

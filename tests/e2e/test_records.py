@@ -164,6 +164,17 @@ async def test_malformed_export_requests_are_400s(staff: Matrix, member: Matrix)
     assert status == 400
     status, reply = await member.qunzu("GET", "/admin/export?since=0")
     assert status == 403
+    # A body is read by its model: a wrong type or an unknown key is named, nothing is exported.
+    for body, field, problem in (
+        ({"since": True}, "since", "wrong_type"),
+        ({"since": 0, "legal_basis": ["x"]}, "legal_basis", "wrong_type"),
+        ({"since": 0, "reason": "x"}, "reason", "unknown_field"),
+    ):
+        status, reply = await staff.qunzu("POST", "/admin/export", body)
+        assert status == 400 and reply["cn.qunzu.reason"] == "invalid_request", reply
+        assert reply["cn.qunzu.detail"] == {"field": field, "problem": problem}, reply
+    status, reply = await staff.qunzu("POST", "/admin/export/verify", {"manifest": {}, "files": {"a.jsonl": 1}})
+    assert status == 400 and reply["cn.qunzu.detail"]["field"] == "files.a.jsonl", reply
 
 
 def _logged(server: SynapseProcess, event_id: str) -> bool:

@@ -77,7 +77,8 @@ async def test_staff_record_submission_and_receipt_forward_only_audited_and_expo
             400,
             "",
         ),
-        ({"status": ["submitted"], "reason": "x"}, 400, ""),
+        ({"status": ["submitted"], "reason": "x"}, 400, "invalid_request"),
+        ({"status": "submitted", "submitted_to": "市网信办", "reason": "x", "note": "?"}, 400, "invalid_request"),
     ]
     for body, expected, reason in refused:
         status, reply = await staff.qunzu("POST", path, body)
