@@ -38,6 +38,16 @@ def _time(field: str) -> Callable[[object, ValidationInfo], object]:
     return check
 
 
+def _moment(field: str) -> Callable[[object, ValidationInfo], object]:
+    def check(value: object, info: ValidationInfo) -> object:
+        # Text is read where it is used (milliseconds or ISO 8601); any other value must be milliseconds.
+        if value is None or isinstance(value, str) or info.context is None:
+            return value
+        return time_ms(value, field)
+
+    return check
+
+
 def _credit(field: str, *, allow_raise: bool) -> Callable[[object, ValidationInfo], object]:
     def check(value: object, info: ValidationInfo) -> object:
         policy: Any = (info.context or {}).get("policy")
@@ -56,6 +66,16 @@ SanctionDuration = Annotated[int | str, BeforeValidator(_duration("sanction.dura
 
 Since = Annotated[int, BeforeValidator(_time("since"))]
 """``since``: ms since the epoch, years 2000 to 9999."""
+
+
+ExportSince = Annotated[int | str, BeforeValidator(_moment("since"))]
+"""An export's ``since``: ms since the epoch, or an ISO 8601 time as text (read by the export)."""
+
+ExportUntil = Annotated[int | str, BeforeValidator(_moment("until"))]
+"""An export's ``until``: as ``since``."""
+
+SubmittedAt = Annotated[int, BeforeValidator(_time("submitted_at"))]
+"""``submitted_at`` of a regulator report: ms since the epoch, years 2000 to 9999."""
 
 
 def _until(value: object, info: ValidationInfo) -> object:
@@ -77,4 +97,14 @@ CreditChange = Annotated[int, BeforeValidator(_credit("delta", allow_raise=True)
 MeasureCharge = Annotated[int, BeforeValidator(_credit("credit_delta", allow_raise=False))]
 """``credit_delta`` of a measure: zero or a reduction within the policy's range."""
 
-__all__ = ["CreditChange", "Duration", "MeasureCharge", "SanctionDuration", "Since", "Until"]
+__all__ = [
+    "CreditChange",
+    "Duration",
+    "ExportSince",
+    "ExportUntil",
+    "MeasureCharge",
+    "SanctionDuration",
+    "Since",
+    "SubmittedAt",
+    "Until",
+]

@@ -14,7 +14,17 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .base import Request
-from .fields import CreditChange, Duration, MeasureCharge, SanctionDuration, Since, Until
+from .fields import (
+    CreditChange,
+    Duration,
+    ExportSince,
+    ExportUntil,
+    MeasureCharge,
+    SanctionDuration,
+    Since,
+    SubmittedAt,
+    Until,
+)
 
 # Long enough for any id Matrix allows (255) and any reason a person types; the services
 # apply their own, smaller limits with their own texts.
@@ -233,8 +243,8 @@ class ExportRequest(Request):
     """``POST /admin/export``: the records of a period (``since``, ``until``: milliseconds or ISO 8601),
     of one subject if given; identities only with a ``legal_basis``."""
 
-    since: int | str | None = None
-    until: int | str | None = None
+    since: ExportSince | None = None
+    until: ExportUntil | None = None
     subject: str | None = _ID
     legal_basis: str | None = Field(default=None, max_length=2000)
 
@@ -252,7 +262,7 @@ class RegulatorReportUpdate(Request):
 
     status: str = Field(max_length=64)
     submitted_to: str | None = Field(default=None, max_length=_TEXT_MAX)
-    submitted_at: int | str | None = None
+    submitted_at: SubmittedAt | None = None
     receipt: str | None = Field(default=None, max_length=_TEXT_MAX)
     reason: str | None = Field(default=None, max_length=_TEXT_MAX)
     actor: str | None = _ID

@@ -164,11 +164,14 @@ async def test_malformed_export_requests_are_400s(staff: Matrix, member: Matrix)
     assert status == 400
     status, reply = await member.qunzu("GET", "/admin/export?since=0")
     assert status == 403
-    # A body is read by its model: a wrong type or an unknown key is named, nothing is exported.
+    # A body is read by its model: a time that is no time, a wrong type or an unknown key is
+    # named, and nothing is exported.
+    status, reply = await staff.qunzu("POST", "/admin/export", {"since": [0]})
+    assert status == 400 and reply["cn.qunzu.reason"] == "invalid_number", reply
+    assert reply["cn.qunzu.detail"]["field"] == "since", reply
     for body, field, problem in (
-        ({"since": True}, "since", "wrong_type"),
-        ({"since": 0, "legal_basis": ["x"]}, "legal_basis", "wrong_type"),
-        ({"since": 0, "reason": "x"}, "reason", "unknown_field"),
+        ({"since": 1_700_000_000_000, "legal_basis": ["x"]}, "legal_basis", "wrong_type"),
+        ({"since": 1_700_000_000_000, "reason": "x"}, "reason", "unknown_field"),
     ):
         status, reply = await staff.qunzu("POST", "/admin/export", body)
         assert status == 400 and reply["cn.qunzu.reason"] == "invalid_request", reply

@@ -117,12 +117,10 @@ async def _refused(path: str, body: bytes, language: str = "en") -> tuple[int, s
         ("/admin/rooms/r/moderate", b'{"action": "mute", "target": ["@a:x"]}', "target", "wrong_type"),
         ("/admin/rooms/r/announce", b'{"text": "' + b"x" * 10_001 + b'"}', "text", "too_long"),
         ("/appeals", b'{"text": "why", "ref": 7}', "ref", "wrong_type"),
-        # A field of two types is named as sent, not by the branch pydantic tried last.
-        ("/admin/export", b'{"since": true}', "since", "wrong_type"),
-        ("/admin/export", b'{"since": 0, "legal_basis": ["x"]}', "legal_basis", "wrong_type"),
+        ("/admin/export", b'{"since": 1700000000000, "legal_basis": ["x"]}', "legal_basis", "wrong_type"),
         ("/admin/export/verify", b'{"manifest": {}, "files": {"a.jsonl": 1}}', "files.a.jsonl", "wrong_type"),
         ("/admin/export/verify", b'{"files": {}}', "manifest", "missing"),
-        ("/admin/regulator-reports/rr", b'{"status": "submitted", "submitted_at": [1]}', "submitted_at", "wrong_type"),
+        ("/admin/regulator-reports/rr", b'{"status": ["submitted"]}', "status", "wrong_type"),
         ("/admin/regulator-reports/rr", b'{"status": "submitted", "note": "x"}', "note", "unknown_field"),
     ],
 )
@@ -149,6 +147,10 @@ async def test_the_text_is_in_the_configured_language() -> None:
         ("/admin/users/u/credit", b'{"delta": true, "reason": "r"}', "delta"),
         ("/admin/users/u/credit", b'{"delta": 0, "reason": "r"}', "delta"),
         ("/admin/blacklist", b'{"subject": {"type": "user", "id": "@a:x"}, "until": 5.0}', "until"),
+        ("/admin/export", b'{"since": 1e20}', "since"),
+        ("/admin/export", b'{"since": ["2026-01-01"]}', "since"),
+        ("/admin/export", b'{"since": 1700000000000, "until": true}', "until"),
+        ("/admin/regulator-reports/rr", b'{"status": "submitted", "submitted_at": 1.5}', "submitted_at"),
         ("/admin/rooms/r/moderate", b'{"action": "mute", "duration": "' + b"1" * 24 + b'"}', "duration"),
         (
             "/admin/reports/T1/resolve",
