@@ -216,7 +216,7 @@ async def room_creation(bench: Bench, scenario: Scenario) -> Result:
         stats["vanilla"]["p50"],
         stats["qunzu"]["p50"],
         scenario.target,
-        None,
+        added <= params["max_added_ms"],
         rounds,
         f"round p50s: vanilla {value_range(medians['vanilla'])}, Qunzu {value_range(medians['qunzu'])} ms",
         f"added p50 {added:+.1f} ms (p95 {stats['vanilla']['p95']:.1f} → {stats['qunzu']['p95']:.1f} ms); "

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from devtools.homeserver import Account, HomeserverError, SynapseProcess, postgres_database
+from devtools.homeserver import Account, HomeserverError, SynapseProcess
 from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
 
-from .conftest import Crash, QunzuHttp, ServerFactory, pg_query
+from .conftest import Crash, QunzuHttp, ServerFactory
 
 
 async def test_health_reports_ready_with_schema_version(qunzu_api: QunzuHttp) -> None:
@@ -79,18 +79,6 @@ def test_schema_is_created_once_and_a_second_start_is_a_no_op(after_the_crash: C
     log = (server.config_path.parent / "homeserver.log").read_text()
     assert log.count("qunzu: schema migrated from version 0") == 1
     assert "qunzu: schema up to date at version" in log
-
-
-@pytest.mark.postgres
-def test_boots_on_postgresql_and_migrates_once(make_synapse: ServerFactory, pg_database: str, tmp_path: Path) -> None:
-    server = make_synapse.start(database=postgres_database(pg_database))
-    assert server.is_healthy()
-    # A second process against the same database: its migration is a no-op.
-    second = make_synapse.start(database=postgres_database(pg_database))
-    assert second.is_healthy()
-    history = pg_query(pg_database, "SELECT version FROM qunzu_schema_history ORDER BY version")
-    assert [row[0] for row in history] == [m.version for m in MIGRATIONS]
-    assert pg_query(pg_database, "SELECT version FROM qunzu_schema_version") == [(LATEST_VERSION,)]
 
 
 # One start per way of failing (the module block, the policy file); the other config errors

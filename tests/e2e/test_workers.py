@@ -22,7 +22,7 @@ import yaml
 
 from devtools.homeserver import Account
 from devtools.workers import Cluster, route_for
-from synapse_module.migrations import MIGRATIONS
+from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
 
 from .conftest import pg_query
 from .matrix import Matrix, Reply
@@ -136,6 +136,7 @@ async def test_schema_is_migrated_once_when_main_and_workers_start_together(
 ) -> None:
     history = pg_query(cluster_database, "SELECT version, applied_by FROM qunzu_schema_history ORDER BY version")
     assert [version for version, _by in history] == [migration.version for migration in MIGRATIONS]
+    assert pg_query(cluster_database, "SELECT version FROM qunzu_schema_version") == [(LATEST_VERSION,)]
     # One process did the work; the others waited on the advisory lock and found it done.
     assert len({by for _version, by in history}) == 1
     migrated = [name for name in cluster.names if "schema migrated from version 0" in _log(cluster, name)]

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import cast
@@ -35,6 +36,7 @@ from tests.e2e.conftest import PG_DSN, fresh_pg_database
 from .harness import NOW, Database, FakeModuleApi, MovableClock, Txn, setup_txn
 from .harness import postgres_database as postgres_db_of
 from .harness import sqlite_database as sqlite_db_of
+from .reused_postgres import ReusedPostgres
 
 
 def _dsn(name: str) -> str:
@@ -81,10 +83,17 @@ def synapse_sqlite_db(synapse_sqlite_template: Path, tmp_path: Path) -> Database
     return sqlite_db_of(path)
 
 
+@pytest.fixture(scope="session")
+def reused_synapse_postgres(synapse_postgres_template: str) -> Iterator[ReusedPostgres]:
+    """This process's copy of the Synapse schema template, put back to it before each test (reused_postgres.py)."""
+    reused = ReusedPostgres(PG_DSN, synapse_postgres_template, f"qunzu_store_{uuid.uuid4().hex[:12]}")
+    yield reused
+    reused.drop()
+
+
 @pytest.fixture
-def synapse_postgres_db(synapse_postgres_template: str) -> Iterator[Database]:
-    with fresh_pg_database("qunzu_store", "the PostgreSQL store test", template=synapse_postgres_template) as name:
-        yield postgres_db_of(_dsn(name))
+def synapse_postgres_db(reused_synapse_postgres: ReusedPostgres) -> Database:
+    return postgres_db_of(reused_synapse_postgres.fresh())
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -100,12 +109,21 @@ def sqlite_db(tmp_path: Path) -> Database:
     return db
 
 
+@pytest.fixture(scope="session")
+def reused_store_postgres() -> Iterator[ReusedPostgres]:
+    """The reduced Synapse tables and the module's schema (`setup_txn`), made once, put back before each test."""
+    with fresh_pg_database("qunzu_store_schema", "the PostgreSQL store test") as template:
+        schema = postgres_db_of(_dsn(template))
+        schema.run(setup_txn)
+        schema.close()
+        reused = ReusedPostgres(PG_DSN, template, f"qunzu_store_{uuid.uuid4().hex[:12]}")
+        yield reused
+        reused.drop()
+
+
 @pytest.fixture
-def postgres_db() -> Iterator[Database]:
-    with fresh_pg_database("qunzu_store", "the PostgreSQL store test") as name:
-        db = postgres_db_of(_dsn(name))
-        db.run(setup_txn)
-        yield db
+def postgres_db(reused_store_postgres: ReusedPostgres) -> Database:
+    return postgres_db_of(reused_store_postgres.fresh())
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
