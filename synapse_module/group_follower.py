@@ -11,7 +11,6 @@ leaves behind.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -190,12 +189,7 @@ class GroupFollower:
         members = await self._store.member_count(room_id, self.service_account)
         tier = scale_tier_of(members, self._policy)
         if tier != record.scale_tier:
-            await self._store.update(record.code, scale_tier=tier)
-            await self.record.invalidate_everywhere(room_id)
-            updated = dataclasses.replace(record, scale_tier=tier)
-            await self._state.send_group_state(updated)
-            if decisions.needs_join_approval(group_facts(updated, members, "public"), self._policy):
-                await self._state.ensure_knock(room_id)
+            await self._groups.change(record, members, scale_tier=tier)
 
     async def _carry_over_upgrade(self, tombstone: StreamEvent) -> None:
         """Room upgrades copy only Synapse's own state types: the group follows the room.

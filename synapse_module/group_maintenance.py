@@ -8,7 +8,6 @@ crash in between) are linked.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from typing import TYPE_CHECKING
@@ -90,13 +89,10 @@ class GroupMaintenance:
             for record in batch:
                 assert record.room_id is not None
                 activity = activity_tier_of(messages.get(record.room_id, 0), policy)
-                scale = scale_tier_of(await self._store.member_count(record.room_id, self.service_account), policy)
+                members = await self._store.member_count(record.room_id, self.service_account)
+                scale = scale_tier_of(members, policy)
                 if (activity, scale) != (record.activity_tier, record.scale_tier):
-                    await self._store.update(record.code, activity_tier=activity, scale_tier=scale)
-                    await self.record.invalidate_everywhere(record.room_id)
-                    await self._state.send_group_state(
-                        dataclasses.replace(record, activity_tier=activity, scale_tier=scale)
-                    )
+                    await self._groups.change(record, members, activity_tier=activity, scale_tier=scale)
                     changed += 1
             after = batch[-1].code
         return TierRefresh(changed=changed, linked=linked)

@@ -354,14 +354,51 @@ class Groups:
         if not (decision := decisions.may_change_category(owner, category, policy)).allowed:
             assert decision.reason is not None
             raise Refusal(decision.reason, decision.detail)
-        await self._store.update(record.code, category=category)
-        updated = dataclasses.replace(record, category=category)
+        updated = await self.change(record, category=category)
+        await self._audit.append(actor, "group.category", record.code, {"from": record.category, "to": category})
+        return updated
+
+    async def change(
+        self,
+        record: GroupRecord,
+        members: int = 0,
+        *,
+        category: str | None = None,
+        activity_tier: str | None = None,
+        scale_tier: str | None = None,
+    ) -> GroupRecord:
+        """A group's category or tiers change: stored, shown in its state event, enforced (Art. 7, 8).
+
+        Where the changed group now needs approval to join, its public join rule is switched
+        to knocking. The event follower (at a member change), the hourly tier job and
+        the creator's category change all come here, whichever sees a change first.
+
+        Args:
+            record: The group as it was.
+            members: Its member count, if known (the larger tier of the two decides).
+            category: The new category, if it changes.
+            activity_tier: The new activity tier, if it changes.
+            scale_tier: The new scale tier, if it changes.
+        """
         assert record.room_id is not None
+        updated = dataclasses.replace(
+            record,
+            category=category or record.category,
+            activity_tier=activity_tier or record.activity_tier,
+            scale_tier=scale_tier or record.scale_tier,
+        )
+        changed = {
+            field: getattr(updated, field)
+            for field in ("category", "activity_tier", "scale_tier")
+            if getattr(updated, field) != getattr(record, field)
+        }
+        if not changed:
+            return record
+        await self._store.update(record.code, **changed)
         await self.record.invalidate_everywhere(record.room_id)
         await self._state.send_group_state(updated)
-        if decisions.needs_join_approval(group_facts(updated, 0, "public"), policy):
+        if decisions.needs_join_approval(group_facts(updated, members, "public"), self._policy):
             await self._state.ensure_knock(record.room_id)
-        await self._audit.append(actor, "group.category", record.code, {"from": record.category, "to": category})
         return updated
 
     async def retire(self, room_id: str) -> None:

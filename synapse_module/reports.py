@@ -65,10 +65,9 @@ IMPORT_BATCH = 200
 #: is one transaction of three primary-key range reads, nearly always empty. What it finds is
 #: imported at once and the desk is nudged, so a ticket reaches staff within about this interval.
 IMPORT_TICK_MS = 500
-#: The job `import_synapse_reports` (every tick of the job loop, `jobs.TICK_MS`, 5 s) rescans the
-#: overlap below the cursor for reports committed late; the short cycle above reads only new ids.
-#: 0 rather than 5 s: the loop compares with the end of the previous run, a little after its tick.
-IMPORT_EVERY_MS = 0
+#: The job `import_synapse_reports` (every 5 s) rescans the overlap below the cursor for reports
+#: committed late; the short cycle above reads only new ids.
+IMPORT_EVERY_MS = 5_000
 NOTICE_BATCH = 100
 #: A failing short import cycle is logged at most this often (it retries every `IMPORT_TICK_MS`).
 FAILURE_LOG_EVERY_MS = 60 * 1000

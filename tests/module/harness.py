@@ -221,6 +221,9 @@ class FakeModuleApi:
         self._background_tasks = worker_name is None
         self._tasks: set[asyncio.Future[Any]] = set()
         self.account_data_manager = FakeAccountData()
+        # Rooms' current state, as `get_room_state` reads it and `create_and_send_event_into_room` writes it.
+        self.room_state: dict[str, dict[tuple[str, str], SimpleNamespace]] = {}
+        self.sent_events: list[dict[str, Any]] = []
 
     def as_module_api(self) -> ModuleApi:
         """This fake, typed as what the module's constructors take."""
@@ -238,6 +241,30 @@ class FakeModuleApi:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    # --- room state (no event auth: what is sent is stored) ---
+
+    async def get_room_state(
+        self, room_id: str, event_filter: list[tuple[str, str | None]] | None = None
+    ) -> dict[tuple[str, str], SimpleNamespace]:
+        state = self.room_state.get(room_id, {})
+        if event_filter is None:
+            return dict(state)
+        return {key: event for key, event in state.items() if (key[0], key[1]) in event_filter}
+
+    async def create_and_send_event_into_room(self, event: dict[str, Any]) -> SimpleNamespace:
+        self.sent_events.append(event)
+        sent = SimpleNamespace(
+            type=event["type"],
+            state_key=event.get("state_key"),
+            room_id=event["room_id"],
+            sender=event["sender"],
+            content=dict(event["content"]),
+            membership=event["content"].get("membership"),
+        )
+        if sent.state_key is not None:
+            self.room_state.setdefault(sent.room_id, {})[(sent.type, sent.state_key)] = sent
+        return sent
 
     # --- identity ---
 

@@ -153,3 +153,35 @@ async def test_a_failing_job_does_not_stop_the_others(
     assert (failing.runs, working.runs) == (1, 1)
     assert [details["ok"] for _, details in recorded(database, "failing")] == [False]
     assert [details["ok"] for _, details in recorded(database, "working")] == [True]
+
+
+async def test_after_a_restart_a_job_not_yet_due_is_looked_up_once_not_at_every_tick(
+    module: QunzuModule,
+    module_api: FakeModuleApi,
+    clock: MovableClock,
+    outcomes: Outcomes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    jobs = Scheduler(module, module_api, clock)
+    jobs.add("hourly", 3600 * 1000, outcomes)
+    await jobs.tick()
+    restarted = Scheduler(module, module_api, clock)
+    restarted.add("hourly", 3600 * 1000, outcomes)
+    lookups: list[str] = []
+    original = module_api.run_db_interaction
+
+    async def counting(desc: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if desc == "qunzu_last_job_run":
+            lookups.append(desc)
+        return await original(desc, func, *args, **kwargs)
+
+    monkeypatch.setattr(module_api, "run_db_interaction", counting)
+    for _ in range(30):
+        clock.advance(TICK_MS)
+        await restarted.tick()
+    assert (outcomes.runs, len(lookups)) == (1, 1)
+
+    # Due by its record: asked again, and run.
+    clock.advance(3600 * 1000)
+    await restarted.tick()
+    assert (outcomes.runs, len(lookups)) == (2, 2)
