@@ -49,15 +49,10 @@ def register(database: Database, user_id: str, *, appservice_id: str | None = No
     )
 
 
-async def no_state(room_id: str, types: object = None) -> dict[object, object]:
-    return {}  # rooms the test made up: no name, no create event
-
-
 @pytest.fixture
 def chat(module: QunzuModule, module_api: FakeModuleApi, database: Database) -> Chat:
     chat = Chat()
     module.notifier.to_user = chat.to_user  # type: ignore[method-assign]
-    module_api.get_room_state = no_state  # type: ignore[attr-defined]
     register(database, ALICE)
     return chat
 

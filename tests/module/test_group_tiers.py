@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from policies.constants import GROUP_STATE_TYPE
-from policies.decisions import tier_index
+from policies.tiers import tier_index
 from synapse_module.module import QunzuModule
 from synapse_module.store.groups import NewGroup
 
