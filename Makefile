@@ -35,7 +35,7 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-# Everything that needs no Synapse process (policies, the module in-process, the bot, the CLI, layers): about a minute on two workers.
+# Everything that needs no Synapse process (policies, the module in-process, the bot, the CLI, layers): about 35 s on two workers.
 test-fast: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not e2e"
 
