@@ -93,8 +93,8 @@ def _costliest_units_first(items: list[pytest.Item]) -> None:
         unit = _unit_of(item.nodeid)
         cost[unit] = cost.get(unit, 0) + (_E2E_COST if item.get_closest_marker("e2e") else 1)
         first.setdefault(unit, index)
-    order = {item.nodeid: index for index, item in enumerate(items)}
-    items.sort(key=lambda item: (-cost[_unit_of(item.nodeid)], first[_unit_of(item.nodeid)], order[item.nodeid]))
+    # A stable sort: each unit stays together and in its own order.
+    items.sort(key=lambda item: (-cost[_unit_of(item.nodeid)], first[_unit_of(item.nodeid)]))
 
 
 # Test files that share a session-scoped server (a `shared_servers` config, `restartable`, the

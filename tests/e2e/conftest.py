@@ -427,14 +427,32 @@ def fresh_pg_database(prefix: str, needed_for: str, template: str = "template0")
         admin = _pg_connect(PG_DSN)
     except psycopg2.OperationalError as exc:
         pytest.skip(f"{needed_for} needs PostgreSQL, not reachable at {PG_DSN} ({exc.__class__.__name__})")
+    admin.close()
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE {template}")
+    create_pg_database(name, template)
     try:
         yield name
     finally:
+        drop_pg_database(name)
+
+
+def create_pg_database(name: str, template: str = "template0") -> None:
+    """Create `name` as a copy of `template`, with the C collation Synapse requires."""
+    pg_admin(f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE {template}")
+
+
+def drop_pg_database(name: str) -> None:
+    """Drop `name`; whoever is still connected to it is disconnected."""
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def pg_admin(statement: str, args: tuple[Any, ...] = ()) -> None:
+    """Run one statement on the server's `postgres` database, outside a transaction."""
+    admin = _pg_connect(PG_DSN)
+    try:
         with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            cursor.execute(statement, args)
+    finally:
         admin.close()
 
 

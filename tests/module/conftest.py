@@ -86,7 +86,7 @@ def synapse_sqlite_db(synapse_sqlite_template: Path, tmp_path: Path) -> Database
 @pytest.fixture(scope="session")
 def reused_synapse_postgres(synapse_postgres_template: str) -> Iterator[ReusedPostgres]:
     """This process's copy of the Synapse schema template, put back to it before each test (reused_postgres.py)."""
-    reused = ReusedPostgres(PG_DSN, synapse_postgres_template, f"qunzu_store_{uuid.uuid4().hex[:12]}")
+    reused = ReusedPostgres(synapse_postgres_template, f"qunzu_store_{uuid.uuid4().hex[:12]}")
     yield reused
     reused.drop()
 
@@ -116,7 +116,7 @@ def reused_store_postgres() -> Iterator[ReusedPostgres]:
         schema = postgres_db_of(_dsn(template))
         schema.run(setup_txn)
         schema.close()
-        reused = ReusedPostgres(PG_DSN, template, f"qunzu_store_{uuid.uuid4().hex[:12]}")
+        reused = ReusedPostgres(template, f"qunzu_store_{uuid.uuid4().hex[:12]}")
         yield reused
         reused.drop()
 

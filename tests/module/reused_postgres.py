@@ -17,6 +17,8 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
+from tests.e2e.conftest import PG_DSN, create_pg_database, drop_pg_database, pg_admin
+
 _SHAPE_SQL = """
     SELECT table_name, column_name, data_type, is_nullable, column_default
     FROM information_schema.columns WHERE table_schema = 'public'
@@ -30,18 +32,16 @@ class ReusedPostgres:
     """A database made from `template` once; `fresh()` hands it out as the template left it.
 
     Args:
-        admin_dsn: a connection string to the server's `postgres` database (creates, drops, disconnects).
         template: the database to copy (C collation, as Synapse requires).
         name: the name of the copy this process reuses.
     """
 
-    def __init__(self, admin_dsn: str, template: str, name: str) -> None:
-        self._admin_dsn = admin_dsn
+    def __init__(self, template: str, name: str) -> None:
         self._template = template
         self.name = name
-        self.dsn = admin_dsn.replace("dbname=postgres", f"dbname={name}")
+        self.dsn = PG_DSN.replace("dbname=postgres", f"dbname={name}")
         self._handed_out = False
-        self._create()
+        create_pg_database(name, template)
         with _connect(self.dsn) as connection, connection.cursor() as cursor:
             self._shape = _shape(cursor)
             self._tables = _tables(cursor)
@@ -59,29 +59,21 @@ class ReusedPostgres:
 
     def drop(self) -> None:
         """Drop the copy (whoever is still connected is disconnected)."""
-        self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
-
-    def _create(self) -> None:
-        self._admin(
-            sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' TEMPLATE {}").format(
-                sql.Identifier(self.name), sql.Identifier(self._template)
-            )
-        )
+        drop_pg_database(self.name)
 
     def _put_back(self) -> None:
         # The last test's connections may still be open in a thread pool: none may hold a lock.
-        self._admin(
-            sql.SQL(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()"
-            ).format(sql.Literal(self.name))
+        pg_admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (self.name,),
         )
         connection = _connect(self.dsn)
         try:
             with connection.cursor() as cursor:
                 if _shape(cursor) != self._shape:
                     connection.close()
-                    self.drop()
-                    self._create()
+                    drop_pg_database(self.name)
+                    create_pg_database(self.name, self._template)
                     return
                 # Foreign keys and triggers would order the emptying and refilling; they are off meanwhile.
                 cursor.execute("SET LOCAL session_replication_role = replica")
@@ -97,15 +89,6 @@ class ReusedPostgres:
                     else:
                         cursor.execute("SELECT setval(%s, %s, true)", (sequence, last_value))
             connection.commit()
-        finally:
-            connection.close()
-
-    def _admin(self, statement: sql.Composable) -> None:
-        connection = _connect(self._admin_dsn)
-        connection.autocommit = True
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement)
         finally:
             connection.close()
 

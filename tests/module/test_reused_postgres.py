@@ -47,7 +47,7 @@ def reused() -> Iterator[ReusedPostgres]:
     with fresh_pg_database("qunzu_reuse_template", "the reused database test") as template:
         for statement in _TEMPLATE_SQL:
             _query(PG_DSN.replace("dbname=postgres", f"dbname={template}"), statement)
-        database = ReusedPostgres(PG_DSN, template, f"qunzu_reuse_{uuid.uuid4().hex[:12]}")
+        database = ReusedPostgres(template, f"qunzu_reuse_{uuid.uuid4().hex[:12]}")
         try:
             yield database
         finally:
