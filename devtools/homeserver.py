@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +28,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from devtools.forkserver import ForkedProcess, ForkServer, ForkServerError
 from policies import load_policy
 from policies.homeserver import http_listener, record_keeping
 
@@ -286,7 +288,7 @@ class SynapseProcess:
     config_path: Path
     port: int
     python: str = sys.executable
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | ForkedProcess | None = None
     # Workers run `synapse.app.generic_worker` with the shared config first
     # (`base_configs`) and their own `config_path` last (devtools/workers.py).
     app: str = "synapse.app.homeserver"
@@ -296,6 +298,11 @@ class SynapseProcess:
     starts: ClassVar[int] = 0
     # Those running now, by `id` (a failing test reports what their logs said meanwhile).
     running: ClassVar[dict[int, SynapseProcess]] = {}
+    # Whether starts fork from one process that has imported Synapse already (a test session
+    # sets it; see devtools/forkserver.py), and that process once it is started.
+    fork: ClassVar[bool] = False
+    forkserver: ClassVar[ForkServer | None] = None
+    _forkserver_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __post_init__(self) -> None:
         self.stderr_path = self.config_path.parent / "stderr.log"
@@ -326,21 +333,13 @@ class SynapseProcess:
         SynapseProcess.starts += 1
         with self.stderr_path.open("ab") as stderr:
             self._stderr_start = stderr.tell()
-            # The child keeps its own copy of the descriptor.
-            self.process = subprocess.Popen(
-                [
-                    self.python,
-                    "-m",
-                    self.app,
-                    *(arg for base in self.base_configs for arg in ("-c", str(base))),
-                    "-c",
-                    str(self.config_path),
-                ],
-                stdout=stderr,
-                stderr=stderr,
-                cwd=self.config_path.parent,
-                start_new_session=True,
-            )
+        argv = [
+            self.app,
+            *(arg for base in self.base_configs for arg in ("-c", str(base))),
+            "-c",
+            str(self.config_path),
+        ]
+        self.process = self._forked(argv) or self._spawned(argv)
         SynapseProcess.running[id(self)] = self
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -353,6 +352,30 @@ class SynapseProcess:
             time.sleep(0.1)
         self.stop()
         raise HomeserverError(f"Synapse did not answer /health within {timeout:.0f}s: {self.stderr_tail()}")
+
+    def _forked(self, argv: list[str]) -> ForkedProcess | None:
+        """The process from `forkserver` when one is set and can start it, else None."""
+        if not SynapseProcess.fork or self.python != sys.executable:
+            return None
+        with SynapseProcess._forkserver_lock:
+            if SynapseProcess.forkserver is None:
+                SynapseProcess.forkserver = ForkServer()
+            server = SynapseProcess.forkserver
+        try:
+            return server.start(argv, cwd=str(self.config_path.parent), output=str(self.stderr_path), env=os.environ)
+        except ForkServerError:
+            return None
+
+    def _spawned(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        with self.stderr_path.open("ab") as stderr:
+            # The child keeps its own copy of the descriptor.
+            return subprocess.Popen(
+                [self.python, "-m", *argv],
+                stdout=stderr,
+                stderr=stderr,
+                cwd=self.config_path.parent,
+                start_new_session=True,
+            )
 
     def is_healthy(self) -> bool:
         try:

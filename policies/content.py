@@ -469,6 +469,15 @@ def _tables() -> _Tables:
     )
 
 
+def prepare_tables() -> None:
+    """Build the character tables now rather than at the first match.
+
+    They take a few tenths of a second over all of Unicode; a process that forks others
+    builds them once for all of them.
+    """
+    _tables()
+
+
 def _char_table() -> dict[int, str | None]:
     """Step 3's character table (folded character → replacement, None deletes)."""
     return _tables().table

@@ -32,6 +32,14 @@ E2E = Path(__file__).resolve().parent / "e2e"
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_starts] = 0
     _temporary_files_in_memory(config)
+    # Servers fork from one process that imported Synapse once (devtools/forkserver.py).
+    SynapseProcess.fork = os.environ.get("QUNZU_TEST_FORK", "1") != "0"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SynapseProcess.forkserver is not None:
+        SynapseProcess.forkserver.close()
+        SynapseProcess.forkserver = None
 
 
 # /dev/shm is a tmpfs on Linux; a container may give it only 64 MB, too little for a run's servers.

@@ -1,13 +1,17 @@
-"""The harness itself: a server whose port another program took first starts again on a new one."""
+"""The harness itself: a server whose port another program took first starts again on a new one;
+servers fork from one process that imported Synapse, which refuses what it did not import."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from devtools.homeserver import free_port
+from devtools.forkserver import ForkedProcess, ForkServer, ForkServerError
+from devtools.homeserver import SynapseProcess, free_port
 
 from . import conftest
 from .conftest import ServerFactory
@@ -28,8 +32,36 @@ def test_a_port_taken_before_synapse_binds_it_means_a_new_start_on_a_new_port(
 
         assert server.port != taken
         assert server.is_healthy()
+        # Both starts forked from the session's fork server (the default of a test run).
+        assert SynapseProcess.fork and isinstance(server.process, ForkedProcess)
         first = make_synapse.started[0]
         assert first.port == taken
         assert first.process is not None and first.process.poll() is not None
         # Only `PortInUse` starts again: any other failure of the first start would have been raised.
         assert "Address already in use" in first.stderr_tail()
+
+
+def test_the_fork_server_runs_an_app_as_python_m_would_and_refuses_what_it_did_not_import(tmp_path: Path) -> None:
+    output = tmp_path / "output.log"
+    server = ForkServer()
+    try:
+        asked_for_help = server.start(
+            ["synapse.app.homeserver", "--help"], cwd=str(tmp_path), output=str(output), env=os.environ
+        )
+        assert asked_for_help.wait(60) == 0
+        assert "usage:" in output.read_text()
+
+        mistaken = server.start(
+            ["synapse.app.homeserver", "--no-such-flag"], cwd=str(tmp_path), output=str(output), env=os.environ
+        )
+        assert mistaken.wait(60) == 2
+        assert "unrecognized arguments: --no-such-flag" in output.read_text()
+
+        with pytest.raises(ForkServerError, match="not an app the fork server imported"):
+            server.start(["json.tool"], cwd=str(tmp_path), output=str(output), env=os.environ)
+        # A variable Synapse reads while importing, set otherwise than when the fork server imported.
+        frozen = {**os.environ, "SYNAPSE_USE_FROZEN_DICTS": "1"}
+        with pytest.raises(ForkServerError, match="environment differs"):
+            server.start(["synapse.app.homeserver", "--help"], cwd=str(tmp_path), output=str(output), env=frozen)
+    finally:
+        server.close()
