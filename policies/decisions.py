@@ -593,6 +593,17 @@ def invite_is_approval(inviter_is_admin: bool, inviter_is_platform: bool, *, inv
     return inviter_is_platform or (inviter_is_admin and not inviter_suspended)
 
 
+def invite_may_need_confirmation(room: RoomFacts, members_up_to: int, policy: Policy) -> bool:
+    """Whether the joiner's invite can decide a join while the room has up to `members_up_to` members.
+
+    Only in a room that needs approval is a plain member's invite a mere request (Art. 8
+    群聊邀请确认); elsewhere any invite, or none, lets a permitted person in. Approval comes
+    with size (``needs_join_approval`` never turns off as a room grows), so a room that needs
+    none at `members_up_to` needs none at any count below: there the invite need not be read.
+    """
+    return needs_join_approval(replace(room, member_count=max(room.member_count, members_up_to)), policy)
+
+
 def _rooms_joined(user: UserFacts, policy: Policy) -> Decision | None:
     level = user_level(user, policy)
     joined_cap = level_rules(level, policy).rooms_joined

@@ -93,13 +93,6 @@ def boundary(*, fail_closed: bool) -> Callable[[Adapter[P]], Adapter[P]]:
     return wrap
 
 
-def _naming_inviter(decision: Decision, inviter: str | None) -> Decision:
-    """A refusal for an invite still waiting for an admin names who invited (the text shows it)."""
-    if inviter is None or decision.detail.get("via") != "invite":
-        return decision
-    return Decision(False, decision.reason, {**decision.detail, "inviter": inviter})
-
-
 _REALNAME_REASONS = (Reason.REALNAME_REQUIRED, Reason.REALNAME_LEVEL_INSUFFICIENT, Reason.CONVENTION_NOT_ACCEPTED)
 
 
@@ -311,10 +304,14 @@ class Callbacks:
         # Event auth already holds invite-only and knock rooms to their invites, so the
         # module's approval check is passed as if invited.
         if membership == "join" and not await self._is_joined(event.room_id, event.sender):
-            inviter = await self._invite_confirmation.pending_inviter(event.room_id, event.sender)
-            join = await self._groups.decide_join(user, room, True, invite_confirmed=inviter is None)
+            join = await self._groups.decide_join(
+                user,
+                room,
+                True,
+                pending_inviter=lambda: self._invite_confirmation.pending_inviter(event.room_id, event.sender),
+            )
             if not join.allowed:
-                return _naming_inviter(join, inviter)
+                return join
         return await self._content.check_event(event, room.category) or Decision.allow()
 
     async def _is_joined(self, room_id: str, user_id: str) -> bool:
@@ -428,14 +425,19 @@ class Callbacks:
             and not (remote := federation.may_join_remote_room(is_invited, self._policy)).allowed
         ):
             return self._answer(remote, local=True, tell=(user_id, room_id, "join"))
-        # Art. 8 群聊邀请确认: a plain member's invite into a room that needs approval is a request.
-        inviter = await self._invite_confirmation.pending_inviter(room_id, user_id) if is_invited else None
         # Far from every cap the counts decide; near one, a guarded transaction counts and holds places.
-        decision = await self._groups.decide_join(user, room, is_invited, counts, invite_confirmed=inviter is None)
+        # Art. 8 群聊邀请确认: a plain member's invite into a room that needs approval is a request.
+        decision = await self._groups.decide_join(
+            user,
+            room,
+            is_invited,
+            counts,
+            pending_inviter=lambda: self._invite_confirmation.pending_inviter(room_id, user_id),
+        )
         if decision.allowed:
             # DESIGN.md §6.2: a third person in a private chat (however they got in) makes it a group.
             decision = await self._private_chats.before_entry(room_id, user_id)
-        return self._answer(_naming_inviter(decision, inviter), local=True, tell=(user_id, room_id, "join"))
+        return self._answer(decision, local=True, tell=(user_id, room_id, "join"))
 
     @boundary(fail_closed=True)
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> SpamResult:

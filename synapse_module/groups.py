@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import EventBase
@@ -42,6 +42,14 @@ if TYPE_CHECKING:
     from .store.groups import GroupStore
 
 logger = logging.getLogger(__name__)
+
+
+def _naming_inviter(decision: Decision, inviter: str | None) -> Decision:
+    """A refusal for an invite still waiting for an admin names who invited (the text shows it)."""
+    if inviter is None or decision.detail.get("via") != "invite":
+        return decision
+    return Decision(False, decision.reason, {**decision.detail, "inviter": inviter})
+
 
 # Joins decided without holding a place only this far below a cap (see decide_join).
 FAST_MARGIN = 50
@@ -204,7 +212,7 @@ class Groups:
         is_invited: bool,
         counts: tuple[int, int] | None = None,
         *,
-        invite_confirmed: bool = True,
+        pending_inviter: Callable[[], Awaitable[str | None]] | None = None,
     ) -> Decision:
         """`may_join`, exact under concurrent joins (Art. 8).
 
@@ -213,21 +221,12 @@ class Groups:
             room: The room's facts.
             is_invited: Whether the joiner holds an invite.
             counts: `join_counts` read just before, if the caller already has them.
-            invite_confirmed: Whether the invite counts as approval (invite_confirmation.py).
+            pending_inviter: Who invited the joiner, when that invite still waits for an admin
+                (`InviteConfirmation.pending_inviter`). Read only where the invite can decide
+                the join; a refusal for it names the inviter.
         """
         policy = self._policy
         now = self._clock.now_ms()
-
-        def rule(members: int, rooms_joined: int) -> Decision:
-            return decisions.may_join(
-                dataclasses.replace(user, rooms_joined=rooms_joined),
-                dataclasses.replace(room, member_count=members),
-                is_invited,
-                now,
-                policy,
-                invite_confirmed=invite_confirmed,
-            )
-
         if user.exempt:
             return Decision.allow()
         # Far from every cap, one read decides. The room's member count can only be overtaken by
@@ -240,13 +239,36 @@ class Groups:
         level_cap = level_rules(self._facts.level_of(user), policy).rooms_joined
         room_cap = decisions.member_cap(room, policy)
         unheld = self._unheld_join(user.user_id, now)
-        if members + FAST_MARGIN < room_cap and rooms_joined + FAST_MARGIN < level_cap and unheld is None:
+        unguarded = members + FAST_MARGIN < room_cap and rooms_joined + FAST_MARGIN < level_cap and unheld is None
+        # Art. 8 群聊邀请确认: the invite decides only where the room needs approval at the count
+        # the join is decided on: the one just read, or near a cap at most the cap (a fuller room
+        # is refused as full first).
+        inviter = None
+        if (
+            is_invited
+            and pending_inviter is not None
+            and decisions.invite_may_need_confirmation(room, members if unguarded else room_cap, policy)
+        ):
+            inviter = await pending_inviter()
+
+        def rule(members: int, rooms_joined: int) -> Decision:
+            return decisions.may_join(
+                dataclasses.replace(user, rooms_joined=rooms_joined),
+                dataclasses.replace(room, member_count=members),
+                is_invited,
+                now,
+                policy,
+                invite_confirmed=inviter is None,
+            )
+
+        if unguarded:
             decision = rule(members, rooms_joined)
             if decision.allowed:
                 self._remember_unheld(user.user_id, room.room_id, now)
-            return decision
+            return _naming_inviter(decision, inviter)
         pending = () if unheld is None else (unheld,)
-        return await self._store.check_join(room.room_id, user.user_id, self.service_account, rule, pending)
+        decision = await self._store.check_join(room.room_id, user.user_id, self.service_account, rule, pending)
+        return _naming_inviter(decision, inviter)
 
     def _unheld_join(self, user_id: str, now_ms: int) -> str | None:
         """The room of this person's join let through unheld here that may still be under way."""

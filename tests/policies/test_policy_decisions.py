@@ -15,6 +15,7 @@ from policies import (
     UserFacts,
     default_policy,
     invite_is_approval,
+    invite_may_need_confirmation,
     load_policy_from_mapping,
     may_bind_identity,
     may_change_bot_chat_state,
@@ -491,6 +492,38 @@ def test_a_plain_members_invite_into_an_approval_room_waits_for_an_admin(
     else:
         assert_refused(decision, Reason.JOIN_APPROVAL_REQUIRED, via="invite")
     assert may_join(user(), room(**room_changes), True, NOW, POLICY, invite_confirmed=True).allowed
+
+
+@pytest.mark.parametrize(
+    ("room_changes", "members_up_to", "may_matter"),
+    [
+        ({}, 10, False),  # small
+        ({}, 500, False),  # the last count of medium: no approval yet
+        ({}, 501, True),  # large from 501 (approval_from_tier: large)
+        ({"member_count": 600}, 10, True),  # the room's own count counts too
+        ({"tier": "large"}, 10, True),  # a recorded tier holds whatever the count
+        ({"category": "news"}, 10, True),  # high risk: approval at any size
+    ],
+)
+def test_an_invite_can_decide_a_join_only_where_approval_is_or_may_become_needed(
+    room_changes: dict[str, object], members_up_to: int, may_matter: bool
+) -> None:
+    assert invite_may_need_confirmation(room(**room_changes), members_up_to, POLICY) is may_matter
+
+
+def test_where_an_invite_cannot_decide_a_join_it_decides_nothing_up_to_that_count() -> None:
+    # The join callback skips reading the invite on this answer, so it must hold for every
+    # count the room may reach meanwhile, and for every joiner.
+    joiners = [user(), user(**UNVERIFIED), user(blacklisted=True), user(rooms_joined=10_000)]
+    for members in range(0, 700, 13):
+        for meanwhile in (0, 1, 50):
+            if invite_may_need_confirmation(room(member_count=members), members + meanwhile, POLICY):
+                continue
+            for count in range(members, members + meanwhile + 1):
+                for joiner in joiners:
+                    grown = room(member_count=count)
+                    unconfirmed = may_join(joiner, grown, True, NOW, POLICY, invite_confirmed=False)
+                    assert unconfirmed == may_join(joiner, grown, True, NOW, POLICY, invite_confirmed=True)
 
 
 @pytest.mark.parametrize(
