@@ -347,7 +347,7 @@ class MatrixClient:
             resp = await self._sync(backoff, since=None, full_state=False, initial=True)
             for invite in await self._invites(resp):
                 await sink.on_invite(invite)
-            await self._note_notice_chats(resp)
+            await self._note_direct_chats(resp)
             token = resp.next_batch
             await self._state.set_sync_token(token)
             logger.info("initial sync done; earlier messages will not be answered")
@@ -422,7 +422,7 @@ class MatrixClient:
         ):
             # The module filed a report taken out of a room: the desk looks now, not at its next poll.
             await on_nudge()
-        await self._note_notice_chats(resp)
+        await self._note_direct_chats(resp)
         for room_id, info in resp.rooms.join.items():
             room = self._nio.rooms.get(room_id)
             if room is not None and room.encrypted and room_id not in self._encrypted_rooms:
@@ -450,12 +450,33 @@ class MatrixClient:
                 elif on_room_event is not None and (room_event := self._room_event(room_id, ev)) is not None:
                     await on_room_event(room_event)
 
-    async def _note_notice_chats(self, resp: nio.SyncResponse) -> None:
-        """The module's notice chats are direct chats: a measure's notice there says "reply here with !appeal"."""
+    async def _note_direct_chats(self, resp: nio.SyncResponse) -> None:
+        """Direct chats first seen joined: the module's notice chats, and direct invites accepted for the bot.
+
+        A measure's notice in a notice chat says "reply here with !appeal". A person's direct
+        chat may reach this sync already joined, its invite never seen as one: the module's
+        event follower joins the service account into rooms it is invited to, and may do so
+        before the bot's next sync.
+        """
         for room_id, info in resp.rooms.join.items():
-            if room_id not in self._direct_rooms and self._opened_as_notice_chat(info):
+            if room_id not in self._direct_rooms and (
+                self._opened_as_notice_chat(info) or self._invited_as_direct(info)
+            ):
                 self._direct_rooms.add(room_id)
                 await self._state.add_direct_room(room_id)
+
+    def _invited_as_direct(self, info: Any) -> bool:
+        """This account's invite into the room, or the invite its join replaced, was a direct one."""
+        for ev in [*info.state, *info.timeline.events]:
+            source = ev.source if isinstance(getattr(ev, "source", None), dict) else {}
+            if source.get("type") != "m.room.member" or source.get("state_key") != self.user_id:
+                continue
+            content = source.get("content") or {}
+            replaced = (source.get("unsigned") or {}).get("prev_content") or {}
+            for member in (content, replaced):
+                if member.get("membership") == "invite" and member.get("is_direct") is True:
+                    return True
+        return False
 
     def _opened_as_notice_chat(self, info: Any) -> bool:
         """The room was created by this account as a person's notice chat (its create event says so)."""

@@ -256,6 +256,40 @@ async def test_direct_chat_is_an_invited_dm_of_two(homeserver, tmp_path):
     assert {m.event_id: m.is_direct for m in sink.messages} == {"$me": True, "$me2": False}
 
 
+async def test_a_direct_chat_first_seen_joined_is_direct_by_the_invite_its_join_replaced(homeserver, tmp_path):
+    # The module's follower may join the service account before the bot's sync sees the invite:
+    # the room then arrives joined, its direct invite only in the join's prev_content.
+    def joined_by_the_module(**invite: Any) -> dict[str, Any]:
+        join = _member(BOT, "join")
+        join["unsigned"] = {"prev_content": {"membership": "invite", **invite}}
+        return join
+
+    homeserver.answers = [
+        _sync(
+            "t1",
+            join={
+                DM: [_member(ALICE, "join"), joined_by_the_module(is_direct=True), _msg("$appeal", "!appeal")],
+                ROOM: [_member(ALICE, "join"), joined_by_the_module(), _msg("$me", "!me")],
+            },
+        ),
+        _sync("t2", join={DM: [_msg("$appeal2", "!appeal 请复核")], ROOM: [_msg("$me2", "!me")]}),
+    ]
+    client, state = await _client(homeserver, tmp_path, [])
+    sink = Sink()  # the first sync is the initial one (it finds the chats); t2 brings the messages
+    try:
+        await _run_until(client, sink)
+    finally:
+        await client.close()
+        await state.close()
+    assert {m.event_id: m.is_direct for m in sink.messages} == {"$appeal2": True, "$me2": False}
+    # Remembered across restarts, like a direct chat whose invite the bot saw.
+    state = await BotState.open(tmp_path / "state.sqlite")
+    try:
+        assert DM in await state.direct_rooms() and ROOM not in await state.direct_rooms()
+    finally:
+        await state.close()
+
+
 def _create(sender: str, **content: Any) -> dict[str, Any]:
     return {
         "type": "m.room.create",
