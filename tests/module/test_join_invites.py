@@ -5,39 +5,18 @@ from __future__ import annotations
 from policies import Reason, RoomFacts, UserFacts
 from synapse_module.module import QunzuModule
 
+from ..facts import room_facts, user_facts
+
 MEMBER = "@member:localhost"
 
 
 def _joiner() -> UserFacts:
     """A verified person in good standing (credit level B: 500 rooms joined at most)."""
-    return UserFacts(
-        user_id="@joiner:localhost",
-        exempt=False,
-        verified=True,
-        verification_level=1,
-        convention_accepted=True,
-        credit_score=100,
-        rooms_owned=0,
-        rooms_joined=0,
-        blacklisted=False,
-        muted_until_ms=None,
-        creation_revoked=False,
-        admin_suspended=False,
-    )
+    return user_facts(user_id="@joiner:localhost")
 
 
 def _room(members: int, tier: str, owner_level: str) -> RoomFacts:
-    return RoomFacts(
-        room_id="!joined:localhost",
-        category="general",
-        member_count=members,
-        tier=tier,
-        closed=False,
-        posting_suspended_until_ms=None,
-        frozen=False,
-        join_rule="public",
-        owner_level=owner_level,
-    )
+    return room_facts(room_id="!joined:localhost", member_count=members, tier=tier, owner_level=owner_level)
 
 
 class _Invites:

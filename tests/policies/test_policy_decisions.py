@@ -12,7 +12,6 @@ from policies import (
     Decision,
     Reason,
     RoomFacts,
-    UserFacts,
     default_policy,
     invite_is_approval,
     invite_may_need_confirmation,
@@ -42,45 +41,13 @@ from policies.decisions import (
     required_join_rule,
 )
 
+from ..facts import room_facts as room
+from ..facts import user_facts as user
+
 POLICY = default_policy()
 NOW = 1_700_000_000_000
 LATER = NOW + 3_600_000
 EARLIER = NOW - 1
-
-
-def user(**changes: object) -> UserFacts:
-    """A verified member in good standing (level B), changed as given."""
-    base = UserFacts(
-        user_id="@alice:example.org",
-        exempt=False,
-        verified=True,
-        verification_level=1,
-        convention_accepted=True,
-        credit_score=100,
-        rooms_owned=0,
-        rooms_joined=0,
-        blacklisted=False,
-        muted_until_ms=None,
-        creation_revoked=False,
-        admin_suspended=False,
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
-def room(**changes: object) -> RoomFacts:
-    """An open small general room owned by a level-B user, changed as given."""
-    base = RoomFacts(
-        room_id="!room:example.org",
-        category="general",
-        member_count=10,
-        tier="small",
-        closed=False,
-        posting_suspended_until_ms=None,
-        frozen=False,
-        join_rule="public",
-        owner_level="B",
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
 UNVERIFIED = {"verified": False, "verification_level": 0, "credit_score": None}

@@ -2,48 +2,31 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from policies import Reason, RoomFacts, UserFacts
 from policies.lifecycle import may_act_as_owner, may_own_one_more, may_take_over
 from policies.loader import load_policy
 
+from ..facts import room_facts, user_facts
+
 POLICY = load_policy(None)
 OWNER = "@owner:example.org"
 
 
 def person(score: int | None = 100, **changes: object) -> UserFacts:
-    base = UserFacts(
-        user_id="@new:example.org",
-        exempt=False,
-        verified=score is not None,
-        verification_level=1 if score is not None else 0,
-        convention_accepted=True,
-        credit_score=score,
-        rooms_owned=0,
-        rooms_joined=0,
-        blacklisted=False,
-        muted_until_ms=None,
-        creation_revoked=False,
-        admin_suspended=False,
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    defaults = {
+        "user_id": "@new:example.org",
+        "verified": score is not None,
+        "verification_level": 1 if score is not None else 0,
+        "credit_score": score,
+    }
+    return user_facts(**{**defaults, **changes})
 
 
 def room(tier: str = "small", members: int = 5, granted: str | None = None) -> RoomFacts:
-    return RoomFacts(
-        room_id="!r:example.org",
-        category="general",
-        member_count=members,
-        tier=tier,
-        closed=False,
-        posting_suspended_until_ms=None,
-        frozen=False,
-        join_rule="invite",
-        owner_level="B",
-        granted_tier=granted,
+    return room_facts(
+        room_id="!r:example.org", member_count=members, tier=tier, join_rule="invite", granted_tier=granted
     )
 
 
