@@ -152,6 +152,18 @@ async def _run_until(client: MatrixClient, sink: Sink) -> None:
             await task
 
 
+async def _delivered(hs: Homeserver, tmp_path: Any, sink: Sink | None = None) -> Sink:
+    """Run a fresh client over `hs`'s scripted syncs until `sink` has what it waits for."""
+    sink = sink or Sink()
+    client, state = await _client(hs, tmp_path, [])
+    try:
+        await _run_until(client, sink)
+    finally:
+        await client.close()
+        await state.close()
+    return sink
+
+
 async def test_first_start_skips_old_messages_and_later_resumes_from_the_saved_token(homeserver, tmp_path):
     homeserver.answers = [
         # Initial sync: an old command and a pending direct-chat invite.
@@ -219,13 +231,7 @@ async def test_history_before_our_join_edits_and_notices_are_not_delivered(homes
             },
         )
     ]
-    client, state = await _client(homeserver, tmp_path, [])
-    sink = Sink()
-    try:
-        await _run_until(client, sink)
-    finally:
-        await client.close()
-        await state.close()
+    sink = await _delivered(homeserver, tmp_path)
     assert [m.event_id for m in sink.messages] == ["$reply", "$own"]  # own ones: the dispatcher drops them
     reply = sink.messages[0]
     assert reply.body == "!report fraud"
@@ -246,13 +252,7 @@ async def test_direct_chat_is_an_invited_dm_of_two(homeserver, tmp_path):
             },
         ),
     ]
-    client, state = await _client(homeserver, tmp_path, [])
-    sink = Sink()
-    try:
-        await _run_until(client, sink)
-    finally:
-        await client.close()
-        await state.close()
+    sink = await _delivered(homeserver, tmp_path)
     assert {m.event_id: m.is_direct for m in sink.messages} == {"$me": True, "$me2": False}
 
 
@@ -274,13 +274,8 @@ async def test_a_direct_chat_first_seen_joined_is_direct_by_the_invite_its_join_
         ),
         _sync("t2", join={DM: [_msg("$appeal2", "!appeal 请复核")], ROOM: [_msg("$me2", "!me")]}),
     ]
-    client, state = await _client(homeserver, tmp_path, [])
-    sink = Sink()  # the first sync is the initial one (it finds the chats); t2 brings the messages
-    try:
-        await _run_until(client, sink)
-    finally:
-        await client.close()
-        await state.close()
+    # The first sync is the initial one (it finds the chats); t2 brings the messages.
+    sink = await _delivered(homeserver, tmp_path)
     assert {m.event_id: m.is_direct for m in sink.messages} == {"$appeal2": True, "$me2": False}
     # Remembered across restarts, like a direct chat whose invite the bot saw.
     state = await BotState.open(tmp_path / "state.sqlite")
@@ -315,13 +310,8 @@ async def test_the_notice_chat_the_bot_opened_is_a_direct_chat(homeserver, tmp_p
         ),
         _sync("t2", join={notice: [_msg("$appeal", "!appeal sn_1 请复核")], forged: [_msg("$me", "!me")]}),
     ]
-    client, state = await _client(homeserver, tmp_path, [])
-    sink = Sink()  # the first sync is the initial one (it finds the chats); t2 brings the messages
-    try:
-        await _run_until(client, sink)
-    finally:
-        await client.close()
-        await state.close()
+    # The first sync is the initial one (it finds the chats); t2 brings the messages.
+    sink = await _delivered(homeserver, tmp_path)
     assert {m.event_id: m.is_direct for m in sink.messages} == {"$appeal": True, "$me": False}
 
 
@@ -368,13 +358,7 @@ async def test_encrypted_rooms_are_reported_once_with_their_dm_flag(homeserver, 
         ),
         _sync("t3", join={DM: [_msg("$plain-in-dm", "!help")], ROOM: [_encryption()]}),
     ]
-    client, state = await _client(homeserver, tmp_path, [])
-    sink = Sink(wanted=2)
-    try:
-        await _run_until(client, sink)
-    finally:
-        await client.close()
-        await state.close()
+    sink = await _delivered(homeserver, tmp_path, Sink(wanted=2))
     assert sink.encrypted == [EncryptedRoom(DM, is_direct=True), EncryptedRoom(ROOM, is_direct=False)]
     # Plain messages in an encrypted room are still delivered.
     assert [m.event_id for m in sink.messages] == ["$plain", "$plain-in-dm"]
