@@ -22,6 +22,10 @@ from .verification_chat import BOT_CHAT_OWNER_KEY, NOTICE_ROOM_KEY
 
 logger = logging.getLogger(__name__)
 
+# While another process opens a person's chat, a notice waits for it this often, this long at most.
+_CLAIM_WAIT_S = 0.2
+_CLAIM_ATTEMPTS = 50
+
 
 class Notifier:
     """Sends `m.notice` messages as the service account."""
@@ -50,6 +54,25 @@ class Notifier:
         if room_id is not None and await self._send(room_id, body):
             await self._reinvite_if_left(room_id, user_id)
             return True
+        if room_id is None:
+            room_id = await self._chat_of(user_id)
+        else:
+            room_id = await self._open(user_id)  # the chat is gone (a send into it failed)
+        return room_id is not None and await self._send(room_id, body)
+
+    async def _chat_of(self, user_id: str) -> str | None:
+        """The person's chat, opened here unless another process (or call) opens it meanwhile."""
+        for _ in range(_CLAIM_ATTEMPTS):
+            claim = await self._rooms.claim(user_id)
+            if claim == "ours":
+                return await self._open(user_id, claimed=True)
+            if claim != "opening":
+                return claim
+            await self._api.sleep(_CLAIM_WAIT_S)
+        logger.warning("qunzu: another process has been opening a user's notice chat for too long")
+        return None
+
+    async def _open(self, user_id: str, *, claimed: bool = False) -> str | None:
         try:
             room_id, _alias = await self._api.create_room(
                 self._service,
@@ -64,9 +87,11 @@ class Notifier:
             )
         except SynapseError as exc:
             logger.warning("qunzu: could not open a notice chat with a user (%s)", exc.code)
-            return False
+            if claimed:
+                await self._rooms.release(user_id)
+            return None
         await self._rooms.set(user_id, room_id)
-        return await self._send(room_id, body)
+        return room_id
 
     async def _reinvite_if_left(self, room_id: str, user_id: str) -> None:
         state = await self._api.get_room_state(room_id, [("m.room.member", user_id)])

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from ..clock import Clock
+
+# A claim's room while the chat is being opened: no room id is empty.
+_OPENING = ""
+# A claim older than this was left by a process that stopped while opening the chat.
+CLAIM_STALE_MS = 60_000
 
 
 class NoticeRoomStore:
@@ -15,7 +22,21 @@ class NoticeRoomStore:
         self._clock = clock
 
     async def room_of(self, user_id: str) -> str | None:
+        """The person's notice chat, once it is open."""
         return await self._api.run_db_interaction("qunzu_notice_room", _room_of_txn, user_id)
+
+    async def claim(self, user_id: str) -> str | Literal["ours", "opening"]:
+        """Who opens the person's notice chat, so that two processes never open two.
+
+        Returns:
+            The chat's room id when it is open; "ours" when this caller is to open it (then
+            `set`, or `release` if that failed); "opening" while another caller opens it.
+        """
+        return await self._api.run_db_interaction("qunzu_claim_notice_room", _claim_txn, user_id, self._clock.now_ms())
+
+    async def release(self, user_id: str) -> None:
+        """Give up a claim whose chat could not be opened (the next notice claims again)."""
+        await self._api.run_db_interaction("qunzu_release_notice_room", _release_txn, user_id)
 
     async def owner(self, room_id: str) -> str | None:
         """The person a notice chat was opened for."""
@@ -26,9 +47,38 @@ class NoticeRoomStore:
 
 
 def _room_of_txn(txn: LoggingTransaction, user_id: str) -> str | None:
-    txn.execute("SELECT room_id FROM qunzu_notice_rooms WHERE user_id = ?", (user_id,))
+    txn.execute("SELECT room_id FROM qunzu_notice_rooms WHERE user_id = ? AND room_id <> ?", (user_id, _OPENING))
     row = txn.fetchone()
     return None if row is None else str(row[0])
+
+
+def _claim_txn(txn: LoggingTransaction, user_id: str, now_ms: int) -> str | Literal["ours", "opening"]:
+    txn.execute(
+        "INSERT INTO qunzu_notice_rooms (user_id, room_id, created_ts) VALUES (?, ?, ?)"
+        " ON CONFLICT (user_id) DO NOTHING",
+        (user_id, _OPENING, now_ms),
+    )
+    if txn.rowcount == 1:
+        return "ours"
+    txn.execute("SELECT room_id, created_ts FROM qunzu_notice_rooms WHERE user_id = ?", (user_id,))
+    row = txn.fetchone()
+    if row is None:
+        return "opening"  # released between the two statements: the next attempt claims it
+    room_id, claimed_ts = str(row[0]), int(row[1])
+    if room_id != _OPENING:
+        return room_id
+    if claimed_ts > now_ms - CLAIM_STALE_MS:
+        return "opening"
+    # Taken over only by the one caller whose update still finds the stale claim.
+    txn.execute(
+        "UPDATE qunzu_notice_rooms SET created_ts = ? WHERE user_id = ? AND room_id = ? AND created_ts = ?",
+        (now_ms, user_id, _OPENING, claimed_ts),
+    )
+    return "ours" if txn.rowcount == 1 else "opening"
+
+
+def _release_txn(txn: LoggingTransaction, user_id: str) -> None:
+    txn.execute("DELETE FROM qunzu_notice_rooms WHERE user_id = ? AND room_id = ?", (user_id, _OPENING))
 
 
 def _owner_txn(txn: LoggingTransaction, room_id: str) -> str | None:

@@ -1,0 +1,46 @@
+"""One notice chat per person, whichever process opens it first (`qunzu_notice_rooms` claims)."""
+
+from __future__ import annotations
+
+from synapse_module.store import QunzuStore
+from synapse_module.store.notice_rooms import CLAIM_STALE_MS
+
+from .harness import MovableClock
+
+PERSON = "@person:localhost"
+
+
+async def test_the_first_claim_opens_the_chat_and_later_ones_wait_for_it_then_use_it(store: QunzuStore) -> None:
+    rooms = store.notice_rooms
+    assert await rooms.claim(PERSON) == "ours"
+    # Another process (or call) asking meanwhile waits instead of opening a second chat.
+    assert await rooms.claim(PERSON) == "opening"
+    assert await rooms.room_of(PERSON) is None
+    await rooms.set(PERSON, "!chat:localhost")
+    assert await rooms.claim(PERSON) == "!chat:localhost"
+    assert await rooms.room_of(PERSON) == "!chat:localhost"
+    assert await rooms.owner("!chat:localhost") == PERSON
+
+
+async def test_a_failed_opening_is_released_and_the_next_notice_claims_again(store: QunzuStore) -> None:
+    rooms = store.notice_rooms
+    assert await rooms.claim(PERSON) == "ours"
+    await rooms.release(PERSON)
+    assert await rooms.claim(PERSON) == "ours"
+    # Releasing never removes a chat that is open.
+    await rooms.set(PERSON, "!chat:localhost")
+    await rooms.release(PERSON)
+    assert await rooms.room_of(PERSON) == "!chat:localhost"
+
+
+async def test_a_claim_left_by_a_stopped_process_is_taken_over_once_it_is_stale(
+    store: QunzuStore, clock: MovableClock
+) -> None:
+    rooms = store.notice_rooms
+    assert await rooms.claim(PERSON) == "ours"
+    clock.advance(CLAIM_STALE_MS - 1)
+    assert await rooms.claim(PERSON) == "opening"
+    clock.advance(2)
+    assert await rooms.claim(PERSON) == "ours"
+    # The takeover renews the claim: a third caller waits again.
+    assert await rooms.claim(PERSON) == "opening"
