@@ -90,6 +90,11 @@ class Notifier:
             if claimed:
                 await self._rooms.release(user_id)
             return None
+        except BaseException:
+            # Whatever stopped the opening, the next notice must not wait for it.
+            if claimed:
+                await self._rooms.release(user_id)
+            raise
         await self._rooms.set(user_id, room_id)
         return room_id
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from synapse_module.notices import Notifier
 from synapse_module.store import QunzuStore
 from synapse_module.store.notice_rooms import CLAIM_STALE_MS
 
-from .harness import MovableClock
+from .harness import FakeModuleApi, MovableClock
 
 PERSON = "@person:localhost"
 
@@ -44,3 +47,13 @@ async def test_a_claim_left_by_a_stopped_process_is_taken_over_once_it_is_stale(
     assert await rooms.claim(PERSON) == "ours"
     # The takeover renews the claim: a third caller waits again.
     assert await rooms.claim(PERSON) == "opening"
+
+
+async def test_an_opening_that_raised_leaves_no_claim_for_the_next_notice_to_wait_on(
+    store: QunzuStore, module_api: FakeModuleApi
+) -> None:
+    notifier = Notifier(module_api.as_module_api(), "@qunzu:localhost", store.notice_rooms)
+    # The fake API cannot create rooms: the opening raises, as an unexpected failure would.
+    with pytest.raises(NotImplementedError):
+        await notifier.to_user(PERSON, "hello")
+    assert await store.notice_rooms.claim(PERSON) == "ours"
