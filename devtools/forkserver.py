@@ -223,41 +223,47 @@ def _serve() -> int:
     refusal = _reactor_untouched(reactor) or _no_pidfd()
     imported_env = _import_env(os.environ)
     out = sys.stdout.buffer
-    requests = sys.stdin.buffer
+    requests = sys.stdin.fileno()
     selector = selectors.DefaultSelector()
     selector.register(requests, selectors.EVENT_READ)
     children: dict[int, int] = {}  # pidfd → pid
+    pending = b""  # requests read but not yet whole
 
     def tell(message: Mapping[str, Any]) -> None:
         out.write(json.dumps(message).encode() + b"\n")
         out.flush()
 
+    def start(request: Mapping[str, Any]) -> None:
+        why = refusal
+        if why is None and request["argv"][0] not in APPS:
+            why = f"not an app the fork server imported: {request['argv'][0]}"
+        if why is None and _import_env(request["env"]) != imported_env:
+            why = "the environment differs from the one the fork server imported with"
+        if why is not None:
+            tell({"id": request["id"], "refused": why})
+            return
+        pid = os.fork()
+        if pid == 0:
+            selector.close()
+            for pidfd in children:
+                os.close(pidfd)
+            _run_child(request, reactor)  # never returns
+        pidfd = os.pidfd_open(pid)
+        children[pidfd] = pid
+        selector.register(pidfd, selectors.EVENT_READ)
+        tell({"id": request["id"], "started": pid})
+
     while True:
         for key, _ in selector.select():
-            if key.fd == requests.fileno():
-                # One request at a time: the client waits for the answer before the next.
-                line = requests.readline()
-                if not line:
+            if key.fd == requests:
+                # Read from the descriptor itself: several clients' threads may have written
+                # requests at once, and every whole line read is answered now.
+                data = os.read(requests, 65536)
+                if not data:
                     return 0
-                request = json.loads(line)
-                why = refusal
-                if why is None and request["argv"][0] not in APPS:
-                    why = f"not an app the fork server imported: {request['argv'][0]}"
-                if why is None and _import_env(request["env"]) != imported_env:
-                    why = "the environment differs from the one the fork server imported with"
-                if why is not None:
-                    tell({"id": request["id"], "refused": why})
-                    continue
-                pid = os.fork()
-                if pid == 0:
-                    selector.close()
-                    for pidfd in children:
-                        os.close(pidfd)
-                    _run_child(request, reactor)  # never returns
-                pidfd = os.pidfd_open(pid)
-                children[pidfd] = pid
-                selector.register(pidfd, selectors.EVENT_READ)
-                tell({"id": request["id"], "started": pid})
+                *lines, pending = (pending + data).split(b"\n")
+                for line in lines:
+                    start(json.loads(line))
             else:
                 pidfd = int(key.fd)
                 pid = children.pop(pidfd)

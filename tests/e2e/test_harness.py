@@ -3,6 +3,7 @@ servers fork from one process that imported Synapse, which refuses what it did n
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import socket
 from collections.abc import Iterator
@@ -56,6 +57,19 @@ def test_the_fork_server_runs_an_app_as_python_m_would_and_refuses_what_it_did_n
         )
         assert mistaken.wait(60) == 2
         assert "unrecognized arguments: --no-such-flag" in output.read_text()
+
+        # Starts asked for at once (threads of one client) are all answered, none left waiting.
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            at_once = list(
+                pool.map(
+                    lambda _: server.start(
+                        ["synapse.app.homeserver", "--help"], cwd=str(tmp_path), output=str(output), env=os.environ
+                    ),
+                    range(3),
+                )
+            )
+        assert [process.wait(60) for process in at_once] == [0, 0, 0]
+        assert len({process.pid for process in at_once}) == 3
 
         with pytest.raises(ForkServerError, match="not an app the fork server imported"):
             server.start(["json.tool"], cwd=str(tmp_path), output=str(output), env=os.environ)
