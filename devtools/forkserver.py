@@ -97,6 +97,7 @@ class ForkServer:
         self._lock = threading.Lock()
         self._changed = threading.Condition()
         self._replies: dict[int, dict[str, Any]] = {}
+        self._abandoned: set[int] = set()  # requests whose client stopped waiting for the answer
         self._next_id = 0
         self._exited: dict[int, int] = {}
         self._alive = True
@@ -109,6 +110,11 @@ class ForkServer:
             with self._changed:
                 if "exited" in message:
                     self._exited[int(message["exited"])] = int(message["returncode"])
+                elif int(message["id"]) in self._abandoned:
+                    # Nobody waits for this child any more: it must not run unwatched.
+                    self._abandoned.discard(int(message["id"]))
+                    if "started" in message:
+                        _kill(int(message["started"]))
                 else:
                     self._replies[int(message["id"])] = message
                 self._changed.notify_all()
@@ -134,11 +140,9 @@ class ForkServer:
         with self._changed:
             self._changed.wait_for(lambda: number in self._replies or not self._alive, timeout=60)
             reply = self._replies.pop(number, None)
-            # Answers that came after their client gave up: nobody waits for those children.
-            late = [self._replies.pop(key) for key in [key for key in self._replies if key < number]]
-        for message in late:
-            if "started" in message:
-                _kill(int(message["started"]))
+            if reply is None:
+                # Other threads may be waiting for lower ids: only this request is given up.
+                self._abandoned.add(number)
         if reply is None:
             raise ForkServerError("the fork server did not answer")
         if "started" not in reply:

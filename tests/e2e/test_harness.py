@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,18 +59,19 @@ def test_the_fork_server_runs_an_app_as_python_m_would_and_refuses_what_it_did_n
         assert mistaken.wait(60) == 2
         assert "unrecognized arguments: --no-such-flag" in output.read_text()
 
-        # Starts asked for at once (threads of one client) are all answered, none left waiting.
-        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        # Starts asked for at once (threads of one client) are all answered, none left waiting,
+        # whatever order the threads wake up in.
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
             at_once = list(
                 pool.map(
                     lambda _: server.start(
                         ["synapse.app.homeserver", "--help"], cwd=str(tmp_path), output=str(output), env=os.environ
                     ),
-                    range(3),
+                    range(8),
                 )
             )
-        assert [process.wait(60) for process in at_once] == [0, 0, 0]
-        assert len({process.pid for process in at_once}) == 3
+        assert [process.wait(60) for process in at_once] == [0] * 8
+        assert len({process.pid for process in at_once}) == 8
 
         with pytest.raises(ForkServerError, match="not an app the fork server imported"):
             server.start(["json.tool"], cwd=str(tmp_path), output=str(output), env=os.environ)
@@ -79,3 +81,33 @@ def test_the_fork_server_runs_an_app_as_python_m_would_and_refuses_what_it_did_n
             server.start(["synapse.app.homeserver", "--help"], cwd=str(tmp_path), output=str(output), env=frozen)
     finally:
         server.close()
+
+
+def test_answers_reach_their_own_requesters_in_whatever_order_they_arrive(tmp_path: Path) -> None:
+    # A stand-in fork server that collects three requests, then answers them newest first, in
+    # one write: the thread that asked last sees its answer before the others see theirs.
+    stand_in = tmp_path / "stand_in.py"
+    stand_in.write_text(
+        "import json, sys\n"
+        "requests = [json.loads(sys.stdin.readline()) for _ in range(3)]\n"
+        "answers = [json.dumps({'id': r['id'], 'refused': 'answer to ' + r['argv'][0]}) for r in requests]\n"
+        "sys.stdout.write(''.join(a + '\\n' for a in reversed(answers)))\n"
+        "sys.stdout.flush()\n"
+        "sys.stdin.read()\n"
+    )
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} {stand_in}\n")
+    python.chmod(0o755)
+    server = ForkServer(str(python))
+
+    def ask(app: str) -> str:
+        with pytest.raises(ForkServerError) as refused:
+            server.start([app], cwd=str(tmp_path), output=str(tmp_path / "output.log"), env={})
+        return str(refused.value)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(ask, ["first", "second", "third"]))
+    finally:
+        server.close()
+    assert answers == ["answer to first", "answer to second", "answer to third"]
