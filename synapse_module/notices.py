@@ -54,25 +54,27 @@ class Notifier:
         if room_id is not None and await self._send(room_id, body):
             await self._reinvite_if_left(room_id, user_id)
             return True
-        if room_id is None:
-            room_id = await self._chat_of(user_id)
-        else:
-            room_id = await self._open(user_id)  # the chat is gone (a send into it failed)
+        # No chat yet, or the chat is gone (a send into it failed): one caller opens a new one.
+        room_id = await self._chat_of(user_id, gone=room_id)
         return room_id is not None and await self._send(room_id, body)
 
-    async def _chat_of(self, user_id: str) -> str | None:
-        """The person's chat, opened here unless another process (or call) opens it meanwhile."""
+    async def _chat_of(self, user_id: str, *, gone: str | None = None) -> str | None:
+        """The person's chat, opened here unless another process (or call) opens it meanwhile.
+
+        `gone` is a chat that no longer takes notices: it is replaced once, whoever notices first.
+        """
         for _ in range(_CLAIM_ATTEMPTS):
-            claim = await self._rooms.claim(user_id)
+            claim = await self._rooms.claim(user_id, gone=gone)
             if claim == "ours":
-                return await self._open(user_id, claimed=True)
+                return await self._open(user_id)
             if claim != "opening":
                 return claim
             await self._api.sleep(_CLAIM_WAIT_S)
         logger.warning("qunzu: another process has been opening a user's notice chat for too long")
         return None
 
-    async def _open(self, user_id: str, *, claimed: bool = False) -> str | None:
+    async def _open(self, user_id: str) -> str | None:
+        """Open the person's chat under this caller's claim (released if the opening fails)."""
         try:
             room_id, _alias = await self._api.create_room(
                 self._service,
@@ -87,13 +89,11 @@ class Notifier:
             )
         except SynapseError as exc:
             logger.warning("qunzu: could not open a notice chat with a user (%s)", exc.code)
-            if claimed:
-                await self._rooms.release(user_id)
+            await self._rooms.release(user_id)
             return None
         except BaseException:
             # Whatever stopped the opening, the next notice must not wait for it.
-            if claimed:
-                await self._rooms.release(user_id)
+            await self._rooms.release(user_id)
             raise
         await self._rooms.set(user_id, room_id)
         return room_id

@@ -25,14 +25,21 @@ class NoticeRoomStore:
         """The person's notice chat, once it is open."""
         return await self._api.run_db_interaction("qunzu_notice_room", _room_of_txn, user_id)
 
-    async def claim(self, user_id: str) -> str | Literal["ours", "opening"]:
+    async def claim(self, user_id: str, *, gone: str | None = None) -> str | Literal["ours", "opening"]:
         """Who opens the person's notice chat, so that two processes never open two.
+
+        Args:
+            user_id: the person.
+            gone: a chat of theirs that no longer takes notices: it is replaced by exactly one
+                caller, while the others get the replacement.
 
         Returns:
             The chat's room id when it is open; "ours" when this caller is to open it (then
             `set`, or `release` if that failed); "opening" while another caller opens it.
         """
-        return await self._api.run_db_interaction("qunzu_claim_notice_room", _claim_txn, user_id, self._clock.now_ms())
+        return await self._api.run_db_interaction(
+            "qunzu_claim_notice_room", _claim_txn, user_id, self._clock.now_ms(), gone
+        )
 
     async def release(self, user_id: str) -> None:
         """Give up a claim whose chat could not be opened (the next notice claims again)."""
@@ -52,7 +59,16 @@ def _room_of_txn(txn: LoggingTransaction, user_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _claim_txn(txn: LoggingTransaction, user_id: str, now_ms: int) -> str | Literal["ours", "opening"]:
+def _claim_txn(
+    txn: LoggingTransaction, user_id: str, now_ms: int, gone: str | None
+) -> str | Literal["ours", "opening"]:
+    if gone is not None:
+        txn.execute(
+            "UPDATE qunzu_notice_rooms SET room_id = ?, created_ts = ? WHERE user_id = ? AND room_id = ?",
+            (_OPENING, now_ms, user_id, gone),
+        )
+        if txn.rowcount == 1:
+            return "ours"
     txn.execute(
         "INSERT INTO qunzu_notice_rooms (user_id, room_id, created_ts) VALUES (?, ?, ?)"
         " ON CONFLICT (user_id) DO NOTHING",

@@ -5,7 +5,8 @@ also told in the person's bot chat, once per reason and room per 10 minutes
 (tests/module/test_bot_chat_notices.py moves the clock past the window); a
 client's retries of one transaction are one attempt, in the notice and in the
 audit log. A new account is greeted there with its verification link and the
-convention; a group's creator learns the code there.
+convention; a group's creator learns the code there; a chat the operator deleted is
+replaced by one new chat, however many notices find it gone at once.
 
 The retry test runs on the content server (tests/e2e/content_fixtures.py, shared
 with the content tests); the rest on the shared server.
@@ -40,7 +41,7 @@ from .content_fixtures import (  # noqa: F401  (fixtures: the content server and
     terms_dir_fixture,
 )
 from .matrix import Matrix
-from .sanction_helpers import eventually, notices, verified
+from .sanction_helpers import eventually, notices, sanction, verified
 
 REFUSED = "【操作未成功】"
 # Long enough for a notice that is wrongly sent twice to have arrived.
@@ -122,6 +123,48 @@ async def test_a_groups_creator_is_told_its_code_and_address(
         f"你创建的群组“周末徒步”已就绪。\n群号：{code}\n群地址：#{code}:{SERVER_NAME}\n"
         "把群号或群地址告诉想加入的人，他们在客户端中加入这个地址即可找到本群。"
     )  # one member: below the size of an info page, so none is named
+
+
+async def _notice_chats(account: Matrix) -> list[str]:
+    """The rooms the account is in that the service account opened as its notice chat."""
+    status, joined = await account.call("GET", "/_matrix/client/v3/joined_rooms")
+    assert status == 200, joined
+    chats = []
+    for room in joined["joined_rooms"]:
+        status, create = await account.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.create/")
+        if status == 200 and create.get("cn.qunzu.notices"):
+            chats.append(str(room))
+    return chats
+
+
+async def test_a_notice_chat_the_operator_deleted_is_replaced_by_one_new_chat_that_takes_every_notice(
+    synapse: SynapseProcess, as_user: Callable[..., Matrix]
+) -> None:
+    operator = as_user(synapse.register(fresh_localpart("op"), admin=True))
+    person = await verified(as_user, synapse, "gone")
+    await told(person, "欢迎使用本平台")
+    (chat,) = await _notice_chats(person)
+    status, deleting = await operator.call("DELETE", f"/_synapse/admin/v2/rooms/{quote(chat)}", {"purge": True})
+    assert status == 200, deleting
+
+    async def deleted() -> bool:
+        status, reply = await operator.call("GET", f"/_synapse/admin/v2/rooms/delete_status/{deleting['delete_id']}")
+        return status == 200 and reply["status"] == "complete"
+
+    await eventually(deleted, what="the deletion of the notice chat")
+    # Two measures at once: each one's notice finds the chat gone, one new chat takes both.
+    first, second = await asyncio.gather(
+        sanction(operator, "user", person.user_id, "warning"), sanction(operator, "user", person.user_id, "warning")
+    )
+    await told(person, first["id"])
+    await told(person, second["id"])
+    await asyncio.sleep(SETTLE_S)
+    (new_chat,) = await _notice_chats(person)
+    assert new_chat != chat
+    status, page = await person.call("GET", f"/_matrix/client/v3/rooms/{quote(new_chat)}/messages?dir=b&limit=50")
+    assert status == 200, page
+    bodies = [str(event["content"].get("body")) for event in page["chunk"] if event["type"] == "m.room.message"]
+    assert [body for body in bodies if first["id"] in body] and [body for body in bodies if second["id"] in body]
 
 
 async def _send_with_txn(

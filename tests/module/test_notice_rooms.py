@@ -57,3 +57,21 @@ async def test_an_opening_that_raised_leaves_no_claim_for_the_next_notice_to_wai
     with pytest.raises(NotImplementedError):
         await notifier.to_user(PERSON, "hello")
     assert await store.notice_rooms.claim(PERSON) == "ours"
+
+
+async def test_a_chat_that_is_gone_is_replaced_by_one_caller_and_the_others_get_the_replacement(
+    store: QunzuStore,
+) -> None:
+    rooms = store.notice_rooms
+    await rooms.set(PERSON, "!gone:localhost")
+    # Two processes find at once that the chat takes no more notices: one replaces it.
+    assert await rooms.claim(PERSON, gone="!gone:localhost") == "ours"
+    assert await rooms.claim(PERSON, gone="!gone:localhost") == "opening"
+    assert await rooms.room_of(PERSON) is None
+    await rooms.set(PERSON, "!new:localhost")
+    # A caller that saw the old chat fail after the replacement gets the new one, not a third.
+    assert await rooms.claim(PERSON, gone="!gone:localhost") == "!new:localhost"
+    # A replacement that failed is released: the next notice opens a chat again.
+    assert await rooms.claim(PERSON, gone="!new:localhost") == "ours"
+    await rooms.release(PERSON)
+    assert await rooms.claim(PERSON) == "ours"
