@@ -171,19 +171,21 @@ DESK_CATALOGUE: Final[dict[str, dict[Language, str]]] = {
     "emergency_lifted": {"zh-CN": "应急冻结 {id} 已解除。", "en": "Emergency freeze {id} lifted."},
     "appeal_done": {"zh-CN": "{message}", "en": "{message}"},
     # --- held content (Art. 10) ----------------------------------------------------
-    "holds_none": {"zh-CN": "没有等待审核的消息。", "en": "No held messages waiting for review."},
-    "holds_header": {"zh-CN": "待审消息（{count}）：", "en": "Held messages ({count}):"},
+    "holds_none": {"zh-CN": "没有等待审核的内容。", "en": "Nothing held is waiting for review."},
+    "holds_header": {"zh-CN": "待审内容（{count}）：", "en": "Held content ({count}):"},
     "holds_line": {
-        "zh-CN": "{id}｜{category}｜{sender}｜{room}｜{time}｜工单 {ticket}",
-        "en": "{id} | {category} | {sender} | {room} | {time} | ticket {ticket}",
+        "zh-CN": "{id}｜{category}{kind}｜{sender}｜{room}｜{time}｜工单 {ticket}",
+        "en": "{id} | {category}{kind} | {sender} | {room} | {time} | ticket {ticket}",
     },
+    # A held room setting (a state event such as the room's name or topic), not a message.
+    "holds_setting": {"zh-CN": "（群设置 {type}）", "en": " (room setting {type})"},
     "holds_more": {
-        "zh-CN": "还有更多待审消息：处理完这些后再发送 !待审。",
+        "zh-CN": "还有更多待审内容：处理完这些后再发送 !待审。",
         "en": "More are waiting: send !holds again after these.",
     },
     "hold_released": {
-        "zh-CN": "已放行 {id}：消息已以 {sender} 的名义发到 {room}。",
-        "en": "Released {id}: the message was sent to {room} as {sender}.",
+        "zh-CN": "已放行 {id}：已以 {sender} 的名义发到 {room}。",
+        "en": "Released {id}: sent to {room} as {sender}.",
     },
     "hold_rejected": {
         "zh-CN": "已驳回 {id}：消息不会发出，已私信告知 {sender}。",

@@ -187,7 +187,7 @@ class QunzuApi:
     # --- reports, room admins, the moderation desk -----------------------------------
 
     async def holds(self, *, limit: int = 20) -> HoldPage:
-        """``GET /admin/holds``: held messages waiting for review, newest first (no content)."""
+        """``GET /admin/holds``: held messages and room settings waiting for review, newest first (no content)."""
         return await self._typed(HoldPage, "GET", "/admin/holds", params={"limit": str(limit)})
 
     async def release_hold(self, hold_id: str, *, actor: str | None = None) -> Hold:

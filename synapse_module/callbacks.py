@@ -27,8 +27,8 @@ from .content import MediaFile, strip_encryption
 from .errors import Refusal, RequestError
 from .metrics import record_decision
 from .parallel import both
-from .refusal_notices import Action, action_of, refusal_of
-from .refusals import refusal_error, refusal_fields, request_error
+from .refusal_notices import Action, action_of
+from .refusals import refusal_error, refusal_fields, refusal_of, request_error
 from .texts import text
 from .verification_chat import bot_chat_owner
 

@@ -44,6 +44,7 @@ from policies.model import Content
 from .appeal_refs import new_content_ref
 from .audit import canonical_json
 from .errors import QunzuError, Refusal
+from .evidence import Releasable
 from .refusals import refusal_error, refusal_fields
 from .store.tickets import NewTicket
 
@@ -356,7 +357,8 @@ class ContentGuard:
         if event.type == "m.room.encryption" and event.is_state():
             return self.encryption_decision(room_category)
         texts = event_texts(event.type, event.content)
-        # Only held messages wait for release: a held state event is sealed, not delivered later.
+        # A held room event waits for release as it came: a state event (a room's name or
+        # topic) with its state key. Membership events are no room events to send again.
         return await self._decide(
             texts,
             event.sender,
@@ -365,7 +367,7 @@ class ContentGuard:
             event.room_id,
             event.event_id,
             attempt=lambda: attempt_key(event),
-            releasable=not event.is_state(),
+            releasable=Releasable(event.get_state_key() if event.is_state() else None),
         )
 
     async def check_create_request(self, user_id: str, config: Mapping[str, Any]) -> Decision | None:
@@ -432,7 +434,7 @@ class ContentGuard:
         *,
         record_flags: bool = True,
         attempt: Callable[[], tuple[str, int]] | None = None,
-        releasable: bool = False,
+        releasable: Releasable | None = None,
     ) -> Decision | None:
         """Scan ``texts``; write the evidence of a hit; the refusal, or None when allowed.
 
@@ -476,7 +478,7 @@ class ContentGuard:
         event_id: str | None,
         *,
         open_ticket: bool = True,
-        releasable: bool = False,
+        releasable: Releasable | None = None,
         ref: str | None = None,
     ) -> str | None:
         """Audit a hit and, for ``hold`` and ``flag``, open its ticket (returned)."""
@@ -559,7 +561,7 @@ class ContentGuard:
         ticket: str | None,
         *,
         event_id: str | None = None,
-        releasable: bool = False,
+        releasable: Releasable | None = None,
         ref: str | None = None,
     ) -> None:
         category = self._rules.categories[hit.category].report_category

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from policies.api import EvidenceItem, EvidencePage, RevealedEvidence
@@ -37,6 +38,13 @@ if TYPE_CHECKING:
 CONTENT_PURPOSE: Final = "qunzu/evidence-content/v1"
 #: What `ContentGuard` checks besides room events: these holds have nothing to deliver.
 NOT_EVENTS: Final = frozenset({"createRoom", "room_alias", "profile.displayname", "m.room.member"})
+
+
+@dataclass(frozen=True)
+class Releasable:
+    """A room event staff may release if a rule holds it: sent again as it came, state key included."""
+
+    state_key: str | None = None
 
 
 def thaw(value: Any) -> Any:
@@ -71,9 +79,11 @@ class EvidenceLocker:
         room_id: str | None,
         event_id: str | None,
         ticket: str | None,
-        releasable: bool,
+        releasable: Releasable | None,
     ) -> EvidenceRow:
         """Store one refused or held item; a held room event waits for staff (status ``held``).
+
+        The sealed envelope is ``{type, content}``, with ``state_key`` for a releasable state event.
 
         Returns:
             The stored row (the first one when Synapse checked the same event twice).
@@ -82,12 +92,14 @@ class EvidenceLocker:
         # Only a local person's room message can be sent again as its sender.
         held = (
             action == "hold"
-            and releasable
+            and releasable is not None
             and room_id is not None
             and event_type not in NOT_EVENTS
             and self._api.is_mine(sender)
         )
         envelope = {"type": event_type, "content": thaw(content)}
+        if releasable is not None and releasable.state_key is not None:
+            envelope["state_key"] = releasable.state_key
         plain = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         row = EvidenceRow(
             id=evidence_id,
@@ -107,7 +119,7 @@ class EvidenceLocker:
         return await self._store.insert(row)
 
     def open(self, row: EvidenceRow) -> dict[str, Any]:
-        """The sealed envelope ``{type, content}`` of a row (for a reveal or a release).
+        """The sealed envelope ``{type, content[, state_key]}`` of a row (for a reveal or a release).
 
         Raises:
             RequestError: 500-free: a row that does not decrypt (a copied value, another

@@ -1,14 +1,16 @@
 """Staff review of held content (Art. 10): release as its sender, or reject.
 
-A message a ``hold`` rule stopped is sealed (evidence.py) in status ``held``.
-Staff list the waiting holds and decide each once:
+A room event a ``hold`` rule stopped (a message, or a setting such as the
+room's name or topic) is sealed (evidence.py) in status ``held``. Staff list
+the waiting holds and decide each once:
 
 - **release**: the sealed event is sent into its room *as its sender* through
   the module API's ``create_and_send_event_into_room``, so every member sees the
-  person's own message, text intact. Before that, ``policies.decisions.may_post``
-  decides it as for any message of that person now (a closed or frozen room, a
-  blacklisted, muted or suspended sender is refused with that reason), and the
-  sender must still be in the room.
+  person's own message, text intact; a setting takes effect then, with its state
+  key, if Synapse's power levels still let the sender set it. Before that,
+  ``policies.decisions.may_post`` decides it as for any event of that person now
+  (a closed or frozen room, a blacklisted, muted or suspended sender is refused
+  with that reason), and the sender must still be in the room.
 - **reject**: never delivered; the sender is told in their chat with the
   service account. The hold's ticket closes with either decision.
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from synapse.module_api import EventBase
 from synapse.module_api.errors import SynapseError
@@ -43,6 +45,7 @@ from .content import content_digest
 from .errors import NotFound, Refusal
 from .evidence import thaw
 from .evidence_texts import evidence_text
+from .refusals import refusal_of
 from .store import synapse_tables
 from .store.audit import AuditRecord
 from .store.evidence import EvidenceRow
@@ -139,7 +142,9 @@ class Holds:
 
         Raises:
             Refusal: ``hold_decided`` (409) when it was released or rejected already (or is
-                being released); ``hold_undeliverable`` (409) when the sender left the room;
+                being released); ``hold_undeliverable`` (409) when the sender left the room or
+                Synapse refused the send (``why``: ``not_permitted`` when the power levels no
+                longer let the sender send it);
                 the ``may_post`` reason (403) when the sender may not post there now.
             RequestError: 404 unknown hold (or a refused item, which is no hold).
         """
@@ -154,7 +159,8 @@ class Holds:
             raise Refusal(Reason.HOLD_UNDELIVERABLE, {"hold": row.id, "why": "not_in_room"})
         user = await self._room_moderation.with_room_mute(await self._facts.user(sender), room_id)
         room = await self._facts.room(room_id)
-        decision = decisions.may_post(user, room, self._clock.now_ms(), self._config.policy)
+        is_message = row.event_type == "m.room.message"
+        decision = decisions.may_post(user, room, self._clock.now_ms(), self._config.policy, is_message=is_message)
         if not decision.allowed and decision.reason is not None:
             raise Refusal(decision.reason, {**decision.detail, "hold": row.id})
         claimed = await self._store.claim(row.id, actor, self._clock.now_ms() - STALE_CLAIM_MS)
@@ -163,18 +169,31 @@ class Holds:
         envelope = self._evidence.open(claimed)
         content = envelope.get("content")
         event_type = envelope.get("type")
-        if not isinstance(content, Mapping) or not isinstance(event_type, str):
+        state_key = envelope.get("state_key")
+        if not isinstance(content, Mapping) or not isinstance(event_type, str) or not isinstance(state_key, str | None):
             await self._store.unclaim(row.id)
             raise Refusal(Reason.HOLD_UNDELIVERABLE, {"hold": row.id, "why": "unreadable"})
         approved = dict(content)
+        released: dict[str, Any] = {
+            "type": event_type,
+            "room_id": room_id,
+            "sender": sender,
+            "content": {**approved, RELEASE_KEY: row.id},
+        }
+        if state_key is not None:
+            # A room setting takes effect now, as its sender set it; Synapse's power levels decide
+            # whether the sender still may.
+            released["state_key"] = state_key
         self._in_flight[row.id] = (sender, room_id, content_digest(approved))
         try:
-            event = await self._api.create_and_send_event_into_room(
-                {"type": event_type, "room_id": room_id, "sender": sender, "content": {**approved, RELEASE_KEY: row.id}}
-            )
-        except SynapseError:
+            event = await self._api.create_and_send_event_into_room(released)
+        except SynapseError as exc:
             await self._store.unclaim(row.id)
-            raise
+            if refusal_of(exc) is not None:
+                raise  # a rule of the module refused it: its reason says which
+            # Synapse refused it: the sender may no longer send this here (power levels).
+            why = "not_permitted" if exc.code == 403 else "send_failed"
+            raise Refusal(Reason.HOLD_UNDELIVERABLE, {"hold": row.id, "why": why}) from None
         except Exception:
             await self._store.unclaim(row.id)
             logger.exception("qunzu: releasing a hold failed; it waits again")

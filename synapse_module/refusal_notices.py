@@ -73,7 +73,6 @@ _APPEALABLE = frozenset(
         Reason.ADMIN_SUSPENDED,
     }
 )
-_REASONS = frozenset(reason.value for reason in Reason)
 # Told already in the bot chat by the code that refuses.
 _TOLD_ELSEWHERE = frozenset({Reason.BOT_CHAT_EXISTS})
 # Greetings open a room each: a few at a time, so a batch of registrations (an operator's
@@ -84,15 +83,6 @@ GREETING_KEY = "greeting|"
 # A start greets accounts of this long ago whose greeting never began (a restart lost the queue).
 GREETING_CATCH_UP_MS = 7 * 24 * 3600 * 1000
 GREETING_CATCH_UP_BATCH = 10_000
-
-
-def refusal_of(error: SynapseError) -> Refusal | None:
-    """The refusal behind an error `refusals.refusal_error` made (None for any other error)."""
-    fields = error.error_dict(None)
-    reason, detail = fields.get("cn.qunzu.reason"), fields.get("cn.qunzu.detail")
-    if not isinstance(reason, str) or reason not in _REASONS:
-        return None
-    return Refusal(Reason(reason), dict(detail) if isinstance(detail, dict) else {})
 
 
 def action_of(event: EventBase) -> Action:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from synapse.module_api.errors import Codes, SynapseError
 
-from policies import ERRCODE, HTTP_STATUS, Decision, render
+from policies import ERRCODE, HTTP_STATUS, Decision, Reason, render
 
 from .config import QunzuConfig
 from .errors import Refusal, RequestError, TooMany
@@ -34,6 +34,18 @@ def decision_error(decision: Decision, config: QunzuConfig) -> SynapseError:
     """A refused decision of the rules as the error a client sees."""
     assert decision.reason is not None, "an allowed decision is no refusal"
     return refusal_error(Refusal(decision.reason, decision.detail), config)
+
+
+_REASONS = frozenset(reason.value for reason in Reason)
+
+
+def refusal_of(error: SynapseError) -> Refusal | None:
+    """The refusal behind an error `refusal_error` made (None for any other error)."""
+    fields = error.error_dict(None)
+    reason, detail = fields.get("cn.qunzu.reason"), fields.get("cn.qunzu.detail")
+    if not isinstance(reason, str) or reason not in _REASONS:
+        return None
+    return Refusal(Reason(reason), dict(detail) if isinstance(detail, dict) else {})
 
 
 def refusal_fields(refusal: Refusal) -> dict[str, object]:

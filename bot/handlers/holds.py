@@ -1,8 +1,9 @@
 """Staff review of held content at the moderation desk (Art. 10): ``!holds`` ``!release`` ``!reject``.
 
-A message a ``hold`` content rule stopped waits for staff. ``!holds`` lists the
-waiting ones (who, where, which category; never the content), ``!release <id>``
-has the module deliver it into its room as its sender, ``!reject <id> [reason]``
+A message or room setting a ``hold`` content rule stopped waits for staff.
+``!holds`` lists the waiting ones (who, where, which category, and the event type
+of a setting; never the content), ``!release <id>`` has the module deliver it
+into its room as its sender, ``!reject <id> [reason]``
 drops it for good and the module tells the sender, with the reason. The module
 decides and audits; the record names the staff member who typed the command.
 """
@@ -24,7 +25,7 @@ LISTED = 20
     aliases=("待审",),
     scope=DESK,
     usage={"zh-CN": "!待审", "en": "!holds"},
-    summary={"zh-CN": "列出等待人工审核的消息", "en": "list held messages waiting for review"},
+    summary={"zh-CN": "列出等待人工审核的内容", "en": "list held content waiting for review"},
 )
 async def holds_command(ctx: Context) -> None:
     if ctx.command.args:
@@ -41,6 +42,7 @@ async def holds_command(ctx: Context) -> None:
                 "holds_line",
                 id=item.id,
                 category=item.category_label or item.category,
+                kind=_kind(ctx, item.event_type),
                 sender=item.sender,
                 room=item.room_id,
                 time=china_time(item.ts, ctx.language),
@@ -52,12 +54,19 @@ async def holds_command(ctx: Context) -> None:
     await ctx.reply("\n".join(lines))
 
 
+def _kind(ctx: Context, event_type: str | None) -> str:
+    """Nothing for a message; the event type for a held room setting."""
+    if event_type is None or event_type == "m.room.message":
+        return ""
+    return ctx.t("holds_setting", type=event_type)
+
+
 @command(
     "release",
     aliases=("放行",),
     scope=DESK,
     usage={"zh-CN": "!放行 <编号>", "en": "!release <id>"},
-    summary={"zh-CN": "放行待审消息（以发送人名义发到群里）", "en": "release a held message (sent as its sender)"},
+    summary={"zh-CN": "放行待审内容（以发送人名义发到群里）", "en": "release held content (sent as its sender)"},
 )
 async def release_command(ctx: Context) -> None:
     if len(ctx.command.args) != 1:
@@ -71,7 +80,7 @@ async def release_command(ctx: Context) -> None:
     aliases=("驳回",),
     scope=DESK,
     usage={"zh-CN": "!驳回 <编号> [理由]", "en": "!reject <id> [reason]"},
-    summary={"zh-CN": "驳回待审消息（不发出，告知发送人）", "en": "reject a held message (never sent; sender told)"},
+    summary={"zh-CN": "驳回待审内容（不发出，告知发送人）", "en": "reject held content (never sent; sender told)"},
 )
 async def reject_command(ctx: Context) -> None:
     if not ctx.command.args:

@@ -24,6 +24,7 @@ DESK_ROOM = "!desk:localhost"
 HOLD = {
     "id": "e7k2m9q4xa",
     "ts": NOW_MS,
+    "event_type": "m.room.message",
     "category": "rumor",
     "category_label": "谣言",
     "sender": "@poster:localhost",
@@ -96,11 +97,18 @@ def desk(dispatcher: Dispatcher) -> Dispatcher:
     return dispatcher
 
 
-async def test_holds_lists_the_waiting_ones_without_content(desk: Dispatcher, client: FakeClient) -> None:
+async def test_holds_lists_the_waiting_ones_without_content_and_names_a_held_setting(
+    desk: Dispatcher, client: FakeClient, module: Module
+) -> None:
+    module.holds.append({**HOLD, "id": "t0p1cq4xab", "event_type": "m.room.topic", "ticket": "K7Q2MZ4B"})
     await desk.on_message(message("!待审", room_id=DESK_ROOM))
     (text,) = client.texts
-    assert text.startswith("待审消息（1）：")
+    assert text.startswith("待审内容（2）：")
     assert "e7k2m9q4xa｜谣言｜@poster:localhost｜!r:localhost｜" in text and "工单 K7Q2MZ4A" in text
+    assert "t0p1cq4xab｜谣言（群设置 m.room.topic）｜@poster:localhost｜!r:localhost｜" in text
+    desk.language = "en"
+    await desk.on_message(message("!holds", room_id=DESK_ROOM))
+    assert "t0p1cq4xab | 谣言 (room setting m.room.topic) | @poster:localhost" in client.texts[-1]
 
 
 async def test_release_names_the_staff_member_and_a_second_release_shows_the_modules_refusal(
@@ -109,12 +117,12 @@ async def test_release_names_the_staff_member_and_a_second_release_shows_the_mod
     await desk.on_message(message("!release e7k2m9q4xa", room_id=DESK_ROOM))
     await desk.on_message(message("!放行 e7k2m9q4xa", room_id=DESK_ROOM))
     assert client.texts == [
-        "已放行 e7k2m9q4xa：消息已以 @poster:localhost 的名义发到 !r:localhost。",
+        "已放行 e7k2m9q4xa：已以 @poster:localhost 的名义发到 !r:localhost。",
         "这条待审内容（e7k2m9q4xa）已经处理过了，不能再次放行或驳回。",
     ]
     assert module.calls[0] == ("POST", PREFIX + "/admin/holds/e7k2m9q4xa/release", {"actor": ALICE})
     await desk.on_message(message("!holds", room_id=DESK_ROOM))
-    assert client.texts[-1] == "没有等待审核的消息。"
+    assert client.texts[-1] == "没有等待审核的内容。"
 
 
 async def test_reject_passes_the_reason_and_says_the_sender_was_told(

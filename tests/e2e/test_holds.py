@@ -206,3 +206,56 @@ async def test_refused_content_is_sealed_not_in_clear_and_revealed_to_staff_only
     assert status == 200, audit
     (record,) = [e for e in audit["entries"] if e["action"] == "evidence.reveal"]
     assert record["actor"] == staff.user_id and record["details"] == {"reason": "核查举报"}
+
+
+async def _topic(member: Matrix, room: str) -> tuple[str, str] | None:
+    """The room's topic and who set it, as a member's client reads them (None when unset)."""
+    status, event = await member.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.topic/?format=event")
+    if status == 404:
+        return None
+    assert status == 200, event
+    return str(event["content"]["topic"]), str(event["sender"])
+
+
+async def _set_power(owner: Matrix, room: str, user_id: str, level: int) -> None:
+    status, levels = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.power_levels/")
+    assert status == 200, levels
+    levels.setdefault("users", {})[user_id] = level
+    status, reply = await owner.send_state(room, "m.room.power_levels", levels)
+    assert status == 200, reply
+
+
+async def test_a_held_room_topic_takes_effect_as_its_sender_when_released_while_the_sender_still_may_set_it(
+    poster: Matrix, staff: Matrix, person: Callable[..., Matrix]
+) -> None:
+    room = await poster.new_room(name="读书会")
+    member = await _member(person, poster, room)
+    topic = f"本周话题：{HELD} {secrets.token_hex(6)}"
+    status, reply = await poster.send_state(room, "m.room.topic", {"topic": topic})
+    assert status == 403 and reply["cn.qunzu.detail"]["held"] is True, reply
+    status, page = await staff.qunzu("GET", "/admin/holds?limit=200")
+    (hold,) = [h for h in page["items"] if h["ticket"] == reply["cn.qunzu.detail"]["ticket"]]
+    assert hold["event_type"] == "m.room.topic" and hold["status"] == "held" and topic not in str(page)
+    assert await _topic(member, room) is None
+
+    status, released = await staff.qunzu("POST", f"/admin/holds/{hold['id']}/release", {})
+    assert status == 200 and released["status"] == "released", released
+    # Every member's client shows the topic, set by the person who wrote it.
+    assert await _topic(member, room) == (topic, poster.user_id)
+
+    # A room admin's held topic, released after they lost the power to set topics: Synapse
+    # refuses it, and the hold waits for another decision.
+    await _set_power(poster, room, member.user_id, 50)
+    other = f"新话题：{HELD} {secrets.token_hex(6)}"
+    status, reply = await member.send_state(room, "m.room.topic", {"topic": other})
+    assert status == 403 and reply["cn.qunzu.detail"]["held"] is True, reply
+    status, page = await staff.qunzu("GET", "/admin/holds?limit=200")
+    (demoted,) = [h for h in page["items"] if h["ticket"] == reply["cn.qunzu.detail"]["ticket"]]
+    await _set_power(poster, room, member.user_id, 0)
+    status, refused = await staff.qunzu("POST", f"/admin/holds/{demoted['id']}/release", {})
+    assert status == 409 and refused["cn.qunzu.reason"] == "hold_undeliverable", refused
+    assert refused["cn.qunzu.detail"] == {"hold": demoted["id"], "why": "not_permitted"}
+    assert "已无权在该群发出这项内容" in refused["error"], refused
+    assert await _topic(member, room) == (topic, poster.user_id)
+    status, page = await staff.qunzu("GET", "/admin/holds?limit=200")
+    assert any(h["id"] == demoted["id"] and h["status"] == "held" for h in page["items"]), page
