@@ -368,7 +368,9 @@ class QunzuModule:
             appeal_store=self.store.appeals,
         )
         # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
-        self.private_reports = PrivateReports(api, self.clock, config, reports=self.reports, notifier=self.notifier)
+        self.private_reports = PrivateReports(
+            api, config, reports=self.reports, notifier=self.notifier, once=self.store.once
+        )
         self.room_roles = RoomRoles(api)
         self.invite_confirmation = InviteConfirmation(
             api,

@@ -15,16 +15,19 @@ person is also told in their bot chat: the acknowledgement with the ticket numbe
 and where the outcome will come (the reports service sends it, as for every
 report), or the explanation with the usage.
 
-Clients retry a refused send with the same transaction id; a retry gets the same
-answer without a second filing or a second notice (remembered per process for
-`RETRY_WINDOW_MS`).
+Clients retry a refused send with the same transaction id, to any process of a
+scaled-out server; a retry gets the same answer without a second filing or a
+second notice. The first attempt claims the attempt's key in `qunzu_once`
+(`content.attempt_key`, the key content rules use for retries) and stores its
+answer there; a retry that finds the key waits briefly for that answer (and, should
+the first attempt still be filing after that, is told the report was received: the
+acknowledgement with the ticket comes from the first attempt).
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
 from synapse.module_api import EventBase
@@ -33,42 +36,48 @@ from synapse.module_api.errors import SynapseError
 from policies import Reason
 from policies.commands import ReportCommand, parse_report
 
+from .content import attempt_key
 from .errors import Refusal, RequestError
-from .refusals import client_error, refusal_error
+from .refusals import client_error, refusal_error, refusal_of
 from .report_texts import report_text
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
 
-    from .clock import Clock
     from .config import QunzuConfig
     from .notices import Notifier
     from .reports import Reports
+    from .store.once import OnceStore
 
 logger = logging.getLogger(__name__)
 
-#: How long a refused report command's answer is kept for the client's retries.
-RETRY_WINDOW_MS: Final = 10 * 60 * 1000
-_REMEMBERED: Final = 10_000
+#: A retry that finds its first attempt still filing asks for that attempt's answer this often, this long.
+_ANSWER_WAIT_S: Final = 0.2
+_ANSWER_ATTEMPTS: Final = 25
 
 
 class PrivateReports:
     """Takes report commands out of rooms: files them and refuses the event."""
 
     def __init__(
-        self, api: ModuleApi, clock: Clock, config: QunzuConfig, *, reports: Reports, notifier: Notifier
+        self,
+        api: ModuleApi,
+        config: QunzuConfig,
+        *,
+        reports: Reports,
+        notifier: Notifier,
+        once: OnceStore,
     ) -> None:
         self._api = api
-        self._clock = clock
         self._config = config
         self._reports = reports
         self._notifier = notifier
+        self._once = once
         self._language = config.language
         self._categories: dict[str, dict[str, str]] = {
             name: {str(language): text for language, text in category.labels.items()}
             for name, category in config.policy.reports.categories.items()
         }
-        self._answers: OrderedDict[str, tuple[int, SynapseError]] = OrderedDict()
 
     def command_of(self, event: EventBase) -> ReportCommand | None:
         """The report command ``event`` carries, or None (pure: no I/O on the hot path)."""
@@ -88,16 +97,37 @@ class PrivateReports:
 
         Never raises for bad input: every outcome is the refusal returned.
         """
-        key = self._retry_key(event)
-        now = self._clock.now_ms()
-        remembered = self._answers.get(key)
-        if remembered is not None and now - remembered[0] < RETRY_WINDOW_MS:
-            return remembered[1]
-        refusal = await self._file(event, command)
-        self._answers[key] = (now, refusal)
-        while len(self._answers) > _REMEMBERED:
-            self._answers.popitem(last=False)
-        return refusal
+        key, window = attempt_key(event)
+        key = f"report-{key}"
+        if not await self._once.claim(key, window):
+            return await self._earlier_answer(key)
+        try:
+            error = await self._file(event, command)
+        except BaseException:
+            await self._once.release(key)  # nothing was answered: the retry files it
+            raise
+        refusal = refusal_of(error)
+        if refusal is None:
+            await self._once.release(key)  # no answer to repeat: a retry is answered afresh
+            return error
+        answer = {"reason": refusal.reason.value, "detail": dict(refusal.detail)}
+        await self._once.set_value(key, json.dumps(answer, ensure_ascii=False))
+        return error
+
+    async def _earlier_answer(self, key: str) -> SynapseError:
+        """The answer the first attempt of this send gave, waiting for it while that attempt files."""
+        for _ in range(_ANSWER_ATTEMPTS):
+            stored = await self._once.value_of(key)
+            if stored is not None:
+                try:
+                    answer = json.loads(stored)
+                    refusal = Refusal(Reason(answer["reason"]), dict(answer["detail"]))
+                except (ValueError, KeyError, TypeError):
+                    break
+                return refusal_error(refusal, self._config)
+            await self._api.sleep(_ANSWER_WAIT_S)
+        # The first attempt is still filing: it sends the acknowledgement with the ticket.
+        return refusal_error(Refusal(Reason.REPORT_RECEIVED, {}), self._config)
 
     async def _file(self, event: EventBase, command: ReportCommand) -> SynapseError:
         language = self._language
@@ -141,26 +171,6 @@ class PrivateReports:
                 logger.exception("qunzu: telling a reporter in the bot chat failed")
 
         self._api.run_as_background_process("qunzu_report_command_notice", run)
-
-    @staticmethod
-    def _retry_key(event: EventBase) -> str:
-        meta = event.internal_metadata
-        txn = getattr(meta, "txn_id", None) if _has(meta, "txn_id") else None
-        device = getattr(meta, "device_id", None) if _has(meta, "device_id") else None
-        if isinstance(txn, str) and txn:
-            return f"{event.sender}\x00{device}\x00{txn}"
-        # No transaction id (an event built by another module): the same text in the same room.
-        digest = hashlib.sha256(str(event.content.get("body")).encode("utf-8")).hexdigest()
-        return f"{event.sender}\x00{event.room_id}\x00{digest}"
-
-
-def _has(meta: Any, name: str) -> bool:
-    # Rust-backed metadata raises AttributeError for a field that was never set.
-    try:
-        getattr(meta, name)
-    except AttributeError:
-        return False
-    return True
 
 
 def _reply_target(content: Any) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import secrets
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -394,3 +395,31 @@ def _metric_or_none(cluster: Cluster, name: str, sample: str) -> float | None:
 def _metric(cluster: Cluster, name: str, sample: str) -> float:
     value = _metric_or_none(cluster, name, sample)
     return 0.0 if value is None else value
+
+
+async def test_a_report_command_sent_again_through_another_worker_files_one_report(cluster: Cluster, on: On) -> None:
+    host = await _verified(cluster, on, "worker1", "host")
+    room = await _public_room(host)
+    account = new_account(cluster, "reporter")
+    via_worker1, via_worker2 = on("worker1", account), on("worker2", account)
+    assert _status(await via_worker1.join(room)) == 200
+    # A client's retry of one send (same transaction id) may reach any process behind the proxy,
+    # the first attempt still filing or done.
+    path = f"/_matrix/client/v3/rooms/{quote(room)}/send/m.room.message/report-{secrets.token_hex(6)}"
+    content = {"msgtype": "m.text", "body": "!report fraud 有人骗钱"}
+    first, at_once = await asyncio.gather(
+        via_worker1.call("PUT", path, content), via_worker2.call("PUT", path, content)
+    )
+    later = await via_worker2.call("PUT", path, content)
+    status, refused = first
+    assert status == 403 and refused["cn.qunzu.reason"] == "report_received", refused
+    ticket_id = refused["cn.qunzu.detail"]["ticket"]
+    assert refused["error"].startswith(f"你的举报已收到，工单号 {ticket_id}。"), refused
+    assert at_once == first and later == first
+    staff = on("main", new_account(cluster, "staff", admin=True))
+    status, ticket = await staff.qunzu("GET", f"/admin/reports/{ticket_id}")
+    assert status == 200, ticket
+    assert ticket["reporters"] == [account.user_id] and ticket["reporter_count"] == 1, ticket
+    status, audit = await staff.qunzu("GET", f"/admin/audit?subject={quote(room)}")
+    assert status == 200, audit
+    assert len([entry for entry in audit["entries"] if entry["action"] == "report.file"]) == 1, audit
