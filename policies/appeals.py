@@ -3,7 +3,7 @@
 Art. 11 and PIPL Art. 24: a person may ask for a human review of a decision taken
 about them. Appealable are
 
-- measures (``sn_…``; ``rm_…`` for a room admin's mute of them in one room):
+- measures (``sn_…``; ``bl_…`` for a blacklisting; ``rm_…`` for a room admin's mute of them in one room):
   every measure against the person and against a room they own (its credit
   falls on them);
 - content refusals (``cb_…``): a message refused (``block``) or held (``hold``) by
@@ -23,8 +23,9 @@ from typing import Final
 
 from .reasons import Reason
 
-#: Measures are `sn_…`, a room admin's mute of one member `rm_…` (both rows of the measures table).
-MEASURE_REF_PREFIXES: Final = ("sn_", "rm_")
+#: Measures are `sn_…`, a blacklisting `bl_…` (its blacklist entry has the same id), a room admin's
+#: mute of one member `rm_…` (all rows of the measures table).
+MEASURE_REF_PREFIXES: Final = ("sn_", "bl_", "rm_")
 CONTENT_REF_PREFIX: Final = "cb_"
 
 #: The audit actions of content refusals a person may appeal (the record carries the reference).
@@ -47,6 +48,6 @@ ROOM_MEASURES: Final = frozenset({"closure"})
 
 
 def is_reference(value: str) -> bool:
-    """Whether ``value`` has the shape of an appealable reference (``sn_…``, ``rm_…`` or ``cb_…``)."""
+    """Whether ``value`` has the shape of an appealable reference (``sn_…``, ``bl_…``, ``rm_…`` or ``cb_…``)."""
     prefixes = (*MEASURE_REF_PREFIXES, CONTENT_REF_PREFIX)
     return value.startswith(prefixes) and 3 < len(value) <= 64 and value.isascii() and " " not in value

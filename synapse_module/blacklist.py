@@ -94,6 +94,11 @@ class Blacklist:
             await hook(entry)
         return True
 
+    async def entry(self, entry_id: str) -> BlacklistEntry | None:
+        """One entry, active or lifted."""
+        found = await self._store.get(entry_id)
+        return None if found is None else found[0]
+
     async def list(self, active_only: bool, limit: int) -> BlacklistEntryList:
         now = self._clock.now_ms()
         return BlacklistEntryList(entries=[entry.record(now) for entry in await self._store.list(active_only, limit)])

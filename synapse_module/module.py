@@ -528,7 +528,14 @@ class QunzuModule:
             *me.routes(api=api, service_account=service, account_status=self.account_status),
             *realname.routes(api=api, config=config, realname=self.realname),
             *admin_users.routes(api=api, language=language, realname=self.realname, account_status=self.account_status),
-            *admin_blacklist.routes(language=language, clock=self.clock, staff=staff, blacklist=self.blacklist),
+            *admin_blacklist.routes(
+                api=api,
+                language=language,
+                clock=self.clock,
+                staff=staff,
+                blacklist=self.blacklist,
+                measures=self.measures,
+            ),
             *admin_sanctions.routes(
                 api=api,
                 language=language,

@@ -1,27 +1,39 @@
-"""`/admin/blacklist`: add, list and lift blacklist entries (Art. 11)."""
+"""`/admin/blacklist`: add, list and lift blacklist entries (Art. 11).
+
+A person of this server is blacklisted by the `blacklist` measure (sanctions/measures.py),
+whichever way staff ask for it: they are told, it is on their record, they can appeal it, and
+its entry has the measure's id (lifting either lifts both). Rooms, identity numbers and
+people of other servers get a bare entry.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from synapse.module_api import SynapseRequest
+from synapse.module_api import ModuleApi, SynapseRequest
 from synapse.module_api.errors import Codes, SynapseError
 
+from policies import Measure
 from policies.api import BlacklistAdd, BlacklistLift, ReasonedRequest
 from policies.constants import SubjectType
 from policies.numbers import duration_seconds, time_ms
 
+from ..errors import NotFound
+from ..sanctions.measures import SanctionRequest
 from ..texts import text
 from .resource import Access, Caller, Route, acting_staff, answer, query_limit, query_str, read_body, required_reason
 
 if TYPE_CHECKING:
     from ..blacklist import Blacklist
     from ..clock import Clock
+    from ..sanctions.measures import Measures
     from ..staff import Staff
 
 
-def routes(*, language: str, clock: Clock, staff: Staff, blacklist: Blacklist) -> list[Route]:
+def routes(
+    *, api: ModuleApi, language: str, clock: Clock, staff: Staff, blacklist: Blacklist, measures: Measures
+) -> list[Route]:
 
     async def add(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
         assert caller.user_id is not None
@@ -30,7 +42,16 @@ def routes(*, language: str, clock: Clock, staff: Staff, blacklist: Blacklist) -
         until_ms = _until(body.until, clock.now_ms())
         actor = await acting_staff(staff, caller, body.model_dump())
         subject_type: SubjectType = body.subject.type
-        entry = await blacklist.add(actor, subject_type, body.subject.id, reason, until_ms)
+        subject = body.subject.id
+        if subject_type == "user" and subject.startswith("@") and api.is_mine(subject):
+            now_ms = clock.now_ms()
+            duration_s = None if until_ms is None else max(1, -(-(until_ms - now_ms) // 1000))
+            blacklisting = SanctionRequest("user", subject, Measure.BLACKLIST, reason, duration_s, duration_given=True)
+            outcome = await measures.apply(actor, blacklisting)
+            entry = await blacklist.entry(outcome.sanction.id)
+            assert entry is not None, "a blacklist measure adds its entry"
+        else:
+            entry = await blacklist.add(actor, subject_type, subject, reason, until_ms)
         return 200, answer(entry.record(clock.now_ms()))
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -42,9 +63,19 @@ def routes(*, language: str, clock: Clock, staff: Staff, blacklist: Blacklist) -
         assert caller.user_id is not None
         body = read_body(request, ReasonedRequest).model_dump()
         reason = required_reason(body, language)
-        if not await blacklist.lift(await acting_staff(staff, caller, body), params["entry_id"], reason):
+        actor = await acting_staff(staff, caller, body)
+        entry_id = params["entry_id"]
+        measure = await measures.get(entry_id)
+        if measure is not None and measure.measure == Measure.BLACKLIST:
+            # The measure's entry: lifting the measure lifts it, and the person is told.
+            try:
+                await measures.lift(actor, entry_id, reason)
+                return 200, answer(BlacklistLift(lifted=entry_id))
+            except NotFound:
+                pass  # lifted already: the entry's own answer below
+        if not await blacklist.lift(actor, entry_id, reason):
             raise SynapseError(404, text("unknown_entry", language), Codes.NOT_FOUND)
-        return 200, answer(BlacklistLift(lifted=params["entry_id"]))
+        return 200, answer(BlacklistLift(lifted=entry_id))
 
     return [
         Route("POST", "/admin/blacklist", Access.STAFF, add),

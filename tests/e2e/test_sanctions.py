@@ -369,3 +369,34 @@ async def test_bad_requests_get_clear_400s_and_unknown_ids_404s(
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+async def test_a_person_blacklisted_at_the_blacklist_endpoint_is_told_and_appeals_that_entry_by_its_reference(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess, staff: Matrix
+) -> None:
+    person = await verified(as_user, synapse, "listed")
+    room = await staff.new_room(name="申诉测试", preset="public_chat")
+    assert (await person.join(room))[0] == 200
+    body = {"subject": {"type": "user", "id": person.user_id}, "reason": "多次发广告", "until": "7d"}
+    status, entry = await staff.qunzu("POST", "/admin/blacklist", body)
+    assert status == 200 and entry["id"].startswith("bl_") and entry["covers_identity"] is True, entry
+    # The refusal names the entry to appeal, in its text too; the bot chat says it as well.
+    status, reply = await person.send_text(room, "还能发吗")
+    assert status == 403 and reply["cn.qunzu.reason"] == "blacklisted", reply
+    assert reply["cn.qunzu.detail"]["ref"] == entry["id"] and entry["id"] in reply["error"], reply
+    (notice, *_) = await eventually(lambda: _notices_with(person, entry["id"]), what="the blacklisting notice")
+    assert "多次发广告" in notice and f"!appeal {entry['id']}" in notice, notice
+    # It is on the person's record, and a later decision does not take the appeal's place.
+    status, record = await staff.qunzu("GET", f"/admin/sanctions/{entry['id']}")
+    assert status == 200 and record["measure"] == "blacklist", record
+    await sanction(staff, "user", person.user_id, "warning")
+    status, appeal = await person.qunzu("POST", "/appeals", {"ref": entry["id"], "text": "我没有发广告"})
+    assert status == 200 and appeal["sanction"] == entry["id"], appeal
+    status, decided = await staff.qunzu(
+        "POST", f"/admin/appeals/{appeal['id']}/decide", {"outcome": "upheld", "reason": "核实为误判"}
+    )
+    assert status == 200, decided
+    # Upheld: the measure is overturned and its entry lifted with it.
+    assert (await person.send_text(room, "恢复了"))[0] == 200
+    status, listed = await staff.qunzu("GET", "/admin/blacklist")
+    assert entry["id"] not in [item["id"] for item in listed["entries"]], listed

@@ -28,6 +28,7 @@ def test_every_refusal_that_says_appeal_has_a_place_for_the_reference_and_a_way_
     [
         ("sn_5f3a", True),
         ("rm_0afeea1a638e1ded", True),
+        ("bl_9c41d07e2b5a6f13", True),  # a blacklisting measure
         ("cb_00aa11", True),
         ("sn_", False),
         ("我没有违规", False),
