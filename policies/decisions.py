@@ -151,6 +151,7 @@ class UserFacts:
         muted_until_ms: end of a posting suspension; ``None`` none, ``PERMANENT`` no end.
         creation_revoked: the right to create rooms is revoked (Art. 11).
         admin_suspended: the account's admin rights are suspended (Art. 11).
+        creation_revoked_until_ms: when the revocation ends; ``None`` or ``PERMANENT`` no end.
     """
 
     user_id: str
@@ -165,6 +166,7 @@ class UserFacts:
     muted_until_ms: int | None
     creation_revoked: bool
     admin_suspended: bool
+    creation_revoked_until_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,7 +439,7 @@ def may_create(user: UserFacts, category: str, policy: Policy) -> Decision:
         return refusal
     # Art. 11: 取消建群资格.
     if user.creation_revoked:
-        return Decision.refuse(Reason.CREATE_REVOKED)
+        return Decision.refuse(Reason.CREATE_REVOKED, **until_detail(user.creation_revoked_until_ms))
     level = user_level(user, policy)
     rules = level_rules(level, policy)
     if not rules.may_create:

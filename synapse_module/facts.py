@@ -116,6 +116,7 @@ class FactsSource:
             muted_until_ms=sanctions.muted_until_ms,
             creation_revoked=sanctions.creation_revoked,
             admin_suspended=sanctions.admin_suspended,
+            creation_revoked_until_ms=sanctions.creation_revoked_until_ms,
         )
 
     async def _remote_user(self, user_id: str, exempt: bool) -> UserFacts:

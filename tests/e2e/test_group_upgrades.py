@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from devtools.homeserver import SynapseProcess
+from policies.display import format_time
 
 from .conftest import fresh_localpart
 from .matrix import Matrix, Reply
@@ -117,10 +118,17 @@ async def test_an_owner_whose_creation_right_is_revoked_cannot_upgrade(
 ) -> None:
     owner = await verified(as_user, synapse, "owner")
     room = await owner.new_room(name="升级测试")
-    await sanction(staff, "user", owner.user_id, "creation_revoked")
+    record = await sanction(staff, "user", owner.user_id, "creation_revoked", duration="30d")
     before = await Snapshot(owner, staff, room).take()
-    assert_refused(await upgrade(owner, room), "create_revoked")
+    body = assert_refused(await upgrade(owner, room), "create_revoked")
     await before.assert_unchanged()
+    # The refusal says when the right comes back, and which measure to appeal.
+    assert body["cn.qunzu.detail"]["until"] == record["end"] and body["cn.qunzu.detail"]["ref"] == record["id"]
+    ends = format_time(record["end"])
+    assert body["error"].startswith(f"你的建群资格已被取消，恢复时间：{ends}。"), body["error"]
+    status, created = await owner.create_room(name="新群")
+    assert status == 403 and created["cn.qunzu.reason"] == "create_revoked", created
+    assert f"恢复时间：{ends}" in created["error"], created["error"]
 
 
 async def test_an_upgrade_replaces_a_room_so_only_an_owner_above_the_cap_is_refused(

@@ -209,7 +209,13 @@ def test_higher_required_verification_level_refuses_basic_verification() -> None
         ({"blacklisted": True}, "general", Reason.BLACKLISTED, {}),
         (UNVERIFIED, "general", Reason.REALNAME_REQUIRED, {"action": "create"}),
         ({"verification_level": 0}, "general", Reason.REALNAME_LEVEL_INSUFFICIENT, {}),
-        ({"creation_revoked": True}, "general", Reason.CREATE_REVOKED, {}),
+        ({"creation_revoked": True}, "general", Reason.CREATE_REVOKED, {"permanent": True}),
+        (
+            {"creation_revoked": True, "creation_revoked_until_ms": LATER},
+            "general",
+            Reason.CREATE_REVOKED,
+            {"until": LATER, "permanent": False},
+        ),
         (
             {"credit_score": 65},
             "general",
