@@ -73,6 +73,7 @@ __all__ = [
     "may_enter_bot_chat",
     "may_invite",
     "may_join",
+    "may_knock",
     "may_moderate",
     "may_open_up",
     "may_open_verification_chat",
@@ -152,6 +153,9 @@ class UserFacts:
         creation_revoked: the right to create rooms is revoked (Art. 11).
         admin_suspended: the account's admin rights are suspended (Art. 11).
         creation_revoked_until_ms: when the revocation ends; ``None`` or ``PERMANENT`` no end.
+        blacklisted_until_ms: when the longest blacklisting ends; ``None`` or ``PERMANENT`` no end.
+        admin_suspended_until_ms: when the suspension of admin rights ends; ``None`` or
+            ``PERMANENT`` no end.
     """
 
     user_id: str
@@ -167,6 +171,13 @@ class UserFacts:
     creation_revoked: bool
     admin_suspended: bool
     creation_revoked_until_ms: int | None = None
+    blacklisted_until_ms: int | None = None
+    admin_suspended_until_ms: int | None = None
+
+
+def _blacklisted(user: UserFacts) -> Decision:
+    """The refusal of a blacklisted person (Art. 11), with its end when it has one."""
+    return Decision.refuse(Reason.BLACKLISTED, **until_detail(user.blacklisted_until_ms))
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +337,7 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, i
     # Plain messages of its owner only.
     channel = is_message and room.bot_chat_owner is not None and room.bot_chat_owner == user.user_id
     if user.blacklisted and not channel:
-        return Decision.refuse(Reason.BLACKLISTED)
+        return _blacklisted(user)
     # Art. 6: 先实名后发布.
     if not channel and "post" in policy.realname.required_for and (refusal := _realname(user, "post", policy)):
         return refusal
@@ -365,7 +376,7 @@ def may_open_verification_chat(user: UserFacts, open_chat: str | None = None, *,
         Allowed, or refused with blacklisted or bot_chat_exists (detail: room_id).
     """
     if user.blacklisted and not user.exempt:
-        return Decision.refuse(Reason.BLACKLISTED)
+        return _blacklisted(user)
     if has_open or open_chat is not None:
         return Decision.refuse(Reason.BOT_CHAT_EXISTS, room_id=open_chat)
     return Decision.allow()
@@ -430,7 +441,7 @@ def may_create(user: UserFacts, category: str, policy: Policy) -> Decision:
     if user.exempt:
         return Decision.allow()
     if user.blacklisted:
-        return Decision.refuse(Reason.BLACKLISTED)
+        return _blacklisted(user)
     risk = policy.categories.risk_rules[policy.categories.known[category].risk]
     # Art. 8: creators are vetted by identity; high-risk categories may ask more.
     if "create" in policy.realname.required_for and (
@@ -510,7 +521,7 @@ def may_upgrade(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -
     if user.exempt:
         return Decision.allow()
     if user.blacklisted:
-        return Decision.refuse(Reason.BLACKLISTED)
+        return _blacklisted(user)
     if "create" in policy.realname.required_for and (refusal := _realname(user, "create", policy)):
         return refusal
     # Art. 11: an upgrade posts into the old room and administers the new one.
@@ -518,7 +529,7 @@ def may_upgrade(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -
         assert user.muted_until_ms is not None
         return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **until_detail(user.muted_until_ms))
     if user.admin_suspended:
-        return Decision.refuse(Reason.ADMIN_SUSPENDED)
+        return Decision.refuse(Reason.ADMIN_SUSPENDED, **until_detail(user.admin_suspended_until_ms))
     # A category disabled since the room was made does not stop its upgrade.
     category = room.category if may_set_category(room.category, policy).allowed else policy.categories.default_category
     decision = may_create(replace(user, rooms_owned=max(0, user.rooms_owned - 1)), category, policy)
@@ -560,7 +571,7 @@ def may_join(
     if user.exempt:
         return Decision.allow()
     if user.blacklisted:
-        return Decision.refuse(Reason.BLACKLISTED)
+        return _blacklisted(user)
     tier = effective_tier(room, policy)
     # Art. 6, 8: joining small rooms stays open; larger rooms need a verified identity.
     threshold = policy.realname.join_without_verification_up_to_tier
@@ -641,7 +652,7 @@ def may_invite(user: UserFacts, room: RoomFacts, policy: Policy) -> Decision:
     if user.exempt:
         return Decision.allow()
     if user.blacklisted:
-        return Decision.refuse(Reason.BLACKLISTED)
+        return _blacklisted(user)
     if "invite" in policy.realname.required_for and (refusal := _realname(user, "invite", policy)):
         return refusal
     if refusal := _room_state(room):
@@ -653,6 +664,19 @@ def may_invite(user: UserFacts, room: RoomFacts, policy: Policy) -> Decision:
     cap = member_cap(room, policy)
     if room.member_count >= cap:
         return Decision.refuse(Reason.ROOM_FULL, cap=cap, count=room.member_count)
+    return Decision.allow()
+
+
+def may_knock(user: UserFacts, room: RoomFacts) -> Decision:
+    """May the user knock on the room (ask its admins to let them in)?
+
+    Returns:
+        Allowed, or refused with blacklisted or room_closed.
+    """
+    if user.blacklisted:
+        return _blacklisted(user)
+    if room.closed:
+        return Decision.refuse(Reason.ROOM_CLOSED)
     return Decision.allow()
 
 
@@ -668,10 +692,10 @@ def may_moderate(user: UserFacts, room: RoomFacts, policy: Policy) -> Decision:
     if user.exempt:
         return Decision.allow()
     if user.blacklisted:
-        return Decision.refuse(Reason.BLACKLISTED)
+        return _blacklisted(user)
     # Art. 11: 暂停管理权限.
     if user.admin_suspended:
-        return Decision.refuse(Reason.ADMIN_SUSPENDED)
+        return Decision.refuse(Reason.ADMIN_SUSPENDED, **until_detail(user.admin_suspended_until_ms))
     if room.closed:
         return Decision.refuse(Reason.ROOM_CLOSED)
     return Decision.allow()

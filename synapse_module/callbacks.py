@@ -295,11 +295,8 @@ class Callbacks:
         membership = event.content.get("membership")
         if membership == "invite" and not (invite := decisions.may_invite(user, room, self._policy)).allowed:
             return invite
-        if membership == "knock":
-            if user.blacklisted:
-                return Decision.refuse(Reason.BLACKLISTED)
-            if room.closed:
-                return Decision.refuse(Reason.ROOM_CLOSED)
+        if membership == "knock" and not (knock := decisions.may_knock(user, room)).allowed:
+            return knock
         # Art. 8: a new member counts against the caps like anyone (not a profile change).
         # Event auth already holds invite-only and knock rooms to their invites, so the
         # module's approval check is passed as if invited.

@@ -117,6 +117,8 @@ class FactsSource:
             creation_revoked=sanctions.creation_revoked,
             admin_suspended=sanctions.admin_suspended,
             creation_revoked_until_ms=sanctions.creation_revoked_until_ms,
+            blacklisted_until_ms=record.blacklist_until,
+            admin_suspended_until_ms=sanctions.admin_suspended_until_ms,
         )
 
     async def _remote_user(self, user_id: str, exempt: bool) -> UserFacts:
@@ -141,6 +143,7 @@ class FactsSource:
             muted_until_ms=None,
             creation_revoked=False,
             admin_suspended=False,
+            blacklisted_until_ms=record.blacklist_until,
         )
 
     async def room(self, room_id: str, *, count_members: bool = False) -> RoomFacts:

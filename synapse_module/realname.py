@@ -26,6 +26,7 @@ from policies.api import PendingVerification, PendingVerifications, RealnameLink
 from policies.api.paths import api_url
 from policies.identity import mask_id_number, mask_name, mask_phone, validate_id_number, validate_name, validate_phone
 from policies.messages import CHINA_STANDARD_TIME as CHINA_TZ
+from policies.timing import until_detail
 
 from .cache import ClusterCache
 from .crypto import FieldCipher, identity_fingerprint
@@ -172,10 +173,10 @@ class RealnameService:
         current = await self._store.gate_record(user_id)
         if current.status in ("verified", "pending"):
             return await self._resubmission(user_id, current, fingerprint, convention, record)
-        if await self._blacklist.covers(user_id, fingerprint):
+        if (blacklisted_until := await self._blacklist.until(user_id, fingerprint)) is not None:
             await record("blacklisted")
             await self._audit.append(user_id, "realname.refused", user_id, {"reason": "blacklisted"})
-            raise Refusal(Reason.BLACKLISTED)
+            raise Refusal(Reason.BLACKLISTED, until_detail(blacklisted_until))
         holders = await self._store.accounts_with(fingerprint)
         if not (decision := may_bind_identity(holders, policy)).allowed:
             await record("identity_in_use")

@@ -20,12 +20,12 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from policies import Reason, UserFacts
+from policies import UserFacts, decisions
 from policies.api import Moderation
 from policies.constants import PERMANENT
 from policies.numbers import duration_seconds
 from policies.roles import RoomRole
-from policies.timing import in_force, until_detail
+from policies.timing import in_force
 
 from .cache import ClusterCache
 from .errors import Conflict, InvalidInput, NotPermitted, Refusal
@@ -140,15 +140,16 @@ class RoomModeration:
 
         Raises:
             RequestError: 403 when the actor is not the room's creator or an admin.
-            Refusal: admin_suspended (Art. 11) while their admin rights are suspended.
+            Refusal: ``decisions.may_moderate``'s reason (blacklisted, admin_suspended with its
+                end, room_closed): the bot must not become a way around a measure (Art. 11).
         """
         role = await self._roles.role(room_id, actor)
         if not role.is_admin:
             raise NotPermitted(report_text("not_room_admin", self._config.language))
-        # Art. 11 暂停管理权限: the bot must not become a way around the suspension.
-        state = await self._sanctions.user_state(actor)
-        if state.admin_suspended:
-            raise Refusal(Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms))
+        user, room = await self._facts.user(actor), await self._facts.room(room_id)
+        decision = decisions.may_moderate(user, room, self._config.policy)
+        if not decision.allowed and decision.reason is not None:
+            raise Refusal(decision.reason, decision.detail)
         return role
 
     async def moderate(

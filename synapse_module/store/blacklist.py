@@ -91,12 +91,11 @@ class BlacklistStore:
             "qunzu_list_blacklist", _list_blacklist_txn, active_only, self._clock.now_ms(), limit
         )
 
-    async def covers(self, user_id: str, fingerprint: str) -> bool:
-        """Is this account or this identity blacklisted right now?"""
-        until = await self._api.run_db_interaction(
+    async def until(self, user_id: str, fingerprint: str) -> int | None:
+        """The end of this account's or this identity's blacklisting (`PERMANENT`: none), None when not blacklisted."""
+        return await self._api.run_db_interaction(
             "qunzu_blacklist_covers", blacklist_until_txn, user_id, fingerprint, self._clock.now_ms()
         )
-        return until is not None
 
 
 _COLUMNS = (

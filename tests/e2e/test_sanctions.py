@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from devtools.homeserver import SynapseProcess
+from policies.display import format_time
 
 from .bot_fixtures import service_account_fixture  # noqa: F401  (fixture, registered under its name)
 from .conftest import SharedServers, database_name, fresh_localpart, pg_query
@@ -384,6 +385,9 @@ async def test_a_person_blacklisted_at_the_blacklist_endpoint_is_told_and_appeal
     status, reply = await person.send_text(room, "还能发吗")
     assert status == 403 and reply["cn.qunzu.reason"] == "blacklisted", reply
     assert reply["cn.qunzu.detail"]["ref"] == entry["id"] and entry["id"] in reply["error"], reply
+    # ... and when it ends.
+    assert reply["cn.qunzu.detail"]["until"] == entry["until"], reply
+    assert reply["error"].startswith(f"你的账号已被列入黑名单（解除时间：{format_time(entry['until'])}）"), reply
     (notice, *_) = await eventually(lambda: _notices_with(person, entry["id"]), what="the blacklisting notice")
     assert "多次发广告" in notice and f"!appeal {entry['id']}" in notice, notice
     # It is on the person's record, and a later decision does not take the appeal's place.

@@ -24,6 +24,7 @@ from policies import (
     may_enter_bot_chat,
     may_invite,
     may_join,
+    may_knock,
     may_moderate,
     may_open_verification_chat,
     may_post,
@@ -613,6 +614,40 @@ def test_suspended_admin_may_not_moderate(
 @pytest.mark.parametrize("user_changes", [{}, {"exempt": True, "admin_suspended": True, "blacklisted": True}])
 def test_admin_in_good_standing_may_moderate(user_changes: dict[str, object]) -> None:
     assert may_moderate(user(**user_changes), room(), POLICY).allowed
+
+
+def test_refusals_for_measures_with_an_end_say_when_it_comes() -> None:
+    blacklisted = user(blacklisted=True, blacklisted_until_ms=LATER)
+    suspended = user(admin_suspended=True, admin_suspended_until_ms=LATER)
+    for decision in (
+        may_post(blacklisted, room(), NOW, POLICY),
+        may_join(blacklisted, room(), False, NOW, POLICY),
+        may_create(blacklisted, "general", POLICY),
+        may_invite(blacklisted, room(), POLICY),
+        may_knock(blacklisted, room()),
+        may_moderate(blacklisted, room(), POLICY),
+        may_moderate(suspended, room(), POLICY),
+        may_upgrade(suspended, room(), NOW, POLICY),
+    ):
+        assert not decision.allowed and decision.detail == {"until": LATER, "permanent": False}, decision
+    # Without an end (or PERMANENT) the refusal says it has none.
+    forever = user(blacklisted=True, blacklisted_until_ms=PERMANENT)
+    assert may_post(forever, room(), NOW, POLICY).detail == {"until": None, "permanent": True}
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes", "reason"),
+    [
+        ({"blacklisted": True}, {}, Reason.BLACKLISTED),
+        ({}, {"closed": True}, Reason.ROOM_CLOSED),
+        ({"blacklisted": True}, {"closed": True}, Reason.BLACKLISTED),
+    ],
+)
+def test_the_blacklisted_do_not_knock_and_nobody_knocks_on_a_closed_room(
+    user_changes: dict[str, object], room_changes: dict[str, object], reason: Reason
+) -> None:
+    assert_refused(may_knock(user(**user_changes), room(**room_changes)), reason)
+    assert may_knock(user(), room()).allowed
 
 
 @pytest.mark.parametrize(
