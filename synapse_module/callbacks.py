@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from .refusal_notices import BotChatNotices
     from .room_moderation import RoomModeration
     from .room_mute_all import RoomMuteAll
-    from .sanctions.state import SanctionState
     from .store.groups import GroupStore
 
 logger = logging.getLogger(__name__)
@@ -111,7 +110,6 @@ class Callbacks:
         group_creation: GroupCreation,
         group_state: GroupState,
         group_store: GroupStore,
-        sanctions: SanctionState,
         realname: RealnameService,
         content: ContentGuard,
         holds: Holds,
@@ -134,7 +132,6 @@ class Callbacks:
         self._group_creation = group_creation
         self._group_state = group_state
         self._group_store = group_store
-        self._sanctions = sanctions
         self._realname = realname
         self._content = content
         self._holds = holds
@@ -516,9 +513,8 @@ class Callbacks:
             return self._answer(decision, local=True, tell=(user_id, old_room, "upgrade"))
         user = await self._facts.user(user_id)
         if user.admin_suspended and not user.exempt:
-            state = await self._sanctions.user_state(user_id)
             return self._answer(
-                Decision(False, Reason.ADMIN_SUSPENDED, until_detail(state.admin_suspended_until_ms)),
+                Decision(False, Reason.ADMIN_SUSPENDED, until_detail(user.admin_suspended_until_ms)),
                 local=True,
                 tell=(user_id, old_room, "upgrade"),
             )

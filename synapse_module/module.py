@@ -461,7 +461,6 @@ class QunzuModule:
             group_creation=self.group_creation,
             group_state=self.group_state,
             group_store=self.store.groups,
-            sanctions=self.sanctions,
             realname=self.realname,
             content=self.content,
             holds=self.holds,
