@@ -152,11 +152,6 @@ def china_time(ms: int, language: Language) -> str:
     return format_time(ms, language)
 
 
-def has(key: str) -> bool:
-    """Whether ``key`` is in the catalogue."""
-    return key in CATALOGUE
-
-
 def t(key: str, language: Language, /, **values: object) -> str:
     """Return the text ``key`` in ``language`` with ``values`` filled in.
 

@@ -277,9 +277,6 @@ def render_cluster(
     return Cluster(data_dir, server_name, main, processes, metrics_ports, background_instance)
 
 
-NGINX_CONF = Path(__file__).resolve().parent.parent / "docker" / "nginx" / "workers.conf"
-
-
 def render_nginx_conf(
     main: str = "synapse:8008", workers: tuple[str, ...] = ("synapse-worker1:8081", "synapse-worker2:8082")
 ) -> str:

@@ -48,7 +48,7 @@ from .evidence_texts import evidence_text
 from .refusals import refusal_of
 from .store import synapse_tables
 from .store.audit import AuditRecord
-from .store.evidence import EvidenceRow
+from .store.evidence import HOLD_STATUSES, WAITING_HOLD_STATUSES, EvidenceRow
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -66,7 +66,6 @@ logger = logging.getLogger(__name__)
 
 RELEASE_KEY: Final = "cn.qunzu.release"
 STALE_CLAIM_MS: Final = 10 * 60 * 1000
-MAX_REJECT_REASON: Final = 500
 
 
 class Holds:
@@ -114,7 +113,7 @@ class Holds:
 
     async def page(self, before: tuple[int, str] | None, limit: int, *, waiting: bool) -> HoldPage:
         """Holds newest first: the waiting ones, or (``waiting=False``) every hold and its decision."""
-        statuses = ("held", "releasing") if waiting else ("held", "releasing", "released", "rejected")
+        statuses = WAITING_HOLD_STATUSES if waiting else HOLD_STATUSES
         rows, cursor = await self._evidence.rows(statuses=statuses, before=before, limit=limit)
         # Holds are room events: a rule stopped them, not a person; the label is for the desk.
         items = [

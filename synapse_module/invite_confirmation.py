@@ -93,10 +93,6 @@ class InviteConfirmation:
             return None
         return None if await self._is_approval(room_id, member.sender) else member.sender
 
-    async def invite_confirmed(self, room_id: str, user_id: str) -> bool:
-        """Whether the invite `user_id` holds lets them into a room that needs approval."""
-        return await self.pending_inviter(room_id, user_id) is None
-
     async def confirm(self, room_id: str, user_id: str) -> bool:
         """An admin confirms a member's invite: the service account invites again (the approval).
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, TypeVar
 
 from synapse.module_api import LoggingTransaction, ModuleApi
 
@@ -23,7 +23,8 @@ from ..audit import AuditChain
 from ..clock import Clock
 from .audit import AuditRecord, append_record_txn
 
-EvidenceStatus = Literal["sealed", "held", "releasing", "released", "rejected"]
+#: A hold waiting for staff, and a hold in any state (a refused item is `sealed`: no hold).
+WAITING_HOLD_STATUSES: Final = ("held", "releasing")
 HOLD_STATUSES: Final = ("held", "releasing", "released", "rejected")
 
 _COLUMNS: Final = (
