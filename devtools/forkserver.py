@@ -218,7 +218,7 @@ def _serve() -> int:
 
     for app in APPS:
         importlib.import_module(app)
-    importlib.import_module("synapse_module")
+    importlib.import_module("synapse_module.module")
     from twisted.internet import reactor
 
     from policies.content import prepare_tables

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,17 @@ def test_api_commands_need_a_url_and_token(monkeypatch: pytest.MonkeyPatch, caps
     monkeypatch.delenv("QUNZU_TOKEN", raising=False)
     assert main(["audit", "verify"]) == 2
     assert "--token" in capsys.readouterr().err
+
+
+def test_checking_an_export_bundle_starts_without_importing_synapse(tmp_path: Path) -> None:
+    # An operator verifies bundles on any machine, at once: the tool's export path is pure.
+    probe = (
+        "import sys\n"
+        "from qunzu_cli.__main__ import main\n"
+        f"code = main(['verify-export', {str(tmp_path / 'missing')!r}])\n"
+        "assert not [m for m in sys.modules if m == 'synapse' or m.startswith('synapse.')], 'synapse imported'\n"
+        "print(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in ("1", "2")  # the missing bundle is refused, plainly
