@@ -224,7 +224,8 @@ class Measures:
         if measure == Measure.BLACKLIST:
             await self._blacklist.add(actor, "user", request.subject, request.reason, end_ts, entry_id=sanction_id)
         elif measure == Measure.CLOSURE and request.blacklist:
-            await self._blacklist.add(actor, "room", request.subject, request.reason, None)
+            # The closure's entry: lifting the closure (an appeal upheld) opens the room again.
+            await self._blacklist.add(actor, "room", request.subject, request.reason, None, entry_id=sanction_id)
         self._followups.soon(sanction_id)
         return outcome
 
@@ -273,7 +274,8 @@ class Measures:
         if sanction.credit_user:
             charged = (await self._identity_of(sanction.credit_user)).fingerprint
         await self._state.invalidate(sanction, charged)
-        if sanction.measure == Measure.BLACKLIST:
+        if sanction.measure in (Measure.BLACKLIST, Measure.CLOSURE):
+            # Its blacklist entry, if it made one (a closure with `blacklist: true`).
             await self._blacklist.lift(actor, sanction_id, reason)
         lifted = await self._store.get(sanction_id)
         assert lifted is not None

@@ -404,3 +404,28 @@ async def test_a_person_blacklisted_at_the_blacklist_endpoint_is_told_and_appeal
     assert (await person.send_text(room, "恢复了"))[0] == 200
     status, listed = await staff.qunzu("GET", "/admin/blacklist")
     assert entry["id"] not in [item["id"] for item in listed["entries"]], listed
+
+
+async def test_a_closure_that_blacklisted_its_room_opens_it_again_when_the_owners_appeal_is_upheld(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess, staff: Matrix
+) -> None:
+    owner, member, room = await room_with_member(as_user, synapse)
+    record = await sanction(staff, "room", room, "closure", blacklist=True)
+    status, listed = await staff.qunzu("GET", "/admin/blacklist")
+    assert status == 200, listed
+    (entry,) = [item for item in listed["entries"] if item["subject"]["id"] == room]
+    assert entry["id"] == record["id"]  # the closure's own entry
+    status, refused = await member.join(room)
+    assert status == 403 and refused["cn.qunzu.reason"] == "room_closed", refused
+
+    status, appeal = await owner.qunzu("POST", "/appeals", {"ref": record["id"], "text": "已整改完毕"})
+    assert status == 200 and appeal["sanction"] == record["id"], appeal
+    status, decided = await staff.qunzu(
+        "POST", f"/admin/appeals/{appeal['id']}/decide", {"outcome": "upheld", "reason": "核实为误判"}
+    )
+    assert status == 200, decided
+    # Upheld: the closure is lifted, and with it the room's blacklisting; people may come back.
+    status, joined = await member.join(room)
+    assert status == 200, joined
+    status, listed = await staff.qunzu("GET", "/admin/blacklist")
+    assert room not in [item["subject"]["id"] for item in listed["entries"]], listed
