@@ -1,9 +1,10 @@
 """`/admin/blacklist`: add, list and lift blacklist entries (Art. 11).
 
-A person of this server is blacklisted by the `blacklist` measure (sanctions/measures.py),
-whichever way staff ask for it: they are told, it is on their record, they can appeal it, and
-its entry has the measure's id (lifting either lifts both). Rooms, identity numbers and
-people of other servers get a bare entry.
+A person of this server is blacklisted by the `blacklist` measure (sanctions/measures.py), and
+a room of this server by a `closure` that blacklists it, whichever way staff ask for it: the
+person or the room's owner is told, it is on the record, it can be appealed, and the entry has
+the measure's id (lifting either lifts both). Identity numbers, people of other servers and
+rooms this server does not know get an entry of their own.
 """
 
 from __future__ import annotations
@@ -43,15 +44,21 @@ def routes(
         actor = await acting_staff(staff, caller, body.model_dump())
         subject_type: SubjectType = body.subject.type
         subject = body.subject.id
+        duration_s = None if until_ms is None else max(1, -(-(until_ms - clock.now_ms()) // 1000))
+        blacklisting = None
         if subject_type == "user" and subject.startswith("@") and api.is_mine(subject):
-            now_ms = clock.now_ms()
-            duration_s = None if until_ms is None else max(1, -(-(until_ms - now_ms) // 1000))
             blacklisting = SanctionRequest("user", subject, Measure.BLACKLIST, reason, duration_s, duration_given=True)
-            outcome = await measures.apply(actor, blacklisting)
-            entry = await blacklist.entry(outcome.sanction.id)
-            assert entry is not None, "a blacklist measure adds its entry"
-        else:
+        elif subject_type == "room" and await measures.room_owner(subject) is not None:
+            blacklisting = SanctionRequest(
+                "room", subject, Measure.CLOSURE, reason, duration_s, duration_given=True, blacklist=True
+            )
+        if blacklisting is None:
             entry = await blacklist.add(actor, subject_type, subject, reason, until_ms)
+        else:
+            outcome = await measures.apply(actor, blacklisting)
+            found = await blacklist.entry(outcome.sanction.id)
+            assert found is not None, "a blacklisting measure adds its entry"
+            entry = found
         return 200, answer(entry.record(clock.now_ms()))
 
     async def listing(request: SynapseRequest, caller: Caller, params: Mapping[str, str]) -> tuple[int, Any]:
@@ -65,9 +72,11 @@ def routes(
         reason = required_reason(body, language)
         actor = await acting_staff(staff, caller, body)
         entry_id = params["entry_id"]
+        if await blacklist.entry(entry_id) is None:
+            raise SynapseError(404, text("unknown_entry", language), Codes.NOT_FOUND)
         measure = await measures.get(entry_id)
-        if measure is not None and measure.measure == Measure.BLACKLIST:
-            # The measure's entry: lifting the measure lifts it, and the person is told.
+        if measure is not None and measure.measure in (Measure.BLACKLIST, Measure.CLOSURE):
+            # The measure's entry: lifting the measure lifts it, and the person (a room's owner) is told.
             try:
                 await measures.lift(actor, entry_id, reason)
                 return 200, answer(BlacklistLift(lifted=entry_id))

@@ -198,8 +198,10 @@ class Measures:
         )
         report = None
         kind = regulator_report_kind(measure, request.category, policy)
-        # A blacklisting the policy reports is reported once, by its blacklist entry.
-        if kind is not None and not (measure == Measure.BLACKLIST and measure in policy.sanctions.reportable_measures):
+        # A blacklisting the policy reports is reported once, by its blacklist entry (a user's
+        # blacklist measure, or a closure that blacklists its room).
+        blacklists = measure == Measure.BLACKLIST or (measure == Measure.CLOSURE and request.blacklist)
+        if kind is not None and not (blacklists and Measure.BLACKLIST in policy.sanctions.reportable_measures):
             report = self._regulator_reports.for_measure(kind, sanction)
         audit = AuditRecord(
             actor,
@@ -224,8 +226,8 @@ class Measures:
         if measure == Measure.BLACKLIST:
             await self._blacklist.add(actor, "user", request.subject, request.reason, end_ts, entry_id=sanction_id)
         elif measure == Measure.CLOSURE and request.blacklist:
-            # The closure's entry: lifting the closure (an appeal upheld) opens the room again.
-            await self._blacklist.add(actor, "room", request.subject, request.reason, None, entry_id=sanction_id)
+            # The closure's entry, ending with it: lifting the closure (an appeal upheld) opens the room again.
+            await self._blacklist.add(actor, "room", request.subject, request.reason, end_ts, entry_id=sanction_id)
         self._followups.soon(sanction_id)
         return outcome
 

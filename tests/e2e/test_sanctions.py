@@ -337,8 +337,15 @@ async def test_blacklisting_a_room_closes_it_and_reviews_its_owner_and_admins_by
     await eventually(emptied, what="members removed from the blacklisted room")
     status, reply = await member.join(room)
     assert status == 403 and reply["cn.qunzu.reason"] == "room_closed", reply
+    # The room is closed by a closure that blacklists it: the entry is that measure, the one the
+    # refusal names for the owner's appeal, and it is reported to the regulator once.
+    status, closure = await staff.qunzu("GET", f"/admin/sanctions/{entry['id']}")
+    assert status == 200 and closure["measure"] == "closure" and closure["subject"]["id"] == room, closure
+    assert reply["cn.qunzu.detail"]["ref"] == entry["id"], reply
     status, reports = await staff.qunzu("GET", "/admin/regulator-reports")
-    assert any(r["blacklist_entry"] == entry["id"] and r["kind"] == "blacklist" for r in reports["reports"])
+    assert [r["kind"] for r in reports["reports"] if entry["id"] in (r["blacklist_entry"], r["sanction"])] == [
+        "blacklist"
+    ], reports
 
 
 async def test_bad_requests_get_clear_400s_and_unknown_ids_404s(
