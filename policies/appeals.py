@@ -8,6 +8,8 @@ about them. Appealable are
   falls on them);
 - content refusals (``cb_…``): a message refused (``block``) or held (``hold``) by
   the content rules; the refusal itself is the decision.
+- blacklist entries no measure made that cover the person (``bl_…``, an identity
+  number's entry): the entry itself is the decision.
 
 Every refusal whose text tells the person to appeal carries such a reference in
 ``detail.ref`` (the module looks it up for the reasons below; the content guard

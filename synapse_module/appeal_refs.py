@@ -4,8 +4,9 @@ Standard clients may show only "Failed" for a refusal, and the person must still
 able to appeal what was decided (Art. 11; PIPL Art. 24). So a refusal whose text
 says "send !appeal" names the decision in ``detail.ref`` and in its text
 (``with_reference``), and an appeal without a reference takes the person's latest
-appealable decision (``appeal``): a measure (``sn_…``) or a refused message
-(``cb_…``, minted by the content guard and kept in its audit record).
+appealable decision (``appeal``): a measure (``sn_…``, ``bl_…``), a refused message
+(``cb_…``, minted by the content guard and kept in its audit record), or a blacklist
+entry no measure made that covers the person (``bl_…``: an identity number's entry).
 
 The look-up runs only on a refusal of a local person, never on an allowed event.
 """
@@ -86,30 +87,31 @@ class AppealReferences:
         measures = MEASURES_BEHIND.get(reason)
         if measures is None or not self._api.is_mine(user_id):
             return error
-        ref = await self._store.measure_behind(
-            user_id,
-            await self._fingerprint(user_id),
-            room_id,
-            measures,
-            tuple(ROOM_MEASURES),
-            self._clock.now_ms(),
-        )
+        fingerprint, now = await self._fingerprint(user_id), self._clock.now_ms()
+        ref = await self._store.measure_behind(user_id, fingerprint, room_id, measures, tuple(ROOM_MEASURES), now)
+        if ref is None and reason == Reason.BLACKLISTED:
+            # An entry no measure made (an identity number's): the entry is the decision.
+            entries = await self._store.blacklistings(user_id, fingerprint, now)
+            ref = entries[0].id if entries else None
         if ref is None:
             return error
         return refusal_error(Refusal(reason, {**detail, "ref": ref}), self._config)
 
     async def latest(self, user_id: str) -> str | None:
         """The reference of the person's latest appealable decision, or None."""
-        measures = await self._store.measures_of(user_id, await self._fingerprint(user_id))
+        fingerprint = await self._fingerprint(user_id)
+        measures = await self._store.measures_of(user_id, fingerprint)
         refusals = await self._store.content_refusals(user_id)
-        newest_measure = max(measures, key=lambda s: s.start_ts, default=None)
-        newest_refusal = max(refusals, key=lambda r: r.ts, default=None)
-        if newest_refusal is not None and (newest_measure is None or newest_refusal.ts > newest_measure.start_ts):
-            return newest_refusal.ref
-        return newest_measure.id if newest_measure is not None else None
+        entries = await self._store.blacklistings(user_id, fingerprint, self._clock.now_ms())
+        decisions = [
+            *((measure.start_ts, measure.id) for measure in measures),
+            *((refusal.ts, refusal.ref) for refusal in refusals),
+            *((entry.created_ts, entry.id) for entry in entries),
+        ]
+        return max(decisions, default=(0, None))[1]
 
     async def appeal(self, user_id: str, ref: str | None, text: str) -> api.Appeal:
-        """Appeal ``ref`` (a measure or a refused message), or without it the latest decision.
+        """Appeal ``ref`` (a measure, a refused message or a blacklist entry), or without it the latest decision.
 
         Raises:
             RequestError: 404 nothing (of the caller's) to appeal; 409 an appeal of it is open already.
@@ -121,14 +123,19 @@ class AppealReferences:
                 raise NotFound(notice_text("appeal_nothing", language))
         if not is_reference(ref):
             raise NotFound(notice_text("appeal_unknown", language, id=ref))
-        if not ref.startswith(CONTENT_REF_PREFIX):
-            return await self._appeals.appeal(user_id, ref, text)
-        refusals = {refusal.ref for refusal in await self._store.content_refusals(user_id)}
-        if ref not in refusals:
-            raise NotFound(notice_text("appeal_unknown", language, id=ref))
         now = self._clock.now_ms()
+        if ref.startswith(CONTENT_REF_PREFIX):
+            if ref not in {refusal.ref for refusal in await self._store.content_refusals(user_id)}:
+                raise NotFound(notice_text("appeal_unknown", language, id=ref))
+            action = "content.appeal"
+        elif ref in {
+            entry.id for entry in await self._store.blacklistings(user_id, await self._fingerprint(user_id), now)
+        }:
+            action = "blacklist.appeal"  # an entry no measure made: the entry is the decision
+        else:
+            return await self._appeals.appeal(user_id, ref, text)  # a measure
         appeal = Appeal("ap_" + secrets.token_hex(8), ref, user_id, text, now, "open", None, None, None)
-        stored = await self._appeal_store.add(appeal, AuditRecord(user_id, "content.appeal", ref, {"id": appeal.id}))
+        stored = await self._appeal_store.add(appeal, AuditRecord(user_id, action, ref, {"id": appeal.id}))
         if stored is None:
             raise Conflict(notice_text("appeal_open", language, id=ref))
         message = notice_text("appeal_received", language, id=ref, appeal=stored.id)

@@ -243,6 +243,7 @@ class QunzuModule:
             language=language,
             store=self.store.appeals,
             measures=self.measures,
+            blacklist=self.blacklist,
             identity_of=identity_of,
             notifier=self.notifier,
         )

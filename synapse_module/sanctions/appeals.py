@@ -1,12 +1,12 @@
 """Appeals against measures (Art. 11): the subject appeals, a person decides.
 
 An upheld appeal overturns the measure, which gives back the credit it took
-(store/measures.py lifts it and restores the credit in one transaction).
+(store/measures.py lifts it and restores the credit in one transaction); an
+upheld appeal of a blacklist entry no measure made lifts the entry.
 """
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 
 from synapse.module_api import ModuleApi
@@ -21,7 +21,7 @@ from ..store.appeals import Appeal, AppealStore
 from ..store.audit import AuditRecord
 from ..store.measures import Sanction
 from .background import run_in_background
-from .measures import Measures
+from .measures import BlacklistWriter, Measures
 from .state import IdentityOf
 
 
@@ -35,6 +35,7 @@ class Appeals:
         language: str,
         store: AppealStore,
         measures: Measures,
+        blacklist: BlacklistWriter,
         identity_of: IdentityOf,
         notifier: Notifier,
     ) -> None:
@@ -43,6 +44,7 @@ class Appeals:
         self._language = language
         self._store = store
         self._measures = measures
+        self._blacklist = blacklist
         self._identity_of = identity_of
         self._notifier = notifier
 
@@ -92,9 +94,12 @@ class Appeals:
         if appeal is None or not await self._store.decide(appeal_id, status, actor, reason, audit):
             raise NotFound("No such open appeal")
         if upheld:
-            # Lifted meanwhile: the appeal is upheld all the same.
-            with contextlib.suppress(NotFound):
+            try:
                 await self._measures.lift(actor, appeal.sanction_id, reason, overturned=True)
+            except NotFound:
+                # No measure in force: a blacklist entry no measure made is lifted; one lifted
+                # meanwhile (or a refused message, which has nothing to lift) is upheld all the same.
+                await self._blacklist.lift(actor, appeal.sanction_id, reason)
         key = "appeal_upheld" if upheld else "appeal_rejected"
         text = notice_text(key, self._language, id=appeal.sanction_id, reason=reason)
         run_in_background(self._api, "qunzu_appeal_notice", lambda: self._notifier.to_user(appeal.appellant, text))

@@ -1,4 +1,5 @@
-"""SQL of what a person may appeal (policies/appeals.py): their measures and their refused messages."""
+"""SQL of what a person may appeal (policies/appeals.py): their measures, their refused messages, and
+the blacklist entries that cover them without a measure (an identity number's entry, say)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ from .measures import _ACTIVE, _COLUMNS, ROOM_MEMBER, Sanction, _sanction
 
 #: How far back `!appeal` without a reference looks, per kind of record.
 RECENT = 20
+
+
+@dataclass(frozen=True)
+class Blacklisting:
+    """An active blacklist entry that covers a person and is no measure of its own."""
+
+    id: str
+    created_ts: int
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,12 @@ class AppealableStore:
         """The id of the newest measure in force of ``measures`` a refusal rests on, or None."""
         return await self._api.run_db_interaction(
             "qunzu_measure_behind", _behind_txn, user_id, fingerprint, room_id, measures, room_measures, now_ms
+        )
+
+    async def blacklistings(self, user_id: str, fingerprint: str | None, now_ms: int) -> list[Blacklisting]:
+        """The active entries covering the account or its identity that no measure made, newest first."""
+        return await self._api.run_db_interaction(
+            "qunzu_appealable_blacklistings", _blacklistings_txn, user_id, fingerprint, now_ms
         )
 
     async def content_refusals(self, user_id: str) -> list[ContentRefusal]:
@@ -119,3 +134,16 @@ def _content_txn(txn: LoggingTransaction, user_id: str) -> list[ContentRefusal]:
             room = data.get("room_id")
             found.append(ContentRefusal(ref, int(ts), str(action), room if isinstance(room, str) else None))
     return found
+
+
+def _blacklistings_txn(
+    txn: LoggingTransaction, user_id: str, fingerprint: str | None, now_ms: int
+) -> list[Blacklisting]:
+    txn.execute(
+        "SELECT id, created_ts FROM qunzu_blacklist b WHERE lifted_ts IS NULL AND (until_ts IS NULL OR until_ts > ?)"
+        " AND ((subject_type = 'user' AND subject = ?) OR (fingerprint IS NOT NULL AND fingerprint = ?))"
+        " AND NOT EXISTS (SELECT 1 FROM qunzu_sanctions s WHERE s.id = b.id)"
+        " ORDER BY created_ts DESC LIMIT ?",
+        (now_ms, user_id, fingerprint, RECENT),
+    )
+    return [Blacklisting(str(row[0]), int(row[1])) for row in txn.fetchall()]

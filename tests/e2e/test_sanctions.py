@@ -436,3 +436,34 @@ async def test_a_closure_that_blacklisted_its_room_opens_it_again_when_the_owner
     assert status == 200, joined
     status, listed = await staff.qunzu("GET", "/admin/blacklist")
     assert room not in [item["subject"]["id"] for item in listed["entries"]], listed
+
+
+async def test_a_person_whose_identity_number_is_blacklisted_appeals_that_entry_and_an_upheld_appeal_lifts_it(
+    as_user: Callable[..., Matrix], synapse: SynapseProcess, staff: Matrix
+) -> None:
+    number = fresh_id_number()
+    person = await verified(as_user, synapse, "idlisted", id_number=number)
+    room = await staff.new_room(name="身份申诉", preset="public_chat")
+    assert (await person.join(room))[0] == 200
+    await sanction(staff, "user", person.user_id, "warning")  # an earlier decision, not the one to appeal
+    body = {"subject": {"type": "identity", "id": number}, "reason": "冒用他人身份"}
+    status, entry = await staff.qunzu("POST", "/admin/blacklist", body)
+    assert status == 200 and entry["id"].startswith("bl_"), entry
+    # The refusal names the entry: no measure made it, the entry is the decision.
+    status, reply = await person.send_text(room, "还能发吗")
+    assert status == 403 and reply["cn.qunzu.reason"] == "blacklisted", reply
+    assert reply["cn.qunzu.detail"]["ref"] == entry["id"] and entry["id"] in reply["error"], reply
+    # Without a reference, the appeal takes the latest decision: this entry.
+    status, appeal = await person.qunzu("POST", "/appeals", {"text": "我没有冒用身份"})
+    assert status == 200 and appeal["sanction"] == entry["id"], appeal
+    status, again = await person.qunzu("POST", "/appeals", {"ref": entry["id"], "text": "再说一次"})
+    assert status == 409, again
+    status, decided = await staff.qunzu(
+        "POST", f"/admin/appeals/{appeal['id']}/decide", {"outcome": "upheld", "reason": "身份核实无误"}
+    )
+    assert status == 200, decided
+    assert (await person.send_text(room, "恢复了"))[0] == 200
+    status, listed = await staff.qunzu("GET", "/admin/blacklist")
+    assert entry["id"] not in [item["id"] for item in listed["entries"]], listed
+    told = await eventually(lambda: _notices_with(person, "核实"), what="the appeal's outcome")
+    assert any(entry["id"] in body for body in told), told
