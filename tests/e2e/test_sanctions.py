@@ -403,14 +403,10 @@ async def test_a_person_blacklisted_at_the_blacklist_endpoint_is_told_and_appeal
     await sanction(staff, "user", person.user_id, "warning")
     status, appeal = await person.qunzu("POST", "/appeals", {"ref": entry["id"], "text": "我没有发广告"})
     assert status == 200 and appeal["sanction"] == entry["id"], appeal
-    status, decided = await staff.qunzu(
-        "POST", f"/admin/appeals/{appeal['id']}/decide", {"outcome": "upheld", "reason": "核实为误判"}
-    )
-    assert status == 200, decided
+    await _uphold(staff, appeal, "核实为误判")
     # Upheld: the measure is overturned and its entry lifted with it.
     assert (await person.send_text(room, "恢复了"))[0] == 200
-    status, listed = await staff.qunzu("GET", "/admin/blacklist")
-    assert entry["id"] not in [item["id"] for item in listed["entries"]], listed
+    assert entry["id"] not in [item["id"] for item in await _active_blacklist(staff)]
 
 
 async def test_a_closure_that_blacklisted_its_room_opens_it_again_when_the_owners_appeal_is_upheld(
@@ -427,15 +423,11 @@ async def test_a_closure_that_blacklisted_its_room_opens_it_again_when_the_owner
 
     status, appeal = await owner.qunzu("POST", "/appeals", {"ref": record["id"], "text": "已整改完毕"})
     assert status == 200 and appeal["sanction"] == record["id"], appeal
-    status, decided = await staff.qunzu(
-        "POST", f"/admin/appeals/{appeal['id']}/decide", {"outcome": "upheld", "reason": "核实为误判"}
-    )
-    assert status == 200, decided
+    await _uphold(staff, appeal, "核实为误判")
     # Upheld: the closure is lifted, and with it the room's blacklisting; people may come back.
     status, joined = await member.join(room)
     assert status == 200, joined
-    status, listed = await staff.qunzu("GET", "/admin/blacklist")
-    assert room not in [item["subject"]["id"] for item in listed["entries"]], listed
+    assert room not in [item["subject"]["id"] for item in await _active_blacklist(staff)]
 
 
 async def test_a_person_whose_identity_number_is_blacklisted_appeals_that_entry_and_an_upheld_appeal_lifts_it(
@@ -458,12 +450,21 @@ async def test_a_person_whose_identity_number_is_blacklisted_appeals_that_entry_
     assert status == 200 and appeal["sanction"] == entry["id"], appeal
     status, again = await person.qunzu("POST", "/appeals", {"ref": entry["id"], "text": "再说一次"})
     assert status == 409, again
-    status, decided = await staff.qunzu(
-        "POST", f"/admin/appeals/{appeal['id']}/decide", {"outcome": "upheld", "reason": "身份核实无误"}
-    )
-    assert status == 200, decided
+    await _uphold(staff, appeal, "身份核实无误")
     assert (await person.send_text(room, "恢复了"))[0] == 200
-    status, listed = await staff.qunzu("GET", "/admin/blacklist")
-    assert entry["id"] not in [item["id"] for item in listed["entries"]], listed
+    assert entry["id"] not in [item["id"] for item in await _active_blacklist(staff)]
     told = await eventually(lambda: _notices_with(person, "核实"), what="the appeal's outcome")
     assert any(entry["id"] in body for body in told), told
+
+
+async def _uphold(staff: Matrix, appeal: dict[str, Any], reason: str) -> None:
+    status, decided = await staff.qunzu(
+        "POST", f"/admin/appeals/{appeal['id']}/decide", {"outcome": "upheld", "reason": reason}
+    )
+    assert status == 200, decided
+
+
+async def _active_blacklist(staff: Matrix) -> list[dict[str, Any]]:
+    status, listed = await staff.qunzu("GET", "/admin/blacklist")
+    assert status == 200, listed
+    return list(listed["entries"])
