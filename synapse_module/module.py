@@ -79,6 +79,7 @@ from .room_mute_all import RoomMuteAll
 from .room_roles import RoomRoles
 from .sanctions.appeals import Appeals
 from .sanctions.blacklist_consequences import BlacklistConsequences
+from .sanctions.blacklisting import Blacklisting
 from .sanctions.followups import FollowUps
 from .sanctions.measures import Measures
 from .sanctions.regulator_reports import RegulatorReports
@@ -237,6 +238,7 @@ class QunzuModule:
             blacklist=self.blacklist,
             on_admin_suspended=self.admin_guard.arm,
         )
+        self.blacklisting = Blacklisting(api, self.clock, measures=self.measures, blacklist=self.blacklist)
         self.appeals = Appeals(
             api,
             self.clock,
@@ -529,12 +531,11 @@ class QunzuModule:
             *realname.routes(api=api, config=config, realname=self.realname),
             *admin_users.routes(api=api, language=language, realname=self.realname, account_status=self.account_status),
             *admin_blacklist.routes(
-                api=api,
                 language=language,
                 clock=self.clock,
                 staff=staff,
                 blacklist=self.blacklist,
-                measures=self.measures,
+                blacklisting=self.blacklisting,
             ),
             *admin_sanctions.routes(
                 api=api,

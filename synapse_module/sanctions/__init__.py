@@ -6,5 +6,6 @@
 - credit.py: staff's view and adjustment of credit scores.
 - appeals.py: appeals, decided by a person.
 - regulator_reports.py: reports to the authorities (向有关主管部门报告).
+- blacklisting.py: staff's blacklist requests, through the measure that makes the entry.
 - blacklist_consequences.py: what a new blacklist entry brings about.
 """
