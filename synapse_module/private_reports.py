@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 #: A retry that finds its first attempt still filing asks for that attempt's answer this often, this long.
 _ANSWER_WAIT_S: Final = 0.2
-_ANSWER_ATTEMPTS: Final = 25
+_ANSWER_ATTEMPTS: Final = 50
 
 
 class PrivateReports:
