@@ -79,3 +79,17 @@ def regulator_report_kind(measure: Measure, category: str | None, policy: Policy
     if policy.sanctions.report_severe and category is not None and is_severe(category, policy):
         return "severe_measure"
     return None
+
+
+def measure_report_kind(
+    measure: Measure, category: str | None, policy: Policy, *, makes_blacklist_entry: bool
+) -> str | None:
+    """The report a measure makes itself, or None (``regulator_report_kind``'s answer otherwise).
+
+    A measure that makes a blacklist entry (a ``blacklist``, a ``closure`` that blacklists its
+    room) leaves its report to that entry while the policy reports blacklistings: one decision,
+    one report. A report for the severe category is made all the same.
+    """
+    kind = regulator_report_kind(measure, category, policy)
+    entry_reports = makes_blacklist_entry and Measure.BLACKLIST in policy.sanctions.reportable_measures
+    return None if entry_reports and kind == str(measure) else kind

@@ -19,7 +19,7 @@ from policies import Measure, Policy, SubjectKind
 from policies.api import LadderStep, Proposal, Subject
 from policies.constants import DAY_MS, SubjectType
 from policies.measures import MEASURES_FOR
-from policies.sanctions import default_duration, is_severe, next_measure, regulator_report_kind
+from policies.sanctions import default_duration, is_severe, measure_report_kind, next_measure
 
 from ..clock import Clock
 from ..errors import InvalidInput, NotFound
@@ -197,11 +197,9 @@ class Measures:
             credit_user=charge.user_id if charge else None,
         )
         report = None
-        kind = regulator_report_kind(measure, request.category, policy)
-        # A blacklisting the policy reports is reported once, by its blacklist entry (a user's
-        # blacklist measure, or a closure that blacklists its room).
-        blacklists = measure == Measure.BLACKLIST or (measure == Measure.CLOSURE and request.blacklist)
-        if kind is not None and not (blacklists and Measure.BLACKLIST in policy.sanctions.reportable_measures):
+        makes_entry = measure == Measure.BLACKLIST or (measure == Measure.CLOSURE and request.blacklist)
+        kind = measure_report_kind(measure, request.category, policy, makes_blacklist_entry=makes_entry)
+        if kind is not None:
             report = self._regulator_reports.for_measure(kind, sanction)
         audit = AuditRecord(
             actor,

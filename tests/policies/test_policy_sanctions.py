@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from policies import Measure, PolicyError, SubjectKind, default_policy, load_policy_from_mapping, next_measure
+from policies import (
+    Measure,
+    Policy,
+    PolicyError,
+    SubjectKind,
+    default_policy,
+    load_policy_from_mapping,
+    next_measure,
+)
 from policies.durations import DAY, HOUR
-from policies.sanctions import credit_delta, default_duration, is_severe
+from policies.sanctions import credit_delta, default_duration, is_severe, measure_report_kind
 
 POLICY = default_policy()
 
@@ -118,3 +126,27 @@ def test_a_member_measure_in_the_blacklisted_room_review_is_refused() -> None:
     bad = {"sanctions": {"blacklisted_room_admins": [{"measure": "mute", "duration": "1d", "credit_delta": 0}]}}
     with pytest.raises(PolicyError, match=r"blacklisted_room_admins\.0\.measure"):
         load_policy_from_mapping(bad)
+
+
+# Closure not reportable by itself here: a severe category still reports it as a severe measure.
+_SEVERE_ONLY = load_policy_from_mapping({"sanctions": {"reportable_measures": ["blacklist"]}})
+
+
+@pytest.mark.parametrize(
+    ("measure", "category", "makes_entry", "policy", "kind"),
+    [
+        # One decision, one report: the blacklist entry reports a measure that made it.
+        (Measure.BLACKLIST, None, True, POLICY, None),
+        (Measure.CLOSURE, None, True, POLICY, None),
+        (Measure.CLOSURE, None, False, POLICY, "closure"),
+        (Measure.MUTE, None, False, POLICY, None),
+        (Measure.MUTE, "terrorism", False, POLICY, "severe_measure"),
+        # A severe category's report is made whatever the entry reports.
+        (Measure.CLOSURE, "terrorism", True, _SEVERE_ONLY, "severe_measure"),
+        (Measure.CLOSURE, None, True, _SEVERE_ONLY, None),
+    ],
+)
+def test_a_measure_that_makes_a_blacklist_entry_leaves_its_report_to_the_entry_unless_it_is_severe(
+    measure: Measure, category: str | None, makes_entry: bool, policy: Policy, kind: str | None
+) -> None:
+    assert measure_report_kind(measure, category, policy, makes_blacklist_entry=makes_entry) == kind
