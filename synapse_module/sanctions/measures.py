@@ -23,6 +23,7 @@ from policies.sanctions import default_duration, is_severe, measure_report_kind,
 
 from ..clock import Clock
 from ..errors import InvalidInput, NotFound
+from ..texts import text
 from ..sanction_texts import measure_label, notice_text
 from ..store.audit import AuditRecord
 from ..store.blacklist import BlacklistEntry
@@ -139,7 +140,7 @@ class Measures:
 
         Raises:
             RequestError: 400 for a measure that does not fit the subject, unknown
-                evidence or a bad duration; 404 for an unknown room.
+                evidence or a bad duration; 404 for an unknown room or user.
             TicketNotOpen: (or whatever `also` raised) nothing was stored.
         """
         policy = self._policy
@@ -158,6 +159,9 @@ class Measures:
                 raise _bad(f"{measure} is not a user measure (use {', '.join(sorted(USER_MEASURES))})")
             if not request.subject.startswith("@") or not self._api.is_mine(request.subject):
                 raise _bad("Only users of this server can be sanctioned here")
+            if await self._api.check_user_exists(request.subject) is None:
+                # A mistyped id must not become a measure on nobody.
+                raise NotFound(text("unknown_user", self._language, user_id=request.subject))
             ladder = SubjectKind.ADMIN if measure in MEASURES_FOR[SubjectKind.ADMIN] else SubjectKind.MEMBER
             if request.ladder is not None:
                 ladder = SubjectKind(request.ladder)
