@@ -23,12 +23,12 @@ from policies.sanctions import default_duration, is_severe, measure_report_kind,
 
 from ..clock import Clock
 from ..errors import InvalidInput, NotFound
-from ..texts import text
 from ..sanction_texts import measure_label, notice_text
 from ..store.audit import AuditRecord
 from ..store.blacklist import BlacklistEntry
 from ..store.credit import CreditCharge
 from ..store.measures import ApplyOutcome, MeasureStore, Sanction
+from ..texts import text
 from .background import run_in_background
 from .followups import FollowUps
 from .regulator_reports import RegulatorReports
