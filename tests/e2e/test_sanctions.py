@@ -372,9 +372,11 @@ async def test_bad_requests_get_clear_400s_and_unknown_ids_404s(
         assert status == expected, (body, reply)
     assert (await staff.qunzu("DELETE", "/admin/sanctions/sn_unknown", {"reason": "x"}))[0] == 404
     # A mistyped account is no one to blacklist either.
-    nobody = {"subject": {"type": "user", "id": f"@nobody-{member.user_id[1:]}"}, "reason": "x"}
-    status, reply = await staff.qunzu("POST", "/admin/blacklist", nobody)
-    assert status == 404 and reply["error"] == f"本服务器没有这个账号：{nobody['subject']['id']}。请检查拼写。", reply
+    nobody = f"@nobody-{member.user_id[1:]}"
+    status, reply = await staff.qunzu(
+        "POST", "/admin/blacklist", {"subject": {"type": "user", "id": nobody}, "reason": "x"}
+    )
+    assert status == 404 and reply["error"] == f"本服务器没有这个账号：{nobody}。请检查拼写。", reply
     assert (await member.qunzu("POST", "/admin/sanctions", {}))[0] == 403
     status, reply = await staff.qunzu("POST", f"/admin/users/{member.user_id}/credit", {"delta": 5, "reason": "x"})
     assert status == 409  # not verified: no credit
