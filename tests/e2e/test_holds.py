@@ -31,7 +31,7 @@ from .content_fixtures import (  # noqa: F401  (fixtures: the content server and
     terms_dir_fixture,
 )
 from .matrix import Matrix
-from .sanction_helpers import eventually, notices, sanction
+from .sanction_helpers import eventually, notices, sanction, set_power
 
 
 async def _member(person: Callable[..., Matrix], poster: Matrix, room: str) -> Matrix:
@@ -222,14 +222,6 @@ async def _topic(member: Matrix, room: str) -> tuple[str, str] | None:
     return str(event["content"]["topic"]), str(event["sender"])
 
 
-async def _set_power(owner: Matrix, room: str, user_id: str, level: int) -> None:
-    status, levels = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.power_levels/")
-    assert status == 200, levels
-    levels.setdefault("users", {})[user_id] = level
-    status, reply = await owner.send_state(room, "m.room.power_levels", levels)
-    assert status == 200, reply
-
-
 async def test_a_held_room_topic_takes_effect_as_its_sender_when_released_while_the_sender_still_may_set_it(
     poster: Matrix, staff: Matrix, person: Callable[..., Matrix]
 ) -> None:
@@ -247,10 +239,10 @@ async def test_a_held_room_topic_takes_effect_as_its_sender_when_released_while_
 
     # A room admin's held topic, released after they lost the power to set topics: Synapse
     # refuses it, and the hold waits for another decision.
-    await _set_power(poster, room, member.user_id, 50)
+    await set_power(poster, room, {member.user_id: 50})
     other = f"新话题：{HELD} {secrets.token_hex(6)}"
     demoted = await _hold_of(staff, room, await member.send_state(room, "m.room.topic", {"topic": other}))
-    await _set_power(poster, room, member.user_id, 0)
+    await set_power(poster, room, {member.user_id: 0})
     status, refused = await staff.qunzu("POST", f"/admin/holds/{demoted['id']}/release", {})
     assert status == 409 and refused["cn.qunzu.reason"] == "hold_undeliverable", refused
     assert refused["cn.qunzu.detail"] == {"hold": demoted["id"], "why": "not_permitted"}
