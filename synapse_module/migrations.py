@@ -572,6 +572,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "mute-alls found by their end, so the room is told when one ends by itself (Art. 9)",
         ("CREATE INDEX IF NOT EXISTS qunzu_sanctions_type_end ON qunzu_sanctions (subject_type, end_ts)",),
     ),
+    Migration(
+        17,
+        "who claimed a notice chat being opened, so a restarted process takes over its own claim at once",
+        ("ALTER TABLE qunzu_notice_rooms ADD COLUMN claimed_by TEXT",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

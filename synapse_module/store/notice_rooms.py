@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Literal
 
 from synapse.module_api import LoggingTransaction, ModuleApi
@@ -15,11 +16,18 @@ CLAIM_STALE_MS = 60_000
 
 
 class NoticeRoomStore:
-    """Async access to `qunzu_notice_rooms`."""
+    """Async access to `qunzu_notice_rooms`.
+
+    A claim names its claimant, `<instance>/<start>`: a claim of this instance's earlier start
+    was left by a process that stopped (a restart, a crash) and is taken over at once; another
+    instance's claim is waited for until it is stale.
+    """
 
     def __init__(self, api: ModuleApi, clock: Clock) -> None:
         self._api = api
         self._clock = clock
+        self._instance = f"{api.worker_name or 'master'}/"
+        self._claimant = self._instance + secrets.token_hex(6)
 
     async def room_of(self, user_id: str) -> str | None:
         """The person's notice chat, once it is open."""
@@ -38,7 +46,13 @@ class NoticeRoomStore:
             `set`, or `release` if that failed); "opening" while another caller opens it.
         """
         return await self._api.run_db_interaction(
-            "qunzu_claim_notice_room", _claim_txn, user_id, self._clock.now_ms(), gone
+            "qunzu_claim_notice_room",
+            _claim_txn,
+            user_id,
+            self._clock.now_ms(),
+            gone,
+            self._claimant,
+            self._instance,
         )
 
     async def release(self, user_id: str) -> None:
@@ -60,35 +74,38 @@ def _room_of_txn(txn: LoggingTransaction, user_id: str) -> str | None:
 
 
 def _claim_txn(
-    txn: LoggingTransaction, user_id: str, now_ms: int, gone: str | None
+    txn: LoggingTransaction, user_id: str, now_ms: int, gone: str | None, claimant: str, instance: str
 ) -> str | Literal["ours", "opening"]:
     if gone is not None:
         txn.execute(
-            "UPDATE qunzu_notice_rooms SET room_id = ?, created_ts = ? WHERE user_id = ? AND room_id = ?",
-            (_OPENING, now_ms, user_id, gone),
+            "UPDATE qunzu_notice_rooms SET room_id = ?, created_ts = ?, claimed_by = ?"
+            " WHERE user_id = ? AND room_id = ?",
+            (_OPENING, now_ms, claimant, user_id, gone),
         )
         if txn.rowcount == 1:
             return "ours"
     txn.execute(
-        "INSERT INTO qunzu_notice_rooms (user_id, room_id, created_ts) VALUES (?, ?, ?)"
+        "INSERT INTO qunzu_notice_rooms (user_id, room_id, created_ts, claimed_by) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (user_id) DO NOTHING",
-        (user_id, _OPENING, now_ms),
+        (user_id, _OPENING, now_ms, claimant),
     )
     if txn.rowcount == 1:
         return "ours"
-    txn.execute("SELECT room_id, created_ts FROM qunzu_notice_rooms WHERE user_id = ?", (user_id,))
+    txn.execute("SELECT room_id, created_ts, claimed_by FROM qunzu_notice_rooms WHERE user_id = ?", (user_id,))
     row = txn.fetchone()
     if row is None:
         return "opening"  # released between the two statements: the next attempt claims it
-    room_id, claimed_ts = str(row[0]), int(row[1])
+    room_id, claimed_ts, claimed_by = str(row[0]), int(row[1]), str(row[2] or "")
     if room_id != _OPENING:
         return room_id
-    if claimed_ts > now_ms - CLAIM_STALE_MS:
+    left_by_restart = claimed_by.startswith(instance) and claimed_by != claimant
+    if claimed_ts > now_ms - CLAIM_STALE_MS and not left_by_restart:
         return "opening"
-    # Taken over only by the one caller whose update still finds the stale claim.
+    # Taken over only by the one caller whose update still finds the claim it read.
     txn.execute(
-        "UPDATE qunzu_notice_rooms SET created_ts = ? WHERE user_id = ? AND room_id = ? AND created_ts = ?",
-        (now_ms, user_id, _OPENING, claimed_ts),
+        "UPDATE qunzu_notice_rooms SET created_ts = ?, claimed_by = ?"
+        " WHERE user_id = ? AND room_id = ? AND created_ts = ? AND COALESCE(claimed_by, '') = ?",
+        (now_ms, claimant, user_id, _OPENING, claimed_ts, claimed_by),
     )
     return "ours" if txn.rowcount == 1 else "opening"
 

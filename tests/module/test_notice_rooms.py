@@ -6,9 +6,9 @@ import pytest
 
 from synapse_module.notices import Notifier
 from synapse_module.store import QunzuStore
-from synapse_module.store.notice_rooms import CLAIM_STALE_MS
+from synapse_module.store.notice_rooms import CLAIM_STALE_MS, NoticeRoomStore
 
-from .harness import FakeModuleApi, MovableClock
+from .harness import Database, FakeModuleApi, MovableClock
 
 PERSON = "@person:localhost"
 
@@ -75,3 +75,22 @@ async def test_a_chat_that_is_gone_is_replaced_by_one_caller_and_the_others_get_
     assert await rooms.claim(PERSON, gone="!new:localhost") == "ours"
     await rooms.release(PERSON)
     assert await rooms.claim(PERSON) == "ours"
+
+
+async def test_a_claim_left_by_this_instances_earlier_start_is_taken_over_at_once_another_instances_is_waited_for(
+    database: Database, clock: MovableClock
+) -> None:
+    # A process stopped (a restart, a crash) while it opened the chat: its claim stays behind.
+    before_restart = NoticeRoomStore(FakeModuleApi(database, clock).as_module_api(), clock)
+    assert await before_restart.claim(PERSON) == "ours"
+    # A worker's claim is another live process's: it is waited for until it is stale.
+    worker = NoticeRoomStore(FakeModuleApi(database, clock, worker_name="worker1").as_module_api(), clock)
+    assert await worker.claim(PERSON) == "opening"
+    # The same instance started again knows the claim is its own earlier start's: taken at once.
+    after_restart = NoticeRoomStore(FakeModuleApi(database, clock).as_module_api(), clock)
+    assert await after_restart.claim(PERSON) == "ours"
+    # ... once: its own claim now, which the worker still waits for, and so does the old start.
+    assert await worker.claim(PERSON) == "opening"
+    assert await after_restart.claim(PERSON) == "opening"
+    await after_restart.set(PERSON, "!chat:localhost")
+    assert await worker.claim(PERSON) == "!chat:localhost"
