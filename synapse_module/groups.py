@@ -170,17 +170,20 @@ class Groups:
         return dataclasses.replace(facts, room_id=room_id, owner_level=owner_level)
 
     async def upgraded_from(self, room_id: str) -> GroupRecord | None:
-        """The group of the room this one upgrades, in the moment before the group is carried over.
+        """The group of the room this one upgrades, while the group is being carried over.
 
         The follower moves the group a second after the tombstone; until then the new
         room is judged as its group (category freezes, join approval, the owner's bound).
+        The move may commit between the look for the new room's own group and the look
+        for its predecessor's: the new room is read again then, so no moment of the move
+        judges it ungoverned.
         """
         state = await self._api.get_room_state(room_id, [("m.room.create", "")])
         create = state.get(("m.room.create", ""))
         predecessor = predecessor_of(create.content) if create is not None else None
         if predecessor is None:
             return None
-        record = await self._store.by_room(predecessor)
+        record = await self._store.by_room(predecessor) or await self._store.by_room(room_id)
         if record is None or not await self.is_upgrade_of(predecessor, room_id):
             return None
         return record
