@@ -438,6 +438,19 @@ class Groups:
         await self.record.invalidate_everywhere(room_id)
         await self._audit.append("module:groups", "group.retire", record.code, {"room": room_id})
 
+    async def reopen(self, room_id: str) -> None:
+        """The room's closure was lifted (an appeal upheld, staff's decision): the group is back, code and all.
+
+        Called from the measures service when no closure or blacklisting holds the room any
+        more; the code goes back to the room it was retired with, never to another. Idempotent.
+        """
+        record = await self._store.by_room(room_id)
+        if record is None or not record.retired:
+            return
+        await self._store.update(record.code, retired_ts=None)
+        await self.record.invalidate_everywhere(room_id)
+        await self._audit.append("module:groups", "group.reopen", record.code, {"room": room_id})
+
     async def grant_tier(self, actor: str, record: GroupRecord, tier: str, reason: str) -> GroupRecord:
         """A staff decision lets a room grow beyond its owner's bound (up to the ceiling)."""
         if not (decision := decisions.may_set_tier(None, tier, self._policy, staff_decision=True)).allowed:

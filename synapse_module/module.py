@@ -238,6 +238,7 @@ class QunzuModule:
             blacklist=self.blacklist,
             on_admin_suspended=self.admin_guard.arm,
         )
+        self.measures.on_room_reopened.append(self.groups.reopen)
         self.blacklisting = Blacklisting(api, self.clock, measures=self.measures, blacklist=self.blacklist)
         self.appeals = Appeals(
             api,

@@ -107,8 +107,11 @@ class FollowUps:
             delivered = await self._notifier.to_user(sanction.credit_user, owner_text) or delivered
         if sanction.measure == Measure.CLOSURE:
             await self.remove_members(sanction.subject)
-            for hook in self.on_room_closed:
-                await hook(sanction.subject)
+            current = await self._store.get(sanction.id)
+            if current is not None and current.lifted_ts is None:
+                # Not for a closure lifted meanwhile: its lift has opened the room again.
+                for hook in self.on_room_closed:
+                    await hook(sanction.subject)
             delivered = True
         return delivered
 

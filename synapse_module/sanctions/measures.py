@@ -9,7 +9,7 @@ dropped on every process and the follow-up (notices, removing members) starts.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
@@ -120,6 +120,8 @@ class Measures:
         self._regulator_reports = regulator_reports
         self._blacklist = blacklist
         self._on_admin_suspended = on_admin_suspended
+        # Subscribers told when a closed room is open again (the groups code restores its group).
+        self.on_room_reopened: list[Callable[[str], Awaitable[None]]] = []
 
     # -- applying -------------------------------------------------------------------------
 
@@ -281,6 +283,9 @@ class Measures:
         if sanction.measure in (Measure.BLACKLIST, Measure.CLOSURE):
             # Its blacklist entry, if it made one (a closure with `blacklist: true`).
             await self._blacklist.lift(actor, sanction_id, reason)
+        if sanction.measure == Measure.CLOSURE and not (await self._state.room_state(sanction.subject)).closed:
+            for hook in self.on_room_reopened:
+                await hook(sanction.subject)
         lifted = await self._store.get(sanction_id)
         assert lifted is not None
         language = self._language

@@ -420,7 +420,17 @@ async def test_a_closure_that_blacklisted_its_room_opens_it_again_when_the_owner
     as_user: Callable[..., Matrix], synapse: SynapseProcess, staff: Matrix
 ) -> None:
     owner, member, room = await room_with_member(as_user, synapse)
+    status, group = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/cn.qunzu.group/")
+    assert status == 200, group
+    code = group["code"]
     record = await sanction(staff, "room", room, "closure", blacklist=True)
+
+    async def retired() -> bool:
+        status, audit = await staff.qunzu("GET", f"/admin/audit?subject={code}")
+        return status == 200 and any(entry["action"] == "group.retire" for entry in audit["entries"])
+
+    # The closure's follow-up removes the members and retires the code.
+    await eventually(retired, what="the closure's retirement of the group's code")
     status, listed = await staff.qunzu("GET", "/admin/blacklist")
     assert status == 200, listed
     (entry,) = [item for item in listed["entries"] if item["subject"]["id"] == room]
@@ -431,9 +441,12 @@ async def test_a_closure_that_blacklisted_its_room_opens_it_again_when_the_owner
     status, appeal = await owner.qunzu("POST", "/appeals", {"ref": record["id"], "text": "已整改完毕"})
     assert status == 200 and appeal["sanction"] == record["id"], appeal
     await _uphold(staff, appeal, "核实为误判")
-    # Upheld: the closure is lifted, and with it the room's blacklisting; people may come back.
+    # Upheld: the closure is lifted, and with it the room's blacklisting; the group is back under
+    # its code, and people may come back.
     status, joined = await member.join(room)
     assert status == 200, joined
+    status, page = await member.qunzu("GET", f"/groups/{code}")
+    assert status == 200 and page["room_id"] == room, page
     assert room not in [item["subject"]["id"] for item in await _active_blacklist(staff)]
 
 
