@@ -438,14 +438,15 @@ class Groups:
         await self.record.invalidate_everywhere(room_id)
         await self._audit.append("module:groups", "group.retire", record.code, {"room": room_id})
 
-    async def reopen(self, room_id: str) -> None:
+    async def reopen(self, room_id: str, closed_since_ms: int) -> None:
         """The room's closure was lifted (an appeal upheld, staff's decision): the group is back, code and all.
 
         Called from the measures service when no closure or blacklisting holds the room any
-        more; the code goes back to the room it was retired with, never to another. Idempotent.
+        more; the code goes back to the room it was retired with, never to another. A group
+        retired before the closure began (dissolved by its owner) stays retired. Idempotent.
         """
         record = await self._store.by_room(room_id)
-        if record is None or not record.retired:
+        if record is None or record.retired_ts is None or record.retired_ts < closed_since_ms:
             return
         await self._store.update(record.code, retired_ts=None)
         await self.record.invalidate_everywhere(room_id)

@@ -120,8 +120,9 @@ class Measures:
         self._regulator_reports = regulator_reports
         self._blacklist = blacklist
         self._on_admin_suspended = on_admin_suspended
-        # Subscribers told when a closed room is open again (the groups code restores its group).
-        self.on_room_reopened: list[Callable[[str], Awaitable[None]]] = []
+        # Subscribers told when a closed room is open again, with the closure's start (the groups
+        # code restores its group).
+        self.on_room_reopened: list[Callable[[str, int], Awaitable[None]]] = []
 
     # -- applying -------------------------------------------------------------------------
 
@@ -285,7 +286,7 @@ class Measures:
             await self._blacklist.lift(actor, sanction_id, reason)
         if sanction.measure == Measure.CLOSURE and not (await self._state.room_state(sanction.subject)).closed:
             for hook in self.on_room_reopened:
-                await hook(sanction.subject)
+                await hook(sanction.subject, sanction.start_ts)
         lifted = await self._store.get(sanction_id)
         assert lifted is not None
         language = self._language
