@@ -8,6 +8,7 @@ boot is what a developer runs.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -15,6 +16,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -298,6 +300,9 @@ class SynapseProcess:
     starts: ClassVar[int] = 0
     # Those running now, by `id` (a failing test reports what their logs said meanwhile).
     running: ClassVar[dict[int, SynapseProcess]] = {}
+    # Events each database held when a server on it last stopped, by database (a test session
+    # reports the sum: the Synapse work its tests asked for, which no machine's speed changes).
+    stored_events: ClassVar[dict[str, int]] = {}
     # Whether starts fork from one process that has imported Synapse already (a test session
     # sets it; see devtools/forkserver.py), and that process once it is started.
     fork: ClassVar[bool] = False
@@ -413,6 +418,7 @@ class SynapseProcess:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+        self._count_stored_events()
 
     def kill(self) -> None:
         """Kill Synapse at once (SIGKILL), as a crash would."""
@@ -421,6 +427,39 @@ class SynapseProcess:
             return
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
+        self._count_stored_events()
+
+    def _count_stored_events(self) -> None:
+        """Note in `stored_events` how many events this server's database holds now.
+
+        A database whose schema was never made (a server that did not start) is left out.
+        """
+        database = yaml.safe_load(self.config_path.read_text()).get("database") or {}
+        args = database.get("args") or {}
+        if database.get("name") == "sqlite3":
+            key = str(args["database"])
+            try:
+                with contextlib.closing(sqlite3.connect(f"file:{key}?mode=ro", uri=True)) as connection:
+                    (count,) = connection.execute("SELECT count(*) FROM events").fetchone()
+            except sqlite3.Error:
+                return
+        else:
+            import psycopg2  # only where a server ran on PostgreSQL
+
+            # Synapse's block names the database `database` (psycopg2 takes `dbname` too).
+            dbname = args.get("database", args.get("dbname"))
+            key = f"postgresql:{args.get('host')}/{dbname}"
+            named = {name: args[name] for name in ("host", "port", "user") if name in args}
+            try:
+                with (
+                    contextlib.closing(psycopg2.connect(dbname=dbname, **named)) as connection_pg,
+                    connection_pg.cursor() as cursor,
+                ):
+                    cursor.execute("SELECT count(*) FROM events")
+                    (count,) = cursor.fetchone()
+            except psycopg2.Error:
+                return
+        SynapseProcess.stored_events[key] = int(count)
 
     def register(self, localpart: str, password: str | None = None, *, admin: bool = False) -> Account:
         """Register an account through the shared-secret admin API.

@@ -19,6 +19,8 @@ from devtools.homeserver import SynapseProcess
 
 _STARTS_KEY = "qunzu_synapse_starts"
 _starts = pytest.StashKey[int]()
+_EVENTS_KEY = "qunzu_stored_events"
+_events = pytest.StashKey[int]()
 _by_worker = pytest.StashKey[dict[str, int]]()
 # Where each running server's log stood when a test began: a failure shows what came after.
 _log_marks = pytest.StashKey[dict[int, tuple[SynapseProcess, int]]]()
@@ -31,6 +33,7 @@ E2E = Path(__file__).resolve().parent / "e2e"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_starts] = 0
+    config.stash[_events] = 0
     _temporary_files_in_memory(config)
     # Servers fork from one process that imported Synapse once (devtools/forkserver.py).
     SynapseProcess.fork = os.environ.get("QUNZU_TEST_FORK", "1") != "0"
@@ -241,6 +244,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput: dict[str, Any] | None = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[_STARTS_KEY] = SynapseProcess.starts
+        workeroutput[_EVENTS_KEY] = sum(SynapseProcess.stored_events.values())
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -248,6 +252,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     """pytest-xdist: a worker finished; add its count to the controller's."""
     count = int(node.workeroutput.get(_STARTS_KEY, 0))
     node.config.stash[_starts] += count
+    node.config.stash[_events] += int(node.workeroutput.get(_EVENTS_KEY, 0))
     node.config.stash.setdefault(_by_worker, {})[str(node.gateway.id)] = count
 
 
@@ -256,3 +261,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     workers = config.stash.get(_by_worker, {})
     detail = f" ({', '.join(f'{name}: {count}' for name, count in sorted(workers.items()))})" if workers else ""
     terminalreporter.write_line(f"Synapse processes started: {starts}{detail}")
+    # The work the tests asked of Synapse, in a unit no machine's speed changes (`SynapseProcess.stored_events`).
+    events = config.stash[_events] + sum(SynapseProcess.stored_events.values())
+    terminalreporter.write_line(f"Events their databases held when they stopped: {events}")

@@ -122,7 +122,7 @@ PORT_ATTEMPTS = 3
 
 # Greeting a new account opens its bot chat: as much of Synapse's work as creating a room, for each
 # of the hundreds of accounts the tests register. Test servers greet only where greetings are tested:
-# the shared `synapse` (tests/e2e/test_bot_chat_notices.py) and the worker cluster.
+# the server of tests/e2e/test_bot_chat_notices.py and the worker cluster.
 TEST_SERVER_MODULE_DEFAULTS: dict[str, Any] = {"greet_new_accounts": False}
 
 PG_DSN = os.environ.get("QUNZU_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
@@ -195,9 +195,9 @@ class ServerFactory:
 
 @pytest.fixture(scope="session")
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess]:
-    """A shared Synapse on SQLite with Qunzu loaded (checksum provider, zh-CN), greeting new accounts."""
+    """A shared Synapse on SQLite with Qunzu loaded (checksum provider, zh-CN)."""
     factory = ServerFactory(tmp_path_factory.mktemp("shared-hs"))
-    process = factory.start(module_config={"greet_new_accounts": True})
+    process = factory.start()
     try:
         yield process
     finally:

@@ -8,8 +8,10 @@ audit log. A new account is greeted there with its verification link and the
 convention; a group's creator learns the code there; a chat the operator deleted is
 replaced by one new chat, however many notices find it gone at once.
 
-The retry test runs on the content server (tests/e2e/content_fixtures.py, shared
-with the content tests); the rest on the shared server.
+The retry tests run on the content server (tests/e2e/content_fixtures.py, shared
+with the content tests); the rest on a server of this file's own that greets new
+accounts as production does (the shared server does not: greetings cost as much as
+room creations, for every account the other tests register).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import re
 import secrets
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -29,7 +31,7 @@ import pytest
 from devtools.homeserver import SERVER_NAME, SynapseProcess
 from policies import default_policy
 
-from .conftest import fresh_localpart
+from .conftest import ServerFactory, fresh_localpart
 from .content_fixtures import (  # noqa: F401  (fixtures: the content server and its term files)
     BLOCKED,
     HELD,
@@ -46,6 +48,16 @@ from .sanction_helpers import eventually, notices, sanction, verified
 REFUSED = "【操作未成功】"
 # Long enough for a notice that is wrongly sent twice to have arrived.
 SETTLE_S = 2.0
+
+
+@pytest.fixture(name="synapse", scope="module")
+def greeting_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess]:
+    """This file's server: the shared one's config, greeting every new account."""
+    factory = ServerFactory(tmp_path_factory.mktemp("greeting-hs"))
+    try:
+        yield factory.start(module_config={"greet_new_accounts": True})
+    finally:
+        factory.stop_all()
 
 
 async def told(account: Matrix, needle: str, count: int = 1) -> list[str]:

@@ -1,11 +1,14 @@
 """The harness itself: a server whose port another program took first starts again on a new one;
-servers fork from one process that imported Synapse, which refuses what it did not import."""
+servers fork from one process that imported Synapse, which refuses what it did not import; a
+stopped server's events are counted for the session's summary."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import socket
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from devtools.forkserver import ForkedProcess, ForkServer, ForkServerError
-from devtools.homeserver import SynapseProcess, free_port
+from devtools.homeserver import SynapseProcess, free_port, request_json
 
 from . import conftest
 from .conftest import ServerFactory
@@ -41,6 +44,16 @@ def test_a_port_taken_before_synapse_binds_it_means_a_new_start_on_a_new_port(
         assert first.process is not None and first.process.poll() is not None
         # Only `PortInUse` starts again: any other failure of the first start would have been raised.
         assert "Address already in use" in first.stderr_tail()
+
+    # The session's work counter: a stopped server's events, read from its database afterwards.
+    admin = server.register("counted", admin=True)
+    request_json("POST", f"{server.base_url}/_matrix/client/v3/createRoom", {}, token=admin.access_token)
+    server.stop()
+    database = str(server.config_path.parent / "homeserver.db")
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        (stored,) = connection.execute("SELECT count(*) FROM events").fetchone()
+    assert stored >= 10  # a room: its creation, its group state, the service account's invite and join…
+    assert SynapseProcess.stored_events[database] == stored
 
 
 def test_the_fork_server_runs_an_app_as_python_m_would_and_refuses_what_it_did_not_import(tmp_path: Path) -> None:
