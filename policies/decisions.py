@@ -67,6 +67,7 @@ __all__ = [
     "may_bind_identity",
     "may_change_bot_chat_state",
     "may_change_category",
+    "may_change_power_levels",
     "may_change_state",
     "may_create",
     "may_create_alias",
@@ -79,6 +80,7 @@ __all__ = [
     "may_open_verification_chat",
     "may_post",
     "may_set_category",
+    "may_set_membership",
     "may_set_tier",
     "may_upgrade",
     "member_cap",
@@ -710,6 +712,36 @@ def may_change_state(is_service_account: bool, event_type: str) -> Decision:
     if event_type in PROTECTED_STATE_TYPES and not is_service_account:
         return Decision.refuse(Reason.PROTECTED_STATE, event_type=event_type)
     return Decision.allow()
+
+
+def may_set_membership(sender: str, target: str, membership: object, *, service: str) -> Decision:
+    """May ``sender`` set ``target``'s membership so? Nobody removes the service account from a room (Art. 8, 11).
+
+    Returns:
+        Allowed, or refused with protected_state for a kick or ban of the service account by anyone else.
+    """
+    if target == service and sender != service and membership in ("leave", "ban"):
+        return Decision.refuse(Reason.PROTECTED_STATE, event_type="m.room.member", user=service)
+    return Decision.allow()
+
+
+def may_change_power_levels(before: str | None, after: str | None, explanation: str = "") -> Decision:
+    """May a power-levels change go ahead? It may not take the platform's powers from the service account.
+
+    Args:
+        before: ``roles.platform_shortfall`` under the room's current power levels.
+        after: the same under the new ones.
+        explanation: the sentence that tells the person why (the caller's language).
+
+    Returns:
+        Allowed, or refused with protected_state naming the action the service account would lose.
+        A room where it already lacked one (made before the module) may still change its levels.
+    """
+    if after is None or before is not None:
+        return Decision.allow()
+    return Decision.refuse(
+        Reason.PROTECTED_STATE, event_type="m.room.power_levels", action=after, explanation=explanation
+    )
 
 
 def may_create_alias(localpart: str, *, group_alias_by_module: bool) -> Decision:

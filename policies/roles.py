@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from .constants import ADMIN_POWER_LEVEL
+from .constants import ADMIN_POWER_LEVEL, GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
 
 RoleName = Literal["creator", "admin", "member"]
 
@@ -181,3 +181,59 @@ def room_admins(
         and user not in creators
         and power_of(user, create_content, creators, power_levels) >= ADMIN_POWER_LEVEL
     )
+
+
+PLATFORM_STATE_TYPES: Final = (
+    "m.room.join_rules",
+    SERVER_ACL_STATE_TYPE,
+    GROUP_STATE_TYPE,
+    "m.room.canonical_alias",
+    "m.room.pinned_events",
+)
+"""State the service account sets in a group: join approval, the ACL, the group's record, its
+``#<code>`` and pinned announcements."""
+
+PLATFORM_MESSAGE_TYPES: Final = ("m.room.message", "m.room.redaction")
+"""Events the service account sends into a group: notices and announcements, redactions."""
+
+
+def _required_level(power_levels: Mapping[str, Any], action: str) -> int:
+    """The power an action needs under these power levels (the spec's defaults where unset)."""
+    if action in ("kick", "ban", "redact"):
+        return _as_level(power_levels.get(action, 50))
+    if action == "invite":
+        return _as_level(power_levels.get("invite", 0))
+    events = power_levels.get("events")
+    if isinstance(events, Mapping) and action in events:
+        return _as_level(events[action])
+    if action in PLATFORM_STATE_TYPES:
+        return _as_level(power_levels.get("state_default", 50))
+    return _as_level(power_levels.get("events_default", 0))
+
+
+def platform_shortfall(
+    service: str, create_content: Mapping[str, Any], creators: Iterable[str], power_levels: Mapping[str, Any] | None
+) -> str | None:
+    """The first thing the service account could not do in a room under these power levels.
+
+    The platform acts in every group through the service account (Art. 8, 11): it kicks and
+    bans for measures, redacts refused texts, switches the join rule at the approval tier,
+    keeps the ACL, the group state and the ``#<code>`` alias, posts and pins. A creator of a
+    room version with unbounded creator power can do all of it.
+
+    Args:
+        service: the service account.
+        create_content: the room's ``m.room.create`` content.
+        creators: ``room_creators`` of the room.
+        power_levels: the ``m.room.power_levels`` content, ``None`` when the room has none.
+
+    Returns:
+        ``kick``, ``ban``, ``redact``, ``invite`` or an event type, or None when it can do all.
+    """
+    power = power_of(service, create_content, creators, power_levels)
+    if power_levels is None:
+        return None if power >= 50 else "kick"
+    for action in ("kick", "ban", "redact", "invite", *PLATFORM_STATE_TYPES, *PLATFORM_MESSAGE_TYPES):
+        if power < _required_level(power_levels, action):
+            return action
+    return None

@@ -201,6 +201,12 @@ class Callbacks:
         if event.is_state() and not (change := self._groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local, tell=told)  # protected group state binds admins too
         if (
+            event.type == "m.room.power_levels"
+            and event.is_state()
+            and not (powers := await self._groups.check_power_levels(event)).allowed
+        ):
+            return self._answer(powers, local=local, tell=told)  # the platform keeps its hands in every group
+        if (
             event.type == "m.room.join_rules"
             and event.is_state()
             and local
@@ -349,6 +355,12 @@ class Callbacks:
         if event_type != "m.room.member":
             return NOT_SPAM
         await self._health.ready()
+        service = self._config.service_account
+        kept = decisions.may_set_membership(user_id, state_key, content.get("membership"), service=service)
+        if not kept.allowed:
+            explanation = text("service_removed_explanation", self._config.language, service=service)
+            refused = Decision.refuse(Reason.PROTECTED_STATE, **kept.detail, explanation=explanation)
+            return self._answer(refused, local=True, tell=(user_id, room_id, "member"))
         if await self._facts.is_exempt(user_id):
             return NOT_SPAM
         decision = await self._content.check_member_state(user_id, room_id, state_key, content)

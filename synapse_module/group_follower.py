@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING
 
 from synapse.module_api.errors import SynapseError
 
-from policies import decisions
+from policies import Reason, decisions
 from policies.constants import GROUP_STATE_TYPE
 from policies.federation import may_take_part
 from policies.tiers import scale_tier_of
 
+from .errors import Refusal
 from .event_stream import StreamEvent
 from .groups import group_facts
 from .store.groups import GroupRecord
+from .texts import text
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -61,6 +63,7 @@ class GroupFollower:
         self._api = api
         self._clock = clock
         self._policy = config.policy
+        self._config_language = config.language
         self._service = config.service_account
         self._store = store
         self._audit = audit
@@ -146,6 +149,9 @@ class GroupFollower:
                 # A room whose creator chose an address of their own gets its #<code> too (Art. 8).
                 await self._code_aliases.ensure(record.code, event.room_id)
             return
+        if event.state_key == service and event.membership in ("leave", "ban") and event.sender != service:
+            await self._service_removed(event)
+            return
         if event.state_key != service:
             recount[event.room_id] = None
         if (
@@ -165,6 +171,43 @@ class GroupFollower:
             record = await self.record.get(event.room_id)
             if record is not None and record.verification_dm and record.creator == event.state_key:
                 await self._close_bot_chat(record)
+
+    async def _service_removed(self, event: StreamEvent) -> None:
+        """Someone kicked or banned the service account out of a group: it is brought back at once.
+
+        Synapse asks no module before a kick or ban (`/kick`, `/ban`), so this is repaired
+        after the fact (docs/perimeter.md): the remover (else the owner) lifts a ban and
+        invites the service account again, and the invite's own path joins it with its power.
+        A person's bot chat is theirs to leave; a retired group needs nobody.
+        """
+        record = await self.record.get(event.room_id)
+        if record is None or record.retired or record.verification_dm or record.room_id != event.room_id:
+            return
+        service = self.service_account
+        remover = event.sender
+        last_error: SynapseError | None = None
+        for acting in (user for user in dict.fromkeys((remover, record.creator)) if self._api.is_mine(user)):
+            try:
+                if event.membership == "ban":
+                    await self._api.update_room_membership(acting, service, event.room_id, "leave")
+                await self._api.update_room_membership(acting, service, event.room_id, "invite")
+            except SynapseError as exc:
+                last_error = exc
+                continue
+            last_error = None
+            break
+        if last_error is not None:
+            logger.warning("qunzu: the service account could not be brought back into a group (%s)", last_error.code)
+        await self._audit.append(
+            remover,
+            "group.service_restored",
+            record.code,
+            {"room_id": event.room_id, "membership": event.membership, "restored": last_error is None},
+        )
+        if self._api.is_mine(remover):
+            explanation = text("service_restored_explanation", self._config_language, service=service)
+            refusal = Refusal(Reason.PROTECTED_STATE, {"setting": "m.room.member", "explanation": explanation})
+            self._notices.refused(remover, event.room_id, refusal, "member")
 
     async def _close_bot_chat(self, record: GroupRecord) -> None:
         """Its owner left their verification chat: it is over, and they may open a new one (Art. 6).

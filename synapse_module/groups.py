@@ -23,7 +23,7 @@ from synapse.module_api.errors import SynapseError
 from policies import Decision, Reason, RoomFacts, UserFacts, decisions
 from policies.constants import GROUP_STATE_TYPE
 from policies.decisions import PROTECTED_STATE_TYPES, required_join_rule
-from policies.roles import version_change_keeps_creators
+from policies.roles import platform_shortfall, room_creators, version_change_keeps_creators
 from policies.tiers import level_rules, scale_tier_of
 
 from .errors import Refusal
@@ -301,6 +301,31 @@ class Groups:
             if required_join_rule(wanted, self._policy) is not None:
                 return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=room.tier, category=room.category)
         return Decision.allow()
+
+    async def check_power_levels(self, event: EventBase) -> Decision:
+        """A power-levels change leaves the service account the powers the platform acts with (Art. 8, 11).
+
+        Binds everyone, server admins and creators included: a group whose service account
+        cannot kick, redact or switch its join rule is out of the platform's reach. Changes
+        by the service account itself (the module's grants) pass.
+        """
+        service = self.service_account
+        if event.sender == service or self._state.is_own_write(event):
+            return Decision.allow()
+        state = await self._api.get_room_state(event.room_id, [("m.room.create", ""), ("m.room.power_levels", "")])
+        create = state.get(("m.room.create", ""))
+        if create is None:
+            return Decision.allow()
+        creators = room_creators(create.sender, create.content)
+        current = state.get(("m.room.power_levels", ""))
+        before = platform_shortfall(service, create.content, creators, current.content if current is not None else None)
+        after = platform_shortfall(service, create.content, creators, event.content)
+        explanation = (
+            ""
+            if after is None
+            else text("service_power_explanation", self._config.language, service=service, action=after)
+        )
+        return decisions.may_change_power_levels(before, after, explanation)
 
     # -- upgrades -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ the shared `synapse`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -270,3 +270,61 @@ async def test_a_trusted_private_group_lists_its_people_but_not_the_platform(
         assert people == [(owner.user_id, "creator"), (friend.user_id, "creator")]
     else:
         assert people == [(owner.user_id, "creator"), (friend.user_id, "admin")]
+
+
+async def service_membership(account: Matrix, room: str) -> str | None:
+    status, member = await account.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.member/{SERVICE}")
+    return str(member.get("membership")) if status == 200 else None
+
+
+async def test_nobody_takes_the_service_accounts_powers_or_puts_it_out_of_a_group(
+    versioned: SynapseProcess, as_user: Callable[..., Matrix]
+) -> None:
+    version = default_version(versioned)
+    owner = await verified(as_user, versioned, "rvkeep")
+    room = await owner.new_room(name="守群", preset="public_chat")
+    await eventually(lambda: service_has_power(owner, room), what="the service account's power")
+    await eventually(lambda: _is(service_membership(owner, room), "join"), what="the service account's join")
+
+    # Kicked or banned by a creator, whose power is unbounded from version 12 (Synapse asks no
+    # module first): back in the room with its power, and the creator is told. Before version 12
+    # nobody outranks its 100, so Synapse itself refuses.
+    for action in ("kick", "ban"):
+        path = f"/_matrix/client/v3/rooms/{quote(room)}/{action}"
+        status, reply = await owner.call("POST", path, {"user_id": SERVICE})
+        if version != "12":
+            assert (status, reply["errcode"]) == (403, "M_FORBIDDEN"), reply
+            continue
+        assert status == 200, reply
+        back = f"the service account after a {action}"
+        await eventually(lambda: _is(service_membership(owner, room), "join"), what=back)
+        assert await service_has_power(owner, room)
+    if version == "12":
+        (told,) = [body for body in await notices(owner) if "已回到群内" in body]
+        assert f"平台服务账号 {SERVICE} 在每个群里执行平台的处置，不能被移出或封禁" in told
+    # Put out through the state API: refused before anything is stored.
+    status, refused = await owner.send_state(room, "m.room.member", {"membership": "leave"}, state_key=SERVICE)
+    assert (status, refused.get("cn.qunzu.reason")) == (403, "protected_state"), refused
+    assert "不能被移出或封禁" in refused["error"]
+    assert await service_membership(owner, room) == "join"
+
+    # Its level lowered, or taken out of `users`: refused, and the owner reads why.
+    levels = await state(owner, room, "m.room.power_levels")
+    for users in ({**levels["users"], SERVICE: 50}, {k: v for k, v in levels["users"].items() if k != SERVICE}):
+        status, refused = await owner.send_state(room, "m.room.power_levels", {**levels, "users": users})
+        assert (status, refused.get("cn.qunzu.reason")) == (403, "protected_state"), refused
+        assert f"平台服务账号 {SERVICE}" in refused["error"] and "不能降低它的权限等级" in refused["error"]
+    if version == "12":
+        # A creator could also set what kicking needs above the service account's power.
+        status, refused = await owner.send_state(room, "m.room.power_levels", {**levels, "kick": 150})
+        assert (status, refused.get("cn.qunzu.reason")) == (403, "protected_state"), refused
+        assert refused["cn.qunzu.detail"]["action"] == "kick"
+    # A change that leaves the platform its powers goes through.
+    member = await verified(as_user, versioned, "rvmod")
+    assert (await member.join(room))[0] == 200
+    await set_power(owner, room, {member.user_id: 50})
+    assert (await state(owner, room, "m.room.power_levels"))["users"][SERVICE] == 100
+
+
+async def _is(value: Awaitable[str | None], wanted: str) -> bool:
+    return await value == wanted

@@ -6,10 +6,13 @@ from typing import Any
 
 import pytest
 
+from policies.decisions import may_change_power_levels, may_set_membership
+from policies.reasons import Reason
 from policies.roles import (
     CREATOR_POWER,
     RoomRole,
     override_names_creator,
+    platform_shortfall,
     room_admins,
     room_creators,
     room_role,
@@ -154,3 +157,93 @@ def test_an_override_names_the_creator_before_version_12_only(version: object, e
 )
 def test_a_version_12_room_is_not_moved_to_an_earlier_version(old: str, new: object, kept: bool) -> None:
     assert version_change_keeps_creators(old, new) is kept
+
+
+SERVICE = "@qunzu:qunzu.test"
+# Synapse's own defaults for a new room, with the service account at 100 as the module makes it.
+SYNAPSE_LEVELS: dict[str, Any] = {
+    "users": {OWNER: 100, SERVICE: 100},
+    "events": {
+        "m.room.name": 50,
+        "m.room.power_levels": 100,
+        "m.room.history_visibility": 100,
+        "m.room.canonical_alias": 50,
+        "m.room.avatar": 50,
+        "m.room.tombstone": 100,
+        "m.room.server_acl": 100,
+        "m.room.encryption": 100,
+    },
+    "state_default": 50,
+    "events_default": 0,
+    "ban": 50,
+    "kick": 50,
+    "redact": 50,
+    "invite": 0,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "lost"),
+    [
+        ({}, None),
+        ({"users": {OWNER: 100, SERVICE: 99}}, "m.room.server_acl"),
+        ({"users": {OWNER: 100}}, "kick"),
+        ({"users": {OWNER: 100}, "users_default": 100}, None),
+        ({"kick": 101}, "kick"),
+        ({"ban": 150}, "ban"),
+        ({"redact": 101}, "redact"),
+        ({"invite": 101}, "invite"),
+        ({"state_default": 101}, "m.room.join_rules"),
+        ({"events": {"m.room.join_rules": 101}}, "m.room.join_rules"),
+        ({"events": {"cn.qunzu.group": 101}}, "cn.qunzu.group"),
+        ({"events": {"m.room.pinned_events": "200"}}, "m.room.pinned_events"),
+        ({"events_default": 101}, "m.room.message"),
+        ({"events": {"m.room.redaction": 101}}, "m.room.redaction"),
+        # What the platform never does in a group: upgrades and power levels stay the owner's.
+        ({"events": {"m.room.tombstone": 150, "m.room.power_levels": 150}}, None),
+        ({"events": {"m.room.topic": 101}}, None),
+    ],
+)
+def test_the_platform_keeps_every_power_it_acts_with(change: dict[str, Any], lost: str | None) -> None:
+    create = _create("10")
+    levels = {**SYNAPSE_LEVELS, **change}
+    assert platform_shortfall(SERVICE, create, room_creators(OWNER, create), levels) == lost
+
+
+def test_a_creator_of_a_version_12_room_holds_every_power_the_platform_needs() -> None:
+    create = _create("12", additional_creators=[SERVICE])
+    creators = room_creators(OWNER, create)
+    assert platform_shortfall(SERVICE, create, creators, {"kick": 10**6, "users": {}}) is None
+    plain = _create("12")
+    levels = {"kick": 150, "users": {SERVICE: 100}}
+    assert platform_shortfall(SERVICE, plain, room_creators(OWNER, plain), levels) == "kick"
+
+
+def test_a_change_may_not_take_a_power_the_service_account_holds() -> None:
+    assert may_change_power_levels(None, None).allowed
+    refused = may_change_power_levels(None, "kick", "why")
+    assert (refused.reason, dict(refused.detail)) == (
+        Reason.PROTECTED_STATE,
+        {"event_type": "m.room.power_levels", "action": "kick", "explanation": "why"},
+    )
+    # A room made before the module, whose service account lacked a power already, stays changeable.
+    assert may_change_power_levels("kick", "kick").allowed
+    assert may_change_power_levels("kick", None).allowed
+
+
+@pytest.mark.parametrize(
+    ("sender", "target", "membership", "allowed"),
+    [
+        (OWNER, SERVICE, "leave", False),
+        (OWNER, SERVICE, "ban", False),
+        (OWNER, SERVICE, "invite", True),
+        (SERVICE, SERVICE, "leave", True),  # the platform leaves a closed bot chat itself
+        (OWNER, MEMBER, "ban", True),
+        (MEMBER, MEMBER, "leave", True),
+    ],
+)
+def test_nobody_else_puts_the_service_account_out(sender: str, target: str, membership: str, allowed: bool) -> None:
+    decision = may_set_membership(sender, target, membership, service=SERVICE)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert decision.reason is Reason.PROTECTED_STATE and decision.detail["user"] == SERVICE
