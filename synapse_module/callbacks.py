@@ -200,6 +200,8 @@ class Callbacks:
         room = await self._facts.room(event.room_id)
         if event.is_state() and not (change := self._groups.check_state_change(event, room)).allowed:
             return self._answer(change, local=local, tell=told)  # protected group state binds admins too
+        if event.type == "m.room.redaction" and not (unsealed := await self._groups.check_redaction(event)).allowed:
+            return self._answer(unsealed, local=local, tell=told)  # redacting protected state empties it
         if (
             event.type == "m.room.power_levels"
             and event.is_state()

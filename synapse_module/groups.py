@@ -302,6 +302,20 @@ class Groups:
                 return Decision.refuse(Reason.JOIN_APPROVAL_REQUIRED, tier=room.tier, category=room.category)
         return Decision.allow()
 
+    async def check_redaction(self, event: EventBase) -> Decision:
+        """A redaction may not empty the state the platform keeps (binds everyone, as changing it does).
+
+        Redacting the group state or the ACL strips their content: the room would lose its
+        code for the bot and clients, and its partners their way in, until the daily repair.
+        """
+        redacts = event.redacts
+        if event.sender == self.service_account or not isinstance(redacts, str):
+            return Decision.allow()
+        kind = await self._store.state_event_kind(redacts)
+        if kind is None or kind[0] != event.room_id:
+            return Decision.allow()
+        return decisions.may_change_state(False, kind[1])
+
     async def check_power_levels(self, event: EventBase) -> Decision:
         """A power-levels change leaves the service account the powers the platform acts with (Art. 8, 11).
 

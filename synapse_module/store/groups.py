@@ -37,6 +37,7 @@ from .synapse_tables import (
     room_creator_txn,
     rooms_joined_txn,
     rooms_with_creator_txn,
+    state_event_kind_txn,
 )
 
 # A creation or a join holds its place this long while Synapse finishes it.
@@ -237,6 +238,10 @@ class GroupStore:
     async def unlinked_before(self, before_ms: int) -> set[str]:
         """Codes whose creation is over but whose room was never linked (a crash, a missed event)."""
         return await self._api.run_db_interaction("qunzu_unlinked_codes", _unlinked_before_txn, before_ms)
+
+    async def state_event_kind(self, event_id: str) -> tuple[str, str, str] | None:
+        """(room, type, state key) of a state event this server has; None for other events and unknown ids."""
+        return await self._api.run_db_interaction("qunzu_state_event_kind", state_event_kind_txn, event_id)
 
     async def current_group_events(self, event_type: str) -> list[tuple[str, str]]:
         return await self._api.run_db_interaction("qunzu_current_group_events", group_state_events_txn, event_type)

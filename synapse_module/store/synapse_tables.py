@@ -71,6 +71,13 @@ def event_sender_txn(txn: LoggingTransaction, event_id: str) -> tuple[str, str] 
     return (str(row[0]), str(row[1])) if row else None
 
 
+def state_event_kind_txn(txn: LoggingTransaction, event_id: str) -> tuple[str, str, str] | None:
+    """(room, type, state key) of a state event this server has, by its id; None for others."""
+    txn.execute("SELECT room_id, type, state_key FROM events WHERE event_id = ?", (event_id,))
+    row = txn.fetchone()
+    return (str(row[0]), str(row[1]), str(row[2])) if row and row[2] is not None else None
+
+
 def room_creator_txn(txn: LoggingTransaction, room_id: str) -> str | None:
     """The creator Synapse recorded when the room was created (written before any event)."""
     txn.execute("SELECT creator FROM rooms WHERE room_id = ?", (room_id,))

@@ -10,6 +10,7 @@ the shared `synapse`).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -307,6 +308,17 @@ async def test_nobody_takes_the_service_accounts_powers_or_puts_it_out_of_a_grou
     assert (status, refused.get("cn.qunzu.reason")) == (403, "protected_state"), refused
     assert "不能被移出或封禁" in refused["error"]
     assert await service_membership(owner, room) == "join"
+
+    # Nor is the state it keeps emptied by a redaction: the group state and the ACL keep their content.
+    status, current = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state")
+    assert status == 200, current
+    for kind in ("cn.qunzu.group", "m.room.server_acl"):
+        (event_id,) = [event["event_id"] for event in current if (event["type"], event["state_key"]) == (kind, "")]
+        path = f"/_matrix/client/v3/rooms/{quote(room)}/redact/{quote(event_id)}/{secrets.token_hex(4)}"
+        status, refused = await owner.call("PUT", path, {"reason": "清理"})
+        assert (status, refused.get("cn.qunzu.reason")) == (403, "protected_state"), refused
+    assert (await state(owner, room, "cn.qunzu.group"))["code"]
+    assert (await state(owner, room, "m.room.server_acl"))["allow"]
 
     # Its level lowered, or taken out of `users`: refused, and the owner reads why.
     levels = await state(owner, room, "m.room.power_levels")
