@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import pytest
@@ -313,7 +313,8 @@ async def test_nobody_takes_the_service_accounts_powers_or_puts_it_out_of_a_grou
     status, current = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state")
     assert status == 200, current
     for kind in ("cn.qunzu.group", "m.room.server_acl"):
-        (event_id,) = [event["event_id"] for event in current if (event["type"], event["state_key"]) == (kind, "")]
+        events = cast(list[dict[str, Any]], current)  # `/state` answers a list
+        (event_id,) = [event["event_id"] for event in events if (event["type"], event["state_key"]) == (kind, "")]
         path = f"/_matrix/client/v3/rooms/{quote(room)}/redact/{quote(event_id)}/{secrets.token_hex(4)}"
         status, refused = await owner.call("PUT", path, {"reason": "清理"})
         assert (status, refused.get("cn.qunzu.reason")) == (403, "protected_state"), refused
