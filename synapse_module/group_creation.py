@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import SynapseError
 
-from policies import Decision, Reason, decisions
+from policies import Decision, Reason, RoomFacts, decisions
 from policies.codes import new_codes
 from policies.constants import GROUP_STATE_TYPE, SERVER_ACL_STATE_TYPE
 from policies.decisions import PROTECTED_STATE_TYPES
+from policies.event_texts import create_request_texts
 from policies.private_chats import is_private_chat_request
 from policies.roles import override_names_creator
 from policies.tiers import activity_tier_of
@@ -188,6 +189,14 @@ class GroupCreation:
                 and not (await self._groups.vet_co_creators(list(config.get("invite") or []))).allowed
             ):
                 config["preset"] = "private_chat"
+            # Art. 11: Synapse asks nobody who may publish what a creation carries (name, topic,
+            # state): they go out as the creator's, so whoever may not post may not publish them here.
+            if create_request_texts(config):
+                first = policy.scale_tiers.tiers[0].name
+                new_room = RoomFacts("", category, 0, first, False, None, False, "invite", None)
+                publish = decisions.may_post(user, new_room, self._clock.now_ms(), policy, is_message=False)
+                if not publish.allowed:
+                    raise decision_error(publish, self._config)
         rule = None
         enter = None
         if verification_dm:

@@ -200,6 +200,18 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
         status, reply = await member.send_state(room, event_type, content)
         assert status == 403, (event_type, reply)
         assert reply["cn.qunzu.reason"] == "posting_suspended_user"
+    # Nor in a room of their own: what a creation carries is published as theirs (Synapse asks nobody).
+    for carried in ({"name": "禁言者的新群"}, {"topic": "禁言者的公告"}, {"initial_state": [_named("新群名")]}):
+        status, reply = await member.create_room(preset="public_chat", **carried)
+        assert (status, reply.get("cn.qunzu.reason")) == (403, "posting_suspended_user"), (carried, reply)
+        assert "恢复时间" in reply["error"] or "解除时间" in reply["error"], reply
+    # A room that carries nothing to read may still be made: the suspension is about publishing.
+    status, reply = await member.create_room(preset="private_chat")
+    assert status == 200, reply
+
+
+def _named(name: str) -> dict[str, Any]:
+    return {"type": "m.room.name", "state_key": "", "content": {"name": name}}
 
 
 async def test_a_suspended_admin_cannot_upgrade_a_room_and_nothing_is_left_behind(
