@@ -15,6 +15,7 @@ what a client receives) stays in tests/e2e.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
@@ -328,3 +329,30 @@ class FakeModuleApi:
 
     def __getattr__(self, name: str) -> Any:
         raise NotImplementedError(f"FakeModuleApi.{name}: this test needs a real Synapse (tests/e2e)")
+
+
+def insert_event(
+    db: Database,
+    n: int,
+    sender: str,
+    room: str,
+    ts: int,
+    *,
+    kind: str = "m.room.message",
+    state_key: str | None = None,
+    outlier: bool = False,
+) -> str:
+    """Write an event into Synapse's `events` and `event_json` tables; returns its id (`$e<n>`)."""
+    event_id = f"$e{n}"
+    content = {"msgtype": "m.text", "body": f"message {n}"}
+    db.query(
+        "INSERT INTO events (stream_ordering, topological_ordering, event_id, type, room_id, processed, outlier,"
+        " origin_server_ts, sender, state_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (n, n, event_id, kind, room, True, outlier, ts, sender, state_key),
+    )
+    body = json.dumps({"type": kind, "sender": sender, "room_id": room, "content": content})
+    db.query(
+        "INSERT INTO event_json (event_id, room_id, internal_metadata, json, format_version) VALUES (?, ?, ?, ?, ?)",
+        (event_id, room, "{}", body, 3),
+    )
+    return event_id

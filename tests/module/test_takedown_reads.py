@@ -6,50 +6,22 @@ themselves are sent by a real Synapse in tests/e2e/test_takedown.py.
 
 from __future__ import annotations
 
-import json
-
 from synapse_module.store.synapse_tables import events_for_takedown_txn, sent_since_txn
 from synapse_module.takedown import media_of
 
-from .harness import Database
+from .harness import Database, insert_event
 
 SPAMMER, OTHER = "@spam:test", "@other:test"
 ROOM_A, ROOM_B = "!a:test", "!b:test"
 
 
-def _event(
-    db: Database,
-    n: int,
-    sender: str,
-    room: str,
-    ts: int,
-    *,
-    kind: str = "m.room.message",
-    state_key: str | None = None,
-    outlier: bool = False,
-) -> str:
-    event_id = f"$e{n}"
-    content = {"msgtype": "m.text", "body": f"message {n}"}
-    db.query(
-        "INSERT INTO events (stream_ordering, topological_ordering, event_id, type, room_id, processed, outlier,"
-        " origin_server_ts, sender, state_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (n, n, event_id, kind, room, True, outlier, ts, sender, state_key),
-    )
-    body = json.dumps({"type": kind, "sender": sender, "room_id": room, "content": content})
-    db.query(
-        "INSERT INTO event_json (event_id, room_id, internal_metadata, json, format_version) VALUES (?, ?, ?, ?, ?)",
-        (event_id, room, "{}", body, 3),
-    )
-    return event_id
-
-
 def test_a_persons_posts_since_a_time_are_read_oldest_first_in_batches_with_what_remains(database: Database) -> None:
-    old = _event(database, 1, SPAMMER, ROOM_A, 1_000)
-    window = [_event(database, 10 + n, SPAMMER, ROOM_A if n % 2 else ROOM_B, 2_000 + n) for n in range(7)]
-    _event(database, 30, OTHER, ROOM_A, 2_500)  # someone else
-    _event(database, 31, SPAMMER, ROOM_A, 2_600, kind="m.room.member", state_key=SPAMMER)  # state
-    _event(database, 32, SPAMMER, ROOM_A, 2_700, kind="m.reaction")  # not a post
-    _event(database, 33, SPAMMER, ROOM_A, 2_800, outlier=True)  # not in the room's timeline
+    old = insert_event(database, 1, SPAMMER, ROOM_A, 1_000)
+    window = [insert_event(database, 10 + n, SPAMMER, ROOM_A if n % 2 else ROOM_B, 2_000 + n) for n in range(7)]
+    insert_event(database, 30, OTHER, ROOM_A, 2_500)  # someone else
+    insert_event(database, 31, SPAMMER, ROOM_A, 2_600, kind="m.room.member", state_key=SPAMMER)  # state
+    insert_event(database, 32, SPAMMER, ROOM_A, 2_700, kind="m.reaction")  # not a post
+    insert_event(database, 33, SPAMMER, ROOM_A, 2_800, outlier=True)  # not in the room's timeline
     database.query("INSERT INTO redactions (event_id, redacts) VALUES (?, ?)", ("$r1", window[0]))
 
     rows, total = database.run(sent_since_txn, SPAMMER, 2_000, None, 4)
