@@ -19,15 +19,22 @@ evidence is written like a refused message (audit ``content.<action>``, a ticket
 for ``hold`` and ``flag``); a ``flag`` hit stays visible with its ticket, as a
 flagged message is delivered. The exposure window, from the membership call to the
 redaction visible to clients, is measured in tests/e2e/test_content_texts.py.
+
+A ``reason`` is published text too: one given by a person who may not post
+(``decisions.may_post`` on the person's own standing: a posting suspension, no real
+name, the convention not accepted, a read-only credit level, the blacklist) is
+redacted the same way, audited ``membership.reason_removed`` with the decision's reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
 from synapse.module_api.errors import SynapseError
 
+from policies import decisions
 from policies.content import ContentHit
 
 from .event_stream import StreamEvent
@@ -36,9 +43,11 @@ from .texts import text
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
 
+    from .clock import Clock
     from .config import QunzuConfig
     from .content import ContentGuard
     from .facts import FactsSource
+    from .store.audit import AuditStore
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +55,22 @@ logger = logging.getLogger(__name__)
 class MembershipTexts:
     """Redacts local membership events whose texts break a content rule (an ``EventStream`` subscriber)."""
 
-    def __init__(self, api: ModuleApi, config: QunzuConfig, *, content: ContentGuard, facts: FactsSource) -> None:
+    def __init__(
+        self,
+        api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
+        *,
+        content: ContentGuard,
+        facts: FactsSource,
+        audit: AuditStore,
+    ) -> None:
         self._api = api
+        self._clock = clock
         self._config = config
         self._content = content
         self._facts = facts
+        self._audit = audit
         self._service = config.service_account
 
     async def on_events(self, events: list[StreamEvent]) -> None:
@@ -61,10 +81,14 @@ class MembershipTexts:
                 continue  # remote membership events are decided by check_event_for_spam (soft fail)
             # A pure scan first: almost every join carries a display name, almost none breaks a rule.
             hit = self._content.membership_hit(event.content)
-            if hit is None:
+            reason = event.content.get("reason")
+            if hit is None and not (isinstance(reason, str) and reason.strip()):
                 continue
             try:
-                await self._review(event, hit)
+                if hit is not None:
+                    await self._review(event, hit)
+                else:
+                    await self._review_reason(event)
             except SynapseError as exc:
                 # No power or not in the room (a room of another server): nothing to repair with.
                 logger.warning("qunzu: could not redact a membership event that breaks a content rule (%s)", exc.code)
@@ -85,6 +109,22 @@ class MembershipTexts:
         if hit.action != "flag":
             await self._redact(event.room_id, event.event_id)
 
+    async def _review_reason(self, event: StreamEvent) -> None:
+        """A reason given by a person who may not post in the room is taken down (Art. 6, 11)."""
+        user = await self._facts.user(event.sender)
+        # The person's own standing only: in a closed or frozen room the platform itself may end
+        # memberships in its members' names, with its own reason (sanctions/followups.py).
+        room = dataclasses.replace(
+            await self._facts.room(event.room_id), closed=False, frozen=False, posting_suspended_until_ms=None
+        )
+        decision = decisions.may_post(user, room, self._clock.now_ms(), self._config.policy, is_message=False)
+        if decision.allowed:
+            return
+        await self._redact(event.room_id, event.event_id, "membership_reason_removed")
+        why = decision.reason.value if decision.reason is not None else None
+        details = {"room_id": event.room_id, "event_id": event.event_id, "why": why}
+        await self._audit.append(event.sender, "membership.reason_removed", event.sender, details)
+
     async def _is_profile_copy(self, event: StreamEvent) -> bool:
         """A join carrying only the sender's current global display name (Synapse's profile propagation)."""
         if event.membership != "join" or event.state_key != event.sender or "reason" in event.content:
@@ -93,7 +133,7 @@ class MembershipTexts:
         profile = await self._api.get_profile_for_user(localpart)
         return bool(profile.display_name) and event.content.get("displayname") == profile.display_name
 
-    async def _redact(self, room_id: str, event_id: str) -> None:
+    async def _redact(self, room_id: str, event_id: str, why: str = "membership_text_removed") -> None:
         redaction = {
             "type": "m.room.redaction",
             "room_id": room_id,
@@ -101,7 +141,7 @@ class MembershipTexts:
             "redacts": event_id,
             "content": {
                 "redacts": event_id,
-                "reason": text("membership_text_removed", self._config.language),
+                "reason": text(why, self._config.language),
             },
         }
         try:
@@ -112,4 +152,4 @@ class MembershipTexts:
             # Invited into every governed room, but maybe not joined yet.
             await self._api.update_room_membership(self._service, self._service, room_id, "join")
             await self._api.create_and_send_event_into_room(redaction)
-        logger.info("qunzu: redacted a membership event whose texts break a content rule")
+        logger.info("qunzu: redacted the texts of a membership event (%s)", why)

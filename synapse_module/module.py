@@ -609,7 +609,10 @@ class QunzuModule:
         self.events.subscribe("private_chats", self.private_chats.on_events)
         # Art. 10: membership texts no callback can refuse are redacted (membership_texts.py).
         self.events.subscribe(
-            "membership_texts", MembershipTexts(api, config, content=self.content, facts=self.facts).on_events
+            "membership_texts",
+            MembershipTexts(
+                api, self.clock, config, content=self.content, facts=self.facts, audit=self.store.audit
+            ).on_events,
         )
         self.events.subscribe("invite_confirmation", self.invite_confirmation.on_events)
         # Art. 6, 11: what other servers bring into a group's state anyway (federation_guard.py).

@@ -16,7 +16,7 @@ from devtools.homeserver import SynapseProcess
 
 from .identities import fresh_id_number
 from .matrix import Matrix
-from .sanction_helpers import joined_members, sanction, set_power, verified
+from .sanction_helpers import eventually, joined_members, sanction, set_power, verified
 
 
 async def _moderate(staff: Matrix, room: str, **body: Any) -> dict[str, Any]:
@@ -208,6 +208,22 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
     # A room that carries nothing to read may still be made: the suspension is about publishing.
     status, reply = await member.create_room(preset="private_chat")
     assert status == 200, reply
+    # A reason on a membership change is published text too (Synapse asks nobody): it is taken
+    # down within moments; the leave stands.
+    path = f"/_matrix/client/v3/rooms/{quote(room)}/leave"
+    assert (await member.call("POST", path, {"reason": "禁言者的告别"}))[0] == 200
+
+    async def reason_gone() -> bool:
+        status, event = await owner.call(
+            "GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.member/{member.user_id}"
+        )
+        return status == 200 and event == {"membership": "leave"}
+
+    await eventually(reason_gone, what="the muted person's reason taken down")
+    status, audit = await staff.qunzu("GET", f"/admin/audit?subject={quote(member.user_id)}")
+    assert status == 200, audit
+    removed = [entry for entry in audit["entries"] if entry["action"] == "membership.reason_removed"]
+    assert [entry["details"]["why"] for entry in removed] == ["posting_suspended_user"], removed
 
 
 def _named(name: str) -> dict[str, Any]:
