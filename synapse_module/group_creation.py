@@ -155,6 +155,9 @@ class GroupCreation:
         owner = shape_bot_chat(config, user_id, service)
         verification_dm = owner is not None
         _check_override_shape(config)
+        # Art. 8, 11: the platform keeps its powers from the room's first moment (Groups.check_power_levels later).
+        if user_id != service and not (levels := self._groups.check_requested_power_levels(config)).allowed:
+            raise decision_error(levels, self._config)
         initial = [
             event
             for event in config.get("initial_state") or []

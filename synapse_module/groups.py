@@ -334,12 +334,34 @@ class Groups:
         current = state.get(("m.room.power_levels", ""))
         before = platform_shortfall(service, create.content, creators, current.content if current is not None else None)
         after = platform_shortfall(service, create.content, creators, event.content)
+        return self.judge_power_levels(before, after)
+
+    def judge_power_levels(self, before: str | None, after: str | None) -> Decision:
+        """`decisions.may_change_power_levels`, with the sentence that tells the person why."""
         explanation = (
             ""
             if after is None
-            else text("service_power_explanation", self._config.language, service=service, action=after)
+            else text("service_power_explanation", self._config.language, service=self.service_account, action=after)
         )
         return decisions.may_change_power_levels(before, after, explanation)
+
+    def check_requested_power_levels(self, config: Mapping[str, Any]) -> Decision:
+        """The power levels a createRoom asks for leave the service account its platform powers.
+
+        A room's first power levels pass Synapse's auth rules whatever they ask, so a
+        creation could set what a kick or a join-rule change needs above the 100 the
+        module gives the service account (its `users` entry is judged as that 100).
+        """
+        service = self.service_account
+        levels: Any = config.get("power_level_content_override")
+        for event in config.get("initial_state") or []:
+            if isinstance(event, Mapping) and event.get("type") == "m.room.power_levels":
+                levels = event.get("content")
+        if not isinstance(levels, Mapping):
+            return Decision.allow()
+        users = levels.get("users")
+        granted = {**levels, "users": {**(users if isinstance(users, Mapping) else {}), service: 100}}
+        return self.judge_power_levels(None, platform_shortfall(service, {}, (), granted))
 
     # -- upgrades -----------------------------------------------------------------------------
 

@@ -283,6 +283,13 @@ async def test_nobody_takes_the_service_accounts_powers_or_puts_it_out_of_a_grou
 ) -> None:
     version = default_version(versioned)
     owner = await verified(as_user, versioned, "rvkeep")
+    # A room's first power levels pass Synapse's auth rules whatever they ask: decided at creation.
+    levels_state = {"type": "m.room.power_levels", "state_key": "", "content": {"state_default": 101}}
+    for asked in ({"power_level_content_override": {"kick": 150}}, {"initial_state": [levels_state]}):
+        status, refused = await owner.create_room(name="守群", preset="public_chat", **asked)
+        assert (status, refused.get("cn.qunzu.reason")) == (403, "protected_state"), (asked, refused)
+        assert refused["cn.qunzu.detail"]["action"] in ("kick", "m.room.join_rules"), refused
+        assert f"平台服务账号 {SERVICE}" in refused["error"]
     room = await owner.new_room(name="守群", preset="public_chat")
     await eventually(lambda: service_has_power(owner, room), what="the service account's power")
     await eventually(lambda: _is(service_membership(owner, room), "join"), what="the service account's join")
