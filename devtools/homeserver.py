@@ -32,7 +32,7 @@ import yaml
 
 from devtools.forkserver import ForkedProcess, ForkServer, ForkServerError
 from policies import load_policy
-from policies.homeserver import http_listener, record_keeping
+from policies.homeserver import http_listener, record_keeping, unscreened_texts_off
 
 SERVER_NAME = "localhost"
 SERVICE_LOCALPART = "qunzu"
@@ -210,7 +210,7 @@ def render_config(
         "suppress_key_server_warning": True,
         "enable_registration": False,
         "federation_domain_whitelist": [],
-        "presence": {"enabled": False},
+        **unscreened_texts_off(),
         # Development and tests only: cheap password hashing keeps registering accounts fast.
         "bcrypt_rounds": 4,
         **record_keeping(load_policy(None)),

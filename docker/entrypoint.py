@@ -42,6 +42,7 @@ from policies.homeserver import (
     http_listener,
     metrics_listener,
     record_keeping,
+    unscreened_texts_off,
     worker_topology,
 )
 
@@ -175,6 +176,7 @@ def homeserver_config(values: Mapping[str, str]) -> dict[str, Any]:
         "report_stats": False,
         "enable_registration": False,
         **record_keeping(policy),
+        **unscreened_texts_off(),
         "federation_domain_whitelist": whitelist,
         "modules": [{"module": "synapse_module.QunzuModule", "config": module_config}],
     }

@@ -46,6 +46,13 @@ UNTRACKED_RETRY_WINDOW_MS: Final = MINUTE_MS
 """Events without a transaction id (``PUT /state``): the same content from the same person in the same
 room within this time is one attempt."""
 
+PROFILE_REVIEW_WINDOW_MS: Final = DAY_MS
+"""A profile text (display name or custom field) that broke a content rule is recorded once in this time.
+
+Synapse tells modules of every profile change with the whole profile, so a later change of
+another part (an avatar) shows the same text again: within this time it gets the first
+record's answer instead of a second record and ticket."""
+
 #: Where a ticket comes from, and where it stands (Art. 12 complaints).
 TicketSource = Literal["content_flag", "content_hold", "user_report", "matrix_report", "public_report"]
 TicketStatus = Literal["open", "in_review", "resolved", "dismissed"]

@@ -274,6 +274,17 @@ def alias_texts(alias: str) -> list[str]:
     return [local] if local else []
 
 
+def profile_field_texts(name: str, value: object) -> list[str]:
+    """The texts of a custom profile field (``PUT /profile/{user}/{name}``): its name and every string of its value.
+
+    Clients show a field under its name on a person's profile card, so the name is
+    text as much as the value; a value is walked like an unknown event's content.
+    """
+    texts: _Texts = [name] if name else []
+    _walk(texts, name, value, 0)
+    return list(dict.fromkeys(texts))
+
+
 def create_request_texts(config: Mapping[str, Any]) -> list[str]:
     """The texts of a createRoom request, as the events Synapse will make of it.
 

@@ -23,6 +23,7 @@ __all__ = [
     "http_listener",
     "metrics_listener",
     "record_keeping",
+    "unscreened_texts_off",
     "worker_topology",
 ]
 
@@ -35,6 +36,18 @@ def record_keeping(policy: Policy) -> dict[str, Any]:
     check-config` warns about a config that drops either sooner.
     """
     return {"redaction_retention_period": None, "user_ips_max_age": f"{policy.retention.days}d"}
+
+
+def unscreened_texts_off() -> dict[str, Any]:
+    """Synapse settings that switch off texts people see but no module can screen (Art. 10).
+
+    A presence `status_msg` reaches everyone who shares a room with its author, and Synapse
+    1.163 asks no module about it, so presence is off. Profile changes are not sent down
+    `/sync` (Synapse's default, stated here because the module takes refused custom profile
+    fields out of the profile table, which that stream would not hear of). `qunzu
+    check-config` warns about a config that turns either on.
+    """
+    return {"presence": {"enabled": False}, "include_profile_updates_in_sync": False}
 
 
 #: The instance name of the main process in `instance_map`.

@@ -78,7 +78,7 @@ def _seconds(value: Any) -> float | None:
 
 
 def homeserver_warnings(config: dict[str, Any], retention_days: int) -> list[str]:
-    """One line per Synapse setting that would drop data before Qunzu's retention ends."""
+    """One line per Synapse setting that would drop data before Qunzu's retention ends or publish unscreened text."""
     needed = retention_days * DAY_S
     warnings: list[str] = []
     redaction = config.get("redaction_retention_period", "7d")
@@ -92,6 +92,17 @@ def homeserver_warnings(config: dict[str, Any], retention_days: int) -> list[str
         warnings.append(
             f"user_ips_max_age is {ips!r}: Synapse forgets client IPs after it; "
             f"set it to at least {retention_days}d (Art. 13 keeps logs six months)"
+        )
+    presence = config.get("presence") or {}
+    if not isinstance(presence, dict) or presence.get("enabled", True) not in (False, "false"):
+        warnings.append(
+            "presence is enabled: a presence status message reaches everyone in a room with its author and "
+            "no module can screen it (Art. 10); set presence.enabled to false"
+        )
+    if config.get("include_profile_updates_in_sync"):
+        warnings.append(
+            "include_profile_updates_in_sync is on: clients would keep a custom profile field Qunzu took out "
+            "for breaking a content rule; turn it off"
         )
     retention = config.get("retention") or {}
     if isinstance(retention, dict) and retention.get("enabled"):

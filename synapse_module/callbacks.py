@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
-from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester, UserID
+from synapse.module_api import NOT_SPAM, EventBase, ProfileInfo, Requester
 from synapse.module_api.errors import Codes, SynapseError
 from synapse.types import RoomAlias
 
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .invite_confirmation import InviteConfirmation
     from .private_chats import PrivateChats
     from .private_reports import PrivateReports
+    from .profile_guard import ProfileGuard
     from .realname import RealnameService
     from .refusal_notices import BotChatNotices
     from .room_moderation import RoomModeration
@@ -122,6 +123,7 @@ class Callbacks:
         admin_guard: AdminGuard,
         appeal_refs: AppealReferences,
         notices: BotChatNotices,
+        profile_guard: ProfileGuard,
     ) -> None:
         self._api = api
         self._clock = clock
@@ -144,6 +146,7 @@ class Callbacks:
         self._admin_guard = admin_guard
         self._appeal_refs = appeal_refs
         self._notices = notices
+        self._profile_guard = profile_guard
         self._policy = config.policy
 
     async def referenced(self, error: SynapseError, args: tuple[object, ...]) -> SynapseError:
@@ -390,23 +393,17 @@ class Callbacks:
     async def on_profile_update(
         self, user_id: str, new_profile: ProfileInfo, by_admin: bool, deactivation: bool
     ) -> None:
-        """Art. 10: a global display name that breaks a content rule does not reach any room.
+        """Art. 10: a display name or custom profile field that breaks a content rule is taken back.
 
-        Synapse calls this after storing the name and before it schedules the
-        update of the person's member events, so setting the name back to the
-        account's own localpart here means the rooms only ever see that.
+        Synapse calls this after storing the change and before it answers the request or
+        copies a display name into member events (profile_guard.py).
         """
         if deactivation or not self._api.is_mine(user_id):
             return
         try:
-            await self._health.ready()
-            if await self._facts.is_exempt(user_id):
-                return
-            if await self._content.check_profile(user_id, new_profile.display_name):
-                user = UserID.from_string(user_id)
-                await self._api.set_displayname(user, user.localpart)
+            await self._profile_guard.review(user_id, new_profile)
         except Exception:
-            logger.exception("qunzu: checking a display name against the content rules failed")
+            logger.exception("qunzu: checking a profile against the content rules failed")
 
     @boundary(fail_closed=False)
     async def user_may_join_room(self, user_id: str, room_id: str, is_invited: bool) -> SpamResult:

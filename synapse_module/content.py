@@ -35,9 +35,14 @@ from synapse.module_api import NOT_SPAM, EventBase, ModuleApi
 from synapse.module_api.errors import Codes, ConfigError
 
 from policies import Decision, Policy, Reason
-from policies.constants import CLIENT_RETRY_WINDOW_MS, UNTRACKED_RETRY_WINDOW_MS, TicketSource
+from policies.constants import (
+    CLIENT_RETRY_WINDOW_MS,
+    PROFILE_REVIEW_WINDOW_MS,
+    UNTRACKED_RETRY_WINDOW_MS,
+    TicketSource,
+)
 from policies.content import ContentHit, Matcher, TermList, content_decision, parse_hash_list, parse_terms
-from policies.event_texts import alias_texts, create_request_texts, event_texts
+from policies.event_texts import alias_texts, create_request_texts, event_texts, profile_field_texts
 from policies.messages import resolve_language
 from policies.model import Content
 
@@ -501,27 +506,29 @@ class ContentGuard:
             Reason.PROTECTED_STATE, setting="m.room.encryption", explanation=encryption.explanation[self._language]
         )
 
-    async def check_profile(self, user_id: str, displayname: str | None) -> bool:
-        """Check a new global display name; True when it must not stand.
+    async def check_display_name(self, user_id: str, displayname: str | None) -> Decision | None:
+        """The content decision for a new global display name (``flag`` hits stand, with their ticket).
 
-        Synapse has no callback that can refuse a display name, but
-        ``on_profile_update`` runs before the name is copied into the member
-        events of the person's rooms, so the caller can put the name back
-        before any room sees it. ``flag`` hits stand and go to staff;
-        ``block`` and ``hold`` hits must not stand.
+        Synapse has no callback that can refuse a display name, but ``on_profile_update``
+        runs before the name is copied into the member events of the person's rooms, so
+        the caller can put a refused name back before any room sees it (profile_guard.py).
         """
         if not displayname:
-            return False
-        hit = self._lists.matcher.scan(displayname)
-        if hit is None:
-            return False
-        content = {"displayname": displayname}
-        ticket = None
-        if hit.action != "block":
-            source: TicketSource = "content_hold" if hit.action == "hold" else "content_flag"
-            ticket = await self._open_ticket(source, hit, None, None, user_id, content)
-        await self._evidence(hit, user_id, content, "profile.displayname", None, ticket)
-        return hit.action != "flag"
+            return None
+        return await self._profile_decision(user_id, "profile.displayname", [displayname], {"displayname": displayname})
+
+    async def check_profile_field(self, user_id: str, name: str, value: object) -> Decision | None:
+        """The content decision for a custom profile field, its name and its value (``flag`` hits stand)."""
+        return await self._profile_decision(user_id, "profile.field", profile_field_texts(name, value), {name: value})
+
+    async def _profile_decision(
+        self, user_id: str, what: str, texts: list[str], content: Mapping[str, Any]
+    ) -> Decision | None:
+        # The whole profile is shown again on every change: one record per text and day.
+        key = f"profile|{user_id}|{what}|{content_digest(content)}"
+        return await self._decide(
+            texts, user_id, what, content, None, None, attempt=lambda: (key, PROFILE_REVIEW_WINDOW_MS)
+        )
 
     async def _open_ticket(
         self,

@@ -69,6 +69,7 @@ from .notices import Notifier
 from .policy_list import PolicyList
 from .private_chats import PrivateChats
 from .private_reports import PrivateReports
+from .profile_guard import ProfileGuard
 from .public_reports import PublicReports
 from .realname import RealnameService
 from .refusal_notices import BotChatNotices, forget_expired
@@ -477,6 +478,9 @@ class QunzuModule:
             admin_guard=self.admin_guard,
             appeal_refs=self.appeal_refs,
             notices=self.bot_chat_notices,
+            profile_guard=ProfileGuard(
+                api, health=self.health, facts=self.facts, content=self.content, notices=self.bot_chat_notices
+            ),
         )
         api.register_spam_checker_callbacks(
             check_event_for_spam=callbacks.check_event_for_spam,

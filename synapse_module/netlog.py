@@ -35,6 +35,7 @@ from policies.api import NetlogCatchUp
 
 from .crypto import FieldCipher
 from .event_stream import StreamEvent
+from .store import synapse_tables
 from .store.netlog import LogEntry, NetlogStore, owner_of
 from .store.synapse_tables import SynapseEvent
 
@@ -261,7 +262,13 @@ class NetworkLog:
             return
         try:
             entry_id = f"profile:{secrets.token_hex(12)}"
-            content = {"displayname": new_profile.display_name, "avatar_url": new_profile.avatar_url}
+            content: dict[str, Any] = {"displayname": new_profile.display_name, "avatar_url": new_profile.avatar_url}
+            # Custom fields are published too (profile cards): kept as they stand after the content rules.
+            fields = await self._api.run_db_interaction(
+                "qunzu_netlog_profile_fields", synapse_tables.profile_fields_txn, user_id
+            )
+            if fields:
+                content["fields"] = fields
             await self._direct(
                 LogEntry(
                     id=entry_id,

@@ -58,7 +58,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Action = Literal["message", "state", "member", "join", "invite", "create", "alias", "upgrade", "publish", "admin"]
+Action = Literal[
+    "message", "state", "member", "join", "invite", "create", "alias", "upgrade", "publish", "admin", "profile"
+]
 
 # Refusals whose way forward is verification: the notice carries a one-time link to the form.
 _VERIFY = frozenset({Reason.REALNAME_REQUIRED, Reason.REALNAME_LEVEL_INSUFFICIENT})

@@ -4,7 +4,8 @@ Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
 `local_current_membership(room_id, user_id, membership)`, `room_aliases(room_alias,
 room_id)`, `events(event_id, room_id, type, sender, origin_server_ts, stream_ordering,
 outlier, received_ts)`, `event_json(event_id, room_id, json)` (a measure's evidence, the
-network log's catch-up), `rejections(event_id)`, `rooms(room_id, creator)`, and the reports people make
+network log's catch-up), `rejections(event_id)`, `rooms(room_id, creator)`, `profiles(full_user_id,
+fields)` (custom profile fields, JSON: jsonb on PostgreSQL, text on SQLite), and the reports people make
 with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
 reason)`, `user_reports(id, received_ts, target_user_id, user_id, reason)` (no
@@ -76,6 +77,39 @@ def state_event_kind_txn(txn: LoggingTransaction, event_id: str) -> tuple[str, s
     txn.execute("SELECT room_id, type, state_key FROM events WHERE event_id = ?", (event_id,))
     row = txn.fetchone()
     return (str(row[0]), str(row[1]), str(row[2])) if row and row[2] is not None else None
+
+
+def profile_fields_txn(txn: LoggingTransaction, user_id: str) -> dict[str, Any]:
+    """A local account's custom profile fields (`PUT /profile/{user}/{field}`); {} when it has none."""
+    txn.execute("SELECT fields FROM profiles WHERE full_user_id = ?", (user_id,))
+    row = txn.fetchone()
+    return _json_object(row[0]) if row else {}
+
+
+def remove_profile_fields_txn(txn: LoggingTransaction, user_id: str, judged: Mapping[str, Any]) -> list[str]:
+    """Take the judged fields out of an account's profile, where they still hold the judged value.
+
+    Synapse 1.163 offers modules no way to delete a custom field, so this writes the
+    column its own `delete_profile_field` writes (the value is read again inside this
+    transaction: a field changed since it was judged is left for its own review).
+    Returns the names taken out.
+    """
+    fields = profile_fields_txn(txn, user_id)
+    removed = [name for name, value in judged.items() if name in fields and fields[name] == value]
+    if removed:
+        kept = {name: value for name, value in fields.items() if name not in removed}
+        txn.execute("UPDATE profiles SET fields = ? WHERE full_user_id = ?", (json.dumps(kept), user_id))
+    return removed
+
+
+def _json_object(value: object) -> dict[str, Any]:
+    """A JSON column's object: PostgreSQL's driver gives jsonb parsed, SQLite gives text."""
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def room_creator_txn(txn: LoggingTransaction, room_id: str) -> str | None:

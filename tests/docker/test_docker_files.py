@@ -195,6 +195,7 @@ def test_the_stack_config_boots_synapse_with_the_module_and_init_sets_up_bot_and
         assert config["database"]["name"] == "psycopg2"
         assert config["modules"][0]["module"] == "synapse_module.QunzuModule"
         assert config["redaction_retention_period"] is None
+        assert config["presence"] == {"enabled": False}  # status messages: text no module can screen
         assert "instance_map" not in config
         assert synapse.module_state() == "ready"
         result = subprocess.run(

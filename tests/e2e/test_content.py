@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +33,7 @@ from .content_fixtures import (  # noqa: F401  (fixtures: the content server and
     terms_dir_fixture,
 )
 from .matrix import Matrix
+from .sanction_helpers import eventually, notices
 
 
 def assert_prohibited(status: int, reply: dict[str, Any], category: str, term: str) -> None:
@@ -290,6 +292,76 @@ async def test_an_edited_term_file_takes_effect_within_seconds(poster: Matrix, s
     assert reply["reloaded"] is True
 
 
+async def test_custom_profile_fields_that_break_a_rule_are_gone_before_the_answer_and_the_person_is_told(
+    poster: Matrix, staff: Matrix, person: Callable[..., Matrix]
+) -> None:
+    profile = f"/_matrix/client/v3/profile/{quote(poster.user_id)}"
+    reader = person()
+
+    status, reply = await poster.call("PUT", f"{profile}/m.tz", {"m.tz": "Asia/Shanghai"})
+    assert status == 200, reply
+    # Synapse stores a field before any module is asked: the answer is 200, the field is gone.
+    motto = {"zh": f"我是{BLOCKED}", "en": "hello"}
+    status, reply = await poster.call("PUT", f"{profile}/org.example.motto", {"org.example.motto": motto})
+    assert status == 200, reply
+    status, reply = await reader.call("GET", f"{profile}/org.example.motto")
+    assert status == 404, reply
+    # The field's name is text on a profile card too.
+    badge = f"org.{BLOCKED_LATIN}.badge"
+    status, reply = await poster.call("PUT", f"{profile}/{badge}", {badge: "1"})
+    assert status == 200, reply
+    status, reply = await reader.call("GET", f"{profile}/{badge}")
+    assert status == 404, reply
+    # A flagged field stands with its ticket; the next change shows it again, and it is recorded once.
+    status, reply = await poster.call("PUT", f"{profile}/org.example.ad", {"org.example.ad": FLAGGED})
+    assert status == 200, reply
+    # What breaks no rule stands, the field set before and one set after.
+    status, reply = await poster.call("PUT", f"{profile}/org.example.hobby", {"org.example.hobby": "读书"})
+    assert status == 200, reply
+    status, whole = await reader.call("GET", profile)
+    assert status == 200, whole
+    assert whole.get("m.tz") == "Asia/Shanghai", whole
+    assert whole.get("org.example.hobby") == "读书", whole
+    assert whole.get("org.example.ad") == FLAGGED, whole
+    assert BLOCKED not in str(whole) and BLOCKED_LATIN not in str(whole), whole
+
+    status, audit = await staff.qunzu("GET", f"/admin/audit?subject={quote(poster.user_id)}")
+    assert status == 200, audit
+    blocks = [entry for entry in audit["entries"] if entry["action"] == "content.block"]
+    assert [entry["details"]["event_type"] for entry in blocks] == ["profile.field", "profile.field"], blocks
+    assert {entry["details"]["rule"] for entry in blocks} == {"cults"}
+    flags = [entry for entry in audit["entries"] if entry["action"] == "content.flag"]
+    flagged = [(entry["details"]["event_type"], entry["details"]["rule"]) for entry in flags]
+    assert flagged == [("profile.field", "spam")], flags
+    assert BLOCKED not in str(audit) and BLOCKED_LATIN not in str(audit)
+
+    # The client showed the change as done: the bot chat says it was not, and why (once per 10 minutes).
+    async def told() -> list[str] | None:
+        found = [body for body in await notices(poster) if "个人资料" in body]
+        return found or None
+
+    bodies = await eventually(told, what="the notice of the refused profile field")
+    assert len(bodies) == 1, bodies
+    assert "【操作未成功】" in bodies[0] and "邪教" in bodies[0] and "!申诉" in bodies[0], bodies[0]
+    assert BLOCKED not in bodies[0]
+
+
+async def test_a_presence_status_message_reaches_nobody(poster: Matrix, person: Callable[..., Matrix]) -> None:
+    # No module can screen a status message, so Qunzu's configs switch presence off.
+    path = f"/_matrix/client/v3/presence/{quote(poster.user_id)}/status"
+    status, reply = await poster.call("PUT", path, {"presence": "online", "status_msg": f"我是{BLOCKED}"})
+    assert status == 200, reply
+    reader = person()
+    room = await poster.new_room(name="读书会", preset="public_chat")
+    assert (await reader.join(room))[0] == 200
+    status, reply = await reader.call("GET", path)
+    assert status == 200, reply
+    assert reply == {"presence": "offline"}
+    status, sync = await reader.call("GET", "/_matrix/client/v3/sync?timeout=0")
+    assert status == 200, sync
+    assert BLOCKED not in str(sync)
+
+
 async def test_a_display_name_with_a_blocked_term_never_reaches_a_room(poster: Matrix, staff: Matrix) -> None:
     room = await poster.new_room(name="读书会")
     localpart = poster.user_id[1:].split(":", 1)[0]
@@ -319,3 +391,11 @@ async def test_a_display_name_with_a_blocked_term_never_reaches_a_room(poster: M
     assert status == 200, audit
     blocks = [entry for entry in audit["entries"] if entry["action"] == "content.block"]
     assert [entry["details"]["event_type"] for entry in blocks] == ["profile.displayname"]
+
+    # The client showed the new name as set: the bot chat says it was not, and why.
+    async def told() -> list[str] | None:
+        found = [body for body in await notices(poster) if "个人资料" in body]
+        return found or None
+
+    bodies = await eventually(told, what="the notice of the refused display name")
+    assert len(bodies) == 1 and "邪教" in bodies[0] and BLOCKED not in bodies[0], bodies

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from policies.event_texts import NO_TEXT_TYPES, alias_texts, create_request_texts, event_texts
+from policies.event_texts import NO_TEXT_TYPES, alias_texts, create_request_texts, event_texts, profile_field_texts
 
 HTML = "org.matrix.custom.html"
 
@@ -189,3 +189,20 @@ def test_create_request_texts_cover_every_field_and_initial_state_form() -> None
     ]
     assert create_request_texts({}) == []
     assert create_request_texts({"initial_state": "nope", "room_alias_name": 3}) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("m.tz", "Asia/Shanghai", ["m.tz", "Asia/Shanghai"]),
+        ("org.example.motto", {"zh": "读书", "en": ["read", "books"]}, ["org.example.motto", "读书", "read", "books"]),
+        # What no client shows as prose stays out, as in an unknown event: media and ids.
+        ("org.example.badge", {"image_url": "mxc://a/b", "owner": "@u:s"}, ["org.example.badge"]),
+        ("org.example.flag", True, ["org.example.flag"]),
+        ("org.example.same", "org.example.same", ["org.example.same"]),
+    ],
+)
+def test_a_profile_fields_texts_are_its_name_and_every_string_of_its_value(
+    name: str, value: object, expected: list[str]
+) -> None:
+    assert profile_field_texts(name, value) == expected

@@ -14,6 +14,7 @@ from policies.homeserver import (
     generic_worker,
     http_listener,
     record_keeping,
+    unscreened_texts_off,
     worker_topology,
 )
 from qunzu_cli.__main__ import homeserver_warnings
@@ -22,7 +23,7 @@ from qunzu_cli.__main__ import homeserver_warnings
 @pytest.mark.parametrize("days", [190, 400])
 def test_the_record_keeping_settings_are_the_ones_check_config_accepts(days: int) -> None:
     policy = load_policy_from_mapping({"retention": {"days": days}})
-    settings = record_keeping(policy)
+    settings = {**record_keeping(policy), **unscreened_texts_off()}
     assert settings["redaction_retention_period"] is None
     assert homeserver_warnings(settings, policy.retention.days) == []
     # A server kept at the default would lose client IPs before a longer retention ends.
@@ -57,3 +58,14 @@ def test_a_worker_names_its_instance_and_the_main_config_names_the_background_in
     assert topology["run_background_tasks_on"] == "worker1"
     worker = generic_worker("worker1", listeners=[http_listener(8081, ["client"])], log_config="l", pid_file="p")
     assert worker["worker_name"] == "worker1" and worker["worker_app"] == "synapse.app.generic_worker"
+
+
+def test_texts_no_module_can_screen_are_off_and_check_config_warns_when_they_are_on() -> None:
+    settings = {**record_keeping(load_policy_from_mapping({})), **unscreened_texts_off()}
+    assert settings["presence"] == {"enabled": False}
+    assert homeserver_warnings(settings, 190) == []
+    # Synapse's default keeps presence on: a config without the key is warned about.
+    absent = {key: value for key, value in settings.items() if key != "presence"}
+    assert [line.split(" ", 1)[0] for line in homeserver_warnings(absent, 190)] == ["presence"]
+    synced = {**settings, "include_profile_updates_in_sync": True}
+    assert [line.split(" ", 1)[0] for line in homeserver_warnings(synced, 190)] == ["include_profile_updates_in_sync"]

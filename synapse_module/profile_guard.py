@@ -1,0 +1,95 @@
+"""Art. 10: what a person shows in their global profile obeys the content rules.
+
+A profile is text people see without any room event: the display name (on member
+events and profile cards) and the custom fields of `PUT /profile/{user}/{field}`
+(profile cards). Synapse 1.163 stores a profile change before any module is asked,
+then calls `on_profile_update` with the new profile before the request is answered,
+and, for a display name, before it copies the name into the person's member events.
+So a refused text is taken back there:
+
+- a display name that breaks a rule is set back to the account's localpart, so rooms
+  only ever see that;
+- a custom field that breaks a rule (in its name or anywhere in its value) is taken out
+  of the profile: `GET /profile` never returns it, not even to the person who set it.
+
+`flag` hits stand, with their ticket, as for messages. Each refusal is audited and sealed
+like a refused message's (`content.block`, `event_type` `profile.displayname` or
+`profile.field`), carries an appealable reference, and is told in the person's bot chat,
+since the client shows a stored change as done (DESIGN.md §6.3).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from synapse.module_api import ProfileInfo, UserID
+
+from policies import Decision
+
+from .errors import Refusal
+from .store import synapse_tables
+
+if TYPE_CHECKING:
+    from synapse.module_api import ModuleApi
+
+    from .content import ContentGuard
+    from .facts import FactsSource
+    from .health import Health
+    from .refusal_notices import BotChatNotices
+
+logger = logging.getLogger(__name__)
+
+
+class ProfileGuard:
+    """Takes back the parts of a local person's new profile that break a content rule."""
+
+    def __init__(
+        self,
+        api: ModuleApi,
+        *,
+        health: Health,
+        facts: FactsSource,
+        content: ContentGuard,
+        notices: BotChatNotices,
+    ) -> None:
+        self._api = api
+        self._health = health
+        self._facts = facts
+        self._content = content
+        self._notices = notices
+
+    async def review(self, user_id: str, profile: ProfileInfo) -> list[Decision]:
+        """Judge a local person's profile as it stands after a change; take back what is refused.
+
+        Args:
+            user_id: the local account whose profile changed.
+            profile: its display name and avatar as Synapse passes them.
+
+        Returns:
+            The refusals, in the order taken back (display name first, then fields by name).
+        """
+        await self._health.ready()
+        if await self._facts.is_exempt(user_id):
+            return []
+        refusals: list[Decision] = []
+        if (name_decision := await self._content.check_display_name(user_id, profile.display_name)) is not None:
+            user = UserID.from_string(user_id)
+            await self._api.set_displayname(user, user.localpart)
+            refusals.append(name_decision)
+        fields = await self._api.run_db_interaction("qunzu_profile_fields", synapse_tables.profile_fields_txn, user_id)
+        refused: dict[str, object] = {}
+        for name in sorted(fields):
+            if (decision := await self._content.check_profile_field(user_id, name, fields[name])) is not None:
+                refused[name] = fields[name]
+                refusals.append(decision)
+        if refused:
+            removed = await self._api.run_db_interaction(
+                "qunzu_remove_profile_fields", synapse_tables.remove_profile_fields_txn, user_id, refused
+            )
+            logger.info("qunzu: %d custom profile field(s) broke a content rule and were taken out", len(removed))
+        if refusals:
+            first = refusals[0]
+            if first.reason is not None:
+                self._notices.refused(user_id, None, Refusal(first.reason, dict(first.detail)), "profile")
+        return refusals
