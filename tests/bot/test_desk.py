@@ -21,12 +21,12 @@ from bot.desk import Desk
 from bot.errors import QunzuApiError
 from bot.qunzu_api import QunzuApi
 from bot.state import BotState, ScheduledItem
+from policies.constants import HOUR_MS
 
 from .conftest import NOW_MS, FakeClock
 
 PREFIX = "/_synapse/client/qunzu/v1"
 DESK_ROOM = "!desk:localhost"
-HOUR_MS = 3600 * 1000
 
 
 def ticket(ticket_id: str = "tk_1", *, window_ms: int = 24 * HOUR_MS, **extra: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import aiohttp
 
 from devtools.homeserver import SynapseProcess
+from policies.constants import DAY_MS
 from synapse_module.audit import GENESIS, AuditChain
 from synapse_module.export import Bundle, read_bundle, verify_bundle, write_bundle
 
@@ -241,7 +242,6 @@ def test_the_catch_up_reads_synapses_event_tables_as_it_expects(synapse: Synapse
 
 # -- retention ---------------------------------------------------------------------------------
 
-DAY_MS = 24 * 3600 * 1000
 Query = Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]]
 
 

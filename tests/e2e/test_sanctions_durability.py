@@ -11,12 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from devtools.homeserver import SynapseProcess
+from policies.constants import DAY_MS
 
 from .conftest import Crash, fresh_localpart
 from .matrix import Matrix
 from .sanction_helpers import eventually, sanction, set_power, verified
-
-DAY_MS = 24 * 3600 * 1000
 
 
 @Crash.before("kill_9")

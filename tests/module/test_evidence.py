@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from policies.constants import DAY_MS
 from synapse_module import retention
 from synapse_module.errors import Conflict, NotFound
 from synapse_module.export import verify_bundle
@@ -26,7 +27,6 @@ from synapse_module.store.evidence import EvidenceRow, new_evidence_id
 
 from .harness import NOW, Database, MovableClock
 
-DAY_MS = 24 * 3600 * 1000
 SENDER, ROOM, STAFF = "@poster:localhost", "!room:localhost", "@staff:localhost"
 
 

@@ -12,6 +12,7 @@ import asyncio
 import pytest
 
 from policies.codes import new_code
+from policies.constants import DAY_MS
 from synapse_module import retention
 from synapse_module.errors import NotFound, RequestError
 from synapse_module.module import QunzuModule
@@ -19,7 +20,6 @@ from synapse_module.public_reports import PER_HOUR, address_key
 
 from .harness import NOW, Database, MovableClock
 
-DAY_MS = 24 * 3600 * 1000
 ROOM = "!public:localhost"
 
 

@@ -7,12 +7,11 @@ PostgreSQL) and read by the module's import job, as in production.
 from __future__ import annotations
 
 from policies.api import ReportImport
-from policies.constants import DESK_NUDGE_TYPE
+from policies.constants import DESK_NUDGE_TYPE, HOUR_MS
 from synapse_module.module import QunzuModule
 
 from .harness import NOW, Database, FakeModuleApi
 
-HOUR_MS = 3600 * 1000
 REPORTER = "@reporter:localhost"
 
 

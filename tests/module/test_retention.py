@@ -15,6 +15,7 @@ import yaml
 
 from devtools.homeserver import module_block, write_qunzu_key
 from policies.api import RetentionRun
+from policies.constants import DAY_MS
 from synapse_module import retention
 from synapse_module.config import QunzuConfig, parse_module_config
 from synapse_module.module import QunzuModule
@@ -22,7 +23,6 @@ from synapse_module.store.netlog import LogEntry
 
 from .harness import NOW, Database, MovableClock
 
-DAY_MS = 24 * 3600 * 1000
 OLD_ROOM, NEW_ROOM = "!old:localhost", "!new:localhost"
 # Small batches, so every purge here runs several of them with their pauses between.
 BATCH = 4

@@ -14,7 +14,7 @@ from typing import Any, cast
 from synapse.module_api import ModuleApi
 
 from policies import Policy, default_policy
-from policies.constants import DAY_MS
+from policies.constants import DAY_MS, HOUR_MS
 from synapse_module.audit import AuditChain
 from synapse_module.sanctions.state import SanctionState
 from synapse_module.store.audit import AuditRecord
@@ -26,7 +26,6 @@ from tests.module.harness import NOW, Database
 POLICY: Policy = default_policy()
 USER = "@u:localhost"
 FINGERPRINT = "fp-u"
-HOUR_MS = 3600_000
 
 
 class MovableClock:

@@ -12,12 +12,12 @@ from synapse.module_api.errors import SynapseError
 from synapse.types import RoomAlias
 
 from policies.api import RetentionRun
+from policies.constants import DAY_MS
 from synapse_module import retention
 from synapse_module.module import QunzuModule
 
 from .harness import NOW, FakeModuleApi, MovableClock
 
-DAY_MS = 24 * 3600 * 1000
 LOCAL = "@alice:localhost"
 
 
