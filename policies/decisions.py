@@ -725,6 +725,22 @@ def may_set_membership(sender: str, target: str, membership: object, *, service:
     return Decision.allow()
 
 
+def may_publish_on_membership(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -> Decision:
+    """May the person publish text on a membership change (a reason, a per-room display name)?
+
+    Such texts are shown in the room's timeline like a message, so the person's own
+    standing decides as for a state event (``may_post``): a posting suspension, the
+    blacklist, no real name, the convention, a read-only credit level. The room's own
+    closure, freeze or posting suspension does not: there the platform itself ends
+    memberships in its members' names, with its own reason.
+
+    Returns:
+        Allowed, or refused as ``may_post`` refuses for the person.
+    """
+    own_standing = replace(room, closed=False, frozen=False, posting_suspended_until_ms=None)
+    return may_post(user, own_standing, now_ms, policy, is_message=False)
+
+
 def may_change_power_levels(before: str | None, after: str | None, explanation: str = "") -> Decision:
     """May a power-levels change go ahead? It may not take the platform's powers from the service account.
 

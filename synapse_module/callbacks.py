@@ -369,9 +369,30 @@ class Callbacks:
         if await self._facts.is_exempt(user_id):
             return NOT_SPAM
         decision = await self._content.check_member_state(user_id, room_id, state_key, content)
+        if decision is None:
+            decision = await self._membership_text_standing(user_id, room_id, state_key, content)
         return (
             self._answer(decision, local=True, tell=(user_id, room_id, "member")) if decision is not None else NOT_SPAM
         )
+
+    async def _membership_text_standing(
+        self, user_id: str, room_id: str, state_key: str, content: Mapping[str, Any]
+    ) -> Decision | None:
+        """Art. 6, 11: a reason or a new per-room name is published like a message; the refusal, if any."""
+        reason, name = content.get("reason"), content.get("displayname")
+        if not (isinstance(reason, str) and reason) and not (isinstance(name, str) and name):
+            return None
+        user, room = await both(lambda: self._facts.user(user_id), lambda: self._facts.room(room_id))
+        decision = decisions.may_publish_on_membership(user, room, self._clock.now_ms(), self._config.policy)
+        if decision.allowed:
+            return None
+        if not (isinstance(reason, str) and reason):
+            # Clients send the name the room already shows with every membership change: no new text.
+            state = await self._api.get_room_state(room_id, [("m.room.member", state_key)])
+            current = state.get(("m.room.member", state_key))
+            if current is not None and current.content.get("displayname") == name:
+                return None
+        return decision
 
     @boundary(fail_closed=True)
     async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> SpamResult:

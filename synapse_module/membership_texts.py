@@ -28,7 +28,6 @@ redacted the same way, audited ``membership.reason_removed`` with the decision's
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -111,13 +110,8 @@ class MembershipTexts:
 
     async def _review_reason(self, event: StreamEvent) -> None:
         """A reason given by a person who may not post in the room is taken down (Art. 6, 11)."""
-        user = await self._facts.user(event.sender)
-        # The person's own standing only: in a closed or frozen room the platform itself may end
-        # memberships in its members' names, with its own reason (sanctions/followups.py).
-        room = dataclasses.replace(
-            await self._facts.room(event.room_id), closed=False, frozen=False, posting_suspended_until_ms=None
-        )
-        decision = decisions.may_post(user, room, self._clock.now_ms(), self._config.policy, is_message=False)
+        user, room = await self._facts.user(event.sender), await self._facts.room(event.room_id)
+        decision = decisions.may_publish_on_membership(user, room, self._clock.now_ms(), self._config.policy)
         if decision.allowed:
             return
         await self._redact(event.room_id, event.event_id, "membership_reason_removed")

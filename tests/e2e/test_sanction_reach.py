@@ -200,6 +200,20 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
         status, reply = await member.send_state(room, event_type, content)
         assert status == 403, (event_type, reply)
         assert reply["cn.qunzu.reason"] == "posting_suspended_user"
+    # A per-room name or a kick reason set through the state API is shown in the timeline like a message.
+    own = f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.member/{quote(member.user_id)}"
+    status, current = await member.call("GET", own)
+    assert status == 200, current
+    status, reply = await member.call("PUT", own, {**current, "displayname": "禁言者的新群昵称"})
+    assert (status, reply.get("cn.qunzu.reason")) == (403, "posting_suspended_user"), reply
+    # The name the room already shows is no new text: a client sending it back (with an avatar) passes.
+    status, reply = await member.call("PUT", own, {**current, "avatar_url": "mxc://localhost/avatar"})
+    assert status == 200, reply
+    status, shown = await owner.call("GET", own)
+    assert shown.get("displayname") == current.get("displayname"), shown
+    kick = f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.member/{quote(owner.user_id)}"
+    status, reply = await member.call("PUT", kick, {"membership": "leave", "reason": "禁言者的理由"})
+    assert (status, reply.get("cn.qunzu.reason")) == (403, "posting_suspended_user"), reply
     # Nor in a room of their own: what a creation carries is published as theirs (Synapse asks nobody).
     for carried in ({"name": "禁言者的新群"}, {"topic": "禁言者的公告"}, {"initial_state": [_named("新群名")]}):
         status, reply = await member.create_room(preset="public_chat", **carried)

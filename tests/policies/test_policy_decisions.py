@@ -39,6 +39,7 @@ from policies.decisions import (
     may_be_co_creator,
     may_be_in_one_more_room,
     may_open_up,
+    may_publish_on_membership,
     required_join_rule,
 )
 
@@ -912,3 +913,32 @@ def test_a_co_creator_is_vetted_like_an_owner_who_administers(change: dict[str, 
     else:
         assert decision.reason is Reason.PROTECTED_STATE
         assert decision.detail == {"setting": "additional_creators", "user": "@alice:example.org", "check": check}
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "room_changes", "reason"),
+    [
+        # The person's own standing decides, as for a state event...
+        ({"muted_until_ms": LATER}, {}, Reason.POSTING_SUSPENDED_USER),
+        ({"blacklisted": True}, {}, Reason.BLACKLISTED),
+        (UNVERIFIED, {}, Reason.REALNAME_REQUIRED),
+        ({"convention_accepted": False}, {}, Reason.CONVENTION_NOT_ACCEPTED),
+        ({"credit_score": 0}, {}, Reason.CREDIT_INSUFFICIENT),
+        ({"muted_until_ms": LATER}, {"closed": True, "frozen": True}, Reason.POSTING_SUSPENDED_USER),
+        # ...and the room's closure, freeze or suspension does not: the platform ends memberships there.
+        ({}, {"closed": True}, None),
+        ({}, {"frozen": True}, None),
+        ({}, {"posting_suspended_until_ms": LATER}, None),
+        ({"muted_until_ms": EARLIER}, {}, None),
+        # Their own bot chat is no channel for texts on a membership: a muted owner is refused there too.
+        ({"muted_until_ms": LATER}, {"bot_chat_owner": "@alice:example.org"}, Reason.POSTING_SUSPENDED_USER),
+    ],
+)
+def test_texts_on_a_membership_follow_the_persons_own_standing(
+    user_changes: dict[str, object], room_changes: dict[str, object], reason: Reason | None
+) -> None:
+    decision = may_publish_on_membership(user(**user_changes), room(**room_changes), NOW, POLICY)
+    if reason is None:
+        assert decision.allowed, decision
+    else:
+        assert_refused(decision, reason)
