@@ -349,17 +349,49 @@ def may_post(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy, *, i
     if refusal := _room_state(room):
         return refusal
     # Art. 11: 暂停发布 for members and for rooms.
-    if not channel and in_force(user.muted_until_ms, now_ms):
-        assert user.muted_until_ms is not None
-        return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **until_detail(user.muted_until_ms))
+    if not channel and (refusal := _posting_suspended(user, now_ms)):
+        return refusal
     if in_force(room.posting_suspended_until_ms, now_ms):
         assert room.posting_suspended_until_ms is not None
         return Decision.refuse(Reason.POSTING_SUSPENDED_ROOM, **until_detail(room.posting_suspended_until_ms))
-    # Art. 7: services by credit level (E is read only).
-    level = user_level(user, policy)
-    if not channel and not level_rules(level, policy).may_post:
-        return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="post")
+    if not channel and (refusal := _read_only(user, policy)):
+        return refusal
     return Decision.allow()
+
+
+def _posting_suspended(user: UserFacts, now_ms: int) -> Decision | None:
+    """Art. 11 暂停发布: the person's own posting suspension, while in force."""
+    if not in_force(user.muted_until_ms, now_ms):
+        return None
+    assert user.muted_until_ms is not None
+    return Decision.refuse(Reason.POSTING_SUSPENDED_USER, **until_detail(user.muted_until_ms))
+
+
+def _read_only(user: UserFacts, policy: Policy) -> Decision | None:
+    """Art. 7: services by credit level; a level that may not post (E) reads only."""
+    level = user_level(user, policy)
+    if level_rules(level, policy).may_post:
+        return None
+    return Decision.refuse(Reason.CREDIT_INSUFFICIENT, level=level, action="post")
+
+
+def may_rename(user: UserFacts, now_ms: int, policy: Policy) -> Decision:
+    """May a person's new global display name be copied into the rooms they are in?
+
+    Synapse copies a new global name into each of the person's rooms as a member event
+    the timeline shows: a broadcast in their own name. A measure that stops them
+    publishing stops it too: the blacklist, a posting suspension, a read-only credit
+    level. The name itself is voluntary (后台实名、前台自愿): people name themselves before
+    they verify, so the real-name gate and the convention do not apply here.
+
+    Returns:
+        Allowed, or refused with blacklisted, posting_suspended_user or credit_insufficient.
+    """
+    if user.exempt:
+        return Decision.allow()
+    if user.blacklisted:
+        return _blacklisted(user)
+    return _posting_suspended(user, now_ms) or _read_only(user, policy) or Decision.allow()
 
 
 def may_open_verification_chat(user: UserFacts, open_chat: str | None = None, *, has_open: bool = False) -> Decision:

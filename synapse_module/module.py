@@ -479,7 +479,13 @@ class QunzuModule:
             appeal_refs=self.appeal_refs,
             notices=self.bot_chat_notices,
             profile_guard=ProfileGuard(
-                api, health=self.health, facts=self.facts, content=self.content, notices=self.bot_chat_notices
+                api,
+                self.clock,
+                config,
+                health=self.health,
+                facts=self.facts,
+                content=self.content,
+                notices=self.bot_chat_notices,
             ),
         )
         api.register_spam_checker_callbacks(

@@ -9,6 +9,10 @@ So a refused text is taken back there:
 
 - a display name that breaks a rule is set back to the account's localpart, so rooms
   only ever see that;
+- a new display name of a person under a measure that stops them publishing (the
+  blacklist, a posting suspension, a read-only credit level: `decisions.may_rename`) is
+  set back to the name their rooms show, since Synapse would copy it into each of their
+  rooms' timelines; a person in no room may rename freely;
 - a custom field that breaks a rule (in its name or anywhere in its value) is taken out
   of the profile: `GET /profile` never returns it, not even to the person who set it.
 
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from synapse.module_api import ProfileInfo, UserID
 
-from policies import Decision
+from policies import Decision, decisions
 
 from .errors import Refusal
 from .store import synapse_tables
@@ -33,6 +37,8 @@ from .store import synapse_tables
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
 
+    from .clock import Clock
+    from .config import QunzuConfig
     from .content import ContentGuard
     from .facts import FactsSource
     from .health import Health
@@ -47,6 +53,8 @@ class ProfileGuard:
     def __init__(
         self,
         api: ModuleApi,
+        clock: Clock,
+        config: QunzuConfig,
         *,
         health: Health,
         facts: FactsSource,
@@ -54,6 +62,8 @@ class ProfileGuard:
         notices: BotChatNotices,
     ) -> None:
         self._api = api
+        self._clock = clock
+        self._config = config
         self._health = health
         self._facts = facts
         self._content = content
@@ -73,9 +83,7 @@ class ProfileGuard:
         if await self._facts.is_exempt(user_id):
             return []
         refusals: list[Decision] = []
-        if (name_decision := await self._content.check_display_name(user_id, profile.display_name)) is not None:
-            user = UserID.from_string(user_id)
-            await self._api.set_displayname(user, user.localpart)
+        if (name_decision := await self._display_name_refusal(user_id, profile.display_name)) is not None:
             refusals.append(name_decision)
         fields = await self._api.run_db_interaction("qunzu_profile_fields", synapse_tables.profile_fields_txn, user_id)
         refused: dict[str, object] = {}
@@ -93,3 +101,21 @@ class ProfileGuard:
             if first.reason is not None:
                 self._notices.refused(user_id, None, Refusal(first.reason, dict(first.detail)), "profile")
         return refusals
+
+    async def _display_name_refusal(self, user_id: str, name: str | None) -> Decision | None:
+        """Judge a new display name and set back a refused one; the refusal, if any."""
+        user = UserID.from_string(user_id)
+        if (decision := await self._content.check_display_name(user_id, name)) is not None:
+            await self._api.set_displayname(user, user.localpart)
+            return decision
+        standing = decisions.may_rename(await self._facts.user(user_id), self._clock.now_ms(), self._config.policy)
+        if standing.allowed:
+            return None
+        shown = await self._api.run_db_interaction("qunzu_name_rooms_show", synapse_tables.name_rooms_show_txn, user_id)
+        if shown is None:
+            return None  # in no room: the name reaches nobody
+        back = shown or user.localpart
+        if (name or "") in (shown, back):
+            return None  # the rooms show this name already (also the set-back below, arriving here)
+        await self._api.set_displayname(user, back)
+        return standing

@@ -1,12 +1,13 @@
 """The only place the module reads Synapse's own tables (not a stable API).
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
-`local_current_membership(room_id, user_id, membership)`, `room_aliases(room_alias,
-room_id)`, `events(event_id, room_id, type, sender, origin_server_ts, stream_ordering,
-outlier, received_ts)`, `event_json(event_id, room_id, json)` (a measure's evidence, the
-network log's catch-up), `rejections(event_id)`, `rooms(room_id, creator)`, `profiles(full_user_id,
-fields)` (custom profile fields, JSON: jsonb on PostgreSQL, text on SQLite), and the reports people make
-with their clients' report buttons: `event_reports(id, received_ts, room_id,
+`local_current_membership(room_id, user_id, membership, event_id)`, `room_memberships(event_id,
+display_name)`, `room_aliases(room_alias, room_id)`, `events(event_id, room_id, type, sender,
+origin_server_ts, stream_ordering, outlier, received_ts)`, `event_json(event_id, room_id, json)`
+(a measure's evidence, the network log's catch-up), `rejections(event_id)`, `rooms(room_id,
+creator)`, `profiles(full_user_id, fields)` (custom profile fields, JSON: jsonb on PostgreSQL,
+text on SQLite; the one table the module also writes, see `remove_profile_fields_txn`), and the
+reports people make with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
 reason)`, `user_reports(id, received_ts, target_user_id, user_id, reason)` (no
 callback fires on a report; `tests/e2e/test_reports.py::
@@ -100,6 +101,25 @@ def remove_profile_fields_txn(txn: LoggingTransaction, user_id: str, judged: Map
         kept = {name: value for name, value in fields.items() if name not in removed}
         txn.execute("UPDATE profiles SET fields = ? WHERE full_user_id = ?", (json.dumps(kept), user_id))
     return removed
+
+
+def name_rooms_show_txn(txn: LoggingTransaction, user_id: str) -> str | None:
+    """The display name most of a local account's joined rooms show for it now; None when it is in none.
+
+    "" when they show none (clients then show the user id). Read before Synapse copies a
+    new global name into the rooms, this is the name the rooms had.
+    """
+    txn.execute(
+        "SELECT rm.display_name, COUNT(*) FROM local_current_membership AS lcm"
+        " JOIN room_memberships AS rm ON rm.event_id = lcm.event_id"
+        " WHERE lcm.user_id = ? AND lcm.membership = 'join'"
+        " GROUP BY rm.display_name ORDER BY COUNT(*) DESC LIMIT 1",
+        (user_id,),
+    )
+    row = txn.fetchone()
+    if row is None:
+        return None
+    return str(row[0]) if row[0] is not None else ""
 
 
 def _json_object(value: object) -> dict[str, Any]:

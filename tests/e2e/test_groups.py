@@ -373,7 +373,9 @@ async def test_rooms_from_before_the_module_get_codes(
 
 SYNAPSE_COLUMNS = {
     "current_state_events": {"room_id", "type", "state_key", "membership"},
-    "local_current_membership": {"room_id", "user_id", "membership"},
+    "local_current_membership": {"room_id", "user_id", "membership", "event_id"},
+    "room_memberships": {"event_id", "display_name"},
+    "profiles": {"full_user_id", "fields"},
     "events": {
         "event_id",
         "room_id",

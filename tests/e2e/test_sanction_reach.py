@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -211,6 +212,20 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
     assert status == 200, reply
     status, shown = await owner.call("GET", own)
     assert shown.get("displayname") == current.get("displayname"), shown
+    # A new global name would be copied into the timeline of each of their rooms: it is set back
+    # to the name the rooms show before Synapse answers, and the rooms keep showing it.
+    profile = f"/_matrix/client/v3/profile/{quote(member.user_id)}/displayname"
+    status, reply = await member.call("PUT", profile, {"displayname": "禁言者的新名字"})
+    assert status == 200, reply
+    status, reply = await member.call("GET", profile)
+    assert (status, reply.get("displayname")) == (200, current.get("displayname")), reply
+    await asyncio.sleep(1)  # Synapse copies profile changes into rooms in a background task
+    status, shown = await owner.call("GET", own)
+    assert shown.get("displayname") == current.get("displayname"), shown
+    # Someone under no measure renames as before.
+    owner_profile = f"/_matrix/client/v3/profile/{quote(owner.user_id)}/displayname"
+    assert (await owner.call("PUT", owner_profile, {"displayname": "群主新名字"}))[0] == 200
+    assert (await owner.call("GET", owner_profile))[1].get("displayname") == "群主新名字"
     kick = f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.member/{quote(owner.user_id)}"
     status, reply = await member.call("PUT", kick, {"membership": "leave", "reason": "禁言者的理由"})
     assert (status, reply.get("cn.qunzu.reason")) == (403, "posting_suspended_user"), reply

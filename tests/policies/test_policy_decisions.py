@@ -40,6 +40,7 @@ from policies.decisions import (
     may_be_in_one_more_room,
     may_open_up,
     may_publish_on_membership,
+    may_rename,
     required_join_rule,
 )
 
@@ -938,6 +939,28 @@ def test_texts_on_a_membership_follow_the_persons_own_standing(
     user_changes: dict[str, object], room_changes: dict[str, object], reason: Reason | None
 ) -> None:
     decision = may_publish_on_membership(user(**user_changes), room(**room_changes), NOW, POLICY)
+    if reason is None:
+        assert decision.allowed, decision
+    else:
+        assert_refused(decision, reason)
+
+
+@pytest.mark.parametrize(
+    ("user_changes", "reason"),
+    [
+        ({"blacklisted": True}, Reason.BLACKLISTED),
+        ({"muted_until_ms": LATER}, Reason.POSTING_SUSPENDED_USER),
+        ({"credit_score": 0}, Reason.CREDIT_INSUFFICIENT),
+        # The name is voluntary: people name themselves before they verify or accept the convention.
+        ({**UNVERIFIED, "convention_accepted": False}, None),
+        ({"muted_until_ms": EARLIER}, None),
+        ({"exempt": True, "blacklisted": True, "muted_until_ms": LATER}, None),
+    ],
+)
+def test_a_new_global_name_is_copied_into_rooms_unless_a_measure_stops_publishing(
+    user_changes: dict[str, object], reason: Reason | None
+) -> None:
+    decision = may_rename(user(**user_changes), NOW, POLICY)
     if reason is None:
         assert decision.allowed, decision
     else:
