@@ -102,8 +102,9 @@ ROOM_CAPS_POLICY: dict[str, Any] = {
     "scale_tiers": SMALL_TIERS,
     "credit": {"levels": {"B": {"rooms_owned": 3, "rooms_joined": 4, "max_room_tier": "small"}}},
 }
-# - on PostgreSQL: a level-B cap of 6 rooms joined (test_limits; owners own up to 10), room caps
-#   by tier (test_groups) and 4 format errors an hour (test_realname_form_errors).
+# - the one server on PostgreSQL (`SharedServers.postgres`): a level-B cap of 6 rooms joined
+#   (test_limits; owners own up to 10), room caps by tier (test_groups) and 4 format errors an
+#   hour (test_realname_form_errors); the other PostgreSQL tests make people and rooms of their own.
 ROOMS_JOINED_CAP = 6
 ROOMS_OWNED_CAP = 10
 LIMITS_POLICY: dict[str, Any] = {
@@ -354,6 +355,15 @@ class SharedServers:
         path = self._base / f"policy-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
         path.write_text(text, encoding="utf-8")
         return self.get({**(module_config or {}), "policy_file": str(path)}, postgres=postgres)
+
+    def postgres(self) -> SynapseProcess:
+        """The one shared server on PostgreSQL: its policy is `LIMITS_POLICY`.
+
+        Its caps are on keys the tests that count them own (rooms joined and owned at level B,
+        format errors an hour, room caps by tier); every other test here makes people and
+        rooms of its own, for which those caps are far away.
+        """
+        return self.with_policy(LIMITS_POLICY, postgres=True)
 
     def stop_all(self) -> None:
         self._factory.stop_all()

@@ -255,7 +255,7 @@ async def test_forged_bot_chat_marks_are_removed(member: Matrix, staff: Matrix) 
 async def test_at_once_only_one_verification_chat_is_created_on_postgresql(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.get(postgres=True)
+    server = shared_servers.postgres()
     person = Matrix(http_session, server.base_url, server.register(fresh_localpart("racer")))
     replies = await asyncio.gather(*(person.create_room(is_direct=True, invite=[SERVICE]) for _ in range(6)))
     assert sorted(status for status, _reply in replies) == [200, 403, 403, 403, 403, 403], replies

@@ -177,7 +177,7 @@ async def test_the_service_account_may_create_only_codes_of_open_groups(
 async def test_the_sweep_restores_code_aliases_on_postgresql(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.get(postgres=True)
+    server = shared_servers.postgres()
     server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
     owner = Matrix(http_session, server.base_url, server.register(fresh_localpart("owner")))
     staff = Matrix(http_session, server.base_url, server.register(fresh_localpart("staff"), admin=True))

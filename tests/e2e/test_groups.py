@@ -17,7 +17,6 @@ from policies.codes import is_valid_code
 from .conftest import (
     GROWTH_CONFIG,
     GROWTH_POLICY,
-    LIMITS_POLICY,
     ROOM_CAPS_POLICY,
     ServerFactory,
     SharedServers,
@@ -406,7 +405,7 @@ async def test_member_cap_holds_on_postgresql(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
     # Tiers of 10/20/30/40 members; level B's rooms stay small.
-    server = shared_servers.with_policy(LIMITS_POLICY, postgres=True)
+    server = shared_servers.postgres()
     pg_database = database_name(server)
     for table, columns in SYNAPSE_COLUMNS.items():
         rows = pg_query(

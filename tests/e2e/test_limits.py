@@ -21,7 +21,6 @@ from .conftest import (
     FAST_MARGIN_CAP,
     GROWTH_CONFIG,
     GROWTH_POLICY,
-    LIMITS_POLICY,
     ROOMS_JOINED_CAP,
     SharedServers,
     database_name,
@@ -111,7 +110,7 @@ async def test_nine_parallel_joins_into_nine_rooms_admit_exactly_the_rooms_joine
 async def test_rooms_joined_cap_holds_on_postgresql(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.with_policy(LIMITS_POLICY, postgres=True)
+    server = shared_servers.postgres()
     pg_database = database_name(server)
     joiner = await _parallel_joins_admit_exactly_the_cap(server, http_session, 9, ROOMS_JOINED_CAP)
     # No place stays held once the joins landed (the follower releases them within seconds).

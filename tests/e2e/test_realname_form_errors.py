@@ -206,6 +206,6 @@ async def test_a_parallel_flood_of_format_errors_gets_exactly_the_cap_of_400s_th
 async def test_the_format_error_cap_holds_on_postgresql_and_follows_the_policy(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.with_policy(LIMITS_POLICY, postgres=True)
+    server = shared_servers.postgres()
     person = Matrix(http_session, server.base_url, server.register(fresh_localpart("flood")))
     await _flood_gets_exactly_the_cap(person, LIMITS_POLICY["realname"]["format_errors_per_hour"])

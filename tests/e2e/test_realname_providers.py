@@ -106,7 +106,7 @@ async def test_refusals_are_in_english_when_configured(
 async def test_identity_is_encrypted_at_rest_on_postgresql(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.get(postgres=True)
+    server = shared_servers.postgres()
     account = _as(server, http_session)
     number = fresh_id_number()
     assert (await account.verify(number, name="诸葛亮", phone="13655556666"))[0] == 200

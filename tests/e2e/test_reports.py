@@ -439,7 +439,7 @@ async def test_staff_resolving_one_ticket_at_once_take_one_measure(
     database: str, shared_servers: SharedServers, as_user: Callable[..., Matrix], request: pytest.FixtureRequest
 ) -> None:
     # The shared servers: the test's own accounts, room and ticket.
-    server = shared_servers.get(postgres=True) if database == "postgres" else request.getfixturevalue("synapse")
+    server = shared_servers.postgres() if database == "postgres" else request.getfixturevalue("synapse")
     staff = [as_user(server.register(fresh_localpart("staff"), admin=True), server) for _ in range(2)]
     reporter, accused = await verified(as_user, server, "rep"), await verified(as_user, server, "acc")
     room = await reporter.new_room(name="同时处理", preset="public_chat")

@@ -70,7 +70,7 @@ async def test_a_suspension_of_seconds_ends_by_itself(
 async def test_postgres_mute_refuses_posting_until_it_ends_by_itself(
     shared_servers: SharedServers, as_user: Callable[..., Matrix]
 ) -> None:
-    server = shared_servers.get(postgres=True)
+    server = shared_servers.postgres()
     pg_database = database_name(server)
     staff = as_user(server.register(fresh_localpart("staff"), admin=True), server)
     member = await verified(as_user, server)
