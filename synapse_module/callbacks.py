@@ -59,6 +59,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# What a member event shows of its person in the room's timeline besides a reason.
+_MEMBER_LOOKS = ("displayname", "avatar_url")
+
 SpamResult = Literal["NOT_SPAM"] | tuple[Codes, dict[str, Any]]
 # Whose refusal it is, in which room, doing what: told in their bot chat (refusal_notices.py).
 Told = tuple[str, str | None, Action]
@@ -378,19 +381,20 @@ class Callbacks:
     async def _membership_text_standing(
         self, user_id: str, room_id: str, state_key: str, content: Mapping[str, Any]
     ) -> Decision | None:
-        """Art. 6, 11: a reason or a new per-room name is published like a message; the refusal, if any."""
-        reason, name = content.get("reason"), content.get("displayname")
-        if not (isinstance(reason, str) and reason) and not (isinstance(name, str) and name):
+        """Art. 6, 11: a reason, a new per-room name or avatar is shown like a message; the refusal, if any."""
+        reason = content.get("reason")
+        shown = {key: content[key] for key in _MEMBER_LOOKS if isinstance(content.get(key), str) and content[key]}
+        if not (isinstance(reason, str) and reason) and not shown:
             return None
         user, room = await both(lambda: self._facts.user(user_id), lambda: self._facts.room(room_id))
         decision = decisions.may_publish_on_membership(user, room, self._clock.now_ms(), self._config.policy)
         if decision.allowed:
             return None
         if not (isinstance(reason, str) and reason):
-            # Clients send the name the room already shows with every membership change: no new text.
+            # Clients send the name and avatar the room already shows with every membership change.
             state = await self._api.get_room_state(room_id, [("m.room.member", state_key)])
             current = state.get(("m.room.member", state_key))
-            if current is not None and current.content.get("displayname") == name:
+            if current is not None and all(current.content.get(key) == value for key, value in shown.items()):
                 return None
         return decision
 

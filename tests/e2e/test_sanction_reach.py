@@ -207,8 +207,11 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
     assert status == 200, current
     status, reply = await member.call("PUT", own, {**current, "displayname": "禁言者的新群昵称"})
     assert (status, reply.get("cn.qunzu.reason")) == (403, "posting_suspended_user"), reply
-    # The name the room already shows is no new text: a client sending it back (with an avatar) passes.
+    # A new per-room avatar is a picture shown in the timeline the same way.
     status, reply = await member.call("PUT", own, {**current, "avatar_url": "mxc://localhost/avatar"})
+    assert (status, reply.get("cn.qunzu.reason")) == (403, "posting_suspended_user"), reply
+    # What the room already shows is nothing new: a client sending its membership again passes.
+    status, reply = await member.call("PUT", own, current)
     assert status == 200, reply
     status, shown = await owner.call("GET", own)
     assert shown.get("displayname") == current.get("displayname"), shown
