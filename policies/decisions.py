@@ -376,12 +376,12 @@ def _read_only(user: UserFacts, policy: Policy) -> Decision | None:
 
 
 def may_rename(user: UserFacts, now_ms: int, policy: Policy) -> Decision:
-    """May a person's new global display name be copied into the rooms they are in?
+    """May a person's new global display name or avatar be copied into the rooms they are in?
 
-    Synapse copies a new global name into each of the person's rooms as a member event
-    the timeline shows: a broadcast in their own name. A measure that stops them
+    Synapse copies a new global name or avatar into each of the person's rooms as a member
+    event the timeline shows: a broadcast in their own name. A measure that stops them
     publishing stops it too: the blacklist, a posting suspension, a read-only credit
-    level. The name itself is voluntary (后台实名、前台自愿): people name themselves before
+    level. A name and a picture are voluntary (后台实名、前台自愿): people set them before
     they verify, so the real-name gate and the convention do not apply here.
 
     Returns:

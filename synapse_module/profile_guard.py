@@ -9,10 +9,10 @@ So a refused text is taken back there:
 
 - a display name that breaks a rule is set back to the account's localpart, so rooms
   only ever see that;
-- a new display name of a person under a measure that stops them publishing (the
-  blacklist, a posting suspension, a read-only credit level: `decisions.may_rename`) is
-  set back to the name their rooms show, since Synapse would copy it into each of their
-  rooms' timelines; a person in no room may rename freely;
+- a new display name or avatar of a person under a measure that stops them publishing
+  (the blacklist, a posting suspension, a read-only credit level: `decisions.may_rename`)
+  is set back to what their rooms show, since Synapse would copy it into each of their
+  rooms' timelines; a person in no room may change them freely;
 - a custom field that breaks a rule (in its name or anywhere in its value) is taken out
   of the profile: `GET /profile` never returns it, not even to the person who set it.
 
@@ -83,7 +83,7 @@ class ProfileGuard:
         if await self._facts.is_exempt(user_id):
             return []
         refusals: list[Decision] = []
-        if (name_decision := await self._display_name_refusal(user_id, profile.display_name)) is not None:
+        if (name_decision := await self._looks_refusal(user_id, profile)) is not None:
             refusals.append(name_decision)
         fields = await self._api.run_db_interaction("qunzu_profile_fields", synapse_tables.profile_fields_txn, user_id)
         refused: dict[str, object] = {}
@@ -102,20 +102,30 @@ class ProfileGuard:
                 self._notices.refused(user_id, None, Refusal(first.reason, dict(first.detail)), "profile")
         return refusals
 
-    async def _display_name_refusal(self, user_id: str, name: str | None) -> Decision | None:
-        """Judge a new display name and set back a refused one; the refusal, if any."""
+    async def _looks_refusal(self, user_id: str, profile: ProfileInfo) -> Decision | None:
+        """Judge a new display name and avatar and set back what is refused; the refusal, if any."""
         user = UserID.from_string(user_id)
+        name = profile.display_name
         if (decision := await self._content.check_display_name(user_id, name)) is not None:
             await self._api.set_displayname(user, user.localpart)
             return decision
         standing = decisions.may_rename(await self._facts.user(user_id), self._clock.now_ms(), self._config.policy)
         if standing.allowed:
             return None
-        shown = await self._api.run_db_interaction("qunzu_name_rooms_show", synapse_tables.name_rooms_show_txn, user_id)
+        shown = await self._api.run_db_interaction(
+            "qunzu_looks_rooms_show", synapse_tables.looks_rooms_show_txn, user_id
+        )
         if shown is None:
-            return None  # in no room: the name reaches nobody
-        back = shown or user.localpart
-        if (name or "") in (shown, back):
-            return None  # the rooms show this name already (also the set-back below, arriving here)
-        await self._api.set_displayname(user, back)
-        return standing
+            return None  # in no room: the change reaches nobody
+        refused = False
+        # The avatar first: setting the name back runs this review again, which must find it restored.
+        if (profile.avatar_url or None) != shown.avatar_url:
+            await self._api.run_db_interaction(
+                "qunzu_restore_avatar", synapse_tables.restore_avatar_txn, user_id, shown.avatar_url
+            )
+            refused = True
+        back = shown.display_name or user.localpart
+        if (name or "") not in (shown.display_name or "", back):
+            await self._api.set_displayname(user, back)
+            refused = True
+        return standing if refused else None

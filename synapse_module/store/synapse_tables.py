@@ -2,11 +2,12 @@
 
 Synapse 1.163: `current_state_events(room_id, type, state_key, membership)`,
 `local_current_membership(room_id, user_id, membership, event_id)`, `room_memberships(event_id,
-display_name)`, `room_aliases(room_alias, room_id)`, `events(event_id, room_id, type, sender,
+display_name, avatar_url)`, `room_aliases(room_alias, room_id)`, `events(event_id, room_id, type, sender,
 origin_server_ts, stream_ordering, outlier, received_ts)`, `event_json(event_id, room_id, json)`
 (a measure's evidence, the network log's catch-up), `rejections(event_id)`, `rooms(room_id,
-creator)`, `profiles(full_user_id, fields)` (custom profile fields, JSON: jsonb on PostgreSQL,
-text on SQLite; the one table the module also writes, see `remove_profile_fields_txn`), and the
+creator)`, `profiles(full_user_id, fields, avatar_url)` (custom profile fields, JSON: jsonb on
+PostgreSQL, text on SQLite; the one table the module also writes, see `remove_profile_fields_txn`
+and `restore_avatar_txn`), and the
 reports people make with their clients' report buttons: `event_reports(id, received_ts, room_id,
 event_id, user_id, reason)`, `room_reports(id, received_ts, room_id, user_id,
 reason)`, `user_reports(id, received_ts, target_user_id, user_id, reason)` (no
@@ -103,23 +104,38 @@ def remove_profile_fields_txn(txn: LoggingTransaction, user_id: str, judged: Map
     return removed
 
 
-def name_rooms_show_txn(txn: LoggingTransaction, user_id: str) -> str | None:
-    """The display name most of a local account's joined rooms show for it now; None when it is in none.
+@dataclass(frozen=True)
+class RoomLooks:
+    """How a person's rooms show them: the display name and avatar of their member events."""
 
-    "" when they show none (clients then show the user id). Read before Synapse copies a
-    new global name into the rooms, this is the name the rooms had.
+    display_name: str | None
+    avatar_url: str | None
+
+
+def looks_rooms_show_txn(txn: LoggingTransaction, user_id: str) -> RoomLooks | None:
+    """How most of a local account's joined rooms show it now; None when it is in none.
+
+    Read before Synapse copies a profile change into the rooms, this is how the rooms
+    showed the person before the change.
     """
     txn.execute(
-        "SELECT rm.display_name, COUNT(*) FROM local_current_membership AS lcm"
+        "SELECT rm.display_name, rm.avatar_url, COUNT(*) FROM local_current_membership AS lcm"
         " JOIN room_memberships AS rm ON rm.event_id = lcm.event_id"
         " WHERE lcm.user_id = ? AND lcm.membership = 'join'"
-        " GROUP BY rm.display_name ORDER BY COUNT(*) DESC LIMIT 1",
+        " GROUP BY rm.display_name, rm.avatar_url ORDER BY COUNT(*) DESC LIMIT 1",
         (user_id,),
     )
     row = txn.fetchone()
-    if row is None:
-        return None
-    return str(row[0]) if row[0] is not None else ""
+    return RoomLooks(row[0], row[1]) if row else None
+
+
+def restore_avatar_txn(txn: LoggingTransaction, user_id: str, avatar_url: str | None) -> None:
+    """Set a local account's global avatar back (the module API can set a display name, not an avatar).
+
+    Called from `on_profile_update`, before Synapse copies the profile into the member
+    events: it reads the avatar from this column then, so the rooms keep the one they show.
+    """
+    txn.execute("UPDATE profiles SET avatar_url = ? WHERE full_user_id = ?", (avatar_url, user_id))
 
 
 def _json_object(value: object) -> dict[str, Any]:

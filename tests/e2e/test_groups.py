@@ -373,8 +373,8 @@ async def test_rooms_from_before_the_module_get_codes(
 SYNAPSE_COLUMNS = {
     "current_state_events": {"room_id", "type", "state_key", "membership"},
     "local_current_membership": {"room_id", "user_id", "membership", "event_id"},
-    "room_memberships": {"event_id", "display_name"},
-    "profiles": {"full_user_id", "fields"},
+    "room_memberships": {"event_id", "display_name", "avatar_url"},
+    "profiles": {"full_user_id", "fields", "avatar_url"},
     "events": {
         "event_id",
         "room_id",

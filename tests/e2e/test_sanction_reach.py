@@ -225,6 +225,15 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
     await asyncio.sleep(1)  # Synapse copies profile changes into rooms in a background task
     status, shown = await owner.call("GET", own)
     assert shown.get("displayname") == current.get("displayname"), shown
+    # The same for a new avatar (a picture in every room's timeline).
+    avatar = f"/_matrix/client/v3/profile/{quote(member.user_id)}/avatar_url"
+    status, reply = await member.call("PUT", avatar, {"avatar_url": "mxc://localhost/muted-avatar"})
+    assert status == 200, reply
+    status, reply = await member.call("GET", avatar)
+    assert reply.get("avatar_url") == current.get("avatar_url"), reply
+    await asyncio.sleep(1)
+    status, shown = await owner.call("GET", own)
+    assert shown.get("avatar_url") == current.get("avatar_url"), shown
     # Someone under no measure renames as before.
     owner_profile = f"/_matrix/client/v3/profile/{quote(owner.user_id)}/displayname"
     assert (await owner.call("PUT", owner_profile, {"displayname": "群主新名字"}))[0] == 200
