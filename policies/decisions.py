@@ -376,10 +376,11 @@ def _read_only(user: UserFacts, policy: Policy) -> Decision | None:
 
 
 def may_rename(user: UserFacts, now_ms: int, policy: Policy) -> Decision:
-    """May a person's new global display name or avatar be copied into the rooms they are in?
+    """May a person change how their rooms show them: a display name or avatar, global or per room?
 
-    Synapse copies a new global name or avatar into each of the person's rooms as a member
-    event the timeline shows: a broadcast in their own name. A measure that stops them
+    A per-room one is a member event the room's timeline shows, and Synapse copies a new
+    global one into each of the person's rooms the same way: a broadcast in their own
+    name. A measure that stops them
     publishing stops it too: the blacklist, a posting suspension, a read-only credit
     level. A name and a picture are voluntary (后台实名、前台自愿): people set them before
     they verify, so the real-name gate and the convention do not apply here.
@@ -758,7 +759,7 @@ def may_set_membership(sender: str, target: str, membership: object, *, service:
 
 
 def may_publish_on_membership(user: UserFacts, room: RoomFacts, now_ms: int, policy: Policy) -> Decision:
-    """May the person publish text on a membership change (a reason, a per-room display name)?
+    """May the person publish text on a membership change (its reason)?
 
     Such texts are shown in the room's timeline like a message, so the person's own
     standing decides as for a state event (``may_post``): a posting suspension, the

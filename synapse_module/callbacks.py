@@ -381,21 +381,28 @@ class Callbacks:
     async def _membership_text_standing(
         self, user_id: str, room_id: str, state_key: str, content: Mapping[str, Any]
     ) -> Decision | None:
-        """Art. 6, 11: a reason, a new per-room name or avatar is shown like a message; the refusal, if any."""
+        """Art. 6, 11: a reason, a new per-room name or avatar is shown in the timeline; the refusal, if any.
+
+        A reason is published text (``may_publish_on_membership``); a name or avatar is how the
+        room shows a person, decided as their global one is (``may_rename``).
+        """
         reason = content.get("reason")
-        shown = {key: content[key] for key in _MEMBER_LOOKS if isinstance(content.get(key), str) and content[key]}
-        if not (isinstance(reason, str) and reason) and not shown:
+        looks = {key: content[key] for key in _MEMBER_LOOKS if isinstance(content.get(key), str) and content[key]}
+        if not (isinstance(reason, str) and reason) and not looks:
             return None
-        user, room = await both(lambda: self._facts.user(user_id), lambda: self._facts.room(room_id))
-        decision = decisions.may_publish_on_membership(user, room, self._clock.now_ms(), self._config.policy)
-        if decision.allowed:
+        user = await self._facts.user(user_id)
+        now, policy = self._clock.now_ms(), self._config.policy
+        if isinstance(reason, str) and reason:
+            room = await self._facts.room(room_id)
+            if not (decision := decisions.may_publish_on_membership(user, room, now, policy)).allowed:
+                return decision
+        if not looks or (decision := decisions.may_rename(user, now, policy)).allowed:
             return None
-        if not (isinstance(reason, str) and reason):
-            # Clients send the name and avatar the room already shows with every membership change.
-            state = await self._api.get_room_state(room_id, [("m.room.member", state_key)])
-            current = state.get(("m.room.member", state_key))
-            if current is not None and all(current.content.get(key) == value for key, value in shown.items()):
-                return None
+        # Clients send the name and avatar the room already shows with every membership change.
+        state = await self._api.get_room_state(room_id, [("m.room.member", state_key)])
+        current = state.get(("m.room.member", state_key))
+        if current is not None and all(current.content.get(key) == value for key, value in looks.items()):
+            return None
         return decision
 
     @boundary(fail_closed=True)
