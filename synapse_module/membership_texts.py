@@ -24,12 +24,16 @@ A ``reason`` is published text too: one given by a person who may not post
 (``decisions.may_post`` on the person's own standing: a posting suspension, no real
 name, the convention not accepted, a read-only credit level, the blacklist) is
 redacted the same way, audited ``membership.reason_removed`` with the decision's reason.
+A per-room name or avatar given on joining by a person under a measure that stops them
+publishing (``decisions.may_rename``, the rule for global names) is redacted too, audited
+``membership.looks_removed``; a join carrying the person's global name and avatar stands.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import SynapseError
 
@@ -81,13 +85,17 @@ class MembershipTexts:
             # A pure scan first: almost every join carries a display name, almost none breaks a rule.
             hit = self._content.membership_hit(event.content)
             reason = event.content.get("reason")
-            if hit is None and not (isinstance(reason, str) and reason.strip()):
+            has_reason = isinstance(reason, str) and bool(reason.strip())
+            looks = event.membership == "join" and event.state_key == event.sender and _shows_looks(event.content)
+            if hit is None and not has_reason and not looks:
                 continue
             try:
                 if hit is not None:
                     await self._review(event, hit)
-                else:
+                elif has_reason:
                     await self._review_reason(event)
+                else:
+                    await self._review_looks(event)
             except SynapseError as exc:
                 # No power or not in the room (a room of another server): nothing to repair with.
                 logger.warning("qunzu: could not redact a membership event that breaks a content rule (%s)", exc.code)
@@ -119,13 +127,32 @@ class MembershipTexts:
         details = {"room_id": event.room_id, "event_id": event.event_id, "why": why}
         await self._audit.append(event.sender, "membership.reason_removed", event.sender, details)
 
-    async def _is_profile_copy(self, event: StreamEvent) -> bool:
-        """A join carrying only the sender's current global display name (Synapse's profile propagation)."""
+    async def _review_looks(self, event: StreamEvent) -> None:
+        """A per-room name or avatar given on joining by a person under a measure is taken down (Art. 11).
+
+        Decided as a global name is (``decisions.may_rename``); a join that carries the person's
+        global name and avatar (Synapse's own copy) stands.
+        """
+        user = await self._facts.user(event.sender)
+        decision = decisions.may_rename(user, self._clock.now_ms(), self._config.policy)
+        if decision.allowed or await self._is_profile_copy(event, avatar=True):
+            return
+        await self._redact(event.room_id, event.event_id, "membership_looks_removed")
+        why = decision.reason.value if decision.reason is not None else None
+        details = {"room_id": event.room_id, "event_id": event.event_id, "why": why}
+        await self._audit.append(event.sender, "membership.looks_removed", event.sender, details)
+
+    async def _is_profile_copy(self, event: StreamEvent, *, avatar: bool = False) -> bool:
+        """A join carrying only the sender's current global display name (and, with ``avatar``, avatar)."""
         if event.membership != "join" or event.state_key != event.sender or "reason" in event.content:
             return False
         localpart = event.sender[1:].split(":", 1)[0]
         profile = await self._api.get_profile_for_user(localpart)
-        return bool(profile.display_name) and event.content.get("displayname") == profile.display_name
+        name = event.content.get("displayname")
+        if not avatar:
+            return bool(profile.display_name) and name == profile.display_name
+        same_avatar = (event.content.get("avatar_url") or None) == (profile.avatar_url or None)
+        return same_avatar and (name or None) == (profile.display_name or None)
 
     async def _redact(self, room_id: str, event_id: str, why: str = "membership_text_removed") -> None:
         redaction = {
@@ -147,3 +174,8 @@ class MembershipTexts:
             await self._api.update_room_membership(self._service, self._service, room_id, "join")
             await self._api.create_and_send_event_into_room(redaction)
         logger.info("qunzu: redacted the texts of a membership event (%s)", why)
+
+
+def _shows_looks(content: Mapping[str, Any]) -> bool:
+    """Does a member event show a name or avatar (Synapse copies the global ones into every join)?"""
+    return any(isinstance(content.get(key), str) and content[key] for key in ("displayname", "avatar_url"))

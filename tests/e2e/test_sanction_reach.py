@@ -226,6 +226,22 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
         await asyncio.sleep(1)  # Synapse copies profile changes into rooms in a background task
         status, shown = await owner.call("GET", own)
         assert shown.get(field) == current.get(field), (field, shown)
+    # Joining with a per-room name in the body (Synapse builds that event without asking): taken down
+    # within moments, the membership stands; a plain join carries the global name and stands.
+    plain, named = await owner.new_room(preset="public_chat"), await owner.new_room(preset="public_chat")
+    assert (await member.join(plain))[0] == 200
+    join_path = f"/_matrix/client/v3/join/{quote(named)}"
+    assert (await member.call("POST", join_path, {"displayname": "禁言者的群昵称"}))[0] == 200
+
+    async def looks_gone() -> bool:
+        path = f"/_matrix/client/v3/rooms/{quote(named)}/state/m.room.member/{quote(member.user_id)}"
+        status, event = await owner.call("GET", path)
+        return status == 200 and event == {"membership": "join"}
+
+    await eventually(looks_gone, what="the muted person's per-room name taken down")
+    plain_path = f"/_matrix/client/v3/rooms/{quote(plain)}/state/m.room.member/{quote(member.user_id)}"
+    status, event = await owner.call("GET", plain_path)
+    assert event.get("displayname") == current.get("displayname"), event  # the follower went past it already
     # Someone under no measure renames as before.
     owner_profile = f"/_matrix/client/v3/profile/{quote(owner.user_id)}/displayname"
     assert (await owner.call("PUT", owner_profile, {"displayname": "群主新名字"}))[0] == 200
@@ -257,6 +273,10 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
     assert status == 200, audit
     removed = [entry for entry in audit["entries"] if entry["action"] == "membership.reason_removed"]
     assert [entry["details"]["why"] for entry in removed] == ["posting_suspended_user"], removed
+    looks = [entry for entry in audit["entries"] if entry["action"] == "membership.looks_removed"]
+    assert [(entry["details"]["room_id"], entry["details"]["why"]) for entry in looks] == [
+        (named, "posting_suspended_user")
+    ], looks
 
 
 def _named(name: str) -> dict[str, Any]:
