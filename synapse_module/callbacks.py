@@ -430,7 +430,8 @@ class Callbacks:
         Synapse calls this after storing the change and before it answers the request or
         copies a display name into member events (profile_guard.py).
         """
-        if deactivation or not self._api.is_mine(user_id):
+        # A server admin's change (the admin API) is staff's own decision: exempt, as staff are everywhere.
+        if deactivation or by_admin or not self._api.is_mine(user_id):
             return
         try:
             await self._profile_guard.review(user_id, new_profile)

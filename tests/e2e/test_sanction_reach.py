@@ -242,6 +242,11 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
     plain_path = f"/_matrix/client/v3/rooms/{quote(plain)}/state/m.room.member/{quote(member.user_id)}"
     status, event = await owner.call("GET", plain_path)
     assert event.get("displayname") == current.get("displayname"), event  # the follower went past it already
+    # Staff may rename them (Synapse's admin API): their decision stands.
+    admin_path = f"/_synapse/admin/v2/users/{quote(member.user_id)}"
+    assert (await staff.call("PUT", admin_path, {"displayname": "已处理用户"}))[0] == 200
+    status, reply = await member.call("GET", f"/_matrix/client/v3/profile/{quote(member.user_id)}/displayname")
+    assert reply.get("displayname") == "已处理用户", reply
     # Someone under no measure renames as before.
     owner_profile = f"/_matrix/client/v3/profile/{quote(owner.user_id)}/displayname"
     assert (await owner.call("PUT", owner_profile, {"displayname": "群主新名字"}))[0] == 200
