@@ -410,6 +410,10 @@ class ContentGuard:
         texts = event_texts("m.room.member", content)
         return self._lists.matcher.scan_all(texts) if texts else None
 
+    def hit_decision(self, hit: ContentHit) -> Decision:
+        """What a person is told of a text of theirs that produced ``hit`` (the category, never the term)."""
+        return content_decision(hit, self._policy, self._language)
+
     async def record_membership(
         self,
         hit: ContentHit,

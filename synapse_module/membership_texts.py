@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import SynapseError
 
-from policies import decisions
+from policies import Decision, decisions
 from policies.content import ContentHit
 
+from .errors import Refusal
 from .event_stream import StreamEvent
 from .texts import text
 
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from .config import QunzuConfig
     from .content import ContentGuard
     from .facts import FactsSource
+    from .refusal_notices import BotChatNotices
     from .store.audit import AuditStore
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class MembershipTexts:
         content: ContentGuard,
         facts: FactsSource,
         audit: AuditStore,
+        notices: BotChatNotices,
     ) -> None:
         self._api = api
         self._clock = clock
@@ -74,6 +77,7 @@ class MembershipTexts:
         self._content = content
         self._facts = facts
         self._audit = audit
+        self._notices = notices
         self._service = config.service_account
 
     async def on_events(self, events: list[StreamEvent]) -> None:
@@ -115,6 +119,8 @@ class MembershipTexts:
         await guard.record_membership(hit, event.sender, event.room_id, event.event_id, event.content, ticket=not copy)
         if hit.action != "flag":
             await self._redact(event.room_id, event.event_id)
+            if not copy:  # a copy's global name was told of where it was set (profile_guard.py)
+                self._tell(event, guard.hit_decision(hit))
 
     async def _review_reason(self, event: StreamEvent) -> None:
         """A reason given by a person who may not post in the room is taken down (Art. 6, 11)."""
@@ -126,6 +132,7 @@ class MembershipTexts:
         why = decision.reason.value if decision.reason is not None else None
         details = {"room_id": event.room_id, "event_id": event.event_id, "why": why}
         await self._audit.append(event.sender, "membership.reason_removed", event.sender, details)
+        self._tell(event, decision)
 
     async def _review_looks(self, event: StreamEvent) -> None:
         """A per-room name or avatar given on joining by a person under a measure is taken down (Art. 11).
@@ -135,12 +142,23 @@ class MembershipTexts:
         """
         user = await self._facts.user(event.sender)
         decision = decisions.may_rename(user, self._clock.now_ms(), self._config.policy)
-        if decision.allowed or await self._is_profile_copy(event, avatar=True):
+        if decision.allowed:
+            return
+        # Their own bot chat shows them to the service account only; elsewhere Synapse's own copy stands.
+        room = await self._facts.room(event.room_id)
+        if room.bot_chat_owner == event.sender or await self._is_profile_copy(event, avatar=True):
             return
         await self._redact(event.room_id, event.event_id, "membership_looks_removed")
         why = decision.reason.value if decision.reason is not None else None
         details = {"room_id": event.room_id, "event_id": event.event_id, "why": why}
         await self._audit.append(event.sender, "membership.looks_removed", event.sender, details)
+        self._tell(event, decision)
+
+    def _tell(self, event: StreamEvent, decision: Decision) -> None:
+        """The client showed the membership change as done: its sender learns in their bot chat what went and why."""
+        if decision.reason is not None:
+            refusal = Refusal(decision.reason, dict(decision.detail))
+            self._notices.refused(event.sender, event.room_id, refusal, "member")
 
     async def _is_profile_copy(self, event: StreamEvent, *, avatar: bool = False) -> bool:
         """A join carrying only the sender's current global display name (and, with ``avatar``, avatar)."""

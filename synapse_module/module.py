@@ -621,7 +621,13 @@ class QunzuModule:
         self.events.subscribe(
             "membership_texts",
             MembershipTexts(
-                api, self.clock, config, content=self.content, facts=self.facts, audit=self.store.audit
+                api,
+                self.clock,
+                config,
+                content=self.content,
+                facts=self.facts,
+                audit=self.store.audit,
+                notices=self.bot_chat_notices,
             ).on_events,
         )
         self.events.subscribe("invite_confirmation", self.invite_confirmation.on_events)

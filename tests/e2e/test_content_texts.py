@@ -32,7 +32,7 @@ from .content_fixtures import (  # noqa: F401  (fixtures: the content server of 
     terms_dir_fixture,
 )
 from .matrix import Matrix, Reply
-from .sanction_helpers import eventually
+from .sanction_helpers import eventually, notices
 
 # Upper bound for the redaction of a membership text: the follower ticks every second.
 REDACTION_WINDOW_S = 10.0
@@ -372,6 +372,14 @@ async def test_a_per_room_name_given_in_a_join_body_is_redacted_and_the_member_s
     assert BLOCKED not in await state_text(poster, room)
     status, joined = await poster.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/joined_members")
     assert status == 200 and other.user_id in joined["joined"], joined
+
+    # The client showed the name as set: the bot chat says it went, where and why.
+    async def told() -> list[str] | None:
+        found = [body for body in await notices(other) if "你的群昵称或成员变动" in body]
+        return found or None
+
+    (body,) = await eventually(told, what="the notice of the per-room name taken down")
+    assert "读书会" in body and "邪教" in body and BLOCKED not in body, body
 
 
 async def test_a_flagged_membership_reason_stays_and_opens_one_ticket(

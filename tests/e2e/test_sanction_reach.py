@@ -17,7 +17,7 @@ from devtools.homeserver import SynapseProcess
 
 from .identities import fresh_id_number
 from .matrix import Matrix
-from .sanction_helpers import eventually, joined_members, sanction, set_power, verified
+from .sanction_helpers import eventually, joined_members, notices, sanction, set_power, verified
 
 
 async def _moderate(staff: Matrix, room: str, **body: Any) -> dict[str, Any]:
@@ -239,6 +239,15 @@ async def test_a_muted_person_cannot_post_by_reaction_edit_or_state(
         return status == 200 and event == {"membership": "join"}
 
     await eventually(looks_gone, what="the muted person's per-room name taken down")
+    status, group = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(named)}/state/cn.qunzu.group/")
+    assert status == 200, group
+
+    async def told() -> list[str] | None:
+        found = [body for body in await notices(member) if "你的群昵称或成员变动" in body and group["code"] in body]
+        return found or None
+
+    (body,) = await eventually(told, what="the notice of the per-room name taken down")
+    assert "暂停发布" in body or "禁言" in body, body
     plain_path = f"/_matrix/client/v3/rooms/{quote(plain)}/state/m.room.member/{quote(member.user_id)}"
     status, event = await owner.call("GET", plain_path)
     assert event.get("displayname") == current.get("displayname"), event  # the follower went past it already
