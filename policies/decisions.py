@@ -747,6 +747,26 @@ def may_change_state(is_service_account: bool, event_type: str) -> Decision:
     return Decision.allow()
 
 
+MEMBER_TEXT_FIELDS: Final = ("displayname", "avatar_url", "reason")
+"""The fields of a member event clients read as text."""
+
+
+def may_send_member_content(content: Mapping[str, object]) -> Decision:
+    """Is a member event's content well formed where clients read it: its name, avatar and reason text or absent?
+
+    Synapse 1.163 answers ``PUT /state/m.room.member`` with a 500 when the display name is
+    not text; refused here, the client gets a 400 that names the field.
+
+    Returns:
+        Allowed, or refused with invalid_request (``field``, ``problem`` ``wrong_type``).
+    """
+    for field_name in MEMBER_TEXT_FIELDS:
+        value = content.get(field_name)
+        if value is not None and not isinstance(value, str):
+            return Decision.refuse(Reason.INVALID_REQUEST, field=field_name, problem="wrong_type")
+    return Decision.allow()
+
+
 def may_set_membership(sender: str, target: str, membership: object, *, service: str) -> Decision:
     """May ``sender`` set ``target``'s membership so? Nobody removes the service account from a room (Art. 8, 11).
 

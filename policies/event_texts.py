@@ -262,7 +262,7 @@ def event_texts(event_type: str, content: Mapping[str, Any]) -> list[str]:
     if extract is not None:
         extract(texts, content)
     elif event_type not in NO_TEXT_TYPES:
-        _walk(texts, None, content, 0)
+        _walk(texts, None, content)
     # The same text in several forms (a poll question's fallbacks) is scanned once.
     return list(dict.fromkeys(texts))
 
@@ -281,7 +281,7 @@ def profile_field_texts(name: str, value: object) -> list[str]:
     text as much as the value; a value is walked like an unknown event's content.
     """
     texts: _Texts = [name] if name else []
-    _walk(texts, name, value, 0)
+    _walk(texts, name, value)
     return list(dict.fromkeys(texts))
 
 
@@ -332,28 +332,32 @@ _NON_TEXT_VALUE: Final = re.compile(
     r"mxc://\S*|[@!$][\x21-\x7e]*|[A-Za-z0-9+/=_-]{32,}",
 )
 _ASCII_WORD: Final = re.compile(r"[\x21-\x7e]+")
-_MAX_DEPTH: Final = 16
 
 
-def _walk(texts: _Texts, key: str | None, value: object, depth: int) -> None:
-    """Every string of an unknown event's content, but for the clearly non-text ones."""
-    if depth > _MAX_DEPTH:
-        return
-    if isinstance(value, str):
-        if not value or _NON_TEXT_VALUE.fullmatch(value):
-            return
-        if key is not None and _NON_TEXT_KEY.search(key) and _ASCII_WORD.fullmatch(value):
-            return
-        if key == "formatted_body":
-            _add_html(texts, value)
-        else:
-            texts.append(value)
-    elif isinstance(value, Mapping):
-        if value.get("mimetype") == _HTML and isinstance(value.get("body"), str):
-            _add_html(texts, value["body"])
-            value = {name: item for name, item in value.items() if name != "body"}
-        for name, item in value.items():
-            _walk(texts, str(name), item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _walk(texts, key, item, depth + 1)
+def _walk(texts: _Texts, key: str | None, value: object) -> None:
+    """Every string of an unknown event's content, but for the clearly non-text ones, however deep.
+
+    Iterative, in document order: content nested deeper than Python's recursion allows
+    (Synapse accepts JSON as deep as its parser does) is read to the bottom, so no text
+    hides below a depth the walk gave up at. Its size bounds the work (Synapse caps an
+    event, and a profile, at 64 KiB).
+    """
+    pending: list[tuple[str | None, object]] = [(key, value)]
+    while pending:
+        key, value = pending.pop()
+        if isinstance(value, str):
+            if not value or _NON_TEXT_VALUE.fullmatch(value):
+                continue
+            if key is not None and _NON_TEXT_KEY.search(key) and _ASCII_WORD.fullmatch(value):
+                continue
+            if key == "formatted_body":
+                _add_html(texts, value)
+            else:
+                texts.append(value)
+        elif isinstance(value, Mapping):
+            if value.get("mimetype") == _HTML and isinstance(value.get("body"), str):
+                _add_html(texts, value["body"])
+                value = {name: item for name, item in value.items() if name != "body"}
+            pending.extend((str(name), item) for name, item in reversed(list(value.items())))
+        elif isinstance(value, list):
+            pending.extend((key, item) for item in reversed(value))

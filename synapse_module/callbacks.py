@@ -363,6 +363,8 @@ class Callbacks:
         if event_type != "m.room.member":
             return NOT_SPAM
         await self._health.ready()
+        if not (shape := decisions.may_send_member_content(content)).allowed:
+            return self._answer(shape, local=True)
         service = self._config.service_account
         kept = decisions.may_set_membership(user_id, state_key, content.get("membership"), service=service)
         if not kept.allowed:

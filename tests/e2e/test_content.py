@@ -306,6 +306,14 @@ async def test_custom_profile_fields_that_break_a_rule_are_gone_before_the_answe
     assert status == 200, reply
     status, reply = await reader.call("GET", f"{profile}/org.example.motto")
     assert status == 404, reply
+    # However deep a value hides its text.
+    deep: object = {"zh": f"我是{BLOCKED}"}
+    for _ in range(30):
+        deep = [deep]
+    status, reply = await poster.call("PUT", f"{profile}/org.example.deep", {"org.example.deep": deep})
+    assert status == 200, reply
+    status, reply = await reader.call("GET", f"{profile}/org.example.deep")
+    assert status == 404, reply
     # The field's name is text on a profile card too.
     badge = f"org.{BLOCKED_LATIN}.badge"
     status, reply = await poster.call("PUT", f"{profile}/{badge}", {badge: "1"})
@@ -328,7 +336,7 @@ async def test_custom_profile_fields_that_break_a_rule_are_gone_before_the_answe
     status, audit = await staff.qunzu("GET", f"/admin/audit?subject={quote(poster.user_id)}")
     assert status == 200, audit
     blocks = [entry for entry in audit["entries"] if entry["action"] == "content.block"]
-    assert [entry["details"]["event_type"] for entry in blocks] == ["profile.field", "profile.field"], blocks
+    assert [entry["details"]["event_type"] for entry in blocks] == ["profile.field"] * 3, blocks
     assert {entry["details"]["rule"] for entry in blocks} == {"cults"}
     flags = [entry for entry in audit["entries"] if entry["action"] == "content.flag"]
     flagged = [(entry["details"]["event_type"], entry["details"]["rule"]) for entry in flags]

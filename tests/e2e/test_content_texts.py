@@ -151,6 +151,12 @@ async def test_a_per_room_display_name_is_refused_before_it_exists(poster: Matri
     await assert_not_persisted(poster, room)
     status, reply = await poster.send_state(room, "m.room.member", {**before, "displayname": "读书人"}, poster.user_id)
     assert status == 200, reply
+    # A name, avatar or reason that is not text: a 400 naming the field (Synapse itself would answer 500).
+    for field, value in (("displayname", 5), ("avatar_url", {"url": "x"}), ("reason", ["x"])):
+        status, reply = await poster.send_state(room, "m.room.member", {**before, field: value}, poster.user_id)
+        assert (status, reply.get("cn.qunzu.reason")) == (400, "invalid_request"), (field, reply)
+        assert reply["cn.qunzu.detail"] == {"field": field, "problem": "wrong_type"}, reply
+        assert field in reply["error"], reply
 
 
 async def test_a_kick_reason_through_the_state_api_is_refused(poster: Matrix, person: Callable[..., Matrix]) -> None:

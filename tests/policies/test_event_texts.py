@@ -141,13 +141,18 @@ def test_unknown_event_types_are_walked_for_every_text(content: dict[str, Any], 
     assert event_texts("org.example.custom", content) == expected
 
 
-def test_the_walk_of_an_unknown_type_stops_at_a_depth() -> None:
+def test_the_walk_of_an_unknown_type_reads_every_depth_in_order() -> None:
+    # Deeper than Python's recursion limit: no text hides below a depth the walk gave up at.
     content: dict[str, Any] = {"text": "top"}
     inner = content
-    for _ in range(100):
-        inner["next"] = {"text": "deep"}
+    for depth in range(2000):
+        inner["next"] = {"text": f"level {depth}"}
         inner = inner["next"]
-    assert event_texts("org.example.custom", content) == ["top", "deep"]
+    inner["last"] = [[["法轮功"]]]
+    texts = event_texts("org.example.custom", content)
+    assert texts[:3] == ["top", "level 0", "level 1"]
+    assert texts[-2:] == ["level 1999", "法轮功"]
+    assert profile_field_texts("org.example.deep", inner) == ["org.example.deep", "level 1999", "法轮功"]
 
 
 def test_types_without_text_give_nothing_even_with_strings() -> None:

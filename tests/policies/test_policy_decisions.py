@@ -41,6 +41,7 @@ from policies.decisions import (
     may_open_up,
     may_publish_on_membership,
     may_rename,
+    may_send_member_content,
     required_join_rule,
 )
 
@@ -965,3 +966,24 @@ def test_a_new_global_name_is_copied_into_rooms_unless_a_measure_stops_publishin
         assert decision.allowed, decision
     else:
         assert_refused(decision, reason)
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ({"membership": "join"}, None),
+        ({"membership": "join", "displayname": "读书人", "avatar_url": "mxc://a/b", "reason": "x"}, None),
+        ({"membership": "join", "displayname": None}, None),
+        ({"membership": "join", "displayname": 5}, "displayname"),
+        ({"membership": "join", "avatar_url": {"url": "mxc://a/b"}}, "avatar_url"),
+        ({"membership": "leave", "reason": ["x"]}, "reason"),
+    ],
+)
+def test_a_member_events_name_avatar_and_reason_are_text_or_absent(
+    content: dict[str, object], field: str | None
+) -> None:
+    decision = may_send_member_content(content)
+    if field is None:
+        assert decision.allowed, decision
+    else:
+        assert_refused(decision, Reason.INVALID_REQUEST, field=field, problem="wrong_type")
