@@ -25,6 +25,7 @@ from policies.timing import until_detail
 
 from .content import MediaFile, strip_encryption
 from .errors import Refusal, RequestError
+from .group_creation import check_request_shape
 from .metrics import record_decision
 from .parallel import both
 from .refusal_notices import Action, action_of
@@ -589,6 +590,7 @@ class Callbacks:
         user_id = requester.user.to_string()
         try:
             await self._health.ready()
+            check_request_shape(config)
             # Art. 10: Synapse does not spam-check the name, topic and state given at creation.
             if not await self._facts.is_exempt(user_id) and (
                 refused := await self._content.check_create_request(user_id, config)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api.errors import SynapseError
@@ -54,6 +54,30 @@ BAD_JSON = "M_BAD_JSON"
 
 #: The key of a creation's `creation_content` that names the group's category.
 CATEGORY_KEY = "cn.qunzu.category"
+
+
+def _list_of(kind: type) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
+# The createRoom fields the module reads: the JSON shape each must have when given, as told.
+_REQUEST_SHAPES: Mapping[str, tuple[Callable[[object], bool], str]] = {
+    "invite": (_list_of(str), "a list of user ids"),
+    "invite_3pid": (_list_of(Mapping), "a list of objects"),
+    "initial_state": (_list_of(Mapping), "a list of objects"),
+    "creation_content": (lambda value: isinstance(value, Mapping), "an object"),
+}
+
+
+def check_request_shape(config: Mapping[str, Any]) -> None:
+    """The fields of a createRoom request the module reads have their JSON shape (else Synapse answers 500).
+
+    Raises:
+        InvalidInput: 400 M_BAD_JSON naming the field, before anything is read, reserved or created.
+    """
+    for name, (well_formed, shape) in _REQUEST_SHAPES.items():
+        if name in config and not well_formed(config[name]):
+            raise InvalidInput(f"{name} must be {shape}", errcode=BAD_JSON)
 
 
 def _member_state_to_invites(config: dict[str, Any]) -> None:
