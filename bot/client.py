@@ -443,12 +443,16 @@ class MatrixClient:
                     start = i + 1
             on_room_event = getattr(sink, "on_room_event", None)
             for ev in events[start:]:
-                if isinstance(ev, nio.RoomMessageText):
-                    message = self._message(room_id, ev)
-                    if message is not None:
-                        await sink.on_message(message)
-                elif on_room_event is not None and (room_event := self._room_event(room_id, ev)) is not None:
-                    await on_room_event(room_event)
+                try:
+                    if isinstance(ev, nio.RoomMessageText):
+                        message = self._message(room_id, ev)
+                        if message is not None:
+                            await sink.on_message(message)
+                    elif on_room_event is not None and (room_event := self._room_event(room_id, ev)) is not None:
+                        await on_room_event(room_event)
+                except Exception:
+                    # The boundary of one event: whatever anyone sent, the next events and syncs go on.
+                    logger.exception("an event could not be read; skipped (room %s)", room_id)
 
     async def _note_direct_chats(self, resp: nio.SyncResponse) -> None:
         """Direct chats first seen joined: the module's notice chats, and direct invites accepted for the bot.
@@ -511,10 +515,11 @@ class MatrixClient:
 
     def _message(self, room_id: str, ev: Any) -> IncomingMessage | None:
         content = ev.source.get("content") or {}
-        relates = content.get("m.relates_to") or {}
+        # Anyone in a room can send any JSON: a field of the wrong shape counts as absent.
+        relates = _object(content.get("m.relates_to"))
         if relates.get("rel_type") == "m.replace":
             return None  # an edit: commands are never re-run by editing them
-        reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
+        reply_to = _object(relates.get("m.in_reply_to")).get("event_id")
         if relates.get("is_falling_back"):
             reply_to = None  # thread fallback, not a real reply
         body: str = ev.body
@@ -539,3 +544,8 @@ class MatrixClient:
         # Both, because a fresh group of two must not see personal status.
         room = self._nio.rooms.get(room_id)
         return room_id in self._direct_rooms and room is not None and room.member_count <= 2
+
+
+def _object(value: object) -> dict[str, Any]:
+    """A JSON object of an event, or {} for anything else sent in its place."""
+    return value if isinstance(value, dict) else {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import nio
 
 from bot.commands import CommandSpec, Context
 from devtools.homeserver import Account, SynapseProcess
@@ -58,6 +59,24 @@ async def test_failing_command_gets_an_apology_and_the_bot_keeps_answering(
     room = await view.create_room()
     assert await view.ask(room, "!boom") == APOLOGY
     assert (await view.ask(room, "!help")).startswith(HELP_HEADER)
+
+
+async def test_messages_of_any_shape_never_stop_the_bot(bot: BotRunner, verified_member: Member) -> None:
+    # Anyone in a room can send any JSON; the bot read `m.relates_to` as an object and its sync died.
+    view = verified_member.view
+    room = await view.create_room()
+    malformed: list[dict[str, Any]] = [
+        {"msgtype": "m.text", "body": "!help", "m.relates_to": "x"},
+        {"msgtype": "m.text", "body": "!help", "m.relates_to": {"m.in_reply_to": 5}},
+        {"msgtype": "m.text", "body": "!help", "m.relates_to": {"m.in_reply_to": {"event_id": 5}}},
+        {"msgtype": "m.text", "body": "!help", "m.relates_to": {"rel_type": "m.replace", "event_id": 5}},
+    ]
+    for content in malformed:
+        assert isinstance(await view.client.room_send(room, "m.room.message", content), nio.RoomSendResponse)
+    assert (await view.ask(room, "!help")).startswith(HELP_HEADER)
+    # The first three read as plain commands (a reply of the wrong shape is no reply); the edit is none.
+    await view.sync()
+    assert sum(ev["content"]["body"].startswith(HELP_HEADER) for ev in view.bot_messages(room)) == 4
 
 
 async def test_commands_missed_while_stopped_are_answered_once_and_older_ones_never(
