@@ -118,13 +118,13 @@ class ProfileGuard:
         if shown is None:
             return None  # in no room: the change reaches nobody
         refused = False
-        # The avatar first: setting the name back runs this review again, which must find it restored.
         if (profile.avatar_url or None) != shown.avatar_url:
             await self._api.run_db_interaction(
                 "qunzu_restore_avatar", synapse_tables.restore_avatar_txn, user_id, shown.avatar_url
             )
             refused = True
         back = shown.display_name or user.localpart
+        # A set-back is the module API's change `by_admin`, which the callback does not review again.
         if (name or "") not in (shown.display_name or "", back):
             await self._api.set_displayname(user, back)
             refused = True
