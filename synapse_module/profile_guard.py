@@ -1,4 +1,4 @@
-"""Art. 10: what a person shows in their global profile obeys the content rules.
+"""Art. 10, 11: what a person shows in their global profile obeys the content rules and their measures.
 
 A profile is text people see without any room event: the display name (on member
 events and profile cards) and the custom fields of `PUT /profile/{user}/{field}`
@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 
 class ProfileGuard:
-    """Takes back the parts of a local person's new profile that break a content rule."""
+    """Takes back the parts of a local person's new profile that break a content rule or that a measure stops."""
 
     def __init__(
         self,
