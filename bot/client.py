@@ -2,8 +2,10 @@
 
 It logs in (reusing the saved device), sends text, joins rooms, and runs the
 sync loop: our own instead of nio's ``sync_forever`` so the token is saved only
-after a batch was delivered, network failures back off 1 s → 60 s, and the
-first sync of a fresh bot does not answer old commands. Everything it hands
+after a batch was delivered, network failures back off 1 s → 60 s, the
+first sync of a fresh bot does not answer old commands, and an event nobody
+can read (anyone in a room can send any JSON) is logged and skipped, never
+the end of the loop. Everything it hands
 out is plain data from :mod:`bot.events`; every failure is a
 :class:`~bot.errors.MatrixError`.
 """
