@@ -752,10 +752,11 @@ MEMBER_TEXT_FIELDS: Final = ("displayname", "avatar_url", "reason")
 
 
 def may_send_member_content(content: Mapping[str, object]) -> Decision:
-    """Is a member event's content well formed where clients read it: its name, avatar and reason text or absent?
+    """Is a member event's content well formed where it is read: name, avatar and reason text, an invite's proof?
 
     Synapse 1.163 answers ``PUT /state/m.room.member`` with a 500 when the display name is
-    not text; refused here, the client gets a 400 that names the field.
+    not text, or an invite's ``third_party_invite`` has no ``signed.token``; refused here,
+    the client gets a 400 that names the field.
 
     Returns:
         Allowed, or refused with invalid_request (``field``, ``problem`` ``wrong_type``).
@@ -764,6 +765,14 @@ def may_send_member_content(content: Mapping[str, object]) -> Decision:
         value = content.get(field_name)
         if value is not None and not isinstance(value, str):
             return Decision.refuse(Reason.INVALID_REQUEST, field=field_name, problem="wrong_type")
+    # An invite's proof of an e-mail or phone invite: Synapse reads `signed.token` before any check.
+    if "third_party_invite" in content:
+        proof = content["third_party_invite"]
+        signed = proof.get("signed") if isinstance(proof, Mapping) else None
+        if not (isinstance(signed, Mapping) and isinstance(signed.get("token"), str)):
+            return Decision.refuse(
+                Reason.INVALID_REQUEST, field="third_party_invite.signed.token", problem="wrong_type"
+            )
     return Decision.allow()
 
 

@@ -171,6 +171,14 @@ async def test_a_kick_reason_through_the_state_api_is_refused(poster: Matrix, pe
     )
     assert status == 200 and member["membership"] == "join", member
     await assert_not_persisted(poster, room)
+    # An invite whose e-mail proof is malformed: a 400 naming the field (Synapse itself would answer 500).
+    invitee = person()
+    proofs: list[object] = [None, {}, {"signed": {"token": 5}}]
+    for proof in proofs:
+        invite: dict[str, object] = {"membership": "invite", "third_party_invite": proof}
+        status, reply = await poster.send_state(room, "m.room.member", invite, invitee.user_id)
+        assert (status, reply.get("cn.qunzu.reason")) == (400, "invalid_request"), (proof, reply)
+        assert reply["cn.qunzu.detail"]["field"] == "third_party_invite.signed.token", reply
 
 
 @pytest.mark.parametrize("event_type", ["im.vector.modular.widgets", "m.widget"])

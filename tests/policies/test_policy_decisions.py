@@ -977,6 +977,10 @@ def test_a_new_global_name_is_copied_into_rooms_unless_a_measure_stops_publishin
         ({"membership": "join", "displayname": 5}, "displayname"),
         ({"membership": "join", "avatar_url": {"url": "mxc://a/b"}}, "avatar_url"),
         ({"membership": "leave", "reason": ["x"]}, "reason"),
+        ({"membership": "invite", "third_party_invite": {"signed": {"token": "t", "mxid": "@a:b"}}}, None),
+        ({"membership": "invite", "third_party_invite": None}, "third_party_invite.signed.token"),
+        ({"membership": "invite", "third_party_invite": {}}, "third_party_invite.signed.token"),
+        ({"membership": "invite", "third_party_invite": {"signed": {"token": 5}}}, "third_party_invite.signed.token"),
     ],
 )
 def test_a_member_events_name_avatar_and_reason_are_text_or_absent(
