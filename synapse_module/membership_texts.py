@@ -21,12 +21,14 @@ flagged message is delivered. The exposure window, from the membership call to t
 redaction visible to clients, is measured in tests/e2e/test_content_texts.py.
 
 A ``reason`` is published text too: one given by a person who may not post
-(``decisions.may_post`` on the person's own standing: a posting suspension, no real
-name, the convention not accepted, a read-only credit level, the blacklist) is
+(``decisions.may_publish_on_membership``, the person's own standing: a posting suspension,
+no real name, the convention not accepted, a read-only credit level, the blacklist) is
 redacted the same way, audited ``membership.reason_removed`` with the decision's reason.
 A per-room name or avatar given on joining by a person under a measure that stops them
 publishing (``decisions.may_rename``, the rule for global names) is redacted too, audited
 ``membership.looks_removed``; a join carrying the person's global name and avatar stands.
+Whatever is taken down is told in the sender's bot chat: their client showed the change
+as done (DESIGN.md §6.3).
 """
 
 from __future__ import annotations
