@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from synapse.module_api.errors import SynapseError
 
@@ -130,11 +130,7 @@ class MembershipTexts:
         decision = decisions.may_publish_on_membership(user, room, self._clock.now_ms(), self._config.policy)
         if decision.allowed:
             return
-        await self._redact(event.room_id, event.event_id, "membership_reason_removed")
-        why = decision.reason.value if decision.reason is not None else None
-        details = {"room_id": event.room_id, "event_id": event.event_id, "why": why}
-        await self._audit.append(event.sender, "membership.reason_removed", event.sender, details)
-        self._tell(event, decision)
+        await self._take_down(event, decision, "reason")
 
     async def _review_looks(self, event: StreamEvent) -> None:
         """A per-room name or avatar given on joining by a person under a measure is taken down (Art. 11).
@@ -150,10 +146,14 @@ class MembershipTexts:
         room = await self._facts.room(event.room_id)
         if room.bot_chat_owner == event.sender or await self._is_profile_copy(event, avatar=True):
             return
-        await self._redact(event.room_id, event.event_id, "membership_looks_removed")
+        await self._take_down(event, decision, "looks")
+
+    async def _take_down(self, event: StreamEvent, decision: Decision, what: Literal["reason", "looks"]) -> None:
+        """Redact what the person may not show, audit ``membership.<what>_removed``, tell them why."""
+        await self._redact(event.room_id, event.event_id, f"membership_{what}_removed")
         why = decision.reason.value if decision.reason is not None else None
         details = {"room_id": event.room_id, "event_id": event.event_id, "why": why}
-        await self._audit.append(event.sender, "membership.looks_removed", event.sender, details)
+        await self._audit.append(event.sender, f"membership.{what}_removed", event.sender, details)
         self._tell(event, decision)
 
     def _tell(self, event: StreamEvent, decision: Decision) -> None:
