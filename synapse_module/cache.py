@@ -51,11 +51,31 @@ class InvalidatableCache(Generic[K, V]):
             return self._entries[key]
         generation = self._generation
         value = await self._loader(key)
-        if generation == self._generation and (value is not None or self._cache_none):
-            self._entries[key] = value
-            if len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+        self.put(key, value, as_of=generation)
         return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    @property
+    def generation(self) -> int:
+        """Counts invalidations: read before loading a value elsewhere, handed to `put`."""
+        return self._generation
+
+    def put(self, key: K, value: V, *, as_of: int) -> None:
+        """Keep a value another read loaded, unless an invalidation came since `as_of`.
+
+        Args:
+            key: The key.
+            value: What the read found.
+            as_of: `generation` before that read began: a change committed meanwhile
+                invalidated after it, and the value may predate the change.
+        """
+        if as_of != self._generation or key in self._entries or (value is None and not self._cache_none):
+            return
+        self._entries[key] = value
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
 
     def invalidate(self, keys: tuple[Any, ...]) -> None:
         """Drop one key (called by Synapse's replication with the key tuple)."""

@@ -99,10 +99,11 @@ class FactsSource:
         exempt = await self.is_exempt(user_id)
         if not self._api.is_mine(user_id):
             return await self._remote_user(user_id, exempt)
+        # Art. 7, 11: credit (tied to the identity) and active measures, cached cluster-wide. Read
+        # first: for an account not cached yet, that one read brings its gate record too.
+        sanctions = await self._sanctions.user_state(user_id)
         record = await self._gate.get(user_id)
         verified = record.status == "verified"
-        # Art. 7, 11: credit (tied to the identity) and active measures, cached cluster-wide.
-        sanctions = await self._sanctions.user_state(user_id)
         return UserFacts(
             user_id=user_id,
             exempt=exempt,

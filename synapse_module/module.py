@@ -110,7 +110,7 @@ class QunzuModule:
         identity_of = self.realname.gate.get
         measure_store = self.store.measures
         self.sanctions = SanctionState(
-            api, self.clock, policy, store=measure_store, identities=self.store.identities, identity_of=identity_of
+            api, self.clock, policy, store=measure_store, identities=self.store.identities, gate=self.realname.gate
         )
         self.facts = FactsSource(
             api,

@@ -17,7 +17,7 @@ from policies import Measure, Policy
 from policies.credit import CreditRow, current
 from policies.timing import end_in_force
 
-from ..cache import ClusterCache
+from ..cache import ClusterCache, InvalidatableCache
 from ..clock import Clock
 from ..store.identities import GateRecord, IdentityStore
 from ..store.measures import MeasureEnds, MeasureStore, Sanction
@@ -86,13 +86,14 @@ class SanctionState:
         policy: Policy,
         store: MeasureStore,
         identities: IdentityStore,
-        identity_of: IdentityOf,
+        gate: InvalidatableCache[str, GateRecord],
     ) -> None:
         self._clock = clock
         self._policy = policy
         self._store = store
         self._identities = identities
-        self._identity_of = identity_of
+        # Realname's cached gate records: which identity (and so which credit) an account has.
+        self._gate = gate
         # Told on every process when an account's cached measures are dropped (the admin guard looks).
         self.on_account_changed: list[Callable[[str], None]] = []
         # Told when a room admin's mute changed (the posting gate caches those per room and user).
@@ -107,17 +108,22 @@ class SanctionState:
             hook(user_id)
 
     async def _load_user(self, user_id: str) -> UserRecord:
-        gate = await self._identity_of(user_id)
-        fingerprint = gate.fingerprint
-        verified = gate.status == "verified" and fingerprint is not None
-        # One read for both: a cold user (a first join, say) waits for one round trip, not two.
-        credit, ends = await self._store.user_credit_and_ends(user_id, fingerprint)
-        return UserRecord(fingerprint, verified, credit if verified else None, ends)
+        if user_id in self._gate:
+            gate = await self._gate.get(user_id)
+            credit, ends = await self._store.user_credit_and_ends(user_id, gate.fingerprint)
+        else:
+            # An account nothing is cached of (a first join, say) waits for one round trip, not two,
+            # and its gate record is kept as if read on its own.
+            as_of = self._gate.generation
+            gate, credit, ends = await self._store.user_gate_credit_and_ends(user_id)
+            self._gate.put(user_id, gate, as_of=as_of)
+        verified = gate.status == "verified" and gate.fingerprint is not None
+        return UserRecord(gate.fingerprint, verified, credit if verified else None, ends)
 
     async def user_record(self, user_id: str) -> UserRecord:
         """The account's cached record, re-read when its identity changed since it was cached."""
         record = await self._users.get(user_id)
-        gate = await self._identity_of(user_id)
+        gate = await self._gate.get(user_id)
         if record.fingerprint != gate.fingerprint or record.verified != (gate.status == "verified"):
             # Verified (or re-bound) since the record was cached: the identity decides credit.
             self._users.invalidate((user_id,))

@@ -64,7 +64,7 @@ class IdentityStore:
         self._clock = clock
 
     async def gate_record(self, user_id: str) -> GateRecord:
-        return await self._api.run_db_interaction("qunzu_gate_record", _gate_record_txn, user_id, self._clock.now_ms())
+        return await self._api.run_db_interaction("qunzu_gate_record", gate_record_txn, user_id, self._clock.now_ms())
 
     async def record_attempt(self, user_id: str, outcome: str) -> None:
         await self._api.run_db_interaction(
@@ -123,7 +123,7 @@ class IdentityStore:
         return await self._api.run_db_interaction("qunzu_use_link", _use_link_txn, token_hash, self._clock.now_ms())
 
 
-def _gate_record_txn(txn: LoggingTransaction, user_id: str, now_ms: int) -> GateRecord:
+def gate_record_txn(txn: LoggingTransaction, user_id: str, now_ms: int) -> GateRecord:
     txn.execute("SELECT status, level, fingerprint FROM qunzu_identities WHERE user_id = ?", (user_id,))
     identity = txn.fetchone()
     txn.execute("SELECT version FROM qunzu_conventions WHERE user_id = ?", (user_id,))

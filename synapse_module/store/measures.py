@@ -31,6 +31,7 @@ from ..audit import AuditChain, canonical_json
 from ..clock import Clock
 from .audit import AuditRecord, append_record_txn
 from .credit import CreditChange, CreditCharge, charge_txn, credit_audit, credit_row_txn, restore_credit_txn
+from .identities import GateRecord, gate_record_txn
 from .regulator_reports import RegulatorReport, insert_regulator_report_txn
 from .sql import Where
 from .synapse_tables import event_evidence_txn, event_sender_txn
@@ -185,6 +186,16 @@ class MeasureStore:
         """The identity's credit row (None unverified) and the account's active measures, in one read."""
         return await self._api.run_db_interaction(
             "qunzu_user_credit_and_ends", _user_credit_and_ends_txn, user_id, fingerprint, self._clock.now_ms()
+        )
+
+    async def user_gate_credit_and_ends(self, user_id: str) -> tuple[GateRecord, CreditRow | None, MeasureEnds]:
+        """The account's gate record, its identity's credit row and its active measures, in one read.
+
+        For an account nothing is cached of yet (a first join, say): one round trip instead of
+        the gate record's and then, for the identity it names, `user_credit_and_ends`.
+        """
+        return await self._api.run_db_interaction(
+            "qunzu_user_gate_credit_and_ends", _user_gate_credit_and_ends_txn, user_id, self._clock.now_ms()
         )
 
     async def room_ends(self, room_id: str) -> MeasureEnds:
@@ -504,6 +515,14 @@ def _user_credit_and_ends_txn(
 ) -> tuple[CreditRow | None, MeasureEnds]:
     credit = credit_row_txn(txn, fingerprint) if fingerprint else None
     return credit, _user_ends_txn(txn, user_id, fingerprint, now_ms)
+
+
+def _user_gate_credit_and_ends_txn(
+    txn: LoggingTransaction, user_id: str, now_ms: int
+) -> tuple[GateRecord, CreditRow | None, MeasureEnds]:
+    gate = gate_record_txn(txn, user_id, now_ms)
+    credit, ends = _user_credit_and_ends_txn(txn, user_id, gate.fingerprint, now_ms)
+    return gate, credit, ends
 
 
 def _any_active_txn(txn: LoggingTransaction, measure: str, now_ms: int) -> bool:

@@ -3,12 +3,14 @@
 No Synapse: a stand-in module API runs the store's transactions on the test
 database and invalidates the caches as Synapse's replication would. What is
 shown: a cached measure ends by itself when the clock passes its end (no job,
-no invalidation), credit recovers on read, and a change reaches the cache only
-through `invalidate`, which also tells the admin guard's and room mutes' hooks.
+no invalidation), credit recovers on read, a change reaches the cache only
+through `invalidate`, which also tells the admin guard's and room mutes' hooks,
+and an account nothing is cached of costs one read, gate record included.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from synapse.module_api import ModuleApi
@@ -16,6 +18,7 @@ from synapse.module_api import ModuleApi
 from policies import Policy, default_policy
 from policies.constants import DAY_MS, HOUR_MS
 from synapse_module.audit import AuditChain
+from synapse_module.cache import InvalidatableCache
 from synapse_module.sanctions.state import SanctionState
 from synapse_module.store.audit import AuditRecord
 from synapse_module.store.credit import CreditCharge
@@ -42,6 +45,8 @@ class StandInApi:
     def __init__(self, database: Database) -> None:
         self._db = database
         self.reads = 0
+        # Runs inside the next read: another process's change arriving while it is under way.
+        self.meanwhile: Callable[[], None] | None = None
 
     def register_cached_function(self, cache: Any) -> None:
         pass
@@ -51,20 +56,38 @@ class StandInApi:
 
     async def run_db_interaction(self, desc: str, func: Any, *args: Any) -> Any:
         self.reads += 1
-        return self._db.run(func, *args)
+        result = self._db.run(func, *args)
+        if self.meanwhile is not None:
+            self.meanwhile()
+            self.meanwhile = None
+        return result
+
+
+VERIFIED = GateRecord("verified", 2, FINGERPRINT, None, None)
 
 
 async def _verified(user_id: str) -> GateRecord:
-    return GateRecord("verified", 2, FINGERPRINT, None, None)
+    return VERIFIED
 
 
 def _state(database: Database) -> tuple[SanctionState, MeasureStore, MovableClock, StandInApi]:
+    """The state over a gate cache that already holds `USER` as verified (realname's part is not shown)."""
     stand_in = StandInApi(database)
     api = cast(ModuleApi, stand_in)
     clock = MovableClock()
     store = MeasureStore(api, clock, AuditChain(b"k" * 32))
-    state = SanctionState(api, clock, POLICY, store, IdentityStore(api, clock), _verified)
+    gate: InvalidatableCache[str, GateRecord] = InvalidatableCache("gate", _verified)
+    gate.put(USER, VERIFIED, as_of=gate.generation)
+    state = SanctionState(api, clock, POLICY, store, IdentityStore(api, clock), gate)
     return state, store, clock, stand_in
+
+
+def _verified_identity_txn(txn: Any, user_id: str, fingerprint: str) -> None:
+    txn.execute(
+        "INSERT INTO qunzu_identities (user_id, status, level, fingerprint, name_enc, id_number_enc, provider,"
+        " submitted_ts, decided_ts) VALUES (?, 'verified', 2, ?, 'x', 'x', 'checksum', ?, ?)",
+        (user_id, fingerprint, NOW, NOW),
+    )
 
 
 def _mute(now_ms: int, end_ts: int | None) -> Sanction:
@@ -132,3 +155,36 @@ async def test_invalidating_a_room_mute_tells_the_posting_gate_and_never_mutes_s
     assert changed == [USER]  # the admin guard hears of every dropped account
     assert (await state.user_state(USER)).muted_until_ms is None
     assert await store.room_mute_end("!r:localhost", USER, FINGERPRINT) == -1
+
+
+async def test_an_account_nothing_is_cached_of_costs_one_read_and_its_gate_record_is_kept(db: Database) -> None:
+    stand_in = StandInApi(db)
+    api = cast(ModuleApi, stand_in)
+    clock = MovableClock()
+    identities = IdentityStore(api, clock)
+    gate: InvalidatableCache[str, GateRecord] = InvalidatableCache("gate", identities.gate_record)
+    store = MeasureStore(api, clock, AuditChain(b"k" * 32))
+    state = SanctionState(api, clock, POLICY, store, identities, gate)
+    db.run(_verified_identity_txn, USER, FINGERPRINT)
+    charge = CreditCharge("sn_1.credit", FINGERPRINT, USER, -10, "mute: flooding")
+    await store.apply(POLICY, _mute(NOW, NOW + HOUR_MS), charge, [AuditRecord("@s:localhost", "x", USER, {})], None)
+
+    reads = stand_in.reads
+    first = await state.user_state(USER)
+    # The gate record, the identity's credit and the account's measures: one round trip.
+    assert stand_in.reads == reads + 1
+    assert first.muted_until_ms == NOW + HOUR_MS
+    assert first.credit_score == POLICY.credit.initial - 10
+    assert await gate.get(USER) == GateRecord("verified", 2, FINGERPRINT, None, None)
+    assert stand_in.reads == reads + 1  # the gate record came with that read
+
+    # A change on another process while the read is under way: what was read may predate it,
+    # so the gate record is not kept from it but read again on its own.
+    other = "@other:localhost"
+    db.run(_verified_identity_txn, other, "fp-other")
+    reads = stand_in.reads
+    stand_in.meanwhile = lambda: gate.invalidate((other,))
+    assert (await state.user_state(other)).credit_score == POLICY.credit.initial
+    assert stand_in.reads == reads + 2
+    assert (await gate.get(other)).fingerprint == "fp-other"
+    assert stand_in.reads == reads + 2
