@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
 
+    from .clock import Clock
     from .health import Health
     from .store.netlog import NetlogStore
 
@@ -38,10 +39,10 @@ logger = logging.getLogger(__name__)
 
 TICK_MS = 200
 BATCH = 500
-# Positions re-read behind the newest seen, for events that committed late: every
-# `LOOKBACK_EVERY`-th tick (once a second), so a late commit waits at most that long.
+# Positions re-read behind the newest seen, for events that committed late: at the first tick
+# a second or more after the last re-read, so a late commit waits about that long, however busy.
 LOOKBACK = 200
-LOOKBACK_EVERY = 5
+LOOKBACK_EVERY_MS = 1_000
 _SEEN = 5_000
 
 
@@ -95,8 +96,9 @@ Subscriber = Callable[[list[StreamEvent]], Awaitable[None]]
 class EventStream:
     """Reads new events and feeds the subscribers (background-task instance only)."""
 
-    def __init__(self, api: ModuleApi, health: Health, store: NetlogStore) -> None:
+    def __init__(self, api: ModuleApi, clock: Clock, health: Health, store: NetlogStore) -> None:
         self._api = api
+        self._clock = clock
         self._health = health
         self._store = store
         self._subscribers: list[tuple[str, Subscriber]] = []
@@ -105,7 +107,7 @@ class EventStream:
         self._floor = 0
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._busy = False
-        self._ticks = 0
+        self._looked_back_ms = 0
 
     def subscribe(self, name: str, subscriber: Subscriber) -> None:
         self._subscribers.append((name, subscriber))
@@ -127,9 +129,12 @@ class EventStream:
         if self._busy or not self._health.is_ready():
             return
         self._busy = True
-        self._ticks += 1
+        now = self._clock.now_ms()
+        look_back = now - self._looked_back_ms >= LOOKBACK_EVERY_MS
+        if look_back:
+            self._looked_back_ms = now
         try:
-            await self.follow(look_back=self._ticks % LOOKBACK_EVERY == 0)
+            await self.follow(look_back=look_back)
         except Exception:
             logger.exception("qunzu: following the event stream failed; the next tick retries")
         finally:

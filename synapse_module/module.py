@@ -315,7 +315,7 @@ class QunzuModule:
             audit=self.store.audit,
         )
         # One follower of Synapse's event stream instead of on_new_event (see event_stream.py).
-        self.events = EventStream(api, self.health, self.store.netlog)
+        self.events = EventStream(api, self.clock, self.health, self.store.netlog)
         self.netlog = NetworkLog(
             api,
             self.clock,
