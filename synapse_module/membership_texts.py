@@ -47,7 +47,7 @@ from .event_stream import StreamEvent
 from .texts import text
 
 if TYPE_CHECKING:
-    from synapse.module_api import ModuleApi
+    from synapse.module_api import ModuleApi, ProfileInfo
 
     from .clock import Clock
     from .config import QunzuConfig
@@ -55,6 +55,12 @@ if TYPE_CHECKING:
     from .facts import FactsSource
     from .refusal_notices import BotChatNotices
     from .store.audit import AuditStore
+
+# A refused global name or avatar is stored by Synapse before `ProfileGuard` sets it back (in
+# `on_profile_update`): for that moment the profile holds a value no room shows. A join is
+# compared with the profile once two reads this far apart agree.
+PROFILE_SETTLE_S = 0.25
+PROFILE_READS = 4
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +150,7 @@ class MembershipTexts:
             return
         # Their own bot chat shows them to the service account only; elsewhere Synapse's own copy stands.
         room = await self._facts.room(event.room_id)
-        if room.bot_chat_owner == event.sender or await self._is_profile_copy(event, avatar=True):
+        if room.bot_chat_owner == event.sender or await self._is_profile_copy(event, avatar=True, settled=True):
             return
         await self._take_down(event, decision, "looks")
 
@@ -162,17 +168,33 @@ class MembershipTexts:
             refusal = Refusal(decision.reason, dict(decision.detail))
             self._notices.refused(event.sender, event.room_id, refusal, "member")
 
-    async def _is_profile_copy(self, event: StreamEvent, *, avatar: bool = False) -> bool:
-        """A join carrying only the sender's current global display name (and, with ``avatar``, avatar)."""
+    async def _is_profile_copy(self, event: StreamEvent, *, avatar: bool = False, settled: bool = False) -> bool:
+        """A join carrying only the sender's current global display name (and, with ``avatar``, avatar).
+
+        With ``settled``, compared with the profile once no change to it is under way
+        (`_settled_profile`): a take-down then never rests on a value Synapse stored a
+        moment before the module set it back, nor does a copy of such a value stand.
+        """
         if event.membership != "join" or event.state_key != event.sender or "reason" in event.content:
             return False
         localpart = event.sender[1:].split(":", 1)[0]
-        profile = await self._api.get_profile_for_user(localpart)
+        profile = await (self._settled_profile(localpart) if settled else self._api.get_profile_for_user(localpart))
         name = event.content.get("displayname")
         if not avatar:
             return bool(profile.display_name) and name == profile.display_name
         same_avatar = (event.content.get("avatar_url") or None) == (profile.avatar_url or None)
         return same_avatar and (name or None) == (profile.display_name or None)
+
+    async def _settled_profile(self, localpart: str) -> ProfileInfo:
+        """The global profile as two reads `PROFILE_SETTLE_S` apart agree on it (at most `PROFILE_READS` reads)."""
+        profile = await self._api.get_profile_for_user(localpart)
+        for _ in range(PROFILE_READS - 1):
+            await self._api.sleep(PROFILE_SETTLE_S)
+            again = await self._api.get_profile_for_user(localpart)
+            if (again.display_name, again.avatar_url) == (profile.display_name, profile.avatar_url):
+                return again
+            profile = again
+        return profile
 
     async def _redact(self, room_id: str, event_id: str, why: str = "membership_text_removed") -> None:
         redaction = {
