@@ -13,10 +13,10 @@ catch-up uses) after its position and hands new events to the subscribers
 account's join of a new group, a take-down) follows within a fifth of a second.
 A tick that finds nothing is one read of an index range. Events can commit
 slightly out of stream order, so once a second a tick re-reads a small window
-behind the position and skips what it has seen. Subscribers are idempotent. The follower begins where the network log's
-catch-up at start stopped (`begin_at`): before that position the persisted
-catch-up covers everything, after it the follower does; the group repair job
-covers the registry.
+behind the position and skips what it has seen. Subscribers are idempotent.
+The follower begins where the network log's catch-up at start stopped
+(`begin_at`): before that position the persisted catch-up covers everything,
+after it the follower does; the group repair job covers the registry.
 """
 
 from __future__ import annotations
