@@ -123,7 +123,7 @@ PORT_ATTEMPTS = 3
 
 # Greeting a new account opens its bot chat: as much of Synapse's work as creating a room, for each
 # of the hundreds of accounts the tests register. Test servers greet only where greetings are tested:
-# the server of tests/e2e/test_bot_chat_notices.py and the worker cluster.
+# the server of tests/e2e/test_bot_chat_notices.py.
 TEST_SERVER_MODULE_DEFAULTS: dict[str, Any] = {"greet_new_accounts": False}
 
 PG_DSN = os.environ.get("QUNZU_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")

@@ -68,7 +68,7 @@ async def set_power(owner: Matrix, room_id: str, users: dict[str, int]) -> None:
     assert status == 200, reply
 
 
-async def notices(account: Matrix) -> list[str]:
+async def notices(account: Matrix, service_account: str = SERVICE_USER_ID) -> list[str]:
     """Bodies of m.notice messages the service account sent the account in direct chats (joins invites)."""
     # A fresh inline filter each time: Synapse caches an initial sync's answer for minutes.
     fresh = quote(json.dumps({"presence": {"not_types": [secrets.token_hex(4)]}}))
@@ -77,7 +77,7 @@ async def notices(account: Matrix) -> list[str]:
     rooms = sync.get("rooms", {})
     for room_id, invite in rooms.get("invite", {}).items():
         events = invite.get("invite_state", {}).get("events", [])
-        if any(e.get("sender") == SERVICE_USER_ID for e in events):
+        if any(e.get("sender") == service_account for e in events):
             await account.join(room_id)
     bodies: list[str] = []
     status, joined = await account.call("GET", "/_matrix/client/v3/joined_rooms")
@@ -85,6 +85,6 @@ async def notices(account: Matrix) -> list[str]:
         status, page = await account.call("GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=50")
         for event in page.get("chunk", []):
             content = event.get("content", {})
-            if event.get("sender") == SERVICE_USER_ID and content.get("msgtype") == "m.notice":
+            if event.get("sender") == service_account and content.get("msgtype") == "m.notice":
                 bodies.append(str(content.get("body")))
     return bodies

@@ -27,7 +27,7 @@ from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
 
 from .conftest import pg_query
 from .matrix import Matrix, Reply
-from .sanction_helpers import set_power
+from .sanction_helpers import eventually, notices, set_power
 from .worker_fixtures import (  # noqa: F401  (fixtures, registered under their names)
     cluster_database_fixture,
     cluster_fixture,
@@ -87,8 +87,11 @@ async def _posting_refused_through_the_workers(on: On, member: Matrix, room: str
         assert reply["cn.qunzu.reason"] == reason
 
 
+_ROOM_NAME = "跨进程"
+
+
 async def _public_room(host: Matrix) -> str:
-    return await host.new_room(name="跨进程", preset="public_chat")
+    return await host.new_room(name=_ROOM_NAME, preset="public_chat")
 
 
 async def test_verification_through_one_worker_lets_the_member_post_through_another_at_once(
@@ -331,6 +334,22 @@ async def test_fifty_simultaneous_joins_over_three_processes_fill_exactly_the_te
     assert status == 200, reply
     members = set(reply["joined"]) - {cluster.service_account}
     assert members == {host.user_id} | {joiner.user_id for joiner in admitted}
+    # A refusal on a worker is told in the person's bot chat, which that worker opened.
+    turned_away = next(
+        joiner
+        for index, (joiner, (status, _r)) in enumerate(zip(joiners, replies, strict=True))
+        if status != 200 and cluster.names[index % len(cluster.names)] != "main"
+    )
+    status, group = await host.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/cn.qunzu.group/")
+    assert status == 200, group
+
+    async def told() -> list[str] | None:
+        found = [body for body in await notices(turned_away, cluster.service_account) if "本群人数已达上限" in body]
+        return found or None
+
+    (notice,) = await eventually(told, what=f"the room_full notice for {turned_away.user_id}")
+    assert notice.startswith(f"【操作未成功】你加入群组（群组“{_ROOM_NAME}”，群号 {group['code']}）没有成功"), notice
+    assert f"/{MEMBER_CAP} 人），暂时无法加入" in notice, notice
 
 
 async def test_joins_right_after_creation_respect_the_member_cap(cluster: Cluster, on: On) -> None:

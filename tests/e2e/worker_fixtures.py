@@ -25,7 +25,7 @@ import pytest
 from devtools.homeserver import SERVICE_LOCALPART, Account, PortInUse, postgres_database
 from devtools.workers import Cluster, render_cluster
 
-from .conftest import PORT_ATTEMPTS, SERVICE_PASSWORD, fresh_localpart, fresh_pg_database
+from .conftest import PORT_ATTEMPTS, SERVICE_PASSWORD, TEST_SERVER_MODULE_DEFAULTS, fresh_localpart, fresh_pg_database
 from .matrix import Matrix
 
 REDIS = ("127.0.0.1", 6379)
@@ -66,8 +66,9 @@ def cluster_fixture(
     if reason is not None:
         pytest.skip(f"workers need Redis: {reason}")
     data_dir: Path = tmp_path_factory.mktemp("cluster")
+    module_config = {**TEST_SERVER_MODULE_DEFAULTS, **cluster_options}
     cluster = render_cluster(
-        data_dir, database=postgres_database(cluster_database), module_config=cluster_options, workers=2
+        data_dir, database=postgres_database(cluster_database), module_config=module_config, workers=2
     )
     cluster.prepare_database()
     for attempt in range(1, PORT_ATTEMPTS + 1):
@@ -81,7 +82,7 @@ def cluster_fixture(
             cluster = render_cluster(
                 data_dir,
                 database=postgres_database(cluster_database),
-                module_config=cluster_options,
+                module_config=module_config,
                 workers=2,
                 server_name=cluster.server_name,
             )
