@@ -9,7 +9,7 @@ arrives, state resolution can bring the refused change into the room's state
 after all (seen with three servers: a partner's admin changes the ACL, then
 posts). No callback sees that happen.
 
-So an event-stream subscriber (one process, about a second behind) looks again
+So an event-stream subscriber (one process, about a fifth of a second behind) looks again
 at a governed room whenever an event of another server arrives there while the
 room is under watch — from the first remote state event for `WATCH_MS`, renewed by
 every further one: the service account removes every remote member or invitee

@@ -1,7 +1,7 @@
 """What follows a group's creation: the registry kept in step with the room (Art. 7, 8, 9).
 
 Subscribed to Synapse's event stream (`event_stream.py`) on the background-task
-instance, a second behind: it links a new room's code to its room id and tells
+instance, a fifth of a second behind: it links a new room's code to its room id and tells
 the creator the code, joins the service account when it is invited, withdraws
 invites of servers the policy does not admit, closes a bot chat its owner left,
 keeps the scale tier in step with the membership and carries the group over on
@@ -80,7 +80,7 @@ class GroupFollower:
     async def on_events(self, events: list[StreamEvent]) -> None:
         """Keep the registry in step with persisted events (an `EventStream` subscriber).
 
-        Runs on the background-task instance, a second behind; every step is
+        Runs on the background-task instance, a fifth of a second behind; every step is
         idempotent, and `refresh_tiers` repairs what a crash may leave behind.
         Membership changes are settled once per batch: one write releases every
         held place, and each room is counted once however many people came and went.

@@ -10,7 +10,7 @@ for every event (admin_guard.py arms it only while an admin suspension is in for
 Membership changes through ``PUT /state`` are refused before persistence
 (``user_may_send_state_event``); everything else is closed here, after the fact:
 
-an event-stream subscriber (one process, about a second behind) scans every local
+an event-stream subscriber (one process, about a fifth of a second behind) scans every local
 membership event with the same field table as everything else
 (``policies.event_texts``); on a ``block`` or ``hold`` hit the service account
 redacts it. A redaction keeps ``membership`` (the change stands: the person is

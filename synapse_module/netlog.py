@@ -10,7 +10,7 @@ because they live in the module's own table.
 How it stays off the send path and loses nothing:
 
 - The background-task instance follows Synapse's event stream (`event_stream.py`)
-  a second behind, and writes each batch of new events in one transaction.
+  a fifth of a second behind, and writes each batch of new events in one transaction.
   Nothing runs on Synapse's send or delivery path (see `event_stream.py` for why
   `on_new_event` is not used).
 - If the process dies between a persisted event and its row, nothing is lost: at
