@@ -18,6 +18,7 @@ from devtools.homeserver import Account, SynapseProcess
 from .bot_fixtures import (  # noqa: F401  (fixtures, registered under their names)
     BotRunner,
     Member,
+    UserView,
     bot_fixture,
     bot_runner_fixture,
     new_view,
@@ -25,6 +26,7 @@ from .bot_fixtures import (  # noqa: F401  (fixtures, registered under their nam
     verified_member_fixture,
 )
 from .conftest import QunzuHttp, fresh_localpart
+from .sanction_helpers import eventually
 
 HELP_HEADER = "你在这里可以使用的命令："
 APOLOGY = "抱歉，处理这条命令时出错了，请稍后再试。"
@@ -107,6 +109,73 @@ async def test_commands_missed_while_stopped_are_answered_once_and_older_ones_ne
     await view.ask(room, "!帮助")
     assert len(view.replies_to(room, missed)) == 1
     assert view.replies_to(room, before_first_start) == []
+
+
+async def test_a_first_start_finds_every_direct_chat_from_the_rooms_state(
+    bot: BotRunner, verified_member: Member, synapse: SynapseProcess
+) -> None:
+    # A fresh bot knows no chats: its first sync must tell a person's direct chat (their invite
+    # said so) and a notice chat the module opened (its create event says so) from the rest.
+    view = verified_member.view
+    dm = await view.create_room(direct=True)
+    group = await view.create_room(name="首次启动")
+    newcomer = await new_view(synapse, synapse.register(fresh_localpart("new")))
+    try:
+        # Refused for want of a real name, which the module tells in a notice chat it opens.
+        assert isinstance(await newcomer.client.room_create(name="未认证"), nio.RoomCreateError)
+        notice_chat = await _joined_notice_chat(newcomer, bot.user_id)
+        await bot.stop()
+        await bot.start(fresh_state=True)
+        assert (await view.ask(dm, "!我的")).startswith("你的状态：")
+        assert (await newcomer.ask(notice_chat, "!我的")).startswith("你的状态：")
+        assert await view.ask(group, "!我的") == "!我的 只能在与我的私聊中使用。"
+    finally:
+        await newcomer.client.close()
+
+
+async def _joined_notice_chat(view: UserView, service_user_id: str) -> str:
+    """The chat the service account invited the view's account to, joined."""
+    invited: list[str] = []
+
+    async def invite_seen() -> str | None:
+        resp = await view.client.sync(timeout=1000)
+        assert isinstance(resp, nio.SyncResponse), resp
+        for room_id, info in resp.rooms.invite.items():
+            if any(getattr(ev, "sender", None) == service_user_id for ev in info.invite_state):
+                invited.append(room_id)
+        return next(iter(invited), None)
+
+    room_id = await eventually(invite_seen, what=f"an invite from {service_user_id}")
+    assert isinstance(await view.client.join(room_id), nio.JoinResponse)
+    return room_id
+
+
+def _bot_syncs(synapse: SynapseProcess, user_id: str) -> int:
+    """How many /sync requests of `user_id` Synapse has answered (its access log)."""
+    marker = f"{{{user_id}}} Processed request"
+    with synapse.log_path.open(encoding="utf-8", errors="replace") as log:
+        return sum(1 for line in log if marker in line and "/_matrix/client/v3/sync" in line)
+
+
+async def test_typing_and_read_receipts_in_a_group_do_not_wake_the_bot(
+    bot: BotRunner, verified_member: Member, synapse: SynapseProcess
+) -> None:
+    # The service account is in every group: a sync answered for every typing notification and
+    # read receipt anywhere would keep the bot and Synapse busy for nothing the bot reads.
+    view = verified_member.view
+    room = await view.create_room(name="打字")
+    said = [await view.send(room, f"第 {n} 条") for n in range(10)]
+    await view.ask(room, "!help")
+    before = _bot_syncs(synapse, bot.user_id)
+    for event_id in said:
+        assert isinstance(await view.client.room_typing(room, True, timeout=5000), nio.RoomTypingResponse)
+        assert isinstance(await view.client.room_read_markers(room, event_id, event_id), nio.RoomReadMarkersResponse)
+        assert isinstance(await view.client.room_typing(room, False), nio.RoomTypingResponse)
+    # A command afterwards: its answer shows the bot's sync is past everything sent before it.
+    await view.ask(room, "!help")
+    woken = _bot_syncs(synapse, bot.user_id) - before
+    # The command and the bot's own answer may each end one sync; 30 typing changes and 10 receipts none.
+    assert woken <= 3, f"the bot's sync was answered {woken} times"
 
 
 async def test_me_in_a_direct_chat_shows_the_senders_own_status_masked(bot: BotRunner, verified_member: Member) -> None:
