@@ -10,8 +10,9 @@ lock is held and a crash mid-way loses nothing (the next run carries on).
 Between batches the purge pauses `PAUSE_RATIO` times as long as the batch
 took, at least `MIN_PAUSE_S`: the database and Synapse's reactor serve
 requests meanwhile, and a loaded server (slower batches) gets longer pauses, so
-the purge takes at most about a fifth of the database's time. A million rows
-take a few minutes; the job runs hourly and needs only to keep up.
+the purge takes at most about a twentieth of the database's time: beside it a
+sender's latency stays where it was (bench/ANALYSIS.md). A million rows take
+about seven minutes; the job runs hourly and needs only to keep up.
 
 The audit chain survives: before a prefix of `qunzu_audit` is deleted, a
 checkpoint (sequence number and hash of its last row, MAC'd with a key of its
@@ -52,8 +53,8 @@ EVERY_MS = 3600 * 1000
 IDENTITIES_JOB_NAME = "purge_deactivated_identities"
 IDENTITIES_EVERY_MS = 6 * 3600 * 1000
 IDENTITIES_BATCH = 500
-# The pause after a batch, as a multiple of the batch's own time, and its floor.
-PAUSE_RATIO = 4.0
+# The pause after a batch, as a multiple of the batch's own time (a twentieth of the time busy), and its floor.
+PAUSE_RATIO = 19.0
 MIN_PAUSE_S = 0.02
 
 
