@@ -70,7 +70,8 @@ def scenarios(quick: bool) -> list[Scenario]:
             {
                 "rows": 20_000 if quick else 1_000_000,
                 "room": "medium",
-                "idle_seconds": 5 if quick else 20,
+                "warmup_seconds": 5 if quick else 90,
+                "idle_seconds": 5 if quick else 30,
                 "max_p95_ratio": 1.10,
             },
             "send p95 ≤ 1.10× without it; purge time",
