@@ -135,15 +135,18 @@ async def test_a_first_start_finds_every_direct_chat_from_the_rooms_state(
 
 async def _joined_notice_chat(view: UserView, service_user_id: str) -> str:
     """The chat the service account invited the view's account to, joined."""
-    invited: list[str] = []
 
     async def invite_seen() -> str | None:
         resp = await view.client.sync(timeout=1000)
         assert isinstance(resp, nio.SyncResponse), resp
-        for room_id, info in resp.rooms.invite.items():
-            if any(getattr(ev, "sender", None) == service_user_id for ev in info.invite_state):
-                invited.append(room_id)
-        return next(iter(invited), None)
+        return next(
+            (
+                room_id
+                for room_id, info in resp.rooms.invite.items()
+                if any(getattr(ev, "sender", None) == service_user_id for ev in info.invite_state)
+            ),
+            None,
+        )
 
     room_id = await eventually(invite_seen, what=f"an invite from {service_user_id}")
     assert isinstance(await view.client.join(room_id), nio.JoinResponse)
