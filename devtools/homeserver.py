@@ -312,6 +312,7 @@ class SynapseProcess:
     def __post_init__(self) -> None:
         self.stderr_path = self.config_path.parent / "stderr.log"
         self._stderr_start = 0
+        self._secret: tuple[tuple[int, int], str] | None = None
 
     @property
     def log_path(self) -> Path:
@@ -325,8 +326,16 @@ class SynapseProcess:
 
     @property
     def shared_secret(self) -> str:
-        config = yaml.safe_load(self.config_path.read_text())
-        return str(config["registration_shared_secret"])
+        """The config's `registration_shared_secret`, read again only when the config file changed.
+
+        Tests register hundreds of accounts; parsing the config for each cost seconds of a run.
+        """
+        stat = self.config_path.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+        if self._secret is None or self._secret[0] != version:
+            config = yaml.safe_load(self.config_path.read_text())
+            self._secret = (version, str(config["registration_shared_secret"]))
+        return self._secret[1]
 
     def start(self, timeout: float = 60.0) -> None:
         """Start Synapse and wait until `/health` answers and Qunzu (if loaded) is ready.

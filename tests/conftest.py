@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from devtools.homeserver import SynapseProcess
+from tests.run_shared import begin_run, drop_shared_databases
 
 _STARTS_KEY = "qunzu_synapse_starts"
 _starts = pytest.StashKey[int]()
@@ -34,12 +35,14 @@ E2E = Path(__file__).resolve().parent / "e2e"
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_starts] = 0
     config.stash[_events] = 0
+    begin_run(config)
     _temporary_files_in_memory(config)
     # Servers fork from one process that imported Synapse once (devtools/forkserver.py).
     SynapseProcess.fork = os.environ.get("QUNZU_TEST_FORK", "1") != "0"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    drop_shared_databases(config)
     if SynapseProcess.forkserver is not None:
         SynapseProcess.forkserver.close()
         SynapseProcess.forkserver = None

@@ -433,17 +433,22 @@ def fresh_pg_database(prefix: str, needed_for: str, template: str = "template0")
     `template` copies a prepared database (which must have C collation too). Skips the
     test, saying why, when PostgreSQL is not reachable.
     """
-    try:
-        admin = _pg_connect(PG_DSN)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"{needed_for} needs PostgreSQL, not reachable at {PG_DSN} ({exc.__class__.__name__})")
-    admin.close()
+    skip_unless_postgres(needed_for)
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     create_pg_database(name, template)
     try:
         yield name
     finally:
         drop_pg_database(name)
+
+
+def skip_unless_postgres(needed_for: str) -> None:
+    """Skip the test, saying why, when PostgreSQL is not reachable."""
+    try:
+        admin = _pg_connect(PG_DSN)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"{needed_for} needs PostgreSQL, not reachable at {PG_DSN} ({exc.__class__.__name__})")
+    admin.close()
 
 
 def create_pg_database(name: str, template: str = "template0") -> None:

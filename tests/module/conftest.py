@@ -1,10 +1,11 @@
 """Fixtures of the middle tier: the module's stores and services on a real database, without Synapse running.
 
 - `clock`: a `MovableClock` at a fixed instant; `clock.advance(ms)` moves it.
-- `database`: Synapse's own schema (made once per session by Synapse's
-  `update_synapse_database`, then copied per test) with the module's migrations
-  applied; once on SQLite and once on PostgreSQL (the latter marked `postgres`,
-  skipped with the reason when PostgreSQL is unreachable).
+- `database`: Synapse's own schema (made once per run by Synapse's
+  `update_synapse_database`, by whichever xdist worker needs it first, then
+  copied per test) with the module's migrations applied; once on SQLite and
+  once on PostgreSQL (the latter marked `postgres`, skipped with the reason
+  when PostgreSQL is unreachable).
 - `module_api`: a `FakeModuleApi` on that database and clock.
 - `module_config`: the module block the e2e servers load, parsed.
 - `store`: the module's `QunzuStore`; `module`: the whole `QunzuModule`, set up.
@@ -31,7 +32,8 @@ from synapse_module.config import QunzuConfig, parse_module_config
 from synapse_module.migrations import migrate_txn
 from synapse_module.module import QunzuModule
 from synapse_module.store import QunzuStore
-from tests.e2e.conftest import PG_DSN, fresh_pg_database
+from tests.e2e.conftest import PG_DSN, create_pg_database, drop_pg_database, fresh_pg_database, skip_unless_postgres
+from tests.run_shared import run_lock, shared_database_name
 
 from .harness import NOW, Database, FakeModuleApi, MovableClock, Txn, setup_txn
 from .harness import postgres_database as postgres_db_of
@@ -49,26 +51,44 @@ def _migrate_txn(txn: Txn) -> None:
 
 @pytest.fixture(scope="session")
 def synapse_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An SQLite file with Synapse's schema and the module's, made once; tests copy it."""
-    data_dir = tmp_path_factory.mktemp("synapse-schema")
-    path = data_dir / "synapse.db"
-    prepare_database(render_config(data_dir, port=1, database=sqlite_block(path), modules=[]))
-    template = sqlite_db_of(path)
-    template.run(_migrate_txn)
-    template.close()
+    """An SQLite file with Synapse's schema and the module's, made once per run; tests copy it."""
+    with run_lock(tmp_path_factory, "synapse-schema-sqlite") as shared:
+        path = shared / "synapse-schema-sqlite" / "synapse.db"
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            # Made under another name and renamed when complete: a failed attempt is never used.
+            making = path.with_name("making.db")
+            making.unlink(missing_ok=True)
+            prepare_database(render_config(path.parent, port=1, database=sqlite_block(making), modules=[]))
+            template = sqlite_db_of(making)
+            template.run(_migrate_txn)
+            template.close()
+            making.rename(path)
     return path
 
 
 @pytest.fixture(scope="session")
-def synapse_postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL database with Synapse's schema and the module's, made once; tests create theirs from it."""
-    with fresh_pg_database("qunzu_synapse_schema", "the PostgreSQL store test") as name:
-        data_dir = tmp_path_factory.mktemp("synapse-schema-pg")
+def synapse_postgres_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PostgreSQL database with Synapse's schema and the module's, made once per run; tests create theirs from it.
+
+    The run's controller drops it when every worker has finished (tests/run_shared.py).
+    """
+    skip_unless_postgres("the PostgreSQL store test")
+    with run_lock(tmp_path_factory, "synapse-schema-postgres") as shared:
+        made = shared / "synapse-schema-postgres.made"
+        if made.exists():
+            return made.read_text()
+        name = shared_database_name(tmp_path_factory, "qunzu_synapse_schema")
+        drop_pg_database(name)  # what a failed attempt left
+        create_pg_database(name)
+        data_dir = shared / "synapse-schema-postgres"
+        data_dir.mkdir(exist_ok=True)
         prepare_database(render_config(data_dir, port=1, database=postgres_database(name), modules=[]))
         template = postgres_db_of(_dsn(name))
         template.run(_migrate_txn)
         template.close()
-        yield name
+        made.write_text(name)
+        return name
 
 
 @pytest.fixture
