@@ -224,11 +224,17 @@ class UserView:
         return self.account.user_id
 
     async def sync(self, timeout_ms: int = 0) -> None:
-        """One sync (long-polling up to `timeout_ms`); new timeline events are kept in `timeline`."""
+        """One sync (long-polling up to `timeout_ms`); new timeline events are kept in `timeline`.
+
+        Rooms the user has left or was removed from count too: a client shows what was said up to
+        the removal (a dissolved group's last notice comes just before its members are removed, and
+        one sync may bring both).
+        """
         resp = await self.client.sync(timeout=timeout_ms, sync_filter=_SYNC_FILTER)
         assert isinstance(resp, nio.SyncResponse), f"sync failed: {resp}"
-        for room_id, info in resp.rooms.join.items():
-            self.timeline.setdefault(room_id, []).extend(ev.source for ev in info.timeline.events)
+        for rooms in (resp.rooms.join, resp.rooms.leave):
+            for room_id, info in rooms.items():
+                self.timeline.setdefault(room_id, []).extend(ev.source for ev in info.timeline.events)
 
     async def wait_until(self, found: Callable[[], T | None], what: str, wait_s: float = WAIT_S) -> T:
         """Sync until `found()` returns something; fail after `wait_s` seconds naming `what`."""
