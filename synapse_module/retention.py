@@ -11,8 +11,8 @@ Between batches the purge pauses `PAUSE_RATIO` times as long as the batch
 took, at least `MIN_PAUSE_S`: the database and Synapse's reactor serve
 requests meanwhile, and a loaded server (slower batches) gets longer pauses, so
 the purge takes at most about a twentieth of the database's time (a sender's
-p95 beside it: bench/ANALYSIS.md). A million rows take four to seven minutes;
-the job runs hourly and needs only to keep up.
+p95 beside it: bench/ANALYSIS.md). A million rows take four to eight minutes,
+depending on the machine; the job runs hourly and needs only to keep up.
 
 The audit chain survives: before a prefix of `qunzu_audit` is deleted, a
 checkpoint (sequence number and hash of its last row, MAC'd with a key of its

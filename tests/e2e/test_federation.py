@@ -436,8 +436,18 @@ async def test_a_partners_member_is_held_to_the_join_rules_of_a_frozen_group(
     late = person(session, federation.c, "late")
     # The partner's server is in the room: it lets them in and sends the join here.
     ok(await join_via(late, room_id, federation.a))
-    status, listing = await witness.call("GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/members")
-    join_id = next(e["event_id"] for e in listing["chunk"] if e["state_key"] == late.user_id)
+    # The partner's server answers its member's listing once it has the room's state again (under
+    # load that can take a moment after the join); what it said last is in the failure.
+    last: list[Reply] = []
+
+    async def late_join_id() -> str | None:
+        last[:] = [await witness.call("GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/members")]
+        status, listing = last[0]
+        if status != 200:
+            return None
+        return next((e["event_id"] for e in listing["chunk"] if e["state_key"] == late.user_id), None)
+
+    join_id = await eventually(late_join_id, what=lambda: f"the late join in the partner's listing: {last}")
 
     async def received_here() -> bool:
         path = f"/_synapse/admin/v1/rooms/{quote(room_id)}/context/{quote(join_id)}?limit=0"
