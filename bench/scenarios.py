@@ -22,6 +22,7 @@ import yaml
 
 from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, Account, terminate
 from policies import load_policy_from_mapping
+from policies.constants import DAY_MS
 from policies.content import Matcher, TermList
 
 from .harness import API, BENCH_POLICY, PG_DSN, BenchError, Population, Server, alternate, bounded, percentile, summary
@@ -325,7 +326,12 @@ def insert_expiring_netlog_rows(dbname: str, rows: int, parts: int, first_expiry
     Part k (from 0) falls out of retention at `first_expiry_ms + k * period_ms`, within the
     second before: its rows are dated that moment minus the retention period. Dates rise with
     the insertion order, as a log's do, so the oldest rows lie together on disk.
+
+    Raises:
+        BenchError: `rows` does not split into `parts` equal parts.
     """
+    if rows % parts:
+        raise BenchError(f"{rows} rows do not split into {parts} equal parts")
     connection = psycopg2.connect(PG_DSN.replace("dbname=postgres", f"dbname={dbname}"))
     try:
         with connection, connection.cursor() as cursor:
@@ -356,7 +362,7 @@ async def retention_purge(bench: Bench, scenario: Scenario) -> Result:
     assert server.admin is not None
     sender, room_id = server.users[0], server.rooms[params["room"]]
     rows, parts, period_s, idle_s = params["rows"], params["parts"], params["period_seconds"], params["idle_seconds"]
-    retention_ms = load_policy_from_mapping(BENCH_POLICY).retention.days * 24 * 3600 * 1000
+    retention_ms = load_policy_from_mapping(BENCH_POLICY).retention.days * DAY_MS
 
     async def send_while(going: Callable[[], bool]) -> list[float]:
         times: list[float] = []

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 
 import psycopg2
+import pytest
 
-from bench.harness import PG_DSN
+from bench.harness import PG_DSN, BenchError
 from bench.scenarios import insert_expiring_netlog_rows
 from tests.e2e.conftest import fresh_pg_database
 
@@ -35,3 +36,9 @@ def test_each_part_expires_within_the_second_before_its_moment_and_dates_rise_as
     for part in range(3):
         expiry = first_expiry_ms + part * period_ms
         assert all(expiry - 1000 <= ts < expiry for ts in dates[part * 4 : part * 4 + 4]), (part, dates)
+
+
+def test_rows_that_do_not_split_into_equal_parts_are_refused_before_anything_is_written() -> None:
+    # Unequal parts would leave rows in a part no run takes, and the row could not say so.
+    with pytest.raises(BenchError, match="equal parts"):
+        insert_expiring_netlog_rows("no_such_database", rows=10, parts=3, first_expiry_ms=0, period_ms=1)
