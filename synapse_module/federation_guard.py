@@ -22,6 +22,7 @@ server that is no longer a partner leave every group).
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -111,7 +112,7 @@ class FederationGuard:
         if record is None or record.retired:
             return 0
         await self._group_state.ensure_server_acl(room_id)
-        await self._group_state.ensure_group_state(record)
+        await self._group_state.align_group_state(room_id, functools.partial(self._records.get, room_id))
         state = await self._api.get_room_state(room_id, [("m.room.member", None)])
         own = self._api.server_name
         service = self._config.service_account

@@ -11,7 +11,7 @@ that one pass.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.module_api import EventBase
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from .config import QunzuConfig
 
 logger = logging.getLogger(__name__)
+
+# Rounds of sending a group event while its record keeps changing (each racing change costs one more).
+_ALIGN_ATTEMPTS = 3
 
 
 def group_content(record: GroupRecord) -> dict[str, Any]:
@@ -88,6 +91,26 @@ class GroupState:
             return False
         await self.send_group_state(record)
         return True
+
+    async def align_group_state(self, room_id: str, current: Callable[[], Awaitable[GroupRecord | None]]) -> None:
+        """Make the room's group event the registry's record, without undoing a change made meanwhile.
+
+        Whoever changes a group writes the registry first and sends the event after; two of
+        them (a change and the federation sweep's restore, or two changes) can overlap so that
+        the older record is sent last. The registry is read again after each send, and while
+        it moved, its newer record is sent in turn.
+
+        Args:
+            room_id: The group's room.
+            current: Reads the registry's record of the room as it is now.
+        """
+        for _attempt in range(_ALIGN_ATTEMPTS):
+            record = await current()
+            if record is None or not await self.ensure_group_state(record):
+                return
+            if await current() == record:
+                return
+        logger.warning("qunzu: the group event of %s kept changing while sent; the next change resends it", room_id)
 
     async def ensure_server_acl(self, room_id: str) -> bool:
         """Send the policy's ACL into the room as the service account unless it is there already.

@@ -12,6 +12,7 @@ make (category, tier, retirement).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -482,7 +483,8 @@ class Groups:
             return record
         await self._store.update(record.code, **changed)
         await self.record.invalidate_everywhere(record.room_id)
-        await self._state.send_group_state(updated)
+        # The registry's record, not `updated`: `record` may predate another change of the group.
+        await self._state.align_group_state(record.room_id, functools.partial(self.record.get, record.room_id))
         if decisions.needs_join_approval(group_facts(updated, members, "public"), self._policy):
             await self._state.ensure_knock(record.room_id)
         return updated
