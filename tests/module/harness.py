@@ -28,6 +28,8 @@ import psycopg2.errors
 from synapse.module_api import LoggingTransaction, ModuleApi
 
 from synapse_module.migrations import MIGRATIONS, migrate_txn
+from synapse_module.module import QunzuModule
+from synapse_module.store.groups import GroupRecord, NewGroup
 
 T = TypeVar("T")
 NOW = 1_700_000_000_000
@@ -356,3 +358,23 @@ def insert_event(
         (event_id, room, "{}", body, 3),
     )
     return event_id
+
+
+async def linked_group(module: QunzuModule, room_id: str, code: str, *, category: str, creator: str) -> GroupRecord:
+    """A group of the smallest scale and activity tiers, registered under `code` and linked to `room_id`."""
+    policy = module.config.policy
+    reservation = await module.store.groups.reserve(
+        NewGroup(
+            codes=(code,),
+            category=category,
+            creator=creator,
+            scale_tier=policy.scale_tiers.tiers[0].name,
+            activity_tier=policy.activity_tiers.tiers[0].name,
+            verification_dm=False,
+        ),
+        None,
+    )
+    assert reservation.code is not None and await module.store.groups.link(reservation.code, room_id)
+    record = await module.groups.record.get(room_id)
+    assert record is not None
+    return record

@@ -9,9 +9,9 @@ import pytest
 from policies.constants import GROUP_STATE_TYPE
 from policies.tiers import tier_index
 from synapse_module.module import QunzuModule
-from synapse_module.store.groups import GroupRecord, NewGroup
+from synapse_module.store.groups import GroupRecord
 
-from .harness import Database, FakeModuleApi
+from .harness import Database, FakeModuleApi, linked_group
 
 ROOM = "!growing:localhost"
 OWNER = "@owner:localhost"
@@ -35,19 +35,7 @@ async def test_the_tier_job_that_sees_a_room_grow_first_also_switches_it_to_knoc
     policy = module.config.policy
     tiers = policy.scale_tiers.tiers
     approval = tier_index(policy.scale_tiers.approval_from_tier, policy)
-    reservation = await module.store.groups.reserve(
-        NewGroup(
-            codes=("100000002",),
-            category="general",
-            creator=OWNER,
-            scale_tier=tiers[0].name,
-            activity_tier=policy.activity_tiers.tiers[0].name,
-            verification_dm=False,
-        ),
-        None,
-    )
-    assert reservation.code is not None
-    assert await module.store.groups.link(reservation.code, ROOM)
+    await linked_group(module, ROOM, "100000002", category="general", creator=OWNER)
     module_api.room_state[ROOM] = {
         ("m.room.join_rules", ""): SimpleNamespace(content={"join_rule": "public"}, sender=OWNER),
     }
@@ -113,21 +101,6 @@ async def test_a_change_made_from_an_older_record_keeps_what_another_change_wrot
 
 async def _small_group_with_its_event(module: QunzuModule, code: str) -> GroupRecord:
     """A general group of the smallest tier linked to `ROOM`, its group event in the room."""
-    policy = module.config.policy
-    reservation = await module.store.groups.reserve(
-        NewGroup(
-            codes=(code,),
-            category="general",
-            creator=OWNER,
-            scale_tier=policy.scale_tiers.tiers[0].name,
-            activity_tier=policy.activity_tiers.tiers[0].name,
-            verification_dm=False,
-        ),
-        None,
-    )
-    assert reservation.code is not None
-    assert await module.store.groups.link(reservation.code, ROOM)
-    record = await module.groups.record.get(ROOM)
-    assert record is not None
+    record = await linked_group(module, ROOM, code, category="general", creator=OWNER)
     await module.group_state.send_group_state(record)
     return record

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from synapse_module.module import QunzuModule
-from synapse_module.store.groups import GroupRecord, NewGroup
+from synapse_module.store.groups import GroupRecord
 
-from .harness import FakeModuleApi
+from .harness import FakeModuleApi, linked_group
 
 OLD = "!old:localhost"
 NEW = "!new:localhost"
@@ -18,19 +18,7 @@ OWNER = "@owner:localhost"
 async def test_the_new_room_keeps_its_groups_category_while_the_group_is_carried_over(
     module: QunzuModule, module_api: FakeModuleApi
 ) -> None:
-    policy = module.config.policy
-    reservation = await module.store.groups.reserve(
-        NewGroup(
-            codes=("100000003",),
-            category="news",
-            creator=OWNER,
-            scale_tier=policy.scale_tiers.tiers[0].name,
-            activity_tier=policy.activity_tiers.tiers[0].name,
-            verification_dm=False,
-        ),
-        None,
-    )
-    assert reservation.code is not None and await module.store.groups.link(reservation.code, OLD)
+    await linked_group(module, OLD, "100000003", category="news", creator=OWNER)
     module_api.room_state[OLD] = {("m.room.create", ""): SimpleNamespace(content={"room_version": "12"}, sender=OWNER)}
     module_api.room_state[NEW] = {
         ("m.room.create", ""): SimpleNamespace(
