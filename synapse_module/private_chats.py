@@ -19,6 +19,7 @@ stream, outside any event's creation, and is idempotent.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -179,7 +180,8 @@ class PrivateChats:
         """The chat is a group now: its group event without the mark, its alias, its owner told."""
         assert record.room_id is not None
         room_id = record.room_id
-        await self._group_state.send_group_state(record)
+        # The registry's record as it is now: `record` may predate another change of the group.
+        await self._group_state.align_group_state(room_id, functools.partial(self._records.get, room_id))
         await self._code_aliases.ensure(record.code, room_id)
         await self._audit.append("module:groups", "group.from_private_chat", record.code, {"room": room_id})
         language = self._config.language
