@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 from synapse.module_api import ModuleApi
 
-from policies.api import AdminGuardStatus, GreetingQueue, HealthReport
+from policies.api import AdminGuardStatus, GreetingQueue, HealthReport, NoticeQueue
 
 from .config import QunzuConfig
 from .errors import NotReady
 from .store import QunzuStore
+from .work_queue import WorkQueue
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +30,10 @@ class Health:
         self._store = store
         self._state = "starting"
         self._schema_version = 0
-        # Further parts of `report()`, once registered: the admin guard's state, the greeting queue.
+        # Further parts of `report()`, once registered: the admin guard's state, the bot chats' queues.
         self.admin_guard: Callable[[], AdminGuardStatus] | None = None
         self.greetings: Callable[[], GreetingQueue] | None = None
+        self.notices: WorkQueue | None = None
 
     def is_ready(self) -> bool:
         """Whether the schema is set up: looping jobs and the event follower skip their tick until then."""
@@ -80,9 +82,12 @@ class Health:
             convention_version=self._config.policy.convention.version,
             instance=self._api.worker_name or "master",
         )
-        parts: dict[str, AdminGuardStatus | GreetingQueue] = {}
+        parts: dict[str, AdminGuardStatus | GreetingQueue | NoticeQueue] = {}
         if self.admin_guard is not None:
             parts["admin_guard"] = self.admin_guard()
         if self.greetings is not None:
             parts["greetings"] = self.greetings()
+        if self.notices is not None:
+            queue = self.notices
+            parts["notices"] = NoticeQueue(waiting=queue.waiting, senders=queue.workers, dropped=queue.dropped)
         return report.model_copy(update=parts)

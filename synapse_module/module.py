@@ -65,7 +65,7 @@ from .lifecycle import Lifecycle
 from .membership_texts import MembershipTexts
 from .metrics import ModuleMetrics
 from .netlog import NetworkLog
-from .notices import Notifier
+from .notices import Notifier, notice_queue
 from .policy_list import PolicyList
 from .private_chats import PrivateChats
 from .private_reports import PrivateReports
@@ -131,6 +131,7 @@ class QunzuModule:
             group_records=records,
         )
         self.notifier = Notifier(api, service_account=service, rooms=self.store.notice_rooms)
+        self.notice_queue = notice_queue(api)
         # DESIGN.md §6.3: refusals, the greeting and a new group's code, told in the person's bot chat.
         self.bot_chat_notices = BotChatNotices(
             api,
@@ -141,6 +142,7 @@ class QunzuModule:
             group_records=records,
             realname=self.realname,
             notifier=self.notifier,
+            queue=self.notice_queue,
         )
         # Groups (Art. 7, 8, 9): the registry and its rules, the module's state in each room, the
         # shaping of a creation, the follower of what comes after, and the jobs over time.
@@ -210,8 +212,10 @@ class QunzuModule:
             notices=self.bot_chat_notices,
         )
         self.health.admin_guard = self.admin_guard.status
-        # A burst of registrations (an import) is greeted a few at a time, in the background.
+        # A burst of registrations (an import) is greeted, and a crowd's refusals are told, a few
+        # at a time in the background.
         self.health.greetings = self.bot_chat_notices.greetings
+        self.health.notices = self.notice_queue
         # Another process may have suspended an admin: the guard looks (admin_guard.py).
         self.sanctions.on_account_changed.append(self.admin_guard.account_changed)
         # Measures, what follows them, appeals, credit, regulator reports, the policy list (Art. 7, 11).
@@ -360,6 +364,7 @@ class QunzuModule:
             measures=self.measures,
             takedown=self.takedown,
             notifier=self.notifier,
+            notice_queue=self.notice_queue,
             health=self.health,
         )
         self.reports.register_jobs(self.jobs)
@@ -374,7 +379,12 @@ class QunzuModule:
         )
         # Art. 12: a `!report` typed in a room is filed here and never reaches the room.
         self.private_reports = PrivateReports(
-            api, config, reports=self.reports, notifier=self.notifier, once=self.store.once
+            api,
+            config,
+            reports=self.reports,
+            notifier=self.notifier,
+            notice_queue=self.notice_queue,
+            once=self.store.once,
         )
         self.room_roles = RoomRoles(api)
         self.invite_confirmation = InviteConfirmation(

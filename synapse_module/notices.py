@@ -19,8 +19,23 @@ from .store.notice_rooms import NoticeRoomStore
 
 # Marks the chat (and its owner) in its create event: a bot chat, not a group (verification_chat.py).
 from .verification_chat import BOT_CHAT_OWNER_KEY, NOTICE_ROOM_KEY
+from .work_queue import WorkQueue
 
 logger = logging.getLogger(__name__)
+
+# Notices that follow a request (a refusal, a new group's code, a report's acknowledgement and
+# outcome, the room's staff told of a report) are posted from one queue, a few at a time: the
+# first notice to a person opens their bot chat, as much of the database's time as creating a
+# room, and a crowd's notices started at once would queue in front of every request meanwhile.
+# People can cause notices as fast as they send requests, so the waiting ones are bounded.
+NOTICES_AT_ONCE = 2
+NOTICES_WAITING_LIMIT = 10_000
+
+
+def notice_queue(api: ModuleApi) -> WorkQueue:
+    """The process's queue of notices to people (`GET /health` → `notices`)."""
+    return WorkQueue(api, "qunzu_notice", at_once=NOTICES_AT_ONCE, limit=NOTICES_WAITING_LIMIT)
+
 
 # While another process opens a person's chat, a notice waits for it this often, this long at most.
 _CLAIM_WAIT_S = 0.2

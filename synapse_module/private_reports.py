@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .notices import Notifier
     from .reports import Reports
     from .store.once import OnceStore
+    from .work_queue import WorkQueue
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +67,14 @@ class PrivateReports:
         *,
         reports: Reports,
         notifier: Notifier,
+        notice_queue: WorkQueue,
         once: OnceStore,
     ) -> None:
         self._api = api
         self._config = config
         self._reports = reports
         self._notifier = notifier
+        self._notice_queue = notice_queue
         self._once = once
         self._language = config.language
         self._categories: dict[str, dict[str, str]] = {
@@ -164,13 +167,10 @@ class PrivateReports:
 
     def _tell(self, user_id: str, body: str) -> None:
         async def run() -> None:
-            try:
-                if not await self._notifier.to_user(user_id, body):
-                    logger.info("qunzu: a report command's answer did not reach the bot chat")
-            except Exception:
-                logger.exception("qunzu: telling a reporter in the bot chat failed")
+            if not await self._notifier.to_user(user_id, body):
+                logger.info("qunzu: a report command's answer did not reach the bot chat")
 
-        self._api.run_as_background_process("qunzu_report_command_notice", run)
+        self._notice_queue.add("report command's answer", run)
 
 
 def _reply_target(content: Any) -> str | None:

@@ -21,16 +21,17 @@ the memory this takes is bounded by the window (expired keys are pruned by a
 job), not by the number of people ever refused.
 
 Nothing here may delay or break the refusal itself: `refused`, `greet` and
-`group_created` return at once and do their work as a background process on
-the reactor; a failure is logged once there and reaches no caller.
+`group_created` return at once and queue their work (`work_queue.py`), done a
+few items at a time in the background, so a crowd refused at once or a batch of
+registrations never fills the database's queue in front of other requests; a
+failure is logged once there and reaches no caller.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Literal
 
 from synapse.module_api import EventBase
 from synapse.module_api.errors import SynapseError
@@ -44,6 +45,7 @@ from policies.messages import resolve_language
 from .errors import Refusal, RequestError
 from .notice_texts import notice_text, notice_time
 from .store.once import FOREVER_MS
+from .work_queue import WorkQueue
 
 if TYPE_CHECKING:
     from synapse.module_api import ModuleApi
@@ -79,7 +81,9 @@ _APPEALABLE = frozenset(
 _TOLD_ELSEWHERE = frozenset({Reason.BOT_CHAT_EXISTS})
 # Greetings open a room each: a few at a time, so a batch of registrations (an operator's
 # import, a bench's setup) never takes every database connection from the server's requests.
+# Every account is greeted, however many wait.
 GREETINGS_AT_ONCE = 2
+
 # The `qunzu_once` key of an account's greeting: taken when it begins, never released once sent.
 GREETING_KEY = "greeting|"
 # A start greets accounts of this long ago whose greeting never began (a restart lost the queue).
@@ -110,8 +114,15 @@ class BotChatNotices:
         group_records: ClusterCache[str, GroupRecord | None],
         realname: RealnameService,
         notifier: Notifier,
+        queue: WorkQueue,
     ) -> None:
-        """`group_records` is the registry's cache of a room's group (`Groups.record`)."""
+        """Build the notices.
+
+        Args:
+            group_records: The registry's cache of a room's group (`Groups.record`).
+            queue: The process's queue of notices (`notices.notice_queue`): refusals and
+                group codes are posted from it.
+        """
         self._api = api
         self._config = config
         self._health = health
@@ -124,9 +135,8 @@ class BotChatNotices:
         self._language = config.language
         # Per person, the notices waiting while one is being posted (see `_to_user`).
         self._queues: dict[str, list[str]] = {}
-        # New accounts waiting for their greeting, and how many greeters work through them.
-        self._greetings: deque[str] = deque()
-        self._greeters = 0
+        self._greetings = WorkQueue(api, "qunzu_greeting", at_once=GREETINGS_AT_ONCE, limit=None)
+        self._notices = queue
 
     # -- entry points: each returns at once ---------------------------------------------
 
@@ -134,7 +144,11 @@ class BotChatNotices:
         """Tell `user_id` in their bot chat about a refusal they are being given right now."""
         if refusal.reason in _TOLD_ELSEWHERE or not self._is_person(user_id):
             return
-        self._spawn("qunzu_refusal_notice", self._tell_refusal, user_id, room_id, refusal, action)
+        self._notices.add(
+            "refusal notice",
+            lambda: self._tell_refusal(user_id, room_id, refusal, action),
+            key=_refusal_key(user_id, refusal, room_id),
+        )
 
     async def on_user_registration(self, user_id: str) -> None:
         """Synapse's account-validity callback: returns at once, registration never waits."""
@@ -144,14 +158,11 @@ class BotChatNotices:
         """Greet a new account (Synapse's `on_user_registration`): once per account ever."""
         if not self._is_person(user_id):
             return
-        self._greetings.append(user_id)
-        if self._greeters < GREETINGS_AT_ONCE:
-            self._greeters += 1
-            self._spawn("qunzu_greeting", self._greet_waiting)
+        self._greetings.add("greeting", lambda: self._greet(user_id), key=user_id)
 
     def greetings(self) -> GreetingQueue:
         """What `GET /health` shows: accounts waiting for their greeting on this process, and greeters at work."""
-        return GreetingQueue(waiting=len(self._greetings), greeters=self._greeters)
+        return GreetingQueue(waiting=self._greetings.waiting, greeters=self._greetings.workers)
 
     async def greet_missed(self, now_ms: int) -> int:
         """At start (background instance): greet accounts of the last `GREETING_CATCH_UP_MS` whose
@@ -174,19 +185,6 @@ class BotChatNotices:
             logger.info("qunzu: greeting %d accounts a restart had left waiting", len(missed))
         return len(missed)
 
-    async def _greet_waiting(self) -> None:
-        """One greeter: greets the waiting accounts one after the other until none is left."""
-        try:
-            while self._greetings:
-                user_id = self._greetings.popleft()
-                try:
-                    await self._greet(user_id)
-                except Exception as exc:
-                    # One account's greeting failing must not leave the others waiting.
-                    logger.warning("qunzu: greeting %s failed (%s: %s)", user_id, type(exc).__name__, exc)
-        finally:
-            self._greeters -= 1
-
     def group_created(self, record: GroupRecord, room_id: str) -> None:
         """Tell a group's creator its code, its address and its info page (once per group).
 
@@ -195,30 +193,12 @@ class BotChatNotices:
         """
         if record.verification_dm or record.private_chat or not self._is_person(record.creator):
             return
-        self._spawn("qunzu_group_code_notice", self._tell_code, record, room_id)
+        self._notices.add("group code notice", lambda: self._tell_code(record, room_id), key=_code_key(record.code))
 
     # -- the work, in the background ----------------------------------------------------
 
     def _is_person(self, user_id: str) -> bool:
         return user_id != self._service and self._api.is_mine(user_id)
-
-    def _spawn(
-        self,
-        desc: Literal["qunzu_refusal_notice", "qunzu_greeting", "qunzu_group_code_notice"],
-        func: Callable[..., Awaitable[None]],
-        *args: Any,
-    ) -> None:
-        async def guarded() -> None:
-            try:
-                await func(*args)
-            except Exception as exc:
-                # The boundary of a background process: logged here once, never raised to Synapse.
-                logger.warning("qunzu: %s failed (%s: %s)", desc, type(exc).__name__, exc)
-
-        try:
-            self._api.run_as_background_process(desc, guarded)
-        except Exception as exc:
-            logger.warning("qunzu: %s could not be started (%s)", desc, type(exc).__name__)
 
     async def _to_user(self, user_id: str, body: str) -> bool:
         """Post into the person's bot chat, one notice after the other.
@@ -253,7 +233,7 @@ class BotChatNotices:
         await self._health.ready()
         if not await self._is_real_person(user_id):
             return
-        key = f"refusal|{user_id}|{refusal.reason.value}|{room_id or '-'}"
+        key = _refusal_key(user_id, refusal, room_id)
         if not await self._once_keys.claim(key, REFUSAL_NOTICE_EVERY_MS):
             return  # told within the window (another process, a parallel request, a client retry)
         await self._once(key, self._send_refusal(user_id, room_id, refusal, action))
@@ -350,7 +330,7 @@ class BotChatNotices:
 
     async def _tell_code(self, record: GroupRecord, room_id: str) -> None:
         await self._health.ready()
-        key = f"group_code|{record.code}"
+        key = _code_key(record.code)
         if await self._once_keys.claim(key, FOREVER_MS):
             await self._once(key, self._send_code(record, room_id))
 
@@ -370,6 +350,16 @@ class BotChatNotices:
             page=page,
         )
         return await self._to_user(record.creator, body)
+
+
+def _refusal_key(user_id: str, refusal: Refusal, room_id: str | None) -> str:
+    """The `qunzu_once` key of a refusal's notice: one per person, reason and room per window."""
+    return f"refusal|{user_id}|{refusal.reason.value}|{room_id or '-'}"
+
+
+def _code_key(code: str) -> str:
+    """The `qunzu_once` key of a group's code notice: once per group, ever."""
+    return f"group_code|{code}"
 
 
 async def forget_expired(once: OnceStore) -> OnceForgotten:

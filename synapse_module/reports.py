@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .sanctions.measures import Measures
     from .store import QunzuStore
     from .takedown import Takedown
+    from .work_queue import WorkQueue
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Reports:
         measures: Measures,
         takedown: Takedown,
         notifier: Notifier,
+        notice_queue: WorkQueue,
         health: Health,
     ) -> None:
         self._api = api
@@ -102,6 +104,7 @@ class Reports:
         self._measures = measures
         self._takedown = takedown
         self._notifier = notifier
+        self._notice_queue = notice_queue
         self._health = health
         self._policy = config.policy
         self._language = config.language
@@ -562,13 +565,12 @@ class Reports:
     # -- notices to reporters -----------------------------------------------------------------
 
     def _notify_soon(self, ticket_id: str, reporter: str, kind: str) -> None:
-        async def run() -> None:
-            try:
-                await self._notify(ticket_id, reporter, kind)
-            except Exception:
-                logger.exception("qunzu: a report notice failed; the job retries")
-
-        self._api.run_as_background_process("qunzu_report_notice", run)
+        """Queue a reporter's notice; one that fails or is dropped is sent by the `report_notices` job."""
+        self._notice_queue.add(
+            f"report {'acknowledgement' if kind == 'ack' else 'outcome'} notice",
+            lambda: self._notify(ticket_id, reporter, kind),
+            key=f"report|{ticket_id}|{reporter}|{kind}",
+        )
 
     async def send_notices(self) -> api.ReportNotices:
         """The job: acknowledgements and outcome notices not yet delivered."""
@@ -620,13 +622,10 @@ class Reports:
         if ticket.room_id is None:
             return
 
-        async def run() -> None:
-            try:
-                await self._tell_room_staff(ticket)
-            except Exception:
-                logger.exception("qunzu: a notice to a room's owner failed; the job retries")
-
-        self._api.run_as_background_process("qunzu_room_staff_notice", run)
+        # One that fails or is dropped is sent by the `room_staff_notices` job.
+        self._notice_queue.add(
+            "notice to a room's staff", lambda: self._tell_room_staff(ticket), key=f"room_staff|{ticket.id}"
+        )
 
     async def send_room_staff_notices(self) -> api.RoomStaffNotices:
         """The job: notices to rooms' owners and admins not yet sent (content flags arrive only here)."""

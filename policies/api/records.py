@@ -727,6 +727,15 @@ class GreetingQueue(Record):
     greeters: int = 0
 
 
+class NoticeQueue(Record):
+    """``GET /health`` ``notices``: refusal and group-code notices waiting to be posted into bot
+    chats here, senders at work, and notices dropped since start because too many were waiting."""
+
+    waiting: int = 0
+    senders: int = 0
+    dropped: int = 0
+
+
 class PolicyFingerprint(Record):
     """``GET /health`` ``policy``: the effective policy's convention version and SHA-256."""
 
@@ -752,6 +761,7 @@ class HealthReport(Record):
     instance: str
     admin_guard: AdminGuardStatus | None = None
     greetings: GreetingQueue | None = None
+    notices: NoticeQueue | None = None
     policy: PolicyFingerprint | None = None
     jobs: dict[str, LastJobRun | None] | None = None
 
@@ -935,6 +945,7 @@ __all__ = [
     "Moderation",
     "MuteAllEnded",
     "NetlogCatchUp",
+    "NoticeQueue",
     "OnceForgotten",
     "PendingVerification",
     "PendingVerifications",

@@ -25,6 +25,7 @@ from .conftest import (
     pg_query,
 )
 from .matrix import Matrix
+from .sanction_helpers import notices
 
 SERVICE = "@qunzu:localhost"
 T = TypeVar("T")
@@ -221,6 +222,18 @@ async def test_fifty_simultaneous_joins_fill_exactly_the_free_places(
     assert refused[0]["cn.qunzu.detail"]["cap"] == 10
     members = await joined(owner, room)
     assert len(members - {SERVICE}) == 10
+
+    # The turned away are told in their bot chat: the notices follow the refusals in the
+    # background, a few at a time (their queue on GET /health), none dropped. Every seventh is
+    # read back here; module/test_bot_chat_notices.py checks a crowd's every notice.
+    async def all_sent() -> bool:
+        _status, health = await owner.qunzu("GET", "/health")
+        return bool(health["notices"] == {"waiting": 0, "senders": 0, "dropped": 0})
+
+    await eventually(all_sent, within_s=120)
+    turned_away = [joiner for joiner, (status, _reply) in zip(joiners, results, strict=True) if status != 200][::7]
+    told = await gather_limited([notices(joiner, SERVICE) for joiner in turned_away])
+    assert all(any("本群人数已达上限" in body for body in bodies) for bodies in told), told
 
 
 # Per-person caps: the tests on this server each use people of their own.

@@ -18,6 +18,7 @@ from policies.constants import REFUSAL_NOTICE_EVERY_MS
 from synapse_module.config import QunzuConfig
 from synapse_module.errors import Refusal
 from synapse_module.module import QunzuModule
+from synapse_module.notices import NOTICES_AT_ONCE
 from synapse_module.refusal_notices import GREETING_CATCH_UP_MS, GREETINGS_AT_ONCE
 from synapse_module.store import QunzuStore
 from synapse_module.store.groups import GroupRecord
@@ -30,14 +31,23 @@ OTHER_ROOM = "!other:localhost"
 
 
 class Chat:
-    """Stands in for `Notifier.to_user`: what each person was told, in order."""
+    """Stands in for `Notifier.to_user`: what each person was told, in order, and how many
+    notices were being posted at the same time (each takes `pause_s`)."""
 
     def __init__(self, delivered: bool = True) -> None:
         self.told: list[tuple[str, str]] = []
         self.delivered = delivered
+        self.pause_s = 0.0
+        self.posting = 0
+        self.most_at_once = 0
 
     async def to_user(self, user_id: str, body: str) -> bool:
-        await asyncio.sleep(0)
+        self.posting += 1
+        self.most_at_once = max(self.most_at_once, self.posting)
+        try:
+            await asyncio.sleep(self.pause_s)
+        finally:
+            self.posting -= 1
         self.told.append((user_id, body))
         return self.delivered
 
@@ -124,11 +134,11 @@ async def test_a_notice_that_could_not_be_sent_is_tried_again_and_never_reaches_
         raise RuntimeError("the homeserver is shutting down")
 
     module.notifier.to_user = broken  # type: ignore[method-assign]
-    caplog.set_level(logging.WARNING, logger="synapse_module.refusal_notices")
+    caplog.set_level(logging.WARNING, logger="synapse_module.work_queue")
     notices.refused(ALICE, OTHER_ROOM, BLOCKED, "message")  # returns at once, raises nothing
     await module_api.settle()
-    failures = [record for record in caplog.records if "qunzu_refusal_notice failed" in record.getMessage()]
-    assert len(failures) == 1
+    failures = [record.getMessage() for record in caplog.records if "failed" in record.getMessage()]
+    assert failures == ["qunzu: qunzu_notice: a refusal notice failed (RuntimeError: the homeserver is shutting down)"]
 
 
 async def test_an_unverified_person_gets_their_own_verification_link(
@@ -187,18 +197,7 @@ async def test_notices_at_the_same_moment_are_posted_one_after_the_other(
     module: QunzuModule, module_api: FakeModuleApi, chat: Chat
 ) -> None:
     """The first notice opens the chat; the others must not open more (they wait their turn)."""
-    inflight: list[int] = []
-    at_once: list[int] = []
-
-    async def one_at_a_time(user_id: str, body: str) -> bool:
-        inflight.append(1)
-        at_once.append(len(inflight))
-        await asyncio.sleep(0.01)
-        inflight.pop()
-        chat.told.append((user_id, body))
-        return True
-
-    module.notifier.to_user = one_at_a_time  # type: ignore[method-assign]
+    chat.pause_s = 0.01
     module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
     notices = module.bot_chat_notices
     notices.greet(ALICE)
@@ -206,25 +205,14 @@ async def test_notices_at_the_same_moment_are_posted_one_after_the_other(
     notices.refused(ALICE, OTHER_ROOM, BLOCKED, "message")
     await module_api.settle()
     assert len(chat.told) == 3
-    assert max(at_once) == 1
+    assert chat.most_at_once == 1
 
 
 async def test_a_batch_of_registrations_is_greeted_a_few_at_a_time_and_everyone_is_greeted(
     module: QunzuModule, module_api: FakeModuleApi, database: Database, chat: Chat
 ) -> None:
     """Each greeting opens a room: a batch of new accounts must not take every connection at once."""
-    inflight: list[int] = []
-    at_once: list[int] = []
-
-    async def slow_chat(user_id: str, body: str) -> bool:
-        inflight.append(1)
-        at_once.append(len(inflight))
-        await asyncio.sleep(0.005)
-        inflight.pop()
-        chat.told.append((user_id, body))
-        return True
-
-    module.notifier.to_user = slow_chat  # type: ignore[method-assign]
+    chat.pause_s = 0.005
     module_api.public_baseurl = "https://chat.example/"  # type: ignore[attr-defined]
     people = [f"@new{number}:localhost" for number in range(12)]
     for person in people:
@@ -232,7 +220,31 @@ async def test_a_batch_of_registrations_is_greeted_a_few_at_a_time_and_everyone_
         await module.bot_chat_notices.on_user_registration(person)
     await module_api.settle()
     assert sorted(user for user, _body in chat.told) == sorted(people)
-    assert max(at_once) == GREETINGS_AT_ONCE
+    assert chat.most_at_once == GREETINGS_AT_ONCE
+
+
+async def test_a_crowd_refused_at_once_is_told_a_few_at_a_time_and_everyone_is_told(
+    module: QunzuModule, module_api: FakeModuleApi, database: Database, chat: Chat
+) -> None:
+    """Forty people turned away from a full group: each notice may open a bot chat (a room's worth
+    of the database's time), so they go a few at a time and the refusals themselves never wait."""
+    chat.pause_s = 0.002
+    full = Refusal(Reason.ROOM_FULL, {"cap": 10, "count": 10})
+    crowd = [f"@late{number}:localhost" for number in range(40)]
+    for person in crowd:
+        register(database, person)
+        module.bot_chat_notices.refused(person, ROOM, full, "join")
+        module.bot_chat_notices.refused(person, ROOM, full, "join")  # a client's retry: one notice
+    waiting = module.health.report().notices
+    assert waiting is not None
+    assert waiting.senders == NOTICES_AT_ONCE
+    assert 40 - NOTICES_AT_ONCE <= waiting.waiting <= 40  # the senders may have taken theirs already
+    assert waiting.dropped == 0
+    await module_api.settle()
+    assert sorted(user for user, _body in chat.told) == sorted(crowd)
+    assert all("本群人数已达上限" in body for _user, body in chat.told)
+    assert chat.most_at_once == NOTICES_AT_ONCE
+    assert module.health.report().notices == type(waiting)(waiting=0, senders=0, dropped=0)
 
 
 async def test_a_start_greets_the_recent_accounts_whose_greeting_a_stop_left_waiting(
