@@ -83,7 +83,6 @@ _TOLD_ELSEWHERE = frozenset({Reason.BOT_CHAT_EXISTS})
 # import, a bench's setup) never takes every database connection from the server's requests.
 # Every account is greeted, however many wait.
 GREETINGS_AT_ONCE = 2
-
 # The `qunzu_once` key of an account's greeting: taken when it begins, never released once sent.
 GREETING_KEY = "greeting|"
 # A start greets accounts of this long ago whose greeting never began (a restart lost the queue).
@@ -193,7 +192,10 @@ class BotChatNotices:
         """
         if record.verification_dm or record.private_chat or not self._is_person(record.creator):
             return
-        self._notices.add("group code notice", lambda: self._tell_code(record, room_id), key=_code_key(record.code))
+        # Nothing else tells the creator their group's code: never dropped (creations are capped per person).
+        self._notices.add(
+            "group code notice", lambda: self._tell_code(record, room_id), key=_code_key(record.code), required=True
+        )
 
     # -- the work, in the background ----------------------------------------------------
 

@@ -8,9 +8,10 @@ seconds for its own refusals). A `WorkQueue` runs at most `at_once` items, each 
 background process on the reactor, and keeps the rest waiting in order.
 
 An item whose key is already waiting is not queued twice (an item without a key is
-always queued). A queue with a `limit`
-drops a new item past that many waiting ones, with a warning and a count; where every
-item must be done, the queue has no limit. The caller's own action (a refusal, a
+always queued). A queue with a `limit` drops a new item past that many waiting ones,
+with a warning and a count, unless the item is `required` (work whose number its cause
+bounds, such as a new group's code notice); where every item must be done, the queue
+has no limit. The caller's own action (a refusal, a
 registration) never waits for the queue.
 """
 
@@ -64,13 +65,14 @@ class WorkQueue:
         """Workers running items now."""
         return self._workers
 
-    def add(self, what: str, work: Work, *, key: str | None = None) -> bool:
+    def add(self, what: str, work: Work, *, key: str | None = None, required: bool = False) -> bool:
         """Queue `work`, starting a worker if fewer than `at_once` run.
 
         Args:
             what: What the item is, in the log's words ("refusal notice"); no personal data.
             work: The item: a coroutine function, called once when its turn comes.
             key: Items with the same key do the same work: one waiting is enough.
+            required: Queued even past the limit: nothing else would ever do this work.
 
         Returns:
             False when the item was not queued: its key is already waiting, or the queue is
@@ -78,7 +80,7 @@ class WorkQueue:
         """
         if key is not None and key in self._waiting:
             return False
-        if self._limit is not None and len(self._waiting) >= self._limit:
+        if not required and self._limit is not None and len(self._waiting) >= self._limit:
             self.dropped += 1
             logger.warning(
                 "qunzu: %s has %d items waiting; a %s was dropped (%d in all since start)",

@@ -87,8 +87,11 @@ async def test_past_the_limit_an_item_is_dropped_counted_and_logged(
         "qunzu: test_queue has 3 items waiting; a test item was dropped (1 in all since start)",
         "qunzu: test_queue has 3 items waiting; a test item was dropped (2 in all since start)",
     ]
+    # Work nothing else would do is queued all the same.
+    assert queue.add("required item", recorder.item("required"), required=True)
+    assert queue.dropped == 2
     await api.settle()
-    assert recorder.done == ["item0", "item1", "item2"]
+    assert recorder.done == ["item0", "item1", "item2", "required"]
 
 
 async def test_a_failing_item_is_logged_and_the_others_still_run(
