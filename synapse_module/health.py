@@ -32,7 +32,7 @@ class Health:
         self._schema_version = 0
         # Further parts of `report()`, once registered: the admin guard's state, the bot chats' queues.
         self.admin_guard: Callable[[], AdminGuardStatus] | None = None
-        self.greetings: Callable[[], GreetingQueue] | None = None
+        self.greetings: WorkQueue | None = None
         self.notices: WorkQueue | None = None
 
     def is_ready(self) -> bool:
@@ -85,9 +85,8 @@ class Health:
         parts: dict[str, AdminGuardStatus | GreetingQueue | NoticeQueue] = {}
         if self.admin_guard is not None:
             parts["admin_guard"] = self.admin_guard()
-        if self.greetings is not None:
-            parts["greetings"] = self.greetings()
-        if self.notices is not None:
-            queue = self.notices
-            parts["notices"] = NoticeQueue(waiting=queue.waiting, senders=queue.workers, dropped=queue.dropped)
+        if (greetings := self.greetings) is not None:
+            parts["greetings"] = GreetingQueue(waiting=greetings.waiting, greeters=greetings.workers)
+        if (notices := self.notices) is not None:
+            parts["notices"] = NoticeQueue(waiting=notices.waiting, senders=notices.workers, dropped=notices.dropped)
         return report.model_copy(update=parts)

@@ -37,7 +37,7 @@ from synapse.module_api import EventBase
 from synapse.module_api.errors import SynapseError
 
 from policies import Reason, render
-from policies.api import GreetingQueue, OnceForgotten
+from policies.api import OnceForgotten
 from policies.api.paths import group_page_url
 from policies.constants import REFUSAL_NOTICE_EVERY_MS
 from policies.messages import resolve_language
@@ -134,7 +134,8 @@ class BotChatNotices:
         self._language = config.language
         # Per person, the notices waiting while one is being posted (see `_to_user`).
         self._queues: dict[str, list[str]] = {}
-        self._greetings = WorkQueue(api, "qunzu_greeting", at_once=GREETINGS_AT_ONCE, limit=None)
+        # New accounts waiting for their greeting (`GET /health` → `greetings`).
+        self.greetings = WorkQueue(api, "qunzu_greeting", at_once=GREETINGS_AT_ONCE, limit=None)
         self._notices = queue
 
     # -- entry points: each returns at once ---------------------------------------------
@@ -157,11 +158,7 @@ class BotChatNotices:
         """Greet a new account (Synapse's `on_user_registration`): once per account ever."""
         if not self._is_person(user_id):
             return
-        self._greetings.add("greeting", lambda: self._greet(user_id), key=user_id)
-
-    def greetings(self) -> GreetingQueue:
-        """What `GET /health` shows: accounts waiting for their greeting on this process, and greeters at work."""
-        return GreetingQueue(waiting=self._greetings.waiting, greeters=self._greetings.workers)
+        self.greetings.add("greeting", lambda: self._greet(user_id), key=user_id)
 
     async def greet_missed(self, now_ms: int) -> int:
         """At start (background instance): greet accounts of the last `GREETING_CATCH_UP_MS` whose

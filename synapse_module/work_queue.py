@@ -11,8 +11,8 @@ An item whose key is already waiting is not queued twice (an item without a key 
 always queued). A queue with a `limit` drops a new item past that many waiting ones,
 with a warning and a count, unless the item is `required` (work whose number its cause
 bounds, such as a new group's code notice); where every item must be done, the queue
-has no limit. The caller's own action (a refusal, a
-registration) never waits for the queue.
+has no limit. The caller's own action (a refusal, a registration) never waits for the
+queue.
 """
 
 from __future__ import annotations
