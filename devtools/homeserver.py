@@ -191,7 +191,7 @@ def render_config(
     write_signing_key(data_dir / "signing.key")
     write_qunzu_key(data_dir / "qunzu.key")
     log_config = data_dir / "log.yaml"
-    log_config.write_text(yaml.safe_dump(_log_config(data_dir / "homeserver.log", log_level)))
+    log_config.write_text(yaml.safe_dump(file_log_config(data_dir / "homeserver.log", log_level)))
 
     config: dict[str, Any] = {
         "server_name": SERVER_NAME,
@@ -241,7 +241,8 @@ def prepare_database(config_path: Path, python: str = sys.executable, timeout: f
         raise HomeserverError(f"preparing the database failed ({result.returncode}): {tail}")
 
 
-def _log_config(log_file: Path, level: str) -> dict[str, Any]:
+def file_log_config(log_file: Path, level: str) -> dict[str, Any]:
+    """Synapse's logging config: records at `level` and above, with their request, into `log_file`."""
     return {
         "version": 1,
         "formatters": {"precise": {"format": "%(asctime)s %(name)s %(levelname)s %(request)s %(message)s"}},
@@ -312,7 +313,7 @@ class SynapseProcess:
     def __post_init__(self) -> None:
         self.stderr_path = self.config_path.parent / "stderr.log"
         self._stderr_start = 0
-        self._secret: tuple[tuple[int, int], str] | None = None
+        self._secret: tuple[tuple[tuple[int, int], ...], str] | None = None
 
     @property
     def log_path(self) -> Path:
@@ -324,17 +325,24 @@ class SynapseProcess:
         """The client-server API base URL."""
         return f"http://127.0.0.1:{self.port}"
 
+    def config(self) -> dict[str, Any]:
+        """The config Synapse reads: `base_configs`, then `config_path`, later top-level keys winning."""
+        merged: dict[str, Any] = {}
+        for path in (*self.base_configs, self.config_path):
+            merged.update(yaml.safe_load(path.read_text()) or {})
+        return merged
+
     @property
     def shared_secret(self) -> str:
-        """The config's `registration_shared_secret`, read again only when the config file changed.
+        """The config's `registration_shared_secret`, read again only when a config file changed.
 
         Tests register hundreds of accounts; parsing the config for each cost seconds of a run.
         """
-        stat = self.config_path.stat()
-        version = (stat.st_mtime_ns, stat.st_size)
+        version = tuple(
+            (stat.st_mtime_ns, stat.st_size) for stat in map(Path.stat, (*self.base_configs, self.config_path))
+        )
         if self._secret is None or self._secret[0] != version:
-            config = yaml.safe_load(self.config_path.read_text())
-            self._secret = (version, str(config["registration_shared_secret"]))
+            self._secret = (version, str(self.config()["registration_shared_secret"]))
         return self._secret[1]
 
     def start(self, timeout: float = 60.0) -> None:
@@ -443,7 +451,7 @@ class SynapseProcess:
 
         A database whose schema was never made (a server that did not start) is left out.
         """
-        database = yaml.safe_load(self.config_path.read_text()).get("database") or {}
+        database = self.config().get("database") or {}
         args = database.get("args") or {}
         if database.get("name") == "sqlite3":
             key = str(args["database"])

@@ -49,7 +49,7 @@ from .homeserver import (
     HomeserverError,
     PortInUse,
     SynapseProcess,
-    _log_config,
+    file_log_config,
     free_port,
     module_block,
     prepare_database,
@@ -260,7 +260,7 @@ def render_cluster(
         worker_dir.mkdir(parents=True, exist_ok=True)
         worker_port, metrics_ports[name] = free_port(), free_port()
         log_config = worker_dir / "log.yaml"
-        log_config.write_text(yaml.safe_dump(_log_config(worker_dir / "homeserver.log", log_level)))
+        log_config.write_text(yaml.safe_dump(file_log_config(worker_dir / "homeserver.log", log_level)))
         worker_config = worker_dir / f"{name}.yaml"
         worker_config.write_text(
             yaml.safe_dump(

@@ -63,6 +63,20 @@ def env(name: str, default: str | None = None) -> str:
     return value
 
 
+def _flag(name: str, *, default: bool) -> bool:
+    """A `true`/`false` variable; unset or empty is `default`.
+
+    Raises:
+        EntrypointError: the value is neither.
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if value == "":
+        return default
+    if value not in ("true", "false"):
+        raise EntrypointError(f"the environment variable {name} must be true or false, not {value!r}")
+    return value == "true"
+
+
 def secrets_dir() -> Path:
     return Path(os.environ.get("QUNZU_SECRETS_DIR", "/secrets"))
 
@@ -151,6 +165,7 @@ def homeserver_config(values: Mapping[str, str]) -> dict[str, Any]:
         "secrets": {"key_file": str(secret_dir / "qunzu.key")},
         "realname": {"provider": os.environ.get("QUNZU_REALNAME_PROVIDER", "manual")},
         "language": os.environ.get("QUNZU_LANGUAGE", "zh-CN"),
+        "greet_new_accounts": _flag("QUNZU_GREET_NEW_ACCOUNTS", default=True),
     }
     if staff := [s.strip() for s in os.environ.get("QUNZU_STAFF", "").split(",") if s.strip()]:
         module_config["staff"] = staff

@@ -2,36 +2,30 @@
 
 What can be checked here is checked for real: the compose files and the
 nginx routes render and say what the README promises, and the entrypoint
-(the same script the images run) generates secrets and configs, boots Synapse
-with the module against the local PostgreSQL (also as main + workers on
-Redis), and its first-run init creates the bot account and the moderation
-room, twice without harm.
+(the same script the images run) generates secrets and configs. The workers
+stack it renders boots with the module against the local PostgreSQL and Redis,
+and its first-run init creates the bot account and the moderation room, twice
+without harm: tests/e2e/test_workers.py runs its scale-out tests on that stack.
+The one-process config is rendered and read here.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from bot.config import load_config
-from devtools.homeserver import PortInUse, SynapseProcess, free_port, free_ports
 from devtools.workers import WORKER_ROUTES, render_nginx_conf
-from tests.e2e.conftest import PORT_ATTEMPTS, pg_database  # noqa: F401  (fixture)
-from tests.e2e.worker_fixtures import redis_unreachable_reason
+from tests.e2e.conftest import pg_database  # noqa: F401  (fixture)
+from tests.e2e.docker_stack import ROOT, run_entrypoint, stack_environment
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
-ENTRYPOINT = DOCKER / "entrypoint.py"
 SYNAPSE_PIN = "1.163.2"
 
 
@@ -96,81 +90,9 @@ def test_the_images_build_on_the_official_synapse_image_at_the_pinned_version() 
 
 
 @pytest.fixture
-def stack_env(tmp_path: Path, pg_database: str) -> Iterator[dict[str, str]]:  # noqa: F811
+def stack_env(tmp_path: Path, pg_database: str) -> dict[str, str]:  # noqa: F811
     """The environment the compose file gives the containers, pointed at this machine."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("QUNZU_", "POSTGRES_", "SYNAPSE_"))}
-    new_ports(env)
-    env.update(
-        SYNAPSE_SERVER_NAME=f"stack-{pg_database[-8:]}.localhost",
-        QUNZU_BIND_ADDRESS="127.0.0.1",
-        QUNZU_SECRETS_DIR=str(tmp_path / "secrets"),
-        QUNZU_DATA_DIR=str(tmp_path / "data"),
-        QUNZU_BOT_DIR=str(tmp_path / "bot"),
-        QUNZU_REALNAME_PROVIDER="manual",
-        QUNZU_INIT_TIMEOUT="60",
-        POSTGRES_HOST="127.0.0.1",
-        POSTGRES_USER="postgres",
-        POSTGRES_DB=pg_database,
-        # Local PostgreSQL uses trust auth: no password file.
-        POSTGRES_PASSWORD_FILE=str(tmp_path / "no-password"),
-    )
-    yield env
-
-
-def new_ports(env: dict[str, str], *, workers: int = 0) -> None:
-    """Free ports for the stack; the workers' client and metrics ports follow a base port (entrypoint.py)."""
-    port = free_port()
-    env.update(
-        QUNZU_PUBLIC_BASEURL=f"http://127.0.0.1:{port}/",
-        QUNZU_HTTP_PORT=str(port),
-        QUNZU_SYNAPSE_URL=f"http://127.0.0.1:{port}",
-    )
-    if workers:
-        env.update(
-            QUNZU_REPLICATION_PORT=str(free_port()),
-            QUNZU_WORKER_PORT=str(free_ports(workers)[0]),
-            QUNZU_METRICS_PORT=str(free_ports(1 + workers)[0]),
-        )
-
-
-def start_stack(env: dict[str, str], workers: tuple[str, ...] = ()) -> tuple[Path, list[SynapseProcess]]:
-    """Render the stack's configs and start main, then its workers; on new ports if one was taken meanwhile.
-
-    Returns:
-        The main config and the started processes, main first (the caller stops them).
-    """
-    for attempt in range(1, PORT_ATTEMPTS + 1):
-        config_path = Path(run_entrypoint(env, "render").strip())
-        workers_dir = Path(env["QUNZU_DATA_DIR"]) / "workers"
-        processes = [SynapseProcess(config_path, int(env["QUNZU_HTTP_PORT"]))]
-        processes += [
-            SynapseProcess(
-                workers_dir / f"{name}.yaml",
-                int(env["QUNZU_WORKER_PORT"]) + index,
-                app="synapse.app.generic_worker",
-                base_configs=(config_path,),
-            )
-            for index, name in enumerate(workers)
-        ]
-        try:
-            for process in processes:
-                process.start(timeout=90)
-            return config_path, processes
-        except PortInUse:
-            for process in reversed(processes):
-                process.stop()
-            if attempt == PORT_ATTEMPTS:
-                raise
-            new_ports(env, workers=len(workers))
-    raise AssertionError("unreachable")
-
-
-def run_entrypoint(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(ENTRYPOINT), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, f"entrypoint {args}: {result.returncode}\n{result.stderr}"
-    return result.stdout
+    return stack_environment(tmp_path, pg_database)
 
 
 def test_secrets_are_generated_once_and_kept(stack_env: dict[str, str]) -> None:
@@ -185,62 +107,35 @@ def test_secrets_are_generated_once_and_kept(stack_env: dict[str, str]) -> None:
     assert {path.name: path.read_text() for path in directory.iterdir()} == first
 
 
-@pytest.mark.e2e
-def test_the_stack_config_boots_synapse_with_the_module_and_init_sets_up_bot_and_moderation_room(
+def test_the_one_process_stack_config_has_no_replication_and_keeps_what_the_regulations_need(
     stack_env: dict[str, str],
 ) -> None:
-    config_path, (synapse,) = start_stack(stack_env)
-    try:
-        config = yaml.safe_load(config_path.read_text())
-        assert config["database"]["name"] == "psycopg2"
-        assert config["modules"][0]["module"] == "synapse_module.QunzuModule"
-        assert config["redaction_retention_period"] is None
-        assert config["presence"] == {"enabled": False}  # status messages: text no module can screen
-        assert "instance_map" not in config
-        assert synapse.module_state() == "ready"
-        result = subprocess.run(
-            [sys.executable, str(ENTRYPOINT), "healthcheck", synapse.base_url], env=stack_env, check=False
-        )
-        assert result.returncode == 0
-
-        first = json.loads(run_entrypoint(stack_env, "init"))
-        assert first["user_id"] == f"@qunzu:{stack_env['SYNAPSE_SERVER_NAME']}"
-        assert first["moderation_room"].startswith("!")
-        bot = load_config(first["bot_config"])
-        assert bot.user_id == first["user_id"]
-        assert bot.moderation_room == first["moderation_room"]
-        assert bot.homeserver == synapse.base_url
-
-        # A restart of the stack runs init again: same account, same room.
-        again = json.loads(run_entrypoint(stack_env, "init"))
-        assert again["moderation_room"] == first["moderation_room"]
-    finally:
-        synapse.stop()
+    config = yaml.safe_load(Path(run_entrypoint(stack_env, "render").strip()).read_text())
+    assert config["database"]["name"] == "psycopg2"
+    assert config["modules"][0]["module"] == "synapse_module.QunzuModule"
+    assert config["redaction_retention_period"] is None
+    assert config["presence"] == {"enabled": False}  # status messages: text no module can screen
+    assert "instance_map" not in config
+    assert "redis" not in config or not config["redis"].get("enabled")
+    assert "run_background_tasks_on" not in config
+    assert config["modules"][0]["config"]["greet_new_accounts"] is True  # QUNZU_GREET_NEW_ACCOUNTS unset
 
 
-@pytest.mark.e2e
-def test_the_workers_config_boots_main_and_two_workers_on_redis(stack_env: dict[str, str]) -> None:
-    reason = redis_unreachable_reason()
-    if reason is not None:
-        pytest.skip(f"workers need Redis: {reason}")
-    new_ports(stack_env, workers=2)
-    stack_env.update(
-        QUNZU_WORKERS="worker1,worker2",
-        QUNZU_MAIN_HOST="127.0.0.1",
-        REDIS_HOST="127.0.0.1",
+def test_a_setting_that_is_neither_true_nor_false_stops_the_render_with_one_clear_line(
+    stack_env: dict[str, str],
+) -> None:
+    stack_env["QUNZU_GREET_NEW_ACCOUNTS"] = "ja"
+    result = subprocess.run(
+        [sys.executable, str(DOCKER / "entrypoint.py"), "render"],
+        env=stack_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    config_path, processes = start_stack(stack_env, ("worker1", "worker2"))
-    try:
-        config = yaml.safe_load(config_path.read_text())
-        replication = int(stack_env["QUNZU_REPLICATION_PORT"])
-        assert config["instance_map"] == {"main": {"host": "127.0.0.1", "port": replication}}
-        assert config["redis"]["enabled"] is True
-        assert config["run_background_tasks_on"] == "worker1"
-        for worker in processes[1:]:
-            assert worker.module_state() == "ready"
-    finally:
-        for process in reversed(processes):
-            process.stop()
+    assert result.returncode != 0
+    assert "QUNZU_GREET_NEW_ACCOUNTS must be true or false, not 'ja'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

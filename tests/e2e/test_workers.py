@@ -1,17 +1,21 @@
 """Qunzu on Synapse's scale-out: main + two generic workers on PostgreSQL and Redis.
 
-Every test addresses processes directly: a request "through worker2" is sent
-to worker2's client listener, exactly as the reverse proxy of the docker stack
-would send it (`devtools.workers.WORKER_ROUTES`). worker1 runs the background
-tasks. The cluster is started once for this module, all processes at once.
+The processes are the docker workers stack, its configs rendered by the images'
+entrypoint (tests/e2e/worker_fixtures.py), started once for this module, all at
+once. Every test addresses processes directly: a request "through worker2" is sent
+to worker2's client listener, exactly as the stack's reverse proxy would send it
+(`devtools.workers.WORKER_ROUTES`). worker1 runs the background tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import re
 import secrets
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,19 +25,23 @@ from urllib.parse import quote
 import pytest
 import yaml
 
+from bot.config import load_config
 from devtools.homeserver import Account
 from devtools.workers import Cluster, route_for
 from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
 
 from .conftest import pg_query
+from .docker_stack import ENTRYPOINT, run_entrypoint
 from .matrix import Matrix, Reply
 from .sanction_helpers import eventually, notices, set_power
 from .worker_fixtures import (  # noqa: F401  (fixtures, registered under their names)
+    Stack,
     cluster_database_fixture,
     cluster_fixture,
     new_account,
     on_fixture,
     poll_until,
+    stack_fixture,
 )
 
 On = Callable[[str, Account], Matrix]
@@ -58,11 +66,11 @@ CAP_POLICY = {
 }
 
 
-@pytest.fixture(name="cluster_options", scope="module")
-def cluster_options_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+@pytest.fixture(name="stack_settings", scope="module")
+def stack_settings_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     policy = tmp_path_factory.mktemp("cluster-policy") / "policy.yaml"
     policy.write_text(yaml.safe_dump(CAP_POLICY, allow_unicode=True))
-    return {"policy_file": str(policy)}
+    return {"QUNZU_POLICY_FILE": str(policy)}
 
 
 def _status(reply: Reply) -> int:
@@ -92,6 +100,40 @@ _ROOM_NAME = "跨进程"
 
 async def _public_room(host: Matrix) -> str:
     return await host.new_room(name=_ROOM_NAME, preset="public_chat")
+
+
+def test_the_docker_workers_stack_boots_with_the_module_and_init_sets_up_bot_and_moderation_room(stack: Stack) -> None:
+    """The stack's own configs, as the containers start them (the one-process config: tests/docker)."""
+    config = yaml.safe_load(stack.config_path.read_text())
+    assert config["database"]["name"] == "psycopg2"
+    assert config["modules"][0]["module"] == "synapse_module.QunzuModule"
+    assert config["modules"][0]["config"]["greet_new_accounts"] is False  # QUNZU_GREET_NEW_ACCOUNTS
+    assert config["redaction_retention_period"] is None
+    assert config["presence"] == {"enabled": False}  # status messages: text no module can screen
+    replication = int(stack.env["QUNZU_REPLICATION_PORT"])
+    assert config["instance_map"] == {"main": {"host": "127.0.0.1", "port": replication}}
+    assert config["redis"]["enabled"] is True
+    assert config["run_background_tasks_on"] == "worker1"
+    for name in stack.cluster.names:
+        assert stack.cluster.process(name).module_state() == "ready", name
+    main = stack.cluster.main
+    healthcheck = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "healthcheck", main.base_url], env=stack.env, check=False
+    )
+    assert healthcheck.returncode == 0
+
+    first = stack.init
+    assert first["user_id"] == f"@qunzu:{stack.env['SYNAPSE_SERVER_NAME']}" == stack.cluster.service_account
+    assert first["moderation_room"].startswith("!")
+    bot = load_config(first["bot_config"])
+    assert (bot.user_id, bot.moderation_room, bot.homeserver) == (
+        first["user_id"],
+        first["moderation_room"],
+        main.base_url,
+    )
+    # A restart of the stack runs init again: same account, same room.
+    again = json.loads(run_entrypoint(stack.env, "init"))
+    assert again["moderation_room"] == first["moderation_room"]
 
 
 async def test_verification_through_one_worker_lets_the_member_post_through_another_at_once(

@@ -1,31 +1,37 @@
-"""A Synapse cluster (main + 2 generic workers, PostgreSQL, Redis) shared by one test module.
+"""The docker workers stack (main + 2 generic workers, PostgreSQL, Redis) shared by one test module.
 
 Import the fixtures into a test module (pytest registers them under their names)::
 
-    from .worker_fixtures import cluster_fixture, on_fixture  # noqa: F401  (fixtures)
+    from .worker_fixtures import cluster_fixture, on_fixture, stack_fixture  # noqa: F401  (fixtures)
 
-The cluster starts on a fresh PostgreSQL database whose Synapse schema was
-prepared beforehand, so main and both workers start at the same moment and
-race for Qunzu's own migration. Tests skip (and say why) only where
-PostgreSQL or Redis is not reachable.
+The stack is what `docker/docker-compose.workers.yml` runs, rendered by the images'
+entrypoint for this machine (tests/e2e/docker_stack.py); a module's `stack_settings`
+fixture adds environment variables (a policy file, say). It starts on a fresh
+PostgreSQL database whose Synapse schema was prepared beforehand, so main and both
+workers start at the same moment and race for Qunzu's own migration; the
+entrypoint's first-run init then creates the bot account and the moderation room.
+Tests skip (and say why) only where PostgreSQL or Redis is not reachable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 
-from devtools.homeserver import SERVICE_LOCALPART, Account, PortInUse, postgres_database
-from devtools.workers import Cluster, render_cluster
+from devtools.homeserver import Account
+from devtools.workers import Cluster
 
-from .conftest import PORT_ATTEMPTS, SERVICE_PASSWORD, TEST_SERVER_MODULE_DEFAULTS, fresh_localpart, fresh_pg_database
+from .conftest import fresh_localpart, fresh_pg_database
+from .docker_stack import run_entrypoint, stack_environment, start_workers_stack
 from .matrix import Matrix
 
 REDIS = ("127.0.0.1", 6379)
@@ -51,47 +57,45 @@ def cluster_database_fixture() -> Iterator[str]:
         yield name
 
 
-@pytest.fixture(name="cluster_options", scope="module")
-def cluster_options_fixture() -> dict[str, Any]:
-    """Keys merged into the module block of the cluster; a test module may override this fixture."""
+@pytest.fixture(name="stack_settings", scope="module")
+def stack_settings_fixture() -> dict[str, str]:
+    """Environment variables of the stack besides this machine's; a test module may override this fixture."""
     return {}
 
 
-@pytest.fixture(name="cluster", scope="module")
-def cluster_fixture(
-    tmp_path_factory: pytest.TempPathFactory, cluster_database: str, cluster_options: dict[str, Any]
-) -> Iterator[Cluster]:
-    """main + worker1 (background tasks) + worker2, started all at once on a fresh database."""
+@dataclass(frozen=True)
+class Stack:
+    """The started workers stack: its environment, main's rendered config, its processes, and what init said."""
+
+    env: dict[str, str]
+    config_path: Path
+    cluster: Cluster
+    init: dict[str, Any]
+
+
+@pytest.fixture(name="stack", scope="module")
+def stack_fixture(
+    tmp_path_factory: pytest.TempPathFactory, cluster_database: str, stack_settings: dict[str, str]
+) -> Iterator[Stack]:
+    """main + worker1 (background tasks) + worker2 as the docker stack runs them, started all at once."""
     reason = redis_unreachable_reason()
     if reason is not None:
         pytest.skip(f"workers need Redis: {reason}")
-    data_dir: Path = tmp_path_factory.mktemp("cluster")
-    module_config = {**TEST_SERVER_MODULE_DEFAULTS, **cluster_options}
-    cluster = render_cluster(
-        data_dir, database=postgres_database(cluster_database), module_config=module_config, workers=2
-    )
-    cluster.prepare_database()
-    for attempt in range(1, PORT_ATTEMPTS + 1):
-        try:
-            cluster.start()
-            break
-        except PortInUse:
-            # Another program took a port first: the same cluster again on new ports.
-            if attempt == PORT_ATTEMPTS:
-                raise
-            cluster = render_cluster(
-                data_dir,
-                database=postgres_database(cluster_database),
-                module_config=module_config,
-                workers=2,
-                server_name=cluster.server_name,
-            )
-    # As in production, the service account exists before anyone creates a room (conftest.ServerFactory).
-    cluster.main.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
+    env = stack_environment(tmp_path_factory.mktemp("cluster"), cluster_database)
+    # People verify themselves here (no staff review), and are not greeted: the tests register
+    # hundreds of accounts (docs/development.md).
+    env.update(QUNZU_REALNAME_PROVIDER="checksum", QUNZU_GREET_NEW_ACCOUNTS="false", **stack_settings)
+    config_path, cluster = start_workers_stack(env, ("worker1", "worker2"))
     try:
-        yield cluster
+        yield Stack(env, config_path, cluster, json.loads(run_entrypoint(env, "init")))
     finally:
         cluster.stop()
+
+
+@pytest.fixture(name="cluster", scope="module")
+def cluster_fixture(stack: Stack) -> Cluster:
+    """The stack's processes (`cluster.process("worker2")`)."""
+    return stack.cluster
 
 
 @pytest.fixture(name="on")
