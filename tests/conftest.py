@@ -133,9 +133,17 @@ FILE_GROUPS: dict[str, tuple[str, ...]] = {
         "test_records.py",
         "test_records_emergency.py",
         "test_records_filing.py",
+        "test_reports_durability.py",
         "test_sanctions_durability.py",
     ),
-    "content": ("test_bot_chat_notices.py", "test_content.py", "test_content_texts.py", "test_holds.py"),
+    "content": (
+        "test_bot_chat_notices.py",
+        "test_browser.py",
+        "test_content.py",
+        "test_content_texts.py",
+        "test_holds.py",
+        "test_room_versions.py",
+    ),
 }
 _GROUP_OF = {f"tests/e2e/{name}": group for group, names in FILE_GROUPS.items() for name in names}
 

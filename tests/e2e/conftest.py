@@ -56,8 +56,14 @@ from .verification_service import SECRET, TIMEOUT_S, FakeVerificationService
 
 __all__ = ["Crash", "QunzuHttp", "ServerFactory", "SharedServers", "database_name", "fresh_localpart", "pg_query"]
 
-# The module config of the servers where staff verify people by hand (`shared_servers.get(MANUAL_PROVIDER)`).
+# The server where staff verify people by hand (`shared_servers.manual()`): its module config, and a
+# policy whose report deadlines are seconds, so that a ticket its desk (tests/e2e/test_bot_commands.py)
+# announces goes overdue during the test. Its other tests file no reports.
 MANUAL_PROVIDER: dict[str, Any] = {"realname": {"provider": "manual"}}
+SHORT_DEADLINE = "2s"
+MANUAL_SERVER_POLICY: dict[str, Any] = {
+    "reports": {"deadlines": dict.fromkeys(("severe", "illegal", "other"), SHORT_DEADLINE)}
+}
 
 # Scale tiers of 10/20/30/40 members and a level B whose rooms stay small: a room's cap is 10.
 SMALL_TIERS: dict[str, Any] = {
@@ -97,7 +103,7 @@ GROWTH_POLICY: dict[str, Any] = {
 GROWTH_CONFIG: dict[str, Any] = {"language": "en"}
 # - room caps by tier (test_groups: 50 joins into one room) with level-B caps on rooms owned and
 #   joined (test_groups: caps follow the credit level; a creator is in their room, so fewer
-#   rooms owned than joined);
+#   rooms owned than joined; test_limits: parallel joins and creations on SQLite);
 ROOM_CAPS_POLICY: dict[str, Any] = {
     "scale_tiers": SMALL_TIERS,
     "credit": {"levels": {"B": {"rooms_owned": 3, "rooms_joined": 4, "max_room_tier": "small"}}},
@@ -114,6 +120,9 @@ LIMITS_POLICY: dict[str, Any] = {
     },
     "realname": {"format_errors_per_hour": 4},
 }
+
+# The server ACL of a group on a server that federates with nobody (the test servers' policy).
+LOCAL_ONLY_ACL: dict[str, Any] = {"allow": ["localhost"], "deny": [], "allow_ip_literals": False}
 
 # The password the e2e tests give the service account (the bot logs in with it).
 SERVICE_PASSWORD = "qunzu-e2e-service-account"
@@ -332,20 +341,38 @@ class SharedServers:
         self._servers: dict[str, SynapseProcess] = {}
         self._databases: list[contextlib.ExitStack] = []
 
-    def get(self, module_config: dict[str, Any] | None = None, *, postgres: bool = False) -> SynapseProcess:
-        """The server with Qunzu's development block plus `module_config`, on SQLite or PostgreSQL."""
-        key = json.dumps({"module": module_config or {}, "postgres": postgres}, sort_keys=True)
+    def get(
+        self,
+        module_config: dict[str, Any] | None = None,
+        *,
+        postgres: bool = False,
+        homeserver_extra: dict[str, Any] | None = None,
+    ) -> SynapseProcess:
+        """The server with Qunzu's development block plus `module_config`, on SQLite or PostgreSQL.
+
+        `homeserver_extra` sets top-level homeserver keys (`ServerFactory.prepare`).
+        """
+        key = json.dumps(
+            {"module": module_config or {}, "postgres": postgres, "homeserver": homeserver_extra or {}}, sort_keys=True
+        )
         if key not in self._servers:
             database = None
             if postgres:
                 stack = contextlib.ExitStack()
                 self._databases.append(stack)
                 database = postgres_database(stack.enter_context(fresh_pg_database("qunzu_shared", "this test")))
-            self._servers[key] = self._factory.start(module_config=module_config, database=database)
+            self._servers[key] = self._factory.start(
+                module_config=module_config, database=database, homeserver_extra=homeserver_extra
+            )
         return self._servers[key]
 
     def with_policy(
-        self, policy: dict[str, Any], *, postgres: bool = False, module_config: dict[str, Any] | None = None
+        self,
+        policy: dict[str, Any],
+        *,
+        postgres: bool = False,
+        module_config: dict[str, Any] | None = None,
+        homeserver_extra: dict[str, Any] | None = None,
     ) -> SynapseProcess:
         """The server whose policy file holds `policy` (the same policy and config: the same server).
 
@@ -354,7 +381,9 @@ class SharedServers:
         text = yaml.safe_dump(policy, allow_unicode=True, sort_keys=True)
         path = self._base / f"policy-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
         path.write_text(text, encoding="utf-8")
-        return self.get({**(module_config or {}), "policy_file": str(path)}, postgres=postgres)
+        return self.get(
+            {**(module_config or {}), "policy_file": str(path)}, postgres=postgres, homeserver_extra=homeserver_extra
+        )
 
     def postgres(self) -> SynapseProcess:
         """The one shared server on PostgreSQL: its policy is `LIMITS_POLICY`.
@@ -364,6 +393,14 @@ class SharedServers:
         rooms of its own, for which those caps are far away.
         """
         return self.with_policy(LIMITS_POLICY, postgres=True)
+
+    def manual(self) -> SynapseProcess:
+        """The shared server with the manual verification provider: staff review who is who.
+
+        Its report deadlines are seconds (`MANUAL_SERVER_POLICY`); the tests using it file no
+        reports but the one about a ticket going overdue.
+        """
+        return self.with_policy(MANUAL_SERVER_POLICY, module_config=MANUAL_PROVIDER)
 
     def stop_all(self) -> None:
         self._factory.stop_all()

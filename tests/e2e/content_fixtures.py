@@ -1,10 +1,12 @@
-"""One server with term lists, shared by the content tests (test_content.py, test_content_texts.py).
+"""One server with term lists, shared by the content tests (test_content.py, test_content_texts.py, …).
 
 Its policy points at term files in a temporary directory, reloaded every second,
-so a test can also edit them (only `reload.txt`, which starts empty). Every test
-uses people of its own. Import the fixtures into a test module to use them; both
-modules get the same server (`shared_servers`) and run on one worker (xdist group
-"content").
+so a test can also edit them (only `reload.txt`, which starts empty). Its default
+room version is 11 (tests/e2e/test_room_versions.py uses it as its version-11
+server) and groups' pages are public from 3 members (tests/e2e/test_browser.py).
+Every test uses people of its own. Import the fixtures into a test module to use
+them; every such module gets the same server (`shared_servers`) and runs on one
+worker (xdist group "content").
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ FLAGGED = "加微信领红包"  # spam: passes, opens a ticket
 HELD = "地震预言"  # rumor: held for review
 RELOADED = "新增违禁词"  # added to reload.txt by a test
 BLOCKED_MEDIA = b"a file that the operator listed as prohibited"
+
+# The content server's `default_room_version`, and the member count from which its groups' pages
+# are public (tests/e2e/test_browser.py: a public group needs no crowd).
+CONTENT_ROOM_VERSION = "11"
+PUBLIC_FROM = 3
 
 ENABLED = {
     "cults": ["cults.txt"],
@@ -61,16 +68,18 @@ def content_server_fixture(shared_servers: SharedServers, terms_dir: Path) -> Sy
         for name in default_policy().content.categories
     }
     policy = {
+        "scale_tiers": {"info_page_from_members": PUBLIC_FROM},
         "content": {
             "terms_dir": str(terms_dir),
             "reload_interval": "1s",
             "categories": categories,
             "allow_lists": ["allow.txt"],
             "media_hashes": {"category": "other_illegal", "lists": ["media.txt"]},
-        }
+        },
     }
-    # The same policy from either module: the same shared server.
-    return shared_servers.with_policy(policy)
+    # The same policy from either module: the same shared server. Its default room version is 11:
+    # the content rules do not depend on it, and tests/e2e/test_room_versions.py needs such a server.
+    return shared_servers.with_policy(policy, homeserver_extra={"default_room_version": CONTENT_ROOM_VERSION})
 
 
 @pytest.fixture(name="session")

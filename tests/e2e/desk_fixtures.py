@@ -7,6 +7,8 @@ member sitting at it.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from .bot_fixtures import BotRunner, UserView, new_view
 from .conftest import fresh_localpart
 from .identities import verify
 from .matrix import Matrix
+from .sanction_helpers import eventually
 
 
 @dataclass
@@ -96,6 +99,32 @@ async def open_desk(
     if start:
         await runner.start()
     return Desk(server, runner, room_id, staff, session, [])
+
+
+async def report_a_message(reporter: Person, accused: Person) -> str:
+    """In a room of the two, `accused` writes and `reporter` reports it; returns the ticket's id."""
+    room = await room_with(reporter, accused)
+    message = await accused.view.send(room, "周末一起去爬山吗")
+    status, filed = await reporter.api.qunzu(
+        "POST", "/reports", {"room_id": room, "event_id": message, "category": "fraud", "reason": "刷单"}
+    )
+    assert status == 200, filed
+    return str(filed["ticket"])
+
+
+async def ticket_where(desk: Desk, match: Callable[[dict[str, Any]], bool], wait_s: float = 20.0) -> dict[str, Any]:
+    """The first ticket in the desk's queue that `match`es, once there is one."""
+
+    async def probe() -> dict[str, Any] | None:
+        return next((t for t in await desk.tickets(limit="200") if match(t)), None)
+
+    return await eventually(probe, wait_s, "the ticket")
+
+
+async def send_as(person: Person, room: str, content: dict[str, Any], txn: str | None = None) -> tuple[int, Any]:
+    """A raw send as `person`, so the refusal's status and text are what the client got."""
+    path = f"/_matrix/client/v3/rooms/{quote(room)}/send/m.room.message/{txn or secrets.token_hex(8)}"
+    return await person.api.call("PUT", path, content)
 
 
 async def close_desk(desk: Desk) -> None:

@@ -4,34 +4,30 @@ Standard clients may show only "Failed" for a refused send, so the refusal is
 also told in the person's bot chat, once per reason and room per 10 minutes
 (tests/module/test_bot_chat_notices.py moves the clock past the window); a
 client's retries of one transaction are one attempt, in the notice and in the
-audit log. A new account is greeted there with its verification link and the
-convention; a group's creator learns the code there; a chat the operator deleted is
-replaced by one new chat, however many notices find it gone at once.
+audit log. A group's creator learns the code there; a chat the operator deleted
+is replaced by one new chat, however many notices find it gone at once. (The
+greeting of a new account: tests/e2e/test_convention_update.py, on a server
+that greets as production does.)
 
 The retry tests run on the content server (tests/e2e/content_fixtures.py, shared
-with the content tests); the rest on a server of this file's own that greets new
-accounts as production does (the shared server does not: greetings cost as much as
-room creations, for every account the other tests register).
+with the content tests); the rest on the shared `synapse`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import pytest
 
 from devtools.homeserver import SERVER_NAME, SynapseProcess
-from policies import default_policy
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import fresh_localpart
 from .content_fixtures import (  # noqa: F401  (fixtures: the content server and its term files)
     BLOCKED,
     HELD,
@@ -50,16 +46,6 @@ REFUSED = "【操作未成功】"
 SETTLE_S = 2.0
 
 
-@pytest.fixture(name="synapse", scope="module")
-def greeting_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess]:
-    """This file's server: the shared one's config, greeting every new account."""
-    factory = ServerFactory(tmp_path_factory.mktemp("greeting-hs"))
-    try:
-        yield factory.start(module_config={"greet_new_accounts": True})
-    finally:
-        factory.stop_all()
-
-
 async def told(account: Matrix, needle: str, count: int = 1) -> list[str]:
     """The notices in the account's bot chat that contain `needle`, once `count` have arrived."""
 
@@ -74,25 +60,6 @@ async def code_of(account: Matrix, room: str) -> str:
     status, group = await account.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/cn.qunzu.group/")
     assert status == 200, group
     return str(group["code"])
-
-
-async def test_a_new_account_is_greeted_in_its_bot_chat_with_its_link_and_the_convention(
-    synapse: SynapseProcess, as_user: Callable[..., Matrix], http_session: aiohttp.ClientSession
-) -> None:
-    newcomer = as_user(synapse.register(fresh_localpart("new")))
-    (greeting,) = await told(newcomer, "欢迎使用本平台")
-    convention = default_policy().convention
-    assert f"平台公约（第 {convention.version} 版）" in greeting
-    assert convention.text["zh-CN"].strip().splitlines()[0] in greeting
-    link = re.search(r"你的专属认证链接（仅限一次，(\d{4}-\d\d-\d\d \d\d:\d\d)（北京时间） 前有效）：(\S+)", greeting)
-    assert link is not None, greeting
-    assert link.group(2).startswith(f"{synapse.base_url}/_synapse/client/qunzu/v1/realname/form?client_secret=")
-    # The link opens the form for this account.
-    async with http_session.get(link.group(2)) as response:
-        assert response.status == 200
-        assert f"此链接用于认证账号 {newcomer.user_id}" in await response.text()
-    await asyncio.sleep(SETTLE_S)
-    assert len([body for body in await notices(newcomer) if "欢迎使用本平台" in body]) == 1
 
 
 async def test_an_unverified_persons_refused_messages_are_told_once_with_the_way_to_verify(
@@ -154,7 +121,8 @@ async def test_a_notice_chat_the_operator_deleted_is_replaced_by_one_new_chat_th
 ) -> None:
     operator = as_user(synapse.register(fresh_localpart("op"), admin=True))
     person = await verified(as_user, synapse, "gone")
-    await told(person, "欢迎使用本平台")
+    opening = await sanction(operator, "user", person.user_id, "warning")  # the first notice opens the chat
+    await told(person, opening["id"])
     (chat,) = await _notice_chats(person)
     status, deleting = await operator.call("DELETE", f"/_synapse/admin/v2/rooms/{quote(chat)}", {"purge": True})
     assert status == 200, deleting

@@ -1,7 +1,8 @@
 """Every bot command a member, a room admin or staff types, and the bot's notices: what people see.
 
-One Synapse (the `manual` real-name provider, so reviews waiting for staff exist) and
-one bot with a moderation desk serve the whole module; each test makes its own
+One Synapse (the `manual` real-name provider, so reviews waiting for staff exist, and
+report deadlines of seconds, so a ticket goes overdue) and one bot with a moderation
+desk serve the whole module; each test makes its own
 accounts and rooms. Assertions read what a user would: the bot's zh-CN replies,
 room state and membership, what the module refuses, and the module's records
 through its HTTP API. Every wait polls with a deadline.
@@ -23,8 +24,8 @@ from bot.messages import t
 from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
 
 from .bot_fixtures import SERVICE_PASSWORD, BotRunner
-from .conftest import MANUAL_PROVIDER, SharedServers, fresh_localpart
-from .desk_fixtures import Person, new_person, room_with
+from .conftest import SharedServers, fresh_localpart
+from .desk_fixtures import Person, new_person, report_a_message, room_with
 from .matrix import Matrix
 from .sanction_helpers import set_power
 
@@ -75,7 +76,7 @@ async def world_fixture(
     tmp_path_factory: pytest.TempPathFactory, shared_servers: SharedServers
 ) -> AsyncIterator[World]:
     base: Path = tmp_path_factory.mktemp("bot-commands")
-    server = shared_servers.get(MANUAL_PROVIDER)
+    server = shared_servers.manual()
     server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         account = server.register(fresh_localpart("staff"), admin=True)
@@ -408,6 +409,17 @@ async def test_real_name_submissions_waiting_for_review_are_announced_at_the_des
     await world.staff_call("POST", f"/admin/realname/{quote(applicant.user_id)}/approve", {})
     me = await applicant.api.qunzu("GET", "/me")
     assert me[1]["verification"]["status"] == "verified"
+
+
+async def test_an_overdue_ticket_triggers_a_breach_reminder_and_is_listed_overdue(world: World) -> None:
+    """This server's report deadlines are seconds (`MANUAL_SERVER_POLICY`): the ticket goes overdue here."""
+    ticket = await report_a_message(await world.person(), await world.person())
+    breach = await world.wait_desk(f"超时：工单 {ticket}", "the reminder on breach", 30)
+    assert "超过处理时限" in breach
+    overdue = (await world.staff_call("GET", "/admin/reports?overdue=true"))["tickets"]
+    assert any(listed["id"] == ticket and listed["overdue"] for listed in overdue), overdue
+    listing = await world.at_desk("!reports overdue")
+    assert any(line.startswith(f"🚨超时 {ticket}｜") for line in listing.splitlines()), listing
 
 
 async def test_the_daily_digest_missed_while_down_is_posted_once(world: World) -> None:

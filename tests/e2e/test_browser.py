@@ -1,10 +1,11 @@
 """The public pages and the verification form as people meet them: in a real Chromium, and as API clients.
 
-One Synapse serves the module (its policy makes groups public from 3 members, so a
-public group needs no crowd) with the real bot, which prints the page's address on
-`!info`. The browser tests drive Debian's `chromium` with `chromium-driver` through
-selenium and assert on the page's DOM, never on screenshots; where Chromium is not
-installed they skip and say so (`.ci/run` installs it). The API-client half of the
+The content server (tests/e2e/content_fixtures.py: its policy makes groups public
+from 3 members, so a public group needs no crowd) serves the module, with the real
+bot running for this file, which prints the page's address on `!info`. The browser
+tests drive Debian's `chromium` with `chromium-driver` through selenium and assert
+on the page's DOM, never on screenshots; where Chromium is not installed they skip
+and say so (`.ci/run` installs it). The API-client half of the
 same contract (JSON, the 404's reason, who sees what) runs everywhere.
 """
 
@@ -20,20 +21,19 @@ from urllib.parse import quote, urlparse
 
 import aiohttp
 import pytest
-import yaml
 
 from devtools.homeserver import SERVER_NAME, SERVICE_LOCALPART, SynapseProcess
 from policies.identity import problem_text
 
 from .bot_fixtures import BotRunner
-from .conftest import SERVICE_PASSWORD, ServerFactory, fresh_localpart
+from .conftest import SERVICE_PASSWORD, fresh_localpart
+from .content_fixtures import PUBLIC_FROM, content_server_fixture, terms_dir_fixture  # noqa: F401  (fixtures)
 from .desk_fixtures import Person, new_person, room_with
 from .identities import fresh_id_number, verify
 from .matrix import Matrix
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-PUBLIC_FROM = 3  # info_page_from_members on this server
 ATTEMPTS_PER_DAY = 5  # policies/default.yaml realname.attempts_per_day
 API = "/_synapse/client/qunzu/v1"
 # Chromium's own Accept header for a page it navigates to.
@@ -72,27 +72,20 @@ class Site:
 
 
 @pytest.fixture(name="site", scope="module")
-async def site_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+async def site_fixture(server: SynapseProcess, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     base = tmp_path_factory.mktemp("browser")
-    policy = base / "policy.yaml"
-    policy.write_text(yaml.safe_dump({"scale_tiers": {"info_page_from_members": PUBLIC_FROM}}))
-    factory = ServerFactory(base)
-    server = factory.start(module_config={"policy_file": str(policy)})
     server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
     bot = BotRunner(server, {"password": SERVICE_PASSWORD}, base)
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            staff = Matrix(session, server.base_url, server.register(fresh_localpart("staff"), admin=True))
-            await bot.start()
-            site = Site(server, bot, session, staff, [])
-            try:
-                yield site
-            finally:
-                await bot.stop()
-                for person in site.people:
-                    await person.view.client.close()
-    finally:
-        factory.stop_all()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        staff = Matrix(session, server.base_url, server.register(fresh_localpart("staff"), admin=True))
+        await bot.start()
+        site = Site(server, bot, session, staff, [])
+        try:
+            yield site
+        finally:
+            await bot.stop()
+            for person in site.people:
+                await person.view.client.close()
 
 
 @dataclass

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
-import pytest
-
-from devtools.homeserver import Account, HomeserverError, SynapseProcess
+from devtools.homeserver import Account, SynapseProcess
 from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
 
-from .conftest import Crash, QunzuHttp, ServerFactory
+from .conftest import Crash, QunzuHttp
 
 
 async def test_health_reports_ready_with_schema_version(qunzu_api: QunzuHttp) -> None:
@@ -79,39 +76,3 @@ def test_schema_is_created_once_and_a_second_start_is_a_no_op(after_the_crash: C
     log = (server.config_path.parent / "homeserver.log").read_text()
     assert log.count("qunzu: schema migrated from version 0") == 1
     assert "qunzu: schema up to date at version" in log
-
-
-# One start per way of failing (the module block, the policy file); the other config errors
-# give Synapse the same kind of line: tests/module/test_config.py.
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        (
-            {"secrets": {"key_file": "/nonexistent/qunzu.key"}},
-            "qunzu: secrets.key_file: /nonexistent/qunzu.key does not exist",
-        ),
-    ],
-    ids=["missing-key-file"],
-)
-def test_malformed_module_config_stops_synapse_with_one_clear_line(
-    make_synapse: ServerFactory, change: dict[str, object], expected: str
-) -> None:
-    server = make_synapse.prepare(module_config=change)
-    with pytest.raises(HomeserverError) as excinfo:
-        server.start(timeout=60)
-    message = str(excinfo.value)
-    assert "exited with 1" in message
-    lines = [line.strip() for line in message.splitlines() if expected in line]
-    assert len(lines) == 1, message
-    assert "Traceback" not in message
-
-
-def test_policy_with_short_retention_stops_synapse(make_synapse: ServerFactory, tmp_path: Path) -> None:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text("retention:\n  days: 100\n")
-    with pytest.raises(HomeserverError) as excinfo:
-        make_synapse.start(module_config={"policy_file": str(policy)}, timeout=60)
-    message = str(excinfo.value)
-    assert "retention.days" in message
-    assert "184" in message
-    assert "Traceback" not in message

@@ -11,14 +11,14 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from devtools.homeserver import SynapseProcess, module_block
+from devtools.homeserver import SynapseProcess
 from policies.codes import is_valid_code
 
 from .conftest import (
     GROWTH_CONFIG,
     GROWTH_POLICY,
+    LOCAL_ONLY_ACL,
     ROOM_CAPS_POLICY,
-    ServerFactory,
     SharedServers,
     database_name,
     fresh_localpart,
@@ -351,8 +351,6 @@ async def test_unknown_or_malformed_codes_are_a_clean_404(member: Matrix) -> Non
 
 # --- upgrades and rooms from before Qunzu -----------------------------------------------------------
 
-LOCAL_ONLY_ACL = {"allow": ["localhost"], "deny": [], "allow_ip_literals": False}
-
 
 async def test_a_room_upgrade_carries_the_code_and_category(member: Matrix) -> None:
     assert (await member.verify())[0] == 200
@@ -373,32 +371,6 @@ async def test_a_room_upgrade_carries_the_code_and_category(member: Matrix) -> N
     assert (status, acl) == (200, LOCAL_ONLY_ACL)
     status, page = await member.qunzu("GET", f"/groups/{before['code']}")
     assert page["room_id"] == new_room
-
-
-async def test_rooms_from_before_the_module_get_codes(
-    make_synapse: ServerFactory, http_session: aiohttp.ClientSession
-) -> None:
-    plain = make_synapse.start(modules=[])
-    owner = Matrix(http_session, plain.base_url, plain.register(fresh_localpart("early")))
-    room = await owner.new_room(name="老群")
-    plain.stop()
-    with_module = make_synapse.prepare(
-        data_dir=plain.config_path.parent, modules=[module_block(plain.config_path.parent)]
-    )
-    with_module.start()
-    owner = Matrix(http_session, with_module.base_url, with_module.login(owner.user_id, owner.account.password))
-
-    async def coded() -> bool:
-        status, content = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/cn.qunzu.group/")
-        return status == 200 and is_valid_code(content.get("code", ""))
-
-    await eventually(coded, within_s=20)
-
-    async def acl() -> bool:
-        path = f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.server_acl/"
-        return await owner.call("GET", path) == (200, LOCAL_ONLY_ACL)
-
-    await eventually(acl, within_s=20)
 
 
 # --- what the module reads from Synapse ---------------------------------------------------------------

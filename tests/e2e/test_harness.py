@@ -1,6 +1,7 @@
 """The harness itself: a server whose port another program took first starts again on a new one;
 servers fork from one process that imported Synapse, which refuses what it did not import; a
-stopped server's events are counted for the session's summary."""
+stopped server's events are counted for the session's summary. One Synapse start: the one that
+finds its port taken."""
 
 from __future__ import annotations
 
@@ -9,20 +10,27 @@ import contextlib
 import os
 import socket
 import sqlite3
+import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devtools.forkserver import ForkedProcess, ForkServer, ForkServerError
-from devtools.homeserver import SynapseProcess, free_port, request_json
+from devtools.homeserver import (
+    HomeserverError,
+    PortInUse,
+    SynapseProcess,
+    free_port,
+    render_config,
+    sqlite_database,
+)
 
 from . import conftest
 from .conftest import ServerFactory
 
 
-def test_a_port_taken_before_synapse_binds_it_means_a_new_start_on_a_new_port(
+def test_a_port_taken_before_synapse_binds_it_is_told_apart_from_other_failures(
     make_synapse: ServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with socket.socket() as squatter:
@@ -30,30 +38,58 @@ def test_a_port_taken_before_synapse_binds_it_means_a_new_start_on_a_new_port(
         squatter.listen()
         taken = squatter.getsockname()[1]
         # The race under load: the port was free when it was chosen, another program has it now.
-        ports: Iterator[int] = iter([taken])
-        monkeypatch.setattr(conftest, "free_port", lambda: next(ports, None) or free_port())
+        monkeypatch.setattr(conftest, "free_port", lambda: taken)
+        server = make_synapse.prepare()
+        assert server.port == taken
 
-        server = make_synapse.start()
+        with pytest.raises(PortInUse):
+            server.start()
 
-        assert server.port != taken
-        assert server.is_healthy()
-        # Both starts forked from the session's fork server (the default of a test run).
-        assert SynapseProcess.fork and isinstance(server.process, ForkedProcess)
-        first = make_synapse.started[0]
-        assert first.port == taken
-        assert first.process is not None and first.process.poll() is not None
-        # Only `PortInUse` starts again: any other failure of the first start would have been raised.
-        assert "Address already in use" in first.stderr_tail()
+    # Forked from the session's fork server (the default of a test run), and gone.
+    assert SynapseProcess.fork and isinstance(server.process, ForkedProcess)
+    assert server.process.poll() is not None
+    assert "Address already in use" in server.stderr_tail()
 
-    # The session's work counter: a stopped server's events, read from its database afterwards.
-    admin = server.register("counted", admin=True)
-    request_json("POST", f"{server.base_url}/_matrix/client/v3/createRoom", {}, token=admin.access_token)
+
+def test_the_factory_starts_again_on_a_new_port_only_when_the_port_was_taken(
+    make_synapse: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Synapse's side of it is the test above; here each start fails as it was told to.
+    failures: list[type[HomeserverError] | None] = [PortInUse, PortInUse, None]
+    tried: list[SynapseProcess] = []
+
+    def start(process: SynapseProcess, timeout: float = 60.0) -> None:
+        tried.append(process)
+        failure = failures.pop(0)
+        if failure is not None:
+            raise failure("Synapse exited with 1: …")
+
+    monkeypatch.setattr(SynapseProcess, "start", start)
+    started = make_synapse.start(service_account=False)
+    assert tried[-1] is started and len(tried) == 3
+    assert len({process.port for process in tried}) == 3  # a new port each time…
+    assert {process.config_path for process in tried} == {started.config_path}  # …in the same directory
+
+    failures[:] = [PortInUse, HomeserverError]
+    with pytest.raises(HomeserverError) as raised:
+        make_synapse.start(service_account=False)
+    assert not isinstance(raised.value, PortInUse)  # any other failure is raised at once
+    failures[:] = [PortInUse] * conftest.PORT_ATTEMPTS
+    with pytest.raises(PortInUse):
+        make_synapse.start(service_account=False)  # and a port taken every time, after the last attempt
+
+
+def test_a_stopped_servers_events_are_counted_for_the_sessions_summary(tmp_path: Path) -> None:
+    database = tmp_path / "homeserver.db"
+    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("CREATE TABLE events (event_id TEXT)")
+        connection.executemany("INSERT INTO events VALUES (?)", [("$a",), ("$b",), ("$c",)])
+    port = free_port()
+    config = render_config(tmp_path, port=port, database=sqlite_database(database), modules=[])
+    # Any process stands for Synapse here: what is counted is read from the database at the stop.
+    server = SynapseProcess(config, port, process=subprocess.Popen(["sleep", "60"], start_new_session=True))
     server.stop()
-    database = str(server.config_path.parent / "homeserver.db")
-    with contextlib.closing(sqlite3.connect(database)) as connection:
-        (stored,) = connection.execute("SELECT count(*) FROM events").fetchone()
-    assert stored >= 10  # a room: its creation, its group state, the service account's invite and join…
-    assert SynapseProcess.stored_events[database] == stored
+    assert SynapseProcess.stored_events[str(database)] == 3
 
 
 def test_the_fork_server_runs_an_app_as_python_m_would_and_refuses_what_it_did_not_import(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from .conftest import (
     FAST_MARGIN_CAP,
     GROWTH_CONFIG,
     GROWTH_POLICY,
+    ROOM_CAPS_POLICY,
     ROOMS_JOINED_CAP,
     SharedServers,
     database_name,
@@ -32,8 +33,10 @@ from .matrix import Matrix
 from .verification_service import FakeVerificationService
 
 SERVICE = "@qunzu:localhost"
-# The rooms-joined tests share a server (people of their own each); owners may own enough rooms.
-ROOMS_JOINED_POLICY = {"credit": {"levels": {"B": {"rooms_joined": ROOMS_JOINED_CAP, "rooms_owned": 10}}}}
+# On SQLite the rooms-joined tests use the room-caps server of tests/e2e/test_groups.py (people of
+# their own each): at level B, 4 rooms joined and 3 owned.
+SQLITE_JOINED_CAP = ROOM_CAPS_POLICY["credit"]["levels"]["B"]["rooms_joined"]
+SQLITE_OWNED_CAP = ROOM_CAPS_POLICY["credit"]["levels"]["B"]["rooms_owned"]
 REPORTS_PER_HOUR = 20  # synapse_module.reports.REPORTS_PER_HOUR
 ATTEMPTS_PER_DAY = 5  # policies/default.yaml realname.attempts_per_day
 
@@ -102,8 +105,8 @@ async def _parallel_joins_admit_exactly_the_cap(
 async def test_nine_parallel_joins_into_nine_rooms_admit_exactly_the_rooms_joined_cap(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.with_policy(ROOMS_JOINED_POLICY)
-    await _parallel_joins_admit_exactly_the_cap(server, http_session, 9, ROOMS_JOINED_CAP)
+    server = shared_servers.with_policy(ROOM_CAPS_POLICY)
+    await _parallel_joins_admit_exactly_the_cap(server, http_session, 9, SQLITE_JOINED_CAP)
 
 
 @pytest.mark.postgres
@@ -134,16 +137,18 @@ async def test_a_persons_joins_far_below_the_cap_cannot_all_slip_past_it(
 async def test_a_persons_parallel_creations_and_joins_together_stop_at_the_rooms_joined_cap(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    # A creator is in their new room at once: a creation takes a place like a join.
-    cap = ROOMS_JOINED_CAP
-    server = shared_servers.with_policy(ROOMS_JOINED_POLICY)
-    owner = await _verified(server, http_session, "owner")
-    others = await _limited([owner.new_room(preset="public_chat") for _ in range(cap)])
+    # A creator is in their new room at once: a creation takes a place like a join. The person
+    # tries as many creations as they may own rooms, so only the rooms-joined cap can refuse.
+    cap = SQLITE_JOINED_CAP
+    server = shared_servers.with_policy(ROOM_CAPS_POLICY)
+    owners = [await _verified(server, http_session, "owner") for _ in range(-(-cap // (SQLITE_OWNED_CAP - 1)))]
+    others = await _limited([owners[i % len(owners)].new_room(preset="public_chat") for i in range(cap)])
     person = await _verified(server, http_session, "person")
     before = await _joined_rooms(person)
 
     results = await asyncio.gather(
-        *(person.join(room) for room in others), *(person.create_room(name=f"群{i}") for i in range(cap))
+        *(person.join(room) for room in others),
+        *(person.create_room(name=f"群{i}") for i in range(SQLITE_OWNED_CAP)),
     )
 
     assert sum(1 for status, _ in results if status == 200) == cap - len(before)

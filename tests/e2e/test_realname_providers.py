@@ -10,7 +10,6 @@ from devtools.homeserver import SynapseProcess
 from .conftest import (
     GROWTH_CONFIG,
     GROWTH_POLICY,
-    MANUAL_PROVIDER,
     SharedServers,
     database_name,
     fresh_localpart,
@@ -58,7 +57,7 @@ async def test_http_provider_maps_every_answer_to_the_right_state(
 async def test_manual_provider_waits_for_staff(
     shared_servers: SharedServers, http_session: aiohttp.ClientSession
 ) -> None:
-    server = shared_servers.get(MANUAL_PROVIDER)
+    server = shared_servers.manual()
     staff = _as(server, http_session, admin=True)
     approved, rejected = _as(server, http_session), _as(server, http_session)
 

@@ -18,14 +18,13 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-import yaml
 
-from devtools.homeserver import SERVICE_LOCALPART, SynapseProcess
+from devtools.homeserver import SynapseProcess
 from synapse_module.store.synapse_tables import REPORT_TABLES, reports_after_txn
 
 from .bot_fixtures import SERVICE_PASSWORD, service_account_fixture  # noqa: F401
-from .conftest import ServerFactory, SharedServers, fresh_localpart
-from .desk_fixtures import Desk, Person, close_desk, open_desk, room_with
+from .conftest import SharedServers, fresh_localpart
+from .desk_fixtures import Desk, Person, close_desk, open_desk, report_a_message, room_with, send_as, ticket_where
 from .matrix import Matrix
 from .sanction_helpers import eventually, notices, set_power, verified
 
@@ -52,20 +51,7 @@ async def _notice_with(person: Person, needle: str, what: str, wait_s: float = 3
     return await eventually(probe, wait_s, what)
 
 
-async def _ticket_where(desk: Desk, match: Callable[[dict[str, Any]], bool], wait_s: float = 20.0) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        return next((t for t in await desk.tickets(limit="200") if match(t)), None)
-
-    return await eventually(probe, wait_s, "the ticket")
-
-
 # --- members report, staff handle, reporters hear ------------------------------------------------
-
-
-async def _send_as(person: Person, room: str, content: dict[str, Any], txn: str | None = None) -> tuple[int, Any]:
-    """A raw send as `person`, so the refusal's status and text are what the client got."""
-    path = f"/_matrix/client/v3/rooms/{quote(room)}/send/m.room.message/{txn or secrets.token_hex(8)}"
-    return await person.api.call("PUT", path, content)
 
 
 def _reply_content(event_id: str, body: str) -> dict[str, Any]:
@@ -105,9 +91,9 @@ async def test_report_as_reply_opens_a_ticket_with_evidence_and_handle_warns_and
     room = await room_with(bystander, accused, reporter, name="二手交易")
     message = await accused.view.send(room, "先转账五千元保证金，马上发货")
     txn = secrets.token_hex(8)
-    status, refused = await _send_as(reporter, room, _reply_content(message, "!report fraud 骗钱"), txn)
+    status, refused = await send_as(reporter, room, _reply_content(message, "!report fraud 骗钱"), txn)
 
-    ticket = await _ticket_where(desk, lambda t: t["event_id"] == message)
+    ticket = await ticket_where(desk, lambda t: t["event_id"] == message)
     assert ticket["category"] == "fraud" and ticket["source"] == "user_report"
     assert ticket["accused"] == accused.user_id and ticket["room_id"] == room
     assert ticket["reporters"] == [reporter.user_id] and ticket["status"] == "open"
@@ -122,7 +108,7 @@ async def test_report_as_reply_opens_a_ticket_with_evidence_and_handle_warns_and
     assert status == 403 and refused["cn.qunzu.reason"] == "report_received", refused
     assert refused["error"].startswith(f"你的举报已收到，工单号 {ticket['id']}。这条举报命令没有发到群里")
     # Its retry (same transaction) files nothing more and is told the same.
-    status, again = await _send_as(reporter, room, _reply_content(message, "!report fraud 骗钱"), txn)
+    status, again = await send_as(reporter, room, _reply_content(message, "!report fraud 骗钱"), txn)
     assert (status, again) == (403, refused)
     ack = await _notice_with(reporter, ticket["id"], "the acknowledgement in the bot chat")
     assert ack.startswith(f"你的举报已受理，工单号 {ticket['id']}（类别：诈骗）。平台将在 ")
@@ -173,14 +159,14 @@ async def test_duplicate_reports_join_the_open_ticket_and_bad_input_is_refused_p
     assert status == 404
 
     # A mistyped report command is refused like a valid one: the room never sees it, the bot chat explains.
-    status, mistyped = await _send_as(first, room, _reply_content(message, "!举报 没有这个类别 骗人"))
+    status, mistyped = await send_as(first, room, _reply_content(message, "!举报 没有这个类别 骗人"))
     assert status == 403 and mistyped["cn.qunzu.reason"] == "report_not_filed", mistyped
     assert mistyped["cn.qunzu.detail"]["problem"] == "unknown_category"
     assert mistyped["error"].startswith("举报未能提交：没有“没有这个类别”这个举报类别。 用法：回复要举报的消息")
     explained = await _notice_with(first, "未能提交", "the explanation in the bot chat")
     assert explained.splitlines()[0] == "你在群里发送的举报命令未能提交：没有“没有这个类别”这个举报类别。"
     assert "!举报 <类别> [理由]" in explained and "诈骗（fraud）" in explained
-    status, bare = await _send_as(first, room, {"msgtype": "m.text", "body": "！举报"})
+    status, bare = await send_as(first, room, {"msgtype": "m.text", "body": "！举报"})
     assert status == 403 and bare["cn.qunzu.detail"]["problem"] == "missing_category", bare
     _assert_reporter_invisible(await _room_as_seen_by(second, room), first.user_id)
 
@@ -197,12 +183,12 @@ async def test_an_unverified_member_who_may_not_post_still_reports_privately(des
     newcomer = await desk.person(verified=False)
     room = await room_with(owner, accused, newcomer)
     message = await accused.view.send(room, "加我微信，日赚三千")
-    status, refused = await _send_as(newcomer, room, {"msgtype": "m.text", "body": "大家好"})
+    status, refused = await send_as(newcomer, room, {"msgtype": "m.text", "body": "大家好"})
     assert status == 403 and refused["cn.qunzu.reason"] == "realname_required", refused
     # Art. 12: reporting must be convenient for everyone in the room, verified or not.
-    status, reported = await _send_as(newcomer, room, _reply_content(message, "！举报诈骗 拉人刷单"))
+    status, reported = await send_as(newcomer, room, _reply_content(message, "！举报诈骗 拉人刷单"))
     assert status == 403 and reported["cn.qunzu.reason"] == "report_received", reported
-    ticket = await _ticket_where(desk, lambda t: t["event_id"] == message)
+    ticket = await ticket_where(desk, lambda t: t["event_id"] == message)
     assert ticket["category"] == "fraud" and ticket["reporters"] == [newcomer.user_id]
     assert reported["cn.qunzu.detail"]["ticket"] == ticket["id"]
     await _notice_with(newcomer, f"工单号 {ticket['id']}", "the acknowledgement in the bot chat")
@@ -216,7 +202,7 @@ async def test_the_bots_report_command_counts_against_the_same_hourly_cap_and_sa
     # Art. 12 reports are bounded per person (synapse_module.reports.REPORTS_PER_HOUR), whatever the way in.
     results = await asyncio.gather(*(reporter.api.qunzu("POST", "/reports", body) for _ in range(21)))
     assert sorted(status for status, _ in results) == [200] * 20 + [429]
-    status, refused = await _send_as(reporter, room, {"msgtype": "m.text", "body": "!举报 fraud 骗钱"})
+    status, refused = await send_as(reporter, room, {"msgtype": "m.text", "body": "!举报 fraud 骗钱"})
     assert status == 403 and refused["cn.qunzu.detail"]["problem"] == "rate_limited", refused
     assert "一小时内的举报次数已达上限（20 次）" in refused["error"]
     told = await _notice_with(reporter, "未能提交", "the explanation in the bot chat")
@@ -234,7 +220,7 @@ async def test_a_client_report_enters_the_queue_once_also_across_bot_restarts(de
     assert status == 200, body
 
     # Imported by the module's job while the bot is down (within a minute).
-    ticket = await _ticket_where(desk, lambda t: t["event_id"] == message, IMPORT_WAIT_S)
+    ticket = await ticket_where(desk, lambda t: t["event_id"] == message, IMPORT_WAIT_S)
     assert ticket["source"] == "matrix_report" and ticket["category"] == "gambling"
     assert ticket["accused"] == accused.user_id and ticket["reporters"] == [reporter.user_id]
     await _notice_with(reporter, ticket["id"], "the acknowledgement of a client report")
@@ -318,19 +304,12 @@ async def test_room_admin_mute_is_room_scoped_unmute_restores_and_a_suspended_ad
     assert {(owner.user_id, "room.mute"), (owner.user_id, "room.unmute"), (owner.user_id, "room.kick")} <= actions
 
 
-# --- deadlines: reminders, overdue tickets and crashes ------------------------------------------------
+# --- deadlines: reminders (overdue: test_bot_commands.py; crashes: test_reports_durability.py) ---------
 
 
 async def _file_report(desk: Desk) -> tuple[str, int]:
     """A member reports another's message; returns the ticket and its deadline as the module set it."""
-    reporter, accused = await desk.person(), await desk.person()
-    room = await room_with(reporter, accused)
-    message = await accused.view.send(room, "周末一起去爬山吗")
-    status, filed = await reporter.api.qunzu(
-        "POST", "/reports", {"room_id": room, "event_id": message, "category": "fraud", "reason": "刷单"}
-    )
-    assert status == 200, filed
-    ticket = str(filed["ticket"])
+    ticket = await report_a_message(await desk.person(), await desk.person())
     await desk.wait_desk(ticket, "the new ticket")
     (listed,) = [t for t in await desk.tickets(limit="500") if t["id"] == ticket]
     return ticket, int(listed["deadline_ts"])
@@ -362,76 +341,6 @@ async def test_a_ticket_gets_a_reminder_before_its_deadline_in_the_moderation_ro
     scheduler.modify_job(before, next_run_time=datetime.datetime.now(datetime.UTC))
     reminder = await desk.wait_desk(f"提醒：工单 {ticket}", "the reminder before the deadline", 30)
     assert "到期" in reminder
-
-
-# (a server of their own with short deadlines, for tickets that go overdue and crashes)
-
-SHORT_DEADLINE = "2s"
-
-
-@pytest.fixture(name="short_deadlines", scope="module")
-async def short_deadlines_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Desk]:
-    base = tmp_path_factory.mktemp("short-deadlines")
-    policy = base / "policy.yaml"
-    # Deadlines shortened by policy so a ticket goes overdue during the test.
-    deadlines = dict.fromkeys(("severe", "illegal", "other"), SHORT_DEADLINE)
-    policy.write_text(yaml.safe_dump({"reports": {"deadlines": deadlines}}))
-    factory = ServerFactory(base)
-    server = factory.start(module_config={"policy_file": str(policy)})
-    server.ensure_account(SERVICE_LOCALPART, SERVICE_PASSWORD)
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            desk = await open_desk(server, {"password": SERVICE_PASSWORD}, base / "bot", session, DESK_CONFIG)
-            try:
-                yield desk
-            finally:
-                await close_desk(desk)
-    finally:
-        factory.stop_all()
-
-
-async def test_an_overdue_ticket_triggers_a_breach_reminder_and_is_listed_overdue(short_deadlines: Desk) -> None:
-    desk = short_deadlines
-    ticket, _deadline = await _file_report(desk)
-    breach = await desk.wait_desk(f"超时：工单 {ticket}", "the reminder on breach", 30)
-    assert "超过处理时限" in breach
-    overdue = await desk.tickets(overdue="true")
-    assert any(t["id"] == ticket and t["overdue"] for t in overdue)
-    assert "🚨超时" in await desk.staff.view.ask(desk.room_id, "!reports overdue")
-
-
-async def test_killing_bot_and_synapse_loses_no_ticket_and_answers_no_command_twice(
-    short_deadlines: Desk,
-) -> None:
-    desk = short_deadlines
-    member = await desk.person()
-    room = await member.view.create_room(name="恢复演练")
-    status, refused = await _send_as(member, room, {"msgtype": "m.text", "body": "!report other 房间里有广告"})
-    assert status == 403 and refused["cn.qunzu.reason"] == "report_received", refused
-    ticket = await _ticket_where(desk, lambda t: t["room_id"] == room and t["event_id"] is None)
-    asked = await member.view.send(room, "!help")
-    await member.view.reply_to(room, asked)
-
-    # Crash both: the bot stops mid-sync, Synapse is killed with SIGKILL; then both come back.
-    await desk.bot.stop()
-    desk.server.kill()
-    desk.server.start()
-    await desk.bot.start()
-    assert ticket["id"] in [t["id"] for t in await desk.tickets(open="true", limit="500")]
-
-    # Synapse dies again while the bot runs: the bot reconnects by itself.
-    desk.server.kill()
-    desk.server.start()
-    again = await member.view.send(room, "!帮助")
-    assert (await member.view.reply_to(room, again, 60)).startswith("你在这里可以使用的命令")
-
-    # Nothing was answered twice, nothing announced twice, and the report is still one ticket.
-    await member.view.sync()
-    assert len(member.view.replies_to(room, asked)) == 1
-    assert len(member.view.replies_to(room, again)) == 1
-    await desk.wait_desk(ticket["id"], "the ticket at the desk")
-    assert sum(ticket["id"] in body and "新工单" in body for body in desk.desk_messages()) == 1
-    assert len([t for t in await desk.tickets(limit="500") if t["room_id"] == room]) == 1
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -511,7 +420,7 @@ async def test_the_public_form_files_a_ticket_without_an_account_and_a_flood_fro
             assert resp.status == 404
 
         # In the staff queue, and announced at the desk.
-        ticket = await _ticket_where(desk, lambda t: t["id"] == ticket_id)
+        ticket = await ticket_where(desk, lambda t: t["id"] == ticket_id)
         assert ticket["source"] == "public_report" and ticket["room_id"] == room and ticket["category"] == "fraud"
         assert ticket["reason"] == reason and "wang@" not in str(ticket)
         await desk.wait_desk(ticket_id, "the public report at the desk")

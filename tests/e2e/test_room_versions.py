@@ -4,22 +4,31 @@ Before version 12 a creation's `power_level_content_override.users` must name th
 creator; from version 12 (MSC4289) it must not. The module cannot read the server's
 default version, so a creation that names none gets no `users` map of the module's
 making and the service account's power is granted right after; one that names a
-version is shaped for it at once. Three servers, one per default version (one of them
-the shared `synapse`).
+version is shaped for it at once. Three servers, one per default version, each
+shared with other tests whose rules do not depend on the version:
+
+- 12, Synapse's own default: the shared `synapse`;
+- 11: the content server (tests/e2e/content_fixtures.py), so this file is in the
+  xdist group "content";
+- 10: a server that ran without Qunzu first, as an operator's existing server would;
+  the module was added later, and a room made before it becomes a group.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote
 
 import pytest
 
-from devtools.homeserver import SynapseProcess
+from devtools.homeserver import Account, SynapseProcess, module_block, request_json
+from policies.codes import is_valid_code
 
-from .conftest import ServerFactory, fresh_localpart
+from .conftest import LOCAL_ONLY_ACL, TEST_SERVER_MODULE_DEFAULTS, ServerFactory, fresh_localpart
+from .content_fixtures import content_server_fixture, terms_dir_fixture  # noqa: F401  (fixtures: the version-11 server)
 from .matrix import Matrix
 from .sanction_helpers import SERVICE_USER_ID, eventually, notices, sanction, set_power, verified
 
@@ -30,30 +39,57 @@ OTHER_VERSION = {"10": "12", "11": "12", "12": "10"}
 UPGRADE_TO = {"10": "11", "11": "12", "12": "12"}
 
 
+@dataclass(frozen=True)
+class AddedLater:
+    """The version-10 server, the room its owner made before Qunzu was added, and that owner."""
+
+    server: SynapseProcess
+    room_id: str
+    owner: Account
+
+
+@pytest.fixture(name="added_later", scope="module")
+def added_later_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AddedLater]:
+    """A server whose default version is 10 and which ran without Qunzu until one room was made.
+
+    No service account exists on it, so the module cannot learn the default version
+    from the server's capabilities: the power is granted right after creation instead.
+    """
+    factory = ServerFactory(tmp_path_factory.mktemp("hs-v10"))
+    extra = {"default_room_version": "10"}
+    try:
+        plain = factory.start(modules=[], homeserver_extra=extra)
+        early = plain.register(fresh_localpart("early"))
+        created = request_json(
+            "POST", f"{plain.base_url}/_matrix/client/v3/createRoom", {"name": "老群"}, token=early.access_token
+        )
+        plain.stop()
+        data_dir = plain.config_path.parent
+        server = factory.start(
+            data_dir=data_dir,
+            modules=[module_block(data_dir, **TEST_SERVER_MODULE_DEFAULTS)],
+            homeserver_extra=extra,
+            service_account=False,
+        )
+        yield AddedLater(server, str(created["room_id"]), server.login(early.user_id, early.password))
+    finally:
+        factory.stop_all()
+
+
 @pytest.fixture(scope="module", params=["10", "11", "12"])
-def versioned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseProcess]:
-    """A server whose `default_room_version` is the parameter.
+def versioned(request: pytest.FixtureRequest) -> SynapseProcess:
+    """A server whose `default_room_version` is the parameter (see the module's docstring).
 
     On the version-11 and 12 servers the service account exists (as in production,
     where the bot logs in with it), so the module learns the default version from the
     server's capabilities. On the version-10 server it does not: the look-up fails and
-    the power is granted right after creation instead. Version 12 is Synapse's own
-    default: the shared `synapse` (with the service account) is that server.
+    the power is granted right after creation instead.
     """
-    if request.param == SYNAPSE_DEFAULT_VERSION:
-        shared: SynapseProcess = request.getfixturevalue("synapse")
-        shared.default_version = request.param  # type: ignore[attr-defined]
-        yield shared
-        return
-    factory = ServerFactory(tmp_path_factory.mktemp(f"hs-v{request.param}"))
-    process = factory.start(
-        homeserver_extra={"default_room_version": request.param}, service_account=request.param != "10"
-    )
-    process.default_version = request.param  # type: ignore[attr-defined]
-    try:
-        yield process
-    finally:
-        factory.stop_all()
+    fixture = {"10": "added_later", "11": "server", "12": "synapse"}[request.param]
+    found = request.getfixturevalue(fixture)
+    server: SynapseProcess = found.server if isinstance(found, AddedLater) else found
+    server.default_version = request.param  # type: ignore[attr-defined]
+    return server
 
 
 def default_version(server: SynapseProcess) -> str:
@@ -348,3 +384,25 @@ async def test_nobody_takes_the_service_accounts_powers_or_puts_it_out_of_a_grou
 
 async def _is(value: Awaitable[str | None], wanted: str) -> bool:
     return await value == wanted
+
+
+# --- a server the module was added to later ---------------------------------------------------------
+
+
+async def test_a_room_made_before_the_module_was_added_becomes_a_group(
+    added_later: AddedLater, as_user: Callable[..., Matrix]
+) -> None:
+    owner = as_user(added_later.owner, added_later.server)
+    room = added_later.room_id
+
+    async def coded() -> bool:
+        status, content = await owner.call("GET", f"/_matrix/client/v3/rooms/{quote(room)}/state/cn.qunzu.group/")
+        return status == 200 and is_valid_code(content.get("code", ""))
+
+    await eventually(coded, 20, "a code for the room made before the module")
+
+    async def acl() -> bool:
+        path = f"/_matrix/client/v3/rooms/{quote(room)}/state/m.room.server_acl/"
+        return await owner.call("GET", path) == (200, LOCAL_ONLY_ACL)
+
+    await eventually(acl, 20, "the local-only ACL in that room")

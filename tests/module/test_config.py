@@ -111,7 +111,7 @@ def test_non_mapping_config_is_refused() -> None:
 def test_synapse_gets_one_config_error_line_naming_the_key(
     key_file: Path, change: dict[str, Any], expected: str
 ) -> None:
-    """What Synapse prints before it stops (one such start: tests/e2e/test_foundation.py)."""
+    """What Synapse prints before it stops (Synapse reading one: tests/module/test_config_at_synapse_start.py)."""
     with pytest.raises(ConfigError) as excinfo:
         QunzuModule.parse_config(config(key_file, **change))
     message = str(excinfo.value.msg)
