@@ -33,8 +33,6 @@ from .matrix import Matrix
 from .sanction_helpers import SERVICE_USER_ID, eventually, notices, sanction, set_power, verified
 
 SERVICE = SERVICE_USER_ID
-# A server whose config names no `default_room_version` gets this one.
-SYNAPSE_DEFAULT_VERSION = "12"
 OTHER_VERSION = {"10": "12", "11": "12", "12": "10"}
 UPGRADE_TO = {"10": "11", "11": "12", "12": "12"}
 
