@@ -23,7 +23,7 @@ import yaml
 
 from devtools.workers import WORKER_ROUTES, render_nginx_conf
 from tests.e2e.conftest import pg_database  # noqa: F401  (fixture)
-from tests.e2e.docker_stack import ROOT, run_entrypoint, stack_environment
+from tests.e2e.docker_stack import ROOT, entrypoint, run_entrypoint, stack_environment
 
 DOCKER = ROOT / "docker"
 SYNAPSE_PIN = "1.163.2"
@@ -125,14 +125,7 @@ def test_a_setting_that_is_neither_true_nor_false_stops_the_render_with_one_clea
     stack_env: dict[str, str],
 ) -> None:
     stack_env["QUNZU_GREET_NEW_ACCOUNTS"] = "ja"
-    result = subprocess.run(
-        [sys.executable, str(DOCKER / "entrypoint.py"), "render"],
-        env=stack_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = entrypoint(stack_env, "render")
     assert result.returncode != 0
     assert "QUNZU_GREET_NEW_ACCOUNTS must be true or false, not 'ja'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -14,8 +14,6 @@ import functools
 import json
 import re
 import secrets
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +29,7 @@ from devtools.workers import Cluster, route_for
 from synapse_module.migrations import LATEST_VERSION, MIGRATIONS
 
 from .conftest import pg_query
-from .docker_stack import ENTRYPOINT, run_entrypoint
+from .docker_stack import run_entrypoint
 from .matrix import Matrix, Reply
 from .sanction_helpers import eventually, notices, set_power
 from .worker_fixtures import (  # noqa: F401  (fixtures, registered under their names)
@@ -117,10 +115,7 @@ def test_the_docker_workers_stack_boots_with_the_module_and_init_sets_up_bot_and
     for name in stack.cluster.names:
         assert stack.cluster.process(name).module_state() == "ready", name
     main = stack.cluster.main
-    healthcheck = subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "healthcheck", main.base_url], env=stack.env, check=False
-    )
-    assert healthcheck.returncode == 0
+    run_entrypoint(stack.env, "healthcheck", main.base_url)  # exits 0
 
     first = stack.init
     assert first["user_id"] == f"@qunzu:{stack.env['SYNAPSE_SERVER_NAME']}" == stack.cluster.service_account
