@@ -151,17 +151,19 @@ class Holds:
         if row.status not in ("held", "releasing") or row.room_id is None:
             raise self._decided(row)
         room_id, sender = row.room_id, row.sender
-        joined = await self._api.run_db_interaction(
-            "qunzu_hold_sender_joined", synapse_tables.is_joined_txn, room_id, sender
-        )
-        if not joined:
-            raise Refusal(Reason.HOLD_UNDELIVERABLE, {"hold": row.id, "why": "not_in_room"})
+        # The room's and the sender's state first: closing a room also puts its members out, and
+        # staff are told the closure, not the absence it causes.
         user = await self._room_moderation.with_room_mute(await self._facts.user(sender), room_id)
         room = await self._facts.room(room_id)
         is_message = row.event_type == "m.room.message"
         decision = decisions.may_post(user, room, self._clock.now_ms(), self._config.policy, is_message=is_message)
         if not decision.allowed and decision.reason is not None:
             raise Refusal(decision.reason, {**decision.detail, "hold": row.id})
+        joined = await self._api.run_db_interaction(
+            "qunzu_hold_sender_joined", synapse_tables.is_joined_txn, room_id, sender
+        )
+        if not joined:
+            raise Refusal(Reason.HOLD_UNDELIVERABLE, {"hold": row.id, "why": "not_in_room"})
         claimed = await self._store.claim(row.id, actor, self._clock.now_ms() - STALE_CLAIM_MS)
         if claimed is None:
             raise self._decided(await self._evidence.get(row.id))
