@@ -44,7 +44,7 @@ test: lint typecheck pytest
 test-fast: lint
 	$(BIN)/pytest -n $(FAST_WORKERS) -m "not e2e"
 
-# Not part of `make test`: Qunzu vs vanilla Synapse side by side, writes bench/RESULTS.md and RESULTS.json (~50 min on 2 cores).
+# Not part of `make test`: Qunzu vs vanilla Synapse side by side, writes bench/RESULTS.md and RESULTS.json (about an hour on 2 cores).
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -1,6 +1,6 @@
 """`make bench`: run the scenarios side by side (vanilla Synapse vs Synapse with Qunzu), write RESULTS.md.
 
-python -m bench                       # everything, writes bench/RESULTS.md and RESULTS.json (about 25 minutes)
+python -m bench                       # everything, writes bench/RESULTS.md and RESULTS.json (about an hour)
 python -m bench --quick               # small rooms, short rounds: checks the harness in ~3 minutes
 python -m bench --only send_500,join_2000
 python -m bench --only content_matcher  # needs no server: starts none, done in about a minute
@@ -46,7 +46,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
         tmp = Path(tempfile.mkdtemp(prefix="qunzu-bench-"))
         log(f"server data and logs in {tmp}")
         try:
-            async with server_pair(tmp, keep=args.keep) as servers:
+            async with server_pair(tmp, keep=args.keep, log=log) as servers:
                 log(f"servers up: {', '.join(f'{s.label} {s.base_url}' for s in servers)}")
                 await asyncio.gather(*(populate(server, people, log) for server in servers))
                 bench = Bench(servers, people, log)

@@ -39,6 +39,8 @@ from devtools.homeserver import (
 )
 from policies.identity import id_check_character
 
+from .autovacuum import autovacuum_stand_in
+
 PG_DSN = os.environ.get("QUNZU_BENCH_PG_DSN", "host=127.0.0.1 user=postgres dbname=postgres")
 # Setup requests in flight per server: enough to keep both cores busy, few enough
 # that joins into one room do not pile up behind Synapse's per-room linearizer.
@@ -203,6 +205,17 @@ def _pg(sql: str, dbname: str | None = None) -> None:
         connection.close()
 
 
+def bench_database(dbname: str) -> dict[str, Any]:
+    """Synapse's `database` block for a bench process: a pool of 10 connections per process.
+
+    That is Synapse's default and the docker stack's (`docker/entrypoint.py`); devtools keeps
+    its test servers at 5. Single processes and every process of a cluster get the same.
+    """
+    database = postgres_database(dbname)
+    database["args"]["cp_max"] = 10
+    return database
+
+
 def _quiet_logs(data_dir: Path) -> None:
     """Both servers log at INFO (devtools logs Qunzu at DEBUG, which would tax one side only)."""
     path = data_dir / "log.yaml"
@@ -223,9 +236,7 @@ def start_server(base: Path, label: str, *, qunzu: bool, session: aiohttp.Client
         policy.write_text(yaml.safe_dump(BENCH_POLICY))
         modules = [module_block(data_dir, policy_file=str(policy))]
     port = free_port()
-    database = postgres_database(dbname)
-    database["args"]["cp_max"] = 10  # Synapse's default; devtools keeps tests small
-    path = render_config(data_dir, port=port, database=database, modules=modules)
+    path = render_config(data_dir, port=port, database=bench_database(dbname), modules=modules)
     _quiet_logs(data_dir)
     process = SynapseProcess(path, port)
     process.start(timeout=120)
@@ -239,15 +250,22 @@ def stop_server(server: Server, *, keep_database: bool = False) -> None:
 
 
 @contextlib.asynccontextmanager
-async def server_pair(base: Path, *, keep: bool = False) -> AsyncIterator[list[Server]]:
-    """A vanilla Synapse and one with Qunzu, stopped (and their databases dropped) afterwards."""
+async def server_pair(
+    base: Path, *, keep: bool = False, log: Callable[[str], None] = print
+) -> AsyncIterator[list[Server]]:
+    """A vanilla Synapse and one with Qunzu, stopped (and their databases dropped) afterwards.
+
+    While they run, autovacuum's rules are applied to both databases if the PostgreSQL server
+    has autovacuum off, as a production server would (`bench/autovacuum.py`).
+    """
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=connector) as session:
         servers: list[Server] = []
         try:
             for label, qunzu in (("vanilla", False), ("qunzu", True)):
                 servers.append(await asyncio.to_thread(start_server, base, label, qunzu=qunzu, session=session))
-            yield servers
+            async with autovacuum_stand_in(PG_DSN, lambda: [server.dbname for server in servers], log):
+                yield servers
         finally:
             for server in servers:
                 await asyncio.to_thread(stop_server, server, keep_database=keep)

@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from devtools.homeserver import free_port, module_block, postgres_database, terminate
+from devtools.homeserver import free_port, module_block, terminate
 from devtools.workers import Cluster, render_cluster
 
-from .harness import Server, alternate, analyzed, bounded, greeted, summary
+from .harness import Server, alternate, analyzed, bench_database, bounded, greeted, summary
 from .scenarios import FILLER, Bench, Result, Scenario, grant_huge, send_throughput, value_range
 
 # -- 1b. send throughput at the huge tier's ceiling --------------------------------------
@@ -108,10 +108,9 @@ def _cluster_of(server: Server, redis_port: int, workers: int) -> Cluster:
     modules: list[dict[str, Any]] = []
     if server.qunzu:
         modules = [module_block(data_dir, policy_file=str(source / "policy.yaml"))]
-    database = postgres_database(server.dbname)
     cluster = render_cluster(
         data_dir,
-        database=database,
+        database=bench_database(server.dbname),
         workers=workers,
         modules=modules,
         redis_port=redis_port,
