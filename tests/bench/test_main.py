@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ class _ServersStarted(Exception):
     pass
 
 
-def _no_servers(tmp: Path, keep: bool) -> contextlib.AbstractAsyncContextManager[list[Any]]:
+def _no_servers(tmp: Path, keep: bool, log: Callable[[str], None]) -> contextlib.AbstractAsyncContextManager[list[Any]]:
     raise _ServersStarted
 
 
